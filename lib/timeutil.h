@@ -1,0 +1,22 @@
+/*
+ * timeutil.h: clocks, RFC 3339 timestamps and durations.
+ * Times are int64 milliseconds: wall clock since the Unix epoch, or a
+ * monotonic clock for deadlines and latencies.
+ */
+#ifndef OPSBOT_TIMEUTIL_H
+#define OPSBOT_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t time_now_ms(void);  /* CLOCK_REALTIME */
+int64_t time_mono_ms(void); /* CLOCK_MONOTONIC */
+int64_t time_mono_us(void);
+/* "2026-11-21T04:50:00.123Z" into buf (at least 32 bytes); returns buf. */
+char *time_fmt_iso(int64_t ms, char *buf, size_t len);
+/* RFC 3339 with optional fraction and Z or +hh:mm; also "YYYY-MM-DD HH:MM:SS". */
+int time_parse_iso(const char *s, int64_t *ms);
+/* Sleep, restarting on EINTR unless *stop becomes nonzero (stop may be NULL). */
+void time_sleep_ms(int64_t ms, volatile int *stop);
+
+#endif
