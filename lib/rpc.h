@@ -1,0 +1,42 @@
+/*
+ * rpc.h: requests to opsbot-queue over NNG, with timeout and retry, and the
+ * event subscription.
+ *
+ * An rpc handle is one REQ socket; each call uses its own NNG context, so
+ * one handle may be shared by threads (a worker heartbeats while handling).
+ * A call that times out is resent with the same request id up to `retries`
+ * times; requests carry idempotency keys where a resend could do harm.
+ *
+ * Ownership: rpc_call takes no ownership of req; *reply belongs to the
+ * caller (cJSON_Delete).
+ */
+#ifndef OPSBOT_RPC_H
+#define OPSBOT_RPC_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct rpc;
+
+int rpc_open(struct rpc **out, const char *url, char *err, size_t errlen);
+void rpc_close(struct rpc *r);
+
+/*
+ * Send req and wait for its reply.  Returns 0 when a reply came with
+ * "ok":true; -1 on transport failure or timeout (err says which); -2 when the
+ * queue answered "ok":false (err holds "code: message", *reply the reply).
+ */
+int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries,
+	     char *err, size_t errlen);
+
+/* Subscriber to the queue's PUB socket (all events). */
+struct rpc_sub;
+int rpc_sub_open(struct rpc_sub **out, const char *url, char *err, size_t errlen);
+/* Wait up to timeout_ms for one event; 0 and *event, or -1 on timeout/error. */
+int rpc_sub_recv(struct rpc_sub *s, cJSON **event, int timeout_ms);
+/* A file descriptor that becomes readable when an event is waiting (for poll). */
+int rpc_sub_fd(struct rpc_sub *s);
+void rpc_sub_close(struct rpc_sub *s);
+
+#endif

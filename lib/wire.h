@@ -1,0 +1,161 @@
+/*
+ * wire.h: the one definition of every message opsbot's processes exchange.
+ *
+ * Transport: NNG.  Requests go REQ -> opsbot-queue's REP socket; events come
+ * from its PUB socket.  Every message is one JSON object with an envelope:
+ *
+ *   {"v":1, "type":"<type>", "id":"<request id>", "incident":<int>,
+ *    "trace":"<32 hex>", ...fields of the type...}
+ *
+ * `incident` is 0 when the message is about no incident.  Replies carry
+ * type "reply", the request's id, and "ok":true with the fields below, or
+ * "ok":false with "error":"<code>" and "message":"<one line for a person>".
+ * Decoding is strict: a missing required field, a field of the wrong type,
+ * an unknown field or an unknown type is an error that names the field.
+ * Bump WIRE_VERSION on any change to a message below.
+ *
+ * Requests (fields beyond the envelope; * = required):
+ *
+ *   submit    *what:"incident"|"job", key:string (idempotency key: a repeated
+ *             key returns the original id and creates nothing),
+ *             spec:object (*for incident: *title, *service, *severity
+ *               (critical|high|medium|low|info), *source (slack|discord|
+ *               alertmanager|generic|watch|cli), summary, labels{}, surface
+ *               {kind:"slack"|"discord", channel, user, thread}),
+ *             job:object (*for job: *kind, input{}; attached to `incident`,
+ *               which may be 0 for jobs about no incident)
+ *             -> {incident, job?, created:bool}
+ *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int
+ *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,
+ *                 input{}}}   (long poll: waits up to wait_ms for a job)
+ *   heartbeat *job:int, *lease:string, lease_ms:int -> {deadline_ms}
+ *             error "lease_lost" when the lease expired or was taken over
+ *   complete  *job:int, *lease:string, *result:object -> {duplicate:bool}
+ *             a second complete for the same lease is harmless (duplicate)
+ *   fail      *job:int, *lease:string, *error:string, retryable:bool
+ *             -> {dead:bool, retry_at_ms}
+ *   approve   *plan:string (plan hash shown on the button), *user:string,
+ *             *surface:string, *decision:"approve"|"reject", key:string
+ *             -> {state}
+ *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note", *user:string,
+ *             *surface:string, note:string, key:string -> {state}
+ *   query     *what:"incidents"|"incident"|"timeline"|"jobs"|"dead_letters"|
+ *             "stats"|"events", since:int (events after this seq), limit:int,
+ *             state:string -> {items:[...]} | {incident:{...}} | {stats:{...}}
+ *
+ * Events (PUB; also stored, so `query what:"events" since:N` replays them):
+ *
+ *   {"v":1,"type":"event","id":"<event id>","incident":N,"trace":"...",
+ *    "seq":<int, strictly increasing>,"name":"<name>","at_ms":<int>,
+ *    "data":{...}}
+ *
+ * Event names are the WIRE_EV_* strings below.
+ *
+ * Job kinds and their payloads (input -> result):
+ *
+ *   detect    {incident} -> {anomalies:[{series, start_ms, end_ms, score,
+ *             direction:"up"|"down"}], ranking:[{service, confidence,
+ *             rationale}], summary}
+ *   retrieve  {incident, detect} -> {passages:[{source, section, title,
+ *             score, why, text}], summary}
+ *   plan      {incident, detect, retrieve} -> {plan:{id, hash, planner,
+ *             steps:[{action, params{}, risk, rationale, citations[],
+ *             approval:"auto"|"required"}], notes[]}, needs_approval:bool,
+ *             summary}
+ *   execute   {incident, plan} -> {steps:[{action, ok, output}], summary}
+ *   verify    {incident, plan, execute} -> {ok:bool, summary}
+ *   report    {incident, timeline} -> {pdf, email, summary}
+ *   index     {incident, timeline} -> {indexed:bool}
+ *
+ * Every result may carry "summary": one line a person reads in the thread.
+ *
+ * Ownership: cJSON trees returned by functions here belong to the caller
+ * (cJSON_Delete); struct wire_msg owns its root until wire_msg_free().
+ */
+#ifndef OPSBOT_WIRE_H
+#define OPSBOT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define WIRE_VERSION 1
+#define WIRE_MAX_BYTES (4 << 20) /* largest message any process accepts */
+
+enum wire_type {
+	WIRE_SUBMIT,
+	WIRE_CLAIM,
+	WIRE_HEARTBEAT,
+	WIRE_COMPLETE,
+	WIRE_FAIL,
+	WIRE_APPROVE,
+	WIRE_COMMAND,
+	WIRE_QUERY,
+	WIRE_REPLY,
+	WIRE_EVENT,
+	WIRE_TYPE_COUNT
+};
+
+/* Job kinds, defined once. */
+#define WIRE_JOB_DETECT "detect"
+#define WIRE_JOB_RETRIEVE "retrieve"
+#define WIRE_JOB_PLAN "plan"
+#define WIRE_JOB_EXECUTE "execute"
+#define WIRE_JOB_VERIFY "verify"
+#define WIRE_JOB_REPORT "report"
+#define WIRE_JOB_INDEX "index"
+
+/* Event names, defined once. */
+#define WIRE_EV_OPENED "incident.opened"     /* data: the incident record */
+#define WIRE_EV_STAGE "incident.stage"       /* data: {from, to, reason} */
+#define WIRE_EV_UPDATED "incident.updated"   /* data: {fields changed, e.g. alert update} */
+#define WIRE_EV_FINDINGS "job.finished"      /* data: {kind, result} */
+#define WIRE_EV_PLAN "plan.proposed"         /* data: {plan, needs_approval} */
+#define WIRE_EV_APPROVAL "approval.recorded" /* data: {user, surface, decision, plan} */
+#define WIRE_EV_COMMAND "command.recorded"   /* data: {user, surface, action, note} */
+#define WIRE_EV_DEAD "job.dead"              /* data: {job, kind, attempts, error} */
+#define WIRE_EV_RETRY "job.retry"            /* data: {job, kind, attempt, error, retry_at_ms} */
+#define WIRE_EV_RESOLVED "incident.resolved" /* data: {by, note} */
+
+/* Incident states (queue/state.c holds the machine). */
+#define WIRE_ST_OPEN "open"
+#define WIRE_ST_DETECTING "detecting"
+#define WIRE_ST_RETRIEVING "retrieving"
+#define WIRE_ST_PLANNING "planning"
+#define WIRE_ST_AWAITING "awaiting_approval"
+#define WIRE_ST_EXECUTING "executing"
+#define WIRE_ST_VERIFYING "verifying"
+#define WIRE_ST_RESOLVED "resolved"
+#define WIRE_ST_REJECTED "rejected"
+#define WIRE_ST_EXPIRED "expired"
+#define WIRE_ST_FAILED "failed"
+#define WIRE_ST_PAUSED "paused"
+
+struct wire_msg {
+	int v;
+	enum wire_type type;
+	char id[64];
+	int64_t incident;
+	char trace[33];
+	cJSON *root; /* the whole message; type fields are read from here */
+};
+
+const char *wire_type_name(enum wire_type t);
+int wire_type_parse(const char *s, enum wire_type *out);
+
+/*
+ * Decode and validate buf[0..len).  On error returns -1 and writes a one-line
+ * reason naming the field into err; out is then untouched.
+ */
+int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, size_t errlen);
+void wire_msg_free(struct wire_msg *m);
+
+/* A new message with the envelope filled (fresh id and trace); caller owns it. */
+cJSON *wire_new(enum wire_type type, int64_t incident);
+/* A reply to req: ok:true, or ok:false with error code and message. */
+cJSON *wire_reply_ok(const struct wire_msg *req);
+cJSON *wire_reply_err(const struct wire_msg *req, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
