@@ -61,8 +61,13 @@ ALL_OBJS :=
 all: programs
 programs:
 
+# Fragments: lib first, then every other *.mk one or two folders down, so a
+# new module is a new file and parallel work never edits the same list.
+# Program link rules may name objects added by later fragments: write
+# prerequisites as $$(VAR) (second expansion happens after all are read).
+.SECONDEXPANSION:
 include lib/module.mk
-include $(wildcard queue/module.mk bot/module.mk workers/module.mk workers/*/module.mk tests/fakes/*/module.mk tests/module.mk tests/bench/module.mk)
+include $(sort $(filter-out lib/module.mk,$(wildcard */*.mk */*/*.mk)))
 
 programs: $(PROGRAMS)
 
