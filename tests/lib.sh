@@ -1,0 +1,73 @@
+# tests/lib.sh: shared helpers for integration tests (source it).
+#
+#   . "$(dirname "$0")/../lib.sh"      # from tests/integration/x.sh
+#   t_setup                            # temp dir in $T, cd there, cleanup on exit
+#   t_start NAME cmd args...           # run in background, log to $T/NAME.log
+#   t_wait "description" cmd args...   # poll (every 50 ms) until cmd succeeds,
+#                                      # fail after $T_DEADLINE s (default 20)
+#   t_fail "message"                   # print got/want context and exit 1
+#   t_skip "reason"                    # exit 77 (counted as skipped)
+#
+# Binaries are in $OPSBOT_BIN (set by make test).  Never sleep a fixed time and
+# hope; wait for the condition with a deadline.
+
+set -u
+: "${OPSBOT_BIN:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}"
+export OPSBOT_BIN PATH="$OPSBOT_BIN:$PATH"
+T_DEADLINE=${T_DEADLINE:-20}
+T_PIDS=()
+
+t_cleanup() {
+  local p
+  for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${T_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  if [ "${T_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+
+t_setup() {
+  T=$(mktemp -d /tmp/opsbot-test.XXXXXX)
+  mkdir -p "$T/var/run"
+  trap t_cleanup EXIT
+  cd "$T" || exit 1
+}
+
+t_start() {
+  local name=$1; shift
+  "$@" >>"$T/$name.log" 2>&1 &
+  local pid=$!
+  T_PIDS+=("$pid")
+  eval "PID_${name//-/_}=$pid"
+}
+
+t_fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$T"/*.log; do
+    [ -f "$f" ] || continue
+    echo "--- $(basename "$f") (last 30 lines)" >&2
+    tail -n 30 "$f" >&2
+  done
+  exit 1
+}
+
+t_skip() { echo "skip: $*"; exit 77; }
+
+t_wait() {
+  local what=$1; shift
+  local end=$(( $(date +%s%N) / 1000000 + T_DEADLINE * 1000 ))
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ $(( $(date +%s%N) / 1000000 )) -ge $end ]; then
+      t_fail "timed out after ${T_DEADLINE}s waiting for: $what"
+    fi
+    sleep 0.05
+  done
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it).
+t_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
