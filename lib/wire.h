@@ -37,8 +37,10 @@
  *   approve   *plan:string (plan hash shown on the button), *user:string,
  *             *surface:string, *decision:"approve"|"reject", key:string
  *             -> {state}
- *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note", *user:string,
- *             *surface:string, note:string, key:string -> {state}
+ *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note"|"retry",
+ *             *user:string, *surface:string, note:string, key:string,
+ *             job:int (*for retry: a dead-lettered job to run again)
+ *             -> {state}
  *   query     *what:"incidents"|"incident"|"timeline"|"jobs"|"dead_letters"|
  *             "stats"|"events", since:int (events after this seq), limit:int,
  *             state:string -> {items:[...]} | {incident:{...}} | {stats:{...}}
