@@ -24,7 +24,7 @@ struct config {
 };
 
 static void config_add(struct config *c, const char *sec, const char *key, const char *val,
-		       int line)
+                       int line)
 {
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 32;
@@ -55,8 +55,7 @@ static int config_secret_name(const char *key)
 	return 0;
 }
 
-int config_parse(const char *name, const char *text, struct config **out, char *err,
-		 size_t errlen)
+int config_parse(const char *name, const char *text, struct config **out, char *err, size_t errlen)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
 	c->file = xstrdup(name);
@@ -80,8 +79,8 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 		if (*line == '[') {
 			char *close = strchr(line, ']');
 			if (!close || config_trim(close + 1)[0] != '\0') {
-				snprintf(err, errlen, "%s:%d: section header needs a closing ']'", name,
-					 lineno);
+				snprintf(err, errlen, "%s:%d: section header needs a closing ']'",
+				         name, lineno);
 				rc = -1;
 				break;
 			}
@@ -112,7 +111,7 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 		char *eq = strchr(line, '=');
 		if (!eq) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value', got %s", name, lineno,
-				 log_q(line));
+			         log_q(line));
 			rc = -1;
 			break;
 		}
@@ -126,9 +125,10 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 		}
 		for (char *k = key; *k; k++) {
 			if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-' && *k != '.') {
-				snprintf(err, errlen,
-					 "%s:%d: key %s may hold only letters, digits, '_', '-', '.'",
-					 name, lineno, log_q(key));
+				snprintf(
+				    err, errlen,
+				    "%s:%d: key %s may hold only letters, digits, '_', '-', '.'",
+				    name, lineno, log_q(key));
 				rc = -1;
 				goto out;
 			}
@@ -136,14 +136,15 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 		if (*val == '"') {
 			char *endq = strrchr(val + 1, '"');
 			if (!endq) {
-				snprintf(err, errlen, "%s:%d: unterminated quoted value", name, lineno);
+				snprintf(err, errlen, "%s:%d: unterminated quoted value", name,
+				         lineno);
 				rc = -1;
 				break;
 			}
 			char *after = config_trim(endq + 1);
 			if (*after != '\0' && *after != '#') {
 				snprintf(err, errlen, "%s:%d: text after the closing quote", name,
-					 lineno);
+				         lineno);
 				rc = -1;
 				break;
 			}
@@ -157,16 +158,16 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 			}
 		}
 		if (*section == '\0') {
-			snprintf(err, errlen, "%s:%d: key %s is outside any [section]", name, lineno,
-				 log_q(key));
+			snprintf(err, errlen, "%s:%d: key %s is outside any [section]", name,
+			         lineno, log_q(key));
 			rc = -1;
 			break;
 		}
 		if (config_secret_name(key) && *val != '\0') {
 			snprintf(err, errlen,
-				 "%s:%d: %s looks like a secret; secrets come from environment "
-				 "variables, not from the config file",
-				 name, lineno, key);
+			         "%s:%d: %s looks like a secret; secrets come from environment "
+			         "variables, not from the config file",
+			         name, lineno, key);
 			rc = -1;
 			break;
 		}
@@ -196,7 +197,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (buf_append(&b, chunk, n) < 0) {
 			snprintf(err, errlen, "%s: file is larger than %d bytes", path,
-				 CONFIG_MAX_BYTES);
+			         CONFIG_MAX_BYTES);
 			rc = -1;
 			break;
 		}
@@ -244,8 +245,7 @@ int config_has_section(const struct config *c, const char *section)
 	return 0;
 }
 
-size_t config_sections_of(const struct config *c, const char *type, const char **names,
-			  size_t max)
+size_t config_sections_of(const struct config *c, const char *type, const char **names, size_t max)
 {
 	size_t count = 0, tl = strlen(type);
 	for (size_t i = 0; i < c->nsections; i++) {
@@ -286,8 +286,7 @@ int config_line(const struct config *c, const char *section, const char *key)
 	return line;
 }
 
-void config_error(struct config *c, const char *section, const char *key, const char *fmt,
-		  ...)
+void config_error(struct config *c, const char *section, const char *key, const char *fmt, ...)
 {
 	if (c->error[0])
 		return;
@@ -309,8 +308,8 @@ const char *config_str(struct config *c, const char *section, const char *key, c
 	return i < 0 ? def : c->e[i].value;
 }
 
-int64_t config_int(struct config *c, const char *section, const char *key, int64_t def,
-		   int64_t min, int64_t max)
+int64_t config_int(struct config *c, const char *section, const char *key, int64_t def, int64_t min,
+                   int64_t max)
 {
 	long i = config_find(c, section, key);
 	if (i < 0)
@@ -325,14 +324,14 @@ int64_t config_int(struct config *c, const char *section, const char *key, int64
 	}
 	if (x < min || x > max) {
 		config_error(c, section, key, "%lld is outside %lld..%lld", x, (long long)min,
-			     (long long)max);
+		             (long long)max);
 		return def;
 	}
 	return x;
 }
 
-double config_double(struct config *c, const char *section, const char *key, double def,
-		     double min, double max)
+double config_double(struct config *c, const char *section, const char *key, double def, double min,
+                     double max)
 {
 	long i = config_find(c, section, key);
 	if (i < 0)
@@ -376,8 +375,7 @@ int config_parse_duration_ms(const char *s, int64_t *out)
 	return 0;
 }
 
-int64_t config_duration_ms(struct config *c, const char *section, const char *key,
-			   int64_t def_ms)
+int64_t config_duration_ms(struct config *c, const char *section, const char *key, int64_t def_ms)
 {
 	long i = config_find(c, section, key);
 	if (i < 0)
@@ -385,8 +383,8 @@ int64_t config_duration_ms(struct config *c, const char *section, const char *ke
 	int64_t ms;
 	if (config_parse_duration_ms(c->e[i].value, &ms) < 0) {
 		config_error(c, section, key,
-			     "%s is not a duration (use e.g. 250ms, 30s, 5m, 2h, 1d)",
-			     log_q(c->e[i].value));
+		             "%s is not a duration (use e.g. 250ms, 30s, 5m, 2h, 1d)",
+		             log_q(c->e[i].value));
 		return def_ms;
 	}
 	return ms;
@@ -422,8 +420,8 @@ int config_bool(struct config *c, const char *section, const char *key, int def)
 	return b;
 }
 
-int config_enum(struct config *c, const char *section, const char *key,
-		const char *const *words, int def)
+int config_enum(struct config *c, const char *section, const char *key, const char *const *words,
+                int def)
 {
 	long i = config_find(c, section, key);
 	if (i < 0)
@@ -440,7 +438,7 @@ int config_enum(struct config *c, const char *section, const char *key,
 }
 
 size_t config_all(struct config *c, const char *section, const char *key, const char **values,
-		  size_t max)
+                  size_t max)
 {
 	size_t count = 0;
 	for (size_t i = 0; i < c->n; i++) {
@@ -476,8 +474,8 @@ int config_check(struct config *c, const char *const *owned, char *err, size_t e
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		if (!c->used[i] && config_owned(c->e[i].section, owned)) {
-			snprintf(err, errlen, "%s:%d: unknown key %s in [%s]", c->file, c->e[i].line,
-				 log_q(c->e[i].key), c->e[i].section);
+			snprintf(err, errlen, "%s:%d: unknown key %s in [%s]", c->file,
+			         c->e[i].line, log_q(c->e[i].key), c->e[i].section);
 			return -1;
 		}
 	}

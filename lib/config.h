@@ -44,8 +44,7 @@ struct config_entry {
 /* Load path.  On error returns -1 with "file:line: message" in err. */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 /* Parse text as if it were file `name` (for tests). */
-int config_parse(const char *name, const char *text, struct config **out, char *err,
-		 size_t errlen);
+int config_parse(const char *name, const char *text, struct config **out, char *err, size_t errlen);
 void config_free(struct config *cfg);
 const char *config_file(const struct config *cfg);
 
@@ -58,32 +57,31 @@ int config_has_section(const struct config *cfg, const char *section);
  * count and fills up to max names (pointers into the config).
  */
 size_t config_sections_of(const struct config *cfg, const char *type, const char **names,
-			  size_t max);
+                          size_t max);
 
 /* Typed getters; the last value wins when a key repeats. */
-const char *config_str(struct config *cfg, const char *section, const char *key,
-		       const char *def);
+const char *config_str(struct config *cfg, const char *section, const char *key, const char *def);
 int64_t config_int(struct config *cfg, const char *section, const char *key, int64_t def,
-		   int64_t min, int64_t max);
+                   int64_t min, int64_t max);
 /* "250ms", "30s", "5m", "2h", "1d"; a bare number is seconds. */
 int64_t config_duration_ms(struct config *cfg, const char *section, const char *key,
-			   int64_t def_ms);
+                           int64_t def_ms);
 /* yes/no, true/false, on/off, 1/0 */
 int config_bool(struct config *cfg, const char *section, const char *key, int def);
 double config_double(struct config *cfg, const char *section, const char *key, double def,
-		     double min, double max);
+                     double min, double max);
 /* One of the given words (NULL-terminated list); returns its index. */
-int config_enum(struct config *cfg, const char *section, const char *key,
-		const char *const *words, int def);
+int config_enum(struct config *cfg, const char *section, const char *key, const char *const *words,
+                int def);
 /* Every value of a repeated key, in order; returns the count. */
-size_t config_all(struct config *cfg, const char *section, const char *key,
-		  const char **values, size_t max);
+size_t config_all(struct config *cfg, const char *section, const char *key, const char **values,
+                  size_t max);
 /* Line of the last occurrence of a key, 0 when absent. */
 int config_line(const struct config *cfg, const char *section, const char *key);
 
 /* Record an error found by the caller against a key ("file:line: msg"). */
-void config_error(struct config *cfg, const char *section, const char *key, const char *fmt,
-		  ...) __attribute__((format(printf, 4, 5)));
+void config_error(struct config *cfg, const char *section, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * Report the first recorded error, or the first key of one of `owned`

@@ -17,14 +17,14 @@ static void test_parse_errors(void **state)
 		const char *text;
 		const char *want; /* substring of the error */
 	} cases[] = {
-		{"key = 1\n", "t.conf:1: key \"key\" is outside any [section]"},
-		{"[a]\n\n[b\nx=1\n", "t.conf:3: section header needs a closing ']'"},
-		{"[a]\njust words\n", "t.conf:2: expected 'key = value'"},
-		{"[a]\n = 3\n", "t.conf:2: missing key"},
-		{"[a]\nx = \"open\n", "t.conf:2: unterminated quoted value"},
-		{"[slack]\nbot_token = xoxb-123\n", "t.conf:2: bot_token looks like a secret"},
-		{"[a]\nbad key = 1\n", "t.conf:2: key \"bad key\" may hold only"},
-		{"[]\n", "t.conf:1: empty section name"},
+	    {"key = 1\n", "t.conf:1: key \"key\" is outside any [section]"},
+	    {"[a]\n\n[b\nx=1\n", "t.conf:3: section header needs a closing ']'"},
+	    {"[a]\njust words\n", "t.conf:2: expected 'key = value'"},
+	    {"[a]\n = 3\n", "t.conf:2: missing key"},
+	    {"[a]\nx = \"open\n", "t.conf:2: unterminated quoted value"},
+	    {"[slack]\nbot_token = xoxb-123\n", "t.conf:2: bot_token looks like a secret"},
+	    {"[a]\nbad key = 1\n", "t.conf:2: key \"bad key\" may hold only"},
+	    {"[]\n", "t.conf:1: empty section name"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config *c = NULL;
@@ -32,7 +32,7 @@ static void test_parse_errors(void **state)
 		int rc = config_parse("t.conf", cases[i].text, &c, err, sizeof(err));
 		if (rc != -1 || strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: got rc=%d err=%s, want error containing %s", i, rc, err,
-				 cases[i].want);
+			         cases[i].want);
 	}
 }
 
@@ -40,19 +40,19 @@ static void test_typed_getters(void **state)
 {
 	(void)state;
 	const char *text = "# opsbot\n"
-			   "[queue]\n"
-			   "listen = ipc:///tmp/q.ipc   # comment after value\n"
-			   "lease = 30s\n"
-			   "attempts = 5\n"
-			   "sync = yes\n"
-			   "name = \"a # not a comment\"\n"
-			   "[daemons]\n"
-			   "queue = opsbot-queue\n"
-			   "detect = opsbot-detect -v\n"
-			   "[source prom]\n"
-			   "url = http://x\n"
-			   "[source files]\n"
-			   "path = a.csv\n";
+	                   "[queue]\n"
+	                   "listen = ipc:///tmp/q.ipc   # comment after value\n"
+	                   "lease = 30s\n"
+	                   "attempts = 5\n"
+	                   "sync = yes\n"
+	                   "name = \"a # not a comment\"\n"
+	                   "[daemons]\n"
+	                   "queue = opsbot-queue\n"
+	                   "detect = opsbot-detect -v\n"
+	                   "[source prom]\n"
+	                   "url = http://x\n"
+	                   "[source files]\n"
+	                   "path = a.csv\n";
 	struct config *c;
 	char err[256];
 	assert_int_equal(config_parse("t.conf", text, &c, err, sizeof(err)), 0);
@@ -84,12 +84,12 @@ static void test_bad_values_name_line(void **state)
 		const char *text;
 		const char *want;
 	} cases[] = {
-		{"[q]\n\nattempts = many\n", "t.conf:3: attempts: \"many\" is not a whole number"},
-		{"[q]\nattempts = 500\n", "t.conf:2: attempts: 500 is outside 1..10"},
-		{"[q]\nlease = soon\n", "t.conf:2: lease: \"soon\" is not a duration"},
-		{"[q]\nsync = maybe\n", "t.conf:2: sync: \"maybe\" is not yes or no"},
-		{"[q]\nmode = fast\n", "t.conf:2: mode: \"fast\" is not one of: full, normal"},
-		{"[q]\nattempts = 3\ntypo = 1\n", "t.conf:3: unknown key \"typo\" in [q]"},
+	    {"[q]\n\nattempts = many\n", "t.conf:3: attempts: \"many\" is not a whole number"},
+	    {"[q]\nattempts = 500\n", "t.conf:2: attempts: 500 is outside 1..10"},
+	    {"[q]\nlease = soon\n", "t.conf:2: lease: \"soon\" is not a duration"},
+	    {"[q]\nsync = maybe\n", "t.conf:2: sync: \"maybe\" is not yes or no"},
+	    {"[q]\nmode = fast\n", "t.conf:2: mode: \"fast\" is not one of: full, normal"},
+	    {"[q]\nattempts = 3\ntypo = 1\n", "t.conf:3: unknown key \"typo\" in [q]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config *c;
@@ -126,13 +126,13 @@ static void test_durations(void **state)
 	static const struct {
 		const char *in;
 		int64_t want;
-	} ok[] = {{"250ms", 250}, {"30s", 30000}, {"5m", 300000}, {"2h", 7200000},
-		  {"1d", 86400000}, {"1.5s", 1500}, {"10", 10000}};
+	} ok[] = {{"250ms", 250},   {"30s", 30000}, {"5m", 300000}, {"2h", 7200000},
+	          {"1d", 86400000}, {"1.5s", 1500}, {"10", 10000}};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		int64_t got = -1;
 		if (config_parse_duration_ms(ok[i].in, &got) != 0 || got != ok[i].want)
 			fail_msg("%s: got %lld want %lld", ok[i].in, (long long)got,
-				 (long long)ok[i].want);
+			         (long long)ok[i].want);
 	}
 	int64_t x;
 	assert_int_equal(config_parse_duration_ms("5 minutes", &x), -1);
@@ -142,11 +142,11 @@ static void test_durations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_typed_getters),
-		cmocka_unit_test(test_bad_values_name_line),
-		cmocka_unit_test(test_secret_from_env),
-		cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_typed_getters),
+	    cmocka_unit_test(test_bad_values_name_line),
+	    cmocka_unit_test(test_secret_from_env),
+	    cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,8 +15,8 @@
 #include "timeutil.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 10000
-#define HTTP_DEFAULT_MAX (8u << 20)
-#define HTTP_MAX_HEADERS (64 * 1024)
+#define HTTP_DEFAULT_MAX        (8u << 20)
+#define HTTP_MAX_HEADERS        (64 * 1024)
 
 const struct http_retry HTTP_RETRY_DEFAULT = {4, 200, 30000};
 
@@ -77,7 +77,7 @@ static size_t http_header_cb(char *p, size_t size, size_t n, void *arg)
 }
 
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
-	    char *err, size_t errlen)
+            char *err, size_t errlen)
 {
 	CURL *h = c->curl;
 	curl_easy_reset(h);
@@ -103,7 +103,7 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			 req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
+	                 req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write_cb);
@@ -120,7 +120,7 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		    strcmp(method, "PATCH") == 0) {
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-					 (curl_off_t)(req->body ? req->body_len : 0));
+			                 (curl_off_t)(req->body ? req->body_len : 0));
 		}
 	}
 	CURLcode rc = curl_easy_perform(h);
@@ -128,9 +128,11 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (rc != CURLE_OK) {
 		if (sink.overflow)
-			snprintf(err, errlen, "response body larger than %zu bytes", resp->body.max);
+			snprintf(err, errlen, "response body larger than %zu bytes",
+			         resp->body.max);
 		else
-			snprintf(err, errlen, "%s %s: %s", method, req->url, curl_easy_strerror(rc));
+			snprintf(err, errlen, "%s %s: %s", method, req->url,
+			         curl_easy_strerror(rc));
 		return -1;
 	}
 	if (!resp->body.data)
@@ -183,8 +185,8 @@ int64_t http_retry_after_ms(const struct http_response *resp)
 }
 
 int http_do_retry(struct http_client *c, const struct http_request *req,
-		  const struct http_retry *policy, struct http_response *resp, char *err,
-		  size_t errlen)
+                  const struct http_retry *policy, struct http_response *resp, char *err,
+                  size_t errlen)
 {
 	const struct http_retry *pol = policy ? policy : &HTTP_RETRY_DEFAULT;
 	int64_t backoff = pol->base_ms > 0 ? pol->base_ms : 100;
@@ -201,8 +203,9 @@ int http_do_retry(struct http_client *c, const struct http_request *req,
 				wait = backoff;
 			snprintf(err, errlen, "%s answered 429 (rate limited)", req->url);
 			if (wait > pol->max_wait_ms) {
-				snprintf(err, errlen, "%s asks to wait %lld ms, longer than allowed",
-					 req->url, (long long)wait);
+				snprintf(err, errlen,
+				         "%s asks to wait %lld ms, longer than allowed", req->url,
+				         (long long)wait);
 				return -1;
 			}
 		} else {
@@ -214,7 +217,7 @@ int http_do_retry(struct http_client *c, const struct http_request *req,
 		if (i >= attempts)
 			return -1;
 		log_debug("event=http_retry url=%s attempt=%d wait_ms=%lld", log_q(req->url), i,
-			  (long long)wait);
+		          (long long)wait);
 		time_sleep_ms(wait, NULL);
 		backoff *= 2;
 	}

@@ -23,26 +23,26 @@
 struct http_client;
 
 struct http_request {
-	const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
 	const char *url;
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *body;           /* may be NULL */
 	size_t body_len;
-	long timeout_ms;            /* whole request; 0 means 10 s */
-	size_t max_response;        /* body bytes accepted; 0 means 8 MiB */
+	long timeout_ms;     /* whole request; 0 means 10 s */
+	size_t max_response; /* body bytes accepted; 0 means 8 MiB */
 };
 
 struct http_response {
-	long status;         /* 0 when no response came */
-	struct buf body;     /* NUL-terminated */
-	struct buf headers;  /* raw header lines of the final response */
-	int attempts;        /* how many tries http_do_retry made */
+	long status;        /* 0 when no response came */
+	struct buf body;    /* NUL-terminated */
+	struct buf headers; /* raw header lines of the final response */
+	int attempts;       /* how many tries http_do_retry made */
 };
 
 struct http_retry {
-	int max_attempts;     /* total tries, at least 1 */
-	int64_t base_ms;      /* first backoff; doubles each try */
-	int64_t max_wait_ms;  /* a longer Retry-After fails the call instead */
+	int max_attempts;    /* total tries, at least 1 */
+	int64_t base_ms;     /* first backoff; doubles each try */
+	int64_t max_wait_ms; /* a longer Retry-After fails the call instead */
 };
 
 /* Defaults: 4 attempts, 200 ms base, 30 s longest wait. */
@@ -56,11 +56,11 @@ void http_client_free(struct http_client *c);
  * transport error or oversized body with the reason in err.
  */
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
-	    char *err, size_t errlen);
+            char *err, size_t errlen);
 /* With retries per policy; returns 0 when the final answer is 2xx-4xx except 429. */
 int http_do_retry(struct http_client *c, const struct http_request *req,
-		  const struct http_retry *policy, struct http_response *resp, char *err,
-		  size_t errlen);
+                  const struct http_retry *policy, struct http_response *resp, char *err,
+                  size_t errlen);
 
 /* A header of the response (case-insensitive name) into val; -1 when absent. */
 int http_header(const struct http_response *resp, const char *name, char *val, size_t vallen);

@@ -36,7 +36,8 @@ static void *fake_run(void *arg)
 		size_t got = 0;
 		f->last_request[0] = '\0';
 		for (;;) {
-			ssize_t n = read(c, f->last_request + got, sizeof(f->last_request) - 1 - got);
+			ssize_t n =
+			    read(c, f->last_request + got, sizeof(f->last_request) - 1 - got);
 			if (n <= 0)
 				break;
 			got += (size_t)n;
@@ -78,7 +79,8 @@ static void fake_stop(struct fake *f)
 	pthread_join(f->th, NULL);
 }
 
-#define OK_BODY(b) "HTTP/1.1 200 OK\r\nContent-Length: " #b "\r\nX-Thing: yes\r\nConnection: close\r\n\r\n"
+#define OK_BODY(b)                                                                                 \
+	"HTTP/1.1 200 OK\r\nContent-Length: " #b "\r\nX-Thing: yes\r\nConnection: close\r\n\r\n"
 
 static void test_post_and_headers(void **state)
 {
@@ -89,7 +91,8 @@ static void test_post_and_headers(void **state)
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/chat.postMessage", f.port);
 	struct http_client *c = http_client_new();
-	const char *hdrs[] = {"Content-Type: application/json", "Authorization: Bearer xoxb-test-1234", NULL};
+	const char *hdrs[] = {"Content-Type: application/json",
+	                      "Authorization: Bearer xoxb-test-1234", NULL};
 	struct http_request req = {"POST", url, hdrs, "{\"a\":1}", 7, 2000, 0};
 	struct http_response resp = {0};
 	char err[256];
@@ -111,9 +114,10 @@ static void test_retry_429_then_500_then_ok(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0.05\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-		"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-		OK_BODY(2) "{}", NULL};
+	    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0.05\r\nContent-Length: "
+	    "0\r\nConnection: close\r\n\r\n",
+	    "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", OK_BODY(2) "{}",
+	    NULL};
 	struct fake f;
 	fake_start(&f, script);
 	char url[64];
@@ -126,7 +130,7 @@ static void test_retry_429_then_500_then_ok(void **state)
 	int rc = http_do_retry(c, &req, &pol, &resp, err, sizeof(err));
 	if (rc != 0 || resp.status != 200 || resp.attempts != 3)
 		fail_msg("got rc=%d status=%ld attempts=%d err=%s; want 0 200 3", rc, resp.status,
-			 resp.attempts, err);
+		         resp.attempts, err);
 	fake_stop(&f);
 	http_response_free(&resp);
 	http_client_free(c);
@@ -136,8 +140,9 @@ static void test_retry_after_too_long_and_4xx(void **state)
 {
 	(void)state;
 	static const char *const script[] = {
-		"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", NULL};
+	    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: "
+	    "0\r\nConnection: close\r\n\r\n",
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", NULL};
 	struct fake f;
 	fake_start(&f, script);
 	char url[64];
@@ -193,11 +198,11 @@ static void test_urlencode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_post_and_headers),
-		cmocka_unit_test(test_retry_429_then_500_then_ok),
-		cmocka_unit_test(test_retry_after_too_long_and_4xx),
-		cmocka_unit_test(test_body_limit_and_refused),
-		cmocka_unit_test(test_urlencode),
+	    cmocka_unit_test(test_post_and_headers),
+	    cmocka_unit_test(test_retry_429_then_500_then_ok),
+	    cmocka_unit_test(test_retry_after_too_long_and_4xx),
+	    cmocka_unit_test(test_body_limit_and_refused),
+	    cmocka_unit_test(test_urlencode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

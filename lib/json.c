@@ -29,7 +29,7 @@ int json_parse(const char *buf, size_t len, cJSON **out, char *err, size_t errle
 		if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t' && *p != '\0') {
 			cJSON_Delete(j);
 			snprintf(err, errlen, "trailing bytes after JSON at byte %zu",
-				 (size_t)(p - buf));
+			         (size_t)(p - buf));
 			return -1;
 		}
 	}
@@ -59,7 +59,8 @@ const char *json_str(const cJSON *obj, const char *key)
 static int json_is_whole(const cJSON *v)
 {
 	return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
-	       v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) <= 9007199254740992.0;
+	       v->valuedouble == floor(v->valuedouble) &&
+	       fabs(v->valuedouble) <= 9007199254740992.0;
 }
 
 int64_t json_int(const cJSON *obj, const char *key, int64_t def)

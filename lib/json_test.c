@@ -18,12 +18,12 @@ static void test_parse(void **state)
 		int rc;
 		const char *err;
 	} cases[] = {
-		{"{\"a\":1}", 0, ""},
-		{"{\"a\":1}  \n", 0, ""},
-		{"{\"a\":1} x", -1, "trailing bytes"},
-		{"{\"a\":", -1, "invalid JSON"},
-		{"[1,2]", -1, "expected a JSON object"},
-		{"", -1, "invalid JSON"},
+	    {"{\"a\":1}", 0, ""},
+	    {"{\"a\":1}  \n", 0, ""},
+	    {"{\"a\":1} x", -1, "trailing bytes"},
+	    {"{\"a\":", -1, "invalid JSON"},
+	    {"[1,2]", -1, "expected a JSON object"},
+	    {"", -1, "invalid JSON"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cJSON *j = NULL;
@@ -31,7 +31,7 @@ static void test_parse(void **state)
 		int rc = json_parse_object(cases[i].in, strlen(cases[i].in), &j, err, sizeof(err));
 		if (rc != cases[i].rc || strstr(err, cases[i].err) == NULL)
 			fail_msg("case %zu: got rc=%d err=%s want rc=%d err~%s", i, rc, err,
-				 cases[i].rc, cases[i].err);
+			         cases[i].rc, cases[i].err);
 		cJSON_Delete(j);
 	}
 }
@@ -39,7 +39,8 @@ static void test_parse(void **state)
 static void test_getters_name_field(void **state)
 {
 	(void)state;
-	const char *text = "{\"s\":\"x\",\"i\":3,\"f\":1.5,\"b\":true,\"o\":{},\"a\":[],\"n\":null}";
+	const char *text =
+	    "{\"s\":\"x\",\"i\":3,\"f\":1.5,\"b\":true,\"o\":{},\"a\":[],\"n\":null}";
 	cJSON *j;
 	char err[128];
 	assert_int_equal(json_parse_object(text, strlen(text), &j, err, sizeof(err)), 0);
@@ -71,8 +72,8 @@ static void test_getters_name_field(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_getters_name_field),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_getters_name_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 
 #include "mem.h"
 
-#define LOG_LINE_MAX 8192
+#define LOG_LINE_MAX    8192
 #define LOG_MAX_SECRETS 32
 
 static const char *log_prog = "opsbot";
@@ -108,8 +108,8 @@ int log_redact(char *s)
 			n += log_splice(s, (size_t)(p - s), sl);
 	}
 	/* Token-shaped words. */
-	static const char *const prefixes[] = {"xoxb-", "xoxp-", "xapp-", "xoxa-", "xoxe-",
-					       "Bot ", "Bearer ", "bot ", "bearer "};
+	static const char *const prefixes[] = {"xoxb-", "xoxp-",   "xapp-", "xoxa-",  "xoxe-",
+	                                       "Bot ",  "Bearer ", "bot ",  "bearer "};
 	for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		size_t pl = strlen(prefixes[k]);
 		char *p = s;
@@ -122,7 +122,8 @@ int log_redact(char *s)
 			size_t end = (size_t)(p - s) + pl;
 			while (s[end] && log_tokchar(s[end]))
 				end++;
-			if (end - start >= 8 && strncmp(s + start, REDACTED, sizeof(REDACTED) - 1) != 0) {
+			if (end - start >= 8 &&
+			    strncmp(s + start, REDACTED, sizeof(REDACTED) - 1) != 0) {
 				n += log_splice(s, start, end - start);
 				p = s + start + sizeof(REDACTED) - 1;
 			} else {
@@ -171,9 +172,9 @@ static void log_write(enum log_level level, const char *lname, const char *fmt, 
 	struct tm tm;
 	gmtime_r(&tv.tv_sec, &tm);
 	int o = snprintf(line, sizeof(line),
-			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s prog=%s pid=%d ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(tv.tv_usec / 1000), lname, log_prog, (int)getpid());
+	                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s prog=%s pid=%d ",
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, (int)(tv.tv_usec / 1000), lname, log_prog, (int)getpid());
 	if (o < 0)
 		return;
 	vsnprintf(line + o, sizeof(line) - (size_t)o - 1, fmt, ap);
@@ -187,13 +188,13 @@ static void log_write(enum log_level level, const char *lname, const char *fmt, 
 	(void)w;
 }
 
-#define LOG_FN(name, lvl)                                  \
-	void name(const char *fmt, ...)                    \
-	{                                                  \
-		va_list ap;                                \
-		va_start(ap, fmt);                         \
-		log_write(lvl, log_names[lvl], fmt, ap);   \
-		va_end(ap);                                \
+#define LOG_FN(name, lvl)                                                                          \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_write(lvl, log_names[lvl], fmt, ap);                                           \
+		va_end(ap);                                                                        \
 	}
 LOG_FN(log_debug, LOG_DEBUG)
 LOG_FN(log_info, LOG_INFO)

@@ -42,11 +42,11 @@ _Noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 
 _Noreturn void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Check an invariant; a failure is a panic naming the file and line. */
-#define LOG_ASSERT(cond)                                                                  \
-	do {                                                                              \
-		if (!(cond))                                                              \
-			log_panic("event=assert_failed cond=\"%s\" at=%s:%d", #cond, __FILE__, \
-				  __LINE__);                                              \
+#define LOG_ASSERT(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			log_panic("event=assert_failed cond=\"%s\" at=%s:%d", #cond, __FILE__,     \
+			          __LINE__);                                                       \
 	} while (0)
 
 /*

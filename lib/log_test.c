@@ -16,17 +16,18 @@ static void test_redact(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"token=xoxb-1234-5678-abcdefgh ok", "token=[redacted] ok"},
-		{"app xapp-1-A111-222-ffff end", "app [redacted] end"},
-		{"Authorization: Bot MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XV", "Authorization: Bot [redacted]"},
-		{"Authorization: Bearer sk-abcdefghijklmnop", "Authorization: Bearer [redacted]"},
-		{"pw=hunter2-password!", "pw=[redacted]!"},
-		{"nothing secret here", "nothing secret here"},
-		{"Bot ok", "Bot ok"},
+	    {"token=xoxb-1234-5678-abcdefgh ok", "token=[redacted] ok"},
+	    {"app xapp-1-A111-222-ffff end", "app [redacted] end"},
+	    {"Authorization: Bot MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XV",
+	     "Authorization: Bot [redacted]"},
+	    {"Authorization: Bearer sk-abcdefghijklmnop", "Authorization: Bearer [redacted]"},
+	    {"pw=hunter2-password!", "pw=[redacted]!"},
+	    {"nothing secret here", "nothing secret here"},
+	    {"Bot ok", "Bot ok"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char buf[256];
-		strcpy(buf, cases[i].in); /* test fixture only */
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
 		log_redact(buf);
 		if (strcmp(buf, cases[i].want) != 0)
 			fail_msg("case %zu: got %s want %s", i, buf, cases[i].want);
@@ -62,9 +63,9 @@ int main(void)
 {
 	log_init("log_test");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_quote),
-		cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_redact),
+	    cmocka_unit_test(test_quote),
+	    cmocka_unit_test(test_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,8 @@ void rpc_close(struct rpc *r);
  * "ok":true; -1 on transport failure or timeout (err says which); -2 when the
  * queue answered "ok":false (err holds "code: message", *reply the reply).
  */
-int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries,
-	     char *err, size_t errlen);
+int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
+             size_t errlen);
 
 /* Subscriber to the queue's PUB socket (all events). */
 struct rpc_sub;

@@ -14,7 +14,8 @@
 #define TEMPLATE_MAX_FILE (256 * 1024)
 #define TEMPLATE_MAX_NAME 128
 
-struct template {
+struct template
+{
 	char *name;
 	char *text;
 };
@@ -80,7 +81,7 @@ static int template_line_of(const char *text, const char *at)
  * tag is not closed.
  */
 static int template_tag(const char *p, char *kind, const char **name, size_t *namelen,
-			const char **end)
+                        const char **end)
 {
 	const char *s = p + 2;
 	const char *close_tag = "}}";
@@ -109,7 +110,7 @@ static int template_tag(const char *p, char *kind, const char **name, size_t *na
 
 /* Find the {{/name}} that closes a section opened before p; nesting aware. */
 static const char *template_close(const char *p, const char *name, size_t namelen,
-				  const char **after)
+                                  const char **after)
 {
 	int level = 1;
 	while ((p = strstr(p, "{{")) != NULL) {
@@ -143,7 +144,7 @@ static int template_check(const char *name, const char *text, char *err, size_t 
 		size_t nl;
 		if (template_tag(p, &kind, &n, &nl, &end) < 0) {
 			snprintf(err, errlen, "%s:%d: tag is not closed", name,
-				 template_line_of(text, p));
+			         template_line_of(text, p));
 			return -1;
 		}
 		if (nl == 0 && kind != '!') {
@@ -153,7 +154,7 @@ static int template_check(const char *name, const char *text, char *err, size_t 
 		if (kind == '#' || kind == '^') {
 			if (depth == TEMPLATE_MAX_DEPTH) {
 				snprintf(err, errlen, "%s:%d: sections nested deeper than %d", name,
-					 template_line_of(text, p), TEMPLATE_MAX_DEPTH);
+				         template_line_of(text, p), TEMPLATE_MAX_DEPTH);
 				return -1;
 			}
 			open[depth] = n;
@@ -163,8 +164,9 @@ static int template_check(const char *name, const char *text, char *err, size_t 
 		} else if (kind == '/') {
 			if (depth == 0 || openlen[depth - 1] != nl ||
 			    memcmp(open[depth - 1], n, nl) != 0) {
-				snprintf(err, errlen, "%s:%d: {{/%.*s}} does not close the open section",
-					 name, template_line_of(text, p), (int)nl, n);
+				snprintf(err, errlen,
+				         "%s:%d: {{/%.*s}} does not close the open section", name,
+				         template_line_of(text, p), (int)nl, n);
 				return -1;
 			}
 			depth--;
@@ -173,15 +175,15 @@ static int template_check(const char *name, const char *text, char *err, size_t 
 	}
 	if (depth) {
 		snprintf(err, errlen, "%s:%d: section {{#%.*s}} is never closed", name,
-			 template_line_of(text, openat[depth - 1]), (int)openlen[depth - 1],
-			 open[depth - 1]);
+		         template_line_of(text, openat[depth - 1]), (int)openlen[depth - 1],
+		         open[depth - 1]);
 		return -1;
 	}
 	return 0;
 }
 
 int template_set_add(struct template_set *ts, const char *name, const char *text, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	if (template_check(name, text, err, errlen) < 0)
 		return -1;
@@ -288,17 +290,33 @@ static int template_escape_format(const char *s, unsigned esc, struct buf *out)
 		char one[3] = {0};
 		if (esc & TEMPLATE_ESC_HTML) {
 			switch (*p) {
-			case '&': rep = "&amp;"; break;
-			case '<': rep = "&lt;"; break;
-			case '>': rep = "&gt;"; break;
-			case '"': rep = "&quot;"; break;
-			case '\'': rep = "&#39;"; break;
+			case '&':
+				rep = "&amp;";
+				break;
+			case '<':
+				rep = "&lt;";
+				break;
+			case '>':
+				rep = "&gt;";
+				break;
+			case '"':
+				rep = "&quot;";
+				break;
+			case '\'':
+				rep = "&#39;";
+				break;
 			}
 		} else if (esc & TEMPLATE_ESC_MRKDWN) {
 			switch (*p) {
-			case '&': rep = "&amp;"; break;
-			case '<': rep = "&lt;"; break;
-			case '>': rep = "&gt;"; break;
+			case '&':
+				rep = "&amp;";
+				break;
+			case '<':
+				rep = "&lt;";
+				break;
+			case '>':
+				rep = "&gt;";
+				break;
 			}
 		} else if (esc & TEMPLATE_ESC_DISCORD) {
 			if (strchr("\\*_~`|>#-[]()", *p) || (*p == '@')) {
@@ -322,11 +340,21 @@ static int template_escape_json(const char *s, struct buf *out)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		int rc;
 		switch (*p) {
-		case '"': rc = buf_append(out, "\\\"", 2); break;
-		case '\\': rc = buf_append(out, "\\\\", 2); break;
-		case '\n': rc = buf_append(out, "\\n", 2); break;
-		case '\r': rc = buf_append(out, "\\r", 2); break;
-		case '\t': rc = buf_append(out, "\\t", 2); break;
+		case '"':
+			rc = buf_append(out, "\\\"", 2);
+			break;
+		case '\\':
+			rc = buf_append(out, "\\\\", 2);
+			break;
+		case '\n':
+			rc = buf_append(out, "\\n", 2);
+			break;
+		case '\r':
+			rc = buf_append(out, "\\r", 2);
+			break;
+		case '\t':
+			rc = buf_append(out, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20)
 				rc = buf_appendf(out, "\\u%04x", *p);
@@ -430,7 +458,7 @@ static int template_value(struct tctx *c, const cJSON *v, int raw)
 static int template_run(struct tctx *c, const char *p, const char *stop);
 
 static int template_section(struct tctx *c, const cJSON *v, int inverted, const char *body,
-			    const char *body_end)
+                            const char *body_end)
 {
 	int truth = template_truthy(v);
 	if (inverted)
@@ -491,11 +519,11 @@ static int template_run(struct tctx *c, const char *p, const char *stop)
 			const char *close = template_close(end, name, nl, &after);
 			if (!close) {
 				snprintf(c->err, c->errlen, "section %.*s is never closed", (int)nl,
-					 name);
+				         name);
 				return -1;
 			}
 			if (template_section(c, template_lookup(c, name, nl), kind == '^', end,
-					     close) < 0)
+			                     close) < 0)
 				return -1;
 			end = after;
 			break;
@@ -518,7 +546,7 @@ static int template_run(struct tctx *c, const char *p, const char *stop)
 			}
 			if (++c->depth > TEMPLATE_MAX_DEPTH) {
 				snprintf(c->err, c->errlen, "partials nested deeper than %d",
-					 TEMPLATE_MAX_DEPTH);
+				         TEMPLATE_MAX_DEPTH);
 				return -1;
 			}
 			int rc = template_run(c, text, text + strlen(text));
@@ -537,7 +565,7 @@ too_big:
 }
 
 int template_render_text(const struct template_set *ts, const char *text, const cJSON *ctx,
-			 unsigned esc, struct buf *out, char *err, size_t errlen)
+                         unsigned esc, struct buf *out, char *err, size_t errlen)
 {
 	struct tctx c = {.ts = ts, .top = 0, .esc = esc, .out = out, .err = err, .errlen = errlen};
 	c.stack[0] = ctx;
@@ -551,8 +579,8 @@ int template_render_text(const struct template_set *ts, const char *text, const 
 	return rc;
 }
 
-int template_render(const struct template_set *ts, const char *name, const cJSON *ctx,
-		    unsigned esc, struct buf *out, char *err, size_t errlen)
+int template_render(const struct template_set *ts, const char *name, const cJSON *ctx, unsigned esc,
+                    struct buf *out, char *err, size_t errlen)
 {
 	const char *text = template_find(ts, name);
 	if (!text) {

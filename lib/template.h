@@ -43,7 +43,7 @@ enum {
 	TEMPLATE_ESC_HTML = 1 << 3,
 };
 
-#define TEMPLATE_MAX_DEPTH 16          /* nested sections and partials */
+#define TEMPLATE_MAX_DEPTH  16         /* nested sections and partials */
 #define TEMPLATE_MAX_OUTPUT (1u << 20) /* bytes one render may produce */
 
 struct template_set;
@@ -58,16 +58,16 @@ int template_set_load(const char *dir, struct template_set **out, char *err, siz
 struct template_set *template_set_new(void);
 /* Add (or replace) a template; copies text.  Checks it like the loader. */
 int template_set_add(struct template_set *ts, const char *name, const char *text, char *err,
-		     size_t errlen);
+                     size_t errlen);
 void template_set_free(struct template_set *ts);
 int template_set_has(const struct template_set *ts, const char *name);
 
 /* Render template `name` with ctx into out (appended).  0, or -1 with err. */
-int template_render(const struct template_set *ts, const char *name, const cJSON *ctx,
-		    unsigned esc, struct buf *out, char *err, size_t errlen);
+int template_render(const struct template_set *ts, const char *name, const cJSON *ctx, unsigned esc,
+                    struct buf *out, char *err, size_t errlen);
 /* Render a template text directly (partials come from ts, which may be NULL). */
 int template_render_text(const struct template_set *ts, const char *text, const cJSON *ctx,
-			 unsigned esc, struct buf *out, char *err, size_t errlen);
+                         unsigned esc, struct buf *out, char *err, size_t errlen);
 
 /* Escape one value for the given flags, appended to out. */
 int template_escape(const char *s, unsigned esc, struct buf *out);

@@ -82,7 +82,7 @@
 
 #include <cjson/cJSON.h>
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION   1
 #define WIRE_MAX_BYTES (4 << 20) /* largest message any process accepts */
 
 enum wire_type {
@@ -100,39 +100,39 @@ enum wire_type {
 };
 
 /* Job kinds, defined once. */
-#define WIRE_JOB_DETECT "detect"
+#define WIRE_JOB_DETECT   "detect"
 #define WIRE_JOB_RETRIEVE "retrieve"
-#define WIRE_JOB_PLAN "plan"
-#define WIRE_JOB_EXECUTE "execute"
-#define WIRE_JOB_VERIFY "verify"
-#define WIRE_JOB_REPORT "report"
-#define WIRE_JOB_INDEX "index"
+#define WIRE_JOB_PLAN     "plan"
+#define WIRE_JOB_EXECUTE  "execute"
+#define WIRE_JOB_VERIFY   "verify"
+#define WIRE_JOB_REPORT   "report"
+#define WIRE_JOB_INDEX    "index"
 
 /* Event names, defined once. */
-#define WIRE_EV_OPENED "incident.opened"     /* data: the incident record */
-#define WIRE_EV_STAGE "incident.stage"       /* data: {from, to, reason} */
-#define WIRE_EV_UPDATED "incident.updated"   /* data: {fields changed, e.g. alert update} */
+#define WIRE_EV_OPENED   "incident.opened"   /* data: the incident record */
+#define WIRE_EV_STAGE    "incident.stage"    /* data: {from, to, reason} */
+#define WIRE_EV_UPDATED  "incident.updated"  /* data: {fields changed, e.g. alert update} */
 #define WIRE_EV_FINDINGS "job.finished"      /* data: {kind, result} */
-#define WIRE_EV_PLAN "plan.proposed"         /* data: {plan, needs_approval} */
+#define WIRE_EV_PLAN     "plan.proposed"     /* data: {plan, needs_approval} */
 #define WIRE_EV_APPROVAL "approval.recorded" /* data: {user, surface, decision, plan} */
-#define WIRE_EV_COMMAND "command.recorded"   /* data: {user, surface, action, note} */
-#define WIRE_EV_DEAD "job.dead"              /* data: {job, kind, attempts, error} */
-#define WIRE_EV_RETRY "job.retry"            /* data: {job, kind, attempt, error, retry_at_ms} */
+#define WIRE_EV_COMMAND  "command.recorded"  /* data: {user, surface, action, note} */
+#define WIRE_EV_DEAD     "job.dead"          /* data: {job, kind, attempts, error} */
+#define WIRE_EV_RETRY    "job.retry"         /* data: {job, kind, attempt, error, retry_at_ms} */
 #define WIRE_EV_RESOLVED "incident.resolved" /* data: {by, note} */
 
 /* Incident states (queue/state.c holds the machine). */
-#define WIRE_ST_OPEN "open"
-#define WIRE_ST_DETECTING "detecting"
+#define WIRE_ST_OPEN       "open"
+#define WIRE_ST_DETECTING  "detecting"
 #define WIRE_ST_RETRIEVING "retrieving"
-#define WIRE_ST_PLANNING "planning"
-#define WIRE_ST_AWAITING "awaiting_approval"
-#define WIRE_ST_EXECUTING "executing"
-#define WIRE_ST_VERIFYING "verifying"
-#define WIRE_ST_RESOLVED "resolved"
-#define WIRE_ST_REJECTED "rejected"
-#define WIRE_ST_EXPIRED "expired"
-#define WIRE_ST_FAILED "failed"
-#define WIRE_ST_PAUSED "paused"
+#define WIRE_ST_PLANNING   "planning"
+#define WIRE_ST_AWAITING   "awaiting_approval"
+#define WIRE_ST_EXECUTING  "executing"
+#define WIRE_ST_VERIFYING  "verifying"
+#define WIRE_ST_RESOLVED   "resolved"
+#define WIRE_ST_REJECTED   "rejected"
+#define WIRE_ST_EXPIRED    "expired"
+#define WIRE_ST_FAILED     "failed"
+#define WIRE_ST_PAUSED     "paused"
 
 struct wire_msg {
 	int v;
@@ -158,6 +158,6 @@ cJSON *wire_new(enum wire_type type, int64_t incident);
 /* A reply to req: ok:true, or ok:false with error code and message. */
 cJSON *wire_reply_ok(const struct wire_msg *req);
 cJSON *wire_reply_err(const struct wire_msg *req, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

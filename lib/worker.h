@@ -49,7 +49,7 @@ struct worker_spec {
 	int (*init)(struct config *cfg, void **state, char *err, size_t errlen);
 	/* Handle one job: WORKER_OK with *result set (caller frees), or a failure with err. */
 	int (*handle)(void *state, const struct worker_job *job, cJSON **result, char *err,
-		      size_t errlen);
+	              size_t errlen);
 	void (*fini)(void *state);
 	/* Optional: command-line modes; returns the process exit code. */
 	int (*command)(int argc, char **argv);

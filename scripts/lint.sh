@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# lint.sh: banned C functions (always an error) and clang-format drift.
+set -u
+cd "$(dirname "$0")/.."
+rc=0
+files=$(git ls-files '*.c' '*.h')
+# Unbounded or unchecked calls with safer replacements in lib/mem.h and strtol.
+banned='\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)\s*\('
+if grep -nE "$banned" $files | grep -v '_test\.c:.*test fixture only'; then
+  echo "lint: banned function above (use snprintf, str_copy, struct buf, strtol)"
+  rc=1
+fi
+if command -v clang-format >/dev/null; then
+  drift=0
+  for f in $files; do
+    clang-format --dry-run "$f" 2>&1 | grep -q warning && { echo "lint: format: $f"; drift=$((drift + 1)); }
+  done
+  [ $drift -eq 0 ] || { echo "lint: $drift files differ from .clang-format (clang-format -i FILE)"; rc=1; }
+fi
+[ $rc -eq 0 ] && echo "lint: clean"
+exit $rc
