@@ -14,3 +14,11 @@ $(B)/tests/bot_daemons: $(B)/bot/daemons_test.o $(B)/bot/daemons.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 UNIT_TESTS += $(B)/tests/bot_daemons
 ALL_OBJS += $(B)/bot/daemons_test.o
+
+CTL_OBJS := $(B)/bot/opsbotctl.o
+PROGRAMS += $(B)/bin/opsbotctl
+ALL_OBJS += $(CTL_OBJS)
+
+$(B)/bin/opsbotctl: $(CTL_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)

@@ -492,8 +492,9 @@ static void worker_loop(struct worker *w)
 		cJSON *req = worker_claim_req(w);
 		cJSON *reply = NULL;
 		char err[512];
-		int rc = rpc_call(w->rpc, req, &reply, (int)w->wait_ms + WORKER_CALL_MS, 0, err,
-		                  sizeof(err));
+		/* Short slack past the long poll: while the queue is down this is
+		 * also how long SIGTERM may wait for the call to give up. */
+		int rc = rpc_call(w->rpc, req, &reply, (int)w->wait_ms + 2000, 0, err, sizeof(err));
 		cJSON_Delete(req);
 		struct worker_job job;
 		char lease[WORKER_LEASE_MAX];
