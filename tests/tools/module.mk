@@ -7,3 +7,9 @@ ALL_OBJS += $(TOOLS_OBJS)
 $(B)/bin/test-worker: $(B)/tests/tools/test_worker.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+
+PROGRAMS += $(B)/bin/test-rpc
+ALL_OBJS += $(B)/tests/tools/test_rpc.o
+$(B)/bin/test-rpc: $(B)/tests/tools/test_rpc.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
