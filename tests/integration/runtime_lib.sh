@@ -3,13 +3,8 @@
 
 # Field of one daemon in the master's status file: dfield NAME FIELD
 dfield() {
-  python3 - "$T/var/run/opsbot-master.json" "$1" "$2" <<'PY' 2>/dev/null
-import json, sys
-st = json.load(open(sys.argv[1]))
-for d in st["daemons"]:
-    if d["name"] == sys.argv[2]:
-        print(d[sys.argv[3]])
-PY
+  jq -r --arg n "$1" --arg f "$2" '.daemons[] | select(.name == $n) | .[$f]' \
+    "$T/var/run/opsbot-master.json" 2>/dev/null
 }
 
 # True when daemon NAME is running with a pid other than $2 (when given).
@@ -22,8 +17,5 @@ drunning() {
 # count PATTERN FILE: how many lines match (0 when the file is missing).
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
 
-# The queue's reply field for opsbotctl --json: qjson EXPR ARGS... (python expr on `r`)
-qjson() {
-  local expr=$1; shift
-  opsbotctl -c "$T/opsbot.conf" --json "$@" | python3 -c "import json,sys; r=json.load(sys.stdin); print($expr)"
-}
+# rpc TYPE FIELDS [INCIDENT]: one raw request to the test's queue; prints the reply.
+rpc() { test-rpc "$QURL" "$@"; }
