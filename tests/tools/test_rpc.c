@@ -36,7 +36,8 @@ int main(int argc, char **argv)
 	}
 	char err[512];
 	cJSON *fields = NULL;
-	if (argc >= 4 && json_parse_object(argv[3], strlen(argv[3]), &fields, err, sizeof(err)) < 0) {
+	if (argc >= 4 &&
+	    json_parse_object(argv[3], strlen(argv[3]), &fields, err, sizeof(err)) < 0) {
 		fprintf(stderr, "test-rpc: fields: %s\n", err);
 		return 2;
 	}
