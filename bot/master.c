@@ -616,6 +616,10 @@ int main(int argc, char **argv)
 			if (q && q->state == D_RUNNING && master_queue_answers(&m)) {
 				log_info("event=queue_ready url=%s", log_q(m.queue_url));
 				m.others_started = 1;
+			} else if (!q || q->state == D_MISSING) {
+				log_warn("event=queue_not_started action=\"starting the others; "
+				         "they retry until a queue answers\"");
+				m.others_started = 1;
 			} else if (time_mono_ms() >= m.queue_wait_until) {
 				log_warn(
 				    "event=queue_not_ready url=%s waited_ms=%lld action=\"starting "
