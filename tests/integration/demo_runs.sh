@@ -2,8 +2,8 @@
 # demo_runs.sh: `make demo` keeps working: scripts/demo.sh finishes by
 # itself, exits 0, labels stages without a worker, and stops opsbot cleanly.
 . "$(dirname "$0")/../lib.sh"
-t_setup
 root=$(cd "$(dirname "$0")/../.." && pwd)
+t_setup
 OPSBOT_DEMO_DIR="$T/demo" timeout 60 bash "$root/scripts/demo.sh" >demo.log 2>&1; rc=$?
 [ $rc = 0 ] || t_fail "demo.sh exit: got $rc want 0"
 for want in "Opening an incident" "incident.opened" "incident 1: Checkout p99 latency above 2s" \
