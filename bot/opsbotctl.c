@@ -590,6 +590,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
 	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
 	const char *file = NULL, *key = NULL;
+	char *key_owned = NULL; /* a key read from the file; freed below */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -632,7 +633,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		if (inner) {
 			const char *k = json_str(spec, "key");
 			if (k && !key)
-				key = xstrdup(k); /* lives until exit */
+				key = key_owned = xstrdup(k);
 			cJSON_Delete(spec);
 			spec = inner;
 		}
@@ -659,6 +660,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 	json_add(req, "spec", spec);
 	cJSON *reply;
 	int rc = ctl_call(c, req, &reply);
+	free(key_owned);
 	if (rc != CTL_OK)
 		return rc;
 	if (c->json) {
