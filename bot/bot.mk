@@ -20,3 +20,5 @@ programs: $$(BOT_OBJS)
 $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_SQLITE) -lpthread
+
+INTEG_TESTS += tests/integration/bot_httpd.sh
