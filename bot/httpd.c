@@ -105,8 +105,14 @@ static const struct route *route_find(struct httpd *h, const char *method, const
 {
 	*path_known = 0;
 	for (size_t i = 0; i < h->nroutes; i++) {
-		if (strcmp(h->routes[i].path, path) != 0)
+		const char *rp = h->routes[i].path;
+		size_t n = strlen(rp);
+		if (n && rp[n - 1] == '*') {
+			if (strncmp(rp, path, n - 1) != 0)
+				continue;
+		} else if (strcmp(rp, path) != 0) {
 			continue;
+		}
 		*path_known = 1;
 		if (strcmp(h->routes[i].method, "*") == 0 || strcmp(h->routes[i].method, method) == 0)
 			return &h->routes[i];

@@ -56,7 +56,10 @@ int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, 
 void httpd_close(struct httpd *h);
 int httpd_port(const struct httpd *h);
 
-/* Route method+path (exact match; method "*" matches any).  -1 when full. */
+/*
+ * Route method+path (exact match, or a prefix when path ends with '*';
+ * method "*" matches any; the first route added wins).  -1 when full.
+ */
 int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn,
 		void *arg);
 
