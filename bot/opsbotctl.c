@@ -17,7 +17,9 @@
  *	reject ID --plan HASH [--user U]
  *	resolve ID [NOTE]             close an incident by hand
  *	pause ID / resume ID
- *	events [--since N] [--limit N]
+ *	events [--since N] [--limit N] [--follow]
+ *	                              the event log; --follow keeps printing
+ *	                              new events until ^C
  *	kb ARGS...                    runs "opsbot-retrieve kb ARGS" (same bin dir)
  *
  * DESCRIPTION
@@ -32,7 +34,7 @@
  *	user from --user or $USER.  Reads the master's status file.
  *
  * CONFIG
- *	[queue] listen, [master] run_dir (both read, never checked: this is a
+ *	[queue] listen and events, [master] run_dir (both read, never checked: this is a
  *	client and must not refuse to run over a key it does not know).
  */
 #include <errno.h>
@@ -53,6 +55,7 @@
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
 #define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
+#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
 #define CTL_TIMEOUT_MS     3000
 #define CTL_FILE_MAX       (1 << 20)
 
@@ -62,6 +65,7 @@ struct ctl {
 	const char *config_path;
 	int json;
 	char url[512];
+	char events_url[512];
 	char run_dir[PATH_MAX];
 	struct rpc *rpc;
 	const char *user;
@@ -488,9 +492,36 @@ static int ctl_show(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+static volatile sig_atomic_t ctl_interrupted;
+
+static void ctl_on_signal(int sig)
+{
+	(void)sig;
+	ctl_interrupted = 1;
+}
+
+static void ctl_print_event(const struct ctl *c, const cJSON *ev)
+{
+	if (c->json) {
+		char *t = json_print(ev);
+		puts(t);
+		free(t);
+	} else {
+		ctl_event_line(ev, 1);
+	}
+	fflush(stdout);
+}
+
+/*
+ * events [--since N] [--limit N] [--follow]: stored events after N; with
+ * --follow, then every new one from the PUB socket until ^C.  The
+ * subscription opens before the query so nothing falls between the two;
+ * events already printed (by seq) are skipped.
+ */
 static int ctl_events(struct ctl *c, int argc, char **argv)
 {
 	cJSON *req = ctl_query("events", 0);
+	int follow = 0;
 	json_add_int(req, "since", 0);
 	for (int i = 1; i < argc; i++) {
 		int64_t v;
@@ -502,23 +533,55 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 			cJSON_DeleteItemFromObject(req, argv[i] + 2);
 			json_add_int(req, argv[i] + 2, v);
 			i++;
+		} else if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0) {
+			follow = 1;
 		} else {
 			cJSON_Delete(req);
 			return ctl_usage();
 		}
 	}
+	struct rpc_sub *sub = NULL;
+	char err[256];
+	if (follow && rpc_sub_open(&sub, c->events_url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbotctl: cannot subscribe to %s: %s\n", c->events_url, err);
+		cJSON_Delete(req);
+		return CTL_DOWN;
+	}
 	cJSON *reply;
 	int rc = ctl_call(c, req, &reply);
-	if (rc != CTL_OK)
+	if (rc != CTL_OK) {
+		rpc_sub_close(sub);
 		return rc;
-	if (c->json) {
+	}
+	int64_t last = 0;
+	if (c->json && !follow) {
 		ctl_print_json(reply);
 	} else {
 		const cJSON *ev;
 		cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(reply, "items"))
-		    ctl_event_line(ev, 1);
+		{
+			ctl_print_event(c, ev);
+			last = json_int(ev, "seq", last);
+		}
 	}
 	cJSON_Delete(reply);
+	if (!follow)
+		return CTL_OK;
+	struct sigaction sa = {0};
+	sa.sa_handler = ctl_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!ctl_interrupted) {
+		cJSON *ev = NULL;
+		if (rpc_sub_recv(sub, &ev, 500) < 0)
+			continue;
+		if (json_int(ev, "seq", 0) > last) {
+			ctl_print_event(c, ev);
+			last = json_int(ev, "seq", last);
+		}
+		cJSON_Delete(ev);
+	}
+	rpc_sub_close(sub);
 	return CTL_OK;
 }
 
@@ -834,6 +897,8 @@ int main(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	str_copy(c.url, sizeof(c.url), config_str(cfg, "queue", "listen", CTL_DEFAULT_QUEUE));
+	str_copy(c.events_url, sizeof(c.events_url),
+	         config_str(cfg, "queue", "events", CTL_DEFAULT_EVENTS));
 	str_copy(c.run_dir, sizeof(c.run_dir), config_str(cfg, "master", "run_dir", "var/run"));
 	config_free(cfg);
 
