@@ -20,5 +20,9 @@ qpid=$!
 for _ in $(seq 100); do [ -S "$dir/q.ipc" ] && break; sleep 0.05; done
 "$B/bench/queue_bench" "ipc://$dir/q.ipc" "$qpid" "$dir" "${JOBS:-100000}"
 rc=$?
+# Batching as the queue saw it (stderr, for tuning; stdout stays one line).
+"$B/bin/wirecat" "ipc://$dir/q.ipc" '{"type":"query","what":"stats"}' |
+  python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print("queue: commits=%d requests=%d (%.1f per commit)" % (s["commits"], s["requests"], s["requests"]/max(1,s["commits"])), file=sys.stderr)' || true
+ps -o pid,cputime,rss -p "$qpid" >&2
 [ $rc -eq 0 ] || tail -n 20 "$dir/queue.log" >&2
 exit $rc

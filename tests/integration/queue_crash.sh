@@ -26,12 +26,19 @@ q_start
 r=$(q '{"type":"query","what":"incidents","limit":1000}')
 [ "$(jget "$r" 'len(d["items"])')" = $N ] || t_fail "after restart: got $(jget "$r" 'len(d["items"])') incidents, want $N"
 # Every acknowledged id is there, and a retry of each key creates nothing.
-for i in $(seq $N); do
-  want=$(jget "$(cat "$T/sub-$i.json")" 'd["incident"]')
-  r=$(submit "$i")
-  [ "$(jget "$r" 'd["incident"]')" = "$want" ] && [ "$(jget "$r" 'd["created"]')" = False ] ||
-    t_fail "retry of key crash-$i: got $r, want incident $want created false"
-done
+pids=()
+for i in $(seq $N); do submit "$i" >"$T/retry-$i.json" & pids+=($!); done
+wait "${pids[@]}"
+python3 - "$T" $N <<'PY' || t_fail "retries after restart did not return the acknowledged incidents"
+import json, sys
+t, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, n + 1):
+    first = json.load(open(f"{t}/sub-{i}.json"))
+    again = json.load(open(f"{t}/retry-{i}.json"))
+    if again.get("incident") != first["incident"] or again.get("created") is not False:
+        print(f"key crash-{i}: got {again}, want incident {first['incident']} created false")
+        sys.exit(1)
+PY
 r=$(q '{"type":"query","what":"stats"}')
 [ "$(jget "$r" 'd["stats"]["incidents"]["detecting"]')" = $N ] || t_fail "stats: got $r, want $N detecting"
 [ "$(jget "$r" 'd["stats"]["jobs"]["detect"]["ready"]')" = $N ] || t_fail "stats: got $r, want $N detect jobs (one each)"
