@@ -40,9 +40,10 @@
 #include "mem.h"
 #include "timeutil.h"
 
-#define PRODUCER_WINDOW 64
+#define MAX_WINDOW 256
 #define WORKERS 4
-#define LANES 16
+#define MAX_LANES 64
+static int producer_window = 64, lanes = 16; /* QB_WINDOW, QB_LANES override */
 #define RUN_LIMIT_MS 45000
 
 enum phase { P_SEND, P_RECV };
@@ -275,26 +276,35 @@ int main(int argc, char **argv)
 	double raw = sqlite_commits(argv[3]);
 
 	nng_socket psock = open_req(b.url), wsock[WORKERS];
-	struct lane prod[PRODUCER_WINDOW], work[WORKERS][LANES];
+	static struct lane prod[MAX_WINDOW], work[WORKERS][MAX_LANES];
+	if (getenv("QB_WINDOW"))
+		producer_window = (int)strtol(getenv("QB_WINDOW"), NULL, 10);
+	if (getenv("QB_LANES"))
+		lanes = (int)strtol(getenv("QB_LANES"), NULL, 10);
+	if (producer_window < 1 || producer_window > MAX_WINDOW || lanes < 1 || lanes > MAX_LANES) {
+		fprintf(stderr, "queue_bench: QB_WINDOW 1..%d, QB_LANES 1..%d\n", MAX_WINDOW,
+			MAX_LANES);
+		return 2;
+	}
 	for (int w = 0; w < WORKERS; w++) {
 		wsock[w] = open_req(b.url);
-		for (int i = 0; i < LANES; i++) {
+		for (int i = 0; i < lanes; i++) {
 			struct lane *l = &work[w][i];
 			*l = (struct lane){.b = &b, .worker = w};
 			nng_ctx_open(&l->ctx, wsock[w]);
 			nng_aio_alloc(&l->aio, lane_cb, l);
 		}
 	}
-	for (int i = 0; i < PRODUCER_WINDOW; i++) {
+	for (int i = 0; i < producer_window; i++) {
 		prod[i] = (struct lane){.b = &b, .worker = -1};
 		nng_ctx_open(&prod[i].ctx, psock);
 		nng_aio_alloc(&prod[i].aio, lane_cb, &prod[i]);
 	}
 	int64_t start = time_mono_us();
 	for (int w = 0; w < WORKERS; w++)
-		for (int i = 0; i < LANES; i++)
+		for (int i = 0; i < lanes; i++)
 			worker_claim(&work[w][i]);
-	for (int i = 0; i < PRODUCER_WINDOW; i++)
+	for (int i = 0; i < producer_window; i++)
 		producer_next(&prod[i]);
 
 	pthread_mutex_lock(&b.mu);
@@ -327,9 +337,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "queue_bench: %ld/%ld jobs completed in %.2f s, %ld errors\n", done,
 		b.jobs, secs, atomic_load(&b.errors));
 	for (int w = 0; w < WORKERS; w++)
-		for (int i = 0; i < LANES; i++)
+		for (int i = 0; i < lanes; i++)
 			nng_aio_free(work[w][i].aio);
-	for (int i = 0; i < PRODUCER_WINDOW; i++)
+	for (int i = 0; i < producer_window; i++)
 		nng_aio_free(prod[i].aio);
 	free(b.submit_ms);
 	free(b.dispatch_ms);

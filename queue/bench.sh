@@ -13,7 +13,7 @@ listen = ipc://$dir/q.ipc
 events = ipc://$dir/ev.ipc
 db = $dir/q.db
 contexts = 256
-sync = full
+sync = ${QB_SYNC:-full}
 EOC
 OPSBOT_LOG_LEVEL=warn "$B/bin/opsbot-queue" -c "$dir/opsbot.conf" 2>"$dir/queue.log" &
 qpid=$!
