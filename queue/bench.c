@@ -41,8 +41,8 @@
 #include "timeutil.h"
 
 #define MAX_WINDOW 256
-#define WORKERS 4
-#define MAX_LANES 64
+#define WORKERS    4
+#define MAX_LANES  64
 static int producer_window = 64, lanes = 16; /* QB_WINDOW, QB_LANES override */
 #define RUN_LIMIT_MS 45000
 
@@ -104,9 +104,9 @@ static void producer_next(struct lane *l)
 	char body[256];
 	l->t0_us = time_mono_us();
 	snprintf(body, sizeof(body),
-		 "{\"v\":1,\"type\":\"submit\",\"id\":\"s%ld\",\"incident\":0,\"trace\":\"\","
-		 "\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{\"t_us\":%" PRId64 "}}}",
-		 n, l->t0_us);
+	         "{\"v\":1,\"type\":\"submit\",\"id\":\"s%ld\",\"incident\":0,\"trace\":\"\","
+	         "\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{\"t_us\":%" PRId64 "}}}",
+	         n, l->t0_us);
 	lane_send(l, body);
 }
 
@@ -115,9 +115,9 @@ static void worker_claim(struct lane *l)
 	char body[200];
 	l->claiming = 1;
 	snprintf(body, sizeof(body),
-		 "{\"v\":1,\"type\":\"claim\",\"id\":\"c%d-%u\",\"incident\":0,\"trace\":\"\","
-		 "\"kinds\":[\"bench\"],\"worker\":\"bench-%d\",\"wait_ms\":1000}",
-		 l->worker, l->n++, l->worker);
+	         "{\"v\":1,\"type\":\"claim\",\"id\":\"c%d-%u\",\"incident\":0,\"trace\":\"\","
+	         "\"kinds\":[\"bench\"],\"worker\":\"bench-%d\",\"wait_ms\":1000}",
+	         l->worker, l->n++, l->worker);
 	lane_send(l, body);
 }
 
@@ -181,10 +181,11 @@ static void lane_cb(void *arg)
 		cJSON_Delete(r);
 		char body[256];
 		l->claiming = 0;
-		snprintf(body, sizeof(body),
-			 "{\"v\":1,\"type\":\"complete\",\"id\":\"d%d-%u\",\"incident\":0,\"trace\":"
-			 "\"\",\"job\":%" PRId64 ",\"lease\":\"%s\",\"result\":{}}",
-			 l->worker, l->n++, l->job, l->lease);
+		snprintf(
+		    body, sizeof(body),
+		    "{\"v\":1,\"type\":\"complete\",\"id\":\"d%d-%u\",\"incident\":0,\"trace\":"
+		    "\"\",\"job\":%" PRId64 ",\"lease\":\"%s\",\"result\":{}}",
+		    l->worker, l->n++, l->job, l->lease);
 		lane_send(l, body);
 		return;
 	}
@@ -233,7 +234,7 @@ static double sqlite_commits(const char *dir)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 0;
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(x)",
-		     NULL, NULL, NULL);
+	             NULL, NULL, NULL);
 	sqlite3_stmt *ins;
 	sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?1)", -1, &ins, NULL);
 	int64_t start = time_mono_us(), n = 0;
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 		lanes = (int)strtol(getenv("QB_LANES"), NULL, 10);
 	if (producer_window < 1 || producer_window > MAX_WINDOW || lanes < 1 || lanes > MAX_LANES) {
 		fprintf(stderr, "queue_bench: QB_WINDOW 1..%d, QB_LANES 1..%d\n", MAX_WINDOW,
-			MAX_LANES);
+		        MAX_LANES);
 		return 2;
 	}
 	for (int w = 0; w < WORKERS; w++) {
@@ -334,8 +335,8 @@ int main(int argc, char **argv)
 	       "\"rss_mb\":%.1f,\"sqlite_commits_per_s\":%.0f}\n",
 	       (double)done / secs, pct(b.submit_ms, ns, 0.5), pct(b.submit_ms, ns, 0.99),
 	       pct(b.dispatch_ms, nc, 0.5), pct(b.dispatch_ms, nc, 0.99), rss_mb(argv[2]), raw);
-	fprintf(stderr, "queue_bench: %ld/%ld jobs completed in %.2f s, %ld errors\n", done,
-		b.jobs, secs, atomic_load(&b.errors));
+	fprintf(stderr, "queue_bench: %ld/%ld jobs completed in %.2f s, %ld errors\n", done, b.jobs,
+	        secs, atomic_load(&b.errors));
 	for (int w = 0; w < WORKERS; w++)
 		for (int i = 0; i < lanes; i++)
 			nng_aio_free(work[w][i].aio);
