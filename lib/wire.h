@@ -95,13 +95,13 @@
 
 #include <cjson/cJSON.h>
 
-#define WIRE_VERSION   1
-#define WIRE_MAX_BYTES (4 << 20) /* largest message any process accepts */
-#define WIRE_KIND_MAX 32
-#define WIRE_KEY_MAX 200
-#define WIRE_KINDS_MAX 16
-#define WIRE_WAIT_MAX_MS 300000
-#define WIRE_LEASE_MAX_MS 3600000
+#define WIRE_VERSION         1
+#define WIRE_MAX_BYTES       (4 << 20) /* largest message any process accepts */
+#define WIRE_KIND_MAX        32
+#define WIRE_KEY_MAX         200
+#define WIRE_KINDS_MAX       16
+#define WIRE_WAIT_MAX_MS     300000
+#define WIRE_LEASE_MAX_MS    3600000
 #define WIRE_QUERY_LIMIT_MAX 10000
 
 enum wire_type {
