@@ -206,14 +206,18 @@ static const char *ctl_str(const cJSON *o, const char *a, const char *b)
 
 /* ---- status ---- */
 
-static int ctl_master_status(struct ctl *c)
+/*
+ * The master's status file: 0 and *out (caller frees), or -1 with a line for
+ * a person in why (no file, unreadable).
+ */
+static int ctl_master_read(const struct ctl *c, cJSON **out, char *why, size_t whylen)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/opsbot-master.json", c->run_dir);
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		printf("master: not running (no %s)\n", path);
-		return 0;
+		snprintf(why, whylen, "not running (no %s)", path);
+		return -1;
 	}
 	struct buf b = {.max = CTL_FILE_MAX};
 	char chunk[4096];
@@ -223,16 +227,34 @@ static int ctl_master_status(struct ctl *c)
 		if (buf_append(&b, chunk, n) < 0)
 			over = 1;
 	fclose(f);
-	cJSON *st = NULL;
 	char err[256];
-	if (over || !b.data || json_parse_object(b.data, b.len, &st, err, sizeof(err)) < 0) {
-		printf("master: status file %s is unreadable\n", path);
-		buf_free(&b);
-		return 0;
+	int rc = 0;
+	if (over || !b.data || json_parse_object(b.data, b.len, out, err, sizeof(err)) < 0) {
+		snprintf(why, whylen, "status file %s is unreadable", path);
+		rc = -1;
 	}
 	buf_free(&b);
+	return rc;
+}
+
+static int ctl_master_alive(const cJSON *st)
+{
 	int64_t pid = json_int(st, "pid", 0);
-	int alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+	return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
+static int ctl_master_status(struct ctl *c)
+{
+	cJSON *st;
+	char why[PATH_MAX + 64];
+	if (ctl_master_read(c, &st, why, sizeof(why)) < 0) {
+		printf("master: %s\n", why);
+		return 0;
+	}
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/opsbot-master.json", c->run_dir);
+	int64_t pid = json_int(st, "pid", 0);
+	int alive = ctl_master_alive(st);
 	char ago[32];
 	if (!alive) {
 		printf("master: not running (pid %lld in %s is gone; it did not stop cleanly)\n",
@@ -314,11 +336,24 @@ static int ctl_status(struct ctl *c, int argc, char **argv)
 	if (!c->json)
 		ctl_master_status(c);
 	int rc = ctl_call(c, ctl_query("stats", 0), &reply);
+	if (c->json) {
+		/* {"master": status file + "alive", or null; "queue": stats reply or null} */
+		cJSON *all = json_new_object(), *st;
+		char why[PATH_MAX + 64];
+		if (ctl_master_read(c, &st, why, sizeof(why)) == 0) {
+			json_add_bool(st, "alive", ctl_master_alive(st));
+			json_add(all, "master", st);
+		} else {
+			json_add(all, "master", cJSON_CreateNull());
+		}
+		json_add(all, "queue", rc == CTL_OK ? reply : cJSON_CreateNull());
+		ctl_print_json(all);
+		cJSON_Delete(all);
+		return rc;
+	}
 	if (rc != CTL_OK)
 		return rc;
-	if (c->json) {
-		ctl_print_json(reply);
-	} else {
+	{
 		const cJSON *stats = cJSON_GetObjectItemCaseSensitive(reply, "stats");
 		ctl_print_stats(c, stats);
 	}

@@ -60,6 +60,9 @@ for want in '^master: pid' '^  queue +running' '^  plan +running' 'answering' 'l
   grep -Eq -- "$want" status.out || t_fail "status: want /$want/ in: $(cat status.out)"
 done
 
+[ "$(ctl --json status | jq -r '[.master.alive, (.master.daemons | length), .queue.stats.dead_letters] | @tsv')" = "$(printf 'true\t5\t0')" ] ||
+  t_fail "status --json: got $(ctl --json status | jq -c '[.master.alive, (.master.daemons | length), .queue.stats.dead_letters]') want [true,5,0]"
+
 # A follower started before the incident sees its events live.
 t_start follow opsbotctl -c opsbot.conf events --follow
 
