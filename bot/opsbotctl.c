@@ -120,8 +120,8 @@ static int ctl_call(struct ctl *c, cJSON *req, cJSON **reply)
 	cJSON_Delete(req);
 	if (rc == -1) {
 		fprintf(stderr,
-		        "opsbotctl: the queue is not answering at %s.\n"
-		        "  Is opsbot running?  Start everything with: opsbot -c %s\n",
+		        "opsbotctl: the queue is not answering at %s; is opsbot running? "
+		        "start it with: opsbot -c %s\n",
 		        c->url, c->config_path);
 		return CTL_DOWN;
 	}
