@@ -20,6 +20,15 @@ stop_timeout = 5s
 $1
 CONF
 }
+# A bad table stops start-up with file:line.
+printf '[daemons]\nq = opsbot-queue\nq = test-worker\n' > bad.conf
+opsbot -c bad.conf >bad.out 2>&1; rc=$?
+[ $rc = 1 ] || t_fail "bad table: exit got $rc want 1"
+grep -q "bad.conf:3: q: listed twice" bad.out || t_fail "bad table: got '$(cat bad.out)' want file:line"
+printf '[master]\nrestart_minn = 1s\n[daemons]\nq = opsbot-queue\n' > bad.conf
+opsbot -c bad.conf >bad.out 2>&1
+grep -q "bad.conf:2: .*restart_minn" bad.out || t_fail "typo in [master]: got '$(cat bad.out)'"
+
 write_conf "a = test-worker --kind detect
 b = test-worker --kind plan
 gone = opsbot-not-built-yet"
