@@ -583,8 +583,13 @@ int worker_main(int argc, char **argv, const struct worker_spec *spec)
 	if (config_check(w.cfg, worker_owned(spec, ob), err, sizeof(err)) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
 	worker_signals();
+	char kinds[256] = "";
+	for (const char *const *k = spec->kinds; *k; k++) {
+		size_t used = strlen(kinds);
+		snprintf(kinds + used, sizeof(kinds) - used, "%s%s", used ? "," : "", *k);
+	}
 	log_info("event=started queue=%s kinds=%s lease_ms=%lld stop_grace_ms=%lld", log_q(w.url),
-	         spec->kinds[0], (long long)w.lease_ms, (long long)w.grace_ms);
+	         kinds, (long long)w.lease_ms, (long long)w.grace_ms);
 
 	worker_loop(&w);
 
