@@ -41,6 +41,10 @@
  *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,
  *                 input{}}}   (long poll: waits up to wait_ms for a job)
+ *             The oldest ready job of any listed kind is leased.  A caller's
+ *             reply timeout must exceed wait_ms: a claim that times out
+ *             client-side may still lease a job nobody reads; that job comes
+ *             back when its lease expires (it counts as an attempt).
  *   heartbeat *job:int, *lease:string, lease_ms:int -> {deadline_ms}
  *             error "lease_lost" when the lease expired or was taken over
  *   complete  *job:int, *lease:string, *result:object -> {duplicate:bool}
@@ -64,7 +68,8 @@
  *    "seq":<int, strictly increasing>,"name":"<name>","at_ms":<int>,
  *    "data":{...}}
  *
- * Event names are the WIRE_EV_* strings below.
+ * Event names are the WIRE_EV_* strings below.  Jobs with incident 0
+ * (standalone) publish only job.retry and job.dead.
  *
  * Job kinds and their payloads (input -> result):
  *

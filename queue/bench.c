@@ -9,7 +9,8 @@
  *   One producer and 4 worker threads, each with its own REQ socket to URL
  *   (ipc:// in `make bench BENCH=queue`).  The producer submits JOBS
  *   standalone jobs (incident 0, kind "bench"), keeping up to 64 submits in
- *   flight; each worker runs 16 lanes (NNG contexts), each lane a loop of
+ *   flight and at most 64 jobs submitted but not yet claimed (so the producer
+ *   cannot build an unbounded backlog that dispatch latency would measure); each worker runs 16 lanes (NNG contexts), each lane a loop of
  *   claim (long poll) then complete.  Every submit, claim and complete reply
  *   comes after the queue's COMMIT (sync = full), so each counted job was
  *   durable at every step; throughput comes from group commit, not from
@@ -52,6 +53,7 @@ struct bench;
 
 struct lane {
 	struct bench *b;
+	struct lane *next_stalled;
 	nng_ctx ctx;
 	nng_aio *aio;
 	int worker; /* -1 for the producer */
@@ -72,7 +74,15 @@ struct bench {
 	pthread_cond_t cv;
 	int finished;
 	int64_t end_us;
+	struct lane *stalled; /* producer lanes waiting for the backlog to drain */
 };
+
+/*
+ * Submitted but not yet claimed jobs are capped, so the producer cannot run
+ * ahead of the workers without bound; dispatch latency then measures the
+ * queue, not an ever-growing backlog.
+ */
+#define BACKLOG_MAX 64
 
 static void lane_send(struct lane *l, const char *body)
 {
@@ -98,6 +108,14 @@ static void bench_finish(struct bench *b)
 static void producer_next(struct lane *l)
 {
 	struct bench *b = l->b;
+	pthread_mutex_lock(&b->mu);
+	if (atomic_load(&b->submitted) - atomic_load(&b->claimed) >= BACKLOG_MAX) {
+		l->next_stalled = b->stalled;
+		b->stalled = l;
+		pthread_mutex_unlock(&b->mu);
+		return;
+	}
+	pthread_mutex_unlock(&b->mu);
 	long n = atomic_fetch_add(&b->submitted, 1);
 	if (n >= b->jobs)
 		return;
@@ -137,6 +155,15 @@ static void lane_cb(void *arg)
 		}
 		return;
 	}
+	pthread_mutex_lock(&b->mu);
+	int over = b->finished;
+	pthread_mutex_unlock(&b->mu);
+	if (over) {
+		if (l->phase == P_RECV)
+			nng_msg_free(nng_aio_get_msg(l->aio));
+		nng_aio_set_msg(l->aio, NULL);
+		return;
+	}
 	if (l->phase == P_SEND) {
 		l->phase = P_RECV;
 		nng_ctx_recv(l->ctx, l->aio);
@@ -173,6 +200,13 @@ static void lane_cb(void *arg)
 			return;
 		}
 		long i = atomic_fetch_add(&b->claimed, 1);
+		pthread_mutex_lock(&b->mu);
+		struct lane *p = b->stalled;
+		if (p)
+			b->stalled = p->next_stalled;
+		pthread_mutex_unlock(&b->mu);
+		if (p)
+			producer_next(p);
 		int64_t t_us = json_int(cJSON_GetObjectItem(j, "input"), "t_us", now);
 		if (i < b->jobs)
 			b->dispatch_ms[i] = (double)(now - t_us) / 1000.0;
@@ -318,6 +352,15 @@ int main(int argc, char **argv)
 	int64_t end = b.finished ? b.end_us : time_mono_us();
 	pthread_mutex_unlock(&b.mu);
 
+	/* Stop every lane (waiting for running callbacks) before the sockets go. */
+	pthread_mutex_lock(&b.mu);
+	b.finished = 1;
+	pthread_mutex_unlock(&b.mu);
+	for (int w = 0; w < WORKERS; w++)
+		for (int i = 0; i < lanes; i++)
+			nng_aio_stop(work[w][i].aio);
+	for (int i = 0; i < producer_window; i++)
+		nng_aio_stop(prod[i].aio);
 	nng_close(psock);
 	for (int w = 0; w < WORKERS; w++)
 		nng_close(wsock[w]);

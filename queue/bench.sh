@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # queue/bench.sh: start opsbot-queue on a fresh database in a temporary
 # directory on the build disk and run queue_bench against it over ipc://.
-# Prints the one JSON line of queue_bench.  JOBS (default 100000) sets the size.
+# Prints the one JSON line of queue_bench.  JOBS (default 50000) sets the size.
 set -u
 B=$1
 dir=$(mktemp -d "$B/bench-queue.XXXXXX")
@@ -18,7 +18,7 @@ EOC
 OPSBOT_LOG_LEVEL=warn "$B/bin/opsbot-queue" -c "$dir/opsbot.conf" 2>"$dir/queue.log" &
 qpid=$!
 for _ in $(seq 100); do [ -S "$dir/q.ipc" ] && break; sleep 0.05; done
-"$B/bench/queue_bench" "ipc://$dir/q.ipc" "$qpid" "$dir" "${JOBS:-100000}"
+"$B/bench/queue_bench" "ipc://$dir/q.ipc" "$qpid" "$dir" "${JOBS:-50000}"
 rc=$?
 # Batching as the queue saw it (stderr, for tuning; stdout stays one line).
 "$B/bin/wirecat" "ipc://$dir/q.ipc" '{"type":"query","what":"stats"}' |
