@@ -18,3 +18,5 @@ $(B)/tests/plan_%: $(B)/workers/plan/%_test.o $(PLAN_CORE_OBJS) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
 
 
+
+INTEG_TESTS += workers/plan/plan_cli_test.sh workers/plan/plan_llm_test.sh
