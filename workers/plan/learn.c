@@ -83,7 +83,7 @@ static int learn_round(struct learn *l)
 	json_add_int(req, "limit", LEARN_BATCH);
 	cJSON *reply = NULL;
 	char err[512];
-	int rc = rpc_call(l->rpc, req, &reply, 5000, 0, err, sizeof(err));
+	int rc = rpc_call(l->rpc, req, &reply, 1000, 0, err, sizeof(err));
 	cJSON_Delete(req);
 	if (rc < 0) {
 		log_debug("event=learn_query_failed error=%s", log_q(err));

@@ -19,4 +19,5 @@ $(B)/tests/plan_%: $(B)/workers/plan/%_test.o $(PLAN_CORE_OBJS) $(LIB_A)
 
 
 
-INTEG_TESTS += workers/plan/plan_cli_test.sh workers/plan/plan_llm_test.sh
+INTEG_TESTS += workers/plan/plan_cli_test.sh workers/plan/plan_llm_test.sh \
+	workers/plan/plan_queue_test.sh
