@@ -21,3 +21,8 @@ $(B)/tests/plan_%: $(B)/workers/plan/%_test.o $(PLAN_CORE_OBJS) $(LIB_A)
 
 INTEG_TESTS += workers/plan/plan_cli_test.sh workers/plan/plan_llm_test.sh \
 	workers/plan/plan_queue_test.sh
+
+BENCHES += plan
+.PHONY: bench-plan
+bench-plan: $(B)/bin/opsbot-plan $(B)/bin/fake-llm
+	@OPSBOT_BIN=$(abspath $(B)/bin) bash workers/plan/bench.sh
