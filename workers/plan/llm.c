@@ -472,6 +472,9 @@ static int llm_call(struct llm *l, const cJSON *messages, const cJSON *response_
 	int64_t pt = json_int(u, "prompt_tokens", 0), ct = json_int(u, "completion_tokens", 0);
 	json_add_int(call, "prompt_tokens", pt);
 	json_add_int(call, "completion_tokens", ct);
+	json_add_num(call, "cost_usd",
+	             (double)pt / 1000.0 * l->conf.prompt_cost_per_1k +
+	                 (double)ct / 1000.0 * l->conf.completion_cost_per_1k);
 	cJSON *tp = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
 	cJSON *tc = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
 	cJSON_SetNumberValue(tp, tp->valuedouble + (double)pt);

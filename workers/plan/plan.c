@@ -107,6 +107,24 @@ static int plan_handle(void *state, const struct worker_job *job, cJSON **result
 	return WORKER_OK;
 }
 
+/* SIGHUP: a new catalog, policy or [llm] takes effect between jobs; a bad one is refused. */
+static int plan_reload(void *state, struct config *cfg, char *err, size_t errlen)
+{
+	struct plan_state *s = state;
+	struct planner *np = NULL;
+	if (planner_new(&np, cfg, err, errlen) < 0)
+		return -1;
+	/* the worker read its runtime keys already: any other unread key is a typo */
+	if (config_check(cfg, (const char *const[]){"plan", "llm", NULL}, err, errlen) < 0) {
+		planner_free(np);
+		return -1;
+	}
+	planner_free(s->planner);
+	s->planner = np;
+	log_info("event=reloaded");
+	return 0;
+}
+
 static void plan_fini(void *state)
 {
 	struct plan_state *s = state;
@@ -309,6 +327,7 @@ static const struct worker_spec plan_spec = {
     .handle = plan_handle,
     .fini = plan_fini,
     .command = plan_command,
+    .reload = plan_reload,
 };
 
 int main(int argc, char **argv)

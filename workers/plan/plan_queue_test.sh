@@ -114,4 +114,17 @@ t_wait "incident $id4 awaiting approval" eval '[ "$(state '"$id4"')" = awaiting_
 plan_of "$id4" >p4.json
 jq -e '.plan.planner == "playbook" and (.plan.notes[0] | test("LLM planner failed"))' p4.json >/dev/null ||
   t_fail "fallback through the queue: $(jq -c '{p: .plan.planner, n: .plan.notes}' p4.json)"
+# SIGHUP: a broken config is refused and the old one kept; a good one applies
+{ base_conf; echo "fallback = reboot_everything"; printf '[llm]\nbase_url = %s/v1\nmodel = test-model\n' "$U"; } >opsbot.conf
+kill -HUP "$PID_plan2"
+t_wait "bad reload refused" grep -q "event=reload_failed.*fallback reboot_everything is not in the catalog" plan2.log
+{ base_conf; echo "planner = playbook"; printf '[llm]\nbase_url = %s/v1\nmodel = test-model\n' "$U"; } >opsbot.conf
+curl -sf -d '{"mode":"valid"}' "$U/_fake/mode" >/dev/null
+kill -HUP "$PID_plan2"
+t_wait "good reload applied" grep -q "event=reloaded" plan2.log
+ctl submit --service checkout --title "checkout latency" --severity high >s5.out
+id5=$(sed -n 's/^incident \([0-9]*\) opened.*/\1/p' s5.out)
+t_wait "incident $id5 awaiting approval" eval '[ "$(state '"$id5"')" = awaiting_approval ]'
+plan_of "$id5" | jq -e '.plan.planner == "playbook" and (.llm == null)' >/dev/null ||
+  t_fail "after reload to planner = playbook: $(plan_of "$id5" | jq -c '{p: .plan.planner}')"
 echo "plan queue: ok"

@@ -199,6 +199,7 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	cJSON *notes = json_new_array();
 	cJSON *raw = NULL, *usage = NULL;
 	const char *planner = "playbook";
+	char llm_failed[200] = "";
 	double model_ms = 0;
 	if (p->llm) {
 		cJSON *model_notes = NULL;
@@ -220,6 +221,7 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 			snprintf(line, sizeof(line),
 			         "The LLM planner failed (%s); this plan is from the playbook.",
 			         why);
+			critic_clean_line(why, llm_failed, sizeof(llm_failed));
 			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
 			log_warn("event=llm_fallback reason=%s", log_q(why));
 		}
@@ -265,6 +267,11 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	json_add_bool(res, "needs_approval", needs);
 	char summary[1024];
 	planner_summary(planner, steps, needs, summary, sizeof(summary));
+	if (llm_failed[0]) {
+		size_t sl = strlen(summary);
+		snprintf(summary + sl, sizeof(summary) - sl, " (The LLM planner was not used: %s.)",
+		         llm_failed);
+	}
 	json_add_str(res, "summary", summary);
 	if (usage)
 		json_add(res, "llm", usage);
