@@ -25,7 +25,8 @@
  * under scripts/actions/); an action may instead say
  *   http = POST http://127.0.0.1:9000/hooks/{service}
  *   body = {"service":"{service}"}
- * {name} placeholders must name declared parameters.  param is
+ * {name} placeholders must name declared parameters; an argument whose
+ * placeholder names an optional parameter left without a value is left out.  param is
  * "NAME [optional] [default=VALUE] TYPE SPEC" with TYPE enum (comma list),
  * int (MIN..MAX) or pattern (a POSIX extended regex matched against the whole
  * value, at most 256 bytes, no control characters).  rollback names another

@@ -189,12 +189,42 @@ static void test_values(void **state)
 	catalog_free(c);
 }
 
+static void test_http_action(void **state)
+{
+	(void)state;
+	struct catalog *c = NULL;
+	char err[512];
+	const char *text = "[action notify]\ndescription = Post to the pager\n"
+	                   "http = POST http://127.0.0.1:9000/hooks/{team}\n"
+	                   "body = {\"team\":\"{team}\",\"level\":{level}}\n"
+	                   "param = team enum sre,dba\nparam = level default=2 int 1..5\n"
+	                   "risk = low\nidempotent = no\ntimeout = 5s\n";
+	if (catalog_parse("t.conf", text, &c, err, sizeof(err)) < 0)
+		fail_msg("http action: got %s want ok", err);
+	const struct catalog_action *a = catalog_find(c, "notify");
+	if (a->run != CATALOG_RUN_HTTP || strcmp(a->method, "POST") != 0 || !a->body ||
+	    a->timeout_ms != 5000)
+		fail_msg("http action fields: got run=%d method=%s timeout=%lld", a->run,
+		         a->method ? a->method : "-", (long long)a->timeout_ms);
+	cJSON *params = cJSON_Parse("{\"team\":\"dba\",\"level\":3}");
+	char *body = catalog_render(a->body, params, err, sizeof(err));
+	char *url = catalog_render(a->url, params, err, sizeof(err));
+	if (!body || strcmp(body, "{\"team\":\"dba\",\"level\":3}") != 0 || !url ||
+	    strcmp(url, "http://127.0.0.1:9000/hooks/dba") != 0)
+		fail_msg("render: got body %s url %s", body ? body : err, url ? url : err);
+	free(body);
+	free(url);
+	cJSON_Delete(params);
+	catalog_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shipped_catalog),
 	    cmocka_unit_test(test_errors_name_line),
 	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_http_action),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  *   opsbot-plan [-c FILE] plan INPUT.json [--now ISO]   plan one input, print the result
  *   opsbot-plan [-c FILE] record SIGNATURE ACTION win|loss   teach the bandit by hand
  *   opsbot-plan [-c FILE] ran ACTION TARGET [--at ISO]       record a run (cooldowns)
+ *   opsbot-plan [-c FILE] argv ACTION PARAMS-JSON  check params, print the action's argv
  *   opsbot-plan [-c FILE] bench N INPUT.json  time N plans, print one JSON line
  *
  * DESCRIPTION
@@ -209,6 +210,62 @@ static int plan_cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Check params against the catalog and print the action's argv, one element a line. */
+static int plan_argv(const char *action, const char *params_json)
+{
+	struct config *cfg = NULL;
+	struct planner *p = NULL;
+	if (plan_open(&cfg, &p) < 0)
+		return 1;
+	int rc = 1;
+	char err[512];
+	struct catalog *cat = NULL;
+	cJSON *params = NULL;
+	if (catalog_load(config_str(cfg, "plan", "catalog", "config/actions.conf"), &cat, err,
+	                 sizeof(err)) < 0) {
+		fprintf(stderr, "opsbot-plan: %s\n", err);
+		goto out;
+	}
+	const struct catalog_action *a = catalog_find(cat, action);
+	if (!a || a->run != CATALOG_RUN_ARGV) {
+		fprintf(stderr, "opsbot-plan: %s is not a script action in the catalog\n", action);
+		goto out;
+	}
+	if (json_parse_object(params_json, strlen(params_json), &params, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbot-plan: params: %s\n", err);
+		goto out;
+	}
+	for (size_t i = 0; i < a->nparams; i++) {
+		const struct catalog_param *cp = &a->params[i];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, cp->name);
+		if (!v && cp->def) {
+			json_add(params, cp->name, catalog_value_json(cp, cp->def));
+			continue;
+		}
+		if (!v && cp->optional)
+			continue;
+		if (!v || catalog_check_value(cp, v, err, sizeof(err)) < 0) {
+			fprintf(stderr, "opsbot-plan: %s\n",
+			        v ? err : "a required parameter is missing");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < a->argc; i++) {
+		/* an optional parameter with no value drops its whole argument */
+		char *s = catalog_render(a->argv[i], params, err, sizeof(err));
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(params);
+	catalog_free(cat);
+	planner_free(p);
+	config_free(cfg);
+	return rc;
+}
+
 static int plan_command(int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -270,6 +327,8 @@ static int plan_command(int argc, char **argv)
 			rc = 0;
 		}
 		outcomes_close(o);
+	} else if (strcmp(cmd, "argv") == 0 && argc == 3) {
+		rc = plan_argv(argv[1], argv[2]);
 	} else if (strcmp(cmd, "bench") == 0 && argc == 3) {
 		char *end;
 		long n = strtol(argv[1], &end, 10);
@@ -311,6 +370,7 @@ static int plan_command(int argc, char **argv)
 		fprintf(stderr,
 		        "usage: opsbot-plan [-c FILE] [check | plan INPUT.json [--now ISO] | "
 		        "record SIGNATURE ACTION win|loss | ran ACTION TARGET [--at ISO] | "
+		        "argv ACTION PARAMS-JSON | "
 		        "bench N INPUT.json]\n");
 		return 2;
 	}
