@@ -1,9 +1,11 @@
 /* outcomes.c: the planner's SQLite memory of plans, executions and results (see outcomes.h). */
 #include "outcomes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -28,9 +30,36 @@ static const char *const outcomes_schema =
     "CREATE INDEX IF NOT EXISTS runs_by_action ON runs(action, target, at_ms);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
+/* Create the folders above path (like mkdir -p of its dirname); -1 with errno. */
+static int outcomes_mkdirs(const char *path)
+{
+	char dir[1024];
+	if (str_copy(dir, sizeof(dir), path) < 0)
+		return -1;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int outcomes_open(struct outcomes **out, const char *path, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
+	if (strcmp(path, ":memory:") != 0 && outcomes_mkdirs(path) < 0) {
+		snprintf(err, errlen, "%s: cannot create its folder: %s", path, strerror(errno));
+		return -1;
+	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
