@@ -234,9 +234,19 @@ static char *llm_build_user(const cJSON *input, int keep_timeline, size_t passag
 		}
 		for (int i = older; i < ntl; i++) {
 			const cJSON *e = cJSON_GetArrayItem(tl, i);
-			char *es = json_print(e);
-			buf_append(&b, "- ", 2);
-			llm_untrusted(&b, es, 400);
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data");
+			const char *text = json_str(d, "note");
+			if (!text)
+				text = json_str(d, "reason");
+			if (!text)
+				text = json_str(cJSON_GetObjectItemCaseSensitive(d, "result"),
+				                "summary");
+			if (!text)
+				text = json_str(d, "summary");
+			char *es = text ? NULL : json_print(d ? d : e);
+			buf_appendf(&b,
+			            "- %s: ", json_str(e, "name") ? json_str(e, "name") : "entry");
+			llm_untrusted(&b, text ? text : es, 400);
 			buf_append(&b, "\n", 1);
 			free(es);
 		}

@@ -52,6 +52,7 @@
 #include "log.h"
 #include "mem.h"
 #include "planner.h"
+#include "rpc.h"
 #include "timeutil.h"
 #include "wire.h"
 #include "worker.h"
@@ -59,7 +60,34 @@
 struct plan_state {
 	struct planner *planner;
 	struct learn *learn;
+	char url[512];
+	struct rpc *rpc; /* for the timeline; opened on first use */
 };
+
+/*
+ * The incident's timeline from the queue (notes people wrote, stage
+ * changes), for the LLM's prompt; NULL when the queue does not say.  The
+ * plan job's input does not carry it (lib/wire.h).  Caller owns the array.
+ */
+static cJSON *plan_timeline(struct plan_state *s, int64_t incident)
+{
+	char err[512];
+	if (!s->rpc && rpc_open(&s->rpc, s->url, err, sizeof(err)) < 0)
+		return NULL;
+	cJSON *req = wire_new(WIRE_QUERY, incident);
+	json_add_str(req, "what", "timeline");
+	cJSON *reply = NULL;
+	int rc = rpc_call(s->rpc, req, &reply, 2000, 0, err, sizeof(err));
+	cJSON_Delete(req);
+	cJSON *items = NULL;
+	if (rc == 0 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(reply, "items")))
+		items = json_dup(cJSON_GetObjectItemCaseSensitive(reply, "items"));
+	else
+		log_warn("event=timeline_unavailable incident=%lld error=%s", (long long)incident,
+		         log_q(rc == 0 ? "no items" : err));
+	cJSON_Delete(reply);
+	return items;
+}
 
 static int plan_init(struct config *cfg, void **state, char *err, size_t errlen)
 {
@@ -75,9 +103,9 @@ static int plan_init(struct config *cfg, void **state, char *err, size_t errlen)
 		return -1;
 	}
 	const char *db = planner_db_path(s->planner);
+	const char *url = config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc");
+	str_copy(s->url, sizeof(s->url), url);
 	if (planner_learns(s->planner) && strcmp(db, ":memory:") != 0) {
-		const char *url =
-		    config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc");
 		if (learn_start(&s->learn, url, db, planner_learn_interval_ms(s->planner), err,
 		                errlen) < 0) {
 			planner_free(s->planner);
@@ -97,7 +125,19 @@ static int plan_handle(void *state, const struct worker_job *job, cJSON **result
 		snprintf(err, errlen, "the plan job has no input");
 		return WORKER_PERMANENT;
 	}
-	if (planner_run(s->planner, job->input, time_now_ms(), result, err, errlen) < 0)
+	cJSON *input = NULL;
+	if (planner_uses_llm(s->planner) && job->incident > 0 &&
+	    !cJSON_GetObjectItemCaseSensitive(job->input, "timeline")) {
+		cJSON *tl = plan_timeline(s, job->incident);
+		if (tl) {
+			input = json_dup(job->input);
+			json_add(input, "timeline", tl);
+		}
+	}
+	int rc =
+	    planner_run(s->planner, input ? input : job->input, time_now_ms(), result, err, errlen);
+	cJSON_Delete(input);
+	if (rc < 0)
 		return WORKER_PERMANENT;
 	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(*result, "plan");
 	log_info("event=planned job=%lld incident=%lld planner=%s steps=%d needs_approval=%s "
@@ -132,6 +172,8 @@ static void plan_fini(void *state)
 	if (!s)
 		return;
 	learn_stop(s->learn);
+	if (s->rpc)
+		rpc_close(s->rpc);
 	planner_free(s->planner);
 	free(s);
 }

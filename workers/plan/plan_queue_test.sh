@@ -105,6 +105,8 @@ jq -e '.plan.planner == "llm" and .plan.steps[0].action == "restart_service"
   t_fail "llm plan: $(jq -c '{p: .plan.planner, s: .plan.steps, n: .plan.notes}' p3.json)"
 curl -s "$U/_fake/requests" | jq -e 'last.body.messages[1].content | contains("<untrusted>payments errors after release</untrusted>")' >/dev/null ||
   t_fail "the incident did not reach the model as untrusted text"
+curl -s "$U/_fake/requests" | jq -e 'last.body.messages[1].content | contains("- incident.stage: <untrusted>retrieve finished</untrusted>")' >/dev/null ||
+  t_fail "the incident's timeline did not reach the model: $(curl -s "$U/_fake/requests" | jq -r 'last.body.messages[1].content' | tail -5)"
 
 # a model that fails every time: the incident still gets a plan, from the playbook
 curl -sf -d '{"mode":"server_error"}' "$U/_fake/mode" >/dev/null

@@ -115,6 +115,11 @@ int planner_learns(const struct planner *p)
 	return p->learn;
 }
 
+int planner_uses_llm(const struct planner *p)
+{
+	return p->llm != NULL;
+}
+
 int64_t planner_learn_interval_ms(const struct planner *p)
 {
 	return p->learn_interval_ms;

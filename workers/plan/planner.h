@@ -50,6 +50,8 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 /* Settings the worker needs after init (the event follower). */
 const char *planner_db_path(const struct planner *p);
 int planner_learns(const struct planner *p);
+/* Whether plans go to the LLM first (then the timeline is worth fetching). */
+int planner_uses_llm(const struct planner *p);
 int64_t planner_learn_interval_ms(const struct planner *p);
 /* Nanoseconds spent outside the model in the last run (benchmark). */
 double planner_last_overhead_ms(const struct planner *p);
