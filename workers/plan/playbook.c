@@ -58,9 +58,11 @@ static void playbook_text(const cJSON *input, struct buf *b)
 	    playbook_add_text(b, json_str(x, "rationale"));
 }
 
-static int playbook_wordch(char c)
+/* '_' joins words only when the word looked for has one (action names); in
+ * metric names such as checkout_latency_p99 it separates them. */
+static int playbook_wordch(char c, int underscore)
 {
-	return isalnum((unsigned char)c) || c == '_';
+	return isalnum((unsigned char)c) || (underscore && c == '_');
 }
 
 /* Whether word (lower case) occurs in text as a whole word. */
@@ -69,8 +71,9 @@ static int playbook_has_word(const char *text, const char *word)
 	size_t n = strlen(word);
 	if (n == 0)
 		return 0;
+	int u = strchr(word, '_') != NULL;
 	for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
-		if ((p == text || !playbook_wordch(p[-1])) && !playbook_wordch(p[n]))
+		if ((p == text || !playbook_wordch(p[-1], u)) && !playbook_wordch(p[n], u))
 			return 1;
 	}
 	return 0;

@@ -90,6 +90,9 @@ static void test_signature(void **state)
 	    {"disk almost full", "node_filesystem_avail", "checkout/disk"},
 	    {"errors after release", "http_5xx_rate", "checkout/deploy"},
 	    {"something odd", "weird_metric", "checkout/other"},
+	    {"page from the watch", "checkout_latency_p99", "checkout/latency"},
+	    {"page from the watch", "node_filesystem_avail_bytes", "checkout/disk"},
+	    {"no signal words", "http_requests_total", "checkout/traffic"},
 	    {"tls certificate expiry soon", "probe_ssl_earliest_cert_expiry",
 	     "checkout/certificate"},
 	};
@@ -112,6 +115,10 @@ static void test_candidates(void **state)
 	} cases[] = {
 	    {"latency", "checkout p99 latency high", "checkout_latency_p99", "{}", "",
 	     "scale_service", ""},
+	    {"metric name only", "checkout page", "checkout_latency_p99", "{}", "", "scale_service",
+	     ""},
+	    {"action name needs the underscore", "checkout odd", "weird", "{}",
+	     "do not clear the cache; scale it", "page_oncall", ""},
 	    {"runbook names action", "checkout odd", "weird", "{}",
 	     "Run clear_cache, then restart_service if needed.", "clear_cache restart_service", ""},
 	    {"both", "checkout latency", "checkout_latency_p99", "{}",
