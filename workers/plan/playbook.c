@@ -243,10 +243,17 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 			continue;
 		char ref[300];
 		critic_passage_ref(p, ref, sizeof(ref));
+		/* a runbook's escalation or rollback advice is not its fix */
+		double w = 1.0 / rank;
+		const char *sec = json_str(p, "section");
+		if (sec && (playbook_has_word_ci(sec, "escalate") ||
+		            playbook_has_word_ci(sec, "escalation") ||
+		            playbook_has_word_ci(sec, "rollback")))
+			w *= 0.3;
 		for (size_t i = 0; i < cat->n; i++) {
 			if (!playbook_has_word_ci(t, cat->actions[i].name))
 				continue;
-			cand[i].runbook += 1.0 / rank;
+			cand[i].runbook += w;
 			if (cand[i].ncite < 8)
 				snprintf(cand[i].cite[cand[i].ncite++], sizeof(cand[i].cite[0]),
 				         "%s", ref);

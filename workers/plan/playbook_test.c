@@ -148,6 +148,22 @@ static void test_candidates(void **state)
 	}
 }
 
+static void test_escalation_weighs_less(void **state)
+{
+	struct fx *f = *state;
+	/* the first passage is only escalation advice; the second holds the fix */
+	cJSON *in = cJSON_Parse(
+	    "{\"incident\":{\"id\":1,\"title\":\"checkout odd\",\"service\":\"checkout\"},"
+	    "\"retrieve\":{\"passages\":["
+	    "{\"source\":\"runbooks/a.md\",\"section\":\"Escalate\",\"text\":\"then page_oncall\"},"
+	    "{\"source\":\"runbooks/a.md\",\"section\":\"Fix\",\"text\":\"run clear_cache\"}]}}");
+	char got[512], notes[1024];
+	propose(f, in, "checkout/other", got, sizeof(got), notes, sizeof(notes));
+	if (strcmp(got, "clear_cache page_oncall") != 0)
+		fail_msg("escalation: got '%s' want 'clear_cache page_oncall'", got);
+	cJSON_Delete(in);
+}
+
 static void test_bandit_learns(void **state)
 {
 	struct fx *f = *state;
@@ -213,6 +229,7 @@ int main(void)
 	    cmocka_unit_test(test_signature),
 	    cmocka_unit_test_setup_teardown(test_candidates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bandit_learns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escalation_weighs_less, setup, teardown),
 	    cmocka_unit_test(test_bandit_score),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
