@@ -509,8 +509,9 @@ static void llm_add_msg(cJSON *messages, const char *role, const char *content)
 	cJSON_AddItemToArray(messages, m);
 }
 
-int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, cJSON **steps,
-                cJSON **model_notes, cJSON **usage, char *err, size_t errlen)
+int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, llm_check_fn check,
+                void *check_arg, cJSON **steps, cJSON **model_notes, cJSON **usage, char *err,
+                size_t errlen)
 {
 	*steps = NULL;
 	*model_notes = NULL;
@@ -561,10 +562,17 @@ int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, c
 				goto out;
 			}
 		}
-		char why[300];
-		if (llm_extract_plan(content, &plan, why, sizeof(why)) == 0)
-			break;
-		if (round == 1) {
+		char why[600];
+		if (llm_extract_plan(content, &plan, why, sizeof(why)) == 0) {
+			/* parsed; the last round's answer is taken whatever the check says
+			 * (the critic then removes what does not pass) */
+			if (round == 1 || !check ||
+			    check(check_arg, cJSON_GetObjectItemCaseSensitive(plan, "steps"), why,
+			          sizeof(why)) == 0)
+				break;
+			cJSON_Delete(plan);
+			plan = NULL;
+		} else if (round == 1) {
 			snprintf(err, errlen, "the model's answer was unusable twice: %s", why);
 			goto out;
 		}
@@ -573,10 +581,11 @@ int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, c
 		char shown[2001];
 		str_copy(shown, sizeof(shown), content);
 		llm_add_msg(messages, "assistant", shown);
-		char fix[600];
+		char fix[900];
 		snprintf(fix, sizeof(fix),
-		         "That answer could not be used: %s. Reply again with only the JSON "
-		         "object {\"steps\":[...],\"notes\":[...]} and nothing else.",
+		         "That answer could not be used: %s. Use only the listed actions with "
+		         "parameters of their types. Reply again with only the JSON object "
+		         "{\"steps\":[...],\"notes\":[...]} and nothing else.",
 		         why);
 		llm_add_msg(messages, "user", fix);
 	}

@@ -7,7 +7,8 @@
  * schema (response_format json_schema; a server that refuses it with 400 is
  * asked again without it and then read as JSON inside text, and the
  * planner remembers that for later jobs); when the answer is not a usable
- * plan, one repair call shows the model its answer and the reason.  429 and
+ * plan (unparseable, the wrong shape, or steps the check refuses), one
+ * repair call shows the model its answer and the reasons.  429 and
  * 5xx are retried (lib/http.h: Retry-After, backoff).  Whatever fails, the
  * caller gets -1 and a reason, and falls back to the playbook.
  *
@@ -49,13 +50,21 @@ struct llm *llm_new(const struct llm_conf *conf);
 void llm_free(struct llm *l);
 
 /*
+ * A check of a parsed proposal against the catalog and policy: 0 when every
+ * step would pass, -1 with the reasons (one line) in why.  A failed check
+ * earns the model the one repair round, like unparseable output does.
+ */
+typedef int (*llm_check_fn)(void *arg, const cJSON *steps, char *why, size_t whylen);
+
+/*
  * Ask for a plan.  Returns 0 with *steps (the raw proposal, for the critic)
  * and *model_notes (strings the model added), or -1 with the reason in err.
  * *usage is always set: {model, calls, prompt_tokens, completion_tokens,
  * latency_ms, cost_usd, repaired, schema, compaction{...}, call_log[...]}.
  */
-int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, cJSON **steps,
-                cJSON **model_notes, cJSON **usage, char *err, size_t errlen);
+int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, llm_check_fn check,
+                void *check_arg, cJSON **steps, cJSON **model_notes, cJSON **usage, char *err,
+                size_t errlen);
 
 /* Parts exposed for tests. */
 

@@ -75,6 +75,21 @@ plan u.json
 [ "$(actions u.json)" = restart_service ] || t_fail "unknown_action: steps $(actions u.json)"
 jq -e '[.plan.notes[] | select(test("reboot_datacenter is not an action in the catalog"))] | length == 1' u.json >/dev/null ||
   t_fail "unknown_action notes: $(jq -c .plan.notes u.json)"
+# a step the catalog refuses earns the one repair round, with the reason
+jq -e '.llm.calls == 2 and .llm.repaired == true' u.json >/dev/null ||
+  t_fail "unknown_action repair: $(jq -c '.llm | del(.call_log)' u.json)"
+curl -s "$U/_fake/requests" | jq -e 'last.body.messages[3].content | contains("reboot_datacenter is not an action in the catalog")' >/dev/null ||
+  t_fail "the repair request does not say which action was refused"
+
+# nothing the model proposes passes, even after the repair: the playbook
+mode '{"mode":"valid","content":"{\"steps\":[{\"action\":\"delete_cluster\",\"params\":{}}],\"notes\":[]}"}'
+plan z.json
+jq -e '.plan.planner == "playbook" and .llm.calls == 2
+       and ([.plan.notes[] | select(test("proposed no step that passed the checks"))] | length == 1)
+       and (.summary | test("LLM planner was not used"))' z.json >/dev/null ||
+  t_fail "no usable step: $(jq -c '{p: .plan.planner, n: .plan.notes, s: .summary}' z.json)"
+[ "$(actions z.json)" = "scale_service rollback_deploy clear_cache" ] || t_fail "no usable step: steps $(actions z.json)"
+curl -sf -d '{"content":null}' "$U/_fake/mode" >/dev/null
 
 # parameters outside their types: every such step removed, the extra param dropped
 mode '{"mode":"bad_params"}'

@@ -181,6 +181,35 @@ static void planner_summary(const char *planner, const cJSON *steps, int needs, 
 		snprintf(out + o, outlen - o, needs ? ". Waiting for approval." : ". Runs now.");
 }
 
+struct planner_check {
+	const struct plan_ctx *ctx;
+	const cJSON *passages;
+};
+
+/* The critic's verdict on a proposal, as the reason for a repair round. */
+static int planner_check_steps(void *arg, const cJSON *steps, char *why, size_t whylen)
+{
+	struct planner_check *pc = arg;
+	cJSON *notes = json_new_array();
+	cJSON *kept = critic_check(pc->ctx, steps, pc->passages, notes);
+	size_t o = 0;
+	int bad = 0;
+	why[0] = '\0';
+	const cJSON *n;
+	cJSON_ArrayForEach(n, notes)
+	{
+		if (!strstr(n->valuestring, "removed"))
+			continue;
+		bad++;
+		if (o + 3 < whylen)
+			o += (size_t)snprintf(why + o, whylen - o, "%s%s", o ? "; " : "",
+			                      n->valuestring);
+	}
+	cJSON_Delete(kept);
+	cJSON_Delete(notes);
+	return bad ? -1 : 0;
+}
+
 int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **result, char *err,
                 size_t errlen)
 {
@@ -209,8 +238,11 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	if (p->llm) {
 		cJSON *model_notes = NULL;
 		char why[512];
-		if (llm_propose(p->llm, &ctx, input, &raw, &model_notes, &usage, why,
-		                sizeof(why)) == 0) {
+		struct planner_check pc = {
+		    &ctx, cJSON_GetObjectItemCaseSensitive(
+		              cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages")};
+		if (llm_propose(p->llm, &ctx, input, planner_check_steps, &pc, &raw, &model_notes,
+		                &usage, why, sizeof(why)) == 0) {
 			planner = "llm";
 			const cJSON *n;
 			cJSON_ArrayForEach(n, model_notes)
@@ -238,6 +270,20 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
 	cJSON *steps = critic_check(&ctx, raw, passages, notes);
 	cJSON_Delete(raw);
+	if (strcmp(planner, "llm") == 0 && cJSON_GetArraySize(steps) == 0) {
+		/* nothing the model proposed passed: the playbook plans instead */
+		str_copy(llm_failed, sizeof(llm_failed),
+		         "it proposed no step that passed the checks");
+		cJSON_AddItemToArray(notes,
+		                     cJSON_CreateString("The LLM planner proposed no step that "
+		                                        "passed the checks; this plan is "
+		                                        "from the playbook."));
+		cJSON_Delete(steps);
+		planner = "playbook";
+		raw = playbook_propose(&ctx, input, sig, notes);
+		steps = critic_check(&ctx, raw, passages, notes);
+		cJSON_Delete(raw);
+	}
 
 	int needs = 0;
 	const cJSON *s;
