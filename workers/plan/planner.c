@@ -164,11 +164,14 @@ static void planner_summary(const char *planner, const cJSON *steps, int needs, 
 		if (o >= outlen)
 			break;
 		const cJSON *params = cJSON_GetObjectItemCaseSensitive(s, "params");
-		const char *target = json_str(params, "service");
-		if (!target)
-			target = json_str(params, "node");
-		if (!target)
-			target = json_str(params, "cluster");
+		/* the target: the first text parameter (service, node, domain, queue...) */
+		const char *target = NULL;
+		const cJSON *pv;
+		cJSON_ArrayForEach(pv, params)
+		{
+			if (!target && cJSON_IsString(pv))
+				target = pv->valuestring;
+		}
 		o += (size_t)snprintf(out + o, outlen - o, "%s%d. %s%s%s (%s, %s)", i ? "; " : "",
 		                      i + 1, json_str(s, "action"), target ? " " : "",
 		                      target ? target : "", json_str(s, "risk"),
