@@ -84,7 +84,11 @@ static cJSON *critic_citations(const cJSON *raw, const cJSON *passages)
 			continue;
 		int dup = 0;
 		const cJSON *o;
-		cJSON_ArrayForEach(o, out) if (strcmp(o->valuestring, ref) == 0) dup = 1;
+		cJSON_ArrayForEach(o, out)
+		{
+			if (strcmp(o->valuestring, ref) == 0)
+				dup = 1;
+		}
 		if (!dup)
 			cJSON_AddItemToArray(out, cJSON_CreateString(ref));
 	}

@@ -290,7 +290,11 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 
 	int needs = 0;
 	const cJSON *s;
-	cJSON_ArrayForEach(s, steps) if (strcmp(json_str(s, "approval"), "auto") != 0) needs = 1;
+	cJSON_ArrayForEach(s, steps)
+	{
+		if (strcmp(json_str(s, "approval"), "auto") != 0)
+			needs = 1;
+	}
 
 	/* canonical text for the hash: incident id, then each step */
 	struct buf canon = {.max = 1 << 20};

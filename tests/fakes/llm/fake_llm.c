@@ -560,11 +560,13 @@ static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *hdr
 	} else if (cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0 &&
 	           cJSON_GetArraySize(input) <= 2048) {
 		cJSON *it;
-		cJSON_ArrayForEach(it, input) if (!cJSON_IsString(it))
+		cJSON_ArrayForEach(it, input)
 		{
-			fake_error(f, c, 400, "invalid_request_error",
-			           "'input' items must be strings", NULL);
-			goto out;
+			if (!cJSON_IsString(it)) {
+				fake_error(f, c, 400, "invalid_request_error",
+				           "'input' items must be strings", NULL);
+				goto out;
+			}
 		}
 		n = cJSON_GetArraySize(input);
 	} else {
@@ -651,11 +653,12 @@ static int fake_control_mode(struct fake *f, const char *body, size_t blen, char
 			goto out;
 		}
 		cJSON *it;
-		cJSON_ArrayForEach(it, script) if (!cJSON_IsString(it) ||
-		                                   !fake_mode_known(it->valuestring))
+		cJSON_ArrayForEach(it, script)
 		{
-			snprintf(err, errlen, "script holds an unknown mode");
-			goto out;
+			if (!cJSON_IsString(it) || !fake_mode_known(it->valuestring)) {
+				snprintf(err, errlen, "script holds an unknown mode");
+				goto out;
+			}
 		}
 	}
 	if (m)
