@@ -46,6 +46,16 @@ conf nofallback "fallback = reboot"
 opsbot-plan -c "$T/nofallback.conf" check >out 2>&1 && t_fail "unknown fallback accepted"
 grep -q "fallback reboot is not in the catalog" out || t_fail "fallback: got '$(cat out)'"
 
+{ conf nomodel; printf '[llm]\nbase_url = http://127.0.0.1:9/v1\n' >>"$T/nomodel.conf"; }
+opsbot-plan -c "$T/nomodel.conf" check >out 2>&1 && t_fail "[llm] without a model accepted"
+grep -q "nomodel.conf:9: base_url: needs a model too" out || t_fail "no model: got '$(cat out)'"
+{ conf scheme; printf '[llm]\nbase_url = ftp://x/v1\nmodel = m\n' >>"$T/scheme.conf"; }
+opsbot-plan -c "$T/scheme.conf" check >out 2>&1 && t_fail "ftp base_url accepted"
+grep -q "scheme.conf:9: base_url: must start with http:// or https://" out || t_fail "scheme: got '$(cat out)'"
+{ conf llmtypo; printf '[llm]\nbase_url = http://x/v1\nmodel = m\ntemprature = 0\n' >>"$T/llmtypo.conf"; }
+opsbot-plan -c "$T/llmtypo.conf" check >out 2>&1 && t_fail "typo in [llm] accepted"
+grep -q "llmtypo.conf:11: unknown key \"temprature\" in \[llm\]" out || t_fail "llm typo: got '$(cat out)'"
+
 # --- the playbook plan on a Wednesday
 plan ok $WED >p.json || t_fail "plan failed"
 jq -e '.plan.planner == "playbook" and .plan.signature == "checkout/latency" and .needs_approval == true' p.json >/dev/null ||

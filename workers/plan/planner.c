@@ -49,7 +49,7 @@ int planner_new(struct planner **out, struct config *cfg, char *err, size_t errl
 
 	const char *base = config_str(cfg, "llm", "base_url", NULL);
 	struct llm_conf lc = {0};
-	const char *model = config_str(cfg, "llm", "model", "fake-valid");
+	const char *model = config_str(cfg, "llm", "model", NULL);
 	lc.timeout_ms = config_duration_ms(cfg, "llm", "timeout", 30000);
 	lc.max_attempts = (int)config_int(cfg, "llm", "max_attempts", 3, 1, 10);
 	lc.max_retry_wait_ms = config_duration_ms(cfg, "llm", "max_retry_wait", 20000);
@@ -60,6 +60,8 @@ int planner_new(struct planner **out, struct config *cfg, char *err, size_t errl
 	lc.completion_cost_per_1k = config_double(cfg, "llm", "completion_cost_per_1k", 0, 0, 1000);
 	if (base && strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
 		config_error(cfg, "llm", "base_url", "must start with http:// or https://");
+	if (base && (!model || !*model))
+		config_error(cfg, "llm", "base_url", "needs a model too ([llm] model = ...)");
 	if (kind == PLANNER_LLM && !base)
 		config_error(cfg, "plan", "planner", "llm needs [llm] base_url");
 	if (p->learn_interval_ms < 100)
@@ -81,7 +83,7 @@ int planner_new(struct planner **out, struct config *cfg, char *err, size_t errl
 		while (bl > 0 && base[bl - 1] == '/')
 			bl--;
 		snprintf(lc.url, sizeof(lc.url), "%.*s/chat/completions", (int)bl, base);
-		str_copy(lc.model, sizeof(lc.model), model);
+		str_copy(lc.model, sizeof(lc.model), model ? model : "");
 		lc.key = config_secret("OPSBOT_LLM_API_KEY");
 		p->llm = llm_new(&lc);
 		log_info("event=llm_planner url=%s model=%s key=%s", log_q(lc.url), log_q(lc.model),

@@ -53,7 +53,7 @@ int planner_learns(const struct planner *p);
 /* Whether plans go to the LLM first (then the timeline is worth fetching). */
 int planner_uses_llm(const struct planner *p);
 int64_t planner_learn_interval_ms(const struct planner *p);
-/* Nanoseconds spent outside the model in the last run (benchmark). */
+/* Milliseconds the last run spent outside the model (benchmark). */
 double planner_last_overhead_ms(const struct planner *p);
 
 #endif
