@@ -551,13 +551,14 @@ int llm_propose(struct llm *l, const struct plan_ctx *ctx, const cJSON *input, l
 		if (llm_call(l, messages, rf, u, &content, &status, err, errlen) < 0) {
 			/* a server without json_schema support: ask again for JSON in text */
 			if (rf && status == 400) {
+				if (llm_call(l, messages, NULL, u, &content, &status, err, errlen) <
+				    0)
+					goto out; /* not the schema's fault: keep asking for it */
+				/* it answers without the schema: stop asking for one */
 				log_info("event=llm_schema_refused url=%s", log_q(l->conf.url));
 				l->schema_refused = 1;
 				cJSON_Delete(rf);
 				rf = NULL;
-				if (llm_call(l, messages, NULL, u, &content, &status, err, errlen) <
-				    0)
-					goto out;
 			} else {
 				goto out;
 			}
