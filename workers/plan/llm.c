@@ -485,6 +485,11 @@ static int llm_call(struct llm *l, const cJSON *messages, const cJSON *response_
 	json_add_num(call, "cost_usd",
 	             (double)pt / 1000.0 * l->conf.prompt_cost_per_1k +
 	                 (double)ct / 1000.0 * l->conf.completion_cost_per_1k);
+	log_info(
+	    "event=llm_call model=%s status=%ld attempts=%d latency_ms=%.1f prompt_tokens=%lld "
+	    "completion_tokens=%lld",
+	    log_q(l->conf.model), *status, resp.attempts, (double)us / 1000.0, (long long)pt,
+	    (long long)ct);
 	cJSON *tp = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
 	cJSON *tc = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
 	cJSON_SetNumberValue(tp, tp->valuedouble + (double)pt);
