@@ -11,7 +11,7 @@ q_start
 
 N=40
 submit() {
-  wirecat -t 5000 "$Q_URL" "{\"type\":\"submit\",\"what\":\"incident\",\"key\":\"crash-$1\",\"spec\":{\"title\":\"t$1\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}}"
+  wirecat -t 20000 "$Q_URL" "{\"type\":\"submit\",\"what\":\"incident\",\"key\":\"crash-$1\",\"spec\":{\"title\":\"t$1\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}}"
 }
 # Many clients at once, so the replies come from group commits.
 pids=()
@@ -46,10 +46,12 @@ r=$(q '{"type":"query","what":"stats"}')
 # The same key from many clients at once: one incident.
 pids=()
 for i in $(seq 10); do
-  wirecat -t 5000 "$Q_URL" '{"type":"submit","what":"incident","key":"race","spec":{"title":"race","service":"api","severity":"low","source":"slack"}}' >"$T/race-$i.json" &
+  wirecat -t 20000 "$Q_URL" '{"type":"submit","what":"incident","key":"race","spec":{"title":"race","service":"api","severity":"low","source":"slack"}}' >"$T/race-$i.json" &
   pids+=($!)
 done
 wait "${pids[@]}"
+replied=$(grep -l '"ok":true' "$T"/race-*.json | wc -l)
+[ "$replied" = 10 ] || t_fail "same key: got $replied ok replies, want 10"
 ids=$(for i in $(seq 10); do jget "$(cat "$T/race-$i.json")" 'd["incident"]'; done | sort -u)
 [ "$(echo "$ids" | wc -l)" = 1 ] || t_fail "same key: got incidents $ids, want one"
 created=$(grep -l '"created":true' "$T"/race-*.json | wc -l)
