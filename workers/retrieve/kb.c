@@ -35,6 +35,8 @@ const struct kb_weights KB_WEIGHTS_DEFAULT = {10.0, 5.0, 1.0, 2.0};
 struct kb {
 	sqlite3 *db;
 	struct kb_weights w;
+	double expand_weight; /* share of an expansion word's BM25 in the score */
+	int per_source;       /* hits one document may hold in a result */
 	/* Vector cache: every embedded section, reloaded when the file changed. */
 	int64_t *vec_ids;
 	float *vec;
@@ -110,6 +112,8 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 {
 	struct kb *kb = xcalloc(1, sizeof(*kb));
 	kb->w = KB_WEIGHTS_DEFAULT;
+	kb->expand_weight = KB_EXPAND_WEIGHT;
+	kb->per_source = KB_PER_SOURCE;
 	kb->vec_stamp = -1;
 	int rc = sqlite3_open_v2(path, &kb->db,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -145,6 +149,16 @@ void kb_close(struct kb *kb)
 void kb_set_weights(struct kb *kb, const struct kb_weights *w)
 {
 	kb->w = *w;
+}
+
+void kb_set_expand_weight(struct kb *kb, double w)
+{
+	kb->expand_weight = w;
+}
+
+void kb_set_per_source(struct kb *kb, int n)
+{
+	kb->per_source = n < 1 ? 1 : n;
 }
 
 void kb_set_busy_timeout(struct kb *kb, int ms)
@@ -1035,6 +1049,24 @@ static void kb_order_incidents(struct kb_hit *h, size_t n)
 	}
 }
 
+/* Keep at most per hits of one source; later ones drop out, order is kept. */
+static void kb_diversify(struct kb_result *r, size_t per)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		size_t same = 0;
+		for (size_t x = 0; x < j; x++)
+			if (strcmp(r->hits[x].source, r->hits[i].source) == 0)
+				same++;
+		if (same >= per) {
+			kb_hit_free(&r->hits[i]);
+			continue;
+		}
+		r->hits[j++] = r->hits[i];
+	}
+	r->n = j;
+}
+
 int kb_search(struct kb *kb, const char *query, int flags, const struct expand *e,
               struct embed *emb, size_t k, struct kb_result *out, char *err, size_t errlen)
 {
@@ -1049,9 +1081,41 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	if (k > KB_MAX_K)
 		k = KB_MAX_K;
 	expand_query(e, query, (flags & KB_EXPAND) != 0, &q);
-	if (expand_match(&q, (flags & KB_EXPAND) != 0, &match) == 0 &&
-	    kb_lexical(kb, match.data, lex, &nlex, err, errlen) < 0)
+	if (expand_match(&q, 0, &match) == 0 && kb_lexical(kb, match.data, lex, &nlex, err, errlen) < 0)
 		goto out;
+	if ((flags & KB_EXPAND) && q.nextra) {
+		/*
+		 * Expansion words count for less than typed words: a second BM25
+		 * over the expansion words alone, added with a weight.  A section
+		 * missing from one list adds nothing from that list.
+		 */
+		struct expand_query xq = {0};
+		struct kb_cand ext[KB_CANDIDATES];
+		size_t next = 0;
+		memcpy(xq.terms, q.extra, q.nextra * sizeof(*q.extra));
+		xq.nterms = q.nextra;
+		buf_reset(&match);
+		if (expand_match(&xq, 0, &match) == 0 &&
+		    kb_lexical(kb, match.data, ext, &next, err, errlen) < 0)
+			goto out;
+		for (size_t i = 0; i < next; i++) {
+			struct kb_cand *c = kb_cand_find(lex, nlex, ext[i].id);
+			if (c) {
+				c->score += kb->expand_weight * ext[i].score;
+			} else if (nlex < KB_CANDIDATES) {
+				lex[nlex] = ext[i];
+				lex[nlex++].score *= kb->expand_weight;
+			} else if (kb->expand_weight * ext[i].score > lex[nlex - 1].score) {
+				lex[nlex - 1] = ext[i];
+				lex[nlex - 1].score *= kb->expand_weight;
+			} else {
+				continue;
+			}
+			qsort(lex, nlex, sizeof(*lex), kb_cand_cmp);
+		}
+		for (size_t i = 0; i < nlex; i++)
+			lex[i].lex_rank = (int)i + 1;
+	}
 	if ((flags & KB_DENSE) && emb) {
 		float *qv = NULL;
 		size_t dim = 0;
@@ -1098,6 +1162,7 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 			out->n++;
 	}
 	kb_order_incidents(out->hits, out->n);
+	kb_diversify(out, (size_t)kb->per_source);
 	while (out->n > k)
 		kb_hit_free(&out->hits[--out->n]);
 	ret = 0;

@@ -32,6 +32,8 @@
 #define KB_CANDIDATES     50  /* per ranker, before fusion */
 #define KB_RRF_K          60  /* reciprocal rank fusion constant */
 #define KB_HIT_TEXT       600 /* bytes of section text in a hit */
+#define KB_EXPAND_WEIGHT  0.4 /* default weight of expansion words */
+#define KB_PER_SOURCE     2   /* default hits per document in one result */
 
 /* Search flags. */
 #define KB_EXPAND 1 /* add synonym terms */
@@ -47,6 +49,10 @@ extern const struct kb_weights KB_WEIGHTS_DEFAULT;
 int kb_open(const char *path, struct kb **out, char *err, size_t errlen);
 void kb_close(struct kb *kb);
 void kb_set_weights(struct kb *kb, const struct kb_weights *w);
+/* Weight of expansion words against typed words (0..1). */
+void kb_set_expand_weight(struct kb *kb, double w);
+/* At most n sections of one document in a result (n >= 1). */
+void kb_set_per_source(struct kb *kb, int n);
 /* Wait this long for a lock held by another process (default 5 s). */
 void kb_set_busy_timeout(struct kb *kb, int ms);
 

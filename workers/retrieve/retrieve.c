@@ -37,7 +37,8 @@
  *   fail for each (lib/worker.c does the talking).
  *
  * CONFIG ([retrieve])
- *   db, knowledge, synonyms, stopwords, catalog, top_k, expand,
+ *   db, knowledge, synonyms, stopwords, catalog, top_k, expand, expand_weight,
+ *   per_source,
  *   weight_title, weight_symptoms, weight_body, weight_services,
  *   embed_url, embed_model, embed_timeout; plus the worker runtime keys
  *   lease, stop_grace, claim_wait.  See config/opsbot.conf.
@@ -144,6 +145,8 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 		config_double(cfg, "retrieve", "weight_services", KB_WEIGHTS_DEFAULT.services, 0,
 		              100),
 	};
+	double xw = config_double(cfg, "retrieve", "expand_weight", KB_EXPAND_WEIGHT, 0, 1);
+	int per = (int)config_int(cfg, "retrieve", "per_source", KB_PER_SOURCE, 1, KB_MAX_K);
 	const char *eurl = config_str(cfg, "retrieve", "embed_url", "");
 	const char *emodel = config_str(cfg, "retrieve", "embed_model", "text-embedding-3-small");
 	int64_t etimeout = config_duration_ms(cfg, "retrieve", "embed_timeout", 10000);
@@ -157,6 +160,8 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	if (kb_open(db, &r->kb, err, errlen) < 0)
 		goto fail;
 	kb_set_weights(r->kb, &w);
+	kb_set_expand_weight(r->kb, xw);
+	kb_set_per_source(r->kb, per);
 	if (expand_load(*syn ? syn : NULL, *stop ? stop : NULL, &r->expand, err, errlen) < 0)
 		goto fail;
 	if (retrieve_load_catalog(r, catalog, err, errlen) < 0)
