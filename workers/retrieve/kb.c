@@ -37,6 +37,8 @@ struct kb {
 	struct kb_weights w;
 	double expand_weight; /* share of an expansion word's BM25 in the score */
 	int per_source;       /* hits one document may hold in a result */
+	double common_share;  /* a word in more than this share of sections is not searched */
+	int64_t nrows, nrows_stamp; /* section count, cached against kb_stamp() */
 	/* Vector cache: every embedded section, reloaded when the file changed. */
 	int64_t *vec_ids;
 	float *vec;
@@ -57,7 +59,8 @@ static const char *const kb_schema[] = {
 	" embedding BLOB);"
 	"CREATE INDEX sections_doc ON sections(doc);"
 	"CREATE VIRTUAL TABLE fts USING fts5(title, symptoms, body, services,"
-	" tokenize = 'porter unicode61');",
+	" tokenize = 'unicode61');"
+	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');",
 };
 
 static int kb_exec(struct kb *kb, const char *sql, char *err, size_t errlen)
@@ -114,7 +117,9 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 	kb->w = KB_WEIGHTS_DEFAULT;
 	kb->expand_weight = KB_EXPAND_WEIGHT;
 	kb->per_source = KB_PER_SOURCE;
+	kb->common_share = KB_COMMON_SHARE;
 	kb->vec_stamp = -1;
+	kb->nrows_stamp = -1;
 	int rc = sqlite3_open_v2(path, &kb->db,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                         NULL);
@@ -159,6 +164,11 @@ void kb_set_expand_weight(struct kb *kb, double w)
 void kb_set_per_source(struct kb *kb, int n)
 {
 	kb->per_source = n < 1 ? 1 : n;
+}
+
+void kb_set_common_share(struct kb *kb, double share)
+{
+	kb->common_share = share;
 }
 
 void kb_set_busy_timeout(struct kb *kb, int ms)
@@ -960,21 +970,17 @@ static char *kb_cut(const char *s, size_t max)
 	return r;
 }
 
-static int kb_load_hit(struct kb *kb, const struct kb_cand *c, const struct expand_query *q,
-                       struct kb_hit *h, char *err, size_t errlen)
+/*
+ * What ordering needs (source, outcome, signature); text and why come later.
+ * st is "SELECT d.source, s.name, d.title, d.kind, d.incident, d.worked,
+ * d.signature ... WHERE s.id = ?1", prepared once per search.
+ */
+static int kb_load_hit(sqlite3_stmt *st, const struct kb_cand *c, struct kb_hit *h)
 {
-	sqlite3_stmt *st;
-	if (kb_prepare(kb,
-	               "SELECT d.source, s.name, d.title, d.kind, d.incident, d.worked,"
-	               " d.signature, s.text, coalesce(d.symptoms, '') FROM sections s"
-	               " JOIN docs d ON d.id = s.doc WHERE s.id = ?1",
-	               &st, err, errlen) < 0)
-		return -1;
+	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, c->id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (sqlite3_step(st) != SQLITE_ROW)
 		return 1; /* deleted since the match: skip */
-	}
 	memset(h, 0, sizeof(*h));
 	h->source = xstrdup((const char *)sqlite3_column_text(st, 0));
 	h->section = xstrdup((const char *)sqlite3_column_text(st, 1));
@@ -985,13 +991,33 @@ static int kb_load_hit(struct kb *kb, const struct kb_cand *c, const struct expa
 	h->signature = sqlite3_column_type(st, 6) == SQLITE_NULL
 	                   ? NULL
 	                   : xstrdup((const char *)sqlite3_column_text(st, 6));
-	const char *text = (const char *)sqlite3_column_text(st, 7);
-	h->text = kb_cut(text, KB_HIT_TEXT);
-	char *all = xasprintf("%s\n%s\n%s\n%s", h->title, h->section,
-	                      (const char *)sqlite3_column_text(st, 8), text);
-	h->why = kb_why(q, all, c->vec_rank, c->lex_rank);
-	free(all);
 	h->score = c->score;
+	h->id = c->id;
+	h->lex_rank = c->lex_rank;
+	h->vec_rank = c->vec_rank;
+	return 0;
+}
+
+/* The text of a hit and why it matched. */
+static int kb_fill_hit(struct kb *kb, const struct expand_query *q, struct kb_hit *h, char *err,
+                       size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (kb_prepare(kb,
+	               "SELECT s.text, coalesce(d.symptoms, '') FROM sections s"
+	               " JOIN docs d ON d.id = s.doc WHERE s.id = ?1",
+	               &st, err, errlen) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, h->id);
+	const char *text = "", *sym = "";
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		text = (const char *)sqlite3_column_text(st, 0);
+		sym = (const char *)sqlite3_column_text(st, 1);
+	}
+	h->text = kb_cut(text, KB_HIT_TEXT);
+	char *all = xasprintf("%s\n%s\n%s\n%s", h->title, h->section, sym, text);
+	h->why = kb_why(q, all, h->vec_rank, h->lex_rank);
+	free(all);
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -1049,6 +1075,72 @@ static void kb_order_incidents(struct kb_hit *h, size_t n)
 	}
 }
 
+/* Sections in the index, cached until the file changes. */
+static int64_t kb_nrows(struct kb *kb)
+{
+	int64_t stamp = kb_stamp(kb);
+	if (stamp == kb->nrows_stamp)
+		return kb->nrows;
+	sqlite3_stmt *st;
+	char err[128];
+	kb->nrows = 0;
+	if (kb_prepare(kb, "SELECT count(*) FROM sections", &st, err, sizeof(err)) == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			kb->nrows = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	kb->nrows_stamp = stamp;
+	return kb->nrows;
+}
+
+/*
+ * Drop words that cannot help: those in no section, and those in more than
+ * common_share of all sections (BM25 gives them almost no weight, yet they
+ * are the costly ones: every section holding them must be scored).  When
+ * every typed word is common, the rarest one stays so the query still
+ * means something.
+ */
+static void kb_prune(struct kb *kb, char **w, const char **via, size_t *n, int keep_one)
+{
+	int64_t rows = kb_nrows(kb);
+	sqlite3_stmt *st;
+	char err[128];
+	if (rows == 0 || *n == 0 ||
+	    kb_prepare(kb, "SELECT doc FROM fts_vocab WHERE term = ?1", &st, err, sizeof(err)) < 0)
+		return;
+	int64_t df[EXPAND_MAX_TERMS > EXPAND_MAX_EXTRA ? EXPAND_MAX_TERMS : EXPAND_MAX_EXTRA];
+	size_t rarest = 0;
+	for (size_t i = 0; i < *n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, w[i], -1, SQLITE_STATIC);
+		/* A word the tokenizer would spell differently is kept (df unknown). */
+		df[i] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+		if (df[i] > 0 && (df[rarest] <= 0 || df[i] < df[rarest]))
+			rarest = i;
+	}
+	sqlite3_finalize(st);
+	double limit = kb->common_share * (double)rows;
+	if (limit < KB_COMMON_FLOOR)
+		limit = KB_COMMON_FLOOR;
+	size_t survivors = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (!(df[i] > 0 && (double)df[i] > limit))
+			survivors++;
+	size_t j = 0;
+	for (size_t i = 0; i < *n; i++) {
+		int common = df[i] > 0 && (double)df[i] > limit;
+		if (common && !(keep_one && survivors == 0 && i == rarest)) {
+			free(w[i]);
+			continue;
+		}
+		w[j] = w[i];
+		if (via)
+			via[j] = via[i];
+		j++;
+	}
+	*n = j;
+}
+
 /* Keep at most per hits of one source; later ones drop out, order is kept. */
 static void kb_diversify(struct kb_result *r, size_t per)
 {
@@ -1081,6 +1173,8 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	if (k > KB_MAX_K)
 		k = KB_MAX_K;
 	expand_query(e, query, (flags & KB_EXPAND) != 0, &q);
+	kb_prune(kb, q.terms, NULL, &q.nterms, 1);
+	kb_prune(kb, q.extra, q.via, &q.nextra, 0);
 	if (expand_match(&q, 0, &match) == 0 && kb_lexical(kb, match.data, lex, &nlex, err, errlen) < 0)
 		goto out;
 	if ((flags & KB_EXPAND) && q.nextra) {
@@ -1154,17 +1248,23 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 		qsort(all, nall, sizeof(*all), kb_cand_cmp);
 	}
 	out->hits = xcalloc(nall ? nall : 1, sizeof(*out->hits));
-	for (size_t i = 0; i < nall; i++) {
-		int rc = kb_load_hit(kb, &all[i], &q, &out->hits[out->n], err, errlen);
-		if (rc < 0)
-			goto out;
-		if (rc == 0)
+	sqlite3_stmt *ld;
+	if (kb_prepare(kb,
+	               "SELECT d.source, s.name, d.title, d.kind, d.incident, d.worked,"
+	               " d.signature FROM sections s JOIN docs d ON d.id = s.doc WHERE s.id = ?1",
+	               &ld, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < nall; i++)
+		if (kb_load_hit(ld, &all[i], &out->hits[out->n]) == 0)
 			out->n++;
-	}
+	sqlite3_finalize(ld);
 	kb_order_incidents(out->hits, out->n);
 	kb_diversify(out, (size_t)kb->per_source);
 	while (out->n > k)
 		kb_hit_free(&out->hits[--out->n]);
+	for (size_t i = 0; i < out->n; i++)
+		if (kb_fill_hit(kb, &q, &out->hits[i], err, errlen) < 0)
+			goto out;
 	ret = 0;
 out:
 	if (ret < 0)

@@ -34,6 +34,8 @@
 #define KB_HIT_TEXT       600 /* bytes of section text in a hit */
 #define KB_EXPAND_WEIGHT  0.4 /* default weight of expansion words */
 #define KB_PER_SOURCE     2   /* default hits per document in one result */
+#define KB_COMMON_SHARE   0.05 /* default: words in more sections than this are skipped */
+#define KB_COMMON_FLOOR   1000 /* ...but a word in fewer sections than this never is */
 
 /* Search flags. */
 #define KB_EXPAND 1 /* add synonym terms */
@@ -53,6 +55,8 @@ void kb_set_weights(struct kb *kb, const struct kb_weights *w);
 void kb_set_expand_weight(struct kb *kb, double w);
 /* At most n sections of one document in a result (n >= 1). */
 void kb_set_per_source(struct kb *kb, int n);
+/* Words found in more than this share of sections are not searched (0..1]. */
+void kb_set_common_share(struct kb *kb, double share);
 /* Wait this long for a lock held by another process (default 5 s). */
 void kb_set_busy_timeout(struct kb *kb, int ms);
 
@@ -118,6 +122,8 @@ struct kb_hit {
 	int64_t incident;
 	int worked; /* incidents: 1, 0, -1 */
 	char *signature;
+	int64_t id;               /* section row */
+	int lex_rank, vec_rank;   /* 1-based rank in each list, 0 when absent */
 };
 
 struct kb_result {

@@ -38,7 +38,7 @@
  *
  * CONFIG ([retrieve])
  *   db, knowledge, synonyms, stopwords, catalog, top_k, expand, expand_weight,
- *   per_source,
+ *   per_source, common_share,
  *   weight_title, weight_symptoms, weight_body, weight_services,
  *   embed_url, embed_model, embed_timeout; plus the worker runtime keys
  *   lease, stop_grace, claim_wait.  See config/opsbot.conf.
@@ -147,6 +147,7 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	};
 	double xw = config_double(cfg, "retrieve", "expand_weight", KB_EXPAND_WEIGHT, 0, 1);
 	int per = (int)config_int(cfg, "retrieve", "per_source", KB_PER_SOURCE, 1, KB_MAX_K);
+	double common = config_double(cfg, "retrieve", "common_share", KB_COMMON_SHARE, 0.01, 1);
 	const char *eurl = config_str(cfg, "retrieve", "embed_url", "");
 	const char *emodel = config_str(cfg, "retrieve", "embed_model", "text-embedding-3-small");
 	int64_t etimeout = config_duration_ms(cfg, "retrieve", "embed_timeout", 10000);
@@ -162,6 +163,7 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	kb_set_weights(r->kb, &w);
 	kb_set_expand_weight(r->kb, xw);
 	kb_set_per_source(r->kb, per);
+	kb_set_common_share(r->kb, common);
 	if (expand_load(*syn ? syn : NULL, *stop ? stop : NULL, &r->expand, err, errlen) < 0)
 		goto fail;
 	if (retrieve_load_catalog(r, catalog, err, errlen) < 0)
