@@ -229,15 +229,17 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 		rb.services = xstrdup("any");
 
 	/* Body: split at "## " outside code fences. */
-	int fence = 0;
+	int fence = 0, fence_line = 0;
 	const char *sec_start = p;
 	runbook_add_section(&rb, &cap, "Overview", 8, line);
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		const char *next = nl ? nl + 1 : end;
-		if (n >= 3 && memcmp(p, "```", 3) == 0)
+		if (n >= 3 && memcmp(p, "```", 3) == 0) {
 			fence = !fence;
+			fence_line = line;
+		}
 		if (!fence && n > 3 && memcmp(p, "## ", 3) == 0) {
 			struct runbook_section *cur = &rb.sections[rb.nsections - 1];
 			cur->text = runbook_trim_dup(sec_start, (size_t)(p - sec_start));
@@ -260,7 +262,7 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 		line++;
 	}
 	if (fence) {
-		runbook_err(err, errlen, path, line - 1, "code fence ``` is never closed");
+		runbook_err(err, errlen, path, fence_line, "code fence ``` opened here is never closed");
 		goto fail;
 	}
 	rb.sections[rb.nsections - 1].text = runbook_trim_dup(sec_start, (size_t)(end - sec_start));
