@@ -196,8 +196,8 @@ static int expand_load_stop(struct expand *e, const char *path, char *err, size_
 		}
 		if (line[0] == '#')
 			continue;
-		char *w[16];
-		struct expand_words_acc acc = {w, 0, 16};
+		char *w[EXPAND_LINE_MAX / 2];
+		struct expand_words_acc acc = {w, 0, EXPAND_LINE_MAX / 2};
 		expand_words(line, strlen(line), expand_acc_add, &acc);
 		for (size_t i = 0; i < acc.n; i++) {
 			if (e->nstop == cap) {

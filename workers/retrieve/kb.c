@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "rank.h"
 
 const struct kb_weights KB_WEIGHTS_DEFAULT = {10.0, 5.0, 1.0, 2.0};
 
@@ -137,6 +138,10 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 	            err, errlen) < 0 ||
 	    kb_migrate(kb, err, errlen) < 0)
 		goto fail;
+	if (rank_register(kb->db) < 0) {
+		snprintf(err, errlen, "%s: SQLite has no FTS5 (needed for the knowledge index)", path);
+		goto fail;
+	}
 	*out = kb;
 	return 0;
 fail:
@@ -856,13 +861,14 @@ static struct kb_cand *kb_cand_find(struct kb_cand *c, size_t n, int64_t id)
 	return NULL;
 }
 
-static int kb_lexical(struct kb *kb, const char *match, struct kb_cand *c, size_t *n, char *err,
-                      size_t errlen)
+/* Top KB_CANDIDATES sections for match; the first ntyped phrases are typed words. */
+static int kb_lexical(struct kb *kb, const char *match, size_t ntyped, const double *dfs,
+                      size_t ndfs, struct kb_cand *c, size_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	if (kb_prepare(kb,
-	               "SELECT rowid, bm25(fts, ?2, ?3, ?4, ?5) AS r FROM fts WHERE fts MATCH ?1"
-	               " ORDER BY r LIMIT ?6",
+	               "SELECT rowid, kbrank(fts, ?2, ?3, ?4, ?5, ?6, ?7, ?9) AS r FROM fts"
+	               " WHERE fts MATCH ?1 ORDER BY r DESC LIMIT ?8",
 	               &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
@@ -870,11 +876,14 @@ static int kb_lexical(struct kb *kb, const char *match, struct kb_cand *c, size_
 	sqlite3_bind_double(st, 3, kb->w.symptoms);
 	sqlite3_bind_double(st, 4, kb->w.body);
 	sqlite3_bind_double(st, 5, kb->w.services);
-	sqlite3_bind_int(st, 6, KB_CANDIDATES);
+	sqlite3_bind_int(st, 6, (int)ntyped);
+	sqlite3_bind_double(st, 7, kb->expand_weight);
+	sqlite3_bind_int(st, 8, KB_CANDIDATES);
+	sqlite3_bind_blob(st, 9, dfs, (int)(ndfs * sizeof(double)), SQLITE_STATIC);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < KB_CANDIDATES) {
 		c[*n].id = sqlite3_column_int64(st, 0);
-		c[*n].score = -sqlite3_column_double(st, 1);
+		c[*n].score = sqlite3_column_double(st, 1);
 		c[*n].lex_rank = (int)*n + 1;
 		c[*n].vec_rank = 0;
 		(*n)++;
@@ -1103,11 +1112,14 @@ static int64_t kb_nrows(struct kb *kb)
  * every typed word is common, the rarest one stays so the query still
  * means something.
  */
-static void kb_prune(struct kb *kb, char **w, const char **via, size_t *n, int keep_one)
+static void kb_prune(struct kb *kb, char **w, const char **via, size_t *n, int keep_one,
+                     double *dfs_out)
 {
 	int64_t rows = kb_nrows(kb);
 	sqlite3_stmt *st;
 	char err[128];
+	for (size_t i = 0; i < *n; i++)
+		dfs_out[i] = -1;
 	if (rows == 0 || *n == 0 ||
 	    kb_prepare(kb, "SELECT doc FROM fts_vocab WHERE term = ?1", &st, err, sizeof(err)) < 0)
 		return;
@@ -1139,6 +1151,7 @@ static void kb_prune(struct kb *kb, char **w, const char **via, size_t *n, int k
 		w[j] = w[i];
 		if (via)
 			via[j] = via[i];
+		dfs_out[j] = (double)df[i];
 		j++;
 	}
 	*n = j;
@@ -1176,43 +1189,14 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	if (k > KB_MAX_K)
 		k = KB_MAX_K;
 	expand_query(e, query, (flags & KB_EXPAND) != 0, &q);
-	kb_prune(kb, q.terms, NULL, &q.nterms, 1);
-	kb_prune(kb, q.extra, q.via, &q.nextra, 0);
-	if (expand_match(&q, 0, &match) == 0 && kb_lexical(kb, match.data, lex, &nlex, err, errlen) < 0)
+	double dfs[EXPAND_MAX_TERMS + EXPAND_MAX_EXTRA];
+	kb_prune(kb, q.terms, NULL, &q.nterms, 1, dfs);
+	kb_prune(kb, q.extra, q.via, &q.nextra, 0, dfs + q.nterms);
+	/* One query: typed words first, then expansion words (weighted in kbrank). */
+	if (expand_match(&q, (flags & KB_EXPAND) != 0, &match) == 0 &&
+	    kb_lexical(kb, match.data, q.nterms, dfs,
+	               q.nterms + ((flags & KB_EXPAND) ? q.nextra : 0), lex, &nlex, err, errlen) < 0)
 		goto out;
-	if ((flags & KB_EXPAND) && q.nextra) {
-		/*
-		 * Expansion words count for less than typed words: a second BM25
-		 * over the expansion words alone, added with a weight.  A section
-		 * missing from one list adds nothing from that list.
-		 */
-		struct expand_query xq = {0};
-		struct kb_cand ext[KB_CANDIDATES];
-		size_t next = 0;
-		memcpy(xq.terms, q.extra, q.nextra * sizeof(*q.extra));
-		xq.nterms = q.nextra;
-		buf_reset(&match);
-		if (expand_match(&xq, 0, &match) == 0 &&
-		    kb_lexical(kb, match.data, ext, &next, err, errlen) < 0)
-			goto out;
-		for (size_t i = 0; i < next; i++) {
-			struct kb_cand *c = kb_cand_find(lex, nlex, ext[i].id);
-			if (c) {
-				c->score += kb->expand_weight * ext[i].score;
-			} else if (nlex < KB_CANDIDATES) {
-				lex[nlex] = ext[i];
-				lex[nlex++].score *= kb->expand_weight;
-			} else if (kb->expand_weight * ext[i].score > lex[nlex - 1].score) {
-				lex[nlex - 1] = ext[i];
-				lex[nlex - 1].score *= kb->expand_weight;
-			} else {
-				continue;
-			}
-			qsort(lex, nlex, sizeof(*lex), kb_cand_cmp);
-		}
-		for (size_t i = 0; i < nlex; i++)
-			lex[i].lex_rank = (int)i + 1;
-	}
 	if ((flags & KB_DENSE) && emb) {
 		float *qv = NULL;
 		size_t dim = 0;

@@ -34,7 +34,7 @@
 #define KB_HIT_TEXT       600 /* bytes of section text in a hit */
 #define KB_EXPAND_WEIGHT  0.4 /* default weight of expansion words */
 #define KB_PER_SOURCE     2   /* default hits per document in one result */
-#define KB_COMMON_SHARE   0.05 /* default: words in more sections than this are skipped */
+#define KB_COMMON_SHARE   0.03 /* default: words in more sections than this are skipped */
 #define KB_COMMON_FLOOR   1000 /* ...but a word in fewer sections than this never is */
 
 /* Search flags. */

@@ -1,7 +1,7 @@
 # workers/retrieve/module.mk: opsbot-retrieve (RAG over runbooks and past
 # incidents), its unit tests, integration tests and the retrieval benchmark.
 
-RETRIEVE_CORE := runbook expand embed kb jobs eval
+RETRIEVE_CORE := runbook expand embed rank kb jobs eval
 RETRIEVE_CORE_OBJS := $(RETRIEVE_CORE:%=$(B)/workers/retrieve/%.o)
 RETRIEVE_OBJS := $(RETRIEVE_CORE_OBJS) $(B)/workers/retrieve/retrieve.o
 PROGRAMS += $(B)/bin/opsbot-retrieve $(B)/bin/opsbot-retrieve-bench
