@@ -233,6 +233,43 @@ static void test_ranking(void **state)
 	kb_close(kb);
 }
 
+static void test_expand_weight(void **state)
+{
+	(void)state;
+	struct kb *kb = fresh_kb();
+	/* A long body: its one typed word is diluted by the section's length. */
+	char body[2048] = "The build felt sluggish once.";
+	for (int i = 0; i < 100; i++)
+		strncat(body, " filler", sizeof(body) - strlen(body) - 1);
+	char text[2300];
+	snprintf(text, sizeof(text), RB("Pipeline notes", "misc", "%s\n"), body);
+	put("runbooks/typed.md", text);
+	struct kb_index_stats st;
+	index_ok(kb, &st, 0);
+	char syn[1200], err[256], got[256];
+	snprintf(syn, sizeof(syn), "%s/syn2.tsv", dir);
+	FILE *f = fopen(syn, "w");
+	assert_non_null(f);
+	fputs("sluggish\tlatency\n", f);
+	fclose(f);
+	struct expand *e;
+	assert_int_equal(expand_load(syn, NULL, &e, err, sizeof(err)), 0);
+	/* Typed word in a body vs expansion word in a title: the weight decides. */
+	static const struct {
+		double weight;
+		const char *want;
+	} cases[] = {{0.01, "runbooks/typed.md#"}, {1.0, "runbooks/latency.md#"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_set_expand_weight(kb, cases[i].weight);
+		top(kb, "sluggish", KB_EXPAND, e, got, sizeof(got));
+		if (strncmp(got, cases[i].want, strlen(cases[i].want)) != 0)
+			fail_msg("expand_weight %.2f: got %s, want %s...", cases[i].weight, got,
+			         cases[i].want);
+	}
+	expand_free(e);
+	kb_close(kb);
+}
+
 static void test_diversity(void **state)
 {
 	(void)state;
@@ -414,6 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_incremental),     cmocka_unit_test(test_ranking),
 	    cmocka_unit_test(test_diversity),       cmocka_unit_test(test_signature),
+	    cmocka_unit_test(test_expand_weight),
 	    cmocka_unit_test(test_incident_memory), cmocka_unit_test(test_reads_during_write),
 	    cmocka_unit_test(test_eval_answers),
 	};
