@@ -178,8 +178,8 @@ static char *bench_text(const struct bench_vocab *v, int words, const char *sep)
 
 static int bench_fill(struct kb *kb, const struct bench_vocab *v, long target, long have)
 {
-	static const char *names[BENCH_SEC_PER_DOC] = {"Overview", "What you see", "Checks",
-	                                               "Fix", "Rollback"};
+	static const char *names[BENCH_SEC_PER_DOC] = {"Overview", "What you see", "Checks", "Fix",
+	                                               "Rollback"};
 	char err[512];
 	long docs = (target - have + BENCH_SEC_PER_DOC - 1) / BENCH_SEC_PER_DOC;
 	if (kb_begin(kb, err, sizeof(err)) < 0)
@@ -369,7 +369,8 @@ int main(int argc, char **argv)
 		int n;
 		if (kb_embed_missing(kb, emb, &n, err, sizeof(err)) == 0 &&
 		    eval_run(kb, &set, KB_EXPAND | KB_DENSE, ex, emb, &s_hyb, NULL, NULL, err,
-		             sizeof(err)) == 0 && !err[0])
+		             sizeof(err)) == 0 &&
+		    !err[0])
 			hybrid = 1;
 		else
 			fprintf(stderr, "bench: hybrid skipped: %s\n", err);
@@ -381,7 +382,8 @@ int main(int argc, char **argv)
 	/* Best configuration by MRR (then recall@5). */
 	const struct eval_score *best = &s_bm25;
 	const char *best_name = "bm25";
-	if (s_exp.mrr > best->mrr || (s_exp.mrr == best->mrr && s_exp.recall_at_5 > best->recall_at_5)) {
+	if (s_exp.mrr > best->mrr ||
+	    (s_exp.mrr == best->mrr && s_exp.recall_at_5 > best->recall_at_5)) {
 		best = &s_exp;
 		best_name = "expand";
 	}
@@ -412,7 +414,8 @@ int main(int argc, char **argv)
 	double p50, p99, pmax, o50, o99, omax, c50, c99, oc50, oc99;
 	size_t k;
 	int other_flags = speed_flags ? 0 : KB_EXPAND;
-	if (bench_latency(kb, &set, ex, speed_flags, repeat, &p50, &p99, &pmax, &c50, &c99, &k) < 0 ||
+	if (bench_latency(kb, &set, ex, speed_flags, repeat, &p50, &p99, &pmax, &c50, &c99, &k) <
+	        0 ||
 	    bench_latency(kb, &set, ex, other_flags, 1, &o50, &o99, &omax, &oc50, &oc99, NULL) < 0)
 		goto out;
 	struct eval_score s_big;

@@ -66,8 +66,8 @@ static char *embed_cut(const char *s, size_t max)
 	return xstrndup(s, n);
 }
 
-static int embed_batch(struct embed *e, const char *const *texts, size_t n, float *out,
-                       size_t *dim, char *err, size_t errlen)
+static int embed_batch(struct embed *e, const char *const *texts, size_t n, float *out, size_t *dim,
+                       char *err, size_t errlen)
 {
 	int ret = -1;
 	char *body = NULL;
@@ -127,8 +127,10 @@ static int embed_batch(struct embed *e, const char *const *texts, size_t n, floa
 		cJSON *vec;
 		pos++;
 		if (idx < 0 || (size_t)idx >= n || seen[idx]) {
-			snprintf(err, errlen, "embeddings answer: field 'index' %lld is out of range "
-			         "or repeated", (long long)idx);
+			snprintf(err, errlen,
+			         "embeddings answer: field 'index' %lld is out of range "
+			         "or repeated",
+			         (long long)idx);
 			free(seen);
 			goto out;
 		}
@@ -140,8 +142,8 @@ static int embed_batch(struct embed *e, const char *const *texts, size_t n, floa
 		}
 		size_t d = (size_t)cJSON_GetArraySize(vec);
 		if (d == 0 || d > EMBED_MAX_DIMS || (*dim && d != *dim)) {
-			snprintf(err, errlen, "embeddings answer: vector of %zu numbers (want %zu)", d,
-			         *dim ? *dim : (size_t)1);
+			snprintf(err, errlen, "embeddings answer: vector of %zu numbers (want %zu)",
+			         d, *dim ? *dim : (size_t)1);
 			free(seen);
 			goto out;
 		}
@@ -153,8 +155,9 @@ static int embed_batch(struct embed *e, const char *const *texts, size_t n, floa
 		cJSON_ArrayForEach(x, vec)
 		{
 			if (!cJSON_IsNumber(x)) {
-				snprintf(err, errlen, "embeddings answer: field 'embedding' holds a "
-				                      "non-number");
+				snprintf(err, errlen,
+				         "embeddings answer: field 'embedding' holds a "
+				         "non-number");
 				free(seen);
 				goto out;
 			}
@@ -193,7 +196,8 @@ int embed_texts(struct embed *e, const char *const *texts, size_t n, float **out
 		if (!res)
 			res = xmalloc((n ? n : 1) * d * sizeof(float));
 		for (size_t i = 0; i < b; i++)
-			memcpy(res + (off + i) * d, scratch + i * EMBED_MAX_DIMS, d * sizeof(float));
+			memcpy(res + (off + i) * d, scratch + i * EMBED_MAX_DIMS,
+			       d * sizeof(float));
 	}
 	free(scratch);
 	if (!res)

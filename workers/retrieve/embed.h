@@ -15,10 +15,10 @@
 
 #include <stddef.h>
 
-#define EMBED_BATCH       32       /* texts per request */
-#define EMBED_MAX_DIMS    8192     /* a longer vector is refused */
-#define EMBED_TEXT_MAX    4000     /* bytes of one text sent */
-#define EMBED_MAX_REPLY   (64 << 20)
+#define EMBED_BATCH     32   /* texts per request */
+#define EMBED_MAX_DIMS  8192 /* a longer vector is refused */
+#define EMBED_TEXT_MAX  4000 /* bytes of one text sent */
+#define EMBED_MAX_REPLY (64 << 20)
 
 struct embed;
 

@@ -139,8 +139,8 @@ static int expand_load_rules(struct expand *e, const char *path, char *err, size
 		char *tab = strchr(line, '\t');
 		if (!tab) {
 			snprintf(err, errlen,
-			         "%s:%d: expected 'typed words<TAB>index words', found no tab", path,
-			         lineno);
+			         "%s:%d: expected 'typed words<TAB>index words', found no tab",
+			         path, lineno);
 			goto out;
 		}
 		*tab = '\0';

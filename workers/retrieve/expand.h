@@ -28,7 +28,7 @@ struct expand;
 struct expand_query {
 	char *terms[EXPAND_MAX_TERMS]; /* typed words, unique, no stop words */
 	size_t nterms;
-	char *extra[EXPAND_MAX_EXTRA]; /* expansion words not among terms */
+	char *extra[EXPAND_MAX_EXTRA];     /* expansion words not among terms */
 	const char *via[EXPAND_MAX_EXTRA]; /* the rule's typed words (owned by expand) */
 	size_t nextra;
 };

@@ -75,10 +75,11 @@ static void test_expand(void **state)
 		const char *via0 = q.nextra ? q.via[0] : NULL;
 		if (strcmp(terms, cases[i].terms) != 0 || strcmp(extra, cases[i].extra) != 0 ||
 		    (cases[i].via0 && (!via0 || strcmp(via0, cases[i].via0) != 0)))
-			fail_msg("case %zu (%s): got terms='%s' extra='%s' via0=%s; want terms='%s' "
-			         "extra='%s' via0=%s",
-			         i, cases[i].query, terms, extra, via0 ? via0 : "-", cases[i].terms,
-			         cases[i].extra, cases[i].via0 ? cases[i].via0 : "-");
+			fail_msg(
+			    "case %zu (%s): got terms='%s' extra='%s' via0=%s; want terms='%s' "
+			    "extra='%s' via0=%s",
+			    i, cases[i].query, terms, extra, via0 ? via0 : "-", cases[i].terms,
+			    cases[i].extra, cases[i].via0 ? cases[i].via0 : "-");
 		expand_query_free(&q);
 	}
 	/* The match expression quotes every word and joins with OR. */

@@ -49,12 +49,13 @@ static void test_query(void **state)
 		int rc = jobs_query(in, &q, &svc, err, sizeof(err));
 		const char *got = rc == 0 ? (q.data ? q.data : "") : err;
 		int ok = rc == cases[i].rc &&
-		         (rc == 0 ? strcmp(got, cases[i].want) == 0 : strstr(got, cases[i].want) != NULL) &&
+		         (rc == 0 ? strcmp(got, cases[i].want) == 0
+		                  : strstr(got, cases[i].want) != NULL) &&
 		         (rc != 0 || (cases[i].service ? svc && strcmp(svc, cases[i].service) == 0
 		                                       : svc == NULL));
 		if (!ok)
-			fail_msg("case %zu: got rc=%d '%s' service=%s; want rc=%d '%s' service=%s", i, rc,
-			         got, svc ? svc : "-", cases[i].rc, cases[i].want,
+			fail_msg("case %zu: got rc=%d '%s' service=%s; want rc=%d '%s' service=%s",
+			         i, rc, got, svc ? svc : "-", cases[i].rc, cases[i].want,
 			         cases[i].service ? cases[i].service : "-");
 		free(svc);
 		buf_free(&q);
@@ -77,11 +78,11 @@ static void test_query(void **state)
 }
 
 #define EV_DETECT                                                                                  \
-	"{\"name\":\"job.finished\",\"data\":{\"kind\":\"detect\",\"result\":{\"summary\":\"s\","     \
+	"{\"name\":\"job.finished\",\"data\":{\"kind\":\"detect\",\"result\":{\"summary\":\"s\","  \
 	"\"ranking\":[{\"service\":\"db\",\"rationale\":\"db connections maxed\"}]}}}"
 #define EV_EXEC(ok)                                                                                \
-	"{\"name\":\"job.finished\",\"data\":{\"kind\":\"execute\",\"result\":{\"steps\":["           \
-	"{\"action\":\"increase_connection_pool\",\"ok\":true},{\"action\":\"restart_service\","       \
+	"{\"name\":\"job.finished\",\"data\":{\"kind\":\"execute\",\"result\":{\"steps\":["        \
+	"{\"action\":\"increase_connection_pool\",\"ok\":true},{\"action\":\"restart_service\","   \
 	"\"ok\":" ok "}]}}}"
 #define EV_VERIFY(ok)                                                                              \
 	"{\"name\":\"job.finished\",\"data\":{\"kind\":\"verify\",\"result\":{\"ok\":" ok "}}}"
@@ -97,8 +98,8 @@ static void test_memory(void **state)
 		const char *root_cause, *actions, *signature; /* or error substring in root_cause */
 	} cases[] = {
 	    {"{\"incident\":{\"id\":7,\"title\":\"Too many connections\",\"service\":\"orders\","
-	     "\"labels\":{\"alertname\":\"PgConnHigh\"}},\"timeline\":[" EV_DETECT "," EV_EXEC("true")
-	     "," EV_VERIFY("true") "]}",
+	     "\"labels\":{\"alertname\":\"PgConnHigh\"}},\"timeline\":[" EV_DETECT
+	     "," EV_EXEC("true") "," EV_VERIFY("true") "]}",
 	     0, 0, 1, "db connections maxed",
 	     "increase_connection_pool (ran); restart_service (ran)", "orders/pgconnhigh"},
 	    {"{\"incident\":{\"id\":8,\"title\":\"Too many connections\",\"service\":\"orders\"},"
@@ -124,17 +125,19 @@ static void test_memory(void **state)
 			fail_msg("case %zu: got rc=%d err=%s, want rc=%d", i, rc, err, cases[i].rc);
 		if (rc < 0) {
 			if (!strstr(err, cases[i].root_cause))
-				fail_msg("case %zu: got err=%s, want %s", i, err, cases[i].root_cause);
+				fail_msg("case %zu: got err=%s, want %s", i, err,
+				         cases[i].root_cause);
 		} else {
 			if (m.inc.worked != cases[i].worked ||
 			    strcmp(m.inc.root_cause, cases[i].root_cause) != 0 ||
 			    strcmp(m.inc.actions, cases[i].actions) != 0 ||
 			    strcmp(m.inc.signature, cases[i].signature) != 0)
-				fail_msg("case %zu: got worked=%d root='%s' actions='%s' sig='%s'; want "
-				         "%d '%s' '%s' '%s'",
-				         i, m.inc.worked, m.inc.root_cause, m.inc.actions, m.inc.signature,
-				         cases[i].worked, cases[i].root_cause, cases[i].actions,
-				         cases[i].signature);
+				fail_msg(
+				    "case %zu: got worked=%d root='%s' actions='%s' sig='%s'; want "
+				    "%d '%s' '%s' '%s'",
+				    i, m.inc.worked, m.inc.root_cause, m.inc.actions,
+				    m.inc.signature, cases[i].worked, cases[i].root_cause,
+				    cases[i].actions, cases[i].signature);
 			jobs_memory_free(&m);
 		}
 		cJSON_Delete(in);

@@ -36,9 +36,9 @@ const struct kb_weights KB_WEIGHTS_DEFAULT = {10.0, 5.0, 1.0, 2.0};
 struct kb {
 	sqlite3 *db;
 	struct kb_weights w;
-	double expand_weight; /* share of an expansion word's BM25 in the score */
-	int per_source;       /* hits one document may hold in a result */
-	double common_share;  /* a word in more than this share of sections is not searched */
+	double expand_weight;       /* share of an expansion word's BM25 in the score */
+	int per_source;             /* hits one document may hold in a result */
+	double common_share;        /* a word in more than this share of sections is not searched */
 	int64_t nrows, nrows_stamp; /* section count, cached against kb_stamp() */
 	/* Vector cache: every embedded section, reloaded when the file changed. */
 	int64_t *vec_ids;
@@ -48,20 +48,20 @@ struct kb {
 };
 
 static const char *const kb_schema[] = {
-	/* 1 */
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-	"CREATE TABLE docs(id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE,"
-	" kind TEXT NOT NULL, title TEXT NOT NULL, services TEXT, symptoms TEXT,"
-	" actions TEXT, mtime INTEGER, size INTEGER, hash INTEGER, incident INTEGER,"
-	" signature TEXT, worked INTEGER);"
-	"CREATE TABLE sections(id INTEGER PRIMARY KEY,"
-	" doc INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,"
-	" ord INTEGER NOT NULL, name TEXT NOT NULL, line INTEGER, text TEXT NOT NULL,"
-	" embedding BLOB);"
-	"CREATE INDEX sections_doc ON sections(doc);"
-	"CREATE VIRTUAL TABLE fts USING fts5(title, symptoms, body, services,"
-	" tokenize = 'unicode61');"
-	"CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');",
+    /* 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE docs(id INTEGER PRIMARY KEY, source TEXT NOT NULL UNIQUE,"
+    " kind TEXT NOT NULL, title TEXT NOT NULL, services TEXT, symptoms TEXT,"
+    " actions TEXT, mtime INTEGER, size INTEGER, hash INTEGER, incident INTEGER,"
+    " signature TEXT, worked INTEGER);"
+    "CREATE TABLE sections(id INTEGER PRIMARY KEY,"
+    " doc INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,"
+    " ord INTEGER NOT NULL, name TEXT NOT NULL, line INTEGER, text TEXT NOT NULL,"
+    " embedding BLOB);"
+    "CREATE INDEX sections_doc ON sections(doc);"
+    "CREATE VIRTUAL TABLE fts USING fts5(title, symptoms, body, services,"
+    " tokenize = 'unicode61');"
+    "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');",
 };
 
 static int kb_exec(struct kb *kb, const char *sql, char *err, size_t errlen)
@@ -102,7 +102,8 @@ static int kb_migrate(struct kb *kb, char *err, size_t errlen)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;", v + 1);
 		if (kb_exec(kb, "BEGIN IMMEDIATE", err, errlen) < 0)
 			return -1;
-		if (kb_exec(kb, kb_schema[v], err, errlen) < 0 || kb_exec(kb, sql, err, errlen) < 0) {
+		if (kb_exec(kb, kb_schema[v], err, errlen) < 0 ||
+		    kb_exec(kb, sql, err, errlen) < 0) {
 			kb_exec(kb, "ROLLBACK", err + strlen(err), 0);
 			return -1;
 		}
@@ -121,9 +122,8 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 	kb->common_share = KB_COMMON_SHARE;
 	kb->vec_stamp = -1;
 	kb->nrows_stamp = -1;
-	int rc = sqlite3_open_v2(path, &kb->db,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                         NULL);
+	int rc = sqlite3_open_v2(
+	    path, &kb->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open: %s", path,
 		         kb->db ? sqlite3_errmsg(kb->db) : sqlite3_errstr(rc));
@@ -132,14 +132,16 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 	sqlite3_busy_timeout(kb->db, 5000);
 	/* A page cache and a memory map big enough for the whole index of a
 	 * large knowledge base: searches then do no read() calls. */
-	if (kb_exec(kb, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-	                "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;"
-	                "PRAGMA mmap_size = 268435456;",
+	if (kb_exec(kb,
+	            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	            "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;"
+	            "PRAGMA mmap_size = 268435456;",
 	            err, errlen) < 0 ||
 	    kb_migrate(kb, err, errlen) < 0)
 		goto fail;
 	if (rank_register(kb->db) < 0) {
-		snprintf(err, errlen, "%s: SQLite has no FTS5 (needed for the knowledge index)", path);
+		snprintf(err, errlen, "%s: SQLite has no FTS5 (needed for the knowledge index)",
+		         path);
 		goto fail;
 	}
 	*out = kb;
@@ -278,9 +280,9 @@ static int kb_insert_section(struct kb *kb, int64_t doc, int ord, const char *na
                              const char *text, const struct kb_doc *d, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (kb_prepare(kb,
-	               "INSERT INTO sections(doc, ord, name, line, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-	               &st, err, errlen) < 0)
+	if (kb_prepare(
+	        kb, "INSERT INTO sections(doc, ord, name, line, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+	        &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, doc);
 	sqlite3_bind_int(st, 2, ord);
@@ -620,8 +622,8 @@ int kb_index_dir(struct kb *kb, const char *dir, const char *const *catalog, str
 		char ferr[1600];
 		int dberr = 0;
 		s.scanned++;
-		int rc = kb_index_file(kb, dir, files.rel[i], catalog, &s, ferr, sizeof(ferr),
-		                       &dberr);
+		int rc =
+		    kb_index_file(kb, dir, files.rel[i], catalog, &s, ferr, sizeof(ferr), &dberr);
 		if (dberr) {
 			str_copy(err, errlen, ferr);
 			kb_rollback(kb);
@@ -958,7 +960,10 @@ static char *kb_why(const struct expand_query *q, const char *text, int vec_rank
 	size_t m = 0;
 	for (size_t i = 0; i < q->nextra; i++)
 		if (kb_text_has(text, q->extra[i]))
-			buf_appendf(&b, "%s%s -> %s", m++ ? ", " : n ? "; expanded " : "expanded ",
+			buf_appendf(&b, "%s%s -> %s",
+			            m++ ? ", "
+			            : n ? "; expanded "
+			                : "expanded ",
 			            q->via[i], q->extra[i]);
 	if (vec_rank)
 		buf_appendf(&b, "%ssimilar meaning (rank %d)", n + m ? "; " : "", vec_rank);
@@ -1195,7 +1200,8 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	/* One query: typed words first, then expansion words (weighted in kbrank). */
 	if (expand_match(&q, (flags & KB_EXPAND) != 0, &match) == 0 &&
 	    kb_lexical(kb, match.data, q.nterms, dfs,
-	               q.nterms + ((flags & KB_EXPAND) ? q.nextra : 0), lex, &nlex, err, errlen) < 0)
+	               q.nterms + ((flags & KB_EXPAND) ? q.nextra : 0), lex, &nlex, err,
+	               errlen) < 0)
 		goto out;
 	if ((flags & KB_DENSE) && emb) {
 		float *qv = NULL;
@@ -1211,9 +1217,10 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 			kb_dense(kb, qv, vec, &nvec);
 			out->dense_used = 1;
 		} else if (kb->vec_n) {
-			snprintf(err, errlen,
-			         "vector search skipped: query vector has %zu numbers, index has %zu",
-			         dim, kb->vec_dim);
+			snprintf(
+			    err, errlen,
+			    "vector search skipped: query vector has %zu numbers, index has %zu",
+			    dim, kb->vec_dim);
 		}
 		free(qv);
 	}

@@ -28,12 +28,12 @@
 #include "runbook.h"
 
 #define KB_SCHEMA_VERSION 1
-#define KB_MAX_K          50  /* results one search may return */
-#define KB_CANDIDATES     50  /* per ranker, before fusion */
-#define KB_RRF_K          60  /* reciprocal rank fusion constant */
-#define KB_HIT_TEXT       600 /* bytes of section text in a hit */
-#define KB_EXPAND_WEIGHT  0.4 /* default weight of expansion words */
-#define KB_PER_SOURCE     2   /* default hits per document in one result */
+#define KB_MAX_K          50   /* results one search may return */
+#define KB_CANDIDATES     50   /* per ranker, before fusion */
+#define KB_RRF_K          60   /* reciprocal rank fusion constant */
+#define KB_HIT_TEXT       600  /* bytes of section text in a hit */
+#define KB_EXPAND_WEIGHT  0.4  /* default weight of expansion words */
+#define KB_PER_SOURCE     2    /* default hits per document in one result */
 #define KB_COMMON_SHARE   0.03 /* default: words in more sections than this are skipped */
 #define KB_COMMON_FLOOR   1000 /* ...but a word in fewer sections than this never is */
 
@@ -115,15 +115,15 @@ struct kb_hit {
 	char *source;  /* "runbooks/high-latency.md" or "incident:42" */
 	char *section; /* "Checks", or "Incident" */
 	char *title;
-	char *kind;    /* "runbook" | "incident" */
-	char *why;     /* "matched latency, p99; slow -> latency" */
-	char *text;    /* up to KB_HIT_TEXT bytes of the section */
-	double score;  /* higher is better; scale depends on the mode */
+	char *kind;   /* "runbook" | "incident" */
+	char *why;    /* "matched latency, p99; slow -> latency" */
+	char *text;   /* up to KB_HIT_TEXT bytes of the section */
+	double score; /* higher is better; scale depends on the mode */
 	int64_t incident;
 	int worked; /* incidents: 1, 0, -1 */
 	char *signature;
-	int64_t id;               /* section row */
-	int lex_rank, vec_rank;   /* 1-based rank in each list, 0 when absent */
+	int64_t id;             /* section row */
+	int lex_rank, vec_rank; /* 1-based rank in each list, 0 when absent */
 };
 
 struct kb_result {

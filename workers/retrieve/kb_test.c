@@ -50,7 +50,7 @@ static void touch_later(const char *name)
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
-#define RB(title, symptoms, body)                                                              \
+#define RB(title, symptoms, body)                                                                  \
 	"---\ntitle: " title "\nsymptoms: " symptoms "\nactions: restart_service\n---\n" body
 
 static const char *const fixtures[][2] = {
@@ -61,10 +61,10 @@ static const char *const fixtures[][2] = {
      RB("High latency", "p99 latency high, timeouts",
         "Requests are slow.\n## Checks\nLook at saturation and recent deploys.\n## Fix\nScale out "
         "or roll back.\n")},
-    {"runbooks/certs.md",
-     RB("Certificate expiry", "x509 certificate has expired",
-        "TLS certificates expire.\n## Checks\nopenssl s_client shows the dates.\n## Fix\nRotate the "
-        "certificate.\n")},
+    {"runbooks/certs.md", RB("Certificate expiry", "x509 certificate has expired",
+                             "TLS certificates expire.\n## Checks\nopenssl s_client shows the "
+                             "dates.\n## Fix\nRotate the "
+                             "certificate.\n")},
     {"runbooks/notes.md",
      RB("Operator notes", "misc", "General notes. Sometimes the disk word appears in a body.\n")},
 };
@@ -127,8 +127,8 @@ static void test_incremental(void **state)
 		const char *step;
 		int scanned, changed, unchanged, removed, failed;
 	} want[] = {
-	    {"first", 4, 4, 0, 0, 0},   {"again", 4, 0, 4, 0, 0},    {"edit", 4, 1, 3, 0, 0},
-	    {"touch", 4, 0, 4, 0, 0},   {"delete", 3, 0, 3, 1, 0},   {"break", 3, 0, 2, 0, 1},
+	    {"first", 4, 4, 0, 0, 0}, {"again", 4, 0, 4, 0, 0},  {"edit", 4, 1, 3, 0, 0},
+	    {"touch", 4, 0, 4, 0, 0}, {"delete", 3, 0, 3, 1, 0}, {"break", 3, 0, 2, 0, 1},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const char *s = want[i].step;
@@ -151,8 +151,8 @@ static void test_incremental(void **state)
 			fail_msg("step %s: got scanned=%d changed=%d unchanged=%d removed=%d "
 			         "failed=%d; want %d %d %d %d %d",
 			         s, st.scanned, st.changed, st.unchanged, st.removed, st.failed,
-			         want[i].scanned, want[i].changed, want[i].unchanged, want[i].removed,
-			         want[i].failed);
+			         want[i].scanned, want[i].changed, want[i].unchanged,
+			         want[i].removed, want[i].failed);
 	}
 	/* The broken file was reported with file and line, and its old version stays. */
 	if (reports != 1 || !strstr(last_report, "runbooks/certs.md:3: unknown key 'symptom'"))
@@ -220,7 +220,8 @@ static void test_ranking(void **state)
 	                 0);
 	assert_true(r.n > 0);
 	if (!strstr(r.hits[0].why, "matched p99") || !strstr(r.hits[0].why, "sluggish -> latency"))
-		fail_msg("why: got '%s', want 'matched p99' and 'sluggish -> latency'", r.hits[0].why);
+		fail_msg("why: got '%s', want 'matched p99' and 'sluggish -> latency'",
+		         r.hits[0].why);
 	kb_result_free(&r);
 	/* Column weights: with title weight 0, a body-only mention can win. */
 	struct kb_weights w = {0, 0, 1, 0};
@@ -274,7 +275,8 @@ static void test_diversity(void **state)
 {
 	(void)state;
 	struct kb *kb = fresh_kb();
-	put("runbooks/many.md", RB("Widget", "widget", "widget\n## A\nwidget\n## B\nwidget\n## C\nwidget\n"));
+	put("runbooks/many.md",
+	    RB("Widget", "widget", "widget\n## A\nwidget\n## B\nwidget\n## C\nwidget\n"));
 	put("runbooks/other.md", RB("Gadget", "gadget", "a widget once\n"));
 	struct kb_index_stats st;
 	index_ok(kb, &st, 0);
@@ -287,8 +289,8 @@ static void test_diversity(void **state)
 		other += strcmp(r.hits[i].source, "runbooks/other.md") == 0;
 	}
 	if (many != KB_PER_SOURCE || other != 1)
-		fail_msg("diversity: got many=%d other=%d of %zu; want many=%d other=1", many, other,
-		         r.n, KB_PER_SOURCE);
+		fail_msg("diversity: got many=%d other=%d of %zu; want many=%d other=1", many,
+		         other, r.n, KB_PER_SOURCE);
 	kb_result_free(&r);
 	kb_close(kb);
 }
@@ -323,19 +325,38 @@ static void test_incident_memory(void **state)
 	/* The failed one matches the query better (more of its words); it must
 	 * still come after the one that worked, because they share a signature. */
 	const struct kb_incident incs[] = {
-	    {.id = 11, .service = "payments", .title = "payments latency spike latency p99",
-	     .signature = sig, .summary = "payments latency spike, p99 latency 3s",
-	     .root_cause = "latency from a slow payments dependency", .actions = "restart_service (ran)",
+	    {.id = 11,
+	     .service = "payments",
+	     .title = "payments latency spike latency p99",
+	     .signature = sig,
+	     .summary = "payments latency spike, p99 latency 3s",
+	     .root_cause = "latency from a slow payments dependency",
+	     .actions = "restart_service (ran)",
 	     .worked = 0},
-	    {.id = 12, .service = "payments", .title = "payments latency",
-	     .signature = sig, .summary = "payments slow", .root_cause = "pods saturated",
-	     .actions = "scale_service (ran)", .worked = 1},
-	    {.id = 13, .service = "payments", .title = "payments latency spike",
-	     .signature = sig, .summary = "payments latency spike again", .root_cause = "unknown",
-	     .actions = "", .worked = -1},
-	    {.id = 14, .service = "search", .title = "search latency spike latency",
-	     .signature = other, .summary = "search latency spike", .root_cause = "gc pauses",
-	     .actions = "restart_service (failed)", .worked = 0},
+	    {.id = 12,
+	     .service = "payments",
+	     .title = "payments latency",
+	     .signature = sig,
+	     .summary = "payments slow",
+	     .root_cause = "pods saturated",
+	     .actions = "scale_service (ran)",
+	     .worked = 1},
+	    {.id = 13,
+	     .service = "payments",
+	     .title = "payments latency spike",
+	     .signature = sig,
+	     .summary = "payments latency spike again",
+	     .root_cause = "unknown",
+	     .actions = "",
+	     .worked = -1},
+	    {.id = 14,
+	     .service = "search",
+	     .title = "search latency spike latency",
+	     .signature = other,
+	     .summary = "search latency spike",
+	     .root_cause = "gc pauses",
+	     .actions = "restart_service (failed)",
+	     .worked = 0},
 	};
 	for (size_t i = 0; i < sizeof(incs) / sizeof(incs[0]); i++)
 		if (kb_put_incident(kb, &incs[i], err, sizeof(err)) < 0)
@@ -348,11 +369,13 @@ static void test_incident_memory(void **state)
 
 	struct kb_result r;
 	assert_int_equal(
-	    kb_search(kb, "payments latency spike p99", 0, NULL, NULL, 10, &r, err, sizeof(err)), 0);
+	    kb_search(kb, "payments latency spike p99", 0, NULL, NULL, 10, &r, err, sizeof(err)),
+	    0);
 	/* Order of the payments incidents among the hits: 12 (worked), 13, 11 (failed). */
 	char order[64] = "";
 	for (size_t i = 0; i < r.n; i++)
-		if (r.hits[i].incident && r.hits[i].signature && strcmp(r.hits[i].signature, sig) == 0) {
+		if (r.hits[i].incident && r.hits[i].signature &&
+		    strcmp(r.hits[i].signature, sig) == 0) {
 			char id[16];
 			snprintf(id, sizeof(id), "%lld ", (long long)r.hits[i].incident);
 			strncat(order, id, sizeof(order) - strlen(order) - 1);
@@ -361,9 +384,9 @@ static void test_incident_memory(void **state)
 		fail_msg("same-signature order: got '%s', want '12 13 11 '", order);
 	/* Hits carry source and section for citation. */
 	for (size_t i = 0; i < r.n; i++)
-		if (r.hits[i].incident == 12 &&
-		    (strcmp(r.hits[i].source, "incident:12") != 0 ||
-		     strcmp(r.hits[i].section, "Incident") != 0 || !strstr(r.hits[i].text, "worked")))
+		if (r.hits[i].incident == 12 && (strcmp(r.hits[i].source, "incident:12") != 0 ||
+		                                 strcmp(r.hits[i].section, "Incident") != 0 ||
+		                                 !strstr(r.hits[i].text, "worked")))
 			fail_msg("incident hit: got source=%s section=%s text=%s", r.hits[i].source,
 			         r.hits[i].section, r.hits[i].text);
 	kb_result_free(&r);
@@ -408,8 +431,8 @@ static void test_reads_during_write(void **state)
 static void test_eval_answers(void **state)
 {
 	(void)state;
-	struct eval_query q = {.query = "q", .answers = {"disk-full", "high-latency#Checks"},
-	                       .nanswers = 2};
+	struct eval_query q = {
+	    .query = "q", .answers = {"disk-full", "high-latency#Checks"}, .nanswers = 2};
 	static const struct {
 		const char *source, *section;
 		int want;
@@ -449,11 +472,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_incremental),     cmocka_unit_test(test_ranking),
-	    cmocka_unit_test(test_diversity),       cmocka_unit_test(test_signature),
-	    cmocka_unit_test(test_expand_weight),
-	    cmocka_unit_test(test_incident_memory), cmocka_unit_test(test_reads_during_write),
-	    cmocka_unit_test(test_eval_answers),
+	    cmocka_unit_test(test_incremental),        cmocka_unit_test(test_ranking),
+	    cmocka_unit_test(test_diversity),          cmocka_unit_test(test_signature),
+	    cmocka_unit_test(test_expand_weight),      cmocka_unit_test(test_incident_memory),
+	    cmocka_unit_test(test_reads_during_write), cmocka_unit_test(test_eval_answers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

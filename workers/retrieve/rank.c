@@ -44,8 +44,8 @@ static int rank_count_row(const Fts5ExtensionApi *api, Fts5Context *fts, void *a
  * dfs, when not NULL, holds ndf document counts (double) in phrase order,
  * known from the vocabulary already; a negative one is counted here.
  */
-static int rank_query_new(const Fts5ExtensionApi *api, Fts5Context *fts, const double *dfs,
-                          int ndf, struct rank_query **out)
+static int rank_query_new(const Fts5ExtensionApi *api, Fts5Context *fts, const double *dfs, int ndf,
+                          struct rank_query **out)
 {
 	struct rank_query *q = calloc(1, sizeof(*q));
 	if (!q)

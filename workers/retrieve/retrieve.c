@@ -138,12 +138,10 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	r->top_k = (int)config_int(cfg, "retrieve", "top_k", 5, 1, KB_MAX_K);
 	r->use_expand = config_bool(cfg, "retrieve", "expand", 1);
 	struct kb_weights w = {
-		config_double(cfg, "retrieve", "weight_title", KB_WEIGHTS_DEFAULT.title, 0, 100),
-		config_double(cfg, "retrieve", "weight_symptoms", KB_WEIGHTS_DEFAULT.symptoms, 0,
-		              100),
-		config_double(cfg, "retrieve", "weight_body", KB_WEIGHTS_DEFAULT.body, 0, 100),
-		config_double(cfg, "retrieve", "weight_services", KB_WEIGHTS_DEFAULT.services, 0,
-		              100),
+	    config_double(cfg, "retrieve", "weight_title", KB_WEIGHTS_DEFAULT.title, 0, 100),
+	    config_double(cfg, "retrieve", "weight_symptoms", KB_WEIGHTS_DEFAULT.symptoms, 0, 100),
+	    config_double(cfg, "retrieve", "weight_body", KB_WEIGHTS_DEFAULT.body, 0, 100),
+	    config_double(cfg, "retrieve", "weight_services", KB_WEIGHTS_DEFAULT.services, 0, 100),
 	};
 	double xw = config_double(cfg, "retrieve", "expand_weight", KB_EXPAND_WEIGHT, 0, 1);
 	int per = (int)config_int(cfg, "retrieve", "per_source", KB_PER_SOURCE, 1, KB_MAX_K);
@@ -169,7 +167,8 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	if (retrieve_load_catalog(r, catalog, err, errlen) < 0)
 		goto fail;
 	if (*eurl)
-		r->embed = embed_new(eurl, emodel, config_secret("OPSBOT_LLM_API_KEY"), (long)etimeout);
+		r->embed =
+		    embed_new(eurl, emodel, config_secret("OPSBOT_LLM_API_KEY"), (long)etimeout);
 	*out = r;
 	return 0;
 fail:
@@ -286,8 +285,9 @@ static int retrieve_job_retrieve(struct retrieve *r, const struct worker_job *jo
 		         "No runbook or past incident matched; the plan will rest on detection "
 		         "alone.");
 	else
-		snprintf(summary, sizeof(summary), "Found %zu passage%s. Best: %s, section \"%s\" (%s).",
-		         res.n, res.n == 1 ? "" : "s", res.hits[0].title, res.hits[0].section,
+		snprintf(summary, sizeof(summary),
+		         "Found %zu passage%s. Best: %s, section \"%s\" (%s).", res.n,
+		         res.n == 1 ? "" : "s", res.hits[0].title, res.hits[0].section,
 		         res.hits[0].source);
 	json_add_str(out, "summary", summary);
 	log_info("event=retrieved incident=%lld job=%lld hits=%zu dense=%d best=%s",
@@ -514,9 +514,10 @@ static int retrieve_command(int argc, char **argv)
 	} else if (strcmp(cmd, "stats") == 0 && argc == 2) {
 		int64_t docs = 0, secs = 0, incs = 0;
 		rc = kb_counts(r->kb, &docs, &secs, &incs) < 0;
-		printf("runbooks=%lld sections=%lld incidents=%lld expansion_rules=%zu vectors=%s\n",
-		       (long long)docs, (long long)secs, (long long)incs,
-		       expand_rule_count(r->expand), r->embed ? "on" : "off");
+		printf(
+		    "runbooks=%lld sections=%lld incidents=%lld expansion_rules=%zu vectors=%s\n",
+		    (long long)docs, (long long)secs, (long long)incs, expand_rule_count(r->expand),
+		    r->embed ? "on" : "off");
 	} else {
 		rc = retrieve_usage();
 	}
@@ -526,14 +527,14 @@ static int retrieve_command(int argc, char **argv)
 }
 
 static const struct worker_spec retrieve_spec = {
-	.name = "opsbot-retrieve",
-	.section = "retrieve",
-	.kinds = (const char *const[]){WIRE_JOB_RETRIEVE, WIRE_JOB_INDEX, NULL},
-	.init = retrieve_init,
-	.handle = retrieve_handle,
-	.fini = retrieve_fini,
-	.command = retrieve_command,
-	.reload = retrieve_reload,
+    .name = "opsbot-retrieve",
+    .section = "retrieve",
+    .kinds = (const char *const[]){WIRE_JOB_RETRIEVE, WIRE_JOB_INDEX, NULL},
+    .init = retrieve_init,
+    .handle = retrieve_handle,
+    .fini = retrieve_fini,
+    .command = retrieve_command,
+    .reload = retrieve_reload,
 };
 
 int main(int argc, char **argv)

@@ -16,11 +16,10 @@
 
 #include "mem.h"
 
-static void runbook_err(char *err, size_t errlen, const char *path, int line, const char *fmt,
-                        ...) __attribute__((format(printf, 5, 6)));
+static void runbook_err(char *err, size_t errlen, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void runbook_err(char *err, size_t errlen, const char *path, int line, const char *fmt,
-                        ...)
+static void runbook_err(char *err, size_t errlen, const char *path, int line, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -71,13 +70,14 @@ static int runbook_split_actions(const char *path, int line, const char *value,
 		char *name = runbook_trim_dup(p, n);
 		if (!runbook_action_ok(name)) {
 			runbook_err(err, errlen, path, line,
-			            "action '%s' is not a catalog name (lower case, digits, _)", name);
+			            "action '%s' is not a catalog name (lower case, digits, _)",
+			            name);
 			free(name);
 			return -1;
 		}
 		if (catalog && !runbook_in_catalog(name, catalog)) {
-			runbook_err(err, errlen, path, line, "action '%s' is not in the action catalog",
-			            name);
+			runbook_err(err, errlen, path, line,
+			            "action '%s' is not in the action catalog", name);
 			free(name);
 			return -1;
 		}
@@ -126,7 +126,8 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 	const char *p = text, *end = text + len;
 
 	if (len > RUNBOOK_MAX_BYTES) {
-		runbook_err(err, errlen, path, 1, "file is larger than %d bytes", RUNBOOK_MAX_BYTES);
+		runbook_err(err, errlen, path, 1, "file is larger than %d bytes",
+		            RUNBOOK_MAX_BYTES);
 		return -1;
 	}
 	if (memchr(text, '\0', len)) {
@@ -168,7 +169,8 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 		}
 		char *colon = strchr(l, ':');
 		if (!colon) {
-			runbook_err(err, errlen, path, line, "expected 'key: value', got '%.60s'", l);
+			runbook_err(err, errlen, path, line, "expected 'key: value', got '%.60s'",
+			            l);
 			free(l);
 			goto fail;
 		}
@@ -207,7 +209,8 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 			else if (seen == &seen_svc)
 				rb.services = xstrdup(val);
 			else
-				rc = runbook_split_actions(path, line, val, catalog, &rb, err, errlen);
+				rc = runbook_split_actions(path, line, val, catalog, &rb, err,
+				                           errlen);
 		}
 		free(key);
 		free(val);
@@ -217,12 +220,15 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 		line++;
 	}
 	if (!closed) {
-		runbook_err(err, errlen, path, 1, "front matter opened here is never closed with '---'");
+		runbook_err(err, errlen, path, 1,
+		            "front matter opened here is never closed with '---'");
 		goto fail;
 	}
 	if (!seen_title || !seen_sym || !seen_act) {
 		runbook_err(err, errlen, path, 1, "front matter lacks required key '%s'",
-		            !seen_title ? "title" : !seen_sym ? "symptoms" : "actions");
+		            !seen_title ? "title"
+		            : !seen_sym ? "symptoms"
+		                        : "actions");
 		goto fail;
 	}
 	if (!rb.services)
@@ -262,7 +268,8 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 		line++;
 	}
 	if (fence) {
-		runbook_err(err, errlen, path, fence_line, "code fence ``` opened here is never closed");
+		runbook_err(err, errlen, path, fence_line,
+		            "code fence ``` opened here is never closed");
 		goto fail;
 	}
 	rb.sections[rb.nsections - 1].text = runbook_trim_dup(sec_start, (size_t)(end - sec_start));
@@ -270,7 +277,8 @@ int runbook_parse(const char *path, const char *text, size_t len, const char *co
 	if (rb.nsections > 1 && rb.sections[0].text[0] == '\0') {
 		free(rb.sections[0].name);
 		free(rb.sections[0].text);
-		memmove(&rb.sections[0], &rb.sections[1], (rb.nsections - 1) * sizeof(*rb.sections));
+		memmove(&rb.sections[0], &rb.sections[1],
+		        (rb.nsections - 1) * sizeof(*rb.sections));
 		rb.nsections--;
 	}
 	*out = rb;

@@ -21,9 +21,9 @@ static void test_sections(void **state)
 	static const struct {
 		const char *text;
 		size_t nsections;
-		const char *names;  /* "|"-joined */
-		const char *lines;  /* "|"-joined */
-		const char *first;  /* text of the first section */
+		const char *names; /* "|"-joined */
+		const char *lines; /* "|"-joined */
+		const char *first; /* text of the first section */
 	} cases[] = {
 	    {FM "intro\n## A\na\n## B\nb\n", 3, "Overview|A|B|", "6|7|9|", "intro"},
 	    {FM "## A\na\n", 1, "A|", "6|", "a"},
@@ -32,8 +32,8 @@ static void test_sections(void **state)
 	     "x\n```\n## not a heading\n```"},
 	    {FM "###  deeper heading stays\n## H2 \n", 2, "Overview|H2|", "6|7|",
 	     "###  deeper heading stays"},
-	    {"---\r\ntitle: T\r\nsymptoms: s\r\nactions: restart_service\r\n---\r\n## W\r\nw\r\n", 1,
-	     "W|", "6|", "w"},
+	    {"---\r\ntitle: T\r\nsymptoms: s\r\nactions: restart_service\r\n---\r\n## W\r\nw\r\n",
+	     1, "W|", "6|", "w"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct runbook rb;
@@ -55,7 +55,8 @@ static void test_sections(void **state)
 			fail_msg("case %zu: got %zu sections names=%s lines=%s first=%s; want %zu "
 			         "names=%s lines=%s first=%s",
 			         i, rb.nsections, names, lines, rb.sections[0].text,
-			         cases[i].nsections, cases[i].names, cases[i].lines, cases[i].first);
+			         cases[i].nsections, cases[i].names, cases[i].lines,
+			         cases[i].first);
 		runbook_free(&rb);
 	}
 }
