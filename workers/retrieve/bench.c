@@ -5,6 +5,7 @@
  * SYNOPSIS
  *   opsbot-retrieve-bench --knowledge DIR --queries FILE.tsv
  *                         [--fake-llm PATH] [--sections N] [--repeat N]
+ *                         [--keep FILE.db]  (keep the generated corpus there)
  *
  * DESCRIPTION
  *   1. Quality: indexes the knowledge folder into a temporary database and
@@ -310,7 +311,7 @@ static void bench_print_score(const char *name, const struct eval_score *s)
 int main(int argc, char **argv)
 {
 	const char *knowledge = "knowledge", *queries = "tests/data/retrieval_queries.tsv";
-	const char *fake = NULL;
+	const char *fake = NULL, *keep = NULL;
 	long sections = 100000, repeat = 3;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		char *end;
@@ -322,6 +323,8 @@ int main(int argc, char **argv)
 			fake = argv[i + 1];
 		else if (strcmp(argv[i], "--sections") == 0)
 			sections = strtol(argv[i + 1], &end, 10);
+		else if (strcmp(argv[i], "--keep") == 0)
+			keep = argv[i + 1];
 		else if (strcmp(argv[i], "--repeat") == 0)
 			repeat = strtol(argv[i + 1], &end, 10);
 	}
@@ -396,7 +399,10 @@ int main(int argc, char **argv)
 		speed_flags = 0;
 
 	/* 2. Speed on a generated corpus. */
-	snprintf(path, sizeof(path), "%s/big.db", dir);
+	if (keep)
+		snprintf(path, sizeof(path), "%s", keep);
+	else
+		snprintf(path, sizeof(path), "%s/big.db", dir);
 	double t0 = bench_now_ms();
 	if (kb_open(path, &kb, err, sizeof(err)) < 0 ||
 	    kb_index_dir(kb, knowledge, NULL, NULL, &st, NULL, NULL, err, sizeof(err)) < 0) {
