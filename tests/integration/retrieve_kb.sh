@@ -44,6 +44,20 @@ kb search --json "OOMKilled exit code 137" | jq -e '.passages[0].source == "runb
   >/dev/null || t_fail "other runbooks not searchable after a bad file"
 rm knowledge/runbooks/bad_frontmatter.md
 
+# Action names are checked against the catalog's [action NAME] sections.
+mkdir cat && cp "$REPO/tests/data/retrieve/unknown_action.md" "$REPO/tests/data/retrieve/bad_frontmatter.md" cat/
+sed "s|^knowledge = .*|knowledge = $T/cat|; s|^catalog = .*|catalog = $REPO/tests/data/retrieve/actions.conf|; s|^db = .*|db = $T/var/cat.db|" \
+  opsbot.conf >cat.conf
+opsbot-retrieve -c cat.conf kb index >cat.out 2>&1 && t_fail "index with an unknown action exited 0"
+grep -q "cat/unknown_action.md:4: action 'reboot_the_world' is not in the action catalog" cat.out ||
+  t_fail "unknown action not reported with file and line: $(cat cat.out)"
+grep -q "2 failed" cat.out || t_fail "catalog summary: $(cat cat.out)"
+if [ -f "$REPO/config/actions.conf" ]; then
+  sed "s|^catalog = .*|catalog = $REPO/config/actions.conf|; s|^db = .*|db = $T/var/real.db|" opsbot.conf >real.conf
+  opsbot-retrieve -c real.conf kb index >real.out 2>&1 ||
+    t_fail "the shipped runbooks name actions missing from config/actions.conf: $(cat real.out)"
+fi
+
 # Changed and removed files.
 printf '\n## Extra\nCheck the zorblax gauge first.\n' >>knowledge/runbooks/disk-full.md
 rm knowledge/runbooks/clock-skew.md

@@ -1021,17 +1021,26 @@ static int kb_fill_hit(struct kb *kb, const struct expand_query *q, struct kb_hi
 {
 	sqlite3_stmt *st;
 	if (kb_prepare(kb,
-	               "SELECT s.text, coalesce(d.symptoms, '') FROM sections s"
-	               " JOIN docs d ON d.id = s.doc WHERE s.id = ?1",
+	               "SELECT s.text, coalesce(d.symptoms, ''), d.kind, coalesce(d.actions, '')"
+	               " FROM sections s JOIN docs d ON d.id = s.doc WHERE s.id = ?1",
 	               &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, h->id);
-	const char *text = "", *sym = "";
+	const char *text = "", *sym = "", *kind = "", *acts = "";
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		text = (const char *)sqlite3_column_text(st, 0);
 		sym = (const char *)sqlite3_column_text(st, 1);
+		kind = (const char *)sqlite3_column_text(st, 2);
+		acts = (const char *)sqlite3_column_text(st, 3);
 	}
 	h->text = kb_cut(text, KB_HIT_TEXT);
+	/* A runbook passage carries its front matter's catalog actions, so a
+	 * planner reading any section sees what the runbook suggests. */
+	if (strcmp(kind, "runbook") == 0 && *acts) {
+		char *t = xasprintf("%s\nSuggested actions: %s", h->text, acts);
+		free(h->text);
+		h->text = t;
+	}
 	char *all = xasprintf("%s\n%s\n%s\n%s", h->title, h->section, sym, text);
 	h->why = kb_why(q, all, h->vec_rank, h->lex_rank);
 	free(all);
