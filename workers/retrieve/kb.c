@@ -40,6 +40,7 @@ struct kb {
 	int per_source;             /* hits one document may hold in a result */
 	double common_share;        /* a word in more than this share of sections is not searched */
 	int64_t nrows, nrows_stamp; /* section count, cached against kb_stamp() */
+	struct rank_sizes sizes;    /* column lengths for kbrank, same stamp */
 	/* Vector cache: every embedded section, reloaded when the file changed. */
 	int64_t *vec_ids;
 	float *vec;
@@ -139,7 +140,8 @@ int kb_open(const char *path, struct kb **out, char *err, size_t errlen)
 	            err, errlen) < 0 ||
 	    kb_migrate(kb, err, errlen) < 0)
 		goto fail;
-	if (rank_register(kb->db) < 0) {
+	kb->sizes.enabled = 1;
+	if (rank_register(kb->db, &kb->sizes) < 0) {
 		snprintf(err, errlen, "%s: SQLite has no FTS5 (needed for the knowledge index)",
 		         path);
 		goto fail;
@@ -156,6 +158,7 @@ void kb_close(struct kb *kb)
 	if (!kb)
 		return;
 	sqlite3_close(kb->db);
+	rank_sizes_free(&kb->sizes);
 	free(kb->vec_ids);
 	free(kb->vec);
 	free(kb);
@@ -179,6 +182,21 @@ void kb_set_per_source(struct kb *kb, int n)
 void kb_set_common_share(struct kb *kb, double share)
 {
 	kb->common_share = share;
+}
+
+static int64_t kb_nrows(struct kb *kb);
+
+void kb_warm(struct kb *kb)
+{
+	kb_nrows(kb);
+}
+
+void kb_set_size_cache(struct kb *kb, int on)
+{
+	kb->sizes.enabled = on;
+	if (!on)
+		rank_sizes_free(&kb->sizes);
+	kb->nrows_stamp = -1;
 }
 
 void kb_set_busy_timeout(struct kb *kb, int ms)
@@ -1107,6 +1125,9 @@ static int64_t kb_nrows(struct kb *kb)
 	int64_t stamp = kb_stamp(kb);
 	if (stamp == kb->nrows_stamp)
 		return kb->nrows;
+	/* The lengths kbrank reads follow the same rows (see rank.h). */
+	if (kb->sizes.enabled && rank_sizes_load(&kb->sizes, kb->db, "fts", 4) < 0)
+		log_warn("event=kb_size_cache_failed error=%s", log_q(sqlite3_errmsg(kb->db)));
 	sqlite3_stmt *st;
 	char err[128];
 	kb->nrows = 0;
@@ -1202,6 +1223,11 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	err[0] = '\0';
 	if (k > KB_MAX_K)
 		k = KB_MAX_K;
+	/* One read transaction: every statement and the caches loaded below see
+	 * the same snapshot, even while another process re-indexes. */
+	int own_txn = sqlite3_get_autocommit(kb->db);
+	if (own_txn && kb_exec(kb, "BEGIN", err, errlen) < 0)
+		return -1;
 	expand_query(e, query, (flags & KB_EXPAND) != 0, &q);
 	double dfs[EXPAND_MAX_TERMS + EXPAND_MAX_EXTRA];
 	kb_prune(kb, q.terms, NULL, &q.nterms, 1, dfs);
@@ -1270,6 +1296,10 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 			goto out;
 	ret = 0;
 out:
+	if (own_txn) {
+		char cerr[128];
+		kb_exec(kb, "COMMIT", cerr, sizeof(cerr));
+	}
 	if (ret < 0)
 		kb_result_free(out);
 	expand_query_free(&q);

@@ -57,6 +57,10 @@ void kb_set_expand_weight(struct kb *kb, double w);
 void kb_set_per_source(struct kb *kb, int n);
 /* Words found in more than this share of sections are not searched (0..1]. */
 void kb_set_common_share(struct kb *kb, double share);
+/* Load the caches a search needs now (after indexing), not in the next search. */
+void kb_warm(struct kb *kb);
+/* Keep every section's column lengths in memory for ranking (default on). */
+void kb_set_size_cache(struct kb *kb, int on);
 /* Wait this long for a lock held by another process (default 5 s). */
 void kb_set_busy_timeout(struct kb *kb, int ms);
 

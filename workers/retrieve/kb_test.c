@@ -428,6 +428,60 @@ static void test_reads_during_write(void **state)
 	kb_close(writer);
 }
 
+/* Scores of the top hits of a query, "source#section=score;..." */
+static void scores(struct kb *kb, const char *query, char *out, size_t outlen)
+{
+	struct kb_result r;
+	char err[256];
+	out[0] = '\0';
+	if (kb_search(kb, query, 0, NULL, NULL, 10, &r, err, sizeof(err)) < 0)
+		fail_msg("search %s: %s", query, err);
+	for (size_t i = 0; i < r.n; i++) {
+		char one[300];
+		snprintf(one, sizeof(one), "%s#%s=%.17g;", r.hits[i].source, r.hits[i].section,
+		         r.hits[i].score);
+		strncat(out, one, outlen - strlen(out) - 1);
+	}
+	kb_result_free(&r);
+}
+
+static void test_size_cache(void **state)
+{
+	(void)state;
+	struct kb *writer = fresh_kb(), *reader;
+	struct kb_index_stats st;
+	char err[256];
+	index_ok(writer, &st, 0);
+	assert_int_equal(kb_open(dbpath, &reader, err, sizeof(err)), 0);
+	static const char *const queries[] = {"disk", "certificate expired dates",
+	                                      "latency timeouts deploys", "inodes zebra"};
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) {
+			/* Another connection changes rows: the cache must follow. */
+			put("runbooks/disk.md",
+			    RB("Disk full", "no space left on device",
+			       "## Checks\nRun df -i for inodes, and df -h, and du, "
+			       "and look again.\n"));
+			put("runbooks/zebra.md", RB("Zebra", "zebra", "zebra zebra\n"));
+			index_ok(writer, &st, 0);
+		}
+		for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+			char on[2048], off[2048];
+			kb_set_size_cache(reader, 1);
+			scores(reader, queries[i], on, sizeof(on));
+			kb_set_size_cache(reader, 0);
+			scores(reader, queries[i], off, sizeof(off));
+			int may_be_empty = round == 0 && i == 3; /* no zebra yet */
+			if (strcmp(on, off) != 0 || (!on[0] && !may_be_empty))
+				fail_msg("round %d query '%s': cached lengths give '%s', FTS5's "
+				         "give '%s'",
+				         round, queries[i], on, off);
+		}
+	}
+	kb_close(reader);
+	kb_close(writer);
+}
+
 static void test_eval_answers(void **state)
 {
 	(void)state;
@@ -472,10 +526,11 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_incremental),        cmocka_unit_test(test_ranking),
-	    cmocka_unit_test(test_diversity),          cmocka_unit_test(test_signature),
-	    cmocka_unit_test(test_expand_weight),      cmocka_unit_test(test_incident_memory),
-	    cmocka_unit_test(test_reads_during_write), cmocka_unit_test(test_eval_answers),
+	    cmocka_unit_test(test_incremental),     cmocka_unit_test(test_ranking),
+	    cmocka_unit_test(test_diversity),       cmocka_unit_test(test_signature),
+	    cmocka_unit_test(test_expand_weight),   cmocka_unit_test(test_size_cache),
+	    cmocka_unit_test(test_incident_memory), cmocka_unit_test(test_reads_during_write),
+	    cmocka_unit_test(test_eval_answers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -126,9 +126,16 @@ static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 			q->tf[p * q->ncol + c] += 1.0;
 	}
 	double norm[RANK_MAX_COLUMNS];
+	const struct rank_sizes *sz = api->xUserData(fts);
+	sqlite3_int64 row = api->xRowid(fts);
+	int cached = sz && sz->enabled && sz->ncol == q->ncol && row >= 0 && (size_t)row < sz->n &&
+	             sz->ok[row];
 	for (int c = 0; rc == SQLITE_OK && c < q->ncol; c++) {
 		int len = 0;
-		rc = api->xColumnSize(fts, c, &len);
+		if (cached)
+			len = sz->len[(size_t)row * (size_t)sz->ncol + (size_t)c];
+		else
+			rc = api->xColumnSize(fts, c, &len);
 		norm[c] = 1.0 - RANK_B + RANK_B * (double)len / q->avg[c];
 	}
 	if (rc != SQLITE_OK) {
@@ -148,7 +155,7 @@ static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
 	sqlite3_result_double(ctx, score);
 }
 
-int rank_register(sqlite3 *db)
+int rank_register(sqlite3 *db, struct rank_sizes *sizes)
 {
 	fts5_api *api = NULL;
 	sqlite3_stmt *st;
@@ -159,5 +166,92 @@ int rank_register(sqlite3 *db)
 	sqlite3_finalize(st);
 	if (!api || api->iVersion < 2)
 		return -1;
-	return api->xCreateFunction(api, "kbrank", NULL, rank_fn, NULL) == SQLITE_OK ? 0 : -1;
+	return api->xCreateFunction(api, "kbrank", sizes, rank_fn, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void rank_sizes_free(struct rank_sizes *sizes)
+{
+	free(sizes->len);
+	free(sizes->ok);
+	sizes->len = NULL;
+	sizes->ok = NULL;
+	sizes->n = 0;
+}
+
+/* SQLite's varint (as FTS5 writes them); bytes used, or 0 when truncated. */
+static int rank_varint(const unsigned char *p, int n, uint32_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n && i < 9; i++) {
+		if (i == 8) {
+			v = (v << 8) | p[i];
+			*out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+			return 9;
+		}
+		v = (v << 7) | (p[i] & 0x7f);
+		if (!(p[i] & 0x80)) {
+			*out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+int rank_sizes_load(struct rank_sizes *sizes, sqlite3 *db, const char *fts, int ncol)
+{
+	rank_sizes_free(sizes);
+	sizes->ncol = ncol;
+	if (ncol <= 0 || ncol > RANK_MAX_COLUMNS)
+		return -1;
+	sqlite3_stmt *st;
+	char *sql = sqlite3_mprintf("SELECT max(id) FROM \"%w_docsize\"", fts);
+	if (!sql)
+		return -1;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return -1;
+	sqlite3_int64 max = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (max < 0)
+		return -1;
+	size_t n = (size_t)max + 1 < RANK_SIZES_MAX ? (size_t)max + 1 : RANK_SIZES_MAX;
+	sizes->len = calloc(n * (size_t)ncol, sizeof(uint16_t));
+	sizes->ok = calloc(n, 1);
+	if (!sizes->len || !sizes->ok) {
+		rank_sizes_free(sizes);
+		return -1;
+	}
+	sizes->n = n;
+	sql =
+	    sqlite3_mprintf("SELECT id, sz FROM \"%w_docsize\" WHERE id < %lld", fts, (long long)n);
+	if (!sql || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_free(sql);
+		rank_sizes_free(sizes);
+		return -1;
+	}
+	sqlite3_free(sql);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 id = sqlite3_column_int64(st, 0);
+		const unsigned char *b = sqlite3_column_blob(st, 1);
+		int bn = sqlite3_column_bytes(st, 1), off = 0, c;
+		if (id < 0 || (size_t)id >= n)
+			continue;
+		for (c = 0; c < ncol; c++) {
+			uint32_t v;
+			int used = rank_varint(b + off, bn - off, &v);
+			if (!used)
+				break; /* not the layout we expect: leave this row to FTS5 */
+			off += used;
+			sizes->len[(size_t)id * (size_t)ncol + (size_t)c] =
+			    (uint16_t)(v > 65535 ? 65535 : v);
+		}
+		sizes->ok[id] = c == ncol;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		rank_sizes_free(sizes);
+		return -1;
+	}
+	return 0;
 }

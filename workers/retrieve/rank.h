@@ -21,11 +21,34 @@
 #define OPSBOT_RETRIEVE_RANK_H
 
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define RANK_MAX_COLUMNS 8
 #define RANK_MAX_PHRASES 256
+#define RANK_SIZES_MAX   (4u << 20) /* rowids the size cache covers */
 
-/* Register kbrank on db's FTS5.  0, or -1 when FTS5 is not available. */
-int rank_register(sqlite3 *db);
+/*
+ * Column lengths of every row, held in memory: FTS5 would otherwise read
+ * its docsize table once per matching row, which is over half the cost
+ * of a search on a large index.  Loaded from the FTS5 table's docsize
+ * shadow table (a varint per column); rows it does not cover (or when it
+ * is off) fall back to xColumnSize.  The caller reloads it whenever the
+ * database changed, inside the read transaction the search runs in, so it
+ * always matches the rows the search sees.
+ */
+struct rank_sizes {
+	int enabled;
+	int ncol;
+	uint16_t *len;     /* ncol per rowid, saturating at 65535 */
+	unsigned char *ok; /* 1 when the rowid's lengths are known */
+	size_t n;          /* rowids covered: 0..n-1 */
+};
+
+/* Register kbrank on db's FTS5; sizes may be NULL.  0, or -1 without FTS5. */
+int rank_register(sqlite3 *db, struct rank_sizes *sizes);
+/* (Re)load sizes from table `<fts>_docsize`.  0, or -1 (then sizes is empty). */
+int rank_sizes_load(struct rank_sizes *sizes, sqlite3 *db, const char *fts, int ncol);
+void rank_sizes_free(struct rank_sizes *sizes);
 
 #endif

@@ -186,6 +186,7 @@ static int retrieve_index(struct retrieve *r, struct kb_index_stats *st, char *e
 {
 	int rc = kb_index_dir(r->kb, r->knowledge, retrieve_catalog(r), r->embed, st,
 	                      retrieve_report, NULL, err, errlen);
+	kb_warm(r->kb);
 	log_info("event=kb_indexed scanned=%d changed=%d unchanged=%d removed=%d failed=%d "
 	         "sections=%d embedded=%d",
 	         st->scanned, st->changed, st->unchanged, st->removed, st->failed, st->sections,
@@ -318,6 +319,7 @@ static int retrieve_job_index(struct retrieve *r, const struct worker_job *job, 
 			         (long long)job->incident, log_q(eerr));
 	}
 	jobs_memory_free(&m);
+	kb_warm(r->kb);
 	cJSON *out = json_new_object();
 	json_add_bool(out, "indexed", 1);
 	json_add_str(out, "summary", "Saved this incident to memory for future searches.");
