@@ -1210,8 +1210,27 @@ static void kb_diversify(struct kb_result *r, size_t per)
 	r->n = j;
 }
 
+struct kb_svc_acc {
+	struct buf *b;
+	int n;
+};
+
+static void kb_svc_word(const char *w, size_t n, void *arg)
+{
+	struct kb_svc_acc *a = arg;
+	if (a->n++ < 8)
+		buf_appendf(a->b, "%s%.*s", a->n > 1 ? " " : "", (int)n, w);
+}
+
 int kb_search(struct kb *kb, const char *query, int flags, const struct expand *e,
               struct embed *emb, size_t k, struct kb_result *out, char *err, size_t errlen)
+{
+	return kb_search_for(kb, query, NULL, flags, e, emb, k, out, err, errlen);
+}
+
+int kb_search_for(struct kb *kb, const char *query, const char *service, int flags,
+                  const struct expand *e, struct embed *emb, size_t k, struct kb_result *out,
+                  char *err, size_t errlen)
 {
 	struct expand_query q;
 	struct kb_cand lex[KB_CANDIDATES], vec[KB_CANDIDATES], all[KB_CANDIDATES * 2];
@@ -1233,10 +1252,22 @@ int kb_search(struct kb *kb, const char *query, int flags, const struct expand *
 	kb_prune(kb, q.terms, NULL, &q.nterms, 1, dfs);
 	kb_prune(kb, q.extra, q.via, &q.nextra, 0, dfs + q.nterms);
 	/* One query: typed words first, then expansion words (weighted in kbrank). */
-	if (expand_match(&q, (flags & KB_EXPAND) != 0, &match) == 0 &&
-	    kb_lexical(kb, match.data, q.nterms, dfs,
-	               q.nterms + ((flags & KB_EXPAND) ? q.nextra : 0), lex, &nlex, err,
-	               errlen) < 0)
+	int have = expand_match(&q, (flags & KB_EXPAND) != 0, &match) == 0;
+	size_t ndfs = q.nterms + ((flags & KB_EXPAND) ? q.nextra : 0);
+	if (have && service && *service) {
+		/* The service counts only where runbooks and incidents name their
+		 * services, weighted like an expansion word: "checkout" in a sales
+		 * runbook's text says nothing about a checkout incident. */
+		struct buf svc = {.max = 512};
+		struct kb_svc_acc acc = {&svc, 0};
+		expand_words(service, strnlen(service, 256), kb_svc_word, &acc);
+		if (svc.len && ndfs < sizeof(dfs) / sizeof(dfs[0])) {
+			buf_appendf(&match, " OR services : \"%s\"", svc.data);
+			dfs[ndfs++] = -1;
+		}
+		buf_free(&svc);
+	}
+	if (have && kb_lexical(kb, match.data, q.nterms, dfs, ndfs, lex, &nlex, err, errlen) < 0)
 		goto out;
 	if ((flags & KB_DENSE) && emb) {
 		float *qv = NULL;

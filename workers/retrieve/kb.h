@@ -145,6 +145,14 @@ struct kb_result {
  */
 int kb_search(struct kb *kb, const char *query, int flags, const struct expand *e,
               struct embed *emb, size_t k, struct kb_result *out, char *err, size_t errlen);
+/*
+ * The same, for an incident of `service` (may be NULL): the service name is
+ * matched against the services column only (runbook front matter, past
+ * incidents' service), with the weight of an expansion word.
+ */
+int kb_search_for(struct kb *kb, const char *query, const char *service, int flags,
+                  const struct expand *e, struct embed *emb, size_t k, struct kb_result *out,
+                  char *err, size_t errlen);
 void kb_result_free(struct kb_result *r);
 
 /* Counts for status lines. */

@@ -390,6 +390,41 @@ static void test_incident_memory(void **state)
 			fail_msg("incident hit: got source=%s section=%s text=%s", r.hits[i].source,
 			         r.hits[i].section, r.hits[i].text);
 	kb_result_free(&r);
+
+	/* Two incidents with the same words: the incident's service decides. */
+	char s1[128], s2[128];
+	kb_signature("billing", "QueueLag", s1, sizeof(s1));
+	kb_signature("mailer", "QueueLag", s2, sizeof(s2));
+	const struct kb_incident twins[] = {
+	    {.id = 21,
+	     .service = "billing",
+	     .title = "consumer lag on invoices",
+	     .signature = s1,
+	     .summary = "consumer lag on invoices",
+	     .worked = 1},
+	    {.id = 22,
+	     .service = "mailer",
+	     .title = "consumer lag on invoices",
+	     .signature = s2,
+	     .summary = "consumer lag on invoices",
+	     .worked = 1},
+	};
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(kb_put_incident(kb, &twins[i], err, sizeof(err)), 0);
+	static const struct {
+		const char *service;
+		int64_t want;
+	} svc[] = {{"billing", 21}, {"mailer", 22}, {"Mailer!", 22}};
+	for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++) {
+		assert_int_equal(kb_search_for(kb, "consumer lag invoices", svc[i].service, 0, NULL,
+		                               NULL, 3, &r, err, sizeof(err)),
+		                 0);
+		int64_t got = r.n ? r.hits[0].incident : 0;
+		if (got != svc[i].want)
+			fail_msg("service %s: got incident %lld first, want %lld", svc[i].service,
+			         (long long)got, (long long)svc[i].want);
+		kb_result_free(&r);
+	}
 	kb_close(kb);
 }
 

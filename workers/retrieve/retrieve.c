@@ -6,7 +6,7 @@
  * SYNOPSIS
  *   opsbot-retrieve [-c FILE]                       worker: claims retrieve, index
  *   opsbot-retrieve [-c FILE] kb index              re-index changed runbooks
- *   opsbot-retrieve [-c FILE] kb search [--json] [--k N] [--mode M] QUERY
+ *   opsbot-retrieve [-c FILE] kb search [--json] [--k N] [--mode M] [--service S] QUERY
  *   opsbot-retrieve [-c FILE] kb eval [--mode M] [--misses] FILE.tsv
  *   opsbot-retrieve [-c FILE] kb stats
  *   (opsbotctl passes "kb ..." through to these modes.)
@@ -263,13 +263,10 @@ static int retrieve_job_retrieve(struct retrieve *r, const struct worker_job *jo
 		buf_free(&q);
 		return WORKER_PERMANENT;
 	}
-	/* The service name is a word worth matching (runbooks list services). */
-	if (service)
-		buf_appendf(&q, " %s", service);
 	struct kb_result res;
 	char serr[512];
-	if (kb_search(r->kb, q.data, retrieve_flags(r), r->expand, r->embed, (size_t)r->top_k, &res,
-	              serr, sizeof(serr)) < 0) {
+	if (kb_search_for(r->kb, q.data, service, retrieve_flags(r), r->expand, r->embed,
+	                  (size_t)r->top_k, &res, serr, sizeof(serr)) < 0) {
 		snprintf(err, errlen, "%s", serr);
 		buf_free(&q);
 		free(service);
@@ -345,7 +342,7 @@ static int retrieve_usage(void)
 {
 	fprintf(stderr, "usage: opsbot-retrieve [-c FILE] kb index\n"
 	                "       opsbot-retrieve [-c FILE] kb search [--json] [--k N] "
-	                "[--mode bm25|expand|hybrid] QUERY\n"
+	                "[--mode bm25|expand|hybrid] [--service S] QUERY\n"
 	                "       opsbot-retrieve [-c FILE] kb eval [--mode M] [--misses] FILE.tsv\n"
 	                "       opsbot-retrieve [-c FILE] kb stats\n");
 	return 2;
@@ -368,7 +365,7 @@ static int retrieve_cmd_search(struct retrieve *r, int argc, char **argv)
 {
 	int json = 0, flags = retrieve_flags(r);
 	long k = r->top_k;
-	const char *query = NULL;
+	const char *query = NULL, *service = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
@@ -382,6 +379,8 @@ static int retrieve_cmd_search(struct retrieve *r, int argc, char **argv)
 		} else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
 			if (retrieve_mode(argv[++i], &flags) < 0)
 				return retrieve_usage();
+		} else if (strcmp(argv[i], "--service") == 0 && i + 1 < argc) {
+			service = argv[++i];
 		} else if (!query) {
 			query = argv[i];
 		} else {
@@ -396,8 +395,8 @@ static int retrieve_cmd_search(struct retrieve *r, int argc, char **argv)
 	}
 	struct kb_result res;
 	char err[512];
-	if (kb_search(r->kb, query, flags, r->expand, r->embed, (size_t)k, &res, err, sizeof(err)) <
-	    0) {
+	if (kb_search_for(r->kb, query, service, flags, r->expand, r->embed, (size_t)k, &res, err,
+	                  sizeof(err)) < 0) {
 		fprintf(stderr, "opsbot-retrieve: %s\n", err);
 		return 1;
 	}
