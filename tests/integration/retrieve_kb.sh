@@ -34,6 +34,17 @@ head -1 s2.out | grep -q "^1. runbooks/certificate-expiry.md#" || t_fail "text s
 kb search --mode bm25 "sluggish" | grep -q "^No match" || t_fail "bm25 found sluggish"
 kb search "sluggish" | grep -q "sluggish -> latency" || t_fail "expansion not explained"
 
+# A missing synonym file is a warning (search without expansion), a
+# malformed one an error naming file and line.
+sed "s|^synonyms = .*|synonyms = $T/missing.tsv|" opsbot.conf >nosyn.conf
+opsbot-retrieve -c nosyn.conf kb search "sluggish" >nosyn.log 2>&1 || t_fail "missing synonyms: $(cat nosyn.log)"
+grep -q "event=no_synonyms" nosyn.log || t_fail "no warning for missing synonyms: $(cat nosyn.log)"
+grep -q "^No match" nosyn.log || t_fail "expanded without synonyms: $(cat nosyn.log)"
+printf 'slow\tlatency\nno tab on line two\n' >badsyn.tsv
+sed "s|^synonyms = .*|synonyms = $T/badsyn.tsv|" opsbot.conf >badsyn.conf
+opsbot-retrieve -c badsyn.conf kb search "slow" >badsyn.log 2>&1 && t_fail "malformed synonyms accepted"
+grep -q "badsyn.tsv:2: expected" badsyn.log || t_fail "malformed synonyms: $(cat badsyn.log)"
+
 # A broken runbook: exit 1, file and line named, the rest still searchable.
 cp "$REPO/tests/data/retrieve/bad_frontmatter.md" knowledge/runbooks/
 kb index >bad.out 2>&1 && t_fail "index with a broken runbook exited 0"

@@ -43,10 +43,12 @@
  *   embed_url, embed_model, embed_timeout; plus the worker runtime keys
  *   lease, stop_grace, claim_wait.  See config/opsbot.conf.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "eval.h"
@@ -162,6 +164,18 @@ static int retrieve_setup(struct config *cfg, struct retrieve **out, char *err, 
 	kb_set_expand_weight(r->kb, xw);
 	kb_set_per_source(r->kb, per);
 	kb_set_common_share(r->kb, common);
+	/* A missing word list means searching without it (warned); a malformed
+	 * one is a configuration error with file and line. */
+	if (*syn && access(syn, R_OK) < 0) {
+		log_warn("event=no_synonyms path=%s error=%s note=\"searching without expansion\"",
+		         log_q(syn), log_q(strerror(errno)));
+		syn = "";
+	}
+	if (*stop && access(stop, R_OK) < 0) {
+		log_warn("event=no_stopwords path=%s error=%s", log_q(stop),
+		         log_q(strerror(errno)));
+		stop = "";
+	}
 	if (expand_load(*syn ? syn : NULL, *stop ? stop : NULL, &r->expand, err, errlen) < 0)
 		goto fail;
 	if (retrieve_load_catalog(r, catalog, err, errlen) < 0)
