@@ -65,6 +65,43 @@ void expand_words(const char *text, size_t len, void (*fn)(const char *w, size_t
 	}
 }
 
+/*
+ * Like expand_words, and a word written in camel case ("HighErrorRate",
+ * "CPUThrottlingHigh", "TargetDown": alert names) is followed by its parts
+ * ("high", "error", "rate"), since runbooks spell them as words.
+ */
+static void expand_query_words(const char *text, size_t len,
+                               void (*fn)(const char *w, size_t n, void *arg), void *arg)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && !expand_is_word_byte((unsigned char)text[i]))
+			i++;
+		size_t start = i;
+		while (i < len && expand_is_word_byte((unsigned char)text[i]))
+			i++;
+		if (i == start)
+			continue;
+		expand_words(text + start, i - start, fn, arg);
+		/* Part boundaries: aB, and the B of ABc. */
+		size_t cuts[32], nc = 0;
+		for (size_t j = start + 1; j < i && nc < 31; j++) {
+			unsigned char p = (unsigned char)text[j - 1], c = (unsigned char)text[j];
+			unsigned char nx = j + 1 < i ? (unsigned char)text[j + 1] : 0;
+			if ((islower(p) && isupper(c)) || (isupper(p) && isupper(c) && islower(nx)))
+				cuts[nc++] = j;
+		}
+		if (nc == 0)
+			continue;
+		size_t from = start;
+		for (size_t k = 0; k <= nc; k++) {
+			size_t to = k < nc ? cuts[k] : i;
+			expand_words(text + from, to - from, fn, arg);
+			from = to;
+		}
+	}
+}
+
 static void expand_acc_add(const char *w, size_t n, void *arg)
 {
 	struct expand_words_acc *a = arg;
@@ -240,7 +277,7 @@ void expand_query(const struct expand *e, const char *query, int with_rules,
 	size_t qlen = strnlen(query, EXPAND_MAX_QUERY);
 
 	memset(out, 0, sizeof(*out));
-	expand_words(query, qlen, expand_acc_add, &acc);
+	expand_query_words(query, qlen, expand_acc_add, &acc);
 	/* Rules first, over the words in order (stop words included, for phrases). */
 	for (size_t r = 0; e && with_rules && r < e->nrules; r++) {
 		const struct expand_rule *rule = &e->rules[r];

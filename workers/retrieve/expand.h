@@ -3,7 +3,8 @@
  *
  * A query is cut into words the way the index cuts text (runs of ASCII
  * letters and digits or non-ASCII bytes, lower-cased).  Stop words are
- * dropped.  Each synonym rule (knowledge/synonyms.tsv: "typed words<TAB>
+ * dropped.  A camel-case word (an alert name such as "HighErrorRate") also
+ * gives its parts ("high", "error", "rate").  Each synonym rule (knowledge/synonyms.tsv: "typed words<TAB>
  * index words") whose typed words appear in a row adds its index words as
  * extra terms, remembering which typed word brought each one in, so a hit
  * can say why it matched ("slow -> latency").

@@ -64,7 +64,12 @@ static void test_expand(void **state)
 	    {"my db is slow", 1, "db slow", "latency database postgres", "slow"}, /* rule order */
 	    {"a", 1, "", "", NULL}, /* one-letter words are dropped */
 	    {"", 1, "", "", NULL},
-	    {"OOMKilled pod-7 x509", 1, "oomkilled pod x509", "", NULL},
+	    {"OOMKilled pod-7 x509", 1, "oomkilled oom killed pod x509", "memory", "OOM"},
+	    /* Alert names in camel case give their parts. */
+	    {"HighErrorRate on cart", 1, "higherrorrate high error rate cart", "", NULL},
+	    {"CPUThrottlingHigh", 0, "cputhrottlinghigh cpu throttling high", "", NULL},
+	    {"TargetDown p99Latency", 0, "targetdown target down p99latency p99 latency", "", NULL},
+	    {"lowercase UPPER", 0, "lowercase upper", "", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct expand_query q;
