@@ -83,12 +83,13 @@ static void expand_query_words(const char *text, size_t len,
 		if (i == start)
 			continue;
 		expand_words(text + start, i - start, fn, arg);
-		/* Part boundaries: aB, and the B of ABc. */
+		/* Part boundaries: aB, 9B, and the B of ABc. */
 		size_t cuts[32], nc = 0;
 		for (size_t j = start + 1; j < i && nc < 31; j++) {
 			unsigned char p = (unsigned char)text[j - 1], c = (unsigned char)text[j];
 			unsigned char nx = j + 1 < i ? (unsigned char)text[j + 1] : 0;
-			if ((islower(p) && isupper(c)) || (isupper(p) && isupper(c) && islower(nx)))
+			if (((islower(p) || isdigit(p)) && isupper(c)) ||
+			    (isupper(p) && isupper(c) && islower(nx)))
 				cuts[nc++] = j;
 		}
 		if (nc == 0)

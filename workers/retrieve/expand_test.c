@@ -66,7 +66,7 @@ static void test_expand(void **state)
 	    {"", 1, "", "", NULL},
 	    {"OOMKilled pod-7 x509", 1, "oomkilled oom killed pod x509", "memory", "OOM"},
 	    /* Alert names in camel case give their parts. */
-	    {"HighErrorRate on cart", 1, "higherrorrate high error rate cart", "", NULL},
+	    {"HighErrorRate on cart", 1, "higherrorrate high error rate on cart", "", NULL},
 	    {"CPUThrottlingHigh", 0, "cputhrottlinghigh cpu throttling high", "", NULL},
 	    {"TargetDown p99Latency", 0, "targetdown target down p99latency p99 latency", "", NULL},
 	    {"lowercase UPPER", 0, "lowercase upper", "", NULL},
