@@ -4,10 +4,10 @@
  * A query is cut into words the way the index cuts text (runs of ASCII
  * letters and digits or non-ASCII bytes, lower-cased).  Stop words are
  * dropped.  A camel-case word (an alert name such as "HighErrorRate") also
- * gives its parts ("high", "error", "rate").  Each synonym rule (knowledge/synonyms.tsv: "typed words<TAB>
- * index words") whose typed words appear in a row adds its index words as
- * extra terms, remembering which typed word brought each one in, so a hit
- * can say why it matched ("slow -> latency").
+ * gives its parts ("high", "error", "rate").  Each synonym rule (knowledge/synonyms.tsv: "typed
+ * words<TAB> index words") whose typed words appear in a row adds its index words as extra terms,
+ * remembering which typed word brought each one in, so a hit can say why it matched ("slow ->
+ * latency").
  *
  * Ownership: a struct expand owns its rules until expand_free(); a struct
  * expand_query owns its strings until expand_query_free().
