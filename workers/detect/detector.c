@@ -36,6 +36,12 @@ const struct detector_params DETECTOR_DEFAULTS = {
     .holdoff_level = 0.5,
     .holdoff = 200,
     .holdoff_damp = 0.0,
+    .record_decay = 0.0,
+    .z_floor = 3.0,
+    .short_n = 0,
+    .lik_short = 0,
+    .lik_alpha = 0.001,
+    .w_short = 0.0,
 };
 
 /* A window of the last cap values, kept sorted for O(1) quantiles. */
@@ -127,7 +133,39 @@ struct detector {
 	double mean, var;
 	double cpos, cneg;
 	int hold;
+	double zmax;
+	double *lik_ring, lik_mean, lik_var;
+	size_t lik_n;
+	/* Monotonic deque of recent raw scores (local-maximum hold-off). */
+	double *dq_v;
+	size_t *dq_i, dq_head, dq_len, dq_cap, seq;
 };
+
+static double detector_recent_max(const struct detector *d)
+{
+	return d->dq_len ? d->dq_v[d->dq_head] : -1.0;
+}
+
+static void detector_recent_push(struct detector *d, double v)
+{
+	size_t h = (size_t)d->p.holdoff;
+	/* Drop what fell out of the last h points, then every smaller tail value. */
+	while (d->dq_len && d->dq_i[d->dq_head] + h <= d->seq) {
+		d->dq_head = (d->dq_head + 1) % d->dq_cap;
+		d->dq_len--;
+	}
+	while (d->dq_len && d->dq_v[(d->dq_head + d->dq_len - 1) % d->dq_cap] <= v)
+		d->dq_len--;
+	size_t at = (d->dq_head + d->dq_len) % d->dq_cap;
+	d->dq_v[at] = v;
+	d->dq_i[at] = d->seq;
+	d->dq_len++;
+	d->seq++;
+	while (d->dq_len && d->dq_i[d->dq_head] + h <= d->seq) {
+		d->dq_head = (d->dq_head + 1) % d->dq_cap;
+		d->dq_len--;
+	}
+}
 
 struct detector *detector_new(const struct detector_params *p)
 {
@@ -137,6 +175,14 @@ struct detector *detector_new(const struct detector_params *p)
 		d->p.window = 8;
 	swin_init(&d->level, (size_t)d->p.window);
 	swin_init(&d->sdiff, (size_t)d->p.window);
+	if (d->p.holdoff < 1)
+		d->p.holdoff = 1;
+	if (d->p.lik_short < 0)
+		d->p.lik_short = 0;
+	d->lik_ring = xcalloc((size_t)d->p.lik_short + 1, sizeof *d->lik_ring);
+	d->dq_cap = (size_t)d->p.holdoff + 1;
+	d->dq_v = xmalloc(d->dq_cap * sizeof *d->dq_v);
+	d->dq_i = xmalloc(d->dq_cap * sizeof *d->dq_i);
 	detector_reset(d);
 	return d;
 }
@@ -155,6 +201,11 @@ void detector_reset(struct detector *d)
 	d->mean = d->var = 0.0;
 	d->cpos = d->cneg = 0.0;
 	d->hold = 0;
+	d->zmax = 0.0;
+	d->lik_n = 0;
+	d->lik_mean = d->lik_var = 0.0;
+	d->dq_head = d->dq_len = 0;
+	d->seq = 0;
 }
 
 void detector_free(struct detector *d)
@@ -164,6 +215,9 @@ void detector_free(struct detector *d)
 	swin_free(&d->level);
 	swin_free(&d->sdiff);
 	free(d->hist);
+	free(d->dq_v);
+	free(d->lik_ring);
+	free(d->dq_i);
 	free(d);
 }
 
@@ -209,6 +263,16 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 		sd = v - d->hist[d->hcount % d->season];
 	if (d->count >= (size_t)d->p.min_points && d->level.n >= 8) {
 		double zl = swin_z(&d->level, v);
+		if (d->p.short_n > 1) {
+			/* Mean of the newest short_n values (this one included) against the baseline. */
+			size_t k = (size_t)d->p.short_n - 1;
+			if (k > d->level.n)
+				k = d->level.n;
+			double sum = v;
+			for (size_t i = 0; i < k; i++)
+				sum += d->level.ring[(d->level.head + d->level.n - 1 - i) % d->level.cap];
+			pt.shortz = fabs(swin_z(&d->level, sum / (double)(k + 1)));
+		}
 		pt.level = fabs(zl);
 		pt.direction = zl > 0 ? 1 : zl < 0 ? -1 : 0;
 		double sdv = sqrt(d->var);
@@ -231,9 +295,45 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 		z = fmax(z, d->p.w_ewma * pt.ewma);
 		z = fmax(z, d->p.w_season * pt.season);
 		z = fmax(z, d->p.w_change * pt.change * d->p.z_half);
+		z = fmax(z, d->p.w_short * pt.shortz);
 		pt.z = z;
-		score = z / (z + d->p.z_half);
-		if (d->hold > 0) {
+		if (d->p.lik_short > 0) {
+			/* Likelihood mode: is the recent average of bounded raw scores
+			 * unusual against the long-run distribution of that average? */
+			double raw = z / (z + d->p.z_half);
+			d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
+			d->lik_n++;
+			size_t k = d->lik_n < (size_t)d->p.lik_short ? d->lik_n : (size_t)d->p.lik_short;
+			double m = 0.0;
+			for (size_t i = 0; i < k; i++)
+				m += d->lik_ring[i];
+			m /= (double)k;
+			double lsd = sqrt(d->lik_var) + 1e-3;
+			double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
+			score = zz > 0 ? zz / (zz + d->p.z_floor) : 0.0;
+			double a = d->p.lik_alpha, diff = m - d->lik_mean;
+			if (d->lik_n == 1) {
+				d->lik_mean = m;
+			} else {
+				d->lik_mean += a * diff;
+				d->lik_var = (1.0 - a) * (d->lik_var + a * diff * diff);
+			}
+		} else if (d->p.record_decay > 0.0) {
+			/* Self-calibrating: how far z passes the largest z seen lately. */
+			double r = z / fmax(d->zmax, d->p.z_floor);
+			score = r * r / (r * r + 1.0);
+			d->zmax = fmax(d->zmax * d->p.record_decay, z);
+		} else {
+			score = z / (z + d->p.z_half);
+		}
+		if (d->p.holdoff_level <= 0.0) {
+			/* Local-maximum mode: only a score above every score of the last
+			 * `holdoff` points stands; the rest are damped. */
+			double raw = score;
+			if (detector_recent_max(d) >= raw)
+				score *= d->p.holdoff_damp;
+			detector_recent_push(d, raw);
+		} else if (d->hold > 0) {
 			d->hold--;
 			score *= d->p.holdoff_damp;
 		} else if (score >= d->p.holdoff_level) {
@@ -273,7 +373,7 @@ static const struct {
     K(window, 1),    K(min_points, 1), K(ewma_alpha, 0),    K(season, 1),
     K(cusum_k, 0),   K(cusum_h, 0),    K(w_level, 0),       K(w_ewma, 0),
     K(w_season, 0),  K(w_change, 0),   K(z_half, 0),        K(holdoff_level, 0),
-    K(holdoff, 1),   K(holdoff_damp, 0),
+    K(holdoff, 1),   K(holdoff_damp, 0), K(record_decay, 0), K(z_floor, 0), K(short_n, 1), K(lik_short, 1), K(lik_alpha, 0), K(w_short, 0),
 #undef K
 };
 

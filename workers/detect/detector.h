@@ -14,7 +14,8 @@
  *            point to show.
  * The combined z becomes a score in [0,1]; after a score crosses the
  * `holdoff_level`, the next `holdoff` points are damped so that one episode
- * reads as one detection, not a burst.
+ * reads as one detection, not a burst (holdoff_level 0: a score stands only
+ * when it beats every score of the last `holdoff` points).
  *
  * Cost: O(window) memmove per point (a few hundred ns), no allocation after
  * detector_new.  Ownership: detector_free releases what detector_new made.
@@ -37,6 +38,12 @@ struct detector_params {
 	double holdoff_level; /* score that starts a hold-off */
 	int holdoff;          /* points damped after it */
 	double holdoff_damp;  /* factor applied to scores during hold-off */
+	double record_decay;  /* >0: score z against the decaying max z seen (per point) */
+	double z_floor;       /* smallest max z the record mode divides by */
+	int lik_short;        /* >0: likelihood mode, raw scores averaged over this many */
+	double lik_alpha;     /* EWMA weight of the long-run statistics in likelihood mode */
+	int short_n;          /* points in the short mean (0 = off) */
+	double w_short;       /* weight of the short-mean z */
 };
 
 /* Defaults chosen by `make bench BENCH=nab` (see bench/README in this folder). */
@@ -44,7 +51,7 @@ extern const struct detector_params DETECTOR_DEFAULTS;
 
 /* What each component said about the last point (for explanations). */
 struct detector_parts {
-	double level, ewma, season, change; /* z values, >= 0 */
+	double level, ewma, season, change, shortz; /* z values, >= 0 */
 	double z;                           /* combined */
 	int direction;                      /* +1 above baseline, -1 below, 0 none */
 };

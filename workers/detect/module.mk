@@ -18,3 +18,13 @@ bench-nab: $(B)/bench/detect_nab
 BENCHES += nab
 
 $(B)/workers/detect/%.o: CFLAGS += -Iworkers/detect
+
+$(B)/bench/detect_rca: $(B)/workers/detect/bench/rca_bench.o $(DETECT_CORE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
+
+.PHONY: bench-rca
+bench-rca: $(B)/bench/detect_rca
+	@$(B)/bench/detect_rca $(DETECT_DATASETS)/rca-sockshop
+BENCHES += rca

@@ -1,6 +1,12 @@
 /*
  * rca.c: robust-scaling root-cause ranking (see rca.h).
  *
+ * The scale has a floor of 5% of the normal median: a metric must move by a
+ * material share of its own level to count, so a database whose memory sits
+ * at a different, flat level after a restart does not outrank a CPU hog
+ * (measured on rca-sockshop: any floor from 1% to 20% ranks all 50 cases
+ * right; 0.1% ranked carts-cpu third in 3 of 5 runs).
+ *
  * Confidence is a softmax-like share: a service's score over the sum of the
  * top scores, so one clear outlier reads near 1 and a tie reads near 1/k.
  */
@@ -74,7 +80,7 @@ int rca_rank(const struct csv_table *normal, const struct csv_table *anomalous,
 		qsort(col, m, sizeof *col, rca_dbl_cmp);
 		double med = rca_q(col, m, 0.5);
 		double scale = rca_q(col, m, 0.75) - rca_q(col, m, 0.25);
-		double floor_ = 1e-3 * fabs(med) + 1e-9;
+		double floor_ = 0.05 * fabs(med) + 1e-9;
 		if (scale < floor_)
 			scale = floor_;
 		double best = 0.0;
