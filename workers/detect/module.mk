@@ -1,9 +1,25 @@
 # workers/detect/module.mk: opsbot-detect, its unit tests and benchmarks.
 
-DETECT_CORE := csv detector nab rca
+DETECT_CORE := csv detector nab rca cli
 DETECT_CORE_OBJS := $(DETECT_CORE:%=$(B)/workers/detect/%.o)
-DETECT_OBJS := $(DETECT_CORE_OBJS)
 ALL_OBJS += $(DETECT_CORE_OBJS)
+
+# The worker loop (lib/worker.c) comes from the runtime branch; until it is in
+# the tree opsbot-detect is built with its command-line modes only.
+ifneq ($(wildcard lib/worker.c),)
+DETECT_WORKER := job source watch
+else
+DETECT_WORKER :=
+$(B)/workers/detect/main.o: CFLAGS += -DDETECT_NO_WORKER
+endif
+DETECT_OBJS := $(DETECT_CORE_OBJS) $(DETECT_WORKER:%=$(B)/workers/detect/%.o) \
+	$(B)/workers/detect/main.o
+ALL_OBJS += $(DETECT_OBJS)
+
+$(B)/bin/opsbot-detect: $(DETECT_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+PROGRAMS += $(B)/bin/opsbot-detect
 
 DETECT_DATASETS ?= $(abspath ../shared/datasets)
 
@@ -28,3 +44,11 @@ ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
 bench-rca: $(B)/bench/detect_rca
 	@$(B)/bench/detect_rca $(DETECT_DATASETS)/rca-sockshop
 BENCHES += rca
+
+# Unit tests: workers/detect/<name>_test.c -> $(B)/tests/detect_<name>.
+DETECT_TESTS := $(patsubst workers/detect/%_test.c,%,$(wildcard workers/detect/*_test.c))
+$(B)/tests/detect_%: $(B)/workers/detect/%_test.o $(DETECT_CORE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+ALL_OBJS += $(DETECT_TESTS:%=$(B)/workers/detect/%_test.o)
+UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
