@@ -46,6 +46,41 @@ static double rca_q(const double *sorted, size_t n, double q)
 	return sorted[i] * (1.0 - f) + sorted[i + 1] * f;
 }
 
+int rca_series_score(double *normal, size_t nn, const double *anom, size_t na, double *score,
+                     int *direction, size_t *onset)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < nn; i++)
+		if (!isnan(normal[i]))
+			normal[m++] = normal[i];
+	if (m < 2 || na == 0)
+		return -1;
+	qsort(normal, m, sizeof *normal, rca_dbl_cmp);
+	double med = rca_q(normal, m, 0.5);
+	double scale = rca_q(normal, m, 0.75) - rca_q(normal, m, 0.25);
+	double floor_ = 0.05 * fabs(med) + 1e-9;
+	if (scale < floor_)
+		scale = floor_;
+	double best = 0.0;
+	int dir = 0;
+	size_t first_big = (size_t)-1;
+	for (size_t r = 0; r < na; r++) {
+		if (isnan(anom[r]))
+			continue;
+		double z = (anom[r] - med) / scale;
+		if (fabs(z) > 3.0 && first_big == (size_t)-1)
+			first_big = r;
+		if (fabs(z) > best) {
+			best = fabs(z);
+			dir = z > 0 ? 1 : -1;
+		}
+	}
+	*score = best;
+	*direction = dir;
+	*onset = first_big == (size_t)-1 ? 0 : first_big;
+	return 0;
+}
+
 static int rca_score_cmp(const void *a, const void *b)
 {
 	const struct rca_service *x = a, *y = b;
@@ -62,6 +97,7 @@ int rca_rank(const struct csv_table *normal, const struct csv_table *anomalous,
 	struct rca_service *svc = xcalloc(anomalous->cols + 1, sizeof *svc);
 	size_t ns = 0;
 	double *col = xmalloc(normal->rows * sizeof *col);
+	double *acol = xmalloc(anomalous->rows * sizeof *acol);
 	for (size_t c = 0; c < anomalous->cols; c++) {
 		const char *name = anomalous->names[c];
 		size_t nc = 0;
@@ -70,36 +106,16 @@ int rca_rank(const struct csv_table *normal, const struct csv_table *anomalous,
 		if (nc == normal->cols)
 			continue;
 		size_t m = 0;
-		for (size_t r = 0; r < normal->rows; r++) {
-			double v = normal->v[r * normal->cols + nc];
-			if (!isnan(v))
-				col[m++] = v;
-		}
-		if (m < 2)
+		for (size_t r = 0; r < normal->rows; r++)
+			col[m++] = normal->v[r * normal->cols + nc];
+		for (size_t r = 0; r < anomalous->rows; r++)
+			acol[r] = anomalous->v[r * anomalous->cols + c];
+		double best;
+		int dir;
+		size_t at;
+		if (rca_series_score(col, m, acol, anomalous->rows, &best, &dir, &at) < 0)
 			continue;
-		qsort(col, m, sizeof *col, rca_dbl_cmp);
-		double med = rca_q(col, m, 0.5);
-		double scale = rca_q(col, m, 0.75) - rca_q(col, m, 0.25);
-		double floor_ = 0.05 * fabs(med) + 1e-9;
-		if (scale < floor_)
-			scale = floor_;
-		double best = 0.0;
-		int dir = 0;
-		int64_t onset = anomalous->ts_ms[0], first_big = -1;
-		for (size_t r = 0; r < anomalous->rows; r++) {
-			double v = anomalous->v[r * anomalous->cols + c];
-			if (isnan(v))
-				continue;
-			double z = (v - med) / scale;
-			if (fabs(z) > 3.0 && first_big < 0)
-				first_big = anomalous->ts_ms[r];
-			if (fabs(z) > best) {
-				best = fabs(z);
-				dir = z > 0 ? 1 : -1;
-			}
-		}
-		if (first_big >= 0)
-			onset = first_big;
+		int64_t onset = anomalous->ts_ms[at];
 		char s[RCA_NAME_MAX];
 		rca_service_of(name, s, sizeof s);
 		size_t k = 0;
@@ -117,6 +133,7 @@ int rca_rank(const struct csv_table *normal, const struct csv_table *anomalous,
 		svc[k].onset_ms = onset;
 	}
 	free(col);
+	free(acol);
 	/* Stable for ties: services keep their first-appearance order. */
 	for (size_t i = 1; i < ns; i++) {
 		struct rca_service x = svc[i];

@@ -39,4 +39,12 @@ void rca_service_of(const char *metric, char *buf, size_t len);
 int rca_rank(const struct csv_table *normal, const struct csv_table *anomalous,
              struct rca_service **out, size_t *n, char *err, size_t errlen);
 
+/*
+ * One metric: robust z of its largest deviation in anom[0..na) against
+ * normal[0..nn) (sorted in place; NaNs dropped).  *onset is the index of the
+ * first |z| > 3 (0 when none).  -1 when normal has fewer than 2 values.
+ */
+int rca_series_score(double *normal, size_t nn, const double *anom, size_t na, double *score,
+                     int *direction, size_t *onset);
+
 #endif
