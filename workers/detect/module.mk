@@ -1,13 +1,13 @@
 # workers/detect/module.mk: opsbot-detect, its unit tests and benchmarks.
 
-DETECT_CORE := csv detector nab rca cli
+DETECT_CORE := csv detector nab rca cli source analyze episode
 DETECT_CORE_OBJS := $(DETECT_CORE:%=$(B)/workers/detect/%.o)
 ALL_OBJS += $(DETECT_CORE_OBJS)
 
 # The worker loop (lib/worker.c) comes from the runtime branch; until it is in
 # the tree opsbot-detect is built with its command-line modes only.
 ifneq ($(wildcard lib/worker.c),)
-DETECT_WORKER := job source watch
+DETECT_WORKER := job watch
 else
 DETECT_WORKER :=
 $(B)/workers/detect/main.o: CFLAGS += -DDETECT_NO_WORKER
