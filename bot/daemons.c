@@ -90,12 +90,14 @@ void daemons_load(struct config *cfg, const char *bindir, const char *config_pat
 			if (strcmp(d[k].name, e[i].key) == 0)
 				dup = 1;
 		if (dup) {
-			config_error(cfg, "daemons", e[i].key, "listed twice; name each daemon once");
+			config_error(cfg, "daemons", e[i].key,
+			             "listed twice; name each daemon once");
 			continue;
 		}
 		if (!daemons_name_ok(e[i].key)) {
 			config_error(cfg, "daemons", e[i].key,
-			             "a daemon name is 1 to %d of a-z 0-9 - _", DAEMONS_NAME_MAX - 1);
+			             "a daemon name is 1 to %d of a-z 0-9 - _",
+			             DAEMONS_NAME_MAX - 1);
 			continue;
 		}
 		if (nd == DAEMONS_MAX) {

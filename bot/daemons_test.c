@@ -115,7 +115,8 @@ static void test_load_errors(void **state)
 		struct daemon_spec *d;
 		size_t n;
 		daemons_load(cfg, "/b", "/c", &d, &n);
-		int rc = config_check(cfg, (const char *const[]){"daemons", NULL}, err, sizeof(err));
+		int rc =
+		    config_check(cfg, (const char *const[]){"daemons", NULL}, err, sizeof(err));
 		if (rc != -1 || !strstr(err, cases[i].want))
 			fail_msg("case %zu: got rc=%d err='%s' want -1 with '%s'", i, rc, err,
 			         cases[i].want);

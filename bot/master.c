@@ -74,8 +74,7 @@
 #define MASTER_PID_FILE       "opsbot.pid"
 
 enum dstate { D_STOPPED, D_RUNNING, D_BACKOFF, D_MISSING, D_STOPPING };
-static const char *const dstate_names[] = {"stopped", "running", "backoff", "missing",
-                                           "stopping"};
+static const char *const dstate_names[] = {"stopped", "running", "backoff", "missing", "stopping"};
 
 struct daemon {
 	struct daemon_spec spec; /* owned; spec strings freed with the entry */
@@ -165,7 +164,8 @@ static void master_write_status(struct master *m)
 		json_add_str(e, "command", d->spec.cmdline);
 		json_add_str(e, "path", d->spec.path);
 		json_add_str(e, "state", dstate_names[d->state]);
-		json_add_int(e, "pid", d->state == D_RUNNING || d->state == D_STOPPING ? d->pid : 0);
+		json_add_int(e, "pid",
+		             d->state == D_RUNNING || d->state == D_STOPPING ? d->pid : 0);
 		json_add_int(e, "restarts", d->restarts);
 		json_add_int(e, "since_ms", d->since_ms);
 		json_add_str(e, "last_exit", d->last_exit);
@@ -195,10 +195,11 @@ static void master_start(struct daemon *d)
 {
 	if (access(d->spec.path, X_OK) < 0) {
 		if (d->state != D_MISSING)
-			log_warn("event=daemon_missing daemon=%s path=%s reason=\"%s: this stage is "
-			         "not built or not installed yet; it is not started and is looked "
-			         "for again on SIGHUP\"",
-			         d->spec.name, log_q(d->spec.path), strerror(errno));
+			log_warn(
+			    "event=daemon_missing daemon=%s path=%s reason=\"%s: this stage is "
+			    "not built or not installed yet; it is not started and is looked "
+			    "for again on SIGHUP\"",
+			    d->spec.name, log_q(d->spec.path), strerror(errno));
 		master_set(d, D_MISSING);
 		return;
 	}
@@ -522,10 +523,11 @@ static int master_next_timeout_ms(struct master *m)
 
 static void master_usage(FILE *f)
 {
-	fprintf(f, "usage: opsbot [-c FILE]\n"
-	           "  Runs every daemon of the [daemons] table in FILE (default %s)\n"
-	           "  in the foreground.  Stop with SIGTERM or ^C; reload with SIGHUP.\n",
-	           MASTER_DEFAULT_CONFIG);
+	fprintf(f,
+	        "usage: opsbot [-c FILE]\n"
+	        "  Runs every daemon of the [daemons] table in FILE (default %s)\n"
+	        "  in the foreground.  Stop with SIGTERM or ^C; reload with SIGHUP.\n",
+	        MASTER_DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv)
@@ -614,10 +616,15 @@ int main(int argc, char **argv)
 			if (q && q->state == D_RUNNING && master_queue_answers(&m)) {
 				log_info("event=queue_ready url=%s", log_q(m.queue_url));
 				m.others_started = 1;
+			} else if (!q || q->state == D_MISSING) {
+				log_warn("event=queue_not_started action=\"starting the others; "
+				         "they retry until a queue answers\"");
+				m.others_started = 1;
 			} else if (time_mono_ms() >= m.queue_wait_until) {
-				log_warn("event=queue_not_ready url=%s waited_ms=%lld action=\"starting "
-				         "the others; they retry until it answers\"",
-				         log_q(m.queue_url), (long long)m.queue_wait);
+				log_warn(
+				    "event=queue_not_ready url=%s waited_ms=%lld action=\"starting "
+				    "the others; they retry until it answers\"",
+				    log_q(m.queue_url), (long long)m.queue_wait);
 				m.others_started = 1;
 			}
 		}

@@ -69,13 +69,12 @@ struct ctl {
 
 static int ctl_usage(void)
 {
-	fprintf(stderr,
-	        "usage: opsbotctl [-c FILE] [--json] COMMAND\n"
-	        "  status | incidents [--state S] | show ID | events [--since N]\n"
-	        "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
-	        "  submit --file incident.json | dead-letters | retry JOB\n"
-	        "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
-	        "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n");
+	fprintf(stderr, "usage: opsbotctl [-c FILE] [--json] COMMAND\n"
+	                "  status | incidents [--state S] | show ID | events [--since N]\n"
+	                "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
+	                "  submit --file incident.json | dead-letters | retry JOB\n"
+	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
+	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n");
 	return CTL_USAGE;
 }
 
@@ -404,7 +403,8 @@ static int ctl_show(struct ctl *c, int argc, char **argv)
 	}
 	if (c->json) {
 		cJSON *both = json_new_object();
-		json_add(both, "incident", json_dup(cJSON_GetObjectItemCaseSensitive(inc, "incident")));
+		json_add(both, "incident",
+		         json_dup(cJSON_GetObjectItemCaseSensitive(inc, "incident")));
 		json_add(both, "timeline", json_dup(cJSON_GetObjectItemCaseSensitive(tl, "items")));
 		ctl_print_json(both);
 		cJSON_Delete(both);
@@ -437,7 +437,8 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		int64_t v;
 		if ((strcmp(argv[i], "--since") == 0 || strcmp(argv[i], "--limit") == 0) &&
-		    i + 1 < argc && (ctl_id(argv[i + 1], &v) == 0 || strcmp(argv[i + 1], "0") == 0)) {
+		    i + 1 < argc &&
+		    (ctl_id(argv[i + 1], &v) == 0 || strcmp(argv[i + 1], "0") == 0)) {
 			if (strcmp(argv[i + 1], "0") == 0)
 				v = 0;
 			cJSON_DeleteItemFromObject(req, argv[i] + 2);
@@ -485,7 +486,8 @@ static int ctl_dead_letters(struct ctl *c, int argc, char **argv)
 			cJSON_ArrayForEach(it, items)
 			{
 				printf("%-6lld %-9s %-8lld %-8lld %s\n",
-				       (long long)ctl_int(it, "id", "job"), ctl_str(it, "kind", NULL),
+				       (long long)ctl_int(it, "id", "job"),
+				       ctl_str(it, "kind", NULL),
 				       (long long)json_int(it, "incident", 0),
 				       (long long)ctl_int(it, "attempts", "attempt"),
 				       ctl_str(it, "error", "last_error"));
@@ -580,7 +582,8 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			json_add_str(spec, "source", "cli");
 	} else {
 		if (!service || !title) {
-			fprintf(stderr, "opsbotctl: submit needs --service and --title (or --file)\n");
+			fprintf(stderr,
+			        "opsbotctl: submit needs --service and --title (or --file)\n");
 			return CTL_USAGE;
 		}
 		spec = json_new_object();

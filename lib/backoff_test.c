@@ -17,9 +17,11 @@ static void test_sequence(void **state)
 	} cases[] = {
 	    {100, 1000, {100, 200, 400, 800, 1000, 1000}},
 	    {1, 4, {1, 2, 4, 4, 4, 4}},
-	    {0, 0, {1, 1, 1, 1, 1, 1}},        /* floor of 1 ms */
+	    {0, 0, {1, 1, 1, 1, 1, 1}},                 /* floor of 1 ms */
 	    {500, 100, {500, 500, 500, 500, 500, 500}}, /* cap below floor: floor wins */
-	    {INT64_MAX / 2, INT64_MAX, {INT64_MAX / 2, INT64_MAX - 1, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}},
+	    {INT64_MAX / 2,
+	     INT64_MAX,
+	     {INT64_MAX / 2, INT64_MAX - 1, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct backoff b;

@@ -183,7 +183,8 @@ static void worker_read_keys(struct worker *w, struct config *cfg)
 	w->grace_ms = config_duration_ms(cfg, sec, "stop_grace", 10000);
 	w->wait_ms = config_duration_ms(cfg, sec, "claim_wait", 1000);
 	if (w->lease_ms < 300)
-		config_error(cfg, sec, "lease", "must be at least 300ms (heartbeats go every third)");
+		config_error(cfg, sec, "lease",
+		             "must be at least 300ms (heartbeats go every third)");
 	if (w->wait_ms < 10 || w->wait_ms > 60000)
 		config_error(cfg, sec, "claim_wait", "must be between 10ms and 60s");
 	if (w->grace_ms < 0)
@@ -395,8 +396,8 @@ static void worker_run_job(struct worker *w, const struct worker_job *job, const
 		json_add_int(req, "job", job->id);
 		json_add_str(req, "lease", lease);
 		json_add(req, "result", result ? result : json_new_object());
-		log_info("event=job_done job=%lld incident=%lld kind=%s ms=%lld", (long long)job->id,
-		         (long long)job->incident, job->kind, (long long)ms);
+		log_info("event=job_done job=%lld incident=%lld kind=%s ms=%lld",
+		         (long long)job->id, (long long)job->incident, job->kind, (long long)ms);
 		worker_report(w, req, "complete", job->id);
 		return;
 	}
@@ -500,7 +501,8 @@ static void worker_loop(struct worker *w)
 		char lease[WORKER_LEASE_MAX];
 		int pr = -1;
 		if (rc == 0)
-			pr = worker_parse_claim(reply, &job, lease, sizeof(lease), err, sizeof(err));
+			pr =
+			    worker_parse_claim(reply, &job, lease, sizeof(lease), err, sizeof(err));
 		if (rc != 0 || pr < 0) {
 			cJSON_Delete(reply);
 			int64_t d = backoff_next(&bo);
@@ -551,7 +553,8 @@ int worker_main(int argc, char **argv, const struct worker_spec *spec)
 	worker_cfg_path = a.config;
 	if (a.cmd_argc > 0) {
 		if (!spec->command) {
-			fprintf(stderr, "%s: unexpected argument %s (this worker has no commands)\n",
+			fprintf(stderr,
+			        "%s: unexpected argument %s (this worker has no commands)\n",
 			        spec->name, a.cmd_argv[0]);
 			return 2;
 		}
@@ -580,8 +583,8 @@ int worker_main(int argc, char **argv, const struct worker_spec *spec)
 	if (config_check(w.cfg, worker_owned(spec, ob), err, sizeof(err)) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
 	worker_signals();
-	log_info("event=started queue=%s kinds=%s lease_ms=%lld stop_grace_ms=%lld",
-	         log_q(w.url), spec->kinds[0], (long long)w.lease_ms, (long long)w.grace_ms);
+	log_info("event=started queue=%s kinds=%s lease_ms=%lld stop_grace_ms=%lld", log_q(w.url),
+	         spec->kinds[0], (long long)w.lease_ms, (long long)w.grace_ms);
 
 	worker_loop(&w);
 

@@ -81,12 +81,12 @@ static void test_parse_claim(void **state)
 	    {"{\"job\":{\"id\":1,\"attempt\":1,\"lease\":\"x\"}}", -1, "'kind'", 0, 0, 0, NULL},
 	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"lease\":\"x\"}}", -1, "'attempt'", 0, 0, 0, NULL},
 	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":1}}", -1, "'lease'", 0, 0, 0, NULL},
-	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":1,\"lease\":\"\"}}", -1, "'lease'", 0, 0,
-	     0, NULL},
+	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":1,\"lease\":\"\"}}", -1, "'lease'", 0,
+	     0, 0, NULL},
 	    {"{\"job\":{\"id\":0,\"kind\":\"k\",\"attempt\":1,\"lease\":\"x\"}}", -1, "'id'", 0, 0,
 	     0, NULL},
-	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":0,\"lease\":\"x\"}}", -1, "'attempt'", 0,
-	     0, 0, NULL},
+	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":0,\"lease\":\"x\"}}", -1, "'attempt'",
+	     0, 0, 0, NULL},
 	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":1,\"lease\":\"x\",\"incident\":\"3\"}}",
 	     -1, "'incident'", 0, 0, 0, NULL},
 	    {"{\"job\":{\"id\":1,\"kind\":\"k\",\"attempt\":1,\"lease\":\"x\",\"input\":[1]}}", -1,
@@ -110,8 +110,9 @@ static void test_parse_claim(void **state)
 				fail_msg("case %zu: got id=%lld incident=%lld attempt=%d lease=%s "
 				         "want %lld %lld %d %s",
 				         i, (long long)job.id, (long long)job.incident, job.attempt,
-				         lease, (long long)cases[i].id, (long long)cases[i].incident,
-				         cases[i].attempt, cases[i].lease);
+				         lease, (long long)cases[i].id,
+				         (long long)cases[i].incident, cases[i].attempt,
+				         cases[i].lease);
 		}
 		cJSON_Delete(r);
 	}

@@ -1,9 +1,8 @@
-# tests/tools/module.mk: helper programs for integration tests only.
+# tests/tools/module.mk: small programs the tests share.
+#   wirecat: send one wire request to a URL and print the reply (or print events).
 
-TOOLS_OBJS := $(B)/tests/tools/test_worker.o
-PROGRAMS += $(B)/bin/test-worker
-ALL_OBJS += $(TOOLS_OBJS)
-
-$(B)/bin/test-worker: $(B)/tests/tools/test_worker.o $(LIB_A)
+PROGRAMS += $(B)/bin/wirecat
+ALL_OBJS += $(B)/tests/tools/wirecat.o
+$(B)/bin/wirecat: $(B)/tests/tools/wirecat.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)

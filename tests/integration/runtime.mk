@@ -1,0 +1,3 @@
+# tests/integration/runtime.mk: integration tests of the worker runtime,
+# the master and opsbotctl (real processes in a temp dir).
+INTEG_TESTS += tests/integration/master_supervise.sh
