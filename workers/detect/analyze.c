@@ -161,8 +161,6 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 	size_t nsv = 0;
 	int64_t split = o->incident_ms - o->lead_ms;
 	struct detector *d = detector_new(&o->params);
-	double *normal = NULL;
-	size_t normal_cap = 0;
 	long sym_flag = -1, sym_svc = -1; /* series indices */
 	double sym_flag_z = -1.0, sym_svc_z = -1.0;
 
@@ -172,9 +170,29 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		detector_reset(d);
 		struct analyze_anom cur = {0};
 		int open = 0;
+		/* Warm-up as NAB's probation: the detector was tuned not to be
+		 * trusted over the first min(15%, 750) points. */
+		size_t warm = (size_t)(0.15 * (double)s->n);
+		if (warm > 750)
+			warm = 750;
+		double z = -1.0;
+		int dir = 0;
+		int64_t onset = -1;
 		for (size_t k = 0; k < s->n; k++) {
 			struct detector_parts pt;
 			double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
+			if (s->ts_ms[k] >= split) {
+				/* Strength: the baseline z (seasonal when a season is known). */
+				double zk = pt.season > 0.0 ? pt.season : pt.level;
+				if (zk > z) {
+					z = zk;
+					dir = pt.direction;
+				}
+				if (zk > 3.0 && onset < 0)
+					onset = s->ts_ms[k];
+			}
+			if (k < warm)
+				continue;
 			if (!open && sc >= o->threshold) {
 				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc, pt.direction};
 				open = 1;
@@ -197,21 +215,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			}
 			an[nan_++] = cur;
 		}
-		/* 2. Strength: the deviation after the split against before it. */
-		size_t nn = 0;
-		while (nn < s->n && s->ts_ms[nn] < split)
-			nn++;
-		if (nn > normal_cap) {
-			normal_cap = nn;
-			normal = xrealloc(normal, normal_cap * sizeof *normal);
-		}
-		memcpy(normal, s->v, nn * sizeof *normal);
-		double z;
-		int dir;
-		size_t at;
-		if (rca_series_score(normal, nn, s->v + nn, s->n - nn, &z, &dir, &at) < 0)
-			continue;
-		int64_t onset = s->ts_ms[nn + at];
+		if (z < 0.0)
+			continue; /* no points after the split */
 		/* The symptom: the strongest flagged series, else the strongest of
 		 * the incident's own service. */
 		if (s->symptom && z > sym_flag_z) {
@@ -238,11 +243,10 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		}
 	}
 	detector_free(d);
-	free(normal);
 
 	/* 3. Combine. */
 	long symptom = sym_flag >= 0 ? sym_flag : sym_svc;
-	int64_t symptom_onset = o->incident_ms;
+	int64_t symptom_onset = -1;
 	const char *symptom_svc = o->service;
 	if (symptom >= 0) {
 		for (size_t k = 0; k < nsv; k++)
@@ -256,7 +260,9 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		v->r = symptom >= 0 && v->best != (size_t)symptom
 		           ? fabs(analyze_corr(&l->s[v->best], &l->s[symptom]))
 		           : 0.0;
-		v->early = v->onset <= symptom_onset ? 1.25 : 0.8;
+		v->early = v->onset < 0 || symptom_onset < 0 ? 1.0
+		           : v->onset <= symptom_onset ? 1.25
+		                                       : 0.8;
 		v->graph = 1.0;
 		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0)
 			v->graph = analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
@@ -291,12 +297,21 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		char why[600], when[32], lead[32];
 		analyze_hhmm(v->onset, when, sizeof when);
 		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
-		int n = snprintf(why, sizeof why, "%s %s %.1fx its normal spread from %s",
-		                 l->s[v->best].name, v->direction >= 0 ? "rose" : "fell", v->strength,
-		                 when);
+		int n;
+		if (v->onset < 0)
+			n = snprintf(why, sizeof why, "%s stayed within its usual range (%.1fx spread)",
+			             l->s[v->best].name, v->strength);
+		else
+			n = snprintf(why, sizeof why, "%s %s %.1fx its usual spread from %s",
+			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell",
+			             v->strength, when);
+		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 && symptom_onset >= 0 &&
+		    n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom",
+			              lead, v->onset <= symptom_onset ? "before" : "after");
 		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom; r=%.2f with it",
-			              lead, v->onset <= symptom_onset ? "before" : "after", v->r);
+			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with %s", v->r,
+			              l->s[symptom].name);
 		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
 			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it", symptom_svc);
 		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)
