@@ -18,7 +18,10 @@ drunning() {
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
 
 # rpc TYPE FIELDS [INCIDENT]: one raw request to the test's queue; prints the reply.
-rpc() { test-rpc "$QURL" "$@"; }
+rpc() {
+  wirecat "$QURL" "$(jq -cn --arg t "$1" --argjson f "$2" --argjson i "${3:-0}" \
+    '$f + {type: $t, incident: $i}')"
+}
 
 # start_queue [EXTRA CONFIG LINES]: write $T/opsbot.conf with a queue on a
 # socket in $T and the test worker's short lease, start opsbot-queue, wait

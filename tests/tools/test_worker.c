@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *	test-worker [--kind K]... [--sleep-ms N] [--fail-times K] [--permanent]
- *	            [--result JSON] [--log FILE] [-c FILE]
+ *	            [--result JSON | --result-file FILE] [--log FILE] [-c FILE]
  *
  * DESCRIPTION
  *	Built on worker_main like every real worker, so tests exercise the real
@@ -88,6 +88,24 @@ static int tw_int(const char *s, int64_t *out)
 	return 0;
 }
 
+/* The whole (small) file as a string; kept until exit. */
+static int tw_slurp(const char *path, const char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	struct buf b = {.max = 1 << 20};
+	char chunk[4096];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&b, chunk, n) < 0)
+			rc = -1;
+	fclose(f);
+	*out = b.data;
+	return rc < 0 || !b.data ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
@@ -107,12 +125,14 @@ int main(int argc, char **argv)
 			tw_permanent = 1;
 		else if (strcmp(a, "--result") == 0 && v)
 			tw_result = argv[++i];
+		else if (strcmp(a, "--result-file") == 0 && v)
+			bad = tw_slurp(argv[++i], &tw_result);
 		else if (strcmp(a, "--log") == 0 && v)
 			tw_log = argv[++i];
 		else
 			rest[nrest++] = argv[i];
 		if (bad) {
-			fprintf(stderr, "test-worker: %s needs a whole number >= 0\n", a);
+			fprintf(stderr, "test-worker: bad value for %s\n", a);
 			return 2;
 		}
 	}
