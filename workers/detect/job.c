@@ -126,9 +126,16 @@ int job_handle(void *state, const struct worker_job *job, cJSON **result, char *
 	if (!cJSON_IsObject(inc))
 		inc = in;
 	const char *service = json_str(inc, "service");
-	int64_t at = json_int(inc, "opened_ms", json_int(inc, "created_ms", 0));
+	/* When: labels.at (RFC 3339; e.g. an alert's startsAt or a KPI day),
+	 * else when the incident was opened, else now. */
+	int64_t at = json_int(inc, "created_ms", 0);
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
+	const char *at_text = json_str(labels, "at");
+	int64_t at_label;
+	if (at_text && csv_parse_time(at_text, &at_label) == 0)
+		at = at_label;
 	if (at <= 0)
-		at = json_int(in, "at_ms", time_now_ms());
+		at = time_now_ms();
 	int64_t t0 = time_mono_ms();
 	if (job_analyze(st, service, at, result, err, errlen) < 0)
 		return WORKER_RETRY; /* every source failed: they may come back */

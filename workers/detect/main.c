@@ -28,7 +28,8 @@
  *
  * MESSAGES
  *   in:  claim -> job {kind:"detect", input:{incident:{service, title,
- *        labels, opened_ms...}}}
+ *        labels, created_ms...}}}; the window ends at labels.at (RFC 3339)
+ *        when present, else at created_ms
  *   out: complete {anomalies:[{series, start_ms, end_ms, score, direction}],
  *        ranking:[{service, confidence, rationale}], summary}
  *

@@ -52,3 +52,5 @@ $(B)/tests/detect_%: $(B)/workers/detect/%_test.o $(DETECT_CORE_OBJS) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 ALL_OBJS += $(DETECT_TESTS:%=$(B)/workers/detect/%_test.o)
 UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
+
+INTEG_TESTS += tests/integration/detect_job.sh
