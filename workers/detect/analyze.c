@@ -191,7 +191,9 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 				if (zk > 3.0 && onset < 0)
 					onset = s->ts_ms[k];
 			}
-			if (k < warm)
+			/* Anomalies are reported around the incident: from the split on,
+			 * and never during warm-up; what came before is the baseline. */
+			if (k < warm || s->ts_ms[k] < split)
 				continue;
 			if (!open && sc >= o->threshold) {
 				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc, pt.direction};

@@ -1,8 +1,9 @@
 /*
  * analyze.h: from a window of metric series to what a detect job returns.
  *
- * Every series is scored point by point with the streaming detector; runs of
- * points at or above the threshold become anomalies (series, span, score,
+ * Every series is scored point by point with the streaming detector over the
+ * whole window; runs of points at or above the threshold from the split on
+ * (incident time minus `lead`) become anomalies (series, span, score,
  * direction).  Services are then ranked for root cause by four signals:
  *   strength     robust z of each series' largest deviation after the split
  *                (incident time minus `lead`) against the points before it;

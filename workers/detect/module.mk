@@ -53,4 +53,5 @@ $(B)/tests/detect_%: $(B)/workers/detect/%_test.o $(DETECT_CORE_OBJS) $(LIB_A)
 ALL_OBJS += $(DETECT_TESTS:%=$(B)/workers/detect/%_test.o)
 UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
 
-INTEG_TESTS += tests/integration/detect_cli.sh tests/integration/detect_job.sh
+INTEG_TESTS += tests/integration/detect_cli.sh tests/integration/detect_job.sh \
+	tests/integration/detect_prometheus.sh

@@ -195,6 +195,7 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 				}
 			}
 		}
+		log_debug("event=watch_poll poll=%ld series=%zu services=%zu", poll, l.n, nb);
 		source_list_free(&l);
 		/* Submit what is pending, oldest first; keep what the queue did not take. */
 		size_t kept = 0;
