@@ -183,8 +183,8 @@ struct detector *detector_new(const struct detector_params *p)
 		d->p.window = 8;
 	swin_init(&d->level, (size_t)d->p.window);
 	swin_init(&d->sdiff, (size_t)d->p.window);
-	if (d->p.holdoff < 1)
-		d->p.holdoff = 1;
+	if (d->p.holdoff < 0)
+		d->p.holdoff = 0;
 	if (d->p.lik_short < 0)
 		d->p.lik_short = 0;
 	d->lik_ring = xcalloc((size_t)d->p.lik_short + 1, sizeof *d->lik_ring);
@@ -334,7 +334,9 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 		} else {
 			score = z / (z + d->p.z_half);
 		}
-		if (d->p.holdoff_level <= 0.0) {
+		if (d->p.holdoff == 0) {
+			/* No hold-off: a caller with its own hysteresis (watch mode). */
+		} else if (d->p.holdoff_level <= 0.0) {
 			/* Local-maximum mode: only a score above every score of the last
 			 * `holdoff` points stands; the rest are damped. */
 			double raw = score;

@@ -36,7 +36,7 @@ struct detector_params {
 	double w_level, w_ewma, w_season, w_change; /* component weights (0 = off) */
 	double z_half;        /* combined z that maps to score 0.5 */
 	double holdoff_level; /* score that starts a hold-off */
-	int holdoff;          /* points damped after it */
+	int holdoff;          /* points damped after it (0 = no hold-off) */
 	double holdoff_damp;  /* factor applied to scores during hold-off */
 	double record_decay;  /* >0: score z against the decaying max z seen (per point) */
 	double z_floor;       /* smallest max z the record mode divides by */

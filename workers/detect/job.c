@@ -33,10 +33,19 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	st->step_ms = config_duration_ms(cfg, "detect", "step", 15000);
 	st->max_anomalies = (size_t)config_int(cfg, "detect", "max_anomalies", 50, 1, 1000);
 	st->watch_interval_ms = config_duration_ms(cfg, "detect", "watch_interval", 30000);
-	st->episode.open_at =
-	    config_double(cfg, "detect", "watch_open_at", st->threshold, 0.0, 1.0);
-	st->episode.close_at = config_double(cfg, "detect", "watch_close_at",
-	                                     st->episode.open_at * 0.5, 0.0, 1.0);
+	/* Watch mode scores differently from NAB's one-alarm-per-window rule:
+	 * the episode machine is its hold-off, so the detector must keep scoring
+	 * high while a deviation lasts, and must score a repeat as high as the
+	 * first time (no likelihood mode, whose long-run statistics learn an
+	 * outage as normal).  A combined z of 5 maps to 0.5. */
+	st->watch_params = st->params;
+	detector_params_parse(&st->watch_params, "lik_short=0,holdoff=0,z_half=5", NULL, 0);
+	const char *wspec = config_str(cfg, "detect", "watch_params", NULL);
+	if (wspec && detector_params_parse(&st->watch_params, wspec, perr, sizeof perr) < 0)
+		config_error(cfg, "detect", "watch_params", "%s", perr);
+	st->watch_warmup = (long)config_int(cfg, "detect", "watch_warmup", 60, 0, 1000000);
+	st->episode.open_at = config_double(cfg, "detect", "watch_open_at", 0.75, 0.0, 1.0);
+	st->episode.close_at = config_double(cfg, "detect", "watch_close_at", 0.5, 0.0, 1.0);
 	st->episode.open_points = (int)config_int(cfg, "detect", "watch_open_points", 2, 1, 100);
 	st->episode.close_points =
 	    (int)config_int(cfg, "detect", "watch_close_points", 10, 1, 10000);

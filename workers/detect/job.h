@@ -29,6 +29,8 @@ struct job_state {
 	size_t max_anomalies;
 	/* watch mode */
 	int64_t watch_interval_ms;
+	long watch_warmup;
+	struct detector_params watch_params;
 	struct episode_cfg episode;
 	char severity[16];
 	char queue_url[512];

@@ -54,4 +54,4 @@ ALL_OBJS += $(DETECT_TESTS:%=$(B)/workers/detect/%_test.o)
 UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
 
 INTEG_TESTS += tests/integration/detect_cli.sh tests/integration/detect_job.sh \
-	tests/integration/detect_prometheus.sh
+	tests/integration/detect_prometheus.sh tests/integration/detect_watch.sh

@@ -28,6 +28,7 @@ struct watch_tracker {
 	char name[SOURCE_NAME_MAX];
 	struct detector *d;
 	int64_t last_ts;
+	long seen; /* points fed so far */
 };
 
 static volatile int watch_stop;
@@ -142,7 +143,7 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 				if (ntr == SOURCE_MAX_SERIES)
 					continue;
 				str_copy(tr[t].name, sizeof tr[t].name, s->name);
-				tr[t].d = detector_new(&st->params);
+				tr[t].d = detector_new(&st->watch_params);
 				tr[t].last_ts = INT64_MIN;
 				ntr++;
 			}
@@ -152,7 +153,9 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 					continue;
 				double sc = detector_step(tr[t].d, s->ts_ms[k], s->v[k], NULL);
 				tr[t].last_ts = s->ts_ms[k];
-				if (s->ts_ms[k] >= recent && sc > sc_max)
+				tr[t].seen++;
+				if (tr[t].seen > st->watch_warmup && s->ts_ms[k] >= recent &&
+				    sc > sc_max)
 					sc_max = sc;
 			}
 			if (sc_max < 0.0)

@@ -8,7 +8,9 @@
  * to the episode machine.  Opening submits {what:"incident", key:
  * "watch:<service>:<start>", spec:{source:"watch", ...}}; the key makes a
  * resubmission after a failure or restart harmless.  Points older than two
- * intervals only warm the detectors up: history never opens an incident.
+ * intervals only warm the detectors up: history never opens an incident,
+ * and neither does a series before its detector has seen `watch_warmup`
+ * points.
  */
 #ifndef OPSBOT_DETECT_WATCH_H
 #define OPSBOT_DETECT_WATCH_H
