@@ -410,12 +410,15 @@ static void source_copy_range(const struct source_series *src, int64_t from, int
 	}
 }
 
-static int source_get(struct source_set *set, const char *url, struct http_response *resp,
-                      char *err, size_t errlen)
+/* GET url; once only for scrapes (the next poll is the retry), with retries
+ * for range queries (a job waits for its data). */
+static int source_get(struct source_set *set, const char *url, int once,
+                      struct http_response *resp, char *err, size_t errlen)
 {
-	struct http_request req = {.method = "GET", .url = url, .timeout_ms = 10000};
+	struct http_request req = {.method = "GET", .url = url, .timeout_ms = once ? 2000 : 10000};
 	memset(resp, 0, sizeof *resp);
-	if (http_do_retry(set->http, &req, &HTTP_RETRY_DEFAULT, resp, err, errlen) < 0)
+	if ((once ? http_do(set->http, &req, resp, err, errlen)
+	          : http_do_retry(set->http, &req, &HTTP_RETRY_DEFAULT, resp, err, errlen)) < 0)
 		return -1;
 	if (resp->status != 200) {
 		snprintf(err, errlen, "GET %s: HTTP %ld", url, resp->status);
@@ -442,7 +445,7 @@ static int source_fetch_one(struct source_set *set, struct source *s, int64_t fr
 				goto out;
 			}
 			struct http_response resp;
-			int r = source_get(set, url.data, &resp, err, errlen);
+			int r = source_get(set, url.data, 0, &resp, err, errlen);
 			buf_free(&url);
 			if (r == 0)
 				r = source_parse_prometheus(resp.body.data, resp.body.len,
@@ -530,7 +533,7 @@ int source_scrape(struct source_set *set, int64_t now_ms, char *err, size_t errl
 			continue;
 		struct http_response resp;
 		char e[512];
-		if (source_get(set, s->url, &resp, e, sizeof e) < 0 ||
+		if (source_get(set, s->url, 1, &resp, e, sizeof e) < 0 ||
 		    source_parse_exposition(resp.body.data, now_ms, s->service_label, s->service,
 		                            s->symptom, &s->hist, e, sizeof e) < 0) {
 			log_warn("event=scrape_failed source=%s error=%s", s->name, log_q(e));
