@@ -28,7 +28,6 @@
 #include <libwebsockets.h>
 
 #include "bot.h"
-#include "config.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -350,11 +349,9 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 	}
 	if (!c->wants_events)
 		c->dispatched = 0;
-	c->catchup_every_ms = config_duration_ms(b->cfg, "bot", "catchup_interval", 5000);
-	nworkers = (int)config_int(b->cfg, "bot", "rpc_threads", 2, 1, BOT_MAX_WORKERS);
-	events_url = config_str(b->cfg, "bot", "events",
-				config_str(b->cfg, "queue", "events",
-					   "ipc://var/run/opsbot-events.ipc"));
+	c->catchup_every_ms = b->catchup_ms > 0 ? b->catchup_ms : 5000;
+	nworkers = b->rpc_threads > 0 && b->rpc_threads <= BOT_MAX_WORKERS ? b->rpc_threads : 2;
+	events_url = b->events_url;
 
 	if (rpc_open(&b->rpc, b->queue_url, err, errlen) < 0)
 		return -1;

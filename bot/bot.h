@@ -45,6 +45,9 @@ struct bot {
 	const char *state_path;
 	struct rpc *rpc;	/* shared by the worker threads; thread-safe */
 	const char *queue_url;
+	const char *events_url;	 /* [bot] events, else [queue] events */
+	int64_t catchup_ms;	 /* [bot] catchup_interval */
+	int rpc_threads;	 /* [bot] rpc_threads */
 	volatile sig_atomic_t stop;
 	struct bot_core *core;
 };

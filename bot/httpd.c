@@ -177,6 +177,24 @@ static char *hdr_dup(struct lws *wsi, enum lws_token_indexes tok)
 	return s;
 }
 
+/* The query string: lws keeps each a=b as a fragment; join them with '&'. */
+static char *query_dup(struct lws *wsi)
+{
+	struct buf q = {.max = 64 * 1024};
+	char frag[4096];
+	int n;
+
+	for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag,
+						   WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
+	     i++) {
+		if (n == 0 && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) <= 0)
+			break;
+		if ((q.len && buf_append(&q, "&", 1) < 0) || buf_append(&q, frag, (size_t)n) < 0)
+			break;
+	}
+	return q.data ? q.data : xstrdup("");
+}
+
 static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char *in)
 {
 	struct httpd_x *x = xcalloc(1, sizeof *x);
@@ -187,7 +205,7 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	x->wsi = wsi;
 	str_copy(x->method, sizeof x->method, method_of(wsi));
 	x->path = xstrdup(in && *in ? in : "/");
-	x->query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	x->query = query_dup(wsi);
 	if (lws_get_peer_simple(wsi, x->peer, sizeof x->peer) == NULL)
 		str_copy(x->peer, sizeof x->peer, "?");
 	x->body.max = h->max_body + 1;
@@ -335,7 +353,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (!h)
 			return -1;
 		path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
-		query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+		query = query_dup(wsi);
 		r = ws_route_find(h, path);
 		if (!r) {
 			free(path);

@@ -170,6 +170,11 @@ int main(int argc, char **argv)
 	b.queue_url = config_str(b.cfg, "bot", "queue",
 				 config_str(b.cfg, "queue", "listen",
 					    "ipc://var/run/opsbot-queue.ipc"));
+	b.events_url = config_str(b.cfg, "bot", "events",
+				  config_str(b.cfg, "queue", "events",
+					     "ipc://var/run/opsbot-events.ipc"));
+	b.catchup_ms = config_duration_ms(b.cfg, "bot", "catchup_interval", 5000);
+	b.rpc_threads = (int)config_int(b.cfg, "bot", "rpc_threads", 2, 1, 8);
 	b.state_path = config_str(b.cfg, "bot", "state", "var/bot.db");
 	const char *listen = config_str(b.cfg, "http", "listen", "127.0.0.1:8080");
 	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);

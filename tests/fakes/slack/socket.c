@@ -243,7 +243,8 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	(void)arg;
 	if (strncmp(path, "/link", 5) != 0 || take_ticket(query) < 0) {
 		fs.refused++;
-		log_info("event=ws_refused reason=%s", log_q("bad or used ticket"));
+		log_info("event=ws_refused reason=%s path=%s query=%s", log_q("bad or used ticket"),
+			 log_q(path), log_q(query));
 		return -1;
 	}
 	if (fs.nconns >= FS_MAX_CONNS) {
