@@ -75,3 +75,22 @@ slack_stack() {
   t_wait "queue socket" test -S "$T/var/run/q.ipc"
   start_bot
 }
+
+# A note on incident $1 through the queue (becomes command.recorded -> a reply).
+note() {
+  wirecat "ipc://$T/var/run/q.ipc" "$(jq -nc --argjson i "$1" --arg n "$2" \
+    '{type:"command", incident:$i, action:"note", user:"U0NOTES", surface:"cli", note:$n}')" >/dev/null \
+    || t_fail "note $2 refused by the queue"
+}
+# The notes (n<k>) seen in incident $1's thread, in order, one per line.
+thread_notes() {
+  thread "$CH" "$(parent_ts "$1")" | jq -r '.[] | .text' | grep -o 'n[0-9]\+$' || true
+}
+# want_notes INCIDENT FROM TO: the thread has exactly nFROM..nTO, once each, in order
+want_notes() {
+  local got want
+  got=$(thread_notes "$1" | tr '\n' ' ')
+  want=$(seq -f 'n%g' "$2" "$3" | tr '\n' ' ')
+  [ "$got" = "$want" ] || t_fail "incident $1 thread notes: got '$got', want '$want'"
+}
+has_notes() { [ "$(thread_notes "$1" | wc -l)" -ge "$2" ]; }
