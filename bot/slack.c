@@ -57,6 +57,7 @@ struct slack {
 	const char *signing_secret;
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
+	int64_t done_at_ms;
 };
 
 /* Where an inbound request came from, so it can be acked the same way. */
@@ -891,8 +892,11 @@ static void tick(struct bot *b, void *priv)
 
 	if (sl->sock)
 		slack_socket_tick(sl->sock);
+	/* at most 4 writes a second: a restart replays a few events at worst,
+	 * and the posted keys make the replay post nothing twice */
 	d = slack_web_done_seq(sl->web);
-	if (d > sl->done_reported) {
+	if (d > sl->done_reported && time_mono_ms() - sl->done_at_ms >= 250) {
+		sl->done_at_ms = time_mono_ms();
 		bot_surface_done(b, "slack", d);
 		sl->done_reported = d;
 	}
@@ -901,9 +905,12 @@ static void tick(struct bot *b, void *priv)
 static void fini(struct bot *b, void *priv)
 {
 	struct slack *sl = priv;
-	(void)b;
+	int64_t d;
+
 	slack_socket_stop(sl->sock);
-	slack_web_stop(sl->web);
+	d = slack_web_stop(sl->web);
+	if (d > sl->done_reported)
+		bot_surface_done(b, "slack", d);
 	template_set_free(sl->ts);
 	free(sl);
 }

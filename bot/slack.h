@@ -61,7 +61,9 @@ void slack_web_push(struct slack_web *w, struct slack_op *op);
 /* The highest seq whose DONE op ran (loop thread reads it). */
 int64_t slack_web_done_seq(struct slack_web *w);
 size_t slack_web_pending(struct slack_web *w);
-void slack_web_stop(struct slack_web *w);
+/* Stop the sender (queued ops are dropped; a restart replays them);
+ * returns the last done seq. */
+int64_t slack_web_stop(struct slack_web *w);
 
 /*
  * One blocking Web API call with the given token, for the few calls made

@@ -502,10 +502,12 @@ size_t slack_web_pending(struct slack_web *w)
 	return n;
 }
 
-void slack_web_stop(struct slack_web *w)
+int64_t slack_web_stop(struct slack_web *w)
 {
+	int64_t done;
+
 	if (!w)
-		return;
+		return 0;
 	pthread_mutex_lock(&w->mu);
 	w->quit = 1;
 	pthread_cond_broadcast(&w->cv);
@@ -525,5 +527,7 @@ void slack_web_stop(struct slack_web *w)
 	free(w->api_url);
 	free(w->token);
 	free(w->state_path);
+	done = w->done_seq;
 	free(w);
+	return done;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -60,6 +61,24 @@ fail:
 	return -1;
 }
 
+/*
+ * Two threads of opsbot-bot write this file (the loop and the Slack sender).
+ * SQLite's default busy wait sleeps in steps of up to 100 ms, which shows
+ * as 100 ms stalls of the loop; writes here take microseconds, so retry
+ * often at first and back off only when the lock stays held.
+ */
+static int busy_wait(void *arg, int tries)
+{
+	(void)arg;
+	if (tries < 200)
+		usleep(100);
+	else if (tries < 5000)
+		usleep(1000);
+	else
+		return 0; /* about 5 s: give up, the caller logs it */
+	return 1;
+}
+
 int state_open(const char *path, struct state **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -71,7 +90,7 @@ int state_open(const char *path, struct state **out, char *err, size_t errlen)
 		sqlite3_close(db);
 		return -1;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_handler(db, busy_wait, NULL);
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
 			 NULL) != SQLITE_OK ||
 	    migrate(db, err, errlen) < 0) {
