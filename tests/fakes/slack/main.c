@@ -394,34 +394,41 @@ static void c_stats(struct httpd_x *x, void *arg)
 	reply_json(x, 200, o);
 }
 
-/* One message as a line of plain text for a person watching the demo. */
-static void dump_line(struct buf *b, const cJSON *m, const char *indent)
+/*
+ * One message as plain text for a person watching the demo: its fallback
+ * text (continuation lines indented) and, for a message with buttons, the
+ * buttons on one line.
+ */
+static void dump_line(struct buf *b, const cJSON *m, const char *first, const char *cont)
 {
 	const char *text = json_str(m, "text");
-	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(m, "blocks"), *bl;
-	int edits = (int)json_int(m, "edits", 0);
+	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(m, "blocks"), *bl, *e;
+	int buttons = 0;
 
-	buf_appendf(b, "%s[%s]%s ", indent, json_str(m, "ts"), edits ? " (edited)" : "");
-	if (text && *text) {
-		buf_appendf(b, "%s\n", text);
-	} else {
-		buf_appendf(b, "(blocks only)\n");
+	buf_appendf(b, "%s[%s]%s ", first, json_str(m, "ts"),
+		    json_int(m, "edits", 0) ? " (edited)" : "");
+	if (!text || !*text)
+		text = "(blocks only)";
+	for (const char *p = text; *p; p++) {
+		buf_append(b, p, 1);
+		if (*p == '\n' && p[1])
+			buf_appendf(b, "%s", cont);
 	}
+	buf_append(b, "\n", 1);
 	cJSON_ArrayForEach(bl, blocks)
 	{
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(bl, "text");
-		const cJSON *els = cJSON_GetObjectItemCaseSensitive(bl, "elements"), *e;
-		if (json_str(t, "text"))
-			buf_appendf(b, "%s    | %s\n", indent, json_str(t, "text"));
-		cJSON_ArrayForEach(e, els)
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bl, "elements"))
 		{
-			const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "text");
-			if (json_str(e, "type") && strcmp(json_str(e, "type"), "button") == 0)
-				buf_appendf(b, "%s    | [ %s ]\n", indent, or(json_str(et, "text"), "?"));
-			else if (json_str(e, "text"))
-				buf_appendf(b, "%s    | %s\n", indent, json_str(e, "text"));
+			const char *et = json_str(e, "type");
+			if (!et || strcmp(et, "button") != 0)
+				continue;
+			buf_appendf(b, "%s[ %s ]", buttons++ ? " " : cont,
+				    or(json_str(cJSON_GetObjectItemCaseSensitive(e, "text"), "text"),
+				       "?"));
 		}
 	}
+	if (buttons)
+		buf_append(b, "\n", 1);
 }
 
 static void c_dump(struct httpd_x *x, void *arg)
@@ -439,13 +446,13 @@ static void c_dump(struct httpd_x *x, void *arg)
 		if (json_str(m, "thread_ts") || (*channel && strcmp(c, channel) != 0))
 			continue;
 		buf_appendf(&b, "#%s ", c);
-		dump_line(&b, m, "");
+		dump_line(&b, m, "", "    ");
 		cJSON_ArrayForEach(k, fs.messages)
 		{
 			const char *t = json_str(k, "thread_ts");
 			if (t && strcmp(t, json_str(m, "ts")) == 0 &&
 			    strcmp(json_str(k, "channel"), c) == 0)
-				dump_line(&b, k, "    └ ");
+				dump_line(&b, k, "    └ ", "        ");
 		}
 		buf_append(&b, "\n", 1);
 	}
