@@ -186,23 +186,6 @@ static const char *ctl_scalar(const cJSON *v, char *buf, size_t len)
 	return buf;
 }
 
-/* Any object, indented "key: value", nested objects one level deeper. */
-static void ctl_print_tree(const cJSON *o, int indent)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, o)
-	{
-		char b[256];
-		if (cJSON_IsObject(it) && cJSON_GetArraySize(it) > 0) {
-			printf("%*s%s:\n", indent, "", it->string ? it->string : "-");
-			ctl_print_tree(it, indent + 2);
-		} else {
-			printf("%*s%s: %s\n", indent, "", it->string ? it->string : "-",
-			       ctl_scalar(it, b, sizeof(b)));
-		}
-	}
-}
-
 static int64_t ctl_int(const cJSON *o, const char *a, const char *b)
 {
 	int64_t v = json_int(o, a, 0);
@@ -277,6 +260,47 @@ static int ctl_master_status(struct ctl *c)
 	return 0;
 }
 
+/* Queue depth per kind, incidents per state, leases, dead letters. */
+static void ctl_print_stats(const struct ctl *c, const cJSON *st)
+{
+	char ago[32];
+	printf("queue: %s answering, up %s\n", c->url,
+	       ctl_ago(time_now_ms() - json_int(st, "uptime_ms", 0), ago, sizeof(ago)));
+	static const char *const js[] = {"ready", "leased", "held", "done", "dead"};
+	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(st, "jobs");
+	if (cJSON_GetArraySize(jobs) == 0) {
+		printf("  no jobs yet\n");
+	} else {
+		printf("  %-12s", "JOB KIND");
+		for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++)
+			printf(" %7s", js[i]);
+		printf("\n");
+		const cJSON *k;
+		cJSON_ArrayForEach(k, jobs)
+		{
+			printf("  %-12s", k->string);
+			for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++)
+				printf(" %7lld", (long long)json_int(k, js[i], 0));
+			printf("\n");
+		}
+	}
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(st, "incidents");
+	printf("  incidents:");
+	if (cJSON_GetArraySize(inc) == 0)
+		printf(" none");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, inc)
+	{
+		char b[32];
+		printf(" %s %s", it->string, ctl_scalar(it, b, sizeof(b)));
+		if (it->next)
+			printf(",");
+	}
+	printf("\n  leases: %lld held   dead_letters: %lld%s\n",
+	       (long long)json_int(st, "leases", 0), (long long)json_int(st, "dead_letters", 0),
+	       json_int(st, "dead_letters", 0) > 0 ? " (see: opsbotctl dead-letters)" : "");
+}
+
 static int ctl_status(struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
@@ -291,9 +315,8 @@ static int ctl_status(struct ctl *c, int argc, char **argv)
 	if (c->json) {
 		ctl_print_json(reply);
 	} else {
-		printf("queue: %s answering\n", c->url);
 		const cJSON *stats = cJSON_GetObjectItemCaseSensitive(reply, "stats");
-		ctl_print_tree(stats ? stats : reply, 2);
+		ctl_print_stats(c, stats);
 	}
 	cJSON_Delete(reply);
 	return CTL_OK;
@@ -356,6 +379,41 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		const char *why = json_str(data, "reason");
 		if (why && *why)
 			buf_appendf(&line, " (%s)", why);
+	} else if (strcmp(name, WIRE_EV_OPENED) == 0) {
+		buf_appendf(&line, "%s [%s, %s, from %s]", ctl_str(data, "title", NULL),
+		            ctl_str(data, "service", NULL), ctl_str(data, "severity", NULL),
+		            ctl_str(data, "source", NULL));
+	} else if (strcmp(name, WIRE_EV_PLAN) == 0) {
+		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
+		buf_appendf(&line, "plan %s: %d step(s), %s", ctl_str(plan, "hash", NULL),
+		            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
+		            json_bool(data, "needs_approval", 0) ? "needs approval"
+		                                                 : "runs without approval");
+	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
+		const char *d = ctl_str(data, "decision", NULL);
+		buf_appendf(&line, "%s %s plan %s (from %s)", ctl_str(data, "user", NULL),
+		            strcmp(d, "approve") == 0 ? "approved" : "rejected",
+		            ctl_str(data, "plan", NULL), ctl_str(data, "surface", NULL));
+	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
+		const char *note = json_str(data, "note");
+		buf_appendf(&line, "%s: %s (from %s)%s%s", ctl_str(data, "user", NULL),
+		            ctl_str(data, "action", NULL), ctl_str(data, "surface", NULL),
+		            note && *note ? ": " : "", note && *note ? note : "");
+	} else if (strcmp(name, WIRE_EV_RESOLVED) == 0) {
+		const char *note = json_str(data, "note");
+		buf_appendf(&line, "by %s%s%s", ctl_str(data, "by", NULL),
+		            note && *note ? ": " : "", note && *note ? note : "");
+	} else if (strcmp(name, WIRE_EV_DEAD) == 0) {
+		buf_appendf(&line, "%s job %lld gave up after %lld attempt(s): %s",
+		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
+		            (long long)json_int(data, "attempts", 0), ctl_str(data, "error", NULL));
+	} else if (strcmp(name, WIRE_EV_RETRY) == 0) {
+		buf_appendf(&line, "%s job %lld attempt %lld failed, will retry: %s",
+		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
+		            (long long)json_int(data, "attempt", 0), ctl_str(data, "error", NULL));
+	} else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage")) {
+		buf_appendf(&line, "%s: %s", json_str(data, "stage"),
+		            ctl_str(data, "reason", NULL));
 	} else if (json_str(data, "summary")) {
 		buf_appendf(&line, "%s", json_str(data, "summary"));
 	} else if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(data, "result")) &&

@@ -3,3 +3,5 @@
 INTEG_TESTS += tests/integration/master_supervise.sh
 INTEG_TESTS += tests/integration/worker_kill.sh
 INTEG_TESTS += tests/integration/worker_stop.sh
+INTEG_TESTS += tests/integration/pipeline_ctl.sh
+INTEG_TESTS += tests/integration/demo_runs.sh
