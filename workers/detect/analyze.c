@@ -196,7 +196,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			if (k < warm || s->ts_ms[k] < split)
 				continue;
 			if (!open && sc >= o->threshold) {
-				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc, pt.direction};
+				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc,
+				                            pt.direction};
 				open = 1;
 			} else if (open && (pt.level >= 3.0 || sc >= o->threshold)) {
 				cur.end = s->ts_ms[k];
@@ -263,12 +264,14 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		           ? fabs(analyze_corr(&l->s[v->best], &l->s[symptom]))
 		           : 0.0;
 		v->early = v->onset < 0 || symptom_onset < 0 ? 1.0
-		           : v->onset <= symptom_onset ? 1.25
-		                                       : 0.8;
+		           : v->onset <= symptom_onset       ? 1.25
+		                                             : 0.8;
 		v->graph = 1.0;
 		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0)
-			v->graph = analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
-		v->combined = log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
+			v->graph =
+			    analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
+		v->combined =
+		    log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
 	}
 	qsort(sv, nsv, sizeof *sv, analyze_svc_cmp);
 	double sum = 0.0;
@@ -301,21 +304,23 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
 		int n;
 		if (v->onset < 0)
-			n = snprintf(why, sizeof why, "%s stayed within its usual range (%.1fx spread)",
+			n = snprintf(why, sizeof why,
+			             "%s stayed within its usual range (%.1fx spread)",
 			             l->s[v->best].name, v->strength);
 		else
 			n = snprintf(why, sizeof why, "%s %s %.1fx its usual spread from %s",
 			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell",
 			             v->strength, when);
-		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 && symptom_onset >= 0 &&
-		    n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom",
-			              lead, v->onset <= symptom_onset ? "before" : "after");
+		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
+		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom", lead,
+			              v->onset <= symptom_onset ? "before" : "after");
 		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
 			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with %s", v->r,
 			              l->s[symptom].name);
 		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
-			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it", symptom_svc);
+			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
+			         symptom_svc);
 		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)
 			snprintf(why + n, sizeof why - (size_t)n, "; not on %s's dependency path",
 			         symptom_svc);
@@ -327,14 +332,14 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		json_add_num(r, "score", round(v->strength * 100.0) / 100.0);
 		cJSON_AddItemToArray(arr, r);
 		if (k == 0)
-			snprintf(top, sizeof top, "%s (confidence %.2f): %s", v->name, v->confidence,
-			         why);
+			snprintf(top, sizeof top, "%s (confidence %.2f): %s", v->name,
+			         v->confidence, why);
 	}
 	json_add(res, "ranking", arr);
 	json_add_int(res, "series", (int64_t)l->n);
 	char summary[1000];
-	snprintf(summary, sizeof summary, "%zu anomal%s in %zu series. Most likely cause: %s",
-	         nan_, nan_ == 1 ? "y" : "ies", l->n, nsv ? top : "none found");
+	snprintf(summary, sizeof summary, "%zu anomal%s in %zu series. Most likely cause: %s", nan_,
+	         nan_ == 1 ? "y" : "ies", l->n, nsv ? top : "none found");
 	json_add_str(res, "summary", summary);
 	free(an);
 	free(sv);

@@ -44,12 +44,12 @@ struct analyze_graph {
 
 struct analyze_opts {
 	struct detector_params params;
-	double threshold;          /* score that makes a point anomalous */
-	int64_t incident_ms;       /* when the incident was opened */
-	int64_t lead_ms;           /* split = incident_ms - lead_ms */
-	const char *service;       /* the incident's (symptom) service; may be NULL */
+	double threshold;                  /* score that makes a point anomalous */
+	int64_t incident_ms;               /* when the incident was opened */
+	int64_t lead_ms;                   /* split = incident_ms - lead_ms */
+	const char *service;               /* the incident's (symptom) service; may be NULL */
 	const struct analyze_graph *graph; /* may be NULL */
-	size_t max_anomalies;      /* longest anomalies list returned */
+	size_t max_anomalies;              /* longest anomalies list returned */
 };
 
 /* Parse "a, b, c" as the deps of name; -1 when a limit is passed. */

@@ -177,8 +177,8 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 		}
 		if (!t.names) {
 			if (nf < 2) {
-				snprintf(err, errlen, "%s:1: want time and at least one metric column",
-				         path);
+				snprintf(err, errlen,
+				         "%s:1: want time and at least one metric column", path);
 				goto out;
 			}
 			t.cols = nf - 1;
@@ -188,8 +188,8 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 			continue;
 		}
 		if (nf != t.cols + 1) {
-			snprintf(err, errlen, "%s:%zu: %zu columns, header has %zu", path, lineno, nf,
-			         t.cols + 1);
+			snprintf(err, errlen, "%s:%zu: %zu columns, header has %zu", path, lineno,
+			         nf, t.cols + 1);
 			goto out;
 		}
 		int64_t ms;

@@ -47,8 +47,9 @@ static void test_time(void **state)
 		int64_t ms = 0;
 		int rc = csv_parse_time(cases[i].in, &ms);
 		if ((rc == 0) != cases[i].ok || (cases[i].ok && ms != cases[i].want))
-			fail_msg("parse_time(%s): got rc %d ms %lld want ok=%d ms %lld", cases[i].in,
-			         rc, (long long)ms, cases[i].ok, (long long)cases[i].want);
+			fail_msg("parse_time(%s): got rc %d ms %lld want ok=%d ms %lld",
+			         cases[i].in, rc, (long long)ms, cases[i].ok,
+			         (long long)cases[i].want);
 	}
 }
 
@@ -104,10 +105,12 @@ static void test_table(void **state)
 	assert_int_equal(csv_read_table(path, &t, err, sizeof err), 0);
 	if (t.rows != 2 || t.cols != 2 || strcmp(t.names[1], "b_mem") != 0 || t.v[2] != 3.0 ||
 	    !isnan(t.v[3]))
-		fail_msg("table got rows=%zu cols=%zu want 2x2 with b_mem and a gap", t.rows, t.cols);
+		fail_msg("table got rows=%zu cols=%zu want 2x2 with b_mem and a gap", t.rows,
+		         t.cols);
 	csv_table_free(&t);
 	write_file("time,a_cpu,b_mem\n1,1\n");
-	if (csv_read_table(path, &t, err, sizeof err) == 0 || !strstr(err, "2 columns, header has 3"))
+	if (csv_read_table(path, &t, err, sizeof err) == 0 ||
+	    !strstr(err, "2 columns, header has 3"))
 		fail_msg("ragged row: error got '%s' want a column count mismatch", err);
 	write_file("");
 	if (csv_read_table(path, &t, err, sizeof err) == 0 || !strstr(err, "empty"))

@@ -272,13 +272,16 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 	if (d->count >= (size_t)d->p.min_points && d->level.n >= 8) {
 		double zl = swin_z(&d->level, v);
 		if (d->p.short_n > 1) {
-			/* Mean of the newest short_n values (this one included) against the baseline. */
+			/* Mean of the newest short_n values (this one included) against the
+			 * baseline. */
 			size_t k = (size_t)d->p.short_n - 1;
 			if (k > d->level.n)
 				k = d->level.n;
 			double sum = v;
 			for (size_t i = 0; i < k; i++)
-				sum += d->level.ring[(d->level.head + d->level.n - 1 - i) % d->level.cap];
+				sum +=
+				    d->level
+				        .ring[(d->level.head + d->level.n - 1 - i) % d->level.cap];
 			pt.shortz = fabs(swin_z(&d->level, sum / (double)(k + 1)));
 		}
 		pt.level = fabs(zl);
@@ -311,7 +314,8 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 			double raw = z / (z + d->p.z_half);
 			d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
 			d->lik_n++;
-			size_t k = d->lik_n < (size_t)d->p.lik_short ? d->lik_n : (size_t)d->p.lik_short;
+			size_t k =
+			    d->lik_n < (size_t)d->p.lik_short ? d->lik_n : (size_t)d->p.lik_short;
 			double m = 0.0;
 			for (size_t i = 0; i < k; i++)
 				m += d->lik_ring[i];
@@ -379,11 +383,14 @@ static const struct {
 	size_t off;
 	int is_int;
 } detector_keys[] = {
-#define K(name, isint) {#name, offsetof(struct detector_params, name), isint}
-    K(window, 1),    K(min_points, 1), K(ewma_alpha, 0),    K(season, 1),
-    K(cusum_k, 0),   K(cusum_h, 0),    K(w_level, 0),       K(w_ewma, 0),
-    K(w_season, 0),  K(w_change, 0),   K(z_half, 0),        K(holdoff_level, 0),
-    K(holdoff, 1),   K(holdoff_damp, 0), K(record_decay, 0), K(z_floor, 0), K(short_n, 1), K(lik_short, 1), K(lik_alpha, 0), K(w_short, 0),
+#define K(name, isint)                                                                             \
+	{                                                                                          \
+#name, offsetof(struct detector_params, name), isint                               \
+	}
+    K(window, 1),  K(min_points, 1),    K(ewma_alpha, 0), K(season, 1),       K(cusum_k, 0),
+    K(cusum_h, 0), K(w_level, 0),       K(w_ewma, 0),     K(w_season, 0),     K(w_change, 0),
+    K(z_half, 0),  K(holdoff_level, 0), K(holdoff, 1),    K(holdoff_damp, 0), K(record_decay, 0),
+    K(z_floor, 0), K(short_n, 1),       K(lik_short, 1),  K(lik_alpha, 0),    K(w_short, 0),
 #undef K
 };
 
@@ -423,8 +430,9 @@ int detector_params_parse(struct detector_params *p, const char *spec, char *err
 		}
 		*eq = '\0';
 		if (detector_param_set(p, tok, eq + 1) < 0) {
-			snprintf(err, errlen, "detector parameter '%s': unknown key or bad value '%s'",
-			         tok, eq + 1);
+			snprintf(err, errlen,
+			         "detector parameter '%s': unknown key or bad value '%s'", tok,
+			         eq + 1);
 			rc = -1;
 			break;
 		}

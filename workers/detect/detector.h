@@ -27,23 +27,23 @@
 #include <stdint.h>
 
 struct detector_params {
-	int window;           /* points in the level baseline (>= 8) */
-	int min_points;       /* points before anything is scored */
-	double ewma_alpha;    /* weight of the newest point in the EWMA */
-	int season;           /* points per season; 0 = from timestamps (daily), -1 = off */
-	double cusum_k;       /* CUSUM slack, in z units */
-	double cusum_h;       /* CUSUM decision interval, in z units */
+	int window;        /* points in the level baseline (>= 8) */
+	int min_points;    /* points before anything is scored */
+	double ewma_alpha; /* weight of the newest point in the EWMA */
+	int season;        /* points per season; 0 = from timestamps (daily), -1 = off */
+	double cusum_k;    /* CUSUM slack, in z units */
+	double cusum_h;    /* CUSUM decision interval, in z units */
 	double w_level, w_ewma, w_season, w_change; /* component weights (0 = off) */
-	double z_half;        /* combined z that maps to score 0.5 */
-	double holdoff_level; /* score that starts a hold-off */
-	int holdoff;          /* points damped after it (0 = no hold-off) */
-	double holdoff_damp;  /* factor applied to scores during hold-off */
-	double record_decay;  /* >0: score z against the decaying max z seen (per point) */
-	double z_floor;       /* smallest max z the record mode divides by */
-	int lik_short;        /* >0: likelihood mode, raw scores averaged over this many */
-	double lik_alpha;     /* EWMA weight of the long-run statistics in likelihood mode */
-	int short_n;          /* points in the short mean (0 = off) */
-	double w_short;       /* weight of the short-mean z */
+	double z_half;                              /* combined z that maps to score 0.5 */
+	double holdoff_level;                       /* score that starts a hold-off */
+	int holdoff;                                /* points damped after it (0 = no hold-off) */
+	double holdoff_damp;                        /* factor applied to scores during hold-off */
+	double record_decay; /* >0: score z against the decaying max z seen (per point) */
+	double z_floor;      /* smallest max z the record mode divides by */
+	int lik_short;       /* >0: likelihood mode, raw scores averaged over this many */
+	double lik_alpha;    /* EWMA weight of the long-run statistics in likelihood mode */
+	int short_n;         /* points in the short mean (0 = off) */
+	double w_short;      /* weight of the short-mean z */
 };
 
 /* Defaults chosen by `make bench BENCH=nab` (tuned in-sample on the NAB subset). */
@@ -54,8 +54,8 @@ extern const struct detector_params DETECTOR_DEFAULTS;
 /* What each component said about the last point (for explanations). */
 struct detector_parts {
 	double level, ewma, season, change, shortz; /* z values, >= 0 */
-	double z;                           /* combined */
-	int direction;                      /* +1 above baseline, -1 below, 0 none */
+	double z;                                   /* combined */
+	int direction;                              /* +1 above baseline, -1 below, 0 none */
 };
 
 struct detector;

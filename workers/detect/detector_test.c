@@ -232,9 +232,14 @@ static void test_params(void **state)
 		const char *spec;
 		int ok;
 	} cases[] = {
-	    {"window=256,z_half=4", 1}, {"holdoff=10", 1},   {"window=abc", 0},
-	    {"nosuch=1", 0},            {"window", 0},       {"window=1.5", 0},
-	    {"z_half=inf", 0},          {"", 1},
+	    {"window=256,z_half=4", 1},
+	    {"holdoff=10", 1},
+	    {"window=abc", 0},
+	    {"nosuch=1", 0},
+	    {"window", 0},
+	    {"window=1.5", 0},
+	    {"z_half=inf", 0},
+	    {"", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct detector_params p = DETECTOR_DEFAULTS;

@@ -37,10 +37,10 @@ struct episode_state {
 		char service[128];
 		int active;
 		int run;
-		int64_t first_ms;  /* time of the first point of the current run */
-		int64_t start_ms;  /* episode start (key) while active */
+		int64_t first_ms; /* time of the first point of the current run */
+		int64_t start_ms; /* episode start (key) while active */
 		double peak;
-		char series[256];  /* the series with the peak score */
+		char series[256]; /* the series with the peak score */
 	} svc[EPISODE_MAX_SERVICES];
 };
 

@@ -27,8 +27,8 @@ static void test_sequences(void **state)
 	    {"a blip inside does not close", "hhllhllhlll", ".O........C"},
 	    {"flapping at the line never re-opens", "hhlmlmlm", ".O......"},
 	};
-	const struct episode_cfg cfg = {.open_at = 0.9, .close_at = 0.5, .open_points = 2,
-	                                 .close_points = 3};
+	const struct episode_cfg cfg = {
+	    .open_at = 0.9, .close_at = 0.5, .open_points = 2, .close_points = 3};
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		struct episode_state e;
 		episode_init(&e, &cfg);
@@ -51,8 +51,8 @@ static void test_sequences(void **state)
 static void test_key_and_services(void **state)
 {
 	(void)state;
-	const struct episode_cfg cfg = {.open_at = 0.9, .close_at = 0.5, .open_points = 2,
-	                                .close_points = 2};
+	const struct episode_cfg cfg = {
+	    .open_at = 0.9, .close_at = 0.5, .open_points = 2, .close_points = 2};
 	struct episode_state e;
 	episode_init(&e, &cfg);
 	int64_t a = 0, b = 0;

@@ -86,8 +86,8 @@ void job_fini(void *state)
 	free(st);
 }
 
-int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON **result,
-                char *err, size_t errlen)
+int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON **result, char *err,
+                size_t errlen)
 {
 	struct source_list l = {0};
 	int failed = 0;
@@ -126,8 +126,7 @@ int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON 
 	return 0;
 }
 
-int job_handle(void *state, const struct worker_job *job, cJSON **result, char *err,
-               size_t errlen)
+int job_handle(void *state, const struct worker_job *job, cJSON **result, char *err, size_t errlen)
 {
 	struct job_state *st = state;
 	const cJSON *in = job->input;
@@ -156,11 +155,10 @@ int job_handle(void *state, const struct worker_job *job, cJSON **result, char *
 
 static int job_usage(void)
 {
-	fprintf(stderr,
-	        "usage: opsbot-detect [-c FILE] analyze [--service S] [--at TIME]\n"
-	        "       opsbot-detect [-c FILE] watch [--dry-run] [--polls N]\n"
-	        "       opsbot-detect score [-p key=value,...] FILE.csv\n"
-	        "       opsbot-detect rca --normal N.csv --anomalous A.csv\n");
+	fprintf(stderr, "usage: opsbot-detect [-c FILE] analyze [--service S] [--at TIME]\n"
+	                "       opsbot-detect [-c FILE] watch [--dry-run] [--polls N]\n"
+	                "       opsbot-detect score [-p key=value,...] FILE.csv\n"
+	                "       opsbot-detect rca --normal N.csv --anomalous A.csv\n");
 	return 2;
 }
 

@@ -37,8 +37,7 @@ struct job_state {
 };
 
 int job_init(struct config *cfg, void **state, char *err, size_t errlen);
-int job_handle(void *state, const struct worker_job *job, cJSON **result, char *err,
-               size_t errlen);
+int job_handle(void *state, const struct worker_job *job, cJSON **result, char *err, size_t errlen);
 void job_fini(void *state);
 /* "watch", "analyze", and the cli modes; argv[0] is the command. */
 int job_command(int argc, char **argv);
@@ -48,7 +47,7 @@ int job_command(int argc, char **argv);
  * at_ms (service may be NULL).  0 with *result, or -1 with err when every
  * source failed.
  */
-int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON **result,
-                char *err, size_t errlen);
+int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON **result, char *err,
+                size_t errlen);
 
 #endif

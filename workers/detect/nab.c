@@ -42,7 +42,8 @@ static double nab_row_value(const struct nab_file *f, size_t i, const struct nab
 		if (i >= w->l && i <= w->r) {
 			double width = (double)(w->r - w->l + 1);
 			*win = (long)k;
-			return p->tp * nab_sigmoid(-(double)(w->r - i + 1) / width) / nab_sigmoid(-1.0);
+			return p->tp * nab_sigmoid(-(double)(w->r - i + 1) / width) /
+			       nab_sigmoid(-1.0);
 		}
 		if (w->r < i)
 			prev = (long)k;

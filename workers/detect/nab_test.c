@@ -46,7 +46,8 @@ static void test_sigmoid(void **state)
 	(void)state;
 	const struct {
 		double x, want;
-	} cases[] = {{0.0, 0.0}, {-1.0, 0.986614}, {-0.75, 0.954045}, {3.5, -1.0}, {2.0 / 3, -0.931110}};
+	} cases[] = {
+	    {0.0, 0.0}, {-1.0, 0.986614}, {-0.75, 0.954045}, {3.5, -1.0}, {2.0 / 3, -0.931110}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char what[64];
 		snprintf(what, sizeof what, "sigma(%g)", cases[i].x);

@@ -17,7 +17,7 @@
 #include "mem.h"
 #include "rca.h"
 
-static const char *names[] = {"front-end_cpu", "carts_cpu",  "carts-db_mem", "orders_cpu",
+static const char *names[] = {"front-end_cpu", "carts_cpu",   "carts-db_mem", "orders_cpu",
                               "orders_mem",    "payment_cpu", "user_lat_90"};
 #define COLS (sizeof names / sizeof names[0])
 #define ROWS 120
@@ -54,10 +54,8 @@ static void test_rank(void **state)
 		const char *want;
 		int direction;
 	} cases[] = {
-	    {"orders_cpu", 8.0, "orders", 1},
-	    {"payment_cpu", 5.0, "payment", 1},
-	    {"orders_mem", 3.0, "orders", 1},
-	    {"user_lat_90", 0.2, "user", -1},
+	    {"orders_cpu", 8.0, "orders", 1},       {"payment_cpu", 5.0, "payment", 1},
+	    {"orders_mem", 3.0, "orders", 1},       {"user_lat_90", 0.2, "user", -1},
 	    {"front-end_cpu", 6.0, "front-end", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -75,9 +73,9 @@ static void test_rank(void **state)
 			         svc[0].service, svc[0].metric, svc[0].score, cases[i].want);
 		if (strcmp(svc[0].metric, cases[i].bad_metric) != 0 ||
 		    svc[0].direction != cases[i].direction)
-			fail_msg("%s: top metric got %s dir %d want %s dir %d",
-			         cases[i].bad_metric, svc[0].metric, svc[0].direction,
-			         cases[i].bad_metric, cases[i].direction);
+			fail_msg("%s: top metric got %s dir %d want %s dir %d", cases[i].bad_metric,
+			         svc[0].metric, svc[0].direction, cases[i].bad_metric,
+			         cases[i].direction);
 		if (svc[0].onset_ms != 1020 * 1000)
 			fail_msg("%s: onset got %lld want %d", cases[i].bad_metric,
 			         (long long)svc[0].onset_ms, 1020 * 1000);
@@ -96,9 +94,12 @@ static void test_rank(void **state)
 static void test_service_of(void **state)
 {
 	(void)state;
-	const char *cases[][2] = {{"carts-db_mem", "carts"},      {"queue-master_cpu", "queue-master"},
-	                          {"front-end_cpu", "front-end"}, {"catalogue_lat_99", "catalogue"},
-	                          {"plain", "plain"},             {"-db_x", "-db"}};
+	const char *cases[][2] = {{"carts-db_mem", "carts"},
+	                          {"queue-master_cpu", "queue-master"},
+	                          {"front-end_cpu", "front-end"},
+	                          {"catalogue_lat_99", "catalogue"},
+	                          {"plain", "plain"},
+	                          {"-db_x", "-db"}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char got[64];
 		rca_service_of(cases[i][0], got, sizeof got);

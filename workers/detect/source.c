@@ -86,11 +86,14 @@ int source_set_load(struct config *cfg, struct source_set **out, char *err, size
 		if ((int)s->type < 0) {
 			config_error(cfg, sec, "type", "want prometheus, scrape, csv or jsonl");
 		} else if ((s->type == SOURCE_PROMETHEUS || s->type == SOURCE_SCRAPE) && !s->url) {
-			config_error(cfg, sec, "type", "a %s source needs url", source_types[s->type]);
+			config_error(cfg, sec, "type", "a %s source needs url",
+			             source_types[s->type]);
 		} else if (s->type == SOURCE_PROMETHEUS && s->nq == 0) {
-			config_error(cfg, sec, "type", "a prometheus source needs at least one query");
+			config_error(cfg, sec, "type",
+			             "a prometheus source needs at least one query");
 		} else if ((s->type == SOURCE_CSV || s->type == SOURCE_JSONL) && !s->path) {
-			config_error(cfg, sec, "type", "a %s source needs path", source_types[s->type]);
+			config_error(cfg, sec, "type", "a %s source needs path",
+			             source_types[s->type]);
 		}
 	}
 	set->http = http_client_new();
@@ -203,8 +206,8 @@ static void source_pick_service(const char *name, const char *labels, const char
 }
 
 int source_parse_prometheus(const char *body, size_t len, const char *service_label,
-                            const char *service, int symptom, struct source_list *out,
-                            char *err, size_t errlen)
+                            const char *service, int symptom, struct source_list *out, char *err,
+                            size_t errlen)
 {
 	cJSON *root;
 	if (json_parse_object(body, len, &root, err, errlen) < 0)
@@ -238,7 +241,8 @@ int source_parse_prometheus(const char *body, size_t len, const char *service_la
 		{
 			if (strcmp(l->string, "__name__") == 0 || !cJSON_IsString(l))
 				continue;
-			buf_appendf(&name, "%s%s=\"%s\"", first ? "" : ",", l->string, l->valuestring);
+			buf_appendf(&name, "%s%s=\"%s\"", first ? "" : ",", l->string,
+			            l->valuestring);
 			first = 0;
 		}
 		buf_append(&name, "}", 1);
@@ -264,7 +268,8 @@ int source_parse_prometheus(const char *body, size_t len, const char *service_la
 		{
 			const cJSON *t = cJSON_GetArrayItem(pt, 0), *v = cJSON_GetArrayItem(pt, 1);
 			if (!cJSON_IsNumber(t) || !cJSON_IsString(v)) {
-				snprintf(err, errlen, "prometheus: a value is not [time, \"number\"]");
+				snprintf(err, errlen,
+				         "prometheus: a value is not [time, \"number\"]");
 				goto out;
 			}
 			source_series_add(s, (int64_t)llround(t->valuedouble * 1000.0),
@@ -278,8 +283,8 @@ out:
 }
 
 int source_parse_exposition(const char *body, int64_t now_ms, const char *service_label,
-                            const char *service, int symptom, struct source_list *out,
-                            char *err, size_t errlen)
+                            const char *service, int symptom, struct source_list *out, char *err,
+                            size_t errlen)
 {
 	size_t lineno = 0;
 	for (const char *p = body; *p;) {
@@ -326,8 +331,8 @@ int source_parse_exposition(const char *body, int64_t now_ms, const char *servic
 		char svc[128], base[SOURCE_NAME_MAX];
 		str_copy(base, sizeof base, s);
 		base[strcspn(base, "{")] = '\0';
-		source_pick_service(base, brace ? strchr(s, '{') : NULL, service_label, service, svc,
-		                    sizeof svc);
+		source_pick_service(base, brace ? strchr(s, '{') : NULL, service_label, service,
+		                    svc, sizeof svc);
 		struct source_series *ser = source_series_get(out, s, svc, symptom);
 		if (!ser) {
 			log_warn("event=source_truncated reason=\"too many series\"");
@@ -412,8 +417,8 @@ static void source_copy_range(const struct source_series *src, int64_t from, int
 
 /* GET url; once only for scrapes (the next poll is the retry), with retries
  * for range queries (a job waits for its data). */
-static int source_get(struct source_set *set, const char *url, int once,
-                      struct http_response *resp, char *err, size_t errlen)
+static int source_get(struct source_set *set, const char *url, int once, struct http_response *resp,
+                      char *err, size_t errlen)
 {
 	struct http_request req = {.method = "GET", .url = url, .timeout_ms = once ? 2000 : 10000};
 	memset(resp, 0, sizeof *resp);
@@ -437,9 +442,9 @@ static int source_fetch_one(struct source_set *set, struct source *s, int64_t fr
 			struct buf url = {.max = 16384};
 			buf_appendf(&url, "%s/api/v1/query_range?query=", s->url);
 			http_urlencode(s->query[q], &url);
-			if (buf_appendf(&url, "&start=%.3f&end=%.3f&step=%.3f", (double)from / 1000.0,
-			                (double)to / 1000.0, (double)(step > 0 ? step : 15000) / 1000.0) <
-			    0) {
+			if (buf_appendf(&url, "&start=%.3f&end=%.3f&step=%.3f",
+			                (double)from / 1000.0, (double)to / 1000.0,
+			                (double)(step > 0 ? step : 15000) / 1000.0) < 0) {
 				snprintf(err, errlen, "query too long");
 				buf_free(&url);
 				goto out;
@@ -449,8 +454,8 @@ static int source_fetch_one(struct source_set *set, struct source *s, int64_t fr
 			buf_free(&url);
 			if (r == 0)
 				r = source_parse_prometheus(resp.body.data, resp.body.len,
-				                            s->service_label, s->service, s->symptom,
-				                            &tmp, err, errlen);
+				                            s->service_label, s->service,
+				                            s->symptom, &tmp, err, errlen);
 			http_response_free(&resp);
 			if (r < 0)
 				goto out;
@@ -465,7 +470,8 @@ static int source_fetch_one(struct source_set *set, struct source *s, int64_t fr
 		for (size_t c = 0; c < t.cols; c++) {
 			char svc[128];
 			source_pick_service(t.names[c], NULL, "", s->service, svc, sizeof svc);
-			struct source_series *d = source_series_get(&tmp, t.names[c], svc, s->symptom);
+			struct source_series *d =
+			    source_series_get(&tmp, t.names[c], svc, s->symptom);
 			for (size_t r = 0; d && r < t.rows; r++)
 				source_series_add(d, t.ts_ms[r], t.v[r * t.cols + c]);
 		}
@@ -486,8 +492,9 @@ static int source_fetch_one(struct source_set *set, struct source *s, int64_t fr
 				break;
 			}
 		fclose(fp);
-		int r = over ? -1 : source_parse_jsonl(b.data ? b.data : "", b.len, s->service,
-		                                       s->symptom, &tmp, err, errlen);
+		int r = over ? -1
+		             : source_parse_jsonl(b.data ? b.data : "", b.len, s->service,
+		                                  s->symptom, &tmp, err, errlen);
 		if (over)
 			snprintf(err, errlen, "%s: larger than 64 MiB", s->path);
 		buf_free(&b);
@@ -511,7 +518,8 @@ int source_fetch(struct source_set *set, int64_t from_ms, int64_t to_ms, int64_t
 		char e[512];
 		if (source_fetch_one(set, &set->src[i], from_ms, to_ms, step_ms, out, e, sizeof e) <
 		    0) {
-			log_warn("event=source_failed source=%s error=%s", set->src[i].name, log_q(e));
+			log_warn("event=source_failed source=%s error=%s", set->src[i].name,
+			         log_q(e));
 			if (!*failed)
 				snprintf(first, sizeof first, "source %s: %s", set->src[i].name, e);
 			(*failed)++;

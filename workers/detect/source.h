@@ -72,11 +72,11 @@ void source_list_free(struct source_list *l);
 
 /* Parsers, exposed for unit tests.  Each appends to out. */
 int source_parse_prometheus(const char *body, size_t len, const char *service_label,
-                            const char *service, int symptom, struct source_list *out,
-                            char *err, size_t errlen);
+                            const char *service, int symptom, struct source_list *out, char *err,
+                            size_t errlen);
 int source_parse_exposition(const char *body, int64_t now_ms, const char *service_label,
-                            const char *service, int symptom, struct source_list *out,
-                            char *err, size_t errlen);
+                            const char *service, int symptom, struct source_list *out, char *err,
+                            size_t errlen);
 int source_parse_jsonl(const char *body, size_t len, const char *service, int symptom,
                        struct source_list *out, char *err, size_t errlen);
 

@@ -49,8 +49,8 @@ static void watch_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
-static cJSON *watch_submit_req(const struct job_state *st, const char *service,
-                               const char *series, double score, int64_t start_ms)
+static cJSON *watch_submit_req(const struct job_state *st, const char *service, const char *series,
+                               double score, int64_t start_ms)
 {
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");
@@ -177,14 +177,16 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 		}
 		for (size_t b = 0; b < nb; b++) {
 			int64_t start;
-			enum episode_event ev = episode_observe(ep, best[b].service, now, best[b].score,
-			                                        best[b].series, &start);
+			enum episode_event ev = episode_observe(
+			    ep, best[b].service, now, best[b].score, best[b].series, &start);
 			if (ev == EPISODE_OPEN) {
 				log_info("event=episode_open service=%s series=%s score=%.3f",
-				         log_q(best[b].service), log_q(best[b].series), best[b].score);
+				         log_q(best[b].service), log_q(best[b].series),
+				         best[b].score);
 				if (npend < WATCH_MAX_PENDING)
-					pending[npend++] = watch_submit_req(
-					    st, best[b].service, best[b].series, best[b].score, start);
+					pending[npend++] =
+					    watch_submit_req(st, best[b].service, best[b].series,
+					                     best[b].score, start);
 				else
 					log_warn("event=watch_pending_full service=%s",
 					         log_q(best[b].service));
@@ -193,7 +195,8 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 				if (dry_run) {
 					char key[256];
 					episode_key(best[b].service, start, key, sizeof key);
-					printf("{\"event\":\"episode_closed\",\"key\":\"%s\"}\n", key);
+					printf("{\"event\":\"episode_closed\",\"key\":\"%s\"}\n",
+					       key);
 					fflush(stdout);
 				}
 			}

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 		char *dash = strrchr(de->d_name, '-');
 		if (de->d_name[0] == '.' || !dash)
 			continue;
-		int fault = strcmp(dash + 1, "cpu") == 0 ? FAULT_CPU
+		int fault = strcmp(dash + 1, "cpu") == 0   ? FAULT_CPU
 		            : strcmp(dash + 1, "mem") == 0 ? FAULT_MEM
 		                                           : -1;
 		if (fault < 0)
@@ -70,9 +70,9 @@ int main(int argc, char **argv)
 				hits[fault][k] += rank <= k;
 			cases[fault]++;
 			if (verbose)
-				fprintf(stderr, "%s/%d rank=%zu top=%s (%s z=%.1f)\n", de->d_name, run,
-				        rank + 1, ns ? svc[0].service : "-", ns ? svc[0].metric : "-",
-				        ns ? svc[0].score : 0.0);
+				fprintf(stderr, "%s/%d rank=%zu top=%s (%s z=%.1f)\n", de->d_name,
+				        run, rank + 1, ns ? svc[0].service : "-",
+				        ns ? svc[0].metric : "-", ns ? svc[0].score : 0.0);
 			free(svc);
 			csv_table_free(&nt);
 			csv_table_free(&at);
