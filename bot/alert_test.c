@@ -14,14 +14,14 @@
 #include "json.h"
 
 #define AM_ALERT(fp, st)                                                                           \
-	"{\"status\":\"" st "\",\"labels\":{\"alertname\":\"HighLatency\",\"service\":"           \
+	"{\"status\":\"" st "\",\"labels\":{\"alertname\":\"HighLatency\",\"service\":"            \
 	"\"checkout\"},\"annotations\":{},\"startsAt\":\"2026-11-21T04:50:00Z\",\"endsAt\":"       \
 	"\"0001-01-01T00:00:00Z\",\"generatorURL\":\"http://prom/graph\",\"fingerprint\":\"" fp    \
 	"\"}"
 #define AM(status, alerts)                                                                         \
-	"{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"HighLatency\\\"}\",\"status\":\"" status \
-	"\",\"receiver\":\"opsbot\",\"groupLabels\":{\"alertname\":\"HighLatency\"},"               \
-	"\"commonLabels\":{\"alertname\":\"HighLatency\",\"service\":\"checkout\",\"severity\":"    \
+	"{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"HighLatency\\\"}\",\"status\":"       \
+	"\"" status "\",\"receiver\":\"opsbot\",\"groupLabels\":{\"alertname\":\"HighLatency\"},"  \
+	"\"commonLabels\":{\"alertname\":\"HighLatency\",\"service\":\"checkout\",\"severity\":"   \
 	"\"warning\"},\"commonAnnotations\":{\"summary\":\"Checkout p99 above 1s\"},"              \
 	"\"externalURL\":\"http://am\",\"truncatedAlerts\":0,\"alerts\":[" alerts "]}"
 
@@ -35,13 +35,15 @@ static void test_alertmanager(void **state)
 	    {"resolved", AM("resolved", AM_ALERT("a1", "resolved")), NULL},
 	    {"not json", "{\"version\":", "JSON"},
 	    {"array", "[]", "object"},
-	    {"version 3", "{\"version\":\"3\",\"groupKey\":\"g\",\"status\":\"firing\",\"alerts\":[]}",
+	    {"version 3",
+	     "{\"version\":\"3\",\"groupKey\":\"g\",\"status\":\"firing\",\"alerts\":[]}",
 	     "version"},
 	    {"no groupKey", "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[]}", "groupKey"},
 	    {"bad status", AM("burning", AM_ALERT("a1", "firing")), "status"},
 	    {"no alerts", AM("firing", ""), "alerts"},
 	    {"alert without fingerprint",
-	     AM("firing", "{\"status\":\"firing\",\"labels\":{},\"startsAt\":\"2026-11-21T04:50:00Z\"}"),
+	     AM("firing",
+	        "{\"status\":\"firing\",\"labels\":{},\"startsAt\":\"2026-11-21T04:50:00Z\"}"),
 	     "alerts[0]: field 'fingerprint'"},
 	    {"bad startsAt",
 	     AM("firing", "{\"status\":\"firing\",\"labels\":{},\"startsAt\":\"yesterday\","
@@ -59,8 +61,8 @@ static void test_alertmanager(void **state)
 		                                  sizeof err);
 		if (cases[i].err_has) {
 			if (rc == 0 || !strstr(err, cases[i].err_has))
-				fail_msg("%s: got rc %d err '%s' want an error with '%s'", cases[i].name,
-				         rc, err, cases[i].err_has);
+				fail_msg("%s: got rc %d err '%s' want an error with '%s'",
+				         cases[i].name, rc, err, cases[i].err_has);
 			continue;
 		}
 		if (rc != 0)
@@ -81,7 +83,8 @@ static void test_alertmanager(void **state)
 				fail_msg("%s: field %zu got '%s' want '%s'", cases[i].name, k,
 				         f[k].got ? f[k].got : "(null)", f[k].want);
 		if (strncmp(r.key, "am:", 3) != 0 || strlen(r.key) != 35)
-			fail_msg("%s: key got '%s' want am: and 32 hex digits", cases[i].name, r.key);
+			fail_msg("%s: key got '%s' want am: and 32 hex digits", cases[i].name,
+			         r.key);
 		if (r.resolved != (strcmp(cases[i].name, "resolved") == 0))
 			fail_msg("%s: resolved got %d", cases[i].name, r.resolved);
 		alert_req_free(&r);
@@ -131,11 +134,12 @@ static void test_generic(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct alert_req r;
 		char err[300] = "";
-		int rc = alert_parse_generic(cases[i].body, strlen(cases[i].body), &r, err, sizeof err);
+		int rc =
+		    alert_parse_generic(cases[i].body, strlen(cases[i].body), &r, err, sizeof err);
 		if (cases[i].err_has) {
 			if (rc == 0 || !strstr(err, cases[i].err_has))
-				fail_msg("case %zu: got rc %d err '%s' want error with '%s'", i, rc, err,
-				         cases[i].err_has);
+				fail_msg("case %zu: got rc %d err '%s' want error with '%s'", i, rc,
+				         err, cases[i].err_has);
 			continue;
 		}
 		if (rc != 0)
@@ -151,8 +155,9 @@ static void test_generic(void **state)
 static void test_severity(void **state)
 {
 	(void)state;
-	const char *cases[][2] = {{"critical", "critical"}, {"warning", "medium"}, {"ERROR", "high"},
-	                          {"info", "info"},         {NULL, "medium"},      {"odd", "medium"}};
+	const char *cases[][2] = {{"critical", "critical"}, {"warning", "medium"},
+	                          {"ERROR", "high"},        {"info", "info"},
+	                          {NULL, "medium"},         {"odd", "medium"}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (strcmp(alert_severity(cases[i][0]), cases[i][1]) != 0)
 			fail_msg("severity(%s): got %s want %s", cases[i][0] ? cases[i][0] : "NULL",
