@@ -9,6 +9,9 @@
  * is absent it prints {"bench":"nab","skipped":...} and exits 0.
  * OPSBOT_DETECT_PARAMS="key=value,..." overrides detector parameters (for
  * tuning); OPSBOT_NAB_VERBOSE=1 prints per-file scores to stderr.
+ * For a held-out check: OPSBOT_NAB_SUBSET=odd|even scores every other file
+ * (in name order), and OPSBOT_NAB_THETA=x scores at that threshold instead
+ * of sweeping (the threshold chosen on the other half).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -85,6 +88,14 @@ int main(int argc, char **argv)
 			names[nfiles++] = it->string;
 	}
 	qsort(names, nfiles, sizeof names[0], bench_name_cmp);
+	const char *subset = getenv("OPSBOT_NAB_SUBSET");
+	if (subset && (strcmp(subset, "odd") == 0 || strcmp(subset, "even") == 0)) {
+		size_t keep = 0, want = strcmp(subset, "odd") == 0;
+		for (size_t i = 0; i < nfiles; i++)
+			if (i % 2 == want)
+				names[keep++] = names[i];
+		nfiles = keep;
+	}
 
 	struct nab_file *files = xcalloc(nfiles, sizeof *files);
 	struct detector *d = detector_new(&params);
@@ -139,6 +150,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "detect_nab: no windows in the corpus\n");
 			return 2;
 		}
+	const char *fixed = getenv("OPSBOT_NAB_THETA");
+	if (fixed) {
+		char *end;
+		double t = strtod(fixed, &end);
+		for (int p = 0; *end == '\0' && end != fixed && p < 3; p++) {
+			theta[p] = t;
+			best[p] = nab_score(files, nfiles, t, prof[p]);
+		}
+	}
 	if (verbose) {
 		for (size_t i = 0; i < nfiles; i++) {
 			double s = nab_score_file(&files[i], theta[0], &NAB_STANDARD);
