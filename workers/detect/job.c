@@ -113,10 +113,17 @@ int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON 
 		json_add(r, "ranking", json_new_array());
 		json_add_int(r, "series", 0);
 		char s[400];
-		snprintf(s, sizeof s,
-		         "No metric data for %s in the hour before the incident (%d of %zu sources "
-		         "failed); detection was skipped.",
-		         service ? service : "this incident", failed, source_set_count(st->src));
+		if (source_set_count(st->src) == 0)
+			snprintf(
+			    s, sizeof s,
+			    "No metric sources are configured, so detection was skipped. Add a "
+			    "[source NAME] section to opsbot.conf to enable it.");
+		else
+			snprintf(
+			    s, sizeof s,
+			    "No metric data for %s in the window before the incident (%d of %zu "
+			    "sources failed); detection was skipped.",
+			    service ? service : "this incident", failed, source_set_count(st->src));
 		json_add_str(r, "summary", s);
 		*result = r;
 	}
