@@ -5,7 +5,8 @@
 #   quiet      no incident while the target is quiet (warm-up included);
 #   episode 1  payment's CPU and checkout's latency jump: exactly one watch
 #              incident per service, however many polls stay high (dedupe);
-#   close      back to quiet: the episode closes (hysteresis);
+#   close      back to quiet: the episode closes (hysteresis) and its
+#              incident gets one note saying so;
 #   episode 2  a second jump opens a second payment incident.
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +64,13 @@ grep -q 'event=watch_incident key="watch:payment:' watch.log || t_fail "no keyed
 
 echo normal > mode
 t_wait "payment's episode closes" grep -q 'event=episode_close service="payment"' "$T/watch.log"
+pay=$(wirecat "$QURL" '{"type":"query","what":"incidents","limit":100}' |
+  jq -r '[.items[] | select(.service == "payment" and .source == "watch")][0].id')
+back_noted() {
+  wirecat "$QURL" "{\"type\":\"query\",\"what\":\"timeline\",\"incident\":$pay}" |
+    jq -e '[.items[] | tostring | select(test("back in its usual range"))] | length == 1' >/dev/null
+}
+t_wait "a 'back in range' note on incident $pay" back_noted
 # Quiet long enough that the first outage is a minority of the baseline
 # window again (a robust baseline absorbs an outage longer than a quarter).
 p=$(grep -c "event=watch_poll" watch.log)

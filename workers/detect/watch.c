@@ -5,7 +5,8 @@
  *   1. trackers[i] holds the detector of one series name; a point reaches a
  *      detector at most once (ts > last_ts), so streaming state is exact.
  *   2. An opened episode's incident is submitted until the queue accepts
- *      it (pending list, same idempotency key), never twice with two keys.
+ *      it (pending list, same idempotency key), never twice with two keys;
+ *      pending items go in order, so a close is sent only after its open.
  */
 #include "watch.h"
 
@@ -78,27 +79,71 @@ static cJSON *watch_submit_req(const struct job_state *st, const char *service, 
 	return req;
 }
 
-static int watch_submit(struct rpc *rpc, cJSON *req)
+/*
+ * Something to tell the queue: an episode's incident (submit), or that the
+ * episode ended (the same submit, which answers with the existing incident
+ * without creating one, then a note on it).
+ */
+struct watch_pending {
+	cJSON *submit;
+	int closed;
+};
+
+static int watch_send(struct rpc *rpc, const struct watch_pending *pd)
 {
+	const char *key = json_str(pd->submit, "key");
 	if (!rpc) {
-		char *text = json_print(req);
-		printf("%s\n", text);
+		if (pd->closed) {
+			printf("{\"event\":\"episode_closed\",\"key\":\"%s\"}\n", key);
+		} else {
+			char *text = json_print(pd->submit);
+			printf("%s\n", text);
+			free(text);
+		}
 		fflush(stdout);
-		free(text);
 		return 0;
 	}
 	cJSON *reply = NULL;
 	char err[512];
-	int rc = rpc_call(rpc, req, &reply, 5000, 2, err, sizeof err);
-	if (rc == 0)
-		log_info("event=watch_incident key=%s incident=%lld created=%d",
-		         log_q(json_str(req, "key")), (long long)json_int(reply, "incident", 0),
-		         json_bool(reply, "created", 0));
-	else
-		log_warn("event=watch_submit_failed key=%s error=%s", log_q(json_str(req, "key")),
-		         log_q(err));
+	int rc = rpc_call(rpc, pd->submit, &reply, 5000, 2, err, sizeof err);
+	int64_t incident = rc == 0 ? json_int(reply, "incident", 0) : 0;
+	if (rc == 0 && !pd->closed)
+		log_info("event=watch_incident key=%s incident=%lld created=%d", log_q(key),
+		         (long long)incident, json_bool(reply, "created", 0));
 	cJSON_Delete(reply);
+	if (rc == 0 && pd->closed) {
+		cJSON *note = wire_new(WIRE_COMMAND, incident);
+		char nkey[300];
+		snprintf(nkey, sizeof nkey, "%s:closed", key);
+		json_add_str(note, "action", "note");
+		json_add_str(note, "user", "opsbot-watch");
+		json_add_str(note, "surface", "watch");
+		json_add_str(note, "note",
+		             "The metric watch sees this service back in its usual range; the "
+		             "incident stays open until someone resolves it.");
+		json_add_str(note, "key", nkey);
+		reply = NULL;
+		rc = rpc_call(rpc, note, &reply, 5000, 2, err, sizeof err);
+		if (rc == -2)
+			rc = 0; /* e.g. already resolved: nothing to tell */
+		if (rc == 0)
+			log_info("event=watch_episode_noted key=%s incident=%lld", log_q(key),
+			         (long long)incident);
+		cJSON_Delete(note);
+		cJSON_Delete(reply);
+	}
+	if (rc != 0)
+		log_warn("event=watch_submit_failed key=%s error=%s", log_q(key), log_q(err));
 	return rc == 0 ? 0 : -1;
+}
+
+/* The series that peaked in a service's episode (the open title's series). */
+static const char *ep_series(const struct episode_state *e, const char *service)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (strcmp(e->svc[i].service, service) == 0)
+			return e->svc[i].series;
+	return "";
 }
 
 int watch_run(struct job_state *st, int dry_run, long polls)
@@ -112,7 +157,7 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 	watch_signals();
 	struct watch_tracker *tr = xcalloc(SOURCE_MAX_SERIES, sizeof *tr);
 	size_t ntr = 0;
-	cJSON *pending[WATCH_MAX_PENDING];
+	struct watch_pending pending[WATCH_MAX_PENDING];
 	size_t npend = 0;
 	struct episode_state *ep = xmalloc(sizeof *ep);
 	episode_init(ep, &st->episode);
@@ -184,39 +229,41 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 				         log_q(best[b].service), log_q(best[b].series),
 				         best[b].score);
 				if (npend < WATCH_MAX_PENDING)
-					pending[npend++] =
+					pending[npend++] = (struct watch_pending){
 					    watch_submit_req(st, best[b].service, best[b].series,
-					                     best[b].score, start);
+					                     best[b].score, start),
+					    0};
 				else
 					log_warn("event=watch_pending_full service=%s",
 					         log_q(best[b].service));
 			} else if (ev == EPISODE_CLOSE) {
 				log_info("event=episode_close service=%s", log_q(best[b].service));
-				if (dry_run) {
-					char key[256];
-					episode_key(best[b].service, start, key, sizeof key);
-					printf("{\"event\":\"episode_closed\",\"key\":\"%s\"}\n",
-					       key);
-					fflush(stdout);
-				}
+				if (npend < WATCH_MAX_PENDING)
+					pending[npend++] = (struct watch_pending){
+					    watch_submit_req(st, best[b].service,
+					                     ep_series(ep, best[b].service), 0.0,
+					                     start),
+					    1};
 			}
 		}
 		log_debug("event=watch_poll poll=%ld series=%zu services=%zu", poll, l.n, nb);
 		source_list_free(&l);
-		/* Submit what is pending, oldest first; keep what the queue did not take. */
-		size_t kept = 0;
-		for (size_t p = 0; p < npend; p++) {
-			if (watch_submit(rpc, pending[p]) == 0)
-				cJSON_Delete(pending[p]);
-			else
-				pending[kept++] = pending[p];
+		/* Send what is pending, oldest first; stop at the first failure so an
+		 * episode's close never goes before its open (invariant 2). */
+		size_t kept = 0, p = 0;
+		for (; p < npend; p++) {
+			if (watch_send(rpc, &pending[p]) < 0)
+				break;
+			cJSON_Delete(pending[p].submit);
 		}
+		for (; p < npend; p++)
+			pending[kept++] = pending[p];
 		npend = kept;
 		if (polls <= 0 || poll + 1 < polls)
 			time_sleep_ms(st->watch_interval_ms, &watch_stop);
 	}
 	for (size_t p = 0; p < npend; p++)
-		cJSON_Delete(pending[p]);
+		cJSON_Delete(pending[p].submit);
 	for (size_t t = 0; t < ntr; t++)
 		detector_free(tr[t].d);
 	free(tr);
