@@ -31,7 +31,7 @@ $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
-INTEG_TESTS += tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
+INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
 	tests/integration/slack_restart.sh tests/integration/slack_http.sh
 
 BENCHES += chat_slack
