@@ -38,8 +38,8 @@
 #include "wire.h"
 
 #define BOT_MAX_SURFACES 8
-#define BOT_MAX_WORKERS 8
-#define CATCHUP_PAGE 200
+#define BOT_MAX_WORKERS  8
+#define CATCHUP_PAGE     200
 
 struct call {
 	struct call *next;
@@ -121,7 +121,7 @@ static void *worker_main(void *arg)
 
 		call->err[0] = '\0';
 		call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms,
-				    call->retries, call->err, sizeof call->err);
+		                    call->retries, call->err, sizeof call->err);
 
 		pthread_mutex_lock(&c->mu);
 		push_call(&c->done, &c->done_tail, call);
@@ -188,8 +188,7 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 void bot_surface_done(struct bot *b, const char *name, int64_t seq)
 {
 	if (state_seq_set(b->state, name, seq) < 0)
-		log_warn("event=surface_seq_save_failed surface=%s seq=%lld", name,
-			 (long long)seq);
+		log_warn("event=surface_seq_save_failed surface=%s seq=%lld", name, (long long)seq);
 }
 
 int64_t bot_seq_dispatched(const struct bot *b)
@@ -203,7 +202,7 @@ static void dispatch(struct bot *b, const cJSON *event, int64_t seq)
 
 	c->dispatched = seq;
 	log_debug("event=dispatch seq=%lld name=%s incident=%lld", (long long)seq,
-		  log_q(json_str(event, "name")), (long long)json_int(event, "incident", 0));
+	          log_q(json_str(event, "name")), (long long)json_int(event, "incident", 0));
 	for (int i = 0; i < c->nsurf; i++) {
 		if (!c->surf[i]->on_event || seq <= c->loaded[i])
 			continue;
@@ -221,7 +220,7 @@ static void catchup_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 	c->catchup_inflight = 0;
 	if (rc != 0) {
 		log_warn("event=catchup_failed since=%lld error=%s", (long long)c->dispatched,
-			 log_q(err));
+		         log_q(err));
 		c->next_catchup_ms = time_mono_ms() + 1000;
 		return;
 	}
@@ -301,7 +300,7 @@ void bot_core_pump(struct bot *b)
 			calls->cb(b, calls->arg, calls->rc, calls->reply, calls->err);
 		else if (calls->rc != 0)
 			log_warn("event=queue_call_failed type=%s error=%s",
-				 log_q(json_str(calls->req, "type")), log_q(calls->err));
+			         log_q(json_str(calls->req, "type")), log_q(calls->err));
 		cJSON_Delete(calls->req);
 		cJSON_Delete(calls->reply);
 		free(calls);
@@ -319,7 +318,7 @@ void bot_core_pump(struct bot *b)
 }
 
 int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *const *privs,
-		   int nsurfaces, char *err, size_t errlen)
+                   int nsurfaces, char *err, size_t errlen)
 {
 	struct bot_core *c = xcalloc(1, sizeof *c);
 	const char *events_url;
@@ -370,7 +369,7 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 	}
 	c->sub_started = 1;
 	log_info("event=core_started queue=%s events=%s since=%lld", log_q(b->queue_url),
-		 log_q(events_url), (long long)c->dispatched);
+	         log_q(events_url), (long long)c->dispatched);
 	c->next_catchup_ms = 0; /* catch up at once */
 	return 0;
 }

@@ -24,9 +24,9 @@ struct httpd_ws;
 struct httpd_x;
 struct lws_context;
 
-#define FS_MAX_CONNS 10
+#define FS_MAX_CONNS   10
 #define FS_MAX_TICKETS 64
-#define FS_MAX_ENVS 20000
+#define FS_MAX_ENVS    20000
 
 struct fs_conn {
 	struct httpd_ws *ws;
@@ -37,11 +37,11 @@ struct fs_conn {
 
 struct fs_env {
 	char id[64];
-	char type[24];	  /* events_api | slash_commands | interactive */
-	int accepts;	  /* accepts_response_payload */
-	cJSON *payload;	  /* owned */
-	int attempts;	  /* deliveries so far */
-	int sent;	  /* delivered at least once */
+	char type[24];  /* events_api | slash_commands | interactive */
+	int accepts;    /* accepts_response_payload */
+	cJSON *payload; /* owned */
+	int attempts;   /* deliveries so far */
+	int sent;       /* delivered at least once */
 	int acked;
 	int64_t injected_us;
 	int64_t sent_us;
@@ -90,7 +90,7 @@ struct fs {
 	cJSON *messages;  /* array of message objects (top level and replies) */
 	cJSON *ephemeral; /* array */
 	cJSON *channels;  /* object: id -> {tokens, at_us} for the post limiter */
-	cJSON *files;	  /* object: file id -> {name, length, uploaded} */
+	cJSON *files;     /* object: file id -> {name, length, uploaded} */
 	int64_t last_ts_us;
 	uint64_t seq;
 

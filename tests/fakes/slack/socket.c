@@ -66,7 +66,7 @@ static int take_ticket(const char *query)
 	for (int i = 0; i < fs.ntickets; i++) {
 		if (strcmp(fs.tickets[i], t) == 0) {
 			memmove(fs.tickets[i], fs.tickets[i + 1],
-				sizeof fs.tickets[0] * (size_t)(fs.ntickets - i - 1));
+			        sizeof fs.tickets[0] * (size_t)(fs.ntickets - i - 1));
 			fs.ntickets--;
 			return 0;
 		}
@@ -186,7 +186,7 @@ void socket_disconnect_all(const char *reason)
 		if (strcmp(reason, "refresh_requested") == 0)
 			c->close_at_us = now + (int64_t)fs.refresh_grace_ms * 1000;
 		else if (strcmp(reason, "link_disabled") == 0 ||
-			 strcmp(reason, "too_many_websockets") == 0)
+		         strcmp(reason, "too_many_websockets") == 0)
 			c->close_at_us = now + 1; /* after the message is out */
 	}
 	cJSON_Delete(m);
@@ -244,7 +244,7 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	if (strncmp(path, "/link", 5) != 0 || take_ticket(query) < 0) {
 		fs.refused++;
 		log_info("event=ws_refused reason=%s path=%s query=%s", log_q("bad or used ticket"),
-			 log_q(path), log_q(query));
+		         log_q(path), log_q(query));
 		return -1;
 	}
 	if (fs.nconns >= FS_MAX_CONNS) {
