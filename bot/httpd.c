@@ -67,6 +67,7 @@ struct httpd_x {
 
 struct ws_msg {
 	struct ws_msg *next;
+	int ping;
 	size_t len;
 	unsigned char data[]; /* LWS_PRE + len */
 };
@@ -80,6 +81,7 @@ struct httpd_ws {
 	int closing;
 	int close_code;
 	int dropped;
+	long pongs;
 	void *user;
 };
 
@@ -398,6 +400,11 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		return 0;
 	}
 
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (pss->ws)
+			pss->ws->pongs++;
+		return 0;
+
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		struct httpd_ws *c = pss->ws;
 		struct ws_msg *m;
@@ -410,7 +417,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			c->head = m->next;
 			if (!c->head)
 				c->tail = NULL;
-			int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+			int n = lws_write(wsi, m->data + LWS_PRE, m->len,
+			                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
 			free(m);
 			if (n < 0)
 				return -1;
@@ -624,7 +632,7 @@ int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_o
 	return 0;
 }
 
-int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
+static int ws_queue(struct httpd_ws *c, const char *data, size_t len, int ping)
 {
 	struct ws_msg *m;
 
@@ -632,6 +640,7 @@ int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
 		return -1;
 	m = xmalloc(sizeof *m + LWS_PRE + len);
 	m->next = NULL;
+	m->ping = ping;
 	m->len = len;
 	memcpy(m->data + LWS_PRE, data, len);
 	if (c->tail)
@@ -641,6 +650,21 @@ int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
 	c->tail = m;
 	lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
+{
+	return ws_queue(c, data, len, 0);
+}
+
+int httpd_ws_ping(struct httpd_ws *c)
+{
+	return ws_queue(c, "ping", 4, 1); /* lws does not answer an empty ping */
+}
+
+long httpd_ws_pongs(const struct httpd_ws *c)
+{
+	return c->pongs;
 }
 
 void httpd_ws_close(struct httpd_ws *c, int code)

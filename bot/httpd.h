@@ -96,6 +96,9 @@ int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_o
                     size_t max_msg, void *arg);
 /* Queue one text message (copied).  -1 when the socket is closing. */
 int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len);
+/* Queue a ping frame; the count of pongs received so far. */
+int httpd_ws_ping(struct httpd_ws *c);
+long httpd_ws_pongs(const struct httpd_ws *c);
 /* Close after queued messages are sent (code 1000 unless given). */
 void httpd_ws_close(struct httpd_ws *c, int code);
 /* Drop the TCP connection at once, without a close frame. */

@@ -437,6 +437,11 @@ static void open_socket(struct slack_socket *s, const char *url)
 	i.ssl_connection = !strcmp(prot, "wss") ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = "slack-socket";
 	i.opaque_user_data = c;
+	/* ping after 10 s of silence, give up on a socket silent for 25 s (a
+	 * peer that vanished without a FIN would otherwise hold us forever) */
+	static const lws_retry_bo_t idle = {.secs_since_valid_ping = 10,
+	                                    .secs_since_valid_hangup = 25};
+	i.retry_and_idle_policy = &idle;
 	memset(c, 0, sizeof *c);
 	c->s = s;
 	c->id = ++s->next_id;

@@ -33,6 +33,7 @@ struct fs_conn {
 	int id;
 	int64_t opened_us;
 	int64_t close_at_us; /* 0, or when to close it (after a disconnect message) */
+	int64_t pinged_us;   /* last ping sent */
 };
 
 struct fs_env {
@@ -67,6 +68,7 @@ struct fs {
 	int max_retries;
 	int retry_after_s;
 	int refresh_grace_ms;
+	int ping_ms; /* server pings every ping_ms; 0 = none */
 	int accepts_response_payload_actions;
 
 	/* injected faults */
@@ -97,7 +99,7 @@ struct fs {
 	/* counters */
 	cJSON *calls; /* object: method -> count */
 	int64_t served_429, served_500, rate_limited, invalid_blocks;
-	int64_t redelivered, connects, refused;
+	int64_t redelivered, connects, refused, pings, pongs_closed;
 };
 
 extern struct fs fs;
@@ -119,7 +121,9 @@ int socket_send_raw(const char *text, size_t len);
 /* Send disconnect{reason} to every socket. */
 void socket_disconnect_all(const char *reason);
 void socket_drop_all(void);
-/* Redeliveries and refresh closes; call often. */
+/* Pongs received on open sockets plus closed ones. */
+int64_t socket_pongs(void);
+/* Redeliveries, refresh closes and pings; call often. */
 void socket_tick(void);
 struct fs_env *socket_find_env(const char *id);
 

@@ -5,7 +5,7 @@
  * SYNOPSIS
  *   fake-slack [--port N] [--port-file F] [--post-rate R] [--post-burst B]
  *              [--ack-timeout-ms MS] [--max-retries N] [--retry-after S]
- *              [--refresh-grace-ms MS]
+ *              [--refresh-grace-ms MS] [--ping-ms MS]
  *
  * DESCRIPTION
  *   Serves on 127.0.0.1 (port 0 = random, written to --port-file):
@@ -33,7 +33,7 @@
  *   POST /control/disconnect {reason: warning|refresh_requested|link_disabled}
  *   POST /control/fail       {status: 429|500, count: N}
  *   POST /control/stall      {on: true|false}   ignore acks
- *   POST /control/config     {post_rate, post_burst, ack_timeout_ms,
+ *   POST /control/config     {post_rate, post_burst, ack_timeout_ms, ping_ms,
  *                             max_retries, retry_after_s, refresh_grace_ms}
  *
  * TRUST
@@ -388,6 +388,8 @@ static void c_stats(struct httpd_x *x, void *arg)
 	json_add_int(o, "envelopes", (int64_t)fs.nenvs);
 	json_add_int(o, "acked", acked);
 	json_add_int(o, "redelivered", fs.redelivered);
+	json_add_int(o, "pings", fs.pings);
+	json_add_int(o, "pongs", socket_pongs());
 	json_add_int(o, "messages", cJSON_GetArraySize(fs.messages));
 	json_add_int(o, "fail_next", fs.fail_next);
 	json_add_bool(o, "stall_acks", fs.stall_acks);
@@ -522,6 +524,7 @@ static void c_config(struct httpd_x *x, void *arg)
 	fs.max_retries = (int)json_int(in, "max_retries", fs.max_retries);
 	fs.retry_after_s = (int)json_int(in, "retry_after_s", fs.retry_after_s);
 	fs.refresh_grace_ms = (int)json_int(in, "refresh_grace_ms", fs.refresh_grace_ms);
+	fs.ping_ms = (int)json_int(in, "ping_ms", fs.ping_ms);
 	cJSON_Delete(in);
 	cJSON_Delete(fs.channels);
 	fs.channels = json_new_object(); /* restart the buckets */
@@ -579,6 +582,7 @@ int main(int argc, char **argv)
 	    {"max-retries", required_argument, NULL, 'm'},
 	    {"retry-after", required_argument, NULL, 'R'},
 	    {"refresh-grace-ms", required_argument, NULL, 'g'},
+	    {"ping-ms", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lws_context_creation_info info;
@@ -592,6 +596,7 @@ int main(int argc, char **argv)
 	fs.max_retries = 3;
 	fs.retry_after_s = 1;
 	fs.refresh_grace_ms = 10000;
+	fs.ping_ms = 10000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
@@ -618,11 +623,14 @@ int main(int argc, char **argv)
 		case 'g':
 			fs.refresh_grace_ms = (int)num_arg(optarg, "refresh-grace-ms");
 			break;
+		case 'P':
+			fs.ping_ms = (int)num_arg(optarg, "ping-ms");
+			break;
 		default:
 			fprintf(stderr,
 			        "usage: fake-slack [--port N] [--port-file F] [--post-rate R] "
 			        "[--post-burst B] [--ack-timeout-ms MS] [--max-retries N] "
-			        "[--retry-after S] [--refresh-grace-ms MS]\n");
+			        "[--retry-after S] [--refresh-grace-ms MS] [--ping-ms MS]\n");
 			return 2;
 		}
 	}

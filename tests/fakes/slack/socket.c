@@ -193,6 +193,14 @@ void socket_disconnect_all(const char *reason)
 	log_info("event=disconnect_sent reason=%s sockets=%d", reason, fs.nconns);
 }
 
+int64_t socket_pongs(void)
+{
+	int64_t n = fs.pongs_closed;
+	for (int i = 0; i < fs.nconns; i++)
+		n += httpd_ws_pongs(fs.conns[i].ws);
+	return n;
+}
+
 void socket_drop_all(void)
 {
 	log_info("event=drop_all sockets=%d", fs.nconns);
@@ -213,6 +221,12 @@ void socket_tick(void)
 		}
 		if (!c->close_at_us)
 			any_open = 1;
+		if (fs.ping_ms > 0 && c->close_at_us == 0 &&
+		    now - c->pinged_us >= (int64_t)fs.ping_ms * 1000) {
+			c->pinged_us = now;
+			if (httpd_ws_ping(c->ws) == 0)
+				fs.pings++;
+		}
 	}
 	for (size_t i = scan_from; i < fs.nenvs; i++) {
 		struct fs_env *e = &fs.envs[i];
@@ -257,6 +271,7 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	c->ws = ws;
 	c->id = ++fs.next_conn_id;
 	c->opened_us = fs_now_us();
+	c->pinged_us = c->opened_us;
 	fs.connects++;
 
 	hello = json_new_object();
@@ -344,6 +359,7 @@ static void ws_closed(struct httpd_ws *ws, void *arg)
 	if (!c)
 		return;
 	log_info("event=ws_closed conn=%d", c->id);
+	fs.pongs_closed += httpd_ws_pongs(ws);
 	int i = (int)(c - fs.conns);
 	memmove(&fs.conns[i], &fs.conns[i + 1], sizeof fs.conns[0] * (size_t)(fs.nconns - i - 1));
 	fs.nconns--;
