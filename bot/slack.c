@@ -21,7 +21,7 @@
  * Config [slack]: enabled, mode (socket|http|both), api_url, channel
  * (default channel for incidents that did not come from Slack), templates,
  * channel_rate, channel_burst, method_limits, queue_timeout, dedupe_ttl,
- * max_backoff.  Secrets: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode),
+ * max_backoff, sockets.  Secrets: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode),
  * SLACK_SIGNING_SECRET (HTTP mode).
  */
 #include <ctype.h>
@@ -954,6 +954,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.max_tries = 8;
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
+	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 
 	if (api_url[0] == '\0' || api_url[strlen(api_url) - 1] != '/')
 		config_error(cfg, "slack", "api_url", "api_url must end with '/'");
@@ -985,6 +986,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 		    .app_token = app_token,
 		    .dedupe_ttl_ms = dedupe,
 		    .max_backoff_ms = wc.max_backoff_ms,
+		    .sockets = sockets,
 		};
 		if (slack_socket_start(&sl->sock, &sc, b, on_envelope, sl, err, sizeof err) < 0) {
 			config_error(cfg, "slack", "mode", "%s", err);

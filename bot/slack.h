@@ -125,6 +125,7 @@ struct slack_socket_cfg {
 	const char *app_token;
 	int64_t dedupe_ttl_ms;
 	int64_t max_backoff_ms;
+	int sockets; /* sockets to keep open (1..3); Slack spreads envelopes */
 };
 /*
  * An envelope for the surface: the whole parsed message (type, envelope_id,

@@ -67,6 +67,7 @@ struct seen {
 struct slack_socket {
 	char *api_url, *app_token;
 	int64_t dedupe_ttl_ms, max_backoff_ms;
+	int want; /* sockets to keep open */
 	struct bot *b;
 	slack_envelope_fn fn;
 	void *arg;
@@ -230,6 +231,7 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 	if (!strcmp(type, "hello")) {
 		c->hello = 1;
 		s->backoff_ms = 250;
+		s->next_connect_ms = 0; /* open the next one now if we want more */
 		log_info("event=slack_hello conn=%d num_connections=%lld", c->id,
 		         (long long)json_int(m, "num_connections", 0));
 		retire_others(s, c);
@@ -341,7 +343,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			                   : ""));
 			lws_set_opaque_user_data(wsi, NULL);
 			conn_reset(c);
-			if (!s->disabled && live_conns(s, 0) == 0 && !s->fetching) {
+			if (!s->disabled && live_conns(s, 0) < s->want && !s->fetching) {
 				if (was_planned)
 					s->next_connect_ms = 0; /* a refresh: straight on */
 				else
@@ -486,7 +488,7 @@ void slack_socket_tick(struct slack_socket *s)
 			s->backoff_ms = s->url_retry_ms;
 		schedule_reconnect(s, s->url_err);
 	}
-	if (!s->fetching && now >= s->next_connect_ms && live_conns(s, 0) == 0) {
+	if (!s->fetching && now >= s->next_connect_ms && live_conns(s, 0) < s->want) {
 		s->fetching = 1;
 		s->next_connect_ms = INT64_MAX;
 		pthread_mutex_lock(&s->mu);
@@ -506,6 +508,7 @@ int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg 
 	s->app_token = xstrdup(cfg->app_token);
 	s->dedupe_ttl_ms = cfg->dedupe_ttl_ms;
 	s->max_backoff_ms = cfg->max_backoff_ms;
+	s->want = cfg->sockets >= 1 && cfg->sockets < MAX_CONNS ? cfg->sockets : 1;
 	s->b = b;
 	s->fn = fn;
 	s->arg = arg;

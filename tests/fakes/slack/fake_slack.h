@@ -42,6 +42,7 @@ struct fs_env {
 	int accepts;    /* accepts_response_payload */
 	cJSON *payload; /* owned */
 	int attempts;   /* deliveries so far */
+	int conn_id;    /* socket of the last delivery */
 	int sent;       /* delivered at least once */
 	int acked;
 	int64_t injected_us;

@@ -126,6 +126,7 @@ static cJSON *env_json(const struct fs_env *e)
 	json_add_str(o, "envelope_id", e->id);
 	json_add_str(o, "type", e->type);
 	json_add_int(o, "attempts", e->attempts);
+	json_add_int(o, "conn", e->conn_id);
 	json_add_bool(o, "acked", e->acked);
 	json_add_int(o, "injected_us", e->injected_us);
 	json_add_int(o, "sent_us", e->sent_us);

@@ -124,6 +124,7 @@ static void deliver(struct fs_env *e)
 			fs.redelivered++;
 		e->attempts++;
 		e->sent = 1;
+		e->conn_id = c->id;
 		e->sent_us = fs_now_us();
 		e->deadline_us = e->sent_us + (int64_t)fs.ack_timeout_ms * 1000;
 	}
