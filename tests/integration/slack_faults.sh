@@ -66,7 +66,8 @@ for raw in '{"envelope_id":"x1","type":"slash_comm' \
            '{"type":42}'; do
   curl -sf -X POST --data-binary "$raw" "http://127.0.0.1:$FS_PORT/control/raw" >/dev/null || t_fail "raw send failed"
 done
-python3 -c 'import json; print(json.dumps({"envelope_id":"big","type":"events_api","payload":{"event":{"type":"message","text":"x"*2000000}}}))' > big.json
+printf '{"envelope_id":"big","type":"events_api","payload":{"event":{"type":"message","text":"%s"}}}' \
+  "$(head -c 2000000 /dev/zero | tr '\0' x)" > big.json
 curl -sf -X POST --data-binary @big.json "http://127.0.0.1:$FS_PORT/control/raw" >/dev/null
 env=$(slash U0ALICE $CH "list"); wait_acked "$env"
 case "$(ack_text "$env")" in *"#1"*) ;; *) t_fail "list after malformed input: got '$(ack_text "$env")'";; esac
