@@ -160,7 +160,7 @@ int state_seq_get(struct state *st, const char *surface, int64_t *seq)
 	if (rc == SQLITE_ROW)
 		*seq = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int state_seq_set(struct state *st, const char *surface, int64_t seq)

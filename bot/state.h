@@ -28,7 +28,7 @@ struct state;
 int state_open(const char *path, struct state **out, char *err, size_t errlen);
 void state_close(struct state *st);
 
-/* The last finished seq of a surface (0 when none).  0, or -1 on error. */
+/* The last finished seq of a surface: 1 (stored), 0 (never stored; *seq = 0), -1 on error. */
 int state_seq_get(struct state *st, const char *surface, int64_t *seq);
 /* Raise a surface's seq to seq (never lowers it).  0, or -1 on error. */
 int state_seq_set(struct state *st, const char *surface, int64_t seq);
