@@ -18,7 +18,7 @@
  * bot/discord.c and add `BOT_SRCS += bot/discord.c` in your own fragment;
  * main.c names discord_surface, slack_surface and hooks_surface weakly, so
  * each is in the table exactly when its file is linked.  A part with no
- * chat (HTTP intake: /hooks/*, /metrics) is a surface with on_event NULL
+ * chat (HTTP intake: /hooks/..., /metrics) is a surface with on_event NULL
  * whose init registers routes with httpd_route(b->httpd, ...).  A surface
  * that needs websockets creates its own client vhost in init
  * (lws_create_vhost on b->lws with CONTEXT_PORT_NO_LISTEN), as slack does.
