@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slack_lib.sh"
 t_setup
-slack_stack
+slack_stack --ping-ms 200
 
 env=$(slash U0ALICE $CH "declare checkout sev=critical p99 latency over 2s <script>")
 [ -n "$env" ] || t_fail "no envelope id from /control/slash"
@@ -48,5 +48,7 @@ env=$(slash U0CAROL $CH "resolve 1 rolled back the deploy"); wait_acked "$env"
 got=$(ack_text "$env"); case "$got" in *"Done: resolve incident #1"*) ;; *) t_fail "resolve: got '$got'";; esac
 t_wait "parent resolved without buttons" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/messages?channel=$CH' | jq -e '.messages[0] | (.text | test(\"resolved\")) and ([.blocks[].elements[]?.action_id] | index(\"opsbot_ack\") == null)'"
 
+# the stand-in pings; lws answers with pongs
+t_wait "pongs to the stand-in's pings" bash -c "[ \$(curl -sf http://127.0.0.1:$FS_PORT/control/stats | jq .pongs) -ge 2 ]"
 [ "$(n_top $CH)" = 1 ] || t_fail "top-level messages: got $(n_top $CH), want 1 (one parent per incident)"
 echo ok

@@ -8,10 +8,15 @@
 t_setup
 T_DEADLINE=30
 # the per-channel limit is off here (slack_declare keeps it on) so the test is fast
-SLACK_EXTRA_CONF="channel_rate = 0"
+SLACK_EXTRA_CONF="channel_rate = 0
+sockets = 2"
 slack_stack --ack-timeout-ms 300 --max-retries 2 --post-rate 0
 
+t_wait "two sockets" bash -c "[ \$(curl -sf http://127.0.0.1:$FS_PORT/control/stats | jq .connections) = 2 ]"
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
+for i in 1 2 3; do e=$(slash U0ALICE $CH help); wait_acked "$e"; done
+n=$(fs_get /control/envelopes | jq '[.envelopes[] | select(.acked) | .conn] | unique | length')
+[ "$n" = 2 ] || t_fail "envelopes acked over $n sockets, want 2 (spread round robin)"
 t_wait "parent of incident 1" test -n "$(parent_ts 1)"
 
 for i in 1 2 3 4 5; do note 1 "n$i"; done
@@ -61,7 +66,8 @@ for raw in '{"envelope_id":"x1","type":"slash_comm' \
            '{"type":42}'; do
   curl -sf -X POST --data-binary "$raw" "http://127.0.0.1:$FS_PORT/control/raw" >/dev/null || t_fail "raw send failed"
 done
-python3 -c 'import json; print(json.dumps({"envelope_id":"big","type":"events_api","payload":{"event":{"type":"message","text":"x"*2000000}}}))' > big.json
+printf '{"envelope_id":"big","type":"events_api","payload":{"event":{"type":"message","text":"%s"}}}' \
+  "$(head -c 2000000 /dev/zero | tr '\0' x)" > big.json
 curl -sf -X POST --data-binary @big.json "http://127.0.0.1:$FS_PORT/control/raw" >/dev/null
 env=$(slash U0ALICE $CH "list"); wait_acked "$env"
 case "$(ack_text "$env")" in *"#1"*) ;; *) t_fail "list after malformed input: got '$(ack_text "$env")'";; esac

@@ -31,4 +31,15 @@ want_notes 1 1 14
 click=$(fs_post /control/click "$(jq -nc --arg ts "$(parent_ts 1)" '{user:"U0BOB", channel:"C0INCIDENT", message_ts:$ts, action_id:"opsbot_ack", value:"1"}')" | jq -r .envelope_id)
 wait_acked "$click"
 t_wait "parent updated after restarts" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/messages?channel=$CH' | jq -e '.messages[0].text | test(\"acknowledged by <@U0BOB>\")'"
+
+# a bot with no memory (bot.db gone, as when Slack is switched on for an
+# install that already has history) starts at the queue's last event: the
+# old incident is not posted again, new ones are
+stop_bot
+rm -f var/bot.db var/bot.db-wal var/bot.db-shm
+start_bot
+t_wait "first start logged" grep -q 'event=surface_first_start surface=slack' bot.log
+env=$(slash U0ALICE $CH "declare api fresh start"); wait_acked "$env"
+t_wait "parent of incident 2" test -n "$(parent_ts 2)"
+[ "$(n_top $CH)" = 2 ] || t_fail "top-level messages after a fresh bot.db: got $(n_top $CH), want 2 (history not replayed)"
 echo ok
