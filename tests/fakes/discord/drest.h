@@ -1,0 +1,43 @@
+/*
+ * drest.h: fake-discord's HTTP side: the REST API under /api/v10 (with real
+ * rate-limit headers, 429s and error shapes) and the control API under
+ * /_fake/ that tests use to play users and misbehave on purpose.
+ *
+ * drest_handle() is a pure function of the state and one request, so it is
+ * unit-tested without a socket; main.c feeds it requests from libwebsockets.
+ */
+#ifndef FAKE_DISCORD_DREST_H
+#define FAKE_DISCORD_DREST_H
+
+#include <stddef.h>
+
+#include "dstate.h"
+#include "mem.h"
+
+#define DREST_MAX_BODY (8u << 20)
+#define DREST_MAX_HEADERS 12
+
+struct drest_req {
+	const char *method; /* GET POST PUT PATCH DELETE */
+	const char *path;   /* without the query */
+	const char *query;  /* without '?', may be "" */
+	const char *authorization;
+	const char *user_agent;
+	const char *content_type;
+	const char *body;
+	size_t body_len;
+};
+
+struct drest_resp {
+	int status;
+	const char *content_type; /* static string */
+	struct buf body;
+	int nheaders;
+	char hname[DREST_MAX_HEADERS][40];
+	char hval[DREST_MAX_HEADERS][64];
+};
+
+/* Answer one request; resp must be zeroed; free its body with buf_free. */
+void drest_handle(struct dstate *st, const struct drest_req *req, struct drest_resp *resp);
+
+#endif
