@@ -12,6 +12,16 @@
  * "ok":false with "error":"<code>" and "message":"<one line for a person>".
  * Decoding is strict: a missing required field, a field of the wrong type,
  * an unknown field or an unknown type is an error that names the field.
+ * In the envelope v, type and id are required; incident (default 0) and
+ * trace (default "") may be left out.  A field name may appear once.
+ * Replies may carry any result fields beside ok/error/message; ok:false
+ * needs "error".  Error codes: bad_request (decoding or a rule below),
+ * not_found, lease_lost, wrong_state (the incident or job is not in a state
+ * that allows the request), plan_changed, expired, unavailable (the store
+ * failed; retry later with the same key).
+ * Limits: job kind 1..WIRE_KIND_MAX chars, key 1..WIRE_KEY_MAX chars,
+ * claim kinds 1..WIRE_KINDS_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
+ * 1..WIRE_LEASE_MAX_MS, query limit 1..WIRE_QUERY_LIMIT_MAX.
  * Bump WIRE_VERSION on any change to a message below.
  *
  * Requests (fields beyond the envelope; * = required):
@@ -84,6 +94,12 @@
 
 #define WIRE_VERSION   1
 #define WIRE_MAX_BYTES (4 << 20) /* largest message any process accepts */
+#define WIRE_KIND_MAX 32
+#define WIRE_KEY_MAX 200
+#define WIRE_KINDS_MAX 16
+#define WIRE_WAIT_MAX_MS 300000
+#define WIRE_LEASE_MAX_MS 3600000
+#define WIRE_QUERY_LIMIT_MAX 10000
 
 enum wire_type {
 	WIRE_SUBMIT,
@@ -155,6 +171,8 @@ void wire_msg_free(struct wire_msg *m);
 
 /* A new message with the envelope filled (fresh id and trace); caller owns it. */
 cJSON *wire_new(enum wire_type type, int64_t incident);
+/* A fresh request/event id into out (at least 40 bytes), unique per process run. */
+void wire_new_id(char *out, size_t len);
 /* A reply to req: ok:true, or ok:false with error code and message. */
 cJSON *wire_reply_ok(const struct wire_msg *req);
 cJSON *wire_reply_err(const struct wire_msg *req, const char *code, const char *fmt, ...)

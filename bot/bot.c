@@ -1,0 +1,420 @@
+/*
+ * bot.c: opsbot-bot's core: non-blocking queue calls, the event subscriber,
+ * ordered exactly-once dispatch of events to surfaces, and catch-up.
+ *
+ * Threads:
+ *   loop      lws service; runs every callback; owns b->state
+ *   rpc-N     take calls from `todo`, run rpc_call, put them on `done`
+ *   sub       rpc_sub_recv into `events`
+ * The three lists are guarded by core->mu; workers wake the loop with
+ * lws_cancel_service and the loop drains the lists in bot_core_pump().
+ *
+ * Event dispatch (loop thread):
+ *
+ *   PUB event seq == dispatched+1  -> dispatch
+ *   PUB event seq >  dispatched+1  -> a gap: catch up from `dispatched`
+ *   PUB event seq <= dispatched    -> already seen; drop
+ *   catch-up reply                 -> dispatch every item > dispatched, in
+ *                                     order; a full page asks for the next
+ *
+ * Catch-up also runs at start and every [bot] catchup_interval, so a lost
+ * last event (nothing after it to reveal the gap) still arrives.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "bot.h"
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "rpc.h"
+#include "state.h"
+#include "surface.h"
+#include "timeutil.h"
+#include "wire.h"
+
+#define BOT_MAX_SURFACES 8
+#define BOT_MAX_WORKERS 8
+#define CATCHUP_PAGE 200
+
+struct call {
+	struct call *next;
+	cJSON *req;
+	int timeout_ms, retries;
+	bot_call_cb cb;
+	void *arg;
+	int rc;
+	cJSON *reply;
+	char err[256];
+};
+
+struct ev {
+	struct ev *next;
+	cJSON *event;
+};
+
+struct bot_core {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct call *todo, *todo_tail, *done, *done_tail;
+	struct ev *evs, *evs_tail;
+	size_t nevs;
+	int quit;
+	pthread_t workers[BOT_MAX_WORKERS];
+	int nworkers;
+	pthread_t sub_thread;
+	int sub_started;
+	struct rpc_sub *sub;
+
+	const struct surface *surf[BOT_MAX_SURFACES];
+	void *priv[BOT_MAX_SURFACES];
+	int64_t loaded[BOT_MAX_SURFACES]; /* stored seq at start */
+	int nsurf;
+	int wants_events;
+
+	int64_t dispatched;
+	int catchup_inflight;
+	int catchup_again;
+	int64_t next_catchup_ms;
+	int64_t catchup_every_ms;
+};
+
+static void push_call(struct call **head, struct call **tail, struct call *c)
+{
+	c->next = NULL;
+	if (*tail)
+		(*tail)->next = c;
+	else
+		*head = c;
+	*tail = c;
+}
+
+void bot_wake(struct bot *b)
+{
+	if (b->lws)
+		lws_cancel_service(b->lws);
+}
+
+static void *worker_main(void *arg)
+{
+	struct bot *b = arg;
+	struct bot_core *c = b->core;
+
+	for (;;) {
+		struct call *call;
+		pthread_mutex_lock(&c->mu);
+		while (!c->todo && !c->quit)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->quit) {
+			pthread_mutex_unlock(&c->mu);
+			return NULL;
+		}
+		call = c->todo;
+		c->todo = call->next;
+		if (!c->todo)
+			c->todo_tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+
+		call->err[0] = '\0';
+		call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms,
+				    call->retries, call->err, sizeof call->err);
+
+		pthread_mutex_lock(&c->mu);
+		push_call(&c->done, &c->done_tail, call);
+		pthread_mutex_unlock(&c->mu);
+		bot_wake(b);
+	}
+}
+
+/* Events buffered between the subscriber and the loop; beyond this, drop
+ * (catch-up fetches them again). */
+#define MAX_BUFFERED_EVENTS 10000
+
+static void *sub_main(void *arg)
+{
+	struct bot *b = arg;
+	struct bot_core *c = b->core;
+
+	for (;;) {
+		cJSON *event = NULL;
+		int quit;
+		pthread_mutex_lock(&c->mu);
+		quit = c->quit;
+		pthread_mutex_unlock(&c->mu);
+		if (quit)
+			return NULL;
+		if (rpc_sub_recv(c->sub, &event, 200) < 0 || !event)
+			continue;
+		struct ev *e = xcalloc(1, sizeof *e);
+		e->event = event;
+		pthread_mutex_lock(&c->mu);
+		if (c->nevs >= MAX_BUFFERED_EVENTS) {
+			pthread_mutex_unlock(&c->mu);
+			cJSON_Delete(event);
+			free(e);
+			continue;
+		}
+		if (c->evs_tail)
+			c->evs_tail->next = e;
+		else
+			c->evs = e;
+		c->evs_tail = e;
+		c->nevs++;
+		pthread_mutex_unlock(&c->mu);
+		bot_wake(b);
+	}
+}
+
+void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg)
+{
+	struct bot_core *c = b->core;
+	struct call *call = xcalloc(1, sizeof *call);
+
+	call->req = req;
+	call->timeout_ms = timeout_ms;
+	call->retries = retries;
+	call->cb = cb;
+	call->arg = arg;
+	pthread_mutex_lock(&c->mu);
+	push_call(&c->todo, &c->todo_tail, call);
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void bot_surface_done(struct bot *b, const char *name, int64_t seq)
+{
+	if (state_seq_set(b->state, name, seq) < 0)
+		log_warn("event=surface_seq_save_failed surface=%s seq=%lld", name,
+			 (long long)seq);
+}
+
+int64_t bot_seq_dispatched(const struct bot *b)
+{
+	return b->core ? b->core->dispatched : 0;
+}
+
+static void dispatch(struct bot *b, const cJSON *event, int64_t seq)
+{
+	struct bot_core *c = b->core;
+
+	c->dispatched = seq;
+	log_debug("event=dispatch seq=%lld name=%s incident=%lld", (long long)seq,
+		  log_q(json_str(event, "name")), (long long)json_int(event, "incident", 0));
+	for (int i = 0; i < c->nsurf; i++) {
+		if (!c->surf[i]->on_event || seq <= c->loaded[i])
+			continue;
+		c->surf[i]->on_event(b, c->priv[i], event, seq);
+	}
+}
+
+static void catchup_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct bot_core *c = b->core;
+	const cJSON *items, *it;
+	int n = 0;
+
+	(void)arg;
+	c->catchup_inflight = 0;
+	if (rc != 0) {
+		log_warn("event=catchup_failed since=%lld error=%s", (long long)c->dispatched,
+			 log_q(err));
+		c->next_catchup_ms = time_mono_ms() + 1000;
+		return;
+	}
+	items = cJSON_GetObjectItemCaseSensitive(reply, "items");
+	cJSON_ArrayForEach(it, items)
+	{
+		int64_t seq = json_int(it, "seq", -1);
+		n++;
+		if (seq <= c->dispatched)
+			continue;
+		dispatch(b, it, seq);
+	}
+	if (n > 0)
+		log_info("event=catchup items=%d upto=%lld", n, (long long)c->dispatched);
+	if (n >= CATCHUP_PAGE)
+		c->catchup_again = 1;
+}
+
+static void catchup_start(struct bot *b)
+{
+	struct bot_core *c = b->core;
+	cJSON *req;
+
+	if (c->catchup_inflight || !c->wants_events)
+		return;
+	c->catchup_inflight = 1;
+	c->catchup_again = 0;
+	c->next_catchup_ms = time_mono_ms() + c->catchup_every_ms;
+	req = wire_new(WIRE_QUERY, 0);
+	json_add_str(req, "what", "events");
+	json_add_int(req, "since", c->dispatched);
+	json_add_int(req, "limit", CATCHUP_PAGE);
+	bot_call(b, req, 3000, 2, catchup_done, NULL);
+}
+
+static void take_event(struct bot *b, cJSON *event)
+{
+	struct bot_core *c = b->core;
+	int64_t seq = json_int(event, "seq", -1);
+
+	if (seq < 0) {
+		log_warn("event=bad_event reason=%s", log_q("no seq"));
+		return;
+	}
+	if (!c->wants_events || seq <= c->dispatched)
+		return;
+	if (seq == c->dispatched + 1 && !c->catchup_inflight) {
+		dispatch(b, event, seq);
+		return;
+	}
+	/* a gap (or a catch-up running that will return it) */
+	if (c->catchup_inflight)
+		c->catchup_again = 1;
+	else
+		catchup_start(b);
+}
+
+void bot_core_pump(struct bot *b)
+{
+	struct bot_core *c = b->core;
+	struct call *calls;
+	struct ev *evs;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	calls = c->done;
+	c->done = c->done_tail = NULL;
+	evs = c->evs;
+	c->evs = c->evs_tail = NULL;
+	c->nevs = 0;
+	pthread_mutex_unlock(&c->mu);
+
+	while (calls) {
+		struct call *n = calls->next;
+		if (calls->cb)
+			calls->cb(b, calls->arg, calls->rc, calls->reply, calls->err);
+		else if (calls->rc != 0)
+			log_warn("event=queue_call_failed type=%s error=%s",
+				 log_q(json_str(calls->req, "type")), log_q(calls->err));
+		cJSON_Delete(calls->req);
+		cJSON_Delete(calls->reply);
+		free(calls);
+		calls = n;
+	}
+	while (evs) {
+		struct ev *n = evs->next;
+		take_event(b, evs->event);
+		cJSON_Delete(evs->event);
+		free(evs);
+		evs = n;
+	}
+	if (!c->catchup_inflight && (c->catchup_again || time_mono_ms() >= c->next_catchup_ms))
+		catchup_start(b);
+}
+
+int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *const *privs,
+		   int nsurfaces, char *err, size_t errlen)
+{
+	struct bot_core *c = xcalloc(1, sizeof *c);
+	const char *events_url;
+	int nworkers;
+
+	b->core = c;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (nsurfaces > BOT_MAX_SURFACES) {
+		snprintf(err, errlen, "too many surfaces (%d)", nsurfaces);
+		return -1;
+	}
+	c->nsurf = nsurfaces;
+	c->dispatched = INT64_MAX;
+	for (int i = 0; i < nsurfaces; i++) {
+		c->surf[i] = surfaces[i];
+		c->priv[i] = privs[i];
+		if (state_seq_get(b->state, surfaces[i]->name, &c->loaded[i]) < 0) {
+			snprintf(err, errlen, "cannot read %s state", surfaces[i]->name);
+			return -1;
+		}
+		if (surfaces[i]->on_event) {
+			c->wants_events = 1;
+			if (c->loaded[i] < c->dispatched)
+				c->dispatched = c->loaded[i];
+		}
+	}
+	if (!c->wants_events)
+		c->dispatched = 0;
+	c->catchup_every_ms = config_duration_ms(b->cfg, "bot", "catchup_interval", 5000);
+	nworkers = (int)config_int(b->cfg, "bot", "rpc_threads", 2, 1, BOT_MAX_WORKERS);
+	events_url = config_str(b->cfg, "bot", "events",
+				config_str(b->cfg, "queue", "events",
+					   "ipc://var/run/opsbot-events.ipc"));
+
+	if (rpc_open(&b->rpc, b->queue_url, err, errlen) < 0)
+		return -1;
+	if (rpc_sub_open(&c->sub, events_url, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < nworkers; i++) {
+		if (pthread_create(&c->workers[i], NULL, worker_main, b) != 0) {
+			snprintf(err, errlen, "cannot start rpc thread");
+			return -1;
+		}
+		c->nworkers++;
+	}
+	if (pthread_create(&c->sub_thread, NULL, sub_main, b) != 0) {
+		snprintf(err, errlen, "cannot start subscriber thread");
+		return -1;
+	}
+	c->sub_started = 1;
+	log_info("event=core_started queue=%s events=%s since=%lld", log_q(b->queue_url),
+		 log_q(events_url), (long long)c->dispatched);
+	c->next_catchup_ms = 0; /* catch up at once */
+	return 0;
+}
+
+void bot_core_stop(struct bot *b)
+{
+	struct bot_core *c = b->core;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->quit = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	for (int i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	if (c->sub_started)
+		pthread_join(c->sub_thread, NULL);
+	for (struct call *n, *k = c->todo; k; k = n) {
+		n = k->next;
+		cJSON_Delete(k->req);
+		free(k);
+	}
+	for (struct call *n, *k = c->done; k; k = n) {
+		n = k->next;
+		cJSON_Delete(k->req);
+		cJSON_Delete(k->reply);
+		free(k);
+	}
+	for (struct ev *n, *e = c->evs; e; e = n) {
+		n = e->next;
+		cJSON_Delete(e->event);
+		free(e);
+	}
+	if (c->sub)
+		rpc_sub_close(c->sub);
+	if (b->rpc)
+		rpc_close(b->rpc);
+	b->rpc = NULL;
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+	b->core = NULL;
+}

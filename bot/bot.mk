@@ -1,0 +1,24 @@
+# bot/bot.mk: opsbot-bot, the chat front-ends and HTTP intake.
+#
+# Other fragments add their sources with `BOT_SRCS += bot/discord.c`; the
+# link rule reads $$(BOT_OBJS) after every fragment is in.  The program links
+# only once lib/rpc.c and lib/wire.c exist (the queue branch writes them);
+# until then its objects are still compiled, so the code is checked.
+
+BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c
+BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
+ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too
+
+ifneq ($(wildcard lib/rpc.c),)
+ifneq ($(wildcard lib/wire.c),)
+PROGRAMS += $(B)/bin/opsbot-bot
+endif
+endif
+
+programs: $$(BOT_OBJS)
+
+$(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_SQLITE) -lpthread
+
+INTEG_TESTS += tests/integration/bot_httpd.sh

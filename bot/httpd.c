@@ -1,0 +1,652 @@
+/*
+ * httpd.c: the route-table HTTP listener (and websocket endpoints) over one
+ * libwebsockets vhost.  See httpd.h for the contract.
+ *
+ * One lws protocol handles both plain HTTP and websocket upgrades on the
+ * vhost; per-connection data (struct pss) points at the current exchange or
+ * websocket.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "mem.h"
+
+struct route {
+	char method[16];
+	char path[256];
+	httpd_handler fn;
+	void *arg;
+};
+
+struct ws_route {
+	char prefix[128];
+	const struct httpd_ws_ops *ops;
+	size_t max_msg;
+	void *arg;
+};
+
+struct httpd {
+	struct lws_vhost *vh;
+	struct lws_protocols protocols[2];
+	size_t max_body;
+	int port;
+	struct route routes[HTTPD_MAX_ROUTES];
+	size_t nroutes;
+	struct ws_route ws[4];
+	size_t nws;
+};
+
+struct httpd_x {
+	struct httpd *h;
+	struct lws *wsi; /* NULL once the connection closed */
+	struct httpd_req req;
+	char method[16];
+	char *path;
+	char *query;
+	char peer[64];
+	struct buf body;
+	int too_big;
+	int held;
+	int replied;
+	/* the reply, waiting for WRITEABLE */
+	int status;
+	char ctype[96];
+	unsigned char *out; /* LWS_PRE headroom + body */
+	size_t out_len;
+	char *extra; /* "Name: value\n"... */
+};
+
+struct ws_msg {
+	struct ws_msg *next;
+	size_t len;
+	unsigned char data[]; /* LWS_PRE + len */
+};
+
+struct httpd_ws {
+	struct httpd *h;
+	const struct ws_route *route;
+	struct lws *wsi;
+	struct buf in;
+	struct ws_msg *head, *tail;
+	int closing;
+	int close_code;
+	int dropped;
+	void *user;
+};
+
+struct pss {
+	struct httpd_x *x;
+	struct httpd_ws *ws;
+};
+
+static void x_free(struct httpd_x *x)
+{
+	if (!x)
+		return;
+	free(x->path);
+	free(x->query);
+	buf_free(&x->body);
+	free(x->out);
+	free(x->extra);
+	free(x);
+}
+
+static const struct route *route_find(struct httpd *h, const char *method, const char *path,
+				      int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < h->nroutes; i++) {
+		const char *rp = h->routes[i].path;
+		size_t n = strlen(rp);
+		if (n && rp[n - 1] == '*') {
+			if (strncmp(rp, path, n - 1) != 0)
+				continue;
+		} else if (strcmp(rp, path) != 0) {
+			continue;
+		}
+		*path_known = 1;
+		if (strcmp(h->routes[i].method, "*") == 0 || strcmp(h->routes[i].method, method) == 0)
+			return &h->routes[i];
+	}
+	return NULL;
+}
+
+static void x_dispatch(struct httpd_x *x)
+{
+	int known;
+	const struct route *r;
+
+	x->req.body = x->body.data ? x->body.data : "";
+	x->req.body_len = x->body.len;
+	if (x->too_big) {
+		httpd_reply_str(x, 413, "application/json",
+				"{\"ok\":false,\"error\":\"request body too large\"}");
+		return;
+	}
+	r = route_find(x->h, x->method, x->path, &known);
+	if (!r) {
+		httpd_reply_str(x, known ? 405 : 404, "application/json",
+				known ? "{\"ok\":false,\"error\":\"method not allowed\"}"
+				      : "{\"ok\":false,\"error\":\"not found\"}");
+		return;
+	}
+	r->fn(x, r->arg);
+	if (!x->replied && !x->held) {
+		log_warn("event=http_no_reply method=%s path=%s", x->method, log_q(x->path));
+		httpd_reply_str(x, 500, "application/json",
+				"{\"ok\":false,\"error\":\"handler gave no answer\"}");
+	}
+}
+
+static const char *method_of(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} m[] = {
+		{WSI_TOKEN_GET_URI, "GET"},	  {WSI_TOKEN_POST_URI, "POST"},
+		{WSI_TOKEN_PUT_URI, "PUT"},	  {WSI_TOKEN_PATCH_URI, "PATCH"},
+		{WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+		{WSI_TOKEN_HEAD_URI, "HEAD"},
+	};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		if (lws_hdr_total_length(wsi, m[i].tok) > 0)
+			return m[i].name;
+	return "?";
+}
+
+static char *hdr_dup(struct lws *wsi, enum lws_token_indexes tok)
+{
+	int n = lws_hdr_total_length(wsi, tok);
+	char *s;
+
+	if (n <= 0)
+		return xstrdup("");
+	s = xmalloc((size_t)n + 1);
+	if (lws_hdr_copy(wsi, s, n + 1, tok) < 0)
+		s[0] = '\0';
+	return s;
+}
+
+static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char *in)
+{
+	struct httpd_x *x = xcalloc(1, sizeof *x);
+	char cl[32];
+	long long clen = -1;
+
+	x->h = h;
+	x->wsi = wsi;
+	str_copy(x->method, sizeof x->method, method_of(wsi));
+	x->path = xstrdup(in && *in ? in : "/");
+	x->query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	if (lws_get_peer_simple(wsi, x->peer, sizeof x->peer) == NULL)
+		str_copy(x->peer, sizeof x->peer, "?");
+	x->body.max = h->max_body + 1;
+	x->req.method = x->method;
+	x->req.path = x->path;
+	x->req.query = x->query;
+	x->req.peer = x->peer;
+	pss->x = x;
+
+	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+		char *end;
+		errno = 0;
+		clen = strtoll(cl, &end, 10);
+		if (errno || *end || clen < 0)
+			clen = -1;
+	}
+	if (clen > (long long)h->max_body)
+		x->too_big = 1;
+	int has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+	if (!has_body || x->too_big || strcmp(x->method, "GET") == 0 ||
+	    strcmp(x->method, "HEAD") == 0) {
+		x_dispatch(x);
+	}
+	return 0;
+}
+
+static int x_write(struct lws *wsi, struct httpd_x *x)
+{
+	unsigned char hdr[LWS_PRE + 2048];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+
+	if (lws_add_http_common_headers(wsi, (unsigned int)x->status, x->ctype, x->out_len, &p,
+					end))
+		return -1;
+	for (char *line = x->extra; line && *line;) {
+		char *nl = strchr(line, '\n');
+		char *colon = strchr(line, ':');
+		char name[96];
+		size_t nlen;
+		if (!nl)
+			break;
+		if (colon && colon < nl && (size_t)(colon - line) + 2 < sizeof name) {
+			nlen = (size_t)(colon - line);
+			for (size_t i = 0; i < nlen; i++)
+				name[i] = (char)tolower((unsigned char)line[i]);
+			name[nlen] = ':';
+			name[nlen + 1] = '\0';
+			const char *v = colon + 1;
+			while (*v == ' ')
+				v++;
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+							(const unsigned char *)v, (int)(nl - v), &p,
+							end))
+				return -1;
+		}
+		line = nl + 1;
+	}
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (x->out_len && strcmp(x->method, "HEAD") != 0) {
+		if (lws_write(wsi, x->out + LWS_PRE, x->out_len, LWS_WRITE_HTTP_FINAL) !=
+		    (int)x->out_len)
+			return -1;
+	}
+	return 0;
+}
+
+static struct ws_route *ws_route_find(struct httpd *h, const char *path)
+{
+	for (size_t i = 0; i < h->nws; i++)
+		if (strncmp(path, h->ws[i].prefix, strlen(h->ws[i].prefix)) == 0)
+			return &h->ws[i];
+	return NULL;
+}
+
+static void ws_free(struct httpd_ws *c)
+{
+	struct ws_msg *m = c->head, *n;
+	while (m) {
+		n = m->next;
+		free(m);
+		m = n;
+	}
+	buf_free(&c->in);
+	free(c);
+}
+
+static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct pss *pss = user;
+	const struct lws_protocols *proto = lws_get_protocol(wsi);
+	struct httpd *h = proto ? proto->user : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		if (!h)
+			return -1;
+		return x_begin(h, wsi, pss, in);
+
+	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->x && !pss->x->too_big && buf_append(&pss->x->body, in, len) < 0)
+			pss->x->too_big = 1;
+		if (pss->x && pss->x->body.len > h->max_body)
+			pss->x->too_big = 1;
+		return 0;
+
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->x && !pss->x->replied && !pss->x->held)
+			x_dispatch(pss->x);
+		return 0;
+
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		struct httpd_x *x = pss->x;
+		int rc;
+		if (!x || !x->replied)
+			return 0;
+		rc = x_write(wsi, x);
+		if (x->too_big)
+			rc = -1; /* the unread body would be taken for the next request */
+		pss->x = NULL;
+		x_free(x);
+		if (rc < 0)
+			return -1;
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss->x) {
+			struct httpd_x *x = pss->x;
+			pss->x = NULL;
+			if (x->held && !x->replied)
+				x->wsi = NULL; /* freed by the late httpd_reply() */
+			else
+				x_free(x);
+		}
+		return 0;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char *path, *query;
+		struct ws_route *r;
+		struct httpd_ws *c;
+		int rc;
+		if (!h)
+			return -1;
+		path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
+		query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+		r = ws_route_find(h, path);
+		if (!r) {
+			free(path);
+			free(query);
+			return -1;
+		}
+		c = xcalloc(1, sizeof *c);
+		c->h = h;
+		c->route = r;
+		c->wsi = wsi;
+		c->in.max = r->max_msg;
+		rc = r->ops->open(c, path, query, r->arg);
+		free(path);
+		free(query);
+		if (rc < 0) {
+			ws_free(c);
+			return -1;
+		}
+		pss->ws = c;
+		return 0;
+	}
+
+	case LWS_CALLBACK_ESTABLISHED:
+		if (pss->ws && pss->ws->head)
+			lws_callback_on_writable(wsi);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE: {
+		struct httpd_ws *c = pss->ws;
+		if (!c)
+			return -1;
+		if (buf_append(&c->in, in, len) < 0) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+			return -1;
+		}
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+			c->route->ops->message(c, c->in.data ? c->in.data : "", c->in.len,
+					       c->route->arg);
+			buf_reset(&c->in);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		struct httpd_ws *c = pss->ws;
+		struct ws_msg *m;
+		if (!c)
+			return -1;
+		if (c->dropped)
+			return -1;
+		m = c->head;
+		if (m) {
+			c->head = m->next;
+			if (!c->head)
+				c->tail = NULL;
+			int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+			free(m);
+			if (n < 0)
+				return -1;
+			if (c->head || c->closing)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (c->closing) {
+			lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+			return -1;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLOSED:
+		if (pss->ws) {
+			struct httpd_ws *c = pss->ws;
+			pss->ws = NULL;
+			c->wsi = NULL;
+			c->route->ops->closed(c, c->route->arg);
+			ws_free(c);
+		}
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int write_port_file(const char *path, int port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, size_t max_body,
+	       const char *port_file, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	struct httpd *h;
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	long port;
+	char *end;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof host) {
+		snprintf(err, errlen, "listen address '%s' must be host:port", listen);
+		return -1;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 0 || port > 65535) {
+		snprintf(err, errlen, "listen port in '%s' must be 0..65535", listen);
+		return -1;
+	}
+
+	h = xcalloc(1, sizeof *h);
+	h->max_body = max_body;
+	h->protocols[0].name = "http";
+	h->protocols[0].callback = cb;
+	h->protocols[0].per_session_data_size = sizeof(struct pss);
+	h->protocols[0].rx_buffer_size = 0;
+	h->protocols[0].user = h;
+
+	memset(&info, 0, sizeof info);
+	info.port = (int)port;
+	info.iface = host[0] ? host : NULL;
+	info.protocols = h->protocols;
+	info.vhost_name = "httpd";
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	h->vh = lws_create_vhost(ctx, &info);
+	if (!h->vh) {
+		snprintf(err, errlen, "cannot listen on %s", listen);
+		free(h);
+		return -1;
+	}
+	h->port = lws_get_vhost_listen_port(h->vh);
+	if (port_file && *port_file && write_port_file(port_file, h->port) < 0) {
+		snprintf(err, errlen, "cannot write port file %s: %s", port_file, strerror(errno));
+		lws_vhost_destroy(h->vh);
+		free(h);
+		return -1;
+	}
+	log_info("event=http_listen addr=%s port=%d", host, h->port);
+	*out = h;
+	return 0;
+}
+
+void httpd_close(struct httpd *h)
+{
+	if (!h)
+		return;
+	/* the vhost goes with the context; nothing here may outlive it */
+	free(h);
+}
+
+int httpd_port(const struct httpd *h)
+{
+	return h->port;
+}
+
+int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn,
+		void *arg)
+{
+	struct route *r;
+
+	if (h->nroutes >= HTTPD_MAX_ROUTES)
+		return -1;
+	r = &h->routes[h->nroutes];
+	if (str_copy(r->method, sizeof r->method, method) < 0 ||
+	    str_copy(r->path, sizeof r->path, path) < 0)
+		return -1;
+	r->fn = fn;
+	r->arg = arg;
+	h->nroutes++;
+	return 0;
+}
+
+const struct httpd_req *httpd_request(const struct httpd_x *x)
+{
+	return &x->req;
+}
+
+int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t vallen)
+{
+	char lname[128];
+	size_t n = strlen(name);
+	int len;
+
+	if (!x->wsi || n + 2 > sizeof lname || vallen == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		lname[i] = (char)tolower((unsigned char)name[i]);
+	lname[n] = ':';
+	lname[n + 1] = '\0';
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		const unsigned char *s = lws_token_to_string((enum lws_token_indexes)t);
+		if (!s || strcmp((const char *)s, lname) != 0)
+			continue;
+		len = lws_hdr_total_length(x->wsi, (enum lws_token_indexes)t);
+		if (len <= 0 || (size_t)len >= vallen)
+			return -1;
+		return lws_hdr_copy(x->wsi, val, (int)vallen, (enum lws_token_indexes)t) < 0 ? -1 : 0;
+	}
+	len = lws_hdr_custom_length(x->wsi, lname, (int)(n + 1));
+	if (len < 0 || (size_t)len >= vallen)
+		return -1;
+	return lws_hdr_custom_copy(x->wsi, val, (int)vallen, lname, (int)(n + 1)) < 0 ? -1 : 0;
+}
+
+void httpd_hold(struct httpd_x *x)
+{
+	x->held = 1;
+}
+
+void httpd_reply(struct httpd_x *x, int status, const char *content_type, const char *body,
+		 size_t body_len, const char *const *extra_headers)
+{
+	struct buf extra = {.max = 4096};
+
+	LOG_ASSERT(!x->replied);
+	if (!x->wsi) { /* the client went away while we worked */
+		x_free(x);
+		return;
+	}
+	x->replied = 1;
+	x->status = status;
+	str_copy(x->ctype, sizeof x->ctype, content_type ? content_type : "text/plain");
+	x->out = xmalloc(LWS_PRE + body_len + 1);
+	if (body_len)
+		memcpy(x->out + LWS_PRE, body, body_len);
+	x->out_len = body_len;
+	for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+		buf_appendf(&extra, "%s\n", extra_headers[i]);
+	x->extra = extra.data; /* owned by x now */
+	lws_callback_on_writable(x->wsi);
+}
+
+void httpd_reply_str(struct httpd_x *x, int status, const char *content_type, const char *body)
+{
+	httpd_reply(x, status, content_type, body, strlen(body), NULL);
+}
+
+int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_ops *ops,
+		    size_t max_msg, void *arg)
+{
+	struct ws_route *r;
+
+	if (h->nws >= sizeof h->ws / sizeof h->ws[0])
+		return -1;
+	r = &h->ws[h->nws];
+	if (str_copy(r->prefix, sizeof r->prefix, prefix) < 0)
+		return -1;
+	r->ops = ops;
+	r->max_msg = max_msg;
+	r->arg = arg;
+	h->nws++;
+	return 0;
+}
+
+int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
+{
+	struct ws_msg *m;
+
+	if (!c->wsi || c->closing || c->dropped)
+		return -1;
+	m = xmalloc(sizeof *m + LWS_PRE + len);
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->data + LWS_PRE, data, len);
+	if (c->tail)
+		c->tail->next = m;
+	else
+		c->head = m;
+	c->tail = m;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+void httpd_ws_close(struct httpd_ws *c, int code)
+{
+	if (!c->wsi || c->closing)
+		return;
+	c->closing = 1;
+	c->close_code = code ? code : 1000;
+	lws_callback_on_writable(c->wsi);
+}
+
+void httpd_ws_drop(struct httpd_ws *c)
+{
+	if (!c->wsi)
+		return;
+	c->dropped = 1;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+void httpd_ws_set_user(struct httpd_ws *c, void *user)
+{
+	c->user = user;
+}
+
+void *httpd_ws_user(const struct httpd_ws *c)
+{
+	return c->user;
+}

@@ -1,0 +1,243 @@
+/*
+ * NAME
+ *   opsbot-bot - opsbot's chat front-ends and HTTP intake
+ *
+ * SYNOPSIS
+ *   opsbot-bot -c FILE
+ *
+ * DESCRIPTION
+ *   Runs one libwebsockets context and its service loop.  On it live the
+ *   chat surfaces (Slack Socket Mode + Web API, Discord Gateway + REST; any
+ *   of them enabled by its config section, several at once) and the HTTP
+ *   listener (alert webhooks, /healthz, /metrics, Slack HTTP mode, Discord
+ *   HTTP interactions).  Chat input becomes queue requests (submit, command,
+ *   approve); queue events become chat messages: one parent message per
+ *   incident and a thread of steps.
+ *
+ *   The surfaces are a table (struct surface, bot/surface.h).  A surface's
+ *   code is linked in by adding its source to BOT_SRCS; the table below
+ *   refers to it weakly, so a build without it simply has no such surface.
+ *
+ * TRUST
+ *   Everything from chat and HTTP is untrusted input: it is validated,
+ *   bounded ([http] max_body), and never fatal.  Slack HTTP mode requests
+ *   must carry a valid v0 signature; webhooks their bearer token.  Tokens
+ *   come only from the environment and never reach a log line.  The queue is
+ *   trusted to be opsbot-queue.
+ *
+ * MESSAGES
+ *   Sends submit, command, approve and query (events since N) to the queue's
+ *   REP socket; receives every event on its PUB socket.
+ *
+ * STATE
+ *   var/bot.db ([bot] state): per surface the last event seq handled, which
+ *   events were posted, and each incident's thread (channel + parent id), so
+ *   a restart neither loses nor repeats a chat update.
+ *
+ * CONFIG
+ *   [queue]  listen, events            queue URLs (dialled unless overridden)
+ *   [bot]    queue, events             override the URLs to dial
+ *            state = var/bot.db        the bot's own database
+ *            rpc_threads = 2           queue calls in flight at once
+ *            catchup_interval = 5s     how often to ask for missed events
+ *   [http]   listen = 127.0.0.1:8080   port 0 = random
+ *            port_file                 where to write the chosen port
+ *            max_body = 1048576        bigger requests get 413
+ *   plus each surface's own section ([slack], [discord], ...).
+ *
+ * DIAGNOSTICS
+ *   key=value lines on stderr; exit 1 on a config error (file:line: what).
+ *   SIGTERM/SIGINT stop cleanly.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "bot.h"
+#include "config.h"
+#include "httpd.h"
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "surface.h"
+
+/* Surfaces, each defined in its own file when linked (weak otherwise). */
+extern const struct surface slack_surface __attribute__((weak));
+extern const struct surface discord_surface __attribute__((weak));
+extern const struct surface hooks_surface __attribute__((weak));
+
+#define TICK_US (100 * 1000)
+
+static struct bot *the_bot;
+static lws_sorted_usec_list_t tick_sul;
+
+struct active {
+	const struct surface *s[8];
+	void *priv[8];
+	int n;
+};
+static struct active active;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_bot) {
+		the_bot->stop = 1;
+		if (the_bot->lws)
+			lws_cancel_service(the_bot->lws);
+	}
+}
+
+static void pump(struct bot *b)
+{
+	bot_core_pump(b);
+	for (int i = 0; i < active.n; i++)
+		if (active.s[i]->tick)
+			active.s[i]->tick(b, active.priv[i]);
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	if (!the_bot || the_bot->stop)
+		return;
+	pump(the_bot);
+	lws_sul_schedule(the_bot->lws, 0, &tick_sul, tick, TICK_US);
+}
+
+static int core_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && the_bot && the_bot->core)
+		pump(the_bot);
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols core_protocols[] = {
+	{"opsbot-core", core_cb, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void healthz(struct httpd_x *x, void *arg)
+{
+	(void)arg;
+	httpd_reply_str(x, 200, "text/plain", "ok\n");
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: opsbot-bot -c FILE\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface};
+	struct lws_context_creation_info info;
+	const char *owned[16] = {"bot", "http"};
+	int nowned = 2;
+	struct bot b;
+	const char *cfg_path = NULL;
+	char err[512] = "";
+	int opt, rc = 1;
+
+	while ((opt = getopt(argc, argv, "c:")) != -1) {
+		if (opt == 'c')
+			cfg_path = optarg;
+		else
+			usage();
+	}
+	if (!cfg_path || optind != argc)
+		usage();
+
+	log_init("opsbot-bot");
+	memset(&b, 0, sizeof b);
+	the_bot = &b;
+	b.cfg_path = cfg_path;
+	if (config_load(cfg_path, &b.cfg, err, sizeof err) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, SIG_IGN);
+	lws_set_log_level(LLL_ERR, NULL);
+
+	b.queue_url = config_str(b.cfg, "bot", "queue",
+				 config_str(b.cfg, "queue", "listen",
+					    "ipc://var/run/opsbot-queue.ipc"));
+	b.state_path = config_str(b.cfg, "bot", "state", "var/bot.db");
+	const char *listen = config_str(b.cfg, "http", "listen", "127.0.0.1:8080");
+	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);
+	int64_t max_body = config_int(b.cfg, "http", "max_body", 1 << 20, 1024, 64 << 20);
+
+	if (state_open(b.state_path, &b.state, err, sizeof err) < 0)
+		log_fatal("event=state_open_failed error=%s", log_q(err));
+
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = &b;
+	b.lws = lws_create_context(&info);
+	if (!b.lws)
+		log_fatal("event=lws_context_failed");
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = core_protocols;
+	info.vhost_name = "core";
+	if (!lws_create_vhost(b.lws, &info))
+		log_fatal("event=lws_vhost_failed");
+	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0)
+		log_fatal("event=http_listen_failed error=%s", log_q(err));
+	httpd_route(b.httpd, "GET", "/healthz", healthz, NULL);
+
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		const struct surface *s = table[i];
+		void *priv = NULL;
+		int on;
+		if (!s)
+			continue;
+		owned[nowned++] = s->name;
+		on = s->init(&b, b.cfg, &priv);
+		if (on < 0) {
+			config_check(b.cfg, owned, err, sizeof err);
+			log_fatal("event=surface_init_failed surface=%s error=%s", s->name,
+				  log_q(err));
+		}
+		log_info("event=surface surface=%s enabled=%d", s->name, on);
+		if (on) {
+			active.s[active.n] = s;
+			active.priv[active.n] = priv;
+			active.n++;
+		}
+	}
+	owned[nowned] = NULL;
+	if (config_check(b.cfg, owned, err, sizeof err) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+
+	if (bot_core_start(&b, active.s, active.priv, active.n, err, sizeof err) < 0)
+		log_fatal("event=core_start_failed error=%s", log_q(err));
+
+	lws_sul_schedule(b.lws, 0, &tick_sul, tick, TICK_US);
+	log_info("event=started surfaces=%d http_port=%d", active.n, httpd_port(b.httpd));
+	while (!b.stop) {
+		if (lws_service(b.lws, 0) < 0)
+			break;
+	}
+	log_info("event=stopping");
+	rc = 0;
+
+	for (int i = active.n - 1; i >= 0; i--)
+		if (active.s[i]->fini)
+			active.s[i]->fini(&b, active.priv[i]);
+	lws_sul_cancel(&tick_sul);
+	bot_core_stop(&b);
+	lws_context_destroy(b.lws);
+	httpd_close(b.httpd);
+	state_close(b.state);
+	config_free(b.cfg);
+	return rc;
+}

@@ -1,0 +1,211 @@
+/*
+ * state.c: opsbot-bot's SQLite state (see state.h for what it holds and its
+ * invariants).  Schema migrations are numbered through PRAGMA user_version.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "timeutil.h"
+
+struct state {
+	sqlite3 *db;
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE surface_seq (surface TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+	"CREATE TABLE posted (surface TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL,"
+	" at_ms INTEGER NOT NULL, PRIMARY KEY (surface, key));"
+	"CREATE TABLE threads (surface TEXT NOT NULL, incident INTEGER NOT NULL,"
+	" channel TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (surface, incident));",
+};
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	char *msg = NULL;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (int v = version; v < (int)(sizeof migrations / sizeof migrations[0]); v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "migration %d: %s", v + 1, msg ? msg : "?");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	return -1;
+}
+
+int state_open(const char *path, struct state **out, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
+			 NULL) != SQLITE_OK ||
+	    migrate(db, err, errlen) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = xcalloc(1, sizeof **out);
+	(*out)->db = db;
+	return 0;
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* Prepare sql and bind text/int64 args described by fmt ('s' or 'i'). */
+static sqlite3_stmt *prep(struct state *st, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		log_error("event=state_sql error=%s", log_q(sqlite3_errmsg(st->db)));
+		return NULL;
+	}
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 's')
+			sqlite3_bind_text(s, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	return s;
+}
+
+static int exec_done(struct state *st, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		log_error("event=state_write error=%s", log_q(sqlite3_errmsg(st->db)));
+		return -1;
+	}
+	return 0;
+}
+
+int state_seq_get(struct state *st, const char *surface, int64_t *seq)
+{
+	sqlite3_stmt *s = prep(st, "SELECT seq FROM surface_seq WHERE surface=?", "s", surface);
+	int rc;
+
+	if (!s)
+		return -1;
+	*seq = 0;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int state_seq_set(struct state *st, const char *surface, int64_t seq)
+{
+	return exec_done(st, prep(st,
+				  "INSERT INTO surface_seq(surface, seq) VALUES(?, ?) "
+				  "ON CONFLICT(surface) DO UPDATE SET seq=max(seq, excluded.seq)",
+				  "si", surface, seq));
+}
+
+int state_posted_get(struct state *st, const char *surface, const char *key, char *ref,
+		     size_t reflen)
+{
+	sqlite3_stmt *s =
+		prep(st, "SELECT ref FROM posted WHERE surface=? AND key=?", "ss", surface, key);
+	int rc, found = 0;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		if (ref)
+			str_copy(ref, reflen, (const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return found;
+}
+
+int state_posted_put(struct state *st, const char *surface, const char *key, const char *ref)
+{
+	return exec_done(st, prep(st,
+				  "INSERT OR IGNORE INTO posted(surface, key, ref, at_ms) "
+				  "VALUES(?, ?, ?, ?)",
+				  "sssi", surface, key, ref ? ref : "", time_now_ms()));
+}
+
+int state_thread_get(struct state *st, const char *surface, int64_t incident, char *channel,
+		     size_t chlen, char *parent, size_t plen)
+{
+	sqlite3_stmt *s = prep(st,
+			       "SELECT channel, parent FROM threads WHERE surface=? AND incident=?",
+			       "si", surface, incident);
+	int rc, found = 0;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		str_copy(channel, chlen, (const char *)sqlite3_column_text(s, 0));
+		str_copy(parent, plen, (const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return found;
+}
+
+int state_thread_put(struct state *st, const char *surface, int64_t incident,
+		     const char *channel, const char *parent)
+{
+	return exec_done(st, prep(st,
+				  "INSERT INTO threads(surface, incident, channel, parent) "
+				  "VALUES(?, ?, ?, ?) ON CONFLICT(surface, incident) DO UPDATE "
+				  "SET channel=excluded.channel, parent=excluded.parent",
+				  "siss", surface, incident, channel, parent));
+}

@@ -1,0 +1,52 @@
+/*
+ * state.h: opsbot-bot's own small SQLite database (var/bot.db).
+ *
+ * It remembers, per surface ("slack", "discord"), so that nothing is lost or
+ * posted twice across restarts:
+ *   - the last queue event seq the surface finished (catch-up starts after it);
+ *   - which events (or other keyed steps) were posted, with a reference
+ *     (e.g. the message ts) so a retry after a crash finds the first post;
+ *   - each incident's thread: channel and parent message id/ts.
+ *
+ * Each thread that needs the database opens its own handle (WAL mode, a busy
+ * timeout), so the lws loop and a surface's sender thread never share one.
+ *
+ * Invariants:
+ *  1. A surface's stored seq never goes down (state_seq_set keeps the max).
+ *  2. (surface, key) is posted at most once; a second put keeps the first ref.
+ *
+ * Ownership: the caller closes what state_open returns with state_close.
+ */
+#ifndef OPSBOT_BOT_STATE_H
+#define OPSBOT_BOT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct state;
+
+int state_open(const char *path, struct state **out, char *err, size_t errlen);
+void state_close(struct state *st);
+
+/* The last finished seq of a surface (0 when none).  0, or -1 on error. */
+int state_seq_get(struct state *st, const char *surface, int64_t *seq);
+/* Raise a surface's seq to seq (never lowers it).  0, or -1 on error. */
+int state_seq_set(struct state *st, const char *surface, int64_t seq);
+
+/*
+ * Whether key was posted by surface: 1 (ref copied when ref is not NULL),
+ * 0 when not, -1 on error.
+ */
+int state_posted_get(struct state *st, const char *surface, const char *key, char *ref,
+		     size_t reflen);
+/* Record key as posted with ref; a repeat keeps the first.  0, or -1. */
+int state_posted_put(struct state *st, const char *surface, const char *key, const char *ref);
+
+/* An incident's thread: 1 and channel/parent copied, 0 when none, -1 on error. */
+int state_thread_get(struct state *st, const char *surface, int64_t incident, char *channel,
+		     size_t chlen, char *parent, size_t plen);
+/* Record (or replace) an incident's thread.  0, or -1. */
+int state_thread_put(struct state *st, const char *surface, int64_t incident,
+		     const char *channel, const char *parent);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * rpc.c: the NNG client side of the backbone (rpc.h).
+ *
+ * One REQ socket per handle, dialled without blocking so a client may start
+ * before the queue does (NNG keeps redialling).  Each call opens its own
+ * context and aio, so calls from several threads never share state.  A call
+ * that times out is sent again on the same context with the same JSON id;
+ * sending again cancels the earlier attempt, so at most one reply is read.
+ */
+#include "rpc.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "wire.h"
+
+struct rpc {
+	nng_socket sock;
+	char url[256];
+};
+
+struct rpc_sub {
+	nng_socket sock;
+	int recv_timeout; /* last NNG_OPT_RECVTIMEO set, to skip redundant sets */
+};
+
+int rpc_open(struct rpc **out, const char *url, char *err, size_t errlen)
+{
+	struct rpc *r = xcalloc(1, sizeof(*r));
+	int rv;
+	str_copy(r->url, sizeof(r->url), url);
+	if ((rv = nng_req0_open(&r->sock)) != 0) {
+		snprintf(err, errlen, "cannot open a request socket: %s", nng_strerror(rv));
+		free(r);
+		return -1;
+	}
+	if ((rv = nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+		nng_close(r->sock);
+		free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+void rpc_close(struct rpc *r)
+{
+	if (!r)
+		return;
+	nng_close(r->sock);
+	free(r);
+}
+
+/* Send body on ctx and wait up to timeout_ms for the reply; 0 and *rep, or an NNG error. */
+static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, int timeout_ms,
+		       nng_msg **rep)
+{
+	nng_msg *msg;
+	int rv;
+	if ((rv = nng_msg_alloc(&msg, 0)) != 0)
+		return rv;
+	if ((rv = nng_msg_append(msg, body, len)) != 0) {
+		nng_msg_free(msg);
+		return rv;
+	}
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		/* On a failed send the message is still ours. */
+		nng_msg_free(nng_aio_get_msg(aio));
+		nng_aio_set_msg(aio, NULL);
+		return rv;
+	}
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		return rv;
+	*rep = nng_aio_get_msg(aio);
+	nng_aio_set_msg(aio, NULL);
+	return 0;
+}
+
+int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries,
+	     char *err, size_t errlen)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	nng_msg *rep = NULL;
+	char *body = NULL;
+	int rv, ret = -1;
+
+	*reply = NULL;
+	if ((rv = nng_ctx_open(&ctx, r->sock)) != 0) {
+		snprintf(err, errlen, "cannot open a request context: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		snprintf(err, errlen, "cannot allocate an aio: %s", nng_strerror(rv));
+		goto out;
+	}
+	body = json_print(req);
+	size_t len = strlen(body);
+	if (len > WIRE_MAX_BYTES) {
+		snprintf(err, errlen, "request of %zu bytes is larger than the limit", len);
+		goto out;
+	}
+	const char *id = json_str(req, "id");
+	for (int attempt = 0;; attempt++) {
+		rv = rpc_attempt(ctx, aio, body, len, timeout_ms, &rep);
+		if (rv == 0)
+			break;
+		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED && rv != NNG_ECONNRESET) ||
+		    attempt >= retries) {
+			snprintf(err, errlen, "no reply from %s after %d attempt(s): %s", r->url,
+				 attempt + 1, nng_strerror(rv));
+			goto out;
+		}
+		log_debug("event=rpc_resend id=%s attempt=%d error=%s", log_q(id ? id : ""),
+			  attempt + 2, log_q(nng_strerror(rv)));
+	}
+
+	struct wire_msg m;
+	char derr[256];
+	if (wire_decode(nng_msg_body(rep), nng_msg_len(rep), &m, derr, sizeof(derr)) < 0) {
+		snprintf(err, errlen, "bad reply from %s: %s", r->url, derr);
+		goto out;
+	}
+	if (m.type != WIRE_REPLY) {
+		snprintf(err, errlen, "bad reply from %s: type is %s, want reply", r->url,
+			 wire_type_name(m.type));
+		wire_msg_free(&m);
+		goto out;
+	}
+	if (id && strcmp(m.id, id) != 0) {
+		snprintf(err, errlen, "bad reply from %s: id %s answers another request", r->url,
+			 m.id);
+		wire_msg_free(&m);
+		goto out;
+	}
+	*reply = m.root; /* ownership moves to the caller */
+	if (json_bool(m.root, "ok", 0)) {
+		ret = 0;
+	} else {
+		const char *msg = json_str(m.root, "message");
+		snprintf(err, errlen, "%s: %s", json_str(m.root, "error"), msg ? msg : "");
+		ret = -2;
+	}
+out:
+	if (rep)
+		nng_msg_free(rep);
+	free(body);
+	if (aio)
+		nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return ret;
+}
+
+int rpc_sub_open(struct rpc_sub **out, const char *url, char *err, size_t errlen)
+{
+	struct rpc_sub *s = xcalloc(1, sizeof(*s));
+	int rv;
+	if ((rv = nng_sub0_open(&s->sock)) != 0) {
+		snprintf(err, errlen, "cannot open a subscriber socket: %s", nng_strerror(rv));
+		free(s);
+		return -1;
+	}
+	if ((rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
+	    (rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errlen, "cannot subscribe to %s: %s", url, nng_strerror(rv));
+		nng_close(s->sock);
+		free(s);
+		return -1;
+	}
+	s->recv_timeout = -2;
+	*out = s;
+	return 0;
+}
+
+int rpc_sub_recv(struct rpc_sub *s, cJSON **event, int timeout_ms)
+{
+	nng_msg *msg;
+	int rv, flags = 0;
+	if (timeout_ms <= 0) {
+		flags = NNG_FLAG_NONBLOCK;
+	} else if (timeout_ms != s->recv_timeout) {
+		nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+		s->recv_timeout = timeout_ms;
+	}
+	for (;;) {
+		if ((rv = nng_recvmsg(s->sock, &msg, flags)) != 0)
+			return -1;
+		struct wire_msg m;
+		char err[256];
+		int bad = wire_decode(nng_msg_body(msg), nng_msg_len(msg), &m, err, sizeof(err));
+		nng_msg_free(msg);
+		if (bad == 0 && m.type == WIRE_EVENT) {
+			*event = m.root;
+			return 0;
+		}
+		/* A publisher we do not understand is not a reason to stop listening. */
+		if (bad == 0)
+			wire_msg_free(&m);
+		log_warn("event=sub_bad_message error=%s", log_q(bad ? err : "not an event"));
+		if (flags == 0)
+			continue; /* the next one gets a fresh timeout; close enough */
+		return -1;
+	}
+}
+
+int rpc_sub_fd(struct rpc_sub *s)
+{
+	int fd = -1;
+	if (nng_socket_get_int(s->sock, NNG_OPT_RECVFD, &fd) != 0)
+		return -1;
+	return fd;
+}
+
+void rpc_sub_close(struct rpc_sub *s)
+{
+	if (!s)
+		return;
+	nng_close(s->sock);
+	free(s);
+}

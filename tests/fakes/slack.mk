@@ -1,0 +1,11 @@
+# tests/fakes/slack.mk: fake-slack, the local Slack stand-in (also the
+# demo's workspace).  It shares bot/httpd.c with opsbot-bot.
+
+FAKE_SLACK_SRCS := $(wildcard tests/fakes/slack/*.c)
+FAKE_SLACK_OBJS := $(FAKE_SLACK_SRCS:%.c=$(B)/%.o) $(B)/bot/httpd.o
+ALL_OBJS += $(FAKE_SLACK_SRCS:%.c=$(B)/%.o)
+PROGRAMS += $(B)/bin/fake-slack
+
+$(B)/bin/fake-slack: $(FAKE_SLACK_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS)

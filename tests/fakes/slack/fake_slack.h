@@ -1,0 +1,133 @@
+/*
+ * fake_slack.h: shared state of fake-slack, the local Slack stand-in.
+ *
+ * One process, one lws loop, one thread: the Web API (web.c), Socket Mode
+ * (socket.c), Block Kit checks (blocks.c) and the control API (main.c) all
+ * work on `struct fs` below.
+ *
+ * Invariants:
+ *  1. At most FS_MAX_CONNS sockets are open; conns[] holds exactly them.
+ *  2. A ticket is used at most once.
+ *  3. Message ts values are unique and increase in posting order.
+ *  4. An envelope is redelivered only when it is events_api and unacked.
+ */
+#ifndef OPSBOT_FAKE_SLACK_H
+#define OPSBOT_FAKE_SLACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct httpd;
+struct httpd_ws;
+struct httpd_x;
+struct lws_context;
+
+#define FS_MAX_CONNS 10
+#define FS_MAX_TICKETS 64
+#define FS_MAX_ENVS 20000
+
+struct fs_conn {
+	struct httpd_ws *ws;
+	int id;
+	int64_t opened_us;
+	int64_t close_at_us; /* 0, or when to close it (after a disconnect message) */
+};
+
+struct fs_env {
+	char id[64];
+	char type[24];	  /* events_api | slash_commands | interactive */
+	int accepts;	  /* accepts_response_payload */
+	cJSON *payload;	  /* owned */
+	int attempts;	  /* deliveries so far */
+	int sent;	  /* delivered at least once */
+	int acked;
+	int64_t injected_us;
+	int64_t sent_us;
+	int64_t ack_us;
+	int64_t deadline_us; /* redelivery deadline (events_api only) */
+	cJSON *ack_payload;  /* owned; what the client put in its ack */
+};
+
+struct fs {
+	struct lws_context *lws;
+	struct httpd *httpd;
+	int port;
+	char bot_token[128];
+	char app_token[128];
+	char team[16];
+	char app_id[16];
+	char bot_user[16];
+
+	/* behaviour, settable by flags and /control/config */
+	double post_rate;  /* chat.postMessage per channel per second; 0 = no limit */
+	double post_burst; /* bucket size */
+	int ack_timeout_ms;
+	int max_retries;
+	int retry_after_s;
+	int refresh_grace_ms;
+	int accepts_response_payload_actions;
+
+	/* injected faults */
+	int fail_next; /* how many Web API calls still answer fail_status */
+	int fail_status;
+	int stall_acks;
+
+	/* sockets */
+	struct fs_conn conns[FS_MAX_CONNS];
+	int nconns;
+	int next_conn_id;
+	int rr; /* round robin over conns */
+	char tickets[FS_MAX_TICKETS][40];
+	int ntickets;
+
+	/* envelopes, in injection order */
+	struct fs_env *envs;
+	size_t nenvs;
+
+	/* the workspace */
+	cJSON *messages;  /* array of message objects (top level and replies) */
+	cJSON *ephemeral; /* array */
+	cJSON *channels;  /* object: id -> {tokens, at_us} for the post limiter */
+	cJSON *files;	  /* object: file id -> {name, length, uploaded} */
+	int64_t last_ts_us;
+	uint64_t seq;
+
+	/* counters */
+	cJSON *calls; /* object: method -> count */
+	int64_t served_429, served_500, rate_limited, invalid_blocks;
+	int64_t redelivered, connects, refused;
+};
+
+extern struct fs fs;
+
+/* web.c: /api/<method> and the upload URL. */
+void web_register(struct httpd *h);
+/* A new unique message ts ("1700000000.000100"); buf >= 32 bytes. */
+void web_new_ts(char *buf, size_t len);
+cJSON *web_find_message(const char *channel, const char *ts);
+
+/* socket.c: Socket Mode. */
+void socket_register(struct httpd *h);
+/* New ticket; returns the ws URL in buf. */
+int socket_new_ticket(char *url, size_t len);
+/* Queue an envelope (takes payload) and try to deliver it; returns it. */
+struct fs_env *socket_inject(const char *type, cJSON *payload, int accepts_response_payload);
+/* Send raw text to one open socket; -1 when none. */
+int socket_send_raw(const char *text, size_t len);
+/* Send disconnect{reason} to every socket. */
+void socket_disconnect_all(const char *reason);
+void socket_drop_all(void);
+/* Redeliveries and refresh closes; call often. */
+void socket_tick(void);
+struct fs_env *socket_find_env(const char *id);
+
+/* blocks.c: Block Kit limits.  0, or -1 with a reason in err. */
+int blocks_check(const cJSON *blocks, char *err, size_t errlen);
+/* Characters (UTF-8 code points) in s. */
+size_t blocks_strlen(const char *s);
+
+int64_t fs_now_us(void);
+
+#endif

@@ -1,0 +1,676 @@
+/*
+ * NAME
+ *   fake-slack - a local Slack stand-in speaking Slack's wire protocol
+ *
+ * SYNOPSIS
+ *   fake-slack [--port N] [--port-file F] [--post-rate R] [--post-burst B]
+ *              [--ack-timeout-ms MS] [--max-retries N] [--retry-after S]
+ *              [--refresh-grace-ms MS]
+ *
+ * DESCRIPTION
+ *   Serves on 127.0.0.1 (port 0 = random, written to --port-file):
+ *     /api/<method>      the Web API (web.c): auth.test,
+ *                        apps.connections.open, chat.postMessage,
+ *                        chat.update, chat.postEphemeral, reactions.add,
+ *                        conversations.info, files.getUploadURLExternal,
+ *                        files.completeUploadExternal; POST /upload/<id>
+ *     /link/?ticket=T    Socket Mode (socket.c)
+ *     /response/<id>     response_url posts (recorded as ephemeral)
+ *     /control/...       for tests and the demo (below)
+ *   It is the demo's workspace too: GET /control/dump?channel=C prints a
+ *   channel with its threads as plain text.
+ *
+ * CONTROL API (JSON bodies; answers JSON)
+ *   POST /control/slash      {channel, user, text, command="/incident"}
+ *   POST /control/click      {channel, user, message_ts, action_id, value}
+ *   POST /control/event      {event:{...}}  an events_api envelope
+ *   POST /control/raw        body sent as-is to one socket (malformed input)
+ *   GET  /control/messages?channel=C[&thread=TS]   top level, or one thread
+ *   GET  /control/ephemeral?channel=C              ephemeral and ack replies
+ *   GET  /control/envelope?id=E, /control/envelopes, /control/stats
+ *   GET  /control/dump?channel=C                   text for a person
+ *   POST /control/drop       close every socket without a close frame
+ *   POST /control/disconnect {reason: warning|refresh_requested|link_disabled}
+ *   POST /control/fail       {status: 429|500, count: N}
+ *   POST /control/stall      {on: true|false}   ignore acks
+ *   POST /control/config     {post_rate, post_burst, ack_timeout_ms,
+ *                             max_retries, retry_after_s, refresh_grace_ms}
+ *
+ * TRUST
+ *   A test tool: listens on loopback only; tokens default to xoxb-fake and
+ *   xapp-fake (SLACK_BOT_TOKEN / SLACK_APP_TOKEN override them).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "bot/httpd.h"
+#include "fake_slack.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+
+struct fs fs;
+static volatile sig_atomic_t stop;
+static lws_sorted_usec_list_t tick_sul;
+
+int64_t fs_now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* A query parameter into buf; 0, or -1 when absent. */
+static int qget(const char *query, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = query;
+
+	while (p && *p) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t n = strcspn(p + klen + 1, "&");
+			if (n >= len)
+				return -1;
+			memcpy(buf, p + klen + 1, n);
+			buf[n] = '\0';
+			return 0;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+static void reply_json(struct httpd_x *x, int status, cJSON *o)
+{
+	char *s = json_print(o);
+	httpd_reply(x, status, "application/json", s, strlen(s), NULL);
+	free(s);
+	cJSON_Delete(o);
+}
+
+static void reply_err(struct httpd_x *x, int status, const char *msg)
+{
+	cJSON *o = json_new_object();
+	json_add_bool(o, "ok", 0);
+	json_add_str(o, "error", msg);
+	reply_json(x, status, o);
+}
+
+static cJSON *body_obj(struct httpd_x *x)
+{
+	const struct httpd_req *r = httpd_request(x);
+	cJSON *o = NULL;
+	char err[160];
+
+	if (r->body_len == 0)
+		return json_new_object();
+	if (json_parse_object(r->body, r->body_len, &o, err, sizeof err) < 0) {
+		reply_err(x, 400, err);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *env_json(const struct fs_env *e)
+{
+	cJSON *o = json_new_object();
+	json_add_str(o, "envelope_id", e->id);
+	json_add_str(o, "type", e->type);
+	json_add_int(o, "attempts", e->attempts);
+	json_add_bool(o, "acked", e->acked);
+	json_add_int(o, "injected_us", e->injected_us);
+	json_add_int(o, "sent_us", e->sent_us);
+	json_add_int(o, "ack_us", e->ack_us);
+	if (e->ack_payload)
+		json_add(o, "ack_payload", json_dup(e->ack_payload));
+	return o;
+}
+
+static void injected(struct httpd_x *x, struct fs_env *e)
+{
+	cJSON *o;
+	if (!e) {
+		reply_err(x, 507, "too many envelopes");
+		return;
+	}
+	o = env_json(e);
+	json_add_bool(o, "ok", 1);
+	reply_json(x, 200, o);
+}
+
+static const char *or(const char *s, const char *def)
+{
+	return s && *s ? s : def;
+}
+
+static void c_slash(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x), *p;
+	char url[160], trig[64];
+	const char *channel, *user;
+
+	(void)arg;
+	if (!in)
+		return;
+	channel = or(json_str(in, "channel"), "C0INCIDENT");
+	user = or(json_str(in, "user"), "U0ALICE");
+	p = json_new_object();
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
+		 (unsigned long long)++fs.seq);
+	snprintf(trig, sizeof trig, "%llu.%llu.fake", (unsigned long long)fs.seq,
+		 (unsigned long long)fs_now_us());
+	json_add_str(p, "token", "fake-verification-token");
+	json_add_str(p, "team_id", fs.team);
+	json_add_str(p, "team_domain", "opsbot-fake");
+	json_add_str(p, "channel_id", channel);
+	json_add_str(p, "channel_name", "incidents");
+	json_add_str(p, "user_id", user);
+	json_add_str(p, "user_name", or(json_str(in, "user_name"), user));
+	json_add_str(p, "command", or(json_str(in, "command"), "/incident"));
+	json_add_str(p, "text", or(json_str(in, "text"), ""));
+	json_add_str(p, "api_app_id", fs.app_id);
+	json_add_str(p, "is_enterprise_install", "false");
+	json_add_str(p, "response_url", url);
+	json_add_str(p, "trigger_id", trig);
+	cJSON_Delete(in);
+	injected(x, socket_inject("slash_commands", p, 1));
+}
+
+static void c_click(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x), *p, *o, *acts, *a;
+	const char *channel, *user, *mts;
+	cJSON *msg;
+	char url[160], ts[32];
+
+	(void)arg;
+	if (!in)
+		return;
+	channel = or(json_str(in, "channel"), "C0INCIDENT");
+	user = or(json_str(in, "user"), "U0ALICE");
+	mts = or(json_str(in, "message_ts"), "");
+	msg = web_find_message(channel, mts);
+	p = json_new_object();
+	json_add_str(p, "type", "block_actions");
+	o = json_new_object();
+	json_add_str(o, "id", user);
+	json_add_str(o, "username", or(json_str(in, "user_name"), user));
+	json_add_str(o, "name", or(json_str(in, "user_name"), user));
+	json_add_str(o, "team_id", fs.team);
+	json_add(p, "user", o);
+	json_add_str(p, "api_app_id", fs.app_id);
+	json_add_str(p, "token", "fake-verification-token");
+	o = json_new_object();
+	json_add_str(o, "type", "message");
+	json_add_str(o, "message_ts", mts);
+	json_add_str(o, "channel_id", channel);
+	json_add_bool(o, "is_ephemeral", 0);
+	json_add(p, "container", o);
+	snprintf(url, sizeof url, "%llu.%llu.fake", (unsigned long long)++fs.seq,
+		 (unsigned long long)fs_now_us());
+	json_add_str(p, "trigger_id", url);
+	o = json_new_object();
+	json_add_str(o, "id", fs.team);
+	json_add_str(o, "domain", "opsbot-fake");
+	json_add(p, "team", o);
+	o = json_new_object();
+	json_add_str(o, "id", channel);
+	json_add_str(o, "name", "incidents");
+	json_add(p, "channel", o);
+	if (msg) {
+		cJSON *m = json_dup(msg);
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "posted_us");
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "edits");
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "channel");
+		json_add(p, "message", m);
+	}
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
+		 (unsigned long long)++fs.seq);
+	json_add_str(p, "response_url", url);
+	acts = json_new_array();
+	a = json_new_object();
+	json_add_str(a, "action_id", or(json_str(in, "action_id"), "ack"));
+	json_add_str(a, "block_id", or(json_str(in, "block_id"), "actions"));
+	o = json_new_object();
+	json_add_str(o, "type", "plain_text");
+	json_add_str(o, "text", or(json_str(in, "action_id"), "ack"));
+	json_add(a, "text", o);
+	json_add_str(a, "value", or(json_str(in, "value"), ""));
+	json_add_str(a, "type", "button");
+	web_new_ts(ts, sizeof ts);
+	json_add_str(a, "action_ts", ts);
+	cJSON_AddItemToArray(acts, a);
+	json_add(p, "actions", acts);
+	cJSON_Delete(in);
+	injected(x, socket_inject("interactive", p, fs.accepts_response_payload_actions));
+}
+
+static void c_event(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x), *p, *ev;
+	char id[40];
+
+	(void)arg;
+	if (!in)
+		return;
+	ev = cJSON_DetachItemFromObjectCaseSensitive(in, "event");
+	if (!cJSON_IsObject(ev)) {
+		cJSON_Delete(ev);
+		cJSON_Delete(in);
+		reply_err(x, 400, "field 'event' must be an object");
+		return;
+	}
+	p = json_new_object();
+	json_add_str(p, "token", "fake-verification-token");
+	json_add_str(p, "team_id", fs.team);
+	json_add_str(p, "api_app_id", fs.app_id);
+	json_add(p, "event", ev);
+	json_add_str(p, "type", "event_callback");
+	snprintf(id, sizeof id, "Ev%010llu", (unsigned long long)++fs.seq);
+	json_add_str(p, "event_id", id);
+	json_add_int(p, "event_time", fs_now_us() / 1000000);
+	json_add_bool(p, "is_ext_shared_channel", 0);
+	cJSON_Delete(in);
+	injected(x, socket_inject("events_api", p, 0));
+}
+
+static void c_raw(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	(void)arg;
+	if (socket_send_raw(r->body, r->body_len) < 0) {
+		reply_err(x, 409, "no socket open");
+		return;
+	}
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static int in_thread(const cJSON *m, const char *thread)
+{
+	const char *t = json_str(m, "thread_ts"), *ts = json_str(m, "ts");
+	return (t && strcmp(t, thread) == 0) || (ts && strcmp(ts, thread) == 0);
+}
+
+static void c_messages(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	char channel[64] = "", thread[40] = "";
+	cJSON *out = json_new_array(), *m, *o = json_new_object();
+
+	(void)arg;
+	qget(r->query, "channel", channel, sizeof channel);
+	int have_thread = qget(r->query, "thread", thread, sizeof thread) == 0;
+	cJSON_ArrayForEach(m, fs.messages)
+	{
+		const char *c = json_str(m, "channel");
+		if (*channel && (!c || strcmp(c, channel) != 0))
+			continue;
+		if (have_thread ? !in_thread(m, thread) : json_str(m, "thread_ts") != NULL)
+			continue;
+		cJSON_AddItemToArray(out, json_dup(m));
+	}
+	json_add_bool(o, "ok", 1);
+	json_add(o, "messages", out);
+	reply_json(x, 200, o);
+}
+
+static void c_ephemeral(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	char channel[64] = "";
+	cJSON *out = json_new_array(), *m, *o = json_new_object();
+
+	(void)arg;
+	qget(r->query, "channel", channel, sizeof channel);
+	cJSON_ArrayForEach(m, fs.ephemeral)
+	{
+		const char *c = json_str(m, "channel");
+		if (*channel && (!c || strcmp(c, channel) != 0))
+			continue;
+		cJSON_AddItemToArray(out, json_dup(m));
+	}
+	json_add_bool(o, "ok", 1);
+	json_add(o, "messages", out);
+	reply_json(x, 200, o);
+}
+
+static void c_envelope(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	char id[48];
+	struct fs_env *e;
+
+	(void)arg;
+	if (qget(r->query, "id", id, sizeof id) < 0 || !(e = socket_find_env(id))) {
+		reply_err(x, 404, "no such envelope");
+		return;
+	}
+	reply_json(x, 200, env_json(e));
+}
+
+static void c_envelopes(struct httpd_x *x, void *arg)
+{
+	cJSON *o = json_new_object(), *a = json_new_array();
+	(void)arg;
+	for (size_t i = 0; i < fs.nenvs; i++)
+		cJSON_AddItemToArray(a, env_json(&fs.envs[i]));
+	json_add_bool(o, "ok", 1);
+	json_add(o, "envelopes", a);
+	reply_json(x, 200, o);
+}
+
+static void c_stats(struct httpd_x *x, void *arg)
+{
+	cJSON *o = json_new_object();
+	int64_t acked = 0;
+
+	(void)arg;
+	for (size_t i = 0; i < fs.nenvs; i++)
+		acked += fs.envs[i].acked;
+	json_add_bool(o, "ok", 1);
+	json_add_int(o, "connections", fs.nconns);
+	json_add_int(o, "connects", fs.connects);
+	json_add_int(o, "refused", fs.refused);
+	json_add(o, "calls", json_dup(fs.calls));
+	json_add_int(o, "served_429", fs.served_429);
+	json_add_int(o, "served_500", fs.served_500);
+	json_add_int(o, "rate_limited", fs.rate_limited);
+	json_add_int(o, "invalid_blocks", fs.invalid_blocks);
+	json_add_int(o, "envelopes", (int64_t)fs.nenvs);
+	json_add_int(o, "acked", acked);
+	json_add_int(o, "redelivered", fs.redelivered);
+	json_add_int(o, "messages", cJSON_GetArraySize(fs.messages));
+	json_add_int(o, "fail_next", fs.fail_next);
+	json_add_bool(o, "stall_acks", fs.stall_acks);
+	reply_json(x, 200, o);
+}
+
+/* One message as a line of plain text for a person watching the demo. */
+static void dump_line(struct buf *b, const cJSON *m, const char *indent)
+{
+	const char *text = json_str(m, "text");
+	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(m, "blocks"), *bl;
+	int edits = (int)json_int(m, "edits", 0);
+
+	buf_appendf(b, "%s[%s]%s ", indent, json_str(m, "ts"), edits ? " (edited)" : "");
+	if (text && *text) {
+		buf_appendf(b, "%s\n", text);
+	} else {
+		buf_appendf(b, "(blocks only)\n");
+	}
+	cJSON_ArrayForEach(bl, blocks)
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(bl, "text");
+		const cJSON *els = cJSON_GetObjectItemCaseSensitive(bl, "elements"), *e;
+		if (json_str(t, "text"))
+			buf_appendf(b, "%s    | %s\n", indent, json_str(t, "text"));
+		cJSON_ArrayForEach(e, els)
+		{
+			const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "text");
+			if (json_str(e, "type") && strcmp(json_str(e, "type"), "button") == 0)
+				buf_appendf(b, "%s    | [ %s ]\n", indent, or(json_str(et, "text"), "?"));
+			else if (json_str(e, "text"))
+				buf_appendf(b, "%s    | %s\n", indent, json_str(e, "text"));
+		}
+	}
+}
+
+static void c_dump(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	char channel[64] = "";
+	struct buf b = {.max = 8 << 20};
+	cJSON *m, *k;
+
+	(void)arg;
+	qget(r->query, "channel", channel, sizeof channel);
+	cJSON_ArrayForEach(m, fs.messages)
+	{
+		const char *c = json_str(m, "channel");
+		if (json_str(m, "thread_ts") || (*channel && strcmp(c, channel) != 0))
+			continue;
+		buf_appendf(&b, "#%s ", c);
+		dump_line(&b, m, "");
+		cJSON_ArrayForEach(k, fs.messages)
+		{
+			const char *t = json_str(k, "thread_ts");
+			if (t && strcmp(t, json_str(m, "ts")) == 0 &&
+			    strcmp(json_str(k, "channel"), c) == 0)
+				dump_line(&b, k, "    └ ");
+		}
+		buf_append(&b, "\n", 1);
+	}
+	if (b.len == 0)
+		buf_appendf(&b, "(no messages yet)\n");
+	httpd_reply(x, 200, "text/plain; charset=utf-8", b.data, b.len, NULL);
+	buf_free(&b);
+}
+
+static void c_drop(struct httpd_x *x, void *arg)
+{
+	(void)arg;
+	socket_drop_all();
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static void c_disconnect(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x);
+	(void)arg;
+	if (!in)
+		return;
+	socket_disconnect_all(or(json_str(in, "reason"), "refresh_requested"));
+	cJSON_Delete(in);
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static void c_fail(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x);
+	(void)arg;
+	if (!in)
+		return;
+	fs.fail_status = (int)json_int(in, "status", 429);
+	fs.fail_next = (int)json_int(in, "count", 1);
+	if (fs.fail_status != 429 && (fs.fail_status < 500 || fs.fail_status > 599)) {
+		fs.fail_next = 0;
+		cJSON_Delete(in);
+		reply_err(x, 400, "status must be 429 or 5xx");
+		return;
+	}
+	cJSON_Delete(in);
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static void c_stall(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x);
+	(void)arg;
+	if (!in)
+		return;
+	fs.stall_acks = json_bool(in, "on", 1);
+	cJSON_Delete(in);
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static void c_config(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x);
+	(void)arg;
+	if (!in)
+		return;
+	fs.post_rate = json_num(in, "post_rate", fs.post_rate);
+	fs.post_burst = json_num(in, "post_burst", fs.post_burst);
+	fs.ack_timeout_ms = (int)json_int(in, "ack_timeout_ms", fs.ack_timeout_ms);
+	fs.max_retries = (int)json_int(in, "max_retries", fs.max_retries);
+	fs.retry_after_s = (int)json_int(in, "retry_after_s", fs.retry_after_s);
+	fs.refresh_grace_ms = (int)json_int(in, "refresh_grace_ms", fs.refresh_grace_ms);
+	cJSON_Delete(in);
+	cJSON_Delete(fs.channels);
+	fs.channels = json_new_object(); /* restart the buckets */
+	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
+}
+
+static void c_response(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x);
+	char ts[32];
+	(void)arg;
+	if (!in)
+		return;
+	web_new_ts(ts, sizeof ts);
+	json_add_str(in, "ts", ts);
+	json_add_str(in, "source", "response_url");
+	cJSON_AddItemToArray(fs.ephemeral, in);
+	httpd_reply_str(x, 200, "text/plain", "ok");
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	socket_tick();
+	lws_sul_schedule(fs.lws, 0, &tick_sul, tick, 20 * 1000);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+	if (fs.lws)
+		lws_cancel_service(fs.lws);
+}
+
+static double num_arg(const char *s, const char *name)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (*end || v < 0) {
+		fprintf(stderr, "fake-slack: --%s wants a number >= 0\n", name);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"port", required_argument, NULL, 'p'},
+		{"port-file", required_argument, NULL, 'f'},
+		{"post-rate", required_argument, NULL, 'r'},
+		{"post-burst", required_argument, NULL, 'b'},
+		{"ack-timeout-ms", required_argument, NULL, 'a'},
+		{"max-retries", required_argument, NULL, 'm'},
+		{"retry-after", required_argument, NULL, 'R'},
+		{"refresh-grace-ms", required_argument, NULL, 'g'},
+		{NULL, 0, NULL, 0},
+	};
+	struct lws_context_creation_info info;
+	const char *port_file = NULL;
+	int port = 0, o;
+	char listen[64], err[256];
+
+	fs.post_rate = 1;
+	fs.post_burst = 3;
+	fs.ack_timeout_ms = 3000;
+	fs.max_retries = 3;
+	fs.retry_after_s = 1;
+	fs.refresh_grace_ms = 10000;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p': port = (int)num_arg(optarg, "port"); break;
+		case 'f': port_file = optarg; break;
+		case 'r': fs.post_rate = num_arg(optarg, "post-rate"); break;
+		case 'b': fs.post_burst = num_arg(optarg, "post-burst"); break;
+		case 'a': fs.ack_timeout_ms = (int)num_arg(optarg, "ack-timeout-ms"); break;
+		case 'm': fs.max_retries = (int)num_arg(optarg, "max-retries"); break;
+		case 'R': fs.retry_after_s = (int)num_arg(optarg, "retry-after"); break;
+		case 'g': fs.refresh_grace_ms = (int)num_arg(optarg, "refresh-grace-ms"); break;
+		default:
+			fprintf(stderr, "usage: fake-slack [--port N] [--port-file F] [--post-rate R] "
+					"[--post-burst B] [--ack-timeout-ms MS] [--max-retries N] "
+					"[--retry-after S] [--refresh-grace-ms MS]\n");
+			return 2;
+		}
+	}
+	log_init("fake-slack");
+	srandom((unsigned)(fs_now_us() ^ getpid()));
+	str_copy(fs.bot_token, sizeof fs.bot_token, or(getenv("SLACK_BOT_TOKEN"), "xoxb-fake"));
+	str_copy(fs.app_token, sizeof fs.app_token, or(getenv("SLACK_APP_TOKEN"), "xapp-fake"));
+	str_copy(fs.team, sizeof fs.team, "T0OPSBOT");
+	str_copy(fs.app_id, sizeof fs.app_id, "A0OPSBOT");
+	str_copy(fs.bot_user, sizeof fs.bot_user, "U0OPSBOT");
+	fs.messages = json_new_array();
+	fs.ephemeral = json_new_array();
+	fs.channels = json_new_object();
+	fs.files = json_new_object();
+	fs.calls = json_new_object();
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	lws_set_log_level(LLL_ERR, NULL);
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	fs.lws = lws_create_context(&info);
+	if (!fs.lws)
+		log_fatal("event=lws_context_failed");
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	if (httpd_open(&fs.httpd, fs.lws, listen, 4 << 20, NULL, err, sizeof err) < 0)
+		log_fatal("event=listen_failed error=%s", log_q(err));
+	fs.port = httpd_port(fs.httpd);
+	web_register(fs.httpd);
+	socket_register(fs.httpd);
+	httpd_route(fs.httpd, "POST", "/control/slash", c_slash, NULL);
+	httpd_route(fs.httpd, "POST", "/control/click", c_click, NULL);
+	httpd_route(fs.httpd, "POST", "/control/event", c_event, NULL);
+	httpd_route(fs.httpd, "POST", "/control/raw", c_raw, NULL);
+	httpd_route(fs.httpd, "GET", "/control/messages", c_messages, NULL);
+	httpd_route(fs.httpd, "GET", "/control/ephemeral", c_ephemeral, NULL);
+	httpd_route(fs.httpd, "GET", "/control/envelope", c_envelope, NULL);
+	httpd_route(fs.httpd, "GET", "/control/envelopes", c_envelopes, NULL);
+	httpd_route(fs.httpd, "GET", "/control/stats", c_stats, NULL);
+	httpd_route(fs.httpd, "GET", "/control/dump", c_dump, NULL);
+	httpd_route(fs.httpd, "POST", "/control/drop", c_drop, NULL);
+	httpd_route(fs.httpd, "POST", "/control/disconnect", c_disconnect, NULL);
+	httpd_route(fs.httpd, "POST", "/control/fail", c_fail, NULL);
+	httpd_route(fs.httpd, "POST", "/control/stall", c_stall, NULL);
+	httpd_route(fs.httpd, "POST", "/control/config", c_config, NULL);
+	httpd_route(fs.httpd, "POST", "/response/*", c_response, NULL);
+	if (port_file) {
+		char tmp[4096];
+		FILE *f;
+		snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+		f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n", fs.port) < 0 || fclose(f) != 0 ||
+		    rename(tmp, port_file) != 0)
+			log_fatal("event=port_file_failed path=%s", log_q(port_file));
+	}
+	lws_sul_schedule(fs.lws, 0, &tick_sul, tick, 20 * 1000);
+	log_info("event=started port=%d", fs.port);
+	while (!stop)
+		if (lws_service(fs.lws, 0) < 0)
+			break;
+	lws_sul_cancel(&tick_sul);
+	lws_context_destroy(fs.lws);
+	httpd_close(fs.httpd);
+	for (size_t i = 0; i < fs.nenvs; i++) {
+		cJSON_Delete(fs.envs[i].payload);
+		cJSON_Delete(fs.envs[i].ack_payload);
+	}
+	free(fs.envs);
+	cJSON_Delete(fs.messages);
+	cJSON_Delete(fs.ephemeral);
+	cJSON_Delete(fs.channels);
+	cJSON_Delete(fs.files);
+	cJSON_Delete(fs.calls);
+	return 0;
+}

@@ -1,0 +1,641 @@
+/*
+ * web.c: fake-slack's Web API: POST (or GET) /api/<method>, form-encoded or
+ * JSON arguments, token from "Authorization: Bearer" or a `token` field,
+ * answers always HTTP 200 with {"ok":...} except injected 429/500 and the
+ * per-channel posting limit (429 + Retry-After, error "ratelimited").
+ *
+ * Methods: auth.test, apps.connections.open (app token), chat.postMessage,
+ * chat.update, chat.postEphemeral, reactions.add, conversations.info,
+ * files.getUploadURLExternal, files.completeUploadExternal, and the upload
+ * URL itself (POST /upload/<file id>).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/httpd.h"
+#include "fake_slack.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+
+#define MAX_TEXT 40000
+
+typedef const char *(*method_fn)(cJSON *args, cJSON *reply, int *status);
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static char *url_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[j++] = ' ';
+		} else if (s[i] == '%' && i + 2 < n &&
+			   hexval((unsigned char)s[i + 1]) >= 0 &&
+			   hexval((unsigned char)s[i + 2]) >= 0) {
+			out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 +
+					  hexval((unsigned char)s[i + 2]));
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/* Parse a form body into an object of strings. */
+static cJSON *parse_form(const char *s, size_t len)
+{
+	cJSON *o = json_new_object();
+	const char *end = s + len;
+
+	while (s < end) {
+		const char *amp = memchr(s, '&', (size_t)(end - s));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(s, '=', (size_t)(stop - s));
+		if (stop > s) {
+			char *k = url_decode(s, (size_t)((eq ? eq : stop) - s));
+			char *v = eq ? url_decode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
+			cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+			json_add_str(o, k, v);
+			free(k);
+			free(v);
+		}
+		s = stop + 1;
+	}
+	return o;
+}
+
+static const char *arg_str(const cJSON *args, const char *key)
+{
+	return json_str(args, key);
+}
+
+/* A JSON argument: a real JSON value (JSON bodies) or a JSON string (forms).
+ * Returns a new tree (caller frees), NULL when absent; *bad set on bad JSON. */
+static cJSON *arg_json(const cJSON *args, const char *key, int *bad)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+	cJSON *out = NULL;
+	char err[128];
+
+	*bad = 0;
+	if (!v)
+		return NULL;
+	if (cJSON_IsString(v)) {
+		if (!*v->valuestring)
+			return NULL;
+		if (json_parse(v->valuestring, strlen(v->valuestring), &out, err, sizeof err) < 0) {
+			*bad = 1;
+			return NULL;
+		}
+		return out;
+	}
+	return json_dup(v);
+}
+
+static int channel_valid(const char *c)
+{
+	if (!c || strlen(c) < 3 || strlen(c) > 20 || (c[0] != 'C' && c[0] != 'G' && c[0] != 'D'))
+		return 0;
+	for (const char *p = c; *p; p++)
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+void web_new_ts(char *buf, size_t len)
+{
+	int64_t us = fs_now_us();
+	/* wall clock, bumped to stay strictly increasing */
+	if (us <= fs.last_ts_us)
+		us = fs.last_ts_us + 1;
+	fs.last_ts_us = us;
+	snprintf(buf, len, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+}
+
+cJSON *web_find_message(const char *channel, const char *ts)
+{
+	cJSON *m;
+	if (!channel || !ts)
+		return NULL;
+	cJSON_ArrayForEach(m, fs.messages)
+	{
+		const char *c = json_str(m, "channel"), *t = json_str(m, "ts");
+		if (c && t && strcmp(c, channel) == 0 && strcmp(t, ts) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* A public copy of a stored message (internal fields removed). */
+static cJSON *public_msg(const cJSON *m)
+{
+	cJSON *c = json_dup(m);
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "posted_us");
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "edits");
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "channel");
+	return c;
+}
+
+/* The per-channel posting limit: a token bucket of post_burst at post_rate/s. */
+static int post_allowed(const char *channel)
+{
+	cJSON *b;
+	int64_t now = fs_now_us();
+	double tokens;
+
+	if (fs.post_rate <= 0)
+		return 1;
+	b = cJSON_GetObjectItemCaseSensitive(fs.channels, channel);
+	if (!b) {
+		b = json_new_object();
+		json_add_num(b, "tokens", fs.post_burst);
+		json_add_int(b, "at_us", now);
+		json_add(fs.channels, channel, b);
+	}
+	tokens = json_num(b, "tokens", 0) +
+		 (double)(now - json_int(b, "at_us", now)) / 1e6 * fs.post_rate;
+	if (tokens > fs.post_burst)
+		tokens = fs.post_burst;
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "at_us"), (double)now);
+	if (tokens < 1) {
+		cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "tokens"), tokens);
+		return 0;
+	}
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "tokens"), tokens - 1);
+	return 1;
+}
+
+/* text and blocks shared by postMessage/update/postEphemeral */
+static const char *content(cJSON *args, cJSON *msg, int need, cJSON *reply)
+{
+	int bad;
+	const char *text = arg_str(args, "text");
+	cJSON *blocks = arg_json(args, "blocks", &bad);
+	char err[256];
+
+	if (bad)
+		return "invalid_blocks_format";
+	if (need && (!text || !*text) && (!blocks || cJSON_GetArraySize(blocks) == 0)) {
+		cJSON_Delete(blocks);
+		return "no_text";
+	}
+	if (text && blocks_strlen(text) > MAX_TEXT) {
+		cJSON_Delete(blocks);
+		return "msg_too_long";
+	}
+	if (blocks && blocks_check(blocks, err, sizeof err) < 0) {
+		cJSON *errs = json_new_array(), *md = json_new_object(), *msgs = json_new_array();
+		char line[300];
+		cJSON_AddItemToArray(errs, cJSON_CreateString(err));
+		json_add(reply, "errors", errs);
+		snprintf(line, sizeof line, "[ERROR] %s", err);
+		cJSON_AddItemToArray(msgs, cJSON_CreateString(line));
+		json_add(md, "messages", msgs);
+		json_add(reply, "response_metadata", md);
+		cJSON_Delete(blocks);
+		fs.invalid_blocks++;
+		return "invalid_blocks";
+	}
+	if (text) {
+		cJSON_DeleteItemFromObjectCaseSensitive(msg, "text");
+		json_add_str(msg, "text", text);
+	}
+	if (blocks) {
+		cJSON_DeleteItemFromObjectCaseSensitive(msg, "blocks");
+		if (cJSON_GetArraySize(blocks) > 0)
+			json_add(msg, "blocks", blocks);
+		else
+			cJSON_Delete(blocks);
+	}
+	return NULL;
+}
+
+static const char *m_auth_test(cJSON *args, cJSON *reply, int *status)
+{
+	(void)args;
+	(void)status;
+	json_add_str(reply, "url", "https://opsbot-fake.slack.local/");
+	json_add_str(reply, "team", "opsbot fake workspace");
+	json_add_str(reply, "user", "opsbot");
+	json_add_str(reply, "team_id", fs.team);
+	json_add_str(reply, "user_id", fs.bot_user);
+	json_add_str(reply, "bot_id", "B0OPSBOT");
+	return NULL;
+}
+
+static const char *m_connections_open(cJSON *args, cJSON *reply, int *status)
+{
+	char url[256];
+	(void)args;
+	(void)status;
+	if (socket_new_ticket(url, sizeof url) < 0)
+		return "too_many_websockets";
+	json_add_str(reply, "url", url);
+	return NULL;
+}
+
+static const char *m_post(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel");
+	const char *thread_ts = arg_str(args, "thread_ts");
+	cJSON *msg;
+	const char *e;
+	char ts[32];
+
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	msg = json_new_object();
+	if ((e = content(args, msg, 1, reply))) {
+		cJSON_Delete(msg);
+		return e;
+	}
+	if (!post_allowed(channel)) {
+		cJSON_Delete(msg);
+		*status = 429;
+		fs.rate_limited++;
+		return "ratelimited";
+	}
+	if (thread_ts && *thread_ts) {
+		cJSON *parent = web_find_message(channel, thread_ts);
+		if (!parent || json_str(parent, "thread_ts")) {
+			/* Slack answers a reply to an unknown parent as a plain post;
+			 * the stand-in is stricter so tests notice a wrong ts. */
+			cJSON_Delete(msg);
+			return "thread_not_found";
+		}
+		json_add_str(msg, "thread_ts", thread_ts);
+		cJSON *rc = cJSON_GetObjectItemCaseSensitive(parent, "reply_count");
+		if (rc)
+			cJSON_SetNumberValue(rc, rc->valuedouble + 1);
+		else
+			json_add_int(parent, "reply_count", 1);
+	}
+	web_new_ts(ts, sizeof ts);
+	json_add_str(msg, "type", "message");
+	json_add_str(msg, "user", fs.bot_user);
+	json_add_str(msg, "bot_id", "B0OPSBOT");
+	json_add_str(msg, "app_id", fs.app_id);
+	json_add_str(msg, "team", fs.team);
+	json_add_str(msg, "ts", ts);
+	json_add_str(msg, "channel", channel);
+	json_add_int(msg, "posted_us", fs_now_us());
+	cJSON_AddItemToArray(fs.messages, msg);
+	json_add_str(reply, "channel", channel);
+	json_add_str(reply, "ts", ts);
+	json_add(reply, "message", public_msg(msg));
+	return NULL;
+}
+
+static const char *m_update(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel");
+	const char *ts = arg_str(args, "ts");
+	cJSON *msg, *edited, *n;
+	const char *e;
+	char now[32];
+
+	(void)status;
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	msg = web_find_message(channel, ts);
+	if (!msg)
+		return "message_not_found";
+	if (!json_str(msg, "bot_id"))
+		return "cant_update_message";
+	if ((e = content(args, msg, 0, reply)))
+		return e;
+	web_new_ts(now, sizeof now);
+	cJSON_DeleteItemFromObjectCaseSensitive(msg, "edited");
+	edited = json_new_object();
+	json_add_str(edited, "user", fs.bot_user);
+	json_add_str(edited, "ts", now);
+	json_add(msg, "edited", edited);
+	n = cJSON_GetObjectItemCaseSensitive(msg, "edits");
+	if (n)
+		cJSON_SetNumberValue(n, n->valuedouble + 1);
+	else
+		json_add_int(msg, "edits", 1);
+	json_add_str(reply, "channel", channel);
+	json_add_str(reply, "ts", ts);
+	json_add_str(reply, "text", json_str(msg, "text") ? json_str(msg, "text") : "");
+	json_add(reply, "message", public_msg(msg));
+	return NULL;
+}
+
+static const char *m_ephemeral(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel");
+	const char *user = arg_str(args, "user");
+	cJSON *msg;
+	const char *e;
+	char ts[32];
+
+	(void)status;
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	if (!user || !*user)
+		return "user_not_in_channel";
+	msg = json_new_object();
+	if ((e = content(args, msg, 1, reply))) {
+		cJSON_Delete(msg);
+		return e;
+	}
+	web_new_ts(ts, sizeof ts);
+	json_add_str(msg, "channel", channel);
+	json_add_str(msg, "user", user);
+	json_add_str(msg, "ts", ts);
+	json_add_str(msg, "source", "chat.postEphemeral");
+	if (arg_str(args, "thread_ts"))
+		json_add_str(msg, "thread_ts", arg_str(args, "thread_ts"));
+	cJSON_AddItemToArray(fs.ephemeral, msg);
+	json_add_str(reply, "message_ts", ts);
+	return NULL;
+}
+
+static const char *m_react(cJSON *args, cJSON *reply, int *status)
+{
+	const char *name = arg_str(args, "name");
+	cJSON *msg = web_find_message(arg_str(args, "channel"), arg_str(args, "timestamp"));
+	cJSON *rs, *r;
+
+	(void)reply;
+	(void)status;
+	if (!channel_valid(arg_str(args, "channel")))
+		return "channel_not_found";
+	if (!msg)
+		return "message_not_found";
+	if (!name || !*name)
+		return "invalid_name";
+	rs = cJSON_GetObjectItemCaseSensitive(msg, "reactions");
+	if (!rs) {
+		rs = json_new_array();
+		json_add(msg, "reactions", rs);
+	}
+	cJSON_ArrayForEach(r, rs)
+	{
+		if (strcmp(json_str(r, "name"), name) == 0)
+			return "already_reacted";
+	}
+	r = json_new_object();
+	json_add_str(r, "name", name);
+	json_add_int(r, "count", 1);
+	cJSON *users = json_new_array();
+	cJSON_AddItemToArray(users, cJSON_CreateString(fs.bot_user));
+	json_add(r, "users", users);
+	cJSON_AddItemToArray(rs, r);
+	return NULL;
+}
+
+static const char *m_conv_info(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel");
+	char name[64];
+	cJSON *c;
+
+	(void)status;
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	snprintf(name, sizeof name, "incidents-%s", channel);
+	for (char *p = name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	c = json_new_object();
+	json_add_str(c, "id", channel);
+	json_add_str(c, "name", name);
+	json_add_bool(c, "is_channel", channel[0] == 'C');
+	json_add_bool(c, "is_private", channel[0] == 'G');
+	json_add_bool(c, "is_archived", 0);
+	json_add_bool(c, "is_member", 1);
+	json_add(reply, "channel", c);
+	return NULL;
+}
+
+static const char *m_upload_url(cJSON *args, cJSON *reply, int *status)
+{
+	const char *filename = arg_str(args, "filename");
+	const char *length = arg_str(args, "length");
+	int64_t len = json_int(args, "length", -1);
+	char id[32], url[128];
+	cJSON *f;
+
+	(void)status;
+	if (length)
+		len = strtoll(length, NULL, 10);
+	if (!filename || !*filename)
+		return "invalid_arguments";
+	if (len <= 0)
+		return "invalid_arguments";
+	snprintf(id, sizeof id, "F%08llu", (unsigned long long)++fs.seq);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/upload/%s", fs.port, id);
+	f = json_new_object();
+	json_add_str(f, "name", filename);
+	json_add_int(f, "length", len);
+	json_add_int(f, "received", -1);
+	json_add(fs.files, id, f);
+	json_add_str(reply, "upload_url", url);
+	json_add_str(reply, "file_id", id);
+	return NULL;
+}
+
+static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
+{
+	int bad;
+	cJSON *files = arg_json(args, "files", &bad), *it, *out = json_new_array();
+	const char *channel = arg_str(args, "channel_id");
+	const char *thread_ts = arg_str(args, "thread_ts");
+
+	(void)status;
+	if (bad || !cJSON_IsArray(files) || cJSON_GetArraySize(files) == 0) {
+		cJSON_Delete(files);
+		cJSON_Delete(out);
+		return "invalid_arguments";
+	}
+	cJSON_ArrayForEach(it, files)
+	{
+		const char *id = json_str(it, "id");
+		cJSON *f = id ? cJSON_GetObjectItemCaseSensitive(fs.files, id) : NULL;
+		if (!f || json_int(f, "received", -1) < 0) {
+			cJSON_Delete(files);
+			cJSON_Delete(out);
+			return "file_not_found";
+		}
+		cJSON *o = json_new_object();
+		json_add_str(o, "id", id);
+		json_add_str(o, "title", json_str(it, "title") ? json_str(it, "title")
+							       : json_str(f, "name"));
+		json_add_str(o, "name", json_str(f, "name"));
+		json_add_int(o, "size", json_int(f, "received", 0));
+		cJSON_AddItemToArray(out, o);
+	}
+	cJSON_Delete(files);
+	if (channel && channel_valid(channel)) {
+		cJSON *msg = json_new_object();
+		char ts[32];
+		web_new_ts(ts, sizeof ts);
+		json_add_str(msg, "type", "message");
+		json_add_str(msg, "user", fs.bot_user);
+		json_add_str(msg, "bot_id", "B0OPSBOT");
+		json_add_str(msg, "text", arg_str(args, "initial_comment") ?
+					 arg_str(args, "initial_comment") : "");
+		json_add_str(msg, "ts", ts);
+		json_add_str(msg, "channel", channel);
+		if (thread_ts && web_find_message(channel, thread_ts))
+			json_add_str(msg, "thread_ts", thread_ts);
+		json_add(msg, "files", json_dup(out));
+		json_add_int(msg, "posted_us", fs_now_us());
+		cJSON_AddItemToArray(fs.messages, msg);
+	}
+	json_add(reply, "files", out);
+	return NULL;
+}
+
+static const struct method {
+	const char *name;
+	int app_token; /* needs the xapp token instead of the bot token */
+	method_fn fn;
+} methods[] = {
+	{"auth.test", 0, m_auth_test},
+	{"apps.connections.open", 1, m_connections_open},
+	{"chat.postMessage", 0, m_post},
+	{"chat.update", 0, m_update},
+	{"chat.postEphemeral", 0, m_ephemeral},
+	{"reactions.add", 0, m_react},
+	{"conversations.info", 0, m_conv_info},
+	{"files.getUploadURLExternal", 0, m_upload_url},
+	{"files.completeUploadExternal", 0, m_upload_complete},
+};
+
+static void count_call(const char *method)
+{
+	cJSON *n = cJSON_GetObjectItemCaseSensitive(fs.calls, method);
+	if (n)
+		cJSON_SetNumberValue(n, n->valuedouble + 1);
+	else
+		json_add_int(fs.calls, method, 1);
+}
+
+static void answer(struct httpd_x *x, int status, cJSON *reply)
+{
+	char *s = json_print(reply);
+	char ra[64];
+	const char *hdrs[] = {ra, NULL};
+
+	snprintf(ra, sizeof ra, "Retry-After: %d", fs.retry_after_s);
+	httpd_reply(x, status, "application/json; charset=utf-8", s, strlen(s),
+		    status == 429 ? hdrs : NULL);
+	free(s);
+	cJSON_Delete(reply);
+}
+
+static void api(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	const char *name = r->path + strlen("/api/");
+	const struct method *m = NULL;
+	cJSON *args = NULL, *reply = json_new_object();
+	char ctype[128] = "", auth[512] = "", err[128];
+	const char *token, *e;
+	int status = 200;
+
+	(void)arg;
+	count_call(name);
+	if (fs.fail_next > 0) {
+		fs.fail_next--;
+		if (fs.fail_status == 429) {
+			fs.served_429++;
+			json_add_bool(reply, "ok", 0);
+			json_add_str(reply, "error", "ratelimited");
+			answer(x, 429, reply);
+		} else {
+			fs.served_500++;
+			cJSON_Delete(reply);
+			httpd_reply_str(x, fs.fail_status, "text/plain", "internal error (injected)\n");
+		}
+		return;
+	}
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(methods[i].name, name) == 0)
+			m = &methods[i];
+	httpd_header(x, "Content-Type", ctype, sizeof ctype);
+	if (strncmp(ctype, "application/json", 16) == 0) {
+		if (json_parse_object(r->body, r->body_len, &args, err, sizeof err) < 0) {
+			e = r->body_len && r->body[0] != '{' ? "json_not_object" : "invalid_json";
+			goto fail;
+		}
+	} else if (r->body_len) {
+		args = parse_form(r->body, r->body_len);
+	} else {
+		args = parse_form(r->query, strlen(r->query));
+	}
+	token = NULL;
+	if (httpd_header(x, "Authorization", auth, sizeof auth) == 0 &&
+	    strncmp(auth, "Bearer ", 7) == 0)
+		token = auth + 7;
+	else if (arg_str(args, "token"))
+		token = arg_str(args, "token");
+	if (!token || !*token) {
+		e = "not_authed";
+		goto fail;
+	}
+	if (!m) {
+		e = "unknown_method";
+		goto fail;
+	}
+	if (strcmp(token, m->app_token ? fs.app_token : fs.bot_token) != 0) {
+		e = strncmp(token, "xapp-", 5) == 0 || strncmp(token, "xoxb-", 5) == 0
+			    ? (strcmp(token, m->app_token ? fs.bot_token : fs.app_token) == 0
+				       ? "not_allowed_token_type"
+				       : "invalid_auth")
+			    : "invalid_auth";
+		goto fail;
+	}
+	e = m->fn(args, reply, &status);
+	if (e)
+		goto fail;
+	cJSON_Delete(args);
+	cJSON_AddItemToObject(reply, "ok", cJSON_CreateTrue());
+	answer(x, 200, reply);
+	return;
+fail:
+	log_info("event=api_error method=%s error=%s", log_q(name), e);
+	cJSON_Delete(args);
+	json_add_bool(reply, "ok", 0);
+	json_add_str(reply, "error", e);
+	answer(x, status, reply);
+}
+
+static void upload(struct httpd_x *x, void *arg)
+{
+	const struct httpd_req *r = httpd_request(x);
+	const char *id = r->path + strlen("/upload/");
+	cJSON *f = cJSON_GetObjectItemCaseSensitive(fs.files, id);
+	char body[64];
+
+	(void)arg;
+	if (!f) {
+		httpd_reply_str(x, 404, "text/plain", "no such upload\n");
+		return;
+	}
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "received"), (double)r->body_len);
+	snprintf(body, sizeof body, "OK - %zu", r->body_len);
+	httpd_reply_str(x, 200, "text/plain", body);
+}
+
+void web_register(struct httpd *h)
+{
+	httpd_route(h, "*", "/api/*", api, NULL);
+	httpd_route(h, "POST", "/upload/*", upload, NULL);
+}
