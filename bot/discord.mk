@@ -1,0 +1,11 @@
+# bot/discord.mk: the Discord surface of opsbot-bot (Gateway + REST + HTTP
+# interactions) and its unit tests.
+
+BOT_SRCS += bot/discord_sig.c
+
+$(B)/tests/discord_sig_test: $(B)/bot/discord_sig_test.o $(B)/bot/discord_sig.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+
+UNIT_TESTS += $(B)/tests/discord_sig_test
+ALL_OBJS += $(B)/bot/discord_sig_test.o
