@@ -427,7 +427,10 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 	}
 	str_copy(m.id, sizeof(m.id), id->valuestring);
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(root, "incident");
-	if (inc) {
+	if (inc && m.type == WIRE_REPLY && cJSON_IsObject(inc)) {
+		/* query what:"incident" answers with the record in this place */
+		m.incident = json_int(inc, "id", 0);
+	} else if (inc) {
 		if (!wire_is_whole(inc) || inc->valuedouble < 0) {
 			snprintf(err, errlen, "field 'incident' must be a whole number >= 0");
 			goto bad;

@@ -15,7 +15,10 @@
  * In the envelope v, type and id are required; incident (default 0) and
  * trace (default "") may be left out.  A field name may appear once.
  * Replies may carry any result fields beside ok/error/message; ok:false
- * needs "error".  Error codes: bad_request (decoding or a rule below),
+ * needs "error".  A reply's "incident" is the request's, except where the
+ * result names one: submit puts the incident id there, and query
+ * what:"incident" puts the whole record object there (its "id" is the
+ * number).  Error codes: bad_request (decoding or a rule below),
  * not_found, lease_lost, wrong_state (the incident or job is not in a state
  * that allows the request), plan_changed, expired, unavailable (the store
  * failed; retry later with the same key).

@@ -43,6 +43,8 @@ static const struct {
      WIRE_REPLY},
     {"{" ENV "\"type\":\"event\",\"seq\":1,\"name\":\"incident.opened\",\"at_ms\":5,\"data\":{}}",
      WIRE_EVENT},
+    /* query what:"incident" replies with the record where the envelope's number is */
+    {"{\"v\":1,\"id\":\"r1\",\"type\":\"reply\",\"ok\":true,\"incident\":{\"id\":3}}", WIRE_REPLY},
     /* incident and trace may be left out */
     {"{\"v\":1,\"id\":\"r\",\"type\":\"query\",\"what\":\"stats\"}", WIRE_QUERY},
 };

@@ -1,0 +1,1095 @@
+/*
+ * handle.c: the queue's request handlers and the incident state machine
+ * applied to the store.
+ *
+ * Each handler checks everything it can before it writes, so a refused
+ * request changes nothing.  A store failure returns HANDLE_STORE_ERR and
+ * the main loop rolls back the whole batch.  Transitions go through
+ * inc_move(), which asserts state_allowed() (state.c invariant 1) and
+ * writes the incident.stage event.
+ */
+#include "handle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+
+#define TRY(x)                                                                              \
+	do {                                                                                \
+		if ((x) < 0)                                                                \
+			return HANDLE_STORE_ERR;                                            \
+	} while (0)
+
+#define MAX_EXPIRED 256
+#define TIMELINE_MAX 1000
+#define RETRY_CAP_MS (3600 * 1000)
+
+/* ---- events ---- */
+
+/* Store an event and queue it for publishing after COMMIT.  Takes data. */
+static int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
+{
+	char *text = json_print(data);
+	int64_t seq;
+	int rc = store_event_append(q->st, incident, name, text, q->now, &seq);
+	free(text);
+	if (rc < 0) {
+		cJSON_Delete(data);
+		return -1;
+	}
+	char id[32];
+	snprintf(id, sizeof(id), "ev-%lld", (long long)seq);
+	cJSON *e = json_new_object();
+	json_add_int(e, "v", WIRE_VERSION);
+	json_add_str(e, "type", "event");
+	json_add_str(e, "id", id);
+	json_add_int(e, "incident", incident);
+	json_add_str(e, "trace", "");
+	json_add_int(e, "seq", seq);
+	json_add_str(e, "name", name);
+	json_add_int(e, "at_ms", q->now);
+	json_add(e, "data", data);
+	cJSON_AddItemToArray(q->outbox, e);
+	log_debug("event=publish_queued name=%s incident=%lld seq=%lld", name, (long long)incident,
+		  (long long)seq);
+	return 0;
+}
+
+/* ---- incidents ---- */
+
+static enum state_id inc_state(const struct store_incident *in)
+{
+	enum state_id s;
+	LOG_ASSERT(state_parse(in->state, &s) == 0);
+	return s;
+}
+
+static cJSON *inc_results(const struct store_incident *in)
+{
+	cJSON *r = NULL;
+	char err[64];
+	if (!in->results ||
+	    json_parse_object(in->results, strlen(in->results), &r, err, sizeof(err)) < 0)
+		r = json_new_object();
+	return r;
+}
+
+static void inc_set_results(struct store_incident *in, const cJSON *r)
+{
+	free(in->results);
+	in->results = json_print(r);
+}
+
+/* One transition: checks the machine, writes the stage event, updates in (not saved). */
+static int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
+		    const char *reason)
+{
+	enum state_id from = inc_state(in);
+	if (!state_allowed(from, to))
+		log_panic("event=bad_transition incident=%lld from=%s to=%s", (long long)in->id,
+			  state_name(from), state_name(to));
+	cJSON *d = json_new_object();
+	json_add_str(d, "from", state_name(from));
+	json_add_str(d, "to", state_name(to));
+	json_add_str(d, "reason", reason);
+	str_copy(in->state, sizeof(in->state), state_name(to));
+	if (to != ST_AWAITING)
+		in->approval_deadline_ms = 0;
+	log_info("event=transition incident=%lld from=%s to=%s reason=%s", (long long)in->id,
+		 state_name(from), state_name(to), log_q(reason));
+	return q_event(q, in->id, WIRE_EV_STAGE, d);
+}
+
+static int inc_save(struct queue *q, struct store_incident *in)
+{
+	return store_incident_update(q->st, in, q->now);
+}
+
+static cJSON *inc_timeline(struct queue *q, int64_t id)
+{
+	cJSON *items = json_new_array();
+	if (store_events(q->st, id, 0, TIMELINE_MAX, items) < 0) {
+		cJSON_Delete(items);
+		return NULL;
+	}
+	return items;
+}
+
+static cJSON *result_of(const cJSON *results, const char *stage)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(results, stage);
+	return r ? json_dup(r) : cJSON_CreateNull();
+}
+
+/* The input of stage g's job: what wire.h says each kind needs. */
+static cJSON *inc_input(struct queue *q, const struct store_incident *in, enum stage_id g)
+{
+	cJSON *input = json_new_object();
+	cJSON *results = inc_results(in);
+	json_add(input, "incident", store_incident_json(in));
+	switch (g) {
+	case STAGE_DETECT:
+		break;
+	case STAGE_RETRIEVE:
+		json_add(input, "detect", result_of(results, WIRE_JOB_DETECT));
+		break;
+	case STAGE_PLAN:
+		json_add(input, "detect", result_of(results, WIRE_JOB_DETECT));
+		json_add(input, "retrieve", result_of(results, WIRE_JOB_RETRIEVE));
+		break;
+	case STAGE_EXECUTE:
+	case STAGE_VERIFY: {
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_PLAN);
+		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(pr, "plan");
+		json_add(input, "plan", plan ? json_dup(plan) : cJSON_CreateNull());
+		if (g == STAGE_VERIFY)
+			json_add(input, "execute", result_of(results, WIRE_JOB_EXECUTE));
+		break;
+	}
+	case STAGE_REPORT:
+	case STAGE_INDEX: {
+		cJSON *t = inc_timeline(q, in->id);
+		json_add(input, "timeline", t ? t : json_new_array());
+		break;
+	}
+	case STAGE_COUNT:
+		break;
+	}
+	cJSON_Delete(results);
+	return input;
+}
+
+static int inc_enqueue(struct queue *q, const struct store_incident *in, enum stage_id g)
+{
+	cJSON *input = inc_input(q, in, g);
+	char *text = json_print(input);
+	cJSON_Delete(input);
+	int64_t job;
+	int rc = store_job_insert(q->st, in->id, state_stage_name(g), "ready", text,
+				  q->conf.max_attempts, q->now, q->now, &job);
+	free(text);
+	if (rc == 0) {
+		q->ready_dirty = 1;
+		log_info("event=enqueue incident=%lld job=%lld kind=%s", (long long)in->id,
+			 (long long)job, state_stage_name(g));
+	}
+	return rc;
+}
+
+/* After resolved: report and index jobs when enabled (they change no state). */
+static int inc_resolved(struct queue *q, struct store_incident *in, const char *by,
+			const char *note)
+{
+	cJSON *d = json_new_object();
+	json_add_str(d, "by", by);
+	json_add_str(d, "note", note);
+	if (q_event(q, in->id, WIRE_EV_RESOLVED, d) < 0)
+		return -1;
+	if (store_job_move_incident(q->st, in->id, "ready", "cancelled", q->now, NULL) < 0 ||
+	    store_job_move_incident(q->st, in->id, "held", "cancelled", q->now, NULL) < 0)
+		return -1;
+	static const enum stage_id after[] = {STAGE_REPORT, STAGE_INDEX};
+	for (size_t i = 0; i < 2; i++) {
+		if (q->conf.stages & (1u << after[i])) {
+			if (inc_enqueue(q, in, after[i]) < 0)
+				return -1;
+		} else {
+			cJSON *u = json_new_object();
+			json_add_str(u, "stage", state_stage_name(after[i]));
+			json_add_str(u, "reason", "skipped: stage not enabled");
+			if (q_event(q, in->id, WIRE_EV_UPDATED, u) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Walk a state_advance path: skipped stages pass through, the last step is entered. */
+static int inc_follow(struct queue *q, struct store_incident *in, const struct state_path *p,
+		      const char *reason)
+{
+	for (int i = 0; i < p->n; i++) {
+		enum state_id to = p->steps[i];
+		const char *why = p->skipped[i] ? "skipped: stage not enabled" : reason;
+		char buf[200];
+		if (to == ST_RESOLVED && i > 0 && p->skipped[i - 1]) {
+			snprintf(buf, sizeof(buf), "no enabled stage left; not verified");
+			why = buf;
+		}
+		if (inc_move(q, in, to, why) < 0)
+			return -1;
+		if (p->skipped[i])
+			continue;
+		int g = state_stage_of(to);
+		if (g >= 0 && inc_enqueue(q, in, (enum stage_id)g) < 0)
+			return -1;
+		if (to == ST_AWAITING)
+			in->approval_deadline_ms = q->now + q->conf.approval_expiry_ms;
+		if (to == ST_RESOLVED && inc_resolved(q, in, "opsbot", why) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The work of the incident's current state is done (its result is in results). */
+static int inc_advance(struct queue *q, struct store_incident *in)
+{
+	enum state_id s = inc_state(in);
+	cJSON *results = inc_results(in);
+	int rc;
+	if (s == ST_VERIFYING) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_VERIFY);
+		const char *summary = json_str(v, "summary");
+		char why[300];
+		if (json_bool(v, "ok", 0)) {
+			snprintf(why, sizeof(why), "verified%s%s", summary ? ": " : "",
+				 summary ? summary : "");
+			rc = inc_move(q, in, ST_RESOLVED, why);
+			if (rc == 0)
+				rc = inc_resolved(q, in, "opsbot", why);
+		} else {
+			snprintf(why, sizeof(why), "verification failed%s%s", summary ? ": " : "",
+				 summary ? summary : "");
+			rc = inc_move(q, in, ST_FAILED, why);
+		}
+	} else {
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_PLAN);
+		int needs = s == ST_PLANNING && json_bool(pr, "needs_approval", 0);
+		struct state_path p;
+		char why[64];
+		int g = state_stage_of(s);
+		snprintf(why, sizeof(why), "%s finished",
+			 g >= 0 ? state_stage_name((enum stage_id)g) : state_name(s));
+		if (s == ST_OPEN)
+			snprintf(why, sizeof(why), "incident opened");
+		state_advance(s, q->conf.stages, needs, &p);
+		rc = inc_follow(q, in, &p, s == ST_AWAITING ? "approved" : why);
+	}
+	cJSON_Delete(results);
+	return rc;
+}
+
+/* ---- jobs ---- */
+
+/* "held" when the job's incident is paused, else "ready". */
+static int job_ready_state(struct queue *q, int64_t incident, const char **state)
+{
+	*state = "ready";
+	if (!incident)
+		return 0;
+	struct store_incident in;
+	int rc = store_incident_get(q->st, incident, &in);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && !strcmp(in.state, WIRE_ST_PAUSED))
+		*state = "held";
+	if (rc == 1)
+		store_incident_clear(&in);
+	return 0;
+}
+
+/* A stage job of a live incident went dead: the incident fails, saying why. */
+static int job_dead_effect(struct queue *q, const struct store_job *j, const char *error)
+{
+	cJSON *d = json_new_object();
+	json_add_int(d, "job", j->id);
+	json_add_str(d, "kind", j->kind);
+	json_add_int(d, "attempts", j->attempt);
+	json_add_str(d, "error", error);
+	if (q_event(q, j->incident, WIRE_EV_DEAD, d) < 0)
+		return -1;
+	log_warn("event=dead_letter job=%lld incident=%lld kind=%s attempts=%d error=%s",
+		 (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(error));
+	if (!j->incident)
+		return 0;
+	struct store_incident in;
+	int rc = store_incident_get(q->st, j->incident, &in);
+	if (rc <= 0)
+		return rc;
+	enum stage_id g;
+	int live = state_stage_parse(j->kind, &g) == 0 && state_of_stage(g) >= 0 &&
+		   (!strcmp(in.state, state_name((enum state_id)state_of_stage(g))) ||
+		    (!strcmp(in.state, WIRE_ST_PAUSED) &&
+		     !strcmp(in.prev_state, state_name((enum state_id)state_of_stage(g)))));
+	if (live) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s job %lld dead-lettered after %d attempt(s): %s",
+			 j->kind, (long long)j->id, j->attempt, error);
+		in.prev_state[0] = '\0';
+		in.advance_pending = 0;
+		rc = inc_move(q, &in, ST_FAILED, why);
+		if (rc == 0)
+			rc = inc_save(q, &in);
+	}
+	store_incident_clear(&in);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A job finished: store its result on the incident and advance when it is the current stage. */
+static int job_done_effect(struct queue *q, const struct store_job *j, const cJSON *result)
+{
+	struct store_incident in;
+	int rc = store_incident_get(q->st, j->incident, &in);
+	if (rc <= 0)
+		return rc;
+	cJSON *results = inc_results(&in);
+	cJSON_DeleteItemFromObjectCaseSensitive(results, j->kind);
+	json_add(results, j->kind, json_dup(result));
+	inc_set_results(&in, results);
+	cJSON_Delete(results);
+
+	cJSON *d = json_new_object();
+	json_add_int(d, "job", j->id);
+	json_add_str(d, "kind", j->kind);
+	json_add(d, "result", json_dup(result));
+	rc = q_event(q, in.id, WIRE_EV_FINDINGS, d);
+	if (rc == 0 && !strcmp(j->kind, WIRE_JOB_PLAN)) {
+		cJSON *p = json_new_object();
+		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(result, "plan");
+		json_add(p, "plan", plan ? json_dup(plan) : cJSON_CreateNull());
+		json_add_bool(p, "needs_approval", json_bool(result, "needs_approval", 0));
+		rc = q_event(q, in.id, WIRE_EV_PLAN, p);
+	}
+	enum stage_id g;
+	if (rc == 0 && state_stage_parse(j->kind, &g) == 0 && state_of_stage(g) >= 0) {
+		const char *stage_state = state_name((enum state_id)state_of_stage(g));
+		if (!strcmp(in.state, stage_state))
+			rc = inc_advance(q, &in);
+		else if (!strcmp(in.state, WIRE_ST_PAUSED) && !strcmp(in.prev_state, stage_state))
+			in.advance_pending = 1; /* resume advances */
+	}
+	if (rc == 0)
+		rc = inc_save(q, &in);
+	store_incident_clear(&in);
+	return rc;
+}
+
+/* ---- requests ---- */
+
+/* Set a reply field, replacing the envelope's when the result names it (incident). */
+static void reply_set(cJSON *reply, const char *key, cJSON *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(reply, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(reply, key, v);
+	else
+		json_add(reply, key, v);
+}
+
+static cJSON *reply_store_err(const struct wire_msg *m)
+{
+	return wire_reply_err(m, "unavailable", "the queue could not store this; retry shortly");
+}
+
+static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	const cJSON *r = m->root;
+	const char *key = json_str(r, "key");
+	int64_t inc_id = 0, job_id = 0;
+	if (key) {
+		int rc = store_key_get(q->st, key, &inc_id, &job_id);
+		TRY(rc);
+		if (rc == 1) {
+			*reply = wire_reply_ok(m);
+			reply_set(*reply, "incident", cJSON_CreateNumber((double)inc_id));
+			if (job_id)
+				json_add_int(*reply, "job", job_id);
+			json_add_bool(*reply, "created", 0);
+			return HANDLE_REPLY;
+		}
+	}
+	if (!strcmp(json_str(r, "what"), "incident")) {
+		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(r, "spec");
+		char *text = json_print(spec);
+		int rc = store_incident_insert(q->st, WIRE_ST_OPEN, json_str(spec, "title"),
+					       json_str(spec, "service"), json_str(spec, "severity"),
+					       json_str(spec, "source"), text, q->now, &inc_id);
+		free(text);
+		TRY(rc);
+		struct store_incident in;
+		TRY(store_incident_get(q->st, inc_id, &in));
+		rc = q_event(q, inc_id, WIRE_EV_OPENED, store_incident_json(&in));
+		log_info("event=incident_opened incident=%lld service=%s severity=%s source=%s",
+			 (long long)inc_id, log_q(in.service), in.severity, in.source);
+		if (rc == 0)
+			rc = inc_advance(q, &in);
+		if (rc == 0)
+			rc = inc_save(q, &in);
+		store_incident_clear(&in);
+		TRY(rc);
+	} else {
+		const cJSON *job = cJSON_GetObjectItemCaseSensitive(r, "job");
+		const cJSON *input = cJSON_GetObjectItemCaseSensitive(job, "input");
+		inc_id = m->incident;
+		if (inc_id) {
+			struct store_incident in;
+			int rc = store_incident_get(q->st, inc_id, &in);
+			TRY(rc);
+			if (rc == 0) {
+				*reply = wire_reply_err(m, "not_found",
+							"there is no incident %lld; submit the job "
+							"with incident 0 or an existing incident",
+							(long long)inc_id);
+				return HANDLE_REPLY;
+			}
+			store_incident_clear(&in);
+		}
+		const char *state;
+		TRY(job_ready_state(q, inc_id, &state));
+		char *text = input ? json_print(input) : NULL;
+		int rc = store_job_insert(q->st, inc_id, json_str(job, "kind"), state, text,
+					  q->conf.max_attempts, q->now, q->now, &job_id);
+		free(text);
+		TRY(rc);
+		q->ready_dirty = 1;
+	}
+	if (key)
+		TRY(store_key_put(q->st, key, inc_id, job_id, q->now));
+	*reply = wire_reply_ok(m);
+	reply_set(*reply, "incident", cJSON_CreateNumber((double)inc_id));
+	if (job_id)
+		json_add_int(*reply, "job", job_id);
+	json_add_bool(*reply, "created", 1);
+	return HANDLE_REPLY;
+}
+
+enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(m->root, "kinds");
+	const char *names[WIRE_KINDS_MAX];
+	int n = 0;
+	const cJSON *k;
+	cJSON_ArrayForEach(k, kinds)
+	{
+		if (n < WIRE_KINDS_MAX)
+			names[n++] = k->valuestring;
+	}
+	int64_t lease_ms = json_int(m->root, "lease_ms", q->conf.lease_ms);
+	char lease[48];
+	wire_new_id(lease, sizeof(lease));
+	struct store_job j;
+	int rc = store_job_claim(q->st, names, n, json_str(m->root, "worker"), lease,
+				 q->now + lease_ms, q->now, &j);
+	TRY(rc);
+	if (rc == 0) {
+		if (json_int(m->root, "wait_ms", 0) > 0)
+			return HANDLE_PARK;
+		*reply = wire_reply_ok(m);
+		json_add(*reply, "job", cJSON_CreateNull());
+		return HANDLE_REPLY;
+	}
+	cJSON *o = json_new_object();
+	json_add_int(o, "id", j.id);
+	json_add_str(o, "kind", j.kind);
+	json_add_int(o, "incident", j.incident);
+	json_add_int(o, "attempt", j.attempt);
+	json_add_str(o, "lease", j.lease);
+	json_add_int(o, "deadline_ms", j.lease_deadline_ms);
+	cJSON *input = NULL;
+	char err[64];
+	if (json_parse_object(j.input, strlen(j.input), &input, err, sizeof(err)) < 0)
+		input = json_new_object();
+	json_add(o, "input", input);
+	log_debug("event=claim job=%lld incident=%lld kind=%s attempt=%d worker=%s",
+		  (long long)j.id, (long long)j.incident, j.kind, j.attempt, log_q(j.worker));
+	store_job_clear(&j);
+	*reply = wire_reply_ok(m);
+	json_add(*reply, "job", o);
+	return HANDLE_REPLY;
+}
+
+/* Load the job a lease-carrying request names; 1 found, 0 replied not_found. */
+static int leased_job(struct queue *q, const struct wire_msg *m, struct store_job *j,
+		      cJSON **reply)
+{
+	int64_t id = json_int(m->root, "job", 0);
+	int rc = store_job_get(q->st, id, j);
+	if (rc == 0)
+		*reply = wire_reply_err(m, "not_found", "there is no job %lld", (long long)id);
+	return rc;
+}
+
+static int lease_held(const struct store_job *j, const struct wire_msg *m)
+{
+	return !strcmp(j->state, "leased") && !strcmp(j->lease, json_str(m->root, "lease"));
+}
+
+static cJSON *reply_lease_lost(const struct wire_msg *m, const struct store_job *j)
+{
+	return wire_reply_err(m, "lease_lost",
+			      "job %lld is %s under another lease; your lease expired, so this "
+			      "result was not stored",
+			      (long long)j->id, j->state);
+}
+
+static enum handle_rc h_heartbeat(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct store_job j;
+	int rc = leased_job(q, m, &j, reply);
+	TRY(rc);
+	if (rc == 0)
+		return HANDLE_REPLY;
+	if (!lease_held(&j, m)) {
+		*reply = reply_lease_lost(m, &j);
+	} else {
+		int64_t deadline = q->now + json_int(m->root, "lease_ms", q->conf.lease_ms);
+		if (store_job_extend(q->st, j.id, deadline, q->now) < 0) {
+			store_job_clear(&j);
+			return HANDLE_STORE_ERR;
+		}
+		*reply = wire_reply_ok(m);
+		json_add_int(*reply, "deadline_ms", deadline);
+	}
+	store_job_clear(&j);
+	return HANDLE_REPLY;
+}
+
+static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct store_job j;
+	int rc = leased_job(q, m, &j, reply);
+	TRY(rc);
+	if (rc == 0)
+		return HANDLE_REPLY;
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(m->root, "result");
+	if (!lease_held(&j, m)) {
+		if (!strcmp(j.state, "done") && !strcmp(j.lease, json_str(m->root, "lease"))) {
+			*reply = wire_reply_ok(m);
+			json_add_bool(*reply, "duplicate", 1);
+		} else {
+			*reply = reply_lease_lost(m, &j);
+		}
+		store_job_clear(&j);
+		return HANDLE_REPLY;
+	}
+	char *text = json_print(result);
+	rc = store_job_set(q->st, j.id, "done", text, NULL, -1, q->now);
+	free(text);
+	if (rc == 0 && j.incident)
+		rc = job_done_effect(q, &j, result);
+	log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
+		  (long long)j.incident, j.kind);
+	store_job_clear(&j);
+	TRY(rc);
+	*reply = wire_reply_ok(m);
+	json_add_bool(*reply, "duplicate", 0);
+	return HANDLE_REPLY;
+}
+
+static int64_t retry_delay(const struct queue *q, int attempt)
+{
+	int64_t d = q->conf.retry_base_ms;
+	for (int i = 1; i < attempt && d < RETRY_CAP_MS; i++)
+		d *= 2;
+	return d < RETRY_CAP_MS ? d : RETRY_CAP_MS;
+}
+
+/* Retry later, or dead-letter: shared by fail and lease expiry. */
+static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *error,
+			     int retryable, int *dead, int64_t *retry_at)
+{
+	*dead = !retryable || j->attempt >= j->max_attempts;
+	*retry_at = 0;
+	if (*dead) {
+		if (store_job_set(q->st, j->id, "dead", NULL, error, -1, q->now) < 0)
+			return -1;
+		return job_dead_effect(q, j, error);
+	}
+	const char *state;
+	if (job_ready_state(q, j->incident, &state) < 0)
+		return -1;
+	*retry_at = q->now + retry_delay(q, j->attempt);
+	if (store_job_set(q->st, j->id, state, NULL, error, *retry_at, q->now) < 0)
+		return -1;
+	q->ready_dirty = 1;
+	cJSON *d = json_new_object();
+	json_add_int(d, "job", j->id);
+	json_add_str(d, "kind", j->kind);
+	json_add_int(d, "attempt", j->attempt);
+	json_add_str(d, "error", error);
+	json_add_int(d, "retry_at_ms", *retry_at);
+	log_info("event=retry job=%lld incident=%lld kind=%s attempt=%d error=%s",
+		 (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(error));
+	return q_event(q, j->incident, WIRE_EV_RETRY, d);
+}
+
+static enum handle_rc h_fail(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct store_job j;
+	int rc = leased_job(q, m, &j, reply);
+	TRY(rc);
+	if (rc == 0)
+		return HANDLE_REPLY;
+	if (!lease_held(&j, m)) {
+		*reply = reply_lease_lost(m, &j);
+		store_job_clear(&j);
+		return HANDLE_REPLY;
+	}
+	int dead;
+	int64_t retry_at;
+	rc = job_retry_or_dead(q, &j, json_str(m->root, "error"),
+			       json_bool(m->root, "retryable", 1), &dead, &retry_at);
+	store_job_clear(&j);
+	TRY(rc);
+	*reply = wire_reply_ok(m);
+	json_add_bool(*reply, "dead", dead);
+	json_add_int(*reply, "retry_at_ms", retry_at);
+	return HANDLE_REPLY;
+}
+
+/*
+ * The incident a request names (approve, command).  1 with *in loaded; 0
+ * with *reply set when the request is refused before any write.
+ */
+static int named_incident(struct queue *q, const struct wire_msg *m, struct store_incident *in,
+			  cJSON **reply)
+{
+	if (m->incident <= 0) {
+		*reply = wire_reply_err(m, "bad_request", "field 'incident' must name an incident");
+		return 0;
+	}
+	int rc = store_incident_get(q->st, m->incident, in);
+	if (rc == 0)
+		*reply = wire_reply_err(m, "not_found", "there is no incident %lld",
+					(long long)m->incident);
+	return rc;
+}
+
+/* A repeated key: reply with the incident's state and do nothing.  1 when it was. */
+static int seen_key(struct queue *q, const struct wire_msg *m, const struct store_incident *in,
+		    cJSON **reply)
+{
+	const char *key = json_str(m->root, "key");
+	int64_t a, b;
+	if (!key)
+		return 0;
+	int rc = store_key_get(q->st, key, &a, &b);
+	if (rc == 1) {
+		*reply = wire_reply_ok(m);
+		json_add_str(*reply, "state", in ? in->state : "");
+		json_add_bool(*reply, "duplicate", 1);
+	}
+	return rc;
+}
+
+static enum handle_rc reply_state(struct queue *q, const struct wire_msg *m,
+				  struct store_incident *in, cJSON **reply)
+{
+	const char *key = json_str(m->root, "key");
+	if (key && store_key_put(q->st, key, in ? in->id : 0, 0, q->now) < 0)
+		return HANDLE_STORE_ERR;
+	*reply = wire_reply_ok(m);
+	json_add_str(*reply, "state", in ? in->state : "");
+	return HANDLE_REPLY;
+}
+
+static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct store_incident in;
+	int rc = named_incident(q, m, &in, reply);
+	TRY(rc);
+	if (rc == 0)
+		return HANDLE_REPLY;
+	enum handle_rc out = HANDLE_REPLY;
+	rc = seen_key(q, m, &in, reply);
+	if (rc != 0)
+		goto out;
+	if (strcmp(in.state, WIRE_ST_AWAITING) != 0) {
+		*reply = wire_reply_err(m, "wrong_state",
+					"incident %lld is %s, not awaiting approval; nothing was "
+					"recorded",
+					(long long)in.id, in.state);
+		goto out;
+	}
+	if (q->now >= in.approval_deadline_ms) {
+		rc = inc_move(q, &in, ST_EXPIRED, "no decision before the approval deadline");
+		if (rc == 0)
+			rc = inc_save(q, &in);
+		if (rc == 0)
+			*reply = wire_reply_err(m, "expired",
+						"the approval for incident %lld expired; nothing "
+						"will run",
+						(long long)in.id);
+		goto out;
+	}
+	cJSON *results = inc_results(&in);
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_PLAN), "plan");
+	const char *hash = json_str(plan, "hash");
+	int same = hash && !strcmp(hash, json_str(m->root, "plan"));
+	cJSON_Delete(results);
+	if (!same) {
+		*reply = wire_reply_err(m, "plan_changed",
+					"the plan changed since it was shown; look at the new plan "
+					"and decide again");
+		goto out;
+	}
+	hash = json_str(m->root, "plan"); /* equal to the stored one; results is freed */
+	const char *user = json_str(m->root, "user"), *surface = json_str(m->root, "surface");
+	const char *decision = json_str(m->root, "decision");
+	rc = store_approval_insert(q->st, in.id, hash, user, surface, decision, q->now);
+	if (rc == 0) {
+		cJSON *d = json_new_object();
+		json_add_str(d, "user", user);
+		json_add_str(d, "surface", surface);
+		json_add_str(d, "decision", decision);
+		json_add_str(d, "plan", hash);
+		rc = q_event(q, in.id, WIRE_EV_APPROVAL, d);
+	}
+	if (rc == 0) {
+		if (!strcmp(decision, "approve")) {
+			rc = inc_advance(q, &in);
+		} else {
+			char why[200];
+			snprintf(why, sizeof(why), "rejected by %s", user);
+			rc = inc_move(q, &in, ST_REJECTED, why);
+		}
+	}
+	if (rc == 0)
+		rc = inc_save(q, &in);
+	if (rc == 0)
+		out = reply_state(q, m, &in, reply);
+out:
+	store_incident_clear(&in);
+	return rc < 0 ? HANDLE_STORE_ERR : out;
+}
+
+static int cmd_recorded(struct queue *q, const struct wire_msg *m, int64_t incident)
+{
+	cJSON *d = json_new_object();
+	json_add_str(d, "user", json_str(m->root, "user"));
+	json_add_str(d, "surface", json_str(m->root, "surface"));
+	json_add_str(d, "action", json_str(m->root, "action"));
+	json_add_str(d, "note", json_str(m->root, "note"));
+	if (cJSON_GetObjectItemCaseSensitive(m->root, "job"))
+		json_add_int(d, "job", json_int(m->root, "job", 0));
+	return q_event(q, incident, WIRE_EV_COMMAND, d);
+}
+
+static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct store_job j;
+	int64_t id = json_int(m->root, "job", 0);
+	int rc = store_job_get(q->st, id, &j);
+	TRY(rc);
+	if (rc == 0) {
+		*reply = wire_reply_err(m, "not_found", "there is no job %lld", (long long)id);
+		return HANDLE_REPLY;
+	}
+	if (strcmp(j.state, "dead") != 0) {
+		*reply = wire_reply_err(m, "wrong_state", "job %lld is %s, not dead-lettered",
+					(long long)j.id, j.state);
+		store_job_clear(&j);
+		return HANDLE_REPLY;
+	}
+	struct store_incident in = {0};
+	int have = 0;
+	if (j.incident) {
+		have = store_incident_get(q->st, j.incident, &in);
+		if (have < 0) {
+			store_job_clear(&j);
+			return HANDLE_STORE_ERR;
+		}
+	}
+	enum stage_id g;
+	const char *user = json_str(m->root, "user");
+	char why[200];
+	snprintf(why, sizeof(why), "retry of job %lld by %s", (long long)j.id, user);
+	rc = store_job_rearm(q->st, j.id, q->now);
+	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_PAUSED))
+		rc = store_job_set(q->st, j.id, "held", NULL, NULL, -1, q->now);
+	q->ready_dirty = 1;
+	if (rc == 0)
+		rc = cmd_recorded(q, m, j.incident);
+	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_FAILED) &&
+	    state_stage_parse(j.kind, &g) == 0 && state_of_stage(g) >= 0) {
+		rc = inc_move(q, &in, (enum state_id)state_of_stage(g), why);
+		if (rc == 0)
+			rc = inc_save(q, &in);
+	}
+	log_info("event=retry_by_hand job=%lld incident=%lld user=%s", (long long)j.id,
+		 (long long)j.incident, log_q(user));
+	enum handle_rc out = HANDLE_STORE_ERR;
+	if (rc == 0)
+		out = reply_state(q, m, have ? &in : NULL, reply);
+	store_job_clear(&j);
+	if (have)
+		store_incident_clear(&in);
+	return out;
+}
+
+static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	const char *action = json_str(m->root, "action");
+	if (!strcmp(action, "retry")) {
+		int rc = seen_key(q, m, NULL, reply);
+		TRY(rc);
+		return rc ? HANDLE_REPLY : cmd_retry(q, m, reply);
+	}
+	struct store_incident in;
+	int rc = named_incident(q, m, &in, reply);
+	TRY(rc);
+	if (rc == 0)
+		return HANDLE_REPLY;
+	enum handle_rc out = HANDLE_REPLY;
+	rc = seen_key(q, m, &in, reply);
+	if (rc != 0)
+		goto out;
+	enum state_id s = inc_state(&in);
+	const char *user = json_str(m->root, "user");
+	const char *note = json_str(m->root, "note");
+	char why[400];
+	if (!strcmp(action, "ack") || !strcmp(action, "note")) {
+		rc = cmd_recorded(q, m, in.id);
+	} else if (!strcmp(action, "resolve")) {
+		if (state_terminal(s)) {
+			*reply = wire_reply_err(m, "wrong_state", "incident %lld is already %s",
+						(long long)in.id, in.state);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "resolved by hand by %s%s%s", user, note ? ": " : "",
+			 note ? note : "");
+		in.prev_state[0] = '\0';
+		in.advance_pending = 0;
+		rc = cmd_recorded(q, m, in.id);
+		if (rc == 0)
+			rc = inc_move(q, &in, ST_RESOLVED, why);
+		if (rc == 0)
+			rc = inc_resolved(q, &in, user, note ? note : "");
+	} else if (!strcmp(action, "pause")) {
+		if (state_terminal(s) || s == ST_PAUSED || s == ST_FAILED) {
+			*reply = wire_reply_err(m, "wrong_state",
+						"incident %lld is %s; only a running incident can be "
+						"paused",
+						(long long)in.id, in.state);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "paused by %s", user);
+		str_copy(in.prev_state, sizeof(in.prev_state), in.state);
+		int64_t deadline = in.approval_deadline_ms;
+		rc = cmd_recorded(q, m, in.id);
+		if (rc == 0)
+			rc = inc_move(q, &in, ST_PAUSED, why);
+		in.approval_deadline_ms = deadline; /* kept for the resume */
+		if (rc == 0)
+			rc = store_job_move_incident(q->st, in.id, "ready", "held", q->now, NULL);
+	} else if (!strcmp(action, "resume")) {
+		enum state_id back;
+		if (s != ST_PAUSED || state_parse(in.prev_state, &back) < 0) {
+			*reply = wire_reply_err(m, "wrong_state", "incident %lld is %s, not paused",
+						(long long)in.id, in.state);
+			goto out;
+		}
+		snprintf(why, sizeof(why), "resumed by %s", user);
+		int64_t deadline = in.approval_deadline_ms;
+		rc = cmd_recorded(q, m, in.id);
+		if (rc == 0)
+			rc = inc_move(q, &in, back, why);
+		in.prev_state[0] = '\0';
+		if (back == ST_AWAITING)
+			in.approval_deadline_ms = deadline;
+		if (rc == 0)
+			rc = store_job_move_incident(q->st, in.id, "held", "ready", q->now, NULL);
+		q->ready_dirty = 1;
+		if (rc == 0 && in.advance_pending) {
+			in.advance_pending = 0;
+			rc = inc_advance(q, &in);
+		}
+	}
+	if (rc == 0)
+		rc = inc_save(q, &in);
+	if (rc == 0)
+		out = reply_state(q, m, &in, reply);
+out:
+	store_incident_clear(&in);
+	return rc < 0 ? HANDLE_STORE_ERR : out;
+}
+
+/* Events as the whole wire messages the PUB socket sent. */
+static void as_event_messages(cJSON *items)
+{
+	cJSON *e;
+	cJSON_ArrayForEach(e, items)
+	{
+		char id[32];
+		snprintf(id, sizeof(id), "ev-%lld", (long long)json_int(e, "seq", 0));
+		cJSON_AddItemToObject(e, "v", cJSON_CreateNumber(WIRE_VERSION));
+		cJSON_AddItemToObject(e, "type", cJSON_CreateString("event"));
+		cJSON_AddItemToObject(e, "id", cJSON_CreateString(id));
+		cJSON_AddItemToObject(e, "trace", cJSON_CreateString(""));
+	}
+}
+
+static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	const char *what = json_str(m->root, "what");
+	const char *state = json_str(m->root, "state");
+	int limit = (int)json_int(m->root, "limit", 0);
+	int64_t since = json_int(m->root, "since", 0);
+	cJSON *r = wire_reply_ok(m);
+	int rc = 0;
+	if (!strcmp(what, "incidents")) {
+		enum state_id s;
+		if (state && state_parse(state, &s) < 0) {
+			cJSON_Delete(r);
+			*reply = wire_reply_err(m, "bad_request",
+						"field 'state' names no incident state");
+			return HANDLE_REPLY;
+		}
+		cJSON *items = json_new_array();
+		json_add(r, "items", items);
+		rc = store_incidents_list(q->st, state, limit ? limit : 50, items);
+	} else if (!strcmp(what, "jobs") || !strcmp(what, "dead_letters")) {
+		static const char *const js[] = {"ready", "leased", "held", "done", "dead",
+						 "cancelled", NULL};
+		if (!strcmp(what, "dead_letters"))
+			state = "dead";
+		int ok = !state;
+		for (int i = 0; state && js[i]; i++)
+			ok |= !strcmp(state, js[i]);
+		if (!ok) {
+			cJSON_Delete(r);
+			*reply = wire_reply_err(m, "bad_request",
+						"field 'state' must be one of "
+						"ready|leased|held|done|dead|cancelled");
+			return HANDLE_REPLY;
+		}
+		cJSON *items = json_new_array();
+		json_add(r, "items", items);
+		rc = store_jobs_list(q->st, state, limit ? limit : 50, items);
+	} else if (!strcmp(what, "incident") || !strcmp(what, "timeline")) {
+		struct store_incident in;
+		rc = named_incident(q, m, &in, reply);
+		if (rc <= 0) {
+			cJSON_Delete(r);
+			return rc < 0 ? HANDLE_STORE_ERR : HANDLE_REPLY;
+		}
+		if (!strcmp(what, "incident")) {
+			cJSON *o = store_incident_json(&in);
+			json_add(o, "results", inc_results(&in));
+			struct store_job j;
+			int have = store_job_current(q->st, in.id, &j);
+			if (have == 1) {
+				json_add(o, "job", store_job_json(&j, 0));
+				store_job_clear(&j);
+			} else {
+				json_add(o, "job", cJSON_CreateNull());
+			}
+			reply_set(r, "incident", o);
+			rc = have < 0 ? -1 : 0;
+		} else {
+			cJSON *items = json_new_array();
+			json_add(r, "items", items);
+			rc = store_events(q->st, in.id, since, limit ? limit : TIMELINE_MAX, items);
+			as_event_messages(items);
+		}
+		store_incident_clear(&in);
+	} else if (!strcmp(what, "events")) {
+		cJSON *items = json_new_array();
+		json_add(r, "items", items);
+		rc = store_events(q->st, 0, since, limit ? limit : 1000, items);
+		as_event_messages(items);
+	} else { /* stats */
+		cJSON *s = json_new_object();
+		json_add(r, "stats", s);
+		rc = store_stats(q->st, s);
+		json_add_int(s, "commits", (int64_t)q->commits);
+		json_add_int(s, "requests", (int64_t)q->requests);
+		json_add_int(s, "rollbacks", (int64_t)q->rollbacks);
+		json_add_int(s, "parked_claims", q->parked);
+		json_add_int(s, "uptime_ms", q->now - q->started_ms);
+	}
+	if (rc < 0) {
+		cJSON_Delete(r);
+		return HANDLE_STORE_ERR;
+	}
+	*reply = r;
+	return HANDLE_REPLY;
+}
+
+enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	enum handle_rc rc;
+	*reply = NULL;
+	switch (m->type) {
+	case WIRE_SUBMIT:
+		rc = h_submit(q, m, reply);
+		break;
+	case WIRE_CLAIM:
+		rc = handle_claim_try(q, m, reply);
+		break;
+	case WIRE_HEARTBEAT:
+		rc = h_heartbeat(q, m, reply);
+		break;
+	case WIRE_COMPLETE:
+		rc = h_complete(q, m, reply);
+		break;
+	case WIRE_FAIL:
+		rc = h_fail(q, m, reply);
+		break;
+	case WIRE_APPROVE:
+		rc = h_approve(q, m, reply);
+		break;
+	case WIRE_COMMAND:
+		rc = h_command(q, m, reply);
+		break;
+	case WIRE_QUERY:
+		rc = h_query(q, m, reply);
+		break;
+	case WIRE_REPLY:
+	case WIRE_EVENT:
+	default:
+		*reply = wire_reply_err(m, "bad_request", "the queue takes requests, not %s messages",
+					wire_type_name(m->type));
+		return HANDLE_REPLY;
+	}
+	if (rc == HANDLE_STORE_ERR) {
+		cJSON_Delete(*reply);
+		*reply = reply_store_err(m);
+	}
+	return rc;
+}
+
+int handle_timers(struct queue *q)
+{
+	int64_t ids[MAX_EXPIRED];
+	int n;
+	TRY(store_job_expired(q->st, q->now, ids, MAX_EXPIRED, &n));
+	for (int i = 0; i < n; i++) {
+		struct store_job j;
+		int rc = store_job_get(q->st, ids[i], &j);
+		TRY(rc);
+		if (rc == 0)
+			continue;
+		char why[160];
+		snprintf(why, sizeof(why), "lease expired: worker %s did not finish in time",
+			 j.worker);
+		int dead;
+		int64_t at;
+		/* An expired lease is retried at once: the worker is gone, not the job bad. */
+		int64_t base = q->conf.retry_base_ms;
+		q->conf.retry_base_ms = 0;
+		rc = job_retry_or_dead(q, &j, why, 1, &dead, &at);
+		q->conf.retry_base_ms = base;
+		store_job_clear(&j);
+		TRY(rc);
+	}
+	TRY(store_incident_expired(q->st, q->now, ids, MAX_EXPIRED, &n));
+	for (int i = 0; i < n; i++) {
+		struct store_incident in;
+		int rc = store_incident_get(q->st, ids[i], &in);
+		TRY(rc);
+		if (rc == 0)
+			continue;
+		rc = inc_move(q, &in, ST_EXPIRED, "no decision before the approval deadline");
+		if (rc == 0)
+			rc = inc_save(q, &in);
+		store_incident_clear(&in);
+		TRY(rc);
+	}
+	return 0;
+}

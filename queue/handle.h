@@ -1,0 +1,51 @@
+/*
+ * handle.h: what opsbot-queue does with each request (handle.c).
+ *
+ * The main loop (main.c) owns the sockets and the transaction; these
+ * functions run inside that transaction, change the store, queue events in
+ * q->outbox for publishing after COMMIT, and build the reply.  They never
+ * send anything themselves, so nothing leaves the process before COMMIT.
+ */
+#ifndef OPSBOT_QUEUE_HANDLE_H
+#define OPSBOT_QUEUE_HANDLE_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "store.h"
+#include "wire.h"
+
+struct queue_conf {
+	const char *listen, *events, *db; /* owned by the config */
+	int64_t lease_ms, retry_base_ms, approval_expiry_ms;
+	int max_attempts, contexts;
+	enum store_sync sync;
+	unsigned stages; /* bit per enum stage_id */
+};
+
+struct queue {
+	struct queue_conf conf;
+	struct store *st;
+	cJSON *outbox;   /* events (whole wire messages) to publish after COMMIT */
+	int64_t now;     /* wall clock of the current batch, ms */
+	int ready_dirty; /* a job became claimable in this batch */
+	uint64_t commits, requests, rollbacks;
+	int parked;      /* claims waiting (for stats) */
+	int64_t started_ms;
+};
+
+enum handle_rc {
+	HANDLE_REPLY = 0,     /* *reply is set; send it after COMMIT */
+	HANDLE_PARK = 1,      /* a claim found nothing: wait (main.c retries it) */
+	HANDLE_STORE_ERR = -1 /* the store failed: roll the batch back */
+};
+
+/* The one dispatcher: a switch over the request type.  *reply belongs to the caller. */
+enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON **reply);
+/* Retry a parked claim: HANDLE_REPLY with a job, HANDLE_PARK when still none. */
+enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON **reply);
+/* Expired leases and approval deadlines; 0 or HANDLE_STORE_ERR. */
+int handle_timers(struct queue *q);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * handle_test.c: the state machine applied to a real store, scenario by
+ * scenario, with the invariants of state.c checked after every step.
+ *
+ * A scenario is a list of steps in a tiny language:
+ *   stages WORDS        [pipeline] stages for this scenario (before submit)
+ *   submit              a new incident (key "k1")
+ *   claim KIND          claim a job of KIND (must get one); remembers id and lease
+ *   noclaim KIND        a claim of KIND finds nothing
+ *   complete JSON       complete the remembered job with result JSON
+ *   complete_old JSON   complete with the lease before the last claim
+ *   work KIND JSON      claim KIND then complete with JSON
+ *   fail retry|final    fail the remembered job (retryable or not)
+ *   cmd ACTION          command on the incident (retry uses the remembered job)
+ *   approve HASH DEC    approve or reject plan HASH
+ *   time MS             the clock moves MS forward, then timers run
+ *   clock MS            the clock moves MS forward (timers do not run)
+ *   state S             the incident is in state S
+ *   err CODE            the last reply was ok:false with error CODE
+ *   ok                  the last reply was ok:true
+ *   jobs KIND STATE N   the incident has N jobs of KIND in STATE
+ *   event NAME          the incident's timeline holds an event NAME
+ *   reason TEXT         some incident.stage reason contains TEXT
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "handle.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "wire.h"
+
+struct fx {
+	char dir[64], path[128];
+	struct queue q;
+	sqlite3 *ro; /* a second connection that checks what was committed */
+	int64_t incident, job, old_job;
+	char lease[64], old_lease[64];
+	cJSON *last;
+};
+
+static int fx_setup(void **state)
+{
+	log_set_level(LOG_WARN);
+	struct fx *f = xcalloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/opsbot-handle-test.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/q.db", f->dir);
+	char err[256];
+	if (store_open(f->path, STORE_SYNC_NORMAL, &f->q.st, err, sizeof(err)) < 0)
+		fail_msg("store_open: %s", err);
+	f->q.conf = (struct queue_conf){.lease_ms = 1000,
+					.retry_base_ms = 100,
+					.approval_expiry_ms = 5000,
+					.max_attempts = 2,
+					.stages = STAGE_ALL};
+	f->q.outbox = cJSON_CreateArray();
+	f->q.now = f->q.started_ms = 1000000;
+	sqlite3_open_v2(f->path, &f->ro, SQLITE_OPEN_READONLY, NULL);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_close(f->ro);
+	store_close(f->q.st);
+	cJSON_Delete(f->q.outbox);
+	cJSON_Delete(f->last);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* One request in its own transaction, as the main loop would run it. */
+static cJSON *call(struct fx *f, int64_t incident, const char *fmt, ...)
+{
+	char body[2048], msg[2300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "{\"v\":1,\"id\":\"t\",\"incident\":%lld,%s}", (long long)incident,
+		 body);
+	struct wire_msg m;
+	char err[256];
+	if (wire_decode(msg, strlen(msg), &m, err, sizeof(err)) < 0)
+		fail_msg("test request %s: %s", msg, err);
+	assert_int_equal(store_begin(f->q.st), 0);
+	cJSON *reply = NULL;
+	enum handle_rc rc = handle_request(&f->q, &m, &reply);
+	if (rc == HANDLE_PARK) {
+		reply = wire_reply_ok(&m);
+		json_add(reply, "job", cJSON_CreateNull());
+	}
+	if (rc == HANDLE_STORE_ERR)
+		fail_msg("request %s: store error %s", msg, store_errmsg(f->q.st));
+	assert_int_equal(store_commit(f->q.st), 0);
+	wire_msg_free(&m);
+	cJSON_Delete(f->q.outbox);
+	f->q.outbox = cJSON_CreateArray();
+	cJSON_Delete(f->last);
+	f->last = reply;
+	return reply;
+}
+
+static int64_t ro_int(struct fx *f, const char *sql, ...)
+{
+	char q[512];
+	va_list ap;
+	va_start(ap, sql);
+	vsnprintf(q, sizeof(q), sql, ap);
+	va_end(ap);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(f->ro, q, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("check query %s: %s", q, sqlite3_errmsg(f->ro));
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The invariants of state.c, read from what was committed. */
+static void check_invariants(struct fx *f, const char *where)
+{
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(f->ro,
+			   "SELECT id, state, coalesce(prev_state,''), approval_deadline_ms, "
+			   "results FROM incidents",
+			   -1, &st, NULL);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *s = (const char *)sqlite3_column_text(st, 1);
+		const char *prev = (const char *)sqlite3_column_text(st, 2);
+		int has_deadline = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		const char *results = (const char *)sqlite3_column_text(st, 4);
+		enum state_id sid;
+		assert_int_equal(state_parse(s, &sid), 0);
+		/* 3: a working state has exactly one live job of its stage. */
+		if (state_working(sid)) {
+			const char *kind = state_stage_name((enum stage_id)state_stage_of(sid));
+			int64_t n = ro_int(f,
+					   "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' "
+					   "AND state IN ('ready','leased')",
+					   (long long)id, kind);
+			if (n != 1)
+				fail_msg("%s: incident %lld in %s has %lld live %s jobs, want 1", where,
+					 (long long)id, s, (long long)n, kind);
+		}
+		/* 4: paused <=> prev_state, and prev_state is a running state. */
+		enum state_id ps;
+		int paused = sid == ST_PAUSED;
+		if (paused != (prev[0] != 0) ||
+		    (paused && (state_parse(prev, &ps) < 0 || state_terminal(ps) || ps == ST_PAUSED ||
+				ps == ST_FAILED)))
+			fail_msg("%s: incident %lld state=%s prev_state=%s breaks invariant 4", where,
+				 (long long)id, s, prev);
+		/* 5: awaiting <=> deadline and a plan. */
+		if (sid == ST_AWAITING && (!has_deadline || !strstr(results, "\"plan\"")))
+			fail_msg("%s: incident %lld awaiting without deadline or plan", where,
+				 (long long)id);
+		if (!has_deadline != !(sid == ST_AWAITING || (paused && !strcmp(prev, "awaiting_approval"))))
+			fail_msg("%s: incident %lld state=%s deadline=%d breaks invariant 5", where,
+				 (long long)id, s, has_deadline);
+		/* 2: nothing of the pipeline waits on a terminal incident. */
+		if (state_terminal(sid)) {
+			int64_t n = ro_int(f,
+					   "SELECT count(*) FROM jobs WHERE incident=%lld AND state IN "
+					   "('ready','held') AND kind NOT IN ('report','index')",
+					   (long long)id);
+			if (n)
+				fail_msg("%s: terminal incident %lld has %lld waiting stage jobs", where,
+					 (long long)id, (long long)n);
+		}
+		/* 1: the stage events chain from open to the current state, each allowed. */
+		sqlite3_stmt *ev;
+		char q[160];
+		snprintf(q, sizeof(q),
+			 "SELECT data FROM events WHERE incident=%lld AND name='incident.stage' "
+			 "ORDER BY seq",
+			 (long long)id);
+		sqlite3_prepare_v2(f->ro, q, -1, &ev, NULL);
+		enum state_id at = ST_OPEN;
+		while (sqlite3_step(ev) == SQLITE_ROW) {
+			cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(ev, 0));
+			enum state_id from, to;
+			assert_int_equal(state_parse(json_str(d, "from"), &from), 0);
+			assert_int_equal(state_parse(json_str(d, "to"), &to), 0);
+			if (from != at || !state_allowed(from, to))
+				fail_msg("%s: incident %lld event %s->%s after %s breaks invariant 1",
+					 where, (long long)id, state_name(from), state_name(to),
+					 state_name(at));
+			at = to;
+			cJSON_Delete(d);
+		}
+		sqlite3_finalize(ev);
+		if (at != sid)
+			fail_msg("%s: incident %lld timeline ends at %s, state is %s", where,
+				 (long long)id, state_name(at), s);
+	}
+	sqlite3_finalize(st);
+}
+
+static const char *reply_error(const cJSON *r)
+{
+	return json_bool(r, "ok", 0) ? "" : json_str(r, "error");
+}
+
+static void step(struct fx *f, const char *line, const char *name, int n)
+{
+	char where[200];
+	snprintf(where, sizeof(where), "%s step %d \"%s\"", name, n, line);
+	char word[32] = "", a[64] = "", b[64] = "";
+	const char *rest = "";
+	sscanf(line, "%31s", word);
+	rest = line + strlen(word);
+	while (*rest == ' ')
+		rest++;
+	sscanf(rest, "%63s %63s", a, b);
+	cJSON *r;
+	if (!strcmp(word, "stages")) {
+		f->q.conf.stages = 0;
+		for (const char *p = rest; *p;) {
+			char w[32];
+			int used;
+			if (sscanf(p, "%31s%n", w, &used) != 1)
+				break;
+			enum stage_id g;
+			assert_int_equal(state_stage_parse(w, &g), 0);
+			f->q.conf.stages |= 1u << g;
+			p += used;
+		}
+	} else if (!strcmp(word, "submit")) {
+		r = call(f, 0,
+			 "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k1\",\"spec\":{\"title\":"
+			 "\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":\"cli\"}");
+		f->incident = json_int(r, "incident", 0);
+	} else if (!strcmp(word, "claim") || !strcmp(word, "noclaim") || !strcmp(word, "work")) {
+		r = call(f, 0, "\"type\":\"claim\",\"kinds\":[\"%s\"],\"worker\":\"w\",\"wait_ms\":0", a);
+		cJSON *j = cJSON_GetObjectItem(r, "job");
+		if (!strcmp(word, "noclaim")) {
+			if (!cJSON_IsNull(j))
+				fail_msg("%s: got job %lld, want none", where, (long long)json_int(j, "id", 0));
+			return;
+		}
+		if (!cJSON_IsObject(j))
+			fail_msg("%s: got no job, want one", where);
+		f->old_job = f->job;
+		snprintf(f->old_lease, sizeof(f->old_lease), "%s", f->lease);
+		f->job = json_int(j, "id", 0);
+		snprintf(f->lease, sizeof(f->lease), "%s", json_str(j, "lease"));
+		if (!strcmp(word, "work")) {
+			const char *res = strchr(rest, ' ');
+			call(f, 0, "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":%s",
+			     (long long)f->job, f->lease, res ? res + 1 : "{}");
+			if (!json_bool(f->last, "ok", 0))
+				fail_msg("%s: complete got error %s", where, reply_error(f->last));
+		}
+	} else if (!strcmp(word, "complete") || !strcmp(word, "complete_old")) {
+		int old = !strcmp(word, "complete_old");
+		call(f, 0, "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":%s",
+		     (long long)(old ? f->old_job : f->job), old ? f->old_lease : f->lease,
+		     *rest ? rest : "{}");
+	} else if (!strcmp(word, "fail")) {
+		call(f, 0, "\"type\":\"fail\",\"job\":%lld,\"lease\":\"%s\",\"error\":\"boom\","
+			   "\"retryable\":%s",
+		     (long long)f->job, f->lease, !strcmp(a, "retry") ? "true" : "false");
+	} else if (!strcmp(word, "cmd")) {
+		call(f, f->incident,
+		     "\"type\":\"command\",\"action\":\"%s\",\"user\":\"U1\",\"surface\":\"cli\","
+		     "\"note\":\"n\",\"job\":%lld",
+		     a, (long long)f->job);
+	} else if (!strcmp(word, "approve")) {
+		call(f, f->incident,
+		     "\"type\":\"approve\",\"plan\":\"%s\",\"user\":\"U2\",\"surface\":\"slack\","
+		     "\"decision\":\"%s\"",
+		     a, b);
+	} else if (!strcmp(word, "time")) {
+		f->q.now += strtol(a, NULL, 10);
+		assert_int_equal(store_begin(f->q.st), 0);
+		assert_int_equal(handle_timers(&f->q), 0);
+		assert_int_equal(store_commit(f->q.st), 0);
+	} else if (!strcmp(word, "clock")) {
+		f->q.now += strtol(a, NULL, 10); /* time passes, timers do not run yet */
+	} else if (!strcmp(word, "state")) {
+		int64_t got = ro_int(f, "SELECT state = '%s' FROM incidents WHERE id=%lld", a,
+				     (long long)f->incident);
+		if (got != 1) {
+			cJSON *r2 = call(f, f->incident, "\"type\":\"query\",\"what\":\"incident\"");
+			fail_msg("%s: got state %s, want %s", where,
+				 json_str(cJSON_GetObjectItem(r2, "incident"), "state"), a);
+		}
+	} else if (!strcmp(word, "err")) {
+		if (strcmp(reply_error(f->last), a) != 0)
+			fail_msg("%s: got error \"%s\" (%s), want %s", where, reply_error(f->last),
+				 json_str(f->last, "message"), a);
+	} else if (!strcmp(word, "ok")) {
+		if (!json_bool(f->last, "ok", 0))
+			fail_msg("%s: got error %s (%s), want ok", where, reply_error(f->last),
+				 json_str(f->last, "message"));
+	} else if (!strcmp(word, "jobs")) {
+		char c[16] = "";
+		sscanf(rest, "%63s %63s %15s", a, b, c);
+		int64_t got = ro_int(f,
+				     "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' AND "
+				     "state='%s'",
+				     (long long)f->incident, a, b);
+		if (got != strtol(c, NULL, 10))
+			fail_msg("%s: got %lld jobs, want %s", where, (long long)got, c);
+	} else if (!strcmp(word, "event") || !strcmp(word, "reason")) {
+		int ev = !strcmp(word, "event");
+		int64_t got = ro_int(f,
+				     ev ? "SELECT count(*) FROM events WHERE incident=%lld AND name='%s'"
+					: "SELECT count(*) FROM events WHERE incident=%lld AND "
+					  "name='incident.stage' AND data LIKE '%%%s%%'",
+				     (long long)f->incident, ev ? a : rest);
+		if (got < 1)
+			fail_msg("%s: got no such event, want one", where);
+	} else {
+		fail_msg("%s: unknown step", where);
+	}
+	check_invariants(f, where);
+}
+
+#define PLAN_AUTO "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":false}"
+#define PLAN_ASK "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":true}"
+#define TO_PLANNING "submit", "work detect {}", "work retrieve {}", "state planning"
+
+static const struct scenario {
+	const char *name;
+	const char *steps[24];
+} scenarios[] = {
+    {"happy path",
+     {"submit", "state detecting", "event incident.opened", "work detect {\"summary\":\"d\"}",
+      "state retrieving", "work retrieve {}", "state planning", "work plan " PLAN_AUTO,
+      "state executing", "event plan.proposed", "work execute {}", "state verifying",
+      "work verify {\"ok\":true}", "state resolved", "event incident.resolved",
+      "jobs report ready 1", "jobs index ready 1", NULL}},
+    {"approval",
+     {TO_PLANNING, "work plan " PLAN_ASK, "state awaiting_approval", "approve h0 approve",
+      "err plan_changed", "state awaiting_approval", "approve h1 approve", "ok",
+      "state executing", "event approval.recorded", "approve h1 approve", "err wrong_state",
+      NULL}},
+    {"reject", {TO_PLANNING, "work plan " PLAN_ASK, "approve h1 reject", "state rejected", NULL}},
+    {"approval expires by the clock",
+     {TO_PLANNING, "work plan " PLAN_ASK, "time 4000", "state awaiting_approval", "time 2000",
+      "state expired", "approve h1 approve", "err wrong_state", NULL}},
+    {"approval after the deadline",
+     {TO_PLANNING, "work plan " PLAN_ASK, "clock 6000", "state awaiting_approval",
+      "approve h1 approve", "err expired", "state expired", "jobs execute ready 0", NULL}},
+    {"verify fails",
+     {TO_PLANNING, "work plan " PLAN_AUTO, "work execute {}", "work verify {\"ok\":false}",
+      "state failed", "reason verification failed", NULL}},
+    {"only detect retrieve plan",
+     {"stages detect retrieve plan", TO_PLANNING, "work plan " PLAN_AUTO, "state resolved",
+      "reason skipped: stage not enabled", "reason not verified", "jobs report ready 0",
+      "event incident.updated", NULL}},
+    {"detect not enabled",
+     {"stages retrieve plan execute verify", "submit", "state retrieving",
+      "reason skipped: stage not enabled", "noclaim detect", NULL}},
+    {"pause holds jobs, resume releases",
+     {"submit", "cmd pause", "state paused", "noclaim detect", "jobs detect held 1",
+      "cmd pause", "err wrong_state", "cmd resume", "state detecting", "work detect {}",
+      "state retrieving", "cmd resume", "err wrong_state", NULL}},
+    {"complete while paused advances on resume",
+     {"submit", "claim detect", "cmd pause", "complete {}", "ok", "state paused", "cmd resume",
+      "state retrieving", NULL}},
+    {"pause while awaiting keeps the deadline",
+     {TO_PLANNING, "work plan " PLAN_ASK, "cmd pause", "time 9000", "state paused",
+      "cmd resume", "state awaiting_approval", "time 100", "state expired", NULL}},
+    {"final failure dead-letters and fails the incident; retry re-queues",
+     {"submit", "claim detect", "fail final", "ok", "state failed", "event job.dead",
+      "reason dead-lettered", "jobs detect dead 1", "cmd retry", "ok", "state detecting",
+      "work detect {}", "state retrieving", NULL}},
+    {"retryable failure backs off, then max_attempts",
+     {"submit", "claim detect", "fail retry", "ok", "state detecting", "event job.retry",
+      "noclaim detect", "time 100", "claim detect", "fail retry", "state failed",
+      "jobs detect dead 1", NULL}},
+    {"lease expiry re-delivers; the old lease is refused",
+     {"submit", "claim detect", "time 1500", "claim detect", "complete_old {}", "err lease_lost",
+      "state detecting", "complete {}", "ok", "complete {}", "ok", "state retrieving", NULL}},
+    {"lease expiry counts as an attempt",
+     {"submit", "claim detect", "time 1500", "claim detect", "time 1500", "state failed",
+      "reason lease expired", NULL}},
+    {"resolve by hand",
+     {"submit", "cmd ack", "ok", "event command.recorded", "cmd resolve", "state resolved",
+      "jobs detect cancelled 1", "jobs report ready 1", "cmd resolve", "err wrong_state",
+      "cmd pause", "err wrong_state", NULL}},
+    {"resolve a failed incident",
+     {"submit", "claim detect", "fail final", "state failed", "cmd pause", "err wrong_state",
+      "cmd resolve", "state resolved", NULL}},
+    {"retry of a job that is not dead",
+     {"submit", "claim detect", "cmd retry", "err wrong_state", NULL}},
+};
+
+static void test_scenarios(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		void *fs;
+		fx_setup(&fs);
+		struct fx *f = fs;
+		for (int k = 0; scenarios[i].steps[k]; k++)
+			step(f, scenarios[i].steps[k], scenarios[i].name, k);
+		fx_teardown(&fs);
+	}
+}
+
+static void test_submit_and_standalone_jobs(void **state)
+{
+	struct fx *f = *state;
+	cJSON *r = call(f, 0,
+			"\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
+			"\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
+	int64_t first = json_int(r, "incident", 0);
+	assert_true(json_bool(r, "created", 0));
+	r = call(f, 0,
+		 "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
+		 "\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
+	if (json_int(r, "incident", 0) != first || json_bool(r, "created", 1))
+		fail_msg("repeated key: got incident %lld created=%d, want %lld created=0",
+			 (long long)json_int(r, "incident", 0), json_bool(r, "created", 1),
+			 (long long)first);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 1);
+
+	r = call(f, 0, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{\"n\":1}}");
+	int64_t job = json_int(r, "job", 0);
+	assert_true(job > 0);
+	r = call(f, 0, "\"type\":\"claim\",\"kinds\":[\"bench\"],\"worker\":\"w\",\"wait_ms\":0");
+	cJSON *j = cJSON_GetObjectItem(r, "job");
+	assert_int_equal(json_int(j, "id", 0), job);
+	assert_int_equal(json_int(cJSON_GetObjectItem(j, "input"), "n", 0), 1);
+	char lease[64];
+	snprintf(lease, sizeof(lease), "%s", json_str(j, "lease"));
+	r = call(f, 0, "\"type\":\"heartbeat\",\"job\":%lld,\"lease\":\"%s\",\"lease_ms\":5000",
+		 (long long)job, lease);
+	assert_int_equal(json_int(r, "deadline_ms", 0), f->q.now + 5000);
+	r = call(f, 0, "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":{}",
+		 (long long)job, lease);
+	assert_true(json_bool(r, "ok", 0));
+	r = call(f, 0, "\"type\":\"heartbeat\",\"job\":%lld,\"lease\":\"%s\"", (long long)job, lease);
+	assert_string_equal(reply_error(r), "lease_lost");
+	r = call(f, 0, "\"type\":\"complete\",\"job\":999,\"lease\":\"x\",\"result\":{}");
+	assert_string_equal(reply_error(r), "not_found");
+	r = call(f, 7, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"x\"}");
+	assert_string_equal(reply_error(r), "not_found");
+	r = call(f, 0, "\"type\":\"command\",\"action\":\"ack\",\"user\":\"u\",\"surface\":\"s\"");
+	assert_string_equal(reply_error(r), "bad_request");
+	r = call(f, 0, "\"type\":\"query\",\"what\":\"incidents\",\"state\":\"nope\"");
+	assert_string_equal(reply_error(r), "bad_request");
+	r = call(f, 0, "\"type\":\"query\",\"what\":\"stats\"");
+	cJSON *s = cJSON_GetObjectItem(r, "stats");
+	assert_int_equal(json_int(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"), "bench"), "done", 0), 1);
+	r = call(f, 0, "\"type\":\"query\",\"what\":\"events\",\"since\":1,\"limit\":5");
+	cJSON *items = cJSON_GetObjectItem(r, "items");
+	assert_int_equal(cJSON_GetArraySize(items), 1); /* opened is seq 1; standalone jobs add none */
+	assert_int_equal(json_int(cJSON_GetArrayItem(items, 0), "seq", 0), 2);
+	assert_string_equal(json_str(cJSON_GetArrayItem(items, 0), "type"), "event");
+	check_invariants(f, "standalone");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_scenarios),
+	    cmocka_unit_test_setup_teardown(test_submit_and_standalone_jobs, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,483 @@
+/*
+ * NAME
+ *   opsbot-queue - opsbot's durable job queue and incident state machine
+ *
+ * SYNOPSIS
+ *   opsbot-queue [-c FILE]
+ *
+ * DESCRIPTION
+ *   The one writer of the incident database.  Requests (lib/wire.h: submit,
+ *   claim, heartbeat, complete, fail, approve, command, query) arrive on an
+ *   NNG REP socket served by many contexts; events go out on a PUB socket.
+ *
+ *   One thread touches SQLite.  NNG's aio callbacks only push a received
+ *   request into a mutex-protected inbox and wake this thread through a
+ *   pipe.  The main loop then drains every waiting request into ONE
+ *   transaction (group commit), COMMITs, and only then sends the replies and
+ *   publishes the events: a reply that says "done" is on disk.  A claim that
+ *   finds no job keeps its context parked until a job of its kind is ready
+ *   or its wait_ms passes.  Every 100 ms the loop also expires leases
+ *   (the job goes back to ready, or dead after max_attempts) and approval
+ *   deadlines.  Each event is a row in the events table too, so a subscriber
+ *   that missed one asks `query what:"events" since:N`.
+ *
+ * TRUST
+ *   Every request is untrusted input: decoded strictly (wire_decode names the
+ *   bad field), bounded in size (WIRE_MAX_BYTES), and never fatal - a bad
+ *   request gets an error reply and nothing changes.  The queue trusts the
+ *   config file and its own database.  It holds no secrets; anyone who can
+ *   reach the REP socket can drive incidents, so keep ipc:// paths private
+ *   and use tls+tcp:// across hosts.
+ *
+ * MESSAGES
+ *   In: the requests of lib/wire.h.  Out: one reply per request, and the
+ *   WIRE_EV_* events on the PUB socket, after COMMIT.
+ *
+ * CONFIG ([queue]; [pipeline] stages and approval_expiry are read too)
+ *   listen        REP address             ipc://var/run/opsbot-queue.ipc
+ *   events        PUB address             ipc://var/run/opsbot-events.ipc
+ *   db            SQLite file             var/opsbot.db
+ *   lease         default lease           30s
+ *   max_attempts  deliveries before dead  5
+ *   retry_base    first retry delay       1s (doubles per attempt, max 1h)
+ *   contexts      concurrent requests     128
+ *   sync          full | normal           full
+ *
+ * SIGNALS
+ *   SIGTERM, SIGINT: finish the batch in hand, commit, stop.  SIGHUP: logged;
+ *   [queue] changes need a restart.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "config.h"
+#include "handle.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "state.h"
+#include "timeutil.h"
+#include "wire.h"
+
+#define TICK_MS 100
+
+enum qctx_state { QC_RECV, QC_WORK, QC_SEND };
+
+/* One REP context: receives a request, waits (maybe parked), sends the reply. */
+struct qctx {
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum qctx_state state;
+	nng_msg *msg;       /* the request; reused for the reply */
+	struct wire_msg req; /* decoded request while parked */
+	int decoded;
+	int64_t park_until; /* monotonic ms */
+	cJSON *reply;
+	struct qctx *next; /* inbox, batch or parked list */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct qctx *inbox; /* LIFO, reversed when taken */
+	int wake[2];
+} io = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = {-1, -1}};
+
+static volatile sig_atomic_t stopping, hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hup = 1;
+	else
+		stopping = 1;
+	int saved = errno;
+	(void)!write(io.wake[1], "s", 1);
+	errno = saved;
+}
+
+/* NNG's thread: hand a received request to the main loop; restart receive after a send. */
+static void qctx_cb(void *arg)
+{
+	struct qctx *c = arg;
+	int rv = nng_aio_result(c->aio);
+	if (c->state == QC_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
+		}
+		if (rv == NNG_ECLOSED)
+			return;
+		c->state = QC_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	if (rv != 0) {
+		log_warn("event=recv_error error=%s", log_q(nng_strerror(rv)));
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	c->msg = nng_aio_get_msg(c->aio);
+	nng_aio_set_msg(c->aio, NULL);
+	c->state = QC_WORK;
+	pthread_mutex_lock(&io.mu);
+	int was_empty = io.inbox == NULL;
+	c->next = io.inbox;
+	io.inbox = c;
+	pthread_mutex_unlock(&io.mu);
+	if (was_empty)
+		(void)!write(io.wake[1], "r", 1);
+}
+
+static struct qctx *inbox_take(void)
+{
+	char buf[256];
+	while (read(io.wake[0], buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&io.mu);
+	struct qctx *l = io.inbox;
+	io.inbox = NULL;
+	pthread_mutex_unlock(&io.mu);
+	struct qctx *fifo = NULL;
+	while (l) {
+		struct qctx *n = l->next;
+		l->next = fifo;
+		fifo = l;
+		l = n;
+	}
+	return fifo;
+}
+
+static void qctx_send(struct qctx *c)
+{
+	char *body = json_print(c->reply);
+	cJSON_Delete(c->reply);
+	c->reply = NULL;
+	if (c->decoded) {
+		wire_msg_free(&c->req);
+		c->decoded = 0;
+	}
+	nng_msg *msg = c->msg;
+	c->msg = NULL;
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, body, strlen(body)) != 0)
+		log_fatal("event=out_of_memory where=reply");
+	free(body);
+	c->state = QC_SEND;
+	nng_aio_set_msg(c->aio, msg);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* An error reply to bytes that did not decode: use their id when there is one. */
+static cJSON *reply_undecodable(const struct qctx *c, const char *why)
+{
+	struct wire_msg m = {.v = WIRE_VERSION};
+	cJSON *raw = NULL;
+	char err[64];
+	if (nng_msg_len(c->msg) <= WIRE_MAX_BYTES &&
+	    json_parse(nng_msg_body(c->msg), nng_msg_len(c->msg), &raw, err, sizeof(err)) == 0) {
+		const char *id = json_str(raw, "id");
+		if (id)
+			str_copy(m.id, sizeof(m.id), id);
+		m.incident = json_int(raw, "incident", 0);
+	}
+	cJSON_Delete(raw);
+	return wire_reply_err(&m, "bad_request", "%s", why);
+}
+
+/* Create the parent directories of an ipc:// path (relative or absolute). */
+static void ipc_dirs(const char *url)
+{
+	if (strncmp(url, "ipc://", 6) != 0)
+		return;
+	char dir[1024];
+	if (str_copy(dir, sizeof(dir), url + 6) < 0)
+		return;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0750);
+			*p = '/';
+		}
+	}
+}
+
+static unsigned parse_stages(struct config *cfg)
+{
+	const char *v = config_str(cfg, "pipeline", "stages",
+				   "detect retrieve plan execute verify report index");
+	unsigned mask = 0;
+	char word[64];
+	for (const char *p = v; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t n = strcspn(p, " \t,");
+		if (!n)
+			break;
+		enum stage_id g;
+		snprintf(word, sizeof(word), "%.*s", (int)(n < 63 ? n : 63), p);
+		if (state_stage_parse(word, &g) < 0)
+			config_error(cfg, "pipeline", "stages",
+				     "unknown stage \"%s\" (stages are detect retrieve plan "
+				     "execute verify report index)",
+				     word);
+		else
+			mask |= 1u << g;
+		p += n;
+	}
+	return mask;
+}
+
+static void read_config(const char *path, struct config **cfgp, struct queue_conf *qc)
+{
+	char err[512];
+	struct config *cfg;
+	if (config_load(path, &cfg, err, sizeof(err)) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+	qc->listen = config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc");
+	qc->events = config_str(cfg, "queue", "events", "ipc://var/run/opsbot-events.ipc");
+	qc->db = config_str(cfg, "queue", "db", "var/opsbot.db");
+	qc->lease_ms = config_duration_ms(cfg, "queue", "lease", 30000);
+	qc->max_attempts = (int)config_int(cfg, "queue", "max_attempts", 5, 1, 1000);
+	qc->retry_base_ms = config_duration_ms(cfg, "queue", "retry_base", 1000);
+	qc->contexts = (int)config_int(cfg, "queue", "contexts", 128, 1, 4096);
+	static const char *const syncs[] = {"full", "normal", NULL};
+	qc->sync = config_enum(cfg, "queue", "sync", syncs, 0) == 1 ? STORE_SYNC_NORMAL
+								      : STORE_SYNC_FULL;
+	qc->stages = parse_stages(cfg);
+	qc->approval_expiry_ms = config_duration_ms(cfg, "pipeline", "approval_expiry", 30 * 60000);
+	if (qc->lease_ms < 1 || qc->lease_ms > WIRE_LEASE_MAX_MS)
+		config_error(cfg, "queue", "lease", "lease must be between 1ms and 1h");
+	if (config_check(cfg, (const char *const[]){"queue", NULL}, err, sizeof(err)) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+	*cfgp = cfg;
+}
+
+/* Replace every reply of a rolled-back batch: nothing it said happened did. */
+static void batch_unavailable(struct qctx *done)
+{
+	for (struct qctx *c = done; c; c = c->next) {
+		if (!c->decoded)
+			continue; /* its bad_request reply stands */
+		cJSON_Delete(c->reply);
+		c->reply = wire_reply_err(&c->req, "unavailable",
+					  "the queue could not store this; retry shortly");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = "config/opsbot.conf";
+	int opt;
+	log_init("opsbot-queue");
+	while ((opt = getopt(argc, argv, "c:")) != -1) {
+		if (opt == 'c') {
+			path = optarg;
+		} else {
+			fprintf(stderr, "usage: opsbot-queue [-c FILE]\n");
+			return 2;
+		}
+	}
+	struct config *cfg;
+	struct queue q = {0};
+	read_config(path, &cfg, &q.conf);
+
+	char err[512];
+	if (store_open(q.conf.db, q.conf.sync, &q.st, err, sizeof(err)) < 0)
+		log_fatal("event=store_open_failed error=%s", log_q(err));
+
+	if (pipe2(io.wake, O_NONBLOCK | O_CLOEXEC) < 0)
+		log_fatal("event=pipe_failed error=%s", log_q(strerror(errno)));
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	nng_socket rep, pub;
+	int rv;
+	ipc_dirs(q.conf.listen);
+	ipc_dirs(q.conf.events);
+	if ((rv = nng_rep0_open(&rep)) != 0 || (rv = nng_pub0_open(&pub)) != 0)
+		log_fatal("event=socket_failed error=%s", log_q(nng_strerror(rv)));
+	nng_socket_set_size(rep, NNG_OPT_RECVMAXSZ, WIRE_MAX_BYTES);
+	if ((rv = nng_listen(rep, q.conf.listen, NULL, 0)) != 0)
+		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.listen),
+			  log_q(nng_strerror(rv)));
+	if ((rv = nng_listen(pub, q.conf.events, NULL, 0)) != 0)
+		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.events),
+			  log_q(nng_strerror(rv)));
+
+	struct qctx *ctxs = xcalloc((size_t)q.conf.contexts, sizeof(*ctxs));
+	for (int i = 0; i < q.conf.contexts; i++) {
+		struct qctx *c = &ctxs[i];
+		if ((rv = nng_ctx_open(&c->ctx, rep)) != 0 ||
+		    (rv = nng_aio_alloc(&c->aio, qctx_cb, c)) != 0)
+			log_fatal("event=context_failed error=%s", log_q(nng_strerror(rv)));
+		c->state = QC_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+	}
+	q.started_ms = time_now_ms();
+	q.outbox = json_new_array();
+	log_info("event=started listen=%s events=%s db=%s contexts=%d sync=%s lease_ms=%lld",
+		 log_q(q.conf.listen), log_q(q.conf.events), log_q(q.conf.db), q.conf.contexts,
+		 q.conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q.conf.lease_ms);
+
+	struct qctx *parked = NULL;
+	int64_t next_tick = time_mono_ms();
+	while (!stopping) {
+		int64_t mono = time_mono_ms();
+		int64_t wake_at = next_tick;
+		for (struct qctx *c = parked; c; c = c->next)
+			if (c->park_until < wake_at)
+				wake_at = c->park_until;
+		int timeout = wake_at > mono ? (int)(wake_at - mono) : 0;
+		struct pollfd pfd = {.fd = io.wake[0], .events = POLLIN};
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			log_fatal("event=poll_failed error=%s", log_q(strerror(errno)));
+		if (hup) {
+			hup = 0;
+			log_info("event=sighup note=\"[queue] changes need a restart\"");
+		}
+		struct qctx *batch = inbox_take();
+		mono = time_mono_ms();
+		int tick = mono >= next_tick;
+		if (!batch && !tick && !(parked && wake_at <= mono))
+			continue;
+		if (tick)
+			next_tick = mono + TICK_MS;
+
+		q.now = time_now_ms();
+		q.ready_dirty = 0;
+		int failed = store_begin(q.st) < 0;
+		struct qctx *done = NULL, **done_tail = &done;
+		int nreq = 0;
+		while (batch) {
+			struct qctx *c = batch;
+			batch = c->next;
+			c->next = NULL;
+			nreq++;
+			char derr[256];
+			if (wire_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->req, derr,
+					sizeof(derr)) < 0) {
+				log_info("event=bad_request error=%s", log_q(derr));
+				c->reply = reply_undecodable(c, derr);
+			} else {
+				c->decoded = 1;
+				q.requests++;
+				if (failed) {
+					c->reply = NULL; /* replaced below */
+				} else {
+					enum handle_rc rc = handle_request(&q, &c->req, &c->reply);
+					if (rc == HANDLE_STORE_ERR)
+						failed = 1;
+					if (rc == HANDLE_PARK) {
+						c->park_until =
+						    mono + json_int(c->req.root, "wait_ms", 0);
+						c->next = parked;
+						parked = c;
+						continue;
+					}
+				}
+			}
+			*done_tail = c;
+			done_tail = &c->next;
+		}
+		if (!failed && tick && handle_timers(&q) < 0)
+			failed = 1;
+		/* Parked claims: try again when a job may have become claimable. */
+		if (!failed && parked) {
+			struct qctx **pp = &parked;
+			while (*pp) {
+				struct qctx *c = *pp;
+				enum handle_rc rc = HANDLE_PARK;
+				if (q.ready_dirty || tick || c->park_until <= mono)
+					rc = handle_claim_try(&q, &c->req, &c->reply);
+				if (rc == HANDLE_STORE_ERR) {
+					failed = 1;
+					break;
+				}
+				if (rc == HANDLE_PARK && c->park_until <= mono) {
+					c->reply = wire_reply_ok(&c->req);
+					json_add(c->reply, "job", cJSON_CreateNull());
+					rc = HANDLE_REPLY;
+				}
+				if (rc == HANDLE_PARK) {
+					pp = &c->next;
+					continue;
+				}
+				*pp = c->next;
+				c->next = NULL;
+				*done_tail = c;
+				done_tail = &c->next;
+			}
+		}
+		if (!failed && store_commit(q.st) < 0)
+			failed = 1;
+		if (failed) {
+			store_rollback(q.st);
+			q.rollbacks++;
+			log_error("event=batch_rolled_back requests=%d error=%s", nreq,
+				  log_q(store_errmsg(q.st)));
+			batch_unavailable(done);
+			cJSON_Delete(q.outbox);
+			q.outbox = json_new_array();
+		} else if (nreq > 0 || cJSON_GetArraySize(q.outbox) > 0) {
+			q.commits++; /* batches that carried something, not idle ticks */
+		}
+		int np = 0;
+		for (struct qctx *c = parked; c; c = c->next)
+			np++;
+		q.parked = np;
+		/* After COMMIT: replies, then events. */
+		while (done) {
+			struct qctx *c = done;
+			done = c->next;
+			c->next = NULL;
+			qctx_send(c);
+		}
+		cJSON *e;
+		cJSON_ArrayForEach(e, q.outbox)
+		{
+			char *body = json_print(e);
+			if ((rv = nng_send(pub, body, strlen(body), 0)) != 0)
+				log_warn("event=publish_failed error=%s", log_q(nng_strerror(rv)));
+			free(body);
+		}
+		if (cJSON_GetArraySize(q.outbox) > 0) {
+			cJSON_Delete(q.outbox);
+			q.outbox = json_new_array();
+		}
+	}
+	log_info("event=stopping commits=%llu requests=%llu", (unsigned long long)q.commits,
+		 (unsigned long long)q.requests);
+	nng_close(rep);
+	nng_close(pub);
+	for (int i = 0; i < q.conf.contexts; i++) {
+		nng_aio_free(ctxs[i].aio);
+		if (ctxs[i].decoded)
+			wire_msg_free(&ctxs[i].req);
+		if (ctxs[i].msg)
+			nng_msg_free(ctxs[i].msg);
+		cJSON_Delete(ctxs[i].reply);
+	}
+	free(ctxs);
+	cJSON_Delete(q.outbox);
+	store_close(q.st);
+	config_free(cfg);
+	return 0;
+}

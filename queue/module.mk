@@ -1,0 +1,20 @@
+# queue/module.mk: opsbot-queue, its unit tests, and the queue benchmark.
+
+QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c
+QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
+QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
+ALL_OBJS += $(QUEUE_OBJS)
+
+PROGRAMS += $(B)/bin/opsbot-queue
+$(B)/bin/opsbot-queue: $(QUEUE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+
+# Unit tests: the state machine alone, the store on a real file, and the
+# handlers (transitions applied to a real store, invariants checked).
+QUEUE_TESTS := state store handle
+ALL_OBJS += $(QUEUE_TESTS:%=$(B)/queue/%_test.o)
+UNIT_TESTS += $(QUEUE_TESTS:%=$(B)/tests/queue_%)
+$(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
