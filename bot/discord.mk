@@ -13,3 +13,4 @@ ALL_OBJS += $(B)/bot/discord_sig_test.o
 BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
 
 INTEG_TESTS += tests/integration/discord_e2e.sh
+INTEG_TESTS += tests/integration/discord_faults.sh

@@ -66,7 +66,13 @@ struct dconn *dgw_open(struct dstate *st, const char *query)
 	cJSON *trace = json_new_array();
 	cJSON_AddItemToArray(trace, cJSON_CreateString("[\"fake-discord-gateway\",{\"micros\":0.0}]"));
 	json_add(d, "_trace", trace);
-	send_op(st, c, 10, d);
+	if (st->hold_until_us > c->opened_us) {
+		/* Held: the client waits for Hello as if the gateway were slow. */
+		c->hello = dstate_frame(10, d, 0, NULL);
+		c->hello_at = st->hold_until_us;
+	} else {
+		send_op(st, c, 10, d);
+	}
 	cJSON_Delete(d);
 	return c;
 }
@@ -401,6 +407,7 @@ void dgw_conn_free(struct dstate *st, struct dconn *c)
 		free(f->text);
 		free(f);
 	}
+	free(c->hello);
 	free(c);
 }
 
@@ -411,6 +418,14 @@ void dgw_tick(struct dstate *st)
 	int64_t limit = (int64_t)st->cfg.heartbeat_ms * 1000 * 3 / 2 + 200000;
 	for (struct dconn *c = st->conns; c; c = c->next) {
 		if (c->gone || c->close_code || c->drop)
+			continue;
+		if (c->hello && now >= c->hello_at) {
+			dstate_conn_send(st, c, c->hello, strlen(c->hello));
+			free(c->hello);
+			c->hello = NULL;
+			c->last_hb_us = now;
+		}
+		if (c->hello)
 			continue;
 		if (c->close_at_us && now >= c->close_at_us) {
 			dstate_conn_close(st, c, 4000, "Unknown error.");
@@ -454,12 +469,27 @@ int dgw_ctl_invalid_session(struct dstate *st, int resumable)
 	return 0;
 }
 
-int dgw_ctl_drop(struct dstate *st)
+int dgw_ctl_drop(struct dstate *st, int hold_ms)
 {
 	struct dconn *c = active_conn(st);
 	if (!c)
 		return -1;
+	if (hold_ms > 0)
+		st->hold_until_us = dstate_now_us() + (int64_t)hold_ms * 1000;
 	dstate_conn_close(st, c, 0, NULL);
+	return 0;
+}
+
+int dgw_ctl_dispatch(struct dstate *st, const char *t, const cJSON *d)
+{
+	struct dsess *s = dstate_active(st);
+	if (!s)
+		return -1;
+	/* Sent as is: the test decides what is malformed. */
+	s->seq++;
+	char *text = dstate_frame(0, d, s->seq, t);
+	dstate_conn_send(st, s->conn, text, strlen(text));
+	free(text);
 	return 0;
 }
 

@@ -31,7 +31,10 @@ void dgw_tick(struct dstate *st);
 /* Control actions on the active session's connection; -1 when none. */
 int dgw_ctl_reconnect(struct dstate *st);
 int dgw_ctl_invalid_session(struct dstate *st, int resumable);
-int dgw_ctl_drop(struct dstate *st);
+/* Cut the TCP connection; new connections get Hello only after hold_ms. */
+int dgw_ctl_drop(struct dstate *st, int hold_ms);
+/* Send a dispatch with any t and d (d may be any JSON, or NULL). */
+int dgw_ctl_dispatch(struct dstate *st, const char *t, const cJSON *d);
 int dgw_ctl_close(struct dstate *st, int code);
 int dgw_ctl_acks(struct dstate *st, int on);
 int dgw_ctl_heartbeat_request(struct dstate *st);

@@ -108,6 +108,8 @@ struct dconn {
 	int64_t window_start_us; /* 60 s window for the 120 events limit */
 	int window_count;
 	int ack_off; /* control: stop answering heartbeats (zombie test) */
+	char *hello; /* Hello held back until hello_at (control: drop with hold_ms) */
+	int64_t hello_at;
 	int gone;    /* closed; waiting for the glue to free it */
 	void *wsi;   /* the glue's handle */
 	struct dconn *next;
@@ -169,6 +171,7 @@ struct dstate {
 	int identifies;
 	int resumes;
 	int invalid_sessions;
+	int64_t hold_until_us; /* new connections get Hello only after this */
 	/* forced 429s (control API) */
 	int force_route_n;
 	char force_route_match[96];
