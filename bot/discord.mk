@@ -14,3 +14,4 @@ BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
 
 INTEG_TESTS += tests/integration/discord_e2e.sh
 INTEG_TESTS += tests/integration/discord_faults.sh
+INTEG_TESTS += tests/integration/discord_http.sh

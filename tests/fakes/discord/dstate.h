@@ -76,6 +76,7 @@ struct dinter {
 	int late_callbacks;   /* callbacks refused after the deadline */
 	int second_callbacks; /* callbacks refused as already acknowledged */
 	int followups;
+	int external; /* delivered by the test over HTTP; answered inline */
 	struct dinter *next;
 };
 
