@@ -15,3 +15,10 @@ BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
 INTEG_TESTS += tests/integration/discord_e2e.sh
 INTEG_TESTS += tests/integration/discord_faults.sh
 INTEG_TESTS += tests/integration/discord_http.sh
+
+$(B)/tests/discord_rest_test: $(B)/bot/discord_rest_test.o $(B)/bot/discord_rest.o \
+		$(B)/bot/discord_gw.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_CMOCKA) -lpthread
+UNIT_TESTS += $(B)/tests/discord_rest_test
+ALL_OBJS += $(B)/bot/discord_rest_test.o
