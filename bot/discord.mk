@@ -22,3 +22,8 @@ $(B)/tests/discord_rest_test: $(B)/bot/discord_rest_test.o $(B)/bot/discord_rest
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_CMOCKA) -lpthread
 UNIT_TESTS += $(B)/tests/discord_rest_test
 ALL_OBJS += $(B)/bot/discord_rest_test.o
+
+BENCHES += chat_discord
+.PHONY: bench-chat_discord
+bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
+	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh

@@ -1326,8 +1326,23 @@ static void ctl_messages(struct dstate *st, const char *ref, const char *query, 
 		return;
 	}
 	int with_time = strstr(query ? query : "", "times=1") != NULL;
+	/* after=<id>: only messages posted after that one (cheap polling). */
+	const char *after = query ? strstr(query, "after=") : NULL;
+	struct dmsg *start = c->msgs;
+	if (after) {
+		char aid[DSTATE_ID_LEN];
+		size_t n = strcspn(after + 6, "&");
+		str_copy(aid, sizeof aid, "");
+		if (n < sizeof aid) {
+			memcpy(aid, after + 6, n);
+			aid[n] = 0;
+		}
+		for (struct dmsg *m = c->msgs; m; m = m->next)
+			if (strcmp(m->id, aid) == 0)
+				start = m->next;
+	}
 	cJSON *arr = json_new_array();
-	for (struct dmsg *m = c->msgs; m; m = m->next) {
+	for (struct dmsg *m = start; m; m = m->next) {
 		cJSON *o = json_dup(m->obj);
 		if (with_time)
 			json_add_int(o, "_created_us", m->created_us);
