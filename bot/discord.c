@@ -61,13 +61,13 @@
 #include "timeutil.h"
 #include "wire.h"
 
-#define SURFACE "discord"
-#define INTENTS 1 /* GUILDS: channel names from GUILD_CREATE; interactions need none */
+#define SURFACE      "discord"
+#define INTENTS      1 /* GUILDS: channel names from GUILD_CREATE; interactions need none */
 #define MAX_CHANNELS 256
-#define SEEN_MAX 512 /* interaction ids remembered against replays */
-#define TEXT_MAX 1500 /* characters of one step's text (content limit 2000) */
-#define JOB_TRIES 5
-#define EPHEMERAL 64
+#define SEEN_MAX     512  /* interaction ids remembered against replays */
+#define TEXT_MAX     1500 /* characters of one step's text (content limit 2000) */
+#define JOB_TRIES    5
+#define EPHEMERAL    64
 
 struct chan {
 	char id[32];
@@ -128,14 +128,15 @@ static void done_push(struct discord *d, struct done *x)
 
 /* A REST call with retries for transport errors and 5xx; 0 with status/out. */
 static int rest(struct discord *d, struct http_client *hc, const char *method, const char *path,
-		const cJSON *body, long *status, cJSON **out)
+                const cJSON *body, long *status, cJSON **out)
 {
 	char err[256];
 	int64_t backoff = 250;
 	for (int i = 0; i < JOB_TRIES && !d->stop; i++) {
 		if (out)
 			*out = NULL;
-		int rc = discord_rest_call(d->rest, hc, method, path, body, status, out, err, sizeof err);
+		int rc = discord_rest_call(d->rest, hc, method, path, body, status, out, err,
+		                           sizeof err);
 		if (rc == 0 && *status < 500)
 			return 0;
 		if (rc == 0) {
@@ -146,7 +147,7 @@ static int rest(struct discord *d, struct http_client *hc, const char *method, c
 			}
 		}
 		log_warn("event=discord_rest_retry method=%s path=%s error=%s", method, log_q(path),
-			 log_q(err));
+		         log_q(err));
 		time_sleep_ms(backoff, &d->stop);
 		backoff *= 2;
 	}
@@ -156,7 +157,7 @@ static int rest(struct discord *d, struct http_client *hc, const char *method, c
 static void log_rest_error(const char *what, long status, const cJSON *body)
 {
 	log_warn("event=discord_rest_refused what=%s status=%ld code=%lld message=%s", what, status,
-		 (long long)json_int(body, "code", 0), log_q(json_str(body, "message")));
+	         (long long)json_int(body, "code", 0), log_q(json_str(body, "message")));
 }
 
 /* Cut s to at most max characters on a UTF-8 boundary, adding an ellipsis. */
@@ -184,7 +185,7 @@ static cJSON *render(struct discord *d, const char *name, const cJSON *ctx)
 	char err[256];
 	cJSON *msg = NULL;
 	if (template_render(d->tpl, name, ctx, TEMPLATE_ESC_DISCORD | TEMPLATE_ESC_JSON, &out, err,
-			    sizeof err) < 0 ||
+	                    sizeof err) < 0 ||
 	    json_parse_object(out.data ? out.data : "", out.len, &msg, err, sizeof err) < 0) {
 		log_error("event=discord_template_failed template=%s error=%s", name, log_q(err));
 		msg = NULL;
@@ -223,12 +224,12 @@ static cJSON *button_rows(const struct button *bs, int n)
 }
 
 static void button_set(struct button *b, const char *label, int style, int64_t incident,
-		       const char *action, const char *arg)
+                       const char *action, const char *arg)
 {
 	b->label = label;
 	b->style = style;
 	snprintf(b->custom_id, sizeof b->custom_id, "ob:%lld:%s%s%.60s", (long long)incident,
-		 action, arg && *arg ? ":" : "", arg ? arg : "");
+	         action, arg && *arg ? ":" : "", arg ? arg : "");
 }
 
 /* --------------------------------------------------------- post lane jobs */
@@ -277,7 +278,8 @@ static cJSON *incident_record(struct discord *d, int64_t id)
 		json_add_str(req, "what", "incident");
 		cJSON *reply = NULL;
 		char err[256];
-		if (rpc_call(d->b->rpc, req, &reply, d->queue_timeout_ms, 1, err, sizeof err) == 0) {
+		if (rpc_call(d->b->rpc, req, &reply, d->queue_timeout_ms, 1, err, sizeof err) ==
+		    0) {
 			cJSON *rec = cJSON_GetObjectItemCaseSensitive(reply, "incident");
 			if (cJSON_IsObject(rec)) {
 				cache_put(d, id, rec);
@@ -313,7 +315,7 @@ static int severity_color(const char *sev)
 static int state_final(const char *st)
 {
 	return st && (strcmp(st, WIRE_ST_RESOLVED) == 0 || strcmp(st, WIRE_ST_REJECTED) == 0 ||
-		      strcmp(st, WIRE_ST_EXPIRED) == 0 || strcmp(st, WIRE_ST_FAILED) == 0);
+	              strcmp(st, WIRE_ST_EXPIRED) == 0 || strcmp(st, WIRE_ST_FAILED) == 0);
 }
 
 /* The parent message body for an incident record; caller frees. */
@@ -326,11 +328,14 @@ static cJSON *parent_message(struct discord *d, int64_t id, const cJSON *rec)
 	char *summary = clip(json_str(rec, "summary"), 1000);
 	json_add_str(ctx, "title", title);
 	json_add_str(ctx, "summary", summary);
-	json_add_str(ctx, "service", json_str(rec, "service") ? json_str(rec, "service") : "unknown");
-	json_add_str(ctx, "severity", json_str(rec, "severity") ? json_str(rec, "severity") : "unknown");
+	json_add_str(ctx, "service",
+	             json_str(rec, "service") ? json_str(rec, "service") : "unknown");
+	json_add_str(ctx, "severity",
+	             json_str(rec, "severity") ? json_str(rec, "severity") : "unknown");
 	json_add_str(ctx, "state", st ? st : WIRE_ST_OPEN);
 	json_add_str(ctx, "source", json_str(rec, "source") ? json_str(rec, "source") : "unknown");
-	json_add_int(ctx, "color", state_final(st) ? 0x2ecc71 : severity_color(json_str(rec, "severity")));
+	json_add_int(ctx, "color",
+	             state_final(st) ? 0x2ecc71 : severity_color(json_str(rec, "severity")));
 	json_add_bool(ctx, "final", state_final(st));
 	free(title);
 	free(summary);
@@ -343,8 +348,8 @@ static cJSON *parent_message(struct discord *d, int64_t id, const cJSON *rec)
 	if (!state_final(st)) {
 		int paused = st && strcmp(st, WIRE_ST_PAUSED) == 0;
 		button_set(&bs[n++], "Acknowledge", 2, id, "ack", NULL);
-		button_set(&bs[n++], paused ? "Resume" : "Pause", 2, id, paused ? "resume" : "pause",
-			   NULL);
+		button_set(&bs[n++], paused ? "Resume" : "Pause", 2, id,
+		           paused ? "resume" : "pause", NULL);
 		button_set(&bs[n++], "Resolve", 3, id, "resolve", NULL);
 	}
 	json_add(msg, "components", button_rows(bs, n));
@@ -366,19 +371,20 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 		const char *user = json_str(sf, "user");
 		icon = "🚨";
 		snprintf(head, sizeof head, "Incident opened%s%s (source: %s)", user ? " by " : "",
-			 user ? user : "", json_str(data, "source") ? json_str(data, "source") : "unknown");
+		         user ? user : "",
+		         json_str(data, "source") ? json_str(data, "source") : "unknown");
 		text = json_str(data, "summary");
 	} else if (strcmp(name, WIRE_EV_STAGE) == 0) {
 		icon = "➡️";
 		snprintf(head, sizeof head, "State: %s → %s",
-			 json_str(data, "from") ? json_str(data, "from") : "?",
-			 json_str(data, "to") ? json_str(data, "to") : "?");
+		         json_str(data, "from") ? json_str(data, "from") : "?",
+		         json_str(data, "to") ? json_str(data, "to") : "?");
 		text = json_str(data, "reason");
 	} else if (strcmp(name, WIRE_EV_FINDINGS) == 0) {
 		icon = "🔎";
 		res = cJSON_GetObjectItemCaseSensitive(data, "result");
 		snprintf(head, sizeof head, "%s finished",
-			 json_str(data, "kind") ? json_str(data, "kind") : "step");
+		         json_str(data, "kind") ? json_str(data, "kind") : "step");
 		text = json_str(res, "summary");
 	} else if (strcmp(name, WIRE_EV_PLAN) == 0) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
@@ -392,11 +398,11 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 		{
 			char *params = json_print(cJSON_GetObjectItemCaseSensitive(s, "params"));
 			buf_appendf(&lines, "%s%d. %s %s (%s)%s%s", k ? "\n" : "", k + 1,
-				    json_str(s, "action") ? json_str(s, "action") : "?",
-				    params && strcmp(params, "null") ? params : "",
-				    json_str(s, "risk") ? json_str(s, "risk") : "risk unknown",
-				    json_str(s, "rationale") ? ": " : "",
-				    json_str(s, "rationale") ? json_str(s, "rationale") : "");
+			            json_str(s, "action") ? json_str(s, "action") : "?",
+			            params && strcmp(params, "null") ? params : "",
+			            json_str(s, "risk") ? json_str(s, "risk") : "risk unknown",
+			            json_str(s, "rationale") ? ": " : "",
+			            json_str(s, "rationale") ? json_str(s, "rationale") : "");
 			free(params);
 			k++;
 		}
@@ -407,25 +413,27 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 			button_set(&bs[nb++], "Reject", 4, id, "reject", hash);
 		}
 	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
-		icon = strcmp(json_str(data, "decision") ? json_str(data, "decision") : "", "approve") == 0
-			       ? "✅"
-			       : "⛔";
+		icon = strcmp(json_str(data, "decision") ? json_str(data, "decision") : "",
+		              "approve") == 0
+		           ? "✅"
+		           : "⛔";
 		snprintf(head, sizeof head, "%s by %s (%s)",
-			 json_str(data, "decision") ? json_str(data, "decision") : "decision",
-			 json_str(data, "user") ? json_str(data, "user") : "?",
-			 json_str(data, "surface") ? json_str(data, "surface") : "?");
+		         json_str(data, "decision") ? json_str(data, "decision") : "decision",
+		         json_str(data, "user") ? json_str(data, "user") : "?",
+		         json_str(data, "surface") ? json_str(data, "surface") : "?");
 	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
 		icon = "🗒️";
 		snprintf(head, sizeof head, "%s by %s (%s)",
-			 json_str(data, "action") ? json_str(data, "action") : "command",
-			 json_str(data, "user") ? json_str(data, "user") : "?",
-			 json_str(data, "surface") ? json_str(data, "surface") : "?");
+		         json_str(data, "action") ? json_str(data, "action") : "command",
+		         json_str(data, "user") ? json_str(data, "user") : "?",
+		         json_str(data, "surface") ? json_str(data, "surface") : "?");
 		text = json_str(data, "note");
 	} else if (strcmp(name, WIRE_EV_DEAD) == 0) {
 		icon = "❌";
-		snprintf(head, sizeof head, "%s failed after %lld attempts; it will not run again by itself",
-			 json_str(data, "kind") ? json_str(data, "kind") : "job",
-			 (long long)json_int(data, "attempts", 0));
+		snprintf(head, sizeof head,
+		         "%s failed after %lld attempts; it will not run again by itself",
+		         json_str(data, "kind") ? json_str(data, "kind") : "job",
+		         (long long)json_int(data, "attempts", 0));
 		text = json_str(data, "error");
 		char job[32];
 		snprintf(job, sizeof job, "%lld", (long long)json_int(data, "job", 0));
@@ -433,13 +441,13 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 	} else if (strcmp(name, WIRE_EV_RETRY) == 0) {
 		icon = "🔁";
 		snprintf(head, sizeof head, "%s will be tried again (attempt %lld)",
-			 json_str(data, "kind") ? json_str(data, "kind") : "job",
-			 (long long)json_int(data, "attempt", 0));
+		         json_str(data, "kind") ? json_str(data, "kind") : "job",
+		         (long long)json_int(data, "attempt", 0));
 		text = json_str(data, "error");
 	} else if (strcmp(name, WIRE_EV_RESOLVED) == 0) {
 		icon = "✅";
-		snprintf(head, sizeof head, "Resolved%s%s",
-			 json_str(data, "by") ? " by " : "", json_str(data, "by") ? json_str(data, "by") : "");
+		snprintf(head, sizeof head, "Resolved%s%s", json_str(data, "by") ? " by " : "",
+		         json_str(data, "by") ? json_str(data, "by") : "");
 		text = json_str(data, "note");
 	} else if (strcmp(name, WIRE_EV_UPDATED) == 0) {
 		icon = "✏️";
@@ -465,10 +473,11 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 
 /* Post the parent message and its thread for a new incident. */
 static int open_incident(struct discord *d, struct http_client *hc, int64_t id, const cJSON *data,
-			 char *thread, size_t tlen)
+                         char *thread, size_t tlen)
 {
 	char ch[64], parent[64];
-	if (state_thread_get(d->post_state, SURFACE, id, ch, sizeof ch, parent, sizeof parent) == 1) {
+	if (state_thread_get(d->post_state, SURFACE, id, ch, sizeof ch, parent, sizeof parent) ==
+	    1) {
 		str_copy(thread, tlen, parent); /* thread id = parent message id */
 		return 0;
 	}
@@ -521,7 +530,7 @@ static int open_incident(struct discord *d, struct http_client *hc, int64_t id, 
 		log_warn("event=discord_state_failed incident=%lld", (long long)id);
 	str_copy(thread, tlen, mid);
 	log_info("event=discord_incident_posted incident=%lld channel=%s message=%s", (long long)id,
-		 channel, mid);
+	         channel, mid);
 	return 0;
 }
 
@@ -570,13 +579,15 @@ static void post_job(void *arg, struct http_client *hc)
 		int rc = open_incident(d, hc, id, data, thread, sizeof thread);
 		if (rc != 0) {
 			if (rc < 0)
-				log_error("event=discord_post_failed incident=%lld seq=%lld what=incident",
-					  (long long)id, (long long)j->seq);
+				log_error("event=discord_post_failed incident=%lld seq=%lld "
+				          "what=incident",
+				          (long long)id, (long long)j->seq);
 			goto done;
 		}
 	} else {
 		char ch[64];
-		if (state_thread_get(d->post_state, SURFACE, id, ch, sizeof ch, thread, sizeof thread) != 1)
+		if (state_thread_get(d->post_state, SURFACE, id, ch, sizeof ch, thread,
+		                     sizeof thread) != 1)
 			goto done; /* an incident this surface does not show */
 	}
 	cJSON *msg = step_message(d, name, id, data);
@@ -588,9 +599,10 @@ static void post_job(void *arg, struct http_client *hc)
 		if (rest(d, hc, "POST", path, msg, &status, &m) == 0 && status == 200)
 			state_posted_put(d->post_state, SURFACE, key, json_str(m, "id"));
 		else
-			log_error("event=discord_post_failed incident=%lld seq=%lld status=%ld code=%lld",
-				  (long long)id, (long long)j->seq, status,
-				  (long long)json_int(m, "code", 0));
+			log_error(
+			    "event=discord_post_failed incident=%lld seq=%lld status=%ld code=%lld",
+			    (long long)id, (long long)j->seq, status,
+			    (long long)json_int(m, "code", 0));
 		cJSON_Delete(m);
 		cJSON_Delete(msg);
 	}
@@ -633,7 +645,7 @@ static void ack_job(void *arg, struct http_client *hc)
 	char err[256];
 	/* Interaction answers are not retried blindly: a second callback is refused. */
 	if (discord_rest_call(j->d->rest, hc, j->method, j->path, j->body, &status, &out, err,
-			      sizeof err) < 0)
+	                      sizeof err) < 0)
 		log_warn("event=discord_answer_failed what=%s error=%s", j->what, log_q(err));
 	else if (status >= 300)
 		log_rest_error(j->what, status, out);
@@ -642,7 +654,7 @@ static void ack_job(void *arg, struct http_client *hc)
 }
 
 static void ack_push(struct discord *d, const char *what, const char *method, const char *path,
-		     cJSON *body)
+                     cJSON *body)
 {
 	struct ack_job *j = xcalloc(1, sizeof *j);
 	j->d = d;
@@ -656,27 +668,38 @@ static void ack_push(struct discord *d, const char *what, const char *method, co
 static cJSON *commands_json(void)
 {
 	static const char *const text =
-		"[{\"name\":\"incident\",\"type\":1,\"description\":\"Declare and manage incidents with opsbot\","
-		"\"options\":["
-		"{\"type\":1,\"name\":\"declare\",\"description\":\"Open a new incident\",\"options\":["
-		"{\"type\":3,\"name\":\"title\",\"description\":\"What is wrong, in a few words\",\"required\":true,\"max_length\":200},"
-		"{\"type\":3,\"name\":\"service\",\"description\":\"The affected service\",\"max_length\":100},"
-		"{\"type\":3,\"name\":\"severity\",\"description\":\"How bad it is\",\"choices\":["
-		"{\"name\":\"critical\",\"value\":\"critical\"},{\"name\":\"high\",\"value\":\"high\"},"
-		"{\"name\":\"medium\",\"value\":\"medium\"},{\"name\":\"low\",\"value\":\"low\"},"
-		"{\"name\":\"info\",\"value\":\"info\"}]},"
-		"{\"type\":3,\"name\":\"summary\",\"description\":\"More detail\",\"max_length\":1000}]},"
-		"{\"type\":1,\"name\":\"status\",\"description\":\"Show one incident\",\"options\":["
-		"{\"type\":4,\"name\":\"id\",\"description\":\"Incident number\",\"required\":true,\"min_value\":1}]},"
-		"{\"type\":1,\"name\":\"list\",\"description\":\"List open incidents\"},"
-		"{\"type\":1,\"name\":\"resolve\",\"description\":\"Mark an incident resolved\",\"options\":["
-		"{\"type\":4,\"name\":\"id\",\"description\":\"Incident number\",\"required\":true,\"min_value\":1},"
-		"{\"type\":3,\"name\":\"note\",\"description\":\"What fixed it\",\"max_length\":500}]},"
-		"{\"type\":1,\"name\":\"pause\",\"description\":\"Pause an incident's automation\",\"options\":["
-		"{\"type\":4,\"name\":\"id\",\"description\":\"Incident number\",\"required\":true,\"min_value\":1}]},"
-		"{\"type\":1,\"name\":\"resume\",\"description\":\"Resume a paused incident\",\"options\":["
-		"{\"type\":4,\"name\":\"id\",\"description\":\"Incident number\",\"required\":true,\"min_value\":1}]},"
-		"{\"type\":1,\"name\":\"help\",\"description\":\"How to use /incident\"}]}]";
+	    "[{\"name\":\"incident\",\"type\":1,\"description\":\"Declare and manage incidents "
+	    "with opsbot\","
+	    "\"options\":["
+	    "{\"type\":1,\"name\":\"declare\",\"description\":\"Open a new incident\",\"options\":["
+	    "{\"type\":3,\"name\":\"title\",\"description\":\"What is wrong, in a few "
+	    "words\",\"required\":true,\"max_length\":200},"
+	    "{\"type\":3,\"name\":\"service\",\"description\":\"The affected "
+	    "service\",\"max_length\":100},"
+	    "{\"type\":3,\"name\":\"severity\",\"description\":\"How bad it is\",\"choices\":["
+	    "{\"name\":\"critical\",\"value\":\"critical\"},{\"name\":\"high\",\"value\":\"high\"},"
+	    "{\"name\":\"medium\",\"value\":\"medium\"},{\"name\":\"low\",\"value\":\"low\"},"
+	    "{\"name\":\"info\",\"value\":\"info\"}]},"
+	    "{\"type\":3,\"name\":\"summary\",\"description\":\"More "
+	    "detail\",\"max_length\":1000}]},"
+	    "{\"type\":1,\"name\":\"status\",\"description\":\"Show one incident\",\"options\":["
+	    "{\"type\":4,\"name\":\"id\",\"description\":\"Incident "
+	    "number\",\"required\":true,\"min_value\":1}]},"
+	    "{\"type\":1,\"name\":\"list\",\"description\":\"List open incidents\"},"
+	    "{\"type\":1,\"name\":\"resolve\",\"description\":\"Mark an incident "
+	    "resolved\",\"options\":["
+	    "{\"type\":4,\"name\":\"id\",\"description\":\"Incident "
+	    "number\",\"required\":true,\"min_value\":1},"
+	    "{\"type\":3,\"name\":\"note\",\"description\":\"What fixed it\",\"max_length\":500}]},"
+	    "{\"type\":1,\"name\":\"pause\",\"description\":\"Pause an incident's "
+	    "automation\",\"options\":["
+	    "{\"type\":4,\"name\":\"id\",\"description\":\"Incident "
+	    "number\",\"required\":true,\"min_value\":1}]},"
+	    "{\"type\":1,\"name\":\"resume\",\"description\":\"Resume a paused "
+	    "incident\",\"options\":["
+	    "{\"type\":4,\"name\":\"id\",\"description\":\"Incident "
+	    "number\",\"required\":true,\"min_value\":1}]},"
+	    "{\"type\":1,\"name\":\"help\",\"description\":\"How to use /incident\"}]}]";
 	cJSON *c = NULL;
 	char err[128];
 	if (json_parse(text, strlen(text), &c, err, sizeof err) < 0)
@@ -694,12 +717,21 @@ static void boot_job(void *arg, struct http_client *hc)
 		cJSON *out = NULL;
 		char err[256];
 		if (discord_rest_call(d->rest, hc, "GET", "/gateway/bot", NULL, &status, &out, err,
-				      sizeof err) == 0 &&
+		                      sizeof err) == 0 &&
 		    status == 200 && json_str(out, "url")) {
 			str_copy(url, sizeof url, json_str(out, "url"));
-			const cJSON *l = cJSON_GetObjectItemCaseSensitive(out, "session_start_limit");
-			log_info("event=discord_gateway_url sessions_left=%lld",
-				 (long long)json_int(l, "remaining", -1));
+			const cJSON *l =
+			    cJSON_GetObjectItemCaseSensitive(out, "session_start_limit");
+			int64_t left = json_int(l, "remaining", -1);
+			log_info("event=discord_gateway_url sessions_left=%lld", (long long)left);
+			if (left == 0) {
+				/* Identifying past the daily limit resets the token: wait it out.
+				 */
+				int64_t wait = json_int(l, "reset_after", 60000);
+				log_warn("event=discord_identify_limit wait_ms=%lld",
+				         (long long)wait);
+				time_sleep_ms(wait, &d->stop);
+			}
 			cJSON_Delete(out);
 			break;
 		}
@@ -708,8 +740,8 @@ static void boot_job(void *arg, struct http_client *hc)
 			log_error("event=discord_stopped reason=\"token refused (401)\"");
 			return;
 		}
-		log_warn("event=discord_gateway_lookup_failed status=%ld error=%s retry_ms=%lld", status,
-			 log_q(err), (long long)backoff);
+		log_warn("event=discord_gateway_lookup_failed status=%ld error=%s retry_ms=%lld",
+		         status, log_q(err), (long long)backoff);
 		cJSON_Delete(out);
 		time_sleep_ms(backoff, &d->stop);
 		if (backoff < 30000)
@@ -720,14 +752,15 @@ static void boot_job(void *arg, struct http_client *hc)
 	cJSON *cmds = commands_json();
 	char path[160];
 	if (d->guild_id[0])
-		snprintf(path, sizeof path, "/applications/%s/guilds/%s/commands", d->app_id, d->guild_id);
+		snprintf(path, sizeof path, "/applications/%s/guilds/%s/commands", d->app_id,
+		         d->guild_id);
 	else
 		snprintf(path, sizeof path, "/applications/%s/commands", d->app_id);
 	long status = 0;
 	cJSON *out = NULL;
 	if (rest(d, hc, "PUT", path, cmds, &status, &out) == 0 && status == 200)
 		log_info("event=discord_commands_registered scope=%s count=%d",
-			 d->guild_id[0] ? "guild" : "global", cJSON_GetArraySize(out));
+		         d->guild_id[0] ? "guild" : "global", cJSON_GetArraySize(out));
 	else
 		log_rest_error("commands", status, out);
 	cJSON_Delete(out);
@@ -776,14 +809,15 @@ static cJSON *text_data(const char *content, int flags)
 	return m;
 }
 
-static const char HELP[] =
-	"**/incident** — what opsbot can do here:\n"
-	"• `/incident declare title:<what is wrong> [service:<name>] [severity:critical|high|medium|low|info] [summary:<more>]`\n"
-	"• `/incident status id:<n>` — one incident\n"
-	"• `/incident list` — open incidents\n"
-	"• `/incident resolve id:<n> [note:<what fixed it>]`\n"
-	"• `/incident pause id:<n>` and `/incident resume id:<n>`\n"
-	"Each incident gets a message in this channel and a thread with every step; use its buttons to acknowledge, approve or resolve.";
+static const char HELP[] = "**/incident** — what opsbot can do here:\n"
+                           "• `/incident declare title:<what is wrong> [service:<name>] "
+                           "[severity:critical|high|medium|low|info] [summary:<more>]`\n"
+                           "• `/incident status id:<n>` — one incident\n"
+                           "• `/incident list` — open incidents\n"
+                           "• `/incident resolve id:<n> [note:<what fixed it>]`\n"
+                           "• `/incident pause id:<n>` and `/incident resume id:<n>`\n"
+                           "Each incident gets a message in this channel and a thread with every "
+                           "step; use its buttons to acknowledge, approve or resolve.";
 
 static void help(struct discord *d, struct reply_to *to, const char *why)
 {
@@ -829,18 +863,19 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	if (rc == 0) {
 		if (strcmp(p->what, "declare") == 0) {
 			snprintf(msg, sizeof msg,
-				 "Incident #%lld %s. Its message and thread are in this channel; "
-				 "opsbot posts every step there.",
-				 (long long)json_int(reply, "incident", 0),
-				 json_bool(reply, "created", 1) ? "is open" : "was already open");
+			         "Incident #%lld %s. Its message and thread are in this channel; "
+			         "opsbot posts every step there.",
+			         (long long)json_int(reply, "incident", 0),
+			         json_bool(reply, "created", 1) ? "is open" : "was already open");
 		} else if (strcmp(p->what, "status") == 0) {
 			const cJSON *i = cJSON_GetObjectItemCaseSensitive(reply, "incident");
-			snprintf(msg, sizeof msg, "Incident #%lld: %s — state %s, severity %s, service %s.",
-				 (long long)json_int(i, "id", 0),
-				 json_str(i, "title") ? json_str(i, "title") : "?",
-				 json_str(i, "state") ? json_str(i, "state") : "?",
-				 json_str(i, "severity") ? json_str(i, "severity") : "?",
-				 json_str(i, "service") ? json_str(i, "service") : "?");
+			snprintf(msg, sizeof msg,
+			         "Incident #%lld: %s — state %s, severity %s, service %s.",
+			         (long long)json_int(i, "id", 0),
+			         json_str(i, "title") ? json_str(i, "title") : "?",
+			         json_str(i, "state") ? json_str(i, "state") : "?",
+			         json_str(i, "severity") ? json_str(i, "severity") : "?",
+			         json_str(i, "service") ? json_str(i, "service") : "?");
 		} else if (strcmp(p->what, "list") == 0) {
 			struct buf l = {.max = 1900};
 			const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
@@ -849,32 +884,34 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 			cJSON_ArrayForEach(i, items)
 			{
 				if (buf_appendf(&l, "%s#%lld %s (%s)", n ? "\n" : "",
-						(long long)json_int(i, "id", 0),
-						json_str(i, "title") ? json_str(i, "title") : "?",
-						json_str(i, "state") ? json_str(i, "state") : "?") < 0)
+				                (long long)json_int(i, "id", 0),
+				                json_str(i, "title") ? json_str(i, "title") : "?",
+				                json_str(i, "state") ? json_str(i, "state") : "?") <
+				    0)
 					break;
 				n++;
 			}
 			snprintf(msg, sizeof msg, "%s", n ? l.data : "No open incidents.");
 			buf_free(&l);
 		} else {
-			snprintf(msg, sizeof msg, "Done: %s recorded. The incident's thread shows it.",
-				 p->what);
+			snprintf(msg, sizeof msg,
+			         "Done: %s recorded. The incident's thread shows it.", p->what);
 		}
 		if (p->edit)
 			followup_edit(d, p->token, msg);
 	} else {
 		const char *why = rc == -2 ? json_str(reply, "message") : NULL;
-		snprintf(msg, sizeof msg,
-			 "opsbot could not do that: %s. Nothing was changed; try again in a moment%s.",
-			 why ? why : (err && *err ? err : "the queue did not answer"),
-			 rc == -2 ? "" : " (opsbot is retrying its connection)");
+		snprintf(
+		    msg, sizeof msg,
+		    "opsbot could not do that: %s. Nothing was changed; try again in a moment%s.",
+		    why ? why : (err && *err ? err : "the queue did not answer"),
+		    rc == -2 ? "" : " (opsbot is retrying its connection)");
 		if (p->edit)
 			followup_edit(d, p->token, msg);
 		else
 			followup_ephemeral(d, p->token, msg);
 		log_warn("event=discord_queue_refused what=%s rc=%d error=%s", p->what, rc,
-			 log_q(why ? why : err));
+		         log_q(why ? why : err));
 	}
 	free(p);
 }
@@ -914,7 +951,7 @@ static int seen_before(struct discord *d, const char *id)
 }
 
 static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, const char *user,
-		       const char *channel)
+                       const char *channel)
 {
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
 	const char *cname = json_str(data, "name");
@@ -936,14 +973,17 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 		const cJSON *service = opt(opts, "service");
 		const cJSON *sev = opt(opts, "severity");
 		const cJSON *summary = opt(opts, "summary");
-		static const char *const sevs[] = {"critical", "high", "medium", "low", "info", NULL};
+		static const char *const sevs[] = {"critical", "high", "medium",
+		                                   "low",      "info", NULL};
 		int sev_ok = !sev;
 		for (int i = 0; sevs[i] && cJSON_IsString(sev); i++)
 			sev_ok |= strcmp(sev->valuestring, sevs[i]) == 0;
 		if (!cJSON_IsString(title) || !*title->valuestring || !sev_ok ||
 		    (service && !cJSON_IsString(service))) {
-			help(d, to, "To declare an incident, give it a title (and optionally a service and "
-				    "one of the listed severities).");
+			help(
+			    d, to,
+			    "To declare an incident, give it a title (and optionally a service and "
+			    "one of the listed severities).");
 			return;
 		}
 		answer(d, to, 5, NULL); /* the queue answers next; show "thinking" meanwhile */
@@ -952,7 +992,8 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 		json_add_str(req, "key", key);
 		cJSON *spec = json_new_object();
 		json_add_str(spec, "title", title->valuestring);
-		json_add_str(spec, "service", cJSON_IsString(service) ? service->valuestring : "unknown");
+		json_add_str(spec, "service",
+		             cJSON_IsString(service) ? service->valuestring : "unknown");
 		json_add_str(spec, "severity", cJSON_IsString(sev) ? sev->valuestring : "medium");
 		json_add_str(spec, "source", "discord");
 		if (cJSON_IsString(summary))
@@ -1013,7 +1054,8 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	int n = cid ? sscanf(cid, "ob:%lld:%15[a-z]:%100s", &incident, action, arg) : 0;
 	if (n < 2 || incident <= 0) {
 		answer(d, to, 4,
-		       text_data("That button is not one opsbot understands; nothing was done.", EPHEMERAL));
+		       text_data("That button is not one opsbot understands; nothing was done.",
+		                 EPHEMERAL));
 		return;
 	}
 	char key[64];
@@ -1021,8 +1063,9 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	cJSON *req;
 	if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0) {
 		if (!arg[0]) {
-			answer(d, to, 4, text_data("That approval button has no plan; nothing was done.",
-						   EPHEMERAL));
+			answer(d, to, 4,
+			       text_data("That approval button has no plan; nothing was done.",
+			                 EPHEMERAL));
 			return;
 		}
 		req = wire_new(WIRE_APPROVE, incident);
@@ -1032,8 +1075,8 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 		json_add_str(req, "decision", action);
 		json_add_str(req, "key", key);
 	} else if (strcmp(action, "ack") == 0 || strcmp(action, "resolve") == 0 ||
-		   strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0 ||
-		   strcmp(action, "retry") == 0) {
+	           strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0 ||
+	           strcmp(action, "retry") == 0) {
 		req = wire_new(WIRE_COMMAND, incident);
 		json_add_str(req, "action", action);
 		json_add_str(req, "user", user);
@@ -1044,15 +1087,18 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 			long long job = strtoll(arg, &end, 10);
 			if (!arg[0] || *end || job <= 0) {
 				cJSON_Delete(req);
-				answer(d, to, 4, text_data("That retry button names no job; nothing was done.",
-							   EPHEMERAL));
+				answer(
+				    d, to, 4,
+				    text_data("That retry button names no job; nothing was done.",
+				              EPHEMERAL));
 				return;
 			}
 			json_add_int(req, "job", job);
 		}
 	} else {
 		answer(d, to, 4,
-		       text_data("That button is not one opsbot understands; nothing was done.", EPHEMERAL));
+		       text_data("That button is not one opsbot understands; nothing was done.",
+		                 EPHEMERAL));
 		return;
 	}
 	answer(d, to, 6, NULL); /* acknowledged; the thread shows the outcome */
@@ -1069,11 +1115,13 @@ static void on_interaction(struct discord *d, const cJSON *in, struct httpd_x *x
 	const char *id = json_str(in, "id");
 	const char *token = json_str(in, "token");
 	int type = (int)json_int(in, "type", 0);
-	if (!id || !token || type < 1 || strlen(id) >= sizeof to.id || strlen(token) >= sizeof to.token) {
+	if (!id || !token || type < 1 || strlen(id) >= sizeof to.id ||
+	    strlen(token) >= sizeof to.token) {
 		d->bad_interactions++;
 		log_warn("event=discord_interaction_skipped reason=\"missing id, token or type\"");
 		if (x)
-			httpd_reply_str(x, 400, "application/json", "{\"error\":\"malformed interaction\"}");
+			httpd_reply_str(x, 400, "application/json",
+			                "{\"error\":\"malformed interaction\"}");
 		return;
 	}
 	str_copy(to.id, sizeof to.id, id);
@@ -1104,7 +1152,8 @@ static void on_interaction(struct discord *d, const cJSON *in, struct httpd_x *x
 	else if (type == 3)
 		on_button(d, in, &to, who);
 	else
-		answer(d, &to, 4, text_data("opsbot does not handle that kind of interaction.", EPHEMERAL));
+		answer(d, &to, 4,
+		       text_data("opsbot does not handle that kind of interaction.", EPHEMERAL));
 	if (to.x) /* every path above answers; this is a guard against a silent drop */
 		httpd_reply_str(to.x, 202, "application/json", "{}");
 }
@@ -1160,7 +1209,8 @@ static void http_interaction(struct httpd_x *x, void *arg)
 	    httpd_header(x, "X-Signature-Timestamp", ts, sizeof ts) < 0 ||
 	    !discord_sig_verify(d->public_key, sig, ts, r->body, r->body_len)) {
 		log_warn("event=discord_bad_signature peer=%s", log_q(r->peer));
-		httpd_reply_str(x, 401, "application/json", "{\"error\":\"invalid request signature\"}");
+		httpd_reply_str(x, 401, "application/json",
+		                "{\"error\":\"invalid request signature\"}");
 		return;
 	}
 	char *end = NULL;
@@ -1168,13 +1218,15 @@ static void http_interaction(struct httpd_x *x, void *arg)
 	int64_t skew = time_now_ms() - t * 1000;
 	if (*end || skew > d->max_skew_ms || skew < -d->max_skew_ms) {
 		log_warn("event=discord_stale_signature skew_ms=%lld", (long long)skew);
-		httpd_reply_str(x, 401, "application/json", "{\"error\":\"stale request timestamp\"}");
+		httpd_reply_str(x, 401, "application/json",
+		                "{\"error\":\"stale request timestamp\"}");
 		return;
 	}
 	cJSON *in = NULL;
 	char err[128];
 	if (json_parse_object(r->body, r->body_len, &in, err, sizeof err) < 0) {
-		httpd_reply_str(x, 400, "application/json", "{\"error\":\"body is not a JSON object\"}");
+		httpd_reply_str(x, 400, "application/json",
+		                "{\"error\":\"body is not a JSON object\"}");
 		return;
 	}
 	on_interaction(d, in, x);
@@ -1206,11 +1258,12 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	int64_t qt = config_duration_ms(cfg, SURFACE, "queue_timeout", 5000);
 	if (!token) {
 		config_error(cfg, SURFACE, "application_id",
-			     "DISCORD_BOT_TOKEN is not set in the environment");
+		             "DISCORD_BOT_TOKEN is not set in the environment");
 		return -1;
 	}
 	if (!app || !*app || strlen(app) > 31) {
-		config_error(cfg, SURFACE, "application_id", "application_id is required (a snowflake)");
+		config_error(cfg, SURFACE, "application_id",
+		             "application_id is required (a snowflake)");
 		return -1;
 	}
 	unsigned char k[32];
@@ -1220,15 +1273,15 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	}
 	if (iwmax < iwmin) {
 		config_error(cfg, SURFACE, "invalid_session_wait_max",
-			     "must not be less than invalid_session_wait_min");
+		             "must not be less than invalid_session_wait_min");
 		return -1;
 	}
 	struct template_set *tpl = NULL;
 	char err[512];
-	if (template_set_load(tdir, &tpl, err, sizeof err) < 0 || !template_set_has(tpl, "incident") ||
-	    !template_set_has(tpl, "step")) {
+	if (template_set_load(tdir, &tpl, err, sizeof err) < 0 ||
+	    !template_set_has(tpl, "incident") || !template_set_has(tpl, "step")) {
 		config_error(cfg, SURFACE, "templates", "templates %s: %s", tdir,
-			     tpl ? "needs incident and step" : err);
+		             tpl ? "needs incident and step" : err);
 		template_set_free(tpl);
 		return -1;
 	}
@@ -1256,10 +1309,10 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	d->post = discord_lane_start("discord-post");
 	if (use_gw) {
 		struct discord_gw_cfg gc = {.token = token,
-					    .intents = INTENTS,
-					    .identify_gap_ms = gap,
-					    .invalid_wait_min_ms = iwmin,
-					    .invalid_wait_max_ms = iwmax};
+		                            .intents = INTENTS,
+		                            .identify_gap_ms = gap,
+		                            .invalid_wait_min_ms = iwmin,
+		                            .invalid_wait_max_ms = iwmax};
 		struct discord_gw_ops ops = {.dispatch = gw_dispatch, .stopped = gw_stopped};
 		if (discord_gw_new(&d->gw, b->lws, &gc, &ops, d, err, sizeof err) < 0)
 			log_fatal("event=discord_gateway_failed error=%s", log_q(err));
@@ -1268,7 +1321,7 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 		log_fatal("event=discord_route_failed path=%s", log_q(ipath));
 	discord_lane_push(d->ack, boot_job, NULL, d);
 	log_info("event=discord_enabled gateway=%d http_interactions=%d guild=%s", use_gw, *pk != 0,
-		 *guild ? guild : "(global)");
+	         *guild ? guild : "(global)");
 	*priv = d;
 	return 1;
 }
@@ -1322,8 +1375,8 @@ static void discord_fini(struct bot *b, void *priv)
 	struct discord_rest_stats rs;
 	discord_rest_stats(d->rest, &rs);
 	log_info("event=discord_stopped interactions=%ld bad_interactions=%ld rest_calls=%ld "
-		 "r429_route=%ld r429_global=%ld",
-		 d->interactions, d->bad_interactions, rs.calls, rs.r429_route, rs.r429_global);
+	         "r429_route=%ld r429_global=%ld",
+	         d->interactions, d->bad_interactions, rs.calls, rs.r429_route, rs.r429_global);
 	discord_rest_free(d->rest);
 	state_close(d->post_state);
 	template_set_free(d->tpl);
@@ -1332,9 +1385,9 @@ static void discord_fini(struct bot *b, void *priv)
 }
 
 const struct surface discord_surface = {
-	.name = SURFACE,
-	.init = discord_init,
-	.on_event = discord_on_event,
-	.tick = discord_tick,
-	.fini = discord_fini,
+    .name = SURFACE,
+    .init = discord_init,
+    .on_event = discord_on_event,
+    .tick = discord_tick,
+    .fini = discord_fini,
 };

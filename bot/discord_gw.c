@@ -12,11 +12,11 @@
 #include "mem.h"
 #include "timeutil.h"
 
-#define GW_RX_MAX (4u << 20)   /* a GUILD_CREATE of a big guild is large */
-#define GW_SEND_LIMIT 120      /* frames per 60 s per connection */
-#define GW_SEND_RESERVE 5      /* kept for heartbeats */
+#define GW_RX_MAX           (4u << 20) /* a GUILD_CREATE of a big guild is large */
+#define GW_SEND_LIMIT       120        /* frames per 60 s per connection */
+#define GW_SEND_RESERVE     5          /* kept for heartbeats */
 #define GW_HELLO_TIMEOUT_MS 10000
-#define GW_CLOSE_RESUME 4900   /* our own close code: not 1000, so resumable */
+#define GW_CLOSE_RESUME     4900 /* our own close code: not 1000, so resumable */
 
 enum gw_state { GW_IDLE, GW_CONNECTING, GW_HELLO, GW_IDENTIFY_WAIT, GW_AUTH, GW_LIVE, GW_STOPPED };
 
@@ -40,18 +40,18 @@ struct discord_gw {
 	char resume_url[512]; /* from READY */
 	char session_id[64];
 	int64_t seq;
-	int resuming;          /* this connection resumes */
-	int64_t connect_at;    /* idle: when to connect */
+	int resuming;       /* this connection resumes */
+	int64_t connect_at; /* idle: when to connect */
 	int64_t backoff_ms;
 	int64_t hello_deadline;
 	int64_t interval;
 	int64_t next_hb;
-	int beat_unacked;      /* a heartbeat went out and no ACK came yet */
+	int beat_unacked; /* a heartbeat went out and no ACK came yet */
 	int64_t last_identify;
-	int close_code_out;    /* nonzero: close with this on the next writable */
-	int server_code;       /* the server's close code on this connection */
-	int next_fresh;        /* after this connection: identify (not resume) */
-	int64_t next_wait_ms;  /* after this connection: wait this long first */
+	int close_code_out;   /* nonzero: close with this on the next writable */
+	int server_code;      /* the server's close code on this connection */
+	int next_fresh;       /* after this connection: identify (not resume) */
+	int64_t next_wait_ms; /* after this connection: wait this long first */
 	int64_t win_start;
 	int win_count;
 	struct frame *out, *out_tail;
@@ -221,8 +221,8 @@ static void on_frame(struct discord_gw *g, const char *text, size_t len)
 			forget_session(g);
 			g->next_fresh = 1;
 			int64_t span = g->cfg.invalid_wait_max_ms - g->cfg.invalid_wait_min_ms;
-			g->next_wait_ms = g->cfg.invalid_wait_min_ms +
-					  (span > 0 ? rand() % (span + 1) : 0);
+			g->next_wait_ms =
+			    g->cfg.invalid_wait_min_ms + (span > 0 ? rand() % (span + 1) : 0);
 		}
 		close_ours(g, GW_CLOSE_RESUME);
 		break;
@@ -255,13 +255,14 @@ static void on_frame(struct discord_gw *g, const char *text, size_t len)
 			g->stats.connected = 1;
 			g->stats.resumes++;
 			log_info("event=discord_resumed session=%s seq=%lld", g->session_id,
-				 (long long)g->seq);
+			         (long long)g->seq);
 		}
 		if (g->ops.dispatch && cJSON_IsObject(d))
 			g->ops.dispatch(g->arg, t, d);
 		else if (!cJSON_IsObject(d))
-			log_warn("event=discord_dispatch_skipped t=%s reason=\"d is not an object\"",
-				 log_q(t));
+			log_warn(
+			    "event=discord_dispatch_skipped t=%s reason=\"d is not an object\"",
+			    log_q(t));
 		break;
 	}
 	default:
@@ -309,8 +310,8 @@ static void on_closed(struct discord_gw *g)
 		g->state = GW_STOPPED;
 		g->stats.stopped_code = code;
 		log_error("event=discord_gateway_stopped code=%d reason=%s action=\"not "
-			  "reconnecting; fix the configuration and restart\"",
-			  code, log_q(fatal_reason(code)));
+		          "reconnecting; fix the configuration and restart\"",
+		          code, log_q(fatal_reason(code)));
 		if (g->ops.stopped)
 			g->ops.stopped(g->arg, code);
 		return;
@@ -334,7 +335,7 @@ static void on_closed(struct discord_gw *g)
 	g->state = GW_IDLE;
 	g->connect_at = time_mono_ms() + wait;
 	log_info("event=discord_gateway_closed code=%d resume=%d reconnect_in_ms=%lld", code,
-		 g->session_id[0] != 0, (long long)wait);
+	         g->session_id[0] != 0, (long long)wait);
 }
 
 static int writable(struct discord_gw *g, struct lws *wsi)
@@ -374,7 +375,7 @@ static int writable(struct discord_gw *g, struct lws *wsi)
 }
 
 static int gw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		 size_t len)
+                 size_t len)
 {
 	struct discord_gw *g = lws_get_opaque_user_data(wsi);
 	(void)user;
@@ -408,7 +409,8 @@ static int gw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		log_warn("event=discord_connect_failed error=%s", log_q(in ? (const char *)in : "?"));
+		log_warn("event=discord_connect_failed error=%s",
+		         log_q(in ? (const char *)in : "?"));
 		lws_set_opaque_user_data(wsi, NULL);
 		on_closed(g);
 		return 0;
@@ -423,13 +425,13 @@ static int gw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 }
 
 static const struct lws_protocols gw_protocols[] = {
-	{"discord-gw", gw_cb, 0, 65536, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"discord-gw", gw_cb, 0, 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 int discord_gw_new(struct discord_gw **out, struct lws_context *ctx,
-		   const struct discord_gw_cfg *cfg, const struct discord_gw_ops *ops, void *arg,
-		   char *err, size_t errlen)
+                   const struct discord_gw_cfg *cfg, const struct discord_gw_ops *ops, void *arg,
+                   char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);

@@ -58,8 +58,8 @@ struct discord_gw_stats {
 };
 
 int discord_gw_new(struct discord_gw **out, struct lws_context *ctx,
-		   const struct discord_gw_cfg *cfg, const struct discord_gw_ops *ops, void *arg,
-		   char *err, size_t errlen);
+                   const struct discord_gw_cfg *cfg, const struct discord_gw_ops *ops, void *arg,
+                   char *err, size_t errlen);
 /* The URL from GET /gateway/bot; connecting starts with the next tick. */
 void discord_gw_set_url(struct discord_gw *g, const char *url);
 /* Timers: connect, heartbeat, zombie check, delayed identify. */

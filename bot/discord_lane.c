@@ -62,7 +62,7 @@ struct discord_lane *discord_lane_start(const char *name)
 }
 
 void discord_lane_push(struct discord_lane *l, discord_job_fn fn, discord_job_free free_fn,
-		       void *arg)
+                       void *arg)
 {
 	struct job *j = xcalloc(1, sizeof *j);
 	j->fn = fn;

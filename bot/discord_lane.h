@@ -28,7 +28,7 @@ typedef void (*discord_job_free)(void *arg);
 
 struct discord_lane *discord_lane_start(const char *name);
 void discord_lane_push(struct discord_lane *l, discord_job_fn fn, discord_job_free free_fn,
-		       void *arg);
+                       void *arg);
 /* Jobs waiting (not counting the one running). */
 size_t discord_lane_pending(struct discord_lane *l);
 void discord_lane_stop(struct discord_lane *l);

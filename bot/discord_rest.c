@@ -13,11 +13,11 @@
 #include "mem.h"
 #include "timeutil.h"
 
-#define ROUTE_MAX 160
-#define MAX_BUCKETS 512
-#define MAX_429_TRIES 8
+#define ROUTE_MAX       160
+#define MAX_BUCKETS     512
+#define MAX_429_TRIES   8
 #define RESET_MARGIN_MS 10 /* clocks differ a little; wait a hair longer */
-#define USER_AGENT "User-Agent: DiscordBot (https://github.com/opsbot/opsbot, 0.1)"
+#define USER_AGENT      "User-Agent: DiscordBot (https://github.com/opsbot/opsbot, 0.1)"
 
 struct bucket {
 	char route[ROUTE_MAX]; /* route key, or "hash|major" once the hash is known */
@@ -36,10 +36,10 @@ struct discord_rest {
 	char *auth;
 	int global_per_sec;
 	int64_t max_wait_ms;
-	int64_t global_until;  /* a global 429 blocks everything until then */
-	int64_t gwin_start;    /* the global limiter's 1 s window */
+	int64_t global_until; /* a global 429 blocks everything until then */
+	int64_t gwin_start;   /* the global limiter's 1 s window */
 	int gwin_used;
-	int stopped;           /* a 401 was seen */
+	int stopped; /* a 401 was seen */
 	struct bucket buckets[MAX_BUCKETS];
 	int nbuckets;
 	struct route_map routes[MAX_BUCKETS];
@@ -48,7 +48,7 @@ struct discord_rest {
 };
 
 struct discord_rest *discord_rest_new(const char *base, const char *token, int global_per_sec,
-				      int64_t max_wait_ms)
+                                      int64_t max_wait_ms)
 {
 	struct discord_rest *r = xcalloc(1, sizeof *r);
 	pthread_mutex_init(&r->mu, NULL);
@@ -98,9 +98,10 @@ void discord_rest_route(const char *method, const char *path, char *out, size_t 
 		size_t n = strcspn(p, "/?");
 		/* Majors: channels/{id}, guilds/{id}, webhooks/{id}/{token}; other ids
 		 * and tokens collapse to ":id". */
-		int major = (i == 1 && (strcmp(first, "channels") == 0 || strcmp(first, "guilds") == 0 ||
-					strcmp(first, "webhooks") == 0)) ||
-			    (i == 2 && strcmp(first, "webhooks") == 0);
+		int major =
+		    (i == 1 && (strcmp(first, "channels") == 0 || strcmp(first, "guilds") == 0 ||
+		                strcmp(first, "webhooks") == 0)) ||
+		    (i == 2 && strcmp(first, "webhooks") == 0);
 		int token = (i == 2 && strcmp(first, "interactions") == 0);
 		if (i == 0 && n < sizeof first) {
 			memcpy(first, p, n);
@@ -157,7 +158,7 @@ static struct bucket *bucket_for(struct discord_rest *r, const char *route, cons
 	if (r->nbuckets == MAX_BUCKETS) {
 		/* Forget the oldest half: they only cost an unknown first call. */
 		memmove(r->buckets, r->buckets + MAX_BUCKETS / 2,
-			sizeof r->buckets[0] * (MAX_BUCKETS / 2));
+		        sizeof r->buckets[0] * (MAX_BUCKETS / 2));
 		r->nbuckets = MAX_BUCKETS / 2;
 	}
 	struct bucket *b = &r->buckets[r->nbuckets++];
@@ -213,7 +214,7 @@ static int64_t wait_needed(struct discord_rest *r, const char *route, const char
 }
 
 static void learn(struct discord_rest *r, const char *route, const char *path,
-		  const struct http_response *resp, const cJSON *body)
+                  const struct http_response *resp, const cJSON *body)
 {
 	char v[64];
 	int64_t now = time_mono_ms();
@@ -231,7 +232,7 @@ static void learn(struct discord_rest *r, const char *route, const char *path,
 		if (ms < 0)
 			ms = 1000;
 		int global = json_bool(body, "global", 0) ||
-			     (http_header(resp, "X-RateLimit-Global", v, sizeof v) == 0);
+		             (http_header(resp, "X-RateLimit-Global", v, sizeof v) == 0);
 		if (global) {
 			r->global_until = now + ms + RESET_MARGIN_MS;
 			r->stats.r429_global++;
@@ -244,18 +245,19 @@ static void learn(struct discord_rest *r, const char *route, const char *path,
 	if (resp->status == 401 && !r->stopped) {
 		r->stopped = 1;
 		log_error("event=discord_unauthorized action=\"REST calls stopped; check "
-			  "DISCORD_BOT_TOKEN\"");
+		          "DISCORD_BOT_TOKEN\"");
 	}
 	pthread_mutex_unlock(&r->mu);
 }
 
 int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char *method,
-		      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
-		      size_t errlen)
+                      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
+                      size_t errlen)
 {
 	char route[ROUTE_MAX];
 	discord_rest_route(method, path, route, sizeof route);
-	int exempt = strncmp(path, "/interactions/", 14) == 0 || strncmp(path, "/webhooks/", 10) == 0;
+	int exempt =
+	    strncmp(path, "/interactions/", 14) == 0 || strncmp(path, "/webhooks/", 10) == 0;
 	char *url = xasprintf("%s%s", r->base, path);
 	char *text = body ? json_print(body) : NULL;
 	const char *headers[4];
@@ -266,11 +268,11 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 	headers[nh++] = "Content-Type: application/json";
 	headers[nh] = NULL;
 	struct http_request req = {.method = method,
-				   .url = url,
-				   .headers = headers,
-				   .body = text,
-				   .body_len = text ? strlen(text) : 0,
-				   .timeout_ms = 10000};
+	                           .url = url,
+	                           .headers = headers,
+	                           .body = text,
+	                           .body_len = text ? strlen(text) : 0,
+	                           .timeout_ms = 10000};
 	struct http_response resp = {0};
 	int64_t deadline = time_mono_ms() + r->max_wait_ms;
 	int rc = -1;
@@ -289,7 +291,7 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 		if (wait > 0) {
 			if (time_mono_ms() + wait > deadline) {
 				snprintf(err, errlen, "rate limited longer than %lld ms",
-					 (long long)r->max_wait_ms);
+				         (long long)r->max_wait_ms);
 				goto out;
 			}
 			pthread_mutex_lock(&r->mu);
@@ -310,8 +312,9 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 			json_parse(resp.body.data, resp.body.len, &parsed, perr, sizeof perr);
 		learn(r, route, path, &resp, parsed);
 		if (resp.status == 429 && tries + 1 < MAX_429_TRIES) {
-			log_info("event=discord_429 route=%s global=%d retry_after=%.3f", log_q(route),
-				 json_bool(parsed, "global", 0), json_num(parsed, "retry_after", -1));
+			log_info("event=discord_429 route=%s global=%d retry_after=%.3f",
+			         log_q(route), json_bool(parsed, "global", 0),
+			         json_num(parsed, "retry_after", -1));
 			cJSON_Delete(parsed);
 			continue;
 		}

@@ -41,7 +41,7 @@ struct discord_rest_stats {
 
 /* base: "https://discord.com/api/v10" (no trailing slash).  token is copied. */
 struct discord_rest *discord_rest_new(const char *base, const char *token, int global_per_sec,
-				      int64_t max_wait_ms);
+                                      int64_t max_wait_ms);
 void discord_rest_free(struct discord_rest *r);
 
 /*
@@ -50,8 +50,8 @@ void discord_rest_free(struct discord_rest *r);
  * a stopped client (401 seen) or a wait beyond max_wait_ms (err says which).
  */
 int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char *method,
-		      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
-		      size_t errlen);
+                      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
+                      size_t errlen);
 
 /* The bucket route key of method+path ("POST /channels/123/messages/:id"). */
 void discord_rest_route(const char *method, const char *path, char *out, size_t outlen);

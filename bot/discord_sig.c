@@ -33,7 +33,7 @@ int discord_sig_hex(const char *hex, unsigned char *out, size_t outlen)
 }
 
 int discord_sig_verify(const char *pubkey_hex, const char *sig_hex, const char *timestamp,
-		       const char *body, size_t body_len)
+                       const char *body, size_t body_len)
 {
 	unsigned char key[32], sig[64];
 	if (!timestamp || !body || discord_sig_hex(pubkey_hex, key, sizeof key) < 0 ||

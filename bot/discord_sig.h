@@ -19,6 +19,6 @@ int discord_sig_hex(const char *hex, unsigned char *out, size_t outlen);
  * 0 when it is not (or any input is malformed).  Never fails open.
  */
 int discord_sig_verify(const char *pubkey_hex, const char *sig_hex, const char *timestamp,
-		       const char *body, size_t body_len);
+                       const char *body, size_t body_len);
 
 #endif

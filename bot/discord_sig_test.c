@@ -63,20 +63,20 @@ static void test_vector(void **state)
 		size_t len;
 		int want;
 	} cases[] = {
-		{"real vector", key, sig, ts, body, len, 1},
-		{"body changed", key, sig, ts, body2, len, 0},
-		{"body truncated", key, sig, ts, body, len - 1, 0},
-		{"timestamp changed", key, sig, "1749368684", body, len, 0},
-		{"signature changed", key, sig2, ts, body, len, 0},
-		{"other key", key2, sig, ts, body, len, 0},
-		{"signature not hex", key, "zz", ts, body, len, 0},
-		{"signature missing", key, NULL, ts, body, len, 0},
-		{"timestamp missing", key, sig, NULL, body, len, 0},
-		{"key short", "b853", sig, ts, body, len, 0},
+	    {"real vector", key, sig, ts, body, len, 1},
+	    {"body changed", key, sig, ts, body2, len, 0},
+	    {"body truncated", key, sig, ts, body, len - 1, 0},
+	    {"timestamp changed", key, sig, "1749368684", body, len, 0},
+	    {"signature changed", key, sig2, ts, body, len, 0},
+	    {"other key", key2, sig, ts, body, len, 0},
+	    {"signature not hex", key, "zz", ts, body, len, 0},
+	    {"signature missing", key, NULL, ts, body, len, 0},
+	    {"timestamp missing", key, sig, NULL, body, len, 0},
+	    {"key short", "b853", sig, ts, body, len, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int got = discord_sig_verify(cases[i].key, cases[i].sig, cases[i].ts, cases[i].body,
-					     cases[i].len);
+		                             cases[i].len);
 		if (got != cases[i].want)
 			fail_msg("%s: got %d want %d", cases[i].name, got, cases[i].want);
 	}

@@ -9,9 +9,9 @@
 #include "log.h"
 #include "mem.h"
 
-#define DGW_MAX_PAYLOAD 4096
+#define DGW_MAX_PAYLOAD    4096
 #define DGW_EVENTS_PER_MIN 120
-#define DGW_LATER_US 1000000 /* a close announced by op 7 / op 9 follows this late */
+#define DGW_LATER_US       1000000 /* a close announced by op 7 / op 9 follows this late */
 
 static void send_op(struct dstate *st, struct dconn *c, int op, const cJSON *d)
 {
@@ -64,7 +64,8 @@ struct dconn *dgw_open(struct dstate *st, const char *query)
 	cJSON *d = json_new_object();
 	json_add_int(d, "heartbeat_interval", st->cfg.heartbeat_ms);
 	cJSON *trace = json_new_array();
-	cJSON_AddItemToArray(trace, cJSON_CreateString("[\"fake-discord-gateway\",{\"micros\":0.0}]"));
+	cJSON_AddItemToArray(trace,
+	                     cJSON_CreateString("[\"fake-discord-gateway\",{\"micros\":0.0}]"));
 	json_add(d, "_trace", trace);
 	if (st->hold_until_us > c->opened_us) {
 		/* Held: the client waits for Hello as if the gateway were slow. */
@@ -123,7 +124,8 @@ static cJSON *ready_payload(struct dstate *st, struct dsess *s, const cJSON *sha
 	json_add_int(app, "flags", 41975808);
 	json_add(d, "application", app);
 	cJSON *trace = json_new_array();
-	cJSON_AddItemToArray(trace, cJSON_CreateString("[\"fake-discord-sessions\",{\"micros\":0}]"));
+	cJSON_AddItemToArray(trace,
+	                     cJSON_CreateString("[\"fake-discord-sessions\",{\"micros\":0}]"));
 	json_add(d, "_trace", trace);
 	return d;
 }
@@ -164,7 +166,7 @@ static cJSON *guild_payload(struct dstate *st)
 			json_add(o, "parent_id", cJSON_CreateNull());
 			json_add(o, "permission_overwrites", json_new_array());
 			json_add(o, "last_message_id",
-				 c->last ? cJSON_CreateString(c->last->id) : cJSON_CreateNull());
+			         c->last ? cJSON_CreateString(c->last->id) : cJSON_CreateNull());
 			cJSON_AddItemToArray(chans, o);
 		} else {
 			json_add_str(o, "guild_id", st->cfg.guild_id);
@@ -287,12 +289,13 @@ static void do_resume(struct dstate *st, struct dconn *c, const cJSON *d)
 	}
 	cJSON *r = json_new_object();
 	cJSON *trace = json_new_array();
-	cJSON_AddItemToArray(trace, cJSON_CreateString("[\"fake-discord-gateway\",{\"micros\":0}]"));
+	cJSON_AddItemToArray(trace,
+	                     cJSON_CreateString("[\"fake-discord-gateway\",{\"micros\":0}]"));
 	json_add(r, "_trace", trace);
 	dstate_dispatch_to(st, s, "RESUMED", r);
 	cJSON_Delete(r);
 	log_info("event=resume session=%s from_seq=%lld replayed=%d", s->id, (long long)seq,
-		 replayed);
+	         replayed);
 }
 
 void dgw_on_text(struct dstate *st, struct dconn *c, const char *text, size_t len)

@@ -21,13 +21,13 @@
 #include "json.h"
 #include "log.h"
 
-#define MAX_SEGS 8
+#define MAX_SEGS                  8
 #define INTERACTION_TOKEN_LIFE_US (15 * 60 * 1000000LL)
 
 /* ---------------------------------------------------------------- helpers */
 
 static void set_header(struct drest_resp *r, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void set_header(struct drest_resp *r, const char *name, const char *fmt, ...)
 {
 	if (r->nheaders >= DREST_MAX_HEADERS)
@@ -176,7 +176,7 @@ static size_t text_len(const cJSON *o, const char *key)
 }
 
 static void check_len(cJSON *errors, const cJSON *o, const char *key, const char *path, size_t max,
-		      size_t *total)
+                      size_t *total)
 {
 	size_t n = text_len(o, key);
 	if (n > max)
@@ -226,12 +226,12 @@ static void check_embeds(const cJSON *embeds, cJSON *errors)
 				snprintf(path, sizeof path, "embeds.%d.fields.%d.name", i, j);
 				if (!json_str(f, "name"))
 					form_error(errors, path, "BASE_TYPE_REQUIRED",
-						   "This field is required");
+					           "This field is required");
 				check_len(errors, f, "name", path, 256, &total);
 				snprintf(path, sizeof path, "embeds.%d.fields.%d.value", i, j);
 				if (!json_str(f, "value"))
 					form_error(errors, path, "BASE_TYPE_REQUIRED",
-						   "This field is required");
+					           "This field is required");
 				check_len(errors, f, "value", path, 1024, &total);
 				j++;
 			}
@@ -240,7 +240,7 @@ static void check_embeds(const cJSON *embeds, cJSON *errors)
 	}
 	if (total > 6000)
 		form_error(errors, "embeds", "MAX_EMBED_SIZE_EXCEEDED",
-			   "Embed size exceeds maximum size of 6000");
+		           "Embed size exceeds maximum size of 6000");
 }
 
 static void check_components(const cJSON *comps, cJSON *errors)
@@ -261,14 +261,15 @@ static void check_components(const cJSON *comps, cJSON *errors)
 		if (json_int(row, "type", 0) != 1) {
 			snprintf(path, sizeof path, "components.%d.type", i);
 			form_error(errors, path, "UNION_TYPE_CHOICES",
-				   "Value of field \"type\" must be one of (1,).");
+			           "Value of field \"type\" must be one of (1,).");
 			i++;
 			continue;
 		}
 		const cJSON *items = cJSON_GetObjectItemCaseSensitive(row, "components");
 		snprintf(path, sizeof path, "components.%d.components", i);
 		if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) < 1) {
-			form_error(errors, path, "BASE_TYPE_MIN_LENGTH", "Must be 1 or more in length.");
+			form_error(errors, path, "BASE_TYPE_MIN_LENGTH",
+			           "Must be 1 or more in length.");
 			i++;
 			continue;
 		}
@@ -287,29 +288,30 @@ static void check_components(const cJSON *comps, cJSON *errors)
 			snprintf(path, sizeof path, "components.%d.components.%d.style", i, j);
 			if (style < 1 || style > 6)
 				form_error(errors, path, "BASE_TYPE_CHOICES",
-					   "Value must be one of {1, 2, 3, 4, 5, 6}.");
+				           "Value must be one of {1, 2, 3, 4, 5, 6}.");
 			snprintf(path, sizeof path, "components.%d.components.%d.label", i, j);
 			check_len(errors, b, "label", path, 80, NULL);
 			snprintf(path, sizeof path, "components.%d.components.%d.custom_id", i, j);
 			const char *cid = json_str(b, "custom_id");
 			if (style == 5) {
-				snprintf(path, sizeof path, "components.%d.components.%d.url", i, j);
+				snprintf(path, sizeof path, "components.%d.components.%d.url", i,
+				         j);
 				if (!json_str(b, "url"))
 					form_error(errors, path, "BASE_TYPE_REQUIRED",
-						   "This field is required");
+					           "This field is required");
 			} else if (style >= 1 && style <= 4) {
 				if (!cid || !*cid)
 					form_error(errors, path, "BASE_TYPE_REQUIRED",
-						   "This field is required");
+					           "This field is required");
 				else if (text_len(b, "custom_id") > 100)
 					max_len_error(errors, path, 100);
 				else {
 					for (int k = 0; k < nids; k++)
 						if (strcmp(ids[k], cid) == 0)
-							form_error(
-								errors, path,
-								"COMPONENT_CUSTOM_ID_DUPLICATED",
-								"Component custom id cannot be duplicated");
+							form_error(errors, path,
+							           "COMPONENT_CUSTOM_ID_DUPLICATED",
+							           "Component custom id cannot be "
+							           "duplicated");
 					if (nids < 32)
 						ids[nids++] = cid;
 				}
@@ -357,7 +359,7 @@ static int check_message(const cJSON *m, int need_body, struct drest_resp *r)
 }
 
 static cJSON *message_new(struct dstate *st, struct dchan *c, const char *id, const cJSON *in,
-			  int type, int flags)
+                          int type, int flags)
 {
 	char ts[48];
 	iso_now(ts, sizeof ts);
@@ -409,11 +411,12 @@ static void message_edit(cJSON *m, const cJSON *in)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, keys[i]);
 		if (!v)
 			continue;
-		cJSON *nv = cJSON_IsNull(v) ? (strcmp(keys[i], "content") == 0
-						       ? cJSON_CreateString("")
-						       : (strcmp(keys[i], "flags") == 0 ? cJSON_CreateNumber(0)
-										       : json_new_array()))
-					    : json_dup(v);
+		cJSON *nv = cJSON_IsNull(v)
+		                ? (strcmp(keys[i], "content") == 0
+		                       ? cJSON_CreateString("")
+		                       : (strcmp(keys[i], "flags") == 0 ? cJSON_CreateNumber(0)
+		                                                        : json_new_array()))
+		                : json_dup(v);
 		if (strcmp(keys[i], "flags") == 0) {
 			/* Only SUPPRESS_EMBEDS may change by edit; keep the rest. */
 			int old = (int)json_int(m, "flags", 0);
@@ -429,7 +432,7 @@ static void message_edit(cJSON *m, const cJSON *in)
 }
 
 static struct dmsg *post_message(struct dstate *st, struct dchan *c, const cJSON *in, int type,
-				 int flags)
+                                 int flags)
 {
 	char id[DSTATE_ID_LEN];
 	dstate_snowflake(st, id);
@@ -457,8 +460,8 @@ static cJSON *parse_body(const struct drest_req *req, struct drest_resp *r)
 	if (!req->content_type || strncmp(req->content_type, "application/json", 16) != 0) {
 		cJSON *errors = json_new_object();
 		form_error(errors, "_misc", "CONTENT_TYPE_INVALID",
-			   "Expected \"Content-Type\" header to be one of {'application/json', "
-			   "'application/x-www-form-urlencoded', 'multipart/form-data'}.");
+		           "Expected \"Content-Type\" header to be one of {'application/json', "
+		           "'application/x-www-form-urlencoded', 'multipart/form-data'}.");
 		reply_form(r, errors);
 		return NULL;
 	}
@@ -487,19 +490,20 @@ static unsigned long fnv1a(const char *s)
  * The bucket key keeps the route's major parameter (channel, guild,
  * webhook) and replaces every other id with ":id".
  */
-static void route_key(const char *method, char **segs, int n, char *key, size_t keylen,
-		      char *tmpl, size_t tmpllen)
+static void route_key(const char *method, char **segs, int n, char *key, size_t keylen, char *tmpl,
+                      size_t tmpllen)
 {
 	struct buf k = {.max = 512}, t = {.max = 512};
 	buf_appendf(&k, "%s ", method);
 	buf_appendf(&t, "%s ", method);
 	for (int i = 0; i < n; i++) {
-		int major = i == 1 && (strcmp(segs[0], "channels") == 0 ||
-				       strcmp(segs[0], "guilds") == 0 ||
-				       strcmp(segs[0], "webhooks") == 0);
+		int major =
+		    i == 1 && (strcmp(segs[0], "channels") == 0 || strcmp(segs[0], "guilds") == 0 ||
+		               strcmp(segs[0], "webhooks") == 0);
 		int major_tok = i == 2 && strcmp(segs[0], "webhooks") == 0;
-		int isid = isdigit((unsigned char)segs[i][0]) || (i == 2 && strcmp(segs[0], "webhooks") == 0) ||
-			   (i == 2 && strcmp(segs[0], "interactions") == 0);
+		int isid = isdigit((unsigned char)segs[i][0]) ||
+		           (i == 2 && strcmp(segs[0], "webhooks") == 0) ||
+		           (i == 2 && strcmp(segs[0], "interactions") == 0);
 		buf_appendf(&t, "/%s", isid ? ":id" : segs[i]);
 		buf_appendf(&k, "/%s", isid && !major && !major_tok ? ":id" : segs[i]);
 	}
@@ -510,7 +514,7 @@ static void route_key(const char *method, char **segs, int n, char *key, size_t 
 }
 
 static void reply_429(struct dstate *st, struct drest_resp *r, int global, const char *hash,
-		      double retry_after)
+                      double retry_after)
 {
 	(void)st;
 	set_header(r, "Retry-After", "%d", (int)ceil(retry_after));
@@ -534,13 +538,14 @@ static void reply_429(struct dstate *st, struct drest_resp *r, int global, const
 
 /* 0 to go on (headers set), -1 when a 429 was written. */
 static int rate_limit(struct dstate *st, const struct drest_req *req, char **segs, int n,
-		      struct drest_resp *r)
+                      struct drest_resp *r)
 {
 	char key[160], tmpl[160];
 	route_key(req->method, segs, n, key, sizeof key, tmpl, sizeof tmpl);
 	char hash[17];
 	snprintf(hash, sizeof hash, "%016lx", fnv1a(tmpl));
-	int exempt = n > 0 && (strcmp(segs[0], "interactions") == 0 || strcmp(segs[0], "webhooks") == 0);
+	int exempt =
+	    n > 0 && (strcmp(segs[0], "interactions") == 0 || strcmp(segs[0], "webhooks") == 0);
 
 	if (st->force_global_n > 0 && !exempt) {
 		st->force_global_n--;
@@ -633,28 +638,28 @@ static void check_options(const cJSON *opts, const char *prefix, cJSON *errors, 
 		snprintf(path, sizeof path, "%s.%d.name", prefix, i);
 		if (!name || !name_ok(name))
 			form_error(errors, path, "APPLICATION_COMMAND_INVALID_NAME",
-				   "Command name is invalid");
+			           "Command name is invalid");
 		snprintf(path, sizeof path, "%s.%d.description", prefix, i);
 		size_t dl = text_len(o, "description");
 		if (dl < 1 || dl > 100)
 			form_error(errors, path, "BASE_TYPE_BAD_LENGTH",
-				   "Must be between 1 and 100 in length.");
+			           "Must be between 1 and 100 in length.");
 		int64_t type = json_int(o, "type", 0);
 		snprintf(path, sizeof path, "%s.%d.type", prefix, i);
 		if (type < 1 || type > 11)
 			form_error(errors, path, "BASE_TYPE_CHOICES",
-				   "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.");
+			           "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.");
 		if (depth < 2) {
 			snprintf(path, sizeof path, "%s.%d.options", prefix, i);
 			check_options(cJSON_GetObjectItemCaseSensitive(o, "options"), path, errors,
-				      depth + 1);
+			              depth + 1);
 		}
 		i++;
 	}
 }
 
 static void put_commands(struct dstate *st, const struct drest_req *req, int guild,
-			 struct drest_resp *r)
+                         struct drest_resp *r)
 {
 	cJSON *list = NULL;
 	char err[128];
@@ -677,13 +682,13 @@ static void put_commands(struct dstate *st, const struct drest_req *req, int gui
 		snprintf(path, sizeof path, "%d.name", i);
 		if (!name || !name_ok(name))
 			form_error(errors, path, "APPLICATION_COMMAND_INVALID_NAME",
-				   "Command name is invalid");
+			           "Command name is invalid");
 		if (type == 1) {
 			size_t dl = text_len(c, "description");
 			snprintf(path, sizeof path, "%d.description", i);
 			if (dl < 1 || dl > 100)
 				form_error(errors, path, "BASE_TYPE_BAD_LENGTH",
-					   "Must be between 1 and 100 in length.");
+				           "Must be between 1 and 100 in length.");
 		}
 		snprintf(path, sizeof path, "%d.options", i);
 		check_options(cJSON_GetObjectItemCaseSensitive(c, "options"), path, errors, 0);
@@ -722,7 +727,7 @@ static void put_commands(struct dstate *st, const struct drest_req *req, int gui
 /* ------------------------------------------------------------ interactions */
 
 static void callback(struct dstate *st, const struct drest_req *req, const char *iid,
-		     const char *token, struct drest_resp *r)
+                     const char *token, struct drest_resp *r)
 {
 	struct dinter *in = dstate_inter(st, iid);
 	int64_t now = dstate_now_us();
@@ -750,15 +755,15 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 	    type != 9 && type != 12) {
 		errors = json_new_object();
 		form_error(errors, "type", "BASE_TYPE_CHOICES",
-			   "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.");
+		           "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.");
 	} else if ((type == 6 || type == 7) && in->type != 3) {
 		errors = json_new_object();
 		form_error(errors, "type", "INTERACTION_RESPONSE_TYPE_INVALID",
-			   "Interaction response type is not valid for this interaction.");
+		           "Interaction response type is not valid for this interaction.");
 	} else if (type == 1 || type == 8) {
 		errors = json_new_object();
 		form_error(errors, "type", "INTERACTION_RESPONSE_TYPE_INVALID",
-			   "Interaction response type is not valid for this interaction.");
+		           "Interaction response type is not valid for this interaction.");
 	}
 	if (errors) {
 		cJSON_Delete(b);
@@ -768,7 +773,7 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 	if (type == 5 && data && (json_int(data, "flags", 0) & ~64)) {
 		errors = json_new_object();
 		form_error(errors, "data.flags", "INTERACTION_RESPONSE_FLAGS_INVALID",
-			   "A deferred response may only carry EPHEMERAL.");
+		           "A deferred response may only carry EPHEMERAL.");
 		cJSON_Delete(b);
 		reply_form(r, errors);
 		return;
@@ -781,11 +786,11 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 	struct dmsg *made = NULL;
 	if (type == 4 && c)
 		made = post_message(st, c, data, in->type == 2 ? 20 : 19,
-				    (int)(json_int(data, "flags", 0) & (64 | 4 | 4096)));
+		                    (int)(json_int(data, "flags", 0) & (64 | 4 | 4096)));
 	else if (type == 5 && c) {
 		cJSON *empty = json_new_object();
 		made = post_message(st, c, empty, in->type == 2 ? 20 : 19,
-				    128 | (int)(data ? json_int(data, "flags", 0) & 64 : 0));
+		                    128 | (int)(data ? json_int(data, "flags", 0) & 64 : 0));
 		cJSON_Delete(empty);
 	} else if (type == 7) {
 		struct dmsg *m = dstate_msg(st, in->channel_id, in->message_id);
@@ -806,10 +811,10 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 		json_add_int(i, "type", in->type);
 		json_add(i, "activity_instance_id", cJSON_CreateNull());
 		json_add(i, "response_message_id",
-			 made ? cJSON_CreateString(made->id) : cJSON_CreateNull());
+		         made ? cJSON_CreateString(made->id) : cJSON_CreateNull());
 		json_add_bool(i, "response_message_loading", type == 5);
 		json_add_bool(i, "response_message_ephemeral",
-			      made && (json_int(made->obj, "flags", 0) & 64));
+		              made && (json_int(made->obj, "flags", 0) & 64));
 		json_add(o, "interaction", i);
 		cJSON *res = json_new_object();
 		json_add_int(res, "type", type);
@@ -823,7 +828,7 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 }
 
 static struct dinter *webhook_inter(struct dstate *st, const char *app, const char *token,
-				    struct drest_resp *r)
+                                    struct drest_resp *r)
 {
 	struct dinter *in = dstate_inter_by_token(st, token);
 	if (!in || strcmp(app, st->cfg.app_id) != 0 || !in->callback_us ||
@@ -835,7 +840,7 @@ static struct dinter *webhook_inter(struct dstate *st, const char *app, const ch
 }
 
 static void webhooks(struct dstate *st, const struct drest_req *req, char **segs, int n,
-		     struct drest_resp *r)
+                     struct drest_resp *r)
 {
 	struct dinter *in = webhook_inter(st, segs[1], segs[2], r);
 	if (!in)
@@ -851,7 +856,8 @@ static void webhooks(struct dstate *st, const struct drest_req *req, char **segs
 			cJSON_Delete(b);
 			return;
 		}
-		struct dmsg *m = post_message(st, c, b, 19, (int)(json_int(b, "flags", 0) & (64 | 4 | 4096)));
+		struct dmsg *m =
+		    post_message(st, c, b, 19, (int)(json_int(b, "flags", 0) & (64 | 4 | 4096)));
 		json_add_str(m->obj, "webhook_id", st->cfg.app_id);
 		in->followups++;
 		cJSON_Delete(b);
@@ -888,7 +894,8 @@ static void webhooks(struct dstate *st, const struct drest_req *req, char **segs
 			message_edit(m->obj, b);
 			/* Editing the loading message ends the loading state. */
 			int fl = (int)json_int(m->obj, "flags", 0) & ~128;
-			cJSON_ReplaceItemInObjectCaseSensitive(m->obj, "flags", cJSON_CreateNumber(fl));
+			cJSON_ReplaceItemInObjectCaseSensitive(m->obj, "flags",
+			                                       cJSON_CreateNumber(fl));
 			cJSON_Delete(b);
 			dispatch_update(st, m->obj);
 			reply_json(r, 200, json_dup(m->obj));
@@ -901,7 +908,7 @@ static void webhooks(struct dstate *st, const struct drest_req *req, char **segs
 /* ---------------------------------------------------------------- channels */
 
 static void channels(struct dstate *st, const struct drest_req *req, char **segs, int n,
-		     struct drest_resp *r)
+                     struct drest_resp *r)
 {
 	struct dchan *c = dstate_chan(st, segs[1]);
 	if (!c) {
@@ -948,7 +955,8 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 		reply_json(r, 200, arr);
 		return;
 	}
-	struct dmsg *m = n >= 4 && seg_is(segs, n, 2, "messages") ? dstate_msg(st, c->id, segs[3]) : NULL;
+	struct dmsg *m =
+	    n >= 4 && seg_is(segs, n, 2, "messages") ? dstate_msg(st, c->id, segs[3]) : NULL;
 	if (n >= 4 && seg_is(segs, n, 2, "messages") && !m) {
 		reply_error(r, 404, 10008, "Unknown Message");
 		return;
@@ -981,11 +989,11 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 			form_error(errors, "name", "BASE_TYPE_REQUIRED", "This field is required");
 		else if (nl < 1 || nl > 100)
 			form_error(errors, "name", "BASE_TYPE_BAD_LENGTH",
-				   "Must be between 1 and 100 in length.");
+			           "Must be between 1 and 100 in length.");
 		int64_t ad = json_int(b, "auto_archive_duration", 4320);
 		if (ad != 60 && ad != 1440 && ad != 4320 && ad != 10080)
 			form_error(errors, "auto_archive_duration", "BASE_TYPE_CHOICES",
-				   "Value must be one of {60, 1440, 4320, 10080}.");
+			           "Value must be one of {60, 1440, 4320, 10080}.");
 		if (errors->child) {
 			cJSON_Delete(b);
 			reply_form(r, errors);
@@ -994,7 +1002,8 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 		cJSON_Delete(errors);
 		if (m->has_thread || c->type == 11) {
 			cJSON_Delete(b);
-			reply_error(r, 400, 160004, "A thread has already been created for this message");
+			reply_error(r, 400, 160004,
+			            "A thread has already been created for this message");
 			return;
 		}
 		m->has_thread = 1;
@@ -1058,11 +1067,11 @@ static void gateway(struct dstate *st, int bot, struct drest_resp *r)
 }
 
 static void api(struct dstate *st, const struct drest_req *req, char **segs, int n,
-		struct drest_resp *r)
+                struct drest_resp *r)
 {
-	int exempt_auth = n > 0 && (strcmp(segs[0], "interactions") == 0 ||
-				    strcmp(segs[0], "webhooks") == 0 ||
-				    (n == 1 && strcmp(segs[0], "gateway") == 0));
+	int exempt_auth =
+	    n > 0 && (strcmp(segs[0], "interactions") == 0 || strcmp(segs[0], "webhooks") == 0 ||
+	              (n == 1 && strcmp(segs[0], "gateway") == 0));
 	struct dreq log = {.at_us = dstate_now_us()};
 	str_copy(log.method, sizeof log.method, req->method);
 	str_copy(log.path, sizeof log.path, req->path);
@@ -1082,7 +1091,7 @@ static void api(struct dstate *st, const struct drest_req *req, char **segs, int
 	} else if (n == 1 && strcmp(segs[0], "gateway") == 0 && strcmp(req->method, "GET") == 0) {
 		gateway(st, 0, r);
 	} else if (n == 2 && seg_is(segs, n, 0, "gateway") && seg_is(segs, n, 1, "bot") &&
-		   strcmp(req->method, "GET") == 0) {
+	           strcmp(req->method, "GET") == 0) {
 		gateway(st, 1, r);
 	} else if (n == 3 && seg_is(segs, n, 0, "applications") && seg_is(segs, n, 2, "commands")) {
 		if (strcmp(segs[1], st->cfg.app_id) != 0)
@@ -1094,7 +1103,7 @@ static void api(struct dstate *st, const struct drest_req *req, char **segs, int
 		else
 			reply_error(r, 405, 0, "405: Method Not Allowed");
 	} else if (n == 5 && seg_is(segs, n, 0, "applications") && seg_is(segs, n, 2, "guilds") &&
-		   seg_is(segs, n, 4, "commands")) {
+	           seg_is(segs, n, 4, "commands")) {
 		if (strcmp(segs[1], st->cfg.app_id) != 0 || strcmp(segs[3], st->cfg.guild_id) != 0)
 			reply_error(r, 403, 50001, "Missing Access");
 		else if (strcmp(req->method, "PUT") == 0)
@@ -1106,7 +1115,7 @@ static void api(struct dstate *st, const struct drest_req *req, char **segs, int
 	} else if (n >= 2 && seg_is(segs, n, 0, "channels")) {
 		channels(st, req, segs, n, r);
 	} else if (n == 4 && seg_is(segs, n, 0, "interactions") && seg_is(segs, n, 3, "callback") &&
-		   strcmp(req->method, "POST") == 0) {
+	           strcmp(req->method, "POST") == 0) {
 		callback(st, req, segs[1], segs[2], r);
 	} else if (n >= 3 && seg_is(segs, n, 0, "webhooks")) {
 		webhooks(st, req, segs, n, r);
@@ -1163,10 +1172,12 @@ static cJSON *channel_json(struct dstate *st, struct dchan *c)
 	json_add_int(o, "flags", 0);
 	json_add_str(o, "guild_id", st->cfg.guild_id);
 	json_add_str(o, "id", c->id);
-	json_add(o, "last_message_id", c->last ? cJSON_CreateString(c->last->id) : cJSON_CreateNull());
+	json_add(o, "last_message_id",
+	         c->last ? cJSON_CreateString(c->last->id) : cJSON_CreateNull());
 	json_add_str(o, "name", c->name);
 	json_add_bool(o, "nsfw", 0);
-	json_add(o, "parent_id", c->parent_id[0] ? cJSON_CreateString(c->parent_id) : cJSON_CreateNull());
+	json_add(o, "parent_id",
+	         c->parent_id[0] ? cJSON_CreateString(c->parent_id) : cJSON_CreateNull());
 	json_add_str(o, "permissions", "2251799813685247");
 	json_add_int(o, "position", 0);
 	json_add_int(o, "rate_limit_per_user", 0);
@@ -1186,8 +1197,14 @@ static struct dchan *chan_ref(struct dstate *st, const char *ref)
 static const cJSON *command_id(struct dstate *st, const char *name)
 {
 	const cJSON *c;
-	cJSON_ArrayForEach(c, st->guild_commands) if (strcmp(json_str(c, "name") ? json_str(c, "name") : "", name) == 0) return cJSON_GetObjectItemCaseSensitive(c, "id");
-	cJSON_ArrayForEach(c, st->global_commands) if (strcmp(json_str(c, "name") ? json_str(c, "name") : "", name) == 0) return cJSON_GetObjectItemCaseSensitive(c, "id");
+	cJSON_ArrayForEach(
+	    c,
+	    st->guild_commands) if (strcmp(json_str(c, "name") ? json_str(c, "name") : "", name) ==
+	                            0) return cJSON_GetObjectItemCaseSensitive(c, "id");
+	cJSON_ArrayForEach(
+	    c,
+	    st->global_commands) if (strcmp(json_str(c, "name") ? json_str(c, "name") : "", name) ==
+	                             0) return cJSON_GetObjectItemCaseSensitive(c, "id");
 	return NULL;
 }
 
@@ -1213,7 +1230,8 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 	dstate_snowflake(st, in->id);
 	snprintf(in->token, sizeof in->token, "aW50ZXJhY3Rpb246%s", in->id);
 	for (size_t i = strlen(in->token); i < 80; i++)
-		in->token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[rand() % 62];
+		in->token[i] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[rand() % 62];
 	in->token[80] = 0;
 	str_copy(in->channel_id, sizeof in->channel_id, c->id);
 	cJSON *d = json_new_object();
@@ -1233,7 +1251,8 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 		if (!name)
 			name = "incident";
 		const cJSON *cid = command_id(st, name);
-		json_add_str(data, "id", cJSON_IsString(cid) ? cid->valuestring : "1380515955146358918");
+		json_add_str(data, "id",
+		             cJSON_IsString(cid) ? cid->valuestring : "1380515955146358918");
 		json_add_str(data, "name", name);
 		const cJSON *opts = cJSON_GetObjectItemCaseSensitive(b, "options");
 		if (opts)
@@ -1248,7 +1267,8 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 			cJSON_Delete(d);
 			cJSON_Delete(data);
 			free(in);
-			reply_error(r, 400, 0, "a button needs custom_id and a message_id in that channel");
+			reply_error(r, 400, 0,
+			            "a button needs custom_id and a message_id in that channel");
 			return;
 		}
 		str_copy(in->message_id, sizeof in->message_id, mid);
@@ -1309,7 +1329,8 @@ static cJSON *inter_json(struct dinter *in)
 	json_add_str(o, "id", in->id);
 	json_add_int(o, "type", in->type);
 	json_add_int(o, "callback_type", in->callback_type);
-	json_add_int(o, "callback_latency_us", in->callback_us ? in->callback_us - in->created_us : -1);
+	json_add_int(o, "callback_latency_us",
+	             in->callback_us ? in->callback_us - in->created_us : -1);
 	json_add_int(o, "late_callbacks", in->late_callbacks);
 	json_add_int(o, "second_callbacks", in->second_callbacks);
 	json_add_int(o, "followups", in->followups);
@@ -1318,7 +1339,8 @@ static cJSON *inter_json(struct dinter *in)
 	return o;
 }
 
-static void ctl_messages(struct dstate *st, const char *ref, const char *query, struct drest_resp *r)
+static void ctl_messages(struct dstate *st, const char *ref, const char *query,
+                         struct drest_resp *r)
 {
 	struct dchan *c = chan_ref(st, ref);
 	if (!c) {
@@ -1352,13 +1374,13 @@ static void ctl_messages(struct dstate *st, const char *ref, const char *query, 
 }
 
 static void control(struct dstate *st, const struct drest_req *req, char **segs, int n,
-		    struct drest_resp *r)
+                    struct drest_resp *r)
 {
 	cJSON *b = NULL;
 	if (strcmp(req->method, "POST") == 0) {
 		char err[128];
-		if (json_parse_object(req->body_len ? req->body : "{}", req->body_len ? req->body_len : 2,
-				      &b, err, sizeof err) < 0) {
+		if (json_parse_object(req->body_len ? req->body : "{}",
+		                      req->body_len ? req->body_len : 2, &b, err, sizeof err) < 0) {
 			reply_error(r, 400, 0, err);
 			return;
 		}
@@ -1381,7 +1403,7 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 		}
 		reply_json(r, 200, arr);
 	} else if (n == 4 && seg_is(segs, n, 1, "channels") && seg_is(segs, n, 3, "messages") &&
-		   strcmp(m, "GET") == 0) {
+	           strcmp(m, "GET") == 0) {
 		ctl_messages(st, segs[2], req->query, r);
 	} else if (n == 3 && seg_is(segs, n, 1, "gateway") && strcmp(m, "POST") == 0) {
 		int rc;
@@ -1393,7 +1415,7 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			rc = dgw_ctl_drop(st, (int)json_int(b, "hold_ms", 0));
 		else if (strcmp(segs[2], "dispatch") == 0)
 			rc = dgw_ctl_dispatch(st, json_str(b, "t") ? json_str(b, "t") : "UNKNOWN",
-					      cJSON_GetObjectItemCaseSensitive(b, "d"));
+			                      cJSON_GetObjectItemCaseSensitive(b, "d"));
 		else if (strcmp(segs[2], "close") == 0)
 			rc = dgw_ctl_close(st, (int)json_int(b, "code", 4000));
 		else if (strcmp(segs[2], "acks") == 0)
@@ -1417,7 +1439,7 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 		else {
 			st->force_route_n = cnt;
 			str_copy(st->force_route_match, sizeof st->force_route_match,
-				 json_str(b, "match") ? json_str(b, "match") : "");
+			         json_str(b, "match") ? json_str(b, "match") : "");
 		}
 		reply_json(r, 200, json_new_object());
 	} else if (n == 2 && seg_is(segs, n, 1, "stats") && strcmp(m, "GET") == 0) {
@@ -1434,7 +1456,8 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 		json_add_int(o, "forced_route_left", st->force_route_n);
 		json_add_int(o, "forced_global_left", st->force_global_n);
 		int rl = 0, unauth = 0, badua = 0;
-		size_t from = st->reqlog_n > DSTATE_REQLOG_MAX ? st->reqlog_n - DSTATE_REQLOG_MAX : 0;
+		size_t from =
+		    st->reqlog_n > DSTATE_REQLOG_MAX ? st->reqlog_n - DSTATE_REQLOG_MAX : 0;
 		for (size_t i = from; i < st->reqlog_n; i++) {
 			struct dreq *q = &st->reqlog[i % DSTATE_REQLOG_MAX];
 			rl += q->status == 429;
@@ -1447,7 +1470,8 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 		reply_json(r, 200, o);
 	} else if (n == 2 && seg_is(segs, n, 1, "requests") && strcmp(m, "GET") == 0) {
 		cJSON *arr = json_new_array();
-		size_t from = st->reqlog_n > DSTATE_REQLOG_MAX ? st->reqlog_n - DSTATE_REQLOG_MAX : 0;
+		size_t from =
+		    st->reqlog_n > DSTATE_REQLOG_MAX ? st->reqlog_n - DSTATE_REQLOG_MAX : 0;
 		for (size_t i = from; i < st->reqlog_n; i++) {
 			struct dreq *q = &st->reqlog[i % DSTATE_REQLOG_MAX];
 			cJSON *o = json_new_object();

@@ -14,7 +14,7 @@
 #include "dstate.h"
 #include "mem.h"
 
-#define DREST_MAX_BODY (8u << 20)
+#define DREST_MAX_BODY    (8u << 20)
 #define DREST_MAX_HEADERS 12
 
 struct drest_req {

@@ -104,7 +104,7 @@ struct dchan *dstate_chan_by_name(struct dstate *st, const char *name)
 }
 
 struct dchan *dstate_chan_add(struct dstate *st, const char *id, const char *name, int type,
-			      const char *parent)
+                              const char *parent)
 {
 	struct dchan *c = xcalloc(1, sizeof *c);
 	str_copy(c->id, sizeof c->id, id);

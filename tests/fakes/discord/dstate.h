@@ -29,20 +29,21 @@
 
 #include <cjson/cJSON.h>
 
-#define DSTATE_ID_LEN 24
-#define DSTATE_LOG_MAX 5000  /* dispatches kept per session for resume */
-#define DSTATE_REQLOG_MAX 4096 /* REST requests remembered for the control API */
-#define DSTATE_OUT_MAX 20000 /* frames queued on one connection */
+#define DSTATE_ID_LEN     24
+#define DSTATE_LOG_MAX    5000  /* dispatches kept per session for resume */
+#define DSTATE_REQLOG_MAX 4096  /* REST requests remembered for the control API */
+#define DSTATE_OUT_MAX    20000 /* frames queued on one connection */
 
 /* Gateway intents (bits) the stand-in knows about. */
-#define DINTENT_GUILDS (1 << 0)
-#define DINTENT_GUILD_MEMBERS (1 << 1)
+#define DINTENT_GUILDS          (1 << 0)
+#define DINTENT_GUILD_MEMBERS   (1 << 1)
 #define DINTENT_GUILD_PRESENCES (1 << 8)
-#define DINTENT_GUILD_MESSAGES (1 << 9)
+#define DINTENT_GUILD_MESSAGES  (1 << 9)
 #define DINTENT_DIRECT_MESSAGES (1 << 12)
 #define DINTENT_MESSAGE_CONTENT (1 << 15)
-#define DINTENT_ALL ((1 << 26) - 1) /* bits 0..25 are defined */
-#define DINTENT_PRIVILEGED (DINTENT_GUILD_MEMBERS | DINTENT_GUILD_PRESENCES | DINTENT_MESSAGE_CONTENT)
+#define DINTENT_ALL             ((1 << 26) - 1) /* bits 0..25 are defined */
+#define DINTENT_PRIVILEGED                                                                         \
+	(DINTENT_GUILD_MEMBERS | DINTENT_GUILD_PRESENCES | DINTENT_MESSAGE_CONTENT)
 
 struct dmsg {
 	char id[DSTATE_ID_LEN];
@@ -67,8 +68,8 @@ struct dinter {
 	char id[DSTATE_ID_LEN];
 	char token[96];
 	char channel_id[DSTATE_ID_LEN];
-	char message_id[DSTATE_ID_LEN]; /* components: the message clicked */
-	char original_id[DSTATE_ID_LEN];  /* the response message, once made */
+	char message_id[DSTATE_ID_LEN];  /* components: the message clicked */
+	char original_id[DSTATE_ID_LEN]; /* the response message, once made */
 	int type;                        /* 2 command, 3 component */
 	int64_t created_us;              /* monotonic, when dispatched */
 	int64_t callback_us;             /* monotonic, 0 until the callback */
@@ -102,7 +103,7 @@ struct dconn {
 	size_t nout;
 	int close_code; /* nonzero: close with this after the queued frames */
 	char close_reason[64];
-	int drop;        /* nonzero: cut the TCP connection without a close frame */
+	int drop;            /* nonzero: cut the TCP connection without a close frame */
 	int64_t close_at_us; /* a close scheduled for later (after op 7 / op 9) */
 	int64_t last_hb_us;
 	int64_t opened_us;
@@ -111,8 +112,8 @@ struct dconn {
 	int ack_off; /* control: stop answering heartbeats (zombie test) */
 	char *hello; /* Hello held back until hello_at (control: drop with hold_ms) */
 	int64_t hello_at;
-	int gone;    /* closed; waiting for the glue to free it */
-	void *wsi;   /* the glue's handle */
+	int gone;  /* closed; waiting for the glue to free it */
+	void *wsi; /* the glue's handle */
 	struct dconn *next;
 };
 
@@ -145,16 +146,16 @@ struct dreq {
 };
 
 struct dconfig {
-	char token[128];      /* the bot token the stand-in accepts */
+	char token[128]; /* the bot token the stand-in accepts */
 	char app_id[DSTATE_ID_LEN];
 	char guild_id[DSTATE_ID_LEN];
-	int heartbeat_ms;     /* Hello's heartbeat_interval */
+	int heartbeat_ms; /* Hello's heartbeat_interval */
 	int interaction_deadline_ms;
-	int bucket_limit;     /* requests per bucket window */
+	int bucket_limit; /* requests per bucket window */
 	int bucket_window_ms;
-	int global_limit;     /* requests per second, all non-interaction routes */
-	unsigned privileged;  /* privileged intents enabled "in the portal" */
-	int identify_gap_ms;  /* max_concurrency 1: one identify per this gap */
+	int global_limit;    /* requests per second, all non-interaction routes */
+	unsigned privileged; /* privileged intents enabled "in the portal" */
+	int identify_gap_ms; /* max_concurrency 1: one identify per this gap */
 };
 
 struct dstate {
@@ -199,7 +200,7 @@ void dstate_snowflake(struct dstate *st, char *out);
 struct dchan *dstate_chan(struct dstate *st, const char *id);
 struct dchan *dstate_chan_by_name(struct dstate *st, const char *name);
 struct dchan *dstate_chan_add(struct dstate *st, const char *id, const char *name, int type,
-			      const char *parent);
+                              const char *parent);
 /* A message in channel c; takes ownership of obj. */
 struct dmsg *dstate_msg_add(struct dchan *c, const char *id, cJSON *obj);
 struct dmsg *dstate_msg(struct dstate *st, const char *channel_id, const char *id);

@@ -105,20 +105,21 @@ static void copy_query(struct lws *wsi, char *out, size_t len)
 static int respond(struct lws *wsi, struct pss *p)
 {
 	struct drest_req req = {
-		.method = p->method,
-		.path = p->path,
-		.query = p->query,
-		.authorization = p->auth[0] ? p->auth : NULL,
-		.user_agent = p->ua[0] ? p->ua : NULL,
-		.content_type = p->ctype[0] ? p->ctype : NULL,
-		.body = p->body.data ? p->body.data : "",
-		.body_len = p->body.len,
+	    .method = p->method,
+	    .path = p->path,
+	    .query = p->query,
+	    .authorization = p->auth[0] ? p->auth : NULL,
+	    .user_agent = p->ua[0] ? p->ua : NULL,
+	    .content_type = p->ctype[0] ? p->ctype : NULL,
+	    .body = p->body.data ? p->body.data : "",
+	    .body_len = p->body.len,
 	};
 	memset(&p->resp, 0, sizeof p->resp);
 	if (p->body_too_big) {
 		p->resp.status = 413;
 		p->resp.content_type = "application/json";
-		buf_appendf(&p->resp.body, "{\"message\":\"Request entity too large\",\"code\":40005}");
+		buf_appendf(&p->resp.body,
+		            "{\"message\":\"Request entity too large\",\"code\":40005}");
 	} else {
 		drest_handle(&g_st, &req, &p->resp);
 	}
@@ -133,14 +134,14 @@ static int write_response(struct lws *wsi, struct pss *p)
 	struct drest_resp *r = &p->resp;
 	size_t blen = r->body.len;
 	if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
-					(lws_filepos_t)blen, &q, end))
+	                                (lws_filepos_t)blen, &q, end))
 		return -1;
 	for (int i = 0; i < r->nheaders; i++) {
 		char name[48];
 		snprintf(name, sizeof name, "%s:", r->hname[i]);
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-						(const unsigned char *)r->hval[i],
-						(int)strlen(r->hval[i]), &q, end))
+		                                (const unsigned char *)r->hval[i],
+		                                (int)strlen(r->hval[i]), &q, end))
 			return -1;
 	}
 	if (lws_finalize_write_http_header(wsi, start, &q, end))
@@ -187,14 +188,14 @@ static int ws_writable(struct lws *wsi, struct pss *p)
 	}
 	if (c->close_code) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
 	return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		    size_t len)
+                    size_t len)
 {
 	struct pss *p = user;
 	switch (reason) {
@@ -204,9 +205,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		static const struct {
 			enum lws_token_indexes t;
 			const char *m;
-		} methods[] = {{WSI_TOKEN_GET_URI, "GET"},     {WSI_TOKEN_POST_URI, "POST"},
-			       {WSI_TOKEN_PUT_URI, "PUT"},     {WSI_TOKEN_PATCH_URI, "PATCH"},
-			       {WSI_TOKEN_DELETE_URI, "DELETE"}};
+		} methods[] = {{WSI_TOKEN_GET_URI, "GET"},
+		               {WSI_TOKEN_POST_URI, "POST"},
+		               {WSI_TOKEN_PUT_URI, "PUT"},
+		               {WSI_TOKEN_PATCH_URI, "PATCH"},
+		               {WSI_TOKEN_DELETE_URI, "DELETE"}};
 		for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
 			if (lws_hdr_total_length(wsi, methods[i].t) > 0)
 				str_copy(p->method, sizeof p->method, methods[i].m);
@@ -274,8 +277,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		if (p->conn) {
-			log_info("event=gateway_closed client_code=%d server_code=%d", p->client_code,
-				 p->conn->close_code);
+			log_info("event=gateway_closed client_code=%d server_code=%d",
+			         p->client_code, p->conn->close_code);
 			dgw_closed(&g_st, p->conn, p->client_code);
 			dgw_conn_free(&g_st, p->conn);
 			p->conn = NULL;
@@ -289,8 +292,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{"discord", callback, sizeof(struct pss), 4096, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"discord", callback, sizeof(struct pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void on_signal(int sig)
@@ -316,13 +319,13 @@ int main(int argc, char **argv)
 {
 	log_init("fake-discord");
 	struct dconfig cfg = {
-		.heartbeat_ms = 41250,
-		.interaction_deadline_ms = 3000,
-		.bucket_limit = 1000,
-		.bucket_window_ms = 1000,
-		.global_limit = 10000,
-		.privileged = 0,
-		.identify_gap_ms = 0,
+	    .heartbeat_ms = 41250,
+	    .interaction_deadline_ms = 3000,
+	    .bucket_limit = 1000,
+	    .bucket_window_ms = 1000,
+	    .global_limit = 10000,
+	    .privileged = 0,
+	    .identify_gap_ms = 0,
 	};
 	const char *env_tok = getenv("DISCORD_BOT_TOKEN");
 	str_copy(cfg.token, sizeof cfg.token, env_tok && *env_tok ? env_tok : "fake-bot-token");
@@ -362,7 +365,8 @@ int main(int argc, char **argv)
 			bad = 1;
 		}
 		if (bad) {
-			fprintf(stderr, "fake-discord: bad argument %s (see the header of main.c)\n", a);
+			fprintf(stderr,
+			        "fake-discord: bad argument %s (see the header of main.c)\n", a);
 			return 2;
 		}
 		i++;
@@ -400,7 +404,7 @@ int main(int argc, char **argv)
 	FILE *f = fopen(tmp, "w");
 	if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, port_file) != 0) {
 		log_error("event=start_failed reason=\"cannot write port file\" file=%s",
-			  log_q(port_file));
+		          log_q(port_file));
 		lws_context_destroy(g_ctx);
 		return 1;
 	}
