@@ -67,7 +67,7 @@ programs:
 # prerequisites as $$(VAR) (second expansion happens after all are read).
 .SECONDEXPANSION:
 include lib/module.mk
-include $(sort $(filter-out lib/module.mk,$(wildcard */*.mk */*/*.mk)))
+include $(sort $(filter-out lib/module.mk,$(wildcard */*.mk */*/*.mk */*/*/*.mk)))
 
 programs: $(PROGRAMS)
 

@@ -5,7 +5,8 @@
 # only once lib/rpc.c and lib/wire.c exist (the queue branch writes them);
 # until then its objects are still compiled, so the code is checked.
 
-BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c
+BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c bot/form.c \
+	bot/slack.c bot/slack_web.c bot/slack_socket.c bot/slack_cmd.c bot/slack_render.c bot/slack_sig.c
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
 ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too
 
@@ -22,3 +23,11 @@ $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_SQLITE) -lpthread
 
 INTEG_TESTS += tests/integration/bot_httpd.sh
+
+# Unit tests of bot modules: bot/<x>_test.c links bot/<x>.o and the library.
+BOT_TESTS := slack_sig slack_cmd slack_render
+$(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
+UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)

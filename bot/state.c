@@ -25,6 +25,9 @@ static const char *const migrations[] = {
 	" at_ms INTEGER NOT NULL, PRIMARY KEY (surface, key));"
 	"CREATE TABLE threads (surface TEXT NOT NULL, incident INTEGER NOT NULL,"
 	" channel TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (surface, incident));",
+	/* 2 */
+	"CREATE TABLE kv (surface TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	" PRIMARY KEY (surface, key));",
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)
@@ -208,4 +211,32 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident,
 				  "VALUES(?, ?, ?, ?) ON CONFLICT(surface, incident) DO UPDATE "
 				  "SET channel=excluded.channel, parent=excluded.parent",
 				  "siss", surface, incident, channel, parent));
+}
+
+int state_kv_get(struct state *st, const char *surface, const char *key, char **val)
+{
+	sqlite3_stmt *s = prep(st, "SELECT value FROM kv WHERE surface=? AND key=?", "ss", surface,
+			       key);
+	int rc, found = 0;
+
+	*val = NULL;
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		*val = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return found;
+}
+
+int state_kv_put(struct state *st, const char *surface, const char *key, const char *val)
+{
+	return exec_done(st, prep(st,
+				  "INSERT INTO kv(surface, key, value) VALUES(?, ?, ?) "
+				  "ON CONFLICT(surface, key) DO UPDATE SET value=excluded.value",
+				  "sss", surface, key, val));
 }

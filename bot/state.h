@@ -49,4 +49,12 @@ int state_thread_get(struct state *st, const char *surface, int64_t incident, ch
 int state_thread_put(struct state *st, const char *surface, int64_t incident,
 		     const char *channel, const char *parent);
 
+/*
+ * A small keyed value per surface (e.g. an incident's last known record as
+ * JSON, to redraw its parent message).  get: 1 and a new string in *val
+ * (caller frees), 0 when absent, -1 on error.
+ */
+int state_kv_get(struct state *st, const char *surface, const char *key, char **val);
+int state_kv_put(struct state *st, const char *surface, const char *key, const char *val);
+
 #endif

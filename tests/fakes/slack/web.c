@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/form.h"
 #include "bot/httpd.h"
 #include "fake_slack.h"
 #include "json.h"
@@ -23,60 +24,6 @@
 #define MAX_TEXT 40000
 
 typedef const char *(*method_fn)(cJSON *args, cJSON *reply, int *status);
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static char *url_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1);
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			out[j++] = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-			   hexval((unsigned char)s[i + 1]) >= 0 &&
-			   hexval((unsigned char)s[i + 2]) >= 0) {
-			out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-					  hexval((unsigned char)s[i + 2]));
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
-/* Parse a form body into an object of strings. */
-static cJSON *parse_form(const char *s, size_t len)
-{
-	cJSON *o = json_new_object();
-	const char *end = s + len;
-
-	while (s < end) {
-		const char *amp = memchr(s, '&', (size_t)(end - s));
-		const char *stop = amp ? amp : end;
-		const char *eq = memchr(s, '=', (size_t)(stop - s));
-		if (stop > s) {
-			char *k = url_decode(s, (size_t)((eq ? eq : stop) - s));
-			char *v = eq ? url_decode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
-			cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-			json_add_str(o, k, v);
-			free(k);
-			free(v);
-		}
-		s = stop + 1;
-	}
-	return o;
-}
 
 static const char *arg_str(const cJSON *args, const char *key)
 {
@@ -576,9 +523,9 @@ static void api(struct httpd_x *x, void *arg)
 			goto fail;
 		}
 	} else if (r->body_len) {
-		args = parse_form(r->body, r->body_len);
+		args = form_parse(r->body, r->body_len);
 	} else {
-		args = parse_form(r->query, strlen(r->query));
+		args = form_parse(r->query, strlen(r->query));
 	}
 	token = NULL;
 	if (httpd_header(x, "Authorization", auth, sizeof auth) == 0 &&

@@ -1,0 +1,861 @@
+/*
+ * NAME
+ *	opsbotctl - look at and steer a running opsbot from the shell
+ *
+ * SYNOPSIS
+ *	opsbotctl [-c FILE] [--json] COMMAND [ARGS]
+ *
+ *	status                        master's processes, queue depth, leases,
+ *	                              dead letters
+ *	incidents [--state S]         list incidents
+ *	show ID                       one incident: state and timeline
+ *	submit --service S --title T [--severity X] [--summary TEXT] [--key K]
+ *	submit --file incident.json   open an incident (source "cli")
+ *	dead-letters                  jobs that ran out of attempts
+ *	retry JOB                     run a dead-lettered job again
+ *	approve ID --plan HASH [--user U]
+ *	reject ID --plan HASH [--user U]
+ *	resolve ID [NOTE]             close an incident by hand
+ *	pause ID / resume ID
+ *	events [--since N] [--limit N]
+ *	kb ARGS...                    runs "opsbot-retrieve kb ARGS" (same bin dir)
+ *
+ * DESCRIPTION
+ *	Every command but status's process table and kb is one request to
+ *	opsbot-queue over [queue] listen.  Output is for people; --json prints
+ *	the queue's reply as it came.  Exit codes: 0 done, 1 the queue refused
+ *	(the message says why), 2 bad usage, 3 the queue is not answering.
+ *
+ * SECURITY
+ *	Acts with the rights of whoever can open the queue socket (a file
+ *	mode for ipc://).  Decisions are recorded with surface "cli" and the
+ *	user from --user or $USER.  Reads the master's status file.
+ *
+ * CONFIG
+ *	[queue] listen, [master] run_dir (both read, never checked: this is a
+ *	client and must not refuse to run over a key it does not know).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "rpc.h"
+#include "timeutil.h"
+#include "wire.h"
+
+#define CTL_DEFAULT_CONFIG "config/opsbot.conf"
+#define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
+#define CTL_TIMEOUT_MS     3000
+#define CTL_FILE_MAX       (1 << 20)
+
+enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_DOWN = 3 };
+
+struct ctl {
+	const char *config_path;
+	int json;
+	char url[512];
+	char run_dir[PATH_MAX];
+	struct rpc *rpc;
+	const char *user;
+};
+
+static int ctl_usage(void)
+{
+	fprintf(stderr, "usage: opsbotctl [-c FILE] [--json] COMMAND\n"
+	                "  status | incidents [--state S] | show ID | events [--since N]\n"
+	                "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
+	                "  submit --file incident.json | dead-letters | retry JOB\n"
+	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
+	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n");
+	return CTL_USAGE;
+}
+
+static int ctl_id(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void ctl_print_json(const cJSON *j)
+{
+	char *t = cJSON_Print(j);
+	if (t) {
+		puts(t);
+		free(t);
+	}
+}
+
+/* One request; reply is the caller's on 0.  Errors are printed here. */
+static int ctl_call(struct ctl *c, cJSON *req, cJSON **reply)
+{
+	char err[512];
+	*reply = NULL;
+	if (!c->rpc && rpc_open(&c->rpc, c->url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbotctl: cannot reach the queue at %s: %s\n", c->url, err);
+		cJSON_Delete(req);
+		return CTL_DOWN;
+	}
+	/* An ipc:// socket file that does not exist cannot answer: say so now
+	 * instead of after the timeout. */
+	int rc = -1;
+	if (strncmp(c->url, "ipc://", 6) != 0 || access(c->url + 6, F_OK) == 0)
+		rc = rpc_call(c->rpc, req, reply, CTL_TIMEOUT_MS, 0, err, sizeof(err));
+	cJSON_Delete(req);
+	if (rc == -1) {
+		fprintf(stderr,
+		        "opsbotctl: the queue is not answering at %s.\n"
+		        "  Is opsbot running?  Start everything with: opsbot -c %s\n",
+		        c->url, c->config_path);
+		return CTL_DOWN;
+	}
+	if (rc == -2) {
+		if (c->json) {
+			ctl_print_json(*reply);
+		} else {
+			const char *msg = json_str(*reply, "message");
+			fprintf(stderr, "opsbotctl: %s\n", msg && *msg ? msg : err);
+		}
+		cJSON_Delete(*reply);
+		*reply = NULL;
+		return CTL_REFUSED;
+	}
+	return CTL_OK;
+}
+
+static cJSON *ctl_query(const char *what, int64_t incident)
+{
+	cJSON *req = wire_new(WIRE_QUERY, incident);
+	json_add_str(req, "what", what);
+	return req;
+}
+
+static const char *ctl_when(int64_t ms, char *buf, size_t len)
+{
+	if (ms <= 0)
+		return "-";
+	return time_fmt_iso(ms, buf, len);
+}
+
+/* How long ago, e.g. "3m12s". */
+static const char *ctl_ago(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = (time_now_ms() - ms) / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", (long long)s / 60, (long long)s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", (long long)s / 3600, (long long)(s / 60) % 60);
+	return buf;
+}
+
+/* A scalar as text for a table cell (numbers, strings, bools). */
+static const char *ctl_scalar(const cJSON *v, char *buf, size_t len)
+{
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	if (cJSON_IsNumber(v)) {
+		if (v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(buf, len, "%lld", (long long)v->valuedouble);
+		else
+			snprintf(buf, len, "%.3g", v->valuedouble);
+		return buf;
+	}
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "yes" : "no";
+	if (cJSON_IsNull(v) || !v)
+		return "-";
+	char *t = cJSON_PrintUnformatted(v);
+	snprintf(buf, len, "%s", t ? t : "?");
+	free(t);
+	return buf;
+}
+
+static int64_t ctl_int(const cJSON *o, const char *a, const char *b)
+{
+	int64_t v = json_int(o, a, 0);
+	return v || !b ? v : json_int(o, b, 0);
+}
+
+static const char *ctl_str(const cJSON *o, const char *a, const char *b)
+{
+	const char *v = json_str(o, a);
+	if (!v && b)
+		v = json_str(o, b);
+	return v ? v : "-";
+}
+
+/* ---- status ---- */
+
+static int ctl_master_status(struct ctl *c)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/opsbot-master.json", c->run_dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		printf("master: not running (no %s)\n", path);
+		return 0;
+	}
+	struct buf b = {.max = CTL_FILE_MAX};
+	char chunk[4096];
+	size_t n;
+	int over = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&b, chunk, n) < 0)
+			over = 1;
+	fclose(f);
+	cJSON *st = NULL;
+	char err[256];
+	if (over || !b.data || json_parse_object(b.data, b.len, &st, err, sizeof(err)) < 0) {
+		printf("master: status file %s is unreadable\n", path);
+		buf_free(&b);
+		return 0;
+	}
+	buf_free(&b);
+	int64_t pid = json_int(st, "pid", 0);
+	int alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+	char ago[32];
+	if (!alive) {
+		printf("master: not running (pid %lld in %s is gone; it did not stop cleanly)\n",
+		       (long long)pid, path);
+	} else {
+		printf("master: pid %lld, %s, up %s, config %s\n", (long long)pid,
+		       ctl_str(st, "state", NULL), ctl_ago(json_int(st, "started_ms", 0), ago, 32),
+		       ctl_str(st, "config", NULL));
+	}
+	const cJSON *ds = cJSON_GetObjectItemCaseSensitive(st, "daemons");
+	const cJSON *d;
+	printf("  %-12s %-9s %-8s %-8s %-10s %s\n", "DAEMON", "STATE", "PID", "RESTARTS", "SINCE",
+	       "LAST EXIT");
+	cJSON_ArrayForEach(d, ds)
+	{
+		const char *state = ctl_str(d, "state", NULL);
+		char pidb[24] = "-";
+		if (json_int(d, "pid", 0) > 0)
+			snprintf(pidb, sizeof(pidb), "%lld", (long long)json_int(d, "pid", 0));
+		const char *last = ctl_str(d, "last_exit", NULL);
+		printf("  %-12s %-9s %-8s %-8lld %-10s %s\n", ctl_str(d, "name", NULL),
+		       alive ? state : "stale", pidb, (long long)json_int(d, "restarts", 0),
+		       ctl_ago(json_int(d, "since_ms", 0), ago, 32), *last ? last : "-");
+		if (strcmp(state, "missing") == 0)
+			printf("  %-12s   %s not found: this stage is not built yet\n", "",
+			       ctl_str(d, "path", NULL));
+	}
+	cJSON_Delete(st);
+	return 0;
+}
+
+/* Queue depth per kind, incidents per state, leases, dead letters. */
+static void ctl_print_stats(const struct ctl *c, const cJSON *st)
+{
+	char ago[32];
+	printf("queue: %s answering, up %s\n", c->url,
+	       ctl_ago(time_now_ms() - json_int(st, "uptime_ms", 0), ago, sizeof(ago)));
+	static const char *const js[] = {"ready", "leased", "held", "done", "dead"};
+	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(st, "jobs");
+	if (cJSON_GetArraySize(jobs) == 0) {
+		printf("  no jobs yet\n");
+	} else {
+		printf("  %-12s", "JOB KIND");
+		for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++)
+			printf(" %7s", js[i]);
+		printf("\n");
+		const cJSON *k;
+		cJSON_ArrayForEach(k, jobs)
+		{
+			printf("  %-12s", k->string);
+			for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++)
+				printf(" %7lld", (long long)json_int(k, js[i], 0));
+			printf("\n");
+		}
+	}
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(st, "incidents");
+	printf("  incidents:");
+	if (cJSON_GetArraySize(inc) == 0)
+		printf(" none");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, inc)
+	{
+		char b[32];
+		printf(" %s %s", it->string, ctl_scalar(it, b, sizeof(b)));
+		if (it->next)
+			printf(",");
+	}
+	printf("\n  leases: %lld held   dead_letters: %lld%s\n",
+	       (long long)json_int(st, "leases", 0), (long long)json_int(st, "dead_letters", 0),
+	       json_int(st, "dead_letters", 0) > 0 ? " (see: opsbotctl dead-letters)" : "");
+}
+
+static int ctl_status(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return ctl_usage();
+	cJSON *reply;
+	if (!c->json)
+		ctl_master_status(c);
+	int rc = ctl_call(c, ctl_query("stats", 0), &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		const cJSON *stats = cJSON_GetObjectItemCaseSensitive(reply, "stats");
+		ctl_print_stats(c, stats);
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+/* ---- incidents, show, events, dead letters ---- */
+
+static void ctl_incident_row(const cJSON *it)
+{
+	char when[40];
+	printf("%-6lld %-18s %-9s %-16s %-20s %s\n", (long long)ctl_int(it, "id", "incident"),
+	       ctl_str(it, "state", NULL), ctl_str(it, "severity", NULL),
+	       ctl_str(it, "service", NULL),
+	       ctl_when(ctl_int(it, "opened_ms", "created_ms"), when, sizeof(when)),
+	       ctl_str(it, "title", NULL));
+}
+
+static int ctl_incidents(struct ctl *c, int argc, char **argv)
+{
+	cJSON *req = ctl_query("incidents", 0);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			json_add_str(req, "state", argv[++i]);
+		} else {
+			cJSON_Delete(req);
+			return ctl_usage();
+		}
+	}
+	cJSON *reply;
+	int rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
+		if (cJSON_GetArraySize(items) == 0) {
+			printf("no incidents\n");
+		} else {
+			printf("%-6s %-18s %-9s %-16s %-20s %s\n", "ID", "STATE", "SEVERITY",
+			       "SERVICE", "OPENED", "TITLE");
+			const cJSON *it;
+			cJSON_ArrayForEach(it, items) ctl_incident_row(it);
+		}
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+/* One timeline or event line: time, name, and what a person wants from data. */
+static void ctl_event_line(const cJSON *ev, int with_incident)
+{
+	char when[40], b[256];
+	const char *name = ctl_str(ev, "name", "event");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+	struct buf line = {.max = 4096};
+	if (strcmp(name, WIRE_EV_STAGE) == 0) {
+		buf_appendf(&line, "%s -> %s", ctl_str(data, "from", NULL),
+		            ctl_str(data, "to", NULL));
+		const char *why = json_str(data, "reason");
+		if (why && *why)
+			buf_appendf(&line, " (%s)", why);
+	} else if (strcmp(name, WIRE_EV_OPENED) == 0) {
+		buf_appendf(&line, "%s [%s, %s, from %s]", ctl_str(data, "title", NULL),
+		            ctl_str(data, "service", NULL), ctl_str(data, "severity", NULL),
+		            ctl_str(data, "source", NULL));
+	} else if (strcmp(name, WIRE_EV_PLAN) == 0) {
+		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
+		buf_appendf(&line, "plan %s: %d step(s), %s", ctl_str(plan, "hash", NULL),
+		            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
+		            json_bool(data, "needs_approval", 0) ? "needs approval"
+		                                                 : "runs without approval");
+	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
+		const char *d = ctl_str(data, "decision", NULL);
+		buf_appendf(&line, "%s %s plan %s (from %s)", ctl_str(data, "user", NULL),
+		            strcmp(d, "approve") == 0 ? "approved" : "rejected",
+		            ctl_str(data, "plan", NULL), ctl_str(data, "surface", NULL));
+	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
+		const char *note = json_str(data, "note");
+		buf_appendf(&line, "%s: %s (from %s)%s%s", ctl_str(data, "user", NULL),
+		            ctl_str(data, "action", NULL), ctl_str(data, "surface", NULL),
+		            note && *note ? ": " : "", note && *note ? note : "");
+	} else if (strcmp(name, WIRE_EV_RESOLVED) == 0) {
+		const char *note = json_str(data, "note");
+		buf_appendf(&line, "by %s%s%s", ctl_str(data, "by", NULL),
+		            note && *note ? ": " : "", note && *note ? note : "");
+	} else if (strcmp(name, WIRE_EV_DEAD) == 0) {
+		buf_appendf(&line, "%s job %lld gave up after %lld attempt(s): %s",
+		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
+		            (long long)json_int(data, "attempts", 0), ctl_str(data, "error", NULL));
+	} else if (strcmp(name, WIRE_EV_RETRY) == 0) {
+		buf_appendf(&line, "%s job %lld attempt %lld failed, will retry: %s",
+		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
+		            (long long)json_int(data, "attempt", 0), ctl_str(data, "error", NULL));
+	} else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage")) {
+		buf_appendf(&line, "%s: %s", json_str(data, "stage"),
+		            ctl_str(data, "reason", NULL));
+	} else if (json_str(data, "summary")) {
+		buf_appendf(&line, "%s", json_str(data, "summary"));
+	} else if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(data, "result")) &&
+	           json_str(cJSON_GetObjectItemCaseSensitive(data, "result"), "summary")) {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(data, "result");
+		buf_appendf(&line, "%s: %s", ctl_str(data, "kind", NULL), json_str(r, "summary"));
+	} else if (data && cJSON_IsObject(data)) {
+		const cJSON *it;
+		int k = 0;
+		cJSON_ArrayForEach(it, data)
+		{
+			if (cJSON_IsObject(it) || cJSON_IsArray(it) || k++ >= 5)
+				continue;
+			buf_appendf(&line, "%s%s=%s", k > 1 ? " " : "", it->string,
+			            ctl_scalar(it, b, sizeof(b)));
+		}
+	}
+	int64_t at = ctl_int(ev, "at_ms", "ts_ms");
+	char tbuf[16] = "-";
+	if (at > 0) {
+		time_fmt_iso(at, when, sizeof(when));
+		snprintf(tbuf, sizeof(tbuf), "%.8s", when + 11); /* HH:MM:SS */
+	}
+	if (with_incident)
+		printf("%6lld  %s  #%-4lld %-20s %s\n", (long long)json_int(ev, "seq", 0), tbuf,
+		       (long long)json_int(ev, "incident", 0), name, line.data ? line.data : "");
+	else
+		printf("  %s  %-20s %s\n", tbuf, name, line.data ? line.data : "");
+	buf_free(&line);
+}
+
+static int ctl_show(struct ctl *c, int argc, char **argv)
+{
+	int64_t id;
+	if (argc != 2 || ctl_id(argv[1], &id) < 0)
+		return ctl_usage();
+	cJSON *inc, *tl;
+	int rc = ctl_call(c, ctl_query("incident", id), &inc);
+	if (rc != CTL_OK)
+		return rc;
+	rc = ctl_call(c, ctl_query("timeline", id), &tl);
+	if (rc != CTL_OK) {
+		cJSON_Delete(inc);
+		return rc;
+	}
+	if (c->json) {
+		cJSON *both = json_new_object();
+		json_add(both, "incident",
+		         json_dup(cJSON_GetObjectItemCaseSensitive(inc, "incident")));
+		json_add(both, "timeline", json_dup(cJSON_GetObjectItemCaseSensitive(tl, "items")));
+		ctl_print_json(both);
+		cJSON_Delete(both);
+	} else {
+		const cJSON *i = cJSON_GetObjectItemCaseSensitive(inc, "incident");
+		char when[40];
+		printf("incident %lld: %s\n", (long long)id, ctl_str(i, "title", NULL));
+		printf("  state:    %s\n", ctl_str(i, "state", NULL));
+		printf("  service:  %s   severity: %s   source: %s\n", ctl_str(i, "service", NULL),
+		       ctl_str(i, "severity", NULL), ctl_str(i, "source", NULL));
+		printf("  opened:   %s\n",
+		       ctl_when(ctl_int(i, "opened_ms", "created_ms"), when, sizeof(when)));
+		const char *sum = json_str(i, "summary");
+		if (sum && *sum)
+			printf("  summary:  %s\n", sum);
+		printf("timeline:\n");
+		const cJSON *ev;
+		cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(tl, "items"))
+		    ctl_event_line(ev, 0);
+	}
+	cJSON_Delete(inc);
+	cJSON_Delete(tl);
+	return CTL_OK;
+}
+
+static int ctl_events(struct ctl *c, int argc, char **argv)
+{
+	cJSON *req = ctl_query("events", 0);
+	json_add_int(req, "since", 0);
+	for (int i = 1; i < argc; i++) {
+		int64_t v;
+		if ((strcmp(argv[i], "--since") == 0 || strcmp(argv[i], "--limit") == 0) &&
+		    i + 1 < argc &&
+		    (ctl_id(argv[i + 1], &v) == 0 || strcmp(argv[i + 1], "0") == 0)) {
+			if (strcmp(argv[i + 1], "0") == 0)
+				v = 0;
+			cJSON_DeleteItemFromObject(req, argv[i] + 2);
+			json_add_int(req, argv[i] + 2, v);
+			i++;
+		} else {
+			cJSON_Delete(req);
+			return ctl_usage();
+		}
+	}
+	cJSON *reply;
+	int rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		const cJSON *ev;
+		cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+		    ctl_event_line(ev, 1);
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_dead_letters(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_call(c, ctl_query("dead_letters", 0), &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
+		if (cJSON_GetArraySize(items) == 0) {
+			printf("no dead letters\n");
+		} else {
+			printf("%-6s %-9s %-8s %-8s %s\n", "JOB", "KIND", "INCIDENT", "ATTEMPTS",
+			       "LAST ERROR");
+			const cJSON *it;
+			cJSON_ArrayForEach(it, items)
+			{
+				printf("%-6lld %-9s %-8lld %-8lld %s\n",
+				       (long long)ctl_int(it, "id", "job"),
+				       ctl_str(it, "kind", NULL),
+				       (long long)json_int(it, "incident", 0),
+				       (long long)ctl_int(it, "attempts", "attempt"),
+				       ctl_str(it, "error", "last_error"));
+			}
+			printf("run one again with: opsbotctl retry JOB\n");
+		}
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+/* ---- changes ---- */
+
+static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_t id)
+{
+	if (c->json)
+		ctl_print_json(reply);
+	else
+		printf("%s: incident %lld is now %s\n", what, (long long)id,
+		       ctl_str(reply, "state", NULL));
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_read_file(const char *path, struct buf *b)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f)
+		return -1;
+	char chunk[4096];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(b, chunk, n) < 0)
+			rc = -1;
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static int ctl_submit(struct ctl *c, int argc, char **argv)
+{
+	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
+	const char *file = NULL, *key = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return ctl_usage();
+		if (strcmp(a, "--service") == 0)
+			service = v;
+		else if (strcmp(a, "--title") == 0)
+			title = v;
+		else if (strcmp(a, "--severity") == 0)
+			severity = v;
+		else if (strcmp(a, "--summary") == 0)
+			summary = v;
+		else if (strcmp(a, "--file") == 0)
+			file = v;
+		else if (strcmp(a, "--key") == 0)
+			key = v;
+		else
+			return ctl_usage();
+		i++;
+	}
+	cJSON *spec = NULL;
+	if (file) {
+		struct buf b = {.max = CTL_FILE_MAX};
+		char err[256];
+		if (ctl_read_file(file, &b) < 0 || !b.data) {
+			fprintf(stderr, "opsbotctl: cannot read %s: %s\n", file,
+			        b.len >= CTL_FILE_MAX ? "larger than 1 MiB" : strerror(errno));
+			buf_free(&b);
+			return CTL_USAGE;
+		}
+		if (json_parse_object(b.data, b.len, &spec, err, sizeof(err)) < 0) {
+			fprintf(stderr, "opsbotctl: %s: %s\n", file, err);
+			buf_free(&b);
+			return CTL_USAGE;
+		}
+		buf_free(&b);
+		/* Accept the spec itself or {"spec": {...}, "key": "..."}. */
+		cJSON *inner = cJSON_DetachItemFromObjectCaseSensitive(spec, "spec");
+		if (inner) {
+			const char *k = json_str(spec, "key");
+			if (k && !key)
+				key = xstrdup(k); /* lives until exit */
+			cJSON_Delete(spec);
+			spec = inner;
+		}
+		if (!json_str(spec, "source"))
+			json_add_str(spec, "source", "cli");
+	} else {
+		if (!service || !title) {
+			fprintf(stderr,
+			        "opsbotctl: submit needs --service and --title (or --file)\n");
+			return CTL_USAGE;
+		}
+		spec = json_new_object();
+		json_add_str(spec, "title", title);
+		json_add_str(spec, "service", service);
+		json_add_str(spec, "severity", severity);
+		json_add_str(spec, "source", "cli");
+		if (summary)
+			json_add_str(spec, "summary", summary);
+	}
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+	json_add_str(req, "what", "incident");
+	if (key)
+		json_add_str(req, "key", key);
+	json_add(req, "spec", spec);
+	cJSON *reply;
+	int rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		int64_t id = json_int(reply, "incident", 0);
+		if (json_bool(reply, "created", 1))
+			printf("incident %lld opened; follow it with: opsbotctl show %lld\n",
+			       (long long)id, (long long)id);
+		else
+			printf("incident %lld already exists for this key; nothing new was "
+			       "created\n",
+			       (long long)id);
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_command(struct ctl *c, const char *action, int64_t incident, const char *note,
+                       int64_t job, cJSON **reply)
+{
+	cJSON *req = wire_new(WIRE_COMMAND, incident);
+	json_add_str(req, "action", action);
+	json_add_str(req, "user", c->user);
+	json_add_str(req, "surface", "cli");
+	if (note)
+		json_add_str(req, "note", note);
+	if (job)
+		json_add_int(req, "job", job);
+	return ctl_call(c, req, reply);
+}
+
+static int ctl_simple(struct ctl *c, int argc, char **argv)
+{
+	int64_t id;
+	const char *action = argv[0];
+	int with_note = strcmp(action, "resolve") == 0;
+	if (argc < 2 || argc > (with_note ? 3 : 2) || ctl_id(argv[1], &id) < 0)
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_command(c, action, id, argc == 3 ? argv[2] : NULL, 0, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	return ctl_print_state(c, reply, action, id);
+}
+
+static int ctl_retry(struct ctl *c, int argc, char **argv)
+{
+	int64_t job;
+	if (argc != 2 || ctl_id(argv[1], &job) < 0)
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_command(c, "retry", 0, NULL, job, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		ctl_print_json(reply);
+	else
+		printf("job %lld queued again (incident now %s)\n", (long long)job,
+		       ctl_str(reply, "state", NULL));
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_approve(struct ctl *c, int argc, char **argv)
+{
+	int64_t id;
+	const char *plan = NULL, *user = c->user;
+	if (argc < 2 || ctl_id(argv[1], &id) < 0)
+		return ctl_usage();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--plan") == 0 && i + 1 < argc)
+			plan = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			user = argv[++i];
+		else
+			return ctl_usage();
+	}
+	if (!plan) {
+		fprintf(stderr, "opsbotctl: %s needs --plan HASH (shown by: opsbotctl show %lld)\n",
+		        argv[0], (long long)id);
+		return CTL_USAGE;
+	}
+	cJSON *req = wire_new(WIRE_APPROVE, id);
+	json_add_str(req, "plan", plan);
+	json_add_str(req, "user", user);
+	json_add_str(req, "surface", "cli");
+	json_add_str(req, "decision", strcmp(argv[0], "approve") == 0 ? "approve" : "reject");
+	cJSON *reply;
+	int rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	return ctl_print_state(c, reply, strcmp(argv[0], "approve") == 0 ? "approved" : "rejected",
+	                       id);
+}
+
+/* kb ...: hand over to opsbot-retrieve from our own bin directory. */
+static int ctl_kb(struct ctl *c, int argc, char **argv)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "opsbotctl: cannot find my own directory: %s\n", strerror(errno));
+		return CTL_USAGE;
+	}
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	char *path = xasprintf("%s/opsbot-retrieve", exe);
+	char **av = xcalloc((size_t)argc + 4, sizeof(char *));
+	av[0] = path;
+	av[1] = (char *)"-c";
+	av[2] = (char *)c->config_path;
+	for (int i = 0; i < argc; i++)
+		av[3 + i] = argv[i];
+	execv(path, av);
+	fprintf(stderr, "opsbotctl: cannot run %s: %s%s\n", path, strerror(errno),
+	        errno == ENOENT ? " (the retrieval worker is not built yet)" : "");
+	free(path);
+	free(av);
+	return CTL_USAGE;
+}
+
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"status", ctl_status},
+    {"incidents", ctl_incidents},
+    {"show", ctl_show},
+    {"submit", ctl_submit},
+    {"dead-letters", ctl_dead_letters},
+    {"retry", ctl_retry},
+    {"approve", ctl_approve},
+    {"reject", ctl_approve},
+    {"resolve", ctl_simple},
+    {"pause", ctl_simple},
+    {"resume", ctl_simple},
+    {"events", ctl_events},
+    {"kb", ctl_kb},
+};
+
+int main(int argc, char **argv)
+{
+	log_init("opsbotctl");
+	if (!getenv("OPSBOT_LOG_LEVEL"))
+		log_set_level(LOG_WARN);
+	struct ctl c = {.config_path = CTL_DEFAULT_CONFIG};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			c.config_path = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			c.json = 1;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			ctl_usage();
+			return 0;
+		} else
+			return ctl_usage();
+	}
+	if (i >= argc)
+		return ctl_usage();
+	const char *user = getenv("USER");
+	c.user = user && *user ? user : "cli";
+
+	struct config *cfg;
+	char err[512];
+	if (config_load(c.config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbotctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	str_copy(c.url, sizeof(c.url), config_str(cfg, "queue", "listen", CTL_DEFAULT_QUEUE));
+	str_copy(c.run_dir, sizeof(c.run_dir), config_str(cfg, "master", "run_dir", "var/run"));
+	config_free(cfg);
+
+	/* Accept the command anywhere after the global options, so
+	 * "opsbotctl show 3 --json" works too. */
+	int rc = -1;
+	int n = argc - i;
+	char **av = argv + i;
+	for (int k = 1; k < n; k++) {
+		if (strcmp(av[k], "--json") == 0 && strcmp(av[0], "kb") != 0) {
+			c.json = 1;
+			memmove(&av[k], &av[k + 1], (size_t)(n - k - 1) * sizeof(char *));
+			n--;
+			k--;
+		}
+	}
+	for (size_t k = 0; k < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); k++)
+		if (strcmp(av[0], ctl_cmds[k].name) == 0)
+			rc = ctl_cmds[k].fn(&c, n, av);
+	if (rc < 0) {
+		fprintf(stderr, "opsbotctl: unknown command %s\n", av[0]);
+		rc = ctl_usage();
+	}
+	if (c.rpc)
+		rpc_close(c.rpc);
+	return rc;
+}

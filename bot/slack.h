@@ -1,0 +1,144 @@
+/*
+ * slack.h: the pieces of opsbot-bot's Slack surface, shared between its
+ * files:
+ *   slack.c         the surface: config, events -> messages, commands, clicks
+ *   slack_web.c     Web API sender thread (ordered outbox, rate limits)
+ *   slack_socket.c  Socket Mode client on the lws loop
+ *   slack_cmd.c     /incident text parsing
+ *   slack_render.c  templates -> {text, blocks}
+ *   slack_sig.c     HTTP mode request signatures
+ */
+#ifndef OPSBOT_BOT_SLACK_H
+#define OPSBOT_BOT_SLACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct bot;
+struct state;
+struct template_set;
+
+/* ---- slack_web.c: the outbox ---- */
+
+enum slack_op_kind {
+	SLACK_OP_PARENT,    /* post the incident's parent message; remember its ts */
+	SLACK_OP_UPDATE,    /* chat.update the parent */
+	SLACK_OP_REPLY,     /* post in the incident's thread */
+	SLACK_OP_EPHEMERAL, /* chat.postEphemeral to one user */
+	SLACK_OP_DONE,      /* every op before this finished: event `seq` is done */
+};
+
+struct slack_op {
+	struct slack_op *next;
+	enum slack_op_kind kind;
+	int64_t incident;
+	int64_t seq;
+	char key[96];	  /* posted-once key (event id + part), "" for none */
+	char channel[64]; /* PARENT/EPHEMERAL: where; others look the thread up */
+	char user[64];	  /* EPHEMERAL */
+	char *text;	  /* owned */
+	char *blocks;	  /* owned JSON array text, or NULL */
+};
+
+struct slack_web_cfg {
+	const char *api_url;   /* "https://slack.com/api/" */
+	const char *bot_token; /* xoxb-... */
+	const char *state_path;
+	double channel_rate;   /* posts per second per channel; 0 = no limit */
+	double channel_burst;
+	int method_limits;     /* apply Slack's per-method tiers */
+	int max_tries;	       /* per op for 5xx / transport errors */
+	int64_t max_backoff_ms;
+};
+
+struct slack_web;
+int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
+		    char *err, size_t errlen);
+/* Queue op (takes ownership); ops run strictly in order. */
+void slack_web_push(struct slack_web *w, struct slack_op *op);
+/* The highest seq whose DONE op ran (loop thread reads it). */
+int64_t slack_web_done_seq(struct slack_web *w);
+size_t slack_web_pending(struct slack_web *w);
+void slack_web_stop(struct slack_web *w);
+
+/*
+ * One blocking Web API call with the given token, for the few calls made
+ * off the outbox (apps.connections.open from the connector thread).
+ * *reply is the parsed body (caller frees).  0 when ok:true; -1 transport or
+ * HTTP error (err); -2 ok:false (err holds the Slack error code).
+ * *retry_after_ms is set on 429 (else -1).
+ */
+int slack_web_call(const char *api_url, const char *token, const char *method,
+		   const cJSON *args, cJSON **reply, int64_t *retry_after_ms, char *err,
+		   size_t errlen);
+
+struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq);
+
+/* ---- slack_cmd.c: /incident text ---- */
+
+enum slack_cmd_kind {
+	SLACK_CMD_HELP,
+	SLACK_CMD_DECLARE,
+	SLACK_CMD_STATUS,
+	SLACK_CMD_LIST,
+	SLACK_CMD_RESOLVE,
+	SLACK_CMD_PAUSE,
+	SLACK_CMD_RESUME,
+	SLACK_CMD_BAD, /* err says what was wrong; answer with help */
+};
+
+struct slack_cmd {
+	enum slack_cmd_kind kind;
+	int64_t incident;  /* STATUS (0 = all open), RESOLVE, PAUSE, RESUME */
+	char service[64];  /* DECLARE */
+	char severity[16]; /* DECLARE: sev=... or "high" */
+	char text[1024];   /* DECLARE summary, RESOLVE note */
+	char err[160];     /* BAD */
+};
+
+/* Parse the text after "/incident".  Never fails: bad input gives BAD. */
+void slack_cmd_parse(const char *text, struct slack_cmd *out);
+extern const char slack_cmd_help[];
+
+/* ---- slack_render.c ---- */
+
+/*
+ * Render template `name` (JSON blocks) and `name`_text (fallback) with ctx.
+ * *text and *blocks are new strings (caller frees); *blocks may be NULL when
+ * the set has no JSON template.  0, or -1 with err.
+ */
+int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,
+		 char **blocks, char *err, size_t errlen);
+/* Load templates from dir, falling back to the built-in set when dir is absent. */
+int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen);
+/* Cut s to at most max characters (UTF-8 aware), adding an ellipsis; new string. */
+char *slack_clamp(const char *s, size_t max);
+
+/* ---- slack_socket.c: Socket Mode ---- */
+
+struct slack_socket;
+struct slack_socket_cfg {
+	const char *api_url;
+	const char *app_token;
+	int64_t dedupe_ttl_ms;
+	int64_t max_backoff_ms;
+};
+/*
+ * An envelope for the surface: the whole parsed message (type, envelope_id,
+ * payload).  The surface must call slack_socket_ack exactly once per
+ * envelope it got (ack payload may be NULL), now or later.
+ */
+typedef void (*slack_envelope_fn)(void *arg, struct slack_socket *s, int conn,
+				  const cJSON *envelope);
+int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg *cfg,
+		       struct bot *b, slack_envelope_fn fn, void *arg, char *err, size_t errlen);
+/* Ack envelope_id on connection conn (a no-op when that socket closed). */
+void slack_socket_ack(struct slack_socket *s, int conn, const char *envelope_id,
+		      const cJSON *payload);
+void slack_socket_tick(struct slack_socket *s);
+int slack_socket_connected(const struct slack_socket *s);
+void slack_socket_stop(struct slack_socket *s);
+
+#endif

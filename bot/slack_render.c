@@ -1,0 +1,97 @@
+/*
+ * slack_render.c: Slack messages from templates/slack/ (lib/template.h).
+ *
+ * A message `name` is two templates: `name` (name.json, the Block Kit array,
+ * rendered with JSON-string + mrkdwn escaping) and `name_text` (the plain
+ * `text` fallback, mrkdwn escaping).  The blocks must come out as a JSON
+ * array; a template that renders anything else is an error, not a post.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mem.h"
+#include "slack.h"
+#include "template.h"
+
+int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
+{
+	static const char *const need[] = {"parent", "parent_text", "step", "step_text"};
+
+	if (template_set_load(dir, out, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+		if (!template_set_has(*out, need[i])) {
+			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
+			template_set_free(*out);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,
+		 char **blocks, char *err, size_t errlen)
+{
+	struct buf b = {.max = TEMPLATE_MAX_OUTPUT}, t = {.max = TEMPLATE_MAX_OUTPUT};
+	char tname[96];
+	cJSON *parsed = NULL;
+
+	*text = *blocks = NULL;
+	snprintf(tname, sizeof tname, "%s_text", name);
+	if (template_render(ts, tname, ctx, TEMPLATE_ESC_MRKDWN, &t, err, errlen) < 0)
+		goto fail;
+	while (t.len && (t.data[t.len - 1] == '\n' || t.data[t.len - 1] == ' '))
+		t.data[--t.len] = '\0';
+	if (template_set_has(ts, name)) {
+		if (template_render(ts, name, ctx, TEMPLATE_ESC_JSON | TEMPLATE_ESC_MRKDWN, &b, err,
+				    errlen) < 0)
+			goto fail;
+		if (json_parse(b.data ? b.data : "", b.len, &parsed, err, errlen) < 0)
+			goto fail;
+		if (!cJSON_IsArray(parsed)) {
+			snprintf(err, errlen, "template '%s' must render a JSON array of blocks",
+				 name);
+			goto fail;
+		}
+		*blocks = json_print(parsed); /* compact */
+		cJSON_Delete(parsed);
+	}
+	*text = t.data ? t.data : xstrdup("");
+	buf_free(&b);
+	return 0;
+fail:
+	cJSON_Delete(parsed);
+	buf_free(&b);
+	buf_free(&t);
+	return -1;
+}
+
+char *slack_clamp(const char *s, size_t max)
+{
+	size_t chars = 0, i = 0;
+
+	if (!s)
+		return xstrdup("");
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (chars == max) {
+				/* cut here, leaving room for the ellipsis */
+				char *out;
+				size_t cut = i;
+				/* step back one character for "…" */
+				do
+					cut--;
+				while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80);
+				out = xmalloc(cut + 4);
+				memcpy(out, s, cut);
+				memcpy(out + cut, "\xe2\x80\xa6", 4);
+				return out;
+			}
+			chars++;
+		}
+	}
+	return xstrdup(s);
+}

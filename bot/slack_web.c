@@ -1,0 +1,529 @@
+/*
+ * slack_web.c: the Slack Web API outbox: one sender thread that runs ops in
+ * the order they were queued, over libcurl (lib/http.h).
+ *
+ * Order is the point: an incident's parent must exist before its replies,
+ * and replies must appear in event order, so ops are never reordered or run
+ * in parallel.  Rate limits are kept before a call (token buckets per method
+ * after Slack's tiers, and per channel for chat.postMessage, about 1/s) and
+ * after one (HTTP 429: the method and channel wait Retry-After, then the
+ * same op is tried again).  5xx and transport errors back off exponentially
+ * (capped) and retry the same op without end: giving up would lose a chat
+ * update.  ok:false answers are final for the op, except invalid_blocks,
+ * which is retried once as plain text so the thread still gets the news.
+ *
+ * Invariants:
+ *  1. done_seq only rises, and only when a DONE op runs, i.e. after every op
+ *     queued before it finished.
+ *  2. A keyed op whose key is in bot.db is not posted again.
+ *  3. The sender thread alone uses w->st and w->http.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bot.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "slack.h"
+#include "state.h"
+#include "timeutil.h"
+
+#define MAX_BUCKETS 128
+#define WEB_TIMEOUT_MS 10000
+
+struct bucket {
+	char key[80];
+	double tokens, rate, burst; /* rate per ms */
+	int64_t at_ms;
+	int64_t blocked_until_ms;
+	int64_t used_ms; /* for replacement */
+};
+
+struct slack_web {
+	struct slack_web_cfg cfg;
+	char *api_url, *token, *state_path;
+	struct bot *b;
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slack_op *head, *tail;
+	size_t n;
+	int quit;
+	int64_t done_seq;
+	struct state *st;
+	struct http_client *http;
+	struct bucket buckets[MAX_BUCKETS];
+	int nb;
+};
+
+/* Slack's per-minute tiers for the methods the outbox uses. */
+static double method_per_minute(const char *m)
+{
+	if (!strcmp(m, "chat.postMessage"))
+		return 600; /* "several hundred per minute" per workspace */
+	if (!strcmp(m, "chat.update") || !strcmp(m, "reactions.add") ||
+	    !strcmp(m, "conversations.info"))
+		return 50; /* tier 3 */
+	return 100;	   /* tier 4: postEphemeral, files.* */
+}
+
+struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq)
+{
+	struct slack_op *op = xcalloc(1, sizeof *op);
+	op->kind = kind;
+	op->incident = incident;
+	op->seq = seq;
+	return op;
+}
+
+static void op_free(struct slack_op *op)
+{
+	free(op->text);
+	free(op->blocks);
+	free(op);
+}
+
+static struct bucket *bucket_get(struct slack_web *w, const char *key, double per_s, double burst)
+{
+	struct bucket *b = NULL, *oldest = &w->buckets[0];
+	int64_t now = time_mono_ms();
+
+	for (int i = 0; i < w->nb; i++) {
+		if (!strcmp(w->buckets[i].key, key)) {
+			b = &w->buckets[i];
+			break;
+		}
+		if (w->buckets[i].used_ms < oldest->used_ms)
+			oldest = &w->buckets[i];
+	}
+	if (!b) {
+		b = w->nb < MAX_BUCKETS ? &w->buckets[w->nb++] : oldest;
+		memset(b, 0, sizeof *b);
+		str_copy(b->key, sizeof b->key, key);
+		b->tokens = burst;
+		b->at_ms = now;
+	}
+	b->rate = per_s / 1000.0;
+	b->burst = burst;
+	b->used_ms = now;
+	return b;
+}
+
+/* ms to wait before b allows one call (0: take it now). */
+static int64_t bucket_wait(struct bucket *b, int take)
+{
+	int64_t now = time_mono_ms();
+
+	if (b->blocked_until_ms > now)
+		return b->blocked_until_ms - now;
+	if (b->rate <= 0)
+		return 0;
+	b->tokens += (double)(now - b->at_ms) * b->rate;
+	if (b->tokens > b->burst)
+		b->tokens = b->burst;
+	b->at_ms = now;
+	if (b->tokens >= 1) {
+		if (take)
+			b->tokens -= 1;
+		return 0;
+	}
+	return (int64_t)((1 - b->tokens) / b->rate) + 1;
+}
+
+/* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
+static int nap(struct slack_web *w, int64_t ms)
+{
+	struct timespec ts;
+	int quit;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!w->quit)
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	quit = w->quit;
+	pthread_mutex_unlock(&w->mu);
+	return quit;
+}
+
+static int do_call(struct http_client *http, const char *api_url, const char *token,
+		   const char *method, const cJSON *args, cJSON **reply, long *status,
+		   int64_t *retry_after_ms, char *err, size_t errlen)
+{
+	char url[512], auth[600];
+	const char *hdrs[] = {auth, "Content-Type: application/json; charset=utf-8", NULL};
+	char *body = json_print(args);
+	struct http_request req = {
+		.method = "POST",
+		.url = url,
+		.headers = hdrs,
+		.body = body,
+		.body_len = strlen(body),
+		.timeout_ms = WEB_TIMEOUT_MS,
+		.max_response = 1 << 20,
+	};
+	struct http_response resp = {0};
+	int rc;
+
+	*reply = NULL;
+	*status = 0;
+	*retry_after_ms = -1;
+	snprintf(url, sizeof url, "%s%s", api_url, method);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+	rc = http_do(http, &req, &resp, err, errlen);
+	free(body);
+	if (rc < 0)
+		goto out;
+	*status = resp.status;
+	if (resp.status == 429) {
+		*retry_after_ms = http_retry_after_ms(&resp);
+		snprintf(err, errlen, "HTTP 429");
+		rc = -1;
+		goto out;
+	}
+	if (resp.status != 200) {
+		snprintf(err, errlen, "HTTP %ld", resp.status);
+		rc = -1;
+		goto out;
+	}
+	if (json_parse_object(resp.body.data, resp.body.len, reply, err, errlen) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (!json_bool(*reply, "ok", 0)) {
+		snprintf(err, errlen, "%s", json_str(*reply, "error") ? json_str(*reply, "error")
+								     : "unknown_error");
+		rc = -2;
+		goto out;
+	}
+	rc = 0;
+out:
+	http_response_free(&resp);
+	return rc;
+}
+
+int slack_web_call(const char *api_url, const char *token, const char *method,
+		   const cJSON *args, cJSON **reply, int64_t *retry_after_ms, char *err,
+		   size_t errlen)
+{
+	struct http_client *http = http_client_new();
+	long status;
+	int rc = do_call(http, api_url, token, method, args, reply, &status, retry_after_ms, err,
+			 errlen);
+	http_client_free(http);
+	return rc;
+}
+
+/*
+ * Run one Web API call for an op until it is final: 0 ok (reply set),
+ * -2 Slack said ok:false (err = code), 1 quitting.
+ */
+static int call_until_final(struct slack_web *w, const char *method, const char *channel,
+			    const cJSON *args, cJSON **reply, int64_t incident, char *err,
+			    size_t errlen)
+{
+	int64_t backoff = 200;
+	int tries = 0;
+	char chkey[96];
+
+	snprintf(chkey, sizeof chkey, "ch:%s", channel ? channel : "");
+	for (;;) {
+		struct bucket *mb = NULL, *cb = NULL;
+		int64_t wait = 0, ra;
+		long status;
+		int rc;
+
+		if (w->cfg.method_limits) {
+			double pm = method_per_minute(method);
+			mb = bucket_get(w, method, pm / 60.0, pm);
+		} else {
+			mb = bucket_get(w, method, 0, 1);
+		}
+		if (!strcmp(method, "chat.postMessage") && channel)
+			cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+		wait = bucket_wait(mb, 0);
+		if (cb && bucket_wait(cb, 0) > wait)
+			wait = bucket_wait(cb, 0);
+		if (wait > 0) {
+			if (nap(w, wait))
+				return 1;
+			continue;
+		}
+		bucket_wait(mb, 1);
+		if (cb)
+			bucket_wait(cb, 1);
+
+		tries++;
+		rc = do_call(w->http, w->api_url, w->token, method, args, reply, &status, &ra, err,
+			     errlen);
+		if (rc == 0 || rc == -2)
+			return rc;
+		if (status == 429) {
+			if (ra < 0)
+				ra = 1000;
+			log_info("event=slack_ratelimited method=%s channel=%s incident=%lld "
+				 "retry_after_ms=%lld",
+				 method, log_q(channel ? channel : ""), (long long)incident,
+				 (long long)ra);
+			mb->blocked_until_ms = time_mono_ms() + ra;
+			if (cb)
+				cb->blocked_until_ms = time_mono_ms() + ra;
+			continue;
+		}
+		if (tries == w->cfg.max_tries)
+			log_error("event=slack_call_failing method=%s incident=%lld tries=%d error=%s",
+				  method, (long long)incident, tries, log_q(err));
+		else
+			log_warn("event=slack_call_retry method=%s incident=%lld tries=%d error=%s "
+				 "backoff_ms=%lld",
+				 method, (long long)incident, tries, log_q(err), (long long)backoff);
+		if (nap(w, backoff + random() % (backoff / 4 + 1)))
+			return 1;
+		backoff *= 2;
+		if (backoff > w->cfg.max_backoff_ms)
+			backoff = w->cfg.max_backoff_ms;
+	}
+}
+
+static cJSON *op_args(const struct slack_op *op, int with_blocks)
+{
+	cJSON *a = json_new_object(), *blocks = NULL;
+	char err[128];
+
+	json_add_str(a, "text", op->text ? op->text : "");
+	if (with_blocks && op->blocks &&
+	    json_parse(op->blocks, strlen(op->blocks), &blocks, err, sizeof err) == 0)
+		json_add(a, "blocks", blocks);
+	return a;
+}
+
+/* Run a message op with the invalid_blocks fallback.  Same returns as above. */
+static int send_msg(struct slack_web *w, const struct slack_op *op, const char *method,
+		    const char *channel, const char *ts_key, const char *ts, cJSON **reply,
+		    char *err, size_t errlen)
+{
+	for (int with_blocks = 1; with_blocks >= 0; with_blocks--) {
+		cJSON *a = op_args(op, with_blocks);
+		int rc;
+		json_add_str(a, "channel", channel);
+		if (ts_key && ts)
+			json_add_str(a, ts_key, ts);
+		if (op->kind == SLACK_OP_EPHEMERAL)
+			json_add_str(a, "user", op->user);
+		if (op->kind == SLACK_OP_PARENT || op->kind == SLACK_OP_REPLY) {
+			json_add_bool(a, "unfurl_links", 0);
+			json_add_bool(a, "unfurl_media", 0);
+		}
+		rc = call_until_final(w, method, channel, a, reply, op->incident, err, errlen);
+		cJSON_Delete(a);
+		if (rc == -2 && with_blocks && op->blocks &&
+		    (!strcmp(err, "invalid_blocks") || !strcmp(err, "invalid_blocks_format"))) {
+			log_warn("event=slack_invalid_blocks method=%s incident=%lld "
+				 "action=retry_as_text",
+				 method, (long long)op->incident);
+			cJSON_Delete(*reply);
+			*reply = NULL;
+			continue;
+		}
+		return rc;
+	}
+	return -2;
+}
+
+static void run_op(struct slack_web *w, struct slack_op *op)
+{
+	char channel[64] = "", parent[64] = "", err[160] = "";
+	cJSON *reply = NULL;
+	int rc = 0;
+	const char *what = "";
+
+	if (op->key[0] && (op->kind == SLACK_OP_PARENT || op->kind == SLACK_OP_REPLY) &&
+	    state_posted_get(w->st, "slack", op->key, NULL, 0) == 1) {
+		log_debug("event=slack_skip_posted key=%s", log_q(op->key));
+		return;
+	}
+	switch (op->kind) {
+	case SLACK_OP_PARENT:
+		what = "parent";
+		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
+			      sizeof err);
+		if (rc == 0) {
+			const char *ts = json_str(reply, "ts");
+			const char *ch = json_str(reply, "channel");
+			if (!ts) {
+				log_warn("event=slack_no_ts incident=%lld", (long long)op->incident);
+				break;
+			}
+			state_thread_put(w->st, "slack", op->incident, ch ? ch : op->channel, ts);
+			if (op->key[0])
+				state_posted_put(w->st, "slack", op->key, ts);
+		}
+		break;
+	case SLACK_OP_UPDATE:
+	case SLACK_OP_REPLY:
+		what = op->kind == SLACK_OP_UPDATE ? "update" : "reply";
+		if (state_thread_get(w->st, "slack", op->incident, channel, sizeof channel, parent,
+				     sizeof parent) != 1) {
+			log_warn("event=slack_no_thread incident=%lld op=%s", (long long)op->incident,
+				 what);
+			break;
+		}
+		if (op->kind == SLACK_OP_UPDATE) {
+			rc = send_msg(w, op, "chat.update", channel, "ts", parent, &reply, err,
+				      sizeof err);
+		} else {
+			rc = send_msg(w, op, "chat.postMessage", channel, "thread_ts", parent,
+				      &reply, err, sizeof err);
+			if (rc == 0 && op->key[0])
+				state_posted_put(w->st, "slack", op->key,
+						 json_str(reply, "ts") ? json_str(reply, "ts") : "");
+		}
+		break;
+	case SLACK_OP_EPHEMERAL:
+		what = "ephemeral";
+		rc = send_msg(w, op, "chat.postEphemeral", op->channel, NULL, NULL, &reply, err,
+			      sizeof err);
+		break;
+	case SLACK_OP_DONE:
+		pthread_mutex_lock(&w->mu);
+		if (op->seq > w->done_seq)
+			w->done_seq = op->seq;
+		pthread_mutex_unlock(&w->mu);
+		bot_wake(w->b);
+		return;
+	}
+	if (rc == -2)
+		log_warn("event=slack_post_refused op=%s incident=%lld error=%s", what,
+			 (long long)op->incident, log_q(err));
+	else if (rc == 0)
+		log_debug("event=slack_posted op=%s incident=%lld", what, (long long)op->incident);
+	cJSON_Delete(reply);
+}
+
+static void *sender_main(void *arg)
+{
+	struct slack_web *w = arg;
+
+	for (;;) {
+		struct slack_op *op;
+		pthread_mutex_lock(&w->mu);
+		while (!w->head && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->quit) {
+			pthread_mutex_unlock(&w->mu);
+			return NULL;
+		}
+		op = w->head; /* stays queued while it runs, so pending() counts it */
+		pthread_mutex_unlock(&w->mu);
+
+		run_op(w, op);
+
+		pthread_mutex_lock(&w->mu);
+		if (w->quit) { /* interrupted: the op stays for the free in stop */
+			pthread_mutex_unlock(&w->mu);
+			return NULL;
+		}
+		w->head = op->next;
+		if (!w->head)
+			w->tail = NULL;
+		w->n--;
+		pthread_mutex_unlock(&w->mu);
+		op_free(op);
+	}
+}
+
+int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
+		    char *err, size_t errlen)
+{
+	struct slack_web *w = xcalloc(1, sizeof *w);
+
+	w->cfg = *cfg;
+	w->api_url = xstrdup(cfg->api_url);
+	w->token = xstrdup(cfg->bot_token);
+	w->state_path = xstrdup(cfg->state_path);
+	w->b = b;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (state_open(w->state_path, &w->st, err, errlen) < 0) {
+		slack_web_stop(w);
+		return -1;
+	}
+	w->http = http_client_new();
+	if (pthread_create(&w->th, NULL, sender_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the Slack sender thread");
+		slack_web_stop(w);
+		return -1;
+	}
+	w->started = 1;
+	*out = w;
+	return 0;
+}
+
+void slack_web_push(struct slack_web *w, struct slack_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	w->n++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int64_t slack_web_done_seq(struct slack_web *w)
+{
+	int64_t s;
+	pthread_mutex_lock(&w->mu);
+	s = w->done_seq;
+	pthread_mutex_unlock(&w->mu);
+	return s;
+}
+
+size_t slack_web_pending(struct slack_web *w)
+{
+	size_t n;
+	pthread_mutex_lock(&w->mu);
+	n = w->n;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+void slack_web_stop(struct slack_web *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	if (w->started)
+		pthread_join(w->th, NULL);
+	while (w->head) {
+		struct slack_op *n = w->head->next;
+		op_free(w->head);
+		w->head = n;
+	}
+	if (w->http)
+		http_client_free(w->http);
+	state_close(w->st);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->api_url);
+	free(w->token);
+	free(w->state_path);
+	free(w);
+}
