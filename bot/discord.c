@@ -492,6 +492,11 @@ static int open_incident(struct discord *d, struct http_client *hc, int64_t id, 
 	cJSON *msg = parent_message(d, id, data);
 	if (!msg)
 		return -1;
+	/* A retry after a crash gets the first message back instead of a second. */
+	char nonce[26];
+	snprintf(nonce, sizeof nonce, "obi%lld", (long long)id);
+	json_add_str(msg, "nonce", nonce);
+	json_add_bool(msg, "enforce_nonce", 1);
 	char path[160];
 	snprintf(path, sizeof path, "/channels/%s/messages", channel);
 	long status = 0;
@@ -592,6 +597,10 @@ static void post_job(void *arg, struct http_client *hc)
 	}
 	cJSON *msg = step_message(d, name, id, data);
 	if (msg) {
+		char nonce[26];
+		snprintf(nonce, sizeof nonce, "obe%lld", (long long)j->seq);
+		json_add_str(msg, "nonce", nonce);
+		json_add_bool(msg, "enforce_nonce", 1);
 		char path[160];
 		snprintf(path, sizeof path, "/channels/%s/messages", thread);
 		long status = 0;

@@ -931,6 +931,18 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 			reply_form(r, errors);
 			return;
 		}
+		/* enforce_nonce: a repeat of a recent nonce returns the first message. */
+		const char *nonce = json_str(b, "nonce");
+		if (nonce && json_bool(b, "enforce_nonce", 0)) {
+			for (struct dmsg *x = c->msgs; x; x = x->next) {
+				const char *xn = json_str(x->obj, "nonce");
+				if (xn && strcmp(xn, nonce) == 0) {
+					cJSON_Delete(b);
+					reply_json(r, 200, json_dup(x->obj));
+					return;
+				}
+			}
+		}
 		struct dmsg *m = post_message(st, c, b, 0, flags);
 		cJSON_Delete(b);
 		reply_json(r, 200, json_dup(m->obj));
