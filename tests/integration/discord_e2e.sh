@@ -41,6 +41,24 @@ cid=$(echo "$cl" | d_js 'd["id"]')
 t_wait "click acknowledged" d_answered "$cid" 6
 t_wait "ack recorded in the thread with the user" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'ack by bob'"
 
+# /incident status and list answer with what the queue knows (ephemeral edit).
+sid=$(d_cmd 42 status '[{"name":"id","type":4,"value":1}]' | d_js 'd["id"]')
+t_wait "status answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx \\*spike\\* — state detecting\|Incident #1: checkout 5xx \*spike\* — state detecting'"
+d_cmd 42 list >/dev/null
+t_wait "list answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q '#1 checkout 5xx'"
+
+# Resolve by button; then a click the queue refuses gets an ephemeral reason.
+d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"ops\",\"message_id\":\"$PID\",\"custom_id\":\"ob:1:resolve\",\"user\":{\"id\":\"77\",\"username\":\"bob\"}}" >/dev/null
+t_wait "resolved in the thread" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'Resolved'"
+t_wait "embed resolved, buttons gone" bash -c "curl -sf $DB/_fake/channels/ops/messages | python3 -c 'import json,sys; d=json.load(sys.stdin); m=[m for m in d if m[\"id\"]==\"$PID\"][0]; sys.exit(0 if m[\"embeds\"][0][\"fields\"][0][\"value\"]==\"resolved\" and not m[\"components\"] else 1)'"
+d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"ops\",\"message_id\":\"$PID\",\"custom_id\":\"ob:1:pause\",\"user\":{\"id\":\"77\",\"username\":\"bob\"}}" >/dev/null
+t_wait "refusal shown to the clicker only" bash -c "curl -sf $DB/_fake/channels/ops/messages | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(\"could not do that\" in m[\"content\"] and m[\"flags\"] & 64 for m in d) else 1)'"
+
+# An incident from an alert (no Discord surface) goes to [discord] channel.
+wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"alert-1","spec":{"title":"disk full on db-2","service":"db","severity":"critical","source":"alertmanager"}}' >/dev/null \
+  || t_fail "submit an alert incident"
+t_wait "alert incident in the default channel" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #2: disk full'"
+
 # Each event posted once: no doubles in the thread.
 n=$(msgs "$PID" | d_js 'sum(1 for m in d if "Incident opened" in m["content"])')
 [ "$n" = 1 ] || t_fail "opened step posted $n times"
