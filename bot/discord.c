@@ -87,10 +87,18 @@ struct incident_cache {
 	cJSON *rec;
 };
 
+#define ANSWERED_MAX 256
+
 struct discord {
 	struct bot *b;
 	struct discord_rest *rest;
-	struct discord_lane *ack, *post;
+	struct discord_lane *ack, *follow, *post;
+	/* Interactions answered (token hashes): a follow-up waits for its answer,
+	 * since answers and follow-ups travel on different lanes. */
+	pthread_mutex_t amu;
+	pthread_cond_t acv;
+	uint64_t answered[ANSWERED_MAX];
+	unsigned answered_n;
 	struct discord_gw *gw;
 	struct template_set *tpl;
 	struct state *post_state; /* the post lane's own handle */
@@ -634,10 +642,53 @@ done:;
 struct ack_job {
 	struct discord *d;
 	char method[8];
-	char path[400];
+	char path[800];
 	cJSON *body;
 	char what[32];
+	uint64_t token; /* hash of the interaction token */
+	int followup;   /* 0: the answer (marks answered); 1: waits for it */
 };
+
+static uint64_t token_hash(const char *t)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *t; t++) {
+		h ^= (unsigned char)*t;
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+static void answered_mark(struct discord *d, uint64_t token)
+{
+	pthread_mutex_lock(&d->amu);
+	d->answered[d->answered_n++ % ANSWERED_MAX] = token;
+	pthread_cond_broadcast(&d->acv);
+	pthread_mutex_unlock(&d->amu);
+}
+
+/* Wait until token's answer went out, at most ms.  1 when it did. */
+static int answered_wait(struct discord *d, uint64_t token, int64_t ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	int found = 0, rc = 0;
+	pthread_mutex_lock(&d->amu);
+	while (!found && rc == 0 && !d->stop) {
+		for (unsigned i = 0; i < ANSWERED_MAX && !found; i++)
+			found = d->answered[i] == token;
+		if (!found)
+			rc = pthread_cond_timedwait(&d->acv, &d->amu, &until);
+	}
+	pthread_mutex_unlock(&d->amu);
+	return found;
+}
 
 static void ack_job_free(void *arg)
 {
@@ -652,9 +703,14 @@ static void ack_job(void *arg, struct http_client *hc)
 	long status = 0;
 	cJSON *out = NULL;
 	char err[256];
+	if (j->followup && !answered_wait(j->d, j->token, 4000))
+		log_warn("event=discord_followup_unanswered what=%s", j->what);
 	/* Interaction answers are not retried blindly: a second callback is refused. */
-	if (discord_rest_call(j->d->rest, hc, j->method, j->path, j->body, &status, &out, err,
-	                      sizeof err) < 0)
+	int rc = discord_rest_call(j->d->rest, hc, j->method, j->path, j->body, &status, &out, err,
+	                           sizeof err);
+	if (!j->followup)
+		answered_mark(j->d, j->token);
+	if (rc < 0)
 		log_warn("event=discord_answer_failed what=%s error=%s", j->what, log_q(err));
 	else if (status >= 300)
 		log_rest_error(j->what, status, out);
@@ -662,8 +718,9 @@ static void ack_job(void *arg, struct http_client *hc)
 	ack_job_free(j);
 }
 
+/* An answer (followup 0) or a follow-up (1) for the interaction with token. */
 static void ack_push(struct discord *d, const char *what, const char *method, const char *path,
-                     cJSON *body)
+                     cJSON *body, const char *token, int followup)
 {
 	struct ack_job *j = xcalloc(1, sizeof *j);
 	j->d = d;
@@ -671,7 +728,9 @@ static void ack_push(struct discord *d, const char *what, const char *method, co
 	str_copy(j->method, sizeof j->method, method);
 	str_copy(j->path, sizeof j->path, path);
 	j->body = body;
-	discord_lane_push(d->ack, ack_job, ack_job_free, j);
+	j->token = token_hash(token);
+	j->followup = followup;
+	discord_lane_push(followup ? d->follow : d->ack, ack_job, ack_job_free, j);
 }
 
 static cJSON *commands_json(void)
@@ -801,11 +860,12 @@ static void answer(struct discord *d, struct reply_to *to, int type, cJSON *data
 		free(text);
 		to->x = NULL;
 		cJSON_Delete(r);
+		answered_mark(d, token_hash(to->token));
 		return;
 	}
 	char path[600];
 	snprintf(path, sizeof path, "/interactions/%s/%s/callback", to->id, to->token);
-	ack_push(d, "callback", "POST", path, r);
+	ack_push(d, "callback", "POST", path, r, to->token, 0);
 }
 
 static cJSON *text_data(const char *content, int flags)
@@ -846,14 +906,14 @@ static void followup_edit(struct discord *d, const char *token, const char *cont
 	cJSON *m = json_new_object();
 	json_add_str(m, "content", content);
 	json_add(m, "allowed_mentions", json_new_object());
-	ack_push(d, "followup_edit", "PATCH", path, m);
+	ack_push(d, "followup_edit", "PATCH", path, m, token, 1);
 }
 
 static void followup_ephemeral(struct discord *d, const char *token, const char *content)
 {
 	char path[700];
 	snprintf(path, sizeof path, "/webhooks/%s/%s", d->app_id, token);
-	ack_push(d, "followup", "POST", path, text_data(content, EPHEMERAL));
+	ack_push(d, "followup", "POST", path, text_data(content, EPHEMERAL), token, 1);
 }
 
 struct pending {
@@ -1298,6 +1358,8 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	d->b = b;
 	d->tpl = tpl;
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->amu, NULL);
+	pthread_cond_init(&d->acv, NULL);
 	str_copy(d->app_id, sizeof d->app_id, app);
 	str_copy(d->guild_id, sizeof d->guild_id, guild);
 	str_copy(d->channel_ref, sizeof d->channel_ref, channel);
@@ -1315,6 +1377,7 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	}
 	d->rest = discord_rest_new(api, token, gps, 120000);
 	d->ack = discord_lane_start("discord-ack");
+	d->follow = discord_lane_start("discord-follow");
 	d->post = discord_lane_start("discord-post");
 	if (use_gw) {
 		struct discord_gw_cfg gc = {.token = token,
@@ -1371,8 +1434,12 @@ static void discord_fini(struct bot *b, void *priv)
 	(void)b;
 	struct discord *d = priv;
 	d->stop = 1;
+	pthread_mutex_lock(&d->amu);
+	pthread_cond_broadcast(&d->acv); /* a follow-up waiting for its answer gives up */
+	pthread_mutex_unlock(&d->amu);
 	discord_gw_free(d->gw);
 	discord_lane_stop(d->ack);
+	discord_lane_stop(d->follow);
 	discord_lane_stop(d->post);
 	while (d->done) {
 		struct done *n = d->done->next;
@@ -1390,6 +1457,8 @@ static void discord_fini(struct bot *b, void *priv)
 	state_close(d->post_state);
 	template_set_free(d->tpl);
 	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->amu);
+	pthread_cond_destroy(&d->acv);
 	free(d);
 }
 
