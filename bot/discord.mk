@@ -28,3 +28,4 @@ BENCHES += chat_discord
 bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
 INTEG_TESTS += tests/integration/discord_restart.sh
+INTEG_TESTS += tests/integration/discord_approval.sh
