@@ -59,6 +59,10 @@ wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"aler
   || t_fail "submit an alert incident"
 t_wait "alert incident in the default channel" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #2: disk full'"
 
+# Every REST call carried the bot token and a DiscordBot User-Agent.
+[ "$(d_stat bad_user_agent)" = 0 ] || t_fail "calls without a DiscordBot User-Agent: $(d_stat bad_user_agent)"
+[ "$(d_stat responses_401)" = 0 ] || t_fail "calls refused 401: $(d_stat responses_401)"
+
 # Each event posted once: no doubles in the thread.
 n=$(msgs "$PID" | d_js 'sum(1 for m in d if "Incident opened" in m["content"])')
 [ "$n" = 1 ] || t_fail "opened step posted $n times"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # discord_faults.sh: the Gateway client and REST client under faults:
-# a dropped socket is resumed and the interaction sent meanwhile is answered
+# a dropped socket is resumed (and a refused resume leads to a new identify) and the interaction sent meanwhile is answered
 # exactly once; op 7 leads to a resume; an invalid session to a fresh
 # identify; a zombie connection (no ACKs) is detected and resumed; route and
 # global 429s delay but lose nothing; malformed dispatches are logged and
@@ -48,6 +48,13 @@ d_post /_fake/gateway/invalid_session '{"resumable":false}' >/dev/null || t_fail
 t_wait "identified afresh" d_stat_is identifies 2
 id=$(d_cmd 7 help | d_js 'd["id"]')
 t_wait "answered on the new session" help_answered "$id"
+
+# 5b. The server lost the session: the resume is refused (op 9 d:false) and
+#     the client identifies afresh.
+t_wait "connected" d_connected
+d_post /_fake/gateway/drop '{"forget":true}' >/dev/null || t_fail "drop+forget"
+t_wait "identified after a refused resume" d_stat_is identifies 3
+grep -q 'event=discord_invalid_session resumable=0' "$T/bot.log" || t_fail "refused resume not logged"
 
 # 6. Malformed dispatches: logged, skipped, and the next one still works.
 d_post /_fake/gateway/dispatch '{"t":"INTERACTION_CREATE","d":{"type":2}}' >/dev/null || t_fail "raw dispatch"

@@ -472,11 +472,13 @@ int dgw_ctl_invalid_session(struct dstate *st, int resumable)
 	return 0;
 }
 
-int dgw_ctl_drop(struct dstate *st, int hold_ms)
+int dgw_ctl_drop(struct dstate *st, int hold_ms, int forget)
 {
 	struct dconn *c = active_conn(st);
 	if (!c)
 		return -1;
+	if (forget)
+		c->sess->valid = 0; /* the server lost the session: a resume is refused */
 	if (hold_ms > 0)
 		st->hold_until_us = dstate_now_us() + (int64_t)hold_ms * 1000;
 	dstate_conn_close(st, c, 0, NULL);

@@ -31,8 +31,9 @@ void dgw_tick(struct dstate *st);
 /* Control actions on the active session's connection; -1 when none. */
 int dgw_ctl_reconnect(struct dstate *st);
 int dgw_ctl_invalid_session(struct dstate *st, int resumable);
-/* Cut the TCP connection; new connections get Hello only after hold_ms. */
-int dgw_ctl_drop(struct dstate *st, int hold_ms);
+/* Cut the TCP connection; new connections get Hello only after hold_ms;
+ * forget: the session is gone too, so a resume gets op 9 d:false. */
+int dgw_ctl_drop(struct dstate *st, int hold_ms, int forget);
 /* Send a dispatch with any t and d (d may be any JSON, or NULL). */
 int dgw_ctl_dispatch(struct dstate *st, const char *t, const cJSON *d);
 int dgw_ctl_close(struct dstate *st, int code);

@@ -1424,7 +1424,8 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 		else if (strcmp(segs[2], "invalid_session") == 0)
 			rc = dgw_ctl_invalid_session(st, json_bool(b, "resumable", 0));
 		else if (strcmp(segs[2], "drop") == 0)
-			rc = dgw_ctl_drop(st, (int)json_int(b, "hold_ms", 0));
+			rc = dgw_ctl_drop(st, (int)json_int(b, "hold_ms", 0),
+			                  json_bool(b, "forget", 0));
 		else if (strcmp(segs[2], "dispatch") == 0)
 			rc = dgw_ctl_dispatch(st, json_str(b, "t") ? json_str(b, "t") : "UNKNOWN",
 			                      cJSON_GetObjectItemCaseSensitive(b, "d"));
