@@ -186,6 +186,19 @@ static char *clip(const char *s, size_t max)
 	return xasprintf("%.*s…", (int)i, s);
 }
 
+/* Text from outside, clipped and escaped for Discord markdown; caller frees. */
+static char *md(const char *s, size_t max)
+{
+	char *c = clip(s ? s : "?", max);
+	struct buf b = {.max = 8 * max + 64};
+	if (template_escape(c, TEMPLATE_ESC_DISCORD, &b) < 0 || !b.data) {
+		buf_free(&b);
+		return c;
+	}
+	free(c);
+	return b.data;
+}
+
 /* Render template name with ctx into a parsed JSON message body; caller frees. */
 static cJSON *render(struct discord *d, const char *name, const cJSON *ctx)
 {
@@ -878,24 +891,18 @@ static cJSON *text_data(const char *content, int flags)
 	return m;
 }
 
-static const char HELP[] = "**/incident** — what opsbot can do here:\n"
-                           "• `/incident declare title:<what is wrong> [service:<name>] "
-                           "[severity:critical|high|medium|low|info] [summary:<more>]`\n"
-                           "• `/incident status id:<n>` — one incident\n"
-                           "• `/incident list` — open incidents\n"
-                           "• `/incident resolve id:<n> [note:<what fixed it>]`\n"
-                           "• `/incident pause id:<n>` and `/incident resume id:<n>`\n"
-                           "Each incident gets a message in this channel and a thread with every "
-                           "step; use its buttons to acknowledge, approve or resolve.";
-
 static void help(struct discord *d, struct reply_to *to, const char *why)
 {
-	struct buf b = {.max = 4000};
+	cJSON *ctx = json_new_object();
 	if (why)
-		buf_appendf(&b, "%s\n\n", why);
-	buf_appendf(&b, "%s", HELP);
-	answer(d, to, 4, text_data(b.data, EPHEMERAL));
-	buf_free(&b);
+		json_add_str(ctx, "why", why);
+	cJSON *msg = render(d, "help", ctx);
+	cJSON_Delete(ctx);
+	if (!msg) /* a broken template still gets the user an answer */
+		msg = text_data("opsbot could not show its help; see /incident help later.", 0);
+	cJSON_DeleteItemFromObjectCaseSensitive(msg, "flags");
+	json_add_int(msg, "flags", EPHEMERAL);
+	answer(d, to, 4, msg);
 }
 
 /* A follow-up after a deferred answer: edit the loading message. */
@@ -928,7 +935,7 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	(void)b;
 	struct pending *p = arg;
 	struct discord *d = p->d;
-	char msg[600];
+	char msg[2000];
 	if (rc == 0) {
 		if (strcmp(p->what, "declare") == 0) {
 			snprintf(msg, sizeof msg,
@@ -938,13 +945,14 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 			         json_bool(reply, "created", 1) ? "is open" : "was already open");
 		} else if (strcmp(p->what, "status") == 0) {
 			const cJSON *i = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+			char *title = md(json_str(i, "title"), 200);
 			snprintf(msg, sizeof msg,
 			         "Incident #%lld: %s — state %s, severity %s, service %s.",
-			         (long long)json_int(i, "id", 0),
-			         json_str(i, "title") ? json_str(i, "title") : "?",
+			         (long long)json_int(i, "id", 0), title,
 			         json_str(i, "state") ? json_str(i, "state") : "?",
 			         json_str(i, "severity") ? json_str(i, "severity") : "?",
 			         json_str(i, "service") ? json_str(i, "service") : "?");
+			free(title);
 		} else if (strcmp(p->what, "list") == 0) {
 			struct buf l = {.max = 1900};
 			const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
@@ -952,11 +960,13 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 			int n = 0;
 			cJSON_ArrayForEach(i, items)
 			{
-				if (buf_appendf(&l, "%s#%lld %s (%s)", n ? "\n" : "",
-				                (long long)json_int(i, "id", 0),
-				                json_str(i, "title") ? json_str(i, "title") : "?",
-				                json_str(i, "state") ? json_str(i, "state") : "?") <
-				    0)
+				char *title = md(json_str(i, "title"), 100);
+				int full = buf_appendf(&l, "%s#%lld %s (%s)", n ? "\n" : "",
+				                       (long long)json_int(i, "id", 0), title,
+				                       json_str(i, "state") ? json_str(i, "state")
+				                                            : "?") < 0;
+				free(title);
+				if (full)
 					break;
 				n++;
 			}
@@ -1348,9 +1358,10 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	struct template_set *tpl = NULL;
 	char err[512];
 	if (template_set_load(tdir, &tpl, err, sizeof err) < 0 ||
-	    !template_set_has(tpl, "incident") || !template_set_has(tpl, "step")) {
+	    !template_set_has(tpl, "incident") || !template_set_has(tpl, "step") ||
+	    !template_set_has(tpl, "help")) {
 		config_error(cfg, SURFACE, "templates", "templates %s: %s", tdir,
-		             tpl ? "needs incident and step" : err);
+		             tpl ? "needs incident, step and help" : err);
 		template_set_free(tpl);
 		return -1;
 	}

@@ -43,7 +43,8 @@ t_wait "ack recorded in the thread with the user" bash -c "curl -sf $DB/_fake/ch
 
 # /incident status and list answer with what the queue knows (ephemeral edit).
 sid=$(d_cmd 42 status '[{"name":"id","type":4,"value":1}]' | d_js 'd["id"]')
-t_wait "status answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx \\*spike\\* — state detecting\|Incident #1: checkout 5xx \*spike\* — state detecting'"
+t_wait "status answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx .*— state detecting'"
+d_get /_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx \\\\\*spike' || t_fail "status: title markdown not escaped"
 d_cmd 42 list >/dev/null
 t_wait "list answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q '#1 checkout 5xx'"
 
