@@ -29,3 +29,9 @@ bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/opsbot-bot $(B)/bin/opsbot-qu
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
 INTEG_TESTS += tests/integration/discord_restart.sh
 INTEG_TESTS += tests/integration/discord_approval.sh
+
+$(B)/tests/discord_tpl_test: $(B)/bot/discord_tpl_test.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+UNIT_TESTS += $(B)/tests/discord_tpl_test
+ALL_OBJS += $(B)/bot/discord_tpl_test.o
