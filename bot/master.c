@@ -568,10 +568,13 @@ int main(int argc, char **argv)
 	}
 	if (master_mkdirs(m.run_dir) < 0) {
 		fprintf(stderr, "opsbot: cannot create %s: %s\n", m.run_dir, strerror(errno));
+		daemons_free(specs, ns);
 		return 1;
 	}
-	if (master_lock(&m) < 0)
+	if (master_lock(&m) < 0) {
+		daemons_free(specs, ns);
 		return 1;
+	}
 	for (size_t i = 0; i < ns; i++) {
 		m.d[m.n] = (struct daemon){.spec = specs[i]};
 		backoff_init(&m.d[m.n].bo, m.restart_min, m.restart_max);

@@ -17,7 +17,9 @@
  *	reject ID --plan HASH [--user U]
  *	resolve ID [NOTE]             close an incident by hand
  *	pause ID / resume ID
- *	events [--since N] [--limit N]
+ *	events [--since N] [--limit N] [--follow]
+ *	                              the event log; --follow keeps printing
+ *	                              new events until ^C
  *	kb ARGS...                    runs "opsbot-retrieve kb ARGS" (same bin dir)
  *
  * DESCRIPTION
@@ -32,7 +34,7 @@
  *	user from --user or $USER.  Reads the master's status file.
  *
  * CONFIG
- *	[queue] listen, [master] run_dir (both read, never checked: this is a
+ *	[queue] listen and events, [master] run_dir (both read, never checked: this is a
  *	client and must not refuse to run over a key it does not know).
  */
 #include <errno.h>
@@ -53,6 +55,7 @@
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
 #define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
+#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
 #define CTL_TIMEOUT_MS     3000
 #define CTL_FILE_MAX       (1 << 20)
 
@@ -62,6 +65,7 @@ struct ctl {
 	const char *config_path;
 	int json;
 	char url[512];
+	char events_url[512];
 	char run_dir[PATH_MAX];
 	struct rpc *rpc;
 	const char *user;
@@ -116,8 +120,8 @@ static int ctl_call(struct ctl *c, cJSON *req, cJSON **reply)
 	cJSON_Delete(req);
 	if (rc == -1) {
 		fprintf(stderr,
-		        "opsbotctl: the queue is not answering at %s.\n"
-		        "  Is opsbot running?  Start everything with: opsbot -c %s\n",
+		        "opsbotctl: the queue is not answering at %s; is opsbot running? "
+		        "start it with: opsbot -c %s\n",
 		        c->url, c->config_path);
 		return CTL_DOWN;
 	}
@@ -202,14 +206,18 @@ static const char *ctl_str(const cJSON *o, const char *a, const char *b)
 
 /* ---- status ---- */
 
-static int ctl_master_status(struct ctl *c)
+/*
+ * The master's status file: 0 and *out (caller frees), or -1 with a line for
+ * a person in why (no file, unreadable).
+ */
+static int ctl_master_read(const struct ctl *c, cJSON **out, char *why, size_t whylen)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/opsbot-master.json", c->run_dir);
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		printf("master: not running (no %s)\n", path);
-		return 0;
+		snprintf(why, whylen, "not running (no %s)", path);
+		return -1;
 	}
 	struct buf b = {.max = CTL_FILE_MAX};
 	char chunk[4096];
@@ -219,16 +227,34 @@ static int ctl_master_status(struct ctl *c)
 		if (buf_append(&b, chunk, n) < 0)
 			over = 1;
 	fclose(f);
-	cJSON *st = NULL;
 	char err[256];
-	if (over || !b.data || json_parse_object(b.data, b.len, &st, err, sizeof(err)) < 0) {
-		printf("master: status file %s is unreadable\n", path);
-		buf_free(&b);
-		return 0;
+	int rc = 0;
+	if (over || !b.data || json_parse_object(b.data, b.len, out, err, sizeof(err)) < 0) {
+		snprintf(why, whylen, "status file %s is unreadable", path);
+		rc = -1;
 	}
 	buf_free(&b);
+	return rc;
+}
+
+static int ctl_master_alive(const cJSON *st)
+{
 	int64_t pid = json_int(st, "pid", 0);
-	int alive = pid > 0 && kill((pid_t)pid, 0) == 0;
+	return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
+static int ctl_master_status(struct ctl *c)
+{
+	cJSON *st;
+	char why[PATH_MAX + 64];
+	if (ctl_master_read(c, &st, why, sizeof(why)) < 0) {
+		printf("master: %s\n", why);
+		return 0;
+	}
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/opsbot-master.json", c->run_dir);
+	int64_t pid = json_int(st, "pid", 0);
+	int alive = ctl_master_alive(st);
 	char ago[32];
 	if (!alive) {
 		printf("master: not running (pid %lld in %s is gone; it did not stop cleanly)\n",
@@ -310,11 +336,24 @@ static int ctl_status(struct ctl *c, int argc, char **argv)
 	if (!c->json)
 		ctl_master_status(c);
 	int rc = ctl_call(c, ctl_query("stats", 0), &reply);
+	if (c->json) {
+		/* {"master": status file + "alive", or null; "queue": stats reply or null} */
+		cJSON *all = json_new_object(), *st;
+		char why[PATH_MAX + 64];
+		if (ctl_master_read(c, &st, why, sizeof(why)) == 0) {
+			json_add_bool(st, "alive", ctl_master_alive(st));
+			json_add(all, "master", st);
+		} else {
+			json_add(all, "master", cJSON_CreateNull());
+		}
+		json_add(all, "queue", rc == CTL_OK ? reply : cJSON_CreateNull());
+		ctl_print_json(all);
+		cJSON_Delete(all);
+		return rc;
+	}
 	if (rc != CTL_OK)
 		return rc;
-	if (c->json) {
-		ctl_print_json(reply);
-	} else {
+	{
 		const cJSON *stats = cJSON_GetObjectItemCaseSensitive(reply, "stats");
 		ctl_print_stats(c, stats);
 	}
@@ -488,9 +527,36 @@ static int ctl_show(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+static volatile sig_atomic_t ctl_interrupted;
+
+static void ctl_on_signal(int sig)
+{
+	(void)sig;
+	ctl_interrupted = 1;
+}
+
+static void ctl_print_event(const struct ctl *c, const cJSON *ev)
+{
+	if (c->json) {
+		char *t = json_print(ev);
+		puts(t);
+		free(t);
+	} else {
+		ctl_event_line(ev, 1);
+	}
+	fflush(stdout);
+}
+
+/*
+ * events [--since N] [--limit N] [--follow]: stored events after N; with
+ * --follow, then every new one from the PUB socket until ^C.  The
+ * subscription opens before the query so nothing falls between the two;
+ * events already printed (by seq) are skipped.
+ */
 static int ctl_events(struct ctl *c, int argc, char **argv)
 {
 	cJSON *req = ctl_query("events", 0);
+	int follow = 0;
 	json_add_int(req, "since", 0);
 	for (int i = 1; i < argc; i++) {
 		int64_t v;
@@ -502,23 +568,55 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 			cJSON_DeleteItemFromObject(req, argv[i] + 2);
 			json_add_int(req, argv[i] + 2, v);
 			i++;
+		} else if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0) {
+			follow = 1;
 		} else {
 			cJSON_Delete(req);
 			return ctl_usage();
 		}
 	}
+	struct rpc_sub *sub = NULL;
+	char err[256];
+	if (follow && rpc_sub_open(&sub, c->events_url, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbotctl: cannot subscribe to %s: %s\n", c->events_url, err);
+		cJSON_Delete(req);
+		return CTL_DOWN;
+	}
 	cJSON *reply;
 	int rc = ctl_call(c, req, &reply);
-	if (rc != CTL_OK)
+	if (rc != CTL_OK) {
+		rpc_sub_close(sub);
 		return rc;
-	if (c->json) {
+	}
+	int64_t last = 0;
+	if (c->json && !follow) {
 		ctl_print_json(reply);
 	} else {
 		const cJSON *ev;
 		cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(reply, "items"))
-		    ctl_event_line(ev, 1);
+		{
+			ctl_print_event(c, ev);
+			last = json_int(ev, "seq", last);
+		}
 	}
 	cJSON_Delete(reply);
+	if (!follow)
+		return CTL_OK;
+	struct sigaction sa = {0};
+	sa.sa_handler = ctl_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!ctl_interrupted) {
+		cJSON *ev = NULL;
+		if (rpc_sub_recv(sub, &ev, 500) < 0)
+			continue;
+		if (json_int(ev, "seq", 0) > last) {
+			ctl_print_event(c, ev);
+			last = json_int(ev, "seq", last);
+		}
+		cJSON_Delete(ev);
+	}
+	rpc_sub_close(sub);
 	return CTL_OK;
 }
 
@@ -590,6 +688,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
 	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
 	const char *file = NULL, *key = NULL;
+	char *key_owned = NULL; /* a key read from the file; freed below */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -632,7 +731,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		if (inner) {
 			const char *k = json_str(spec, "key");
 			if (k && !key)
-				key = xstrdup(k); /* lives until exit */
+				key = key_owned = xstrdup(k);
 			cJSON_Delete(spec);
 			spec = inner;
 		}
@@ -659,6 +758,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 	json_add(req, "spec", spec);
 	cJSON *reply;
 	int rc = ctl_call(c, req, &reply);
+	free(key_owned);
 	if (rc != CTL_OK)
 		return rc;
 	if (c->json) {
@@ -832,6 +932,8 @@ int main(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	str_copy(c.url, sizeof(c.url), config_str(cfg, "queue", "listen", CTL_DEFAULT_QUEUE));
+	str_copy(c.events_url, sizeof(c.events_url),
+	         config_str(cfg, "queue", "events", CTL_DEFAULT_EVENTS));
 	str_copy(c.run_dir, sizeof(c.run_dir), config_str(cfg, "master", "run_dir", "var/run"));
 	config_free(cfg);
 

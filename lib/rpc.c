@@ -62,7 +62,7 @@ void rpc_close(struct rpc *r)
 
 /* Send body on ctx and wait up to timeout_ms for the reply; 0 and *rep, or an NNG error. */
 static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, int timeout_ms,
-		       nng_msg **rep)
+                       nng_msg **rep)
 {
 	nng_msg *msg;
 	int rv;
@@ -92,8 +92,8 @@ static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, 
 	return 0;
 }
 
-int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries,
-	     char *err, size_t errlen)
+int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
+             size_t errlen)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
@@ -124,11 +124,11 @@ int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int
 		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED && rv != NNG_ECONNRESET) ||
 		    attempt >= retries) {
 			snprintf(err, errlen, "no reply from %s after %d attempt(s): %s", r->url,
-				 attempt + 1, nng_strerror(rv));
+			         attempt + 1, nng_strerror(rv));
 			goto out;
 		}
 		log_debug("event=rpc_resend id=%s attempt=%d error=%s", log_q(id ? id : ""),
-			  attempt + 2, log_q(nng_strerror(rv)));
+		          attempt + 2, log_q(nng_strerror(rv)));
 	}
 
 	struct wire_msg m;
@@ -139,13 +139,13 @@ int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int
 	}
 	if (m.type != WIRE_REPLY) {
 		snprintf(err, errlen, "bad reply from %s: type is %s, want reply", r->url,
-			 wire_type_name(m.type));
+		         wire_type_name(m.type));
 		wire_msg_free(&m);
 		goto out;
 	}
 	if (id && strcmp(m.id, id) != 0) {
 		snprintf(err, errlen, "bad reply from %s: id %s answers another request", r->url,
-			 m.id);
+		         m.id);
 		wire_msg_free(&m);
 		goto out;
 	}

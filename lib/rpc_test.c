@@ -134,24 +134,25 @@ static void test_calls(void **state)
 		cJSON *q = req_with_id(cases[i].id, (int)i);
 		cJSON *rep = NULL;
 		err[0] = '\0';
-		int rc = rpc_call(r, q, &rep, cases[i].timeout_ms, cases[i].retries, err,
-				  sizeof(err));
+		int rc =
+		    rpc_call(r, q, &rep, cases[i].timeout_ms, cases[i].retries, err, sizeof(err));
 		if (rc != cases[i].want_rc || !strstr(err, cases[i].want_err))
 			fail_msg("case %s: got rc=%d err=%s, want rc=%d err containing %s",
-				 cases[i].id, rc, err, cases[i].want_rc, cases[i].want_err);
+			         cases[i].id, rc, err, cases[i].want_rc, cases[i].want_err);
 		if (rc == 0 && strncmp(cases[i].id, "ok-", 3) == 0 &&
 		    json_int(rep, "n", -1) != (int64_t)i)
 			fail_msg("case %s: got n=%lld, want %zu", cases[i].id,
-				 (long long)json_int(rep, "n", -1), i);
+			         (long long)json_int(rep, "n", -1), i);
 		if (rc == -2 && !rep)
-			fail_msg("case %s: got no reply with ok:false, want the reply", cases[i].id);
+			fail_msg("case %s: got no reply with ok:false, want the reply",
+			         cases[i].id);
 		cJSON_Delete(rep);
 		cJSON_Delete(q);
 	}
 	/* The resend carried the same id as the first attempt. */
 	if (s->seen_drop != 2 || strcmp(s->drop_ids[0], s->drop_ids[1]) != 0)
 		fail_msg("resend: got %d attempts ids %s/%s, want 2 with one id", s->seen_drop,
-			 s->drop_ids[0], s->drop_ids[1]);
+		         s->drop_ids[0], s->drop_ids[1]);
 	rpc_close(r);
 }
 
@@ -160,8 +161,8 @@ static void test_no_server(void **state)
 	(void)state;
 	struct rpc *r;
 	char err[256] = "";
-	assert_int_equal(
-	    rpc_open(&r, "ipc:///tmp/opsbot-rpc-test-nobody.ipc", err, sizeof(err)), 0);
+	assert_int_equal(rpc_open(&r, "ipc:///tmp/opsbot-rpc-test-nobody.ipc", err, sizeof(err)),
+	                 0);
 	cJSON *q = req_with_id("ok-x", 0), *rep = NULL;
 	int rc = rpc_call(r, q, &rep, 100, 1, err, sizeof(err));
 	if (rc != -1 || !strstr(err, "after 2 attempt(s)"))
@@ -233,9 +234,9 @@ static void test_subscriber(void **state)
 	for (int seq = 1; seq <= 200 && !ev; seq++) {
 		char body[160];
 		snprintf(body, sizeof(body),
-			 "{\"v\":1,\"type\":\"event\",\"id\":\"e%d\",\"incident\":1,\"seq\":%d,"
-			 "\"name\":\"incident.opened\",\"at_ms\":1,\"data\":{}}",
-			 seq, seq);
+		         "{\"v\":1,\"type\":\"event\",\"id\":\"e%d\",\"incident\":1,\"seq\":%d,"
+		         "\"name\":\"incident.opened\",\"at_ms\":1,\"data\":{}}",
+		         seq, seq);
 		assert_int_equal(nng_send(pub, body, strlen(body), 0), 0);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, 20) == 1)
@@ -250,7 +251,7 @@ static void test_subscriber(void **state)
 		cJSON_Delete(ev);
 	assert_int_equal(nng_send(pub, "junk", 4, 0), 0);
 	const char *good = "{\"v\":1,\"type\":\"event\",\"id\":\"x\",\"seq\":999,\"name\":\"n\","
-			   "\"at_ms\":1,\"data\":{}}";
+	                   "\"at_ms\":1,\"data\":{}}";
 	assert_int_equal(nng_send(pub, (void *)good, strlen(good), 0), 0);
 	if (rpc_sub_recv(s, &ev, 2000) != 0)
 		fail_msg("after junk: got no event, want seq 999");
@@ -267,7 +268,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_calls, server_setup, server_teardown),
 	    cmocka_unit_test(test_no_server),
 	    cmocka_unit_test_setup_teardown(test_threads_share_handle, server_setup,
-					    server_teardown),
+	                                    server_teardown),
 	    cmocka_unit_test(test_subscriber),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,75 +35,73 @@ struct wire_field {
 
 static const char *const w_what_submit[] = {"incident", "job", NULL};
 static const char *const w_severity[] = {"critical", "high", "medium", "low", "info", NULL};
-static const char *const w_source[] = {"slack", "discord", "alertmanager", "generic",
-				       "watch", "cli", NULL};
+static const char *const w_source[] = {"slack", "discord", "alertmanager", "generic", "watch",
+                                       "cli",   NULL};
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
 static const char *const w_decision[] = {"approve", "reject", NULL};
 static const char *const w_action[] = {"ack", "resolve", "pause", "resume", "note", "retry", NULL};
-static const char *const w_query[] = {"incidents", "incident", "timeline", "jobs",
-				      "dead_letters", "stats", "events", NULL};
+static const char *const w_query[] = {"incidents",    "incident", "timeline", "jobs",
+                                      "dead_letters", "stats",    "events",   NULL};
 
-#define END {NULL, J_ANY, 0, NULL}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, J_ANY, 0, NULL                                                               \
+	}
 
-static const struct wire_field f_submit[] = {
-    {"what", J_STR, 1, w_what_submit}, {"key", J_STR, 0, NULL}, {"spec", J_OBJ, 0, NULL},
-    {"job", J_OBJ, 0, NULL}, END};
+static const struct wire_field f_submit[] = {{"what", J_STR, 1, w_what_submit},
+                                             {"key", J_STR, 0, NULL},
+                                             {"spec", J_OBJ, 0, NULL},
+                                             {"job", J_OBJ, 0, NULL},
+                                             END};
 static const struct wire_field f_claim[] = {{"kinds", J_ARR, 1, NULL},
-					    {"worker", J_STR, 1, NULL},
-					    {"wait_ms", J_INT, 1, NULL},
-					    {"lease_ms", J_INT, 0, NULL},
-					    END};
+                                            {"worker", J_STR, 1, NULL},
+                                            {"wait_ms", J_INT, 1, NULL},
+                                            {"lease_ms", J_INT, 0, NULL},
+                                            END};
 static const struct wire_field f_heartbeat[] = {
     {"job", J_INT, 1, NULL}, {"lease", J_STR, 1, NULL}, {"lease_ms", J_INT, 0, NULL}, END};
 static const struct wire_field f_complete[] = {
     {"job", J_INT, 1, NULL}, {"lease", J_STR, 1, NULL}, {"result", J_OBJ, 1, NULL}, END};
 static const struct wire_field f_fail[] = {{"job", J_INT, 1, NULL},
-					   {"lease", J_STR, 1, NULL},
-					   {"error", J_STR, 1, NULL},
-					   {"retryable", J_BOOL, 0, NULL},
-					   END};
-static const struct wire_field f_approve[] = {{"plan", J_STR, 1, NULL},
-					      {"user", J_STR, 1, NULL},
-					      {"surface", J_STR, 1, NULL},
-					      {"decision", J_STR, 1, w_decision},
-					      {"key", J_STR, 0, NULL},
-					      END};
+                                           {"lease", J_STR, 1, NULL},
+                                           {"error", J_STR, 1, NULL},
+                                           {"retryable", J_BOOL, 0, NULL},
+                                           END};
+static const struct wire_field f_approve[] = {
+    {"plan", J_STR, 1, NULL},           {"user", J_STR, 1, NULL}, {"surface", J_STR, 1, NULL},
+    {"decision", J_STR, 1, w_decision}, {"key", J_STR, 0, NULL},  END};
 static const struct wire_field f_command[] = {{"action", J_STR, 1, w_action},
-					      {"user", J_STR, 1, NULL},
-					      {"surface", J_STR, 1, NULL},
-					      {"note", J_STR, 0, NULL},
-					      {"key", J_STR, 0, NULL},
-					      {"job", J_INT, 0, NULL},
-					      END};
+                                              {"user", J_STR, 1, NULL},
+                                              {"surface", J_STR, 1, NULL},
+                                              {"note", J_STR, 0, NULL},
+                                              {"key", J_STR, 0, NULL},
+                                              {"job", J_INT, 0, NULL},
+                                              END};
 static const struct wire_field f_query[] = {{"what", J_STR, 1, w_query},
-					    {"since", J_INT, 0, NULL},
-					    {"limit", J_INT, 0, NULL},
-					    {"state", J_STR, 0, NULL},
-					    END};
+                                            {"since", J_INT, 0, NULL},
+                                            {"limit", J_INT, 0, NULL},
+                                            {"state", J_STR, 0, NULL},
+                                            END};
 /* Replies: ok is fixed; the rest depends on the request (wire.h). */
 static const struct wire_field f_reply[] = {{"ok", J_BOOL, 1, NULL}, END};
 static const struct wire_field f_event[] = {{"seq", J_INT, 1, NULL},
-					   {"name", J_STR, 1, NULL},
-					   {"at_ms", J_INT, 1, NULL},
-					   {"data", J_OBJ, 1, NULL},
-					   END};
+                                            {"name", J_STR, 1, NULL},
+                                            {"at_ms", J_INT, 1, NULL},
+                                            {"data", J_OBJ, 1, NULL},
+                                            END};
 
 /* Nested shapes. */
-static const struct wire_field f_spec[] = {{"title", J_STR, 1, NULL},
-					   {"service", J_STR, 1, NULL},
-					   {"severity", J_STR, 1, w_severity},
-					   {"source", J_STR, 1, w_source},
-					   {"summary", J_STR, 0, NULL},
-					   {"labels", J_OBJ, 0, NULL},
-					   {"surface", J_OBJ, 0, NULL},
-					   END};
+static const struct wire_field f_spec[] = {
+    {"title", J_STR, 1, NULL},          {"service", J_STR, 1, NULL},
+    {"severity", J_STR, 1, w_severity}, {"source", J_STR, 1, w_source},
+    {"summary", J_STR, 0, NULL},        {"labels", J_OBJ, 0, NULL},
+    {"surface", J_OBJ, 0, NULL},        END};
 static const struct wire_field f_surface[] = {{"kind", J_STR, 1, w_surface_kind},
-					      {"channel", J_STR, 0, NULL},
-					      {"user", J_STR, 0, NULL},
-					      {"thread", J_STR, 0, NULL},
-					      END};
-static const struct wire_field f_job[] = {
-    {"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, END};
+                                              {"channel", J_STR, 0, NULL},
+                                              {"user", J_STR, 0, NULL},
+                                              {"thread", J_STR, 0, NULL},
+                                              END};
+static const struct wire_field f_job[] = {{"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, END};
 
 static const struct {
 	const char *name;
@@ -164,7 +162,8 @@ static const char *wire_jtype_name(enum wire_jtype t)
 static int wire_is_whole(const cJSON *v)
 {
 	return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
-	       v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) <= 9007199254740992.0;
+	       v->valuedouble == floor(v->valuedouble) &&
+	       fabs(v->valuedouble) <= 9007199254740992.0;
 }
 
 static int wire_type_ok(const cJSON *v, enum wire_jtype t)
@@ -200,7 +199,7 @@ static int wire_in(const char *s, const char *const *words)
  * by the caller (the envelope).
  */
 static int wire_check_fields(const cJSON *obj, const struct wire_field *fields, int open,
-			     const char *const *skip, const char *prefix, char *err, size_t errlen)
+                             const char *const *skip, const char *prefix, char *err, size_t errlen)
 {
 	const cJSON *m;
 	cJSON_ArrayForEach(m, obj)
@@ -219,7 +218,7 @@ static int wire_check_fields(const cJSON *obj, const struct wire_field *fields, 
 		}
 		if (!wire_type_ok(m, f->type)) {
 			snprintf(err, errlen, "field '%s%s' must be %s", prefix, k,
-				 wire_jtype_name(f->type));
+			         wire_jtype_name(f->type));
 			return -1;
 		}
 		if (f->type == J_STR && f->words && !wire_in(m->valuestring, f->words)) {
@@ -227,7 +226,7 @@ static int wire_check_fields(const cJSON *obj, const struct wire_field *fields, 
 			size_t n = 0;
 			for (const char *const *w = f->words; *w && n < sizeof(list); w++)
 				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-						      n ? "|" : "", *w);
+				                      n ? "|" : "", *w);
 			snprintf(err, errlen, "field '%s%s' must be one of %s", prefix, k, list);
 			return -1;
 		}
@@ -237,7 +236,7 @@ static int wire_check_fields(const cJSON *obj, const struct wire_field *fields, 
 		for (const cJSON *o = m->next; o; o = o->next) {
 			if (m->string && o->string && strcmp(m->string, o->string) == 0) {
 				snprintf(err, errlen, "field '%s%s' appears twice", prefix,
-					 m->string);
+				         m->string);
 				return -1;
 			}
 		}
@@ -276,14 +275,14 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			}
 			if (job) {
 				snprintf(err, errlen,
-					 "field 'job' is not allowed when what is incident");
+				         "field 'job' is not allowed when what is incident");
 				return -1;
 			}
 			if (wire_check_fields(spec, f_spec, 0, NULL, "spec.", err, errlen) < 0)
 				return -1;
 			const cJSON *sf = cJSON_GetObjectItemCaseSensitive(spec, "surface");
 			if (sf && wire_check_fields(sf, f_surface, 0, NULL, "spec.surface.", err,
-						    errlen) < 0)
+			                            errlen) < 0)
 				return -1;
 		} else {
 			if (!job) {
@@ -291,7 +290,8 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 				return -1;
 			}
 			if (spec) {
-				snprintf(err, errlen, "field 'spec' is not allowed when what is job");
+				snprintf(err, errlen,
+				         "field 'spec' is not allowed when what is job");
 				return -1;
 			}
 			if (wire_check_fields(job, f_job, 0, NULL, "job.", err, errlen) < 0)
@@ -300,13 +300,14 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			size_t n = strlen(kind);
 			if (n == 0 || n > WIRE_KIND_MAX) {
 				snprintf(err, errlen, "field 'job.kind' must be 1 to %d characters",
-					 WIRE_KIND_MAX);
+				         WIRE_KIND_MAX);
 				return -1;
 			}
 		}
 		const char *key = json_str(root, "key");
 		if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
-			snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
+			snprintf(err, errlen, "field 'key' must be 1 to %d characters",
+			         WIRE_KEY_MAX);
 			return -1;
 		}
 		return 0;
@@ -316,7 +317,7 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 		int n = cJSON_GetArraySize(kinds);
 		if (n < 1 || n > WIRE_KINDS_MAX) {
 			snprintf(err, errlen, "field 'kinds' must hold 1 to %d job kinds",
-				 WIRE_KINDS_MAX);
+			         WIRE_KINDS_MAX);
 			return -1;
 		}
 		const cJSON *k;
@@ -324,7 +325,8 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 		{
 			if (!cJSON_IsString(k) || !k->valuestring[0] ||
 			    strlen(k->valuestring) > WIRE_KIND_MAX) {
-				snprintf(err, errlen, "field 'kinds' must hold only job kind names");
+				snprintf(err, errlen,
+				         "field 'kinds' must hold only job kind names");
 				return -1;
 			}
 		}
@@ -347,7 +349,8 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 	case WIRE_QUERY: {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limit");
 		if (l && (l->valuedouble < 1 || l->valuedouble > WIRE_QUERY_LIMIT_MAX)) {
-			snprintf(err, errlen, "field 'limit' must be 1 to %d", WIRE_QUERY_LIMIT_MAX);
+			snprintf(err, errlen, "field 'limit' must be 1 to %d",
+			         WIRE_QUERY_LIMIT_MAX);
 			return -1;
 		}
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "since");
@@ -377,7 +380,7 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 
 	if (len > WIRE_MAX_BYTES) {
 		snprintf(err, errlen, "message of %zu bytes is larger than the limit of %d", len,
-			 WIRE_MAX_BYTES);
+		         WIRE_MAX_BYTES);
 		return -1;
 	}
 	if (json_parse(buf, len, &root, err, errlen) < 0)
@@ -397,7 +400,7 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 	}
 	if ((int)v->valuedouble != WIRE_VERSION) {
 		snprintf(err, errlen, "field 'v' is %d; this build speaks version %d",
-			 (int)v->valuedouble, WIRE_VERSION);
+		         (int)v->valuedouble, WIRE_VERSION);
 		goto bad;
 	}
 	m.v = WIRE_VERSION;
@@ -412,7 +415,7 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 	}
 	if (wire_type_parse(type->valuestring, &m.type) < 0) {
 		snprintf(err, errlen, "field 'type' names an unknown message type %s",
-			 log_q(type->valuestring));
+		         log_q(type->valuestring));
 		goto bad;
 	}
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
@@ -422,7 +425,7 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 	}
 	if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= sizeof(m.id)) {
 		snprintf(err, errlen, "field 'id' must be a string of 1 to %zu characters",
-			 sizeof(m.id) - 1);
+		         sizeof(m.id) - 1);
 		goto bad;
 	}
 	str_copy(m.id, sizeof(m.id), id->valuestring);
@@ -440,14 +443,15 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 	const cJSON *trace = cJSON_GetObjectItemCaseSensitive(root, "trace");
 	if (trace) {
 		if (!cJSON_IsString(trace) || strlen(trace->valuestring) >= sizeof(m.trace)) {
-			snprintf(err, errlen, "field 'trace' must be a string of at most %zu characters",
-				 sizeof(m.trace) - 1);
+			snprintf(err, errlen,
+			         "field 'trace' must be a string of at most %zu characters",
+			         sizeof(m.trace) - 1);
 			goto bad;
 		}
 		str_copy(m.trace, sizeof(m.trace), trace->valuestring);
 	}
 	if (wire_check_fields(root, wire_types[m.type].fields, wire_types[m.type].open, envelope,
-			      "", err, errlen) < 0)
+	                      "", err, errlen) < 0)
 		goto bad;
 	if (wire_check_type(root, m.type, err, errlen) < 0)
 		goto bad;

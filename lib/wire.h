@@ -41,6 +41,10 @@
  *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,
  *                 input{}}}   (long poll: waits up to wait_ms for a job)
+ *             The oldest ready job of any listed kind is leased.  A caller's
+ *             reply timeout must exceed wait_ms: a claim that times out
+ *             client-side may still lease a job nobody reads; that job comes
+ *             back when its lease expires (it counts as an attempt).
  *   heartbeat *job:int, *lease:string, lease_ms:int -> {deadline_ms}
  *             error "lease_lost" when the lease expired or was taken over
  *   complete  *job:int, *lease:string, *result:object -> {duplicate:bool}
@@ -64,7 +68,8 @@
  *    "seq":<int, strictly increasing>,"name":"<name>","at_ms":<int>,
  *    "data":{...}}
  *
- * Event names are the WIRE_EV_* strings below.
+ * Event names are the WIRE_EV_* strings below.  Jobs with incident 0
+ * (standalone) publish only job.retry and job.dead.
  *
  * Job kinds and their payloads (input -> result):
  *
@@ -95,13 +100,13 @@
 
 #include <cjson/cJSON.h>
 
-#define WIRE_VERSION   1
-#define WIRE_MAX_BYTES (4 << 20) /* largest message any process accepts */
-#define WIRE_KIND_MAX 32
-#define WIRE_KEY_MAX 200
-#define WIRE_KINDS_MAX 16
-#define WIRE_WAIT_MAX_MS 300000
-#define WIRE_LEASE_MAX_MS 3600000
+#define WIRE_VERSION         1
+#define WIRE_MAX_BYTES       (4 << 20) /* largest message any process accepts */
+#define WIRE_KIND_MAX        32
+#define WIRE_KEY_MAX         200
+#define WIRE_KINDS_MAX       16
+#define WIRE_WAIT_MAX_MS     300000
+#define WIRE_LEASE_MAX_MS    3600000
 #define WIRE_QUERY_LIMIT_MAX 10000
 
 enum wire_type {

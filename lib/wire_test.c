@@ -29,13 +29,15 @@ static const struct {
      "\"lease_ms\":500}",
      WIRE_CLAIM},
     {"{" ENV "\"type\":\"heartbeat\",\"job\":3,\"lease\":\"l\"}", WIRE_HEARTBEAT},
-    {"{" ENV "\"type\":\"complete\",\"job\":3,\"lease\":\"l\",\"result\":{\"a\":1}}", WIRE_COMPLETE},
+    {"{" ENV "\"type\":\"complete\",\"job\":3,\"lease\":\"l\",\"result\":{\"a\":1}}",
+     WIRE_COMPLETE},
     {"{" ENV "\"type\":\"fail\",\"job\":3,\"lease\":\"l\",\"error\":\"boom\",\"retryable\":false}",
      WIRE_FAIL},
     {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\","
      "\"decision\":\"reject\",\"key\":\"x\"}",
      WIRE_APPROVE},
-    {"{" ENV "\"type\":\"command\",\"action\":\"retry\",\"user\":\"U\",\"surface\":\"cli\",\"job\":4}",
+    {"{" ENV
+     "\"type\":\"command\",\"action\":\"retry\",\"user\":\"U\",\"surface\":\"cli\",\"job\":4}",
      WIRE_COMMAND},
     {"{" ENV "\"type\":\"query\",\"what\":\"events\",\"since\":0,\"limit\":10}", WIRE_QUERY},
     {"{" ENV "\"type\":\"reply\",\"ok\":true,\"job\":null,\"anything\":[1]}", WIRE_REPLY},
@@ -60,7 +62,7 @@ static void test_good(void **state)
 			fail_msg("good case %zu: got rc=%d err=%s, want 0", i, rc, err);
 		if (m.type != good[i].type)
 			fail_msg("good case %zu: got type %s, want %s", i, wire_type_name(m.type),
-				 wire_type_name(good[i].type));
+			         wire_type_name(good[i].type));
 		if (strcmp(m.id, "r1") != 0 && strcmp(m.id, "r") != 0)
 			fail_msg("good case %zu: got id %s, want r1", i, m.id);
 		wire_msg_free(&m);
@@ -99,7 +101,8 @@ static const struct {
     {"{" ENV "\"type\":\"submit\",\"what\":\"thing\"}", "field 'what' must be one of incident|job"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"incident\"}", "field 'spec' is missing"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\"}", "field 'job' is missing"},
-    {"{" ENV "\"type\":\"submit\",\"what\":\"incident\",\"spec\":[]}", "field 'spec' must be an object"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"incident\",\"spec\":[]}",
+     "field 'spec' must be an object"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"incident\",\"spec\":{\"service\":\"a\",\"severity\":"
      "\"low\",\"source\":\"cli\"}}",
      "field 'spec.title' is missing"},
@@ -124,7 +127,8 @@ static const struct {
     {"{" ENV "\"type\":\"submit\",\"what\":\"incident\"," SPEC "},\"job\":{\"kind\":\"x\"}}",
      "field 'job' is not allowed"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{}}", "field 'job.kind' is missing"},
-    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"\"}}", "field 'job.kind' must be 1"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"\"}}",
+     "field 'job.kind' must be 1"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"d\",\"input\":3}}",
      "field 'job.input' must be an object"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"d\"},\"key\":\"\"}",
@@ -134,10 +138,12 @@ static const struct {
     /* claim */
     {"{" ENV "\"type\":\"claim\",\"worker\":\"w\",\"wait_ms\":1}", "field 'kinds' is missing"},
     {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"wait_ms\":1}", "field 'worker' is missing"},
-    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\"}", "field 'wait_ms' is missing"},
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\"}",
+     "field 'wait_ms' is missing"},
     {"{" ENV "\"type\":\"claim\",\"kinds\":\"a\",\"worker\":\"w\",\"wait_ms\":1}",
      "field 'kinds' must be an array"},
-    {"{" ENV "\"type\":\"claim\",\"kinds\":[],\"worker\":\"w\",\"wait_ms\":1}", "field 'kinds' must hold 1"},
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[],\"worker\":\"w\",\"wait_ms\":1}",
+     "field 'kinds' must hold 1"},
     {"{" ENV "\"type\":\"claim\",\"kinds\":[1],\"worker\":\"w\",\"wait_ms\":1}",
      "field 'kinds' must hold only"},
     {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\",\"wait_ms\":1.5}",
@@ -149,7 +155,8 @@ static const struct {
     /* heartbeat, complete, fail */
     {"{" ENV "\"type\":\"heartbeat\",\"lease\":\"l\"}", "field 'job' is missing"},
     {"{" ENV "\"type\":\"heartbeat\",\"job\":1}", "field 'lease' is missing"},
-    {"{" ENV "\"type\":\"heartbeat\",\"job\":\"1\",\"lease\":\"l\"}", "field 'job' must be a whole"},
+    {"{" ENV "\"type\":\"heartbeat\",\"job\":\"1\",\"lease\":\"l\"}",
+     "field 'job' must be a whole"},
     {"{" ENV "\"type\":\"complete\",\"job\":1,\"lease\":\"l\"}", "field 'result' is missing"},
     {"{" ENV "\"type\":\"complete\",\"job\":1,\"lease\":\"l\",\"result\":\"ok\"}",
      "field 'result' must be an object"},
@@ -167,7 +174,8 @@ static const struct {
      "field 'surface' is missing"},
     {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"s\"}",
      "field 'decision' is missing"},
-    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"s\",\"decision\":\"maybe\"}",
+    {"{" ENV
+     "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"s\",\"decision\":\"maybe\"}",
      "field 'decision' must be one of approve|reject"},
     {"{" ENV "\"type\":\"command\",\"user\":\"U\",\"surface\":\"s\"}", "field 'action' is missing"},
     {"{" ENV "\"type\":\"command\",\"action\":\"reboot\",\"user\":\"U\",\"surface\":\"s\"}",
@@ -178,7 +186,8 @@ static const struct {
     {"{" ENV "\"type\":\"query\",\"what\":\"secrets\"}", "field 'what' must be one of"},
     {"{" ENV "\"type\":\"query\",\"what\":\"events\",\"since\":-3}", "field 'since' must not"},
     {"{" ENV "\"type\":\"query\",\"what\":\"events\",\"limit\":0}", "field 'limit' must be 1"},
-    {"{" ENV "\"type\":\"query\",\"what\":\"events\",\"what\":\"stats\"}", "field 'what' appears twice"},
+    {"{" ENV "\"type\":\"query\",\"what\":\"events\",\"what\":\"stats\"}",
+     "field 'what' appears twice"},
     /* reply, event */
     {"{" ENV "\"type\":\"reply\"}", "field 'ok' is missing"},
     {"{" ENV "\"type\":\"reply\",\"ok\":false}", "field 'error' is missing"},
@@ -196,7 +205,7 @@ static void test_bad(void **state)
 		int rc = wire_decode(bad[i].json, strlen(bad[i].json), &m, err, sizeof(err));
 		if (rc != -1 || strstr(err, bad[i].want) == NULL)
 			fail_msg("bad case %zu %s: got rc=%d err=%s, want error containing %s", i,
-				 bad[i].json, rc, err, bad[i].want);
+			         bad[i].json, rc, err, bad[i].want);
 		if (strcmp(m.id, "untouched") != 0 || m.root != NULL)
 			fail_msg("bad case %zu: got out modified, want untouched", i);
 	}
@@ -264,7 +273,7 @@ static void test_type_names(void **state)
 		enum wire_type t;
 		if (wire_type_parse(wire_type_name((enum wire_type)i), &t) != 0 || (int)t != i)
 			fail_msg("type %d: got no round trip of %s, want %d", i,
-				 wire_type_name((enum wire_type)i), i);
+			         wire_type_name((enum wire_type)i), i);
 	}
 	enum wire_type t;
 	assert_int_equal(wire_type_parse("nope", &t), -1);
@@ -274,10 +283,8 @@ static void test_type_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),
-	    cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_oversized),
-	    cmocka_unit_test(test_new_and_replies),
+	    cmocka_unit_test(test_good),       cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_oversized),  cmocka_unit_test(test_new_and_replies),
 	    cmocka_unit_test(test_type_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,7 @@
 #define WORKER_RETRY_MAX_MS  5000
 #define WORKER_CALL_MS       5000 /* timeout of one heartbeat/complete/fail call */
 #define WORKER_TICK_MS       100  /* how often the supervisor looks at the stop flag */
+#define WORKER_PROBE_MS      1000 /* a claim's slack past its long poll */
 
 struct worker {
 	const struct worker_spec *spec;
@@ -465,7 +466,7 @@ static void worker_reload(struct worker *w)
 	         (long long)w->grace_ms);
 }
 
-static cJSON *worker_claim_req(const struct worker *w)
+static cJSON *worker_claim_req(const struct worker *w, int64_t wait_ms)
 {
 	cJSON *req = wire_new(WIRE_CLAIM, 0);
 	cJSON *kinds = json_new_array();
@@ -473,7 +474,7 @@ static cJSON *worker_claim_req(const struct worker *w)
 		cJSON_AddItemToArray(kinds, cJSON_CreateString(*k));
 	json_add(req, "kinds", kinds);
 	json_add_str(req, "worker", w->ident);
-	json_add_int(req, "wait_ms", w->wait_ms);
+	json_add_int(req, "wait_ms", wait_ms);
 	json_add_int(req, "lease_ms", w->lease_ms);
 	return req;
 }
@@ -482,7 +483,12 @@ static void worker_loop(struct worker *w)
 {
 	struct backoff bo;
 	backoff_init(&bo, WORKER_RETRY_MIN_MS, WORKER_RETRY_MAX_MS);
-	int failing = 0;
+	/*
+	 * Until the queue has answered (at start, and after a transport error)
+	 * claims are probes: no long poll and a short timeout, so a worker
+	 * whose queue is down still notices SIGTERM within about a second.
+	 */
+	int failing = 1, answered = 0;
 	while (!worker_stop) {
 		if (worker_hup) {
 			worker_hup = 0;
@@ -490,12 +496,12 @@ static void worker_loop(struct worker *w)
 		}
 		if (!w->rpc && worker_connect(w) < 0)
 			break;
-		cJSON *req = worker_claim_req(w);
+		int64_t wait = failing ? 0 : w->wait_ms;
+		cJSON *req = worker_claim_req(w, wait);
 		cJSON *reply = NULL;
 		char err[512];
-		/* Short slack past the long poll: while the queue is down this is
-		 * also how long SIGTERM may wait for the call to give up. */
-		int rc = rpc_call(w->rpc, req, &reply, (int)w->wait_ms + 2000, 0, err, sizeof(err));
+		int rc = rpc_call(w->rpc, req, &reply, (int)(wait + WORKER_PROBE_MS), 0, err,
+		                  sizeof(err));
 		cJSON_Delete(req);
 		struct worker_job job;
 		char lease[WORKER_LEASE_MAX];
@@ -516,9 +522,11 @@ static void worker_loop(struct worker *w)
 			continue;
 		}
 		if (failing) {
-			log_info("event=queue_reachable url=%s", log_q(w->url));
+			if (answered)
+				log_info("event=queue_reachable url=%s", log_q(w->url));
 			failing = 0;
 		}
+		answered = 1;
 		backoff_reset(&bo);
 		if (pr == 0)
 			worker_run_job(w, &job, lease);
@@ -583,8 +591,13 @@ int worker_main(int argc, char **argv, const struct worker_spec *spec)
 	if (config_check(w.cfg, worker_owned(spec, ob), err, sizeof(err)) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
 	worker_signals();
+	char kinds[256] = "";
+	for (const char *const *k = spec->kinds; *k; k++) {
+		size_t used = strlen(kinds);
+		snprintf(kinds + used, sizeof(kinds) - used, "%s%s", used ? "," : "", *k);
+	}
 	log_info("event=started queue=%s kinds=%s lease_ms=%lld stop_grace_ms=%lld", log_q(w.url),
-	         spec->kinds[0], (long long)w.lease_ms, (long long)w.grace_ms);
+	         kinds, (long long)w.lease_ms, (long long)w.grace_ms);
 
 	worker_loop(&w);
 

@@ -19,13 +19,13 @@
 #include "mem.h"
 #include "state.h"
 
-#define TRY(x)                                                                              \
-	do {                                                                                \
-		if ((x) < 0)                                                                \
-			return HANDLE_STORE_ERR;                                            \
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		if ((x) < 0)                                                                       \
+			return HANDLE_STORE_ERR;                                                   \
 	} while (0)
 
-#define MAX_EXPIRED 256
+#define MAX_EXPIRED  256
 #define TIMELINE_MAX 1000
 #define RETRY_CAP_MS (3600 * 1000)
 
@@ -56,7 +56,7 @@ static int q_event(struct queue *q, int64_t incident, const char *name, cJSON *d
 	json_add(e, "data", data);
 	cJSON_AddItemToArray(q->outbox, e);
 	log_debug("event=publish_queued name=%s incident=%lld seq=%lld", name, (long long)incident,
-		  (long long)seq);
+	          (long long)seq);
 	return 0;
 }
 
@@ -87,12 +87,12 @@ static void inc_set_results(struct store_incident *in, const cJSON *r)
 
 /* One transition: checks the machine, writes the stage event, updates in (not saved). */
 static int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
-		    const char *reason)
+                    const char *reason)
 {
 	enum state_id from = inc_state(in);
 	if (!state_allowed(from, to))
 		log_panic("event=bad_transition incident=%lld from=%s to=%s", (long long)in->id,
-			  state_name(from), state_name(to));
+		          state_name(from), state_name(to));
 	cJSON *d = json_new_object();
 	json_add_str(d, "from", state_name(from));
 	json_add_str(d, "to", state_name(to));
@@ -101,7 +101,7 @@ static int inc_move(struct queue *q, struct store_incident *in, enum state_id to
 	if (to != ST_AWAITING)
 		in->approval_deadline_ms = 0;
 	log_info("event=transition incident=%lld from=%s to=%s reason=%s", (long long)in->id,
-		 state_name(from), state_name(to), log_q(reason));
+	         state_name(from), state_name(to), log_q(reason));
 	return q_event(q, in->id, WIRE_EV_STAGE, d);
 }
 
@@ -171,19 +171,19 @@ static int inc_enqueue(struct queue *q, const struct store_incident *in, enum st
 	cJSON_Delete(input);
 	int64_t job;
 	int rc = store_job_insert(q->st, in->id, state_stage_name(g), "ready", text,
-				  q->conf.max_attempts, q->now, q->now, &job);
+	                          q->conf.max_attempts, q->now, q->now, &job);
 	free(text);
 	if (rc == 0) {
 		q->ready_dirty = 1;
 		log_info("event=enqueue incident=%lld job=%lld kind=%s", (long long)in->id,
-			 (long long)job, state_stage_name(g));
+		         (long long)job, state_stage_name(g));
 	}
 	return rc;
 }
 
 /* After resolved: report and index jobs when enabled (they change no state). */
 static int inc_resolved(struct queue *q, struct store_incident *in, const char *by,
-			const char *note)
+                        const char *note)
 {
 	cJSON *d = json_new_object();
 	json_add_str(d, "by", by);
@@ -211,7 +211,7 @@ static int inc_resolved(struct queue *q, struct store_incident *in, const char *
 
 /* Walk a state_advance path: skipped stages pass through, the last step is entered. */
 static int inc_follow(struct queue *q, struct store_incident *in, const struct state_path *p,
-		      const char *reason)
+                      const char *reason)
 {
 	for (int i = 0; i < p->n; i++) {
 		enum state_id to = p->steps[i];
@@ -248,13 +248,13 @@ static int inc_advance(struct queue *q, struct store_incident *in)
 		char why[300];
 		if (json_bool(v, "ok", 0)) {
 			snprintf(why, sizeof(why), "verified%s%s", summary ? ": " : "",
-				 summary ? summary : "");
+			         summary ? summary : "");
 			rc = inc_move(q, in, ST_RESOLVED, why);
 			if (rc == 0)
 				rc = inc_resolved(q, in, "opsbot", why);
 		} else {
 			snprintf(why, sizeof(why), "verification failed%s%s", summary ? ": " : "",
-				 summary ? summary : "");
+			         summary ? summary : "");
 			rc = inc_move(q, in, ST_FAILED, why);
 		}
 	} else {
@@ -264,7 +264,7 @@ static int inc_advance(struct queue *q, struct store_incident *in)
 		char why[64];
 		int g = state_stage_of(s);
 		snprintf(why, sizeof(why), "%s finished",
-			 g >= 0 ? state_stage_name((enum stage_id)g) : state_name(s));
+		         g >= 0 ? state_stage_name((enum stage_id)g) : state_name(s));
 		if (s == ST_OPEN)
 			snprintf(why, sizeof(why), "incident opened");
 		state_advance(s, q->conf.stages, needs, &p);
@@ -304,7 +304,7 @@ static int job_dead_effect(struct queue *q, const struct store_job *j, const cha
 	if (q_event(q, j->incident, WIRE_EV_DEAD, d) < 0)
 		return -1;
 	log_warn("event=dead_letter job=%lld incident=%lld kind=%s attempts=%d error=%s",
-		 (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(error));
+	         (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(error));
 	if (!j->incident)
 		return 0;
 	struct store_incident in;
@@ -313,13 +313,13 @@ static int job_dead_effect(struct queue *q, const struct store_job *j, const cha
 		return rc;
 	enum stage_id g;
 	int live = state_stage_parse(j->kind, &g) == 0 && state_of_stage(g) >= 0 &&
-		   (!strcmp(in.state, state_name((enum state_id)state_of_stage(g))) ||
-		    (!strcmp(in.state, WIRE_ST_PAUSED) &&
-		     !strcmp(in.prev_state, state_name((enum state_id)state_of_stage(g)))));
+	           (!strcmp(in.state, state_name((enum state_id)state_of_stage(g))) ||
+	            (!strcmp(in.state, WIRE_ST_PAUSED) &&
+	             !strcmp(in.prev_state, state_name((enum state_id)state_of_stage(g)))));
 	if (live) {
 		char why[400];
 		snprintf(why, sizeof(why), "%s job %lld dead-lettered after %d attempt(s): %s",
-			 j->kind, (long long)j->id, j->attempt, error);
+		         j->kind, (long long)j->id, j->attempt, error);
 		in.prev_state[0] = '\0';
 		in.advance_pending = 0;
 		rc = inc_move(q, &in, ST_FAILED, why);
@@ -405,16 +405,16 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	if (!strcmp(json_str(r, "what"), "incident")) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(r, "spec");
 		char *text = json_print(spec);
-		int rc = store_incident_insert(q->st, WIRE_ST_OPEN, json_str(spec, "title"),
-					       json_str(spec, "service"), json_str(spec, "severity"),
-					       json_str(spec, "source"), text, q->now, &inc_id);
+		int rc = store_incident_insert(
+		    q->st, WIRE_ST_OPEN, json_str(spec, "title"), json_str(spec, "service"),
+		    json_str(spec, "severity"), json_str(spec, "source"), text, q->now, &inc_id);
 		free(text);
 		TRY(rc);
 		struct store_incident in;
 		TRY(store_incident_get(q->st, inc_id, &in));
 		rc = q_event(q, inc_id, WIRE_EV_OPENED, store_incident_json(&in));
 		log_info("event=incident_opened incident=%lld service=%s severity=%s source=%s",
-			 (long long)inc_id, log_q(in.service), in.severity, in.source);
+		         (long long)inc_id, log_q(in.service), in.severity, in.source);
 		if (rc == 0)
 			rc = inc_advance(q, &in);
 		if (rc == 0)
@@ -431,9 +431,9 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 			TRY(rc);
 			if (rc == 0) {
 				*reply = wire_reply_err(m, "not_found",
-							"there is no incident %lld; submit the job "
-							"with incident 0 or an existing incident",
-							(long long)inc_id);
+				                        "there is no incident %lld; submit the job "
+				                        "with incident 0 or an existing incident",
+				                        (long long)inc_id);
 				return HANDLE_REPLY;
 			}
 			store_incident_clear(&in);
@@ -442,7 +442,7 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		TRY(job_ready_state(q, inc_id, &state));
 		char *text = input ? json_print(input) : NULL;
 		int rc = store_job_insert(q->st, inc_id, json_str(job, "kind"), state, text,
-					  q->conf.max_attempts, q->now, q->now, &job_id);
+		                          q->conf.max_attempts, q->now, q->now, &job_id);
 		free(text);
 		TRY(rc);
 		q->ready_dirty = 1;
@@ -473,7 +473,7 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 	wire_new_id(lease, sizeof(lease));
 	struct store_job j;
 	int rc = store_job_claim(q->st, names, n, json_str(m->root, "worker"), lease,
-				 q->now + lease_ms, q->now, &j);
+	                         q->now + lease_ms, q->now, &j);
 	TRY(rc);
 	if (rc == 0) {
 		if (json_int(m->root, "wait_ms", 0) > 0)
@@ -495,7 +495,7 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 		input = json_new_object();
 	json_add(o, "input", input);
 	log_debug("event=claim job=%lld incident=%lld kind=%s attempt=%d worker=%s",
-		  (long long)j.id, (long long)j.incident, j.kind, j.attempt, log_q(j.worker));
+	          (long long)j.id, (long long)j.incident, j.kind, j.attempt, log_q(j.worker));
 	store_job_clear(&j);
 	*reply = wire_reply_ok(m);
 	json_add(*reply, "job", o);
@@ -503,8 +503,7 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 }
 
 /* Load the job a lease-carrying request names; 1 found, 0 replied not_found. */
-static int leased_job(struct queue *q, const struct wire_msg *m, struct store_job *j,
-		      cJSON **reply)
+static int leased_job(struct queue *q, const struct wire_msg *m, struct store_job *j, cJSON **reply)
 {
 	int64_t id = json_int(m->root, "job", 0);
 	int rc = store_job_get(q->st, id, j);
@@ -521,9 +520,9 @@ static int lease_held(const struct store_job *j, const struct wire_msg *m)
 static cJSON *reply_lease_lost(const struct wire_msg *m, const struct store_job *j)
 {
 	return wire_reply_err(m, "lease_lost",
-			      "job %lld is %s under another lease; your lease expired, so this "
-			      "result was not stored",
-			      (long long)j->id, j->state);
+	                      "job %lld is %s under another lease; your lease expired, so this "
+	                      "result was not stored",
+	                      (long long)j->id, j->state);
 }
 
 static enum handle_rc h_heartbeat(struct queue *q, const struct wire_msg *m, cJSON **reply)
@@ -572,7 +571,7 @@ static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSO
 	if (rc == 0 && j.incident)
 		rc = job_done_effect(q, &j, result);
 	log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
-		  (long long)j.incident, j.kind);
+	          (long long)j.incident, j.kind);
 	store_job_clear(&j);
 	TRY(rc);
 	*reply = wire_reply_ok(m);
@@ -589,8 +588,8 @@ static int64_t retry_delay(const struct queue *q, int attempt)
 }
 
 /* Retry later, or dead-letter: shared by fail and lease expiry. */
-static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *error,
-			     int retryable, int *dead, int64_t *retry_at)
+static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *error, int retryable,
+                             int *dead, int64_t *retry_at)
 {
 	*dead = !retryable || j->attempt >= j->max_attempts;
 	*retry_at = 0;
@@ -612,8 +611,8 @@ static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *e
 	json_add_int(d, "attempt", j->attempt);
 	json_add_str(d, "error", error);
 	json_add_int(d, "retry_at_ms", *retry_at);
-	log_info("event=retry job=%lld incident=%lld kind=%s attempt=%d error=%s",
-		 (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(error));
+	log_info("event=retry job=%lld incident=%lld kind=%s attempt=%d error=%s", (long long)j->id,
+	         (long long)j->incident, j->kind, j->attempt, log_q(error));
 	return q_event(q, j->incident, WIRE_EV_RETRY, d);
 }
 
@@ -632,7 +631,7 @@ static enum handle_rc h_fail(struct queue *q, const struct wire_msg *m, cJSON **
 	int dead;
 	int64_t retry_at;
 	rc = job_retry_or_dead(q, &j, json_str(m->root, "error"),
-			       json_bool(m->root, "retryable", 1), &dead, &retry_at);
+	                       json_bool(m->root, "retryable", 1), &dead, &retry_at);
 	store_job_clear(&j);
 	TRY(rc);
 	*reply = wire_reply_ok(m);
@@ -646,7 +645,7 @@ static enum handle_rc h_fail(struct queue *q, const struct wire_msg *m, cJSON **
  * with *reply set when the request is refused before any write.
  */
 static int named_incident(struct queue *q, const struct wire_msg *m, struct store_incident *in,
-			  cJSON **reply)
+                          cJSON **reply)
 {
 	if (m->incident <= 0) {
 		*reply = wire_reply_err(m, "bad_request", "field 'incident' must name an incident");
@@ -655,13 +654,13 @@ static int named_incident(struct queue *q, const struct wire_msg *m, struct stor
 	int rc = store_incident_get(q->st, m->incident, in);
 	if (rc == 0)
 		*reply = wire_reply_err(m, "not_found", "there is no incident %lld",
-					(long long)m->incident);
+		                        (long long)m->incident);
 	return rc;
 }
 
 /* A repeated key: reply with the incident's state and do nothing.  1 when it was. */
 static int seen_key(struct queue *q, const struct wire_msg *m, const struct store_incident *in,
-		    cJSON **reply)
+                    cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
 	int64_t a, b;
@@ -677,7 +676,7 @@ static int seen_key(struct queue *q, const struct wire_msg *m, const struct stor
 }
 
 static enum handle_rc reply_state(struct queue *q, const struct wire_msg *m,
-				  struct store_incident *in, cJSON **reply)
+                                  struct store_incident *in, cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
 	if (key && store_key_put(q->st, key, in ? in->id : 0, 0, q->now) < 0)
@@ -700,9 +699,9 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 		goto out;
 	if (strcmp(in.state, WIRE_ST_AWAITING) != 0) {
 		*reply = wire_reply_err(m, "wrong_state",
-					"incident %lld is %s, not awaiting approval; nothing was "
-					"recorded",
-					(long long)in.id, in.state);
+		                        "incident %lld is %s, not awaiting approval; nothing was "
+		                        "recorded",
+		                        (long long)in.id, in.state);
 		goto out;
 	}
 	if (q->now >= in.approval_deadline_ms) {
@@ -711,9 +710,9 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 			rc = inc_save(q, &in);
 		if (rc == 0)
 			*reply = wire_reply_err(m, "expired",
-						"the approval for incident %lld expired; nothing "
-						"will run",
-						(long long)in.id);
+			                        "the approval for incident %lld expired; nothing "
+			                        "will run",
+			                        (long long)in.id);
 		goto out;
 	}
 	cJSON *results = inc_results(&in);
@@ -724,8 +723,8 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 	cJSON_Delete(results);
 	if (!same) {
 		*reply = wire_reply_err(m, "plan_changed",
-					"the plan changed since it was shown; look at the new plan "
-					"and decide again");
+		                        "the plan changed since it was shown; look at the new plan "
+		                        "and decide again");
 		goto out;
 	}
 	hash = json_str(m->root, "plan"); /* equal to the stored one; results is freed */
@@ -782,7 +781,7 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 	}
 	if (strcmp(j.state, "dead") != 0) {
 		*reply = wire_reply_err(m, "wrong_state", "job %lld is %s, not dead-lettered",
-					(long long)j.id, j.state);
+		                        (long long)j.id, j.state);
 		store_job_clear(&j);
 		return HANDLE_REPLY;
 	}
@@ -812,7 +811,7 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 			rc = inc_save(q, &in);
 	}
 	log_info("event=retry_by_hand job=%lld incident=%lld user=%s", (long long)j.id,
-		 (long long)j.incident, log_q(user));
+	         (long long)j.incident, log_q(user));
 	enum handle_rc out = HANDLE_STORE_ERR;
 	if (rc == 0)
 		out = reply_state(q, m, have ? &in : NULL, reply);
@@ -848,11 +847,11 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 	} else if (!strcmp(action, "resolve")) {
 		if (state_terminal(s)) {
 			*reply = wire_reply_err(m, "wrong_state", "incident %lld is already %s",
-						(long long)in.id, in.state);
+			                        (long long)in.id, in.state);
 			goto out;
 		}
 		snprintf(why, sizeof(why), "resolved by hand by %s%s%s", user, note ? ": " : "",
-			 note ? note : "");
+		         note ? note : "");
 		in.prev_state[0] = '\0';
 		in.advance_pending = 0;
 		rc = cmd_recorded(q, m, in.id);
@@ -862,10 +861,11 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 			rc = inc_resolved(q, &in, user, note ? note : "");
 	} else if (!strcmp(action, "pause")) {
 		if (state_terminal(s) || s == ST_PAUSED || s == ST_FAILED) {
-			*reply = wire_reply_err(m, "wrong_state",
-						"incident %lld is %s; only a running incident can be "
-						"paused",
-						(long long)in.id, in.state);
+			*reply =
+			    wire_reply_err(m, "wrong_state",
+			                   "incident %lld is %s; only a running incident can be "
+			                   "paused",
+			                   (long long)in.id, in.state);
 			goto out;
 		}
 		snprintf(why, sizeof(why), "paused by %s", user);
@@ -881,7 +881,7 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 		enum state_id back;
 		if (s != ST_PAUSED || state_parse(in.prev_state, &back) < 0) {
 			*reply = wire_reply_err(m, "wrong_state", "incident %lld is %s, not paused",
-						(long long)in.id, in.state);
+			                        (long long)in.id, in.state);
 			goto out;
 		}
 		snprintf(why, sizeof(why), "resumed by %s", user);
@@ -937,15 +937,15 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 		if (state && state_parse(state, &s) < 0) {
 			cJSON_Delete(r);
 			*reply = wire_reply_err(m, "bad_request",
-						"field 'state' names no incident state");
+			                        "field 'state' names no incident state");
 			return HANDLE_REPLY;
 		}
 		cJSON *items = json_new_array();
 		json_add(r, "items", items);
 		rc = store_incidents_list(q->st, state, limit ? limit : 50, items);
 	} else if (!strcmp(what, "jobs") || !strcmp(what, "dead_letters")) {
-		static const char *const js[] = {"ready", "leased", "held", "done", "dead",
-						 "cancelled", NULL};
+		static const char *const js[] = {"ready", "leased",    "held", "done",
+		                                 "dead",  "cancelled", NULL};
 		if (!strcmp(what, "dead_letters"))
 			state = "dead";
 		int ok = !state;
@@ -954,8 +954,8 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 		if (!ok) {
 			cJSON_Delete(r);
 			*reply = wire_reply_err(m, "bad_request",
-						"field 'state' must be one of "
-						"ready|leased|held|done|dead|cancelled");
+			                        "field 'state' must be one of "
+			                        "ready|leased|held|done|dead|cancelled");
 			return HANDLE_REPLY;
 		}
 		cJSON *items = json_new_array();
@@ -1043,8 +1043,9 @@ enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON *
 	case WIRE_REPLY:
 	case WIRE_EVENT:
 	default:
-		*reply = wire_reply_err(m, "bad_request", "the queue takes requests, not %s messages",
-					wire_type_name(m->type));
+		*reply =
+		    wire_reply_err(m, "bad_request", "the queue takes requests, not %s messages",
+		                   wire_type_name(m->type));
 		return HANDLE_REPLY;
 	}
 	if (rc == HANDLE_STORE_ERR) {
@@ -1067,7 +1068,7 @@ int handle_timers(struct queue *q)
 			continue;
 		char why[160];
 		snprintf(why, sizeof(why), "lease expired: worker %s did not finish in time",
-			 j.worker);
+		         j.worker);
 		int dead;
 		int64_t at;
 		/* An expired lease is retried at once: the worker is gone, not the job bad. */

@@ -31,7 +31,7 @@ struct queue {
 	int64_t now;     /* wall clock of the current batch, ms */
 	int ready_dirty; /* a job became claimable in this batch */
 	uint64_t commits, requests, rollbacks;
-	int parked;      /* claims waiting (for stats) */
+	int parked; /* claims waiting (for stats) */
 	int64_t started_ms;
 };
 

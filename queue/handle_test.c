@@ -62,10 +62,10 @@ static int fx_setup(void **state)
 	if (store_open(f->path, STORE_SYNC_NORMAL, &f->q.st, err, sizeof(err)) < 0)
 		fail_msg("store_open: %s", err);
 	f->q.conf = (struct queue_conf){.lease_ms = 1000,
-					.retry_base_ms = 100,
-					.approval_expiry_ms = 5000,
-					.max_attempts = 2,
-					.stages = STAGE_ALL};
+	                                .retry_base_ms = 100,
+	                                .approval_expiry_ms = 5000,
+	                                .max_attempts = 2,
+	                                .stages = STAGE_ALL};
 	f->q.outbox = cJSON_CreateArray();
 	f->q.now = f->q.started_ms = 1000000;
 	sqlite3_open_v2(f->path, &f->ro, SQLITE_OPEN_READONLY, NULL);
@@ -96,8 +96,8 @@ static cJSON *call(struct fx *f, int64_t incident, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg), "{\"v\":1,\"id\":\"t\",\"incident\":%lld,%s}", (long long)incident,
-		 body);
+	snprintf(msg, sizeof(msg), "{\"v\":1,\"id\":\"t\",\"incident\":%lld,%s}",
+	         (long long)incident, body);
 	struct wire_msg m;
 	char err[256];
 	if (wire_decode(msg, strlen(msg), &m, err, sizeof(err)) < 0)
@@ -140,9 +140,9 @@ static void check_invariants(struct fx *f, const char *where)
 {
 	sqlite3_stmt *st;
 	sqlite3_prepare_v2(f->ro,
-			   "SELECT id, state, coalesce(prev_state,''), approval_deadline_ms, "
-			   "results FROM incidents",
-			   -1, &st, NULL);
+	                   "SELECT id, state, coalesce(prev_state,''), approval_deadline_ms, "
+	                   "results FROM incidents",
+	                   -1, &st, NULL);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		const char *s = (const char *)sqlite3_column_text(st, 1);
@@ -154,46 +154,49 @@ static void check_invariants(struct fx *f, const char *where)
 		/* 3: a working state has exactly one live job of its stage. */
 		if (state_working(sid)) {
 			const char *kind = state_stage_name((enum stage_id)state_stage_of(sid));
-			int64_t n = ro_int(f,
-					   "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' "
-					   "AND state IN ('ready','leased')",
-					   (long long)id, kind);
+			int64_t n =
+			    ro_int(f,
+			           "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' "
+			           "AND state IN ('ready','leased')",
+			           (long long)id, kind);
 			if (n != 1)
-				fail_msg("%s: incident %lld in %s has %lld live %s jobs, want 1", where,
-					 (long long)id, s, (long long)n, kind);
+				fail_msg("%s: incident %lld in %s has %lld live %s jobs, want 1",
+				         where, (long long)id, s, (long long)n, kind);
 		}
 		/* 4: paused <=> prev_state, and prev_state is a running state. */
 		enum state_id ps;
 		int paused = sid == ST_PAUSED;
 		if (paused != (prev[0] != 0) ||
-		    (paused && (state_parse(prev, &ps) < 0 || state_terminal(ps) || ps == ST_PAUSED ||
-				ps == ST_FAILED)))
-			fail_msg("%s: incident %lld state=%s prev_state=%s breaks invariant 4", where,
-				 (long long)id, s, prev);
+		    (paused && (state_parse(prev, &ps) < 0 || state_terminal(ps) ||
+		                ps == ST_PAUSED || ps == ST_FAILED)))
+			fail_msg("%s: incident %lld state=%s prev_state=%s breaks invariant 4",
+			         where, (long long)id, s, prev);
 		/* 5: awaiting <=> deadline and a plan. */
 		if (sid == ST_AWAITING && (!has_deadline || !strstr(results, "\"plan\"")))
 			fail_msg("%s: incident %lld awaiting without deadline or plan", where,
-				 (long long)id);
-		if (!has_deadline != !(sid == ST_AWAITING || (paused && !strcmp(prev, "awaiting_approval"))))
+			         (long long)id);
+		if (!has_deadline !=
+		    !(sid == ST_AWAITING || (paused && !strcmp(prev, "awaiting_approval"))))
 			fail_msg("%s: incident %lld state=%s deadline=%d breaks invariant 5", where,
-				 (long long)id, s, has_deadline);
+			         (long long)id, s, has_deadline);
 		/* 2: nothing of the pipeline waits on a terminal incident. */
 		if (state_terminal(sid)) {
-			int64_t n = ro_int(f,
-					   "SELECT count(*) FROM jobs WHERE incident=%lld AND state IN "
-					   "('ready','held') AND kind NOT IN ('report','index')",
-					   (long long)id);
+			int64_t n =
+			    ro_int(f,
+			           "SELECT count(*) FROM jobs WHERE incident=%lld AND state IN "
+			           "('ready','held') AND kind NOT IN ('report','index')",
+			           (long long)id);
 			if (n)
-				fail_msg("%s: terminal incident %lld has %lld waiting stage jobs", where,
-					 (long long)id, (long long)n);
+				fail_msg("%s: terminal incident %lld has %lld waiting stage jobs",
+				         where, (long long)id, (long long)n);
 		}
 		/* 1: the stage events chain from open to the current state, each allowed. */
 		sqlite3_stmt *ev;
 		char q[160];
 		snprintf(q, sizeof(q),
-			 "SELECT data FROM events WHERE incident=%lld AND name='incident.stage' "
-			 "ORDER BY seq",
-			 (long long)id);
+		         "SELECT data FROM events WHERE incident=%lld AND name='incident.stage' "
+		         "ORDER BY seq",
+		         (long long)id);
 		sqlite3_prepare_v2(f->ro, q, -1, &ev, NULL);
 		enum state_id at = ST_OPEN;
 		while (sqlite3_step(ev) == SQLITE_ROW) {
@@ -202,16 +205,17 @@ static void check_invariants(struct fx *f, const char *where)
 			assert_int_equal(state_parse(json_str(d, "from"), &from), 0);
 			assert_int_equal(state_parse(json_str(d, "to"), &to), 0);
 			if (from != at || !state_allowed(from, to))
-				fail_msg("%s: incident %lld event %s->%s after %s breaks invariant 1",
-					 where, (long long)id, state_name(from), state_name(to),
-					 state_name(at));
+				fail_msg(
+				    "%s: incident %lld event %s->%s after %s breaks invariant 1",
+				    where, (long long)id, state_name(from), state_name(to),
+				    state_name(at));
 			at = to;
 			cJSON_Delete(d);
 		}
 		sqlite3_finalize(ev);
 		if (at != sid)
 			fail_msg("%s: incident %lld timeline ends at %s, state is %s", where,
-				 (long long)id, state_name(at), s);
+			         (long long)id, state_name(at), s);
 	}
 	sqlite3_finalize(st);
 }
@@ -246,16 +250,19 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 			p += used;
 		}
 	} else if (!strcmp(word, "submit")) {
-		r = call(f, 0,
-			 "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k1\",\"spec\":{\"title\":"
-			 "\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":\"cli\"}");
+		r = call(
+		    f, 0,
+		    "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k1\",\"spec\":{\"title\":"
+		    "\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":\"cli\"}");
 		f->incident = json_int(r, "incident", 0);
 	} else if (!strcmp(word, "claim") || !strcmp(word, "noclaim") || !strcmp(word, "work")) {
-		r = call(f, 0, "\"type\":\"claim\",\"kinds\":[\"%s\"],\"worker\":\"w\",\"wait_ms\":0", a);
+		r = call(f, 0,
+		         "\"type\":\"claim\",\"kinds\":[\"%s\"],\"worker\":\"w\",\"wait_ms\":0", a);
 		cJSON *j = cJSON_GetObjectItem(r, "job");
 		if (!strcmp(word, "noclaim")) {
 			if (!cJSON_IsNull(j))
-				fail_msg("%s: got job %lld, want none", where, (long long)json_int(j, "id", 0));
+				fail_msg("%s: got job %lld, want none", where,
+				         (long long)json_int(j, "id", 0));
 			return;
 		}
 		if (!cJSON_IsObject(j))
@@ -266,7 +273,8 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		snprintf(f->lease, sizeof(f->lease), "%s", json_str(j, "lease"));
 		if (!strcmp(word, "work")) {
 			const char *res = strchr(rest, ' ');
-			call(f, 0, "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":%s",
+			call(f, 0,
+			     "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":%s",
 			     (long long)f->job, f->lease, res ? res + 1 : "{}");
 			if (!json_bool(f->last, "ok", 0))
 				fail_msg("%s: complete got error %s", where, reply_error(f->last));
@@ -277,8 +285,9 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		     (long long)(old ? f->old_job : f->job), old ? f->old_lease : f->lease,
 		     *rest ? rest : "{}");
 	} else if (!strcmp(word, "fail")) {
-		call(f, 0, "\"type\":\"fail\",\"job\":%lld,\"lease\":\"%s\",\"error\":\"boom\","
-			   "\"retryable\":%s",
+		call(f, 0,
+		     "\"type\":\"fail\",\"job\":%lld,\"lease\":\"%s\",\"error\":\"boom\","
+		     "\"retryable\":%s",
 		     (long long)f->job, f->lease, !strcmp(a, "retry") ? "true" : "false");
 	} else if (!strcmp(word, "cmd")) {
 		call(f, f->incident,
@@ -299,36 +308,39 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		f->q.now += strtol(a, NULL, 10); /* time passes, timers do not run yet */
 	} else if (!strcmp(word, "state")) {
 		int64_t got = ro_int(f, "SELECT state = '%s' FROM incidents WHERE id=%lld", a,
-				     (long long)f->incident);
+		                     (long long)f->incident);
 		if (got != 1) {
-			cJSON *r2 = call(f, f->incident, "\"type\":\"query\",\"what\":\"incident\"");
+			cJSON *r2 =
+			    call(f, f->incident, "\"type\":\"query\",\"what\":\"incident\"");
 			fail_msg("%s: got state %s, want %s", where,
-				 json_str(cJSON_GetObjectItem(r2, "incident"), "state"), a);
+			         json_str(cJSON_GetObjectItem(r2, "incident"), "state"), a);
 		}
 	} else if (!strcmp(word, "err")) {
 		if (strcmp(reply_error(f->last), a) != 0)
 			fail_msg("%s: got error \"%s\" (%s), want %s", where, reply_error(f->last),
-				 json_str(f->last, "message"), a);
+			         json_str(f->last, "message"), a);
 	} else if (!strcmp(word, "ok")) {
 		if (!json_bool(f->last, "ok", 0))
 			fail_msg("%s: got error %s (%s), want ok", where, reply_error(f->last),
-				 json_str(f->last, "message"));
+			         json_str(f->last, "message"));
 	} else if (!strcmp(word, "jobs")) {
 		char c[16] = "";
 		sscanf(rest, "%63s %63s %15s", a, b, c);
-		int64_t got = ro_int(f,
-				     "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' AND "
-				     "state='%s'",
-				     (long long)f->incident, a, b);
+		int64_t got =
+		    ro_int(f,
+		           "SELECT count(*) FROM jobs WHERE incident=%lld AND kind='%s' AND "
+		           "state='%s'",
+		           (long long)f->incident, a, b);
 		if (got != strtol(c, NULL, 10))
 			fail_msg("%s: got %lld jobs, want %s", where, (long long)got, c);
 	} else if (!strcmp(word, "event") || !strcmp(word, "reason")) {
 		int ev = !strcmp(word, "event");
-		int64_t got = ro_int(f,
-				     ev ? "SELECT count(*) FROM events WHERE incident=%lld AND name='%s'"
-					: "SELECT count(*) FROM events WHERE incident=%lld AND "
-					  "name='incident.stage' AND data LIKE '%%%s%%'",
-				     (long long)f->incident, ev ? a : rest);
+		int64_t got =
+		    ro_int(f,
+		           ev ? "SELECT count(*) FROM events WHERE incident=%lld AND name='%s'"
+		              : "SELECT count(*) FROM events WHERE incident=%lld AND "
+		                "name='incident.stage' AND data LIKE '%%%s%%'",
+		           (long long)f->incident, ev ? a : rest);
 		if (got < 1)
 			fail_msg("%s: got no such event, want one", where);
 	} else {
@@ -337,8 +349,8 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 	check_invariants(f, where);
 }
 
-#define PLAN_AUTO "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":false}"
-#define PLAN_ASK "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":true}"
+#define PLAN_AUTO   "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":false}"
+#define PLAN_ASK    "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":true}"
 #define TO_PLANNING "submit", "work detect {}", "work retrieve {}", "state planning"
 
 static const struct scenario {
@@ -353,9 +365,8 @@ static const struct scenario {
       "jobs report ready 1", "jobs index ready 1", NULL}},
     {"approval",
      {TO_PLANNING, "work plan " PLAN_ASK, "state awaiting_approval", "approve h0 approve",
-      "err plan_changed", "state awaiting_approval", "approve h1 approve", "ok",
-      "state executing", "event approval.recorded", "approve h1 approve", "err wrong_state",
-      NULL}},
+      "err plan_changed", "state awaiting_approval", "approve h1 approve", "ok", "state executing",
+      "event approval.recorded", "approve h1 approve", "err wrong_state", NULL}},
     {"reject", {TO_PLANNING, "work plan " PLAN_ASK, "approve h1 reject", "state rejected", NULL}},
     {"approval expires by the clock",
      {TO_PLANNING, "work plan " PLAN_ASK, "time 4000", "state awaiting_approval", "time 2000",
@@ -374,15 +385,15 @@ static const struct scenario {
      {"stages retrieve plan execute verify", "submit", "state retrieving",
       "reason skipped: stage not enabled", "noclaim detect", NULL}},
     {"pause holds jobs, resume releases",
-     {"submit", "cmd pause", "state paused", "noclaim detect", "jobs detect held 1",
-      "cmd pause", "err wrong_state", "cmd resume", "state detecting", "work detect {}",
-      "state retrieving", "cmd resume", "err wrong_state", NULL}},
+     {"submit", "cmd pause", "state paused", "noclaim detect", "jobs detect held 1", "cmd pause",
+      "err wrong_state", "cmd resume", "state detecting", "work detect {}", "state retrieving",
+      "cmd resume", "err wrong_state", NULL}},
     {"complete while paused advances on resume",
      {"submit", "claim detect", "cmd pause", "complete {}", "ok", "state paused", "cmd resume",
       "state retrieving", NULL}},
     {"pause while awaiting keeps the deadline",
-     {TO_PLANNING, "work plan " PLAN_ASK, "cmd pause", "time 9000", "state paused",
-      "cmd resume", "state awaiting_approval", "time 100", "state expired", NULL}},
+     {TO_PLANNING, "work plan " PLAN_ASK, "cmd pause", "time 9000", "state paused", "cmd resume",
+      "state awaiting_approval", "time 100", "state expired", NULL}},
     {"final failure dead-letters and fails the incident; retry re-queues",
      {"submit", "claim detect", "fail final", "ok", "state failed", "event job.dead",
       "reason dead-lettered", "jobs detect dead 1", "cmd retry", "ok", "state detecting",
@@ -424,21 +435,24 @@ static void test_scenarios(void **state)
 static void test_submit_and_standalone_jobs(void **state)
 {
 	struct fx *f = *state;
-	cJSON *r = call(f, 0,
-			"\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
-			"\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
+	cJSON *r =
+	    call(f, 0,
+	         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
+	         "\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
 	int64_t first = json_int(r, "incident", 0);
 	assert_true(json_bool(r, "created", 0));
 	r = call(f, 0,
-		 "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
-		 "\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
+	         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
+	         "\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
 	if (json_int(r, "incident", 0) != first || json_bool(r, "created", 1))
 		fail_msg("repeated key: got incident %lld created=%d, want %lld created=0",
-			 (long long)json_int(r, "incident", 0), json_bool(r, "created", 1),
-			 (long long)first);
+		         (long long)json_int(r, "incident", 0), json_bool(r, "created", 1),
+		         (long long)first);
 	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 1);
 
-	r = call(f, 0, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{\"n\":1}}");
+	r = call(f, 0,
+	         "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{"
+	         "\"n\":1}}");
 	int64_t job = json_int(r, "job", 0);
 	assert_true(job > 0);
 	r = call(f, 0, "\"type\":\"claim\",\"kinds\":[\"bench\"],\"worker\":\"w\",\"wait_ms\":0");
@@ -448,12 +462,13 @@ static void test_submit_and_standalone_jobs(void **state)
 	char lease[64];
 	snprintf(lease, sizeof(lease), "%s", json_str(j, "lease"));
 	r = call(f, 0, "\"type\":\"heartbeat\",\"job\":%lld,\"lease\":\"%s\",\"lease_ms\":5000",
-		 (long long)job, lease);
+	         (long long)job, lease);
 	assert_int_equal(json_int(r, "deadline_ms", 0), f->q.now + 5000);
 	r = call(f, 0, "\"type\":\"complete\",\"job\":%lld,\"lease\":\"%s\",\"result\":{}",
-		 (long long)job, lease);
+	         (long long)job, lease);
 	assert_true(json_bool(r, "ok", 0));
-	r = call(f, 0, "\"type\":\"heartbeat\",\"job\":%lld,\"lease\":\"%s\"", (long long)job, lease);
+	r = call(f, 0, "\"type\":\"heartbeat\",\"job\":%lld,\"lease\":\"%s\"", (long long)job,
+	         lease);
 	assert_string_equal(reply_error(r), "lease_lost");
 	r = call(f, 0, "\"type\":\"complete\",\"job\":999,\"lease\":\"x\",\"result\":{}");
 	assert_string_equal(reply_error(r), "not_found");
@@ -465,10 +480,12 @@ static void test_submit_and_standalone_jobs(void **state)
 	assert_string_equal(reply_error(r), "bad_request");
 	r = call(f, 0, "\"type\":\"query\",\"what\":\"stats\"");
 	cJSON *s = cJSON_GetObjectItem(r, "stats");
-	assert_int_equal(json_int(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"), "bench"), "done", 0), 1);
+	assert_int_equal(
+	    json_int(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "jobs"), "bench"), "done", 0), 1);
 	r = call(f, 0, "\"type\":\"query\",\"what\":\"events\",\"since\":1,\"limit\":5");
 	cJSON *items = cJSON_GetObjectItem(r, "items");
-	assert_int_equal(cJSON_GetArraySize(items), 1); /* opened is seq 1; standalone jobs add none */
+	assert_int_equal(cJSON_GetArraySize(items),
+	                 1); /* opened is seq 1; standalone jobs add none */
 	assert_int_equal(json_int(cJSON_GetArrayItem(items, 0), "seq", 0), 2);
 	assert_string_equal(json_str(cJSON_GetArrayItem(items, 0), "type"), "event");
 	check_invariants(f, "standalone");

@@ -80,7 +80,7 @@ struct qctx {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum qctx_state state;
-	nng_msg *msg;       /* the request; reused for the reply */
+	nng_msg *msg;        /* the request; reused for the reply */
 	struct wire_msg req; /* decoded request while parked */
 	int decoded;
 	int64_t park_until; /* monotonic ms */
@@ -218,7 +218,7 @@ static void ipc_dirs(const char *url)
 static unsigned parse_stages(struct config *cfg)
 {
 	const char *v = config_str(cfg, "pipeline", "stages",
-				   "detect retrieve plan execute verify report index");
+	                           "detect retrieve plan execute verify report index");
 	unsigned mask = 0;
 	char word[64];
 	for (const char *p = v; *p;) {
@@ -231,9 +231,9 @@ static unsigned parse_stages(struct config *cfg)
 		snprintf(word, sizeof(word), "%.*s", (int)(n < 63 ? n : 63), p);
 		if (state_stage_parse(word, &g) < 0)
 			config_error(cfg, "pipeline", "stages",
-				     "unknown stage \"%s\" (stages are detect retrieve plan "
-				     "execute verify report index)",
-				     word);
+			             "unknown stage \"%s\" (stages are detect retrieve plan "
+			             "execute verify report index)",
+			             word);
 		else
 			mask |= 1u << g;
 		p += n;
@@ -255,8 +255,8 @@ static void read_config(const char *path, struct config **cfgp, struct queue_con
 	qc->retry_base_ms = config_duration_ms(cfg, "queue", "retry_base", 1000);
 	qc->contexts = (int)config_int(cfg, "queue", "contexts", 128, 1, 4096);
 	static const char *const syncs[] = {"full", "normal", NULL};
-	qc->sync = config_enum(cfg, "queue", "sync", syncs, 0) == 1 ? STORE_SYNC_NORMAL
-								      : STORE_SYNC_FULL;
+	qc->sync =
+	    config_enum(cfg, "queue", "sync", syncs, 0) == 1 ? STORE_SYNC_NORMAL : STORE_SYNC_FULL;
 	qc->stages = parse_stages(cfg);
 	qc->approval_expiry_ms = config_duration_ms(cfg, "pipeline", "approval_expiry", 30 * 60000);
 	if (qc->lease_ms < 1 || qc->lease_ms > WIRE_LEASE_MAX_MS)
@@ -274,7 +274,7 @@ static void batch_unavailable(struct qctx *done)
 			continue; /* its bad_request reply stands */
 		cJSON_Delete(c->reply);
 		c->reply = wire_reply_err(&c->req, "unavailable",
-					  "the queue could not store this; retry shortly");
+		                          "the queue could not store this; retry shortly");
 	}
 }
 
@@ -317,10 +317,10 @@ int main(int argc, char **argv)
 	nng_socket_set_size(rep, NNG_OPT_RECVMAXSZ, WIRE_MAX_BYTES);
 	if ((rv = nng_listen(rep, q.conf.listen, NULL, 0)) != 0)
 		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.listen),
-			  log_q(nng_strerror(rv)));
+		          log_q(nng_strerror(rv)));
 	if ((rv = nng_listen(pub, q.conf.events, NULL, 0)) != 0)
 		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.events),
-			  log_q(nng_strerror(rv)));
+		          log_q(nng_strerror(rv)));
 
 	struct qctx *ctxs = xcalloc((size_t)q.conf.contexts, sizeof(*ctxs));
 	for (int i = 0; i < q.conf.contexts; i++) {
@@ -334,8 +334,8 @@ int main(int argc, char **argv)
 	q.started_ms = time_now_ms();
 	q.outbox = json_new_array();
 	log_info("event=started listen=%s events=%s db=%s contexts=%d sync=%s lease_ms=%lld",
-		 log_q(q.conf.listen), log_q(q.conf.events), log_q(q.conf.db), q.conf.contexts,
-		 q.conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q.conf.lease_ms);
+	         log_q(q.conf.listen), log_q(q.conf.events), log_q(q.conf.db), q.conf.contexts,
+	         q.conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q.conf.lease_ms);
 
 	struct qctx *parked = NULL;
 	int64_t next_tick = time_mono_ms();
@@ -373,7 +373,7 @@ int main(int argc, char **argv)
 			nreq++;
 			char derr[256];
 			if (wire_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->req, derr,
-					sizeof(derr)) < 0) {
+			                sizeof(derr)) < 0) {
 				log_info("event=bad_request error=%s", log_q(derr));
 				c->reply = reply_undecodable(c, derr);
 			} else {
@@ -432,7 +432,7 @@ int main(int argc, char **argv)
 			store_rollback(q.st);
 			q.rollbacks++;
 			log_error("event=batch_rolled_back requests=%d error=%s", nreq,
-				  log_q(store_errmsg(q.st)));
+			          log_q(store_errmsg(q.st)));
 			batch_unavailable(done);
 			cJSON_Delete(q.outbox);
 			q.outbox = json_new_array();
@@ -464,7 +464,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("event=stopping commits=%llu requests=%llu", (unsigned long long)q.commits,
-		 (unsigned long long)q.requests);
+	         (unsigned long long)q.requests);
 	nng_close(rep);
 	nng_close(pub);
 	for (int i = 0; i < q.conf.contexts; i++) {

@@ -22,12 +22,12 @@ static const struct {
      "CREATE TABLE incidents ("
      " id INTEGER PRIMARY KEY,"
      " state TEXT NOT NULL,"
-     " prev_state TEXT,"                         /* set while paused */
+     " prev_state TEXT," /* set while paused */
      " title TEXT NOT NULL, service TEXT NOT NULL,"
      " severity TEXT NOT NULL, source TEXT NOT NULL,"
-     " spec TEXT NOT NULL,"                      /* the submitted spec, JSON */
-     " results TEXT NOT NULL DEFAULT '{}',"      /* stage -> job result, JSON */
-     " approval_deadline_ms INTEGER,"            /* set while awaiting_approval */
+     " spec TEXT NOT NULL,"                         /* the submitted spec, JSON */
+     " results TEXT NOT NULL DEFAULT '{}',"         /* stage -> job result, JSON */
+     " approval_deadline_ms INTEGER,"               /* set while awaiting_approval */
      " advance_pending INTEGER NOT NULL DEFAULT 0," /* stage job finished while paused */
      " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
      "CREATE INDEX incidents_state ON incidents(state, id);"
@@ -35,7 +35,7 @@ static const struct {
      " id INTEGER PRIMARY KEY,"
      " incident INTEGER NOT NULL,"
      " kind TEXT NOT NULL,"
-     " state TEXT NOT NULL,"                     /* ready|leased|held|done|dead|cancelled */
+     " state TEXT NOT NULL," /* ready|leased|held|done|dead|cancelled */
      " input TEXT NOT NULL,"
      " result TEXT,"
      " attempt INTEGER NOT NULL DEFAULT 0,"
@@ -50,7 +50,7 @@ static const struct {
      "CREATE INDEX jobs_incident ON jobs(incident, id);"
      "CREATE INDEX jobs_state ON jobs(state, id);"
      "CREATE TABLE events ("
-     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused: replay by seq is exact */
+     " seq INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: replay by seq is exact */
      " incident INTEGER NOT NULL,"
      " name TEXT NOT NULL,"
      " at_ms INTEGER NOT NULL,"
@@ -70,9 +70,9 @@ static const struct {
      "CREATE TABLE action_ledger ("
      " id INTEGER PRIMARY KEY,"
      " incident INTEGER NOT NULL,"
-     " step_key TEXT NOT NULL UNIQUE,"          /* plan-step idempotency key */
+     " step_key TEXT NOT NULL UNIQUE," /* plan-step idempotency key */
      " action TEXT NOT NULL, params TEXT NOT NULL,"
-     " state TEXT NOT NULL,"                     /* started|finished|failed */
+     " state TEXT NOT NULL," /* started|finished|failed */
      " output TEXT,"
      " started_ms INTEGER, finished_ms INTEGER);"},
 };
@@ -106,9 +106,9 @@ int migrate_apply(sqlite3 *db, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	if (have > migrate_latest()) {
 		snprintf(err, errlen,
-			 "database schema is version %d, newer than this build's %d; run a newer "
-			 "opsbot-queue",
-			 have, migrate_latest());
+		         "database schema is version %d, newer than this build's %d; run a newer "
+		         "opsbot-queue",
+		         have, migrate_latest());
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
@@ -122,11 +122,11 @@ int migrate_apply(sqlite3 *db, char *err, size_t errlen)
 		    migrate_exec(db, "COMMIT", e, sizeof(e)) < 0) {
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			snprintf(err, errlen, "migration %d (%s) failed: %s", migrations[i].version,
-				 migrations[i].what, e);
+			         migrations[i].what, e);
 			return -1;
 		}
 		log_info("event=migrated version=%d what=%s", migrations[i].version,
-			 log_q(migrations[i].what));
+		         log_q(migrations[i].what));
 	}
 	return 0;
 }

@@ -18,3 +18,17 @@ UNIT_TESTS += $(QUEUE_TESTS:%=$(B)/tests/queue_%)
 $(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+
+# Integration tests: real processes in a temporary directory.
+INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_lease.sh \
+	tests/integration/queue_crash.sh tests/integration/queue_replay.sh
+
+# Benchmark: make bench BENCH=queue (see queue/bench.c for what it measures).
+BENCHES += queue
+ALL_OBJS += $(B)/queue/bench.o
+$(B)/bench/queue_bench: $(B)/queue/bench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+.PHONY: bench-queue
+bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench
+	@bash queue/bench.sh $(B)

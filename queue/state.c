@@ -39,22 +39,28 @@
 #include "wire.h"
 
 static const char *const names[ST_COUNT] = {
-    [ST_OPEN] = WIRE_ST_OPEN,         [ST_DETECTING] = WIRE_ST_DETECTING,
-    [ST_RETRIEVING] = WIRE_ST_RETRIEVING, [ST_PLANNING] = WIRE_ST_PLANNING,
-    [ST_AWAITING] = WIRE_ST_AWAITING, [ST_EXECUTING] = WIRE_ST_EXECUTING,
-    [ST_VERIFYING] = WIRE_ST_VERIFYING, [ST_RESOLVED] = WIRE_ST_RESOLVED,
-    [ST_REJECTED] = WIRE_ST_REJECTED, [ST_EXPIRED] = WIRE_ST_EXPIRED,
-    [ST_FAILED] = WIRE_ST_FAILED,     [ST_PAUSED] = WIRE_ST_PAUSED,
+    [ST_OPEN] = WIRE_ST_OPEN,
+    [ST_DETECTING] = WIRE_ST_DETECTING,
+    [ST_RETRIEVING] = WIRE_ST_RETRIEVING,
+    [ST_PLANNING] = WIRE_ST_PLANNING,
+    [ST_AWAITING] = WIRE_ST_AWAITING,
+    [ST_EXECUTING] = WIRE_ST_EXECUTING,
+    [ST_VERIFYING] = WIRE_ST_VERIFYING,
+    [ST_RESOLVED] = WIRE_ST_RESOLVED,
+    [ST_REJECTED] = WIRE_ST_REJECTED,
+    [ST_EXPIRED] = WIRE_ST_EXPIRED,
+    [ST_FAILED] = WIRE_ST_FAILED,
+    [ST_PAUSED] = WIRE_ST_PAUSED,
 };
 
 static const char *const stages[STAGE_COUNT] = {
-    [STAGE_DETECT] = WIRE_JOB_DETECT,   [STAGE_RETRIEVE] = WIRE_JOB_RETRIEVE,
-    [STAGE_PLAN] = WIRE_JOB_PLAN,       [STAGE_EXECUTE] = WIRE_JOB_EXECUTE,
-    [STAGE_VERIFY] = WIRE_JOB_VERIFY,   [STAGE_REPORT] = WIRE_JOB_REPORT,
+    [STAGE_DETECT] = WIRE_JOB_DETECT, [STAGE_RETRIEVE] = WIRE_JOB_RETRIEVE,
+    [STAGE_PLAN] = WIRE_JOB_PLAN,     [STAGE_EXECUTE] = WIRE_JOB_EXECUTE,
+    [STAGE_VERIFY] = WIRE_JOB_VERIFY, [STAGE_REPORT] = WIRE_JOB_REPORT,
     [STAGE_INDEX] = WIRE_JOB_INDEX,
 };
 
-#define B(s) (1u << (s))
+#define B(s)   (1u << (s))
 #define ACTIVE (B(ST_PAUSED) | B(ST_RESOLVED) | B(ST_FAILED)) /* exits of a live incident */
 
 /* allowed[from] = set of states reachable in one transition. */
@@ -70,10 +76,10 @@ static const unsigned allowed[ST_COUNT] = {
     [ST_REJECTED] = 0,
     [ST_EXPIRED] = 0,
     [ST_FAILED] = B(ST_DETECTING) | B(ST_RETRIEVING) | B(ST_PLANNING) | B(ST_EXECUTING) |
-		  B(ST_VERIFYING) | B(ST_RESOLVED),
+                  B(ST_VERIFYING) | B(ST_RESOLVED),
     [ST_PAUSED] = B(ST_OPEN) | B(ST_DETECTING) | B(ST_RETRIEVING) | B(ST_PLANNING) |
-		  B(ST_AWAITING) | B(ST_EXECUTING) | B(ST_VERIFYING) | B(ST_RESOLVED) |
-		  B(ST_FAILED),
+                  B(ST_AWAITING) | B(ST_EXECUTING) | B(ST_VERIFYING) | B(ST_RESOLVED) |
+                  B(ST_FAILED),
 };
 
 const char *state_name(enum state_id s)
@@ -146,19 +152,21 @@ int state_stage_of(enum state_id s)
 int state_of_stage(enum stage_id g)
 {
 	static const int map[STAGE_COUNT] = {
-	    [STAGE_DETECT] = ST_DETECTING,   [STAGE_RETRIEVE] = ST_RETRIEVING,
-	    [STAGE_PLAN] = ST_PLANNING,      [STAGE_EXECUTE] = ST_EXECUTING,
-	    [STAGE_VERIFY] = ST_VERIFYING,   [STAGE_REPORT] = -1,
+	    [STAGE_DETECT] = ST_DETECTING,
+	    [STAGE_RETRIEVE] = ST_RETRIEVING,
+	    [STAGE_PLAN] = ST_PLANNING,
+	    [STAGE_EXECUTE] = ST_EXECUTING,
+	    [STAGE_VERIFY] = ST_VERIFYING,
+	    [STAGE_REPORT] = -1,
 	    [STAGE_INDEX] = -1,
 	};
 	return (int)g >= 0 && g < STAGE_COUNT ? map[g] : -1;
 }
 
-void state_advance(enum state_id from, unsigned enabled, int needs_approval,
-		   struct state_path *out)
+void state_advance(enum state_id from, unsigned enabled, int needs_approval, struct state_path *out)
 {
 	static const enum state_id order[] = {ST_DETECTING, ST_RETRIEVING, ST_PLANNING,
-					      ST_EXECUTING, ST_VERIFYING};
+	                                      ST_EXECUTING, ST_VERIFYING};
 	const int norder = (int)(sizeof(order) / sizeof(order[0]));
 	int i;
 	out->n = 0;

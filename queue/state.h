@@ -67,6 +67,6 @@ struct state_path {
 	int skipped[ST_COUNT];
 };
 void state_advance(enum state_id from, unsigned enabled, int needs_approval,
-		   struct state_path *out);
+                   struct state_path *out);
 
 #endif

@@ -60,11 +60,11 @@ enum {
 	Q_COUNT
 };
 
-#define JOB_COLS                                                                          \
-	"id, incident, kind, state, input, result, error, lease, worker, attempt, "        \
+#define JOB_COLS                                                                                   \
+	"id, incident, kind, state, input, result, error, lease, worker, attempt, "                \
 	"max_attempts, lease_deadline_ms, ready_at_ms, created_ms, updated_ms"
-#define INC_COLS                                                                          \
-	"id, state, prev_state, title, service, severity, source, spec, results, "        \
+#define INC_COLS                                                                                   \
+	"id, state, prev_state, title, service, severity, source, spec, results, "                 \
 	"approval_deadline_ms, advance_pending, created_ms, updated_ms"
 
 static const char *const sql[Q_COUNT] = {
@@ -74,43 +74,43 @@ static const char *const sql[Q_COUNT] = {
     [Q_KEY_GET] = "SELECT incident, job FROM idempotency WHERE key = ?1",
     [Q_KEY_PUT] = "INSERT INTO idempotency(key, incident, job, created_ms) VALUES(?1,?2,?3,?4)",
     [Q_INC_INSERT] = "INSERT INTO incidents(state, title, service, severity, source, spec, "
-		     "created_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
+                     "created_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
     [Q_INC_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
     [Q_INC_UPDATE] = "UPDATE incidents SET state=?2, prev_state=?3, results=?4, "
-		     "approval_deadline_ms=?5, advance_pending=?6, updated_ms=?7 WHERE id=?1",
+                     "approval_deadline_ms=?5, advance_pending=?6, updated_ms=?7 WHERE id=?1",
     [Q_INC_EXPIRED] = "SELECT id FROM incidents WHERE state='awaiting_approval' AND "
-		      "approval_deadline_ms <= ?1 ORDER BY id LIMIT ?2",
+                      "approval_deadline_ms <= ?1 ORDER BY id LIMIT ?2",
     [Q_JOB_INSERT] = "INSERT INTO jobs(incident, kind, state, input, max_attempts, ready_at_ms, "
-		     "created_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
+                     "created_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
     [Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
     [Q_JOB_READY] = "SELECT id, ready_at_ms FROM jobs WHERE state='ready' AND kind=?1 AND "
-		    "ready_at_ms <= ?2 ORDER BY ready_at_ms, id LIMIT 1",
+                    "ready_at_ms <= ?2 ORDER BY ready_at_ms, id LIMIT 1",
     [Q_JOB_LEASE] = "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2, worker=?3, "
-		    "lease_deadline_ms=?4, updated_ms=?5 WHERE id=?1 RETURNING " JOB_COLS,
+                    "lease_deadline_ms=?4, updated_ms=?5 WHERE id=?1 RETURNING " JOB_COLS,
     [Q_JOB_EXTEND] = "UPDATE jobs SET lease_deadline_ms=?2, updated_ms=?3 WHERE id=?1",
     [Q_JOB_SET] = "UPDATE jobs SET state=?2, result=coalesce(?3, result), "
-		  "error=coalesce(?4, error), ready_at_ms=CASE WHEN ?5 >= 0 THEN ?5 ELSE "
-		  "ready_at_ms END, updated_ms=?6 WHERE id=?1",
+                  "error=coalesce(?4, error), ready_at_ms=CASE WHEN ?5 >= 0 THEN ?5 ELSE "
+                  "ready_at_ms END, updated_ms=?6 WHERE id=?1",
     [Q_JOB_REARM] = "UPDATE jobs SET state='ready', attempt=0, ready_at_ms=?2, updated_ms=?2 "
-		    "WHERE id=?1",
+                    "WHERE id=?1",
     [Q_JOB_MOVE] = "UPDATE jobs SET state=?3, updated_ms=?4 WHERE incident=?1 AND state=?2",
     [Q_JOB_EXPIRED] = "SELECT id FROM jobs WHERE state='leased' AND lease_deadline_ms <= ?1 "
-		      "ORDER BY lease_deadline_ms LIMIT ?2",
+                      "ORDER BY lease_deadline_ms LIMIT ?2",
     [Q_JOB_CURRENT] = "SELECT " JOB_COLS " FROM jobs WHERE incident=?1 AND state NOT IN "
-		      "('done','cancelled') ORDER BY id DESC LIMIT 1",
+                      "('done','cancelled') ORDER BY id DESC LIMIT 1",
     [Q_EV_APPEND] = "INSERT INTO events(incident, name, at_ms, data) VALUES(?1,?2,?3,?4)",
     [Q_EV_ALL] = "SELECT seq, incident, name, at_ms, data FROM events WHERE seq > ?1 "
-		 "ORDER BY seq LIMIT ?2",
+                 "ORDER BY seq LIMIT ?2",
     [Q_EV_INC] = "SELECT seq, incident, name, at_ms, data FROM events WHERE incident = ?3 AND "
-		 "seq > ?1 ORDER BY seq LIMIT ?2",
+                 "seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_APPROVAL] = "INSERT INTO approvals(incident, plan, user, surface, decision, at_ms) "
-		   "VALUES(?1,?2,?3,?4,?5,?6)",
+                   "VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_INC_LIST] = "SELECT " INC_COLS " FROM incidents ORDER BY id DESC LIMIT ?1",
     [Q_INC_LIST_STATE] = "SELECT " INC_COLS " FROM incidents WHERE state = ?2 "
-			 "ORDER BY id DESC LIMIT ?1",
+                         "ORDER BY id DESC LIMIT ?1",
     [Q_JOB_LIST] = "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1",
     [Q_JOB_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state = ?2 "
-			 "ORDER BY id DESC LIMIT ?1",
+                         "ORDER BY id DESC LIMIT ?1",
     [Q_STATS_JOBS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
     [Q_STATS_INC] = "SELECT state, count(*) FROM incidents GROUP BY state",
     [Q_STATS_EV] = "SELECT coalesce(max(seq), 0) FROM events",
@@ -177,27 +177,27 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-int store_open(const char *path, enum store_sync sync, struct store **out, char *err,
-	       size_t errlen)
+int store_open(const char *path, enum store_sync sync, struct store **out, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	char e[512];
 	if (mkdir_parents(path) < 0) {
-		snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot create the directory of %s: %s", path,
+		         strerror(errno));
 		free(s);
 		return -1;
 	}
 	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto bad;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	const char *pragmas = sync == STORE_SYNC_FULL
-				  ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+	                          ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set WAL mode on %s: %s", path, msg ? msg : "?");
@@ -211,9 +211,9 @@ int store_open(const char *path, enum store_sync sync, struct store **out, char 
 	}
 	for (int i = 0; i < Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
-				       NULL) != SQLITE_OK) {
+		                       NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
-				 sqlite3_errmsg(s->db));
+			         sqlite3_errmsg(s->db));
 			goto bad;
 		}
 	}
@@ -276,8 +276,8 @@ int store_key_put(struct store *s, const char *key, int64_t incident, int64_t jo
 }
 
 int store_incident_insert(struct store *s, const char *state, const char *title,
-			  const char *service, const char *severity, const char *source,
-			  const char *spec, int64_t now, int64_t *id)
+                          const char *service, const char *severity, const char *source,
+                          const char *spec, int64_t now, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(s, Q_INC_INSERT);
 	bind_text(st, 1, state);
@@ -383,7 +383,7 @@ cJSON *store_incident_json(const struct store_incident *in)
 }
 
 static int ids_query(struct store *s, int q, int64_t now, int64_t *ids, int max, int *n,
-		     const char *what)
+                     const char *what)
 {
 	sqlite3_stmt *st = stmt(s, q);
 	sqlite3_bind_int64(st, 1, now);
@@ -402,8 +402,8 @@ int store_incident_expired(struct store *s, int64_t now, int64_t *ids, int max, 
 }
 
 int store_job_insert(struct store *s, int64_t incident, const char *kind, const char *state,
-		     const char *input, int max_attempts, int64_t ready_at, int64_t now,
-		     int64_t *id)
+                     const char *input, int max_attempts, int64_t ready_at, int64_t now,
+                     int64_t *id)
 {
 	sqlite3_stmt *st = stmt(s, Q_JOB_INSERT);
 	sqlite3_bind_int64(st, 1, incident);
@@ -454,7 +454,7 @@ int store_job_get(struct store *s, int64_t id, struct store_job *out)
 }
 
 int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const char *worker,
-		    const char *lease, int64_t deadline, int64_t now, struct store_job *out)
+                    const char *lease, int64_t deadline, int64_t now, struct store_job *out)
 {
 	int64_t best = 0, best_at = 0;
 	for (int i = 0; i < nkinds; i++) {
@@ -507,7 +507,7 @@ int store_job_extend(struct store *s, int64_t id, int64_t deadline, int64_t now)
 }
 
 int store_job_set(struct store *s, int64_t id, const char *state, const char *result,
-		  const char *error, int64_t ready_at, int64_t now)
+                  const char *error, int64_t ready_at, int64_t now)
 {
 	sqlite3_stmt *st = stmt(s, Q_JOB_SET);
 	sqlite3_bind_int64(st, 1, id);
@@ -528,7 +528,7 @@ int store_job_rearm(struct store *s, int64_t id, int64_t now)
 }
 
 int store_job_move_incident(struct store *s, int64_t incident, const char *from, const char *to,
-			    int64_t now, int *n)
+                            int64_t now, int *n)
 {
 	sqlite3_stmt *st = stmt(s, Q_JOB_MOVE);
 	sqlite3_bind_int64(st, 1, incident);
@@ -605,7 +605,7 @@ cJSON *store_job_json(const struct store_job *j, int with_payload)
 }
 
 int store_event_append(struct store *s, int64_t incident, const char *name, const char *data,
-		       int64_t now, int64_t *seq)
+                       int64_t now, int64_t *seq)
 {
 	sqlite3_stmt *st = stmt(s, Q_EV_APPEND);
 	sqlite3_bind_int64(st, 1, incident);
@@ -640,7 +640,7 @@ int store_events(struct store *s, int64_t incident, int64_t since, int limit, cJ
 }
 
 int store_approval_insert(struct store *s, int64_t incident, const char *plan, const char *user,
-			  const char *surface, const char *decision, int64_t now)
+                          const char *surface, const char *decision, int64_t now)
 {
 	sqlite3_stmt *st = stmt(s, Q_APPROVAL);
 	sqlite3_bind_int64(st, 1, incident);
@@ -717,7 +717,7 @@ int store_stats(struct store *s, cJSON *stats)
 	st = stmt(s, Q_STATS_INC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_add_int(inc, (const char *)sqlite3_column_text(st, 0),
-			     sqlite3_column_int64(st, 1));
+		             sqlite3_column_int64(st, 1));
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return store_fail(s, "stats_incidents");

@@ -29,8 +29,8 @@ struct store_incident {
 	char state[24];
 	char prev_state[24]; /* "" unless paused */
 	char *title, *service, *severity, *source;
-	char *spec;    /* JSON object text */
-	char *results; /* JSON object text: stage -> result */
+	char *spec;                   /* JSON object text */
+	char *results;                /* JSON object text: stage -> result */
 	int64_t approval_deadline_ms; /* 0 when not awaiting */
 	int advance_pending;
 	int64_t created_ms, updated_ms;
@@ -54,7 +54,7 @@ struct store_job {
 enum store_sync { STORE_SYNC_FULL, STORE_SYNC_NORMAL };
 
 int store_open(const char *path, enum store_sync sync, struct store **out, char *err,
-	       size_t errlen);
+               size_t errlen);
 void store_close(struct store *s);
 const char *store_errmsg(struct store *s);
 
@@ -68,8 +68,8 @@ int store_key_put(struct store *s, const char *key, int64_t incident, int64_t jo
 
 /* Incidents. */
 int store_incident_insert(struct store *s, const char *state, const char *title,
-			  const char *service, const char *severity, const char *source,
-			  const char *spec, int64_t now, int64_t *id);
+                          const char *service, const char *severity, const char *source,
+                          const char *spec, int64_t now, int64_t *id);
 /* 1 and *out filled, 0 when there is no such incident. */
 int store_incident_get(struct store *s, int64_t id, struct store_incident *out);
 /* Write state, prev_state, results, approval_deadline_ms, advance_pending of in. */
@@ -82,24 +82,24 @@ int store_incident_expired(struct store *s, int64_t now, int64_t *ids, int max, 
 
 /* Jobs. */
 int store_job_insert(struct store *s, int64_t incident, const char *kind, const char *state,
-		     const char *input, int max_attempts, int64_t ready_at, int64_t now,
-		     int64_t *id);
+                     const char *input, int max_attempts, int64_t ready_at, int64_t now,
+                     int64_t *id);
 int store_job_get(struct store *s, int64_t id, struct store_job *out);
 /*
  * Lease the oldest ready job of one of kinds (ready_at_ms <= now): 1 and
  * *out (after the update), 0 when none.
  */
 int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const char *worker,
-		    const char *lease, int64_t deadline, int64_t now, struct store_job *out);
+                    const char *lease, int64_t deadline, int64_t now, struct store_job *out);
 int store_job_extend(struct store *s, int64_t id, int64_t deadline, int64_t now);
 /* Set state (and result/error/ready_at when not NULL / >= 0); lease is kept. */
 int store_job_set(struct store *s, int64_t id, const char *state, const char *result,
-		  const char *error, int64_t ready_at, int64_t now);
+                  const char *error, int64_t ready_at, int64_t now);
 /* Re-arm a dead job: ready now, attempt 0. */
 int store_job_rearm(struct store *s, int64_t id, int64_t now);
 /* Move every job of incident in state from to state to; *n how many. */
 int store_job_move_incident(struct store *s, int64_t incident, const char *from, const char *to,
-			    int64_t now, int *n);
+                            int64_t now, int *n);
 /* Leased jobs whose deadline passed, up to max ids. */
 int store_job_expired(struct store *s, int64_t now, int64_t *ids, int max, int *n);
 /* The newest job of incident that is not done/cancelled; 1, or 0 when none. */
@@ -110,7 +110,7 @@ cJSON *store_job_json(const struct store_job *j, int with_payload);
 
 /* Events: append one (its seq out) and read them back. */
 int store_event_append(struct store *s, int64_t incident, const char *name, const char *data,
-		       int64_t now, int64_t *seq);
+                       int64_t now, int64_t *seq);
 /*
  * Append events with seq > since (of one incident when incident > 0) to
  * items as {seq, incident, name, at_ms, data}, at most limit.
@@ -119,7 +119,7 @@ int store_events(struct store *s, int64_t incident, int64_t since, int limit, cJ
 
 /* Approvals (the table later issues extend). */
 int store_approval_insert(struct store *s, int64_t incident, const char *plan, const char *user,
-			  const char *surface, const char *decision, int64_t now);
+                          const char *surface, const char *decision, int64_t now);
 
 /* Listings for query; state NULL means any. */
 int store_incidents_list(struct store *s, const char *state, int limit, cJSON *items);

@@ -50,7 +50,8 @@ static int fx_teardown(void **state)
 static int64_t add_job(struct store *s, const char *kind, int64_t ready_at)
 {
 	int64_t id;
-	assert_int_equal(store_job_insert(s, 0, kind, "ready", "{\"x\":1}", 3, ready_at, 100, &id), 0);
+	assert_int_equal(store_job_insert(s, 0, kind, "ready", "{\"x\":1}", 3, ready_at, 100, &id),
+	                 0);
 	return id;
 }
 
@@ -70,13 +71,14 @@ static void test_schema(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
-	static const char *const tables[] = {"incidents", "jobs",      "events",
-					     "idempotency", "approvals", "action_ledger"};
+	static const char *const tables[] = {"incidents",   "jobs",      "events",
+	                                     "idempotency", "approvals", "action_ledger"};
 	for (size_t i = 0; i < 6; i++) {
 		char q[128];
 		snprintf(q, sizeof(q), "SELECT count(*) FROM %s", tables[i]);
 		if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-			fail_msg("table %s: got %s, want it to exist", tables[i], sqlite3_errmsg(db));
+			fail_msg("table %s: got %s, want it to exist", tables[i],
+			         sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 	}
 	/* A database from a newer build is refused, not damaged. */
@@ -125,12 +127,12 @@ static void test_claim_order_and_leases(void **state)
 		int want_rc;
 		int64_t *want_id;
 	} cases[] = {
-	    {{"detect", NULL}, 1, 1000, 1, NULL},          /* early first */
-	    {{"detect", NULL}, 1, 1000, 1, NULL},          /* then late */
-	    {{"detect", NULL}, 1, 1000, 0, NULL},          /* none left */
-	    {{"detect", "plan"}, 2, 1000, 1, NULL},        /* plan 'other' */
-	    {{"plan", NULL}, 1, 1000, 0, NULL},            /* 'future' not yet */
-	    {{"plan", NULL}, 1, 20000, 1, NULL},           /* now it is */
+	    {{"detect", NULL}, 1, 1000, 1, NULL},   /* early first */
+	    {{"detect", NULL}, 1, 1000, 1, NULL},   /* then late */
+	    {{"detect", NULL}, 1, 1000, 0, NULL},   /* none left */
+	    {{"detect", "plan"}, 2, 1000, 1, NULL}, /* plan 'other' */
+	    {{"plan", NULL}, 1, 1000, 0, NULL},     /* 'future' not yet */
+	    {{"plan", NULL}, 1, 20000, 1, NULL},    /* now it is */
 	};
 	int64_t want[] = {early, late, 0, other, 0, future};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -138,16 +140,16 @@ static void test_claim_order_and_leases(void **state)
 		char lease[16];
 		snprintf(lease, sizeof(lease), "L%zu", i);
 		int rc = store_job_claim(s, cases[i].kinds, cases[i].n, "w", lease,
-					 cases[i].now + 50, cases[i].now, &j);
+		                         cases[i].now + 50, cases[i].now, &j);
 		if (rc != cases[i].want_rc || (rc == 1 && j.id != want[i]))
 			fail_msg("claim %zu: got rc=%d id=%lld, want rc=%d id=%lld", i, rc,
-				 (long long)j.id, cases[i].want_rc, (long long)want[i]);
-		if (rc == 1 && (strcmp(j.state, "leased") || strcmp(j.lease, lease) ||
-				j.attempt != 1 || j.lease_deadline_ms != cases[i].now + 50 ||
-				strcmp(j.input, "{\"x\":1}")))
-			fail_msg("claim %zu: got state=%s lease=%s attempt=%d deadline=%lld input=%s",
-				 i, j.state, j.lease, j.attempt, (long long)j.lease_deadline_ms,
-				 j.input);
+			         (long long)j.id, cases[i].want_rc, (long long)want[i]);
+		if (rc == 1 &&
+		    (strcmp(j.state, "leased") || strcmp(j.lease, lease) || j.attempt != 1 ||
+		     j.lease_deadline_ms != cases[i].now + 50 || strcmp(j.input, "{\"x\":1}")))
+			fail_msg(
+			    "claim %zu: got state=%s lease=%s attempt=%d deadline=%lld input=%s", i,
+			    j.state, j.lease, j.attempt, (long long)j.lease_deadline_ms, j.input);
 		store_job_clear(&j);
 	}
 	/* Expired leases: 'early' and 'late' (deadline 1050) and 'other' at 1100. */
@@ -185,8 +187,9 @@ static void test_incidents_and_events(void **state)
 	assert_int_equal(store_begin(s), 0);
 	int64_t id, job;
 	assert_int_equal(store_incident_insert(s, "open", "T", "api", "high", "cli",
-					       "{\"title\":\"T\",\"labels\":{\"a\":\"b\"}}", 10, &id),
-			 0);
+	                                       "{\"title\":\"T\",\"labels\":{\"a\":\"b\"}}", 10,
+	                                       &id),
+	                 0);
 	struct store_incident in;
 	assert_int_equal(store_incident_get(s, id, &in), 1);
 	snprintf(in.state, sizeof(in.state), "paused");
@@ -198,7 +201,7 @@ static void test_incidents_and_events(void **state)
 	if (strcmp(in.state, "paused") || strcmp(in.prev_state, "detecting") ||
 	    !in.advance_pending || in.updated_ms != 20)
 		fail_msg("update: got state=%s prev=%s pending=%d updated=%lld", in.state,
-			 in.prev_state, in.advance_pending, (long long)in.updated_ms);
+		         in.prev_state, in.advance_pending, (long long)in.updated_ms);
 	cJSON *o = store_incident_json(&in);
 	assert_string_equal(json_str(o, "paused_from"), "detecting");
 	assert_string_equal(json_str(cJSON_GetObjectItem(o, "labels"), "a"), "b");
@@ -217,10 +220,11 @@ static void test_incidents_and_events(void **state)
 	int64_t prev = 0;
 	for (int i = 0; i < 5; i++) {
 		int64_t seq;
-		assert_int_equal(store_event_append(s, i % 2 ? id : 0, "x", "{\"i\":1}", 40, &seq), 0);
+		assert_int_equal(store_event_append(s, i % 2 ? id : 0, "x", "{\"i\":1}", 40, &seq),
+		                 0);
 		if (seq <= prev)
 			fail_msg("event %d: got seq %lld after %lld, want strictly increasing", i,
-				 (long long)seq, (long long)prev);
+			         (long long)seq, (long long)prev);
 		prev = seq;
 	}
 	cJSON *items = cJSON_CreateArray();
@@ -253,7 +257,7 @@ static void test_incidents_and_events(void **state)
 	assert_int_equal(store_event_append(s, 0, "y", NULL, 50, &seq), 0);
 	if (seq != prev + 1)
 		fail_msg("seq after reopen: got %lld, want %lld", (long long)seq,
-			 (long long)prev + 1);
+		         (long long)prev + 1);
 	assert_int_equal(store_commit(s), 0);
 }
 

@@ -23,6 +23,13 @@ STAGES=(detect:opsbot-detect retrieve:opsbot-retrieve plan:opsbot-plan
   execute:opsbot-exec verify:opsbot-exec report:opsbot-report index:opsbot-retrieve)
 EXTRA_DAEMONS=""
 EXTRA_CONFIG=""
+# opsbot-plan reads the catalog and policy of this checkout; its memory lives with the demo.
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+EXTRA_CONFIG+="[plan]
+catalog = $REPO/config/actions.conf
+policy = $REPO/config/policy.conf
+db = $DEMO/var/plan.db
+"
 
 if [ -t 1 ]; then
   say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -68,6 +68,11 @@ t_wait() {
 }
 
 # A free TCP port on 127.0.0.1 (the kernel picks it).
+# Prefer port 0 and a port file where the program supports it.
 t_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 40000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
 }

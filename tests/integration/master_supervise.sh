@@ -14,11 +14,21 @@ listen = ipc://$T/var/run/q.ipc
 [master]
 restart_min = 200ms
 restart_max = 800ms
+stable_after = 1s
 stop_timeout = 5s
 [daemons]
 $1
 CONF
 }
+# A bad table stops start-up with file:line.
+printf '[daemons]\nq = opsbot-queue\nq = test-worker\n' > bad.conf
+opsbot -c bad.conf >bad.out 2>&1; rc=$?
+[ $rc = 1 ] || t_fail "bad table: exit got $rc want 1"
+grep -q "bad.conf:3: q: listed twice" bad.out || t_fail "bad table: got '$(cat bad.out)' want file:line"
+printf '[master]\nrestart_minn = 1s\n[daemons]\nq = opsbot-queue\n' > bad.conf
+opsbot -c bad.conf >bad.out 2>&1
+grep -q "bad.conf:2: .*restart_minn" bad.out || t_fail "typo in [master]: got '$(cat bad.out)'"
+
 write_conf "a = test-worker --kind detect
 b = test-worker --kind plan
 gone = opsbot-not-built-yet"
@@ -48,6 +58,14 @@ for want in 200 400 800; do
     t_fail "restart of a after pid $pid: want restart_in_ms=$want"
 done
 [ "$(dfield a restarts)" = 3 ] || t_fail "a restarts: got $(dfield a restarts) want 3"
+
+# Up longer than stable_after (1 s): the delay starts over at 200 ms.
+pid=$(dfield a pid)
+t_wait "a up for stable_after" eval '[ $(( $(date +%s%3N) - $(dfield a since_ms) )) -gt 1200 ]'
+kill -KILL "$pid"
+t_wait "a restarted after kill of $pid" eval "drunning a $pid"
+grep -q "event=daemon_exited daemon=a pid=$pid .*restart_in_ms=200" master.log ||
+  t_fail "restart after a stable run: want restart_in_ms=200 (backoff reset)"
 [ "$(count 'event=daemon_missing daemon=gone' master.log)" = 1 ] ||
   t_fail "gone was looked for $(count 'event=daemon_missing daemon=gone' master.log) times want 1"
 
@@ -61,6 +79,15 @@ t_wait "b gone from the table" eval '[ -z "$(dfield b state)" ]'
 kill -0 "$bpid" 2>/dev/null && t_fail "b (pid $bpid) still runs after it was removed"
 [ "$(dfield a pid)" = "$apid" ] || t_fail "a was restarted by reload: pid $apid -> $(dfield a pid)"
 t_wait "a reloads on the forwarded SIGHUP" grep -q "prog=test-worker pid=$apid event=reloaded" master.log
+
+# A changed command line restarts that daemon at once.
+write_conf "a = test-worker --kind detect --sleep-ms 5
+c = test-worker --kind retrieve"
+kill -HUP "$PID_master"
+t_wait "a restarted with its new command" eval "drunning a $apid"
+[ "$(dfield a command)" = "test-worker --kind detect --sleep-ms 5" ] ||
+  t_fail "a command after reload: got '$(dfield a command)'"
+apid=$(dfield a pid)
 
 # SIGTERM stops everything and exits 0.
 cpid=$(dfield c pid)

@@ -60,6 +60,12 @@ for want in '^master: pid' '^  queue +running' '^  plan +running' 'answering' 'l
   grep -Eq -- "$want" status.out || t_fail "status: want /$want/ in: $(cat status.out)"
 done
 
+[ "$(ctl --json status | jq -r '[.master.alive, (.master.daemons | length), .queue.stats.dead_letters] | @tsv')" = "$(printf 'true\t5\t0')" ] ||
+  t_fail "status --json: got $(ctl --json status | jq -c '[.master.alive, (.master.daemons | length), .queue.stats.dead_letters]') want [true,5,0]"
+
+# A follower started before the incident sees its events live.
+t_start follow opsbotctl -c opsbot.conf events --follow
+
 # One incident through the enabled stages.
 ctl submit --service checkout --title "Checkout p99 above 2s" --severity high \
   --summary "from the test" >submit.out || t_fail "submit: $(cat submit.out)"
@@ -67,6 +73,8 @@ id=$(sed -n 's/^incident \([0-9]*\) opened.*/\1/p' submit.out)
 [ -n "$id" ] || t_fail "submit: got '$(cat submit.out)' want 'incident N opened'"
 t_wait "incident $id awaiting approval" eval \
   '[ "$(ctl --json show '"$id"' | jq -r .incident.state)" = awaiting_approval ]'
+t_wait "events --follow prints the live stage changes" \
+  grep -q "#$id  *incident.stage  *planning -> awaiting_approval" follow.log
 ctl show "$id" >show.out
 for want in "incident $id: Checkout p99 above 2s" "state: +awaiting_approval" \
   "open -> detecting" "detecting -> retrieving" "retrieving -> planning" \
@@ -82,6 +90,9 @@ ctl approve "$id" --plan wrong-hash --user alice >appr.out 2>&1; rc=$?
 grep -q "plan changed" appr.out || t_fail "stale approve: got '$(cat appr.out)' want 'plan changed'"
 ctl approve "$id" --plan h-test-1 --user alice >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
 grep -q "approved: incident $id is now resolved" appr.out || t_fail "approve: got '$(cat appr.out)'"
+# The follower printed earlier events already, so these can only come live.
+t_wait "events --follow prints the approval live" \
+  grep -q "#$id  *approval.recorded  *alice approved plan h-test-1" follow.log
 ctl show "$id" >show.out
 grep -q "skipped: stage not enabled" show.out || t_fail "show: skipped stages not labelled: $(cat show.out)"
 ctl incidents --state resolved | grep -Eq "^$id +resolved +high +checkout" ||

@@ -74,7 +74,9 @@ int main(int argc, char **argv)
 			count = strtol(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: wirecat [-t MS] [-r N] URL [JSON] | wirecat -s [-n N] URL\n");
+			fprintf(
+			    stderr,
+			    "usage: wirecat [-t MS] [-r N] URL [JSON] | wirecat -s [-n N] URL\n");
 			return 2;
 		}
 	}
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
 		size_t n;
 		while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
 			if (buf_append(&in, chunk, n) < 0) {
-				fprintf(stderr, "wirecat: request larger than %d bytes\n", WIRE_MAX_BYTES);
+				fprintf(stderr, "wirecat: request larger than %d bytes\n",
+				        WIRE_MAX_BYTES);
 				return 2;
 			}
 		}
@@ -110,7 +113,8 @@ int main(int argc, char **argv)
 	static const char *const keys[] = {"v", "id", "incident", "trace"};
 	for (size_t i = 0; i < 4; i++)
 		if (!cJSON_GetObjectItemCaseSensitive(req, keys[i]))
-			json_add(req, keys[i], json_dup(cJSON_GetObjectItemCaseSensitive(env, keys[i])));
+			json_add(req, keys[i],
+			         json_dup(cJSON_GetObjectItemCaseSensitive(env, keys[i])));
 	cJSON_Delete(env);
 	struct rpc *r;
 	if (rpc_open(&r, url, err, sizeof(err)) < 0) {

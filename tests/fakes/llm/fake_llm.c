@@ -51,6 +51,8 @@
  *     no_schema      400 when response_format is json_schema (a server that
  *                    does not support it), else valid
  *     echo           the last user message, verbatim
+ *   Plans are built from the first user message (the incident); a repair
+ *   request appended later does not change the service they name.
  *
  * TRUST
  *   Everything is loopback test input; requests over 8 MiB, headers over
@@ -405,7 +407,7 @@ static void fake_chat(struct fake *f, struct fake_conn *c, const char *hdrs, con
 		goto out;
 	}
 	size_t prompt_bytes = 0;
-	const char *last_user = NULL;
+	const char *last_user = NULL, *first_user = NULL;
 	cJSON *m;
 	cJSON_ArrayForEach(m, msgs)
 	{
@@ -417,8 +419,11 @@ static void fake_chat(struct fake *f, struct fake_conn *c, const char *hdrs, con
 			goto out;
 		}
 		prompt_bytes += strlen(content) + 16;
-		if (strcmp(role, "user") == 0)
+		if (strcmp(role, "user") == 0) {
 			last_user = content;
+			if (!first_user)
+				first_user = content;
+		}
 	}
 	int json_only = 0;
 	const char *rf_type = NULL;
@@ -465,7 +470,9 @@ static void fake_chat(struct fake *f, struct fake_conn *c, const char *hdrs, con
 	if (strcmp(mode, "slow") == 0)
 		c->send_at_ms = time_mono_ms() + f->delay_ms;
 
-	char *text = fake_plan_text(f, mode, last_user, json_only);
+	/* the incident is in the first user message; a repair request comes last */
+	char *text =
+	    fake_plan_text(f, mode, strcmp(mode, "echo") == 0 ? last_user : first_user, json_only);
 	cJSON *resp = json_new_object();
 	char id[48];
 	snprintf(id, sizeof(id), "chatcmpl-fake-%ld", ++f->seq);
@@ -553,11 +560,13 @@ static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *hdr
 	} else if (cJSON_IsArray(input) && cJSON_GetArraySize(input) > 0 &&
 	           cJSON_GetArraySize(input) <= 2048) {
 		cJSON *it;
-		cJSON_ArrayForEach(it, input) if (!cJSON_IsString(it))
+		cJSON_ArrayForEach(it, input)
 		{
-			fake_error(f, c, 400, "invalid_request_error",
-			           "'input' items must be strings", NULL);
-			goto out;
+			if (!cJSON_IsString(it)) {
+				fake_error(f, c, 400, "invalid_request_error",
+				           "'input' items must be strings", NULL);
+				goto out;
+			}
 		}
 		n = cJSON_GetArraySize(input);
 	} else {
@@ -644,11 +653,12 @@ static int fake_control_mode(struct fake *f, const char *body, size_t blen, char
 			goto out;
 		}
 		cJSON *it;
-		cJSON_ArrayForEach(it, script) if (!cJSON_IsString(it) ||
-		                                   !fake_mode_known(it->valuestring))
+		cJSON_ArrayForEach(it, script)
 		{
-			snprintf(err, errlen, "script holds an unknown mode");
-			goto out;
+			if (!cJSON_IsString(it) || !fake_mode_known(it->valuestring)) {
+				snprintf(err, errlen, "script holds an unknown mode");
+				goto out;
+			}
 		}
 	}
 	if (m)

@@ -1,0 +1,341 @@
+/* playbook.c: findings and runbooks to catalog actions, ranked by a bandit (see playbook.h). */
+#include "playbook.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bandit.h"
+#include "critic.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+
+#define PLAYBOOK_TEXT_MAX (64 << 10)
+
+struct playbook_cand {
+	const struct catalog_action *a;
+	int words;
+	double runbook;
+	double prior, score;
+	int64_t runs, wins;
+	char cite[8][300];
+	int ncite;
+};
+
+static void playbook_add_text(struct buf *b, const char *s)
+{
+	if (!s || !*s)
+		return;
+	size_t room = b->max > b->len + 2 ? b->max - b->len - 2 : 0;
+	size_t n = strlen(s);
+	if (n > room)
+		n = room;
+	buf_append(b, " ", 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)tolower((unsigned char)s[i]);
+		buf_append(b, &c, 1);
+	}
+}
+
+/* The text findings and the alert give, lower-cased. */
+static void playbook_text(const cJSON *input, struct buf *b)
+{
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	playbook_add_text(b, json_str(inc, "title"));
+	playbook_add_text(b, json_str(inc, "summary"));
+	playbook_add_text(b, json_str(inc, "alert"));
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
+	playbook_add_text(b, json_str(labels, "alertname"));
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
+	playbook_add_text(b, json_str(det, "summary"));
+	const cJSON *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
+	    playbook_add_text(b, json_str(x, "series"));
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "ranking"))
+	    playbook_add_text(b, json_str(x, "rationale"));
+}
+
+/* '_' joins words only when the word looked for has one (action names); in
+ * metric names such as checkout_latency_p99 it separates them. */
+static int playbook_wordch(char c, int underscore)
+{
+	return isalnum((unsigned char)c) || (underscore && c == '_');
+}
+
+/* Whether word (lower case) occurs in text as a whole word. */
+static int playbook_has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	if (n == 0)
+		return 0;
+	int u = strchr(word, '_') != NULL;
+	for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
+		if ((p == text || !playbook_wordch(p[-1], u)) && !playbook_wordch(p[n], u))
+			return 1;
+	}
+	return 0;
+}
+
+static int playbook_has_word_ci(const char *text, const char *word)
+{
+	char *low = xstrdup(text);
+	for (char *c = low; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	int r = playbook_has_word(low, word);
+	free(low);
+	return r;
+}
+
+void playbook_signature(const cJSON *input, char *out, size_t outlen)
+{
+	static const struct {
+		const char *signal;
+		const char *words[8];
+	} classes[] = {
+	    {"certificate", {"certificate", "tls", "ssl", "x509", "expiry", NULL}},
+	    {"disk", {"disk", "filesystem", "inode", "inodes", "space", NULL}},
+	    {"deploy", {"deploy", "deployment", "release", "rollout", "regression", NULL}},
+	    {"database", {"database", "replication", "query", "queries", "db", "pool", NULL}},
+	    {"queue", {"queue", "backlog", "lag", "consumer", "consumers", NULL}},
+	    {"memory", {"memory", "oom", "leak", "heap", NULL}},
+	    {"errors", {"error", "errors", "5xx", "crash", "exception", "unhealthy", NULL}},
+	    {"latency", {"latency", "slow", "p99", "p95", "duration", NULL}},
+	    {"saturation", {"cpu", "saturation", "load", "throttling", NULL}},
+	    {"traffic", {"traffic", "requests", "surge", "ddos", NULL}},
+	};
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
+	const char *svc = json_str(inc, "service");
+	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
+	if (json_str(top, "service") && json_num(top, "confidence", 0) >= 0.5)
+		svc = json_str(top, "service");
+	struct buf b = {.max = PLAYBOOK_TEXT_MAX};
+	/* the signal comes from the findings first, then the alert text */
+	const cJSON *x;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
+	    playbook_add_text(&b, json_str(x, "series"));
+	playbook_add_text(&b, json_str(inc, "title"));
+	const char *signal = "other";
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && b.data; i++)
+		for (int k = 0; classes[i].words[k]; k++)
+			if (playbook_has_word(b.data, classes[i].words[k])) {
+				signal = classes[i].signal;
+				goto found;
+			}
+found:;
+	char s[64];
+	critic_clean_line(svc ? svc : "unknown", s, sizeof(s));
+	for (char *c = s; *c; c++)
+		if (*c == '/' || *c == ' ')
+			*c = '_';
+	snprintf(out, outlen, "%s/%s", s, signal);
+	buf_free(&b);
+}
+
+/* A value for parameter p from the incident, or NULL (then the default applies). */
+static const char *playbook_param_source(const struct catalog_param *p, const cJSON *input,
+                                         char *tmp, size_t tmplen)
+{
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
+	const char *name = p->name;
+	if (strcmp(name, "service") == 0) {
+		const cJSON *top =
+		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
+		if (json_str(top, "service") && json_num(top, "confidence", 0) >= 0.5)
+			return json_str(top, "service");
+		return json_str(inc, "service") ? json_str(inc, "service")
+		                                : json_str(labels, "service");
+	}
+	if (json_str(labels, name))
+		return json_str(labels, name);
+	if (strcmp(name, "node") == 0 && json_str(labels, "instance")) {
+		str_copy(tmp, tmplen, json_str(labels, "instance"));
+		char *colon = strchr(tmp, ':');
+		if (colon)
+			*colon = '\0';
+		return tmp;
+	}
+	if (strcmp(name, "cluster") == 0)
+		return json_str(labels, "db") ? json_str(labels, "db") : json_str(inc, "service");
+	if (strcmp(name, "domain") == 0)
+		return json_str(labels, "host");
+	if (strcmp(name, "title") == 0 || strcmp(name, "message") == 0) {
+		/* the title, kept to characters such patterns usually allow */
+		const char *t = json_str(inc, "title");
+		if (!t)
+			return NULL;
+		size_t o = 0;
+		for (const char *c = t; *c && o + 1 < tmplen && o < 120; c++)
+			tmp[o++] =
+			    (isalnum((unsigned char)*c) || strchr(" ,.:()_-", *c)) ? *c : ' ';
+		tmp[o] = '\0';
+		return tmp;
+	}
+	return NULL;
+}
+
+/* Params for a candidate; NULL with why when a required one cannot be filled. */
+static cJSON *playbook_params(const struct catalog_action *a, const cJSON *input, char *why,
+                              size_t whylen)
+{
+	cJSON *params = json_new_object();
+	for (size_t i = 0; i < a->nparams; i++) {
+		const struct catalog_param *p = &a->params[i];
+		char tmp[256], err[300];
+		const char *v = playbook_param_source(p, input, tmp, sizeof(tmp));
+		if (v && catalog_check_text(p, v, err, sizeof(err)) == 0) {
+			json_add(params, p->name, catalog_value_json(p, v));
+			continue;
+		}
+		if (p->def) {
+			json_add(params, p->name, catalog_value_json(p, p->def));
+			continue;
+		}
+		if (p->optional)
+			continue;
+		if (v)
+			snprintf(why, whylen, "the incident's value for %s does not fit: %s",
+			         p->name, err);
+		else
+			snprintf(why, whylen, "nothing in the incident says which %s", p->name);
+		cJSON_Delete(params);
+		return NULL;
+	}
+	return params;
+}
+
+static int playbook_cmp(const void *a, const void *b)
+{
+	const struct playbook_cand *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return strcmp(x->a->name, y->a->name); /* deterministic ties */
+}
+
+cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const char *signature,
+                        cJSON *notes)
+{
+	const struct catalog *cat = ctx->cat;
+	struct playbook_cand *cand = xcalloc(cat->n + 1, sizeof(*cand));
+	struct buf text = {.max = PLAYBOOK_TEXT_MAX};
+	playbook_text(input, &text);
+	for (size_t i = 0; i < cat->n; i++) {
+		cand[i].a = &cat->actions[i];
+		for (size_t k = 0; text.data && k < cat->actions[i].nmatch; k++)
+			if (playbook_has_word(text.data, cat->actions[i].match[k]))
+				cand[i].words++;
+	}
+	/* runbook suggestions: a passage that names an action */
+	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
+	int rank = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, (cJSON_IsArray(passages) ? passages : NULL))
+	{
+		rank++;
+		const char *t = json_str(p, "text");
+		if (!t || rank > 20)
+			continue;
+		char ref[300];
+		critic_passage_ref(p, ref, sizeof(ref));
+		/* a runbook's escalation or rollback advice is not its fix */
+		double w = 1.0 / rank;
+		const char *sec = json_str(p, "section");
+		if (sec && (playbook_has_word_ci(sec, "escalate") ||
+		            playbook_has_word_ci(sec, "escalation") ||
+		            playbook_has_word_ci(sec, "rollback")))
+			w *= 0.3;
+		for (size_t i = 0; i < cat->n; i++) {
+			if (!playbook_has_word_ci(t, cat->actions[i].name))
+				continue;
+			cand[i].runbook += w;
+			if (cand[i].ncite < 8)
+				snprintf(cand[i].cite[cand[i].ncite++], sizeof(cand[i].cite[0]),
+				         "%s", ref);
+		}
+	}
+	/* bandit over the signature's history */
+	struct outcomes_arm *arms = NULL;
+	size_t narms = 0;
+	int64_t total = 0;
+	if (ctx->mem && outcomes_arms(ctx->mem, signature, &arms, &narms) < 0)
+		cJSON_AddItemToArray(notes, cJSON_CreateString("the planner's memory could not be "
+		                                               "read; ranked without history"));
+	for (size_t k = 0; k < narms; k++)
+		total += arms[k].runs;
+	size_t ncand = 0;
+	for (size_t i = 0; i < cat->n; i++) {
+		struct playbook_cand *c = &cand[i];
+		for (size_t k = 0; k < narms; k++)
+			if (strcmp(arms[k].action, c->a->name) == 0) {
+				c->runs = arms[k].runs;
+				c->wins = arms[k].wins;
+			}
+		if (c->words == 0 && c->runbook == 0)
+			continue;
+		c->prior = 1.0 - exp(-(0.5 * c->words + c->runbook));
+		c->score = bandit_score(c->prior, c->runs, c->wins, total, ctx->ucb_c);
+		cand[ncand++] = *c;
+	}
+	free(arms);
+	qsort(cand, ncand, sizeof(*cand), playbook_cmp);
+
+	cJSON *steps = json_new_array();
+	int max = ctx->max_steps > 0 ? ctx->max_steps : 3;
+	for (size_t i = 0; i < ncand && cJSON_GetArraySize(steps) < max; i++) {
+		struct playbook_cand *c = &cand[i];
+		char why[400];
+		cJSON *params = playbook_params(c->a, input, why, sizeof(why));
+		if (!params) {
+			char line[512];
+			snprintf(line, sizeof(line), "playbook skipped %s: %s", c->a->name, why);
+			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+			continue;
+		}
+		cJSON *step = json_new_object();
+		json_add_str(step, "action", c->a->name);
+		json_add(step, "params", params);
+		char rat[CRITIC_RATIONALE_MAX];
+		if (c->runs > 0)
+			snprintf(rat, sizeof(rat),
+			         "%s; fixed %lld of %lld past %s incidents (score %.2f)",
+			         c->ncite ? "suggested by the runbook" : "matches the findings",
+			         (long long)c->wins, (long long)c->runs, signature, c->score);
+		else
+			snprintf(rat, sizeof(rat), "%s%s%s (score %.2f, no history yet for %s)",
+			         c->words ? "matches the findings" : "",
+			         c->words && c->ncite ? " and " : "",
+			         c->ncite ? "suggested by the runbook" : "", c->score, signature);
+		json_add_str(step, "rationale", rat);
+		cJSON *cites = json_new_array();
+		for (int k = 0; k < c->ncite; k++)
+			cJSON_AddItemToArray(cites, cJSON_CreateString(c->cite[k]));
+		json_add(step, "citations", cites);
+		cJSON_AddItemToArray(steps, step);
+	}
+	if (cJSON_GetArraySize(steps) == 0 && ctx->fallback_action) {
+		const struct catalog_action *fa = catalog_find(cat, ctx->fallback_action);
+		char why[400];
+		cJSON *params = fa ? playbook_params(fa, input, why, sizeof(why)) : NULL;
+		if (params) {
+			cJSON *step = json_new_object();
+			json_add_str(step, "action", fa->name);
+			json_add(step, "params", params);
+			json_add_str(step, "rationale",
+			             "no playbook matched these findings; a person should look");
+			json_add(step, "citations", json_new_array());
+			cJSON_AddItemToArray(steps, step);
+		}
+		cJSON_AddItemToArray(notes,
+		                     cJSON_CreateString("no catalog action matched the findings or "
+		                                        "runbooks; fell back to the default step"));
+	}
+	buf_free(&text);
+	free(cand);
+	return steps;
+}
