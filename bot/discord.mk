@@ -25,7 +25,7 @@ ALL_OBJS += $(B)/bot/discord_rest_test.o
 
 BENCHES += chat_discord
 .PHONY: bench-chat_discord
-bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
+bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/dbench $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
 INTEG_TESTS += tests/integration/discord_restart.sh
 INTEG_TESTS += tests/integration/discord_approval.sh

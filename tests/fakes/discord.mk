@@ -26,3 +26,10 @@ $(B)/bin/gwprobe: $(B)/tests/fakes/discord/gwprobe.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS)
 PROGRAMS += $(B)/bin/gwprobe
 ALL_OBJS += $(B)/tests/fakes/discord/gwprobe.o
+
+# dbench: the chat_discord benchmark's driver (bot/discord_bench.sh).
+$(B)/bin/dbench: $(B)/tests/fakes/discord/dbench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+PROGRAMS += $(B)/bin/dbench
+ALL_OBJS += $(B)/tests/fakes/discord/dbench.o

@@ -34,20 +34,20 @@ d_bot
 t_wait "gateway connected" d_connected
 
 d_cmd 42 declare '[{"name":"title","type":3,"value":"needs a restart"}]' >/dev/null || t_fail "inject"
-t_wait "thread made" bash -c "curl -sf $DB/_fake/channels | grep -q '\"type\":11'"
-TH=$(d_get /_fake/channels | d_js '[c["id"] for c in d if c["type"]==11][0]')
-t_wait "plan with buttons in the thread" bash -c "curl -sf $DB/_fake/channels/$TH/messages | grep -q 'ob:1:approve:h-test-1'"
-PM=$(d_get "/_fake/channels/$TH/messages" | d_js '[m["id"] for m in d if "Plan proposed" in m["content"]][0]')
-d_get "/_fake/channels/$TH/messages" | d_js "[m for m in d if m['id']=='$PM'][0]['components'][0]['components'][1]['custom_id']" \
+t_wait "thread made" d_has_thread
+TH=$(d_thread_id)
+t_wait "plan with buttons in the thread" d_has "$TH" 'ob:1:approve:h-test-1'
+PM=$(d_msgs "$TH" | jq -r '[.[] | select(.content | contains("Plan proposed"))][0].id')
+d_msgs "$TH" | jq -r --arg id "$PM" '.[] | select(.id == $id) | .components[0].components[1].custom_id' \
   | grep -qx 'ob:1:reject:h-test-1' || t_fail "no Reject button next to Approve"
 d_get "/_fake/channels/$TH/messages" | grep -q 'restart' || t_fail "plan step not listed"
-t_wait "awaiting approval in the embed" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'awaiting\\\\\\\\_approval\\|awaiting_approval'"
+t_wait "awaiting approval in the embed" d_state_is "$TH" 'awaiting\_approval'
 
 cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH\",\"message_id\":\"$PM\",\"custom_id\":\"ob:1:approve:h-test-1\",\"user\":{\"id\":\"88\",\"username\":\"carol\"}}") || t_fail "click approve"
-cid=$(echo "$cl" | d_js 'd["id"]')
+cid=$(echo "$cl" | jq -r .id)
 t_wait "click acknowledged" d_answered "$cid" 6
-t_wait "approval recorded in the thread" bash -c "curl -sf $DB/_fake/channels/$TH/messages | grep -q 'approve by carol'"
-t_wait "executing after approval" bash -c "curl -sf $DB/_fake/channels/$TH/messages | grep -q 'awaiting\\\\\\\\_approval → executing\\|awaiting_approval → executing'"
+t_wait "approval recorded in the thread" d_has "$TH" 'approve by carol'
+t_wait "executing after approval" d_has "$TH" '_approval → executing'
 # What a person sees, kept with T_KEEP=1 for a look.
-d_get "/_fake/channels/$TH/messages" | d_js '"\n".join(m["content"] + "  " + str([b["custom_id"] for r in m["components"] for b in r["components"]]) for m in d)' > "$T/thread.txt"
+d_msgs "$TH" | jq -r '.[] | .content + "  " + ([.components[].components[].custom_id] | tostring)' > "$T/thread.txt"
 echo ok

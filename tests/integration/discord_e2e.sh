@@ -11,61 +11,64 @@ d_fake --heartbeat-ms 5000
 d_queue
 d_bot
 t_wait "gateway connected" d_connected
-t_wait "commands registered" bash -c "curl -sf $DB/_fake/commands | grep -q '\"declare\"'"
-d_get /_fake/commands | d_js 'd["guild"][0]["name"]' | grep -qx incident || t_fail "guild command not registered"
+cmd_registered() { d_get /_fake/commands | grep -q '"declare"'; }
+t_wait "commands registered" cmd_registered
+d_get /_fake/commands | jq -r '.guild[0].name' | grep -qx incident || t_fail "guild command not registered"
 [ "$(d_stat intents)" = 1 ] || t_fail "intents got $(d_stat intents) want 1 (GUILDS only)"
 
 inj=$(d_cmd 42 declare '[{"name":"title","type":3,"value":"checkout 5xx *spike*"},{"name":"service","type":3,"value":"checkout"},{"name":"severity","type":3,"value":"high"}]') || t_fail "inject"
-iid=$(echo "$inj" | d_js 'd["id"]')
+iid=$(echo "$inj" | jq -r .id)
 t_wait "deferred answer" d_answered "$iid" 5
-lat=$(d_inter "$iid" | d_js 'd["callback_latency_us"]')
+lat=$(d_inter "$iid" | jq -r .callback_latency_us)
 [ "$lat" -lt 3000000 ] || t_fail "answer after ${lat}us, over the 3 s deadline"
 
-msgs() { d_get "/_fake/channels/$1/messages"; }
-t_wait "answer edited with the incident number" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1 is open'"
-parent_id() { msgs ops | d_js '[m["id"] for m in d if m["embeds"]][0]'; }
-t_wait "incident message with embed" parent_id
+t_wait "answer edited with the incident number" d_has ops 'Incident #1 is open'
+parent_id() { d_msgs ops | jq -r '[.[] | select(.embeds | length > 0)][0].id // empty'; }
+has_parent() { [ -n "$(parent_id)" ]; }
+t_wait "incident message with embed" has_parent
 PID=$(parent_id)
-msgs ops | d_js "[m for m in d if m['id']=='$PID'][0]" > "$T/parent.py"
-grep -q "Incident #1: checkout 5xx" "$T/parent.py" || t_fail "embed title: $(head -c 400 "$T/parent.py")"
-grep -q '\\\\\*spike' "$T/parent.py" || grep -q '\\\*spike' "$T/parent.py" || t_fail "markdown in the title not escaped: $(head -c 300 "$T/parent.py")"
-grep -q "ob:1:ack" "$T/parent.py" || t_fail "no Acknowledge button"
-t_wait "thread on the message" bash -c "curl -sf $DB/_fake/channels | grep -q '\"id\":\"$PID\",.*\"type\":11' || curl -sf $DB/_fake/channels | python3 -c 'import json,sys; sys.exit(0 if any(c[\"id\"]==\"$PID\" and c[\"type\"]==11 for c in json.load(sys.stdin)) else 1)'"
-t_wait "opened step in the thread" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'Incident opened by user42'"
-t_wait "stage step in the thread" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'State: open'"
-t_wait "embed shows the new state" bash -c "curl -sf $DB/_fake/channels/ops/messages | python3 -c 'import json,sys; d=json.load(sys.stdin); m=[m for m in d if m[\"id\"]==\"$PID\"][0]; sys.exit(0 if m[\"embeds\"][0][\"fields\"][0][\"value\"]==\"detecting\" else 1)'"
+d_msgs ops | jq --arg id "$PID" '.[] | select(.id == $id)' > "$T/parent.json"
+jq -r '.embeds[0].title' "$T/parent.json" | grep -q '^Incident #1: checkout 5xx \\\*spike\\\*$' ||
+  t_fail "embed title (markdown escaped): $(jq -r '.embeds[0].title' "$T/parent.json")"
+jq -r '.components[0].components[].custom_id' "$T/parent.json" | grep -qx 'ob:1:ack' || t_fail "no Acknowledge button"
+is_thread() { [ "$(d_get /_fake/channels | jq -r --arg id "$PID" '.[] | select(.id == $id) | .type')" = 11 ]; }
+t_wait "thread on the message (thread id = message id)" is_thread
+t_wait "opened step in the thread" d_has "$PID" 'Incident opened by user42'
+t_wait "stage step in the thread" d_has "$PID" 'State: open'
+t_wait "embed shows the new state" d_state_is "$PID" detecting
 
 # A click on Acknowledge: deferred update (6), then the command in the thread.
 cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"ops\",\"message_id\":\"$PID\",\"custom_id\":\"ob:1:ack\",\"user\":{\"id\":\"77\",\"username\":\"bob\"}}") || t_fail "click"
-cid=$(echo "$cl" | d_js 'd["id"]')
+cid=$(echo "$cl" | jq -r .id)
 t_wait "click acknowledged" d_answered "$cid" 6
-t_wait "ack recorded in the thread with the user" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'ack by bob'"
+t_wait "ack recorded in the thread with the user" d_has "$PID" 'ack by bob'
 
 # /incident status and list answer with what the queue knows (ephemeral edit).
-sid=$(d_cmd 42 status '[{"name":"id","type":4,"value":1}]' | d_js 'd["id"]')
-t_wait "status answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx .*— state detecting'"
-d_get /_fake/channels/ops/messages | grep -q 'Incident #1: checkout 5xx \\\\\*spike' || t_fail "status: title markdown not escaped"
+d_cmd 42 status '[{"name":"id","type":4,"value":1}]' >/dev/null
+t_wait "status answered" d_has ops 'Incident #1: checkout 5xx .*— state detecting'
+d_msgs ops | jq -r '.[].content' | grep -q 'Incident #1: checkout 5xx \\\*spike' || t_fail "status: title markdown not escaped"
 d_cmd 42 list >/dev/null
-t_wait "list answered" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q '#1 checkout 5xx'"
+t_wait "list answered" d_has ops '#1 checkout 5xx'
 
 # Resolve by button; then a click the queue refuses gets an ephemeral reason.
 d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"ops\",\"message_id\":\"$PID\",\"custom_id\":\"ob:1:resolve\",\"user\":{\"id\":\"77\",\"username\":\"bob\"}}" >/dev/null
-t_wait "resolved in the thread" bash -c "curl -sf $DB/_fake/channels/$PID/messages | grep -q 'Resolved'"
-t_wait "embed resolved, buttons gone" bash -c "curl -sf $DB/_fake/channels/ops/messages | python3 -c 'import json,sys; d=json.load(sys.stdin); m=[m for m in d if m[\"id\"]==\"$PID\"][0]; sys.exit(0 if m[\"embeds\"][0][\"fields\"][0][\"value\"]==\"resolved\" and not m[\"components\"] else 1)'"
+t_wait "resolved in the thread" d_has "$PID" 'Resolved'
+t_wait "embed resolved, buttons gone" d_final "$PID" resolved
 d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"ops\",\"message_id\":\"$PID\",\"custom_id\":\"ob:1:pause\",\"user\":{\"id\":\"77\",\"username\":\"bob\"}}" >/dev/null
-t_wait "refusal shown to the clicker only" bash -c "curl -sf $DB/_fake/channels/ops/messages | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(\"could not do that\" in m[\"content\"] and m[\"flags\"] & 64 for m in d) else 1)'"
+refused() { [ "$(d_msgs ops | jq '[.[] | select((.content | contains("could not do that")) and (.flags % 128 >= 64))] | length')" -ge 1 ]; }
+t_wait "refusal shown to the clicker only (ephemeral)" refused
 
 # An incident from an alert (no Discord surface) goes to [discord] channel.
 wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"alert-1","spec":{"title":"disk full on db-2","service":"db","severity":"critical","source":"alertmanager"}}' >/dev/null \
   || t_fail "submit an alert incident"
-t_wait "alert incident in the default channel" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #2: disk full'"
+t_wait "alert incident in the default channel" d_has ops 'Incident #2: disk full'
 
 # Every REST call carried the bot token and a DiscordBot User-Agent.
 [ "$(d_stat bad_user_agent)" = 0 ] || t_fail "calls without a DiscordBot User-Agent: $(d_stat bad_user_agent)"
 [ "$(d_stat responses_401)" = 0 ] || t_fail "calls refused 401: $(d_stat responses_401)"
 
 # Each event posted once: no doubles in the thread.
-n=$(msgs "$PID" | d_js 'sum(1 for m in d if "Incident opened" in m["content"])')
+n=$(d_count "$PID" "Incident opened")
 [ "$n" = 1 ] || t_fail "opened step posted $n times"
-[ "$(d_inter "$iid" | d_js 'd["second_callbacks"]')" = 0 ] || t_fail "a second callback was sent"
+[ "$(d_inter "$iid" | jq -r .second_callbacks)" = 0 ] || t_fail "a second callback was sent"
 echo ok

@@ -39,14 +39,14 @@ ts=$(date +%s); sig=$(sign "$ts" "$T/ping.json"); sed 's/"t"/"u"/' "$T/ping.json
 out=$(post "$T/ping2.json" "$sig" "$ts"); [ "$(echo "$out" | tail -1)" = 401 ] || t_fail "changed body: got $out"
 
 # help, inline and ephemeral
-d_post /_fake/interactions '{"kind":"command","deliver":"return","options":[{"name":"help","type":1}]}' | d_js 'json.dumps(d["payload"])' > "$T/help.json"
+d_post /_fake/interactions '{"kind":"command","deliver":"return","options":[{"name":"help","type":1}]}' | jq -c .payload > "$T/help.json"
 out=$(post "$T/help.json"); [ "$(echo "$out" | tail -1)" = 200 ] || t_fail "help: $out"
-echo "$out" | head -1 | d_js 'd["type"]==4 and d["data"]["flags"]==64' | grep -qx True || t_fail "help answer: $out"
+echo "$out" | head -1 | jq -r '.type == 4 and .data.flags == 64' | grep -qx true || t_fail "help answer: $out"
 
 # declare: deferred inline, then the webhook edit names the incident
-d_post /_fake/interactions '{"kind":"command","deliver":"return","user":{"id":"9","username":"http-user"},"options":[{"name":"declare","type":1,"options":[{"name":"title","type":3,"value":"http mode incident"}]}]}' | d_js 'json.dumps(d["payload"])' > "$T/declare.json"
+d_post /_fake/interactions '{"kind":"command","deliver":"return","user":{"id":"9","username":"http-user"},"options":[{"name":"declare","type":1,"options":[{"name":"title","type":3,"value":"http mode incident"}]}]}' | jq -c .payload > "$T/declare.json"
 out=$(post "$T/declare.json"); [ "$(echo "$out" | tail -1)" = 200 ] || t_fail "declare: $out"
-echo "$out" | head -1 | d_js 'd["type"]' | grep -qx 5 || t_fail "declare answer: $out"
-t_wait "follow-up names the incident" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'Incident #1 is open'"
-t_wait "incident message posted" bash -c "curl -sf $DB/_fake/channels/ops/messages | grep -q 'http mode incident'"
+echo "$out" | head -1 | jq -r .type | grep -qx 5 || t_fail "declare answer: $out"
+t_wait "follow-up names the incident" d_has ops 'Incident #1 is open'
+t_wait "incident message posted" d_has ops 'http mode incident'
 echo ok

@@ -13,9 +13,9 @@ B="http://127.0.0.1:$P"
 UA='User-Agent: DiscordBot (https://opsbot.invalid, 0.1)'
 AU='Authorization: Bot fake-bot-token'
 
-j() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+j() { jq -r "$1"; }
 
-url=$(curl -sf -H "$UA" -H "$AU" "$B/api/v10/gateway/bot" | j 'd["url"]') || t_fail "gateway/bot"
+url=$(curl -sf -H "$UA" -H "$AU" "$B/api/v10/gateway/bot" | j .url) || t_fail "gateway/bot"
 [ "$url" = "ws://127.0.0.1:$P/gateway" ] || t_fail "gateway url got $url"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "$UA" "$B/api/v10/gateway/bot")
 [ "$code" = 401 ] || t_fail "no token: got $code want 401"
@@ -42,7 +42,7 @@ send 1 '{"op":1,"d":2}'
 t_wait "heartbeat ack" has 1 '{"t":null,"s":null,"op":11,"d":null}'
 
 inj=$(curl -sf -X POST -d '{"kind":"command","user":{"id":"42","username":"ann"},"options":[{"name":"declare","type":1,"options":[{"name":"title","type":3,"value":"db slow"}]}]}' "$B/_fake/interactions") || t_fail "inject"
-iid=$(echo "$inj" | j 'd["id"]'); tok=$(echo "$inj" | j 'd["token"]')
+iid=$(echo "$inj" | j .id); tok=$(echo "$inj" | j .token)
 t_wait "INTERACTION_CREATE" has 1 '"t":"INTERACTION_CREATE","s":3'
 for k in entitlements authorizing_integration_owners app_permissions locale attachment_size_limit '"version":1' application_id; do
   grep INTERACTION_CREATE "$T/out1" | grep -q -- "$k" || t_fail "INTERACTION_CREATE lacks $k"
@@ -50,13 +50,13 @@ done
 cb="$B/api/v10/interactions/$iid/$tok/callback"
 c1=$(curl -s -o /dev/null -w '%{http_code}' -H "$UA" -H 'Content-Type: application/json' -d '{"type":4,"data":{"content":"ok","flags":64}}' "$cb")
 [ "$c1" = 204 ] || t_fail "callback got $c1 want 204"
-c2=$(curl -s -H "$UA" -H 'Content-Type: application/json' -d '{"type":4,"data":{"content":"ok"}}' "$cb" | j 'd["code"]')
+c2=$(curl -s -H "$UA" -H 'Content-Type: application/json' -d '{"type":4,"data":{"content":"ok"}}' "$cb" | j .code)
 [ "$c2" = 40060 ] || t_fail "second callback code got $c2 want 40060"
 
 # Drop the socket (no close frame); inject while offline; resume and see it replayed.
 send 1 '{"op":1,"d":3}'
-sid=$(grep '"READY"' "$T/out1" | j 'd["d"]["session_id"]')
-rurl=$(grep '"READY"' "$T/out1" | j 'd["d"]["resume_gateway_url"]')
+sid=$(grep '"READY"' "$T/out1" | j .d.session_id)
+rurl=$(grep '"READY"' "$T/out1" | j .d.resume_gateway_url)
 curl -sf -X POST "$B/_fake/gateway/drop" >/dev/null || t_fail "drop"
 t_wait "probe 1 closed" has 1 '^CLOSE'
 curl -sf -X POST -d '{"kind":"command","options":[{"name":"help","type":1}]}' "$B/_fake/interactions" >/dev/null || t_fail "inject offline"
