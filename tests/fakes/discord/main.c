@@ -3,13 +3,14 @@
  *   fake-discord - a local Discord stand-in for opsbot's tests and demo
  *
  * SYNOPSIS
- *   fake-discord --port-file FILE [--token T] [--heartbeat-ms N]
+ *   fake-discord --port-file FILE [--port N] [--token T] [--heartbeat-ms N]
  *                [--bucket-limit N] [--bucket-window-ms N] [--global-limit N]
  *                [--deadline-ms N] [--identify-gap-ms N] [--privileged MASK]
  *                [--app-id ID] [--guild-id ID]
  *
  * DESCRIPTION
- *   Listens on 127.0.0.1 on a port the kernel picks and writes it to FILE.
+ *   Listens on 127.0.0.1 on a port the kernel picks (or --port) and writes
+ *   it to FILE.
  *   Speaks Discord's REST API under /api/v10 and the Gateway (v10, JSON) as
  *   a websocket on /gateway and /gateway-resume, as documented and as real
  *   captures show (see ../shared/reference/discord.md); a control API under
@@ -332,6 +333,7 @@ int main(int argc, char **argv)
 	str_copy(cfg.app_id, sizeof cfg.app_id, "1380486651436073092");
 	str_copy(cfg.guild_id, sizeof cfg.guild_id, "1380488052169769110");
 	const char *port_file = NULL;
+	int listen_port = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
@@ -339,6 +341,8 @@ int main(int argc, char **argv)
 			bad = 1;
 		} else if (strcmp(a, "--port-file") == 0) {
 			port_file = v;
+		} else if (strcmp(a, "--port") == 0) {
+			bad = arg_int(v, &listen_port) < 0 || listen_port > 65535;
 		} else if (strcmp(a, "--token") == 0) {
 			str_copy(cfg.token, sizeof cfg.token, v);
 		} else if (strcmp(a, "--app-id") == 0) {
@@ -382,7 +386,7 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = 0;
+	info.port = listen_port;
 	info.iface = "127.0.0.1";
 	info.protocols = protocols;
 	info.pt_serv_buf_size = 64 * 1024;
