@@ -25,10 +25,10 @@ $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 INTEG_TESTS += tests/integration/bot_httpd.sh
 
 # Unit tests of bot modules: bot/<x>_test.c links bot/<x>.o and the library.
-BOT_TESTS := slack_sig slack_cmd slack_render
+BOT_TESTS := slack_sig slack_cmd slack_render state form
 $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
 INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
