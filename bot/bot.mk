@@ -39,3 +39,7 @@ BENCHES += chat_slack
 .PHONY: bench-chat_slack
 bench-chat_slack: $(B)/bin/fake-slack $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash tests/bench/chat_slack.sh
+
+# Header dependencies of every bot/ object, also those other fragments add to
+# BOT_SRCS after this file was read.
+-include $(wildcard $(B)/bot/*.d)
