@@ -55,6 +55,7 @@ struct httpd_x {
 	char peer[64];
 	struct buf body;
 	int too_big;
+	int chunked; /* refused: lws 4.1 does not hand us chunked request bodies */
 	int held;
 	int replied;
 	/* the reply, waiting for WRITEABLE */
@@ -133,6 +134,11 @@ static void x_dispatch(struct httpd_x *x)
 	if (x->too_big) {
 		httpd_reply_str(x, 413, "application/json",
 		                "{\"ok\":false,\"error\":\"request body too large\"}");
+		return;
+	}
+	if (x->chunked) {
+		httpd_reply_str(x, 411, "application/json",
+		                "{\"ok\":false,\"error\":\"send the body with a Content-Length\"}");
 		return;
 	}
 	r = route_find(x->h, x->method, x->path, &known);
@@ -227,8 +233,10 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	}
 	if (clen > (long long)h->max_body)
 		x->too_big = 1;
-	int has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-	if (!has_body || x->too_big || strcmp(x->method, "GET") == 0 ||
+	if (clen < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		x->chunked = 1;
+	int has_body = clen > 0;
+	if (!has_body || x->too_big || x->chunked || strcmp(x->method, "GET") == 0 ||
 	    strcmp(x->method, "HEAD") == 0) {
 		x_dispatch(x);
 	}
@@ -326,7 +334,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (!x || !x->replied)
 			return 0;
 		rc = x_write(wsi, x);
-		if (x->too_big)
+		if (x->too_big || x->chunked)
 			rc = -1; /* the unread body would be taken for the next request */
 		pss->x = NULL;
 		x_free(x);

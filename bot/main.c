@@ -74,6 +74,7 @@ extern const struct surface hooks_surface __attribute__((weak));
 
 static struct bot *the_bot;
 static lws_sorted_usec_list_t tick_sul;
+static unsigned long ticks;
 
 struct active {
 	const struct surface *s[8];
@@ -106,6 +107,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (!the_bot || the_bot->stop)
 		return;
 	pump(the_bot);
+	/* the loop's handle does not checkpoint on commit; once a minute is
+	 * enough for its few writes (a surface's sender checkpoints its own) */
+	if (++ticks % (60 * 1000000 / TICK_US) == 0)
+		state_checkpoint(the_bot->state);
 	lws_sul_schedule(the_bot->lws, 0, &tick_sul, tick, TICK_US);
 }
 
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
 
 	if (state_open(b.state_path, &b.state, err, sizeof err) < 0)
 		log_fatal("event=state_open_failed error=%s", log_q(err));
+	state_loop_mode(b.state); /* checkpoints happen off the loop (see tick) */
 
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

@@ -259,3 +259,18 @@ int state_kv_put(struct state *st, const char *surface, const char *key, const c
 	                          "ON CONFLICT(surface, key) DO UPDATE SET value=excluded.value",
 	                          "sss", surface, key, val));
 }
+
+int state_loop_mode(struct state *st)
+{
+	return sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+int state_checkpoint(struct state *st)
+{
+	return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+	               SQLITE_OK
+	           ? 0
+	           : -1;
+}

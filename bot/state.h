@@ -57,4 +57,13 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident, co
 int state_kv_get(struct state *st, const char *surface, const char *key, char **val);
 int state_kv_put(struct state *st, const char *surface, const char *key, const char *val);
 
+/*
+ * Leave WAL checkpoints (which fsync) to other connections of this file:
+ * for the lws loop's handle, so a checkpoint never stalls the loop.  Some
+ * other handle (a surface's sender) must then write often enough to
+ * checkpoint; state_checkpoint() runs one (PASSIVE) by hand.
+ */
+int state_loop_mode(struct state *st);
+int state_checkpoint(struct state *st);
+
 #endif

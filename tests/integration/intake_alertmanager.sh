@@ -87,7 +87,6 @@ grep -q '^opsbot_hook_requests_total{hook="generic",code="400"} 3$' metrics.txt 
   || t_fail "metrics: hook counters: $(grep hook_requests metrics.txt)"
 
 # --- the real Alertmanager
-aport=$(t_port)
 cat > am.yml <<YML
 route:
   receiver: opsbot
@@ -105,10 +104,20 @@ receivers:
             type: Bearer
             credentials: $OPSBOT_HOOK_TOKEN
 YML
-t_start alertmanager prometheus-alertmanager --config.file=am.yml --storage.path="$T/am" \
-  --web.listen-address=127.0.0.1:$aport --cluster.listen-address= --log.level=warn
+# t_port's port may be taken by someone else before Alertmanager binds it
+# (the host is shared): start again on a new port when that happens.
+for try in 1 2 3 4 5; do
+  aport=$(t_port)
+  t_start alertmanager$try prometheus-alertmanager --config.file=am.yml \
+    --storage.path="$T/am$try" --web.listen-address=127.0.0.1:$aport --cluster.listen-address= \
+    --log.level=warn
+  pid_var=PID_alertmanager$try
+  up_or_dead() { curl -sf "http://127.0.0.1:$aport/-/ready" || ! kill -0 "${!pid_var}"; }
+  t_wait "Alertmanager ready or exited" up_or_dead
+  kill -0 "${!pid_var}" 2>/dev/null && break
+  [ $try = 5 ] && t_fail "Alertmanager would not start on 5 ports"
+done
 A="http://127.0.0.1:$aport"
-t_wait "Alertmanager is ready" curl -sf "$A/-/ready"
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 alert() {  # alert NAME SERVICE INSTANCE [ENDS_AT]
   printf '{"labels":{"alertname":"%s","service":"%s","instance":"%s","severity":"critical"},"annotations":{"summary":"%s on %s"},"startsAt":"%s"%s}' \

@@ -20,6 +20,17 @@ top_messages $CH | jq -e '.[0].blocks == null' >/dev/null || t_fail "parent has 
 grep -q 'event=slack_invalid_blocks' bot.log || t_fail "no slack_invalid_blocks in the log"
 [ "$(fs_get /control/stats | jq .invalid_blocks)" -ge 1 ] || t_fail "stand-in refused no blocks"
 
+# the queue down: a slash command gets a clear answer, not silence; once the
+# queue is back the next one works and its events arrive again
+kill -TERM "$PID_queue"
+t_wait "queue gone" bash -c "! kill -0 $PID_queue 2>/dev/null"
+env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
+case "$(ack_text "$env")" in *"could not reach its queue"*) ;; *) t_fail "queue down: got '$(ack_text "$env")'";; esac
+t_start queue opsbot-queue -c "$T/opsbot.conf"
+env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
+case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "after the queue came back: got '$(ack_text "$env")'";; esac
+t_wait "parent of incident 2 (events flow again)" test -n "$(parent_ts 2)"
+
 # link_disabled: logged as an error, no reconnect; outbound still works
 before=$(fs_get /control/stats | jq .connects)
 fs_post /control/disconnect '{"reason":"link_disabled"}' >/dev/null

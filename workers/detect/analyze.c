@@ -195,7 +195,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			 * and never during warm-up; what came before is the baseline. */
 			if (k < warm || s->ts_ms[k] < split)
 				continue;
-			if (!open && sc >= o->threshold) {
+			double zb = pt.season > 0.0 ? pt.season : pt.level;
+			if (!open && sc >= o->threshold && zb >= o->min_z) {
 				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc,
 				                            pt.direction};
 				open = 1;

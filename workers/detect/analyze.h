@@ -4,8 +4,10 @@
  * Every series is scored point by point with the streaming detector over the
  * whole window; runs of points at or above the threshold from the split on
  * (incident time minus `lead`) become anomalies (series, span, score,
- * direction).  Services are then ranked for root cause by four signals:
- *   strength     robust z of each series' largest deviation after the split
+ * direction).  A run must also start at least `min_z` robust deviations
+ * from its baseline: the score is relative to the series' own history, and
+ * on a short quiet window it can rank plain noise first.  Services are then ranked for root cause
+ * by four signals: strength     robust z of each series' largest deviation after the split
  *                (incident time minus `lead`) against the points before it;
  *   earliness    a service whose deviation starts before the symptom's is
  *                more likely a cause than a victim;
@@ -45,6 +47,7 @@ struct analyze_graph {
 struct analyze_opts {
 	struct detector_params params;
 	double threshold;                  /* score that makes a point anomalous */
+	double min_z;                      /* ...when also this far from its baseline */
 	int64_t incident_ms;               /* when the incident was opened */
 	int64_t lead_ms;                   /* split = incident_ms - lead_ms */
 	const char *service;               /* the incident's (symptom) service; may be NULL */

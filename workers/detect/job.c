@@ -27,6 +27,7 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	if (spec && detector_params_parse(&st->params, spec, perr, sizeof perr) < 0)
 		config_error(cfg, "detect", "params", "%s", perr);
 	st->threshold = config_double(cfg, "detect", "threshold", DETECTOR_THRESHOLD, 0.0, 1.0);
+	st->min_z = config_double(cfg, "detect", "min_z", 5.0, 0.0, 1000.0);
 	st->window_ms = config_duration_ms(cfg, "detect", "window", 3600000);
 	st->lead_ms = config_duration_ms(cfg, "detect", "lead", 600000);
 	st->after_ms = config_duration_ms(cfg, "detect", "after", 300000);
@@ -99,6 +100,7 @@ int job_analyze(struct job_state *st, const char *service, int64_t at_ms, cJSON 
 	struct analyze_opts o = {
 	    .params = st->params,
 	    .threshold = st->threshold,
+	    .min_z = st->min_z,
 	    .incident_ms = at_ms,
 	    .lead_ms = st->lead_ms,
 	    .service = service,

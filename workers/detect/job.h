@@ -25,6 +25,7 @@ struct job_state {
 	struct analyze_graph graph;
 	struct detector_params params;
 	double threshold;
+	double min_z;
 	int64_t window_ms, lead_ms, after_ms, step_ms;
 	size_t max_anomalies;
 	/* watch mode */
