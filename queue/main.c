@@ -40,7 +40,9 @@
  *   lease         default lease           30s
  *   max_attempts  deliveries before dead  5
  *   retry_base    first retry delay       1s (doubles per attempt, max 1h)
- *   contexts      concurrent requests     128
+ *   contexts      concurrent requests     128 (long-polling claims may hold
+ *                 all but max(4, contexts/8); beyond that the oldest is
+ *                 answered job:null and its worker claims again)
  *   sync          full | normal           full
  *
  * SIGNALS
@@ -338,6 +340,8 @@ int main(int argc, char **argv)
 	         q.conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q.conf.lease_ms);
 
 	struct qctx *parked = NULL;
+	int reserve = q.conf.contexts / 8 < 4 ? 4 : q.conf.contexts / 8;
+	int max_parked = q.conf.contexts > reserve ? q.conf.contexts - reserve : 1;
 	int64_t next_tick = time_mono_ms();
 	while (!stopping) {
 		int64_t mono = time_mono_ms();
@@ -439,9 +443,27 @@ int main(int argc, char **argv)
 		} else if (nreq > 0 || cJSON_GetArraySize(q.outbox) > 0) {
 			q.commits++; /* batches that carried something, not idle ticks */
 		}
+		/*
+		 * Parked claims may hold at most max_parked contexts, so submits and
+		 * completes always find one free: the oldest beyond that are answered
+		 * job:null now (a worker simply claims again).  The list is newest
+		 * first.
+		 */
 		int np = 0;
-		for (struct qctx *c = parked; c; c = c->next)
-			np++;
+		for (struct qctx **pp = &parked; *pp;) {
+			if (++np <= max_parked) {
+				pp = &(*pp)->next;
+				continue;
+			}
+			struct qctx *c = *pp;
+			*pp = c->next;
+			c->next = NULL;
+			c->reply = wire_reply_ok(&c->req);
+			json_add(c->reply, "job", cJSON_CreateNull());
+			*done_tail = c;
+			done_tail = &c->next;
+			np--;
+		}
 		q.parked = np;
 		/* After COMMIT: replies, then events. */
 		while (done) {

@@ -20,7 +20,7 @@ q_config() {
   } >"$T/opsbot.conf"
 }
 
-q() { wirecat -t 5000 "$Q_URL" "$1"; }
+q() { wirecat -t 20000 "$Q_URL" "$1"; }
 
 q_start() {
   t_start queue opsbot-queue -c "$T/opsbot.conf"

@@ -20,7 +20,7 @@ kill -KILL $doomed
 old=$(jget "$(cat "$T/doomed.json")" 'd["job"]["lease"]')
 
 # The job comes back after the lease: a second worker gets it, attempt 2.
-r=$(wirecat -t 10000 "$Q_URL" '{"type":"claim","kinds":["work"],"worker":"second","wait_ms":5000,"lease_ms":20000}')
+r=$(wirecat -t 20000 "$Q_URL" '{"type":"claim","kinds":["work"],"worker":"second","wait_ms":15000,"lease_ms":20000}')
 [ "$(jget "$r" 'd["job"]["id"]')" = "$job" ] || t_fail "re-claim: got $r, want job $job"
 [ "$(jget "$r" 'd["job"]["attempt"]')" = 2 ] || t_fail "re-claim: got $r, want attempt 2"
 new=$(jget "$r" 'd["job"]["lease"]')

@@ -31,7 +31,7 @@ r=$(q "{\"type\":\"complete\",\"job\":$job,\"lease\":\"$lease\",\"result\":{\"ok
 [ "$(jget "$r" 'd["duplicate"]')" = True ] || t_fail "second complete: got $r, want duplicate true"
 
 # A long-polling claim parked before the job exists gets it when it is submitted.
-wirecat -t 10000 "$Q_URL" '{"type":"claim","kinds":["late"],"worker":"it","wait_ms":8000}' >"$T/late.json" &
+wirecat -t 30000 "$Q_URL" '{"type":"claim","kinds":["late"],"worker":"it","wait_ms":25000}' >"$T/late.json" &
 lp=$!
 t_wait "claim parked" bash -c "wirecat '$Q_URL' '{\"type\":\"query\",\"what\":\"stats\"}' | grep -q '\"parked_claims\":1'"
 q '{"type":"submit","what":"job","job":{"kind":"late"}}' >/dev/null
