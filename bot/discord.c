@@ -616,6 +616,48 @@ static void update_parent(struct discord *d, struct http_client *hc, int64_t id,
 	cJSON_Delete(msg);
 }
 
+/*
+ * Approve/Reject buttons live on the plan's thread message; once the
+ * incident leaves awaiting_approval they are taken off, so nobody clicks a
+ * decision that is already made.  The message id is kept with the incident
+ * in the post lane's cache (a restart in between leaves the buttons; a late
+ * click is then refused by the queue with a visible reason).
+ */
+static void remember_plan_message(struct discord *d, int64_t id, const char *mid)
+{
+	if (!mid)
+		return;
+	cJSON *c = cache_get(d, id);
+	if (!c) {
+		cJSON_Delete(incident_record(d, id));
+		c = cache_get(d, id);
+	}
+	if (!c)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "_plan_msg");
+	json_add_str(c, "_plan_msg", mid);
+}
+
+static void retire_plan_buttons(struct discord *d, struct http_client *hc, int64_t id,
+                                const char *thread)
+{
+	cJSON *c = cache_get(d, id);
+	const char *mid = json_str(c, "_plan_msg");
+	if (!mid || !thread[0])
+		return;
+	char path[160];
+	snprintf(path, sizeof path, "/channels/%s/messages/%s", thread, mid);
+	cJSON *b = json_new_object();
+	json_add(b, "components", json_new_array());
+	long status = 0;
+	cJSON *out = NULL;
+	if (rest(d, hc, "PATCH", path, b, &status, &out) == 0 && status != 200)
+		log_rest_error("plan_buttons", status, out);
+	cJSON_Delete(out);
+	cJSON_Delete(b);
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "_plan_msg");
+}
+
 static void post_job(void *arg, struct http_client *hc)
 {
 	struct post_job *j = arg;
@@ -653,9 +695,12 @@ static void post_job(void *arg, struct http_client *hc)
 		snprintf(path, sizeof path, "/channels/%s/messages", thread);
 		long status = 0;
 		cJSON *m = NULL;
-		if (rest(d, hc, "POST", path, msg, &status, &m) == 0 && status == 200)
+		if (rest(d, hc, "POST", path, msg, &status, &m) == 0 && status == 200) {
 			state_posted_put(d->post_state, SURFACE, key, json_str(m, "id"));
-		else
+			if (cJSON_GetObjectItemCaseSensitive(msg, "components") &&
+			    strcmp(name, WIRE_EV_PLAN) == 0)
+				remember_plan_message(d, id, json_str(m, "id"));
+		} else
 			log_error(
 			    "event=discord_post_failed incident=%lld seq=%lld status=%ld code=%lld",
 			    (long long)id, (long long)j->seq, status,
@@ -663,6 +708,9 @@ static void post_job(void *arg, struct http_client *hc)
 		cJSON_Delete(m);
 		cJSON_Delete(msg);
 	}
+	if (strcmp(name, WIRE_EV_STAGE) == 0 &&
+	    strcmp(json_str(data, "from") ? json_str(data, "from") : "", WIRE_ST_AWAITING) == 0)
+		retire_plan_buttons(d, hc, id, thread);
 	if (strcmp(name, WIRE_EV_STAGE) == 0)
 		update_parent(d, hc, id, json_str(data, "to"));
 	else if (strcmp(name, WIRE_EV_RESOLVED) == 0)
