@@ -163,71 +163,24 @@ static struct qctx *inbox_take(void)
 	return fifo;
 }
 
-/* Replies up to this size are printed straight into the request's message. */
-#define REPLY_INLINE_MAX 4096
-
 static void qctx_send(struct qctx *c)
 {
-	nng_msg *msg = c->msg;
-	c->msg = NULL;
-	/*
-	 * Print into the message itself (no malloc, no copy); a reply that does
-	 * not fit (claims with big inputs, queries) takes the allocating path.
-	 */
-	if (nng_msg_realloc(msg, REPLY_INLINE_MAX) != 0)
-		log_fatal("event=out_of_memory where=reply");
-	if (cJSON_PrintPreallocated(c->reply, nng_msg_body(msg), REPLY_INLINE_MAX, 0)) {
-		nng_msg_chop(msg, REPLY_INLINE_MAX - strlen(nng_msg_body(msg)));
-	} else {
-		char *body = json_print(c->reply);
-		nng_msg_clear(msg);
-		if (nng_msg_append(msg, body, strlen(body)) != 0)
-			log_fatal("event=out_of_memory where=reply");
-		free(body);
-	}
+	char *body = json_print(c->reply);
 	cJSON_Delete(c->reply);
 	c->reply = NULL;
 	if (c->decoded) {
 		wire_msg_free(&c->req);
 		c->decoded = 0;
 	}
+	nng_msg *msg = c->msg;
+	c->msg = NULL;
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, body, strlen(body)) != 0)
+		log_fatal("event=out_of_memory where=reply");
+	free(body);
 	c->state = QC_SEND;
 	nng_aio_set_msg(c->aio, msg);
 	nng_ctx_send(c->ctx, c->aio);
-}
-
-/* Job kinds known to have no claimable job in this pass (a small set; full = forget more). */
-struct kinds_seen {
-	const char *kind[32];
-	int n;
-};
-
-static void kinds_see(struct kinds_seen *ks, const cJSON *claim)
-{
-	const cJSON *k;
-	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(claim, "kinds"))
-	{
-		int have = 0;
-		for (int i = 0; i < ks->n && !have; i++)
-			have = !strcmp(ks->kind[i], k->valuestring);
-		if (!have && ks->n < (int)(sizeof(ks->kind) / sizeof(ks->kind[0])))
-			ks->kind[ks->n++] = k->valuestring;
-	}
-}
-
-/* 1 when every kind the claim lists is known empty. */
-static int kinds_all_seen(const struct kinds_seen *ks, const cJSON *claim)
-{
-	const cJSON *k;
-	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(claim, "kinds"))
-	{
-		int have = 0;
-		for (int i = 0; i < ks->n && !have; i++)
-			have = !strcmp(ks->kind[i], k->valuestring);
-		if (!have)
-			return 0;
-	}
-	return 1;
 }
 
 /* An error reply to bytes that did not decode: use their id when there is one. */
@@ -450,23 +403,14 @@ int main(int argc, char **argv)
 		}
 		if (!failed && tick && handle_timers(&q) < 0)
 			failed = 1;
-		/*
-		 * Parked claims: try again when a job may have become claimable.
-		 * Kinds one of them found empty stay empty for the rest of this pass
-		 * (claims only take jobs), so later claims for them skip the store.
-		 */
+		/* Parked claims: try again when a job may have become claimable. */
 		if (!failed && parked) {
-			struct kinds_seen empty = {0};
 			struct qctx **pp = &parked;
 			while (*pp) {
 				struct qctx *c = *pp;
 				enum handle_rc rc = HANDLE_PARK;
-				if ((q.ready_dirty || tick || c->park_until <= mono) &&
-				    !kinds_all_seen(&empty, c->req.root)) {
+				if (q.ready_dirty || tick || c->park_until <= mono)
 					rc = handle_claim_try(&q, &c->req, &c->reply);
-					if (rc == HANDLE_PARK)
-						kinds_see(&empty, c->req.root);
-				}
 				if (rc == HANDLE_STORE_ERR) {
 					failed = 1;
 					break;
