@@ -16,6 +16,16 @@
  * at every step; throughput comes from group commit, not from skipping fsync.  Lanes stand for the
  * concurrent jobs a worker process would run; the queue sees 5 clients.
  *
+ *   Claims are batched (wire.h claim "max"): a lane claims up to QB_CLAIM_BATCH (default 16)
+ *   jobs in one request and completes all it got in one batched complete, so a job costs about
+ *   1 + 2/batch requests instead of 3.  QB_CLAIM_BATCH=1 sends the single-job messages (no
+ *   "max", one complete per job), the flow before batching.  Submits are never batched: one
+ *   submit is one job, and submit latency is per submit.
+ *
+ *   Tuning (environment): QB_WINDOW submits in flight (64), QB_LANES lanes per worker (16),
+ *   QB_CLAIM_BATCH (16).  By Little's law submit_p50 is about QB_WINDOW / jobs_per_s while
+ *   the producer is the bottleneck, so 64 in flight and p50 < 1 ms needs > 64,000 jobs/s.
+ *
  *   Prints one JSON line:
  *     jobs_per_s          JOBS / (first submit sent .. last complete replied)
  *     submit_p50/p99_ms   submit sent -> its reply
@@ -23,6 +33,8 @@
  *     rss_mb              the queue process's peak RSS (VmHWM)
  *     sqlite_commits_per_s raw single-row INSERT+COMMIT per second in DBDIR
  *                         (WAL, synchronous=FULL), measured in the same run
+ *     claim_batch, lanes  the settings this run used
+ *   On stderr: the client's own CPU and context switches (it shares the cores with the queue).
  */
 #include <inttypes.h>
 #include <pthread.h>
