@@ -53,12 +53,9 @@ static const struct wire_field f_submit[] = {{"what", J_STR, 1, w_what_submit},
                                              {"spec", J_OBJ, 0, NULL},
                                              {"job", J_OBJ, 0, NULL},
                                              END};
-static const struct wire_field f_claim[] = {{"kinds", J_ARR, 1, NULL},
-                                            {"worker", J_STR, 1, NULL},
-                                            {"wait_ms", J_INT, 1, NULL},
-                                            {"lease_ms", J_INT, 0, NULL},
-                                            {"max", J_INT, 0, NULL},
-                                            END};
+static const struct wire_field f_claim[] = {
+    {"kinds", J_ARR, 1, NULL},    {"worker", J_STR, 1, NULL}, {"wait_ms", J_INT, 1, NULL},
+    {"lease_ms", J_INT, 0, NULL}, {"max", J_INT, 0, NULL},    END};
 static const struct wire_field f_heartbeat[] = {
     {"job", J_INT, 1, NULL}, {"lease", J_STR, 1, NULL}, {"lease_ms", J_INT, 0, NULL}, END};
 /* job, lease and result are required unless "jobs" (the batched form) is there. */

@@ -254,19 +254,21 @@ static void lane_cb(void *arg)
 		/* One complete for everything claimed: {"job":..,"lease":..} per job. */
 		size_t cap = 256 + (size_t)n * 128;
 		char *body = xmalloc(cap);
-		size_t len = (size_t)snprintf(body, cap,
-		                              "{\"v\":1,\"type\":\"complete\",\"id\":\"d%d-%u\","
-		                              "\"incident\":0,\"trace\":\"\"%s",
-		                              l->worker, l->n++, claim_batch > 1 ? ",\"jobs\":[" : "");
+		size_t len =
+		    (size_t)snprintf(body, cap,
+		                     "{\"v\":1,\"type\":\"complete\",\"id\":\"d%d-%u\","
+		                     "\"incident\":0,\"trace\":\"\"%s",
+		                     l->worker, l->n++, claim_batch > 1 ? ",\"jobs\":[" : "");
 		const cJSON *j = claim_batch > 1 ? jobs->child : one;
 		for (int k = 0; k < n; k++, j = j->next) {
 			worker_got(l, j, now);
 			char lease[64];
 			str_copy(lease, sizeof(lease), json_str(j, "lease"));
-			len += (size_t)snprintf(body + len, cap - len,
-			                        "%s%s\"job\":%" PRId64 ",\"lease\":\"%s\",\"result\":{}%s",
-			                        k ? "," : "", claim_batch > 1 ? "{" : ",",
-			                        json_int(j, "id", 0), lease, claim_batch > 1 ? "}" : "");
+			len += (size_t)snprintf(
+			    body + len, cap - len,
+			    "%s%s\"job\":%" PRId64 ",\"lease\":\"%s\",\"result\":{}%s",
+			    k ? "," : "", claim_batch > 1 ? "{" : ",", json_int(j, "id", 0), lease,
+			    claim_batch > 1 ? "}" : "");
 		}
 		snprintf(body + len, cap - len, "%s}", claim_batch > 1 ? "]" : "");
 		cJSON_Delete(r);
@@ -436,8 +438,8 @@ int main(int argc, char **argv)
 	       "\"submit_p99_ms\":%.3f,\"dispatch_p50_ms\":%.3f,\"dispatch_p99_ms\":%.3f,"
 	       "\"rss_mb\":%.1f,\"sqlite_commits_per_s\":%.0f,\"claim_batch\":%d,\"lanes\":%d}\n",
 	       (double)done / secs, pct(b.submit_ms, ns, 0.5), pct(b.submit_ms, ns, 0.99),
-	       pct(b.dispatch_ms, nc, 0.5), pct(b.dispatch_ms, nc, 0.99), rss_mb(argv[2]), raw, claim_batch,
-	       lanes);
+	       pct(b.dispatch_ms, nc, 0.5), pct(b.dispatch_ms, nc, 0.99), rss_mb(argv[2]), raw,
+	       claim_batch, lanes);
 	fprintf(stderr, "queue_bench: %ld/%ld jobs completed in %.2f s, %ld errors\n", done, b.jobs,
 	        secs, atomic_load(&b.errors));
 	/* The clients share the 2 cores with the queue: say what they burnt. */

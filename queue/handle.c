@@ -507,8 +507,8 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 		char lease[48];
 		wire_new_id(lease, sizeof(lease));
 		struct store_job j;
-		int rc = store_job_claim(q->st, names, n, worker, lease, q->now + lease_ms, q->now,
-		                         &j);
+		int rc =
+		    store_job_claim(q->st, names, n, worker, lease, q->now + lease_ms, q->now, &j);
 		if (rc < 0) {
 			cJSON_Delete(jobs);
 			return HANDLE_STORE_ERR;
@@ -648,7 +648,8 @@ static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSO
 	{
 		int64_t id = json_int(it, "job", 0);
 		if (complete_one(q, m, id, json_str(it, "lease"),
-		                 cJSON_GetObjectItemCaseSensitive(it, "result"), &dup, &refusal) < 0) {
+		                 cJSON_GetObjectItemCaseSensitive(it, "result"), &dup,
+		                 &refusal) < 0) {
 			cJSON_Delete(results);
 			return HANDLE_STORE_ERR;
 		}

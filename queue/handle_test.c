@@ -497,7 +497,8 @@ static void test_batched_claim_and_complete(void **state)
 	struct fx *f = *state;
 	int64_t ids[3];
 	for (int i = 0; i < 3; i++) {
-		cJSON *r = call(f, 0, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"b\"}");
+		cJSON *r =
+		    call(f, 0, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"b\"}");
 		ids[i] = json_int(r, "job", 0);
 	}
 	cJSON *r = call(f, 0,
@@ -506,7 +507,8 @@ static void test_batched_claim_and_complete(void **state)
 	cJSON *jobs = cJSON_GetObjectItem(r, "jobs");
 	if (cJSON_GetArraySize(jobs) != 2 || cJSON_GetObjectItem(r, "job"))
 		fail_msg("claim max 2 of 3: got %d jobs (job field %s), want 2 and no job field",
-		         cJSON_GetArraySize(jobs), cJSON_GetObjectItem(r, "job") ? "set" : "absent");
+		         cJSON_GetArraySize(jobs),
+		         cJSON_GetObjectItem(r, "job") ? "set" : "absent");
 	char lease[2][64];
 	for (int i = 0; i < 2; i++) {
 		cJSON *j = cJSON_GetArrayItem(jobs, i);
@@ -518,11 +520,12 @@ static void test_batched_claim_and_complete(void **state)
 	if (!strcmp(lease[0], lease[1]))
 		fail_msg("two jobs got the same lease %s", lease[0]);
 	/* Complete both in one request, with one stale lease and one unknown job. */
-	r = call(f, 0,
-	         "\"type\":\"complete\",\"jobs\":[{\"job\":%lld,\"lease\":\"%s\",\"result\":{\"n\":1}},"
-	         "{\"job\":%lld,\"lease\":\"stale\",\"result\":{}},"
-	         "{\"job\":999,\"lease\":\"x\",\"result\":{}}]",
-	         (long long)ids[0], lease[0], (long long)ids[1]);
+	r = call(
+	    f, 0,
+	    "\"type\":\"complete\",\"jobs\":[{\"job\":%lld,\"lease\":\"%s\",\"result\":{\"n\":1}},"
+	    "{\"job\":%lld,\"lease\":\"stale\",\"result\":{}},"
+	    "{\"job\":999,\"lease\":\"x\",\"result\":{}}]",
+	    (long long)ids[0], lease[0], (long long)ids[1]);
 	cJSON *res = cJSON_GetObjectItem(r, "results");
 	static const struct {
 		int ok;
@@ -564,12 +567,13 @@ static void test_batched_claim_and_complete(void **state)
 	    cJSON_GetArraySize(cJSON_GetObjectItem(r, "jobs")) != 0)
 		fail_msg("claim with nothing ready: got %s, want jobs:[]", json_print(r));
 	struct wire_msg m = {0};
-	assert_int_equal(wire_decode("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
-	                             "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}",
-	                             strlen("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
-	                                    "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}"),
-	                             &m, (char[64]){0}, 64),
-	                 0);
+	assert_int_equal(
+	    wire_decode("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
+	                "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}",
+	                strlen("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
+	                       "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}"),
+	                &m, (char[64]){0}, 64),
+	    0);
 	cJSON *none = handle_claim_none(&m);
 	if (!cJSON_IsArray(cJSON_GetObjectItem(none, "jobs")) || cJSON_GetObjectItem(none, "job"))
 		fail_msg("parked batched claim timing out: got %s, want jobs:[]", json_print(none));
