@@ -19,6 +19,12 @@
  *
  * Catch-up also runs at start and every [bot] catchup_interval, so a lost
  * last event (nothing after it to reveal the gap) still arrives.
+ *
+ * A surface seen for the first time (no seq in bot.db) starts after the
+ * queue's last event (`query what:"stats"` -> last_seq), not at the
+ * beginning of history: enabling Slack on a running install must not
+ * repost every old incident.  Until that answer arrives nothing is
+ * dispatched.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +34,6 @@
 #include <libwebsockets.h>
 
 #include "bot.h"
-#include "config.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -39,8 +44,8 @@
 #include "wire.h"
 
 #define BOT_MAX_SURFACES 8
-#define BOT_MAX_WORKERS 8
-#define CATCHUP_PAGE 200
+#define BOT_MAX_WORKERS  8
+#define CATCHUP_PAGE     200
 
 struct call {
 	struct call *next;
@@ -74,6 +79,9 @@ struct bot_core {
 	const struct surface *surf[BOT_MAX_SURFACES];
 	void *priv[BOT_MAX_SURFACES];
 	int64_t loaded[BOT_MAX_SURFACES]; /* stored seq at start */
+	int fresh[BOT_MAX_SURFACES];      /* no stored seq: start at the queue's last */
+	int need_origin;                  /* some surface is fresh; ask for last_seq */
+	int origin_inflight;
 	int nsurf;
 	int wants_events;
 
@@ -122,7 +130,7 @@ static void *worker_main(void *arg)
 
 		call->err[0] = '\0';
 		call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms,
-				    call->retries, call->err, sizeof call->err);
+		                    call->retries, call->err, sizeof call->err);
 
 		pthread_mutex_lock(&c->mu);
 		push_call(&c->done, &c->done_tail, call);
@@ -189,8 +197,7 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 void bot_surface_done(struct bot *b, const char *name, int64_t seq)
 {
 	if (state_seq_set(b->state, name, seq) < 0)
-		log_warn("event=surface_seq_save_failed surface=%s seq=%lld", name,
-			 (long long)seq);
+		log_warn("event=surface_seq_save_failed surface=%s seq=%lld", name, (long long)seq);
 }
 
 int64_t bot_seq_dispatched(const struct bot *b)
@@ -204,7 +211,7 @@ static void dispatch(struct bot *b, const cJSON *event, int64_t seq)
 
 	c->dispatched = seq;
 	log_debug("event=dispatch seq=%lld name=%s incident=%lld", (long long)seq,
-		  log_q(json_str(event, "name")), (long long)json_int(event, "incident", 0));
+	          log_q(json_str(event, "name")), (long long)json_int(event, "incident", 0));
 	for (int i = 0; i < c->nsurf; i++) {
 		if (!c->surf[i]->on_event || seq <= c->loaded[i])
 			continue;
@@ -222,7 +229,7 @@ static void catchup_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 	c->catchup_inflight = 0;
 	if (rc != 0) {
 		log_warn("event=catchup_failed since=%lld error=%s", (long long)c->dispatched,
-			 log_q(err));
+		         log_q(err));
 		c->next_catchup_ms = time_mono_ms() + 1000;
 		return;
 	}
@@ -241,11 +248,56 @@ static void catchup_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 		c->catchup_again = 1;
 }
 
+static void recompute_start(struct bot_core *c)
+{
+	int64_t min = INT64_MAX;
+	for (int i = 0; i < c->nsurf; i++)
+		if (c->surf[i]->on_event && c->loaded[i] < min)
+			min = c->loaded[i];
+	c->dispatched = min == INT64_MAX ? 0 : min;
+}
+
+static void origin_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct bot_core *c = b->core;
+	int64_t last;
+
+	(void)arg;
+	c->origin_inflight = 0;
+	if (rc != 0) {
+		log_warn("event=queue_stats_failed error=%s", log_q(err));
+		c->next_catchup_ms = time_mono_ms() + 1000;
+		return;
+	}
+	last = json_int(cJSON_GetObjectItemCaseSensitive(reply, "stats"), "last_seq", 0);
+	for (int i = 0; i < c->nsurf; i++) {
+		if (!c->fresh[i])
+			continue;
+		c->loaded[i] = last;
+		c->fresh[i] = 0;
+		state_seq_set(b->state, c->surf[i]->name, last);
+		log_info("event=surface_first_start surface=%s from_seq=%lld", c->surf[i]->name,
+		         (long long)last);
+	}
+	c->need_origin = 0;
+	recompute_start(c);
+	c->next_catchup_ms = 0;
+}
+
 static void catchup_start(struct bot *b)
 {
 	struct bot_core *c = b->core;
 	cJSON *req;
 
+	if (c->need_origin) {
+		if (!c->origin_inflight && time_mono_ms() >= c->next_catchup_ms) {
+			c->origin_inflight = 1;
+			req = wire_new(WIRE_QUERY, 0);
+			json_add_str(req, "what", "stats");
+			bot_call(b, req, 3000, 1, origin_done, NULL);
+		}
+		return;
+	}
 	if (c->catchup_inflight || !c->wants_events)
 		return;
 	c->catchup_inflight = 1;
@@ -267,7 +319,7 @@ static void take_event(struct bot *b, cJSON *event)
 		log_warn("event=bad_event reason=%s", log_q("no seq"));
 		return;
 	}
-	if (!c->wants_events || seq <= c->dispatched)
+	if (!c->wants_events || c->need_origin || seq <= c->dispatched)
 		return;
 	if (seq == c->dispatched + 1 && !c->catchup_inflight) {
 		dispatch(b, event, seq);
@@ -302,7 +354,7 @@ void bot_core_pump(struct bot *b)
 			calls->cb(b, calls->arg, calls->rc, calls->reply, calls->err);
 		else if (calls->rc != 0)
 			log_warn("event=queue_call_failed type=%s error=%s",
-				 log_q(json_str(calls->req, "type")), log_q(calls->err));
+			         log_q(json_str(calls->req, "type")), log_q(calls->err));
 		cJSON_Delete(calls->req);
 		cJSON_Delete(calls->reply);
 		free(calls);
@@ -315,12 +367,13 @@ void bot_core_pump(struct bot *b)
 		free(evs);
 		evs = n;
 	}
-	if (!c->catchup_inflight && (c->catchup_again || time_mono_ms() >= c->next_catchup_ms))
+	if (!c->catchup_inflight &&
+	    (c->catchup_again || c->need_origin || time_mono_ms() >= c->next_catchup_ms))
 		catchup_start(b);
 }
 
 int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *const *privs,
-		   int nsurfaces, char *err, size_t errlen)
+                   int nsurfaces, char *err, size_t errlen)
 {
 	struct bot_core *c = xcalloc(1, sizeof *c);
 	const char *events_url;
@@ -334,27 +387,25 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 		return -1;
 	}
 	c->nsurf = nsurfaces;
-	c->dispatched = INT64_MAX;
 	for (int i = 0; i < nsurfaces; i++) {
+		int rc;
 		c->surf[i] = surfaces[i];
 		c->priv[i] = privs[i];
-		if (state_seq_get(b->state, surfaces[i]->name, &c->loaded[i]) < 0) {
+		rc = state_seq_get(b->state, surfaces[i]->name, &c->loaded[i]);
+		if (rc < 0) {
 			snprintf(err, errlen, "cannot read %s state", surfaces[i]->name);
 			return -1;
 		}
 		if (surfaces[i]->on_event) {
 			c->wants_events = 1;
-			if (c->loaded[i] < c->dispatched)
-				c->dispatched = c->loaded[i];
+			if (rc == 0)
+				c->fresh[i] = c->need_origin = 1;
 		}
 	}
-	if (!c->wants_events)
-		c->dispatched = 0;
-	c->catchup_every_ms = config_duration_ms(b->cfg, "bot", "catchup_interval", 5000);
-	nworkers = (int)config_int(b->cfg, "bot", "rpc_threads", 2, 1, BOT_MAX_WORKERS);
-	events_url = config_str(b->cfg, "bot", "events",
-				config_str(b->cfg, "queue", "events",
-					   "ipc://var/run/opsbot-events.ipc"));
+	recompute_start(c);
+	c->catchup_every_ms = b->catchup_ms > 0 ? b->catchup_ms : 5000;
+	nworkers = b->rpc_threads > 0 && b->rpc_threads <= BOT_MAX_WORKERS ? b->rpc_threads : 2;
+	events_url = b->events_url;
 
 	if (rpc_open(&b->rpc, b->queue_url, err, errlen) < 0)
 		return -1;
@@ -373,7 +424,7 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 	}
 	c->sub_started = 1;
 	log_info("event=core_started queue=%s events=%s since=%lld", log_q(b->queue_url),
-		 log_q(events_url), (long long)c->dispatched);
+	         log_q(events_url), (long long)c->dispatched);
 	c->next_catchup_ms = 0; /* catch up at once */
 	return 0;
 }

@@ -43,8 +43,11 @@ struct bot {
 	struct httpd *httpd;
 	struct state *state; /* loop-thread handle to var/bot.db */
 	const char *state_path;
-	struct rpc *rpc;	/* shared by the worker threads; thread-safe */
+	struct rpc *rpc; /* shared by the worker threads; thread-safe */
 	const char *queue_url;
+	const char *events_url; /* [bot] events, else [queue] events */
+	int64_t catchup_ms;     /* [bot] catchup_interval */
+	int rpc_threads;        /* [bot] rpc_threads */
 	volatile sig_atomic_t stop;
 	struct bot_core *core;
 };
@@ -55,8 +58,7 @@ struct bot {
  * reply).  reply and err belong to the bot and live until the callback
  * returns (json_dup what you keep).
  */
-typedef void (*bot_call_cb)(struct bot *b, void *arg, int rc, const cJSON *reply,
-			    const char *err);
+typedef void (*bot_call_cb)(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err);
 
 /*
  * Send req to the queue without blocking the loop.  Takes ownership of req.
@@ -73,7 +75,7 @@ void bot_wake(struct bot *b);
 
 /* Set up the core: rpc, subscriber, worker threads, state.  0 or -1 with err. */
 int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *const *privs,
-		   int nsurfaces, char *err, size_t errlen);
+                   int nsurfaces, char *err, size_t errlen);
 /* Dispatch woken work: call results, events, catch-up; run every tick. */
 void bot_core_pump(struct bot *b);
 void bot_core_stop(struct bot *b);

@@ -25,9 +25,21 @@ $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 INTEG_TESTS += tests/integration/bot_httpd.sh
 
 # Unit tests of bot modules: bot/<x>_test.c links bot/<x>.o and the library.
-BOT_TESTS := slack_sig slack_cmd slack_render
+BOT_TESTS := slack_sig slack_cmd slack_render state form
 $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
+INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
+	tests/integration/slack_restart.sh tests/integration/slack_http.sh \
+	tests/integration/slack_fatal.sh
+
+BENCHES += chat_slack
+.PHONY: bench-chat_slack
+bench-chat_slack: $(B)/bin/fake-slack $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
+	@OPSBOT_BIN=$(abspath $(B)/bin) bash tests/bench/chat_slack.sh
+
+# Header dependencies of every bot/ object, also those other fragments add to
+# BOT_SRCS after this file was read.
+-include $(wildcard $(B)/bot/*.d)

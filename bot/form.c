@@ -26,9 +26,9 @@ static char *decode(const char *s, size_t n)
 		if (s[i] == '+') {
 			out[j++] = ' ';
 		} else if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-			   hexval((unsigned char)s[i + 2]) >= 0) {
+		           hexval((unsigned char)s[i + 2]) >= 0) {
 			out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-					  hexval((unsigned char)s[i + 2]));
+			                  hexval((unsigned char)s[i + 2]));
 			i += 2;
 		} else {
 			out[j++] = s[i];

@@ -55,6 +55,7 @@ struct httpd_x {
 	char peer[64];
 	struct buf body;
 	int too_big;
+	int chunked; /* refused: lws 4.1 does not hand us chunked request bodies */
 	int held;
 	int replied;
 	/* the reply, waiting for WRITEABLE */
@@ -67,6 +68,7 @@ struct httpd_x {
 
 struct ws_msg {
 	struct ws_msg *next;
+	int ping;
 	size_t len;
 	unsigned char data[]; /* LWS_PRE + len */
 };
@@ -80,6 +82,7 @@ struct httpd_ws {
 	int closing;
 	int close_code;
 	int dropped;
+	long pongs;
 	void *user;
 };
 
@@ -101,7 +104,7 @@ static void x_free(struct httpd_x *x)
 }
 
 static const struct route *route_find(struct httpd *h, const char *method, const char *path,
-				      int *path_known)
+                                      int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < h->nroutes; i++) {
@@ -114,7 +117,8 @@ static const struct route *route_find(struct httpd *h, const char *method, const
 			continue;
 		}
 		*path_known = 1;
-		if (strcmp(h->routes[i].method, "*") == 0 || strcmp(h->routes[i].method, method) == 0)
+		if (strcmp(h->routes[i].method, "*") == 0 ||
+		    strcmp(h->routes[i].method, method) == 0)
 			return &h->routes[i];
 	}
 	return NULL;
@@ -129,21 +133,26 @@ static void x_dispatch(struct httpd_x *x)
 	x->req.body_len = x->body.len;
 	if (x->too_big) {
 		httpd_reply_str(x, 413, "application/json",
-				"{\"ok\":false,\"error\":\"request body too large\"}");
+		                "{\"ok\":false,\"error\":\"request body too large\"}");
+		return;
+	}
+	if (x->chunked) {
+		httpd_reply_str(x, 411, "application/json",
+		                "{\"ok\":false,\"error\":\"send the body with a Content-Length\"}");
 		return;
 	}
 	r = route_find(x->h, x->method, x->path, &known);
 	if (!r) {
 		httpd_reply_str(x, known ? 405 : 404, "application/json",
-				known ? "{\"ok\":false,\"error\":\"method not allowed\"}"
-				      : "{\"ok\":false,\"error\":\"not found\"}");
+		                known ? "{\"ok\":false,\"error\":\"method not allowed\"}"
+		                      : "{\"ok\":false,\"error\":\"not found\"}");
 		return;
 	}
 	r->fn(x, r->arg);
 	if (!x->replied && !x->held) {
 		log_warn("event=http_no_reply method=%s path=%s", x->method, log_q(x->path));
 		httpd_reply_str(x, 500, "application/json",
-				"{\"ok\":false,\"error\":\"handler gave no answer\"}");
+		                "{\"ok\":false,\"error\":\"handler gave no answer\"}");
 	}
 }
 
@@ -153,10 +162,10 @@ static const char *method_of(struct lws *wsi)
 		enum lws_token_indexes tok;
 		const char *name;
 	} m[] = {
-		{WSI_TOKEN_GET_URI, "GET"},	  {WSI_TOKEN_POST_URI, "POST"},
-		{WSI_TOKEN_PUT_URI, "PUT"},	  {WSI_TOKEN_PATCH_URI, "PATCH"},
-		{WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
-		{WSI_TOKEN_HEAD_URI, "HEAD"},
+	    {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+	    {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
+	    {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+	    {WSI_TOKEN_HEAD_URI, "HEAD"},
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
 		if (lws_hdr_total_length(wsi, m[i].tok) > 0)
@@ -177,6 +186,24 @@ static char *hdr_dup(struct lws *wsi, enum lws_token_indexes tok)
 	return s;
 }
 
+/* The query string: lws keeps each a=b as a fragment; join them with '&'. */
+static char *query_dup(struct lws *wsi)
+{
+	struct buf q = {.max = 64 * 1024};
+	char frag[4096];
+	int n;
+
+	for (int i = 0;
+	     (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
+	     i++) {
+		if (n == 0 && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) <= 0)
+			break;
+		if ((q.len && buf_append(&q, "&", 1) < 0) || buf_append(&q, frag, (size_t)n) < 0)
+			break;
+	}
+	return q.data ? q.data : xstrdup("");
+}
+
 static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char *in)
 {
 	struct httpd_x *x = xcalloc(1, sizeof *x);
@@ -187,7 +214,7 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	x->wsi = wsi;
 	str_copy(x->method, sizeof x->method, method_of(wsi));
 	x->path = xstrdup(in && *in ? in : "/");
-	x->query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	x->query = query_dup(wsi);
 	if (lws_get_peer_simple(wsi, x->peer, sizeof x->peer) == NULL)
 		str_copy(x->peer, sizeof x->peer, "?");
 	x->body.max = h->max_body + 1;
@@ -206,8 +233,10 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	}
 	if (clen > (long long)h->max_body)
 		x->too_big = 1;
-	int has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-	if (!has_body || x->too_big || strcmp(x->method, "GET") == 0 ||
+	if (clen < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		x->chunked = 1;
+	int has_body = clen > 0;
+	if (!has_body || x->too_big || x->chunked || strcmp(x->method, "GET") == 0 ||
 	    strcmp(x->method, "HEAD") == 0) {
 		x_dispatch(x);
 	}
@@ -220,7 +249,7 @@ static int x_write(struct lws *wsi, struct httpd_x *x)
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
 
 	if (lws_add_http_common_headers(wsi, (unsigned int)x->status, x->ctype, x->out_len, &p,
-					end))
+	                                end))
 		return -1;
 	for (char *line = x->extra; line && *line;) {
 		char *nl = strchr(line, '\n');
@@ -239,8 +268,8 @@ static int x_write(struct lws *wsi, struct httpd_x *x)
 			while (*v == ' ')
 				v++;
 			if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-							(const unsigned char *)v, (int)(nl - v), &p,
-							end))
+			                                (const unsigned char *)v, (int)(nl - v), &p,
+			                                end))
 				return -1;
 		}
 		line = nl + 1;
@@ -305,7 +334,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (!x || !x->replied)
 			return 0;
 		rc = x_write(wsi, x);
-		if (x->too_big)
+		if (x->too_big || x->chunked)
 			rc = -1; /* the unread body would be taken for the next request */
 		pss->x = NULL;
 		x_free(x);
@@ -335,7 +364,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (!h)
 			return -1;
 		path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
-		query = hdr_dup(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+		query = query_dup(wsi);
 		r = ws_route_find(h, path);
 		if (!r) {
 			free(path);
@@ -373,11 +402,16 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		}
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 			c->route->ops->message(c, c->in.data ? c->in.data : "", c->in.len,
-					       c->route->arg);
+			                       c->route->arg);
 			buf_reset(&c->in);
 		}
 		return 0;
 	}
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (pss->ws)
+			pss->ws->pongs++;
+		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		struct httpd_ws *c = pss->ws;
@@ -391,7 +425,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			c->head = m->next;
 			if (!c->head)
 				c->tail = NULL;
-			int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+			int n = lws_write(wsi, m->data + LWS_PRE, m->len,
+			                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
 			free(m);
 			if (n < 0)
 				return -1;
@@ -439,7 +474,7 @@ static int write_port_file(const char *path, int port)
 }
 
 int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, size_t max_body,
-	       const char *port_file, char *err, size_t errlen)
+               const char *port_file, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
 	struct httpd *h;
@@ -506,8 +541,7 @@ int httpd_port(const struct httpd *h)
 	return h->port;
 }
 
-int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn,
-		void *arg)
+int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn, void *arg)
 {
 	struct route *r;
 
@@ -547,7 +581,8 @@ int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t va
 		len = lws_hdr_total_length(x->wsi, (enum lws_token_indexes)t);
 		if (len <= 0 || (size_t)len >= vallen)
 			return -1;
-		return lws_hdr_copy(x->wsi, val, (int)vallen, (enum lws_token_indexes)t) < 0 ? -1 : 0;
+		return lws_hdr_copy(x->wsi, val, (int)vallen, (enum lws_token_indexes)t) < 0 ? -1
+		                                                                             : 0;
 	}
 	len = lws_hdr_custom_length(x->wsi, lname, (int)(n + 1));
 	if (len < 0 || (size_t)len >= vallen)
@@ -561,7 +596,7 @@ void httpd_hold(struct httpd_x *x)
 }
 
 void httpd_reply(struct httpd_x *x, int status, const char *content_type, const char *body,
-		 size_t body_len, const char *const *extra_headers)
+                 size_t body_len, const char *const *extra_headers)
 {
 	struct buf extra = {.max = 4096};
 
@@ -589,7 +624,7 @@ void httpd_reply_str(struct httpd_x *x, int status, const char *content_type, co
 }
 
 int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_ops *ops,
-		    size_t max_msg, void *arg)
+                    size_t max_msg, void *arg)
 {
 	struct ws_route *r;
 
@@ -605,7 +640,7 @@ int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_o
 	return 0;
 }
 
-int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
+static int ws_queue(struct httpd_ws *c, const char *data, size_t len, int ping)
 {
 	struct ws_msg *m;
 
@@ -613,6 +648,7 @@ int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
 		return -1;
 	m = xmalloc(sizeof *m + LWS_PRE + len);
 	m->next = NULL;
+	m->ping = ping;
 	m->len = len;
 	memcpy(m->data + LWS_PRE, data, len);
 	if (c->tail)
@@ -622,6 +658,21 @@ int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
 	c->tail = m;
 	lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len)
+{
+	return ws_queue(c, data, len, 0);
+}
+
+int httpd_ws_ping(struct httpd_ws *c)
+{
+	return ws_queue(c, "ping", 4, 1); /* lws does not answer an empty ping */
+}
+
+long httpd_ws_pongs(const struct httpd_ws *c)
+{
+	return c->pongs;
 }
 
 void httpd_ws_close(struct httpd_ws *c, int code)

@@ -52,7 +52,7 @@ typedef void (*httpd_handler)(struct httpd_x *x, void *arg);
  * to port_file when port_file is not NULL).  0, or -1 with err.
  */
 int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, size_t max_body,
-	       const char *port_file, char *err, size_t errlen);
+               const char *port_file, char *err, size_t errlen);
 void httpd_close(struct httpd *h);
 int httpd_port(const struct httpd *h);
 
@@ -60,8 +60,7 @@ int httpd_port(const struct httpd *h);
  * Route method+path (exact match, or a prefix when path ends with '*';
  * method "*" matches any; the first route added wins).  -1 when full.
  */
-int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn,
-		void *arg);
+int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn, void *arg);
 
 const struct httpd_req *httpd_request(const struct httpd_x *x);
 /*
@@ -77,7 +76,7 @@ void httpd_hold(struct httpd_x *x);
  * NULL-terminated list of "Name: value" lines.  x must not be used after.
  */
 void httpd_reply(struct httpd_x *x, int status, const char *content_type, const char *body,
-		 size_t body_len, const char *const *extra_headers);
+                 size_t body_len, const char *const *extra_headers);
 /* Shorthand for a JSON or text body given as a C string. */
 void httpd_reply_str(struct httpd_x *x, int status, const char *content_type, const char *body);
 
@@ -94,9 +93,12 @@ struct httpd_ws_ops {
 	void (*closed)(struct httpd_ws *c, void *arg);
 };
 int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_ops *ops,
-		    size_t max_msg, void *arg);
+                    size_t max_msg, void *arg);
 /* Queue one text message (copied).  -1 when the socket is closing. */
 int httpd_ws_send(struct httpd_ws *c, const char *data, size_t len);
+/* Queue a ping frame; the count of pongs received so far. */
+int httpd_ws_ping(struct httpd_ws *c);
+long httpd_ws_pongs(const struct httpd_ws *c);
 /* Close after queued messages are sent (code 1000 unless given). */
 void httpd_ws_close(struct httpd_ws *c, int code);
 /* Drop the TCP connection at once, without a close frame. */

@@ -74,6 +74,7 @@ extern const struct surface hooks_surface __attribute__((weak));
 
 static struct bot *the_bot;
 static lws_sorted_usec_list_t tick_sul;
+static unsigned long ticks;
 
 struct active {
 	const struct surface *s[8];
@@ -106,11 +107,15 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (!the_bot || the_bot->stop)
 		return;
 	pump(the_bot);
+	/* the loop's handle does not checkpoint on commit; once a minute is
+	 * enough for its few writes (a surface's sender checkpoints its own) */
+	if (++ticks % (60 * 1000000 / TICK_US) == 0)
+		state_checkpoint(the_bot->state);
 	lws_sul_schedule(the_bot->lws, 0, &tick_sul, tick, TICK_US);
 }
 
 static int core_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		   size_t len)
+                   size_t len)
 {
 	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && the_bot && the_bot->core)
 		pump(the_bot);
@@ -118,8 +123,8 @@ static int core_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 }
 
 static const struct lws_protocols core_protocols[] = {
-	{"opsbot-core", core_cb, 0, 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {"opsbot-core", core_cb, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void healthz(struct httpd_x *x, void *arg)
@@ -167,9 +172,14 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	lws_set_log_level(LLL_ERR, NULL);
 
-	b.queue_url = config_str(b.cfg, "bot", "queue",
-				 config_str(b.cfg, "queue", "listen",
-					    "ipc://var/run/opsbot-queue.ipc"));
+	b.queue_url =
+	    config_str(b.cfg, "bot", "queue",
+	               config_str(b.cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
+	b.events_url =
+	    config_str(b.cfg, "bot", "events",
+	               config_str(b.cfg, "queue", "events", "ipc://var/run/opsbot-events.ipc"));
+	b.catchup_ms = config_duration_ms(b.cfg, "bot", "catchup_interval", 5000);
+	b.rpc_threads = (int)config_int(b.cfg, "bot", "rpc_threads", 2, 1, 8);
 	b.state_path = config_str(b.cfg, "bot", "state", "var/bot.db");
 	const char *listen = config_str(b.cfg, "http", "listen", "127.0.0.1:8080");
 	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);
@@ -177,6 +187,7 @@ int main(int argc, char **argv)
 
 	if (state_open(b.state_path, &b.state, err, sizeof err) < 0)
 		log_fatal("event=state_open_failed error=%s", log_q(err));
+	state_loop_mode(b.state); /* checkpoints happen off the loop (see tick) */
 
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -205,7 +216,7 @@ int main(int argc, char **argv)
 		if (on < 0) {
 			config_check(b.cfg, owned, err, sizeof err);
 			log_fatal("event=surface_init_failed surface=%s error=%s", s->name,
-				  log_q(err));
+			          log_q(err));
 		}
 		log_info("event=surface surface=%s enabled=%d", s->name, on);
 		if (on) {

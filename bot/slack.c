@@ -21,7 +21,7 @@
  * Config [slack]: enabled, mode (socket|http|both), api_url, channel
  * (default channel for incidents that did not come from Slack), templates,
  * channel_rate, channel_burst, method_limits, queue_timeout, dedupe_ttl,
- * max_backoff.  Secrets: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode),
+ * max_backoff, sockets.  Secrets: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode),
  * SLACK_SIGNING_SECRET (HTTP mode).
  */
 #include <ctype.h>
@@ -46,7 +46,7 @@
 #include "wire.h"
 
 #define TITLE_MAX 120
-#define TEXT_MAX 2000
+#define TEXT_MAX  2000
 
 struct slack {
 	struct bot *b;
@@ -57,14 +57,15 @@ struct slack {
 	const char *signing_secret;
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
+	int64_t done_at_ms;
 };
 
 /* Where an inbound request came from, so it can be acked the same way. */
 struct slack_in {
 	int http;
-	struct httpd_x *x;   /* http */
-	int conn;	     /* socket */
-	char envelope[72];   /* socket */
+	struct httpd_x *x; /* http */
+	int conn;          /* socket */
+	char envelope[72]; /* socket */
 };
 
 struct pending {
@@ -94,8 +95,7 @@ static void in_ack(struct slack *sl, struct slack_in *in, const cJSON *payload)
 	slack_socket_ack(sl->sock, in->conn, in->envelope, payload);
 }
 
-static void ephemeral_op(struct slack *sl, const char *channel, const char *user,
-			 const char *text)
+static void ephemeral_op(struct slack *sl, const char *channel, const char *user, const char *text)
 {
 	struct slack_op *op = slack_op_new(SLACK_OP_EPHEMERAL, 0, 0);
 	str_copy(op->channel, sizeof op->channel, channel);
@@ -122,8 +122,8 @@ static void answer(struct pending *p, const char *text)
 /* -------------------------------------------------------- slash commands */
 
 static const char *queue_down =
-	"opsbot could not reach its queue, so nothing was done. Try again in a minute; if it "
-	"keeps failing, ask an admin to check that opsbot-queue is running.";
+    "opsbot could not reach its queue, so nothing was done. Try again in a minute; if it "
+    "keeps failing, ask an admin to check that opsbot-queue is running.";
 
 static void refused(struct pending *p, const char *what, const char *err)
 {
@@ -148,14 +148,14 @@ static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 		int64_t id = json_int(reply, "incident", 0);
 		if (json_bool(reply, "created", 1))
 			snprintf(msg, sizeof msg,
-				 "Declared incident #%lld (%s, %s). Its message and thread are in "
-				 "this channel; every step will be posted there.",
-				 (long long)id, p->cmd.service, p->cmd.severity);
+			         "Declared incident #%lld (%s, %s). Its message and thread are in "
+			         "this channel; every step will be posted there.",
+			         (long long)id, p->cmd.service, p->cmd.severity);
 		else
 			snprintf(msg, sizeof msg, "This was already declared as incident #%lld.",
-				 (long long)id);
+			         (long long)id);
 		log_info("event=slack_declared incident=%lld user=%s", (long long)id,
-			 log_q(p->user));
+		         log_q(p->user));
 		answer(p, msg);
 	}
 	free(p);
@@ -165,19 +165,19 @@ static void command_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 {
 	struct pending *p = arg;
 	static const char *verbs[] = {[SLACK_CMD_RESOLVE] = "resolve",
-				      [SLACK_CMD_PAUSE] = "pause",
-				      [SLACK_CMD_RESUME] = "resume"};
+	                              [SLACK_CMD_PAUSE] = "pause",
+	                              [SLACK_CMD_RESUME] = "resume"};
 	char msg[400], what[64];
 	(void)b;
 	snprintf(what, sizeof what, "%s incident #%lld", verbs[p->cmd.kind],
-		 (long long)p->cmd.incident);
+	         (long long)p->cmd.incident);
 	if (rc == -1) {
 		answer(p, queue_down);
 	} else if (rc == -2) {
 		refused(p, what, err);
 	} else {
 		snprintf(msg, sizeof msg, "Done: %s. It is now %s.", what,
-			 json_str(reply, "state") ? json_str(reply, "state") : "updated");
+		         json_str(reply, "state") ? json_str(reply, "state") : "updated");
 		answer(p, msg);
 	}
 	free(p);
@@ -187,17 +187,17 @@ static void fmt_incident(struct buf *out, const cJSON *inc)
 {
 	buf_appendf(out, "• #%lld *", (long long)json_int(inc, "id", 0));
 	template_escape(json_str(inc, "title") ? json_str(inc, "title") : "?", TEMPLATE_ESC_MRKDWN,
-			out);
+	                out);
 	buf_appendf(out, "* (%s, ", json_str(inc, "severity") ? json_str(inc, "severity") : "?");
 	template_escape(json_str(inc, "service") ? json_str(inc, "service") : "?",
-			TEMPLATE_ESC_MRKDWN, out);
+	                TEMPLATE_ESC_MRKDWN, out);
 	buf_appendf(out, "): %s\n", json_str(inc, "state") ? json_str(inc, "state") : "?");
 }
 
 static int is_closed(const char *state)
 {
 	return state && (!strcmp(state, WIRE_ST_RESOLVED) || !strcmp(state, WIRE_ST_REJECTED) ||
-			 !strcmp(state, WIRE_ST_EXPIRED) || !strcmp(state, WIRE_ST_FAILED));
+	                 !strcmp(state, WIRE_ST_EXPIRED) || !strcmp(state, WIRE_ST_FAILED));
 }
 
 static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
@@ -238,7 +238,7 @@ static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 			buf_appendf(&out, "No open incidents.");
 		else if (n > 20)
 			buf_appendf(&out, "…and %d more; `opsbotctl incidents` lists them all.",
-				    n - 20);
+			            n - 20);
 	}
 	answer(p, out.data ? out.data : "Nothing to show.");
 	buf_free(&out);
@@ -295,9 +295,10 @@ static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 	case SLACK_CMD_PAUSE:
 	case SLACK_CMD_RESUME:
 		req = wire_new(WIRE_COMMAND, p->cmd.incident);
-		json_add_str(req, "action", p->cmd.kind == SLACK_CMD_RESOLVE ? "resolve"
-					    : p->cmd.kind == SLACK_CMD_PAUSE ? "pause"
-									     : "resume");
+		json_add_str(req, "action",
+		             p->cmd.kind == SLACK_CMD_RESOLVE ? "resolve"
+		             : p->cmd.kind == SLACK_CMD_PAUSE ? "pause"
+		                                              : "resume");
 		json_add_str(req, "user", p->user);
 		json_add_str(req, "surface", "slack");
 		if (p->cmd.kind == SLACK_CMD_RESOLVE && p->cmd.text[0])
@@ -321,7 +322,7 @@ static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *pay
 	if (!user || !channel || !text) {
 		cJSON *pl = json_new_object();
 		log_warn("event=slack_bad_command error=%s",
-			 log_q("text, user_id and channel_id must be strings"));
+		         log_q("text, user_id and channel_id must be strings"));
 		json_add_str(pl, "text", "opsbot could not read this command. Please try again.");
 		in_ack(sl, in, pl);
 		cJSON_Delete(pl);
@@ -334,7 +335,7 @@ static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *pay
 	str_copy(p->user, sizeof p->user, user);
 	slack_cmd_parse(text, &p->cmd);
 	log_info("event=slack_command user=%s channel=%s kind=%d", log_q(user), log_q(channel),
-		 p->cmd.kind);
+	         p->cmd.kind);
 	/* A repeat of the same command (same trigger) must not act twice. */
 	snprintf(key, sizeof key, "slack-cmd:%s", trigger ? trigger : in->envelope);
 	run_cmd(sl, p, key);
@@ -355,12 +356,14 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	(void)b;
 	(void)reply;
 	if (rc != 0) {
-		const char *m = rc == -1 ? queue_down : strstr(err, ": ") ? strstr(err, ": ") + 2 : err;
+		const char *m = rc == -1            ? queue_down
+		                : strstr(err, ": ") ? strstr(err, ": ") + 2
+		                                    : err;
 		snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
-			 !strcmp(c->action, "ack") ? "acknowledge" : c->action,
-			 (long long)c->incident, m);
+		         !strcmp(c->action, "ack") ? "acknowledge" : c->action,
+		         (long long)c->incident, m);
 		log_info("event=slack_click_refused incident=%lld user=%s error=%s",
-			 (long long)c->incident, log_q(c->user), log_q(err));
+		         (long long)c->incident, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
 	}
 	free(c);
@@ -375,7 +378,8 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 	const char *cid = json_str(chan, "id");
 
 	if (!cid)
-		cid = json_str(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+		cid =
+		    json_str(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
 	if (!uid || !cid) {
 		log_warn("event=slack_bad_click error=%s", log_q("user.id or channel.id missing"));
 		return;
@@ -401,7 +405,8 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 		}
 		id = strtoll(val, &end, 10);
 		if (*end || id <= 0) {
-			log_warn("event=slack_bad_click error=%s", log_q("value is not an incident"));
+			log_warn("event=slack_bad_click error=%s",
+			         log_q("value is not an incident"));
 			continue;
 		}
 		struct click *c = xcalloc(1, sizeof *c);
@@ -417,7 +422,7 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 		snprintf(key, sizeof key, "slack-click:%s:%s:%s", uid, aid, ats ? ats : "");
 		json_add_str(req, "key", key);
 		log_info("event=slack_click incident=%lld action=%s user=%s", id, action,
-			 log_q(uid));
+		         log_q(uid));
 		bot_call(sl->b, req, (int)sl->queue_timeout_ms, 2, click_done, c);
 	}
 }
@@ -461,7 +466,7 @@ static void handle_event_cb(struct slack *sl, struct slack_in *in, const cJSON *
 	/* Slack redelivers unacked events with the same event_id: one key */
 	snprintf(key, sizeof key, "slack-ev:%s", event_id);
 	log_info("event=slack_mention user=%s channel=%s event_id=%s kind=%d", log_q(user),
-		 log_q(channel), log_q(event_id), p->cmd.kind);
+	         log_q(channel), log_q(event_id), p->cmd.kind);
 	run_cmd(sl, p, key);
 }
 
@@ -480,7 +485,8 @@ static void on_envelope(void *arg, struct slack_socket *s, int conn, const cJSON
 		handle_slash(sl, &in, payload);
 	} else if (!strcmp(type, "interactive")) {
 		in_ack(sl, &in, NULL); /* at once; the outcome shows in the thread */
-		if (json_str(payload, "type") && !strcmp(json_str(payload, "type"), "block_actions"))
+		if (json_str(payload, "type") &&
+		    !strcmp(json_str(payload, "type"), "block_actions"))
 			handle_actions(sl, payload);
 	} else if (!strcmp(type, "events_api")) {
 		handle_event_cb(sl, &in, payload);
@@ -499,10 +505,10 @@ static int http_verified(struct slack *sl, struct httpd_x *x)
 
 	httpd_header(x, "X-Slack-Request-Timestamp", ts, sizeof ts);
 	httpd_header(x, "X-Slack-Signature", sig, sizeof sig);
-	if (slack_sig_verify(sl->signing_secret, ts, sig, r->body, r->body_len, time_now_ms() / 1000,
-			     err, sizeof err) < 0) {
+	if (slack_sig_verify(sl->signing_secret, ts, sig, r->body, r->body_len,
+	                     time_now_ms() / 1000, err, sizeof err) < 0) {
 		log_warn("event=slack_http_refused path=%s peer=%s reason=%s", log_q(r->path),
-			 log_q(r->peer), log_q(err));
+		         log_q(r->peer), log_q(err));
 		httpd_reply_str(x, 401, "text/plain", "invalid signature\n");
 		return 0;
 	}
@@ -645,30 +651,31 @@ static void render_op(struct slack *sl, struct slack_op *op, const char *tmpl, c
 	char err[256];
 	if (slack_render(sl->ts, tmpl, ctx, &op->text, &op->blocks, err, sizeof err) < 0) {
 		log_warn("event=slack_render_failed template=%s incident=%lld error=%s", tmpl,
-			 (long long)op->incident, log_q(err));
+		         (long long)op->incident, log_q(err));
 		free(op->text);
 		free(op->blocks);
 		op->blocks = NULL;
 		op->text = xasprintf("Incident %lld: an update could not be drawn (%s).",
-				     (long long)op->incident, tmpl);
+		                     (long long)op->incident, tmpl);
 	}
 }
 
 static void push_parent(struct slack *sl, const cJSON *snap, int64_t incident, int64_t seq,
-			int update)
+                        int update)
 {
 	cJSON *ctx = json_new_object();
 	const char *state = json_str(snap, "state");
-	struct slack_op *op = slack_op_new(update ? SLACK_OP_UPDATE : SLACK_OP_PARENT, incident,
-					   seq);
+	struct slack_op *op =
+	    slack_op_new(update ? SLACK_OP_UPDATE : SLACK_OP_PARENT, incident, seq);
 	char *title = slack_clamp(json_str(snap, "title") ? json_str(snap, "title") : "(untitled)",
-				  TITLE_MAX);
+	                          TITLE_MAX);
 	char *summary = slack_clamp(json_str(snap, "summary"), TEXT_MAX);
 
 	json_add_int(ctx, "id", incident);
 	json_add_str(ctx, "title", title);
 	json_add_str(ctx, "service", json_str(snap, "service") ? json_str(snap, "service") : "?");
-	json_add_str(ctx, "severity", json_str(snap, "severity") ? json_str(snap, "severity") : "?");
+	json_add_str(ctx, "severity",
+	             json_str(snap, "severity") ? json_str(snap, "severity") : "?");
 	json_add_str(ctx, "state", state ? state : "?");
 	json_add_str(ctx, "source", json_str(snap, "source") ? json_str(snap, "source") : "?");
 	json_add_str(ctx, "summary", summary);
@@ -693,7 +700,7 @@ static void push_parent(struct slack *sl, const cJSON *snap, int64_t incident, i
 }
 
 static void push_step(struct slack *sl, int64_t incident, int64_t seq, const char *event,
-		      const char *icon, const char *title, const char *who, const char *text)
+                      const char *icon, const char *title, const char *who, const char *text)
 {
 	cJSON *ctx = json_new_object();
 	struct slack_op *op = slack_op_new(SLACK_OP_REPLY, incident, seq);
@@ -718,10 +725,13 @@ static const char *job_icon(const char *kind)
 {
 	static const struct {
 		const char *kind, *icon;
-	} m[] = {{WIRE_JOB_DETECT, ":mag:"},	 {WIRE_JOB_RETRIEVE, ":books:"},
-		 {WIRE_JOB_PLAN, ":clipboard:"}, {WIRE_JOB_EXECUTE, ":gear:"},
-		 {WIRE_JOB_VERIFY, ":test_tube:"}, {WIRE_JOB_REPORT, ":page_facing_up:"},
-		 {WIRE_JOB_INDEX, ":card_index_dividers:"}};
+	} m[] = {{WIRE_JOB_DETECT, ":mag:"},
+	         {WIRE_JOB_RETRIEVE, ":books:"},
+	         {WIRE_JOB_PLAN, ":clipboard:"},
+	         {WIRE_JOB_EXECUTE, ":gear:"},
+	         {WIRE_JOB_VERIFY, ":test_tube:"},
+	         {WIRE_JOB_REPORT, ":page_facing_up:"},
+	         {WIRE_JOB_INDEX, ":card_index_dividers:"}};
 	for (size_t i = 0; kind && i < sizeof m / sizeof m[0]; i++)
 		if (!strcmp(kind, m[i].kind))
 			return m[i].icon;
@@ -735,9 +745,9 @@ static void plan_text(const cJSON *plan, struct buf *out)
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
 	{
 		buf_appendf(out, "%d. %s (risk %s, %s)\n", ++n,
-			    json_str(st, "action") ? json_str(st, "action") : "?",
-			    json_str(st, "risk") ? json_str(st, "risk") : "?",
-			    json_str(st, "approval") ? json_str(st, "approval") : "?");
+		            json_str(st, "action") ? json_str(st, "action") : "?",
+		            json_str(st, "risk") ? json_str(st, "risk") : "?",
+		            json_str(st, "approval") ? json_str(st, "approval") : "?");
 	}
 	if (!n)
 		buf_appendf(out, "(no steps)");
@@ -774,9 +784,10 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			set_str(snap, "state", WIRE_ST_OPEN);
 		snapshot_save(sl, incident, snap);
 		push_parent(sl, snap, incident, seq, 0);
-		buf_appendf(&text, "%s", json_str(data, "summary") ? json_str(data, "summary") : "");
+		buf_appendf(&text, "%s",
+		            json_str(data, "summary") ? json_str(data, "summary") : "");
 		push_step(sl, incident, seq, name, ":rotating_light:", "Incident opened",
-			  json_str(surf, "user"), text.data ? text.data : "");
+		          json_str(surf, "user"), text.data ? text.data : "");
 		goto done;
 	}
 	snap = snapshot_load(sl, incident);
@@ -786,13 +797,13 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 	if (!strcmp(name, WIRE_EV_STAGE)) {
 		const char *to = json_str(data, "to");
 		snprintf(title, sizeof title, "State: %s → %s",
-			 json_str(data, "from") ? json_str(data, "from") : "?", to ? to : "?");
+		         json_str(data, "from") ? json_str(data, "from") : "?", to ? to : "?");
 		if (to) {
 			set_str(snap, "state", to);
 			redraw = 1;
 		}
 		push_step(sl, incident, seq, name, state_icon(to), title, NULL,
-			  json_str(data, "reason") ? json_str(data, "reason") : "");
+		          json_str(data, "reason") ? json_str(data, "reason") : "");
 	} else if (!strcmp(name, WIRE_EV_COMMAND)) {
 		const char *action = json_str(data, "action"), *user = json_str(data, "user");
 		const char *ic = ":memo:", *t = "Note";
@@ -812,21 +823,22 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			ic = ":repeat:", t = "Retry requested";
 		}
 		push_step(sl, incident, seq, name, ic, t, user,
-			  json_str(data, "note") ? json_str(data, "note") : "");
+		          json_str(data, "note") ? json_str(data, "note") : "");
 	} else if (!strcmp(name, WIRE_EV_RESOLVED)) {
 		set_str(snap, "state", WIRE_ST_RESOLVED);
 		set_str(snap, "resolved_by", json_str(data, "by"));
 		set_str(snap, "note", json_str(data, "note"));
 		redraw = 1;
 		push_step(sl, incident, seq, name, ":white_check_mark:", "Resolved",
-			  json_str(data, "by"), json_str(data, "note") ? json_str(data, "note") : "");
+		          json_str(data, "by"),
+		          json_str(data, "note") ? json_str(data, "note") : "");
 	} else if (!strcmp(name, WIRE_EV_FINDINGS)) {
 		const char *kind = json_str(data, "kind");
 		const cJSON *res = cJSON_GetObjectItemCaseSensitive(data, "result");
-		const char *sum = json_str(res, "summary") ? json_str(res, "summary")
-							   : json_str(data, "summary");
-		snprintf(title, sizeof title, "%c%s finished", kind ? toupper((unsigned char)*kind) : '?',
-			 kind && *kind ? kind + 1 : "");
+		const char *sum =
+		    json_str(res, "summary") ? json_str(res, "summary") : json_str(data, "summary");
+		snprintf(title, sizeof title, "%c%s finished",
+		         kind ? toupper((unsigned char)*kind) : '?', kind && *kind ? kind + 1 : "");
 		push_step(sl, incident, seq, name, job_icon(kind), title, NULL, sum ? sum : "");
 	} else if (!strcmp(name, WIRE_EV_PLAN)) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
@@ -834,28 +846,29 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 		if (json_bool(data, "needs_approval", 0))
 			buf_appendf(&text, "\nSome steps need approval before they run.");
 		push_step(sl, incident, seq, name, ":clipboard:", "Plan proposed", NULL,
-			  text.data ? text.data : "");
+		          text.data ? text.data : "");
 	} else if (!strcmp(name, WIRE_EV_APPROVAL)) {
 		const char *d = json_str(data, "decision");
 		push_step(sl, incident, seq, name,
-			  d && !strcmp(d, "reject") ? ":no_entry:" : ":ballot_box_with_check:",
-			  d && !strcmp(d, "reject") ? "Plan rejected" : "Plan approved",
-			  json_str(data, "user"), "");
+		          d && !strcmp(d, "reject") ? ":no_entry:" : ":ballot_box_with_check:",
+		          d && !strcmp(d, "reject") ? "Plan rejected" : "Plan approved",
+		          json_str(data, "user"), "");
 	} else if (!strcmp(name, WIRE_EV_DEAD)) {
 		snprintf(title, sizeof title, "%s failed after %lld attempts",
-			 json_str(data, "kind") ? json_str(data, "kind") : "a job",
-			 (long long)json_int(data, "attempts", 0));
-		buf_appendf(&text, "%s\nopsbot stopped retrying. An admin can run it again with "
-				   "`opsbotctl retry %lld`.",
-			    json_str(data, "error") ? json_str(data, "error") : "",
-			    (long long)json_int(data, "job", 0));
+		         json_str(data, "kind") ? json_str(data, "kind") : "a job",
+		         (long long)json_int(data, "attempts", 0));
+		buf_appendf(&text,
+		            "%s\nopsbot stopped retrying. An admin can run it again with "
+		            "`opsbotctl retry %lld`.",
+		            json_str(data, "error") ? json_str(data, "error") : "",
+		            (long long)json_int(data, "job", 0));
 		push_step(sl, incident, seq, name, ":x:", title, NULL, text.data);
 	} else if (!strcmp(name, WIRE_EV_RETRY)) {
 		snprintf(title, sizeof title, "%s will be retried (attempt %lld)",
-			 json_str(data, "kind") ? json_str(data, "kind") : "a job",
-			 (long long)json_int(data, "attempt", 0));
+		         json_str(data, "kind") ? json_str(data, "kind") : "a job",
+		         (long long)json_int(data, "attempt", 0));
 		push_step(sl, incident, seq, name, ":hourglass:", title, NULL,
-			  json_str(data, "error") ? json_str(data, "error") : "");
+		          json_str(data, "error") ? json_str(data, "error") : "");
 	} else if (!strcmp(name, WIRE_EV_UPDATED)) {
 		const cJSON *f;
 		cJSON_ArrayForEach(f, data)
@@ -867,10 +880,10 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			}
 		}
 		push_step(sl, incident, seq, name, ":pencil2:", "Incident updated", NULL,
-			  text.data ? text.data : "");
+		          text.data ? text.data : "");
 	} else {
 		push_step(sl, incident, seq, name, ":information_source:", name, NULL,
-			  json_str(data, "summary") ? json_str(data, "summary") : "");
+		          json_str(data, "summary") ? json_str(data, "summary") : "");
 	}
 	if (redraw) {
 		snapshot_save(sl, incident, snap);
@@ -891,8 +904,11 @@ static void tick(struct bot *b, void *priv)
 
 	if (sl->sock)
 		slack_socket_tick(sl->sock);
+	/* at most 4 writes a second: a restart replays a few events at worst,
+	 * and the posted keys make the replay post nothing twice */
 	d = slack_web_done_seq(sl->web);
-	if (d > sl->done_reported) {
+	if (d > sl->done_reported && time_mono_ms() - sl->done_at_ms >= 250) {
+		sl->done_at_ms = time_mono_ms();
 		bot_surface_done(b, "slack", d);
 		sl->done_reported = d;
 	}
@@ -901,9 +917,12 @@ static void tick(struct bot *b, void *priv)
 static void fini(struct bot *b, void *priv)
 {
 	struct slack *sl = priv;
-	(void)b;
+	int64_t d;
+
 	slack_socket_stop(sl->sock);
-	slack_web_stop(sl->web);
+	d = slack_web_stop(sl->web);
+	if (d > sl->done_reported)
+		bot_surface_done(b, "slack", d);
 	template_set_free(sl->ts);
 	free(sl);
 }
@@ -935,6 +954,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.max_tries = 8;
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
+	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 
 	if (api_url[0] == '\0' || api_url[strlen(api_url) - 1] != '/')
 		config_error(cfg, "slack", "api_url", "api_url must end with '/'");
@@ -943,13 +963,13 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	sl->signing_secret = config_secret("SLACK_SIGNING_SECRET");
 	if (!bot_token)
 		config_error(cfg, "slack", "enabled",
-			     "SLACK_BOT_TOKEN is not set in the environment (needed to post)");
+		             "SLACK_BOT_TOKEN is not set in the environment (needed to post)");
 	if ((mode == 0 || mode == 2) && !app_token)
 		config_error(cfg, "slack", "mode",
-			     "Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment");
+		             "Socket Mode needs SLACK_APP_TOKEN (xapp-...) in the environment");
 	if ((mode == 1 || mode == 2) && !sl->signing_secret)
 		config_error(cfg, "slack", "mode",
-			     "HTTP mode needs SLACK_SIGNING_SECRET in the environment");
+		             "HTTP mode needs SLACK_SIGNING_SECRET in the environment");
 	if (slack_render_load(tdir, &sl->ts, err, sizeof err) < 0)
 		config_error(cfg, "slack", "templates", "%s", err);
 	if (!bot_token || ((mode == 0 || mode == 2) && !app_token) ||
@@ -962,10 +982,11 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	}
 	if (mode == 0 || mode == 2) {
 		struct slack_socket_cfg sc = {
-			.api_url = api_url,
-			.app_token = app_token,
-			.dedupe_ttl_ms = dedupe,
-			.max_backoff_ms = wc.max_backoff_ms,
+		    .api_url = api_url,
+		    .app_token = app_token,
+		    .dedupe_ttl_ms = dedupe,
+		    .max_backoff_ms = wc.max_backoff_ms,
+		    .sockets = sockets,
 		};
 		if (slack_socket_start(&sl->sock, &sc, b, on_envelope, sl, err, sizeof err) < 0) {
 			config_error(cfg, "slack", "mode", "%s", err);
@@ -979,7 +1000,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	}
 	state_seq_get(b->state, "slack", &sl->done_reported);
 	log_info("event=slack_ready mode=%s api=%s channel=%s", modes[mode], log_q(api_url),
-		 log_q(sl->channel ? sl->channel : ""));
+	         log_q(sl->channel ? sl->channel : ""));
 	*priv = sl;
 	return 1;
 fail:
@@ -991,9 +1012,9 @@ fail:
 }
 
 const struct surface slack_surface = {
-	.name = "slack",
-	.init = init,
-	.on_event = on_event,
-	.tick = tick,
-	.fini = fini,
+    .name = "slack",
+    .init = init,
+    .on_event = on_event,
+    .tick = tick,
+    .fini = fini,
 };

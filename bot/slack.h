@@ -35,33 +35,35 @@ struct slack_op {
 	enum slack_op_kind kind;
 	int64_t incident;
 	int64_t seq;
-	char key[96];	  /* posted-once key (event id + part), "" for none */
+	char key[96];     /* posted-once key (event id + part), "" for none */
 	char channel[64]; /* PARENT/EPHEMERAL: where; others look the thread up */
-	char user[64];	  /* EPHEMERAL */
-	char *text;	  /* owned */
-	char *blocks;	  /* owned JSON array text, or NULL */
+	char user[64];    /* EPHEMERAL */
+	char *text;       /* owned */
+	char *blocks;     /* owned JSON array text, or NULL */
 };
 
 struct slack_web_cfg {
 	const char *api_url;   /* "https://slack.com/api/" */
 	const char *bot_token; /* xoxb-... */
 	const char *state_path;
-	double channel_rate;   /* posts per second per channel; 0 = no limit */
+	double channel_rate; /* posts per second per channel; 0 = no limit */
 	double channel_burst;
-	int method_limits;     /* apply Slack's per-method tiers */
-	int max_tries;	       /* per op for 5xx / transport errors */
+	int method_limits; /* apply Slack's per-method tiers */
+	int max_tries;     /* per op for 5xx / transport errors */
 	int64_t max_backoff_ms;
 };
 
 struct slack_web;
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
-		    char *err, size_t errlen);
+                    char *err, size_t errlen);
 /* Queue op (takes ownership); ops run strictly in order. */
 void slack_web_push(struct slack_web *w, struct slack_op *op);
 /* The highest seq whose DONE op ran (loop thread reads it). */
 int64_t slack_web_done_seq(struct slack_web *w);
 size_t slack_web_pending(struct slack_web *w);
-void slack_web_stop(struct slack_web *w);
+/* Stop the sender (queued ops are dropped; a restart replays them);
+ * returns the last done seq. */
+int64_t slack_web_stop(struct slack_web *w);
 
 /*
  * One blocking Web API call with the given token, for the few calls made
@@ -70,9 +72,8 @@ void slack_web_stop(struct slack_web *w);
  * HTTP error (err); -2 ok:false (err holds the Slack error code).
  * *retry_after_ms is set on 429 (else -1).
  */
-int slack_web_call(const char *api_url, const char *token, const char *method,
-		   const cJSON *args, cJSON **reply, int64_t *retry_after_ms, char *err,
-		   size_t errlen);
+int slack_web_call(const char *api_url, const char *token, const char *method, const cJSON *args,
+                   cJSON **reply, int64_t *retry_after_ms, char *err, size_t errlen);
 
 struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq);
 
@@ -110,7 +111,7 @@ extern const char slack_cmd_help[];
  * the set has no JSON template.  0, or -1 with err.
  */
 int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,
-		 char **blocks, char *err, size_t errlen);
+                 char **blocks, char *err, size_t errlen);
 /* Load templates from dir, falling back to the built-in set when dir is absent. */
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen);
 /* Cut s to at most max characters (UTF-8 aware), adding an ellipsis; new string. */
@@ -124,6 +125,7 @@ struct slack_socket_cfg {
 	const char *app_token;
 	int64_t dedupe_ttl_ms;
 	int64_t max_backoff_ms;
+	int sockets; /* sockets to keep open (1..3); Slack spreads envelopes */
 };
 /*
  * An envelope for the surface: the whole parsed message (type, envelope_id,
@@ -131,12 +133,12 @@ struct slack_socket_cfg {
  * envelope it got (ack payload may be NULL), now or later.
  */
 typedef void (*slack_envelope_fn)(void *arg, struct slack_socket *s, int conn,
-				  const cJSON *envelope);
-int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg *cfg,
-		       struct bot *b, slack_envelope_fn fn, void *arg, char *err, size_t errlen);
+                                  const cJSON *envelope);
+int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg *cfg, struct bot *b,
+                       slack_envelope_fn fn, void *arg, char *err, size_t errlen);
 /* Ack envelope_id on connection conn (a no-op when that socket closed). */
 void slack_socket_ack(struct slack_socket *s, int conn, const char *envelope_id,
-		      const cJSON *payload);
+                      const cJSON *payload);
 void slack_socket_tick(struct slack_socket *s);
 int slack_socket_connected(const struct slack_socket *s);
 void slack_socket_stop(struct slack_socket *s);

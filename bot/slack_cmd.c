@@ -20,14 +20,14 @@
 #include "slack.h"
 
 const char slack_cmd_help[] =
-	"*/incident* commands:\n"
-	"• `/incident declare <service> [sev=high] <summary>` opens an incident and a thread "
-	"in this channel\n"
-	"• `/incident status [id]` shows one incident, or every open one\n"
-	"• `/incident list` lists open incidents\n"
-	"• `/incident resolve <id> [note]` closes an incident by hand\n"
-	"• `/incident pause <id>` and `/incident resume <id>` hold and continue the work\n"
-	"• `/incident help` shows this";
+    "*/incident* commands:\n"
+    "• `/incident declare <service> [sev=high] <summary>` opens an incident and a thread "
+    "in this channel\n"
+    "• `/incident status [id]` shows one incident, or every open one\n"
+    "• `/incident list` lists open incidents\n"
+    "• `/incident resolve <id> [note]` closes an incident by hand\n"
+    "• `/incident pause <id>` and `/incident resume <id>` hold and continue the work\n"
+    "• `/incident help` shows this";
 
 static const char *skip_ws(const char *s)
 {
@@ -114,13 +114,14 @@ void slack_cmd_parse(const char *text, struct slack_cmd *c)
 	}
 	if (!strcmp(verb, "resolve") || !strcmp(verb, "pause") || !strcmp(verb, "resume")) {
 		c->kind = !strcmp(verb, "resolve") ? SLACK_CMD_RESOLVE
-			  : !strcmp(verb, "pause") ? SLACK_CMD_PAUSE
-						   : SLACK_CMD_RESUME;
+		          : !strcmp(verb, "pause") ? SLACK_CMD_PAUSE
+		                                   : SLACK_CMD_RESUME;
 		rest = word(rest, w, sizeof w);
 		if (parse_id(w, &c->incident) < 0) {
 			char msg[160];
-			snprintf(msg, sizeof msg, "`%s` needs an incident number, like `/incident %s 12`",
-				 verb, verb);
+			snprintf(msg, sizeof msg,
+			         "`%s` needs an incident number, like `/incident %s 12`", verb,
+			         verb);
 			bad(c, msg);
 			return;
 		}

@@ -33,7 +33,7 @@ int slack_render_load(const char *dir, struct template_set **out, char *err, siz
 }
 
 int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,
-		 char **blocks, char *err, size_t errlen)
+                 char **blocks, char *err, size_t errlen)
 {
 	struct buf b = {.max = TEMPLATE_MAX_OUTPUT}, t = {.max = TEMPLATE_MAX_OUTPUT};
 	char tname[96];
@@ -47,13 +47,13 @@ int slack_render(const struct template_set *ts, const char *name, const cJSON *c
 		t.data[--t.len] = '\0';
 	if (template_set_has(ts, name)) {
 		if (template_render(ts, name, ctx, TEMPLATE_ESC_JSON | TEMPLATE_ESC_MRKDWN, &b, err,
-				    errlen) < 0)
+		                    errlen) < 0)
 			goto fail;
 		if (json_parse(b.data ? b.data : "", b.len, &parsed, err, errlen) < 0)
 			goto fail;
 		if (!cJSON_IsArray(parsed)) {
 			snprintf(err, errlen, "template '%s' must render a JSON array of blocks",
-				 name);
+			         name);
 			goto fail;
 		}
 		*blocks = json_print(parsed); /* compact */

@@ -71,14 +71,14 @@ static void test_escaping_table(void **state)
 		const char *summary;
 		const char *want; /* what the section text must contain */
 	} cases[] = {
-		{"plain words", "plain words"},
-		{"a < b && c > d", "a &lt; b &amp;&amp; c &gt; d"},
-		{"<!channel> wake up", "&lt;!channel&gt; wake up"},
-		{"<@U123|bob> did it", "&lt;@U123|bob&gt; did it"},
-		{"quote \" and backslash \\ stay", "quote \" and backslash \\ stay"},
-		{"new\nline\ttab", "new\nline\ttab"},
-		{"*bold* _it_ ~s~ `c`", "*bold* _it_ ~s~ `c`"},
-		{"ünïcödé ✓", "ünïcödé ✓"},
+	    {"plain words", "plain words"},
+	    {"a < b && c > d", "a &lt; b &amp;&amp; c &gt; d"},
+	    {"<!channel> wake up", "&lt;!channel&gt; wake up"},
+	    {"<@U123|bob> did it", "&lt;@U123|bob&gt; did it"},
+	    {"quote \" and backslash \\ stay", "quote \" and backslash \\ stay"},
+	    {"new\nline\ttab", "new\nline\ttab"},
+	    {"*bold* _it_ ~s~ `c`", "*bold* _it_ ~s~ `c`"},
+	    {"ünïcödé ✓", "ünïcödé ✓"},
 	};
 	struct template_set *ts = load();
 	(void)state;
@@ -88,11 +88,11 @@ static void test_escaping_table(void **state)
 		if (slack_render(ts, "parent", ctx, &text, &bl, err, sizeof err) < 0)
 			fail_msg("summary '%s': render failed: %s", cases[i].summary, err);
 		if (json_parse(bl, strlen(bl), &blocks, err, sizeof err) < 0)
-			fail_msg("summary '%s': blocks are not JSON (%s): %s", cases[i].summary, err,
-				 bl);
+			fail_msg("summary '%s': blocks are not JSON (%s): %s", cases[i].summary,
+			         err, bl);
 		if (!find_text(blocks, cases[i].want))
 			fail_msg("summary '%s': got blocks %s, want a text containing '%s'",
-				 cases[i].summary, bl, cases[i].want);
+			         cases[i].summary, bl, cases[i].want);
 		/* the service field is escaped too */
 		if (!find_text(blocks, "check&lt;out&gt;"))
 			fail_msg("service not escaped: %s", bl);
@@ -115,7 +115,7 @@ static void test_text_fallback(void **state)
 	assert_int_equal(slack_render(ts, "parent", ctx, &text, &bl, err, sizeof err), 0);
 	if (strncmp(text, want, strlen(want)) != 0 || !strstr(text, "<@U0BOB>"))
 		fail_msg("text: got '%s', want it to start with '%s' and mention <@U0BOB>", text,
-			 want);
+		         want);
 	if (!strstr(bl, "opsbot_ack") || !strstr(bl, "Acknowledged by <@U0BOB>"))
 		fail_msg("blocks: got %s, want the ack button and who acknowledged", bl);
 	free(text);
@@ -138,18 +138,18 @@ static void test_clamp_table(void **state)
 		size_t max;
 		const char *want;
 	} cases[] = {
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"eleven chars", 10, "eleven ch\xe2\x80\xa6"},
-		{"ééééé", 3, "éé\xe2\x80\xa6"},
-		{"", 3, ""},
+	    {"short", 10, "short"},
+	    {"exactly10!", 10, "exactly10!"},
+	    {"eleven chars", 10, "eleven ch\xe2\x80\xa6"},
+	    {"ééééé", 3, "éé\xe2\x80\xa6"},
+	    {"", 3, ""},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *got = slack_clamp(cases[i].in, cases[i].max);
 		if (strcmp(got, cases[i].want) != 0)
 			fail_msg("clamp('%s', %zu): got '%s', want '%s'", cases[i].in, cases[i].max,
-				 got, cases[i].want);
+			         got, cases[i].want);
 		free(got);
 	}
 }
@@ -157,9 +157,9 @@ static void test_clamp_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escaping_table),
-		cmocka_unit_test(test_text_fallback),
-		cmocka_unit_test(test_clamp_table),
+	    cmocka_unit_test(test_escaping_table),
+	    cmocka_unit_test(test_text_fallback),
+	    cmocka_unit_test(test_clamp_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include "slack_sig.h"
 
 int slack_sig_compute(const char *secret, const char *ts, const char *body, size_t body_len,
-		      char *out, size_t outlen)
+                      char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char mac[EVP_MAX_MD_SIZE];
@@ -27,7 +27,7 @@ int slack_sig_compute(const char *secret, const char *ts, const char *body, size
 	if (buf_appendf(&base, "v0:%s:", ts) < 0 || buf_append(&base, body, body_len) < 0)
 		goto out;
 	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)base.data,
-		  base.len, mac, &maclen) ||
+	          base.len, mac, &maclen) ||
 	    maclen != 32)
 		goto out;
 	memcpy(out, "v0=", 3);
@@ -43,7 +43,7 @@ out:
 }
 
 int slack_sig_verify(const char *secret, const char *ts, const char *sig, const char *body,
-		     size_t body_len, int64_t now_s, char *err, size_t errlen)
+                     size_t body_len, int64_t now_s, char *err, size_t errlen)
 {
 	char want[80];
 	char *end;

@@ -17,13 +17,13 @@
 
 /* "v0=<64 hex>" into out (at least 68 bytes).  0, or -1. */
 int slack_sig_compute(const char *secret, const char *ts, const char *body, size_t body_len,
-		      char *out, size_t outlen);
+                      char *out, size_t outlen);
 
 /*
  * 0 when sig is valid for (ts, body) and ts is within the window of now_s;
  * -1 otherwise with a reason in err (never the secret or the signature).
  */
 int slack_sig_verify(const char *secret, const char *ts, const char *sig, const char *body,
-		     size_t body_len, int64_t now_s, char *err, size_t errlen);
+                     size_t body_len, int64_t now_s, char *err, size_t errlen);
 
 #endif

@@ -40,7 +40,7 @@
 
 #define MAX_CONNS 4
 #define MAX_FRAME (4 << 20)
-#define SEEN 2048
+#define SEEN      2048
 
 struct out_msg {
 	struct out_msg *next;
@@ -67,6 +67,7 @@ struct seen {
 struct slack_socket {
 	char *api_url, *app_token;
 	int64_t dedupe_ttl_ms, max_backoff_ms;
+	int want; /* sockets to keep open */
 	struct bot *b;
 	slack_envelope_fn fn;
 	void *arg;
@@ -153,7 +154,7 @@ static void schedule_reconnect(struct slack_socket *s, const char *why)
 	int64_t jitter = s->backoff_ms / 4 ? random() % (s->backoff_ms / 4) : 0;
 	s->next_connect_ms = time_mono_ms() + s->backoff_ms + jitter;
 	log_info("event=slack_reconnect_scheduled in_ms=%lld reason=%s",
-		 (long long)(s->backoff_ms + jitter), log_q(why));
+	         (long long)(s->backoff_ms + jitter), log_q(why));
 	s->backoff_ms *= 2;
 	if (s->backoff_ms > s->max_backoff_ms)
 		s->backoff_ms = s->max_backoff_ms;
@@ -177,7 +178,7 @@ static void seen_add(struct slack_socket *s, const char *id)
 }
 
 void slack_socket_ack(struct slack_socket *s, int conn, const char *envelope_id,
-		      const cJSON *payload)
+                      const cJSON *payload)
 {
 	struct sconn *c = conn_by_id(s, conn);
 	cJSON *ack;
@@ -186,7 +187,7 @@ void slack_socket_ack(struct slack_socket *s, int conn, const char *envelope_id,
 	seen_add(s, envelope_id);
 	if (!c) {
 		log_warn("event=slack_ack_lost envelope=%s reason=%s", log_q(envelope_id),
-			 log_q("socket closed"));
+		         log_q("socket closed"));
 		return;
 	}
 	ack = json_new_object();
@@ -217,20 +218,22 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 	char err[160];
 
 	if (json_parse_object(data, len, &m, err, sizeof err) < 0) {
-		log_warn("event=slack_bad_frame conn=%d bytes=%zu error=%s", c->id, len, log_q(err));
+		log_warn("event=slack_bad_frame conn=%d bytes=%zu error=%s", c->id, len,
+		         log_q(err));
 		return;
 	}
 	type = json_str(m, "type");
 	if (!type) {
 		log_warn("event=slack_bad_frame conn=%d error=%s", c->id,
-			 log_q("field 'type' is missing or not a string"));
+		         log_q("field 'type' is missing or not a string"));
 		goto out;
 	}
 	if (!strcmp(type, "hello")) {
 		c->hello = 1;
 		s->backoff_ms = 250;
+		s->next_connect_ms = 0; /* open the next one now if we want more */
 		log_info("event=slack_hello conn=%d num_connections=%lld", c->id,
-			 (long long)json_int(m, "num_connections", 0));
+		         (long long)json_int(m, "num_connections", 0));
 		retire_others(s, c);
 		goto out;
 	}
@@ -240,8 +243,8 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 		log_info("event=slack_disconnect conn=%d reason=%s", c->id, log_q(reason));
 		if (!strcmp(reason, "link_disabled")) {
 			log_error("event=slack_link_disabled action=%s",
-				  log_q("Socket Mode is off for this app; Slack input stops until "
-					"it is switched on and opsbot-bot restarts"));
+			          log_q("Socket Mode is off for this app; Slack input stops until "
+			                "it is switched on and opsbot-bot restarts"));
 			s->disabled = 1;
 			for (int i = 0; i < MAX_CONNS; i++)
 				if (s->conns[i].wsi) {
@@ -259,18 +262,18 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 	id = json_str(m, "envelope_id");
 	if (!id || !*id || strlen(id) >= sizeof s->seen[0].id) {
 		log_warn("event=slack_bad_frame conn=%d type=%s error=%s", c->id, log_q(type),
-			 log_q("field 'envelope_id' is missing or not a string"));
+		         log_q("field 'envelope_id' is missing or not a string"));
 		goto out;
 	}
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "payload"))) {
 		log_warn("event=slack_bad_frame conn=%d envelope=%s error=%s", c->id, log_q(id),
-			 log_q("field 'payload' must be an object"));
+		         log_q("field 'payload' must be an object"));
 		slack_socket_ack(s, c->id, id, NULL); /* nothing to do with it, ever */
 		goto out;
 	}
 	if (seen_has(s, id)) {
 		log_info("event=slack_duplicate envelope=%s retry_attempt=%lld", log_q(id),
-			 (long long)json_int(m, "retry_attempt", 0));
+		         (long long)json_int(m, "retry_attempt", 0));
 		slack_socket_ack(s, c->id, id, NULL);
 		goto out;
 	}
@@ -296,7 +299,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return -1;
 		if (buf_append(&c->in, in, len) < 0) {
 			log_warn("event=slack_bad_frame conn=%d error=%s", c->id,
-				 log_q("frame over 4 MiB"));
+			         log_q("frame over 4 MiB"));
 			buf_reset(&c->in);
 			c->in.max = MAX_FRAME;
 			return -1; /* Slack will redeliver on a fresh socket */
@@ -335,12 +338,12 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			struct slack_socket *s = c->s;
 			int was_planned = c->retiring || c->closing;
 			log_info("event=slack_socket_closed conn=%d error=%s", c->id,
-				 log_q(reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && in
-					       ? (const char *)in
-					       : ""));
+			         log_q(reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && in
+			                   ? (const char *)in
+			                   : ""));
 			lws_set_opaque_user_data(wsi, NULL);
 			conn_reset(c);
-			if (!s->disabled && live_conns(s, 0) == 0 && !s->fetching) {
+			if (!s->disabled && live_conns(s, 0) < s->want && !s->fetching) {
 				if (was_planned)
 					s->next_connect_ms = 0; /* a refresh: straight on */
 				else
@@ -376,7 +379,7 @@ static void *connector_main(void *arg)
 
 		args = json_new_object();
 		rc = slack_web_call(s->api_url, s->app_token, "apps.connections.open", args, &reply,
-				    &ra, err, sizeof err);
+		                    &ra, err, sizeof err);
 		cJSON_Delete(args);
 
 		pthread_mutex_lock(&s->mu);
@@ -385,11 +388,12 @@ static void *connector_main(void *arg)
 		if (rc == 0 && json_str(reply, "url")) {
 			str_copy(s->url, sizeof s->url, json_str(reply, "url"));
 			s->url_state = 1;
-		} else if (rc == -2 && (!strcmp(err, "invalid_auth") || !strcmp(err, "not_authed") ||
-					!strcmp(err, "account_inactive") ||
-					!strcmp(err, "user_removed_from_team") ||
-					!strcmp(err, "team_disabled") ||
-					!strcmp(err, "not_allowed_token_type"))) {
+		} else if (rc == -2 &&
+		           (!strcmp(err, "invalid_auth") || !strcmp(err, "not_authed") ||
+		            !strcmp(err, "account_inactive") ||
+		            !strcmp(err, "user_removed_from_team") ||
+		            !strcmp(err, "team_disabled") ||
+		            !strcmp(err, "not_allowed_token_type"))) {
 			s->url_state = -2;
 		} else {
 			s->url_state = -1;
@@ -435,6 +439,11 @@ static void open_socket(struct slack_socket *s, const char *url)
 	i.ssl_connection = !strcmp(prot, "wss") ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = "slack-socket";
 	i.opaque_user_data = c;
+	/* ping after 10 s of silence, give up on a socket silent for 25 s (a
+	 * peer that vanished without a FIN would otherwise hold us forever) */
+	static const lws_retry_bo_t idle = {.secs_since_valid_ping = 10,
+	                                    .secs_since_valid_hangup = 25};
+	i.retry_and_idle_policy = &idle;
 	memset(c, 0, sizeof *c);
 	c->s = s;
 	c->id = ++s->next_id;
@@ -471,7 +480,7 @@ void slack_socket_tick(struct slack_socket *s)
 		open_socket(s, s->url);
 	} else if (state == -2) {
 		log_error("event=slack_auth_failed error=%s action=%s", log_q(s->url_err),
-			  log_q("check SLACK_APP_TOKEN; Slack input stays off until restart"));
+		          log_q("check SLACK_APP_TOKEN; Slack input stays off until restart"));
 		s->disabled = 1;
 		return;
 	} else if (state == -1) {
@@ -479,7 +488,7 @@ void slack_socket_tick(struct slack_socket *s)
 			s->backoff_ms = s->url_retry_ms;
 		schedule_reconnect(s, s->url_err);
 	}
-	if (!s->fetching && now >= s->next_connect_ms && live_conns(s, 0) == 0) {
+	if (!s->fetching && now >= s->next_connect_ms && live_conns(s, 0) < s->want) {
 		s->fetching = 1;
 		s->next_connect_ms = INT64_MAX;
 		pthread_mutex_lock(&s->mu);
@@ -489,8 +498,8 @@ void slack_socket_tick(struct slack_socket *s)
 	}
 }
 
-int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg *cfg,
-		       struct bot *b, slack_envelope_fn fn, void *arg, char *err, size_t errlen)
+int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg *cfg, struct bot *b,
+                       slack_envelope_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct slack_socket *s = xcalloc(1, sizeof *s);
 	struct lws_context_creation_info info;
@@ -499,6 +508,7 @@ int slack_socket_start(struct slack_socket **out, const struct slack_socket_cfg 
 	s->app_token = xstrdup(cfg->app_token);
 	s->dedupe_ttl_ms = cfg->dedupe_ttl_ms;
 	s->max_backoff_ms = cfg->max_backoff_ms;
+	s->want = cfg->sockets >= 1 && cfg->sockets < MAX_CONNS ? cfg->sockets : 1;
 	s->b = b;
 	s->fn = fn;
 	s->arg = arg;

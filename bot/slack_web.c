@@ -33,7 +33,7 @@
 #include "state.h"
 #include "timeutil.h"
 
-#define MAX_BUCKETS 128
+#define MAX_BUCKETS    128
 #define WEB_TIMEOUT_MS 10000
 
 struct bucket {
@@ -70,7 +70,7 @@ static double method_per_minute(const char *m)
 	if (!strcmp(m, "chat.update") || !strcmp(m, "reactions.add") ||
 	    !strcmp(m, "conversations.info"))
 		return 50; /* tier 3 */
-	return 100;	   /* tier 4: postEphemeral, files.* */
+	return 100;        /* tier 4: postEphemeral, files.* */
 }
 
 struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq)
@@ -158,20 +158,20 @@ static int nap(struct slack_web *w, int64_t ms)
 }
 
 static int do_call(struct http_client *http, const char *api_url, const char *token,
-		   const char *method, const cJSON *args, cJSON **reply, long *status,
-		   int64_t *retry_after_ms, char *err, size_t errlen)
+                   const char *method, const cJSON *args, cJSON **reply, long *status,
+                   int64_t *retry_after_ms, char *err, size_t errlen)
 {
 	char url[512], auth[600];
 	const char *hdrs[] = {auth, "Content-Type: application/json; charset=utf-8", NULL};
 	char *body = json_print(args);
 	struct http_request req = {
-		.method = "POST",
-		.url = url,
-		.headers = hdrs,
-		.body = body,
-		.body_len = strlen(body),
-		.timeout_ms = WEB_TIMEOUT_MS,
-		.max_response = 1 << 20,
+	    .method = "POST",
+	    .url = url,
+	    .headers = hdrs,
+	    .body = body,
+	    .body_len = strlen(body),
+	    .timeout_ms = WEB_TIMEOUT_MS,
+	    .max_response = 1 << 20,
 	};
 	struct http_response resp = {0};
 	int rc;
@@ -202,8 +202,8 @@ static int do_call(struct http_client *http, const char *api_url, const char *to
 		goto out;
 	}
 	if (!json_bool(*reply, "ok", 0)) {
-		snprintf(err, errlen, "%s", json_str(*reply, "error") ? json_str(*reply, "error")
-								     : "unknown_error");
+		snprintf(err, errlen, "%s",
+		         json_str(*reply, "error") ? json_str(*reply, "error") : "unknown_error");
 		rc = -2;
 		goto out;
 	}
@@ -213,14 +213,13 @@ out:
 	return rc;
 }
 
-int slack_web_call(const char *api_url, const char *token, const char *method,
-		   const cJSON *args, cJSON **reply, int64_t *retry_after_ms, char *err,
-		   size_t errlen)
+int slack_web_call(const char *api_url, const char *token, const char *method, const cJSON *args,
+                   cJSON **reply, int64_t *retry_after_ms, char *err, size_t errlen)
 {
 	struct http_client *http = http_client_new();
 	long status;
 	int rc = do_call(http, api_url, token, method, args, reply, &status, retry_after_ms, err,
-			 errlen);
+	                 errlen);
 	http_client_free(http);
 	return rc;
 }
@@ -230,8 +229,8 @@ int slack_web_call(const char *api_url, const char *token, const char *method,
  * -2 Slack said ok:false (err = code), 1 quitting.
  */
 static int call_until_final(struct slack_web *w, const char *method, const char *channel,
-			    const cJSON *args, cJSON **reply, int64_t incident, char *err,
-			    size_t errlen)
+                            const cJSON *args, cJSON **reply, int64_t incident, char *err,
+                            size_t errlen)
 {
 	int64_t backoff = 200;
 	int tries = 0;
@@ -266,28 +265,30 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 
 		tries++;
 		rc = do_call(w->http, w->api_url, w->token, method, args, reply, &status, &ra, err,
-			     errlen);
+		             errlen);
 		if (rc == 0 || rc == -2)
 			return rc;
 		if (status == 429) {
 			if (ra < 0)
 				ra = 1000;
 			log_info("event=slack_ratelimited method=%s channel=%s incident=%lld "
-				 "retry_after_ms=%lld",
-				 method, log_q(channel ? channel : ""), (long long)incident,
-				 (long long)ra);
+			         "retry_after_ms=%lld",
+			         method, log_q(channel ? channel : ""), (long long)incident,
+			         (long long)ra);
 			mb->blocked_until_ms = time_mono_ms() + ra;
 			if (cb)
 				cb->blocked_until_ms = time_mono_ms() + ra;
 			continue;
 		}
 		if (tries == w->cfg.max_tries)
-			log_error("event=slack_call_failing method=%s incident=%lld tries=%d error=%s",
-				  method, (long long)incident, tries, log_q(err));
+			log_error(
+			    "event=slack_call_failing method=%s incident=%lld tries=%d error=%s",
+			    method, (long long)incident, tries, log_q(err));
 		else
 			log_warn("event=slack_call_retry method=%s incident=%lld tries=%d error=%s "
-				 "backoff_ms=%lld",
-				 method, (long long)incident, tries, log_q(err), (long long)backoff);
+			         "backoff_ms=%lld",
+			         method, (long long)incident, tries, log_q(err),
+			         (long long)backoff);
 		if (nap(w, backoff + random() % (backoff / 4 + 1)))
 			return 1;
 		backoff *= 2;
@@ -310,8 +311,8 @@ static cJSON *op_args(const struct slack_op *op, int with_blocks)
 
 /* Run a message op with the invalid_blocks fallback.  Same returns as above. */
 static int send_msg(struct slack_web *w, const struct slack_op *op, const char *method,
-		    const char *channel, const char *ts_key, const char *ts, cJSON **reply,
-		    char *err, size_t errlen)
+                    const char *channel, const char *ts_key, const char *ts, cJSON **reply,
+                    char *err, size_t errlen)
 {
 	for (int with_blocks = 1; with_blocks >= 0; with_blocks--) {
 		cJSON *a = op_args(op, with_blocks);
@@ -330,8 +331,8 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
 		if (rc == -2 && with_blocks && op->blocks &&
 		    (!strcmp(err, "invalid_blocks") || !strcmp(err, "invalid_blocks_format"))) {
 			log_warn("event=slack_invalid_blocks method=%s incident=%lld "
-				 "action=retry_as_text",
-				 method, (long long)op->incident);
+			         "action=retry_as_text",
+			         method, (long long)op->incident);
 			cJSON_Delete(*reply);
 			*reply = NULL;
 			continue;
@@ -357,12 +358,13 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	case SLACK_OP_PARENT:
 		what = "parent";
 		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
-			      sizeof err);
+		              sizeof err);
 		if (rc == 0) {
 			const char *ts = json_str(reply, "ts");
 			const char *ch = json_str(reply, "channel");
 			if (!ts) {
-				log_warn("event=slack_no_ts incident=%lld", (long long)op->incident);
+				log_warn("event=slack_no_ts incident=%lld",
+				         (long long)op->incident);
 				break;
 			}
 			state_thread_put(w->st, "slack", op->incident, ch ? ch : op->channel, ts);
@@ -374,26 +376,27 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	case SLACK_OP_REPLY:
 		what = op->kind == SLACK_OP_UPDATE ? "update" : "reply";
 		if (state_thread_get(w->st, "slack", op->incident, channel, sizeof channel, parent,
-				     sizeof parent) != 1) {
-			log_warn("event=slack_no_thread incident=%lld op=%s", (long long)op->incident,
-				 what);
+		                     sizeof parent) != 1) {
+			log_warn("event=slack_no_thread incident=%lld op=%s",
+			         (long long)op->incident, what);
 			break;
 		}
 		if (op->kind == SLACK_OP_UPDATE) {
 			rc = send_msg(w, op, "chat.update", channel, "ts", parent, &reply, err,
-				      sizeof err);
+			              sizeof err);
 		} else {
 			rc = send_msg(w, op, "chat.postMessage", channel, "thread_ts", parent,
-				      &reply, err, sizeof err);
+			              &reply, err, sizeof err);
 			if (rc == 0 && op->key[0])
 				state_posted_put(w->st, "slack", op->key,
-						 json_str(reply, "ts") ? json_str(reply, "ts") : "");
+				                 json_str(reply, "ts") ? json_str(reply, "ts")
+				                                       : "");
 		}
 		break;
 	case SLACK_OP_EPHEMERAL:
 		what = "ephemeral";
 		rc = send_msg(w, op, "chat.postEphemeral", op->channel, NULL, NULL, &reply, err,
-			      sizeof err);
+		              sizeof err);
 		break;
 	case SLACK_OP_DONE:
 		pthread_mutex_lock(&w->mu);
@@ -405,7 +408,7 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	}
 	if (rc == -2)
 		log_warn("event=slack_post_refused op=%s incident=%lld error=%s", what,
-			 (long long)op->incident, log_q(err));
+		         (long long)op->incident, log_q(err));
 	else if (rc == 0)
 		log_debug("event=slack_posted op=%s incident=%lld", what, (long long)op->incident);
 	cJSON_Delete(reply);
@@ -444,7 +447,7 @@ static void *sender_main(void *arg)
 }
 
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	struct slack_web *w = xcalloc(1, sizeof *w);
 
@@ -502,10 +505,12 @@ size_t slack_web_pending(struct slack_web *w)
 	return n;
 }
 
-void slack_web_stop(struct slack_web *w)
+int64_t slack_web_stop(struct slack_web *w)
 {
+	int64_t done;
+
 	if (!w)
-		return;
+		return 0;
 	pthread_mutex_lock(&w->mu);
 	w->quit = 1;
 	pthread_cond_broadcast(&w->cv);
@@ -525,5 +530,7 @@ void slack_web_stop(struct slack_web *w)
 	free(w->api_url);
 	free(w->token);
 	free(w->state_path);
+	done = w->done_seq;
 	free(w);
+	return done;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -19,15 +20,15 @@ struct state {
 };
 
 static const char *const migrations[] = {
-	/* 1 */
-	"CREATE TABLE surface_seq (surface TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
-	"CREATE TABLE posted (surface TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL,"
-	" at_ms INTEGER NOT NULL, PRIMARY KEY (surface, key));"
-	"CREATE TABLE threads (surface TEXT NOT NULL, incident INTEGER NOT NULL,"
-	" channel TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (surface, incident));",
-	/* 2 */
-	"CREATE TABLE kv (surface TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	" PRIMARY KEY (surface, key));",
+    /* 1 */
+    "CREATE TABLE surface_seq (surface TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+    "CREATE TABLE posted (surface TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL, PRIMARY KEY (surface, key));"
+    "CREATE TABLE threads (surface TEXT NOT NULL, incident INTEGER NOT NULL,"
+    " channel TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (surface, incident));",
+    /* 2 */
+    "CREATE TABLE kv (surface TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (surface, key));",
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)
@@ -60,6 +61,24 @@ fail:
 	return -1;
 }
 
+/*
+ * Two threads of opsbot-bot write this file (the loop and the Slack sender).
+ * SQLite's default busy wait sleeps in steps of up to 100 ms, which shows
+ * as 100 ms stalls of the loop; writes here take microseconds, so retry
+ * often at first and back off only when the lock stays held.
+ */
+static int busy_wait(void *arg, int tries)
+{
+	(void)arg;
+	if (tries < 200)
+		usleep(100);
+	else if (tries < 5000)
+		usleep(1000);
+	else
+		return 0; /* about 5 s: give up, the caller logs it */
+	return 1;
+}
+
 int state_open(const char *path, struct state **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -67,13 +86,13 @@ int state_open(const char *path, struct state **out, char *err, size_t errlen)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
-			 db ? sqlite3_errmsg(db) : "out of memory");
+		         db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return -1;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_handler(db, busy_wait, NULL);
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL,
-			 NULL) != SQLITE_OK ||
+	                 NULL) != SQLITE_OK ||
 	    migrate(db, err, errlen) < 0) {
 		if (!*err)
 			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
@@ -141,22 +160,22 @@ int state_seq_get(struct state *st, const char *surface, int64_t *seq)
 	if (rc == SQLITE_ROW)
 		*seq = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int state_seq_set(struct state *st, const char *surface, int64_t seq)
 {
 	return exec_done(st, prep(st,
-				  "INSERT INTO surface_seq(surface, seq) VALUES(?, ?) "
-				  "ON CONFLICT(surface) DO UPDATE SET seq=max(seq, excluded.seq)",
-				  "si", surface, seq));
+	                          "INSERT INTO surface_seq(surface, seq) VALUES(?, ?) "
+	                          "ON CONFLICT(surface) DO UPDATE SET seq=max(seq, excluded.seq)",
+	                          "si", surface, seq));
 }
 
 int state_posted_get(struct state *st, const char *surface, const char *key, char *ref,
-		     size_t reflen)
+                     size_t reflen)
 {
 	sqlite3_stmt *s =
-		prep(st, "SELECT ref FROM posted WHERE surface=? AND key=?", "ss", surface, key);
+	    prep(st, "SELECT ref FROM posted WHERE surface=? AND key=?", "ss", surface, key);
 	int rc, found = 0;
 
 	if (!s)
@@ -176,17 +195,17 @@ int state_posted_get(struct state *st, const char *surface, const char *key, cha
 int state_posted_put(struct state *st, const char *surface, const char *key, const char *ref)
 {
 	return exec_done(st, prep(st,
-				  "INSERT OR IGNORE INTO posted(surface, key, ref, at_ms) "
-				  "VALUES(?, ?, ?, ?)",
-				  "sssi", surface, key, ref ? ref : "", time_now_ms()));
+	                          "INSERT OR IGNORE INTO posted(surface, key, ref, at_ms) "
+	                          "VALUES(?, ?, ?, ?)",
+	                          "sssi", surface, key, ref ? ref : "", time_now_ms()));
 }
 
 int state_thread_get(struct state *st, const char *surface, int64_t incident, char *channel,
-		     size_t chlen, char *parent, size_t plen)
+                     size_t chlen, char *parent, size_t plen)
 {
-	sqlite3_stmt *s = prep(st,
-			       "SELECT channel, parent FROM threads WHERE surface=? AND incident=?",
-			       "si", surface, incident);
+	sqlite3_stmt *s =
+	    prep(st, "SELECT channel, parent FROM threads WHERE surface=? AND incident=?", "si",
+	         surface, incident);
 	int rc, found = 0;
 
 	if (!s)
@@ -203,20 +222,20 @@ int state_thread_get(struct state *st, const char *surface, int64_t incident, ch
 	return found;
 }
 
-int state_thread_put(struct state *st, const char *surface, int64_t incident,
-		     const char *channel, const char *parent)
+int state_thread_put(struct state *st, const char *surface, int64_t incident, const char *channel,
+                     const char *parent)
 {
 	return exec_done(st, prep(st,
-				  "INSERT INTO threads(surface, incident, channel, parent) "
-				  "VALUES(?, ?, ?, ?) ON CONFLICT(surface, incident) DO UPDATE "
-				  "SET channel=excluded.channel, parent=excluded.parent",
-				  "siss", surface, incident, channel, parent));
+	                          "INSERT INTO threads(surface, incident, channel, parent) "
+	                          "VALUES(?, ?, ?, ?) ON CONFLICT(surface, incident) DO UPDATE "
+	                          "SET channel=excluded.channel, parent=excluded.parent",
+	                          "siss", surface, incident, channel, parent));
 }
 
 int state_kv_get(struct state *st, const char *surface, const char *key, char **val)
 {
-	sqlite3_stmt *s = prep(st, "SELECT value FROM kv WHERE surface=? AND key=?", "ss", surface,
-			       key);
+	sqlite3_stmt *s =
+	    prep(st, "SELECT value FROM kv WHERE surface=? AND key=?", "ss", surface, key);
 	int rc, found = 0;
 
 	*val = NULL;
@@ -236,7 +255,22 @@ int state_kv_get(struct state *st, const char *surface, const char *key, char **
 int state_kv_put(struct state *st, const char *surface, const char *key, const char *val)
 {
 	return exec_done(st, prep(st,
-				  "INSERT INTO kv(surface, key, value) VALUES(?, ?, ?) "
-				  "ON CONFLICT(surface, key) DO UPDATE SET value=excluded.value",
-				  "sss", surface, key, val));
+	                          "INSERT INTO kv(surface, key, value) VALUES(?, ?, ?) "
+	                          "ON CONFLICT(surface, key) DO UPDATE SET value=excluded.value",
+	                          "sss", surface, key, val));
+}
+
+int state_loop_mode(struct state *st)
+{
+	return sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
+int state_checkpoint(struct state *st)
+{
+	return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+	               SQLITE_OK
+	           ? 0
+	           : -1;
 }

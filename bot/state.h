@@ -28,7 +28,7 @@ struct state;
 int state_open(const char *path, struct state **out, char *err, size_t errlen);
 void state_close(struct state *st);
 
-/* The last finished seq of a surface (0 when none).  0, or -1 on error. */
+/* The last finished seq of a surface: 1 (stored), 0 (never stored; *seq = 0), -1 on error. */
 int state_seq_get(struct state *st, const char *surface, int64_t *seq);
 /* Raise a surface's seq to seq (never lowers it).  0, or -1 on error. */
 int state_seq_set(struct state *st, const char *surface, int64_t seq);
@@ -38,16 +38,16 @@ int state_seq_set(struct state *st, const char *surface, int64_t seq);
  * 0 when not, -1 on error.
  */
 int state_posted_get(struct state *st, const char *surface, const char *key, char *ref,
-		     size_t reflen);
+                     size_t reflen);
 /* Record key as posted with ref; a repeat keeps the first.  0, or -1. */
 int state_posted_put(struct state *st, const char *surface, const char *key, const char *ref);
 
 /* An incident's thread: 1 and channel/parent copied, 0 when none, -1 on error. */
 int state_thread_get(struct state *st, const char *surface, int64_t incident, char *channel,
-		     size_t chlen, char *parent, size_t plen);
+                     size_t chlen, char *parent, size_t plen);
 /* Record (or replace) an incident's thread.  0, or -1. */
-int state_thread_put(struct state *st, const char *surface, int64_t incident,
-		     const char *channel, const char *parent);
+int state_thread_put(struct state *st, const char *surface, int64_t incident, const char *channel,
+                     const char *parent);
 
 /*
  * A small keyed value per surface (e.g. an incident's last known record as
@@ -56,5 +56,14 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident,
  */
 int state_kv_get(struct state *st, const char *surface, const char *key, char **val);
 int state_kv_put(struct state *st, const char *surface, const char *key, const char *val);
+
+/*
+ * Leave WAL checkpoints (which fsync) to other connections of this file:
+ * for the lws loop's handle, so a checkpoint never stalls the loop.  Some
+ * other handle (a surface's sender) must then write often enough to
+ * checkpoint; state_checkpoint() runs one (PASSIVE) by hand.
+ */
+int state_loop_mode(struct state *st);
+int state_checkpoint(struct state *st);
 
 #endif

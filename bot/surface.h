@@ -11,7 +11,17 @@
  * handled (posted, or recorded as not needing a post); after a restart
  * catch-up resumes after that seq, so an event accepted but not yet posted
  * is offered again.  A surface must therefore tolerate seeing an event twice
- * across restarts (state_posted_* makes that cheap).
+ * across restarts (state_posted_* makes that cheap).  A surface new to
+ * bot.db starts after the queue's last event (history is not replayed).
+ *
+ * Adding one: define `const struct surface discord_surface = {...}` in
+ * bot/discord.c and add `BOT_SRCS += bot/discord.c` in your own fragment;
+ * main.c names discord_surface, slack_surface and hooks_surface weakly, so
+ * each is in the table exactly when its file is linked.  A part with no
+ * chat (HTTP intake: /hooks/..., /metrics) is a surface with on_event NULL
+ * whose init registers routes with httpd_route(b->httpd, ...).  A surface
+ * that needs websockets creates its own client vhost in init
+ * (lws_create_vhost on b->lws with CONTEXT_PORT_NO_LISTEN), as slack does.
  */
 #ifndef OPSBOT_BOT_SURFACE_H
 #define OPSBOT_BOT_SURFACE_H

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "mem.h"
@@ -46,13 +47,23 @@ static char *config_trim(char *s)
 	return s;
 }
 
+/*
+ * A key names a secret when its last word is token, password, passwd or
+ * secret, or it ends in api_key/apikey ("bot_token", "smtp_password"); a
+ * key that only mentions one ("token_budget", "secret_file") does not.
+ */
 static int config_secret_name(const char *key)
 {
-	static const char *const words[] = {"token", "password", "secret", "api_key", "apikey"};
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(key, words[i]))
+	static const char *const last[] = {"token", "password", "passwd", "secret", "apikey"};
+	const char *word = key;
+	for (const char *p = key; *p; p++)
+		if (*p == '_' || *p == '-' || *p == '.')
+			word = p + 1;
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+		if (strcasecmp(word, last[i]) == 0)
 			return 1;
-	return 0;
+	size_t n = strlen(key);
+	return n >= 7 && strcasecmp(key + n - 7, "api_key") == 0;
 }
 
 int config_parse(const char *name, const char *text, struct config **out, char *err, size_t errlen)

@@ -118,6 +118,23 @@ static void test_secret_from_env(void **state)
 	char err[256];
 	assert_int_equal(config_parse("t.conf", "[slack]\nbot_token =\n", &c, err, sizeof(err)), 0);
 	config_free(c);
+	/* Keys that only mention a secret word are ordinary settings. */
+	static const struct {
+		const char *text;
+		int rc;
+	} names[] = {
+	    {"[llm]\ntoken_budget = 4000\n", 0}, {"[x]\nsecret_file = /etc/x\n", 0},
+	    {"[x]\napi_key = k\n", -1},          {"[x]\nsmtp_password = p\n", -1},
+	    {"[x]\nsigning-secret = s\n", -1},   {"[x]\nTOKEN = t\n", -1},
+	    {"[x]\nmax_tokens = 10\n", 0},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		c = NULL;
+		int rc = config_parse("t.conf", names[i].text, &c, err, sizeof(err));
+		if (rc != names[i].rc)
+			fail_msg("%s: got rc=%d want %d (%s)", names[i].text, rc, names[i].rc, err);
+		config_free(c);
+	}
 }
 
 static void test_durations(void **state)

@@ -122,7 +122,10 @@ int log_redact(char *s)
 			size_t end = (size_t)(p - s) + pl;
 			while (s[end] && log_tokchar(s[end]))
 				end++;
-			if (end - start >= 8 &&
+			/* "Bot x"/"Bearer x" need a token-length word after them, so text
+			 * such as "opsbot-bot pid=12" is left alone. */
+			size_t min = prefixes[k][pl - 1] == ' ' ? 16 : 8;
+			if (end - start >= min &&
 			    strncmp(s + start, REDACTED, sizeof(REDACTED) - 1) != 0) {
 				n += log_splice(s, start, end - start);
 				p = s + start + sizeof(REDACTED) - 1;

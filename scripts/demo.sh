@@ -23,12 +23,19 @@ STAGES=(detect:opsbot-detect retrieve:opsbot-retrieve plan:opsbot-plan
   execute:opsbot-exec verify:opsbot-exec report:opsbot-report index:opsbot-retrieve)
 EXTRA_DAEMONS=""
 EXTRA_CONFIG=""
-# opsbot-plan reads the catalog and policy of this checkout; its memory lives with the demo.
+# opsbot-plan reads the catalog and policy of this checkout, opsbot-retrieve its
+# runbooks; their memory and index live with the demo.
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 EXTRA_CONFIG+="[plan]
 catalog = $REPO/config/actions.conf
 policy = $REPO/config/policy.conf
 db = $DEMO/var/plan.db
+[retrieve]
+knowledge = $REPO/knowledge
+synonyms = $REPO/knowledge/synonyms.tsv
+stopwords = $REPO/knowledge/stopwords.txt
+catalog = $REPO/config/actions.conf
+db = $DEMO/var/knowledge.db
 "
 
 if [ -t 1 ]; then

@@ -24,7 +24,9 @@ got=$(code "http://127.0.0.1:$P/nope"); [ "$got" = 404 ] || t_fail "unknown path
 got=$(code -X POST -d x=1 "http://127.0.0.1:$P/healthz"); [ "$got" = 405 ] || t_fail "wrong method: got $got, want 405"
 got=$(head -c 5000 /dev/zero | code -X POST --data-binary @- "http://127.0.0.1:$P/healthz")
 [ "$got" = 413 ] || t_fail "big body: got $got, want 413"
-# still serving after the 413
+got=$(code -X POST -H 'Transfer-Encoding: chunked' -d x=1 "http://127.0.0.1:$P/healthz")
+[ "$got" = 411 ] || t_fail "chunked body: got $got, want 411"
+# still serving after the 413 and 411
 got=$(curl -s "http://127.0.0.1:$P/healthz"); [ "$got" = ok ] || t_fail "healthz after 413: got '$got'"
 kill -TERM "$PID_bot"
 t_wait "bot exits on SIGTERM" bash -c "! kill -0 $PID_bot"

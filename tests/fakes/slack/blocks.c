@@ -21,7 +21,7 @@ size_t blocks_strlen(const char *s)
 }
 
 static int text_obj(const cJSON *t, const char *where, size_t max, int plain_only, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	const char *type = json_str(t, "type");
 	const char *text = json_str(t, "text");
@@ -32,7 +32,7 @@ static int text_obj(const cJSON *t, const char *where, size_t max, int plain_onl
 	}
 	if (strcmp(type, "plain_text") != 0 && (plain_only || strcmp(type, "mrkdwn") != 0)) {
 		snprintf(err, errlen, "%s type must be %s", where,
-			 plain_only ? "plain_text" : "plain_text or mrkdwn");
+		         plain_only ? "plain_text" : "plain_text or mrkdwn");
 		return -1;
 	}
 	size_t n = blocks_strlen(text);
@@ -44,14 +44,14 @@ static int text_obj(const cJSON *t, const char *where, size_t max, int plain_onl
 }
 
 static int max_str(const cJSON *o, const char *key, size_t max, const char *where, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (!v)
 		return 0;
 	if (!cJSON_IsString(v) || blocks_strlen(v->valuestring) > max) {
-		snprintf(err, errlen, "%s.%s must be a string of at most %zu characters", where, key,
-			 max);
+		snprintf(err, errlen, "%s.%s must be a string of at most %zu characters", where,
+		         key, max);
 		return -1;
 	}
 	return 0;
@@ -70,7 +70,8 @@ static int element(const cJSON *e, const char *where, char *err, size_t errlen)
 		return -1;
 	if (strcmp(type, "button") == 0) {
 		snprintf(w, sizeof w, "%s.text", where);
-		if (text_obj(cJSON_GetObjectItemCaseSensitive(e, "text"), w, 75, 1, err, errlen) < 0 ||
+		if (text_obj(cJSON_GetObjectItemCaseSensitive(e, "text"), w, 75, 1, err, errlen) <
+		        0 ||
 		    max_str(e, "value", 2000, where, err, errlen) < 0 ||
 		    max_str(e, "url", 3000, where, err, errlen) < 0)
 			return -1;
@@ -109,7 +110,7 @@ static int block(const cJSON *b, int i, char *err, size_t errlen)
 		if (arr) {
 			if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > 10) {
 				snprintf(err, errlen, "%s.fields must be an array of at most 10",
-					 where);
+				         where);
 				return -1;
 			}
 			cJSON_ArrayForEach(it, arr)
@@ -125,7 +126,7 @@ static int block(const cJSON *b, int i, char *err, size_t errlen)
 	}
 	if (strcmp(type, "header") == 0)
 		return text_obj(cJSON_GetObjectItemCaseSensitive(b, "text"), where, 150, 1, err,
-				errlen);
+		                errlen);
 	if (strcmp(type, "divider") == 0)
 		return 0;
 	if (strcmp(type, "context") == 0 || strcmp(type, "actions") == 0) {
@@ -175,7 +176,7 @@ int blocks_check(const cJSON *blocks, char *err, size_t errlen)
 	}
 	if (cJSON_GetArraySize(blocks) > 50) {
 		snprintf(err, errlen, "no more than 50 items allowed (got %d)",
-			 cJSON_GetArraySize(blocks));
+		         cJSON_GetArraySize(blocks));
 		return -1;
 	}
 	cJSON_ArrayForEach(b, blocks)

@@ -24,24 +24,26 @@ struct httpd_ws;
 struct httpd_x;
 struct lws_context;
 
-#define FS_MAX_CONNS 10
+#define FS_MAX_CONNS   10
 #define FS_MAX_TICKETS 64
-#define FS_MAX_ENVS 20000
+#define FS_MAX_ENVS    20000
 
 struct fs_conn {
 	struct httpd_ws *ws;
 	int id;
 	int64_t opened_us;
 	int64_t close_at_us; /* 0, or when to close it (after a disconnect message) */
+	int64_t pinged_us;   /* last ping sent */
 };
 
 struct fs_env {
 	char id[64];
-	char type[24];	  /* events_api | slash_commands | interactive */
-	int accepts;	  /* accepts_response_payload */
-	cJSON *payload;	  /* owned */
-	int attempts;	  /* deliveries so far */
-	int sent;	  /* delivered at least once */
+	char type[24];  /* events_api | slash_commands | interactive */
+	int accepts;    /* accepts_response_payload */
+	cJSON *payload; /* owned */
+	int attempts;   /* deliveries so far */
+	int conn_id;    /* socket of the last delivery */
+	int sent;       /* delivered at least once */
 	int acked;
 	int64_t injected_us;
 	int64_t sent_us;
@@ -67,6 +69,7 @@ struct fs {
 	int max_retries;
 	int retry_after_s;
 	int refresh_grace_ms;
+	int ping_ms; /* server pings every ping_ms; 0 = none */
 	int accepts_response_payload_actions;
 
 	/* injected faults */
@@ -90,14 +93,14 @@ struct fs {
 	cJSON *messages;  /* array of message objects (top level and replies) */
 	cJSON *ephemeral; /* array */
 	cJSON *channels;  /* object: id -> {tokens, at_us} for the post limiter */
-	cJSON *files;	  /* object: file id -> {name, length, uploaded} */
+	cJSON *files;     /* object: file id -> {name, length, uploaded} */
 	int64_t last_ts_us;
 	uint64_t seq;
 
 	/* counters */
 	cJSON *calls; /* object: method -> count */
 	int64_t served_429, served_500, rate_limited, invalid_blocks;
-	int64_t redelivered, connects, refused;
+	int64_t redelivered, connects, refused, pings, pongs_closed;
 };
 
 extern struct fs fs;
@@ -119,7 +122,9 @@ int socket_send_raw(const char *text, size_t len);
 /* Send disconnect{reason} to every socket. */
 void socket_disconnect_all(const char *reason);
 void socket_drop_all(void);
-/* Redeliveries and refresh closes; call often. */
+/* Pongs received on open sockets plus closed ones. */
+int64_t socket_pongs(void);
+/* Redeliveries, refresh closes and pings; call often. */
 void socket_tick(void);
 struct fs_env *socket_find_env(const char *id);
 

@@ -5,7 +5,7 @@
  * SYNOPSIS
  *   fake-slack [--port N] [--port-file F] [--post-rate R] [--post-burst B]
  *              [--ack-timeout-ms MS] [--max-retries N] [--retry-after S]
- *              [--refresh-grace-ms MS]
+ *              [--refresh-grace-ms MS] [--ping-ms MS]
  *
  * DESCRIPTION
  *   Serves on 127.0.0.1 (port 0 = random, written to --port-file):
@@ -33,7 +33,7 @@
  *   POST /control/disconnect {reason: warning|refresh_requested|link_disabled}
  *   POST /control/fail       {status: 429|500, count: N}
  *   POST /control/stall      {on: true|false}   ignore acks
- *   POST /control/config     {post_rate, post_burst, ack_timeout_ms,
+ *   POST /control/config     {post_rate, post_burst, ack_timeout_ms, ping_ms,
  *                             max_retries, retry_after_s, refresh_grace_ms}
  *
  * TRUST
@@ -126,6 +126,7 @@ static cJSON *env_json(const struct fs_env *e)
 	json_add_str(o, "envelope_id", e->id);
 	json_add_str(o, "type", e->type);
 	json_add_int(o, "attempts", e->attempts);
+	json_add_int(o, "conn", e->conn_id);
 	json_add_bool(o, "acked", e->acked);
 	json_add_int(o, "injected_us", e->injected_us);
 	json_add_int(o, "sent_us", e->sent_us);
@@ -147,7 +148,7 @@ static void injected(struct httpd_x *x, struct fs_env *e)
 	reply_json(x, 200, o);
 }
 
-static const char *or(const char *s, const char *def)
+static const char * or (const char *s, const char *def)
 {
 	return s && *s ? s : def;
 }
@@ -161,22 +162,22 @@ static void c_slash(struct httpd_x *x, void *arg)
 	(void)arg;
 	if (!in)
 		return;
-	channel = or(json_str(in, "channel"), "C0INCIDENT");
-	user = or(json_str(in, "user"), "U0ALICE");
+	channel = or (json_str(in, "channel"), "C0INCIDENT");
+	user = or (json_str(in, "user"), "U0ALICE");
 	p = json_new_object();
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
-		 (unsigned long long)++fs.seq);
+	         (unsigned long long)++fs.seq);
 	snprintf(trig, sizeof trig, "%llu.%llu.fake", (unsigned long long)fs.seq,
-		 (unsigned long long)fs_now_us());
+	         (unsigned long long)fs_now_us());
 	json_add_str(p, "token", "fake-verification-token");
 	json_add_str(p, "team_id", fs.team);
 	json_add_str(p, "team_domain", "opsbot-fake");
 	json_add_str(p, "channel_id", channel);
 	json_add_str(p, "channel_name", "incidents");
 	json_add_str(p, "user_id", user);
-	json_add_str(p, "user_name", or(json_str(in, "user_name"), user));
-	json_add_str(p, "command", or(json_str(in, "command"), "/incident"));
-	json_add_str(p, "text", or(json_str(in, "text"), ""));
+	json_add_str(p, "user_name", or (json_str(in, "user_name"), user));
+	json_add_str(p, "command", or (json_str(in, "command"), "/incident"));
+	json_add_str(p, "text", or (json_str(in, "text"), ""));
 	json_add_str(p, "api_app_id", fs.app_id);
 	json_add_str(p, "is_enterprise_install", "false");
 	json_add_str(p, "response_url", url);
@@ -195,16 +196,16 @@ static void c_click(struct httpd_x *x, void *arg)
 	(void)arg;
 	if (!in)
 		return;
-	channel = or(json_str(in, "channel"), "C0INCIDENT");
-	user = or(json_str(in, "user"), "U0ALICE");
-	mts = or(json_str(in, "message_ts"), "");
+	channel = or (json_str(in, "channel"), "C0INCIDENT");
+	user = or (json_str(in, "user"), "U0ALICE");
+	mts = or (json_str(in, "message_ts"), "");
 	msg = web_find_message(channel, mts);
 	p = json_new_object();
 	json_add_str(p, "type", "block_actions");
 	o = json_new_object();
 	json_add_str(o, "id", user);
-	json_add_str(o, "username", or(json_str(in, "user_name"), user));
-	json_add_str(o, "name", or(json_str(in, "user_name"), user));
+	json_add_str(o, "username", or (json_str(in, "user_name"), user));
+	json_add_str(o, "name", or (json_str(in, "user_name"), user));
 	json_add_str(o, "team_id", fs.team);
 	json_add(p, "user", o);
 	json_add_str(p, "api_app_id", fs.app_id);
@@ -216,7 +217,7 @@ static void c_click(struct httpd_x *x, void *arg)
 	json_add_bool(o, "is_ephemeral", 0);
 	json_add(p, "container", o);
 	snprintf(url, sizeof url, "%llu.%llu.fake", (unsigned long long)++fs.seq,
-		 (unsigned long long)fs_now_us());
+	         (unsigned long long)fs_now_us());
 	json_add_str(p, "trigger_id", url);
 	o = json_new_object();
 	json_add_str(o, "id", fs.team);
@@ -234,17 +235,17 @@ static void c_click(struct httpd_x *x, void *arg)
 		json_add(p, "message", m);
 	}
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
-		 (unsigned long long)++fs.seq);
+	         (unsigned long long)++fs.seq);
 	json_add_str(p, "response_url", url);
 	acts = json_new_array();
 	a = json_new_object();
-	json_add_str(a, "action_id", or(json_str(in, "action_id"), "ack"));
-	json_add_str(a, "block_id", or(json_str(in, "block_id"), "actions"));
+	json_add_str(a, "action_id", or (json_str(in, "action_id"), "ack"));
+	json_add_str(a, "block_id", or (json_str(in, "block_id"), "actions"));
 	o = json_new_object();
 	json_add_str(o, "type", "plain_text");
-	json_add_str(o, "text", or(json_str(in, "action_id"), "ack"));
+	json_add_str(o, "text", or (json_str(in, "action_id"), "ack"));
 	json_add(a, "text", o);
-	json_add_str(a, "value", or(json_str(in, "value"), ""));
+	json_add_str(a, "value", or (json_str(in, "value"), ""));
 	json_add_str(a, "type", "button");
 	web_new_ts(ts, sizeof ts);
 	json_add_str(a, "action_ts", ts);
@@ -388,40 +389,50 @@ static void c_stats(struct httpd_x *x, void *arg)
 	json_add_int(o, "envelopes", (int64_t)fs.nenvs);
 	json_add_int(o, "acked", acked);
 	json_add_int(o, "redelivered", fs.redelivered);
+	json_add_int(o, "pings", fs.pings);
+	json_add_int(o, "pongs", socket_pongs());
 	json_add_int(o, "messages", cJSON_GetArraySize(fs.messages));
 	json_add_int(o, "fail_next", fs.fail_next);
 	json_add_bool(o, "stall_acks", fs.stall_acks);
 	reply_json(x, 200, o);
 }
 
-/* One message as a line of plain text for a person watching the demo. */
-static void dump_line(struct buf *b, const cJSON *m, const char *indent)
+/*
+ * One message as plain text for a person watching the demo: its fallback
+ * text (continuation lines indented) and, for a message with buttons, the
+ * buttons on one line.
+ */
+static void dump_line(struct buf *b, const cJSON *m, const char *first, const char *cont)
 {
 	const char *text = json_str(m, "text");
-	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(m, "blocks"), *bl;
-	int edits = (int)json_int(m, "edits", 0);
+	const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(m, "blocks"), *bl, *e;
+	int buttons = 0;
 
-	buf_appendf(b, "%s[%s]%s ", indent, json_str(m, "ts"), edits ? " (edited)" : "");
-	if (text && *text) {
-		buf_appendf(b, "%s\n", text);
-	} else {
-		buf_appendf(b, "(blocks only)\n");
+	buf_appendf(b, "%s[%s]%s ", first, json_str(m, "ts"),
+	            json_int(m, "edits", 0) ? " (edited)" : "");
+	if (!text || !*text)
+		text = "(blocks only)";
+	for (const char *p = text; *p; p++) {
+		buf_append(b, p, 1);
+		if (*p == '\n' && p[1])
+			buf_appendf(b, "%s", cont);
 	}
+	buf_append(b, "\n", 1);
 	cJSON_ArrayForEach(bl, blocks)
 	{
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(bl, "text");
-		const cJSON *els = cJSON_GetObjectItemCaseSensitive(bl, "elements"), *e;
-		if (json_str(t, "text"))
-			buf_appendf(b, "%s    | %s\n", indent, json_str(t, "text"));
-		cJSON_ArrayForEach(e, els)
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(bl, "elements"))
 		{
-			const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "text");
-			if (json_str(e, "type") && strcmp(json_str(e, "type"), "button") == 0)
-				buf_appendf(b, "%s    | [ %s ]\n", indent, or(json_str(et, "text"), "?"));
-			else if (json_str(e, "text"))
-				buf_appendf(b, "%s    | %s\n", indent, json_str(e, "text"));
+			const char *et = json_str(e, "type");
+			if (!et || strcmp(et, "button") != 0)
+				continue;
+			buf_appendf(
+			    b, "%s[ %s ]", buttons++ ? " " : cont,
+			    or (json_str(cJSON_GetObjectItemCaseSensitive(e, "text"), "text"),
+			        "?"));
 		}
 	}
+	if (buttons)
+		buf_append(b, "\n", 1);
 }
 
 static void c_dump(struct httpd_x *x, void *arg)
@@ -439,13 +450,13 @@ static void c_dump(struct httpd_x *x, void *arg)
 		if (json_str(m, "thread_ts") || (*channel && strcmp(c, channel) != 0))
 			continue;
 		buf_appendf(&b, "#%s ", c);
-		dump_line(&b, m, "");
+		dump_line(&b, m, "", "    ");
 		cJSON_ArrayForEach(k, fs.messages)
 		{
 			const char *t = json_str(k, "thread_ts");
 			if (t && strcmp(t, json_str(m, "ts")) == 0 &&
 			    strcmp(json_str(k, "channel"), c) == 0)
-				dump_line(&b, k, "    └ ");
+				dump_line(&b, k, "    └ ", "        ");
 		}
 		buf_append(&b, "\n", 1);
 	}
@@ -468,7 +479,7 @@ static void c_disconnect(struct httpd_x *x, void *arg)
 	(void)arg;
 	if (!in)
 		return;
-	socket_disconnect_all(or(json_str(in, "reason"), "refresh_requested"));
+	socket_disconnect_all(or (json_str(in, "reason"), "refresh_requested"));
 	cJSON_Delete(in);
 	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
 }
@@ -514,6 +525,7 @@ static void c_config(struct httpd_x *x, void *arg)
 	fs.max_retries = (int)json_int(in, "max_retries", fs.max_retries);
 	fs.retry_after_s = (int)json_int(in, "retry_after_s", fs.retry_after_s);
 	fs.refresh_grace_ms = (int)json_int(in, "refresh_grace_ms", fs.refresh_grace_ms);
+	fs.ping_ms = (int)json_int(in, "ping_ms", fs.ping_ms);
 	cJSON_Delete(in);
 	cJSON_Delete(fs.channels);
 	fs.channels = json_new_object(); /* restart the buckets */
@@ -563,15 +575,16 @@ static double num_arg(const char *s, const char *name)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"port-file", required_argument, NULL, 'f'},
-		{"post-rate", required_argument, NULL, 'r'},
-		{"post-burst", required_argument, NULL, 'b'},
-		{"ack-timeout-ms", required_argument, NULL, 'a'},
-		{"max-retries", required_argument, NULL, 'm'},
-		{"retry-after", required_argument, NULL, 'R'},
-		{"refresh-grace-ms", required_argument, NULL, 'g'},
-		{NULL, 0, NULL, 0},
+	    {"port", required_argument, NULL, 'p'},
+	    {"port-file", required_argument, NULL, 'f'},
+	    {"post-rate", required_argument, NULL, 'r'},
+	    {"post-burst", required_argument, NULL, 'b'},
+	    {"ack-timeout-ms", required_argument, NULL, 'a'},
+	    {"max-retries", required_argument, NULL, 'm'},
+	    {"retry-after", required_argument, NULL, 'R'},
+	    {"refresh-grace-ms", required_argument, NULL, 'g'},
+	    {"ping-ms", required_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lws_context_creation_info info;
 	const char *port_file = NULL;
@@ -584,27 +597,48 @@ int main(int argc, char **argv)
 	fs.max_retries = 3;
 	fs.retry_after_s = 1;
 	fs.refresh_grace_ms = 10000;
+	fs.ping_ms = 10000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'p': port = (int)num_arg(optarg, "port"); break;
-		case 'f': port_file = optarg; break;
-		case 'r': fs.post_rate = num_arg(optarg, "post-rate"); break;
-		case 'b': fs.post_burst = num_arg(optarg, "post-burst"); break;
-		case 'a': fs.ack_timeout_ms = (int)num_arg(optarg, "ack-timeout-ms"); break;
-		case 'm': fs.max_retries = (int)num_arg(optarg, "max-retries"); break;
-		case 'R': fs.retry_after_s = (int)num_arg(optarg, "retry-after"); break;
-		case 'g': fs.refresh_grace_ms = (int)num_arg(optarg, "refresh-grace-ms"); break;
+		case 'p':
+			port = (int)num_arg(optarg, "port");
+			break;
+		case 'f':
+			port_file = optarg;
+			break;
+		case 'r':
+			fs.post_rate = num_arg(optarg, "post-rate");
+			break;
+		case 'b':
+			fs.post_burst = num_arg(optarg, "post-burst");
+			break;
+		case 'a':
+			fs.ack_timeout_ms = (int)num_arg(optarg, "ack-timeout-ms");
+			break;
+		case 'm':
+			fs.max_retries = (int)num_arg(optarg, "max-retries");
+			break;
+		case 'R':
+			fs.retry_after_s = (int)num_arg(optarg, "retry-after");
+			break;
+		case 'g':
+			fs.refresh_grace_ms = (int)num_arg(optarg, "refresh-grace-ms");
+			break;
+		case 'P':
+			fs.ping_ms = (int)num_arg(optarg, "ping-ms");
+			break;
 		default:
-			fprintf(stderr, "usage: fake-slack [--port N] [--port-file F] [--post-rate R] "
-					"[--post-burst B] [--ack-timeout-ms MS] [--max-retries N] "
-					"[--retry-after S] [--refresh-grace-ms MS]\n");
+			fprintf(stderr,
+			        "usage: fake-slack [--port N] [--port-file F] [--post-rate R] "
+			        "[--post-burst B] [--ack-timeout-ms MS] [--max-retries N] "
+			        "[--retry-after S] [--refresh-grace-ms MS] [--ping-ms MS]\n");
 			return 2;
 		}
 	}
 	log_init("fake-slack");
 	srandom((unsigned)(fs_now_us() ^ getpid()));
-	str_copy(fs.bot_token, sizeof fs.bot_token, or(getenv("SLACK_BOT_TOKEN"), "xoxb-fake"));
-	str_copy(fs.app_token, sizeof fs.app_token, or(getenv("SLACK_APP_TOKEN"), "xapp-fake"));
+	str_copy(fs.bot_token, sizeof fs.bot_token, or (getenv("SLACK_BOT_TOKEN"), "xoxb-fake"));
+	str_copy(fs.app_token, sizeof fs.app_token, or (getenv("SLACK_APP_TOKEN"), "xapp-fake"));
 	str_copy(fs.team, sizeof fs.team, "T0OPSBOT");
 	str_copy(fs.app_id, sizeof fs.app_id, "A0OPSBOT");
 	str_copy(fs.bot_user, sizeof fs.bot_user, "U0OPSBOT");

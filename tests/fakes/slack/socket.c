@@ -66,7 +66,7 @@ static int take_ticket(const char *query)
 	for (int i = 0; i < fs.ntickets; i++) {
 		if (strcmp(fs.tickets[i], t) == 0) {
 			memmove(fs.tickets[i], fs.tickets[i + 1],
-				sizeof fs.tickets[0] * (size_t)(fs.ntickets - i - 1));
+			        sizeof fs.tickets[0] * (size_t)(fs.ntickets - i - 1));
 			fs.ntickets--;
 			return 0;
 		}
@@ -124,6 +124,7 @@ static void deliver(struct fs_env *e)
 			fs.redelivered++;
 		e->attempts++;
 		e->sent = 1;
+		e->conn_id = c->id;
 		e->sent_us = fs_now_us();
 		e->deadline_us = e->sent_us + (int64_t)fs.ack_timeout_ms * 1000;
 	}
@@ -186,11 +187,19 @@ void socket_disconnect_all(const char *reason)
 		if (strcmp(reason, "refresh_requested") == 0)
 			c->close_at_us = now + (int64_t)fs.refresh_grace_ms * 1000;
 		else if (strcmp(reason, "link_disabled") == 0 ||
-			 strcmp(reason, "too_many_websockets") == 0)
+		         strcmp(reason, "too_many_websockets") == 0)
 			c->close_at_us = now + 1; /* after the message is out */
 	}
 	cJSON_Delete(m);
 	log_info("event=disconnect_sent reason=%s sockets=%d", reason, fs.nconns);
+}
+
+int64_t socket_pongs(void)
+{
+	int64_t n = fs.pongs_closed;
+	for (int i = 0; i < fs.nconns; i++)
+		n += httpd_ws_pongs(fs.conns[i].ws);
+	return n;
 }
 
 void socket_drop_all(void)
@@ -213,6 +222,12 @@ void socket_tick(void)
 		}
 		if (!c->close_at_us)
 			any_open = 1;
+		if (fs.ping_ms > 0 && c->close_at_us == 0 &&
+		    now - c->pinged_us >= (int64_t)fs.ping_ms * 1000) {
+			c->pinged_us = now;
+			if (httpd_ws_ping(c->ws) == 0)
+				fs.pings++;
+		}
 	}
 	for (size_t i = scan_from; i < fs.nenvs; i++) {
 		struct fs_env *e = &fs.envs[i];
@@ -243,7 +258,8 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	(void)arg;
 	if (strncmp(path, "/link", 5) != 0 || take_ticket(query) < 0) {
 		fs.refused++;
-		log_info("event=ws_refused reason=%s", log_q("bad or used ticket"));
+		log_info("event=ws_refused reason=%s path=%s query=%s", log_q("bad or used ticket"),
+		         log_q(path), log_q(query));
 		return -1;
 	}
 	if (fs.nconns >= FS_MAX_CONNS) {
@@ -256,6 +272,7 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	c->ws = ws;
 	c->id = ++fs.next_conn_id;
 	c->opened_us = fs_now_us();
+	c->pinged_us = c->opened_us;
 	fs.connects++;
 
 	hello = json_new_object();
@@ -343,6 +360,7 @@ static void ws_closed(struct httpd_ws *ws, void *arg)
 	if (!c)
 		return;
 	log_info("event=ws_closed conn=%d", c->id);
+	fs.pongs_closed += httpd_ws_pongs(ws);
 	int i = (int)(c - fs.conns);
 	memmove(&fs.conns[i], &fs.conns[i + 1], sizeof fs.conns[0] * (size_t)(fs.nconns - i - 1));
 	fs.nconns--;

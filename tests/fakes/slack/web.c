@@ -114,7 +114,7 @@ static int post_allowed(const char *channel)
 		json_add(fs.channels, channel, b);
 	}
 	tokens = json_num(b, "tokens", 0) +
-		 (double)(now - json_int(b, "at_us", now)) / 1e6 * fs.post_rate;
+	         (double)(now - json_int(b, "at_us", now)) / 1e6 * fs.post_rate;
 	if (tokens > fs.post_burst)
 		tokens = fs.post_burst;
 	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "at_us"), (double)now);
@@ -421,8 +421,8 @@ static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
 		}
 		cJSON *o = json_new_object();
 		json_add_str(o, "id", id);
-		json_add_str(o, "title", json_str(it, "title") ? json_str(it, "title")
-							       : json_str(f, "name"));
+		json_add_str(o, "title",
+		             json_str(it, "title") ? json_str(it, "title") : json_str(f, "name"));
 		json_add_str(o, "name", json_str(f, "name"));
 		json_add_int(o, "size", json_int(f, "received", 0));
 		cJSON_AddItemToArray(out, o);
@@ -435,8 +435,9 @@ static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
 		json_add_str(msg, "type", "message");
 		json_add_str(msg, "user", fs.bot_user);
 		json_add_str(msg, "bot_id", "B0OPSBOT");
-		json_add_str(msg, "text", arg_str(args, "initial_comment") ?
-					 arg_str(args, "initial_comment") : "");
+		json_add_str(msg, "text",
+		             arg_str(args, "initial_comment") ? arg_str(args, "initial_comment")
+		                                              : "");
 		json_add_str(msg, "ts", ts);
 		json_add_str(msg, "channel", channel);
 		if (thread_ts && web_find_message(channel, thread_ts))
@@ -454,15 +455,15 @@ static const struct method {
 	int app_token; /* needs the xapp token instead of the bot token */
 	method_fn fn;
 } methods[] = {
-	{"auth.test", 0, m_auth_test},
-	{"apps.connections.open", 1, m_connections_open},
-	{"chat.postMessage", 0, m_post},
-	{"chat.update", 0, m_update},
-	{"chat.postEphemeral", 0, m_ephemeral},
-	{"reactions.add", 0, m_react},
-	{"conversations.info", 0, m_conv_info},
-	{"files.getUploadURLExternal", 0, m_upload_url},
-	{"files.completeUploadExternal", 0, m_upload_complete},
+    {"auth.test", 0, m_auth_test},
+    {"apps.connections.open", 1, m_connections_open},
+    {"chat.postMessage", 0, m_post},
+    {"chat.update", 0, m_update},
+    {"chat.postEphemeral", 0, m_ephemeral},
+    {"reactions.add", 0, m_react},
+    {"conversations.info", 0, m_conv_info},
+    {"files.getUploadURLExternal", 0, m_upload_url},
+    {"files.completeUploadExternal", 0, m_upload_complete},
 };
 
 static void count_call(const char *method)
@@ -482,7 +483,7 @@ static void answer(struct httpd_x *x, int status, cJSON *reply)
 
 	snprintf(ra, sizeof ra, "Retry-After: %d", fs.retry_after_s);
 	httpd_reply(x, status, "application/json; charset=utf-8", s, strlen(s),
-		    status == 429 ? hdrs : NULL);
+	            status == 429 ? hdrs : NULL);
 	free(s);
 	cJSON_Delete(reply);
 }
@@ -509,7 +510,8 @@ static void api(struct httpd_x *x, void *arg)
 		} else {
 			fs.served_500++;
 			cJSON_Delete(reply);
-			httpd_reply_str(x, fs.fail_status, "text/plain", "internal error (injected)\n");
+			httpd_reply_str(x, fs.fail_status, "text/plain",
+			                "internal error (injected)\n");
 		}
 		return;
 	}
@@ -543,10 +545,10 @@ static void api(struct httpd_x *x, void *arg)
 	}
 	if (strcmp(token, m->app_token ? fs.app_token : fs.bot_token) != 0) {
 		e = strncmp(token, "xapp-", 5) == 0 || strncmp(token, "xoxb-", 5) == 0
-			    ? (strcmp(token, m->app_token ? fs.bot_token : fs.app_token) == 0
-				       ? "not_allowed_token_type"
-				       : "invalid_auth")
-			    : "invalid_auth";
+		        ? (strcmp(token, m->app_token ? fs.bot_token : fs.app_token) == 0
+		               ? "not_allowed_token_type"
+		               : "invalid_auth")
+		        : "invalid_auth";
 		goto fail;
 	}
 	e = m->fn(args, reply, &status);

@@ -1,0 +1,37 @@
+# bot/discord.mk: the Discord surface of opsbot-bot (Gateway + REST + HTTP
+# interactions) and its unit tests.
+
+BOT_SRCS += bot/discord_sig.c
+
+$(B)/tests/discord_sig_test: $(B)/bot/discord_sig_test.o $(B)/bot/discord_sig.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+
+UNIT_TESTS += $(B)/tests/discord_sig_test
+ALL_OBJS += $(B)/bot/discord_sig_test.o
+
+BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
+
+INTEG_TESTS += tests/integration/discord_e2e.sh
+INTEG_TESTS += tests/integration/discord_faults.sh
+INTEG_TESTS += tests/integration/discord_http.sh
+
+$(B)/tests/discord_rest_test: $(B)/bot/discord_rest_test.o $(B)/bot/discord_rest.o \
+		$(B)/bot/discord_gw.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_CMOCKA) -lpthread
+UNIT_TESTS += $(B)/tests/discord_rest_test
+ALL_OBJS += $(B)/bot/discord_rest_test.o
+
+BENCHES += chat_discord
+.PHONY: bench-chat_discord
+bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/dbench $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
+	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
+INTEG_TESTS += tests/integration/discord_restart.sh
+INTEG_TESTS += tests/integration/discord_approval.sh
+
+$(B)/tests/discord_tpl_test: $(B)/bot/discord_tpl_test.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+UNIT_TESTS += $(B)/tests/discord_tpl_test
+ALL_OBJS += $(B)/bot/discord_tpl_test.o

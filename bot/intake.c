@@ -1,0 +1,393 @@
+/*
+ * intake.c: opsbot-bot's HTTP intake -- alert webhooks in, /metrics out.
+ *
+ * Routes (on the [http] listener):
+ *   POST /hooks/alertmanager  Alertmanager webhook (payload version 4)
+ *   POST /hooks/generic       the small JSON shape documented in alert.h
+ *   GET  /metrics             Prometheus text exposition (passes promtool)
+ * (GET /healthz is main.c's.)
+ *
+ * Trust: every request is untrusted.  Hooks need "Authorization: Bearer
+ * <token>" with the token from the environment variable [hooks] token_env
+ * (default OPSBOT_HOOK_TOKEN), compared in constant time; without a token
+ * set, hooks answer 401 and say why.  A payload is parsed and checked
+ * completely (alert.c) before anything is sent to the queue, so a bad one
+ * gets a 4xx with a one-line reason and changes nothing; bodies above
+ * [http] max_body get 413 from httpd.  Every queue request carries an
+ * idempotency key, so Alertmanager's retries after a 503 (queue not
+ * answering) converge on the same incident, note and resolution.
+ *
+ * Alertmanager flow: submit (key from the group key) -> for a group already
+ * known, a note with the notification -> when the group is resolved, a
+ * resolve command (unless [hooks] resolve = no: then only the note).
+ *
+ * Config [hooks]: token_env, resolve = yes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "alert.h"
+#include "bot.h"
+#include "config.h"
+#include "httpd.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "surface.h"
+#include "timeutil.h"
+#include "wire.h"
+
+#define INTAKE_CALL_MS  5000
+#define INTAKE_RETRIES  2
+#define INTAKE_COUNTERS 32
+
+struct intake {
+	struct bot *b;
+	const char *token; /* from the environment; NULL when unset */
+	char token_env[64];
+	int resolve;
+	struct {
+		char hook[16];
+		int code;
+		unsigned long long n;
+	} count[INTAKE_COUNTERS];
+	size_t ncount;
+	int64_t last_queue_ms; /* round trip of the last stats query */
+};
+
+/* One webhook being carried through its queue calls. */
+struct intake_x {
+	struct intake *in;
+	struct httpd_x *x;
+	const char *hook;
+	struct alert_req req;
+	int64_t incident;
+	int created;
+	int64_t t0;
+};
+
+static void intake_count(struct intake *in, const char *hook, int code)
+{
+	for (size_t i = 0; i < in->ncount; i++)
+		if (in->count[i].code == code && strcmp(in->count[i].hook, hook) == 0) {
+			in->count[i].n++;
+			return;
+		}
+	if (in->ncount == INTAKE_COUNTERS)
+		return;
+	str_copy(in->count[in->ncount].hook, sizeof in->count[0].hook, hook);
+	in->count[in->ncount].code = code;
+	in->count[in->ncount].n = 1;
+	in->ncount++;
+}
+
+/* Answer with JSON {"error": reason} or the given object; counts the code. */
+static void intake_reply(struct intake *in, struct httpd_x *x, const char *hook, int code,
+                         cJSON *body, const char *reason)
+{
+	if (!body) {
+		body = json_new_object();
+		json_add_str(body, "error", reason);
+	}
+	char *text = json_print(body);
+	httpd_reply_str(x, code, "application/json", text);
+	free(text);
+	cJSON_Delete(body);
+	intake_count(in, hook, code);
+	if (code >= 400)
+		log_info("event=hook_refused hook=%s code=%d reason=%s", hook, code,
+		         log_q(reason ? reason : ""));
+}
+
+static void intake_done(struct intake_x *ix, int code, cJSON *body, const char *reason)
+{
+	intake_reply(ix->in, ix->x, ix->hook, code, body, reason);
+	alert_req_free(&ix->req);
+	free(ix);
+}
+
+static void intake_ok(struct intake_x *ix, int resolved)
+{
+	cJSON *o = json_new_object();
+	json_add_int(o, "incident", ix->incident);
+	json_add_bool(o, "created", ix->created);
+	if (ix->req.update)
+		json_add_bool(o, "resolved", resolved);
+	log_info("event=hook_accepted hook=%s incident=%lld created=%d resolved=%d ms=%lld",
+	         ix->hook, (long long)ix->incident, ix->created, resolved,
+	         (long long)(time_mono_ms() - ix->t0));
+	intake_done(ix, ix->created ? 201 : 200, o, NULL);
+}
+
+/* A queue failure as an HTTP answer: 503 when it may pass, 422 when refused. */
+static void intake_queue_failed(struct intake_x *ix, int rc, const char *err)
+{
+	if (rc == -1)
+		intake_done(ix, 503, NULL,
+		            "opsbot's queue did not answer; nothing was recorded, please retry");
+	else
+		intake_done(ix, 422, NULL, err && *err ? err : "the queue refused the request");
+}
+
+static void intake_resolved_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                               const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc == -1) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	/* -2 here is "already resolved": the wanted state, so it is success too. */
+	(void)reply;
+	intake_ok(ix, 1);
+}
+
+static void intake_command(struct intake_x *ix, const char *action, const char *key, bot_call_cb cb)
+{
+	cJSON *req = wire_new(WIRE_COMMAND, ix->incident);
+	json_add_str(req, "action", action);
+	json_add_str(req, "user", "alertmanager");
+	json_add_str(req, "surface", "alertmanager");
+	json_add_str(req, "note", ix->req.note);
+	json_add_str(req, "key", key);
+	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, cb, ix);
+}
+
+static void intake_after_note(struct intake_x *ix)
+{
+	if (ix->req.resolved && ix->in->resolve)
+		intake_command(ix, "resolve", ix->req.resolve_key, intake_resolved_cb);
+	else
+		intake_ok(ix, 0);
+}
+
+static void intake_note_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	(void)reply;
+	struct intake_x *ix = arg;
+	if (rc == -1) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	if (rc == -2) /* e.g. a note on a closed incident: recorded nowhere, not an error */
+		log_info("event=hook_note_refused incident=%lld reason=%s", (long long)ix->incident,
+		         log_q(err));
+	intake_after_note(ix);
+}
+
+static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	ix->incident = json_int(reply, "incident", 0);
+	ix->created = json_bool(reply, "created", 0);
+	if (!ix->req.update) {
+		intake_ok(ix, 0);
+		return;
+	}
+	if (!ix->created)
+		intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+	else
+		intake_after_note(ix);
+}
+
+static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
+{
+	char h[1024];
+	if (!in->token) {
+		char why[160];
+		snprintf(why, sizeof why,
+		         "webhooks are off: set %s in opsbot-bot's environment to a shared token",
+		         in->token_env);
+		intake_reply(in, x, hook, 401, NULL, why);
+		return -1;
+	}
+	size_t tl = strlen(in->token);
+	if (httpd_header(x, "Authorization", h, sizeof h) < 0 || strncmp(h, "Bearer ", 7) != 0 ||
+	    strlen(h + 7) != tl || CRYPTO_memcmp(h + 7, in->token, tl) != 0) {
+		intake_reply(in, x, hook, 401, NULL, "missing or wrong bearer token");
+		return -1;
+	}
+	return 0;
+}
+
+static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
+                        int (*parse)(const char *, size_t, struct alert_req *, char *, size_t))
+{
+	if (intake_auth(in, x, hook) < 0)
+		return;
+	const struct httpd_req *r = httpd_request(x);
+	struct intake_x *ix = xcalloc(1, sizeof *ix);
+	ix->in = in;
+	ix->x = x;
+	ix->hook = hook;
+	ix->t0 = time_mono_ms();
+	char err[300];
+	if (parse(r->body, r->body_len, &ix->req, err, sizeof err) < 0) {
+		char why[340];
+		snprintf(why, sizeof why, "bad %s payload: %s", hook, err);
+		{
+			intake_done(ix, 400, NULL, why);
+			return;
+		}
+	}
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+	json_add_str(req, "what", "incident");
+	if (ix->req.key[0])
+		json_add_str(req, "key", ix->req.key);
+	json_add(req, "spec", json_dup(ix->req.spec));
+	httpd_hold(x);
+	bot_call(in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+}
+
+static void intake_alertmanager(struct httpd_x *x, void *arg)
+{
+	intake_hook(x, arg, "alertmanager", alert_parse_alertmanager);
+}
+
+static void intake_generic(struct httpd_x *x, void *arg)
+{
+	intake_hook(x, arg, "generic", alert_parse_generic);
+}
+
+/* A label value escaped for the exposition format. */
+static void intake_label(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_appendf(b, "\\%c", *s);
+		else if (*s == '\n')
+			buf_append(b, "\\n", 2);
+		else
+			buf_append(b, s, 1);
+	}
+}
+
+struct intake_metrics {
+	struct intake *in;
+	struct httpd_x *x;
+	int64_t t0;
+};
+
+static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct intake_metrics *m = arg;
+	struct intake *in = m->in;
+	struct buf o = {.max = 4 << 20};
+	(void)err;
+	const cJSON *stats = rc == 0 ? cJSON_GetObjectItemCaseSensitive(reply, "stats") : NULL;
+	if (rc == 0)
+		in->last_queue_ms = time_mono_ms() - m->t0;
+	buf_appendf(&o,
+	            "# HELP opsbot_queue_up Whether opsbot-queue answered the stats query.\n"
+	            "# TYPE opsbot_queue_up gauge\nopsbot_queue_up %d\n",
+	            stats ? 1 : 0);
+	if (stats) {
+		buf_appendf(&o,
+		            "# HELP opsbot_queue_rpc_seconds Round trip of the last stats "
+		            "query to the queue.\n# TYPE opsbot_queue_rpc_seconds gauge\n"
+		            "opsbot_queue_rpc_seconds %.3f\n",
+		            (double)in->last_queue_ms / 1000.0);
+		const cJSON *inc = cJSON_GetObjectItemCaseSensitive(stats, "incidents"), *it;
+		buf_appendf(&o, "# HELP opsbot_incidents Incidents by state.\n"
+		                "# TYPE opsbot_incidents gauge\n");
+		cJSON_ArrayForEach(it, inc)
+		{
+			buf_appendf(&o, "opsbot_incidents{state=\"");
+			intake_label(&o, it->string);
+			buf_appendf(&o, "\"} %lld\n", (long long)it->valuedouble);
+		}
+		const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(stats, "jobs"), *k, *s;
+		buf_appendf(&o, "# HELP opsbot_jobs Jobs by kind and state.\n"
+		                "# TYPE opsbot_jobs gauge\n");
+		cJSON_ArrayForEach(k, jobs)
+		{
+			cJSON_ArrayForEach(s, k)
+			{
+				buf_appendf(&o, "opsbot_jobs{kind=\"");
+				intake_label(&o, k->string);
+				buf_appendf(&o, "\",state=\"");
+				intake_label(&o, s->string);
+				buf_appendf(&o, "\"} %lld\n", (long long)s->valuedouble);
+			}
+		}
+		buf_appendf(&o,
+		            "# HELP opsbot_job_leases Jobs held by a worker now.\n"
+		            "# TYPE opsbot_job_leases gauge\nopsbot_job_leases %lld\n"
+		            "# HELP opsbot_dead_letters Jobs that ran out of attempts.\n"
+		            "# TYPE opsbot_dead_letters gauge\nopsbot_dead_letters %lld\n",
+		            (long long)json_int(stats, "leases", 0),
+		            (long long)json_int(stats, "dead_letters", 0));
+	}
+	buf_appendf(&o,
+	            "# HELP opsbot_bot_event_seq Highest queue event this bot has dispatched.\n"
+	            "# TYPE opsbot_bot_event_seq gauge\nopsbot_bot_event_seq %lld\n",
+	            (long long)bot_seq_dispatched(b));
+	buf_appendf(&o, "# HELP opsbot_hook_requests_total Webhook requests by hook and HTTP "
+	                "status.\n# TYPE opsbot_hook_requests_total counter\n");
+	for (size_t i = 0; i < in->ncount; i++)
+		buf_appendf(&o, "opsbot_hook_requests_total{hook=\"%s\",code=\"%d\"} %llu\n",
+		            in->count[i].hook, in->count[i].code, in->count[i].n);
+	httpd_reply(m->x, 200, "text/plain; version=0.0.4; charset=utf-8", o.data ? o.data : "",
+	            o.len, NULL);
+	buf_free(&o);
+	free(m);
+}
+
+static void intake_metrics(struct httpd_x *x, void *arg)
+{
+	struct intake *in = arg;
+	struct intake_metrics *m = xcalloc(1, sizeof *m);
+	m->in = in;
+	m->x = x;
+	m->t0 = time_mono_ms();
+	cJSON *req = wire_new(WIRE_QUERY, 0);
+	json_add_str(req, "what", "stats");
+	httpd_hold(x);
+	bot_call(in->b, req, 2000, 0, intake_metrics_cb, m);
+}
+
+static int intake_init(struct bot *b, struct config *cfg, void **priv)
+{
+	struct intake *in = xcalloc(1, sizeof *in);
+	in->b = b;
+	str_copy(in->token_env, sizeof in->token_env,
+	         config_str(cfg, "hooks", "token_env", "OPSBOT_HOOK_TOKEN"));
+	in->token = config_secret(in->token_env);
+	in->resolve = config_bool(cfg, "hooks", "resolve", 1);
+	if (httpd_route(b->httpd, "POST", "/hooks/alertmanager", intake_alertmanager, in) < 0 ||
+	    httpd_route(b->httpd, "POST", "/hooks/generic", intake_generic, in) < 0 ||
+	    httpd_route(b->httpd, "GET", "/metrics", intake_metrics, in) < 0) {
+		config_error(cfg, "hooks", "token_env", "the HTTP route table is full");
+		free(in);
+		return -1;
+	}
+	if (!in->token)
+		log_warn("event=hooks_without_token env=%s reason=\"webhooks will answer 401\"",
+		         in->token_env);
+	*priv = in;
+	return 1;
+}
+
+static void intake_fini(struct bot *b, void *priv)
+{
+	(void)b;
+	free(priv);
+}
+
+const struct surface hooks_surface = {
+    .name = "hooks",
+    .init = intake_init,
+    .on_event = NULL,
+    .tick = NULL,
+    .fini = intake_fini,
+};

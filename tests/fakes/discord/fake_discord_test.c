@@ -1,0 +1,410 @@
+/* fake_discord_test.c: unit tests of fake-discord's REST and Gateway logic (no sockets). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dgw.h"
+#include "drest.h"
+#include "dstate.h"
+#include "json.h"
+#include "mem.h"
+
+#define TOKEN "unit-token"
+#define UA    "DiscordBot (https://example.invalid, 1)"
+#define AUTH  "Bot " TOKEN
+
+static struct dstate st;
+
+static int setup(void **state)
+{
+	(void)state;
+	struct dconfig cfg = {.heartbeat_ms = 1000,
+	                      .interaction_deadline_ms = 3000,
+	                      .bucket_limit = 5,
+	                      .bucket_window_ms = 60000,
+	                      .global_limit = 1000};
+	str_copy(cfg.token, sizeof cfg.token, TOKEN);
+	str_copy(cfg.app_id, sizeof cfg.app_id, "111");
+	str_copy(cfg.guild_id, sizeof cfg.guild_id, "222");
+	dstate_init(&st, &cfg);
+	str_copy(st.base_ws, sizeof st.base_ws, "ws://127.0.0.1:1");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dstate_free(&st);
+	return 0;
+}
+
+/* One request; returns status, body parsed into *out (may be NULL). */
+static int call(const char *method, const char *path, const char *body, cJSON **out,
+                struct drest_resp *keep)
+{
+	struct drest_req req = {.method = method,
+	                        .path = path,
+	                        .query = "",
+	                        .authorization = AUTH,
+	                        .user_agent = UA,
+	                        .content_type = "application/json",
+	                        .body = body ? body : "",
+	                        .body_len = body ? strlen(body) : 0};
+	struct drest_resp r;
+	memset(&r, 0, sizeof r);
+	drest_handle(&st, &req, &r);
+	if (out) {
+		*out = NULL;
+		if (r.body.len) {
+			char err[128];
+			json_parse(r.body.data, r.body.len, out, err, sizeof err);
+		}
+	}
+	int status = r.status;
+	if (keep)
+		*keep = r;
+	else
+		buf_free(&r.body);
+	return status;
+}
+
+static const char *ops_id(void)
+{
+	return dstate_chan_by_name(&st, "ops")->id;
+}
+
+/* Table: message bodies and the status and error code / error path they get. */
+static void test_message_limits(void **state)
+{
+	(void)state;
+	st.cfg.bucket_limit = 100; /* more cases than the bucket of 5 */
+	char big[2100];
+	memset(big, 'x', 2001);
+	big[2001] = 0;
+	char body_big[2200];
+	snprintf(body_big, sizeof body_big, "{\"content\":\"%s\"}", big);
+	struct buf rows = {0}, buttons = {0};
+	buf_appendf(&rows, "{\"content\":\"x\",\"components\":[");
+	buf_appendf(&buttons, "{\"content\":\"x\",\"components\":[{\"type\":1,\"components\":[");
+	for (int i = 0; i < 6; i++) {
+		buf_appendf(&rows,
+		            "%s{\"type\":1,\"components\":[{\"type\":2,\"style\":1,\"label\":\"b\","
+		            "\"custom_id\":\"c%d\"}]}",
+		            i ? "," : "", i);
+		buf_appendf(&buttons,
+		            "%s{\"type\":2,\"style\":1,\"label\":\"b\",\"custom_id\":\"c%d\"}",
+		            i ? "," : "", i);
+	}
+	buf_appendf(&rows, "]}");
+	buf_appendf(&buttons, "]}]}");
+	const char *six_rows = rows.data, *six_buttons = buttons.data;
+	struct {
+		const char *name;
+		const char *body;
+		int status;
+		int code;
+		const char *path; /* dotted path into errors that must exist */
+	} cases[] = {
+	    {"plain", "{\"content\":\"hello\"}", 200, 0, NULL},
+	    {"empty", "{\"content\":\"\"}", 400, 50006, NULL},
+	    {"too long", body_big, 400, 50035, "content"},
+	    {"six rows", six_rows, 400, 50035, "components"},
+	    {"six buttons", six_buttons, 400, 50035, "components.0.components"},
+	    {"dup custom_id",
+	     "{\"components\":[{\"type\":1,\"components\":[{\"type\":2,\"style\":1,\"label\":\"a\","
+	     "\"custom_id\":\"x\"},{\"type\":2,\"style\":4,\"label\":\"b\",\"custom_id\":\"x\"}]}]"
+	     "}",
+	     400, 50035, "components.0.components.1.custom_id"},
+	    {"embed ok", "{\"embeds\":[{\"title\":\"t\",\"description\":\"d\"}]}", 200, 0, NULL},
+	    {"field without value", "{\"embeds\":[{\"fields\":[{\"name\":\"n\"}]}]}", 400, 50035,
+	     "embeds.0.fields.0.value"},
+	};
+	char path[96];
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *got = NULL;
+		int status = call("POST", path, cases[i].body, &got, NULL);
+		if (status != cases[i].status)
+			fail_msg("%s: status got %d want %d", cases[i].name, status,
+			         cases[i].status);
+		if (cases[i].code && json_int(got, "code", -1) != cases[i].code)
+			fail_msg("%s: code got %lld want %d", cases[i].name,
+			         (long long)json_int(got, "code", -1), cases[i].code);
+		if (cases[i].path) {
+			const cJSON *node = cJSON_GetObjectItemCaseSensitive(got, "errors");
+			char p[96];
+			snprintf(p, sizeof p, "%s", cases[i].path);
+			char *save = NULL;
+			for (char *t = strtok_r(p, ".", &save); t && node;
+			     t = strtok_r(NULL, ".", &save))
+				node = cJSON_GetObjectItemCaseSensitive(node, t);
+			if (!node || !cJSON_GetObjectItemCaseSensitive(node, "_errors"))
+				fail_msg("%s: errors.%s._errors missing", cases[i].name,
+				         cases[i].path);
+		}
+		cJSON_Delete(got);
+	}
+	buf_free(&rows);
+	buf_free(&buttons);
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	cJSON *m = NULL;
+	assert_int_equal(call("POST", path, "{\"content\":\"incident\"}", &m, NULL), 200);
+	const char *mid = json_str(m, "id");
+	assert_non_null(mid);
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages/%s/threads", ops_id(), mid);
+	cJSON *t = NULL;
+	int s1 = call("POST", path, "{\"name\":\"incident 1\",\"auto_archive_duration\":1440}", &t,
+	              NULL);
+	if (s1 != 201)
+		fail_msg("first thread: status got %d want 201", s1);
+	if (strcmp(json_str(t, "id"), mid) != 0)
+		fail_msg("thread id got %s want message id %s", json_str(t, "id"), mid);
+	if (json_int(t, "type", 0) != 11)
+		fail_msg("thread type got %lld want 11", (long long)json_int(t, "type", 0));
+	cJSON *e = NULL;
+	int s2 = call("POST", path, "{\"name\":\"again\"}", &e, NULL);
+	if (s2 != 400 || json_int(e, "code", 0) != 160004)
+		fail_msg("second thread: got %d/%lld want 400/160004", s2,
+		         (long long)json_int(e, "code", 0));
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", mid);
+	cJSON *tm = NULL;
+	assert_int_equal(call("POST", path, "{\"content\":\"step\"}", &tm, NULL), 200);
+	if (strcmp(json_str(tm, "channel_id"), mid) != 0)
+		fail_msg("thread message channel got %s want %s", json_str(tm, "channel_id"), mid);
+	cJSON_Delete(m);
+	cJSON_Delete(t);
+	cJSON_Delete(e);
+	cJSON_Delete(tm);
+}
+
+static void test_auth_and_rate_limit(void **state)
+{
+	(void)state;
+	struct drest_req req = {.method = "GET",
+	                        .path = "/api/v10/gateway/bot",
+	                        .query = "",
+	                        .authorization = "Bot wrong",
+	                        .user_agent = UA};
+	struct drest_resp r;
+	memset(&r, 0, sizeof r);
+	drest_handle(&st, &req, &r);
+	if (r.status != 401)
+		fail_msg("bad token: got %d want 401", r.status);
+	buf_free(&r.body);
+	/* bucket_limit is 5 in this setup: the sixth call in the window is a 429. */
+	int statuses[6];
+	for (int i = 0; i < 6; i++) {
+		struct drest_resp k;
+		statuses[i] = call("GET", "/api/v10/gateway/bot", NULL, NULL, &k);
+		if (i == 5) {
+			cJSON *b = NULL;
+			char err[64];
+			json_parse(k.body.data, k.body.len, &b, err, sizeof err);
+			if (json_num(b, "retry_after", -1) <= 0 || json_bool(b, "global", 1) != 0)
+				fail_msg("429 body got %s want retry_after>0 global false",
+				         k.body.data);
+			int has_bucket = 0;
+			for (int h = 0; h < k.nheaders; h++)
+				has_bucket |= strcmp(k.hname[h], "X-RateLimit-Bucket") == 0;
+			if (!has_bucket)
+				fail_msg("429 without X-RateLimit-Bucket");
+			cJSON_Delete(b);
+		}
+		buf_free(&k.body);
+	}
+	for (int i = 0; i < 5; i++)
+		if (statuses[i] != 200)
+			fail_msg("call %d: got %d want 200", i, statuses[i]);
+	if (statuses[5] != 429)
+		fail_msg("call 6: got %d want 429", statuses[5]);
+	/* Forced global 429. */
+	st.force_global_n = 1;
+	cJSON *g = NULL;
+	char path[128];
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	int s = call("POST", path, "{\"content\":\"x\"}", &g, NULL);
+	if (s != 429 || !json_bool(g, "global", 0))
+		fail_msg("forced global: got %d global=%d want 429 true", s,
+		         json_bool(g, "global", 0));
+	cJSON_Delete(g);
+}
+
+/* Gateway: identify checks as a table of (payload, expected close code). */
+static void test_identify_codes(void **state)
+{
+	(void)state;
+	struct {
+		const char *frame;
+		int close;
+	} cases[] = {
+	    {"{\"op\":2,\"d\":{\"token\":\"nope\",\"intents\":1,\"properties\":{}}}", 4004},
+	    {"{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":134217728,\"properties\":{}}}",
+	     4013},
+	    {"{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":32769,\"properties\":{}}}",
+	     4014},
+	    {"{\"op\":5,\"d\":null}", 4001},
+	    {"not json", 4002},
+	    {"{\"op\":3,\"d\":{}}", 4003},
+	    {"{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":1,\"properties\":{}}}", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct dconn *c = dgw_open(&st, "v=10&encoding=json");
+		dgw_on_text(&st, c, cases[i].frame, strlen(cases[i].frame));
+		if (c->close_code != cases[i].close)
+			fail_msg("case %zu (%s): close got %d want %d", i, cases[i].frame,
+			         c->close_code, cases[i].close);
+		dgw_closed(&st, c, 4000);
+		dgw_conn_free(&st, c);
+	}
+	struct dconn *c = dgw_open(&st, "v=9&encoding=json");
+	if (c->close_code != 4012)
+		fail_msg("v=9: close got %d want 4012", c->close_code);
+	dgw_conn_free(&st, c);
+}
+
+static int count_frames(struct dconn *c, const char *needle)
+{
+	int n = 0;
+	for (struct dframe *f = c->out; f; f = f->next)
+		n += strstr(f->text, needle) != NULL;
+	return n;
+}
+
+static void test_resume_replay(void **state)
+{
+	(void)state;
+	struct dconn *c = dgw_open(&st, "v=10&encoding=json");
+	const char *id =
+	    "{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":513,\"properties\":{}}}";
+	dgw_on_text(&st, c, id, strlen(id));
+	struct dsess *s = c->sess;
+	assert_non_null(s);
+	if (count_frames(c, "\"READY\"") != 1 || count_frames(c, "\"GUILD_CREATE\"") != 1)
+		fail_msg("after identify: want READY and GUILD_CREATE");
+	int64_t seen = s->seq; /* the client saw everything so far */
+	dgw_closed(&st, c, 0); /* dropped: no close frame */
+	dgw_conn_free(&st, c);
+	/* Two interactions while offline. */
+	for (int i = 0; i < 2; i++) {
+		struct drest_resp r;
+		memset(&r, 0, sizeof r);
+		struct drest_req q = {
+		    .method = "POST",
+		    .path = "/_fake/interactions",
+		    .query = "",
+		    .body = "{\"kind\":\"command\",\"options\":[{\"name\":\"help\",\"type\":1}]}"};
+		q.body_len = strlen(q.body);
+		drest_handle(&st, &q, &r);
+		if (r.status != 200)
+			fail_msg("inject %d: got %d (%s)", i, r.status, r.body.data);
+		buf_free(&r.body);
+	}
+	struct dconn *c2 = dgw_open(&st, "v=10&encoding=json");
+	char resume[256];
+	snprintf(resume, sizeof resume,
+	         "{\"op\":6,\"d\":{\"token\":\"%s\",\"session_id\":\"%s\",\"seq\":%lld}}", TOKEN,
+	         s->id, (long long)seen);
+	dgw_on_text(&st, c2, resume, strlen(resume));
+	int got = count_frames(c2, "INTERACTION_CREATE");
+	if (got != 2)
+		fail_msg("replayed interactions got %d want 2", got);
+	if (count_frames(c2, "\"RESUMED\"") != 1)
+		fail_msg("RESUMED missing after replay");
+	/* RESUMED comes after the replayed events. */
+	if (!strstr(c2->out_last->text, "RESUMED"))
+		fail_msg("last frame got %s want RESUMED", c2->out_last->text);
+	/* A resume of an unknown session is op 9 d:false. */
+	struct dconn *c3 = dgw_open(&st, "v=10&encoding=json");
+	const char *bad =
+	    "{\"op\":6,\"d\":{\"token\":\"" TOKEN "\",\"session_id\":\"nope\",\"seq\":1}}";
+	dgw_on_text(&st, c3, bad, strlen(bad));
+	if (count_frames(c3, "\"op\":9,\"d\":false") != 1)
+		fail_msg("unknown session: want op 9 d:false, last frame %s", c3->out_last->text);
+	dgw_conn_free(&st, c2);
+	dgw_conn_free(&st, c3);
+}
+
+static void test_callback_rules(void **state)
+{
+	(void)state;
+	struct dconn *c = dgw_open(&st, "v=10&encoding=json");
+	const char *id =
+	    "{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":1,\"properties\":{}}}";
+	dgw_on_text(&st, c, id, strlen(id));
+	struct drest_resp r;
+	memset(&r, 0, sizeof r);
+	struct drest_req q = {.method = "POST",
+	                      .path = "/_fake/interactions",
+	                      .query = "",
+	                      .body = "{\"kind\":\"command\"}"};
+	q.body_len = strlen(q.body);
+	drest_handle(&st, &q, &r);
+	cJSON *o = NULL;
+	char err[64];
+	json_parse(r.body.data, r.body.len, &o, err, sizeof err);
+	buf_free(&r.body);
+	char path[256];
+	snprintf(path, sizeof path, "/api/v10/interactions/%s/%s/callback", json_str(o, "id"),
+	         json_str(o, "token"));
+	struct {
+		const char *body;
+		int status;
+		int code;
+	} cases[] = {
+	    {"{\"type\":6}", 400, 50035},                           /* component-only type */
+	    {"{\"type\":4,\"data\":{\"content\":\"ok\"}}", 204, 0}, /* the answer */
+	    {"{\"type\":4,\"data\":{\"content\":\"again\"}}", 400, 40060},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *got = NULL;
+		int s = call("POST", path, cases[i].body, &got, NULL);
+		if (s != cases[i].status ||
+		    (cases[i].code && json_int(got, "code", 0) != cases[i].code))
+			fail_msg("callback %zu: got %d/%lld want %d/%d", i, s,
+			         (long long)json_int(got, "code", 0), cases[i].status,
+			         cases[i].code);
+		cJSON_Delete(got);
+	}
+	/* A late callback: make the interaction older than the deadline. */
+	memset(&r, 0, sizeof r);
+	drest_handle(&st, &q, &r);
+	cJSON *o2 = NULL;
+	json_parse(r.body.data, r.body.len, &o2, err, sizeof err);
+	buf_free(&r.body);
+	struct dinter *in = dstate_inter(&st, json_str(o2, "id"));
+	in->created_us -= 3100000;
+	snprintf(path, sizeof path, "/api/v10/interactions/%s/%s/callback", in->id, in->token);
+	cJSON *late = NULL;
+	int s = call("POST", path, "{\"type\":5}", &late, NULL);
+	if (s != 404 || json_int(late, "code", 0) != 10062)
+		fail_msg("late callback: got %d/%lld want 404/10062", s,
+		         (long long)json_int(late, "code", 0));
+	cJSON_Delete(late);
+	cJSON_Delete(o);
+	cJSON_Delete(o2);
+	dgw_conn_free(&st, c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_message_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_and_rate_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identify_codes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callback_rules, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

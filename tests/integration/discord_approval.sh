@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# discord_approval.sh: a plan that needs approval shows Approve/Reject
+# buttons in the incident's thread (custom_id carries incident, action and
+# plan hash); a click is acknowledged at once, forwarded to the queue with
+# the user, and the recorded approval appears in the thread.  Test workers
+# (their results say so) stand in for detect, retrieve and plan.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/discord_env.sh"
+t_setup
+cat > "$T/plan.json" <<'JSON'
+{"plan":{"id":"p1","hash":"h-test-1","planner":"test-worker",
+ "steps":[{"action":"restart","params":{"service":"checkout"},"risk":"low",
+ "rationale":"test worker step","citations":[],"approval":"required"}],"notes":[]},
+ "needs_approval":true,"summary":"test worker plan: restart checkout"}
+JSON
+d_fake --heartbeat-ms 5000
+cat > "$T/queue.conf" <<CONF
+[queue]
+listen = ipc://$T/var/run/q.ipc
+events = ipc://$T/var/run/ev.ipc
+db = $T/var/opsbot.db
+sync = normal
+[pipeline]
+stages = detect retrieve plan execute
+[test-worker]
+claim_wait = 200ms
+CONF
+t_start queue opsbot-queue -c "$T/queue.conf"
+t_wait "queue socket" test -S "$T/var/run/q.ipc"
+t_start wdetect test-worker -c "$T/queue.conf" --kind detect
+t_start wretrieve test-worker -c "$T/queue.conf" --kind retrieve
+t_start wplan test-worker -c "$T/queue.conf" --kind plan --result-file "$T/plan.json"
+d_bot
+t_wait "gateway connected" d_connected
+
+d_cmd 42 declare '[{"name":"title","type":3,"value":"needs a restart"}]' >/dev/null || t_fail "inject"
+t_wait "thread made" d_has_thread
+TH=$(d_thread_id)
+t_wait "plan with buttons in the thread" d_has "$TH" 'ob:1:approve:h-test-1'
+PM=$(d_msgs "$TH" | jq -r '[.[] | select(.content | contains("Plan proposed"))][0].id')
+d_msgs "$TH" | jq -r --arg id "$PM" '.[] | select(.id == $id) | .components[0].components[1].custom_id' \
+  | grep -qx 'ob:1:reject:h-test-1' || t_fail "no Reject button next to Approve"
+d_get "/_fake/channels/$TH/messages" | grep -q 'restart' || t_fail "plan step not listed"
+t_wait "awaiting approval in the embed" d_state_is "$TH" 'awaiting\_approval'
+
+cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH\",\"message_id\":\"$PM\",\"custom_id\":\"ob:1:approve:h-test-1\",\"user\":{\"id\":\"88\",\"username\":\"carol\"}}") || t_fail "click approve"
+cid=$(echo "$cl" | jq -r .id)
+t_wait "click acknowledged" d_answered "$cid" 6
+t_wait "approval recorded in the thread" d_has "$TH" 'approve by carol'
+t_wait "executing after approval" d_has "$TH" '_approval → executing'
+# What a person sees, kept with T_KEEP=1 for a look.
+d_msgs "$TH" | jq -r '.[] | .content + "  " + ([.components[].components[].custom_id] | tostring)' > "$T/thread.txt"
+echo ok

@@ -1,0 +1,349 @@
+/*
+ * analyze.c: anomalies and root-cause ranking for one window (analyze.h).
+ *
+ * The combination weights are deliberately plain and visible in the
+ * rationale: combined = log1p(strength) * (1 + 0.5 |r|) * early * graph,
+ * with early = 1.25 when the service deviated no later than the symptom
+ * (0.8 when later), graph = 1.3 on the symptom's dependency path, 0.7 off
+ * it (1 when no graph is configured or for the symptom service itself).
+ */
+#include "analyze.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mem.h"
+#include "rca.h"
+#include "timeutil.h"
+
+int analyze_graph_add(struct analyze_graph *g, const char *name, const char *deps)
+{
+	if (g->n == ANALYZE_MAX_SERVICES)
+		return -1;
+	size_t i = g->n++;
+	str_copy(g->svc[i].name, sizeof g->svc[i].name, name);
+	g->svc[i].ndep = 0;
+	char *copy = xstrdup(deps), *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (g->svc[i].ndep == ANALYZE_MAX_DEPS) {
+			rc = -1;
+			break;
+		}
+		str_copy(g->svc[i].dep[g->svc[i].ndep++], 128, t);
+	}
+	free(copy);
+	return rc;
+}
+
+static int analyze_graph_find(const struct analyze_graph *g, const char *name)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->svc[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int analyze_graph_reaches(const struct analyze_graph *g, const char *from, const char *to)
+{
+	/* Breadth-first over at most ANALYZE_MAX_SERVICES nodes. */
+	int queue[ANALYZE_MAX_SERVICES], seen[ANALYZE_MAX_SERVICES] = {0};
+	size_t head = 0, tail = 0;
+	int s = analyze_graph_find(g, from);
+	if (s < 0)
+		return 0;
+	queue[tail++] = s;
+	seen[s] = 1;
+	while (head < tail) {
+		int u = queue[head++];
+		for (size_t k = 0; k < g->svc[u].ndep; k++) {
+			if (strcmp(g->svc[u].dep[k], to) == 0)
+				return 1;
+			int v = analyze_graph_find(g, g->svc[u].dep[k]);
+			if (v >= 0 && !seen[v] && tail < ANALYZE_MAX_SERVICES) {
+				seen[v] = 1;
+				queue[tail++] = v;
+			}
+		}
+	}
+	return 0;
+}
+
+struct analyze_anom {
+	size_t series;
+	int64_t start, end;
+	double score;
+	int direction;
+};
+
+struct analyze_svc {
+	char name[128];
+	size_t best; /* series index of the strongest deviation */
+	double strength;
+	int direction;
+	int64_t onset;
+	double r, early, graph, combined, confidence;
+};
+
+static int analyze_anom_cmp(const void *a, const void *b)
+{
+	const struct analyze_anom *x = a, *y = b;
+	return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+static int analyze_svc_cmp(const void *a, const void *b)
+{
+	const struct analyze_svc *x = a, *y = b;
+	return x->combined < y->combined ? 1 : x->combined > y->combined ? -1 : 0;
+}
+
+/* Pearson r over points with equal timestamps (series from one source share steps). */
+static double analyze_corr(const struct source_series *a, const struct source_series *b)
+{
+	double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+	size_t n = 0, j = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		while (j < b->n && b->ts_ms[j] < a->ts_ms[i])
+			j++;
+		if (j == b->n)
+			break;
+		if (b->ts_ms[j] != a->ts_ms[i] || isnan(a->v[i]) || isnan(b->v[j]))
+			continue;
+		double x = a->v[i], y = b->v[j];
+		sx += x;
+		sy += y;
+		sxx += x * x;
+		syy += y * y;
+		sxy += x * y;
+		n++;
+	}
+	if (n < 3)
+		return 0.0;
+	double cov = sxy - sx * sy / (double)n;
+	double vx = sxx - sx * sx / (double)n, vy = syy - sy * sy / (double)n;
+	if (vx <= 1e-12 || vy <= 1e-12)
+		return 0.0;
+	return cov / sqrt(vx * vy);
+}
+
+static void analyze_hhmm(int64_t ms, char *buf, size_t len)
+{
+	char iso[40];
+	time_fmt_iso(ms, iso, sizeof iso);
+	/* "2026-11-21T04:50:00.123Z" -> "04:50:00 UTC" */
+	snprintf(buf, len, "%.8s UTC", strlen(iso) >= 19 ? iso + 11 : iso);
+}
+
+static void analyze_span(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms < 0 ? -ms : ms;
+	if (s < 120000)
+		snprintf(buf, len, "%llds", (long long)(s / 1000));
+	else if (s < 7200000)
+		snprintf(buf, len, "%lldm", (long long)(s / 60000));
+	else
+		snprintf(buf, len, "%lldh", (long long)(s / 3600000));
+}
+
+int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON **result,
+                char *err, size_t errlen)
+{
+	if (l->n == 0) {
+		snprintf(err, errlen, "no metric series in the window");
+		return -1;
+	}
+	struct analyze_anom *an = NULL;
+	size_t nan_ = 0, capan = 0;
+	struct analyze_svc *sv = xcalloc(l->n, sizeof *sv);
+	size_t nsv = 0;
+	int64_t split = o->incident_ms - o->lead_ms;
+	struct detector *d = detector_new(&o->params);
+	long sym_flag = -1, sym_svc = -1; /* series indices */
+	double sym_flag_z = -1.0, sym_svc_z = -1.0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct source_series *s = &l->s[i];
+		/* 1. Streaming scores and anomaly spans. */
+		detector_reset(d);
+		struct analyze_anom cur = {0};
+		int open = 0;
+		/* Warm-up as NAB's probation: the detector was tuned not to be
+		 * trusted over the first min(15%, 750) points. */
+		size_t warm = (size_t)(0.15 * (double)s->n);
+		if (warm > 750)
+			warm = 750;
+		double z = -1.0;
+		int dir = 0;
+		int64_t onset = -1;
+		for (size_t k = 0; k < s->n; k++) {
+			struct detector_parts pt;
+			double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
+			if (s->ts_ms[k] >= split) {
+				/* Strength: the baseline z (seasonal when a season is known). */
+				double zk = pt.season > 0.0 ? pt.season : pt.level;
+				if (zk > z) {
+					z = zk;
+					dir = pt.direction;
+				}
+				if (zk > 3.0 && onset < 0)
+					onset = s->ts_ms[k];
+			}
+			/* Anomalies are reported around the incident: from the split on,
+			 * and never during warm-up; what came before is the baseline. */
+			if (k < warm || s->ts_ms[k] < split)
+				continue;
+			double zb = pt.season > 0.0 ? pt.season : pt.level;
+			if (!open && sc >= o->threshold && zb >= o->min_z) {
+				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc,
+				                            pt.direction};
+				open = 1;
+			} else if (open && (pt.level >= 3.0 || sc >= o->threshold)) {
+				cur.end = s->ts_ms[k];
+				cur.score = fmax(cur.score, sc);
+			} else if (open) {
+				open = 0;
+				if (nan_ == capan) {
+					capan = capan ? capan * 2 : 16;
+					an = xrealloc(an, capan * sizeof *an);
+				}
+				an[nan_++] = cur;
+			}
+		}
+		if (open) {
+			if (nan_ == capan) {
+				capan = capan ? capan * 2 : 16;
+				an = xrealloc(an, capan * sizeof *an);
+			}
+			an[nan_++] = cur;
+		}
+		if (z < 0.0)
+			continue; /* no points after the split */
+		/* The symptom: the strongest flagged series, else the strongest of
+		 * the incident's own service. */
+		if (s->symptom && z > sym_flag_z) {
+			sym_flag = (long)i;
+			sym_flag_z = z;
+		} else if (!s->symptom && o->service && strcmp(s->service, o->service) == 0 &&
+		           z > sym_svc_z) {
+			sym_svc = (long)i;
+			sym_svc_z = z;
+		}
+		size_t k = 0;
+		while (k < nsv && strcmp(sv[k].name, s->service) != 0)
+			k++;
+		if (k == nsv) {
+			str_copy(sv[k].name, sizeof sv[k].name, s->service);
+			sv[k].strength = -1.0;
+			nsv++;
+		}
+		if (z > sv[k].strength) {
+			sv[k].strength = z;
+			sv[k].best = i;
+			sv[k].direction = dir;
+			sv[k].onset = onset;
+		}
+	}
+	detector_free(d);
+
+	/* 3. Combine. */
+	long symptom = sym_flag >= 0 ? sym_flag : sym_svc;
+	int64_t symptom_onset = -1;
+	const char *symptom_svc = o->service;
+	if (symptom >= 0) {
+		for (size_t k = 0; k < nsv; k++)
+			if (sv[k].best == (size_t)symptom)
+				symptom_onset = sv[k].onset;
+		if (!symptom_svc)
+			symptom_svc = l->s[symptom].service;
+	}
+	for (size_t k = 0; k < nsv; k++) {
+		struct analyze_svc *v = &sv[k];
+		v->r = symptom >= 0 && v->best != (size_t)symptom
+		           ? fabs(analyze_corr(&l->s[v->best], &l->s[symptom]))
+		           : 0.0;
+		v->early = v->onset < 0 || symptom_onset < 0 ? 1.0
+		           : v->onset <= symptom_onset       ? 1.25
+		                                             : 0.8;
+		v->graph = 1.0;
+		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0)
+			v->graph =
+			    analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
+		v->combined =
+		    log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
+	}
+	qsort(sv, nsv, sizeof *sv, analyze_svc_cmp);
+	double sum = 0.0;
+	for (size_t k = 0; k < nsv && k < 5; k++)
+		sum += sv[k].combined;
+	for (size_t k = 0; k < nsv; k++)
+		sv[k].confidence = sum > 0 ? sv[k].combined / sum : 0.0;
+
+	/* 4. Result. */
+	cJSON *res = json_new_object();
+	cJSON *arr = json_new_array();
+	qsort(an, nan_, sizeof *an, analyze_anom_cmp);
+	for (size_t k = 0; k < nan_ && k < o->max_anomalies; k++) {
+		cJSON *a = json_new_object();
+		json_add_str(a, "series", l->s[an[k].series].name);
+		json_add_str(a, "service", l->s[an[k].series].service);
+		json_add_int(a, "start_ms", an[k].start);
+		json_add_int(a, "end_ms", an[k].end);
+		json_add_num(a, "score", round(an[k].score * 1000.0) / 1000.0);
+		json_add_str(a, "direction", an[k].direction >= 0 ? "up" : "down");
+		cJSON_AddItemToArray(arr, a);
+	}
+	json_add(res, "anomalies", arr);
+	arr = json_new_array();
+	char top[800] = "";
+	for (size_t k = 0; k < nsv && k < 10; k++) {
+		struct analyze_svc *v = &sv[k];
+		char why[600], when[32], lead[32];
+		analyze_hhmm(v->onset, when, sizeof when);
+		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
+		int n;
+		if (v->onset < 0)
+			n = snprintf(why, sizeof why,
+			             "%s stayed within its usual range (%.1fx spread)",
+			             l->s[v->best].name, v->strength);
+		else
+			n = snprintf(why, sizeof why, "%s %s %.1fx its usual spread from %s",
+			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell",
+			             v->strength, when);
+		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
+		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom", lead,
+			              v->onset <= symptom_onset ? "before" : "after");
+		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with %s", v->r,
+			              l->s[symptom].name);
+		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
+			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
+			         symptom_svc);
+		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)
+			snprintf(why + n, sizeof why - (size_t)n, "; not on %s's dependency path",
+			         symptom_svc);
+		cJSON *r = json_new_object();
+		json_add_str(r, "service", v->name);
+		json_add_num(r, "confidence", round(v->confidence * 1000.0) / 1000.0);
+		json_add_str(r, "rationale", why);
+		json_add_str(r, "metric", l->s[v->best].name);
+		json_add_num(r, "score", round(v->strength * 100.0) / 100.0);
+		cJSON_AddItemToArray(arr, r);
+		if (k == 0)
+			snprintf(top, sizeof top, "%s (confidence %.2f): %s", v->name,
+			         v->confidence, why);
+	}
+	json_add(res, "ranking", arr);
+	json_add_int(res, "series", (int64_t)l->n);
+	char summary[1000];
+	snprintf(summary, sizeof summary, "%zu anomal%s in %zu series. Most likely cause: %s", nan_,
+	         nan_ == 1 ? "y" : "ies", l->n, nsv ? top : "none found");
+	json_add_str(res, "summary", summary);
+	free(an);
+	free(sv);
+	*result = res;
+	return 0;
+}

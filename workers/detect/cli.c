@@ -1,0 +1,129 @@
+/*
+ * cli.c: the `score` and `rca` command-line modes of opsbot-detect.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "detector.h"
+#include "json.h"
+#include "mem.h"
+#include "timeutil.h"
+
+static int cli_usage(void)
+{
+	fprintf(stderr, "usage: opsbot-detect score [-p key=value,...] FILE.csv\n"
+	                "       opsbot-detect rca --normal N.csv --anomalous A.csv\n");
+	return 2;
+}
+
+static int cli_score(int argc, char **argv)
+{
+	struct detector_params p = DETECTOR_DEFAULTS;
+	const char *file = NULL;
+	char err[512];
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
+			if (detector_params_parse(&p, argv[++i], err, sizeof err) < 0) {
+				fprintf(stderr, "opsbot-detect: %s\n", err);
+				return 2;
+			}
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			return cli_usage();
+		}
+	}
+	if (!file)
+		return cli_usage();
+	struct csv_series s;
+	if (csv_read_series(file, &s, err, sizeof err) < 0) {
+		fprintf(stderr, "opsbot-detect: %s\n", err);
+		return 1;
+	}
+	struct detector *d = detector_new(&p);
+	printf("timestamp,value,anomaly_score\n");
+	for (size_t i = 0; i < s.n; i++) {
+		double sc = detector_step(d, s.ts_ms[i], s.v[i], NULL);
+		if (isnan(s.v[i]))
+			printf("%s,,%.6f\n", s.ts_text[i], sc);
+		else
+			printf("%s,%.10g,%.6f\n", s.ts_text[i], s.v[i], sc);
+	}
+	detector_free(d);
+	csv_series_free(&s);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+cJSON *cli_ranking_json(const struct rca_service *svc, size_t n, size_t max)
+{
+	cJSON *arr = json_new_array();
+	for (size_t i = 0; i < n && i < max; i++) {
+		cJSON *o = json_new_object();
+		json_add_str(o, "service", svc[i].service);
+		json_add_num(o, "score", round(svc[i].score * 100.0) / 100.0);
+		json_add_num(o, "confidence", round(svc[i].confidence * 1000.0) / 1000.0);
+		json_add_str(o, "metric", svc[i].metric);
+		json_add_str(o, "direction", svc[i].direction >= 0 ? "up" : "down");
+		json_add_int(o, "onset_ms", svc[i].onset_ms);
+		char why[512];
+		snprintf(why, sizeof why, "%s %s %.1fx its normal spread", svc[i].metric,
+		         svc[i].direction >= 0 ? "rose" : "fell", svc[i].score);
+		json_add_str(o, "rationale", why);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+static int cli_rca(int argc, char **argv)
+{
+	const char *np = NULL, *ap = NULL;
+	for (int i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--normal") == 0)
+			np = argv[i + 1];
+		else if (strcmp(argv[i], "--anomalous") == 0)
+			ap = argv[i + 1];
+		else
+			return cli_usage();
+	}
+	if (!np || !ap || argc % 2)
+		return cli_usage();
+	char err[512];
+	struct csv_table nt = {0}, at = {0};
+	struct rca_service *svc = NULL;
+	size_t ns = 0;
+	int rc = 1;
+	if (csv_read_table(np, &nt, err, sizeof err) < 0 ||
+	    csv_read_table(ap, &at, err, sizeof err) < 0 ||
+	    rca_rank(&nt, &at, &svc, &ns, err, sizeof err) < 0) {
+		fprintf(stderr, "opsbot-detect: %s\n", err);
+		goto out;
+	}
+	cJSON *o = json_new_object();
+	json_add(o, "ranking", cli_ranking_json(svc, ns, ns));
+	char *text = json_print(o);
+	printf("%s\n", text);
+	free(text);
+	cJSON_Delete(o);
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	free(svc);
+	csv_table_free(&nt);
+	csv_table_free(&at);
+	return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 1)
+		return cli_usage();
+	if (strcmp(argv[0], "score") == 0)
+		return cli_score(argc - 1, argv + 1);
+	if (strcmp(argv[0], "rca") == 0)
+		return cli_rca(argc - 1, argv + 1);
+	return cli_usage();
+}

@@ -1,0 +1,131 @@
+/*
+ * csv_test.c: reading long and wide metric CSVs, good and bad, from files
+ * this test writes into a temporary directory.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "csv.h"
+
+static char path[256];
+
+static void write_file(const char *text)
+{
+	snprintf(path, sizeof path, "/tmp/opsbot-csv-test-%d.csv", (int)getpid());
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void test_time(void **state)
+{
+	(void)state;
+	const struct {
+		const char *in;
+		int ok;
+		int64_t want;
+	} cases[] = {
+	    {"2014-04-01 00:00:00", 1, 1396310400000LL},
+	    {"2014-04-01 00:00:00.000000", 1, 1396310400000LL},
+	    {"2014-04-01T00:00:00Z", 1, 1396310400000LL},
+	    {"1652812675", 1, 1652812675000LL},
+	    {"1652812675.5", 1, 1652812675500LL},
+	    {"yesterday", 0, 0},
+	    {"", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t ms = 0;
+		int rc = csv_parse_time(cases[i].in, &ms);
+		if ((rc == 0) != cases[i].ok || (cases[i].ok && ms != cases[i].want))
+			fail_msg("parse_time(%s): got rc %d ms %lld want ok=%d ms %lld",
+			         cases[i].in, rc, (long long)ms, cases[i].ok,
+			         (long long)cases[i].want);
+	}
+}
+
+static void test_series(void **state)
+{
+	(void)state;
+	const struct {
+		const char *text;
+		int ok;
+		size_t n;
+		const char *err_has;
+	} cases[] = {
+	    {"timestamp,value\n2014-04-01 00:00:00,1.5\n2014-04-01 00:05:00,2\n", 1, 2, NULL},
+	    {"2014-04-01 00:00:00,1.5\r\n", 1, 1, NULL},
+	    {"timestamp,value\n2014-04-01 00:00:00,\n", 1, 1, NULL},
+	    {"timestamp,value\nnot a time,1\n", 0, 0, ":2: bad timestamp"},
+	    {"timestamp,value\n2014-04-01 00:00:00\n", 0, 0, "want timestamp,value"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_file(cases[i].text);
+		struct csv_series s;
+		char err[256] = "";
+		int rc = csv_read_series(path, &s, err, sizeof err);
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("case %zu: got rc %d (%s) want ok=%d", i, rc, err, cases[i].ok);
+		if (rc == 0) {
+			if (s.n != cases[i].n)
+				fail_msg("case %zu: rows got %zu want %zu", i, s.n, cases[i].n);
+			csv_series_free(&s);
+		} else if (!strstr(err, cases[i].err_has)) {
+			fail_msg("case %zu: error got '%s' want it to contain '%s'", i, err,
+			         cases[i].err_has);
+		}
+		unlink(path);
+	}
+	write_file("timestamp,value\n2014-04-01 00:00:00,\n2014-04-01 00:01:00,7\n");
+	struct csv_series s;
+	char err[256];
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	if (!isnan(s.v[0]) || s.v[1] != 7.0 || strcmp(s.ts_text[1], "2014-04-01 00:01:00") != 0)
+		fail_msg("values got %g,%g '%s' want nan,7 and the text echoed", s.v[0], s.v[1],
+		         s.ts_text[1]);
+	csv_series_free(&s);
+	unlink(path);
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	write_file("time,a_cpu,b_mem\n1,1,2\n2,3,\n");
+	struct csv_table t;
+	char err[256] = "";
+	assert_int_equal(csv_read_table(path, &t, err, sizeof err), 0);
+	if (t.rows != 2 || t.cols != 2 || strcmp(t.names[1], "b_mem") != 0 || t.v[2] != 3.0 ||
+	    !isnan(t.v[3]))
+		fail_msg("table got rows=%zu cols=%zu want 2x2 with b_mem and a gap", t.rows,
+		         t.cols);
+	csv_table_free(&t);
+	write_file("time,a_cpu,b_mem\n1,1\n");
+	if (csv_read_table(path, &t, err, sizeof err) == 0 ||
+	    !strstr(err, "2 columns, header has 3"))
+		fail_msg("ragged row: error got '%s' want a column count mismatch", err);
+	write_file("");
+	if (csv_read_table(path, &t, err, sizeof err) == 0 || !strstr(err, "empty"))
+		fail_msg("empty file: error got '%s' want 'empty'", err);
+	unlink(path);
+	if (csv_read_table("/nonexistent/x.csv", &t, err, sizeof err) == 0)
+		fail_msg("missing file: got success want an error");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_series),
+	    cmocka_unit_test(test_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

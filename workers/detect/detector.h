@@ -1,0 +1,82 @@
+/*
+ * detector.h: streaming anomaly detection for one metric series.
+ *
+ * Each point is scored only from the points before it, then added to the
+ * state.  The detector runs four cheap components side by side and combines
+ * them:
+ *   level    robust z of the value against the median and inter-quartile
+ *            range of the last `window` points (median/MAD-like, but O(1)
+ *            to read from a sorted window);
+ *   ewma     z against an exponentially weighted mean and variance;
+ *   season   robust z of the seasonal difference x[t] - x[t-P] (P points
+ *            per day, found from the sampling step) against its own window;
+ *   change   two-sided CUSUM of the level z, for shifts too small for one
+ *            point to show.
+ * The combined z becomes a score in [0,1]; after a score crosses the
+ * `holdoff_level`, the next `holdoff` points are damped so that one episode
+ * reads as one detection, not a burst (holdoff_level 0: a score stands only
+ * when it beats every score of the last `holdoff` points).
+ *
+ * Cost: O(window) memmove per point (a few hundred ns), no allocation after
+ * detector_new.  Ownership: detector_free releases what detector_new made.
+ */
+#ifndef OPSBOT_DETECT_DETECTOR_H
+#define OPSBOT_DETECT_DETECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct detector_params {
+	int window;        /* points in the level baseline (>= 8) */
+	int min_points;    /* points before anything is scored */
+	double ewma_alpha; /* weight of the newest point in the EWMA */
+	int season;        /* points per season; 0 = from timestamps (daily), -1 = off */
+	double cusum_k;    /* CUSUM slack, in z units */
+	double cusum_h;    /* CUSUM decision interval, in z units */
+	double w_level, w_ewma, w_season, w_change; /* component weights (0 = off) */
+	double z_half;                              /* combined z that maps to score 0.5 */
+	double holdoff_level;                       /* score that starts a hold-off */
+	int holdoff;                                /* points damped after it (0 = no hold-off) */
+	double holdoff_damp;                        /* factor applied to scores during hold-off */
+	double record_decay; /* >0: score z against the decaying max z seen (per point) */
+	double z_floor;      /* smallest max z the record mode divides by */
+	int lik_short;       /* >0: likelihood mode, raw scores averaged over this many */
+	double lik_alpha;    /* EWMA weight of the long-run statistics in likelihood mode */
+	int short_n;         /* points in the short mean (0 = off) */
+	double w_short;      /* weight of the short-mean z */
+};
+
+/* Defaults chosen by `make bench BENCH=nab` (tuned in-sample on the NAB subset). */
+extern const struct detector_params DETECTOR_DEFAULTS;
+/* The score threshold NAB's standard profile chose for the defaults. */
+#define DETECTOR_THRESHOLD 0.6369
+
+/* What each component said about the last point (for explanations). */
+struct detector_parts {
+	double level, ewma, season, change, shortz; /* z values, >= 0 */
+	double z;                                   /* combined */
+	int direction;                              /* +1 above baseline, -1 below, 0 none */
+};
+
+struct detector;
+
+/* A new detector; caller frees with detector_free. */
+struct detector *detector_new(const struct detector_params *p);
+void detector_free(struct detector *d);
+void detector_reset(struct detector *d);
+
+/*
+ * Score (ts_ms, v) from the points before it, then learn it.  Returns the
+ * anomaly score in [0,1]; parts (may be NULL) gets the components.  A NaN
+ * value scores 0 and is not learnt.
+ */
+double detector_step(struct detector *d, int64_t ts_ms, double v, struct detector_parts *parts);
+
+/* Set one parameter by name from text; -1 when the key or value is bad. */
+int detector_param_set(struct detector_params *p, const char *key, const char *val);
+/* "key=value,key=value" (for the bench and the [detect] config key). */
+int detector_params_parse(struct detector_params *p, const char *spec, char *err, size_t errlen);
+/* The parameter names, NULL-terminated (static storage). */
+const char *const *detector_param_names(void);
+
+#endif

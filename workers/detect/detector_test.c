@@ -1,0 +1,267 @@
+/*
+ * detector_test.c: each detector component on synthetic series with known
+ * anomalies (generated here from a fixed-seed generator), the combined
+ * score, the streaming property and parameter parsing.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detector.h"
+
+#define STEP_MS 300000 /* 5 minutes: 288 points a day */
+#define N       4000
+
+/* xorshift64* and Box-Muller: the same noise on every machine. */
+static uint64_t rng_state;
+static double rng_uniform(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+static double rng_normal(void)
+{
+	double u = rng_uniform(), v = rng_uniform();
+	return sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * M_PI * v);
+}
+
+enum shape { SPIKE_UP, DIP_DOWN, LEVEL_SHIFT, SMALL_SHIFT, SEASON_BREAK, NONE };
+
+/* A series of N points with one anomaly starting at `at` (none for NONE). */
+static void gen(enum shape sh, size_t at, double *v)
+{
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 0; i < N; i++) {
+		double x = 100.0 + rng_normal();
+		if (sh == SEASON_BREAK)
+			x += 20.0 * sin(2.0 * M_PI * (double)i / 288.0);
+		switch (sh) {
+		case SPIKE_UP:
+			x += i == at ? 12.0 : 0.0;
+			break;
+		case DIP_DOWN:
+			x -= i == at ? 12.0 : 0.0;
+			break;
+		case LEVEL_SHIFT:
+			x += i >= at ? 8.0 : 0.0;
+			break;
+		case SMALL_SHIFT:
+			x += i >= at ? 1.5 : 0.0;
+			break;
+		case SEASON_BREAK:
+			/* The daily wave stops: the series holds its mean. */
+			if (i >= at)
+				x = 100.0 + rng_normal();
+			break;
+		case NONE:
+			break;
+		}
+		v[i] = x;
+	}
+}
+
+struct run {
+	double score[N];
+	struct detector_parts parts[N];
+};
+
+static void run(const struct detector_params *p, const double *v, struct run *r)
+{
+	struct detector *d = detector_new(p);
+	for (size_t i = 0; i < N; i++)
+		r->score[i] = detector_step(d, (int64_t)i * STEP_MS, v[i], &r->parts[i]);
+	detector_free(d);
+}
+
+static double max_in(const double *s, size_t from, size_t to)
+{
+	double m = 0.0;
+	for (size_t i = from; i < to; i++)
+		m = fmax(m, s[i]);
+	return m;
+}
+
+/* Components, each on the anomaly it is for: the z value it reports at (or
+ * within `within` points after) the anomaly, against its largest z before. */
+static void test_components(void **state)
+{
+	(void)state;
+	const struct {
+		const char *name;
+		enum shape shape;
+		size_t within;
+		size_t off; /* offsetof the z in detector_parts */
+		double min_z;
+		int direction;
+	} cases[] = {
+	    {"level sees a spike", SPIKE_UP, 1, offsetof(struct detector_parts, level), 8.0, 1},
+	    {"level sees a dip", DIP_DOWN, 1, offsetof(struct detector_parts, level), 8.0, -1},
+	    {"ewma sees a spike", SPIKE_UP, 1, offsetof(struct detector_parts, ewma), 8.0, 1},
+	    {"cusum sees a small shift", SMALL_SHIFT, 60, offsetof(struct detector_parts, change),
+	     1.0, 0},
+	    {"season sees a missing wave", SEASON_BREAK, 80,
+	     offsetof(struct detector_parts, season), 6.0, 0},
+	};
+	static double v[N];
+	static struct run r;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		size_t at = 3000;
+		gen(cases[c].shape, at, v);
+		struct detector_params p = DETECTOR_DEFAULTS;
+		run(&p, v, &r);
+		double before = 0.0, after = 0.0;
+		int dir = 0;
+		for (size_t i = 1500; i < at + cases[c].within; i++) {
+			double z = *(const double *)(const void *)((const char *)&r.parts[i] +
+			                                           cases[c].off);
+			if (i < at) {
+				before = fmax(before, z);
+			} else if (z > after) {
+				after = z;
+				dir = r.parts[i].direction;
+			}
+		}
+		if (after < cases[c].min_z)
+			fail_msg("%s: z after the anomaly got %.2f want >= %.2f", cases[c].name,
+			         after, cases[c].min_z);
+		if (after <= before)
+			fail_msg("%s: z after got %.2f want above the largest before (%.2f)",
+			         cases[c].name, after, before);
+		if (cases[c].direction && dir != cases[c].direction)
+			fail_msg("%s: direction got %d want %d", cases[c].name, dir,
+			         cases[c].direction);
+	}
+	/* The small shift is below what one point shows: level alone stays low. */
+	gen(SMALL_SHIFT, 3000, v);
+	struct detector_params p = DETECTOR_DEFAULTS;
+	run(&p, v, &r);
+	double lv = 0.0;
+	for (size_t i = 3000; i < 3003; i++)
+		lv = fmax(lv, r.parts[i].level);
+	if (lv > 4.0)
+		fail_msg("small shift: level z got %.2f want < 4 (a job for CUSUM)", lv);
+}
+
+/* The combined score with the tuned defaults: each anomaly is detected at
+ * DETECTOR_THRESHOLD soon after it starts; clean noise raises few alarms. */
+static void test_combined(void **state)
+{
+	(void)state;
+	const struct {
+		const char *name;
+		enum shape shape;
+		size_t within;
+	} cases[] = {
+	    {"spike", SPIKE_UP, 1},
+	    {"dip", DIP_DOWN, 1},
+	    {"level shift", LEVEL_SHIFT, 5},
+	    {"missing daily wave", SEASON_BREAK, 150},
+	};
+	static double v[N];
+	static struct run r;
+	struct detector_params p = DETECTOR_DEFAULTS;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		gen(cases[c].shape, 3000, v);
+		run(&p, v, &r);
+		double hit = max_in(r.score, 3000, 3000 + cases[c].within);
+		if (hit < DETECTOR_THRESHOLD)
+			fail_msg("%s: best score within %zu points got %.3f want >= %.3f",
+			         cases[c].name, cases[c].within, hit, DETECTOR_THRESHOLD);
+		for (size_t i = 0; i < N; i++)
+			if (r.score[i] < 0.0 || r.score[i] > 1.0)
+				fail_msg("%s: score[%zu] got %.3f want in [0,1]", cases[c].name, i,
+				         r.score[i]);
+	}
+	gen(NONE, 0, v);
+	run(&p, v, &r);
+	size_t alarms = 0;
+	for (size_t i = 600; i < N; i++)
+		alarms += r.score[i] >= DETECTOR_THRESHOLD;
+	if (alarms > 2)
+		fail_msg("clean noise: alarms got %zu want <= 2 in %d points", alarms, N - 600);
+}
+
+/* A point's score depends only on the points before it. */
+static void test_streaming(void **state)
+{
+	(void)state;
+	static double a[N], b[N];
+	static struct run ra, rb;
+	gen(SPIKE_UP, 3000, a);
+	memcpy(b, a, sizeof a);
+	for (size_t i = 2000; i < N; i++)
+		b[i] = -b[i] * 3.0; /* a different future */
+	struct detector_params p = DETECTOR_DEFAULTS;
+	run(&p, a, &ra);
+	run(&p, b, &rb);
+	for (size_t i = 0; i < 2000; i++)
+		if (ra.score[i] != rb.score[i])
+			fail_msg("score[%zu] changed with the future: got %.6f want %.6f", i,
+			         rb.score[i], ra.score[i]);
+}
+
+static void test_gaps_and_flat(void **state)
+{
+	(void)state;
+	struct detector_params p = DETECTOR_DEFAULTS;
+	struct detector *d = detector_new(&p);
+	for (int i = 0; i < 3000; i++) {
+		double s = detector_step(d, (int64_t)i * 60000, i % 100 == 0 ? NAN : 5.0, NULL);
+		if (s != 0.0)
+			fail_msg("flat series with gaps, point %d: got %.3f want 0", i, s);
+	}
+	double s = detector_step(d, 3000LL * 60000, 50.0, NULL);
+	if (s < DETECTOR_THRESHOLD)
+		fail_msg("jump after a flat line: got %.3f want >= %.3f", s, DETECTOR_THRESHOLD);
+	detector_free(d);
+}
+
+static void test_params(void **state)
+{
+	(void)state;
+	const struct {
+		const char *spec;
+		int ok;
+	} cases[] = {
+	    {"window=256,z_half=4", 1},
+	    {"holdoff=10", 1},
+	    {"window=abc", 0},
+	    {"nosuch=1", 0},
+	    {"window", 0},
+	    {"window=1.5", 0},
+	    {"z_half=inf", 0},
+	    {"", 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct detector_params p = DETECTOR_DEFAULTS;
+		char err[256] = "";
+		int rc = detector_params_parse(&p, cases[i].spec, err, sizeof err);
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("parse '%s': got rc %d (%s) want %s", cases[i].spec, rc, err,
+			         cases[i].ok ? "ok" : "error");
+	}
+	struct detector_params p = DETECTOR_DEFAULTS;
+	assert_int_equal(detector_params_parse(&p, "window=256,z_half=4", NULL, 0), 0);
+	if (p.window != 256 || p.z_half != 4.0)
+		fail_msg("parsed values: got window=%d z_half=%g want 256 and 4", p.window,
+		         p.z_half);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_components), cmocka_unit_test(test_combined),
+	    cmocka_unit_test(test_streaming),  cmocka_unit_test(test_gaps_and_flat),
+	    cmocka_unit_test(test_params),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
