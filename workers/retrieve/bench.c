@@ -236,6 +236,7 @@ static int bench_start_fake(const char *path, const char *dir, int *port)
 {
 	char portfile[512];
 	snprintf(portfile, sizeof(portfile), "%s/fake-llm.port", dir);
+	fflush(stdout); /* a child must not inherit unwritten output */
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
@@ -451,6 +452,7 @@ int main(int argc, char **argv)
 		free(v.w[i]);
 	free(v.w);
 	free(v.cum);
+	fflush(stdout);
 	ret = 0;
 out:
 	bench_stop_fake();
