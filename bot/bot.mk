@@ -32,7 +32,8 @@ $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
 INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
-	tests/integration/slack_restart.sh tests/integration/slack_http.sh \
+	tests/integration/slack_restart.sh tests/integration/slack_crash_window.sh \
+	tests/integration/slack_http.sh \
 	tests/integration/slack_fatal.sh
 
 BENCHES += chat_slack
