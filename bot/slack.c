@@ -58,6 +58,7 @@ struct slack {
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
 	int64_t done_at_ms;
+	int health_set; /* the socket's problem is in /healthz */
 };
 
 /* Where an inbound request came from, so it can be acked the same way. */
@@ -902,8 +903,13 @@ static void tick(struct bot *b, void *priv)
 	struct slack *sl = priv;
 	int64_t d;
 
-	if (sl->sock)
+	if (sl->sock) {
 		slack_socket_tick(sl->sock);
+		if (!sl->health_set && slack_socket_problem(sl->sock)) {
+			bot_health_set(b, "slack", slack_socket_problem(sl->sock));
+			sl->health_set = 1;
+		}
+	}
 	/* at most 4 writes a second: a restart replays a few events at worst,
 	 * and the posted keys make the replay post nothing twice */
 	d = slack_web_done_seq(sl->web);
