@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "bot.h"
+#include "chatstats.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -194,6 +195,7 @@ static int do_call(struct http_client *http, const char *api_url, const char *to
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
 	rc = http_do(http, &req, &resp, err, errlen);
 	free(body);
+	chatstats_count("slack", method, rc < 0 ? 0 : resp.status);
 	if (rc < 0)
 		goto out;
 	*status = resp.status;

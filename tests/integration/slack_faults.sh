@@ -31,6 +31,18 @@ fs_post /control/fail '{"status":500,"count":2}' >/dev/null
 for i in 11 12 13 14 15; do note 1 "n$i"; done
 t_wait "n11..n15 after 500s" has_notes 1 15
 grep -q 'event=slack_ratelimited' bot.log || t_fail "bot did not log the 429"
+# /metrics counts the same calls, 429s and 5xx the stand-in served
+curl -sf "http://127.0.0.1:$(cat var/run/bot.port)/metrics" > metrics.txt || t_fail "GET /metrics failed"
+msum() { awk -v f="$1" 'index($0, f "{surface=\"slack\"") == 1 { s += $NF } END { print s + 0 }' metrics.txt; }
+[ "$(msum opsbot_chat_api_ratelimited_total)" = "$(fs_get /control/stats | jq .served_429)" ] \
+  || t_fail "429s in /metrics: got $(msum opsbot_chat_api_ratelimited_total), want $(fs_get /control/stats | jq .served_429) (served)"
+[ "$(msum opsbot_chat_api_server_errors_total)" = "$(fs_get /control/stats | jq .served_500)" ] \
+  || t_fail "5xx in /metrics: got $(msum opsbot_chat_api_server_errors_total), want $(fs_get /control/stats | jq .served_500) (served)"
+posts=$(awk 'index($0, "opsbot_chat_api_calls_total{surface=\"slack\",route=\"chat.postMessage\"}") == 1 { print $NF }' metrics.txt)
+[ "${posts:-0}" -ge 16 ] || t_fail "chat.postMessage calls in /metrics: got '${posts}', want >= 16"
+if command -v promtool >/dev/null; then
+  promtool check metrics < metrics.txt > promtool.txt 2>&1 || t_fail "promtool: $(cat promtool.txt)"
+fi
 
 # every socket dropped mid-incident; a command sent meanwhile still arrives
 fs_post /control/drop '{}' >/dev/null
