@@ -18,7 +18,7 @@ kill_bot() {
 }
 
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
-t_wait "parent" test -n "$(parent_ts 1)"
+t_wait "parent" has_parent 1
 note 1 n1
 t_wait "n1" has_notes 1 1
 

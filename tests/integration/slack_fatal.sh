@@ -16,7 +16,7 @@ sed -i "s|^templates = .*|templates = $T/tpl|" opsbot.conf
 stop_bot; start_bot
 
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
-t_wait "parent posted as text" test -n "$(parent_ts 1)"
+t_wait "parent posted as text" has_parent 1
 top_messages $CH | jq -e '.[0].blocks == null' >/dev/null || t_fail "parent has blocks despite invalid_blocks: $(top_messages $CH)"
 grep -q 'event=slack_invalid_blocks' bot.log || t_fail "no slack_invalid_blocks in the log"
 [ "$(fs_get /control/stats | jq .invalid_blocks)" -ge 1 ] || t_fail "stand-in refused no blocks"
@@ -30,7 +30,7 @@ case "$(ack_text "$env")" in *"could not reach its queue"*) ;; *) t_fail "queue 
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
 case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "after the queue came back: got '$(ack_text "$env")'";; esac
-t_wait "parent of incident 2 (events flow again)" test -n "$(parent_ts 2)"
+t_wait "parent of incident 2 (events flow again)" has_parent 2
 
 # link_disabled: logged as an error that says what to do, no reconnect,
 # /healthz says so (503); outbound still works

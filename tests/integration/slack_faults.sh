@@ -17,7 +17,7 @@ env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$en
 for i in 1 2 3; do e=$(slash U0ALICE $CH help); wait_acked "$e"; done
 n=$(fs_get /control/envelopes | jq '[.envelopes[] | select(.acked) | .conn] | unique | length')
 [ "$n" = 2 ] || t_fail "envelopes acked over $n sockets, want 2 (spread round robin)"
-t_wait "parent of incident 1" test -n "$(parent_ts 1)"
+t_wait "parent of incident 1" has_parent 1
 
 for i in 1 2 3 4 5; do note 1 "n$i"; done
 t_wait "n1..n5" has_notes 1 5
@@ -51,7 +51,7 @@ for i in 16 17 18 19 20; do note 1 "n$i"; done
 wait_acked "$env"
 case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "command after drop: got '$(ack_text "$env")'";; esac
 t_wait "n16..n20 after the drop" has_notes 1 20
-t_wait "parent of incident 2" test -n "$(parent_ts 2)"
+t_wait "parent of incident 2" has_parent 2
 
 # refresh_requested: a new socket first, then the old one goes
 before=$(fs_get /control/stats | jq .connects)
@@ -64,7 +64,7 @@ fs_post /control/stall '{"on":true}' >/dev/null
 ev=$(fs_post /control/event '{"event":{"type":"app_mention","user":"U0DAVE","channel":"C0INCIDENT","text":"<@U0OPSBOT> declare search index lagging behind"}}' | jq -r .envelope_id)
 t_wait "redelivery" bash -c "[ \$(curl -sf 'http://127.0.0.1:$FS_PORT/control/envelope?id=$ev' | jq .attempts) -ge 3 ]"
 fs_post /control/stall '{"on":false}' >/dev/null
-t_wait "parent of incident 3" test -n "$(parent_ts 3)"
+t_wait "parent of incident 3" has_parent 3
 n=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '[.items[] | select(.service == "search")] | length')
 [ "$n" = 1 ] || t_fail "incidents from the redelivered mention: got $n, want 1"
 t_wait "ephemeral answer to the mention" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/ephemeral?channel=$CH' | jq -e '[.messages[] | select(.user == \"U0DAVE\")] | length == 1'"
