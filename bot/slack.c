@@ -13,7 +13,11 @@
  * whenever its state, acknowledger or resolver changes, and one threaded
  * reply per step.  Each event's ops end with a DONE op, which moves the
  * surface's stored seq (bot_surface_done) once all of them ran.  Posted
- * keys ("ev-<seq>-...") make a replay after a restart skip what was posted.
+ * keys ("ev-<seq>-...") make a replay after a restart skip what was posted;
+ * a post Slack stored just before a crash, before bot.db heard of it, is
+ * found again by its metadata marker (slack_web.c, invariant 4).  When
+ * Socket Mode is switched off for good (link_disabled, invalid_auth) the
+ * surface keeps posting and puts the reason in /healthz.
  *
  * The parent is redrawn from a snapshot of the incident kept in bot.db
  * (kv "inc:<id>"), so a restart can still update it.
