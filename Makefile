@@ -22,6 +22,10 @@ $(PUBLIC_TARGETS):
 	@$(MAKE) --no-print-directory OPSBOT_INNER=1 $@
 clean:
 	rm -rf build build-asan
+# Any other target (make unit, make build/bin/opsbot-queue, make bench-queue)
+# goes straight to the build graph, without the package check.
+.DEFAULT:
+	@$(MAKE) --no-print-directory OPSBOT_INNER=1 $@
 else
 
 B ?= build

@@ -113,7 +113,7 @@ struct discord {
 	struct done *done, *done_tail;
 	struct chan chans[MAX_CHANNELS];
 	int nchans;
-	char default_channel[32]; /* resolved channel_ref */
+	char default_channel[32]; /* resolved channel_ref; under mu (lanes read it) */
 	char seen[SEEN_MAX][32];
 	int seen_n;
 	struct incident_cache cache[256]; /* post lane only */
@@ -492,6 +492,16 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 	return msg;
 }
 
+static void set_default_channel(struct discord *d, const char *id)
+{
+	pthread_mutex_lock(&d->mu);
+	int fresh = strcmp(d->default_channel, id) != 0;
+	str_copy(d->default_channel, sizeof d->default_channel, id);
+	pthread_mutex_unlock(&d->mu);
+	if (fresh)
+		log_info("event=discord_channel name=%s id=%s", log_q(d->channel_ref), id);
+}
+
 /* Post the parent message and its thread for a new incident. */
 static int open_incident(struct discord *d, struct http_client *hc, int64_t id, const cJSON *data,
                          char *thread, size_t tlen)
@@ -505,9 +515,26 @@ static int open_incident(struct discord *d, struct http_client *hc, int64_t id, 
 	const cJSON *sf = cJSON_GetObjectItemCaseSensitive(data, "surface");
 	const char *kind = json_str(sf, "kind");
 	const char *channel = kind && strcmp(kind, SURFACE) == 0 ? json_str(sf, "channel") : NULL;
+	char defch[32] = "";
+	if ((!channel || !*channel) && d->channel_ref[0]) {
+		/* A channel name resolves once GUILD_CREATE (or the boot lookup) came;
+		 * wait for it rather than drop the incident. */
+		int64_t until = time_mono_ms() + 30000;
+		for (;;) {
+			pthread_mutex_lock(&d->mu);
+			str_copy(defch, sizeof defch, d->default_channel);
+			pthread_mutex_unlock(&d->mu);
+			if (defch[0] || d->stop || time_mono_ms() > until)
+				break;
+			time_sleep_ms(100, &d->stop);
+		}
+		if (!defch[0])
+			log_error("event=discord_channel_unknown channel=%s incident=%lld "
+			          "action=\"not posted; check [discord] channel\"",
+			          log_q(d->channel_ref), (long long)id);
+		channel = defch[0] ? defch : NULL;
+	}
 	if (!channel || !*channel)
-		channel = d->default_channel[0] ? d->default_channel : NULL;
-	if (!channel)
 		return 1; /* not for Discord */
 	cache_put(d, id, data);
 	cJSON *msg = parent_message(d, id, data);
@@ -589,6 +616,48 @@ static void update_parent(struct discord *d, struct http_client *hc, int64_t id,
 	cJSON_Delete(msg);
 }
 
+/*
+ * Approve/Reject buttons live on the plan's thread message; once the
+ * incident leaves awaiting_approval they are taken off, so nobody clicks a
+ * decision that is already made.  The message id is kept with the incident
+ * in the post lane's cache (a restart in between leaves the buttons; a late
+ * click is then refused by the queue with a visible reason).
+ */
+static void remember_plan_message(struct discord *d, int64_t id, const char *mid)
+{
+	if (!mid)
+		return;
+	cJSON *c = cache_get(d, id);
+	if (!c) {
+		cJSON_Delete(incident_record(d, id));
+		c = cache_get(d, id);
+	}
+	if (!c)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "_plan_msg");
+	json_add_str(c, "_plan_msg", mid);
+}
+
+static void retire_plan_buttons(struct discord *d, struct http_client *hc, int64_t id,
+                                const char *thread)
+{
+	cJSON *c = cache_get(d, id);
+	const char *mid = json_str(c, "_plan_msg");
+	if (!mid || !thread[0])
+		return;
+	char path[160];
+	snprintf(path, sizeof path, "/channels/%s/messages/%s", thread, mid);
+	cJSON *b = json_new_object();
+	json_add(b, "components", json_new_array());
+	long status = 0;
+	cJSON *out = NULL;
+	if (rest(d, hc, "PATCH", path, b, &status, &out) == 0 && status != 200)
+		log_rest_error("plan_buttons", status, out);
+	cJSON_Delete(out);
+	cJSON_Delete(b);
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "_plan_msg");
+}
+
 static void post_job(void *arg, struct http_client *hc)
 {
 	struct post_job *j = arg;
@@ -626,9 +695,12 @@ static void post_job(void *arg, struct http_client *hc)
 		snprintf(path, sizeof path, "/channels/%s/messages", thread);
 		long status = 0;
 		cJSON *m = NULL;
-		if (rest(d, hc, "POST", path, msg, &status, &m) == 0 && status == 200)
+		if (rest(d, hc, "POST", path, msg, &status, &m) == 0 && status == 200) {
 			state_posted_put(d->post_state, SURFACE, key, json_str(m, "id"));
-		else
+			if (cJSON_GetObjectItemCaseSensitive(msg, "components") &&
+			    strcmp(name, WIRE_EV_PLAN) == 0)
+				remember_plan_message(d, id, json_str(m, "id"));
+		} else
 			log_error(
 			    "event=discord_post_failed incident=%lld seq=%lld status=%ld code=%lld",
 			    (long long)id, (long long)j->seq, status,
@@ -636,6 +708,9 @@ static void post_job(void *arg, struct http_client *hc)
 		cJSON_Delete(m);
 		cJSON_Delete(msg);
 	}
+	if (strcmp(name, WIRE_EV_STAGE) == 0 &&
+	    strcmp(json_str(data, "from") ? json_str(data, "from") : "", WIRE_ST_AWAITING) == 0)
+		retire_plan_buttons(d, hc, id, thread);
 	if (strcmp(name, WIRE_EV_STAGE) == 0)
 		update_parent(d, hc, id, json_str(data, "to"));
 	else if (strcmp(name, WIRE_EV_RESOLVED) == 0)
@@ -846,6 +921,26 @@ static void boot_job(void *arg, struct http_client *hc)
 		log_rest_error("commands", status, out);
 	cJSON_Delete(out);
 	cJSON_Delete(cmds);
+	pthread_mutex_lock(&d->mu);
+	int need_channel = d->channel_ref[0] && !d->default_channel[0] && d->guild_id[0];
+	pthread_mutex_unlock(&d->mu);
+	if (need_channel) {
+		snprintf(path, sizeof path, "/guilds/%s/channels", d->guild_id);
+		out = NULL;
+		if (rest(d, hc, "GET", path, NULL, &status, &out) == 0 && status == 200) {
+			const cJSON *c;
+			cJSON_ArrayForEach(c, out)
+			{
+				const char *name = json_str(c, "name"), *cid = json_str(c, "id");
+				if (name && cid && json_int(c, "type", -1) == 0 &&
+				    strcmp(name, d->channel_ref) == 0)
+					set_default_channel(d, cid);
+			}
+		} else {
+			log_rest_error("guild_channels", status, out);
+		}
+		cJSON_Delete(out);
+	}
 	struct done *x = xcalloc(1, sizeof *x);
 	x->kind = DONE_BOOT;
 	str_copy(x->url, sizeof x->url, url);
@@ -1262,11 +1357,8 @@ static void gw_dispatch(void *arg, const char *t, const cJSON *d0)
 			}
 			str_copy(d->chans[k].id, sizeof d->chans[k].id, cid);
 			str_copy(d->chans[k].name, sizeof d->chans[k].name, name);
-			if (d->channel_ref[0] && strcmp(name, d->channel_ref) == 0 &&
-			    !d->default_channel[0]) {
-				str_copy(d->default_channel, sizeof d->default_channel, cid);
-				log_info("event=discord_channel name=%s id=%s", log_q(name), cid);
-			}
+			if (d->channel_ref[0] && strcmp(name, d->channel_ref) == 0)
+				set_default_channel(d, cid);
 		}
 	}
 }

@@ -53,14 +53,18 @@ static const struct wire_field f_submit[] = {{"what", J_STR, 1, w_what_submit},
                                              {"spec", J_OBJ, 0, NULL},
                                              {"job", J_OBJ, 0, NULL},
                                              END};
-static const struct wire_field f_claim[] = {{"kinds", J_ARR, 1, NULL},
-                                            {"worker", J_STR, 1, NULL},
-                                            {"wait_ms", J_INT, 1, NULL},
-                                            {"lease_ms", J_INT, 0, NULL},
-                                            END};
+static const struct wire_field f_claim[] = {
+    {"kinds", J_ARR, 1, NULL},    {"worker", J_STR, 1, NULL}, {"wait_ms", J_INT, 1, NULL},
+    {"lease_ms", J_INT, 0, NULL}, {"max", J_INT, 0, NULL},    END};
 static const struct wire_field f_heartbeat[] = {
     {"job", J_INT, 1, NULL}, {"lease", J_STR, 1, NULL}, {"lease_ms", J_INT, 0, NULL}, END};
-static const struct wire_field f_complete[] = {
+/* job, lease and result are required unless "jobs" (the batched form) is there. */
+static const struct wire_field f_complete[] = {{"job", J_INT, 0, NULL},
+                                               {"lease", J_STR, 0, NULL},
+                                               {"result", J_OBJ, 0, NULL},
+                                               {"jobs", J_ARR, 0, NULL},
+                                               END};
+static const struct wire_field f_complete_item[] = {
     {"job", J_INT, 1, NULL}, {"lease", J_STR, 1, NULL}, {"result", J_OBJ, 1, NULL}, END};
 static const struct wire_field f_fail[] = {{"job", J_INT, 1, NULL},
                                            {"lease", J_STR, 1, NULL},
@@ -260,6 +264,54 @@ static int wire_check_lease_ms(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* complete: either job/lease/result, or jobs:[{job, lease, result}] with distinct jobs. */
+static int wire_check_complete(const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+	if (!jobs) {
+		for (const struct wire_field *f = f_complete_item; f->name; f++) {
+			if (!cJSON_GetObjectItemCaseSensitive(root, f->name)) {
+				snprintf(err, errlen, "field '%s' is missing", f->name);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	for (const struct wire_field *f = f_complete_item; f->name; f++) {
+		if (cJSON_GetObjectItemCaseSensitive(root, f->name)) {
+			snprintf(err, errlen, "field '%s' is not allowed beside 'jobs'", f->name);
+			return -1;
+		}
+	}
+	int n = cJSON_GetArraySize(jobs);
+	if (n < 1 || n > WIRE_BATCH_MAX) {
+		snprintf(err, errlen, "field 'jobs' must hold 1 to %d jobs", WIRE_BATCH_MAX);
+		return -1;
+	}
+	int i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jobs)
+	{
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "jobs[%d].", i++);
+		if (!cJSON_IsObject(it)) {
+			snprintf(err, errlen, "field 'jobs' must hold only objects");
+			return -1;
+		}
+		if (wire_check_fields(it, f_complete_item, 0, NULL, prefix, err, errlen) < 0)
+			return -1;
+		/* n <= WIRE_BATCH_MAX, so this quadratic check stays small. */
+		double id = cJSON_GetObjectItemCaseSensitive(it, "job")->valuedouble;
+		for (const cJSON *o = jobs->child; o != it; o = o->next) {
+			if (cJSON_GetObjectItemCaseSensitive(o, "job")->valuedouble == id) {
+				snprintf(err, errlen, "field '%sjob' repeats job %.0f", prefix, id);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Rules across fields that a table cannot say. */
 static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_t errlen)
 {
@@ -335,8 +387,15 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			snprintf(err, errlen, "field 'wait_ms' must be 0 to %d", WIRE_WAIT_MAX_MS);
 			return -1;
 		}
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(root, "max");
+		if (max && (max->valuedouble < 1 || max->valuedouble > WIRE_BATCH_MAX)) {
+			snprintf(err, errlen, "field 'max' must be 1 to %d", WIRE_BATCH_MAX);
+			return -1;
+		}
 		return wire_check_lease_ms(root, err, errlen);
 	}
+	case WIRE_COMPLETE:
+		return wire_check_complete(root, err, errlen);
 	case WIRE_HEARTBEAT:
 		return wire_check_lease_ms(root, err, errlen);
 	case WIRE_COMMAND:

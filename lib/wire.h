@@ -23,9 +23,14 @@
  * that allows the request), plan_changed, expired, unavailable (the store
  * failed; retry later with the same key).
  * Limits: job kind 1..WIRE_KIND_MAX chars, key 1..WIRE_KEY_MAX chars,
- * claim kinds 1..WIRE_KINDS_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
+ * claim kinds 1..WIRE_KINDS_MAX, claim max and complete jobs[]
+ * 1..WIRE_BATCH_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
  * 1..WIRE_LEASE_MAX_MS, query limit 1..WIRE_QUERY_LIMIT_MAX.
- * Bump WIRE_VERSION on any change to a message below.
+ * Bump WIRE_VERSION on any change to a message below that an existing
+ * client sends or reads.  Optional additions that change nothing for a
+ * client not using them keep the version (claim "max" and complete "jobs",
+ * added after version 1 shipped: a queue older than them answers
+ * bad_request "unknown field", so a client can fall back to single calls).
  *
  * Requests (fields beyond the envelope; * = required):
  *
@@ -38,17 +43,30 @@
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
  *             -> {incident, job?, created:bool}
- *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int
+ *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int,
+ *             max:int (1..WIRE_BATCH_MAX; optional, see below)
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,
  *                 input{}}}   (long poll: waits up to wait_ms for a job)
  *             The oldest ready job of any listed kind is leased.  A caller's
  *             reply timeout must exceed wait_ms: a claim that times out
  *             client-side may still lease a job nobody reads; that job comes
  *             back when its lease expires (it counts as an attempt).
+ *             Batched claim: with "max" the reply is instead
+ *             {jobs:[job, ...]}: up to max of the oldest ready jobs, oldest
+ *             first, each with its own lease; [] when wait_ms passed with
+ *             none.  The long poll ends as soon as at least one is ready, so
+ *             a batch may hold fewer than max.  Only a caller that will run
+ *             (or heartbeat) every job it gets should ask for more than one.
  *   heartbeat *job:int, *lease:string, lease_ms:int -> {deadline_ms}
  *             error "lease_lost" when the lease expired or was taken over
  *   complete  *job:int, *lease:string, *result:object -> {duplicate:bool}
  *             a second complete for the same lease is harmless (duplicate)
+ *             Batched complete: instead of job/lease/result, "jobs":
+ *             [{*job, *lease, *result}, ...] (1..WIRE_BATCH_MAX, each job at
+ *             most once) -> {results:[{job, ok:true, duplicate} | {job,
+ *             ok:false, error, message}, ...]} in the same order.  Each item
+ *             stands alone: one lease_lost or not_found refuses only that
+ *             item.  A store failure refuses the whole request (unavailable).
  *   fail      *job:int, *lease:string, *error:string, retryable:bool
  *             -> {dead:bool, retry_at_ms}
  *   approve   *plan:string (plan hash shown on the button), *user:string,
@@ -108,6 +126,7 @@
 #define WIRE_WAIT_MAX_MS     300000
 #define WIRE_LEASE_MAX_MS    3600000
 #define WIRE_QUERY_LIMIT_MAX 10000
+#define WIRE_BATCH_MAX       64 /* claim max, complete jobs[] */
 
 enum wire_type {
 	WIRE_SUBMIT,

@@ -28,6 +28,12 @@ static const struct {
     {"{" ENV "\"type\":\"claim\",\"kinds\":[\"detect\",\"plan\"],\"worker\":\"w1\",\"wait_ms\":100,"
      "\"lease_ms\":500}",
      WIRE_CLAIM},
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"detect\"],\"worker\":\"w1\",\"wait_ms\":0,"
+     "\"max\":64}",
+     WIRE_CLAIM},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[{\"job\":3,\"lease\":\"l\",\"result\":{}},"
+     "{\"job\":4,\"lease\":\"m\",\"result\":{\"a\":1}}]}",
+     WIRE_COMPLETE},
     {"{" ENV "\"type\":\"heartbeat\",\"job\":3,\"lease\":\"l\"}", WIRE_HEARTBEAT},
     {"{" ENV "\"type\":\"complete\",\"job\":3,\"lease\":\"l\",\"result\":{\"a\":1}}",
      WIRE_COMPLETE},
@@ -162,6 +168,27 @@ static const struct {
      "field 'result' must be an object"},
     {"{" ENV "\"type\":\"complete\",\"job\":1,\"lease\":\"l\",\"result\":{},\"extra\":1}",
      "unknown field 'extra'"},
+    /* batched claim and complete */
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\",\"wait_ms\":1,\"max\":0}",
+     "field 'max' must be 1 to 64"},
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\",\"wait_ms\":1,\"max\":65}",
+     "field 'max' must be 1 to 64"},
+    {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"worker\":\"w\",\"wait_ms\":1,\"max\":2.5}",
+     "field 'max' must be a whole"},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[]}", "field 'jobs' must hold 1 to 64 jobs"},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[3]}", "field 'jobs' must hold only objects"},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[{\"job\":3,\"lease\":\"l\"}]}",
+     "field 'jobs[0].result' is missing"},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[{\"job\":3,\"lease\":\"l\",\"result\":{},"
+     "\"x\":1}]}",
+     "unknown field 'jobs[0].x'"},
+    {"{" ENV "\"type\":\"complete\",\"jobs\":[{\"job\":3,\"lease\":\"l\",\"result\":{}},"
+     "{\"job\":3,\"lease\":\"m\",\"result\":{}}]}",
+     "field 'jobs[1].job' repeats job 3"},
+    {"{" ENV "\"type\":\"complete\",\"job\":3,\"jobs\":[{\"job\":3,\"lease\":\"l\","
+     "\"result\":{}}]}",
+     "field 'job' is not allowed beside 'jobs'"},
+    {"{" ENV "\"type\":\"complete\",\"lease\":\"l\",\"result\":{}}", "field 'job' is missing"},
     {"{" ENV "\"type\":\"fail\",\"job\":1,\"lease\":\"l\"}", "field 'error' is missing"},
     {"{" ENV "\"type\":\"fail\",\"job\":1,\"lease\":\"l\",\"error\":\"e\",\"retryable\":1}",
      "field 'retryable' must be true or false"},

@@ -23,6 +23,8 @@ rc=$?
 # Batching as the queue saw it (stderr, for tuning; stdout stays one line).
 "$B/bin/wirecat" "ipc://$dir/q.ipc" '{"type":"query","what":"stats"}' |
   python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print("queue: commits=%d requests=%d (%.1f per commit)" % (s["commits"], s["requests"], s["requests"]/max(1,s["commits"])), file=sys.stderr)' || true
-ps -o pid,cputime,rss -p "$qpid" >&2
+# The queue's CPU (utime, stime in clock ticks) and context switches.
+awk '{printf "queue: cpu user=%.2fs sys=%.2fs\n", $14/100, $15/100}' "/proc/$qpid/stat" >&2
+grep ctxt "/proc/$qpid/status" | tr '\n' ' ' >&2; echo >&2
 [ $rc -eq 0 ] || tail -n 20 "$dir/queue.log" >&2
 exit $rc

@@ -462,6 +462,30 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	return HANDLE_REPLY;
 }
 
+/* The reply object of one leased job (wire.h claim); caller owns it. */
+static cJSON *claim_job_json(const struct store_job *j)
+{
+	cJSON *o = json_new_object();
+	json_add_int(o, "id", j->id);
+	json_add_str(o, "kind", j->kind);
+	json_add_int(o, "incident", j->incident);
+	json_add_int(o, "attempt", j->attempt);
+	json_add_str(o, "lease", j->lease);
+	json_add_int(o, "deadline_ms", j->lease_deadline_ms);
+	cJSON *input = NULL;
+	char err[64];
+	if (json_parse_object(j->input, strlen(j->input), &input, err, sizeof(err)) < 0)
+		input = json_new_object();
+	json_add(o, "input", input);
+	log_debug("event=claim job=%lld incident=%lld kind=%s attempt=%d worker=%s",
+	          (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(j->worker));
+	return o;
+}
+
+/*
+ * One claim: leases up to "max" jobs (1 without it).  With max the reply is
+ * {jobs:[...]}, else {job}.  HANDLE_PARK when none is ready and wait_ms > 0.
+ */
 enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(m->root, "kinds");
@@ -474,37 +498,50 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 			names[n++] = k->valuestring;
 	}
 	int64_t lease_ms = json_int(m->root, "lease_ms", q->conf.lease_ms);
-	char lease[48];
-	wire_new_id(lease, sizeof(lease));
-	struct store_job j;
-	int rc = store_job_claim(q->st, names, n, json_str(m->root, "worker"), lease,
-	                         q->now + lease_ms, q->now, &j);
-	TRY(rc);
-	if (rc == 0) {
-		if (json_int(m->root, "wait_ms", 0) > 0)
-			return HANDLE_PARK;
-		*reply = wire_reply_ok(m);
-		json_add(*reply, "job", cJSON_CreateNull());
-		return HANDLE_REPLY;
+	const cJSON *maxf = cJSON_GetObjectItemCaseSensitive(m->root, "max");
+	int max = maxf ? (int)maxf->valuedouble : 1;
+	const char *worker = json_str(m->root, "worker");
+	cJSON *jobs = NULL;
+	int got = 0;
+	for (; got < max; got++) {
+		char lease[48];
+		wire_new_id(lease, sizeof(lease));
+		struct store_job j;
+		int rc =
+		    store_job_claim(q->st, names, n, worker, lease, q->now + lease_ms, q->now, &j);
+		if (rc < 0) {
+			cJSON_Delete(jobs);
+			return HANDLE_STORE_ERR;
+		}
+		if (rc == 0)
+			break;
+		if (!jobs)
+			jobs = json_new_array();
+		cJSON_AddItemToArray(jobs, claim_job_json(&j));
+		store_job_clear(&j);
 	}
-	cJSON *o = json_new_object();
-	json_add_int(o, "id", j.id);
-	json_add_str(o, "kind", j.kind);
-	json_add_int(o, "incident", j.incident);
-	json_add_int(o, "attempt", j.attempt);
-	json_add_str(o, "lease", j.lease);
-	json_add_int(o, "deadline_ms", j.lease_deadline_ms);
-	cJSON *input = NULL;
-	char err[64];
-	if (json_parse_object(j.input, strlen(j.input), &input, err, sizeof(err)) < 0)
-		input = json_new_object();
-	json_add(o, "input", input);
-	log_debug("event=claim job=%lld incident=%lld kind=%s attempt=%d worker=%s",
-	          (long long)j.id, (long long)j.incident, j.kind, j.attempt, log_q(j.worker));
-	store_job_clear(&j);
+	if (got == 0 && json_int(m->root, "wait_ms", 0) > 0)
+		return HANDLE_PARK;
 	*reply = wire_reply_ok(m);
-	json_add(*reply, "job", o);
+	if (maxf) {
+		json_add(*reply, "jobs", jobs ? jobs : json_new_array());
+	} else {
+		cJSON *one = jobs ? cJSON_DetachItemFromArray(jobs, 0) : NULL;
+		cJSON_Delete(jobs);
+		json_add(*reply, "job", one ? one : cJSON_CreateNull());
+	}
 	return HANDLE_REPLY;
+}
+
+/* A parked claim whose wait_ms passed: the empty answer of its form. */
+cJSON *handle_claim_none(const struct wire_msg *m)
+{
+	cJSON *r = wire_reply_ok(m);
+	if (cJSON_GetObjectItemCaseSensitive(m->root, "max"))
+		json_add(r, "jobs", json_new_array());
+	else
+		json_add(r, "job", cJSON_CreateNull());
+	return r;
 }
 
 /* Load the job a lease-carrying request names; 1 found, 0 replied not_found. */
@@ -552,23 +589,30 @@ static enum handle_rc h_heartbeat(struct queue *q, const struct wire_msg *m, cJS
 	return HANDLE_REPLY;
 }
 
-static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSON **reply)
+/*
+ * Complete one job.  0 with *refusal NULL when stored (or *duplicate), 0 with
+ * *refusal set to {error, message} when refused, -1 on a store failure.
+ */
+static int complete_one(struct queue *q, const struct wire_msg *m, int64_t id, const char *lease,
+                        const cJSON *result, int *duplicate, cJSON **refusal)
 {
 	struct store_job j;
-	int rc = leased_job(q, m, &j, reply);
-	TRY(rc);
-	if (rc == 0)
-		return HANDLE_REPLY;
-	const cJSON *result = cJSON_GetObjectItemCaseSensitive(m->root, "result");
-	if (!lease_held(&j, m)) {
-		if (!strcmp(j.state, "done") && !strcmp(j.lease, json_str(m->root, "lease"))) {
-			*reply = wire_reply_ok(m);
-			json_add_bool(*reply, "duplicate", 1);
-		} else {
-			*reply = reply_lease_lost(m, &j);
-		}
+	*duplicate = 0;
+	*refusal = NULL;
+	int rc = store_job_get(q->st, id, &j);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*refusal = wire_reply_err(m, "not_found", "there is no job %lld", (long long)id);
+		return 0;
+	}
+	if (strcmp(j.state, "leased") != 0 || strcmp(j.lease, lease) != 0) {
+		if (!strcmp(j.state, "done") && !strcmp(j.lease, lease))
+			*duplicate = 1;
+		else
+			*refusal = reply_lease_lost(m, &j);
 		store_job_clear(&j);
-		return HANDLE_REPLY;
+		return 0;
 	}
 	char *text = json_print(result);
 	rc = store_job_set(q->st, j.id, "done", text, NULL, -1, q->now);
@@ -578,9 +622,52 @@ static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSO
 	log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
 	          (long long)j.incident, j.kind);
 	store_job_clear(&j);
-	TRY(rc);
+	return rc < 0 ? -1 : 0;
+}
+
+static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(m->root, "jobs");
+	int dup;
+	cJSON *refusal;
+	if (!jobs) {
+		TRY(complete_one(q, m, json_int(m->root, "job", 0), json_str(m->root, "lease"),
+		                 cJSON_GetObjectItemCaseSensitive(m->root, "result"), &dup,
+		                 &refusal));
+		if (refusal) {
+			*reply = refusal;
+		} else {
+			*reply = wire_reply_ok(m);
+			json_add_bool(*reply, "duplicate", dup);
+		}
+		return HANDLE_REPLY;
+	}
+	cJSON *results = json_new_array();
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jobs)
+	{
+		int64_t id = json_int(it, "job", 0);
+		if (complete_one(q, m, id, json_str(it, "lease"),
+		                 cJSON_GetObjectItemCaseSensitive(it, "result"), &dup,
+		                 &refusal) < 0) {
+			cJSON_Delete(results);
+			return HANDLE_STORE_ERR;
+		}
+		cJSON *o = json_new_object();
+		json_add_int(o, "job", id);
+		if (refusal) {
+			json_add_bool(o, "ok", 0);
+			json_add_str(o, "error", json_str(refusal, "error"));
+			json_add_str(o, "message", json_str(refusal, "message"));
+			cJSON_Delete(refusal);
+		} else {
+			json_add_bool(o, "ok", 1);
+			json_add_bool(o, "duplicate", dup);
+		}
+		cJSON_AddItemToArray(results, o);
+	}
 	*reply = wire_reply_ok(m);
-	json_add_bool(*reply, "duplicate", 0);
+	json_add(*reply, "results", results);
 	return HANDLE_REPLY;
 }
 

@@ -43,8 +43,10 @@ enum handle_rc {
 
 /* The one dispatcher: a switch over the request type.  *reply belongs to the caller. */
 enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON **reply);
-/* Retry a parked claim: HANDLE_REPLY with a job, HANDLE_PARK when still none. */
+/* Retry a parked claim: HANDLE_REPLY with its job(s), HANDLE_PARK when still none. */
 enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON **reply);
+/* The empty reply of a claim whose wait passed (job:null, or jobs:[] with max); caller owns it. */
+cJSON *handle_claim_none(const struct wire_msg *m);
 /* Expired leases and approval deadlines; 0 or HANDLE_STORE_ERR. */
 int handle_timers(struct queue *q);
 

@@ -491,11 +491,103 @@ static void test_submit_and_standalone_jobs(void **state)
 	check_invariants(f, "standalone");
 }
 
+/* Batched claim (max) and complete (jobs[]): each item stands alone. */
+static void test_batched_claim_and_complete(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		cJSON *r =
+		    call(f, 0, "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"b\"}");
+		ids[i] = json_int(r, "job", 0);
+	}
+	cJSON *r = call(f, 0,
+	                "\"type\":\"claim\",\"kinds\":[\"b\"],\"worker\":\"w\",\"wait_ms\":0,"
+	                "\"max\":2");
+	cJSON *jobs = cJSON_GetObjectItem(r, "jobs");
+	if (cJSON_GetArraySize(jobs) != 2 || cJSON_GetObjectItem(r, "job"))
+		fail_msg("claim max 2 of 3: got %d jobs (job field %s), want 2 and no job field",
+		         cJSON_GetArraySize(jobs),
+		         cJSON_GetObjectItem(r, "job") ? "set" : "absent");
+	char lease[2][64];
+	for (int i = 0; i < 2; i++) {
+		cJSON *j = cJSON_GetArrayItem(jobs, i);
+		if (json_int(j, "id", 0) != ids[i])
+			fail_msg("claimed job %d: got id %lld, want %lld (oldest first)", i,
+			         (long long)json_int(j, "id", 0), (long long)ids[i]);
+		snprintf(lease[i], sizeof(lease[i]), "%s", json_str(j, "lease"));
+	}
+	if (!strcmp(lease[0], lease[1]))
+		fail_msg("two jobs got the same lease %s", lease[0]);
+	/* Complete both in one request, with one stale lease and one unknown job. */
+	r = call(
+	    f, 0,
+	    "\"type\":\"complete\",\"jobs\":[{\"job\":%lld,\"lease\":\"%s\",\"result\":{\"n\":1}},"
+	    "{\"job\":%lld,\"lease\":\"stale\",\"result\":{}},"
+	    "{\"job\":999,\"lease\":\"x\",\"result\":{}}]",
+	    (long long)ids[0], lease[0], (long long)ids[1]);
+	cJSON *res = cJSON_GetObjectItem(r, "results");
+	static const struct {
+		int ok;
+		const char *error;
+	} want[] = {{1, NULL}, {0, "lease_lost"}, {0, "not_found"}};
+	if (!json_bool(r, "ok", 0) || cJSON_GetArraySize(res) != 3)
+		fail_msg("batched complete: got ok=%d with %d results, want ok=1 with 3",
+		         json_bool(r, "ok", 0), cJSON_GetArraySize(res));
+	for (int i = 0; i < 3; i++) {
+		cJSON *it = cJSON_GetArrayItem(res, i);
+		const char *e = json_str(it, "error");
+		if (json_bool(it, "ok", 0) != want[i].ok ||
+		    (want[i].error && (!e || strcmp(e, want[i].error))))
+			fail_msg("result %d: got ok=%d error=%s, want ok=%d error=%s", i,
+			         json_bool(it, "ok", 0), e ? e : "(none)", want[i].ok,
+			         want[i].error ? want[i].error : "(none)");
+	}
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs WHERE state='done'"), 1);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs WHERE state='leased'"), 1);
+	/* The same complete again is a duplicate; the second job's real lease completes it. */
+	r = call(f, 0,
+	         "\"type\":\"complete\",\"jobs\":[{\"job\":%lld,\"lease\":\"%s\",\"result\":{}},"
+	         "{\"job\":%lld,\"lease\":\"%s\",\"result\":{}}]",
+	         (long long)ids[0], lease[0], (long long)ids[1], lease[1]);
+	res = cJSON_GetObjectItem(r, "results");
+	if (!json_bool(cJSON_GetArrayItem(res, 0), "duplicate", 0) ||
+	    !json_bool(cJSON_GetArrayItem(res, 1), "ok", 0) ||
+	    json_bool(cJSON_GetArrayItem(res, 1), "duplicate", 1))
+		fail_msg("second batch: got %s, want duplicate then ok", json_print(res));
+	/* max larger than what is ready: the one left; then an empty list, not null. */
+	r = call(f, 0,
+	         "\"type\":\"claim\",\"kinds\":[\"b\"],\"worker\":\"w\",\"wait_ms\":0,"
+	         "\"max\":64");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "jobs")), 1);
+	r = call(f, 0,
+	         "\"type\":\"claim\",\"kinds\":[\"b\"],\"worker\":\"w\",\"wait_ms\":0,"
+	         "\"max\":64");
+	if (!cJSON_IsArray(cJSON_GetObjectItem(r, "jobs")) ||
+	    cJSON_GetArraySize(cJSON_GetObjectItem(r, "jobs")) != 0)
+		fail_msg("claim with nothing ready: got %s, want jobs:[]", json_print(r));
+	struct wire_msg m = {0};
+	assert_int_equal(
+	    wire_decode("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
+	                "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}",
+	                strlen("{\"v\":1,\"type\":\"claim\",\"id\":\"p\",\"kinds\":[\"b\"],"
+	                       "\"worker\":\"w\",\"wait_ms\":5,\"max\":3}"),
+	                &m, (char[64]){0}, 64),
+	    0);
+	cJSON *none = handle_claim_none(&m);
+	if (!cJSON_IsArray(cJSON_GetObjectItem(none, "jobs")) || cJSON_GetObjectItem(none, "job"))
+		fail_msg("parked batched claim timing out: got %s, want jobs:[]", json_print(none));
+	cJSON_Delete(none);
+	wire_msg_free(&m);
+	check_invariants(f, "batched");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scenarios),
 	    cmocka_unit_test_setup_teardown(test_submit_and_standalone_jobs, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_batched_claim_and_complete, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

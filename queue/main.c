@@ -416,8 +416,7 @@ int main(int argc, char **argv)
 					break;
 				}
 				if (rc == HANDLE_PARK && c->park_until <= mono) {
-					c->reply = wire_reply_ok(&c->req);
-					json_add(c->reply, "job", cJSON_CreateNull());
+					c->reply = handle_claim_none(&c->req);
 					rc = HANDLE_REPLY;
 				}
 				if (rc == HANDLE_PARK) {
@@ -458,8 +457,7 @@ int main(int argc, char **argv)
 			struct qctx *c = *pp;
 			*pp = c->next;
 			c->next = NULL;
-			c->reply = wire_reply_ok(&c->req);
-			json_add(c->reply, "job", cJSON_CreateNull());
+			c->reply = handle_claim_none(&c->req);
 			*done_tail = c;
 			done_tail = &c->next;
 			np--;

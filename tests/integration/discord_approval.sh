@@ -2,7 +2,8 @@
 # discord_approval.sh: a plan that needs approval shows Approve/Reject
 # buttons in the incident's thread (custom_id carries incident, action and
 # plan hash); a click is acknowledged at once, forwarded to the queue with
-# the user, and the recorded approval appears in the thread.  Test workers
+# the user, the recorded approval appears in the thread, and the decision
+# buttons are taken off once the incident leaves awaiting_approval.  Test workers
 # (their results say so) stand in for detect, retrieve and plan.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
@@ -48,6 +49,9 @@ cid=$(echo "$cl" | jq -r .id)
 t_wait "click acknowledged" d_answered "$cid" 6
 t_wait "approval recorded in the thread" d_has "$TH" 'approve by carol'
 t_wait "executing after approval" d_has "$TH" '_approval → executing'
+plan_rows() { d_msgs "$TH" | jq -r --arg id "$PM" '.[] | select(.id == $id) | .components | length'; }
+no_plan_buttons() { [ "$(plan_rows)" = 0 ]; }
+t_wait "Approve/Reject taken off once decided" no_plan_buttons
 # What a person sees, kept with T_KEEP=1 for a look.
 d_msgs "$TH" | jq -r '.[] | .content + "  " + ([.components[].components[].custom_id] | tostring)' > "$T/thread.txt"
 echo ok

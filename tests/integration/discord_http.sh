@@ -2,7 +2,8 @@
 # discord_http.sh: interactions over HTTP (no gateway): Ed25519 signatures
 # checked (401 on a bad, missing or stale one), PING answered with PONG, a
 # slash command answered inline (help: ephemeral type 4; declare: deferred
-# type 5, then the answer edited through the webhook with the incident).
+# type 5, then the answer edited through the webhook with the incident);
+# a channel name resolved over REST when there is no gateway.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
 command -v openssl >/dev/null || t_skip "openssl CLI not installed"
@@ -49,4 +50,9 @@ out=$(post "$T/declare.json"); [ "$(echo "$out" | tail -1)" = 200 ] || t_fail "d
 echo "$out" | head -1 | jq -r .type | grep -qx 5 || t_fail "declare answer: $out"
 t_wait "follow-up names the incident" d_has ops 'Incident #1 is open'
 t_wait "incident message posted" d_has ops 'http mode incident'
+# No gateway, so no GUILD_CREATE: the channel name was looked up over REST,
+# and an alert incident still lands in it.
+wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"a1","spec":{"title":"http mode alert","service":"db","severity":"high","source":"alertmanager"}}' >/dev/null \
+  || t_fail "submit an alert incident"
+t_wait "alert incident in the named channel" d_has ops 'Incident #2: http mode alert'
 echo ok

@@ -147,6 +147,8 @@ static int seg_is(char **segs, int n, int i, const char *s)
 	return i < n && strcmp(segs[i], s) == 0;
 }
 
+static cJSON *channel_json(struct dstate *st, struct dchan *c);
+
 /* --------------------------------------------------------------- messages */
 
 static cJSON *bot_author(struct dstate *st)
@@ -1124,6 +1126,17 @@ static void api(struct dstate *st, const struct drest_req *req, char **segs, int
 			reply_json(r, 200, json_dup(st->guild_commands));
 		else
 			reply_error(r, 405, 0, "405: Method Not Allowed");
+	} else if (n == 3 && seg_is(segs, n, 0, "guilds") && seg_is(segs, n, 2, "channels") &&
+	           strcmp(req->method, "GET") == 0) {
+		if (strcmp(segs[1], st->cfg.guild_id) != 0) {
+			reply_error(r, 404, 10004, "Unknown Guild");
+		} else {
+			cJSON *arr = json_new_array();
+			for (struct dchan *c = st->chans; c; c = c->next)
+				if (c->type == 0)
+					cJSON_AddItemToArray(arr, channel_json(st, c));
+			reply_json(r, 200, arr);
+		}
 	} else if (n >= 2 && seg_is(segs, n, 0, "channels")) {
 		channels(st, req, segs, n, r);
 	} else if (n == 4 && seg_is(segs, n, 0, "interactions") && seg_is(segs, n, 3, "callback") &&

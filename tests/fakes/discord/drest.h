@@ -8,7 +8,7 @@
  *
  * REST (/api/v10; Bot token required unless noted; every answer carries
  * X-RateLimit-* headers; a missing "DiscordBot (" User-Agent gets 403):
- *   GET  /gateway (no auth), /gateway/bot
+ *   GET  /gateway (no auth), /gateway/bot, /guilds/{g}/channels
  *   PUT|GET /applications/{app}/commands, /applications/{app}/guilds/{g}/commands
  *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe), GET list/one,
  *   PATCH /channels/{c}/messages/{m}, POST /channels/{c}/messages/{m}/threads
