@@ -19,21 +19,33 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct row rows[CHATSTATS_MAX];
 static int nrows;
 
-/* route with runs of 5+ digits (snowflakes, ts) replaced by ":id" */
+/*
+ * route with its variable path segments replaced, so no id or token reaches
+ * a label: all digits (5 or more: snowflakes) -> ":id", longer than 24
+ * characters (interaction and webhook tokens) -> ":token"; a query is cut.
+ */
 static void normalize(const char *in, char *out, size_t outlen)
 {
 	size_t o = 0;
-	while (*in && o + 1 < outlen) {
-		size_t d = 0;
-		while (isdigit((unsigned char)in[d]))
+	while (*in && *in != '?' && o + 1 < outlen) {
+		size_t n = strcspn(in, "/?"), d = 0;
+		const char *rep = NULL;
+		while (d < n && isdigit((unsigned char)in[d]))
 			d++;
-		if (d >= 5) {
-			for (const char *r = ":id"; *r && o + 1 < outlen; r++)
-				out[o++] = *r;
-			in += d;
-			continue;
+		if (d == n && n >= 5)
+			rep = ":id";
+		else if (n > 24)
+			rep = ":token";
+		if (rep) {
+			for (; *rep && o + 1 < outlen; rep++)
+				out[o++] = *rep;
+		} else {
+			for (size_t i = 0; i < n && o + 1 < outlen; i++)
+				out[o++] = in[i];
 		}
-		out[o++] = *in++;
+		in += n;
+		if (*in == '/' && o + 1 < outlen)
+			out[o++] = *in++;
 	}
 	out[o] = '\0';
 }

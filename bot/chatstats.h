@@ -4,8 +4,9 @@
  *
  * Process-wide and thread-safe: the callers are the surfaces' sender and
  * connector threads.  At most CHATSTATS_MAX (surface, route) rows; calls past
- * that count under route "other", so the label set stays bounded.  Discord
- * routes have their numeric ids replaced with ":id" for the same reason.
+ * that count under route "other", so the label set stays bounded.  Path
+ * segments that are ids (5+ digits) become ":id" and long ones (tokens, e.g.
+ * Discord's interaction webhooks) ":token": bounded labels, no secrets.
  *
  * Invariant: every counter only rises.
  */

@@ -49,6 +49,21 @@ static void test_discord_ids(void **s)
 	got = chatstats_get("discord", "POST /channels/:id/messages", 1);
 	if (got != 1)
 		fail_msg("429s on the normalised route: got %llu, want 1", got);
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"PATCH /webhooks/123456789012/aW50ZXJhY3Rpb246MTIzNDU2Nzg5OnNlY3JldA/messages/@original",
+	     "PATCH /webhooks/:id/:token/messages/@original"},
+	    {"POST /interactions/1122334455/aW50ZXJhY3Rpb246c2VjcmV0dG9rZW4xMjM0NQ/callback",
+	     "POST /interactions/:id/:token/callback"},
+	    {"GET /guilds/1234/channels?limit=5", "GET /guilds/1234/channels"},
+	    {"chat.postMessage", "chat.postMessage"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		chatstats_count("norm", cases[i].in, 200);
+		if (chatstats_get("norm", cases[i].want, 0) != 1)
+			fail_msg("route %s: want it counted as %s", cases[i].in, cases[i].want);
+	}
 }
 
 static void test_bounded(void **s)
