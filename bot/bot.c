@@ -102,6 +102,49 @@ static void push_call(struct call **head, struct call **tail, struct call *c)
 	*tail = c;
 }
 
+void bot_health_set(struct bot *b, const char *who, const char *what)
+{
+	int free_slot = -1;
+	for (int i = 0; i < BOT_HEALTH_MAX; i++) {
+		if (!strcmp(b->health[i].who, who)) {
+			if (what && *what) {
+				str_copy(b->health[i].what, sizeof b->health[i].what, what);
+			} else {
+				b->health[i].who[0] = '\0';
+				b->health[i].what[0] = '\0';
+			}
+			return;
+		}
+		if (free_slot < 0 && !b->health[i].who[0])
+			free_slot = i;
+	}
+	if (what && *what && free_slot >= 0) {
+		str_copy(b->health[free_slot].who, sizeof b->health[free_slot].who, who);
+		str_copy(b->health[free_slot].what, sizeof b->health[free_slot].what, what);
+	}
+}
+
+int bot_health_text(const struct bot *b, char *out, size_t outlen)
+{
+	size_t len = 0;
+	int n = 0;
+
+	if (outlen)
+		out[0] = '\0';
+	for (int i = 0; i < BOT_HEALTH_MAX; i++) {
+		if (!b->health[i].who[0])
+			continue;
+		n++;
+		if (len < outlen) {
+			int w = snprintf(out + len, outlen - len, "%s: %s\n", b->health[i].who,
+			                 b->health[i].what);
+			if (w > 0)
+				len += (size_t)w;
+		}
+	}
+	return n;
+}
+
 void bot_wake(struct bot *b)
 {
 	if (b->lws)

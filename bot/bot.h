@@ -36,6 +36,8 @@ struct httpd;
 struct surface;
 struct bot_core; /* private to bot.c */
 
+#define BOT_HEALTH_MAX 8
+
 struct bot {
 	struct config *cfg;
 	const char *cfg_path;
@@ -50,7 +52,21 @@ struct bot {
 	int rpc_threads;        /* [bot] rpc_threads */
 	volatile sig_atomic_t stop;
 	struct bot_core *core;
+	/* what /healthz reports: one problem per part, "" = none (loop thread) */
+	struct {
+		char who[16];
+		char what[240];
+	} health[BOT_HEALTH_MAX];
 };
+
+/*
+ * A part of the bot (e.g. "slack") cannot do its job and the operator must
+ * act: /healthz answers 503 and lists it.  what NULL or "" clears it.
+ * Loop thread only.
+ */
+void bot_health_set(struct bot *b, const char *who, const char *what);
+/* The problems as "who: what" lines into out (""): the number of them. */
+int bot_health_text(const struct bot *b, char *out, size_t outlen);
 
 /*
  * Result of a queue request, on the loop thread.  rc is rpc_call's: 0 ok,

@@ -1,4 +1,5 @@
 /* discord_rest.c: Discord REST calls with per-route buckets, the global limit and 429s. */
+#include "chatstats.h"
 #include "discord_rest.h"
 
 #include <ctype.h>
@@ -304,8 +305,11 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 		pthread_mutex_lock(&r->mu);
 		r->stats.calls++;
 		pthread_mutex_unlock(&r->mu);
-		if (http_do(hc, &req, &resp, err, errlen) < 0)
+		if (http_do(hc, &req, &resp, err, errlen) < 0) {
+			chatstats_count("discord", route, 0);
 			goto out;
+		}
+		chatstats_count("discord", route, resp.status);
 		cJSON *parsed = NULL;
 		char perr[64];
 		if (resp.body.len)

@@ -4,7 +4,8 @@
  * Routes (on the [http] listener):
  *   POST /hooks/alertmanager  Alertmanager webhook (payload version 4)
  *   POST /hooks/generic       the small JSON shape documented in alert.h
- *   GET  /metrics             Prometheus text exposition (passes promtool)
+ *   GET  /metrics             Prometheus text exposition (passes promtool),
+ *                             with the chat API counters (chatstats.h)
  * (GET /healthz is main.c's.)
  *
  * Trust: every request is untrusted.  Hooks need "Authorization: Bearer
@@ -31,6 +32,7 @@
 
 #include "alert.h"
 #include "bot.h"
+#include "chatstats.h"
 #include "config.h"
 #include "httpd.h"
 #include "json.h"
@@ -337,6 +339,7 @@ static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 	for (size_t i = 0; i < in->ncount; i++)
 		buf_appendf(&o, "opsbot_hook_requests_total{hook=\"%s\",code=\"%d\"} %llu\n",
 		            in->count[i].hook, in->count[i].code, in->count[i].n);
+	chatstats_write(&o);
 	httpd_reply(m->x, 200, "text/plain; version=0.0.4; charset=utf-8", o.data ? o.data : "",
 	            o.len, NULL);
 	buf_free(&o);

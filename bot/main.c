@@ -127,10 +127,17 @@ static const struct lws_protocols core_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* 200 "ok", or 503 with one "who: what to do" line per part that is down. */
 static void healthz(struct httpd_x *x, void *arg)
 {
-	(void)arg;
-	httpd_reply_str(x, 200, "text/plain", "ok\n");
+	struct bot *b = arg;
+	char text[BOT_HEALTH_MAX * 260 + 16];
+
+	if (bot_health_text(b, text, sizeof text) == 0) {
+		httpd_reply_str(x, 200, "text/plain", "ok\n");
+		return;
+	}
+	httpd_reply_str(x, 503, "text/plain", text);
 }
 
 static void usage(void)
@@ -203,7 +210,7 @@ int main(int argc, char **argv)
 		log_fatal("event=lws_vhost_failed");
 	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0)
 		log_fatal("event=http_listen_failed error=%s", log_q(err));
-	httpd_route(b.httpd, "GET", "/healthz", healthz, NULL);
+	httpd_route(b.httpd, "GET", "/healthz", healthz, &b);
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		const struct surface *s = table[i];

@@ -13,7 +13,11 @@
  * whenever its state, acknowledger or resolver changes, and one threaded
  * reply per step.  Each event's ops end with a DONE op, which moves the
  * surface's stored seq (bot_surface_done) once all of them ran.  Posted
- * keys ("ev-<seq>-...") make a replay after a restart skip what was posted.
+ * keys ("ev-<seq>-...") make a replay after a restart skip what was posted;
+ * a post Slack stored just before a crash, before bot.db heard of it, is
+ * found again by its metadata marker (slack_web.c, invariant 4).  When
+ * Socket Mode is switched off for good (link_disabled, invalid_auth) the
+ * surface keeps posting and puts the reason in /healthz.
  *
  * The parent is redrawn from a snapshot of the incident kept in bot.db
  * (kv "inc:<id>"), so a restart can still update it.
@@ -58,6 +62,7 @@ struct slack {
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
 	int64_t done_at_ms;
+	int health_set; /* the socket's problem is in /healthz */
 };
 
 /* Where an inbound request came from, so it can be acked the same way. */
@@ -902,8 +907,13 @@ static void tick(struct bot *b, void *priv)
 	struct slack *sl = priv;
 	int64_t d;
 
-	if (sl->sock)
+	if (sl->sock) {
 		slack_socket_tick(sl->sock);
+		if (!sl->health_set && slack_socket_problem(sl->sock)) {
+			bot_health_set(b, "slack", slack_socket_problem(sl->sock));
+			sl->health_set = 1;
+		}
+	}
 	/* at most 4 writes a second: a restart replays a few events at worst,
 	 * and the posted keys make the replay post nothing twice */
 	d = slack_web_done_seq(sl->web);

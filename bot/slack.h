@@ -141,6 +141,9 @@ void slack_socket_ack(struct slack_socket *s, int conn, const char *envelope_id,
                       const cJSON *payload);
 void slack_socket_tick(struct slack_socket *s);
 int slack_socket_connected(const struct slack_socket *s);
+/* Why Socket Mode was switched off for good (link_disabled, invalid_auth),
+ * or NULL while it is not; the string lives as long as s. */
+const char *slack_socket_problem(const struct slack_socket *s);
 void slack_socket_stop(struct slack_socket *s);
 
 #endif

@@ -11,8 +11,11 @@
  *    +---- closed / error (backoff) -----------+
  *   up --disconnect(refresh_requested|warning)--> retiring: a new socket is
  *        opened first and the old one closed once the new one says hello
- *   any --disconnect(link_disabled) or invalid_auth--> disabled (logged as
- *        an error; the other surfaces keep running)
+ *   any --disconnect(link_disabled) or invalid_auth--> disabled: one error
+ *        line saying what is wrong and what the operator must do, and the
+ *        reason in slack_socket_problem() (the surface puts it in /healthz).
+ *        Not an exit: Discord, the hooks and Slack posting share this
+ *        process, and a restart cannot fix a token or an app setting.
  *
  * Envelopes go to the surface whole; the surface acks each exactly once
  * (slack_socket_ack), on the socket it came from.  An envelope id acked in
@@ -89,6 +92,7 @@ struct slack_socket {
 
 	int fetching;
 	int disabled;
+	char problem[240]; /* why disabled: for /healthz */
 	int64_t backoff_ms;
 	int64_t next_connect_ms;
 	struct seen seen[SEEN];
@@ -103,6 +107,11 @@ static int live_conns(const struct slack_socket *s, int need_hello)
 		    (!need_hello || s->conns[i].hello))
 			n++;
 	return n;
+}
+
+const char *slack_socket_problem(const struct slack_socket *s)
+{
+	return s && s->disabled && s->problem[0] ? s->problem : NULL;
 }
 
 int slack_socket_connected(const struct slack_socket *s)
@@ -242,9 +251,17 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 		reason = reason ? reason : "";
 		log_info("event=slack_disconnect conn=%d reason=%s", c->id, log_q(reason));
 		if (!strcmp(reason, "link_disabled")) {
-			log_error("event=slack_link_disabled action=%s",
-			          log_q("Socket Mode is off for this app; Slack input stops until "
-			                "it is switched on and opsbot-bot restarts"));
+			str_copy(s->problem, sizeof s->problem,
+			         "Slack disabled Socket Mode for this app (link_disabled): slash "
+			         "commands and buttons are off, posting goes on. Switch Socket Mode "
+			         "on in the app's settings (or use [slack] mode = http), then "
+			         "restart opsbot-bot.");
+			log_error("event=slack_link_disabled surface=slack state=input_off error=%s "
+			          "action=%s",
+			          log_q("Slack switched Socket Mode off for this app; slash "
+			                "commands and buttons stop, posting goes on"),
+			          log_q("switch Socket Mode on in the app's settings (or set "
+			                "[slack] mode = http), then restart opsbot-bot"));
 			s->disabled = 1;
 			for (int i = 0; i < MAX_CONNS; i++)
 				if (s->conns[i].wsi) {
@@ -479,8 +496,15 @@ void slack_socket_tick(struct slack_socket *s)
 	if (state == 1) {
 		open_socket(s, s->url);
 	} else if (state == -2) {
-		log_error("event=slack_auth_failed error=%s action=%s", log_q(s->url_err),
-		          log_q("check SLACK_APP_TOKEN; Slack input stays off until restart"));
+		snprintf(s->problem, sizeof s->problem,
+		         "Slack refused SLACK_APP_TOKEN (%.40s): slash commands and buttons are "
+		         "off, posting goes on. Set SLACK_APP_TOKEN to the app-level token "
+		         "(xapp-..., scope connections:write), then restart opsbot-bot.",
+		         s->url_err);
+		log_error("event=slack_auth_failed error=%s surface=slack state=input_off action=%s",
+		          log_q(s->url_err),
+		          log_q("set SLACK_APP_TOKEN to the app-level token (xapp-..., scope "
+		                "connections:write), then restart opsbot-bot; posting goes on"));
 		s->disabled = 1;
 		return;
 	} else if (state == -1) {

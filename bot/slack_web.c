@@ -17,6 +17,16 @@
  *     queued before it finished.
  *  2. A keyed op whose key is in bot.db is not posted again.
  *  3. The sender thread alone uses w->st and w->http.
+ *  4. Exactly once, as the reader sees it: before a keyed post, its intent
+ *     (kv "intent:<key>": channel, thread, time) is in bot.db, and the post
+ *     carries message metadata {event_type "opsbot_post", event_payload
+ *     {key, seq, incident}}.  A crash can land after Slack stored the post
+ *     and before bot.db recorded its ts; so a keyed op that has an intent
+ *     but no posted row first looks for its marker in the thread
+ *     (conversations.replies) or, for a parent, the channel
+ *     (conversations.history) and records the ts it finds instead of
+ *     posting again.  When the look-up itself is refused (e.g. a missing
+ *     history scope) it posts: a rare double beats a lost step.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +35,7 @@
 #include <time.h>
 
 #include "bot.h"
+#include "chatstats.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -68,7 +79,8 @@ static double method_per_minute(const char *m)
 	if (!strcmp(m, "chat.postMessage"))
 		return 600; /* "several hundred per minute" per workspace */
 	if (!strcmp(m, "chat.update") || !strcmp(m, "reactions.add") ||
-	    !strcmp(m, "conversations.info"))
+	    !strcmp(m, "conversations.info") || !strcmp(m, "conversations.replies") ||
+	    !strcmp(m, "conversations.history"))
 		return 50; /* tier 3 */
 	return 100;        /* tier 4: postEphemeral, files.* */
 }
@@ -183,6 +195,7 @@ static int do_call(struct http_client *http, const char *api_url, const char *to
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
 	rc = http_do(http, &req, &resp, err, errlen);
 	free(body);
+	chatstats_count("slack", method, rc < 0 ? 0 : resp.status);
 	if (rc < 0)
 		goto out;
 	*status = resp.status;
@@ -297,12 +310,24 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 	}
 }
 
+#define MARK_EVENT_TYPE "opsbot_post"
+#define LOOKUP_PAGES    20 /* pages of 200 messages searched for a marker */
+
 static cJSON *op_args(const struct slack_op *op, int with_blocks)
 {
 	cJSON *a = json_new_object(), *blocks = NULL;
 	char err[128];
 
 	json_add_str(a, "text", op->text ? op->text : "");
+	if (op->key[0] && (op->kind == SLACK_OP_PARENT || op->kind == SLACK_OP_REPLY)) {
+		cJSON *md = json_new_object(), *pl = json_new_object();
+		json_add_str(md, "event_type", MARK_EVENT_TYPE);
+		json_add_str(pl, "key", op->key);
+		json_add_int(pl, "seq", op->seq);
+		json_add_int(pl, "incident", op->incident);
+		json_add(md, "event_payload", pl);
+		json_add(a, "metadata", md);
+	}
 	if (with_blocks && op->blocks &&
 	    json_parse(op->blocks, strlen(op->blocks), &blocks, err, sizeof err) == 0)
 		json_add(a, "blocks", blocks);
@@ -342,6 +367,128 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
 	return -2;
 }
 
+/*
+ * Look for the message marked with key: in the thread `thread` (replies) or,
+ * when thread is "", among the channel's top-level messages since since_ms.
+ * 1 and its ts in ts, 0 not there, -1 the look-up was refused (err),
+ * 2 quitting.
+ */
+static int find_marked(struct slack_web *w, const char *channel, const char *thread,
+                       int64_t since_ms, const char *key, int64_t incident, char *ts,
+                       size_t tslen, char *err, size_t errlen)
+{
+	char cursor[256] = "", oldest[32];
+	const char *method = *thread ? "conversations.replies" : "conversations.history";
+
+	snprintf(oldest, sizeof oldest, "%lld.000000", (long long)(since_ms / 1000));
+	for (int page = 0; page < LOOKUP_PAGES; page++) {
+		cJSON *a = json_new_object(), *reply = NULL;
+		const cJSON *m;
+		const char *next;
+		int rc;
+
+		json_add_str(a, "channel", channel);
+		if (*thread)
+			json_add_str(a, "ts", thread);
+		else
+			json_add_str(a, "oldest", oldest);
+		json_add_bool(a, "include_all_metadata", 1);
+		json_add_int(a, "limit", 200);
+		if (*cursor)
+			json_add_str(a, "cursor", cursor);
+		rc = call_until_final(w, method, NULL, a, &reply, incident, err, errlen);
+		cJSON_Delete(a);
+		if (rc == 1)
+			return 2;
+		if (rc < 0) {
+			cJSON_Delete(reply);
+			return -1;
+		}
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(reply, "messages"))
+		{
+			const cJSON *md = cJSON_GetObjectItemCaseSensitive(m, "metadata");
+			const cJSON *pl = cJSON_GetObjectItemCaseSensitive(md, "event_payload");
+			const char *et = json_str(md, "event_type"), *k = json_str(pl, "key");
+			if (et && k && json_str(m, "ts") && !strcmp(et, MARK_EVENT_TYPE) &&
+			    !strcmp(k, key)) {
+				str_copy(ts, tslen, json_str(m, "ts"));
+				cJSON_Delete(reply);
+				return 1;
+			}
+		}
+		next = json_str(cJSON_GetObjectItemCaseSensitive(reply, "response_metadata"),
+		                "next_cursor");
+		if (!json_bool(reply, "has_more", 0) || !next || !*next) {
+			cJSON_Delete(reply);
+			return 0;
+		}
+		str_copy(cursor, sizeof cursor, next);
+		cJSON_Delete(reply);
+	}
+	return 0;
+}
+
+/*
+ * Before a keyed post: if an earlier run meant to post it (intent in bot.db)
+ * and may have been killed after Slack stored it, find it by its marker.
+ * Then (re)write the intent.  1 when the post is already there (recorded
+ * now), 0 to post, 2 quitting.
+ */
+static int intent_check(struct slack_web *w, const struct slack_op *op, const char *channel,
+                        const char *thread)
+{
+	char ikey[128], ts[64], err[160];
+	char *val = NULL;
+	cJSON *in = NULL, *rec;
+	int rc;
+
+	snprintf(ikey, sizeof ikey, "intent:%s", op->key);
+	if (state_kv_get(w->st, "slack", ikey, &val) == 1 &&
+	    json_parse_object(val, strlen(val), &in, err, sizeof err) == 0 &&
+	    json_str(in, "channel")) {
+		rc = find_marked(w, json_str(in, "channel"),
+		                 json_str(in, "thread") ? json_str(in, "thread") : "",
+		                 json_int(in, "at_ms", 0) - 60000, op->key, op->incident, ts,
+		                 sizeof ts, err, sizeof err);
+		if (rc == 2) {
+			free(val);
+			cJSON_Delete(in);
+			return 2;
+		}
+		if (rc == 1) {
+			log_info("event=slack_post_recovered key=%s incident=%lld seq=%lld ts=%s",
+			         log_q(op->key), (long long)op->incident, (long long)op->seq, ts);
+			if (op->kind == SLACK_OP_PARENT)
+				state_thread_put(w->st, "slack", op->incident,
+				                 json_str(in, "channel"), ts);
+			state_posted_put(w->st, "slack", op->key, ts);
+			free(val);
+			cJSON_Delete(in);
+			return 1;
+		}
+		if (rc < 0)
+			log_warn("event=slack_post_lookup_failed key=%s incident=%lld error=%s "
+			         "action=post",
+			         log_q(op->key), (long long)op->incident, log_q(err));
+		else
+			log_info("event=slack_post_not_found key=%s incident=%lld action=post",
+			         log_q(op->key), (long long)op->incident);
+	}
+	free(val);
+	cJSON_Delete(in);
+	rec = json_new_object();
+	json_add_str(rec, "channel", channel);
+	json_add_str(rec, "thread", thread ? thread : "");
+	json_add_int(rec, "seq", op->seq);
+	json_add_int(rec, "at_ms", time_now_ms());
+	val = json_print(rec);
+	cJSON_Delete(rec);
+	if (state_kv_put(w->st, "slack", ikey, val) < 0)
+		log_warn("event=slack_intent_save_failed key=%s", log_q(op->key));
+	free(val);
+	return 0;
+}
+
 static void run_op(struct slack_web *w, struct slack_op *op)
 {
 	char channel[64] = "", parent[64] = "", err[160] = "";
@@ -357,6 +504,8 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	switch (op->kind) {
 	case SLACK_OP_PARENT:
 		what = "parent";
+		if (op->key[0] && intent_check(w, op, op->channel, "") != 0)
+			return;
 		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
 		              sizeof err);
 		if (rc == 0) {
@@ -385,6 +534,8 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 			rc = send_msg(w, op, "chat.update", channel, "ts", parent, &reply, err,
 			              sizeof err);
 		} else {
+			if (op->key[0] && intent_check(w, op, channel, parent) != 0)
+				return;
 			rc = send_msg(w, op, "chat.postMessage", channel, "thread_ts", parent,
 			              &reply, err, sizeof err);
 			if (rc == 0 && op->key[0])

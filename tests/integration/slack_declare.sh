@@ -14,14 +14,15 @@ wait_acked "$env"
 got=$(ack_text "$env")
 case "$got" in *"Declared incident #1"*) ;; *) t_fail "ack text: got '$got', want 'Declared incident #1 ...'";; esac
 
-t_wait "parent message" test -n "$(parent_ts 1)"
+t_wait "parent message" has_parent 1
 ts=$(parent_ts 1)
 parent=$(top_messages $CH | jq -c --arg ts "$ts" '.[] | select(.ts == $ts)')
 echo "$parent" | jq -e '.blocks | map(.elements[]?.action_id) | index("opsbot_ack")' >/dev/null \
   || t_fail "parent has no Acknowledge button: $parent"
 echo "$parent" | jq -e '.text | contains("&lt;script&gt;")' >/dev/null \
   || t_fail "title not mrkdwn-escaped in text fallback: $(echo "$parent" | jq .text)"
-t_wait "opened reply in the thread" test "$(thread_len "$ts")" -ge 2
+thread_ge() { [ "$(thread_len "$1")" -ge "$2" ]; }
+t_wait "opened reply in the thread" thread_ge "$ts" 2
 
 # a click: acked at once, forwarded with the user, shows in thread and parent
 click=$(fs_post /control/click "$(jq -nc --arg ts "$ts" '{user:"U0BOB", channel:"C0INCIDENT", message_ts:$ts, action_id:"opsbot_ack", value:"1"}')" | jq -r .envelope_id)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # slack_fatal.sh: what must not take the bot down: blocks Slack refuses
 # (invalid_blocks -> the message goes out as plain text), a link_disabled
-# disconnect (clear error, no reconnect loop, posting goes on), a wrong app
-# token (invalid_auth: clear error, the bot keeps serving HTTP).
+# disconnect (clear error, no reconnect loop, posting goes on, /healthz 503),
+# a wrong app token (invalid_auth: clear error, the bot keeps serving HTTP,
+# /healthz 503 naming the token).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slack_lib.sh"
 t_setup
@@ -15,7 +16,7 @@ sed -i "s|^templates = .*|templates = $T/tpl|" opsbot.conf
 stop_bot; start_bot
 
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
-t_wait "parent posted as text" test -n "$(parent_ts 1)"
+t_wait "parent posted as text" has_parent 1
 top_messages $CH | jq -e '.[0].blocks == null' >/dev/null || t_fail "parent has blocks despite invalid_blocks: $(top_messages $CH)"
 grep -q 'event=slack_invalid_blocks' bot.log || t_fail "no slack_invalid_blocks in the log"
 [ "$(fs_get /control/stats | jq .invalid_blocks)" -ge 1 ] || t_fail "stand-in refused no blocks"
@@ -29,9 +30,13 @@ case "$(ack_text "$env")" in *"could not reach its queue"*) ;; *) t_fail "queue 
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
 case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "after the queue came back: got '$(ack_text "$env")'";; esac
-t_wait "parent of incident 2 (events flow again)" test -n "$(parent_ts 2)"
+t_wait "parent of incident 2 (events flow again)" has_parent 2
 
-# link_disabled: logged as an error, no reconnect; outbound still works
+# link_disabled: logged as an error that says what to do, no reconnect,
+# /healthz says so (503); outbound still works
+hz() { curl -s "http://127.0.0.1:$(cat var/run/bot.port)/healthz"; }
+hz_down() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat var/run/bot.port)/healthz")" = 503 ]; }
+[ "$(hz)" = ok ] || t_fail "healthz before link_disabled: got '$(hz)', want ok"
 before=$(fs_get /control/stats | jq .connects)
 fs_post /control/disconnect '{"reason":"link_disabled"}' >/dev/null
 t_wait "link_disabled logged" grep -q 'event=slack_link_disabled' bot.log
@@ -40,13 +45,18 @@ note 1 n1
 t_wait "note posted after link_disabled" has_notes 1 1
 [ "$(fs_get /control/stats | jq .connects)" = "$before" ] || t_fail "bot reconnected after link_disabled"
 kill -0 "$PID_bot" || t_fail "bot died on link_disabled"
+grep 'event=slack_link_disabled' bot.log | grep -q 'restart opsbot-bot' || t_fail "link_disabled line does not say what to do"
+t_wait "healthz 503 after link_disabled" hz_down
+case "$(hz)" in "slack: Slack disabled Socket Mode"*) ;; *) t_fail "healthz after link_disabled: got '$(hz)'";; esac
 
-# a wrong app token: invalid_auth is logged clearly; HTTP keeps working
+# a wrong app token: invalid_auth is logged clearly; HTTP keeps working and
+# /healthz names the token
 stop_bot
 SLACK_APP_TOKEN=xapp-wrong t_start bot opsbot-bot -c "$T/opsbot.conf"
 t_wait "auth failure logged" grep -q 'event=slack_auth_failed error="invalid_auth"' bot.log
 t_wait "bot port" test -s var/run/bot.port
-[ "$(curl -s "http://127.0.0.1:$(cat var/run/bot.port)/healthz")" = ok ] || t_fail "healthz after invalid_auth"
+t_wait "healthz 503 after invalid_auth" hz_down
+case "$(hz)" in "slack: Slack refused SLACK_APP_TOKEN (invalid_auth)"*"restart opsbot-bot."*) ;; *) t_fail "healthz after invalid_auth: got '$(hz)'";; esac
 n=$(grep -c 'apps.connections.open' fake-slack.log || true)
 kill -0 "$PID_bot" || t_fail "bot died on invalid_auth"
 echo ok

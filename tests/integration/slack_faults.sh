@@ -17,7 +17,7 @@ env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$en
 for i in 1 2 3; do e=$(slash U0ALICE $CH help); wait_acked "$e"; done
 n=$(fs_get /control/envelopes | jq '[.envelopes[] | select(.acked) | .conn] | unique | length')
 [ "$n" = 2 ] || t_fail "envelopes acked over $n sockets, want 2 (spread round robin)"
-t_wait "parent of incident 1" test -n "$(parent_ts 1)"
+t_wait "parent of incident 1" has_parent 1
 
 for i in 1 2 3 4 5; do note 1 "n$i"; done
 t_wait "n1..n5" has_notes 1 5
@@ -31,6 +31,18 @@ fs_post /control/fail '{"status":500,"count":2}' >/dev/null
 for i in 11 12 13 14 15; do note 1 "n$i"; done
 t_wait "n11..n15 after 500s" has_notes 1 15
 grep -q 'event=slack_ratelimited' bot.log || t_fail "bot did not log the 429"
+# /metrics counts the same calls, 429s and 5xx the stand-in served
+curl -sf "http://127.0.0.1:$(cat var/run/bot.port)/metrics" > metrics.txt || t_fail "GET /metrics failed"
+msum() { awk -v f="$1" 'index($0, f "{surface=\"slack\"") == 1 { s += $NF } END { print s + 0 }' metrics.txt; }
+[ "$(msum opsbot_chat_api_ratelimited_total)" = "$(fs_get /control/stats | jq .served_429)" ] \
+  || t_fail "429s in /metrics: got $(msum opsbot_chat_api_ratelimited_total), want $(fs_get /control/stats | jq .served_429) (served)"
+[ "$(msum opsbot_chat_api_server_errors_total)" = "$(fs_get /control/stats | jq .served_500)" ] \
+  || t_fail "5xx in /metrics: got $(msum opsbot_chat_api_server_errors_total), want $(fs_get /control/stats | jq .served_500) (served)"
+posts=$(awk 'index($0, "opsbot_chat_api_calls_total{surface=\"slack\",route=\"chat.postMessage\"}") == 1 { print $NF }' metrics.txt)
+[ "${posts:-0}" -ge 16 ] || t_fail "chat.postMessage calls in /metrics: got '${posts}', want >= 16"
+if command -v promtool >/dev/null; then
+  promtool check metrics < metrics.txt > promtool.txt 2>&1 || t_fail "promtool: $(cat promtool.txt)"
+fi
 
 # every socket dropped mid-incident; a command sent meanwhile still arrives
 fs_post /control/drop '{}' >/dev/null
@@ -39,7 +51,7 @@ for i in 16 17 18 19 20; do note 1 "n$i"; done
 wait_acked "$env"
 case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "command after drop: got '$(ack_text "$env")'";; esac
 t_wait "n16..n20 after the drop" has_notes 1 20
-t_wait "parent of incident 2" test -n "$(parent_ts 2)"
+t_wait "parent of incident 2" has_parent 2
 
 # refresh_requested: a new socket first, then the old one goes
 before=$(fs_get /control/stats | jq .connects)
@@ -52,7 +64,7 @@ fs_post /control/stall '{"on":true}' >/dev/null
 ev=$(fs_post /control/event '{"event":{"type":"app_mention","user":"U0DAVE","channel":"C0INCIDENT","text":"<@U0OPSBOT> declare search index lagging behind"}}' | jq -r .envelope_id)
 t_wait "redelivery" bash -c "[ \$(curl -sf 'http://127.0.0.1:$FS_PORT/control/envelope?id=$ev' | jq .attempts) -ge 3 ]"
 fs_post /control/stall '{"on":false}' >/dev/null
-t_wait "parent of incident 3" test -n "$(parent_ts 3)"
+t_wait "parent of incident 3" has_parent 3
 n=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '[.items[] | select(.service == "search")] | length')
 [ "$n" = 1 ] || t_fail "incidents from the redelivered mention: got $n, want 1"
 t_wait "ephemeral answer to the mention" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/ephemeral?channel=$CH' | jq -e '[.messages[] | select(.user == \"U0DAVE\")] | length == 1'"

@@ -33,7 +33,7 @@ out=$(post /slack/commands "$body" "$now")
 [ "$(echo "$out" | tail -n1)" = 200 ] || t_fail "signed command: got HTTP $(echo "$out" | tail -n1)"
 echo "$out" | head -n1 | jq -e '.text | test("Declared incident #1")' >/dev/null \
   || t_fail "signed command answer: got $(echo "$out" | head -n1)"
-t_wait "parent of incident 1" test -n "$(parent_ts 1)"
+t_wait "parent of incident 1" has_parent 1
 
 out=$(post /slack/events '{"token":"x","challenge":"chal-123","type":"url_verification"}' "$now")
 [ "$(echo "$out" | head -n1)" = chal-123 ] || t_fail "url_verification: got '$(echo "$out" | head -n1)'"

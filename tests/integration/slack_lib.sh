@@ -30,6 +30,9 @@ parent_ts() {
   top_messages "$CH" | jq -r --arg id "$1" \
     '[.[] | select(.text | startswith("#" + $id + " "))][0].ts // empty'
 }
+# for t_wait: re-reads the stand-in on every try ($(parent_ts N) as an
+# argument would be read once, before the wait)
+has_parent() { [ -n "$(parent_ts "$1")" ]; }
 thread_len() { thread "$CH" "$1" | jq length; }
 connected() { [ "$(fs_get /control/stats | jq .connections)" -ge 1 ]; }
 

@@ -9,7 +9,7 @@ SLACK_EXTRA_CONF="channel_rate = 0"
 slack_stack --post-rate 0
 
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
-t_wait "parent" test -n "$(parent_ts 1)"
+t_wait "parent" has_parent 1
 for i in 1 2 3; do note 1 "n$i"; done
 t_wait "n1..n3" has_notes 1 3
 
@@ -40,6 +40,6 @@ rm -f var/bot.db var/bot.db-wal var/bot.db-shm
 start_bot
 t_wait "first start logged" grep -q 'event=surface_first_start surface=slack' bot.log
 env=$(slash U0ALICE $CH "declare api fresh start"); wait_acked "$env"
-t_wait "parent of incident 2" test -n "$(parent_ts 2)"
+t_wait "parent of incident 2" has_parent 2
 [ "$(n_top $CH)" = 2 ] || t_fail "top-level messages after a fresh bot.db: got $(n_top $CH), want 2 (history not replayed)"
 echo ok

@@ -76,6 +76,9 @@ struct fs {
 	int fail_next; /* how many Web API calls still answer fail_status */
 	int fail_status;
 	int stall_acks;
+	int stall_posts;   /* store the next N chat.postMessage calls, never answer them */
+	struct httpd_x *stalled[8]; /* held exchanges of stalled posts */
+	int nstalled;
 
 	/* sockets */
 	struct fs_conn conns[FS_MAX_CONNS];
@@ -107,6 +110,8 @@ extern struct fs fs;
 
 /* web.c: /api/<method> and the upload URL. */
 void web_register(struct httpd *h);
+/* Answer (or, when the client left, free) every stalled post. */
+void web_release_stalled(void);
 /* A new unique message ts ("1700000000.000100"); buf >= 32 bytes. */
 void web_new_ts(char *buf, size_t len);
 cJSON *web_find_message(const char *channel, const char *ts);

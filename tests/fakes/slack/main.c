@@ -12,7 +12,9 @@
  *     /api/<method>      the Web API (web.c): auth.test,
  *                        apps.connections.open, chat.postMessage,
  *                        chat.update, chat.postEphemeral, reactions.add,
- *                        conversations.info, files.getUploadURLExternal,
+ *                        conversations.info, conversations.replies,
+ *                        conversations.history,
+ *                        files.getUploadURLExternal,
  *                        files.completeUploadExternal; POST /upload/<id>
  *     /link/?ticket=T    Socket Mode (socket.c)
  *     /response/<id>     response_url posts (recorded as ephemeral)
@@ -33,6 +35,9 @@
  *   POST /control/disconnect {reason: warning|refresh_requested|link_disabled}
  *   POST /control/fail       {status: 429|500, count: N}
  *   POST /control/stall      {on: true|false}   ignore acks
+ *   POST /control/stall      {posts: N}  store the next N chat.postMessage
+ *                            calls but never answer them (a crash-window
+ *                            test); {posts: 0} answers the held ones 500
  *   POST /control/config     {post_rate, post_burst, ack_timeout_ms, ping_ms,
  *                             max_retries, retry_after_s, refresh_grace_ms}
  *
@@ -394,6 +399,8 @@ static void c_stats(struct httpd_x *x, void *arg)
 	json_add_int(o, "messages", cJSON_GetArraySize(fs.messages));
 	json_add_int(o, "fail_next", fs.fail_next);
 	json_add_bool(o, "stall_acks", fs.stall_acks);
+	json_add_int(o, "stall_posts", fs.stall_posts);
+	json_add_int(o, "stalled_posts", fs.nstalled);
 	reply_json(x, 200, o);
 }
 
@@ -508,7 +515,15 @@ static void c_stall(struct httpd_x *x, void *arg)
 	(void)arg;
 	if (!in)
 		return;
-	fs.stall_acks = json_bool(in, "on", 1);
+	if (cJSON_GetObjectItemCaseSensitive(in, "posts")) {
+		fs.stall_posts = (int)json_int(in, "posts", 0);
+		if (fs.stall_posts <= 0) {
+			fs.stall_posts = 0;
+			web_release_stalled();
+		}
+	} else {
+		fs.stall_acks = json_bool(in, "on", 1);
+	}
 	cJSON_Delete(in);
 	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
 }
@@ -694,6 +709,7 @@ int main(int argc, char **argv)
 		if (lws_service(fs.lws, 0) < 0)
 			break;
 	lws_sul_cancel(&tick_sul);
+	web_release_stalled();
 	lws_context_destroy(fs.lws);
 	httpd_close(fs.httpd);
 	for (size_t i = 0; i < fs.nenvs; i++) {

@@ -210,6 +210,19 @@ static const char *m_post(cJSON *args, cJSON *reply, int *status)
 		cJSON_Delete(msg);
 		return e;
 	}
+	{
+		int bad;
+		cJSON *md = arg_json(args, "metadata", &bad);
+		if (bad || (md && (!cJSON_IsObject(md) || !json_str(md, "event_type") ||
+		                   !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
+		                       md, "event_payload"))))) {
+			cJSON_Delete(md);
+			cJSON_Delete(msg);
+			return "invalid_metadata_format";
+		}
+		if (md)
+			json_add(msg, "metadata", md);
+	}
 	if (!post_allowed(channel)) {
 		cJSON_Delete(msg);
 		*status = 429;
@@ -450,6 +463,95 @@ static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
 	return NULL;
 }
 
+/*
+ * conversations.replies: the thread's parent first, then its replies, oldest
+ * first; cursor paging (limit, default 1000 here, max 1000); metadata only
+ * with include_all_metadata, as Slack does.
+ */
+static const char *list_msgs(cJSON *args, cJSON *reply, int history)
+{
+	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "ts");
+	const char *oldest = arg_str(args, "oldest");
+	const char *cursor = arg_str(args, "cursor"), *lim = arg_str(args, "limit");
+	const cJSON *incl = cJSON_GetObjectItemCaseSensitive(args, "include_all_metadata");
+	int with_md = cJSON_IsTrue(incl) ||
+	              (cJSON_IsString(incl) && (!strcmp(incl->valuestring, "true") ||
+	                                        !strcmp(incl->valuestring, "1")));
+	long limit = 1000, skip = 0, n = 0, i = 0;
+	cJSON *parent, *out, *m;
+	char *end;
+
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	if (!history && (!ts || !*ts))
+		return "invalid_arguments";
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(args, "limit")))
+		limit = (long)json_int(args, "limit", 1000);
+	else if (lim && *lim) {
+		limit = strtol(lim, &end, 10);
+		if (*end)
+			return "invalid_arguments";
+	}
+	if (limit < 1 || limit > 1000)
+		limit = 1000;
+	if (cursor && *cursor) {
+		if (strncmp(cursor, "off:", 4) != 0)
+			return "invalid_cursor";
+		skip = strtol(cursor + 4, &end, 10);
+		if (*end || skip < 0)
+			return "invalid_cursor";
+	}
+	parent = history ? NULL : web_find_message(channel, ts);
+	if (!history && !parent)
+		return "thread_not_found";
+	out = json_new_array();
+	/* replies oldest first; history newest first */
+	for (m = history ? cJSON_GetArrayItem(fs.messages, cJSON_GetArraySize(fs.messages) - 1)
+	                 : fs.messages->child;
+	     m; m = history ? (m->prev && m->prev->next ? m->prev : NULL) : m->next) {
+		const char *c = json_str(m, "channel"), *t = json_str(m, "thread_ts");
+		if (!c || strcmp(c, channel) != 0)
+			continue;
+		if (history ? t != NULL
+		                  || (oldest && *oldest && strcmp(json_str(m, "ts"), oldest) <= 0)
+		            : (m != parent && (!t || strcmp(t, ts) != 0)))
+			continue;
+		if (i++ < skip)
+			continue;
+		if (n == limit) {
+			char next[32];
+			cJSON *md = json_new_object();
+			snprintf(next, sizeof next, "off:%ld", skip + n);
+			json_add_str(md, "next_cursor", next);
+			json_add(reply, "response_metadata", md);
+			json_add_bool(reply, "has_more", 1);
+			json_add(reply, "messages", out);
+			return NULL;
+		}
+		cJSON *pm = public_msg(m);
+		if (!with_md)
+			cJSON_DeleteItemFromObjectCaseSensitive(pm, "metadata");
+		cJSON_AddItemToArray(out, pm);
+		n++;
+	}
+	json_add_bool(reply, "has_more", 0);
+	json_add(reply, "messages", out);
+	return NULL;
+}
+
+static const char *m_replies(cJSON *args, cJSON *reply, int *status)
+{
+	(void)status;
+	return list_msgs(args, reply, 0);
+}
+
+/* conversations.history: top-level messages, newest first, from `oldest`. */
+static const char *m_history(cJSON *args, cJSON *reply, int *status)
+{
+	(void)status;
+	return list_msgs(args, reply, 1);
+}
+
 static const struct method {
 	const char *name;
 	int app_token; /* needs the xapp token instead of the bot token */
@@ -462,6 +564,8 @@ static const struct method {
     {"chat.postEphemeral", 0, m_ephemeral},
     {"reactions.add", 0, m_react},
     {"conversations.info", 0, m_conv_info},
+    {"conversations.replies", 0, m_replies},
+    {"conversations.history", 0, m_history},
     {"files.getUploadURLExternal", 0, m_upload_url},
     {"files.completeUploadExternal", 0, m_upload_complete},
 };
@@ -556,6 +660,16 @@ static void api(struct httpd_x *x, void *arg)
 		goto fail;
 	cJSON_Delete(args);
 	cJSON_AddItemToObject(reply, "ok", cJSON_CreateTrue());
+	if (m->fn == m_post && fs.stall_posts > 0 &&
+	    fs.nstalled < (int)(sizeof fs.stalled / sizeof fs.stalled[0])) {
+		/* stored, but the client never hears so: a crash window test */
+		fs.stall_posts--;
+		log_info("event=post_stalled ts=%s", log_q(json_str(reply, "ts")));
+		cJSON_Delete(reply);
+		httpd_hold(x);
+		fs.stalled[fs.nstalled++] = x;
+		return;
+	}
 	answer(x, 200, reply);
 	return;
 fail:
@@ -581,6 +695,13 @@ static void upload(struct httpd_x *x, void *arg)
 	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "received"), (double)r->body_len);
 	snprintf(body, sizeof body, "OK - %zu", r->body_len);
 	httpd_reply_str(x, 200, "text/plain", body);
+}
+
+void web_release_stalled(void)
+{
+	for (int i = 0; i < fs.nstalled; i++)
+		httpd_reply_str(fs.stalled[i], 500, "text/plain", "stalled\n");
+	fs.nstalled = 0;
 }
 
 void web_register(struct httpd *h)
