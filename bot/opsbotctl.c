@@ -668,22 +668,6 @@ static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_
 	return CTL_OK;
 }
 
-static int ctl_read_file(const char *path, struct buf *b)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	if (!f)
-		return -1;
-	char chunk[4096];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) < 0)
-			rc = -1;
-	if (f != stdin)
-		fclose(f);
-	return rc;
-}
-
 static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
 	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
@@ -714,9 +698,8 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 	if (file) {
 		struct buf b = {.max = CTL_FILE_MAX};
 		char err[256];
-		if (ctl_read_file(file, &b) < 0 || !b.data) {
-			fprintf(stderr, "opsbotctl: cannot read %s: %s\n", file,
-			        b.len >= CTL_FILE_MAX ? "larger than 1 MiB" : strerror(errno));
+		if (buf_read_file(&b, file, err, sizeof(err)) < 0) {
+			fprintf(stderr, "opsbotctl: %s\n", err);
 			buf_free(&b);
 			return CTL_USAGE;
 		}

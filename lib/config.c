@@ -196,26 +196,10 @@ out:
 
 int config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	struct buf b = {.max = CONFIG_MAX_BYTES};
-	char chunk[8192];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) < 0) {
-			snprintf(err, errlen, "%s: file is larger than %d bytes", path,
-			         CONFIG_MAX_BYTES);
-			rc = -1;
-			break;
-		}
-	}
-	fclose(f);
+	int rc = buf_read_file(&b, path, err, errlen);
 	if (rc == 0)
-		rc = config_parse(path, b.data ? b.data : "", out, err, errlen);
+		rc = config_parse(path, b.data, out, err, errlen);
 	buf_free(&b);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* mem.c: allocation wrappers and the bounded growable buffer. */
 #include "mem.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,36 @@ void buf_reset(struct buf *b)
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
+}
+
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen)
+{
+	int is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(b, chunk, n) < 0) {
+			snprintf(err, errlen, "%s: larger than %zu bytes", path,
+			         b->max ? b->max : BUF_DEFAULT_MAX);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	if (!is_stdin)
+		fclose(f);
+	if (rc == 0 && !b->data)
+		rc = buf_append(b, "", 0);
+	return rc;
 }
 
 void buf_free(struct buf *b)

@@ -36,6 +36,12 @@ struct buf {
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_reset(struct buf *b);
+/*
+ * Append the whole file at path ("-" is standard input) to b, within b->max.
+ * Returns 0, or -1 with "path: cannot open: ...", "path: larger than N
+ * bytes" or "path: read error" in err; b then holds what was read so far.
+ */
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen);
 void buf_free(struct buf *b);
 
 #endif

@@ -668,24 +668,10 @@ out:
 int policy_load(const char *path, const struct catalog *cat, struct policy **out, char *err,
                 size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	struct buf b = {.max = 1 << 20};
-	char tmp[8192];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		if (buf_append(&b, tmp, n) < 0) {
-			snprintf(err, errlen, "%s: larger than 1 MiB", path);
-			rc = -1;
-			break;
-		}
-	fclose(f);
+	int rc = buf_read_file(&b, path, err, errlen);
 	if (rc == 0)
-		rc = policy_parse(path, b.data ? b.data : "", cat, out, err, errlen);
+		rc = policy_parse(path, b.data, cat, out, err, errlen);
 	buf_free(&b);
 	return rc;
 }

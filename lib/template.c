@@ -201,33 +201,6 @@ int template_set_add(struct template_set *ts, const char *name, const char *text
 	return 0;
 }
 
-static int template_read_file(const char *path, char **out, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	struct buf b = {.max = TEMPLATE_MAX_FILE};
-	char chunk[4096];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_append(&b, chunk, n) < 0) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, TEMPLATE_MAX_FILE);
-			rc = -1;
-			break;
-		}
-	}
-	fclose(f);
-	if (rc < 0) {
-		buf_free(&b);
-		return -1;
-	}
-	*out = b.data ? b.data : xstrdup("");
-	return 0;
-}
-
 int template_set_load(const char *dir, struct template_set **out, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
@@ -252,17 +225,17 @@ int template_set_load(const char *dir, struct template_set **out, char *err, siz
 		char *dot = strchr(name, '.');
 		if (dot)
 			*dot = '\0';
-		char *text = NULL;
-		rc = template_read_file(path, &text, err, errlen);
+		struct buf text = {.max = TEMPLATE_MAX_FILE};
+		rc = buf_read_file(&text, path, err, errlen);
 		if (rc == 0)
-			rc = template_set_add(ts, name, text, err, errlen);
+			rc = template_set_add(ts, name, text.data, err, errlen);
 		if (rc < 0 && strncmp(err, name, strlen(name)) == 0) {
 			/* name the file, not just the template */
 			char tmp[512];
 			snprintf(tmp, sizeof(tmp), "%s/%s%s", dir, de->d_name, err + strlen(name));
 			snprintf(err, errlen, "%s", tmp);
 		}
-		free(text);
+		buf_free(&text);
 		free(path);
 		if (rc < 0)
 			break;
