@@ -27,8 +27,8 @@ static void test_status_table(void **s)
 	(void)s;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		chatstats_count("slack", "chat.postMessage", cases[i].status);
-		unsigned long long got[4], want[4] = {cases[i].calls, cases[i].r429, cases[i].r5xx,
-		                                      cases[i].transport};
+		unsigned long long got[4],
+		    want[4] = {cases[i].calls, cases[i].r429, cases[i].r5xx, cases[i].transport};
 		for (int k = 0; k < 4; k++) {
 			got[k] = chatstats_get("slack", "chat.postMessage", k);
 			if (got[k] != want[k])
@@ -52,7 +52,8 @@ static void test_discord_ids(void **s)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-	    {"PATCH /webhooks/123456789012/aW50ZXJhY3Rpb246MTIzNDU2Nzg5OnNlY3JldA/messages/@original",
+	    {"PATCH "
+	     "/webhooks/123456789012/aW50ZXJhY3Rpb246MTIzNDU2Nzg5OnNlY3JldA/messages/@original",
 	     "PATCH /webhooks/:id/:token/messages/@original"},
 	    {"POST /interactions/1122334455/aW50ZXJhY3Rpb246c2VjcmV0dG9rZW4xMjM0NQ/callback",
 	     "POST /interactions/:id/:token/callback"},

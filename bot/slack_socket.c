@@ -251,17 +251,19 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 		reason = reason ? reason : "";
 		log_info("event=slack_disconnect conn=%d reason=%s", c->id, log_q(reason));
 		if (!strcmp(reason, "link_disabled")) {
-			str_copy(s->problem, sizeof s->problem,
-			         "Slack disabled Socket Mode for this app (link_disabled): slash "
-			         "commands and buttons are off, posting goes on. Switch Socket Mode "
-			         "on in the app's settings (or use [slack] mode = http), then "
-			         "restart opsbot-bot.");
-			log_error("event=slack_link_disabled surface=slack state=input_off error=%s "
-			          "action=%s",
-			          log_q("Slack switched Socket Mode off for this app; slash "
-			                "commands and buttons stop, posting goes on"),
-			          log_q("switch Socket Mode on in the app's settings (or set "
-			                "[slack] mode = http), then restart opsbot-bot"));
+			str_copy(
+			    s->problem, sizeof s->problem,
+			    "Slack disabled Socket Mode for this app (link_disabled): slash "
+			    "commands and buttons are off, posting goes on. Switch Socket Mode "
+			    "on in the app's settings (or use [slack] mode = http), then "
+			    "restart opsbot-bot.");
+			log_error(
+			    "event=slack_link_disabled surface=slack state=input_off error=%s "
+			    "action=%s",
+			    log_q("Slack switched Socket Mode off for this app; slash "
+			          "commands and buttons stop, posting goes on"),
+			    log_q("switch Socket Mode on in the app's settings (or set "
+			          "[slack] mode = http), then restart opsbot-bot"));
 			s->disabled = 1;
 			for (int i = 0; i < MAX_CONNS; i++)
 				if (s->conns[i].wsi) {
@@ -501,10 +503,11 @@ void slack_socket_tick(struct slack_socket *s)
 		         "off, posting goes on. Set SLACK_APP_TOKEN to the app-level token "
 		         "(xapp-..., scope connections:write), then restart opsbot-bot.",
 		         s->url_err);
-		log_error("event=slack_auth_failed error=%s surface=slack state=input_off action=%s",
-		          log_q(s->url_err),
-		          log_q("set SLACK_APP_TOKEN to the app-level token (xapp-..., scope "
-		                "connections:write), then restart opsbot-bot; posting goes on"));
+		log_error(
+		    "event=slack_auth_failed error=%s surface=slack state=input_off action=%s",
+		    log_q(s->url_err),
+		    log_q("set SLACK_APP_TOKEN to the app-level token (xapp-..., scope "
+		          "connections:write), then restart opsbot-bot; posting goes on"));
 		s->disabled = 1;
 		return;
 	} else if (state == -1) {

@@ -374,8 +374,8 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
  * 2 quitting.
  */
 static int find_marked(struct slack_web *w, const char *channel, const char *thread,
-                       int64_t since_ms, const char *key, int64_t incident, char *ts,
-                       size_t tslen, char *err, size_t errlen)
+                       int64_t since_ms, const char *key, int64_t incident, char *ts, size_t tslen,
+                       char *err, size_t errlen)
 {
 	char cursor[256] = "", oldest[32];
 	const char *method = *thread ? "conversations.replies" : "conversations.history";

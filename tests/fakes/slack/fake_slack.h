@@ -76,7 +76,7 @@ struct fs {
 	int fail_next; /* how many Web API calls still answer fail_status */
 	int fail_status;
 	int stall_acks;
-	int stall_posts;   /* store the next N chat.postMessage calls, never answer them */
+	int stall_posts;            /* store the next N chat.postMessage calls, never answer them */
 	struct httpd_x *stalled[8]; /* held exchanges of stalled posts */
 	int nstalled;
 

@@ -214,8 +214,8 @@ static const char *m_post(cJSON *args, cJSON *reply, int *status)
 		int bad;
 		cJSON *md = arg_json(args, "metadata", &bad);
 		if (bad || (md && (!cJSON_IsObject(md) || !json_str(md, "event_type") ||
-		                   !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
-		                       md, "event_payload"))))) {
+		                   !cJSON_IsObject(
+		                       cJSON_GetObjectItemCaseSensitive(md, "event_payload"))))) {
 			cJSON_Delete(md);
 			cJSON_Delete(msg);
 			return "invalid_metadata_format";
@@ -475,8 +475,8 @@ static const char *list_msgs(cJSON *args, cJSON *reply, int history)
 	const char *cursor = arg_str(args, "cursor"), *lim = arg_str(args, "limit");
 	const cJSON *incl = cJSON_GetObjectItemCaseSensitive(args, "include_all_metadata");
 	int with_md = cJSON_IsTrue(incl) ||
-	              (cJSON_IsString(incl) && (!strcmp(incl->valuestring, "true") ||
-	                                        !strcmp(incl->valuestring, "1")));
+	              (cJSON_IsString(incl) &&
+	               (!strcmp(incl->valuestring, "true") || !strcmp(incl->valuestring, "1")));
 	long limit = 1000, skip = 0, n = 0, i = 0;
 	cJSON *parent, *out, *m;
 	char *end;
@@ -512,9 +512,9 @@ static const char *list_msgs(cJSON *args, cJSON *reply, int history)
 		const char *c = json_str(m, "channel"), *t = json_str(m, "thread_ts");
 		if (!c || strcmp(c, channel) != 0)
 			continue;
-		if (history ? t != NULL
-		                  || (oldest && *oldest && strcmp(json_str(m, "ts"), oldest) <= 0)
-		            : (m != parent && (!t || strcmp(t, ts) != 0)))
+		if (history
+		        ? t != NULL || (oldest && *oldest && strcmp(json_str(m, "ts"), oldest) <= 0)
+		        : (m != parent && (!t || strcmp(t, ts) != 0)))
 			continue;
 		if (i++ < skip)
 			continue;
