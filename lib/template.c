@@ -261,7 +261,9 @@ static int template_escape_format(const char *s, unsigned esc, struct buf *out)
 	for (const char *p = s; *p; p++) {
 		const char *rep = NULL;
 		char one[3] = {0};
-		if (esc & TEMPLATE_ESC_HTML) {
+		if (esc & (TEMPLATE_ESC_HTML | TEMPLATE_ESC_MRKDWN)) {
+			/* Slack mrkdwn escapes & < > only; HTML adds the quotes. */
+			int html = (esc & TEMPLATE_ESC_HTML) != 0;
 			switch (*p) {
 			case '&':
 				rep = "&amp;";
@@ -273,22 +275,10 @@ static int template_escape_format(const char *s, unsigned esc, struct buf *out)
 				rep = "&gt;";
 				break;
 			case '"':
-				rep = "&quot;";
+				rep = html ? "&quot;" : NULL;
 				break;
 			case '\'':
-				rep = "&#39;";
-				break;
-			}
-		} else if (esc & TEMPLATE_ESC_MRKDWN) {
-			switch (*p) {
-			case '&':
-				rep = "&amp;";
-				break;
-			case '<':
-				rep = "&lt;";
-				break;
-			case '>':
-				rep = "&gt;";
+				rep = html ? "&#39;" : NULL;
 				break;
 			}
 		} else if (esc & TEMPLATE_ESC_DISCORD) {
