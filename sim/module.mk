@@ -1,0 +1,15 @@
+# sim/module.mk: opsbot-sim, the simulated production system, and its tests.
+
+SIM_CORE_OBJS := $(B)/sim/model.o
+SIM_OBJS := $(SIM_CORE_OBJS) $(B)/sim/server.o
+ALL_OBJS += $(SIM_OBJS) $(B)/sim/model_test.o
+
+$(B)/bin/opsbot-sim: $(SIM_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+PROGRAMS += $(B)/bin/opsbot-sim
+
+$(B)/tests/sim_model: $(B)/sim/model_test.o $(SIM_CORE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+UNIT_TESTS += $(B)/tests/sim_model
