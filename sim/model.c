@@ -308,8 +308,8 @@ int sim_action(struct sim_model *m, enum sim_action_kind kind, int service, int 
 		}
 		delay = sim_defs[service].restart_s;
 		sv->restart_until = m->tick + delay;
-		snprintf(msg, msglen, "rolling restart of %s started (%d replicas, about %d s)", sn,
-		         sv->replicas, delay);
+		snprintf(msg, msglen, "rolling restart of %s started (%d replica%s, about %d s)",
+		         sn, sv->replicas, sv->replicas == 1 ? "" : "s", delay);
 		break;
 	case SIM_A_SCALE:
 		if (arg < 1 || arg > 50) {
@@ -765,6 +765,8 @@ cJSON *sim_state_json(const struct sim_model *m)
 		char v[16];
 		snprintf(v, sizeof v, "v%d", sv->version);
 		json_add_str(x, "version", v);
+		snprintf(v, sizeof v, "v%d", sv->prev_version);
+		json_add_str(x, "previous_version", v);
 		json_add_bool(x, "restarting", sv->restart_until > m->tick);
 		json_add_num(x, "p95_ms", round(sv->m.p95_ms * 10.0) / 10.0);
 		json_add_num(x, "error_pct", round(sv->m.err * 10000.0) / 100.0);

@@ -13,3 +13,6 @@ $(B)/tests/sim_model: $(B)/sim/model_test.o $(SIM_CORE_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 UNIT_TESTS += $(B)/tests/sim_model
+
+INTEG_TESTS += tests/integration/sim_http.sh tests/integration/sim_prometheus.sh \
+	tests/integration/sim_watch.sh

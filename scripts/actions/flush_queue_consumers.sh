@@ -7,4 +7,5 @@ sim_maybe_fail "$1"
 sim_set "queues/$1/consumers_restarted" "$(date -u +%s)"
 sim_set "queues/$1/lag" 0
 sim_log "queue=$1"
+sim_record "$1" "consumers restarted"
 echo "restarted the consumers of queue $1"

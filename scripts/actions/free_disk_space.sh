@@ -9,4 +9,5 @@ used=$(sim_get "nodes/$1/disk_used_pct" 95)
 now=$(( used > 30 ? used - 25 : used ))
 sim_set "nodes/$1/disk_used_pct" "$now"
 sim_log "node=$1 path=$2 used=$used->$now"
+sim_record "$1" "freed $2: ${used}% -> ${now}%"
 echo "freed space under $2 on $1: ${used}% -> ${now}% used"

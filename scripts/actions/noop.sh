@@ -3,4 +3,5 @@
 . "$(dirname "$0")/lib.sh"
 [ $# -le 1 ] || sim_usage "noop.sh [REASON]"
 sim_log "reason=${1:-}"
+sim_record "" "${1:-}"
 echo "no change made${1:+: $1}"

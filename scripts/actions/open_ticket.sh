@@ -8,4 +8,5 @@ n=$(( $(sim_get tickets/next 100) + 1 ))
 sim_set tickets/next "$n"
 printf '%s %s %s\n' "OPS-$n" "$1" "$2" >>"$SIM/tickets.log"
 sim_log "ticket=OPS-$n priority=$1"
+sim_record "OPS-$n" "$1 $2"
 echo "opened ticket OPS-$n ($1)"

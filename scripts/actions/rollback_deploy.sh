@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# rollback_deploy.sh SERVICE [VERSION]: go back to the previous (or a named) version.
+# rollback_deploy.sh SERVICE [VERSION]: roll a service back to its previous version (opsbot-sim).
+# The simulator keeps one previous version; a named VERSION must be that one.
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] && [ $# -le 2 ] || sim_usage "rollback_deploy.sh SERVICE [VERSION]"
 sim_check service "$1" "$SVC_RE"
-sim_maybe_fail "$1"
-cur=$(sim_get "services/$1/version" v2)
-to=${2:-$(sim_get "services/$1/previous_version" v1)}
-sim_check version "$to" 'v?[0-9a-z.-]{1,40}'
-sim_set "services/$1/previous_version" "$cur"
-sim_set "services/$1/version" "$to"
-sim_log "service=$1 version=$cur->$to"
-echo "rolled $1 back from $cur to $to"
+if [ -n "${2:-}" ]; then
+  sim_check version "$2" 'v?[0-9][0-9a-z.-]{0,39}'
+  sim_http GET /control/state
+  prev=$(printf '%s' "$SIM_BODY" | jq -r --arg s "$1" '.services[] | select(.name == $s) | .previous_version' 2>/dev/null)
+  want="v${2#v}"
+  if [ -n "$prev" ] && [ "$want" != "$prev" ]; then
+    echo "cannot roll $1 back to $want: the previous version is $prev"; sim_log "refused service=$1 version=$want"; exit 1
+  fi
+fi
+sim_act rollback "$1"

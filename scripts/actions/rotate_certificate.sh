@@ -6,4 +6,5 @@ sim_check domain "$1" '([a-z0-9-]{1,63}\.){1,8}[a-z]{2,24}'
 sim_maybe_fail "$1"
 sim_set "certs/$1/not_after" $(( $(date -u +%s) + 90 * 86400 ))
 sim_log "domain=$1"
+sim_record "$1" "certificate rotated"
 echo "rotated the certificate of $1 (valid 90 days)"

@@ -6,4 +6,5 @@ sim_check node "$1" "$NODE_RE"
 sim_maybe_fail "$1"
 sim_set "nodes/$1/state" ready
 sim_log "node=$1"
+sim_record "$1" "takes work again"
 echo "node $1 takes work again"
