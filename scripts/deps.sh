@@ -10,6 +10,8 @@ pkgs=(
   libcmocka-dev
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # headless browser for fake-slack's page test (tests/integration/sim_slack_page.sh)
+  chromium
 )
 
 missing=()

@@ -60,6 +60,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "page.h"
 
 struct fs fs;
 static volatile sig_atomic_t stop;
@@ -688,6 +689,7 @@ int main(int argc, char **argv)
 	httpd_route(fs.httpd, "GET", "/control/envelopes", c_envelopes, NULL);
 	httpd_route(fs.httpd, "GET", "/control/stats", c_stats, NULL);
 	httpd_route(fs.httpd, "GET", "/control/dump", c_dump, NULL);
+	httpd_route(fs.httpd, "GET", "/page", page_serve, NULL); /* page.c: a browser view */
 	httpd_route(fs.httpd, "POST", "/control/drop", c_drop, NULL);
 	httpd_route(fs.httpd, "POST", "/control/disconnect", c_disconnect, NULL);
 	httpd_route(fs.httpd, "POST", "/control/fail", c_fail, NULL);
