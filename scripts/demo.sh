@@ -3,14 +3,27 @@
 #
 # Starts the whole stack with `opsbot` on a fresh state directory
 # (./var/demo) against the local Slack stand-in (fake-slack, the demo's
-# workspace), declares one incident with a slash command as a user, shows
-# the incident's Slack thread as it fills in through the stages that have a
-# worker in this build, approves the plan as a second user, then stops
-# everything cleanly and says what you saw.  Metrics for the detector come
-# from small CSV files written for this run (a payment CPU spike that the
-# checkout latency follows).  Without fake-slack the incident is opened with
-# opsbotctl instead.  Finishes by itself in well under a minute and exits 0
-# (1 when something did not work, with the logs shown).
+# workspace) and the simulated production system (opsbot-sim: frontend ->
+# api -> cache, db, payment).  After a quiet minute of simulated traffic a
+# fault is injected into the simulator; opsbot's metric watch (opsbot-detect
+# watch) notices it and opens an incident by itself; its Slack thread fills
+# in (detection and root cause, runbooks, the plan); a teammate approves;
+# the action runs against the simulator and is verified; then everything
+# stops cleanly and the demo prints the thread as a transcript.
+#
+#   make demo                  the watch scrapes the simulator's /metrics
+#   make demo PROMETHEUS=1     a real Prometheus scrapes it; the watch and
+#                              detection read /api/v1/query_range
+#   make demo INTERACTIVE=1    prints the Slack stand-in's page and waits for
+#                              a person to press Approve in a browser
+#   OPSBOT_DEMO_FAULT=KIND[:SERVICE]   another fault (default
+#                              db_conn_exhaustion; see sim/model.h)
+#
+# Without opsbot-sim in the build the older story plays instead: Alice
+# declares a checkout incident with a slash command and detection reads
+# small CSV files written for the run.  Without fake-slack the incident is
+# opened with opsbotctl.  Finishes by itself well within two minutes and
+# exits 0 (1 when something did not work, with the logs shown).
 #
 # Extending it: a stage is enabled here as soon as its worker binary is
 # built (STAGES below: stage name, program).  Other daemons (the chat
@@ -65,8 +78,110 @@ command -v jq >/dev/null || die "jq is needed (bash scripts/deps.sh installs it)
 
 rm -rf "$DEMO" && mkdir -p "$DEMO/var/run" || die "cannot create $DEMO"
 cd "$DEMO" || exit 1
+MASTER="" FAKE="" PIDS=()
+# Whatever happens, stop what this script started (only those processes).
+stop_all() {
+  if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
+    kill -TERM "$MASTER" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$MASTER" 2>/dev/null
+  fi
+  [ -n "$FAKE" ] && kill -TERM "$FAKE" 2>/dev/null
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+}
+trap stop_all EXIT
 
 # ---- the metrics the detector reads ---------------------------------------
+SIMULATOR=0
+wait_file() { # wait_file FILE SECONDS WHAT
+  local t0; t0=$(ms)
+  until [ -s "$1" ]; do
+    [ $(($(ms) - t0)) -lt $(($2 * 1000)) ] || die "$3 did not start (see $DEMO/*.log)"
+    sleep 0.05
+  done
+}
+if [ -x "$BIN/opsbot-sim" ] && [ -x "$BIN/opsbot-detect" ]; then
+  SIMULATOR=1
+  # Five simulated seconds per real second; a row of history every 500 ms.
+  opsbot-sim --port 0 --port-file "$DEMO/var/run/sim.port" --seed "${OPSBOT_DEMO_SEED:-7}" \
+    --accel "${OPSBOT_DEMO_ACCEL:-5}" --history "$DEMO/sim-history.csv" --history-every 500 \
+    >sim.log 2>&1 &
+  PIDS+=($!)
+  wait_file "$DEMO/var/run/sim.port" 5 "opsbot-sim"
+  export OPSBOT_SIM_URL="http://127.0.0.1:$(cat "$DEMO/var/run/sim.port")"
+  # The action scripts find the simulator through OPSBOT_SIM_URL, or, when
+  # the executor passes them no environment, through var/sim/url of this
+  # checkout (their working directory).
+  mkdir -p "$REPO/var/sim" && echo "$OPSBOT_SIM_URL" >"$REPO/var/sim/url"
+  EXTRA_DAEMONS+="watch = opsbot-detect watch"$'\n'
+  EXTRA_CONFIG+="
+[detect]
+window = 3m
+lead = 30s
+after = 0s
+step = 500ms
+watch_interval = 500ms
+watch_warmup = 24
+watch_open_points = 2
+watch_close_points = 10
+watch_severity = high
+[services]
+frontend = api
+api = cache, db, payment
+"
+  if [ "${PROMETHEUS:-0}" = 1 ]; then
+    command -v prometheus >/dev/null || die "PROMETHEUS=1 needs Debian's prometheus (bash scripts/deps.sh)"
+    cat >prometheus.yml <<YML
+global:
+  scrape_interval: 500ms
+  scrape_timeout: 400ms
+scrape_configs:
+  - job_name: sim
+    static_configs:
+      - targets: ['127.0.0.1:$(cat "$DEMO/var/run/sim.port")']
+YML
+    for try in 1 2 3 4 5; do
+      pport=$((20000 + RANDOM % 40000))
+      prometheus --config.file=prometheus.yml --storage.tsdb.path="$DEMO/prometheus" \
+        --web.listen-address=127.0.0.1:$pport --log.level=warn >prometheus.log 2>&1 &
+      PROM=$!
+      t0=$(ms)
+      until curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null || ! kill -0 $PROM 2>/dev/null; do
+        [ $(($(ms) - t0)) -lt 15000 ] || die "Prometheus was not ready within 15 s"
+        sleep 0.1
+      done
+      kill -0 $PROM 2>/dev/null && break
+      [ $try = 5 ] && die "Prometheus would not start (see $DEMO/prometheus.log)"
+    done
+    PIDS+=($PROM)
+    PROM_URL="http://127.0.0.1:$pport"
+    EXTRA_CONFIG+="
+[source prometheus]
+type = prometheus
+url = $PROM_URL
+query = sim_latency_p95_seconds
+query = sim_error_ratio
+query = sim_cpu_utilization_ratio
+query = sim_memory_utilization_ratio
+query = sim_requests_per_second
+query = sim_db_connections_in_use
+query = sim_cache_hit_ratio
+"
+  else
+    # The watch scrapes /metrics (and keeps what it saw); the detect stage,
+    # a separate process, reads the simulator's history file.
+    EXTRA_CONFIG+="
+[source sim]
+type = scrape
+url = $OPSBOT_SIM_URL/metrics
+[source history]
+type = csv
+path = $DEMO/sim-history.csv
+"
+  fi
+else
 # One hour at 15 s steps ending now: payment's CPU climbs 6 minutes ago and
 # checkout's p99 latency follows 2 minutes later; catalogue stays quiet.
 now=$(date +%s)
@@ -96,6 +211,8 @@ path = $DEMO/services.csv
 checkout = payment, catalogue
 "
 
+fi
+
 # ---- the Slack workspace (fake-slack) -------------------------------------
 SLACK=0
 CH=C0INCIDENT
@@ -121,6 +238,17 @@ api_url = $FS/api/
 channel = $CH
 templates = $REPO/templates/slack
 channel_rate = 0
+"
+fi
+
+# ---- the executor (acts on the simulator through scripts/actions) ----------
+if [ -x "$BIN/opsbot-exec" ]; then
+  EXTRA_CONFIG+="
+[exec]
+catalog = $REPO/config/actions.conf
+workdir = $REPO
+verify_window = 60s
+verify_interval = 2s
 "
 fi
 
@@ -174,15 +302,6 @@ done
 say "Starting opsbot (state in $DEMO, log in $DEMO/opsbot.log)"
 opsbot -c demo.conf >opsbot.log 2>&1 &
 MASTER=$!
-stop_master() {
-  if kill -0 "$MASTER" 2>/dev/null; then
-    kill -TERM "$MASTER" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$MASTER" 2>/dev/null
-  fi
-  [ -n "${FAKE:-}" ] && kill -TERM "$FAKE" 2>/dev/null
-}
-trap stop_master EXIT
 
 ctl() { opsbotctl -c demo.conf "$@"; }
 end=$(($(ms) + 15000))
@@ -196,20 +315,41 @@ ctl status
 # ---- one incident -----------------------------------------------------------------
 fs_get() { curl -sf --max-time 5 "$FS$1"; }
 fs_post() { curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d "$2" "$FS$1"; }
-thread_shown=0
-# The dump is the parent message (its text and buttons change in place) and
-# then the thread, one reply per step; print thread lines not shown yet.
+sim_get() { curl -sf --max-time 5 "$OPSBOT_SIM_URL$1"; }
+sim_post() { curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d "$2" "$OPSBOT_SIM_URL$1"; }
+thread_shown=0 pts=""
+# The incident's part of the channel dump: its parent message (text and
+# buttons change in place) and its thread, one reply per step.
+incident_dump() {
+  fs_get "/control/dump?channel=$CH" |
+    awk -v ts="[$pts]" 'substr($0, 1, 1) == "#" {on = index($0, ts) > 0} on'
+}
+# Print thread lines not shown yet.
 show_thread() {
   local dump n
-  dump=$(fs_get "/control/dump?channel=$CH" | sed -n '/└/,$p') || return 0
+  dump=$(incident_dump | sed -n '/└/,$p') || return 0
   n=$(printf '%s\n' "$dump" | grep -c .)
   if [ "$n" -gt "$thread_shown" ]; then
     printf '%s\n' "$dump" | grep . | tail -n $((n - thread_shown)) | sed 's/^    /  /'
     thread_shown=$n
   fi
 }
-show_parent() {
-  fs_get "/control/dump?channel=$CH" | sed '/└/,$d' | sed 's/^/  /'
+show_parent() { incident_dump | sed '/└/,$d' | sed 's/^/  /'; }
+# The ts of incident $1's message in the channel (its text starts "#ID ").
+find_parent() {
+  fs_get "/control/messages?channel=$CH" |
+    jq -r --arg p "#$1 " '[.messages[] | select(.text | startswith($p))][0].ts // empty'
+}
+wait_parent() {
+  local t0; t0=$(ms)
+  until pts=$(find_parent "$id") && [ -n "$pts" ]; do
+    [ $(($(ms) - t0)) -lt 10000 ] || die "no message for incident $id in Slack within 10 s"
+    sleep 0.1
+  done
+}
+sim_services() { # one line per service: name, health and the numbers behind it
+  sim_get /control/state | jq -r '.services[] |
+    "  \(.name | . + " " * (9 - length)) \(if .healthy then "healthy  " else "UNHEALTHY" end)  p95 \(.p95_ms) ms  errors \(.error_pct)%  cpu \(.cpu_pct)%  mem \(.memory_pct)%\(if .healthy then "" else "  (" + .why + ")" end)"'
 }
 
 if [ $SLACK = 1 ]; then
@@ -218,6 +358,58 @@ if [ $SLACK = 1 ]; then
     [ $(($(ms) - t0)) -lt 15000 ] || die "opsbot-bot did not connect to the Slack stand-in within 15 s"
     sleep 0.1
   done
+  if [ "${INTERACTIVE:-0}" = 1 ]; then
+    say "Watch it in a browser"
+    echo "  $FS/page?channel=$CH"
+    echo "  (the Slack stand-in's page: the channel, every thread, working buttons)"
+  fi
+fi
+if [ $SIMULATOR = 1 ]; then
+  say "The simulated shop (opsbot-sim at $OPSBOT_SIM_URL, 5x real time)"
+  echo "  frontend -> api -> cache, db, payment; p95 latency, errors, CPU, memory, requests"
+  if [ -n "${PROM_URL:-}" ]; then
+    echo "  Prometheus ($PROM_URL) scrapes it every 500 ms; the watch reads query_range."
+  else
+    echo "  opsbot's watch scrapes its /metrics every 500 ms."
+  fi
+  sim_services
+  # The watch needs a baseline before it judges anything (watch_warmup
+  # polls); give it that plus a margin, while the traffic is normal.
+  t0=$(ms)
+  until grep -q 'event=watch_started' opsbot.log; do
+    [ $(($(ms) - t0)) -lt 15000 ] || die "the watch (opsbot-detect watch) did not start"
+    sleep 0.1
+  done
+  say "Letting the watch learn what normal looks like (15 s of traffic)"
+  while [ $(($(ms) - t0)) -lt 15000 ]; do sleep 0.5; done
+  n=$(ctl --json incidents 2>/dev/null | jq '.items | length')
+  echo "  $n incident(s) opened while everything was healthy."
+  fault=${OPSBOT_DEMO_FAULT:-db_conn_exhaustion}
+  fkind=${fault%%:*} fsvc=""
+  [ "$fkind" != "$fault" ] && fsvc=${fault#*:}
+  say "A fault is injected into the simulator: $fkind${fsvc:+ on $fsvc}"
+  body=$(jq -nc --arg k "$fkind" --arg s "$fsvc" '{kind: $k, severity: 0.8} + (if $s == "" then {} else {service: $s} end)')
+  echo "  \$ curl -X POST $OPSBOT_SIM_URL/control/fault -d '$body'"
+  out=$(sim_post /control/fault "$body") || die "the simulator refused the fault: $body"
+  fsvc=$(jq -r .service <<<"$out")
+  tf=$(ms)
+  until id=$(ctl --json incidents 2>/dev/null |
+      jq -r '[.items[] | select(.source == "watch")] | sort_by(.id) | .[0].id // empty') && [ -n "$id" ]; do
+    [ $(($(ms) - tf)) -lt 40000 ] || die "the watch opened no incident within 40 s of the fault"
+    sleep 0.2
+  done
+  title=$(ctl --json show "$id" | jq -r .incident.title)
+  say "The watch opened incident $id by itself, $(( ($(ms) - tf) / 100 ))00 ms after the fault"
+  echo "  $title"
+  if [ $SLACK = 1 ]; then
+    wait_parent
+    say "The incident's message in #incidents (the Slack stand-in)"
+    show_parent
+    say "Its thread, as it fills in (one reply per step)"
+  else
+    say "Following incident $id (each line is one event on its timeline)"
+  fi
+elif [ $SLACK = 1 ]; then
   say "Alice declares an incident in #incidents (a Slack slash command)"
   echo '  /incident declare checkout p99 latency above 2s since 04:52'
   env=$(fs_post /control/slash "{\"user\":\"U0ALICE\",\"channel\":\"$CH\",\"text\":\"declare checkout p99 latency above 2s since 04:52\"}" |
@@ -233,12 +425,8 @@ if [ $SLACK = 1 ]; then
     [ $(($(ms) - t0)) -lt 5000 ] || die "no incident in the queue after the slash command"
     sleep 0.1
   done
+  wait_parent
   say "The incident's message in #incidents (the Slack stand-in)"
-  t0=$(ms)
-  until fs_get "/control/dump?channel=$CH" | grep -q '└'; do
-    [ $(($(ms) - t0)) -lt 5000 ] || die "no incident message in Slack within 5 s"
-    sleep 0.1
-  done
   show_parent
   say "Its thread, as it fills in (one reply per step)"
 else
@@ -281,14 +469,48 @@ follow() {
 state=""
 follow
 
+# The Approve button of the incident's plan card, when this build draws one:
+# "ts value" of the first message in the thread that has one.
+approve_button() {
+  fs_get "/control/messages?channel=$CH&thread=$pts" | jq -r '[.messages[] | . as $m |
+    (.blocks // [])[] | (.elements // [])[] | select(.action_id == "opsbot_approve") |
+    "\($m.ts) \(.value // "")"][0] // empty'
+}
 if [ "$state" = awaiting_approval ]; then
   hash=$(ctl --json events 2>/dev/null | jq -r --argjson id "$id" \
     '[.items[] | select(.incident == $id and .name == "plan.proposed")] | last | .data.plan.hash // empty')
-  if [ -n "$hash" ]; then
+  btn=""
+  [ $SLACK = 1 ] && btn=$(approve_button)
+  if [ "${INTERACTIVE:-0}" = 1 ] && [ $SLACK = 1 ]; then
+    say "Your turn: approve the plan"
+    echo "  Open $FS/page?channel=$CH"
+    if [ -n "$btn" ]; then
+      echo "  and press Approve on incident $id's plan (as U0BOB, or type your own user id)."
+    else
+      echo "  This build draws no Approve button yet; approve from another shell:"
+      echo "    $BIN/opsbotctl -c $DEMO/demo.conf approve $id --plan $hash --user U0BOB"
+    fi
+    echo "  Waiting up to 10 minutes..."
+    t0=$(ms)
+    while [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" = awaiting_approval ]; do
+      [ $(($(ms) - t0)) -lt 600000 ] || die "nobody approved within 10 minutes"
+      show_thread
+      sleep 0.5
+    done
+    follow
+  elif [ -n "$btn" ]; then
+    say "Bob presses Approve in the thread"
+    read -r bts bval <<<"$btn"
+    click=$(jq -nc --arg c "$CH" --arg t "$bts" --arg v "$bval" \
+      '{user: "U0BOB", channel: $c, message_ts: $t, action_id: "opsbot_approve", value: $v}')
+    fs_post /control/click "$click" >/dev/null || die "the Slack stand-in refused the click"
+    echo "  (a block_actions payload from U0BOB, delivered to opsbot-bot over Socket Mode)"
+    follow
+  elif [ -n "$hash" ]; then
     say "Bob approves the plan"
     echo "  \$ opsbotctl approve $id --plan $hash --user U0BOB"
-    echo "  (Approve and Reject buttons in the thread come with the approvals work;"
-    echo "   today a teammate approves from the command line, checked against the plan hash.)"
+    echo "  (this build draws no Approve button yet; a teammate approves from the"
+    echo "   command line, checked against the plan hash)"
     ctl approve "$id" --plan "$hash" --user U0BOB >/dev/null || die "approve was refused"
     follow
   fi
@@ -319,6 +541,31 @@ case "$state" in
   *) echo "It is now '$state': the next stage has no worker in this build yet." ;;
 esac
 
+if [ $SIMULATOR = 1 ]; then
+  say "The simulated shop now"
+  sim_services
+  sim_get /control/state | jq -r '.events[] | select(.text | test("^(fault|action)")) | "  t=\(.tick)s  \(.text)"' | tail -n 8
+  others=$(ctl --json incidents 2>/dev/null | jq -r --argjson id "$id" \
+    '[.items[] | select(.source == "watch" and .id != $id) | "\(.id) (\(.service))"] | join(", ")')
+  [ -n "$others" ] && echo "  The watch also opened incident(s) $others: the same fault seen from the services that call $fsvc."
+fi
+# The report stage's files (opsbot-report), when this build has it.
+if [ -x "$BIN/opsbot-report" ]; then
+  say "The incident report"
+  ctl --json events 2>/dev/null | jq -r --argjson id "$id" '[.items[] | select(.incident == $id and (.name | startswith("report")))] |
+    .[] | .data | to_entries[] | select(.value | type == "string" and test("\\.(pdf|eml|txt|html)$")) | "  \(.key): \(.value)"' ||
+    echo "  (no report event for incident $id yet)"
+else
+  # TODO(report): print the PDF and email paths once opsbot-report lands.
+  :
+fi
+if [ $SLACK = 1 ]; then
+  say "Transcript of incident $id's thread"
+  fs_get "/control/messages?channel=$CH&thread=$pts" | jq -r '.messages[] |
+    (.text // "" | gsub("<@(?<u>[A-Za-z0-9_.-]+)>"; "@\(.u)") | gsub("&lt;"; "<") | gsub("&gt;"; ">") | gsub("&amp;"; "&")) as $t |
+    ($t | split("\n")) as $l | "  \($l[0])" + (if ($l | length) > 1 then "\n" + ($l[1:] | map("      " + .) | join("\n")) else "" end)'
+fi
+
 # ---- stop ------------------------------------------------------------------------
 say "Stopping opsbot (SIGTERM: workers first, the queue last)"
 kill -TERM "$MASTER"
@@ -326,12 +573,34 @@ rc=0
 wait "$MASTER" || rc=$?
 trap - EXIT
 if [ -n "${FAKE:-}" ]; then kill -TERM "$FAKE" 2>/dev/null; wait "$FAKE" 2>/dev/null; fi
+for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 [ $rc = 0 ] || die "opsbot exited with $rc"
 n=$(grep -c 'event=daemon_stopped' opsbot.log)
 echo "$n daemon(s) stopped cleanly; opsbot exited 0."
 
 say "What you saw"
-if [ $SLACK = 1 ]; then
+if [ $SIMULATOR = 1 ]; then
+  src="scraped its /metrics"
+  [ -n "${PROM_URL:-}" ] && src="read Prometheus' query_range"
+  acted="this build has no executor yet, so nothing ran after the approval"
+  [ -x "$BIN/opsbot-exec" ] && acted="opsbot-exec ran the approved action (scripts/actions/) against the simulator and verified the service"
+cat <<TXT
+  - opsbot-sim ran a small shop (frontend -> api -> cache, db, payment) at 5x
+    real time; a $fkind fault was injected into $fsvc.
+  - opsbot's watch (opsbot-detect watch) $src, saw $fsvc leave its
+    usual range and opened incident $id by itself; no one declared it.
+  - opsbot-detect ranked the likely cause from the simulator's history,
+    opsbot-retrieve cited the matching runbooks, opsbot-plan proposed steps
+    from config/actions.conf checked against config/policy.conf, and the
+    risky ones waited for a person (Bob).
+  - After the approval, $acted.
+  - Every step was one reply in the incident's Slack thread; the parent
+    message was edited in place as the state changed.
+  - Stages without a worker yet are shown as "skipped: stage not enabled".
+  - SIGTERM stopped the workers, then the queue, and opsbot exited 0.
+  Rehearse other faults: OPSBOT_DEMO_FAULT=cpu_hog:api make demo (kinds in sim/model.h).
+TXT
+elif [ $SLACK = 1 ]; then
 cat <<TXT
   - opsbot (the master) read the [daemons] table in $DEMO/demo.conf,
     started opsbot-queue first, then the bot and each worker this build has.

@@ -607,6 +607,8 @@ static void sim_compute(struct sim_model *m, int first)
 	sim_report(m, SIM_API, &r, first, &sm[SIM_API]);
 	r = sim_service_raw(m, SIM_FRONTEND, fe_rate, sm[SIM_API].p95_ms, sm[SIM_API].err);
 	sim_report(m, SIM_FRONTEND, &r, first, &sm[SIM_FRONTEND]);
+	m->hit_seen = fmin(1.0, fmax(0.0, m->hit + 0.003 * sim_gauss(m)));
+	m->conns_seen = fmax(0.0, m->conns_in_use + 0.8 * sim_gauss(m));
 }
 
 void sim_init(struct sim_model *m, uint64_t seed)
@@ -719,7 +721,7 @@ int sim_render_metrics(const struct sim_model *m, struct buf *b)
 	                  "# HELP sim_db_connections_in_use Database sessions in use.\n"
 	                  "# TYPE sim_db_connections_in_use gauge\n"
 	                  "sim_db_connections_in_use{service=\"db\"} %.6g\n",
-	                  m->hit, m->conns_in_use);
+	                  m->hit_seen, m->conns_seen);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -732,7 +734,7 @@ int sim_render_csv_header(struct buf *b)
 	for (int s = 0; s < SIM_NSERVICES; s++)
 		for (size_t c = 0; c < 5; c++)
 			rc |= buf_appendf(b, ",%s_%s", sim_defs[s].name, sim_csv_cols[c]);
-	rc |= buf_appendf(b, "\n");
+	rc |= buf_appendf(b, ",cache_hit_ratio,db_connections_in_use\n");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -744,7 +746,7 @@ int sim_render_csv_row(const struct sim_model *m, const char *when, struct buf *
 		rc |= buf_appendf(b, ",%.3f,%.4f,%.2f,%.2f,%.2f", o->p95_ms, o->err * 100.0, o->cpu,
 		                  o->mem, o->rps);
 	}
-	rc |= buf_appendf(b, "\n");
+	rc |= buf_appendf(b, ",%.4f,%.1f\n", m->hit_seen, m->conns_seen);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -118,6 +118,7 @@ struct sim_model {
 	double leaked_conns; /* db connections held by api and never returned */
 	int pool_max;        /* db connection limit */
 	double conns_in_use;
+	double hit_seen, conns_seen;              /* the two above as reported (with noise) */
 	struct sim_metrics smooth[SIM_NSERVICES]; /* noise-free, what health is judged on */
 	struct sim_fault faults[SIM_MAX_FAULTS];
 	int nfaults;

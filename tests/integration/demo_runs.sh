@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo_runs.sh: `make demo` keeps working: scripts/demo.sh finishes by
-# itself, exits 0, plays the incident through the Slack stand-in and every
-# stage this build has, labels stages without a worker, no daemon crashes
+# itself, exits 0, plays the incident (a simulator fault the watch detects,
+# or without opsbot-sim Alice's declared one) through the Slack stand-in
+# and every stage this build has, labels stages without a worker, no daemon crashes
 # on the way, and opsbot stops cleanly.
 . "$(dirname "$0")/../lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,12 +11,18 @@ OPSBOT_DEMO_DIR="$T/demo" timeout 90 bash "$root/scripts/demo.sh" >demo.log 2>&1
 cp "$T/demo/opsbot.log" "$T/demo-opsbot.log" 2>/dev/null
 [ $rc = 0 ] || t_fail "demo.sh exit: got $rc want 0"
 wants=("opsbot exited 0" "What you saw")
-if [ -x "$OPSBOT_BIN/fake-slack" ] && [ -x "$OPSBOT_BIN/opsbot-bot" ]; then
-  wants+=("Alice declares an incident" "Incident opened by <@U0ALICE>")
+slack=0
+[ -x "$OPSBOT_BIN/fake-slack" ] && [ -x "$OPSBOT_BIN/opsbot-bot" ] && slack=1
+if [ -x "$OPSBOT_BIN/opsbot-sim" ] && [ -x "$OPSBOT_BIN/opsbot-detect" ]; then
+  # the simulator's story: a fault, the watch opens the incident by itself
+  wants+=("A fault is injected into the simulator: db_conn_exhaustion"
+    "The watch opened incident" "Most likely cause: db" "The simulated shop now")
+  [ $slack = 1 ] && wants+=("Incident opened: opsbot's metric watch saw" "Transcript of incident")
+elif [ $slack = 1 ]; then
+  wants+=("Alice declares an incident" "Incident opened by <@U0ALICE>" "Most likely cause: payment")
 else
   wants+=("Opening an incident" "incident.opened")
 fi
-[ -x "$OPSBOT_BIN/opsbot-detect" ] && wants+=("Most likely cause: payment")
 [ -x "$OPSBOT_BIN/opsbot-retrieve" ] && wants+=("Retrieve finished" "runbooks/")
 [ -x "$OPSBOT_BIN/opsbot-plan" ] && wants+=("Plan proposed" "Plan approved by <@U0BOB>")
 for want in "${wants[@]}"; do
@@ -34,4 +41,5 @@ if grep 'event=daemon_exited' "$T/demo-opsbot.log" | grep -v 'status="exit 0"' |
 fi
 pgrep -f "$T/demo/demo.conf" >/dev/null && t_fail "demo left processes running"
 pgrep -f "$T/demo/var/run/fake-slack.port" >/dev/null && t_fail "demo left fake-slack running"
+pgrep -f "$T/demo/var/run/sim.port" >/dev/null && t_fail "demo left opsbot-sim running"
 echo "ok demo_runs"
