@@ -461,8 +461,11 @@ follow() {
       resolved | failed | rejected | expired | awaiting_approval)
         [ $SLACK = 1 ] && [ $(($(ms) - last_change)) -lt 1500 ] || return 0 ;;
     esac
-    # Nothing new for 5 s: the incident waits for a stage no worker serves.
-    [ $(($(ms) - last_change)) -lt 5000 ] || return 0
+    # Nothing new for 5 s: the incident waits for a stage no worker serves
+    # (an action running or being verified may take longer).
+    case "$state" in executing | verifying) ;; *)
+      [ $(($(ms) - last_change)) -lt 5000 ] || return 0 ;;
+    esac
     sleep 0.2
   done
 }
@@ -476,13 +479,16 @@ approve_button() {
     (.blocks // [])[] | (.elements // [])[] | select(.action_id == "opsbot_approve") |
     "\($m.ts) \(.value // "")"][0] // empty'
 }
-if [ "$state" = awaiting_approval ]; then
+round=0
+while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
+  round=$((round + 1)) again=""
+  [ $round -gt 1 ] && again=" (the new plan, round $round)"
   hash=$(ctl --json events 2>/dev/null | jq -r --argjson id "$id" \
     '[.items[] | select(.incident == $id and .name == "plan.proposed")] | last | .data.plan.hash // empty')
   btn=""
   [ $SLACK = 1 ] && btn=$(approve_button)
   if [ "${INTERACTIVE:-0}" = 1 ] && [ $SLACK = 1 ]; then
-    say "Your turn: approve the plan"
+    say "Your turn: approve the plan$again"
     echo "  Open $FS/page?channel=$CH"
     if [ -n "$btn" ]; then
       echo "  and press Approve on incident $id's plan (as U0BOB, or type your own user id)."
@@ -499,7 +505,7 @@ if [ "$state" = awaiting_approval ]; then
     done
     follow
   elif [ -n "$btn" ]; then
-    say "Bob presses Approve in the thread"
+    say "Bob presses Approve in the thread$again"
     read -r bts bval <<<"$btn"
     click=$(jq -nc --arg c "$CH" --arg t "$bts" --arg v "$bval" \
       '{user: "U0BOB", channel: $c, message_ts: $t, action_id: "opsbot_approve", value: $v}')
@@ -507,14 +513,16 @@ if [ "$state" = awaiting_approval ]; then
     echo "  (a block_actions payload from U0BOB, delivered to opsbot-bot over Socket Mode)"
     follow
   elif [ -n "$hash" ]; then
-    say "Bob approves the plan"
+    say "Bob approves the plan$again"
     echo "  \$ opsbotctl approve $id --plan $hash --user U0BOB"
     echo "  (this build draws no Approve button yet; a teammate approves from the"
     echo "   command line, checked against the plan hash)"
     ctl approve "$id" --plan "$hash" --user U0BOB >/dev/null || die "approve was refused"
     follow
+  else
+    break
   fi
-fi
+done
 if [ $SLACK = 1 ]; then
   show_thread
   say "The incident's message now reads"

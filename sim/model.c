@@ -331,10 +331,6 @@ int sim_action(struct sim_model *m, enum sim_action_kind kind, int service, int 
 		break;
 	case SIM_A_LIMIT_TRAFFIC:
 	case SIM_A_UNLIMIT_TRAFFIC:
-		if (service != SIM_FRONTEND && service != SIM_API) {
-			snprintf(err, errlen, "traffic is limited at frontend or api, not %s", sn);
-			return -1;
-		}
 		if (kind == SIM_A_UNLIMIT_TRAFFIC)
 			arg = 100;
 		if (arg < 10 || arg > 100) {
@@ -584,28 +580,40 @@ static void sim_compute(struct sim_model *m, int first)
 	double demand = SIM_DEMAND_RPS *
 	                (1.0 + 0.05 * sin(6.283185307179586 * (double)m->tick / 900.0)) *
 	                (1.0 + 1.5 * surge) * (1.0 + 0.01 * sim_gauss(m));
-	double fe_rate = demand * m->svc[SIM_FRONTEND].traffic_pct / 100.0;
-	double api_rate = fe_rate * m->svc[SIM_API].traffic_pct / 100.0;
-	double db_share = (1.0 - m->hit) + 0.1; /* misses plus writes */
+	/* A limit sheds a share of a service's requests at its door: at the
+	 * frontend that is a 429 to the user (not a server error); anywhere
+	 * else the caller gets the refusal as an error (a shed cache lookup is
+	 * a miss instead). */
+	double shed[SIM_NSERVICES];
+	for (int s = 0; s < SIM_NSERVICES; s++)
+		shed[s] = 1.0 - m->svc[s].traffic_pct / 100.0;
+	double fe_rate = demand * (1.0 - shed[SIM_FRONTEND]);
+	double api_rate = fe_rate * (1.0 - shed[SIM_API]);
+	double hit = m->hit * (1.0 - shed[SIM_CACHE]);
+	double db_share = (1.0 - hit) + 0.1; /* misses plus writes */
 	struct sim_raw r;
 
-	r = sim_service_raw(m, SIM_CACHE, api_rate, 0.0, 0.0);
+	r = sim_service_raw(m, SIM_CACHE, api_rate * (1.0 - shed[SIM_CACHE]), 0.0, 0.0);
 	sim_report(m, SIM_CACHE, &r, first, &sm[SIM_CACHE]);
-	r = sim_service_raw(m, SIM_DB, api_rate * db_share, 0.0, 0.0);
-	m->conns_in_use = fmin((double)m->pool_max, api_rate * db_share * r.own_ms / 1000.0 * 5.0 +
-	                                                10.0 + m->leaked_conns);
+	double db_rate = api_rate * db_share * (1.0 - shed[SIM_DB]);
+	r = sim_service_raw(m, SIM_DB, db_rate, 0.0, 0.0);
+	m->conns_in_use =
+	    fmin((double)m->pool_max, db_rate * r.own_ms / 1000.0 * 5.0 + 10.0 + m->leaked_conns);
 	sim_report(m, SIM_DB, &r, first, &sm[SIM_DB]);
-	r = sim_service_raw(m, SIM_PAYMENT, api_rate * 0.2, 0.0, 0.0);
+	r = sim_service_raw(m, SIM_PAYMENT, api_rate * 0.2 * (1.0 - shed[SIM_PAYMENT]), 0.0, 0.0);
 	sim_report(m, SIM_PAYMENT, &r, first, &sm[SIM_PAYMENT]);
 
 	/* A dependency called by more than one request in twenty sits in api's
 	 * p95 tail nearly in full: weight its p95 by min(1, 4 x share). */
 	double dep_ms = sm[SIM_CACHE].p95_ms + fmin(1.0, 4.0 * db_share) * sm[SIM_DB].p95_ms +
 	                fmin(1.0, 4.0 * 0.2) * sm[SIM_PAYMENT].p95_ms;
-	double dep_err = fmin(1.0, db_share * sm[SIM_DB].err + 0.2 * sm[SIM_PAYMENT].err);
+	double db_err = 1.0 - (1.0 - sm[SIM_DB].err) * (1.0 - shed[SIM_DB]);
+	double pay_err = 1.0 - (1.0 - sm[SIM_PAYMENT].err) * (1.0 - shed[SIM_PAYMENT]);
+	double dep_err = fmin(1.0, db_share * db_err + 0.2 * pay_err);
 	r = sim_service_raw(m, SIM_API, api_rate, dep_ms, dep_err);
 	sim_report(m, SIM_API, &r, first, &sm[SIM_API]);
-	r = sim_service_raw(m, SIM_FRONTEND, fe_rate, sm[SIM_API].p95_ms, sm[SIM_API].err);
+	double api_err = 1.0 - (1.0 - sm[SIM_API].err) * (1.0 - shed[SIM_API]);
+	r = sim_service_raw(m, SIM_FRONTEND, fe_rate, sm[SIM_API].p95_ms, api_err);
 	sim_report(m, SIM_FRONTEND, &r, first, &sm[SIM_FRONTEND]);
 	m->hit_seen = fmin(1.0, fmax(0.0, m->hit + 0.003 * sim_gauss(m)));
 	m->conns_seen = fmax(0.0, m->conns_in_use + 0.8 * sim_gauss(m));

@@ -160,6 +160,7 @@ static void test_right_actions(void **st)
 	    {"db_conn_exhaustion", NULL, "restart", "api", 0},
 	    {"bad_deploy", "api", "rollback", "api", 0},
 	    {"traffic_surge", NULL, "scale", "api", 8},
+	    {"traffic_surge", NULL, "limit_traffic", "frontend", 50},
 	    {"cpu_hog", "db", "restart", "db", 0},
 	    {"error_spike", "payment", "restart", "payment", 0},
 	};
@@ -214,6 +215,7 @@ static void test_wrong_actions(void **st)
 	    {"traffic_surge", NULL, "restart", "api", 0},
 	    {"traffic_surge", NULL, "rollback", "api", 0},
 	    {"error_spike", "api", "restart", "db", 0},
+	    {"traffic_surge", NULL, "limit_traffic", "api", 50},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct fix_case *c = &cases[i];
@@ -291,6 +293,17 @@ static void test_actions_hurt(void **st)
 		         db_p95 * 1.5);
 	run(&m, 200);
 	assert_true(m.hit > 0.85);
+	assert_true(all_healthy(&m));
+
+	/* shedding db queries fails api requests; lifting the limit heals it */
+	act(&m, "limit_traffic", "db", 70);
+	run(&m, 30);
+	if (!(m.smooth[SIM_API].err > 0.03))
+		fail_msg("db limited to 70%%: api errors %.3f, want above 0.03",
+		         m.smooth[SIM_API].err);
+	act(&m, "unlimit_traffic", "db", 0);
+	run(&m, 30);
+	assert_true(all_healthy(&m));
 }
 
 /* A restart takes one replica away while it runs; scaling adds capacity
