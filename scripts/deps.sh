@@ -8,6 +8,7 @@ pkgs=(
   libwebsockets-dev libnng-dev libcjson-dev libcurl4-openssl-dev libsqlite3-dev
   libesmtp-dev libcairo2-dev libpango1.0-dev libssl-dev
   libcmocka-dev
+  clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
 )
