@@ -13,6 +13,14 @@ pkgs=(
   prometheus prometheus-alertmanager
 )
 
+# `deps.sh bench`: also what benchmarks compare against (make bench).
+if [ "${1:-}" = bench ]; then
+  pkgs+=(
+    redis-server    # queue bench: the same workload on Redis, appendfsync always
+    libhiredis-dev  # queue/redis_bench.c
+  )
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
