@@ -179,7 +179,7 @@ static int inc_enqueue(struct queue *q, const struct store_incident *in, enum st
 	                          q->conf.max_attempts, q->now, q->now, &job);
 	free(text);
 	if (rc == 0) {
-		q->ready_dirty = 1;
+		queue_mark_ready(q, state_stage_name(g));
 		log_info("event=enqueue incident=%lld job=%lld kind=%s", (long long)in->id,
 		         (long long)job, state_stage_name(g));
 	}
@@ -450,7 +450,7 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		                          q->conf.max_attempts, q->now, q->now, &job_id);
 		free(text);
 		TRY(rc);
-		q->ready_dirty = 1;
+		queue_mark_ready(q, json_str(job, "kind"));
 	}
 	if (key)
 		TRY(store_key_put(q->st, key, inc_id, job_id, q->now));
@@ -531,6 +531,36 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 		json_add(*reply, "job", one ? one : cJSON_CreateNull());
 	}
 	return HANDLE_REPLY;
+}
+
+void queue_mark_ready(struct queue *q, const char *kind)
+{
+	if (!kind || q->ready.all)
+		goto all;
+	for (int i = 0; i < q->ready.n; i++)
+		if (!strcmp(q->ready.kind[i], kind))
+			return;
+	if (q->ready.n < (int)(sizeof(q->ready.kind) / sizeof(q->ready.kind[0])) &&
+	    str_copy(q->ready.kind[q->ready.n], sizeof(q->ready.kind[0]), kind) == 0) {
+		q->ready.n++;
+		return;
+	}
+all:
+	q->ready.all = 1;
+}
+
+int queue_ready_for(const struct queue *q, const cJSON *kinds)
+{
+	if (q->ready.all)
+		return 1;
+	const cJSON *k;
+	cJSON_ArrayForEach(k, kinds)
+	{
+		for (int i = 0; i < q->ready.n; i++)
+			if (cJSON_IsString(k) && !strcmp(q->ready.kind[i], k->valuestring))
+				return 1;
+	}
+	return 0;
 }
 
 /* A parked claim whose wait_ms passed: the empty answer of its form. */
@@ -696,7 +726,7 @@ static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *e
 	*retry_at = q->now + retry_delay(q, j->attempt);
 	if (store_job_set(q->st, j->id, state, NULL, error, *retry_at, q->now) < 0)
 		return -1;
-	q->ready_dirty = 1;
+	queue_mark_ready(q, j->kind);
 	cJSON *d = json_new_object();
 	json_add_int(d, "job", j->id);
 	json_add_str(d, "kind", j->kind);
@@ -893,7 +923,7 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 	rc = store_job_rearm(q->st, j.id, q->now);
 	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_PAUSED))
 		rc = store_job_set(q->st, j.id, "held", NULL, NULL, -1, q->now);
-	q->ready_dirty = 1;
+	queue_mark_ready(q, j.kind);
 	if (rc == 0)
 		rc = cmd_recorded(q, m, j.incident);
 	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_FAILED) &&
@@ -986,7 +1016,7 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 			in.approval_deadline_ms = deadline;
 		if (rc == 0)
 			rc = store_job_move_incident(q->st, in.id, "held", "ready", q->now, NULL);
-		q->ready_dirty = 1;
+		queue_mark_ready(q, NULL);
 		if (rc == 0 && in.advance_pending) {
 			in.advance_pending = 0;
 			rc = inc_advance(q, &in);
