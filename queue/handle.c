@@ -701,17 +701,18 @@ static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSO
 	return HANDLE_REPLY;
 }
 
-static int64_t retry_delay(const struct queue *q, int attempt)
+static int64_t retry_delay(int64_t base_ms, int attempt)
 {
-	int64_t d = q->conf.retry_base_ms;
+	int64_t d = base_ms;
 	for (int i = 1; i < attempt && d < RETRY_CAP_MS; i++)
 		d *= 2;
 	return d < RETRY_CAP_MS ? d : RETRY_CAP_MS;
 }
 
 /* Retry later, or dead-letter: shared by fail and lease expiry. */
+/* Retry later (after retry_base_ms doubling; at once when base_ms is 0) or dead-letter. */
 static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *error, int retryable,
-                             int *dead, int64_t *retry_at)
+                             int64_t base_ms, int *dead, int64_t *retry_at)
 {
 	*dead = !retryable || j->attempt >= j->max_attempts;
 	*retry_at = 0;
@@ -723,7 +724,7 @@ static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *e
 	const char *state;
 	if (job_ready_state(q, j->incident, &state) < 0)
 		return -1;
-	*retry_at = q->now + retry_delay(q, j->attempt);
+	*retry_at = q->now + retry_delay(base_ms, j->attempt);
 	if (store_job_set(q->st, j->id, state, NULL, error, *retry_at, q->now) < 0)
 		return -1;
 	queue_mark_ready(q, j->kind);
@@ -752,8 +753,9 @@ static enum handle_rc h_fail(struct queue *q, const struct wire_msg *m, cJSON **
 	}
 	int dead;
 	int64_t retry_at;
-	rc = job_retry_or_dead(q, &j, json_str(m->root, "error"),
-	                       json_bool(m->root, "retryable", 1), &dead, &retry_at);
+	rc =
+	    job_retry_or_dead(q, &j, json_str(m->root, "error"), json_bool(m->root, "retryable", 1),
+	                      q->conf.retry_base_ms, &dead, &retry_at);
 	store_job_clear(&j);
 	TRY(rc);
 	*reply = wire_reply_ok(m);
@@ -1194,10 +1196,7 @@ int handle_timers(struct queue *q)
 		int dead;
 		int64_t at;
 		/* An expired lease is retried at once: the worker is gone, not the job bad. */
-		int64_t base = q->conf.retry_base_ms;
-		q->conf.retry_base_ms = 0;
-		rc = job_retry_or_dead(q, &j, why, 1, &dead, &at);
-		q->conf.retry_base_ms = base;
+		rc = job_retry_or_dead(q, &j, why, 1, 0, &dead, &at);
 		store_job_clear(&j);
 		TRY(rc);
 	}
