@@ -252,6 +252,35 @@ verify_interval = 2s
 "
 fi
 
+# ---- the report: PDF summary and email (opsbot-report, a local SMTP server) -
+MAILDIR=""
+if [ -x "$BIN/opsbot-report" ]; then
+  mkdir -p "$DEMO/reports"
+  EXTRA_CONFIG+="
+[report]
+dir = $DEMO/reports
+db = $DEMO/var/report.db
+templates = $REPO/templates/email
+"
+  # Debian's aiosmtpd (python3-aiosmtpd) behind the report tests' server:
+  # every accepted message is stored as a .eml file.
+  if [ -f "$REPO/workers/report/smtpd.py" ] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    mkdir -p "$DEMO/mail"
+    /usr/bin/python3 "$REPO/workers/report/smtpd.py" --store "$DEMO/mail" \
+      --port-file "$DEMO/var/run/smtp.port" --port 0 >smtpd.log 2>&1 &
+    PIDS+=($!)
+    wait_file "$DEMO/var/run/smtp.port" 10 "the local SMTP server"
+    MAILDIR=$DEMO/mail
+    EXTRA_CONFIG+="
+[email]
+smtp = 127.0.0.1:$(cat "$DEMO/var/run/smtp.port")
+from = opsbot <opsbot@localhost>
+starttls = no
+route = oncall@example.com
+"
+  fi
+fi
+
 # ---- which stages does this build have? -----------------------------------
 enabled=() daemons="" seen=" "
 for sp in "${STAGES[@]}"; do
@@ -557,14 +586,35 @@ if [ $SIMULATOR = 1 ]; then
     '[.items[] | select(.source == "watch" and .id != $id) | "\(.id) (\(.service))"] | join(", ")')
   [ -n "$others" ] && echo "  The watch also opened incident(s) $others: the same fault seen from the services that call $fsvc."
 fi
-# The report stage's files (opsbot-report), when this build has it.
-if [ -x "$BIN/opsbot-report" ]; then
+# The report stage's files (opsbot-report), when this build has it: the PDF
+# is written once the incident is resolved, then the email leaves.
+if [ -x "$BIN/opsbot-report" ] && [ "$state" = resolved ]; then
   say "The incident report"
-  ctl --json events 2>/dev/null | jq -r --argjson id "$id" '[.items[] | select(.incident == $id and (.name | startswith("report")))] |
-    .[] | .data | to_entries[] | select(.value | type == "string" and test("\\.(pdf|eml|txt|html)$")) | "  \(.key): \(.value)"' ||
-    echo "  (no report event for incident $id yet)"
-else
-  # TODO(report): print the PDF and email paths once opsbot-report lands.
+  pdf="$DEMO/reports/incident-$id.pdf"
+  t0=$(ms)
+  until [ -s "$pdf" ] || [ $(($(ms) - t0)) -ge 20000 ]; do sleep 0.2; done
+  if [ -s "$pdf" ]; then
+    pages=$(pdfinfo "$pdf" 2>/dev/null | awk '/^Pages:/ {print $2}')
+    echo "  PDF:   $pdf${pages:+ ($pages page(s))}"
+  else
+    echo "  no PDF at $pdf after 20 s (see $DEMO/opsbot.log)"
+  fi
+  if [ -n "$MAILDIR" ]; then
+    t0=$(ms)
+    until ls "$MAILDIR"/*.eml >/dev/null 2>&1 || [ $(($(ms) - t0)) -ge 20000 ]; do sleep 0.2; done
+    for m in "$MAILDIR"/*.eml; do
+      [ -f "$m" ] || { echo "  no email reached the local SMTP server within 20 s"; break; }
+      subj=$(/usr/bin/python3 -c 'import email, email.header, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+print(str(email.header.make_header(email.header.decode_header(m["Subject"] or ""))))' "$m" 2>/dev/null)
+      echo "  Email: $m (to $(paste -sd, "${m%.eml}.rcpt" 2>/dev/null): ${subj:-no subject})"
+    done
+  else
+    echo "  (no local SMTP server: python3-aiosmtpd or workers/report/smtpd.py missing; no email sent)"
+  fi
+elif [ ! -x "$BIN/opsbot-report" ]; then
+  # TODO(report): opsbot-report is not in this build; once it is, the PDF
+  # and email paths are printed here (see the block above).
   :
 fi
 if [ $SLACK = 1 ]; then
