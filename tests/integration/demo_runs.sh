@@ -24,7 +24,14 @@ else
   wants+=("Opening an incident" "incident.opened")
 fi
 [ -x "$OPSBOT_BIN/opsbot-retrieve" ] && wants+=("Retrieve finished" "runbooks/")
-[ -x "$OPSBOT_BIN/opsbot-plan" ] && wants+=("Plan proposed" "Plan approved by <@U0BOB>")
+[ -x "$OPSBOT_BIN/opsbot-plan" ] && wants+=("Plan proposed")
+# Bob approves: with the Approve button (a block_actions click) where the
+# plan card has one, else from the command line.
+if [ -x "$OPSBOT_BIN/opsbot-plan" ]; then
+  grep -qF "Plan approved by <@U0BOB>" demo.log || grep -qF "Bob presses Approve in the thread" demo.log ||
+    t_fail "demo output: want Bob's approval"
+  grep -q "awaiting_approval → executing" demo.log || t_fail "demo output: the approval did not move the incident on"
+fi
 for want in "${wants[@]}"; do
   grep -qF -- "$want" demo.log || t_fail "demo output: want '$want'"
 done
