@@ -10,6 +10,9 @@ pkgs=(
   libcmocka-dev
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
+  nodejs
+  npm
 )
 
 missing=()
