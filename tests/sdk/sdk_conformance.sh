@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# run.sh: the SDK conformance suite.  Runs Slack's and Discord's official
+# sdk_conformance.sh: the SDK conformance suite.  Runs Slack's and Discord's official
 # Node SDKs (versions pinned in package.json / package-lock.json) against
 # fake-slack and fake-discord, so the stand-ins answer as the platforms do
 # and not merely as opsbot expects.  Installs the SDKs into
 # tests/sdk/node_modules with `npm ci` when missing or stale.
 #
-#   bash tests/sdk/run.sh [test files...]     (default: every *.test.js)
+#   bash tests/sdk/sdk_conformance.sh [test files...]     (default: every *.test.js)
 #
 # Exits 77 (skipped) with a message when node or npm is missing or too old,
 # or when the packages cannot be installed (no registry access).
