@@ -26,12 +26,12 @@ async function waitFor(what, fn, ms = 15000) {
   }
 }
 
-async function startFake(name, args = [], env = {}) {
+async function startFake(name, args = [], env = {}, portFlag = '--port-file') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `opsbot-sdk-${name}-`));
   const portFile = path.join(dir, 'port');
   const logFile = path.join(dir, `${name}.log`);
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(path.join(BIN, name), ['--port-file', portFile, ...args], {
+  const child = spawn(path.join(BIN, name), [portFlag, portFile, ...args], {
     stdio: ['ignore', out, out],
     env: { ...process.env, ...env },
   });
