@@ -4,7 +4,7 @@
 # resolves), the bot does not retry it forever in silence: each failed
 # resume is logged, and after three it asks GET /gateway/bot again and
 # identifies a new session there, after which interactions are answered.
-# Also: a resume URL that does not even parse counts as a failed resume.
+# Also: a resume URL no connection can even start to counts as a failed resume.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
 t_setup
@@ -37,8 +37,9 @@ d_post /_fake/gateway/drop >/dev/null || t_fail "drop 2"
 t_wait "resumed at the good URL" d_stat_is resumes 1
 [ "$(d_stat identifies)" = 2 ] || t_fail "identified again instead of resuming"
 
-# an unparsable resume URL: failed resumes, then a new session
-d_post /_fake/gateway/resume_url '{"url":"not a url"}' >/dev/null      # the next READY ...
+# a resume URL lws cannot even start a connection to (port out of range):
+# failed resumes, then a new session
+d_post /_fake/gateway/resume_url '{"url":"ws://127.0.0.1:99999/gw"}' >/dev/null      # the next READY ...
 d_post /_fake/gateway/invalid_session '{"resumable":false}' >/dev/null # ... names this
 t_wait "identified (3)" d_stat_is identifies 3
 t_wait "connected (3)" d_connected
