@@ -81,10 +81,10 @@ curl -sf -X POST -d '{"status":500,"count":1}' "http://127.0.0.1:$P/control/fail
 expect "after the injected 500" "$(api auth.test '{}')" '.ok'
 
 # Socket Mode tickets are single use; at most 10 sockets
-ws() { curl -s -N -m 3 -o "$2" -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+ws() { curl -s -N -m "${WS_WAIT:-3}" -o "$2" -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
   -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$1"; }
 url=$(curl -s -d token=xapp-fake "http://127.0.0.1:$P/api/apps.connections.open" | jq -r .url | sed 's/^ws:/http:/')
-got=$(ws "$url" first.out); [ "$got" = 101 ] || t_fail "first use of a ticket: got $got, want 101"
+got=$(WS_WAIT=6 ws "$url" first.out); [ "$got" = 101 ] || t_fail "first use of a ticket: got $got, want 101"
 grep -q '"type":"hello"' first.out || t_fail "no hello on the socket: $(cat first.out)"
 got=$(ws "$url" second.out); [ "$got" = 101 ] && t_fail "second use of a ticket: got 101, want a refusal"
 pids=()

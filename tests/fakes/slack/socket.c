@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bot/httpd.h"
 #include "fake_slack.h"
@@ -285,6 +286,18 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	json_add_int(hello, "num_connections", fs.nconns);
 	d = json_new_object();
 	json_add_str(d, "host", "applink-fake-1");
+	{
+		/* when the socket host started, "2020-10-11 12:12:12.120" */
+		char started[40];
+		time_t now = (time_t)(c->opened_us / 1000000);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+		size_t n = strlen(started);
+		snprintf(started + n, sizeof started - n, ".%03d",
+		         (int)(c->opened_us / 1000 % 1000));
+		json_add_str(d, "started", started);
+	}
 	json_add_int(d, "build_number", 1);
 	json_add_int(d, "approximate_connection_time", 18060);
 	json_add(hello, "debug_info", d);
