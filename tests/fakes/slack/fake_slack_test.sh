@@ -96,13 +96,20 @@ curl -sf -F "file=@a.txt" "$url" | grep -q 'OK - 5' || t_fail "multipart upload 
 expect "size is the declared length" "$(api files.completeUploadExternal "{\"files\":[{\"id\":\"$fid\"}],\"channel_id\":\"C0INCIDENT\"}")" '.files[0].size == 5'
 expect "upload to unknown channel" "$(api files.completeUploadExternal "{\"files\":[{\"id\":\"$fid\"}],\"channel_id\":\"C0NOPE2\"}")" '.error == "channel_not_found"'
 
-# views.open: a trigger id works once, then a submission goes out
-trig=$(echo "$sp" | jq -r .trigger_id)
+# views.open: a trigger id works once and for 3 s, then a submission goes out
+fresh_trigger() {
+  get "/control/envelope?id=$(ctl slash '{"user":"U0ALICE","channel":"C0INCIDENT","text":"x"}' | jq -r .envelope_id)" | jq -r .payload.trigger_id
+}
+trig=$(fresh_trigger)
 view='{"type":"modal","callback_id":"reject","title":{"type":"plain_text","text":"Reject plan"},"submit":{"type":"plain_text","text":"Reject"},"blocks":[{"type":"input","block_id":"why","label":{"type":"plain_text","text":"Reason"},"element":{"type":"plain_text_input","action_id":"reason"}}]}'
 vo=$(api views.open "$(jq -nc --arg t "$trig" --argjson v "$view" '{trigger_id:$t,view:$v}')")
 expect "views.open" "$vo" '.ok and (.view.id | startswith("V")) and .view.callback_id == "reject" and .view.state == {values:{}}'
 expect "trigger used twice" "$(api views.open "$(jq -nc --arg t "$trig" --argjson v "$view" '{trigger_id:$t,view:$v}')")" '.error == "expired_trigger_id"'
 expect "bad trigger" "$(api views.open "$(jq -nc --argjson v "$view" '{trigger_id:"1.2.3",view:$v}')")" '.error == "invalid_trigger_id"'
+ctl config '{"trigger_ttl_ms":1}' >/dev/null
+old=$(fresh_trigger)
+t_wait "a trigger id older than the ttl" bash -c "curl -s -H '$B' -H 'Content-Type: application/json' -d '$(jq -nc --arg t "$old" --argjson v "$view" '{trigger_id:$t,view:$v}')' http://127.0.0.1:$P/api/views.open | jq -e '.error == \"expired_trigger_id\"'"
+ctl config '{"trigger_ttl_ms":3000}' >/dev/null
 vid=$(echo "$vo" | jq -r .view.id)
 env=$(ctl submit "$(jq -nc --arg v "$vid" '{view_id:$v,user:"U0ALICE",inputs:{reason:"too risky"}}')")
 vp=$(get "/control/envelope?id=$(echo "$env" | jq -r .envelope_id)" | jq .payload)
