@@ -190,3 +190,18 @@ test('views.open from a slash command; a view_submission ack with errors keeps t
   assert.equal(seen.reason, 'the rollback is riskier');
   assert.equal(seen.submitter, 'U0ALICE');
 }));
+
+test('after a refresh_requested disconnect Socket Mode reconnects and envelopes flow again', check(async () => {
+  const st0 = await fake.get('/control/stats');
+  await fake.post('/control/disconnect', { reason: 'refresh_requested' });
+  await waitFor('a new socket', async () => (await fake.get('/control/stats')).connects > st0.connects, 20000);
+  const env = await fake.post('/control/slash', { user: 'U0ALICE', channel: 'C0SDK', command: '/sdk', text: 'after refresh' });
+  const e = await waitFor('ack on the new socket', async () => {
+    const x = await fake.get(`/control/envelope?id=${env.envelope_id}`);
+    return x.acked && x;
+  }, 20000);
+  assert.equal(e.ack_payload.text, 'working on "after refresh"');
+  const answered = async () => (await fake.get('/control/ephemeral?channel=C0SDK')).messages
+    .filter((m) => m.source === 'response_url' && m.text === 'answered through response_url').length;
+  await waitFor('its response_url answer too', async () => (await answered()) >= 4);
+}));
