@@ -138,6 +138,10 @@ test('starts a thread on a message and posts in it', check(async () => {
   await th.send('step 1: detection');
   const inThread = await th.messages.fetch({ limit: 10 });
   assert.equal(inThread.first().content, 'step 1: detection');
+  const again = await client.channels.fetch(th.id, { force: true });
+  assert.ok(again.isThread(), 'GET /channels/{thread id} is a thread');
+  assert.equal(again.parentId, ops().id);
+  assert.equal(again.archived, false);
   // discord.js refuses a second thread locally; Discord's own answer is 160004
   await assert.rejects(client.rest.post(Routes.threads(m.channelId, m.id), { body: { name: 'again' } }),
     (e) => e.code === 160004);

@@ -130,3 +130,23 @@ test('HTTP 429 with Retry-After: the SDK waits and retries', check(async () => {
   assert.equal(limited, 1);
   assert.ok(Date.now() - t0 >= 900, 'waited about Retry-After (1 s)');
 }));
+
+test('conversations.history pages newest first; reactions.add; chat.postEphemeral', check(async () => {
+  await fake.post('/control/channel', { id: 'C0HIST', name: 'history' });
+  const ts = [];
+  for (let i = 0; i < 5; i++) ts.push((await web.chat.postMessage({ channel: 'C0HIST', text: `m${i}` })).ts);
+  const seenTs = [];
+  let pages = 0;
+  for await (const page of web.paginate('conversations.history', { channel: 'C0HIST', limit: 2 })) {
+    pages++;
+    for (const m of page.messages) seenTs.push(m.ts);
+  }
+  assert.equal(pages, 3);
+  assert.deepEqual(seenTs, [...ts].reverse());
+  const r = await web.reactions.add({ channel: 'C0HIST', timestamp: ts[0], name: 'eyes' });
+  assert.equal(r.ok, true);
+  await assert.rejects(web.reactions.add({ channel: 'C0HIST', timestamp: ts[0], name: 'eyes' }),
+    (e) => e.data.error === 'already_reacted');
+  const e = await web.chat.postEphemeral({ channel: 'C0HIST', user: 'U0ALICE', text: 'only you' });
+  assert.match(e.message_ts, /^\d+\.\d{6}$/);
+}));

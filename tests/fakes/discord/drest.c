@@ -1519,6 +1519,17 @@ static cJSON *channel_json(struct dstate *st, struct dchan *c)
 	json_add_int(o, "rate_limit_per_user", 0);
 	json_add(o, "topic", cJSON_CreateNull());
 	json_add_int(o, "type", c->type);
+	if (c->type == 11) {
+		/* a thread: who made it and its (never archived here) state */
+		json_add_str(o, "owner_id", st->cfg.app_id);
+		json_add_int(o, "message_count", c->nmsgs);
+		json_add_int(o, "member_count", 1);
+		cJSON *meta = json_new_object();
+		json_add_bool(meta, "archived", 0);
+		json_add_int(meta, "auto_archive_duration", 4320);
+		json_add_bool(meta, "locked", 0);
+		json_add(o, "thread_metadata", meta);
+	}
 	return o;
 }
 
