@@ -13,6 +13,9 @@ pkgs=(
   prometheus prometheus-alertmanager
   # headless browser for fake-slack's page test (tests/integration/sim_slack_page.sh)
   chromium
+  # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
+  nodejs
+  npm
 )
 
 # `deps.sh bench`: also what benchmarks compare against (make bench).
@@ -25,6 +28,12 @@ fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # node and npm may come from elsewhere (NodeSource's nodejs bundles npm and
+  # conflicts with Debian's npm): a working command counts as installed
+  case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
