@@ -10,6 +10,12 @@ pkgs=(
   libcmocka-dev
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # report: the SMTP server its tests and bench run on 127.0.0.1
+  python3-aiosmtpd
+  # report: CJK text in PDFs (pango falls back to it)
+  fonts-droid-fallback
+  # report: emoji and symbols in PDFs
+  fonts-symbola
 )
 
 missing=()
