@@ -40,8 +40,9 @@ static void test_subject(void **state)
 	assert_string_equal(b.data, "plain ascii");
 	buf_free(&b);
 	/* non-ASCII: encoded words of <= 75 chars, folded, split on character boundaries */
-	const char *s = "Kasse langsam — über 2s 🛒 日本語のユーザーも影響 and more words to "
-	                "fold";
+	const char *s =
+	    "Kasse langsam — über 2s 🛒 日本語のユーザーも影響 and more words to "
+	    "fold";
 	mail_encode_header(s, 9, &b);
 	assert_non_null(strstr(b.data, "=?UTF-8?B?"));
 	for (char *line = b.data;;) {

@@ -48,6 +48,7 @@
  *   (repeatable).  See config/opsbot.conf.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@
 #include "report.h"
 #include "rpc.h"
 #include "sent.h"
+#include "workers/detect/source.h"
 #include "template.h"
 #include "timeutil.h"
 #include "wire.h"
@@ -100,6 +102,8 @@ struct rstate {
 	size_t nroutes;
 	unsigned digests;
 	int64_t digest_check_ms, hourly_ms, daily_ms;
+	struct source_set *src; /* [source NAME] sections: samples for the charts */
+	int64_t step_ms;
 	pthread_t sched;
 	int sched_on;
 	volatile int stop;
@@ -266,8 +270,29 @@ static int load_config(struct rstate *s, struct config *cfg, char *err, size_t e
 		log_warn("event=smtp_no_password user=%s reason=\"[email] user is set but "
 		         "OPSBOT_SMTP_PASSWORD is not; AUTH will fail\"",
 		         log_q(r->user));
+	s->step_ms = config_duration_ms(cfg, "detect", "step", 15000);
+	config_bool(cfg, "report", "chat_upload", 1); /* read by opsbot-bot (bot/upload.c) */
+	if (source_set_load(cfg, &s->src, err, errlen) < 0)
+		return -1;
 	if (config_check(cfg, (const char *const[]){"report", "email", NULL}, err, errlen) < 0)
 		return -1;
+	/* the default folder, relative to where opsbot runs; else next to the build
+	 * (bin/../../templates/email), so a run from another folder still finds it */
+	char alt[PATH_MAX];
+	struct stat sb;
+	if (!config_line(cfg, "report", "templates") && stat(tdir, &sb) < 0) {
+		ssize_t n = readlink("/proc/self/exe", alt, sizeof(alt) - 40);
+		if (n > 0) {
+			alt[n] = '\0';
+			char *slash = strrchr(alt, '/');
+			if (slash) {
+				snprintf(slash, sizeof(alt) - (size_t)(slash - alt),
+				         "/../../templates/email");
+				if (stat(alt, &sb) == 0)
+					tdir = alt;
+			}
+		}
+	}
 	if (template_set_load(tdir, &s->tpl, err, errlen) < 0)
 		return -1;
 	if (sent_open(&s->sent, db, err, errlen) < 0)
@@ -432,6 +457,128 @@ out:
 	return rc;
 }
 
+/* ---- metric samples for the charts ---- */
+
+#define CHART_POINTS 600 /* points per series in a chart; more are averaged down */
+
+static int64_t first_time(const cJSON *timeline, const char *name)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, timeline) if (!strcmp(json_str(e, "name") ? json_str(e, "name") : "",
+	                                            name)) return json_int(e, "at_ms", 0);
+	return 0;
+}
+
+/*
+ * Add "metrics" (the key series: the anomalous ones of the incident's own
+ * service first, then the top-ranked cause's metric) or "metrics_note" to in,
+ * read from the same [source NAME] sections detection reads.
+ */
+static void add_metrics(struct rstate *s, cJSON *in, int64_t now)
+{
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(in, "incident");
+	const cJSON *tl = cJSON_GetObjectItemCaseSensitive(in, "timeline");
+	if (cJSON_GetObjectItemCaseSensitive(in, "metrics"))
+		return;
+	if (!s->src || source_set_count(s->src) == 0) {
+		json_add_str(in, "metrics_note", "no [source NAME] section is configured");
+		return;
+	}
+	/* the detect result, from the timeline */
+	const cJSON *det = NULL, *e;
+	cJSON_ArrayForEach(e, tl)
+	{
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data");
+		if (!strcmp(json_str(e, "name") ? json_str(e, "name") : "", "job.finished") &&
+		    !strcmp(json_str(d, "kind") ? json_str(d, "kind") : "", "detect"))
+			det = cJSON_GetObjectItemCaseSensitive(d, "result");
+	}
+	const char *want[3] = {0};
+	size_t nw = 0;
+	const char *svc = json_str(inc, "service");
+	const cJSON *a;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
+	{
+		if (nw < 1 && svc && json_str(a, "service") && !strcmp(json_str(a, "service"), svc))
+			want[nw++] = json_str(a, "series");
+	}
+	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
+	if (json_str(top, "metric") && (!nw || strcmp(want[0], json_str(top, "metric"))))
+		want[nw++] = json_str(top, "metric");
+	if (!nw) {
+		a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "anomalies"), 0);
+		if (json_str(a, "series"))
+			want[nw++] = json_str(a, "series");
+	}
+	int64_t opened = json_int(inc, "created_ms", now);
+	int64_t end = first_time(tl, "incident.resolved");
+	if (!end)
+		end = now;
+	int64_t from = opened - 20 * 60000, to = end + 5 * 60000;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
+	{
+		int64_t st = json_int(a, "start_ms", from);
+		if (st > 0 && st - 5 * 60000 < from)
+			from = st - 5 * 60000;
+	}
+	if (to - from > 2 * 86400000LL)
+		from = to - 2 * 86400000LL;
+	struct source_list l = {0};
+	int failed = 0;
+	char err[300];
+	if (source_fetch(s->src, from, to, s->step_ms, &l, &failed, err, sizeof(err)) < 0) {
+		char note[400];
+		snprintf(note, sizeof(note), "the metric sources did not answer (%s)", err);
+		json_add_str(in, "metrics_note", note);
+		source_list_free(&l);
+		return;
+	}
+	/* with nothing named by detection, the incident service's first series */
+	if (!nw)
+		for (size_t i = 0; i < l.n && !nw; i++)
+			if (svc && !strcmp(l.s[i].service, svc))
+				want[nw++] = l.s[i].name;
+	cJSON *ms = json_new_array();
+	for (size_t w = 0; w < nw; w++)
+		for (size_t i = 0; i < l.n; i++) {
+			struct source_series *x = &l.s[i];
+			if (strcmp(x->name, want[w]) || x->n < 2)
+				continue;
+			cJSON *m = json_new_object();
+			json_add_str(m, "name", x->name);
+			cJSON *pts = json_new_array();
+			size_t per = x->n / CHART_POINTS + 1;
+			for (size_t k = 0; k < x->n; k += per) {
+				double sum = 0;
+				size_t c = 0;
+				for (size_t j = k; j < k + per && j < x->n; j++)
+					if (isfinite(x->v[j])) {
+						sum += x->v[j];
+						c++;
+					}
+				cJSON *p = json_new_array();
+				cJSON_AddItemToArray(p, cJSON_CreateNumber((double)x->ts_ms[k]));
+				cJSON_AddItemToArray(p, c ? cJSON_CreateNumber(sum / (double)c)
+				                          : cJSON_CreateNull());
+				cJSON_AddItemToArray(pts, p);
+			}
+			json_add(m, "points", pts);
+			cJSON_AddItemToArray(ms, m);
+			break;
+		}
+	if (cJSON_GetArraySize(ms))
+		json_add(in, "metrics", ms);
+	else {
+		cJSON_Delete(ms);
+		json_add_str(
+		    in, "metrics_note",
+		    nw ? "the sources had no samples of the anomalous series in this window"
+		       : "detection named no series and the sources have none for this "
+		         "service");
+	}
+	source_list_free(&l);
+}
+
 /* ---- report job ---- */
 
 static int do_report(struct rstate *s, const struct worker_job *job, cJSON **result, char *err,
@@ -449,8 +596,11 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 		fresh = fetch_incident(s, id, err, errlen);
 		if (!fresh)
 			return WORKER_RETRY;
-		in = fresh;
+	} else {
+		fresh = json_dup(in);
 	}
+	in = fresh;
+	add_metrics(s, fresh, time_now_ms());
 	if (mkdir_p(s->dir) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", s->dir, strerror(errno));
 		cJSON_Delete(fresh);
@@ -943,6 +1093,7 @@ static void rstate_free(struct rstate *s)
 		pthread_join(s->sched, NULL);
 	}
 	routes_free(s);
+	source_set_free(s->src);
 	template_set_free(s->tpl);
 	sent_close(s->sent);
 	if (s->rpc)
@@ -1083,6 +1234,8 @@ static int cmd_render(int argc, char **argv, int from_queue)
 		paper = s->paper;
 		char err[600] = "";
 		in = fetch_incident(s, id, err, sizeof(err));
+		if (in)
+			add_metrics(s, in, now);
 		if (!in) {
 			fprintf(stderr, "opsbot-report: incident %lld: %s\n", id, err);
 			rstate_free(s);

@@ -392,6 +392,11 @@ static const char *unit_of(const char *name)
 		if (n >= k && !strcmp(name + n - k, u[i].suffix))
 			return u[i].unit;
 	}
+	/* names like checkout_latency_p99: latency in ms, the common convention */
+	if (strstr(name, "latency") || strstr(name, "duration"))
+		return strstr(name, "seconds") ? "s" : "ms";
+	if (strstr(name, "cpu"))
+		return "%";
 	return "value";
 }
 
