@@ -36,6 +36,7 @@ struct doc {
 	double y;      /* cursor: top of the next block */
 	double top, bottom, left, width;
 	const char *footer;
+	double kv_key; /* share of the width for doc_kv's key column */
 	PangoFontDescription *f_body, *f_bold, *f_small, *f_note, *f_h1, *f_h2, *f_mono;
 };
 
@@ -56,6 +57,11 @@ int doc_paper_parse(const char *s, enum doc_paper *out)
 	else
 		return -1;
 	return 0;
+}
+
+void doc_kv_key_width(struct doc *d, double share)
+{
+	d->kv_key = share < 0.1 ? 0.1 : share > 0.6 ? 0.6 : share;
 }
 
 double doc_width(const struct doc *d)
@@ -271,7 +277,7 @@ void doc_row(struct doc *d, int n, const double *widths, const char *const *cell
 
 void doc_kv(struct doc *d, const char *key, const char *value)
 {
-	static const double w[2] = {0.24, 0.76};
+	const double w[2] = {d->kv_key, 1.0 - d->kv_key};
 	PangoLayout *k = layout(d, d->f_bold, key, w[0] * d->width - 6);
 	char *t = trimmed(value, CELL_MAX);
 	PangoLayout *v = layout(d, d->f_body, t, w[1] * d->width);
@@ -649,6 +655,7 @@ int doc_render(const char *path, enum doc_paper paper, const char *title, const 
 	d.top = MARGIN_TOP;
 	d.bottom = d.ph - MARGIN_BOT;
 	d.footer = foot;
+	d.kv_key = 0.24;
 	d.f_body = pango_font_description_from_string(FONT_BODY);
 	d.f_bold = pango_font_description_from_string(FONT_BOLD);
 	d.f_small = pango_font_description_from_string(FONT_SMALL);

@@ -44,6 +44,8 @@ void doc_heading(struct doc *d, const char *text);
 void doc_para(struct doc *d, const char *text);
 void doc_note(struct doc *d, const char *text); /* grey italic: missing data etc. */
 void doc_kv(struct doc *d, const char *key, const char *value);
+/* The key column's share of the width for the doc_kv rows that follow (default 0.24). */
+void doc_kv_key_width(struct doc *d, double share);
 /* A table row of n cells with widths as fractions of the content width; header rows are bold
  * on a shaded band. */
 void doc_row(struct doc *d, int n, const double *widths, const char *const *cells, int header);

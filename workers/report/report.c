@@ -838,7 +838,7 @@ static void incident_rows(struct doc *d, const cJSON *list, const char *none, in
 		doc_note(d, none);
 		return;
 	}
-	static const double w[5] = {0.08, 0.42, 0.18, 0.13, 0.19};
+	static const double w[5] = {0.07, 0.4, 0.17, 0.14, 0.22};
 	doc_row(d, 5, w,
 	        (const char *const[]){"#", "title", "service", "severity",
 	                              with_ttr ? "time to resolve" : "state"},
@@ -884,6 +884,7 @@ static void compose_digest(struct doc *d, void *arg)
 	snprintf(sub, sizeof(sub), "%s to %s", from, to);
 	snprintf(t, sizeof(t), "opsbot %s digest", str_or(g, "period", ""));
 	doc_title(d, t, sub);
+	doc_kv_key_width(d, 0.4);
 	doc_heading(d, "At a glance");
 	snprintf(t, sizeof(t), "%d",
 	         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "opened")));

@@ -127,4 +127,21 @@ ctl report 99 --pdf nope.pdf >n.out 2>&1 && t_fail "report of a missing incident
 grep -q "incident 99" n.out || t_fail "missing incident: $(cat n.out)"
 [ ! -e nope.pdf ] || t_fail "a PDF was written for a missing incident"
 ctl report 1 >u.out 2>&1; [ $? = 2 ] || t_fail "report without --pdf: want usage (exit 2)"
+
+# --- the digest of this hour: the incident, and an alert repeat that opened none ---
+wirecat "ipc://$T/var/run/q.ipc" '{"v":1,"type":"command","id":"n1","incident":1,"action":"note",
+  "user":"alertmanager","surface":"alertmanager","note":"still firing","key":"am:t:note:1"}' >note.out ||
+  t_fail "note: $(cat note.out)"
+jq -e .ok note.out >/dev/null || t_fail "note refused: $(cat note.out)"
+next=$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
+R digest hourly --at "$next" --out digest.pdf >digest.json || t_fail "digest: $(cat digest.json)"
+[ "$(jq -c '[(.opened | length), .alerts.repeats, .alerts.by_source[0].name, (.open | length)]' digest.json)" = \
+  '[1,1,"alertmanager",1]' ] || t_fail "digest: $(jq -c '{opened, alerts}' digest.json)"
+jq -r '.alerts.noisiest[0].name' digest.json | grep -q "Checkout errors" || t_fail "noisiest: $(jq -c .alerts digest.json)"
+pdftotext -layout digest.pdf - | tr -s ' \n' '  ' > d.flat
+for want in "opsbot hourly digest" "Opened 1" "Still open 1" "Top services" "checkout 1" \
+  "Alerts that opened no incident" "Repeats of a known alert 1" "not recorded by this build"; do
+  grep -qF -- "$want" d.flat || t_fail "digest.pdf lacks '$want'"
+done
+pages_ok digest.pdf
 echo "ok: report pdf"
