@@ -701,3 +701,16 @@ int doc_render(const char *path, enum doc_paper paper, const char *title, const 
 	pango_font_description_free(d.f_mono);
 	return rc;
 }
+
+/*
+ * fontconfig and pango keep font caches for the life of the process and
+ * free them nowhere; under AddressSanitizer (make check-asan) LeakSanitizer
+ * is told so.  Without a sanitizer nothing calls this.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libfontconfig.so\nleak:libpango-1.0.so\nleak:libpangoft2-1.0.so\n"
+	       "leak:libpangocairo-1.0.so\nleak:libcairo.so\nleak:libglib-2.0.so\n"
+	       "leak:libgobject-2.0.so\nleak:libharfbuzz.so\nleak:libfreetype.so\n";
+}
