@@ -619,6 +619,10 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 		cJSON_Delete(fresh);
 		return WORKER_RETRY;
 	}
+	char abs[PATH_MAX];
+	if (realpath(path, abs))
+		str_copy(path, sizeof(path),
+		         abs); /* people and opsbot-bot open it from elsewhere */
 	log_info("event=pdf_written incident=%lld path=%s pages=%d ms=%lld", (long long)id,
 	         log_q(path), pages, (long long)(time_mono_ms() - t0));
 	cJSON *facts = report_facts(in, now);
@@ -658,7 +662,9 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 			    pages, pages == 1 ? "" : "s", path, nrcpt, nrcpt == 1 ? "" : "s");
 		else
 			snprintf(summary, sizeof(summary),
-			         "Summary PDF ready (%d page%s): %s. No email route matches %s/%s.",
+			         "Summary PDF ready (%d page%s): %s. No email route matches %s/%s, "
+			         "so no "
+			         "mail was sent.",
 			         pages, pages == 1 ? "" : "s", path, service, sev);
 		json_add_str(r, "summary", summary);
 		*result = r;

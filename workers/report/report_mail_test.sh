@@ -105,7 +105,7 @@ m3=$(mail_with "X-Opsbot-Incident: 3")
   t_fail "incident 3 should go to db-team only, got $(cat "${m3%.eml}.rcpt")"
 t_wait "report 2 finished" eval '[ -n "$(ctl --json show 2 | jq -r ".incident.results.report.summary // empty")" ]'
 [ -z "$(mail_with "X-Opsbot-Incident: 2")" ] || t_fail "incident 2 (search, low) matched no route but was mailed"
-ctl --json show 2 | jq -r .incident.results.report.summary | grep -q "No email route matches search/low" ||
+ctl --json show 2 | jq -r .incident.results.report.summary | grep -q "No email route matches search/low, so no mail was sent" ||
   t_fail "report 2 summary: $(ctl --json show 2 | jq -r .incident.results.report.summary)"
 
 # --- 2. SMTP down: retried, then delivered once ------------------------------
