@@ -98,6 +98,7 @@ struct rstate {
 	struct sent *sent;
 	struct mail_relay relay;
 	char from[320], from_addr[320], domain[200];
+	char db[512]; /* [report] db: opened by the worker only, not by the commands */
 	struct route routes[ROUTES_MAX];
 	size_t nroutes;
 	unsigned digests;
@@ -295,8 +296,7 @@ static int load_config(struct rstate *s, struct config *cfg, char *err, size_t e
 	}
 	if (template_set_load(tdir, &s->tpl, err, errlen) < 0)
 		return -1;
-	if (sent_open(&s->sent, db, err, errlen) < 0)
-		return -1;
+	str_copy(s->db, sizeof(s->db), db);
 	return 0;
 }
 
@@ -1040,51 +1040,89 @@ static int do_digest(struct rstate *s, const struct worker_job *job, cJSON **res
 	return rc;
 }
 
-/* The schedule: after each period ends, submit its digest job once (idempotency key). */
+/*
+ * The schedule: after each period ends, submit its digest job once (idempotency
+ * key digest:PERIOD:FROM).  report.db remembers the next period to queue, so
+ * periods that ended while the worker was down (at most DIGEST_CATCHUP of
+ * them) are queued when it is back; on the very first start only the period
+ * that ended last is.
+ */
+#define DIGEST_CATCHUP 48
+
+static int submit_digest(struct rpc *rpc, unsigned p, int64_t from, int64_t len, char *err,
+                         size_t errlen)
+{
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+	json_add_str(req, "what", "job");
+	char key[96];
+	snprintf(key, sizeof(key), "digest:%s:%lld", period_name(p), (long long)from);
+	json_add_str(req, "key", key);
+	cJSON *job = json_new_object();
+	json_add_str(job, "kind", WIRE_JOB_DIGEST);
+	cJSON *input = json_new_object();
+	json_add_str(input, "period", period_name(p));
+	json_add_int(input, "from_ms", from);
+	json_add_int(input, "to_ms", from + len);
+	json_add(job, "input", input);
+	json_add(req, "job", job);
+	cJSON *reply = NULL;
+	int rc = rpc_call(rpc, req, &reply, CALL_MS, 0, err, errlen);
+	cJSON_Delete(req);
+	if (rc == 0 && json_bool(reply, "created", 0))
+		log_info("event=digest_scheduled period=%s from_ms=%lld job=%lld", period_name(p),
+		         (long long)from, (long long)json_int(reply, "job", 0));
+	cJSON_Delete(reply);
+	return rc;
+}
+
 static void *sched_main(void *arg)
 {
 	struct rstate *s = arg;
 	struct rpc *rpc = NULL;
+	struct sent *db = NULL;
 	char err[300];
+	if (sent_open(&db, s->db, err, sizeof(err)) < 0) {
+		log_error("event=digest_schedule_off error=%s", log_q(err));
+		return NULL;
+	}
 	while (!s->stop) {
 		int64_t now = time_now_ms();
 		for (unsigned p = WHEN_HOURLY; p <= WHEN_DAILY; p <<= 1) {
 			if (!(s->digests & p))
 				continue;
 			int64_t len = p == WHEN_HOURLY ? s->hourly_ms : s->daily_ms;
-			int64_t to = now / len * len, from = to - len;
-			if (!rpc && rpc_open(&rpc, s->url, err, sizeof(err)) < 0)
+			int64_t last = now / len * len - len; /* the period that ended last */
+			int64_t next = 0;
+			if (sent_sched_get(db, period_name(p), &next) < 0) {
+				log_warn(
+				    "event=digest_schedule_failed period=%s error=\"cannot read "
+				    "the schedule in %s\"",
+				    period_name(p), log_q(s->db));
 				break;
-			cJSON *req = wire_new(WIRE_SUBMIT, 0);
-			json_add_str(req, "what", "job");
-			char key[96];
-			snprintf(key, sizeof(key), "digest:%s:%lld", period_name(p),
-			         (long long)from);
-			json_add_str(req, "key", key);
-			cJSON *job = json_new_object();
-			json_add_str(job, "kind", WIRE_JOB_DIGEST);
-			cJSON *input = json_new_object();
-			json_add_str(input, "period", period_name(p));
-			json_add_int(input, "from_ms", from);
-			json_add_int(input, "to_ms", to);
-			json_add(job, "input", input);
-			json_add(req, "job", job);
-			cJSON *reply = NULL;
-			if (rpc_call(rpc, req, &reply, CALL_MS, 0, err, sizeof(err)) == 0 &&
-			    json_bool(reply, "created", 0))
-				log_info("event=digest_scheduled period=%s from_ms=%lld job=%lld",
-				         period_name(p), (long long)from,
-				         (long long)json_int(reply, "job", 0));
-			else if (!reply)
-				log_warn("event=digest_schedule_failed period=%s error=%s",
-				         period_name(p), log_q(err));
-			cJSON_Delete(req);
-			cJSON_Delete(reply);
+			}
+			next = next / len * len;
+			if (next <= 0)
+				next = last;
+			if (next < last - (DIGEST_CATCHUP - 1) * len)
+				next = last - (DIGEST_CATCHUP - 1) * len;
+			if (!rpc && rpc_open(&rpc, s->url, err, sizeof(err)) < 0) {
+				log_warn("event=digest_schedule_failed error=%s", log_q(err));
+				break;
+			}
+			for (int64_t from = next; from <= last && !s->stop; from += len) {
+				if (submit_digest(rpc, p, from, len, err, sizeof(err)) < 0) {
+					log_warn("event=digest_schedule_failed period=%s error=%s",
+					         period_name(p), log_q(err));
+					break;
+				}
+				sent_sched_put(db, period_name(p), from + len);
+			}
 		}
 		time_sleep_ms(s->digest_check_ms, &s->stop);
 	}
 	if (rpc)
 		rpc_close(rpc);
+	sent_close(db);
 	return NULL;
 }
 
@@ -1110,7 +1148,7 @@ static void rstate_free(struct rstate *s)
 static int r_init(struct config *cfg, void **state, char *err, size_t errlen)
 {
 	struct rstate *s = xcalloc(1, sizeof(*s));
-	if (load_config(s, cfg, err, errlen) < 0) {
+	if (load_config(s, cfg, err, errlen) < 0 || sent_open(&s->sent, s->db, err, errlen) < 0) {
 		rstate_free(s);
 		return -1;
 	}

@@ -49,7 +49,9 @@ int sent_open(struct sent **out, const char *path, char *err, size_t errlen)
 	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;"
 	        "CREATE TABLE IF NOT EXISTS sent (message_id TEXT PRIMARY KEY,"
 	        " job INTEGER NOT NULL, rcpt TEXT NOT NULL, at_ms INTEGER NOT NULL)"
-	        " WITHOUT ROWID;",
+	        " WITHOUT ROWID;"
+	        "CREATE TABLE IF NOT EXISTS schedule (period TEXT PRIMARY KEY,"
+	        " next_from_ms INTEGER NOT NULL) WITHOUT ROWID;",
 	        NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
@@ -96,6 +98,38 @@ int sent_put(struct sent *s, const char *message_id, int64_t job, const char *to
 	sqlite3_bind_int64(st, 2, job);
 	sqlite3_bind_text(st, 3, to, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, at_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int sent_sched_get(struct sent *s, const char *period, int64_t *next_from_ms)
+{
+	sqlite3_stmt *st;
+	*next_from_ms = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT next_from_ms FROM schedule WHERE period = ?", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, period, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	int out = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (out == 1)
+		*next_from_ms = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return out;
+}
+
+int sent_sched_put(struct sent *s, const char *period, int64_t next_from_ms)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(
+	        s->db,
+	        "INSERT INTO schedule(period, next_from_ms) VALUES (?, ?) "
+	        "ON CONFLICT(period) DO UPDATE SET next_from_ms = excluded.next_from_ms",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, period, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, next_from_ms);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;

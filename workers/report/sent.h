@@ -9,6 +9,8 @@
  * this commit (a few milliseconds): a crash exactly there sends the mail
  * again, with the same Message-ID, which mail clients show once.
  * The file is per host: report workers on several hosts each keep their own.
+ * It also holds the digest schedule (below), so digests of periods that
+ * ended while the worker was down are queued when it is back.
  */
 #ifndef OPSBOT_REPORT_SENT_H
 #define OPSBOT_REPORT_SENT_H
@@ -23,5 +25,12 @@ void sent_close(struct sent *s);
 /* 1 when message_id was sent (with *at_ms), 0 when not, -1 on error. */
 int sent_get(struct sent *s, const char *message_id, int64_t *at_ms);
 int sent_put(struct sent *s, const char *message_id, int64_t job, const char *to, int64_t at_ms);
+
+/*
+ * The digest schedule: the start of the next period whose digest is still to
+ * be queued, per period name.  1 with *next_from_ms, 0 when never stored, -1.
+ */
+int sent_sched_get(struct sent *s, const char *period, int64_t *next_from_ms);
+int sent_sched_put(struct sent *s, const char *period, int64_t next_from_ms);
 
 #endif
