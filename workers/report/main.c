@@ -31,7 +31,9 @@
  *
  *   digest job: a thread submits one per configured period (hourly,
  *   daily) once it has ended, with key "digest:PERIOD:FROM_MS": the
- *   queue's idempotency table makes that once per period across restarts.
+ *   queue's idempotency table makes that once per period across restarts,
+ *   and report.db remembers the next period due, so periods that ended
+ *   while the worker was down are submitted when it is back (up to 48).
  *   The job reads incidents and events from the queue, renders the digest
  *   PDF and queues email to the routes that want that digest.
  *
