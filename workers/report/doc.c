@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -157,6 +158,10 @@ static void flow(struct doc *d, PangoLayout *l, double x)
 	d->y = end;
 }
 
+static char *trimmed(const char *s, size_t max);
+#define TITLE_MAX 400  /* bytes of a title */
+#define PARA_MAX  6000 /* bytes of one paragraph or note */
+
 void doc_space(struct doc *d, double pt)
 {
 	d->y += pt;
@@ -166,7 +171,9 @@ void doc_space(struct doc *d, double pt)
 
 void doc_title(struct doc *d, const char *text, const char *subtitle)
 {
-	PangoLayout *l = layout(d, d->f_h1, text, d->width);
+	char *t = trimmed(text, TITLE_MAX);
+	PangoLayout *l = layout(d, d->f_h1, t, d->width);
+	free(t);
 	need(d, layout_h(l) + 20);
 	cairo_set_source_rgb(d->cr, 0.08, 0.12, 0.2);
 	flow(d, l, d->left);
@@ -184,7 +191,9 @@ void doc_title(struct doc *d, const char *text, const char *subtitle)
 
 void doc_heading(struct doc *d, const char *text)
 {
-	PangoLayout *l = layout(d, d->f_h2, text, d->width);
+	char *t = trimmed(text, TITLE_MAX);
+	PangoLayout *l = layout(d, d->f_h2, t, d->width);
+	free(t);
 	/* keep a heading with at least a few lines of what follows */
 	need(d, layout_h(l) + 14 + 40);
 	d->y += 10;
@@ -203,7 +212,9 @@ void doc_heading(struct doc *d, const char *text)
 
 void doc_para(struct doc *d, const char *text)
 {
-	PangoLayout *l = layout(d, d->f_body, text, d->width);
+	char *t = trimmed(text, PARA_MAX);
+	PangoLayout *l = layout(d, d->f_body, t, d->width);
+	free(t);
 	pango_layout_set_spacing(l, 2 * PANGO_SCALE);
 	flow(d, l, d->left);
 	g_object_unref(l);
@@ -212,7 +223,9 @@ void doc_para(struct doc *d, const char *text)
 
 void doc_note(struct doc *d, const char *text)
 {
-	PangoLayout *l = layout(d, d->f_note, text, d->width);
+	char *t = trimmed(text, PARA_MAX);
+	PangoLayout *l = layout(d, d->f_note, t, d->width);
+	free(t);
 	cairo_set_source_rgb(d->cr, 0.4, 0.4, 0.4);
 	flow(d, l, d->left);
 	cairo_set_source_rgb(d->cr, 0, 0, 0);
@@ -299,7 +312,9 @@ void doc_kv(struct doc *d, const char *key, const char *value)
 
 void doc_mono(struct doc *d, const char *text)
 {
-	PangoLayout *l = layout(d, d->f_mono, text, d->width - 12);
+	char *t = trimmed(text, PARA_MAX);
+	PangoLayout *l = layout(d, d->f_mono, t, d->width - 12);
+	free(t);
 	double h = layout_h(l);
 	need(d, fmin(h, 40) + 8);
 	double top = d->y;

@@ -79,6 +79,7 @@
 #define RCPT_MAX        16
 #define CALL_MS         5000
 #define PDF_MAX         (2 << 20) /* an attachment larger than this is not mailed */
+#define SUBJECT_MAX     200       /* bytes of a subject before it is cut */
 
 enum { WHEN_RESOLVED = 1, WHEN_HOURLY = 2, WHEN_DAILY = 4 };
 
@@ -387,6 +388,14 @@ static int queue_mail(struct rstate *s, const struct route *rt, const char *mid_
 		goto out;
 	while (subj.len && (subj.data[subj.len - 1] == '\n' || subj.data[subj.len - 1] == '\r'))
 		subj.data[--subj.len] = '\0';
+	if (subj.len > SUBJECT_MAX) { /* a subject is read in a list: cut on a character */
+		size_t cut = SUBJECT_MAX;
+		while (cut > 0 && ((unsigned char)subj.data[cut] & 0xC0) == 0x80)
+			cut--;
+		subj.len = cut;
+		subj.data[cut] = '\0';
+		buf_appendf(&subj, "…");
+	}
 	struct mail_part part = {.name = pdf_name, .ctype = "application/pdf"};
 	int have_pdf = pdf_path && buf_read_file(&pdf, pdf_path, err, errlen) == 0;
 	if (have_pdf) {

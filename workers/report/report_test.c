@@ -95,6 +95,36 @@ static void test_facts_missing(void **state)
 	assert_int_equal(report_incident_pdf(in, DOC_A4, path, 1, &pages, err, sizeof(err)), 0);
 	unlink(path);
 	cJSON_Delete(in);
+	/* a 200 kB title and a 1 MB summary are trimmed: a few pages, not hundreds */
+	char *big = xmalloc(1 << 20);
+	memset(big, 'w', (1 << 20) - 1);
+	for (size_t i = 50; i < (1 << 20) - 1; i += 50)
+		big[i] = ' ';
+	big[(1 << 20) - 1] = '\0';
+	in = json_new_object();
+	cJSON *inc = json_new_object();
+	json_add_int(inc, "id", 9);
+	big[200000] = '\0';
+	json_add_str(inc, "title", big);
+	big[200000] = 'w';
+	json_add_str(inc, "summary", big);
+	json_add(in, "incident", inc);
+	cJSON *tl = json_new_array(), *e = json_new_object(), *d = json_new_object(),
+	      *r = json_new_object();
+	json_add_str(e, "name", "job.finished");
+	json_add_str(d, "kind", "verify");
+	json_add_str(r, "summary", big);
+	json_add(d, "result", r);
+	json_add(e, "data", d);
+	cJSON_AddItemToArray(tl, e);
+	json_add(in, "timeline", tl);
+	fd = mkstemps(path, 4);
+	close(fd);
+	assert_int_equal(report_incident_pdf(in, DOC_A4, path, 1, &pages, err, sizeof(err)), 0);
+	assert_true(pages <= 8);
+	unlink(path);
+	cJSON_Delete(in);
+	free(big);
 }
 
 static void test_pdf_pages(void **state)
