@@ -78,7 +78,7 @@
 #define ROUTES_MAX      32
 #define RCPT_MAX        16
 #define CALL_MS         5000
-#define PDF_MAX         (2 << 20) /* an attachment larger than this is not mailed */
+#define PDF_MAX         (2 << 20) /* default [email] attach_max */
 #define SUBJECT_MAX     200       /* bytes of a subject before it is cut */
 
 enum { WHEN_RESOLVED = 1, WHEN_HOURLY = 2, WHEN_DAILY = 4 };
@@ -102,6 +102,7 @@ struct rstate {
 	struct mail_relay relay;
 	char from[320], from_addr[320], domain[200];
 	char db[512]; /* [report] db: opened by the worker only, not by the commands */
+	size_t attach_max;
 	struct route routes[ROUTES_MAX];
 	size_t nroutes;
 	unsigned digests;
@@ -248,6 +249,7 @@ static int load_config(struct rstate *s, struct config *cfg, char *err, size_t e
 	str_copy(r->user, sizeof(r->user), config_str(cfg, "email", "user", ""));
 	str_copy(r->helo, sizeof(r->helo), config_str(cfg, "email", "helo", ""));
 	r->timeout_ms = (int)config_duration_ms(cfg, "email", "timeout", 30000);
+	s->attach_max = (size_t)config_int(cfg, "email", "attach_max", PDF_MAX, 1024, 16 << 20);
 	r->password = config_secret("OPSBOT_SMTP_PASSWORD");
 	str_copy(s->from, sizeof(s->from),
 	         config_str(cfg, "email", "from", "opsbot <opsbot@localhost>"));
@@ -374,7 +376,7 @@ static int queue_mail(struct rstate *s, const struct route *rt, const char *mid_
                       const char *pdf_name, int64_t incident, cJSON *out, char *err, size_t errlen)
 {
 	char name[64], mid[300];
-	struct buf subj = {0}, text = {0}, html = {0}, pdf = {.max = PDF_MAX}, raw = {0};
+	struct buf subj = {0}, text = {0}, html = {0}, pdf = {.max = s->attach_max}, raw = {0};
 	int rc = -1;
 	snprintf(mid, sizeof(mid), "%s.%s@%s", mid_base, rt->key, s->domain);
 	snprintf(name, sizeof(name), "%s_subject", tname);
@@ -403,6 +405,28 @@ static int queue_mail(struct rstate *s, const struct route *rt, const char *mid_
 		part.len = pdf.len;
 	} else if (pdf_path) {
 		log_warn("event=attachment_missing path=%s error=%s", log_q(pdf_path), log_q(err));
+		/* say so in the mail instead of promising an attachment that is not there */
+		buf_appendf(&text,
+		            "\nThe PDF could not be attached (%s); it is %s on the opsbot host.\n",
+		            err, pdf_path);
+		struct buf esc = {0}, note = {0};
+		template_escape(err, TEMPLATE_ESC_HTML, &esc);
+		buf_appendf(&note, "<p>The PDF could not be attached (%s); it is ",
+		            esc.data ? esc.data : "");
+		buf_reset(&esc);
+		template_escape(pdf_path, TEMPLATE_ESC_HTML, &esc);
+		buf_appendf(&note, "%s on the opsbot host.</p>", esc.data ? esc.data : "");
+		char *body_end = html.data ? strstr(html.data, "</body>") : NULL;
+		size_t at = body_end ? (size_t)(body_end - html.data) : html.len;
+		struct buf h2 = {0};
+		buf_append(&h2, html.data ? html.data : "", at);
+		buf_append(&h2, note.data, note.len);
+		buf_append(&h2, html.data ? html.data + at : "", html.len - at);
+		buf_free(&html);
+		html = h2;
+		buf_free(&esc);
+		buf_free(&note);
+		err[0] = '\0';
 	}
 	struct mail_msg m = {.from = s->from,
 	                     .to = (const char *const *)rt->to,

@@ -37,7 +37,7 @@ smtp_start() { # smtp_start NAME PORT [extra args]
 smtp_start smtpd 0
 SPORT=$(cat smtpd.port)
 
-write_conf() { # write_conf CA_FILE
+write_conf() { # write_conf CA_FILE [EXTRA [email] LINES]
   cat > opsbot.conf <<CONF
 [queue]
 listen = ipc://$T/var/run/q.ipc
@@ -66,6 +66,7 @@ timeout = 5s
 route = oncall@ops.example,lead@ops.example service=checkout,payment severity=critical,high
 route = db-team@ops.example service=db
 route = boss@ops.example when=hourly
+${2:-}
 CONF
 }
 write_conf "$T/cert.pem"
@@ -164,4 +165,16 @@ ctl submit --service checkout --severity high --title "untrusted relay" >/dev/nu
 t_wait "refused for the certificate" grep -q "event=mail_not_sent.*certificate" report.log
 [ "$(nmail)" = "$n2" ] || t_fail "mail was sent to a relay whose certificate is not trusted"
 grep -q 's3cret' report.log queue.log && t_fail "the SMTP password reached a log"
+
+# --- 6. a PDF larger than [email] attach_max: the mail says where it is ------
+kill -TERM "$PID_report"; wait "$PID_report" 2>/dev/null
+write_conf "$T/cert.pem" "attach_max = 1024"
+t_start report3 opsbot-report -c opsbot.conf
+ctl submit --service checkout --severity high --title "big pdf" >big.out
+id=$(sed -n 's/^incident \([0-9]*\) opened.*/\1/p' big.out)
+[ -n "$id" ] || t_fail "submit: $(cat big.out)"
+t_wait "incident $id mailed without the PDF" eval '[ -n "$(mail_with "X-Opsbot-Incident: $id")" ]'
+$PY "$REPO/workers/report/check_mail.py" "$(mail_with "X-Opsbot-Incident: $id")" \
+  --text "The PDF could not be attached" --text "incident-$id.pdf on the opsbot host" \
+  --html "could not be attached" >/dev/null || t_fail "the big-PDF mail does not say where the PDF is"
 echo "ok: report mail"
