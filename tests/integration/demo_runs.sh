@@ -25,6 +25,15 @@ else
 fi
 [ -x "$OPSBOT_BIN/opsbot-retrieve" ] && wants+=("Retrieve finished" "runbooks/")
 [ -x "$OPSBOT_BIN/opsbot-plan" ] && wants+=("Plan proposed")
+# The report: the PDF's path, and the email the local SMTP server got.
+if [ -x "$OPSBOT_BIN/opsbot-report" ]; then
+  pdf=$(grep -o 'PDF:   [^ ]*\.pdf' demo.log | awk '{print $2}')
+  [ -s "$pdf" ] || t_fail "demo output: want the PDF's path ($(grep -A3 'incident report' demo.log))"
+  if /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    mail=$(grep -o 'Email: [^ ]*\.eml' demo.log | awk '{print $2}')
+    [ -s "$mail" ] || t_fail "demo output: want the email's path"
+  fi
+fi
 # Bob approves: with the Approve button (a block_actions click) where the
 # plan card has one, else from the command line.
 if [ -x "$OPSBOT_BIN/opsbot-plan" ]; then
