@@ -111,10 +111,10 @@ if [ -x "$BIN/opsbot-sim" ] && [ -x "$BIN/opsbot-detect" ]; then
   PIDS+=($!)
   wait_file "$DEMO/var/run/sim.port" 5 "opsbot-sim"
   export OPSBOT_SIM_URL="http://127.0.0.1:$(cat "$DEMO/var/run/sim.port")"
-  # The action scripts find the simulator through OPSBOT_SIM_URL, or, when
-  # the executor passes them no environment, through var/sim/url of this
-  # checkout (their working directory).
-  mkdir -p "$REPO/var/sim" && echo "$OPSBOT_SIM_URL" >"$REPO/var/sim/url"
+  # The action scripts find the simulator through OPSBOT_SIM_URL, or through
+  # $OPSBOT_SIM_STATE/url (the catalog passes OPSBOT_SIM_STATE on to them).
+  export OPSBOT_SIM_STATE="$DEMO/sim"
+  mkdir -p "$OPSBOT_SIM_STATE" && echo "$OPSBOT_SIM_URL" >"$OPSBOT_SIM_STATE/url"
   EXTRA_DAEMONS+="watch = opsbot-detect watch"$'\n'
   EXTRA_CONFIG+="
 [detect]
