@@ -581,7 +581,8 @@ esac
 if [ $SIMULATOR = 1 ]; then
   say "The simulated shop now"
   sim_services
-  sim_get /control/state | jq -r '.events[] | select(.text | test("^(fault|action)")) | "  t=\(.tick)s  \(.text)"' | tail -n 8
+  echo "  What happened in the simulator (t = simulated seconds since it started):"
+  sim_get /control/state | jq -r '.events[] | "    t=\(.tick)s  \(.text)"' | tail -n 12
   others=$(ctl --json incidents 2>/dev/null | jq -r --argjson id "$id" \
     '[.items[] | select(.source == "watch" and .id != $id) | "\(.id) (\(.service))"] | join(", ")')
   [ -n "$others" ] && echo "  The watch also opened incident(s) $others: the same fault seen from the services that call $fsvc."

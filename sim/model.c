@@ -633,6 +633,8 @@ void sim_init(struct sim_model *m, uint64_t seed)
 	m->hit = SIM_HIT_NORMAL;
 	m->pool_max = SIM_POOL_MAX;
 	sim_compute(m, 1);
+	for (int s = 0; s < SIM_NSERVICES; s++)
+		m->svc[s].healthy = 1;
 }
 
 void sim_step(struct sim_model *m)
@@ -660,6 +662,18 @@ void sim_step(struct sim_model *m)
 	m->hit = sim_follow(m->hit, target, m->hit < target ? SIM_WARM_TAU : 2.0);
 	/* 3 and 4 */
 	sim_compute(m, 0);
+	/* 5. health changes, for the event log and the state's *_since */
+	for (int s = 0; s < SIM_NSERVICES; s++) {
+		char why[256];
+		int ok = sim_healthy(m, (enum sim_service)s, why, sizeof why);
+		if (ok != m->svc[s].healthy) {
+			m->svc[s].healthy = ok;
+			m->svc[s].health_tick = m->tick;
+			sim_event(m, "%s %s%s%s", sim_defs[s].name,
+			          ok ? "healthy again" : "unhealthy", ok ? "" : ": ",
+			          ok ? "" : why);
+		}
+	}
 }
 
 /* ---- health ------------------------------------------------------------------ */
@@ -784,6 +798,7 @@ cJSON *sim_state_json(const struct sim_model *m)
 		json_add_num(x, "memory_pct", round(sv->m.mem * 10.0) / 10.0);
 		json_add_num(x, "rps", round(sv->m.rps * 10.0) / 10.0);
 		json_add_bool(x, "healthy", sim_healthy(m, (enum sim_service)s, why, sizeof why));
+		json_add_int(x, "since_tick", sv->health_tick);
 		json_add_str(x, "why", why);
 		cJSON_AddItemToArray(a, x);
 	}

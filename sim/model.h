@@ -83,6 +83,8 @@ struct sim_svc {
 	int version, prev_version;
 	int64_t restart_until; /* tick a rolling restart ends; capacity is short until then */
 	double mem_leaked;     /* percentage points of memory leaked so far */
+	int healthy;           /* as of the last step (sim_healthy) */
+	int64_t health_tick;   /* when it last changed */
 	struct sim_metrics m;  /* what /metrics reports (smoothed, with noise) */
 };
 

@@ -191,6 +191,18 @@ static void test_right_actions(void **st)
 			fail_msg("%s -> %s %s: still unhealthy after 120 s (frontend: %s)", c->kind,
 			         c->action, c->target, why);
 		}
+		/* the event log has the way down and the way back */
+		char down[64], up[64];
+		snprintf(down, sizeof down, "frontend unhealthy");
+		snprintf(up, sizeof up, "frontend healthy again");
+		int seen_down = 0, seen_up = 0;
+		for (int e = 0; e < m.nevents; e++) {
+			seen_down |= strncmp(m.events[e].text, down, strlen(down)) == 0;
+			seen_up |= strncmp(m.events[e].text, up, strlen(up)) == 0;
+		}
+		if (!seen_down || !seen_up || !m.svc[SIM_FRONTEND].healthy)
+			fail_msg("%s -> %s %s: events down %d up %d", c->kind, c->action, c->target,
+			         seen_down, seen_up);
 		/* and it stays fixed */
 		run(&m, 300);
 		if (!all_healthy(&m))
