@@ -86,7 +86,45 @@ struct analyze_svc {
 	int direction;
 	int64_t onset;
 	double r, early, graph, combined, confidence;
+	double before, peak; /* baseline median before the split, value at the peak */
 };
+
+static int analyze_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median of the series' values before the split (NaN when none). */
+static double analyze_baseline(const struct source_series *s, int64_t split)
+{
+	double *v = xmalloc((s->n + 1) * sizeof *v);
+	size_t m = 0;
+	for (size_t k = 0; k < s->n && s->ts_ms[k] < split; k++)
+		if (!isnan(s->v[k]))
+			v[m++] = s->v[k];
+	double med = NAN;
+	if (m) {
+		qsort(v, m, sizeof *v, analyze_dbl_cmp);
+		med = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+	}
+	free(v);
+	return med;
+}
+
+/* A number people read: 3 significant digits, no exponent for everyday sizes. */
+static void analyze_num(double v, char *buf, size_t len)
+{
+	double a = fabs(v);
+	if (isnan(v))
+		snprintf(buf, len, "?");
+	else if (a >= 1e6 || (a > 0 && a < 1e-3))
+		snprintf(buf, len, "%.3g", v);
+	else if (a >= 100)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.3g", v);
+}
 
 static int analyze_anom_cmp(const void *a, const void *b)
 {
@@ -141,11 +179,11 @@ static void analyze_span(int64_t ms, char *buf, size_t len)
 {
 	int64_t s = ms < 0 ? -ms : ms;
 	if (s < 120000)
-		snprintf(buf, len, "%llds", (long long)(s / 1000));
+		snprintf(buf, len, "%lld s", (long long)(s / 1000));
 	else if (s < 7200000)
-		snprintf(buf, len, "%lldm", (long long)(s / 60000));
+		snprintf(buf, len, "%lld min", (long long)(s / 60000));
 	else
-		snprintf(buf, len, "%lldh", (long long)(s / 3600000));
+		snprintf(buf, len, "%lld h", (long long)(s / 3600000));
 }
 
 int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON **result,
@@ -178,15 +216,18 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		double z = -1.0;
 		int dir = 0;
 		int64_t onset = -1;
+		double peak_v = NAN;
 		for (size_t k = 0; k < s->n; k++) {
 			struct detector_parts pt;
 			double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
 			if (s->ts_ms[k] >= split) {
-				/* Strength: the baseline z (seasonal when a season is known). */
-				double zk = pt.season > 0.0 ? pt.season : pt.level;
+				/* Strength: the baseline z (seasonal when a season is known),
+				 * bounded so that a flat baseline cannot read as 1e15. */
+				double zk = fmin(pt.season > 0.0 ? pt.season : pt.level, RCA_Z_MAX);
 				if (zk > z) {
 					z = zk;
 					dir = pt.direction;
+					peak_v = s->v[k];
 				}
 				if (zk > 3.0 && onset < 0)
 					onset = s->ts_ms[k];
@@ -244,6 +285,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			sv[k].best = i;
 			sv[k].direction = dir;
 			sv[k].onset = onset;
+			sv[k].peak = peak_v;
+			sv[k].before = analyze_baseline(s, split);
 		}
 	}
 	detector_free(d);
@@ -304,21 +347,28 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		analyze_hhmm(v->onset, when, sizeof when);
 		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
 		int n;
-		if (v->onset < 0)
-			n = snprintf(why, sizeof why,
-			             "%s stayed within its usual range (%.1fx spread)",
-			             l->s[v->best].name, v->strength);
+		const char *unit = rca_unit_of(l->s[v->best].name);
+		char b[32], a[32], spreads[40];
+		analyze_num(v->before, b, sizeof b);
+		analyze_num(v->peak, a, sizeof a);
+		if (v->strength >= RCA_Z_MAX)
+			snprintf(spreads, sizeof spreads, "over %.0f spreads", RCA_Z_MAX);
 		else
-			n = snprintf(why, sizeof why, "%s %s %.1fx its usual spread from %s",
-			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell",
-			             v->strength, when);
+			snprintf(spreads, sizeof spreads, "%.1f spreads", v->strength);
+		if (v->onset < 0)
+			n = snprintf(why, sizeof why, "%s stayed within its usual range (%s)",
+			             l->s[v->best].name, spreads);
+		else
+			n = snprintf(why, sizeof why, "%s %s from %s%s to %s%s (%s) at %s",
+			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell", b,
+			             unit, a, unit, spreads, when);
 		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
 		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom", lead,
-			              v->onset <= symptom_onset ? "before" : "after");
-		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with %s", v->r,
+			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom (%s)",
+			              lead, v->onset <= symptom_onset ? "before" : "after",
 			              l->s[symptom].name);
+		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with it", v->r);
 		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
 			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
 			         symptom_svc);

@@ -14,11 +14,45 @@
 #include "mem.h"
 #include "timeutil.h"
 
+static const char cli_usage_text[] =
+    "usage: opsbot-detect score [-p key=value,...] FILE.csv\n"
+    "       opsbot-detect rca --normal N.csv --anomalous A.csv\n"
+    "\n"
+    "score  reads timestamp,value rows and writes timestamp,value,anomaly_score;\n"
+    "       a score of 0.5 means the recent behaviour has a tail probability of\n"
+    "       about 1e-5 under the series' own history (0.6: 1e-7.5).\n"
+    "rca    ranks services by how far their metrics in the anomalous window\n"
+    "       moved from the normal window (wide CSV: time,<service>_<metric>,...).\n";
+
 static int cli_usage(void)
 {
-	fprintf(stderr, "usage: opsbot-detect score [-p key=value,...] FILE.csv\n"
-	                "       opsbot-detect rca --normal N.csv --anomalous A.csv\n");
+	fputs(cli_usage_text, stderr);
 	return 2;
+}
+
+static int cli_help(void)
+{
+	fputs(cli_usage_text, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cli_is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static void cli_warn_order(const char *path, const struct csv_order *o)
+{
+	char w[1024];
+	if (csv_order_warning(path, o, w, sizeof w))
+		fprintf(stderr, "opsbot-detect: warning: %s\n", w);
+}
+
+static void cli_warn_table(const char *path, const struct csv_table *t)
+{
+	cli_warn_order(path, &t->order);
+	if (t->note)
+		fprintf(stderr, "opsbot-detect: warning: %s\n", t->note);
 }
 
 static int cli_score(int argc, char **argv)
@@ -27,6 +61,8 @@ static int cli_score(int argc, char **argv)
 	const char *file = NULL;
 	char err[512];
 	for (int i = 0; i < argc; i++) {
+		if (cli_is_help(argv[i]))
+			return cli_help();
 		if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
 			if (detector_params_parse(&p, argv[++i], err, sizeof err) < 0) {
 				fprintf(stderr, "opsbot-detect: %s\n", err);
@@ -45,6 +81,7 @@ static int cli_score(int argc, char **argv)
 		fprintf(stderr, "opsbot-detect: %s\n", err);
 		return 1;
 	}
+	cli_warn_order(file, &s.order);
 	struct detector *d = detector_new(&p);
 	printf("timestamp,value,anomaly_score\n");
 	for (size_t i = 0; i < s.n; i++) {
@@ -65,15 +102,13 @@ cJSON *cli_ranking_json(const struct rca_service *svc, size_t n, size_t max)
 	for (size_t i = 0; i < n && i < max; i++) {
 		cJSON *o = json_new_object();
 		json_add_str(o, "service", svc[i].service);
-		json_add_num(o, "score", round(svc[i].score * 100.0) / 100.0);
+		json_add_num(o, "score", round(svc[i].score * 1000.0) / 1000.0);
+		json_add_num(o, "spreads", round(svc[i].z * 10.0) / 10.0);
 		json_add_num(o, "confidence", round(svc[i].confidence * 1000.0) / 1000.0);
 		json_add_str(o, "metric", svc[i].metric);
 		json_add_str(o, "direction", svc[i].direction >= 0 ? "up" : "down");
 		json_add_int(o, "onset_ms", svc[i].onset_ms);
-		char why[512];
-		snprintf(why, sizeof why, "%s %s %.1fx its normal spread", svc[i].metric,
-		         svc[i].direction >= 0 ? "rose" : "fell", svc[i].score);
-		json_add_str(o, "rationale", why);
+		json_add_str(o, "rationale", svc[i].why);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -82,6 +117,9 @@ cJSON *cli_ranking_json(const struct rca_service *svc, size_t n, size_t max)
 static int cli_rca(int argc, char **argv)
 {
 	const char *np = NULL, *ap = NULL;
+	for (int i = 0; i < argc; i++)
+		if (cli_is_help(argv[i]))
+			return cli_help();
 	for (int i = 0; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--normal") == 0)
 			np = argv[i + 1];
@@ -98,8 +136,13 @@ static int cli_rca(int argc, char **argv)
 	size_t ns = 0;
 	int rc = 1;
 	if (csv_read_table(np, &nt, err, sizeof err) < 0 ||
-	    csv_read_table(ap, &at, err, sizeof err) < 0 ||
-	    rca_rank(&nt, &at, &svc, &ns, err, sizeof err) < 0) {
+	    csv_read_table(ap, &at, err, sizeof err) < 0) {
+		fprintf(stderr, "opsbot-detect: %s\n", err);
+		goto out;
+	}
+	cli_warn_table(np, &nt);
+	cli_warn_table(ap, &at);
+	if (rca_rank(&nt, &at, &svc, &ns, err, sizeof err) < 0) {
 		fprintf(stderr, "opsbot-detect: %s\n", err);
 		goto out;
 	}
@@ -121,6 +164,8 @@ int cli_main(int argc, char **argv)
 {
 	if (argc < 1)
 		return cli_usage();
+	if (cli_is_help(argv[0]))
+		return cli_help();
 	if (strcmp(argv[0], "score") == 0)
 		return cli_score(argc - 1, argv + 1);
 	if (strcmp(argv[0], "rca") == 0)

@@ -131,9 +131,38 @@ static double swin_z(const struct swin *w, double v)
 	return (v - med) / s;
 }
 
+/*
+ * Tail probability of x against the window: the empirical share at or above
+ * x inside the body, and beyond the (1 - q) quantile u an exponential tail
+ * fitted to the excesses over u (peaks over threshold), so that p keeps
+ * falling past the largest value seen.  1 until the window has 32 values.
+ */
+static double detector_tail_empirical(const struct swin *w, double x, double q)
+{
+	if (w->n < 32)
+		return 1.0;
+	double u = swin_q(w, 1.0 - q);
+	if (x <= u) {
+		size_t ge = w->n - swin_lower(w, x);
+		return ((double)ge + 1.0) / ((double)w->n + 1.0);
+	}
+	double sum = 0.0;
+	size_t k = 0;
+	for (size_t i = w->n; i-- > 0 && w->sorted[i] > u;) {
+		sum += w->sorted[i] - u;
+		k++;
+	}
+	double span = w->sorted[w->n - 1] - w->sorted[0];
+	double e = k ? sum / (double)k : 0.0;
+	double floor_ = 0.01 * span + 1e-6;
+	if (e < floor_)
+		e = floor_;
+	return q * exp(-(x - u) / e);
+}
+
 struct detector {
-	struct detector_params p;
-	struct swin level, sdiff;
+	struct detector_params p, p0; /* p0: as made, for detector_reset */
+	struct swin level, sdiff, tail;
 	double *hist; /* last `season` values, ring */
 	size_t season, hcount;
 	int64_t last_ts, step_ms;
@@ -175,6 +204,47 @@ static void detector_recent_push(struct detector *d, double v)
 	}
 }
 
+double detector_tail_p(double z)
+{
+	return 0.5 * erfc(z / M_SQRT2);
+}
+
+/* -log10 of the upper tail at z, without underflow far out in the tail. */
+static double detector_tail_log10(double z)
+{
+	if (z < 30.0)
+		return -log10(detector_tail_p(z));
+	/* Mills ratio: Q(z) ~ phi(z) / z. */
+	return (0.5 * z * z + log(z) + 0.5 * log(2.0 * M_PI)) / M_LN10;
+}
+
+double detector_tail_score(double z)
+{
+	if (!(z > 0.0))
+		return 0.0;
+	double l = detector_tail_log10(z);
+	return l / (l + 5.0);
+}
+
+double detector_p_to_score(double p)
+{
+	if (!(p > 0.0))
+		return 1.0;
+	if (p >= 1.0)
+		return 0.0;
+	double l = -log10(p);
+	return l / (l + 5.0);
+}
+
+double detector_score_to_p(double s)
+{
+	if (!(s > 0.0))
+		return 1.0;
+	if (s >= 1.0)
+		return 0.0;
+	return pow(10.0, -5.0 * s / (1.0 - s));
+}
+
 struct detector *detector_new(const struct detector_params *p)
 {
 	struct detector *d = xcalloc(1, sizeof *d);
@@ -183,6 +253,11 @@ struct detector *detector_new(const struct detector_params *p)
 		d->p.window = 8;
 	swin_init(&d->level, (size_t)d->p.window);
 	swin_init(&d->sdiff, (size_t)d->p.window);
+	if (d->p.tail_n > 0 && d->p.tail_n < 32)
+		d->p.tail_n = 32;
+	if (!(d->p.tail_q > 0.0 && d->p.tail_q < 0.5))
+		d->p.tail_q = 0.02;
+	swin_init(&d->tail, d->p.tail_n > 0 ? (size_t)d->p.tail_n : 1);
 	if (d->p.holdoff < 0)
 		d->p.holdoff = 0;
 	if (d->p.lik_short < 0)
@@ -191,14 +266,18 @@ struct detector *detector_new(const struct detector_params *p)
 	d->dq_cap = (size_t)d->p.holdoff + 1;
 	d->dq_v = xmalloc(d->dq_cap * sizeof *d->dq_v);
 	d->dq_i = xmalloc(d->dq_cap * sizeof *d->dq_i);
+	d->p0 = d->p;
 	detector_reset(d);
 	return d;
 }
 
 void detector_reset(struct detector *d)
 {
+	/* Learning may change parameters (season -1 on irregular sampling). */
+	d->p = d->p0;
 	d->level.n = d->level.head = 0;
 	d->sdiff.n = d->sdiff.head = 0;
+	d->tail.n = d->tail.head = 0;
 	free(d->hist);
 	d->hist = NULL;
 	d->season = d->p.season > 0 ? (size_t)d->p.season : 0;
@@ -222,6 +301,7 @@ void detector_free(struct detector *d)
 		return;
 	swin_free(&d->level);
 	swin_free(&d->sdiff);
+	swin_free(&d->tail);
 	free(d->hist);
 	free(d->dq_v);
 	free(d->lik_ring);
@@ -311,7 +391,8 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 		if (d->p.lik_short > 0) {
 			/* Likelihood mode: is the recent average of bounded raw scores
 			 * unusual against the long-run distribution of that average? */
-			double raw = z / (z + d->p.z_half);
+			/* The tail fit works on z itself (unbounded, exponential-like tail). */
+			double raw = d->p.tail_n > 0 ? z : z / (z + d->p.z_half);
 			d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
 			d->lik_n++;
 			size_t k =
@@ -320,9 +401,15 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 			for (size_t i = 0; i < k; i++)
 				m += d->lik_ring[i];
 			m /= (double)k;
-			double lsd = sqrt(d->lik_var) + 1e-3;
-			double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
-			score = zz > 0 ? zz / (zz + d->p.z_floor) : 0.0;
+			if (d->p.tail_n > 0) {
+				score = detector_p_to_score(
+				    detector_tail_empirical(&d->tail, m, d->p.tail_q));
+				swin_push(&d->tail, m);
+			} else {
+				double lsd = sqrt(d->lik_var) + 1e-3;
+				double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
+				score = detector_tail_score(zz);
+			}
 			double a = d->p.lik_alpha, diff = m - d->lik_mean;
 			if (d->lik_n == 1) {
 				d->lik_mean = m;
@@ -391,6 +478,7 @@ static const struct {
     K(cusum_h, 0), K(w_level, 0),       K(w_ewma, 0),     K(w_season, 0),     K(w_change, 0),
     K(z_half, 0),  K(holdoff_level, 0), K(holdoff, 1),    K(holdoff_damp, 0), K(record_decay, 0),
     K(z_floor, 0), K(short_n, 1),       K(lik_short, 1),  K(lik_alpha, 0),    K(w_short, 0),
+    K(tail_n, 1),  K(tail_q, 0),
 #undef K
 };
 

@@ -42,6 +42,9 @@ struct detector_params {
 	double z_floor;      /* smallest max z the record mode divides by */
 	int lik_short;       /* >0: likelihood mode, raw scores averaged over this many */
 	double lik_alpha;    /* EWMA weight of the long-run statistics in likelihood mode */
+	int tail_n;          /* >0 (with lik_short > 0): tail probability from the last
+	                        tail_n raw scores (empirical, exponential beyond tail_q) */
+	double tail_q;       /* share of those raw scores that forms the fitted tail */
 	int short_n;         /* points in the short mean (0 = off) */
 	double w_short;      /* weight of the short-mean z */
 };
@@ -59,6 +62,20 @@ struct detector_parts {
 };
 
 struct detector;
+
+/*
+ * Likelihood mode scores are tail probabilities: with L = -log10(p),
+ * score = L / (L + 5), where p is the Gaussian upper-tail probability of the
+ * recent raw score against its long-run distribution.  So a score of 0.5
+ * means p = 1e-5, 0.6 means 1e-7.5, 2/3 means 1e-10; the map is monotone
+ * and never saturates.  detector_tail_p(z) is that p for a z;
+ * detector_p_to_score / detector_score_to_p convert between the two (for a
+ * threshold given as a probability).
+ */
+double detector_tail_p(double z);
+double detector_tail_score(double z);
+double detector_p_to_score(double p);
+double detector_score_to_p(double s);
 
 /* A new detector; caller frees with detector_free. */
 struct detector *detector_new(const struct detector_params *p);

@@ -24,6 +24,7 @@ static const char *names[] = {"front-end_cpu", "carts_cpu",   "carts-db_mem", "o
 
 static void table(struct csv_table *t, int anomalous, const char *bad, double factor)
 {
+	memset(t, 0, sizeof *t);
 	t->rows = ROWS;
 	t->cols = COLS;
 	t->names = xcalloc(COLS, sizeof *t->names);

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# nab_sweep.sh: score detector variations on the NAB subset, in-sample and
+# leave-one-category-out, one line each (spec, then the bench's JSON line).
+# Usage: nice bash workers/detect/bench/nab_sweep.sh [SPECFILE] > sweep.txt
+# SPECFILE: one "key=value,..." per line (default: the list below).  Run it
+# from the worktree after `make build/bench/detect_nab`.
+set -eu
+bin=${B:-build}/bench/detect_nab
+data=${DETECT_DATASETS:-../shared/datasets}/nab
+specs=${1:-}
+if [ -z "$specs" ]; then
+  specs=$(mktemp)
+  trap 'rm -f "$specs"' EXIT
+  cat > "$specs" <<'LIST'
+window=2048
+window=1024
+window=4096
+lik_alpha=0.0005
+lik_alpha=0.003
+lik_alpha=0.006
+lik_short=2
+lik_short=5
+lik_short=10
+holdoff=45
+holdoff=180
+holdoff=360
+z_half=10
+z_half=60
+w_season=0
+w_level=0
+w_season=0.25
+w_ewma=0.3
+w_change=0.3
+min_points=64
+tail_n=2000
+LIST
+fi
+while IFS= read -r spec; do
+  case "$spec" in ''|'#'*) continue ;; esac
+  printf '%s\t%s\n' "$spec" "$(OPSBOT_NAB_CANDIDATES= OPSBOT_DETECT_PARAMS="$spec" "$bin" "$data")"
+done < "$specs"
