@@ -11,7 +11,7 @@
  *   - nb x the typical spread of the same family on the other services,
  *     relative to level (so a flat CPU column borrows the noise that CPU
  *     columns show elsewhere);
- *   - 1e-3 x the column's largest |value| in either window, and never 0
+ *   - 1e-4 x the column's largest |value| in either window, and never 0
  *     (a metric flat at 0 that jumps reads as RCA_Z_MAX spreads, not 1e15).
  * With 3-5 normal rows the MAD alone is often 0; these floors are what keep
  * a one-step change on a flat metric from reading as 1e15 spreads.
@@ -225,8 +225,6 @@ static void rca_fmt_num(double v, char *buf, size_t len)
 		snprintf(buf, len, "%.3g", v);
 	else if (a >= 100)
 		snprintf(buf, len, "%.0f", v);
-	else if (a >= 10)
-		snprintf(buf, len, "%.1f", v);
 	else
 		snprintf(buf, len, "%.3g", v);
 }
@@ -268,14 +266,13 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 	for (size_t c = 0; c < anomalous->cols; c++) {
 		const char *name = anomalous->names[c];
 		/* Tables usually list columns in the same order: try that first. */
-		size_t nc = c < normal->cols && strcmp(normal->names[c], name) == 0 ? c : 0;
-		while (nc < normal->cols && nc != c && strcmp(normal->names[nc], name) != 0)
-			nc++;
-		if (nc == c && (c >= normal->cols || strcmp(normal->names[c], name) != 0)) {
-			nc = c + 1;
-			while (nc < normal->cols && strcmp(normal->names[nc], name) != 0)
-				nc++;
-		}
+		size_t nc = normal->cols;
+		if (c < normal->cols && strcmp(normal->names[c], name) == 0)
+			nc = c;
+		else
+			for (size_t j = 0; j < normal->cols && nc == normal->cols; j++)
+				if (strcmp(normal->names[j], name) == 0)
+					nc = j;
 		if (nc == normal->cols)
 			continue;
 		common++;
@@ -382,7 +379,7 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 			if (!isnan(av[r]))
 				span = fmax(span, fabs(av[r]));
 		}
-		double floor_ = 1e-3 * span;
+		double floor_ = 1e-4 * span;
 		if (lvl > 0.0 && frel[f] > 0.0)
 			floor_ = fmax(floor_, rca_p.nb * frel[f] * lvl);
 		else

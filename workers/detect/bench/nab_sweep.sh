@@ -5,12 +5,15 @@
 # SPECFILE: one "key=value,..." per line (default: the list below).  Run it
 # from the worktree after `make build/bench/detect_nab`.
 set -eu
-bin=${B:-build}/bench/detect_nab
 data=${DETECT_DATASETS:-../shared/datasets}/nab
+# A private copy, so a rebuild during the sweep does not change the program.
+bin=$(mktemp)
+trap 'rm -f "$bin"' EXIT
+cp "${B:-build}/bench/detect_nab" "$bin"
 specs=${1:-}
 if [ -z "$specs" ]; then
   specs=$(mktemp)
-  trap 'rm -f "$specs"' EXIT
+  trap 'rm -f "$bin" "$specs"' EXIT
   cat > "$specs" <<'LIST'
 window=2048
 window=1024

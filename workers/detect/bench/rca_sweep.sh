@@ -5,8 +5,11 @@
 # `make OPSBOT_INNER=1 build/bench/detect_rca`:
 #   nice bash workers/detect/bench/rca_sweep.sh > var/rca_sweep.txt
 set -eu
-bin=${B:-build}/bench/detect_rca
 data=${DETECT_DATASETS:-../shared/datasets}
+# A private copy, so a rebuild during the sweep does not change the program.
+bin=$(mktemp)
+trap 'rm -f "$bin"' EXIT
+cp "${B:-build}/bench/detect_rca" "$bin"
 for rel in 0.01 0.02 0.05 0.1; do
   for zh in 0 1 2 3; do
     for prop in 0 0.25 0.5; do
