@@ -17,7 +17,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 data="$src/tests/data/detect"
 t_setup
 command -v jq >/dev/null || t_skip "jq not installed"
-thr=0.6369   # DETECTOR_THRESHOLD
+thr=0.5691   # DETECTOR_THRESHOLD
 
 opsbot-detect score "$data/spike_shift.csv" > scores.csv || t_fail "score failed"
 rows=$(wc -l < scores.csv)

@@ -30,7 +30,7 @@
  * for watch configurations that turn them on.
  */
 const struct detector_params DETECTOR_DEFAULTS = {
-    .window = 2048,
+    .window = 4096,
     .min_points = 16,
     .ewma_alpha = 0.03,
     .season = 0,
@@ -89,16 +89,26 @@ static size_t swin_lower(const struct swin *w, double v)
 static void swin_push(struct swin *w, double v)
 {
 	if (w->n == w->cap) {
+		/* Replace the oldest value: one memmove over the values between
+		 * where it was and where v goes, not two over half the window. */
 		double old = w->ring[w->head];
 		size_t i = swin_lower(w, old);
 		LOG_ASSERT(i < w->n && w->sorted[i] == old);
-		memmove(&w->sorted[i], &w->sorted[i + 1], (w->n - i - 1) * sizeof(double));
-		w->n--;
 		w->ring[w->head] = v;
 		w->head = (w->head + 1) % w->cap;
-	} else {
-		w->ring[(w->head + w->n) % w->cap] = v;
+		size_t j = swin_lower(w, v); /* first >= v, old still in place */
+		if (j > i) {
+			/* v goes after old: shift (i, j) left by one. */
+			memmove(&w->sorted[i], &w->sorted[i + 1], (j - i - 1) * sizeof(double));
+			w->sorted[j - 1] = v;
+		} else {
+			/* v goes at or before old: shift [j, i) right by one. */
+			memmove(&w->sorted[j + 1], &w->sorted[j], (i - j) * sizeof(double));
+			w->sorted[j] = v;
+		}
+		return;
 	}
+	w->ring[(w->head + w->n) % w->cap] = v;
 	size_t i = swin_lower(w, v);
 	memmove(&w->sorted[i + 1], &w->sorted[i], (w->n - i) * sizeof(double));
 	w->sorted[i] = v;
@@ -392,7 +402,9 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 			/* Likelihood mode: is the recent average of bounded raw scores
 			 * unusual against the long-run distribution of that average? */
 			/* The tail fit works on z itself (unbounded, exponential-like tail). */
-			double raw = d->p.tail_n > 0 ? z : z / (z + d->p.z_half);
+			double raw = d->p.tail_n > 0 ? z
+			             : d->p.lik_log  ? log1p(z / d->p.z_half)
+			                             : z / (z + d->p.z_half);
 			d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
 			d->lik_n++;
 			size_t k =
@@ -478,7 +490,7 @@ static const struct {
     K(cusum_h, 0), K(w_level, 0),       K(w_ewma, 0),     K(w_season, 0),     K(w_change, 0),
     K(z_half, 0),  K(holdoff_level, 0), K(holdoff, 1),    K(holdoff_damp, 0), K(record_decay, 0),
     K(z_floor, 0), K(short_n, 1),       K(lik_short, 1),  K(lik_alpha, 0),    K(w_short, 0),
-    K(tail_n, 1),  K(tail_q, 0),
+    K(tail_n, 1),  K(tail_q, 0),        K(lik_log, 1),
 #undef K
 };
 

@@ -27,6 +27,11 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	if (spec && detector_params_parse(&st->params, spec, perr, sizeof perr) < 0)
 		config_error(cfg, "detect", "params", "%s", perr);
 	st->threshold = config_double(cfg, "detect", "threshold", DETECTOR_THRESHOLD, 0.0, 1.0);
+	/* The same threshold as a probability: a point is anomalous when its
+	 * recent behaviour is this unlikely under the series' own history. */
+	if (config_str(cfg, "detect", "threshold_p", NULL))
+		st->threshold = detector_p_to_score(
+		    config_double(cfg, "detect", "threshold_p", DETECTOR_THRESHOLD_P, 1e-300, 0.5));
 	st->min_z = config_double(cfg, "detect", "min_z", 5.0, 0.0, 1000.0);
 	st->window_ms = config_duration_ms(cfg, "detect", "window", 3600000);
 	st->lead_ms = config_duration_ms(cfg, "detect", "lead", 600000);

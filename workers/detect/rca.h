@@ -15,13 +15,14 @@
  *   - a column identical to another service's column of the same family
  *     (node-level metrics shared by co-located pods) says nothing about
  *     which service is at fault and is left out;
- *   - latency, error and load metrics propagate to callers: a service whose
- *     evidence is only such a metric is discounted when a service it calls
- *     (rca_opts.edges) deviates at least as much; without edges, the
- *     direction of calls is guessed from the windows (rca.c).
+ *   - services are ranked by votes: each metric family splits one vote
+ *     between services in proportion to their deviation, so what one
+ *     service alone shows outweighs what many show together;
+ *   - latency, error and load metrics propagate to callers: they weigh less,
+ *     and a caller's share is halved when a service it calls
+ *     (rca_opts.edges) moved as well.
  * Confidence is the estimated chance that the top service is right (see
- * rca.c for how it was calibrated), so 0.8 should be right about 4 times
- * in 5.
+ * rca.c for how it was calibrated and how far that transfers).
  *
  * Ownership: rca_rank's *out array is the caller's (free()).
  */
@@ -54,7 +55,7 @@ struct rca_edge {
 };
 
 struct rca_opts {
-	const struct rca_edge *edges; /* may be NULL: call direction is then guessed */
+	const struct rca_edge *edges; /* may be NULL */
 	size_t nedges;
 };
 
@@ -85,7 +86,8 @@ int rca_series_score(double *normal, size_t nn, const double *anom, size_t na, d
 /*
  * Change a ranking constant for a sweep (rca_bench: OPSBOT_RCA_PARAMS):
  * rel (floor share of the level), nb (share of the family's spread), prop
- * (discount of propagated evidence).  -1 for an unknown key.  Not for
+ * (weight of propagating families), zh (z at which a family votes half),
+ * spread (see rca.c).  -1 for an unknown key.  Not for
  * production use: it changes process-wide state.
  */
 int rca_tune(const char *key, double v);

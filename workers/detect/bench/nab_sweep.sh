@@ -9,7 +9,7 @@ data=${DETECT_DATASETS:-../shared/datasets}/nab
 # A private copy, so a rebuild during the sweep does not change the program.
 bin=$(mktemp)
 trap 'rm -f "$bin"' EXIT
-cp "${B:-build}/bench/detect_nab" "$bin"
+cp "${B:-build}/bench/detect_nab" "$bin" && chmod 700 "$bin"
 specs=${1:-}
 if [ -z "$specs" ]; then
   specs=$(mktemp)
@@ -38,7 +38,15 @@ min_points=64
 tail_n=2000
 LIST
 fi
+# PROXY=DIR (from proxy_gen.py): also count false alarms on its series at the
+# threshold the sweep chose (proxy_fp.sh).
 while IFS= read -r spec; do
   case "$spec" in ''|'#'*) continue ;; esac
-  printf '%s\t%s\n' "$spec" "$(OPSBOT_NAB_CANDIDATES= OPSBOT_DETECT_PARAMS="$spec" "$bin" "$data")"
+  line=$(OPSBOT_NAB_CANDIDATES= OPSBOT_DETECT_PARAMS="$spec" "$bin" "$data")
+  fp=
+  if [ -n "${PROXY:-}" ]; then
+    th=$(grep -o '"threshold":[0-9.]*' <<<"$line" | cut -d: -f2)
+    fp=$(bash "$(dirname "$0")/proxy_fp.sh" "$PROXY" "$th" "$spec" | tail -1)
+  fi
+  printf '%s\t%s\t%s\n' "$spec" "$line" "$fp"
 done < "$specs"

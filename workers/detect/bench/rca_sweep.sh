@@ -9,7 +9,7 @@ data=${DETECT_DATASETS:-../shared/datasets}
 # A private copy, so a rebuild during the sweep does not change the program.
 bin=$(mktemp)
 trap 'rm -f "$bin"' EXIT
-cp "${B:-build}/bench/detect_rca" "$bin"
+cp "${B:-build}/bench/detect_rca" "$bin" && chmod 700 "$bin"
 for rel in 0.01 0.02 0.05 0.1; do
   for zh in 0 1 2 3; do
     for prop in 0 0.25 0.5; do
