@@ -182,6 +182,7 @@ struct detector {
 	int hold;
 	double zmax;
 	double *lik_ring, lik_mean, lik_var;
+	double lik2_mean, lik2_var; /* ensemble: the level z's own likelihood */
 	size_t lik_n;
 	/* Monotonic deque of recent raw scores (local-maximum hold-off). */
 	double *dq_v;
@@ -301,6 +302,7 @@ void detector_reset(struct detector *d)
 	d->zmax = 0.0;
 	d->lik_n = 0;
 	d->lik_mean = d->lik_var = 0.0;
+	d->lik2_mean = d->lik2_var = 0.0;
 	d->dq_head = d->dq_len = 0;
 	d->seq = 0;
 }
@@ -421,6 +423,25 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 				double lsd = sqrt(d->lik_var) + 1e-3;
 				double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
 				score = detector_tail_score(zz);
+				if (d->p.ens > 0) {
+					/* Ensemble voted by likelihood: the level z has its own
+					 * long-run distribution; the more surprising of the two
+					 * stands, with a Bonferroni factor of 2. */
+					double r2 = pt.level / (pt.level + d->p.z_half);
+					double sd2 = sqrt(d->lik2_var) + 1e-3;
+					double z2 = d->lik_n > 1 ? (r2 - d->lik2_mean) / sd2 : 0.0;
+					double l1 = zz > 0 ? detector_tail_log10(zz) : 0.0;
+					double l2 = z2 > 0 ? detector_tail_log10(z2) : 0.0;
+					double l = fmax(l1, l2) - log10(2.0);
+					score = l > 0 ? l / (l + 5.0) : 0.0;
+					double a2 = d->p.lik_alpha, df = r2 - d->lik2_mean;
+					if (d->lik_n == 1) {
+						d->lik2_mean = r2;
+					} else {
+						d->lik2_mean += a2 * df;
+						d->lik2_var = (1.0 - a2) * (d->lik2_var + a2 * df * df);
+					}
+				}
 			}
 			double a = d->p.lik_alpha, diff = m - d->lik_mean;
 			if (d->lik_n == 1) {
@@ -490,7 +511,7 @@ static const struct {
     K(cusum_h, 0), K(w_level, 0),       K(w_ewma, 0),     K(w_season, 0),     K(w_change, 0),
     K(z_half, 0),  K(holdoff_level, 0), K(holdoff, 1),    K(holdoff_damp, 0), K(record_decay, 0),
     K(z_floor, 0), K(short_n, 1),       K(lik_short, 1),  K(lik_alpha, 0),    K(w_short, 0),
-    K(tail_n, 1),  K(tail_q, 0),        K(lik_log, 1),
+    K(tail_n, 1),  K(tail_q, 0),        K(lik_log, 1),    K(ens, 1),
 #undef K
 };
 

@@ -55,6 +55,8 @@ struct tally {
 	int cases;
 	int conf_n, conf_hit; /* cases with top confidence >= 0.8 */
 	int bucket[5][2];     /* confidence buckets [0,.2) .. [.8,1]: cases, hits */
+	char type[8][32];     /* fault types seen, and per type: cases, hits at 1 */
+	int type_n[8], type_hit[8], ntypes;
 };
 
 static struct tally tally[NDS];
@@ -107,7 +109,8 @@ static void nsigma_rank(const struct csv_table *nt, const struct csv_table *at,
 }
 
 static void run_case(int ds, const char *label, const struct csv_table *nt,
-                     const struct csv_table *at, const struct rca_opts *o, const char *truth)
+                     const struct csv_table *at, const struct rca_opts *o, const char *truth,
+                     const char *type)
 {
 	struct rca_service *svc;
 	size_t ns;
@@ -129,6 +132,15 @@ static void run_case(int ds, const char *label, const struct csv_table *nt,
 	b = b < 0 ? 0 : b > 4 ? 4 : b;
 	t->bucket[b][0]++;
 	t->bucket[b][1] += rank == 0;
+	int ty = 0;
+	while (ty < t->ntypes && strcmp(t->type[ty], type) != 0)
+		ty++;
+	if (ty == t->ntypes && ty < 8)
+		str_copy(t->type[t->ntypes++], sizeof t->type[0], type);
+	if (ty < 8) {
+		t->type_n[ty]++;
+		t->type_hit[ty] += rank == 0;
+	}
 	if (conf >= 0.8) {
 		t->conf_n++;
 		t->conf_hit += rank == 0;
@@ -190,7 +202,7 @@ static int run_sockshop(const char *dir)
 				exit(2);
 			}
 			snprintf(label, sizeof label, "%s/%d", de->d_name, run);
-			run_case(DS_SOCK, label, &nt, &at, NULL, truth);
+			run_case(DS_SOCK, label, &nt, &at, NULL, truth, dash + 1);
 			csv_table_free(&nt);
 			csv_table_free(&at);
 		}
@@ -440,7 +452,7 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		time_fmt_iso(fl[i].t, iso, sizeof iso);
 		snprintf(label, sizeof label, "%.19s %s", iso, fl[i].type);
 		if (nt.rows >= 2 && at.rows >= 1)
-			run_case(ds, label, &nt, &at, &o, truth);
+			run_case(ds, label, &nt, &at, &o, truth, fl[i].type);
 		else
 			fprintf(stderr,
 			        "detect_rca: %s %s: skipped, %zu normal and %zu anomalous rows\n",
@@ -518,10 +530,14 @@ static void print_ds(int ds)
 	}
 	printf(",\"%s\":{\"cases\":%d,\"ac1\":%.2f,\"ac3\":%.2f,\"ac5\":%.2f,\"avg5\":%.2f,"
 	       "\"nsigma_ac1\":%.2f,\"nsigma_ac3\":%.2f,\"nsigma_ac5\":%.2f,\"nsigma_avg5\":%.2f,"
-	       "\"conf08_cases\":%d,\"conf08_ac1\":%.2f}",
+	       "\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"ac1_by_fault\":{",
 	       ds_name[ds], t->cases, t->hit[0] / n, t->hit[2] / n, t->hit[4] / n, avg,
 	       t->base[0] / n, t->base[2] / n, t->base[4] / n, bavg, t->conf_n,
 	       t->conf_n ? (double)t->conf_hit / t->conf_n : 0.0);
+	for (int k = 0; k < t->ntypes; k++)
+		printf("%s\"%s\":[%d,%.2f]", k ? "," : "", t->type[k], t->type_n[k],
+		       (double)t->type_hit[k] / t->type_n[k]);
+	printf("}}");
 }
 
 int main(int argc, char **argv)
