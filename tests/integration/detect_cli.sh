@@ -11,7 +11,8 @@
 #            usable column fail with file:line, inputs with no column in
 #            common fail, out-of-order timestamps warn, --help works;
 #   rca      (issue 15) a flat metric that steps reads as a bounded number
-#            of spreads, with units, and a tie is not reported as certain.
+#            of spreads, with units, a tie is not reported as certain, and
+#            with --calls a caller's propagated latency goes to its callee.
 . "$(dirname "$0")/../lib.sh"
 src=$(cd "$(dirname "$0")/../.." && pwd)
 data="$src/tests/data/detect"
@@ -123,4 +124,17 @@ printf 'time,a_cpu,b_cpu,c_cpu\n6,30,90,30\n7,33,99,29\n8,29,87,31\n' > ta.csv
 printf 'time,a_cpu,b_cpu,c_cpu\n1,10,30,30\n2,11,33,29\n3,9,29,31\n4,10,30,30\n5,10,31,30\n' > tn.csv
 opsbot-detect rca --normal tn.csv --anomalous ta.csv > t.json 2>err.txt || t_fail "tie: exit $?"
 jq -e '.ranking[0].confidence < 0.8' t.json >/dev/null || t_fail "tie: confidence $(jq -c .ranking t.json)"
+# Latency propagates to callers: a calls b; b slowed down, a (waiting on b)
+# looks worse.  Without the call graph a ranks first; with it, b.
+printf 'time,a_lat,b_lat,c_lat,a_cpu,b_cpu,c_cpu\n1,10,10,10,50,50,50\n2,10.5,9.6,10.2,50,50,50\n3,9.7,10.4,9.9,50,50,50\n4,10.2,10.1,10.3,50,50,50\n' > pn.csv
+printf 'time,a_lat,b_lat,c_lat,a_cpu,b_cpu,c_cpu\n5,40,30,10.1,50,50,50\n6,39,29,9.9,50,50,50\n' > pa.csv
+printf 'Source,Target\na,b\nb,c\n' > calls.csv
+opsbot-detect rca --normal pn.csv --anomalous pa.csv > p1.json || t_fail "calls: exit $?"
+[ "$(jq -r '.ranking[0].service' p1.json)" = a ] || t_fail "no calls: top $(jq -c .ranking p1.json)"
+opsbot-detect rca --normal pn.csv --anomalous pa.csv --calls calls.csv > p2.json || t_fail "calls: exit $?"
+[ "$(jq -r '.ranking[0].service' p2.json)" = b ] || t_fail "with calls: top $(jq -c .ranking p2.json)"
+printf 'a\n' > badcalls.csv
+if opsbot-detect rca --normal pn.csv --anomalous pa.csv --calls badcalls.csv >/dev/null 2>err.txt; then
+  t_fail "bad calls file: got success"; fi
+grep -q "badcalls.csv:1: want caller,callee" err.txt || t_fail "bad calls: message '$(cat err.txt)'"
 echo ok

@@ -3,10 +3,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "csv.h"
 #include "detector.h"
@@ -16,13 +18,15 @@
 
 static const char cli_usage_text[] =
     "usage: opsbot-detect score [-p key=value,...] FILE.csv\n"
-    "       opsbot-detect rca --normal N.csv --anomalous A.csv\n"
+    "       opsbot-detect rca --normal N.csv --anomalous A.csv [--calls CALLS.csv]\n"
     "\n"
     "score  reads timestamp,value rows and writes timestamp,value,anomaly_score;\n"
     "       a score of 0.5 means the recent behaviour has a tail probability of\n"
     "       about 1e-5 under the series' own history (0.6: 1e-7.5).\n"
     "rca    ranks services by how far their metrics in the anomalous window\n"
-    "       moved from the normal window (wide CSV: time,<service>_<metric>,...).\n";
+    "       moved from the normal window (wide CSV: time,<service>_<metric>,...);\n"
+    "       CALLS.csv lists caller,callee pairs, so latency seen in a caller is\n"
+    "       credited to the callee it comes from.\n";
 
 static int cli_usage(void)
 {
@@ -114,9 +118,57 @@ cJSON *cli_ranking_json(const struct rca_service *svc, size_t n, size_t max)
 	return arr;
 }
 
+/* Calls, one "caller,callee" a line (a "Source,Target" header is skipped). */
+struct cli_calls {
+	struct rca_edge *e;
+	char (*name)[2][RCA_NAME_MAX];
+	size_t n;
+};
+
+static int cli_read_calls(const char *path, struct cli_calls *c, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[1024];
+	size_t lineno = 0;
+	int rc = 0;
+	while (fgets(line, sizeof line, fp)) {
+		lineno++;
+		char *save = NULL;
+		char *a = strtok_r(line, ", \t\r\n", &save);
+		char *b = strtok_r(NULL, ", \t\r\n", &save);
+		if (!a || a[0] == '#')
+			continue;
+		if (!b || strlen(a) >= RCA_NAME_MAX || strlen(b) >= RCA_NAME_MAX) {
+			snprintf(err, errlen, "%s:%zu: want caller,callee", path, lineno);
+			rc = -1;
+			break;
+		}
+		if (lineno == 1 && strcasecmp(a, "source") == 0)
+			continue;
+		if (c->n == 4096) {
+			snprintf(err, errlen, "%s: more than 4096 calls", path);
+			rc = -1;
+			break;
+		}
+		c->name = xrealloc(c->name, (c->n + 1) * sizeof *c->name);
+		str_copy(c->name[c->n][0], RCA_NAME_MAX, a);
+		str_copy(c->name[c->n][1], RCA_NAME_MAX, b);
+		c->n++;
+	}
+	fclose(fp);
+	c->e = xcalloc(c->n + 1, sizeof *c->e);
+	for (size_t i = 0; i < c->n; i++)
+		c->e[i] = (struct rca_edge){c->name[i][0], c->name[i][1]};
+	return rc;
+}
+
 static int cli_rca(int argc, char **argv)
 {
-	const char *np = NULL, *ap = NULL;
+	const char *np = NULL, *ap = NULL, *cp = NULL;
 	for (int i = 0; i < argc; i++)
 		if (cli_is_help(argv[i]))
 			return cli_help();
@@ -125,6 +177,8 @@ static int cli_rca(int argc, char **argv)
 			np = argv[i + 1];
 		else if (strcmp(argv[i], "--anomalous") == 0)
 			ap = argv[i + 1];
+		else if (strcmp(argv[i], "--calls") == 0)
+			cp = argv[i + 1];
 		else
 			return cli_usage();
 	}
@@ -133,16 +187,19 @@ static int cli_rca(int argc, char **argv)
 	char err[512];
 	struct csv_table nt = {0}, at = {0};
 	struct rca_service *svc = NULL;
+	struct cli_calls calls = {0};
 	size_t ns = 0;
 	int rc = 1;
 	if (csv_read_table(np, &nt, err, sizeof err) < 0 ||
-	    csv_read_table(ap, &at, err, sizeof err) < 0) {
+	    csv_read_table(ap, &at, err, sizeof err) < 0 ||
+	    (cp && cli_read_calls(cp, &calls, err, sizeof err) < 0)) {
 		fprintf(stderr, "opsbot-detect: %s\n", err);
 		goto out;
 	}
 	cli_warn_table(np, &nt);
 	cli_warn_table(ap, &at);
-	if (rca_rank(&nt, &at, &svc, &ns, err, sizeof err) < 0) {
+	struct rca_opts ro = {.edges = calls.e, .nedges = calls.n};
+	if (rca_rank_opts(&nt, &at, &ro, &svc, &ns, err, sizeof err) < 0) {
 		fprintf(stderr, "opsbot-detect: %s\n", err);
 		goto out;
 	}
@@ -155,6 +212,8 @@ static int cli_rca(int argc, char **argv)
 	rc = fflush(stdout) == 0 ? 0 : 1;
 out:
 	free(svc);
+	free(calls.e);
+	free(calls.name);
 	csv_table_free(&nt);
 	csv_table_free(&at);
 	return rc;

@@ -439,7 +439,8 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 						d->lik2_mean = r2;
 					} else {
 						d->lik2_mean += a2 * df;
-						d->lik2_var = (1.0 - a2) * (d->lik2_var + a2 * df * df);
+						d->lik2_var =
+						    (1.0 - a2) * (d->lik2_var + a2 * df * df);
 					}
 				}
 			}

@@ -42,13 +42,13 @@ struct detector_params {
 	double z_floor;      /* smallest max z the record mode divides by */
 	int lik_short;       /* >0: likelihood mode, raw scores averaged over this many */
 	double lik_alpha;    /* EWMA weight of the long-run statistics in likelihood mode */
-	int ens;             /* 1: also a likelihood of the level z alone; the more surprising stands */
-	int lik_log;         /* 1: the likelihood reads log1p(z / z_half), not z / (z + z_half) */
-	int tail_n;          /* >0 (with lik_short > 0): tail probability from the last
-	                        tail_n raw scores (empirical, exponential beyond tail_q) */
-	double tail_q;       /* share of those raw scores that forms the fitted tail */
-	int short_n;         /* points in the short mean (0 = off) */
-	double w_short;      /* weight of the short-mean z */
+	int ens;        /* 1: also a likelihood of the level z alone; the more surprising stands */
+	int lik_log;    /* 1: the likelihood reads log1p(z / z_half), not z / (z + z_half) */
+	int tail_n;     /* >0 (with lik_short > 0): tail probability from the last
+	                   tail_n raw scores (empirical, exponential beyond tail_q) */
+	double tail_q;  /* share of those raw scores that forms the fitted tail */
+	int short_n;    /* points in the short mean (0 = off) */
+	double w_short; /* weight of the short-mean z */
 };
 
 /* Defaults chosen by `make bench BENCH=nab` (see README: in-sample and
