@@ -36,6 +36,7 @@ w_ewma=0.3
 w_change=0.3
 min_points=64
 tail_n=2000
+ens=1
 LIST
 fi
 # PROXY=DIR (from proxy_gen.py): also count false alarms on its series at the
