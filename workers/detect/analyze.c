@@ -5,7 +5,10 @@
  * rationale: combined = log1p(strength) * (1 + 0.5 |r|) * early * graph,
  * with early = 1.25 when the service deviated no later than the symptom
  * (0.8 when later), graph = 1.3 on the symptom's dependency path, 0.7 off
- * it (1 when no graph is configured or for the symptom service itself).
+ * it (1 for the symptom service itself).  Without a configured graph the
+ * direction is learned from the points before the split: when a service's
+ * step-to-step changes lead the symptom's by 1-5 steps (lagged |r| >= 0.3
+ * and 0.15 above the other direction) graph = 1.15, when they follow 0.87.
  */
 #include "analyze.h"
 
@@ -87,6 +90,8 @@ struct analyze_svc {
 	int64_t onset;
 	double r, early, graph, combined, confidence;
 	double before, peak; /* baseline median before the split, value at the peak */
+	int lead;            /* learned: +steps its changes lead the symptom's, -steps follow */
+	double lead_r;
 };
 
 static int analyze_dbl_cmp(const void *a, const void *b)
@@ -165,6 +170,79 @@ static double analyze_corr(const struct source_series *a, const struct source_se
 	if (vx <= 1e-12 || vy <= 1e-12)
 		return 0.0;
 	return cov / sqrt(vx * vy);
+}
+
+/*
+ * Which of two series moves first in normal operation: lagged correlation of
+ * their step-to-step changes over the points before the split, at lags 1..5
+ * either way.  Returns +lag when a's changes lead b's (a is upstream: a
+ * likely callee whose slowness reaches b), -lag when they follow, 0 when
+ * neither direction is clearly stronger; *r gets the winning |r|.
+ */
+#define ANALYZE_MAX_LAG 5
+static int analyze_lead(const struct source_series *a, const struct source_series *b, int64_t split,
+                        double *r)
+{
+	*r = 0.0;
+	/* Aligned changes (series from one source share timestamps). */
+	size_t cap = a->n < b->n ? a->n : b->n;
+	if (cap < 3)
+		return 0;
+	double *da = xmalloc(cap * sizeof *da), *db = xmalloc(cap * sizeof *db);
+	size_t n = 0, j = 0;
+	double pa = NAN, pb = NAN;
+	for (size_t i = 0; i < a->n && a->ts_ms[i] < split; i++) {
+		while (j < b->n && b->ts_ms[j] < a->ts_ms[i])
+			j++;
+		if (j == b->n)
+			break;
+		if (b->ts_ms[j] != a->ts_ms[i])
+			continue;
+		double x = a->v[i], y = b->v[j];
+		if (!isnan(x) && !isnan(y) && !isnan(pa) && !isnan(pb) && n < cap) {
+			da[n] = x - pa;
+			db[n] = y - pb;
+			n++;
+		}
+		pa = x;
+		pb = y;
+	}
+	int best_lag = 0;
+	double best[2] = {0.0, 0.0}; /* [0]: a leads, [1]: a follows */
+	int at[2] = {0, 0};
+	for (int lag = 1; lag <= ANALYZE_MAX_LAG && n > 30 + (size_t)lag; lag++)
+		for (int dir = 0; dir < 2; dir++) {
+			const double *x = dir == 0 ? da : db, *y = dir == 0 ? db : da;
+			size_t m = n - (size_t)lag;
+			double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+			for (size_t t = 0; t < m; t++) {
+				double u = x[t], w = y[t + (size_t)lag];
+				sx += u;
+				sy += w;
+				sxx += u * u;
+				syy += w * w;
+				sxy += u * w;
+			}
+			double vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
+			if (vx <= 1e-12 || vy <= 1e-12)
+				continue;
+			double c = fabs((sxy - sx * sy / (double)m) / sqrt(vx * vy));
+			if (c > best[dir]) {
+				best[dir] = c;
+				at[dir] = lag;
+			}
+		}
+	free(da);
+	free(db);
+	/* A direction counts when it is clearly stronger and not noise. */
+	if (best[0] >= 0.3 && best[0] > best[1] + 0.15) {
+		best_lag = at[0];
+		*r = best[0];
+	} else if (best[1] >= 0.3 && best[1] > best[0] + 0.15) {
+		best_lag = -at[1];
+		*r = best[1];
+	}
+	return best_lag;
 }
 
 static void analyze_hhmm(int64_t ms, char *buf, size_t len)
@@ -311,9 +389,16 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		           : v->onset <= symptom_onset       ? 1.25
 		                                             : 0.8;
 		v->graph = 1.0;
-		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0)
+		v->lead = 0;
+		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0) {
 			v->graph =
 			    analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
+		} else if (symptom >= 0 && v->best != (size_t)symptom && symptom_svc &&
+		           strcmp(v->name, symptom_svc) != 0) {
+			/* No call graph: learn the direction from normal operation. */
+			v->lead = analyze_lead(&l->s[v->best], &l->s[symptom], split, &v->lead_r);
+			v->graph = v->lead > 0 ? 1.15 : v->lead < 0 ? 0.87 : 1.0;
+		}
 		v->combined =
 		    log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
 	}
@@ -363,13 +448,26 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell", b,
 			             unit, a, unit, spreads, when);
 		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
-		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom (%s)",
-			              lead, v->onset <= symptom_onset ? "before" : "after",
-			              l->s[symptom].name);
+		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why) {
+			if (v->onset == symptom_onset)
+				n += snprintf(why + n, sizeof why - (size_t)n,
+				              ", at the same time as the symptom (%s)",
+				              l->s[symptom].name);
+			else
+				n += snprintf(why + n, sizeof why - (size_t)n,
+				              ", %s %s the symptom (%s)", lead,
+				              v->onset < symptom_onset ? "before" : "after",
+				              l->s[symptom].name);
+		}
 		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
 			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with it", v->r);
-		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
+		if (v->lead != 0 && n > 0 && (size_t)n < sizeof why)
+			snprintf(why + n, sizeof why - (size_t)n,
+			         "; before the incident its changes %s the symptom's by %d step%s "
+			         "(lagged r=%.2f)",
+			         v->lead > 0 ? "led" : "followed", abs(v->lead),
+			         abs(v->lead) == 1 ? "" : "s", v->lead_r);
+		else if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
 			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
 			         symptom_svc);
 		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)
