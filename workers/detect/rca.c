@@ -248,15 +248,15 @@ static void rca_fmt_num(double v, char *buf, size_t len)
  * on the bench's 98 cases (workers/detect/bench/rca_calib.py), then damped
  * by z^2 / (z^2 + 9) so that a top deviation within a few spreads is no
  * finding.  In sample, 51 cases read >= 0.8 and 98% of them were right.  Fitted with one data
- * set held out: OnlineBoutique 17 cases >= 0.8, 88% right; TrainTicket 5,
- * 40% right (its code faults barely show in metrics); Sock Shop none >= 0.8
+ * set held out: OnlineBoutique 17 cases >= 0.8, 88% right; TrainTicket 6,
+ * 33% right (its code faults barely show in metrics); Sock Shop none >= 0.8
  * though all were right (under-confident).  Read it as a ranking of cases
  * more than a promise on a system unlike these.
  */
 static double rca_confidence(double s1, double s2, size_t n)
 {
-	double x = 1.280 + 1.631 * s1 + 0.966 * log((s1 + 0.05) / (s2 + 0.05)) -
-	           1.332 * log(n < 2 ? 2.0 : (double)n);
+	double x = 1.410 + 1.631 * s1 + 0.878 * log((s1 + 0.05) / (s2 + 0.05)) -
+	           1.386 * log(n < 2 ? 2.0 : (double)n);
 	return 1.0 / (1.0 + exp(-x));
 }
 
