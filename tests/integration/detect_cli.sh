@@ -82,6 +82,10 @@ printf 'timestamp,value\n' > empty.csv
 if opsbot-detect score empty.csv >/dev/null 2>err.txt; then t_fail "no rows: got success"; fi
 grep -q "no timestamp,value rows" err.txt || t_fail "no rows: message '$(cat err.txt)'"
 
+printf 'timestamp,value\n2026-01-01 00:00:00,\n2026-01-01 00:05:00,NaN\n' > gaps.csv
+if opsbot-detect score gaps.csv >/dev/null 2>err.txt; then t_fail "only gaps: got success"; fi
+grep -q "gaps.csv: no numeric values in 2 rows" err.txt || t_fail "only gaps: message '$(cat err.txt)'"
+
 # Out of order and repeated timestamps: scored, with a warning.
 printf 'timestamp,value\n2026-01-01 00:05:00,1\n2026-01-01 00:00:00,2\n2026-01-01 00:00:00,3\n' > unsorted.csv
 opsbot-detect score unsorted.csv > /dev/null 2>err.txt || t_fail "unsorted: exit $?"

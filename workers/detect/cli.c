@@ -86,6 +86,16 @@ static int cli_score(int argc, char **argv)
 		return 1;
 	}
 	cli_warn_order(file, &s.order);
+	size_t numbers = 0;
+	for (size_t i = 0; i < s.n; i++)
+		numbers += !isnan(s.v[i]);
+	if (numbers == 0) {
+		fprintf(stderr,
+		        "opsbot-detect: %s: no numeric values in %zu rows (all empty or NaN)\n",
+		        file, s.n);
+		csv_series_free(&s);
+		return 1;
+	}
 	struct detector *d = detector_new(&p);
 	printf("timestamp,value,anomaly_score\n");
 	for (size_t i = 0; i < s.n; i++) {
