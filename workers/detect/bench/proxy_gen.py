@@ -4,7 +4,10 @@
 #   tweets_N.csv   bursty counts, 5-minute steps, daily season, heavy-tailed
 #                  bursts that are ordinary for such series (Pareto sizes);
 #   temp_N.csv     a machine temperature: slow AR(1) wander around a daily
-#                  cycle, occasional maintenance steps.
+#                  cycle, occasional maintenance steps;
+#   long/long.csv  300,000 points of the same kind, for timing
+#                  `opsbot-detect score` end to end (in a subfolder, so that
+#                  proxy_fp.sh does not count it).
 # Usage: python3 workers/detect/bench/proxy_gen.py OUTDIR   (fixed seeds)
 import datetime
 import math
@@ -60,3 +63,13 @@ for n in range(3):
         day = 2 * math.pi * (i % 288) / 288
         vals.append(round(level + 4 * math.sin(day) + x, 3))
     write('temp_%d.csv' % n, vals)
+
+import os
+os.makedirs('%s/long' % out, exist_ok=True)
+rng = random.Random(400)
+x = 0.0
+vals = []
+for i in range(300000):
+    x = 0.995 * x + rng.gauss(0, 0.3)
+    vals.append(round(80 + 4 * math.sin(2 * math.pi * (i % 288) / 288) + x, 3))
+write('long/long.csv', vals)
