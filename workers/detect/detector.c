@@ -28,11 +28,10 @@
  * (bench/nab_sweep.sh) that raised the leave-one-category-out score (63.9
  * -> 65.3 standard), and which the bench's nested choice among
  * bench/nab_candidates.txt picks in all 5 folds for the standard profile.
- * The likelihood mode runs
- * over the seasonal z where a daily season exists and the level z
- * elsewhere; EWMA and CUSUM scored lower in the mix and keep weight 0, but
- * are computed for explanations and for watch configurations that turn
- * them on.
+ * The likelihood mode runs over the seasonal z where a daily season exists
+ * and the level z elsewhere; EWMA and CUSUM scored lower in the mix and keep
+ * weight 0, but are computed for explanations and for watch configurations
+ * that turn them on.
  */
 const struct detector_params DETECTOR_DEFAULTS = {
     .window = 4096,
