@@ -33,7 +33,7 @@ set -u
 
 BIN=${OPSBOT_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 DEMO=${OPSBOT_DEMO_DIR:-$(pwd)/var/demo}
-DEADLINE_S=${OPSBOT_DEMO_DEADLINE:-40}
+DEADLINE_S=${OPSBOT_DEMO_DEADLINE:-60}
 export PATH="$BIN:$PATH"
 
 # stage:program, in pipeline order.
@@ -485,16 +485,22 @@ follow() {
         shown=$n last_change=$(ms)
       fi
     fi
-    state=$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')
+    # (a busy machine may make one query fail: keep the last state seen)
+    s=$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')
+    [ -n "$s" ] && state=$s
     case "$state" in
       resolved | failed | rejected | expired | awaiting_approval)
         [ $SLACK = 1 ] && [ $(($(ms) - last_change)) -lt 1500 ] || return 0 ;;
     esac
-    # Nothing new for 5 s: the incident waits for a stage no worker serves
-    # (an action running or being verified may take longer).
-    case "$state" in executing | verifying) ;; *)
-      [ $(($(ms) - last_change)) -lt 5000 ] || return 0 ;;
+    # Nothing new for 5 s: the incident waits for a stage no worker serves.
+    # A stage with a worker may take longer on a busy machine (or run and
+    # verify an action): wait for it, up to the deadline.
+    case "$state" in
+      detecting) busy=detect ;; retrieving) busy=retrieve ;; planning) busy=plan ;;
+      executing) busy=execute ;; verifying) busy=verify ;; *) busy="" ;;
     esac
+    case " ${enabled[*]} " in *" $busy "*) [ -n "$busy" ] && last_change=$(ms) ;; esac
+    [ $(($(ms) - last_change)) -lt 5000 ] || return 0
     sleep 0.2
   done
 }
@@ -551,6 +557,15 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
   else
     break
   fi
+done
+# The incident may still be finishing (a stage, the last thread replies).
+t0=$(ms)
+while :; do
+  s=$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')
+  [ -n "$s" ] && state=$s
+  case "$state" in resolved | failed | rejected | expired | awaiting_approval) break ;; esac
+  [ $(($(ms) - t0)) -lt 15000 ] || break
+  sleep 0.2
 done
 if [ $SLACK = 1 ]; then
   show_thread
