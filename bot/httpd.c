@@ -346,7 +346,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (pss->x) {
+		/* no pss: closed before any request (a browser's spare socket) */
+		if (pss && pss->x) {
 			struct httpd_x *x = pss->x;
 			pss->x = NULL;
 			if (x->held && !x->replied)
