@@ -440,7 +440,9 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 		           : "⛔";
 		snprintf(head, sizeof head, "%s by %s (%s)",
 		         json_str(data, "decision") ? json_str(data, "decision") : "decision",
-		         json_str(data, "user") ? json_str(data, "user") : "?",
+		         json_str(data, "person") ? json_str(data, "person")
+		         : json_str(data, "user") ? json_str(data, "user")
+		                                  : "?",
 		         json_str(data, "surface") ? json_str(data, "surface") : "?");
 	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
 		icon = "🗒️";
@@ -1244,7 +1246,12 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 		}
 		req = wire_new(WIRE_APPROVE, incident);
 		json_add_str(req, "plan", arg);
-		json_add_str(req, "user", user);
+		/* The queue judges by the user id (policy.conf), not the display name. */
+		const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
+		if (!mu)
+			mu = cJSON_GetObjectItemCaseSensitive(in, "user");
+		json_add_str(req, "user", json_str(mu, "id") ? json_str(mu, "id") : user);
 		json_add_str(req, "surface", SURFACE);
 		json_add_str(req, "decision", action);
 		json_add_str(req, "key", key);

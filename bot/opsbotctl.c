@@ -35,7 +35,7 @@
  *	of this process, SO_PEERCRED), never from the command line: approve,
  *	reject and commands are recorded under that account, and approve and
  *	reject are judged by config/policy.conf, where a [person] lists it as
- *	"unix = ACCOUNT".  --as slack:U0ALICE01 (or discord:ID) acts for a chat
+ *	"unix = ACCOUNT".  --as slack:U0ALICE (or discord:ID) acts for a chat
  *	user; the queue accepts it only from the account opsbot runs as, which
  *	is trusted to speak for chat users anyway (opsbot-bot runs as it).
  *	submit, approve, reject and commands carry an idempotency key, so a

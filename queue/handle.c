@@ -341,7 +341,7 @@ struct approver {
 	const char *surface; /* slack | discord | cli */
 	const char *user;    /* chat user id, or the local account for cli */
 	const char *person;  /* NULL when not in the policy */
-	char identity[200];  /* "slack U0ALICE01 = alice" */
+	char identity[200];  /* "slack U0ALICE = alice" */
 };
 
 /* 1 with *w filled; 0 with why when this peer may not decide as anyone. */

@@ -44,6 +44,7 @@ struct handle_peer {
 struct queue_conf {
 	const char *listen, *events, *db; /* owned by the config */
 	const char *socket_group;         /* NULL: sockets owner-only */
+	const char *policy, *catalog;     /* NULL: [plan]'s */
 	const char *tls_listen, *tls_cert, *tls_key, *tls_ca, *tls_port_file;
 	int64_t lease_ms, retry_base_ms, approval_expiry_ms;
 	int max_attempts, contexts;

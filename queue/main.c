@@ -283,6 +283,8 @@ static void read_config(const char *path, struct config **cfgp, struct queue_con
 	if (qc->lease_ms < 1 || qc->lease_ms > WIRE_LEASE_MAX_MS)
 		config_error(cfg, "queue", "lease", "lease must be between 1ms and 1h");
 	qc->socket_group = config_str(cfg, "queue", "socket_group", NULL);
+	qc->policy = config_str(cfg, "queue", "policy", NULL);
+	qc->catalog = config_str(cfg, "queue", "catalog", NULL);
 	qc->tls_listen = config_str(cfg, "queue", "tls_listen", NULL);
 	qc->tls_cert = config_str(cfg, "queue", "tls_cert", NULL);
 	qc->tls_key = config_str(cfg, "queue", "tls_key", NULL);
@@ -473,8 +475,7 @@ static void tls_listen(nng_socket rep, const struct queue_conf *qc)
 static void load_policy(struct config *cfg, struct queue *q, struct catalog **cat,
                         struct policy **pol)
 {
-	const char *cp = config_str(cfg, "queue", "catalog", NULL);
-	const char *pp = config_str(cfg, "queue", "policy", NULL);
+	const char *cp = q->conf.catalog, *pp = q->conf.policy;
 	int explicit = cp || pp;
 	if (!cp)
 		cp = config_str(cfg, "plan", "catalog", "config/actions.conf");
