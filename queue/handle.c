@@ -380,9 +380,9 @@ static int approver_of(const struct queue *q, const struct wire_msg *m, struct a
 	}
 	const char *kind = strcmp(w->surface, "cli") ? w->surface : "unix";
 	w->person = q->pol ? policy_person_of(q->pol, kind, w->user) : NULL;
-	snprintf(w->identity, sizeof(w->identity), "%s %s = %s",
+	snprintf(w->identity, sizeof(w->identity), "%s %s %s%s",
 	         strcmp(w->surface, "cli") ? w->surface : "local account", w->user,
-	         w->person ? w->person : "(not in policy)");
+	         w->person ? "= " : "(not in policy)", w->person ? w->person : "");
 	if (!q->pol) {
 		snprintf(why, whylen,
 		         "no approval policy is loaded ([queue] policy), so nobody can approve; "
