@@ -777,7 +777,8 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		ctl_print_json(reply);
 	} else {
 		int64_t id = json_int(reply, "incident", 0);
-		if (json_bool(reply, "created", 1))
+		/* Without --key the key is this request's own id: a hit is our resend. */
+		if (json_bool(reply, "created", 1) || !key)
 			printf("incident %lld opened; follow it with: opsbotctl show %lld\n",
 			       (long long)id, (long long)id);
 		else
@@ -894,10 +895,17 @@ static int ctl_approve(struct ctl *c, int argc, char **argv)
 	if (c->json) {
 		ctl_print_json(reply);
 	} else if (approve && json_int(reply, "have", 0) < json_int(reply, "need", 0)) {
-		printf("approved by %s: %lld of %lld approvals, incident %lld is still %s\n",
-		       ctl_str(reply, "person", NULL), (long long)json_int(reply, "have", 0),
-		       (long long)json_int(reply, "need", 0), (long long)id,
-		       ctl_str(reply, "state", NULL));
+		struct buf who = {.max = 4096};
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(reply, "approvers"))
+		{
+			if (cJSON_IsString(p))
+				buf_appendf(&who, "%s%s", who.len ? ", " : "", p->valuestring);
+		}
+		printf("approved: %lld of %lld approvals so far (%s); incident %lld is still %s\n",
+		       (long long)json_int(reply, "have", 0), (long long)json_int(reply, "need", 0),
+		       who.data ? who.data : "", (long long)id, ctl_str(reply, "state", NULL));
+		buf_free(&who);
 	} else {
 		printf("%s: incident %lld is now %s\n", approve ? "approved" : "rejected",
 		       (long long)id, ctl_str(reply, "state", NULL));

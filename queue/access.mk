@@ -2,3 +2,4 @@
 # they may do (approvals by policy, identities, request ids, local files,
 # remote workers over TLS).
 INTEG_TESTS += tests/integration/access_approvals.sh
+INTEG_TESTS += tests/integration/access_request_ids.sh

@@ -1026,6 +1026,30 @@ static int approved_by(struct queue *q, int64_t incident, const char *hash, cons
 	return 0;
 }
 
+/* A repeated request's reply gets the tally as it stands (have, need, approvers).  1, or -1. */
+static int approval_tally(struct queue *q, const struct store_incident *in, const char *hash,
+                          cJSON *reply)
+{
+	const char *names[64];
+	int have;
+	if (approved_by(q, in->id, hash, names, 64, &have) < 0)
+		return -1;
+	cJSON *results = inc_results(in);
+	const cJSON *plan = plan_of(results);
+	struct plan_need pn = {0};
+	char why[200];
+	if (plan)
+		plan_judge(q, plan, NULL, NULL, &pn, why, sizeof(why));
+	cJSON_Delete(results);
+	cJSON *people = json_new_array();
+	for (int i = 0; i < have; i++)
+		cJSON_AddItemToArray(people, cJSON_CreateString(names[i]));
+	json_add_int(reply, "have", have);
+	json_add_int(reply, "need", pn.need);
+	json_add(reply, "approvers", people);
+	return 1;
+}
+
 static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	struct store_incident in;
@@ -1035,6 +1059,8 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 		return HANDLE_REPLY;
 	enum handle_rc out = HANDLE_REPLY;
 	rc = seen_key(q, m, &in, reply);
+	if (rc == 1 && q->pol)
+		rc = approval_tally(q, &in, json_str(m->root, "plan"), *reply);
 	if (rc != 0)
 		goto out;
 	const char *decision = json_str(m->root, "decision");

@@ -183,7 +183,7 @@ if [ $AS_ROOT = 1 ]; then
   r=$(as nobody wirecat -t 3000 "$QURL" '{"type":"claim","kinds":["execute"],"worker":"x","wait_ms":0}')
   jq_is "$r" .error forbidden || t_fail "nobody claim: $r"
   as nobody opsbotctl -c "$T/opsbot.conf" approve 4 --plan h4 > a.out 2>&1 || t_fail "nobody approve: $(cat a.out)"
-  grep -q "approved by nb: 1 of 2 approvals" a.out || t_fail "nobody approve: $(cat a.out)"
+  grep -q "approved: 1 of 2 approvals so far (nb)" a.out || t_fail "nobody approve: $(cat a.out)"
   ctl show 4 | grep -qF "nb approved plan h4 (from cli: local account nobody = nb), 1 of 2" ||
     t_fail "show 4: $(ctl show 4)"
 else
