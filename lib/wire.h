@@ -47,6 +47,10 @@
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
  *             -> {incident, job?, created:bool}
+ *             The queue adds spec.requester {account, via} (the local
+ *             account that opened it, read from the socket) when there is no
+ *             spec.surface; only the queue's own account may send
+ *             spec.surface.
  *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int,
  *             max:int (1..WIRE_BATCH_MAX; optional, see below)
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,

@@ -217,7 +217,7 @@ static const struct {
     {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\"}",
      "field 'decision' is missing"},
     {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\","
-             "\"decision\":\"maybe\"}",
+     "\"decision\":\"maybe\"}",
      "field 'decision' must be one of approve|reject"},
     {"{" ENV "\"type\":\"command\",\"user\":\"U\",\"surface\":\"s\"}", "field 'action' is missing"},
     {"{" ENV "\"type\":\"command\",\"action\":\"reboot\",\"user\":\"U\",\"surface\":\"s\"}",

@@ -3,7 +3,11 @@
  * applied to the store.
  *
  * Each handler checks everything it can before it writes, so a refused
- * request changes nothing.  A store failure returns HANDLE_STORE_ERR and
+ * request changes nothing - except a refused approve, which is recorded in
+ * the incident's timeline (approval.refused) so the audit shows who tried
+ * what.  handle_request first checks what the request's peer may ask
+ * (peer_refusal); h_approve then judges the decision against the policy
+ * (approver_of, plan_judge, approved_by).  A store failure returns HANDLE_STORE_ERR and
  * the main loop rolls back the whole batch.  Transitions go through
  * inc_move(), which asserts state_allowed() (state.c invariant 1) and
  * writes the incident.stage event.

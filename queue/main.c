@@ -25,9 +25,22 @@
  *   Every request is untrusted input: decoded strictly (wire_decode names the
  *   bad field), bounded in size (WIRE_MAX_BYTES), and never fatal - a bad
  *   request gets an error reply and nothing changes.  The queue trusts the
- *   config file and its own database.  It holds no secrets; anyone who can
- *   reach the REP socket can drive incidents, so keep ipc:// paths private
- *   and use tls+tcp:// across hosts.
+ *   config file, the policy and its own database.  It holds no secrets.
+ *   Who sent a request is read from its connection, never from its
+ *   fields (handle.h, struct handle_peer): on ipc:// the peer's uid
+ *   (SO_PEERCRED through NNG_OPT_IPC_PEER_UID) - the queue's own uid is the
+ *   service (bot, workers) and the only one that may name a chat user;
+ *   another uid (reachable only with socket_group) acts as its own local
+ *   account; on tls+tcp:// a peer whose client certificate tls_ca signed is
+ *   a worker.  Approvals are judged against config/policy.conf.  Files:
+ *   umask 077, sockets 0600 in a 0700 directory (0660/0750 with
+ *   socket_group), the database and its WAL 0600 even if an older run left
+ *   them wider.
+ *
+ * TEST HOOK
+ *   OPSBOT_QUEUE_TEST_EXIT_AFTER_COMMIT=TYPE (tests only): exit 70 right
+ *   after committing a batch that held a TYPE request, before any reply,
+ *   to test that clients' resends act once (access_request_ids.sh).
  *
  * MESSAGES
  *   In: the requests of lib/wire.h.  Out: one reply per request, and the
@@ -44,6 +57,10 @@
  *                 all but max(4, contexts/8); beyond that the oldest is
  *                 answered job:null and its worker claims again)
  *   sync          full | normal           full
+ *   socket_group  group that may also reach the sockets   (none)
+ *   policy, catalog  approval policy and catalog   [plan]'s policy, catalog
+ *   tls_listen, tls_cert, tls_key, tls_ca, tls_port_file
+ *                 tls+tcp:// for remote workers, client certificates required
  *
  * SIGNALS
  *   SIGTERM, SIGINT: finish the batch in hand, commit, stop.  SIGHUP: logged;
