@@ -670,7 +670,9 @@ static void post_job(void *arg, struct http_client *hc)
 	char key[48];
 	snprintf(key, sizeof key, "ev:%lld", (long long)j->seq);
 	char thread[64] = "";
-	if (!name || id <= 0 || state_posted_get(d->post_state, SURFACE, key, NULL, 0) == 1)
+	/* A refused click is for the timeline and the clicker (ephemeral), not the thread. */
+	if (!name || id <= 0 || strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0 ||
+	    state_posted_get(d->post_state, SURFACE, key, NULL, 0) == 1)
 		goto done;
 	if (strcmp(name, WIRE_EV_OPENED) == 0) {
 		int rc = open_incident(d, hc, id, data, thread, sizeof thread);

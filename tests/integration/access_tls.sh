@@ -15,14 +15,14 @@ job_state() { raw "{\"type\":\"query\",\"what\":\"jobs\"}" | jq -r --argjson id 
 # ca NAME: a CA; cert NAME CA CN [SAN]: a key and certificate CA signed.
 ca() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=$1" -keyout "$1.key" -out "$1.crt" 2>/dev/null || t_fail "openssl: CA $1"
+    -subj "/CN=$1" -keyout "$1.key" -out "$1.crt" 2>>"$T/openssl.log" || t_fail "openssl: CA $1"
 }
 cert() {
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$3" \
-    -keyout "$1.key" -out "$1.csr" 2>/dev/null || t_fail "openssl: key $1"
+    -keyout "$1.key" -out "$1.csr" 2>>"$T/openssl.log" || t_fail "openssl: key $1"
   printf '%s\n' "${4:-extendedKeyUsage=clientAuth}" > "$1.ext"
   openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days 2 \
-    -extfile "$1.ext" -out "$1.crt" 2>/dev/null || t_fail "openssl: sign $1"
+    -extfile "$1.ext" -out "$1.crt" 2>>"$T/openssl.log" || t_fail "openssl: sign $1"
   chmod 600 "$1.key"
 }
 ca ca
