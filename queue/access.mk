@@ -6,3 +6,4 @@ INTEG_TESTS += tests/integration/access_request_ids.sh
 INTEG_TESTS += tests/integration/access_files.sh
 INTEG_TESTS += tests/integration/access_tls.sh
 INTEG_TESTS += tests/integration/access_env.sh
+INTEG_TESTS += tests/integration/access_discord.sh
