@@ -1180,6 +1180,13 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 		json_add_str(sf, "kind", SURFACE);
 		json_add_str(sf, "channel", channel);
 		json_add_str(sf, "user", user);
+		/* The id the approval policy knows: the requester rule needs it. */
+		const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
+		if (!mu)
+			mu = cJSON_GetObjectItemCaseSensitive(in, "user");
+		if (json_str(mu, "id"))
+			json_add_str(sf, "user_id", json_str(mu, "id"));
 		json_add(spec, "surface", sf);
 		json_add(req, "spec", spec);
 		queue_send(d, req, to->token, "declare", 1);

@@ -106,11 +106,9 @@ static const struct wire_field f_spec[] = {
     {"severity", J_STR, 1, w_severity}, {"source", J_STR, 1, w_source},
     {"summary", J_STR, 0, NULL},        {"labels", J_OBJ, 0, NULL},
     {"surface", J_OBJ, 0, NULL},        END};
-static const struct wire_field f_surface[] = {{"kind", J_STR, 1, w_surface_kind},
-                                              {"channel", J_STR, 0, NULL},
-                                              {"user", J_STR, 0, NULL},
-                                              {"thread", J_STR, 0, NULL},
-                                              END};
+static const struct wire_field f_surface[] = {
+    {"kind", J_STR, 1, w_surface_kind}, {"channel", J_STR, 0, NULL}, {"user", J_STR, 0, NULL},
+    {"user_id", J_STR, 0, NULL},        {"thread", J_STR, 0, NULL},  END};
 static const struct wire_field f_job[] = {{"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, END};
 
 static const struct {

@@ -43,7 +43,9 @@
  *             spec:object (*for incident: *title, *service, *severity
  *               (critical|high|medium|low|info), *source (slack|discord|
  *               alertmanager|generic|watch|cli), summary, labels{}, surface
- *               {kind:"slack"|"discord", channel, user, thread}),
+ *               {kind:"slack"|"discord", channel, user, user_id, thread}),
+ *               user_id: the chat user id when `user` is a display label;
+ *               the approval policy's requester rule uses user_id, else user
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
  *             -> {incident, job?, created:bool}

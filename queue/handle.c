@@ -332,8 +332,9 @@ static const char *requester_of(const struct queue *q, const struct store_incide
 		return NULL;
 	const cJSON *sf = cJSON_GetObjectItemCaseSensitive(spec, "surface");
 	const cJSON *rq = cJSON_GetObjectItemCaseSensitive(spec, "requester");
-	if (json_str(sf, "kind") && json_str(sf, "user"))
-		who = policy_person_of(q->pol, json_str(sf, "kind"), json_str(sf, "user"));
+	const char *uid = json_str(sf, "user_id") ? json_str(sf, "user_id") : json_str(sf, "user");
+	if (json_str(sf, "kind") && uid)
+		who = policy_person_of(q->pol, json_str(sf, "kind"), uid);
 	else if (json_str(rq, "account"))
 		who = policy_person_of(q->pol, "unix", json_str(rq, "account"));
 	cJSON_Delete(spec);

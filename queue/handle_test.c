@@ -19,6 +19,7 @@
  *   peer service|remote|local ACCOUNT   who sends the following requests
  *   tryclaim KIND       a claim whose reply the next step checks
  *   submit_by SURF USER a new incident opened by a chat user
+ *   submit_labelled SURF ID  the same, "user" a display label, "user_id" the id
  *   nopolicy            the queue has no approval policy from here on
  *   have N              the last reply counted N distinct approvers
  *   time MS             the clock moves MS forward, then timers run
@@ -375,6 +376,14 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		         "\"%s\",\"surface\":{\"kind\":\"%s\",\"user\":\"%s\"}}",
 		         b, a, a, b);
 		f->incident = json_int(r, "incident", 0);
+	} else if (!strcmp(word, "submit_labelled")) {
+		r = call(f, 0,
+		         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k-%s\",\"spec\":{"
+		         "\"title\":\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":"
+		         "\"%s\",\"surface\":{\"kind\":\"%s\",\"user\":\"someone (%s)\","
+		         "\"user_id\":\"%s\"}}",
+		         b, a, a, b, b);
+		f->incident = json_int(r, "incident", 0);
 	} else if (!strcmp(word, "nopolicy")) {
 		f->q.pol = NULL;
 		f->q.cat = NULL;
@@ -478,6 +487,10 @@ static const struct scenario {
       "as slack UDD h1 approve", "err forbidden", "as slack UDD h1 reject", "err forbidden",
       "as slack UZZ h1 reject", "err forbidden", "state awaiting_approval",
       "event approval.refused", NULL}},
+    {"the requester named by user_id (Discord labels its user field)",
+     {"submit_labelled discord 100001", "work detect {}", "work retrieve {}",
+      "work plan " PLAN_HIGH, "as slack UAL h1 approve", "err forbidden",
+      "as discord 100001 h1 approve", "err forbidden", NULL}},
     {"the requester may reject what they may not approve",
      {"submit_by slack UAL", "work detect {}", "work retrieve {}", "work plan " PLAN_HIGH,
       "as slack UAL h1 reject", "ok", "state rejected", "reason rejected by al", NULL}},
