@@ -1027,6 +1027,7 @@ int main(int argc, char **argv)
 	str_copy(c.events_url, sizeof(c.events_url),
 	         config_str(cfg, "queue", "events", CTL_DEFAULT_EVENTS));
 	str_copy(c.run_dir, sizeof(c.run_dir), config_str(cfg, "master", "run_dir", "var/run"));
+	rpc_tls_from_config(cfg); /* a tls+tcp:// queue: this host's client certificate */
 	config_free(cfg);
 
 	/* Accept the command anywhere after the global options, so
