@@ -441,6 +441,9 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
 		            json_bool(data, "needs_approval", 0) ? "needs approval"
 		                                                 : "runs without approval");
+		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(data, "approval");
+		if (json_str(ap, "text"))
+			buf_appendf(&line, ": %s", json_str(ap, "text"));
 	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
 		const char *d = ctl_str(data, "decision", NULL);
 		const char *who = json_str(data, "person");

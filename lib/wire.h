@@ -102,6 +102,10 @@
  *             U0ALICE01 = alice"), decision, plan, rule, have, need,
  *             approvers:[person...], reason}; "need" distinct people must
  *             approve before the plan runs, one reject ends it.
+ *             plan.proposed carries what a plan needs, when it needs
+ *             approval and a policy is loaded: approval {need, rules,
+ *             requester_may_approve, expiry_ms, text ("2 people from
+ *             sre-leads, not the requester")}.
  *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note"|"retry",
  *             *user:string, *surface:string, note:string, key:string,
  *             job:int (*for retry: a dead-lettered job to run again)
@@ -190,7 +194,7 @@ enum wire_type {
 #define WIRE_EV_STAGE            "incident.stage"    /* data: {from, to, reason} */
 #define WIRE_EV_UPDATED          "incident.updated"  /* data: {fields changed, e.g. alert update} */
 #define WIRE_EV_FINDINGS         "job.finished"      /* data: {kind, result} */
-#define WIRE_EV_PLAN             "plan.proposed"     /* data: {plan, needs_approval} */
+#define WIRE_EV_PLAN             "plan.proposed"     /* data: {plan, needs_approval, approval?} */
 #define WIRE_EV_APPROVAL         "approval.recorded" /* data: see approve above */
 #define WIRE_EV_APPROVAL_REFUSED "approval.refused"  /* data: see approve above */
 #define WIRE_EV_COMMAND          "command.recorded"  /* data: {user, surface, action, note} */

@@ -306,6 +306,62 @@ static int plan_judge(const struct queue *q, const cJSON *plan, const char *pers
 	return 1;
 }
 
+/*
+ * What approval a plan needs, for people and surfaces (plan.proposed
+ * "approval"): {need, rules, requester_may_approve, expiry_ms, text}, text
+ * like "2 people from sre-leads, not the requester".  NULL without a policy.
+ */
+static cJSON *approval_summary(const struct queue *q, const cJSON *plan)
+{
+	if (!q->pol || !q->cat || !plan)
+		return NULL;
+	struct plan_need pn;
+	char why[300];
+	if (plan_judge(q, plan, NULL, NULL, &pn, why, sizeof(why)) != 1) {
+		cJSON *o = json_new_object();
+		json_add_str(o, "text", why);
+		return o;
+	}
+	struct buf who = {.max = 2048};
+	char seen[8][120];
+	int nseen = 0;
+	const cJSON *st;
+	struct policy_approval ap;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
+	{
+		const struct catalog_action *a = catalog_find(q->cat, json_str(st, "action"));
+		const char *asked = json_str(st, "approval");
+		policy_approval_for(q->pol, a, &ap);
+		if (!ap.required && !(asked && !strcmp(asked, "required")))
+			continue;
+		int dup = 0;
+		for (int i = 0; i < nseen && !dup; i++)
+			dup = !strcmp(seen[i], ap.rule);
+		if (dup || nseen == 8)
+			continue;
+		str_copy(seen[nseen++], sizeof(seen[0]), ap.rule);
+		buf_appendf(&who, "%s", who.len ? ", and also in " : "");
+		for (int i = 0; ap.approvers && ap.approvers[i]; i++)
+			buf_appendf(&who, "%s%s", i ? " or " : "", ap.approvers[i]);
+	}
+	if (!pn.steps) {
+		policy_default_approval(q->pol, &ap);
+		for (int i = 0; ap.approvers && ap.approvers[i]; i++)
+			buf_appendf(&who, "%s%s", i ? " or " : "", ap.approvers[i]);
+	}
+	cJSON *o = json_new_object();
+	json_add_int(o, "need", pn.need);
+	json_add_str(o, "rules", pn.rule);
+	json_add_bool(o, "requester_may_approve", pn.requester_may);
+	json_add_int(o, "expiry_ms", pn.expiry_ms);
+	char text[2300];
+	snprintf(text, sizeof(text), "%d %s from %s%s", pn.need, pn.need == 1 ? "person" : "people",
+	         who.data ? who.data : "", pn.requester_may ? "" : ", not the requester");
+	json_add_str(o, "text", text);
+	buf_free(&who);
+	return o;
+}
+
 /* How long the incident's plan may wait: the shortest rule's expiry (else [pipeline]'s). */
 static int64_t approval_expiry(const struct queue *q, const struct store_incident *in)
 {
@@ -573,6 +629,11 @@ static int job_done_effect(struct queue *q, const struct store_job *j, const cJS
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(result, "plan");
 		json_add(p, "plan", plan ? json_dup(plan) : cJSON_CreateNull());
 		json_add_bool(p, "needs_approval", json_bool(result, "needs_approval", 0));
+		cJSON *ap = json_bool(result, "needs_approval", 0) && cJSON_IsObject(plan)
+		                ? approval_summary(q, plan)
+		                : NULL;
+		if (ap)
+			json_add(p, "approval", ap);
 		rc = q_event(q, in.id, WIRE_EV_PLAN, p);
 	}
 	enum stage_id g;

@@ -22,6 +22,7 @@
  *   submit_labelled SURF ID  the same, "user" a display label, "user_id" the id
  *   nopolicy            the queue has no approval policy from here on
  *   have N              the last reply counted N distinct approvers
+ *   evdata NAME TEXT    an event NAME of the incident holds TEXT in its data
  *   time MS             the clock moves MS forward, then timers run
  *   clock MS            the clock moves MS forward (timers do not run)
  *   state S             the incident is in state S
@@ -384,6 +385,15 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		         "\"user_id\":\"%s\"}}",
 		         b, a, a, b, b);
 		f->incident = json_int(r, "incident", 0);
+	} else if (!strcmp(word, "evdata")) {
+		const char *text = strchr(rest, ' ');
+		int64_t got =
+		    ro_int(f,
+		           "SELECT count(*) FROM events WHERE incident=%lld AND name='%s' "
+		           "AND data LIKE '%%%s%%'",
+		           (long long)f->incident, a, text ? text + 1 : "");
+		if (got < 1)
+			fail_msg("%s: no %s event holds \"%s\"", where, a, text ? text + 1 : "");
 	} else if (!strcmp(word, "nopolicy")) {
 		f->q.pol = NULL;
 		f->q.cat = NULL;
@@ -478,6 +488,9 @@ static const struct scenario {
       "err already_approved", "event approval.refused", "state awaiting_approval",
       "as slack UBO h1 approve", "ok", "have 2", "state executing", "reason approved by al and bo",
       NULL}},
+    {"plan.proposed says what approval the plan needs",
+     {TO_PLANNING, "work plan " PLAN_HIGH,
+      "evdata plan.proposed 2 people from leads, not the requester", NULL}},
     {"the requester may not approve, on any surface",
      {"submit_by slack UAL", "work detect {}", "work retrieve {}", "work plan " PLAN_HIGH,
       "as discord 100001 h1 approve", "err forbidden", "as slack UBO h1 approve", "ok",

@@ -129,7 +129,8 @@ ctl approve 1 --plan h1 --as slack:UBO > a.out 2>&1 || t_fail "bo: $(cat a.out)"
 grep -q "approved: incident 1 is now executing" a.out || t_fail "bo: $(cat a.out)"
 
 ctl show 1 > show.out
-for want in "al approved plan h1 (from slack: slack UAL = al), 1 of 2 (approval high)" \
+for want in "plan h1: 2 step(s), needs approval: 2 people from leads, not the requester" \
+  "al approved plan h1 (from slack: slack UAL = al), 1 of 2 (approval high)" \
   "bo approved plan h1 (from slack: slack UBO = bo), 2 of 2" \
   "approve by local account $ME (not in policy) on plan h1 refused (forbidden)" \
   "approve by slack UDD = dd on plan h1 refused (forbidden)" \
