@@ -48,7 +48,8 @@
  *               the approval policy's requester rule uses user_id, else user
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
- *             -> {incident, job?, created:bool}
+ *             -> {incident, job?, created:bool, grouped?:true}
+ *             (grouped: the incident joined a live one, queue/group.c)
  *             The queue adds spec.requester {account, via} (the local
  *             account that opened it, read from the socket) when there is no
  *             spec.surface; only the queue's own account may send

@@ -13,6 +13,7 @@
  * writes the incident.stage event.
  */
 #include "handle.h"
+#include "group.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,6 +686,19 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	}
 	if (!strcmp(json_str(r, "what"), "incident")) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(r, "spec");
+		int64_t into;
+		int grc = group_find(q, spec, &into);
+		TRY(grc);
+		if (grc == 1) {
+			TRY(group_attach(q, into, spec));
+			if (key)
+				TRY(store_key_put(q->st, key, into, 0, q->now));
+			*reply = wire_reply_ok(m);
+			reply_set(*reply, "incident", cJSON_CreateNumber((double)into));
+			json_add_bool(*reply, "created", 0);
+			json_add_bool(*reply, "grouped", 1);
+			return HANDLE_REPLY;
+		}
 		cJSON *kept = json_dup(spec);
 		const struct handle_peer *p = peer_of(q);
 		if (p->account[0] && !cJSON_GetObjectItemCaseSensitive(spec, "surface")) {
@@ -1569,6 +1583,11 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 		json_add_int(s, "requests", (int64_t)q->requests);
 		json_add_int(s, "rollbacks", (int64_t)q->rollbacks);
 		json_add_int(s, "parked_claims", q->parked);
+		cJSON *pr = json_new_object();
+		json_add_int(pr, "jobs", (int64_t)q->pruned_jobs);
+		json_add_int(pr, "events", (int64_t)q->pruned_events);
+		json_add_int(pr, "keys", (int64_t)q->pruned_keys);
+		json_add(s, "pruned", pr);
 		json_add_int(s, "uptime_ms", q->now - q->started_ms);
 	}
 	if (rc < 0) {
@@ -1713,4 +1732,9 @@ int handle_timers(struct queue *q)
 		TRY(rc);
 	}
 	return 0;
+}
+
+int handle_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
+{
+	return q_event(q, incident, name, data);
 }
