@@ -1318,11 +1318,15 @@ out:
 	return rc < 0 ? HANDLE_STORE_ERR : out;
 }
 
-/* The user a command is recorded under: for cli, the local account the socket names. */
+/*
+ * The user a command is recorded under: a person's local account is who the
+ * socket says; the service account is trusted to name the user (as it does
+ * for chat users).
+ */
 static const char *cmd_user(const struct queue *q, const struct wire_msg *m)
 {
 	const struct handle_peer *p = peer_of(q);
-	if (!strcmp(json_str(m->root, "surface"), "cli") && p->account[0])
+	if (p->kind != PEER_SERVICE && p->account[0])
 		return p->account;
 	return json_str(m->root, "user");
 }
