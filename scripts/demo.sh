@@ -526,10 +526,12 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
     say "Your turn: approve the plan$again"
     echo "  Open $FS/page?channel=$CH"
     if [ -n "$btn" ]; then
-      echo "  and press Approve on incident $id's plan (as U0BOB, or type your own user id)."
+      echo "  and press Approve on incident $id's plan as U0BOB, then as U0CAROL if it"
+      echo "  asks for a second approver (type the user id at the top of the page)."
     else
       echo "  This build draws no Approve button yet; approve from another shell:"
-      echo "    $BIN/opsbotctl -c $DEMO/demo.conf approve $id --plan $hash --user U0BOB"
+      echo "    $BIN/opsbotctl -c $DEMO/demo.conf approve $id --plan $hash --as slack:U0BOB"
+      echo "  (and --as slack:U0CAROL when a second approver is needed)"
     fi
     echo "  Waiting up to 10 minutes..."
     t0=$(ms)
@@ -538,21 +540,48 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
       show_thread
       sleep 0.5
     done
-    follow
   elif [ -n "$btn" ]; then
-    say "Bob presses Approve in the thread$again"
-    read -r bts bval <<<"$btn"
-    click=$(jq -nc --arg c "$CH" --arg t "$bts" --arg v "$bval" \
-      '{user: "U0BOB", channel: $c, message_ts: $t, action_id: "opsbot_approve", value: $v}')
-    fs_post /control/click "$click" >/dev/null || die "the Slack stand-in refused the click"
-    echo "  (a block_actions payload from U0BOB, delivered to opsbot-bot over Socket Mode)"
-    follow
+    # config/policy.conf may ask for two approvers (two sre-leads, never the
+    # requester): Bob presses Approve, and Carol too while it still waits.
+    for who in U0BOB:Bob U0CAROL:Carol; do
+      uid=${who%%:*} name=${who#*:}
+      [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" = awaiting_approval ] || break
+      btn=$(approve_button)
+      [ -n "$btn" ] || break
+      say "$name presses Approve in the thread$again"
+      read -r bts bval <<<"$btn"
+      click=$(jq -nc --arg u "$uid" --arg c "$CH" --arg t "$bts" --arg v "$bval" \
+        '{user: $u, channel: $c, message_ts: $t, action_id: "opsbot_approve", value: $v}')
+      env=$(fs_post /control/click "$click" | jq -r .envelope_id) || die "the Slack stand-in refused the click"
+      echo "  (a block_actions payload from $uid, delivered to opsbot-bot over Socket Mode)"
+      t0=$(ms)
+      until [ "$(fs_get "/control/envelope?id=$env" | jq -r '.acked // false')" = true ]; do
+        [ $(($(ms) - t0)) -lt 10000 ] || die "the bot did not take $name's click within 10 s"
+        sleep 0.1
+      done
+      # the queue has the approval once the plan card or the state says so
+      t0=$(ms)
+      until [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" != awaiting_approval ] ||
+        fs_get "/control/messages?channel=$CH&thread=$pts" | grep -q "<@$uid>"; do
+        [ $(($(ms) - t0)) -lt 10000 ] || break
+        sleep 0.2
+      done
+      show_thread
+    done
   elif [ -n "$hash" ]; then
     say "Bob approves the plan$again"
-    echo "  \$ opsbotctl approve $id --plan $hash --user U0BOB"
+    echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0BOB"
     echo "  (this build draws no Approve button yet; a teammate approves from the"
     echo "   command line, checked against the plan hash)"
-    ctl approve "$id" --plan "$hash" --user U0BOB >/dev/null || die "approve was refused"
+    ctl --json approve "$id" --plan "$hash" --as slack:U0BOB >"$DEMO/approve.json" ||
+      die "approve was refused: $(jq -r .message "$DEMO/approve.json" 2>/dev/null)"
+    if [ "$(jq -r .state "$DEMO/approve.json")" = awaiting_approval ]; then
+      say "Carol approves too ($(jq -r '"\(.have) of \(.need)"' "$DEMO/approve.json") so far)"
+      echo "  (config/policy.conf: high-risk steps need two sre-leads, and never the"
+      echo "   person who opened the incident; the queue counts people, not clicks.)"
+      echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0CAROL"
+      ctl approve "$id" --plan "$hash" --as slack:U0CAROL >/dev/null || die "Carol's approve was refused"
+    fi
     follow
   else
     break
