@@ -94,9 +94,16 @@ envid=$(grep -o '<div id="clicked">clicked opsbot_approve envelope [^<]*' click.
 [ "$(fs_get "/control/envelope?id=$envid" | jq -r .type)" = interactive ] || t_fail "envelope $envid is not interactive"
 wait_acked "$envid"
 if [ $real = 1 ]; then
+  t_wait "the bot takes U0BOB's approval" grep -q 'action=approve user="U0BOB"' "$T/bot.log"
   moved_on() { [ "$(inc_state)" != awaiting_approval ]; }
+  counted() { moved_on || thread "$CH" "$pts" | grep -q '<@U0BOB>'; }
+  t_wait "the queue counts U0BOB's approval" counted
+  if ! moved_on; then
+    # config/policy.conf asks two sre-leads for a high-risk step: Carol too
+    chrome --virtual-time-budget=6000 --dump-dom "$FS/page?channel=$CH&user=U0CAROL&autoclick=approve" > click2.html
+    grep -q '<div id="clicked">clicked opsbot_approve' click2.html || t_fail "the page did not press Approve as U0CAROL"
+  fi
   t_wait "the approval moves incident 1 on" moved_on
-  grep -q 'action=approve user="U0BOB"' "$T/bot.log" || t_fail "the bot did not log U0BOB's approval"
 else
   t_wait "the bot logs the Approve click" grep -q 'action_id="opsbot_approve"' "$T/bot.log"
 fi
