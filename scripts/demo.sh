@@ -346,22 +346,24 @@ fs_get() { curl -sf --max-time 5 "$FS$1"; }
 fs_post() { curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d "$2" "$FS$1"; }
 sim_get() { curl -sf --max-time 5 "$OPSBOT_SIM_URL$1"; }
 sim_post() { curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d "$2" "$OPSBOT_SIM_URL$1"; }
-thread_shown=0 pts=""
+thread_shown=" " pts=""
 # The incident's part of the channel dump: its parent message (text and
 # buttons change in place) and its thread, one reply per step.
 incident_dump() {
   fs_get "/control/dump?channel=$CH" |
     awk -v ts="[$pts]" 'substr($0, 1, 1) == "#" {on = index($0, ts) > 0} on'
 }
-# Print thread lines not shown yet.
+# Print the replies not shown yet (by their ts: a reply edited in place,
+# like the plan losing its buttons, must not hide the next one).
 show_thread() {
-  local dump n
+  local dump
   dump=$(incident_dump | sed -n '/└/,$p') || return 0
-  n=$(printf '%s\n' "$dump" | grep -c .)
-  if [ "$n" -gt "$thread_shown" ]; then
-    printf '%s\n' "$dump" | grep . | tail -n $((n - thread_shown)) | sed 's/^    /  /'
-    thread_shown=$n
-  fi
+  dump=$(printf '%s\n' "$dump" | grep . | awk -v shown="$thread_shown" '
+    /└ \[/ { ts = $0; sub(/.*└ \[/, "", ts); sub(/\].*/, "", ts); keep = index(shown, " " ts " ") == 0 }
+    keep { print }')
+  [ -n "$dump" ] || return 0
+  printf '%s\n' "$dump" | sed 's/^    /  /'
+  thread_shown="$thread_shown$(printf '%s\n' "$dump" | sed -n 's/.*└ \[\([^]]*\)\].*/\1/p' | tr '\n' ' ')"
 }
 show_parent() { incident_dump | sed '/└/,$d' | sed 's/^/  /'; }
 # The ts of incident $1's message in the channel (its text starts "#ID ").
@@ -476,7 +478,7 @@ follow() {
   last_change=$(ms) end=$(($(ms) + DEADLINE_S * 1000))
   while [ "$(ms)" -lt $end ]; do
     if [ $SLACK = 1 ]; then
-      n0=$thread_shown; show_thread; [ $thread_shown -gt $n0 ] && last_change=$(ms)
+      n0=$thread_shown; show_thread; [ "$thread_shown" != "$n0" ] && last_change=$(ms)
     else
       lines=$(ctl show "$id" 2>/dev/null | sed -n '/^timeline:/,$p' | tail -n +2)
       n=$(printf '%s' "$lines" | grep -c . || true)
