@@ -333,6 +333,16 @@ opsbot -c demo.conf >opsbot.log 2>&1 &
 MASTER=$!
 
 ctl() { opsbotctl -c demo.conf "$@"; }
+# The incident's state; a query that fails on a busy machine is asked again.
+cur_state() {
+  local s i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    s=$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')
+    [ -n "$s" ] && { echo "$s"; return 0; }
+    sleep 0.2
+  done
+  echo unknown
+}
 end=$(($(ms) + 15000))
 until ctl --json status >/dev/null 2>&1; do
   kill -0 "$MASTER" 2>/dev/null || die "opsbot exited during start"
@@ -537,7 +547,7 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
     fi
     echo "  Waiting up to 10 minutes..."
     t0=$(ms)
-    while [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" = awaiting_approval ]; do
+    while [ "$(cur_state)" = awaiting_approval ]; do
       [ $(($(ms) - t0)) -lt 600000 ] || die "nobody approved within 10 minutes"
       show_thread
       sleep 0.5
@@ -547,7 +557,7 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
     # requester): Bob presses Approve, and Carol too while it still waits.
     for who in U0BOB:Bob U0CAROL:Carol; do
       uid=${who%%:*} name=${who#*:}
-      [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" = awaiting_approval ] || break
+      [ "$(cur_state)" = awaiting_approval ] || break
       btn=$(approve_button)
       [ -n "$btn" ] || break
       say "$name presses Approve in the thread$again"
@@ -563,7 +573,7 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
       done
       # the queue has the approval once the plan card or the state says so
       t0=$(ms)
-      until [ "$(ctl --json show "$id" 2>/dev/null | jq -r '.incident.state // empty')" != awaiting_approval ] ||
+      until [ "$(cur_state)" != awaiting_approval ] ||
         fs_get "/control/messages?channel=$CH&thread=$pts" | grep -q "<@$uid>"; do
         [ $(($(ms) - t0)) -lt 10000 ] || break
         sleep 0.2
@@ -584,10 +594,10 @@ while [ "$state" = awaiting_approval ] && [ $round -lt 3 ]; do
       echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0CAROL"
       ctl approve "$id" --plan "$hash" --as slack:U0CAROL >/dev/null || die "Carol's approve was refused"
     fi
-    follow
   else
     break
   fi
+  follow
 done
 # The incident may still be finishing (a stage, the last thread replies).
 t0=$(ms)
