@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -54,9 +55,9 @@
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
-#define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
-#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
-#define CTL_TIMEOUT_MS     3000
+#define CTL_DEFAULT_QUEUE  DEF_QUEUE_URL
+#define CTL_DEFAULT_EVENTS DEF_EVENTS_URL
+#define CTL_TIMEOUT_MS     DEF_CTL_TIMEOUT_MS
 #define CTL_FILE_MAX       (1 << 20)
 
 enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_DOWN = 3 };

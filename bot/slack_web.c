@@ -36,6 +36,7 @@
 
 #include "bot.h"
 #include "chatstats.h"
+#include "defaults.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -45,7 +46,7 @@
 #include "timeutil.h"
 
 #define MAX_BUCKETS    128
-#define WEB_TIMEOUT_MS 10000
+#define WEB_TIMEOUT_MS DEF_CHAT_API_TIMEOUT_MS
 
 struct bucket {
 	char key[80];
