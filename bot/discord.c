@@ -46,7 +46,7 @@
 #include "bot.h"
 #include "config.h"
 #include "discord_gw.h"
-#include "discord_lane.h"
+#include "lane.h"
 #include "discord_rest.h"
 #include "discord_sig.h"
 #include "http.h"
@@ -92,7 +92,7 @@ struct incident_cache {
 struct discord {
 	struct bot *b;
 	struct discord_rest *rest;
-	struct discord_lane *ack, *follow, *post;
+	struct lane *ack, *follow, *post;
 	/* Interactions answered (token hashes): a follow-up waits for its answer,
 	 * since answers and follow-ups travel on different lanes. */
 	pthread_mutex_t amu;
@@ -818,7 +818,7 @@ static void ack_push(struct discord *d, const char *what, const char *method, co
 	j->body = body;
 	j->token = token_hash(token);
 	j->followup = followup;
-	discord_lane_push(followup ? d->follow : d->ack, ack_job, ack_job_free, j);
+	lane_push(followup ? d->follow : d->ack, ack_job, ack_job_free, j);
 }
 
 static cJSON *commands_json(void)
@@ -1479,9 +1479,9 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 		return -1;
 	}
 	d->rest = discord_rest_new(api, token, gps, 120000);
-	d->ack = discord_lane_start("discord-ack");
-	d->follow = discord_lane_start("discord-follow");
-	d->post = discord_lane_start("discord-post");
+	d->ack = lane_start("discord-ack", 1);
+	d->follow = lane_start("discord-follow", 1);
+	d->post = lane_start("discord-post", 1);
 	if (use_gw) {
 		struct discord_gw_cfg gc = {.token = token,
 		                            .intents = INTENTS,
@@ -1494,7 +1494,7 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	}
 	if (*pk && httpd_route(b->httpd, "POST", ipath, http_interaction, d) < 0)
 		log_fatal("event=discord_route_failed path=%s", log_q(ipath));
-	discord_lane_push(d->ack, boot_job, NULL, d);
+	lane_push(d->ack, boot_job, NULL, d);
 	log_info("event=discord_enabled gateway=%d http_interactions=%d guild=%s", use_gw, *pk != 0,
 	         *guild ? guild : "(global)");
 	*priv = d;
@@ -1509,7 +1509,7 @@ static void discord_on_event(struct bot *b, void *priv, const cJSON *event, int6
 	j->d = d;
 	j->event = json_dup(event);
 	j->seq = seq;
-	discord_lane_push(d->post, post_job, post_job_free, j);
+	lane_push(d->post, post_job, post_job_free, j);
 }
 
 static void discord_tick(struct bot *b, void *priv)
@@ -1541,9 +1541,9 @@ static void discord_fini(struct bot *b, void *priv)
 	pthread_cond_broadcast(&d->acv); /* a follow-up waiting for its answer gives up */
 	pthread_mutex_unlock(&d->amu);
 	discord_gw_free(d->gw);
-	discord_lane_stop(d->ack);
-	discord_lane_stop(d->follow);
-	discord_lane_stop(d->post);
+	lane_stop(d->ack);
+	lane_stop(d->follow);
+	lane_stop(d->post);
 	while (d->done) {
 		struct done *n = d->done->next;
 		free(d->done);

@@ -10,7 +10,7 @@ $(B)/tests/discord_sig_test: $(B)/bot/discord_sig_test.o $(B)/bot/discord_sig.o 
 UNIT_TESTS += $(B)/tests/discord_sig_test
 ALL_OBJS += $(B)/bot/discord_sig_test.o
 
-BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
+BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/lane.c
 
 INTEG_TESTS += tests/integration/discord_e2e.sh
 INTEG_TESTS += tests/integration/discord_faults.sh

@@ -35,28 +35,33 @@
 #include <time.h>
 
 #include "bot.h"
+#include "command.h"
 #include "config.h"
+#include "defaults.h"
 #include "form.h"
 #include "httpd.h"
 #include "json.h"
+#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "slack.h"
 #include "slack_sig.h"
 #include "state.h"
+#include "step.h"
 #include "surface.h"
 #include "template.h"
 #include "timeutil.h"
 #include "wire.h"
 
-#define TITLE_MAX 120
-#define TEXT_MAX  2000
+#define TEXT_MAX 2000
 
 struct slack {
 	struct bot *b;
 	struct template_set *ts;
 	struct slack_web *web;
 	struct slack_socket *sock;
+	struct lane *ui; /* modals (views.open): never behind the outbox's posts */
+	const char *api_url, *bot_token;
 	const char *channel; /* default channel, may be NULL */
 	const char *signing_secret;
 	int64_t queue_timeout_ms;
@@ -71,12 +76,13 @@ struct slack_in {
 	struct httpd_x *x; /* http */
 	int conn;          /* socket */
 	char envelope[72]; /* socket */
+	char ts[24];       /* http: X-Slack-Request-Timestamp */
 };
 
 struct pending {
 	struct slack *sl;
 	struct slack_in in;
-	struct slack_cmd cmd;
+	struct cmd cmd;
 	char channel[64];
 	char user[64];
 	int from_mention; /* answer with an ephemeral post, not in the ack */
@@ -169,12 +175,9 @@ static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 static void command_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct pending *p = arg;
-	static const char *verbs[] = {[SLACK_CMD_RESOLVE] = "resolve",
-	                              [SLACK_CMD_PAUSE] = "pause",
-	                              [SLACK_CMD_RESUME] = "resume"};
 	char msg[400], what[64];
 	(void)b;
-	snprintf(what, sizeof what, "%s incident #%lld", verbs[p->cmd.kind],
+	snprintf(what, sizeof what, "%s incident #%lld", cmd_action(p->cmd.kind),
 	         (long long)p->cmd.incident);
 	if (rc == -1) {
 		answer(p, queue_down);
@@ -197,12 +200,6 @@ static void fmt_incident(struct buf *out, const cJSON *inc)
 	template_escape(json_str(inc, "service") ? json_str(inc, "service") : "?",
 	                TEMPLATE_ESC_MRKDWN, out);
 	buf_appendf(out, "): %s\n", json_str(inc, "state") ? json_str(inc, "state") : "?");
-}
-
-static int is_closed(const char *state)
-{
-	return state && (!strcmp(state, WIRE_ST_RESOLVED) || !strcmp(state, WIRE_ST_REJECTED) ||
-	                 !strcmp(state, WIRE_ST_EXPIRED) || !strcmp(state, WIRE_ST_FAILED));
 }
 
 static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
@@ -234,7 +231,7 @@ static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	} else {
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
 		{
-			if (is_closed(json_str(it, "state")))
+			if (step_state_final(json_str(it, "state")))
 				continue;
 			if (n++ < 20)
 				fmt_incident(&out, it);
@@ -250,69 +247,72 @@ static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	free(p);
 }
 
+/* The help text (templates/slack/help_text), with why first when given. */
+static void help(struct pending *p, const char *why)
+{
+	cJSON *ctx = json_new_object();
+	char err[256], *text;
+	if (why)
+		json_add_str(ctx, "why", why);
+	text = slack_render_text(p->sl->ts, "help_text", ctx, err, sizeof err);
+	cJSON_Delete(ctx);
+	if (!text)
+		log_warn("event=slack_render_failed template=help_text error=%s", log_q(err));
+	answer(p, text ? text : "opsbot could not show its help; try `/incident help` later.");
+	free(text);
+}
+
 /* Run a parsed command; p is owned from here on. */
 static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 {
-	struct buf msg = {.max = 4096};
-	cJSON *req, *spec, *surf;
+	struct cmd_origin o = {.surface = "slack", .channel = p->channel, .user = p->user};
+	cJSON *req = cmd_request(&p->cmd, &o, key);
+	bot_call_cb done = p->cmd.kind == CMD_DECLARE                             ? declare_done
+	                   : p->cmd.kind == CMD_STATUS || p->cmd.kind == CMD_LIST ? query_done
+	                                                                          : command_done;
 
-	switch (p->cmd.kind) {
-	case SLACK_CMD_HELP:
-		answer(p, slack_cmd_help);
+	if (!req) {
+		help(p, p->cmd.kind == CMD_BAD ? p->cmd.err : NULL);
 		free(p);
 		return;
-	case SLACK_CMD_BAD:
-		buf_appendf(&msg, "%s.\n\n%s", p->cmd.err, slack_cmd_help);
-		answer(p, msg.data);
-		buf_free(&msg);
-		free(p);
-		return;
-	case SLACK_CMD_DECLARE: {
-		char *title = slack_clamp(p->cmd.text, TITLE_MAX);
-		req = wire_new(WIRE_SUBMIT, 0);
-		json_add_str(req, "what", "incident");
-		json_add_str(req, "key", key);
-		spec = json_new_object();
-		json_add_str(spec, "title", title);
-		json_add_str(spec, "service", p->cmd.service);
-		json_add_str(spec, "severity", p->cmd.severity);
-		json_add_str(spec, "source", "slack");
-		json_add_str(spec, "summary", p->cmd.text);
-		surf = json_new_object();
-		json_add_str(surf, "kind", "slack");
-		json_add_str(surf, "channel", p->channel);
-		json_add_str(surf, "user", p->user);
-		json_add(spec, "surface", surf);
-		json_add(req, "spec", spec);
-		free(title);
-		bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, declare_done, p);
-		return;
 	}
-	case SLACK_CMD_STATUS:
-	case SLACK_CMD_LIST:
-		req = wire_new(WIRE_QUERY, p->cmd.incident);
-		json_add_str(req, "what", p->cmd.incident ? "incident" : "incidents");
-		if (!p->cmd.incident)
-			json_add_int(req, "limit", 200);
-		bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, query_done, p);
-		return;
-	case SLACK_CMD_RESOLVE:
-	case SLACK_CMD_PAUSE:
-	case SLACK_CMD_RESUME:
-		req = wire_new(WIRE_COMMAND, p->cmd.incident);
-		json_add_str(req, "action",
-		             p->cmd.kind == SLACK_CMD_RESOLVE ? "resolve"
-		             : p->cmd.kind == SLACK_CMD_PAUSE ? "pause"
-		                                              : "resume");
-		json_add_str(req, "user", p->user);
-		json_add_str(req, "surface", "slack");
-		if (p->cmd.kind == SLACK_CMD_RESOLVE && p->cmd.text[0])
-			json_add_str(req, "note", p->cmd.text);
-		json_add_str(req, "key", key);
-		bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, command_done, p);
-		return;
+	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, done, p);
+}
+
+/* An answer in the ack, for a command refused before parsing. */
+static void refuse_at_door(struct slack *sl, struct slack_in *in, const char *why, const char *text)
+{
+	cJSON *pl = json_new_object();
+	log_warn("event=slack_bad_command error=%s", log_q(why));
+	json_add_str(pl, "response_type", "ephemeral");
+	json_add_str(pl, "text", text);
+	in_ack(sl, in, pl);
+	cJSON_Delete(pl);
+}
+
+/*
+ * The idempotency key of a slash command: Slack's trigger_id when it sent
+ * one, else the Socket Mode envelope id (a redelivery keeps it), else (HTTP
+ * mode without trigger_id) a hash of the whole request and its signed
+ * timestamp, so two distinct commands never share a key.
+ */
+static void slash_key(const struct slack_in *in, const cJSON *payload, char *key, size_t len)
+{
+	const char *trigger = json_str(payload, "trigger_id");
+	if (trigger && *trigger) {
+		snprintf(key, len, "slack-cmd:%s", trigger);
+	} else if (in->envelope[0]) {
+		snprintf(key, len, "slack-env:%s", in->envelope);
+	} else {
+		char *all = json_print(payload);
+		uint64_t h = 1469598103934665603ULL;
+		for (const char *s = all; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		for (const char *s = in->ts; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		free(all);
+		snprintf(key, len, "slack-req:%s:%016llx", in->ts, (unsigned long long)h);
 	}
-	free(p);
 }
 
 static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *payload)
@@ -320,17 +320,24 @@ static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *pay
 	const char *text = json_str(payload, "text");
 	const char *user = json_str(payload, "user_id");
 	const char *channel = json_str(payload, "channel_id");
-	const char *trigger = json_str(payload, "trigger_id");
+	const char *command = json_str(payload, "command");
 	struct pending *p;
-	char key[160];
+	char key[200];
 
-	if (!user || !channel || !text) {
-		cJSON *pl = json_new_object();
-		log_warn("event=slack_bad_command error=%s",
-		         log_q("text, user_id and channel_id must be strings"));
-		json_add_str(pl, "text", "opsbot could not read this command. Please try again.");
-		in_ack(sl, in, pl);
-		cJSON_Delete(pl);
+	if (!user || !channel || !text || !*user || !*channel) {
+		refuse_at_door(sl, in, "text, user_id and channel_id must be non-empty strings",
+		               "opsbot could not read this command (no user or channel). Nothing "
+		               "was done; please try again.");
+		return;
+	}
+	/* only the command the bot registered; a stray one gets a clear no */
+	if (!command || command[0] != '/' || strcmp(command + 1, CMD_NAME)) {
+		char msg[200];
+		snprintf(msg, sizeof msg,
+		         "opsbot answers only /%s; `%.40s` is not one of its commands. Nothing was "
+		         "done.",
+		         CMD_NAME, command ? command : "(none)");
+		refuse_at_door(sl, in, "a command the bot did not register", msg);
 		return;
 	}
 	p = xcalloc(1, sizeof *p);
@@ -338,11 +345,11 @@ static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *pay
 	p->in = *in;
 	str_copy(p->channel, sizeof p->channel, channel);
 	str_copy(p->user, sizeof p->user, user);
-	slack_cmd_parse(text, &p->cmd);
+	cmd_parse_text(text, &p->cmd);
 	log_info("event=slack_command user=%s channel=%s kind=%d", log_q(user), log_q(channel),
 	         p->cmd.kind);
-	/* A repeat of the same command (same trigger) must not act twice. */
-	snprintf(key, sizeof key, "slack-cmd:%s", trigger ? trigger : in->envelope);
+	/* A repeat of the same command must not act twice. */
+	slash_key(in, payload, key, sizeof key);
 	run_cmd(sl, p, key);
 }
 
@@ -357,21 +364,124 @@ struct click {
 static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct click *c = arg;
-	char msg[600];
+	char msg[700];
 	(void)b;
 	(void)reply;
 	if (rc != 0) {
+		/* the queue is the judge; its reason goes to the clicking person only */
 		const char *m = rc == -1            ? queue_down
 		                : strstr(err, ": ") ? strstr(err, ": ") + 2
 		                                    : err;
 		snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
-		         !strcmp(c->action, "ack") ? "acknowledge" : c->action,
+		         !strcmp(c->action, "ack")      ? "acknowledge"
+		         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
+		                                        : c->action,
 		         (long long)c->incident, m);
-		log_info("event=slack_click_refused incident=%lld user=%s error=%s",
-		         (long long)c->incident, log_q(c->user), log_q(err));
+		log_info("event=slack_click_refused incident=%lld action=%s user=%s error=%s",
+		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
 	}
 	free(c);
+}
+
+/* Send one click (or modal answer) to the queue; the thread shows the outcome. */
+static void click_send(struct slack *sl, const char *action, int64_t incident, const char *arg,
+                       const char *reason, const char *user, const char *channel, const char *key)
+{
+	struct cmd_origin o = {.surface = "slack", .channel = channel, .user = user};
+	const char *why;
+	cJSON *req = cmd_button_request(action, incident, arg, reason, &o, key, &why);
+	struct click *c;
+
+	if (!req) {
+		log_warn("event=slack_bad_click action=%s error=%s", log_q(action), log_q(why));
+		ephemeral_op(sl, channel, user, why);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->sl = sl;
+	c->incident = incident;
+	str_copy(c->channel, sizeof c->channel, channel);
+	str_copy(c->user, sizeof c->user, user);
+	str_copy(c->action, sizeof c->action, action);
+	log_info("event=slack_click incident=%lld action=%s user=%s", (long long)incident, action,
+	         log_q(user));
+	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 2, click_done, c);
+}
+
+/* Reject asks why first: a modal (views.open) on the UI lane. */
+struct modal_job {
+	struct slack *sl;
+	char trigger[128], user[64], channel[64], hash[WIRE_KEY_MAX + 1], key[200];
+	int64_t incident;
+	char *view; /* JSON text */
+};
+
+static void modal_job_free(void *arg)
+{
+	struct modal_job *j = arg;
+	free(j->view);
+	free(j);
+}
+
+static void modal_job(void *arg, struct http_client *hc)
+{
+	struct modal_job *j = arg;
+	cJSON *args = json_new_object(), *view = NULL, *reply = NULL;
+	char err[160];
+	int64_t ra;
+	int rc = -1;
+
+	(void)hc;
+	json_add_str(args, "trigger_id", j->trigger);
+	if (json_parse_object(j->view, strlen(j->view), &view, err, sizeof err) == 0) {
+		json_add(args, "view", view);
+		rc = slack_web_call(j->sl->api_url, j->sl->bot_token, "views.open", args, &reply,
+		                    &ra, err, sizeof err);
+	}
+	cJSON_Delete(args);
+	cJSON_Delete(reply);
+	if (rc < 0) {
+		/* no form: the click still counts, as a reject without a reason */
+		log_warn(
+		    "event=slack_modal_failed incident=%lld error=%s action=reject_without_reason",
+		    (long long)j->incident, log_q(err));
+		click_send(j->sl, STEP_ACT_REJECT, j->incident, j->hash, NULL, j->user, j->channel,
+		           j->key);
+	}
+	modal_job_free(j);
+}
+
+static void reject_modal(struct slack *sl, int64_t incident, const char *hash, const char *trigger,
+                         const char *user, const char *channel, const char *key)
+{
+	cJSON *ctx = json_new_object();
+	struct buf out = {.max = TEMPLATE_MAX_OUTPUT};
+	char err[256];
+	struct modal_job *j;
+
+	json_add_int(ctx, "id", incident);
+	json_add_str(ctx, "hash", hash);
+	json_add_str(ctx, "channel", channel);
+	if (template_render(sl->ts, "reject_modal", ctx, TEMPLATE_ESC_JSON | TEMPLATE_ESC_MRKDWN,
+	                    &out, err, sizeof err) < 0) {
+		log_warn("event=slack_render_failed template=reject_modal error=%s", log_q(err));
+		cJSON_Delete(ctx);
+		buf_free(&out);
+		click_send(sl, STEP_ACT_REJECT, incident, hash, NULL, user, channel, key);
+		return;
+	}
+	cJSON_Delete(ctx);
+	j = xcalloc(1, sizeof *j);
+	j->sl = sl;
+	j->incident = incident;
+	j->view = out.data;
+	str_copy(j->trigger, sizeof j->trigger, trigger);
+	str_copy(j->user, sizeof j->user, user);
+	str_copy(j->channel, sizeof j->channel, channel);
+	str_copy(j->hash, sizeof j->hash, hash);
+	str_copy(j->key, sizeof j->key, key);
+	lane_push(sl->ui, modal_job, modal_job_free, j);
 }
 
 static void handle_actions(struct slack *sl, const cJSON *payload)
@@ -381,11 +491,12 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 	const cJSON *a;
 	const char *uid = json_str(user, "id");
 	const char *cid = json_str(chan, "id");
+	const char *trigger = json_str(payload, "trigger_id");
 
 	if (!cid)
 		cid =
 		    json_str(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
-	if (!uid || !cid) {
+	if (!uid || !cid || !*uid || !*cid) {
 		log_warn("event=slack_bad_click error=%s", log_q("user.id or channel.id missing"));
 		return;
 	}
@@ -393,43 +504,64 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 	{
 		const char *aid = json_str(a, "action_id"), *val = json_str(a, "value");
 		const char *ats = json_str(a, "action_ts");
-		const char *action = NULL;
-		char *end;
-		long long id;
-		char key[200];
+		char arg[WIRE_KEY_MAX + 1], key[300];
+		int64_t id;
 
 		if (!aid || !val)
 			continue;
-		if (!strcmp(aid, "opsbot_ack"))
-			action = "ack";
-		else if (!strcmp(aid, "opsbot_resolve"))
-			action = "resolve";
-		if (!action) {
+		if (strncmp(aid, "opsbot_", 7)) {
 			log_info("event=slack_click_ignored action_id=%s", log_q(aid));
 			continue;
 		}
-		id = strtoll(val, &end, 10);
-		if (*end || id <= 0) {
+		if (cmd_button_value(val, &id, arg, sizeof arg) < 0) {
 			log_warn("event=slack_bad_click error=%s",
 			         log_q("value is not an incident"));
 			continue;
 		}
-		struct click *c = xcalloc(1, sizeof *c);
-		c->sl = sl;
-		c->incident = id;
-		str_copy(c->channel, sizeof c->channel, cid);
-		str_copy(c->user, sizeof c->user, uid);
-		str_copy(c->action, sizeof c->action, action);
-		cJSON *req = wire_new(WIRE_COMMAND, id);
-		json_add_str(req, "action", action);
-		json_add_str(req, "user", uid);
-		json_add_str(req, "surface", "slack");
 		snprintf(key, sizeof key, "slack-click:%s:%s:%s", uid, aid, ats ? ats : "");
-		json_add_str(req, "key", key);
-		log_info("event=slack_click incident=%lld action=%s user=%s", id, action,
-		         log_q(uid));
-		bot_call(sl->b, req, (int)sl->queue_timeout_ms, 2, click_done, c);
+		if (!strcmp(aid + 7, STEP_ACT_REJECT) && trigger && *trigger && *arg)
+			reject_modal(sl, id, arg, trigger, uid, cid, key);
+		else
+			click_send(sl, aid + 7, id, arg, NULL, uid, cid, key);
 	}
+}
+
+/* The reject modal's submission: private_metadata "<incident>:<hash>:<channel>". */
+static void handle_view(struct slack *sl, const cJSON *payload)
+{
+	const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
+	const char *uid = json_str(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+	const char *cb = json_str(view, "callback_id"), *meta = json_str(view, "private_metadata");
+	const char *vid = json_str(view, "id");
+	const cJSON *vals = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+	const char *reason =
+	    json_str(cJSON_GetObjectItemCaseSensitive(
+	                 cJSON_GetObjectItemCaseSensitive(vals, "reason"), "reason"),
+	             "value");
+	char arg[WIRE_KEY_MAX + 80], key[300], *channel;
+	int64_t id;
+
+	if (!cb || strcmp(cb, "opsbot_reject") || !uid || !*uid || !meta ||
+	    cmd_button_value(meta, &id, arg, sizeof arg) < 0 || !(channel = strchr(arg, ':'))) {
+		log_warn("event=slack_bad_view callback_id=%s", log_q(cb ? cb : ""));
+		return;
+	}
+	*channel++ = '\0';
+	snprintf(key, sizeof key, "slack-view:%s:%s", uid, vid ? vid : meta);
+	click_send(sl, STEP_ACT_REJECT, id, arg, reason, uid, channel, key);
+}
+
+/* An interactive payload: block_actions or a modal submission. */
+static void handle_interactive(struct slack *sl, const cJSON *payload)
+{
+	const char *type = json_str(payload, "type");
+	if (type && !strcmp(type, "block_actions"))
+		handle_actions(sl, payload);
+	else if (type && !strcmp(type, "view_submission"))
+		handle_view(sl, payload);
+	else
+		log_info("event=slack_interaction_ignored type=%s", log_q(type ? type : ""));
 }
 
 /* -------------------------------------------------------- app mentions */
@@ -466,7 +598,7 @@ static void handle_event_cb(struct slack *sl, struct slack_in *in, const cJSON *
 	p->from_mention = 1;
 	str_copy(p->channel, sizeof p->channel, channel);
 	str_copy(p->user, sizeof p->user, user);
-	slack_cmd_parse(clean.data ? clean.data : "", &p->cmd);
+	cmd_parse_text(clean.data ? clean.data : "", &p->cmd);
 	buf_free(&clean);
 	/* Slack redelivers unacked events with the same event_id: one key */
 	snprintf(key, sizeof key, "slack-ev:%s", event_id);
@@ -490,9 +622,7 @@ static void on_envelope(void *arg, struct slack_socket *s, int conn, const cJSON
 		handle_slash(sl, &in, payload);
 	} else if (!strcmp(type, "interactive")) {
 		in_ack(sl, &in, NULL); /* at once; the outcome shows in the thread */
-		if (json_str(payload, "type") &&
-		    !strcmp(json_str(payload, "type"), "block_actions"))
-			handle_actions(sl, payload);
+		handle_interactive(sl, payload);
 	} else if (!strcmp(type, "events_api")) {
 		handle_event_cb(sl, &in, payload);
 	} else {
@@ -535,6 +665,7 @@ static void http_commands(struct httpd_x *x, void *arg)
 		cJSON_Delete(form);
 		return;
 	}
+	httpd_header(x, "X-Slack-Request-Timestamp", in.ts, sizeof in.ts);
 	httpd_hold(x);
 	handle_slash(sl, &in, form);
 	cJSON_Delete(form);
@@ -559,8 +690,7 @@ static void http_interactive(struct httpd_x *x, void *arg)
 		return;
 	}
 	httpd_reply_str(x, 200, "text/plain", "");
-	if (json_str(payload, "type") && !strcmp(json_str(payload, "type"), "block_actions"))
-		handle_actions(sl, payload);
+	handle_interactive(sl, payload);
 	cJSON_Delete(payload);
 	cJSON_Delete(form);
 }
@@ -592,36 +722,6 @@ static void http_events(struct httpd_x *x, void *arg)
 
 /* ------------------------------------------------------- queue events */
 
-static const char *sev_icon(const char *sev)
-{
-	if (!sev)
-		return ":white_circle:";
-	if (!strcmp(sev, "critical"))
-		return ":red_circle:";
-	if (!strcmp(sev, "high"))
-		return ":large_orange_circle:";
-	if (!strcmp(sev, "medium"))
-		return ":large_yellow_circle:";
-	if (!strcmp(sev, "low"))
-		return ":large_blue_circle:";
-	return ":white_circle:";
-}
-
-static const char *state_icon(const char *st)
-{
-	if (!st)
-		return ":grey_question:";
-	if (!strcmp(st, WIRE_ST_RESOLVED))
-		return ":white_check_mark:";
-	if (!strcmp(st, WIRE_ST_AWAITING))
-		return ":raised_hand:";
-	if (!strcmp(st, WIRE_ST_PAUSED))
-		return ":double_vertical_bar:";
-	if (is_closed(st))
-		return ":x:";
-	return ":hourglass_flowing_sand:";
-}
-
 static cJSON *snapshot_load(struct slack *sl, int64_t incident)
 {
 	char key[48], *val = NULL, err[64];
@@ -644,13 +744,6 @@ static void snapshot_save(struct slack *sl, int64_t incident, const cJSON *snap)
 	free(val);
 }
 
-static void set_str(cJSON *o, const char *key, const char *val)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-	if (val)
-		json_add_str(o, key, val);
-}
-
 static void render_op(struct slack *sl, struct slack_op *op, const char *tmpl, cJSON *ctx)
 {
 	char err[256];
@@ -668,94 +761,43 @@ static void render_op(struct slack *sl, struct slack_op *op, const char *tmpl, c
 static void push_parent(struct slack *sl, const cJSON *snap, int64_t incident, int64_t seq,
                         int update)
 {
-	cJSON *ctx = json_new_object();
-	const char *state = json_str(snap, "state");
+	cJSON *ctx = step_parent(incident, snap, seq, DEF_TITLE_MAX, TEXT_MAX);
 	struct slack_op *op =
 	    slack_op_new(update ? SLACK_OP_UPDATE : SLACK_OP_PARENT, incident, seq);
-	char *title = slack_clamp(json_str(snap, "title") ? json_str(snap, "title") : "(untitled)",
-	                          TITLE_MAX);
-	char *summary = slack_clamp(json_str(snap, "summary"), TEXT_MAX);
 
-	json_add_int(ctx, "id", incident);
-	json_add_str(ctx, "title", title);
-	json_add_str(ctx, "service", json_str(snap, "service") ? json_str(snap, "service") : "?");
-	json_add_str(ctx, "severity",
-	             json_str(snap, "severity") ? json_str(snap, "severity") : "?");
-	json_add_str(ctx, "state", state ? state : "?");
-	json_add_str(ctx, "source", json_str(snap, "source") ? json_str(snap, "source") : "?");
-	json_add_str(ctx, "summary", summary);
-	json_add_str(ctx, "sev_icon", sev_icon(json_str(snap, "severity")));
-	json_add_str(ctx, "state_icon", state_icon(state));
-	if (json_str(snap, "acked_by"))
-		json_add_str(ctx, "acked_by", json_str(snap, "acked_by"));
-	if (json_str(snap, "resolved_by"))
-		json_add_str(ctx, "resolved_by", json_str(snap, "resolved_by"));
-	if (json_str(snap, "note"))
-		json_add_str(ctx, "note", json_str(snap, "note"));
-	json_add_bool(ctx, "open", !is_closed(state));
-	json_add_int(ctx, "rev", seq);
 	render_op(sl, op, "parent", ctx);
 	if (!update)
 		snprintf(op->key, sizeof op->key, "ev-%lld-parent", (long long)seq);
 	str_copy(op->channel, sizeof op->channel, json_str(snap, "slack_channel"));
 	slack_web_push(sl->web, op);
 	cJSON_Delete(ctx);
-	free(title);
-	free(summary);
 }
 
-static void push_step(struct slack *sl, int64_t incident, int64_t seq, const char *event,
-                      const char *icon, const char *title, const char *who, const char *text)
+static void push_step(struct slack *sl, int64_t incident, int64_t seq, cJSON *step)
 {
-	cJSON *ctx = json_new_object();
 	struct slack_op *op = slack_op_new(SLACK_OP_REPLY, incident, seq);
-	char *t = slack_clamp(text, TEXT_MAX);
-
-	json_add_int(ctx, "id", incident);
-	json_add_str(ctx, "event", event);
-	json_add_str(ctx, "icon", icon);
-	json_add_str(ctx, "title", title);
-	if (who && *who)
-		json_add_str(ctx, "who", who);
-	if (*t)
-		json_add_str(ctx, "text", t);
-	render_op(sl, op, "step", ctx);
+	render_op(sl, op, "step", step);
 	snprintf(op->key, sizeof op->key, "ev-%lld-step", (long long)seq);
 	slack_web_push(sl->web, op);
+}
+
+/* Redraw the plan message in place: the tally, who approved, decided. */
+static void push_plan_edit(struct slack *sl, const cJSON *snap, int64_t incident, int64_t seq)
+{
+	int64_t plan_seq = json_int(snap, "plan_seq", 0);
+	cJSON *ctx;
+	struct slack_op *op;
+
+	if (plan_seq <= 0)
+		return;
+	ctx = step_plan(incident, cJSON_GetObjectItemCaseSensitive(snap, "plan"),
+	                cJSON_GetObjectItemCaseSensitive(snap, "approvals"),
+	                json_bool(snap, "plan_open", 0), TEXT_MAX);
+	op = slack_op_new(SLACK_OP_EDIT, incident, seq);
+	render_op(sl, op, "step", ctx);
+	snprintf(op->key, sizeof op->key, "ev-%lld-step", (long long)plan_seq);
+	slack_web_push(sl->web, op);
 	cJSON_Delete(ctx);
-	free(t);
-}
-
-static const char *job_icon(const char *kind)
-{
-	static const struct {
-		const char *kind, *icon;
-	} m[] = {{WIRE_JOB_DETECT, ":mag:"},
-	         {WIRE_JOB_RETRIEVE, ":books:"},
-	         {WIRE_JOB_PLAN, ":clipboard:"},
-	         {WIRE_JOB_EXECUTE, ":gear:"},
-	         {WIRE_JOB_VERIFY, ":test_tube:"},
-	         {WIRE_JOB_REPORT, ":page_facing_up:"},
-	         {WIRE_JOB_INDEX, ":card_index_dividers:"}};
-	for (size_t i = 0; kind && i < sizeof m / sizeof m[0]; i++)
-		if (!strcmp(kind, m[i].kind))
-			return m[i].icon;
-	return ":white_small_square:";
-}
-
-static void plan_text(const cJSON *plan, struct buf *out)
-{
-	const cJSON *st;
-	int n = 0;
-	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
-	{
-		buf_appendf(out, "%d. %s (risk %s, %s)\n", ++n,
-		            json_str(st, "action") ? json_str(st, "action") : "?",
-		            json_str(st, "risk") ? json_str(st, "risk") : "?",
-		            json_str(st, "approval") ? json_str(st, "approval") : "?");
-	}
-	if (!n)
-		buf_appendf(out, "(no steps)");
 }
 
 static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
@@ -764,10 +806,8 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 	const char *name = json_str(event, "name");
 	int64_t incident = json_int(event, "incident", 0);
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
-	cJSON *snap = NULL;
-	int redraw = 0;
-	char title[200];
-	struct buf text = {.max = 8192};
+	cJSON *snap = NULL, *step = NULL;
+	int redraw;
 	(void)b;
 
 	if (!name || incident <= 0)
@@ -784,118 +824,31 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			goto done;
 		}
 		snap = cJSON_IsObject(data) ? json_dup(data) : json_new_object();
-		set_str(snap, "slack_channel", channel);
-		if (!json_str(snap, "state"))
-			set_str(snap, "state", WIRE_ST_OPEN);
+		cJSON_DeleteItemFromObjectCaseSensitive(snap, "slack_channel");
+		json_add_str(snap, "slack_channel", channel);
+		if (!json_str(snap, "state")) {
+			cJSON_DeleteItemFromObjectCaseSensitive(snap, "state");
+			json_add_str(snap, "state", WIRE_ST_OPEN);
+		}
 		snapshot_save(sl, incident, snap);
 		push_parent(sl, snap, incident, seq, 0);
-		buf_appendf(&text, "%s",
-		            json_str(data, "summary") ? json_str(data, "summary") : "");
-		push_step(sl, incident, seq, name, ":rotating_light:", "Incident opened",
-		          json_str(surf, "user"), text.data ? text.data : "");
-		goto done;
-	}
-	snap = snapshot_load(sl, incident);
-	if (!snap) /* not an incident this surface shows */
-		goto done;
-
-	if (!strcmp(name, WIRE_EV_STAGE)) {
-		const char *to = json_str(data, "to");
-		snprintf(title, sizeof title, "State: %s → %s",
-		         json_str(data, "from") ? json_str(data, "from") : "?", to ? to : "?");
-		if (to) {
-			set_str(snap, "state", to);
-			redraw = 1;
-		}
-		push_step(sl, incident, seq, name, state_icon(to), title, NULL,
-		          json_str(data, "reason") ? json_str(data, "reason") : "");
-	} else if (!strcmp(name, WIRE_EV_COMMAND)) {
-		const char *action = json_str(data, "action"), *user = json_str(data, "user");
-		const char *ic = ":memo:", *t = "Note";
-		if (!action)
-			action = "?";
-		if (!strcmp(action, "ack")) {
-			ic = ":eyes:", t = "Acknowledged";
-			set_str(snap, "acked_by", user);
-			redraw = 1;
-		} else if (!strcmp(action, "resolve")) {
-			ic = ":white_check_mark:", t = "Resolve requested";
-		} else if (!strcmp(action, "pause")) {
-			ic = ":double_vertical_bar:", t = "Paused";
-		} else if (!strcmp(action, "resume")) {
-			ic = ":arrow_forward:", t = "Resumed";
-		} else if (!strcmp(action, "retry")) {
-			ic = ":repeat:", t = "Retry requested";
-		}
-		push_step(sl, incident, seq, name, ic, t, user,
-		          json_str(data, "note") ? json_str(data, "note") : "");
-	} else if (!strcmp(name, WIRE_EV_RESOLVED)) {
-		set_str(snap, "state", WIRE_ST_RESOLVED);
-		set_str(snap, "resolved_by", json_str(data, "by"));
-		set_str(snap, "note", json_str(data, "note"));
-		redraw = 1;
-		push_step(sl, incident, seq, name, ":white_check_mark:", "Resolved",
-		          json_str(data, "by"),
-		          json_str(data, "note") ? json_str(data, "note") : "");
-	} else if (!strcmp(name, WIRE_EV_FINDINGS)) {
-		const char *kind = json_str(data, "kind");
-		const cJSON *res = cJSON_GetObjectItemCaseSensitive(data, "result");
-		const char *sum =
-		    json_str(res, "summary") ? json_str(res, "summary") : json_str(data, "summary");
-		snprintf(title, sizeof title, "%c%s finished",
-		         kind ? toupper((unsigned char)*kind) : '?', kind && *kind ? kind + 1 : "");
-		push_step(sl, incident, seq, name, job_icon(kind), title, NULL, sum ? sum : "");
-	} else if (!strcmp(name, WIRE_EV_PLAN)) {
-		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
-		plan_text(plan, &text);
-		if (json_bool(data, "needs_approval", 0))
-			buf_appendf(&text, "\nSome steps need approval before they run.");
-		push_step(sl, incident, seq, name, ":clipboard:", "Plan proposed", NULL,
-		          text.data ? text.data : "");
-	} else if (!strcmp(name, WIRE_EV_APPROVAL)) {
-		const char *d = json_str(data, "decision");
-		push_step(sl, incident, seq, name,
-		          d && !strcmp(d, "reject") ? ":no_entry:" : ":ballot_box_with_check:",
-		          d && !strcmp(d, "reject") ? "Plan rejected" : "Plan approved",
-		          json_str(data, "user"), "");
-	} else if (!strcmp(name, WIRE_EV_DEAD)) {
-		snprintf(title, sizeof title, "%s failed after %lld attempts",
-		         json_str(data, "kind") ? json_str(data, "kind") : "a job",
-		         (long long)json_int(data, "attempts", 0));
-		buf_appendf(&text,
-		            "%s\nopsbot stopped retrying. An admin can run it again with "
-		            "`opsbotctl retry %lld`.",
-		            json_str(data, "error") ? json_str(data, "error") : "",
-		            (long long)json_int(data, "job", 0));
-		push_step(sl, incident, seq, name, ":x:", title, NULL, text.data);
-	} else if (!strcmp(name, WIRE_EV_RETRY)) {
-		snprintf(title, sizeof title, "%s will be retried (attempt %lld)",
-		         json_str(data, "kind") ? json_str(data, "kind") : "a job",
-		         (long long)json_int(data, "attempt", 0));
-		push_step(sl, incident, seq, name, ":hourglass:", title, NULL,
-		          json_str(data, "error") ? json_str(data, "error") : "");
-	} else if (!strcmp(name, WIRE_EV_UPDATED)) {
-		const cJSON *f;
-		cJSON_ArrayForEach(f, data)
-		{
-			if (cJSON_IsString(f)) {
-				set_str(snap, f->string, f->valuestring);
-				buf_appendf(&text, "%s: %s\n", f->string, f->valuestring);
-				redraw = 1;
-			}
-		}
-		push_step(sl, incident, seq, name, ":pencil2:", "Incident updated", NULL,
-		          text.data ? text.data : "");
 	} else {
-		push_step(sl, incident, seq, name, ":information_source:", name, NULL,
-		          json_str(data, "summary") ? json_str(data, "summary") : "");
+		snap = snapshot_load(sl, incident);
+		if (!snap) /* not an incident this surface shows */
+			goto done;
 	}
-	if (redraw) {
+	step = step_event(event, snap, TEXT_MAX);
+	if (step)
+		push_step(sl, incident, seq, step);
+	redraw = step_snapshot_apply(snap, event);
+	if (redraw)
 		snapshot_save(sl, incident, snap);
+	if (redraw & STEP_REDRAW_PARENT)
 		push_parent(sl, snap, incident, seq, 1);
-	}
+	if (redraw & STEP_REDRAW_PLAN)
+		push_plan_edit(sl, snap, incident, seq);
 done:
-	buf_free(&text);
+	cJSON_Delete(step);
 	cJSON_Delete(snap);
 	slack_web_push(sl->web, slack_op_new(SLACK_OP_DONE, incident, seq));
 }
@@ -930,6 +883,7 @@ static void fini(struct bot *b, void *priv)
 	int64_t d;
 
 	slack_socket_stop(sl->sock);
+	lane_stop(sl->ui);
 	d = slack_web_stop(sl->web);
 	if (d > sl->done_reported)
 		bot_surface_done(b, "slack", d);
@@ -986,6 +940,9 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	    ((mode == 1 || mode == 2) && !sl->signing_secret) || !sl->ts)
 		goto fail;
 	wc.bot_token = bot_token;
+	sl->api_url = api_url;
+	sl->bot_token = bot_token;
+	sl->ui = lane_start("slack-ui", 1);
 	if (slack_web_start(&sl->web, &wc, b, err, sizeof err) < 0) {
 		config_error(cfg, "slack", "enabled", "%s", err);
 		goto fail;
@@ -1015,6 +972,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	return 1;
 fail:
 	slack_socket_stop(sl->sock);
+	lane_stop(sl->ui);
 	slack_web_stop(sl->web);
 	template_set_free(sl->ts);
 	free(sl);

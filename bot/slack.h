@@ -4,7 +4,6 @@
  *   slack.c         the surface: config, events -> messages, commands, clicks
  *   slack_web.c     Web API sender thread (ordered outbox, rate limits)
  *   slack_socket.c  Socket Mode client on the lws loop
- *   slack_cmd.c     /incident text parsing
  *   slack_render.c  templates -> {text, blocks}
  *   slack_sig.c     HTTP mode request signatures
  */
@@ -27,15 +26,19 @@ enum slack_op_kind {
 	SLACK_OP_UPDATE,    /* chat.update the parent */
 	SLACK_OP_REPLY,     /* post in the incident's thread */
 	SLACK_OP_EPHEMERAL, /* chat.postEphemeral to one user */
+	SLACK_OP_EDIT,      /* chat.update the thread reply posted under `key` */
 	SLACK_OP_DONE,      /* every op before this finished: event `seq` is done */
 };
 
+struct slack_web;
 struct slack_op {
 	struct slack_op *next;
+	struct slack_web *web; /* set by slack_web_push */
 	enum slack_op_kind kind;
 	int64_t incident;
 	int64_t seq;
-	char key[96];     /* posted-once key (event id + part), "" for none */
+	char key[96];     /* posted-once key (event id + part), "" for none;
+	                     EDIT: the key of the reply to change */
 	char channel[64]; /* PARENT/EPHEMERAL: where; others look the thread up */
 	char user[64];    /* EPHEMERAL */
 	char *text;       /* owned */
@@ -77,32 +80,6 @@ int slack_web_call(const char *api_url, const char *token, const char *method, c
 
 struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq);
 
-/* ---- slack_cmd.c: /incident text ---- */
-
-enum slack_cmd_kind {
-	SLACK_CMD_HELP,
-	SLACK_CMD_DECLARE,
-	SLACK_CMD_STATUS,
-	SLACK_CMD_LIST,
-	SLACK_CMD_RESOLVE,
-	SLACK_CMD_PAUSE,
-	SLACK_CMD_RESUME,
-	SLACK_CMD_BAD, /* err says what was wrong; answer with help */
-};
-
-struct slack_cmd {
-	enum slack_cmd_kind kind;
-	int64_t incident;  /* STATUS (0 = all open), RESOLVE, PAUSE, RESUME */
-	char service[64];  /* DECLARE */
-	char severity[16]; /* DECLARE: sev=... or "high" */
-	char text[1024];   /* DECLARE summary, RESOLVE note */
-	char err[160];     /* BAD */
-};
-
-/* Parse the text after "/incident".  Never fails: bad input gives BAD. */
-void slack_cmd_parse(const char *text, struct slack_cmd *out);
-extern const char slack_cmd_help[];
-
 /* ---- slack_render.c ---- */
 
 /*
@@ -114,8 +91,10 @@ int slack_render(const struct template_set *ts, const char *name, const cJSON *c
                  char **blocks, char *err, size_t errlen);
 /* Load templates from dir, falling back to the built-in set when dir is absent. */
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen);
-/* Cut s to at most max characters (UTF-8 aware), adding an ellipsis; new string. */
-char *slack_clamp(const char *s, size_t max);
+/* Render the plain-text template `name` with ctx (mrkdwn escaping); a new
+ * string (caller frees), or NULL with err. */
+char *slack_render_text(const struct template_set *ts, const char *name, const cJSON *ctx,
+                        char *err, size_t errlen);
 
 /* ---- slack_socket.c: Socket Mode ---- */
 
