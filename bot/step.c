@@ -550,7 +550,18 @@ int step_snapshot_apply(cJSON *snap, const cJSON *event)
 		    cJSON_GetObjectItemCaseSensitive(snap, "plan"), "plan");
 		const char *hash = json_str(plan, "hash"), *h = json_str(data, "plan");
 		cJSON *list = cJSON_GetObjectItemCaseSensitive(snap, "approvals");
-		if (hash && h && !strcmp(hash, h) && cJSON_IsArray(list) &&
+		const cJSON *x;
+		int seen = 0;
+		cJSON_ArrayForEach(x, list)
+		{
+			/* the same decision replayed after a restart counts once */
+			if (json_str(x, "user") && json_str(data, "user") &&
+			    !strcmp(json_str(x, "user"), json_str(data, "user")) &&
+			    json_str(x, "decision") && json_str(data, "decision") &&
+			    !strcmp(json_str(x, "decision"), json_str(data, "decision")))
+				seen = 1;
+		}
+		if (!seen && hash && h && !strcmp(hash, h) && cJSON_IsArray(list) &&
 		    cJSON_GetArraySize(list) < 64) {
 			cJSON *a = json_new_object();
 			add_str(a, "user", json_str(data, "user"));

@@ -1,0 +1,82 @@
+/*
+ * discord_render.c: Discord message bodies from templates/discord/
+ * (lib/template.h), rendered with Discord-markdown + JSON escaping.  The
+ * contexts are the neutral steps and parents of bot/step.h: the templates
+ * hold every word and the layout (embeds, buttons) of what Discord shows.
+ * What C keeps is Discord's hard limits, so a long step never turns into a
+ * refused post.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discord.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "step.h"
+#include "template.h"
+
+#define CONTENT_MAX     2000 /* characters of a message's content */
+#define DESCRIPTION_MAX 4096 /* characters of an embed's description */
+
+int discord_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
+{
+	static const char *const need[] = {"incident", "step", "help", "reject_modal"};
+
+	if (template_set_load(dir, out, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+		if (!template_set_has(*out, need[i])) {
+			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
+			template_set_free(*out);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Cut o[key] (a string) to max characters. */
+static void clamp_field(cJSON *o, const char *key, size_t max)
+{
+	const char *s = json_str(o, key);
+	if (!s || strlen(s) <= max)
+		return;
+	char *c = step_clamp(s, max);
+	cJSON_ReplaceItemInObjectCaseSensitive(o, key, cJSON_CreateString(c));
+	free(c);
+}
+
+cJSON *discord_render(const struct template_set *ts, const char *name, const cJSON *ctx)
+{
+	struct buf out = {.max = TEMPLATE_MAX_OUTPUT};
+	char err[256];
+	cJSON *msg = NULL, *e;
+
+	if (template_render(ts, name, ctx, TEMPLATE_ESC_DISCORD | TEMPLATE_ESC_JSON, &out, err,
+	                    sizeof err) < 0 ||
+	    json_parse_object(out.data ? out.data : "", out.len, &msg, err, sizeof err) < 0) {
+		log_error("event=discord_template_failed template=%s error=%s", name, log_q(err));
+		msg = NULL;
+	}
+	buf_free(&out);
+	if (msg) {
+		clamp_field(msg, "content", CONTENT_MAX);
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(msg, "embeds"))
+		    clamp_field(e, "description", DESCRIPTION_MAX);
+	}
+	return msg;
+}
+
+char *discord_md(const char *s, size_t max)
+{
+	char *c = step_clamp(s ? s : "?", max);
+	struct buf b = {.max = 8 * max + 64};
+	if (template_escape(c, TEMPLATE_ESC_DISCORD, &b) < 0 || !b.data) {
+		buf_free(&b);
+		return c;
+	}
+	free(c);
+	return b.data;
+}
