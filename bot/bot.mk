@@ -41,7 +41,7 @@ UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
 INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
 	tests/integration/slack_restart.sh tests/integration/slack_crash_window.sh \
 	tests/integration/slack_http.sh \
-	tests/integration/slack_fatal.sh
+	tests/integration/slack_fatal.sh tests/integration/slack_commands.sh tests/integration/slack_approval.sh
 
 BENCHES += chat_slack
 .PHONY: bench-chat_slack

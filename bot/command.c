@@ -391,3 +391,17 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 	}
 	return req;
 }
+
+cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err)
+{
+	const char *m = json_str(reply, "message");
+	cJSON *copy;
+
+	if (!req || !cJSON_GetObjectItemCaseSensitive(req, "reason"))
+		return NULL;
+	if (!(m && strstr(m, "'reason'")) && !(err && strstr(err, "'reason'")))
+		return NULL;
+	copy = json_dup(req);
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "reason");
+	return copy;
+}

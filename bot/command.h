@@ -88,4 +88,12 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
  */
 int cmd_button_value(const char *value, int64_t *incident, char *arg, size_t arglen);
 
+/*
+ * A queue older than the approve "reason" field refuses it as an unknown
+ * field.  When the refusal (err, or the reply's message) says so, returns a
+ * copy of req without the reason to send instead (caller owns it); else
+ * NULL.  The click then still counts, without its reason.
+ */
+cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err);
+
 #endif

@@ -249,7 +249,8 @@ struct pending {
 	struct discord *d;
 	char token[512];
 	char what[16];
-	int edit; /* 1: edit @original; 0: ephemeral follow-up only on error */
+	int edit;    /* 1: edit @original; 0: ephemeral follow-up only on error */
+	cJSON *sent; /* a copy of a request with a reason, for cmd_without_reason */
 };
 
 static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
@@ -258,6 +259,14 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	struct pending *p = arg;
 	struct discord *d = p->d;
 	char msg[2000];
+	cJSON *again = rc == -2 ? cmd_without_reason(p->sent, reply, err) : NULL;
+	if (again) {
+		log_warn("event=discord_reason_dropped what=%s", p->what);
+		cJSON_Delete(p->sent);
+		p->sent = NULL;
+		bot_call(d->b, again, d->queue_timeout_ms, 2, queue_done, p);
+		return;
+	}
 	if (rc == 0) {
 		if (strcmp(p->what, "declare") == 0) {
 			snprintf(msg, sizeof msg,
@@ -316,6 +325,7 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 		log_warn("event=discord_queue_refused what=%s rc=%d error=%s", p->what, rc,
 		         log_q(why ? why : err));
 	}
+	cJSON_Delete(p->sent);
 	free(p);
 }
 
@@ -326,6 +336,8 @@ static void queue_send(struct discord *d, cJSON *req, const char *token, const c
 	str_copy(p->token, sizeof p->token, token);
 	str_copy(p->what, sizeof p->what, what);
 	p->edit = edit;
+	if (cJSON_GetObjectItemCaseSensitive(req, "reason"))
+		p->sent = json_dup(req);
 	bot_call(d->b, req, d->queue_timeout_ms, 2, queue_done, p);
 }
 

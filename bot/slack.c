@@ -359,6 +359,7 @@ struct click {
 	struct slack *sl;
 	char channel[64], user[64], action[16];
 	int64_t incident;
+	cJSON *sent; /* a copy of a request with a reason, for cmd_without_reason */
 };
 
 static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
@@ -366,7 +367,17 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	struct click *c = arg;
 	char msg[700];
 	(void)b;
-	(void)reply;
+	if (rc == -2) {
+		cJSON *again = cmd_without_reason(c->sent, reply, err);
+		if (again) {
+			log_warn("event=slack_reason_dropped incident=%lld error=%s",
+			         (long long)c->incident, log_q(err));
+			cJSON_Delete(c->sent);
+			c->sent = NULL;
+			bot_call(c->sl->b, again, (int)c->sl->queue_timeout_ms, 2, click_done, c);
+			return;
+		}
+	}
 	if (rc != 0) {
 		/* the queue is the judge; its reason goes to the clicking person only */
 		const char *m = rc == -1            ? queue_down
@@ -381,6 +392,7 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
 	}
+	cJSON_Delete(c->sent);
 	free(c);
 }
 
@@ -404,6 +416,8 @@ static void click_send(struct slack *sl, const char *action, int64_t incident, c
 	str_copy(c->channel, sizeof c->channel, channel);
 	str_copy(c->user, sizeof c->user, user);
 	str_copy(c->action, sizeof c->action, action);
+	if (reason && *reason)
+		c->sent = json_dup(req);
 	log_info("event=slack_click incident=%lld action=%s user=%s", (long long)incident, action,
 	         log_q(user));
 	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 2, click_done, c);

@@ -545,6 +545,7 @@ int step_snapshot_apply(cJSON *snap, const cJSON *event)
 		json_add_bool(snap, "plan_open",
 		              json_bool(data, "needs_approval", 0) && json_str(plan, "hash"));
 		json_add(snap, "approvals", json_new_array());
+		r |= STEP_CHANGED;
 	} else if (!strcmp(name, WIRE_EV_APPROVAL)) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(snap, "plan"), "plan");
@@ -574,5 +575,5 @@ int step_snapshot_apply(cJSON *snap, const cJSON *event)
 				r |= plan_close(snap);
 		}
 	}
-	return r;
+	return r ? r | STEP_CHANGED : 0;
 }

@@ -79,10 +79,12 @@ cJSON *step_parent(int64_t incident, const cJSON *snap, int64_t rev, size_t titl
  * Fold an event into an incident snapshot (state, acked_by, resolved_by,
  * note, updated fields, the pending plan and its approvals).  Returns a
  * bit set: STEP_REDRAW_PARENT when the parent message changed,
- * STEP_REDRAW_PLAN when the plan message changed (tally, decided).
+ * STEP_REDRAW_PLAN when the plan message changed (tally, decided),
+ * STEP_CHANGED whenever the snapshot changed at all.
  */
 #define STEP_REDRAW_PARENT 1
 #define STEP_REDRAW_PLAN   2
+#define STEP_CHANGED       4 /* the snapshot changed (save it) */
 int step_snapshot_apply(cJSON *snap, const cJSON *event);
 
 /* "resolved", "awaiting", "paused", "closed" (rejected, expired, failed), "active" or "unknown". */

@@ -204,20 +204,20 @@ static void test_snapshot_fold(void **state)
 	(void)state;
 	assert_int_equal(apply(snap, "{\"name\":\"incident.stage\",\"data\":{\"from\":\"open\","
 	                             "\"to\":\"planning\"}}"),
-	                 STEP_REDRAW_PARENT);
+	                 STEP_REDRAW_PARENT | STEP_CHANGED);
 	assert_string_equal(json_str(snap, "state"), "planning");
 	assert_int_equal(apply(snap, "{\"name\":\"command.recorded\",\"data\":{\"action\":\"ack\","
 	                             "\"user\":\"U9\"}}"),
-	                 STEP_REDRAW_PARENT);
+	                 STEP_REDRAW_PARENT | STEP_CHANGED);
 	assert_string_equal(json_str(snap, "acked_by"), "U9");
 	assert_int_equal(apply(snap, "{\"name\":\"plan.proposed\",\"seq\":7,\"data\":{"
 	                             "\"needs_approval\":true,\"plan\":{\"hash\":\"h\"}}}"),
-	                 0);
+	                 STEP_CHANGED);
 	assert_int_equal(json_int(snap, "plan_seq", 0), 7);
 	assert_true(json_bool(snap, "plan_open", 0));
 	const char *ok = "{\"name\":\"approval.recorded\",\"data\":{\"decision\":\"approve\","
 	                 "\"user\":\"U1\",\"plan\":\"h\"}}";
-	assert_int_equal(apply(snap, ok), STEP_REDRAW_PLAN);
+	assert_int_equal(apply(snap, ok), STEP_REDRAW_PLAN | STEP_CHANGED);
 	/* the same decision replayed after a restart counts once */
 	assert_int_equal(apply(snap, ok), 0);
 	/* another plan's approval is not this one's */
@@ -229,16 +229,16 @@ static void test_snapshot_fold(void **state)
 	/* leaving awaiting_approval takes the buttons off */
 	assert_int_equal(apply(snap, "{\"name\":\"incident.stage\",\"data\":{\"from\":"
 	                             "\"awaiting_approval\",\"to\":\"executing\"}}"),
-	                 STEP_REDRAW_PARENT | STEP_REDRAW_PLAN);
+	                 STEP_REDRAW_PARENT | STEP_REDRAW_PLAN | STEP_CHANGED);
 	assert_false(json_bool(snap, "plan_open", 1));
 	assert_int_equal(apply(snap, "{\"name\":\"incident.resolved\",\"data\":{\"by\":\"U4\","
 	                             "\"note\":\"done\"}}"),
-	                 STEP_REDRAW_PARENT);
+	                 STEP_REDRAW_PARENT | STEP_CHANGED);
 	assert_string_equal(json_str(snap, "state"), "resolved");
 	assert_string_equal(json_str(snap, "resolved_by"), "U4");
 	assert_int_equal(apply(snap, "{\"name\":\"incident.updated\",\"data\":{\"severity\":"
 	                             "\"low\"}}"),
-	                 STEP_REDRAW_PARENT);
+	                 STEP_REDRAW_PARENT | STEP_CHANGED);
 	assert_string_equal(json_str(snap, "severity"), "low");
 	cJSON_Delete(snap);
 }
