@@ -29,7 +29,7 @@ BENCHES += chat_discord
 bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/dbench $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
 INTEG_TESTS += tests/integration/discord_restart.sh
-INTEG_TESTS += tests/integration/discord_approval.sh
+INTEG_TESTS += tests/integration/discord_approval.sh tests/integration/discord_crash_window.sh
 
 $(B)/tests/discord_render_test: $(B)/bot/discord_render_test.o $(B)/bot/discord_render.o \
 		$(B)/bot/step.o $(LIB_A)

@@ -26,6 +26,8 @@
  *        drop {hold_ms, forget} | close {code} | acks {on} | heartbeat |
  *        dispatch {t, d}}
  *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
+ *   POST /_fake/stall {posts:N}  store the next N channel posts but never
+ *        answer them (a crash-window test kills the bot meanwhile)
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
  */
 #ifndef FAKE_DISCORD_DREST_H
