@@ -60,23 +60,18 @@ static void post_job_free(void *arg)
 
 static cJSON *snapshot_load(struct discord *d, int64_t id)
 {
-	char key[48], *val = NULL, err[64];
-	cJSON *o = NULL;
+	char key[48];
+	cJSON *o;
 	snprintf(key, sizeof key, "inc:%lld", (long long)id);
-	if (state_kv_get(d->post_state, SURFACE, key, &val) == 1 &&
-	    json_parse_object(val, strlen(val), &o, err, sizeof err) < 0)
-		o = NULL;
-	free(val);
-	return o;
+	return state_kv_get_json(d->post_state, SURFACE, key, &o) == 1 ? o : NULL;
 }
 
 static void snapshot_save(struct discord *d, int64_t id, const cJSON *snap)
 {
-	char key[48], *val = json_print(snap);
+	char key[48];
 	snprintf(key, sizeof key, "inc:%lld", (long long)id);
-	if (state_kv_put(d->post_state, SURFACE, key, val) < 0)
+	if (state_kv_put_json(d->post_state, SURFACE, key, snap) < 0)
 		log_warn("event=discord_snapshot_save_failed incident=%lld", (long long)id);
-	free(val);
 }
 
 /* An incident shown before snapshots were kept: its record from the queue. */

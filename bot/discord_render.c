@@ -24,17 +24,7 @@ int discord_render_load(const char *dir, struct template_set **out, char *err, s
 {
 	static const char *const need[] = {"incident", "step", "help", "reject_modal"};
 
-	if (template_set_load(dir, out, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
-		if (!template_set_has(*out, need[i])) {
-			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
-			template_set_free(*out);
-			*out = NULL;
-			return -1;
-		}
-	}
-	return 0;
+	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }
 
 /* Cut o[key] (a string) to max characters. */

@@ -738,24 +738,18 @@ static void http_events(struct httpd_x *x, void *arg)
 
 static cJSON *snapshot_load(struct slack *sl, int64_t incident)
 {
-	char key[48], *val = NULL, err[64];
-	cJSON *o = NULL;
-
+	char key[48];
+	cJSON *o;
 	snprintf(key, sizeof key, "inc:%lld", (long long)incident);
-	if (state_kv_get(sl->b->state, "slack", key, &val) == 1 &&
-	    json_parse_object(val, strlen(val), &o, err, sizeof err) < 0)
-		o = NULL;
-	free(val);
-	return o;
+	return state_kv_get_json(sl->b->state, "slack", key, &o) == 1 ? o : NULL;
 }
 
 static void snapshot_save(struct slack *sl, int64_t incident, const cJSON *snap)
 {
-	char key[48], *val = json_print(snap);
+	char key[48];
 	snprintf(key, sizeof key, "inc:%lld", (long long)incident);
-	if (state_kv_put(sl->b->state, "slack", key, val) < 0)
+	if (state_kv_put_json(sl->b->state, "slack", key, snap) < 0)
 		log_warn("event=slack_snapshot_save_failed incident=%lld", (long long)incident);
-	free(val);
 }
 
 static void render_op(struct slack *sl, struct slack_op *op, const char *tmpl, cJSON *ctx)

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "mem.h"
 #include "slack.h"
+#include "step.h"
 #include "template.h"
 
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
@@ -22,17 +23,7 @@ int slack_render_load(const char *dir, struct template_set **out, char *err, siz
 	static const char *const need[] = {"parent",    "parent_text", "step",
 	                                   "step_text", "help_text",   "reject_modal"};
 
-	if (template_set_load(dir, out, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
-		if (!template_set_has(*out, need[i])) {
-			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
-			template_set_free(*out);
-			*out = NULL;
-			return -1;
-		}
-	}
-	return 0;
+	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }
 
 int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "mem.h"
 #include "severity.h"
+#include "template.h"
 #include "wire.h"
 
 #define BUTTONS_PER_ROW 5
@@ -41,6 +42,22 @@ char *step_clamp(const char *s, size_t max)
 		}
 	}
 	return xstrdup(s);
+}
+
+int step_templates_load(const char *dir, const char *const *need, size_t n,
+                        struct template_set **out, char *err, size_t errlen)
+{
+	if (template_set_load(dir, out, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!template_set_has(*out, need[i])) {
+			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
+			template_set_free(*out);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int step_state_final(const char *st)

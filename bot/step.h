@@ -92,6 +92,14 @@ const char *step_state_bucket(const char *state);
 /* Whether an incident in this state is finished. */
 int step_state_final(const char *state);
 
+/*
+ * Load a surface's templates from dir and check that every name in need
+ * (n of them) is there.  0, or -1 with err naming the folder and template.
+ */
+struct template_set;
+int step_templates_load(const char *dir, const char *const *need, size_t n,
+                        struct template_set **out, char *err, size_t errlen);
+
 /* s cut to at most max characters on a UTF-8 boundary, with an ellipsis
  * counted in max; NULL gives "".  Caller frees. */
 char *step_clamp(const char *s, size_t max);
