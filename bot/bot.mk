@@ -6,7 +6,7 @@
 # until then its objects are still compiled, so the code is checked.
 
 BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c bot/form.c \
-	bot/slack.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
+	bot/slack.c bot/slack_in.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
 	bot/chatstats.c bot/lane.c bot/step.c bot/command.c
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
 ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too

@@ -1,7 +1,8 @@
 /*
  * slack.h: the pieces of opsbot-bot's Slack surface, shared between its
  * files:
- *   slack.c         the surface: config, events -> messages, commands, clicks
+ *   slack.c         the surface: config, start-up, events -> messages
+ *   slack_in.c      commands, clicks, the reject modal, mentions (in)
  *   slack_web.c     Web API sender thread (ordered outbox, rate limits)
  *   slack_socket.c  Socket Mode client on the lws loop
  *   slack_render.c  templates -> {text, blocks}
@@ -16,8 +17,28 @@
 #include <cjson/cJSON.h>
 
 struct bot;
+struct httpd_x;
+struct lane;
+struct slack_socket;
 struct state;
 struct template_set;
+
+/* ---- slack.c: the surface, shared with slack_in.c ---- */
+
+struct slack {
+	struct bot *b;
+	struct template_set *ts;
+	struct slack_web *web;
+	struct slack_socket *sock;
+	struct lane *ui; /* modals (views.open): never behind the outbox's posts */
+	const char *api_url, *bot_token;
+	const char *channel; /* default channel, may be NULL */
+	const char *signing_secret;
+	int64_t queue_timeout_ms;
+	int64_t done_reported;
+	int64_t done_at_ms;
+	int health_set; /* the socket's problem is in /healthz */
+};
 
 /* ---- slack_web.c: the outbox ---- */
 
@@ -124,5 +145,12 @@ int slack_socket_connected(const struct slack_socket *s);
  * or NULL while it is not; the string lives as long as s. */
 const char *slack_socket_problem(const struct slack_socket *s);
 void slack_socket_stop(struct slack_socket *s);
+
+/* ---- slack_in.c: inbound ---- */
+
+void slack_in_envelope(void *arg, struct slack_socket *s, int conn, const cJSON *envelope);
+void slack_in_http_commands(struct httpd_x *x, void *arg);
+void slack_in_http_interactive(struct httpd_x *x, void *arg);
+void slack_in_http_events(struct httpd_x *x, void *arg);
 
 #endif
