@@ -47,6 +47,8 @@
 
 #include "config.h"
 #include "defaults.h"
+#include "severity.h"
+#include "submit.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -671,7 +673,7 @@ static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_
 
 static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
-	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
+	const char *service = NULL, *title = NULL, *severity = SEVERITY_DEFAULT, *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
 	for (int i = 1; i < argc; i++) {
@@ -727,13 +729,12 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			        "opsbotctl: submit needs --service and --title (or --file)\n");
 			return CTL_USAGE;
 		}
-		spec = json_new_object();
-		json_add_str(spec, "title", title);
-		json_add_str(spec, "service", service);
-		json_add_str(spec, "severity", severity);
-		json_add_str(spec, "source", "cli");
-		if (summary)
-			json_add_str(spec, "summary", summary);
+		struct submit_incident si = {.title = title,
+		                             .service = service,
+		                             .severity = severity,
+		                             .source = "cli",
+		                             .summary = summary};
+		spec = submit_spec_new(&si);
 	}
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");

@@ -4,14 +4,10 @@
 #include "json.h"
 #include "wire.h"
 
-cJSON *submit_incident_new(const struct submit_incident *s)
+cJSON *submit_spec_new(const struct submit_incident *s)
 {
-	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	cJSON *spec = json_new_object();
 
-	json_add_str(req, "what", "incident");
-	if (s->key)
-		json_add_str(req, "key", s->key);
 	json_add_str(spec, "title", s->title);
 	json_add_str(spec, "service", s->service);
 	json_add_str(spec, "severity", s->severity);
@@ -25,6 +21,16 @@ cJSON *submit_incident_new(const struct submit_incident *s)
 		json_add_str(surf, "user", s->user ? s->user : "");
 		json_add(spec, "surface", surf);
 	}
-	json_add(req, "spec", spec);
+	return spec;
+}
+
+cJSON *submit_incident_new(const struct submit_incident *s)
+{
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+
+	json_add_str(req, "what", "incident");
+	if (s->key)
+		json_add_str(req, "key", s->key);
+	json_add(req, "spec", submit_spec_new(s));
 	return req;
 }

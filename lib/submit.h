@@ -15,6 +15,8 @@ struct submit_incident {
 	const char *surface_kind, *channel, *user;
 };
 
+/* Just the incident spec object of such a request; caller owns it. */
+cJSON *submit_spec_new(const struct submit_incident *s);
 /* A new submit request; caller owns it (cJSON_Delete). */
 cJSON *submit_incident_new(const struct submit_incident *s);
 
