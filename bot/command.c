@@ -283,6 +283,7 @@ cJSON *cmd_request(const struct cmd *c, const struct cmd_origin *o, const char *
 		    .surface_kind = o->surface,
 		    .channel = o->channel,
 		    .user = o->user,
+		    .user_id = o->user_id,
 		};
 		return submit_incident_new(&s);
 	}
@@ -350,7 +351,8 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 		}
 		req = wire_new(WIRE_APPROVE, incident);
 		json_add_str(req, "plan", arg);
-		json_add_str(req, "user", o->user);
+		/* the queue judges by the id policy.conf names, not a display label */
+		json_add_str(req, "user", o->user_id ? o->user_id : o->user);
 		json_add_str(req, "surface", o->surface);
 		json_add_str(req, "decision", action);
 		if (reason && *reason)

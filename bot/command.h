@@ -61,7 +61,9 @@ void cmd_parse_options(const cJSON *data, struct cmd *out);
 struct cmd_origin {
 	const char *surface; /* "slack", "discord" */
 	const char *channel;
-	const char *user;
+	const char *user;    /* as people read it (Discord: "name (id)") */
+	const char *user_id; /* the chat user id when user is a label, else NULL:
+	                        approvals are judged by it (config/policy.conf) */
 };
 
 /*

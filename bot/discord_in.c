@@ -353,11 +353,31 @@ static int seen_before(struct discord *d, const char *id)
 	return 0;
 }
 
+/*
+ * The clicking or typing person's Discord id, for the queue's policy, once
+ * the queue judges approvals by it (its wire has approval.refused); before
+ * that the label is what the queue records.  NULL: none.
+ */
+static const char *user_id(const cJSON *in)
+{
+#ifdef WIRE_EV_APPROVAL_REFUSED
+	const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
+	if (!mu)
+		mu = cJSON_GetObjectItemCaseSensitive(in, "user");
+	return json_str(mu, "id");
+#else
+	(void)in;
+	return NULL;
+#endif
+}
+
 static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, const char *user,
                        const char *channel)
 {
 	struct cmd c;
-	struct cmd_origin o = {.surface = SURFACE, .channel = channel, .user = user};
+	struct cmd_origin o = {
+	    .surface = SURFACE, .channel = channel, .user = user, .user_id = user_id(in)};
 	char key[64];
 	cJSON *req;
 
@@ -404,8 +424,10 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 {
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
 	const char *cid = json_str(data, "custom_id");
-	struct cmd_origin o = {
-	    .surface = SURFACE, .channel = json_str(in, "channel_id"), .user = user};
+	struct cmd_origin o = {.surface = SURFACE,
+	                       .channel = json_str(in, "channel_id"),
+	                       .user = user,
+	                       .user_id = user_id(in)};
 	char action[16] = "", arg[101] = "", key[64];
 	long long incident = 0;
 	const char *why;
@@ -439,8 +461,10 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 	const char *cid = json_str(data, "custom_id");
 	const cJSON *row, *c;
 	const char *reason = NULL, *why;
-	struct cmd_origin o = {
-	    .surface = SURFACE, .channel = json_str(in, "channel_id"), .user = user};
+	struct cmd_origin o = {.surface = SURFACE,
+	                       .channel = json_str(in, "channel_id"),
+	                       .user = user,
+	                       .user_id = user_id(in)};
 	char hash[101] = "", key[64];
 	long long incident = 0;
 	cJSON *req;

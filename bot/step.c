@@ -16,7 +16,12 @@
 #include "wire.h"
 
 #define BUTTONS_PER_ROW 5
-#define PLAN_STEPS_MAX  10 /* a plan message stays within one chat message */
+#ifdef WIRE_EV_APPROVAL_REFUSED
+#define STEP_EV_APPROVAL_REFUSED WIRE_EV_APPROVAL_REFUSED
+#else
+#define STEP_EV_APPROVAL_REFUSED "approval.refused" /* lib/wire.h once the queue judges */
+#endif
+#define PLAN_STEPS_MAX 10 /* a plan message stays within one chat message */
 
 char *step_clamp(const char *s, size_t max)
 {
@@ -216,6 +221,7 @@ cJSON *step_plan(int64_t incident, const cJSON *data, const cJSON *approvals, in
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(plan, "steps"), *st, *c;
 	const char *hash = json_str(plan, "hash");
 	int needs = json_bool(data, "needs_approval", 0), high = 0, n = 0;
+	int64_t have = -1, need_q = 0;
 	cJSON *o = json_new_object(), *out = json_new_array(), *who = json_new_array();
 
 	json_add_int(o, "id", incident);
@@ -290,10 +296,21 @@ cJSON *step_plan(int64_t incident, const cJSON *data, const cJSON *approvals, in
 			continue;
 		cJSON *a = json_new_object();
 		json_add_str(a, "user", json_str(c, "user"));
+		add_str(a, "person", json_str(c, "person"));
 		add_str(a, "surface", json_str(c, "surface"));
 		cJSON_AddItemToArray(who, a);
+		/* the queue's own count (distinct people) wins over ours */
+		if (json_int(c, "need", 0) > 0) {
+			have = json_int(c, "have", 0);
+			need_q = json_int(c, "need", 0);
+		}
 	}
-	json_add_int(o, "tally", cJSON_GetArraySize(who));
+	json_add_int(o, "tally", have >= 0 ? have : cJSON_GetArraySize(who));
+	if (need_q > 0 && cJSON_GetObjectItemCaseSensitive(o, "need")) {
+		cJSON *need = cJSON_GetObjectItemCaseSensitive(o, "need");
+		cJSON_ReplaceItemInObjectCaseSensitive(need, "count",
+		                                       cJSON_CreateNumber((double)need_q));
+	}
 	mark_more(who);
 	json_add_bool(o, "has_approved", cJSON_GetArraySize(who) > 0);
 	json_add(o, "approved_by", who);
@@ -335,7 +352,8 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 	cJSON *o;
 
 	(void)snap;
-	if (!name || id <= 0)
+	/* a refused click is for the timeline and the clicker, not the thread */
+	if (!name || id <= 0 || !strcmp(name, STEP_EV_APPROVAL_REFUSED))
 		return NULL;
 	if (!strcmp(name, WIRE_EV_PLAN)) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
@@ -399,6 +417,7 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 		add_str(o, "decision", d);
 		json_add_bool(o, "approved", !(d && !strcmp(d, "reject")));
 		add_str(o, "who", json_str(data, "user"));
+		add_str(o, "person", json_str(data, "person")); /* policy's name, when known */
 		add_str(o, "surface", json_str(data, "surface"));
 		add_text(o, json_str(data, "reason"), text_max);
 	} else if (!strcmp(name, WIRE_EV_DEAD)) {
@@ -585,6 +604,11 @@ int step_snapshot_apply(cJSON *snap, const cJSON *event)
 			add_str(a, "user", json_str(data, "user"));
 			add_str(a, "surface", json_str(data, "surface"));
 			add_str(a, "decision", json_str(data, "decision"));
+			add_str(a, "person", json_str(data, "person"));
+			if (json_int(data, "need", 0) > 0) {
+				json_add_int(a, "have", json_int(data, "have", 0));
+				json_add_int(a, "need", json_int(data, "need", 0));
+			}
 			cJSON_AddItemToArray(list, a);
 			r |= STEP_REDRAW_PLAN;
 			if (json_str(data, "decision") &&

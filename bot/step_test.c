@@ -106,8 +106,11 @@ static void test_event_kinds(void **state)
 		cJSON_Delete(st);
 		cJSON_Delete(ev);
 	}
-	/* not a thread step */
+	/* not a thread step: no incident; a refused click (for the clicker only) */
 	cJSON *ev = parse("{\"name\":\"incident.stage\",\"incident\":0}");
+	assert_null(step_event(ev, NULL, 100));
+	cJSON_Delete(ev);
+	ev = parse("{\"name\":\"approval.refused\",\"incident\":3,\"data\":{\"user\":\"U1\"}}");
 	assert_null(step_event(ev, NULL, 100));
 	cJSON_Delete(ev);
 }
@@ -226,6 +229,19 @@ static void test_snapshot_fold(void **state)
 	                 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(snap, "approvals")),
 	                 1);
+	/* the queue's count of distinct people, when it gives one, is the tally */
+	assert_int_equal(apply(snap, "{\"name\":\"approval.recorded\",\"data\":{\"decision\":"
+	                             "\"approve\",\"user\":\"U3\",\"person\":\"carol\",\"plan\":"
+	                             "\"h\",\"have\":1,\"need\":3}}"),
+	                 STEP_REDRAW_PLAN | STEP_CHANGED);
+	cJSON *pl = step_plan(1, cJSON_GetObjectItemCaseSensitive(snap, "plan"),
+	                      cJSON_GetObjectItemCaseSensitive(snap, "approvals"), 1, 100);
+	assert_int_equal(json_int(pl, "tally", -1), 1);
+	assert_string_equal(
+	    json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pl, "approved_by"), 1),
+	             "person"),
+	    "carol");
+	cJSON_Delete(pl);
 	/* leaving awaiting_approval takes the buttons off */
 	assert_int_equal(apply(snap, "{\"name\":\"incident.stage\",\"data\":{\"from\":"
 	                             "\"awaiting_approval\",\"to\":\"executing\"}}"),

@@ -19,6 +19,8 @@ cJSON *submit_spec_new(const struct submit_incident *s)
 		json_add_str(surf, "kind", s->surface_kind);
 		json_add_str(surf, "channel", s->channel ? s->channel : "");
 		json_add_str(surf, "user", s->user ? s->user : "");
+		if (s->user_id)
+			json_add_str(surf, "user_id", s->user_id);
 		json_add(spec, "surface", surf);
 	}
 	return spec;

@@ -13,6 +13,7 @@ struct submit_incident {
 	const char *summary; /* NULL: none */
 	/* where it was declared, so the surface posts there; kind NULL: none */
 	const char *surface_kind, *channel, *user;
+	const char *user_id; /* the chat user id when user is a label; NULL: none */
 };
 
 /* Just the incident spec object of such a request; caller owns it. */
