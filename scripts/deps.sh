@@ -8,12 +8,30 @@ pkgs=(
   libwebsockets-dev libnng-dev libcjson-dev libcurl4-openssl-dev libsqlite3-dev
   libesmtp-dev libcairo2-dev libpango1.0-dev libssl-dev
   libcmocka-dev
+  clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
+  nodejs
+  npm
 )
+
+# `deps.sh bench`: also what benchmarks compare against (make bench).
+if [ "${1:-}" = bench ]; then
+  pkgs+=(
+    redis-server    # queue bench: the same workload on Redis, appendfsync always
+    libhiredis-dev  # queue/redis_bench.c
+  )
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # node and npm may come from elsewhere (NodeSource's nodejs bundles npm and
+  # conflicts with Debian's npm): a working command counts as installed
+  case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

@@ -70,6 +70,11 @@ PM2=$(d_msgs "$TH2" | jq -r '[.[] | select(.content | contains("Plan proposed"))
 cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH2\",\"message_id\":\"$PM2\",\"custom_id\":\"ob:2:reject:h-test-1\",\"user\":{\"id\":\"89\",\"username\":\"dave\"}}") || t_fail "click reject"
 t_wait "reject answered with the reason modal" d_answered "$(echo "$cl" | jq -r .id)" 9
 d_count "$TH2" 'reject by' | grep -qx 0 || t_fail "a reject without its reason was recorded"
+# the modal's submission rejects (with its reason where the queue takes one)
+ml=$(d_post /_fake/interactions "{\"kind\":\"modal\",\"channel\":\"$TH2\",\"message_id\":\"$PM2\",\"custom_id\":\"obr:2:h-test-1\",\"values\":{\"reason\":\"too risky now\"},\"user\":{\"id\":\"89\",\"username\":\"dave\"}}") || t_fail "submit modal"
+t_wait "modal submission deferred" d_answered "$(echo "$ml" | jq -r .id)" 5
+t_wait "rejection in the second thread" d_has "$TH2" 'reject by'
+t_wait "second plan's buttons off" bash -c "[ \"\$(curl -sf $DB/_fake/channels/$TH2/messages | jq -r --arg id $PM2 '.[] | select(.id == \$id) | .components | length')\" = 0 ]"
 
 # What a person sees, kept with T_KEEP=1 for a look.
 d_msgs "$TH" | jq -r '.[] | .content + "  " + ([.components[].components[].custom_id] | tostring)' > "$T/thread.txt"

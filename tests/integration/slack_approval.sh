@@ -42,8 +42,9 @@ has_plan() { [ -n "$(plan_msg "$1")" ]; }
 plan_has() { plan_msg "$1" | grep -q -- "$2"; }
 plan_buttons() { plan_msg "$1" | jq -r '[.blocks[] | .elements[]? | .action_id // empty] | join(" ")'; }
 no_plan_buttons() { [ -z "$(plan_buttons "$1")" ]; }
-click() { # user incident action_id value
-  fs_post /control/click "$(jq -nc --arg u "$1" --arg ts "$(parent_ts "$2")" --arg a "$3" --arg v "$4" \
+plan_ts() { plan_msg "$1" | jq -r .ts; }
+click() { # user incident action_id value: a button of the incident's plan message
+  fs_post /control/click "$(jq -nc --arg u "$1" --arg ts "$(plan_ts "$2")" --arg a "$3" --arg v "$4" \
     '{user:$u, channel:"C0INCIDENT", message_ts:$ts, action_id:$a, value:$v}')" >/dev/null || t_fail "click $3"
 }
 in_thread() { thread "$CH" "$(parent_ts "$1")" | jq -e --arg s "$2" '[.[] | select(.text | contains($s))] | length >= 1' >/dev/null; }
@@ -73,23 +74,34 @@ t_wait "buttons off once decided" no_plan_buttons 1
   || t_fail "the plan was posted again instead of edited"
 
 # a late click is refused by the queue, and only the clicker hears why
-click U0DAVE 1 opsbot_approve "1:h-test-1"
+# (the stand-in checks clicks against the stored message, whose buttons are
+# gone now: the refused click is sent as Slack would for a stale message)
+fs_post /control/raw "$(jq -nc --arg ts "$(plan_ts 1)" '{envelope_id:"e-late-1", type:"interactive", accepts_response_payload:false,
+  payload:{type:"block_actions", user:{id:"U0DAVE"}, channel:{id:"C0INCIDENT"}, trigger_id:"t.late",
+  container:{type:"message", message_ts:$ts, channel_id:"C0INCIDENT"},
+  actions:[{action_id:"opsbot_approve", value:"1:h-test-1", action_ts:"9.9", type:"button"}]}}')" >/dev/null || t_fail "late click"
 t_wait "refusal to the clicker" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/ephemeral?channel=$CH' | jq -e '[.messages[] | select(.user == \"U0DAVE\" and (.text | test(\"Could not approve incident #1\")))] | length == 1' >/dev/null"
 in_thread 1 "<@U0DAVE>" && t_fail "the refused click shows in the thread"
 
-# Reject: the stand-in has no views.open, so the click rejects without a form
+# Reject asks why: a modal; its submission rejects with the reason
 env=$(slash U0ALICE $CH "declare search index lagging"); wait_acked "$env"
 t_wait "plan message in incident 2's thread" has_plan 2
 click U0CAROL 2 opsbot_reject "2:h-test-1"
-t_wait "modal could not open, logged" grep -q 'event=slack_modal_failed incident=2' bot.log
-t_wait "rejected by the clicker" in_thread 2 "Plan rejected by <@U0CAROL>"
+view_id() { fs_get /control/views | jq -r '[.. | objects | select(.callback_id? == "opsbot_reject") | .id][0] // empty'; }
+has_view() { [ -n "$(view_id)" ]; }
+t_wait "reason modal open" has_view
+in_thread 2 "Plan rejected" && t_fail "rejected before the reason was given"
+fs_post /control/submit "$(jq -nc --arg v "$(view_id)" '{view_id:$v, user:"U0CAROL", inputs:{reason:"too risky during the sale"}}')" >/dev/null \
+  || t_fail "submit the modal"
+t_wait "rejected from the modal" in_thread 2 "Plan rejected by <@U0CAROL>"
+t_wait "incident 2 rejected" bash -c "wirecat 'ipc://$T/var/run/q.ipc' '{\"type\":\"query\",\"what\":\"incident\",\"incident\":2}' | jq -e '.incident.state == \"rejected\"' >/dev/null"
 t_wait "incident 2 buttons off" no_plan_buttons 2
 
-# The modal's submission (as Slack sends it) rejects with its reason
+# When the form cannot open (the trigger expired), the click still rejects
 env=$(slash U0ALICE $CH "declare payments queue backing up"); wait_acked "$env"
 t_wait "plan message in incident 3's thread" has_plan 3
-fs_post /control/raw '{"envelope_id":"e-view-1","type":"interactive","accepts_response_payload":true,"payload":{"type":"view_submission","user":{"id":"U0ERIN"},"view":{"id":"V0001","callback_id":"opsbot_reject","private_metadata":"3:h-test-1:C0INCIDENT","state":{"values":{"reason":{"reason":{"type":"plain_text_input","value":"too risky during the sale"}}}}}}}' >/dev/null \
-  || t_fail "raw view_submission"
-t_wait "rejected from the modal" in_thread 3 "Plan rejected by <@U0ERIN>"
-t_wait "incident 3 rejected" bash -c "wirecat 'ipc://$T/var/run/q.ipc' '{\"type\":\"query\",\"what\":\"incident\",\"incident\":3}' | jq -e '.incident.state == \"rejected\"' >/dev/null"
+fs_post /control/config '{"trigger_ttl_ms":0}' >/dev/null || t_fail "config"
+click U0ERIN 3 opsbot_reject "3:h-test-1"
+t_wait "modal could not open, logged" grep -q 'event=slack_modal_failed incident=3' bot.log
+t_wait "rejected without a form" in_thread 3 "Plan rejected by <@U0ERIN>"
 echo ok
