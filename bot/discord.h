@@ -112,6 +112,12 @@ int discord_render_load(const char *dir, struct template_set **out, char *err, s
 /* Render template name with a context (a step, a parent, ...) into a parsed
  * message body; NULL (logged) when it fails.  Caller frees. */
 cJSON *discord_render(const struct template_set *ts, const char *name, const cJSON *ctx);
+/*
+ * Whether message m (from GET .../messages) is msg (a body we meant to
+ * post): the same nonce when Discord returns one, else the same content and
+ * first embed title, made at or after since_ms (a snowflake's time).
+ */
+int discord_same_message(const cJSON *m, const cJSON *msg, int64_t since_ms);
 /* Text from outside, clipped and escaped for Discord markdown; caller frees. */
 char *discord_md(const char *s, size_t max);
 

@@ -40,8 +40,7 @@
 #include "timeutil.h"
 #include "wire.h"
 
-#define LOOKUP_LIMIT     50 /* recent messages searched for a lost post */
-#define DISCORD_EPOCH_MS 1420070400000LL
+#define LOOKUP_LIMIT 50 /* recent messages searched for a lost post */
 
 struct post_job {
 	struct discord *d;
@@ -100,27 +99,6 @@ static void intent_key(const char *key, char *out, size_t len)
 	snprintf(out, len, "intent:%s", key);
 }
 
-/* Same message?  The nonce when Discord returns it, else the same content
- * (and first embed title) from a message made after since_ms. */
-static int same_message(const cJSON *m, const cJSON *msg, int64_t since_ms)
-{
-	const char *nonce = json_str(msg, "nonce"), *mn = json_str(m, "nonce");
-	const char *mid = json_str(m, "id");
-	if (nonce && mn)
-		return !strcmp(nonce, mn);
-	if (!mid || (int64_t)((strtoull(mid, NULL, 10) >> 22) + DISCORD_EPOCH_MS) < since_ms)
-		return 0;
-	const char *c1 = json_str(msg, "content"), *c2 = json_str(m, "content");
-	const cJSON *e1 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "embeds"), 0);
-	const cJSON *e2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "embeds"), 0);
-	const char *t1 = json_str(e1, "title"), *t2 = json_str(e2, "title");
-	if (!c1 || !c2 || strcmp(c1, c2))
-		return 0;
-	if ((t1 != NULL) != (t2 != NULL) || (t1 && strcmp(t1, t2)))
-		return 0;
-	return *c1 || t1;
-}
-
 /*
  * Before a keyed post: if an earlier run meant to post it (intent) and may
  * have died after Discord stored it, look for it.  Then (re)write the
@@ -144,7 +122,8 @@ static int intent_check(struct discord *d, struct http_client *hc, const char *k
 		if (discord_call(d, hc, "GET", path, NULL, &status, &list) == 0 && status == 200) {
 			cJSON_ArrayForEach(m, list)
 			{
-				if (same_message(m, msg, json_int(in, "at_ms", 0) - 60000)) {
+				if (discord_same_message(m, msg,
+				                         json_int(in, "at_ms", 0) - 60000)) {
 					str_copy(mid, midlen, json_str(m, "id"));
 					found = 1;
 					break;

@@ -17,8 +17,9 @@
 #include "step.h"
 #include "template.h"
 
-#define CONTENT_MAX     2000 /* characters of a message's content */
-#define DESCRIPTION_MAX 4096 /* characters of an embed's description */
+#define CONTENT_MAX      2000            /* characters of a message's content */
+#define DESCRIPTION_MAX  4096            /* characters of an embed's description */
+#define DISCORD_EPOCH_MS 1420070400000LL /* snowflake time 0 */
 
 int discord_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
 {
@@ -69,4 +70,25 @@ char *discord_md(const char *s, size_t max)
 	}
 	free(c);
 	return b.data;
+}
+
+/* Same message?  The nonce when Discord returns it, else the same content
+ * (and first embed title) from a message made after since_ms. */
+int discord_same_message(const cJSON *m, const cJSON *msg, int64_t since_ms)
+{
+	const char *nonce = json_str(msg, "nonce"), *mn = json_str(m, "nonce");
+	const char *mid = json_str(m, "id");
+	if (nonce && mn)
+		return !strcmp(nonce, mn);
+	if (!mid || (int64_t)((strtoull(mid, NULL, 10) >> 22) + DISCORD_EPOCH_MS) < since_ms)
+		return 0;
+	const char *c1 = json_str(msg, "content"), *c2 = json_str(m, "content");
+	const cJSON *e1 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(msg, "embeds"), 0);
+	const cJSON *e2 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "embeds"), 0);
+	const char *t1 = json_str(e1, "title"), *t2 = json_str(e2, "title");
+	if (!c1 || !c2 || strcmp(c1, c2))
+		return 0;
+	if ((t1 != NULL) != (t2 != NULL) || (t1 && strcmp(t1, t2)))
+		return 0;
+	return *c1 || t1;
 }

@@ -197,10 +197,50 @@ static void test_modal_and_help(void **state)
 	template_set_free(ts);
 }
 
+/* Finding a post again after a crash: by nonce, else by content and time. */
+static void test_same_message(void **state)
+{
+	/* snowflake 1577983915728044037 was made at 1796291083033 ms (Unix) */
+	static const struct {
+		const char *m, *msg;
+		int64_t since_ms;
+		int want;
+	} cases[] = {
+	    {"{\"id\":\"1577983915728044037\",\"nonce\":\"obe7\",\"content\":\"x\"}",
+	     "{\"nonce\":\"obe7\",\"content\":\"y\"}", 0, 1},
+	    {"{\"id\":\"1577983915728044037\",\"nonce\":\"obe8\",\"content\":\"x\"}",
+	     "{\"nonce\":\"obe7\",\"content\":\"x\"}", 0, 0},
+	    /* no nonce in the listing (Discord's GET): the same content, made after */
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"step 1\"}",
+	     "{\"nonce\":\"obe7\",\"content\":\"step 1\"}", 1796291083000, 1},
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"step 1\"}",
+	     "{\"nonce\":\"obe7\",\"content\":\"step 1\"}", 1796291084000, 0},
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"step 2\"}",
+	     "{\"nonce\":\"obe7\",\"content\":\"step 1\"}", 0, 0},
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"\",\"embeds\":[{\"title\":\"Incident "
+	     "#2: a\"}]}",
+	     "{\"content\":\"\",\"embeds\":[{\"title\":\"Incident #2: a\"}]}", 0, 1},
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"\",\"embeds\":[{\"title\":\"Incident "
+	     "#3: a\"}]}",
+	     "{\"content\":\"\",\"embeds\":[{\"title\":\"Incident #2: a\"}]}", 0, 0},
+	    {"{\"id\":\"1577983915728044037\",\"content\":\"\"}", "{\"content\":\"\"}", 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *m = parse(cases[i].m), *msg = parse(cases[i].msg);
+		int got = discord_same_message(m, msg, cases[i].since_ms);
+		if (got != cases[i].want)
+			fail_msg("case %zu (%s vs %s): got %d, want %d", i, cases[i].m,
+			         cases[i].msg, got, cases[i].want);
+		cJSON_Delete(m);
+		cJSON_Delete(msg);
+	}
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_step_words),
-	                                   cmocka_unit_test(test_hostile_escaped),
-	                                   cmocka_unit_test(test_modal_and_help)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_step_words), cmocka_unit_test(test_hostile_escaped),
+	    cmocka_unit_test(test_modal_and_help), cmocka_unit_test(test_same_message)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
