@@ -535,8 +535,17 @@ void discord_interaction(struct discord *d, const cJSON *in, struct httpd_x *x)
 	snprintf(who, sizeof who, "%s (%s)", uname ? uname : "unknown", uid ? uid : "?");
 	const char *channel = json_str(in, "channel_id");
 	log_info("event=discord_interaction id=%s type=%d user=%s", id, type, log_q(who));
-	if (type == 2)
-		on_command(d, in, &to, who, channel ? channel : "");
+	if (!uid || !*uid || !channel || !*channel) {
+		/* refused at the door, as on Slack: it would fail later anyway */
+		d->bad_interactions++;
+		log_warn("event=discord_interaction_refused id=%s reason=\"no user id or channel\"",
+		         id);
+		answer(d, &to, 4,
+		       text_data("opsbot could not tell who sent this or from which channel, so "
+		                 "nothing was done. Please try again from a server channel.",
+		                 DISCORD_EPHEMERAL));
+	} else if (type == 2)
+		on_command(d, in, &to, who, channel);
 	else if (type == 3)
 		on_button(d, in, &to, who);
 	else if (type == 5)

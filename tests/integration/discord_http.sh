@@ -57,6 +57,13 @@ t_wait "incident message posted" d_has ops 'http mode incident'
 wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"a1","spec":{"title":"http mode alert","service":"db","severity":"high","source":"alertmanager"}}' >/dev/null \
   || t_fail "submit an alert incident"
 t_wait "alert incident in the named channel" d_has ops 'Incident #2: http mode alert'
+# no channel (or no user): refused at the door, nothing reaches the queue
+jq -c 'del(.channel_id) | .id = "990003"' "$T/declare.json" > "$T/nochan.json"
+out=$(post "$T/nochan.json"); echo "$out" | head -1 | jq -e '.type == 4 and .data.flags == 64 and (.data.content | test("could not tell who"))' >/dev/null \
+  || t_fail "no channel: $out"
+n=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '.items | length')
+[ "$n" = 2 ] || t_fail "an interaction without a channel reached the queue ($n incidents)"
+
 # the reject modal's submission, as Discord sends it
 CHID=$(d_get /_fake/channels | jq -r '[.[] | select(.name == "ops")][0].id')
 jq -nc --arg app "$APP" --arg ch "$CHID" '{type:5, id:"990001", token:"modal-token-1", application_id:$app,
