@@ -343,12 +343,152 @@ static int job_known(const char *kind)
 	return 0;
 }
 
+/* Per event kind: the facts its step shows (o holds id and event). */
+typedef void (*step_fill_fn)(cJSON *o, const cJSON *data, int64_t id, size_t text_max);
+
+static void fill_opened(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	(void)id;
+	add_str(o, "who", json_str(cJSON_GetObjectItemCaseSensitive(data, "surface"), "user"));
+	add_str(o, "source", json_str(data, "source"));
+	add_str(o, "severity", json_str(data, "severity"));
+	add_str(o, "service", json_str(data, "service"));
+	add_text(o, json_str(data, "summary"), text_max);
+}
+
+static void fill_stage(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	(void)id;
+	add_str(o, "from", json_str(data, "from"));
+	add_str(o, "to", json_str(data, "to"));
+	flag(o, "st", step_state_bucket(json_str(data, "to")));
+	add_text(o, json_str(data, "reason"), text_max);
+}
+
+static void fill_command(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	static const char *const known[] = {"ack",   "resolve", "pause", "resume",
+	                                    "retry", "note",    NULL};
+	const char *action = json_str(data, "action");
+	int k = 0;
+	(void)id;
+	while (action && known[k] && strcmp(known[k], action))
+		k++;
+	add_str(o, "action", action);
+	flag(o, "act", action && known[k] ? action : "other");
+	add_str(o, "who", json_str(data, "user"));
+	add_str(o, "surface", json_str(data, "surface"));
+	add_text(o, json_str(data, "note"), text_max);
+}
+
+static void fill_resolved(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	(void)id;
+	add_str(o, "who", json_str(data, "by"));
+	add_text(o, json_str(data, "note"), text_max);
+}
+
+static void fill_findings(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	const char *job = json_str(data, "kind");
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(data, "result");
+	const char *sum =
+	    json_str(res, "summary") ? json_str(res, "summary") : json_str(data, "summary");
+	(void)id;
+	if (job && *job) {
+		char cap[WIRE_KIND_MAX + 1];
+		str_copy(cap, sizeof cap, job);
+		cap[0] = (char)toupper((unsigned char)cap[0]);
+		json_add_str(o, "job", job);
+		json_add_str(o, "job_cap", cap);
+	}
+	flag(o, "job", job_known(job) ? job : "other");
+	add_text(o, sum, text_max);
+}
+
+static void fill_approval(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	const char *d = json_str(data, "decision");
+	(void)id;
+	add_str(o, "decision", d);
+	json_add_bool(o, "approved", !(d && !strcmp(d, "reject")));
+	add_str(o, "who", json_str(data, "user"));
+	add_str(o, "person", json_str(data, "person")); /* policy's name, when known */
+	add_str(o, "surface", json_str(data, "surface"));
+	add_text(o, json_str(data, "reason"), text_max);
+}
+
+static void fill_dead(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	char job[32];
+	add_str(o, "job", json_str(data, "kind"));
+	json_add_int(o, "attempts", json_int(data, "attempts", 0));
+	json_add_int(o, "job_id", json_int(data, "job", 0));
+	add_text(o, json_str(data, "error"), text_max);
+	snprintf(job, sizeof job, "%lld", (long long)json_int(data, "job", 0));
+	if (json_int(data, "job", 0) > 0) {
+		struct button b = {STEP_ACT_RETRY, job, "primary", 0};
+		add_buttons(o, id, &b, 1);
+	}
+}
+
+static void fill_retry(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	(void)id;
+	add_str(o, "job", json_str(data, "kind"));
+	json_add_int(o, "attempt", json_int(data, "attempt", 0));
+	add_text(o, json_str(data, "error"), text_max);
+}
+
+static void fill_updated(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	cJSON *fields = json_new_array();
+	const cJSON *f;
+	(void)id;
+	cJSON_ArrayForEach(f, data)
+	{
+		if (cJSON_IsString(f) && f->string) {
+			cJSON *fo = json_new_object();
+			char *v = step_clamp(f->valuestring, 300);
+			json_add_str(fo, "name", f->string);
+			json_add_str(fo, "value", v);
+			free(v);
+			cJSON_AddItemToArray(fields, fo);
+		}
+	}
+	mark_more(fields);
+	json_add_bool(o, "has_fields", cJSON_GetArraySize(fields) > 0);
+	json_add(o, "fields", fields);
+	add_text(o, json_str(data, "summary"), text_max);
+}
+
+static void fill_other(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	(void)id;
+	json_add_str(o, "name", json_str(o, "event"));
+	add_text(o, json_str(data, "summary"), text_max);
+}
+
 cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 {
-	const char *name = json_str(event, "name");
+	static const struct {
+		const char *event, *kind;
+		step_fill_fn fill;
+	} kinds[] = {
+	    {WIRE_EV_OPENED, "opened", fill_opened},
+	    {WIRE_EV_STAGE, "stage", fill_stage},
+	    {WIRE_EV_COMMAND, "command", fill_command},
+	    {WIRE_EV_RESOLVED, "resolved", fill_resolved},
+	    {WIRE_EV_FINDINGS, "findings", fill_findings},
+	    {WIRE_EV_APPROVAL, "approval", fill_approval},
+	    {WIRE_EV_DEAD, "dead", fill_dead},
+	    {WIRE_EV_RETRY, "retry", fill_retry},
+	    {WIRE_EV_UPDATED, "updated", fill_updated},
+	};
+	const char *name = json_str(event, "name"), *kind = "other";
 	int64_t id = json_int(event, "incident", 0);
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(event, "data");
-	const char *kind = "other";
+	step_fill_fn fill = fill_other;
 	cJSON *o;
 
 	(void)snap;
@@ -361,105 +501,16 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 		                 json_bool(data, "needs_approval", 0) && json_str(plan, "hash"),
 		                 text_max);
 	}
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (!strcmp(name, kinds[i].event)) {
+			kind = kinds[i].kind;
+			fill = kinds[i].fill;
+		}
+	}
 	o = json_new_object();
 	json_add_int(o, "id", id);
 	json_add_str(o, "event", name);
-	if (!strcmp(name, WIRE_EV_OPENED)) {
-		const cJSON *surf = cJSON_GetObjectItemCaseSensitive(data, "surface");
-		kind = "opened";
-		add_str(o, "who", json_str(surf, "user"));
-		add_str(o, "source", json_str(data, "source"));
-		add_str(o, "severity", json_str(data, "severity"));
-		add_str(o, "service", json_str(data, "service"));
-		add_text(o, json_str(data, "summary"), text_max);
-	} else if (!strcmp(name, WIRE_EV_STAGE)) {
-		const char *to = json_str(data, "to");
-		kind = "stage";
-		add_str(o, "from", json_str(data, "from"));
-		add_str(o, "to", to);
-		flag(o, "st", step_state_bucket(to));
-		add_text(o, json_str(data, "reason"), text_max);
-	} else if (!strcmp(name, WIRE_EV_COMMAND)) {
-		static const char *const known[] = {"ack",   "resolve", "pause", "resume",
-		                                    "retry", "note",    NULL};
-		const char *action = json_str(data, "action");
-		int k = 0;
-		kind = "command";
-		while (action && known[k] && strcmp(known[k], action))
-			k++;
-		add_str(o, "action", action);
-		flag(o, "act", action && known[k] ? action : "other");
-		add_str(o, "who", json_str(data, "user"));
-		add_str(o, "surface", json_str(data, "surface"));
-		add_text(o, json_str(data, "note"), text_max);
-	} else if (!strcmp(name, WIRE_EV_RESOLVED)) {
-		kind = "resolved";
-		add_str(o, "who", json_str(data, "by"));
-		add_text(o, json_str(data, "note"), text_max);
-	} else if (!strcmp(name, WIRE_EV_FINDINGS)) {
-		const char *job = json_str(data, "kind");
-		const cJSON *res = cJSON_GetObjectItemCaseSensitive(data, "result");
-		const char *sum =
-		    json_str(res, "summary") ? json_str(res, "summary") : json_str(data, "summary");
-		kind = "findings";
-		if (job && *job) {
-			char cap[WIRE_KIND_MAX + 1];
-			str_copy(cap, sizeof cap, job);
-			cap[0] = (char)toupper((unsigned char)cap[0]);
-			json_add_str(o, "job", job);
-			json_add_str(o, "job_cap", cap);
-		}
-		flag(o, "job", job_known(job) ? job : "other");
-		add_text(o, sum, text_max);
-	} else if (!strcmp(name, WIRE_EV_APPROVAL)) {
-		const char *d = json_str(data, "decision");
-		kind = "approval";
-		add_str(o, "decision", d);
-		json_add_bool(o, "approved", !(d && !strcmp(d, "reject")));
-		add_str(o, "who", json_str(data, "user"));
-		add_str(o, "person", json_str(data, "person")); /* policy's name, when known */
-		add_str(o, "surface", json_str(data, "surface"));
-		add_text(o, json_str(data, "reason"), text_max);
-	} else if (!strcmp(name, WIRE_EV_DEAD)) {
-		char job[32];
-		kind = "dead";
-		add_str(o, "job", json_str(data, "kind"));
-		json_add_int(o, "attempts", json_int(data, "attempts", 0));
-		json_add_int(o, "job_id", json_int(data, "job", 0));
-		add_text(o, json_str(data, "error"), text_max);
-		snprintf(job, sizeof job, "%lld", (long long)json_int(data, "job", 0));
-		if (json_int(data, "job", 0) > 0) {
-			struct button b = {STEP_ACT_RETRY, job, "primary", 0};
-			add_buttons(o, id, &b, 1);
-		}
-	} else if (!strcmp(name, WIRE_EV_RETRY)) {
-		kind = "retry";
-		add_str(o, "job", json_str(data, "kind"));
-		json_add_int(o, "attempt", json_int(data, "attempt", 0));
-		add_text(o, json_str(data, "error"), text_max);
-	} else if (!strcmp(name, WIRE_EV_UPDATED)) {
-		cJSON *fields = json_new_array();
-		const cJSON *f;
-		kind = "updated";
-		cJSON_ArrayForEach(f, data)
-		{
-			if (cJSON_IsString(f) && f->string) {
-				cJSON *fo = json_new_object();
-				char *v = step_clamp(f->valuestring, 300);
-				json_add_str(fo, "name", f->string);
-				json_add_str(fo, "value", v);
-				free(v);
-				cJSON_AddItemToArray(fields, fo);
-			}
-		}
-		mark_more(fields);
-		json_add_bool(o, "has_fields", cJSON_GetArraySize(fields) > 0);
-		json_add(o, "fields", fields);
-		add_text(o, json_str(data, "summary"), text_max);
-	} else {
-		json_add_str(o, "name", name);
-		add_text(o, json_str(data, "summary"), text_max);
-	}
+	fill(o, data, id, text_max);
 	json_add_str(o, "kind", kind);
 	flag(o, "is", kind);
 	if (!cJSON_GetObjectItemCaseSensitive(o, "rows"))
