@@ -86,6 +86,9 @@ in_thread 1 "<@U0DAVE>" && t_fail "the refused click shows in the thread"
 # Reject asks why: a modal; its submission rejects with the reason
 env=$(slash U0ALICE $CH "declare search index lagging"); wait_acked "$env"
 t_wait "plan message in incident 2's thread" has_plan 2
+# (Slack's triggers live 3 s; a loaded test machine gets more, the expired
+# case is checked below)
+fs_post /control/config '{"trigger_ttl_ms":30000}' >/dev/null || t_fail "config"
 click U0CAROL 2 opsbot_reject "2:h-test-1"
 view_id() { fs_get /control/views | jq -r '[.. | objects | select(.callback_id? == "opsbot_reject") | .id][0] // empty'; }
 has_view() { [ -n "$(view_id)" ]; }
