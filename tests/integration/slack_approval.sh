@@ -20,8 +20,23 @@ cat > "$T/plan.json" <<'JSON'
  "requester_may_approve":false}],"notes":[]},
  "needs_approval":true,"summary":"test worker plan: restart checkout"}
 JSON
+# The queue judges the clicks: Bob, Carol and Erin approve; Dave is in no policy.
+cat > "$T/policy.conf" <<'CONF'
+[policy]
+auto_risk = low
+approvers = ops
+[person bob]
+slack = U0BOB
+[person carol]
+slack = U0CAROL
+[person erin]
+slack = U0ERIN
+[group ops]
+members = bob carol erin
+CONF
 SLACK_EXTRA_CONF="channel_rate = 0"
 slack_stack --post-rate 0
+sed -i "/^\[queue\]/a policy = $T/policy.conf\ncatalog = $SRC/config/actions.conf" opsbot.conf
 cat >> opsbot.conf <<CONF
 [pipeline]
 stages = detect retrieve plan execute
@@ -97,6 +112,7 @@ in_thread 2 "Plan rejected" && t_fail "rejected before the reason was given"
 fs_post /control/submit "$(jq -nc --arg v "$(view_id)" '{view_id:$v, user:"U0CAROL", inputs:{reason:"too risky during the sale"}}')" >/dev/null \
   || t_fail "submit the modal"
 t_wait "rejected from the modal" in_thread 2 "Plan rejected by <@U0CAROL>"
+t_wait "the reason in the thread" in_thread 2 "too risky during the sale"
 t_wait "incident 2 rejected" bash -c "wirecat 'ipc://$T/var/run/q.ipc' '{\"type\":\"query\",\"what\":\"incident\",\"incident\":2}' | jq -e '.incident.state == \"rejected\"' >/dev/null"
 t_wait "incident 2 buttons off" no_plan_buttons 2
 
