@@ -353,23 +353,14 @@ static int seen_before(struct discord *d, const char *id)
 	return 0;
 }
 
-/*
- * The clicking or typing person's Discord id, for the queue's policy, once
- * the queue judges approvals by it (its wire has approval.refused); before
- * that the label is what the queue records.  NULL: none.
- */
+/* The person's Discord id: the queue judges approvals by it (policy.conf). */
 static const char *user_id(const cJSON *in)
 {
-#ifdef WIRE_EV_APPROVAL_REFUSED
 	const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
 	if (!mu)
 		mu = cJSON_GetObjectItemCaseSensitive(in, "user");
 	return json_str(mu, "id");
-#else
-	(void)in;
-	return NULL;
-#endif
 }
 
 static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, const char *user,

@@ -16,12 +16,7 @@
 #include "wire.h"
 
 #define BUTTONS_PER_ROW 5
-#ifdef WIRE_EV_APPROVAL_REFUSED
-#define STEP_EV_APPROVAL_REFUSED WIRE_EV_APPROVAL_REFUSED
-#else
-#define STEP_EV_APPROVAL_REFUSED "approval.refused" /* lib/wire.h once the queue judges */
-#endif
-#define PLAN_STEPS_MAX 10 /* a plan message stays within one chat message */
+#define PLAN_STEPS_MAX  10 /* a plan message stays within one chat message */
 
 char *step_clamp(const char *s, size_t max)
 {
@@ -493,7 +488,7 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 
 	(void)snap;
 	/* a refused click is for the timeline and the clicker, not the thread */
-	if (!name || id <= 0 || !strcmp(name, STEP_EV_APPROVAL_REFUSED))
+	if (!name || id <= 0 || !strcmp(name, WIRE_EV_APPROVAL_REFUSED))
 		return NULL;
 	if (!strcmp(name, WIRE_EV_PLAN)) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
