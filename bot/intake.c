@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "alert.h"
 #include "bot.h"
 #include "chatstats.h"
@@ -51,13 +49,17 @@ struct intake {
 	const char *token; /* from the environment; NULL when unset */
 	char token_env[64];
 	int resolve;
+	int64_t am_max_body;
 	struct {
 		char hook[16];
 		int code;
 		unsigned long long n;
 	} count[INTAKE_COUNTERS];
 	size_t ncount;
-	int64_t last_queue_ms; /* round trip of the last stats query */
+	int64_t last_queue_ms;    /* round trip of the last stats query */
+	struct httpd_x **waiters; /* /metrics requests waiting for the stats */
+	size_t nwaiters;
+	int stats_inflight;
 };
 
 /* One webhook being carried through its queue calls. */
@@ -204,7 +206,6 @@ static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
 {
-	char h[1024];
 	if (!in->token) {
 		char why[160];
 		snprintf(why, sizeof why,
@@ -213,9 +214,7 @@ static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
 		intake_reply(in, x, hook, 401, NULL, why);
 		return -1;
 	}
-	size_t tl = strlen(in->token);
-	if (httpd_header(x, "Authorization", h, sizeof h) < 0 || strncmp(h, "Bearer ", 7) != 0 ||
-	    strlen(h + 7) != tl || CRYPTO_memcmp(h + 7, in->token, tl) != 0) {
+	if (!httpd_bearer_ok(x, in->token)) {
 		intake_reply(in, x, hook, 401, NULL, "missing or wrong bearer token");
 		return -1;
 	}
@@ -261,6 +260,18 @@ static void intake_generic(struct httpd_x *x, void *arg)
 	intake_hook(x, arg, "generic", alert_parse_generic);
 }
 
+/* Once the headers are in: a request without the token gets 401 before
+ * any of its body is read. */
+static void intake_early_alertmanager(struct httpd_x *x, void *arg)
+{
+	intake_auth(arg, x, "alertmanager");
+}
+
+static void intake_early_generic(struct httpd_x *x, void *arg)
+{
+	intake_auth(arg, x, "generic");
+}
+
 /* A label value escaped for the exposition format. */
 static void intake_label(struct buf *b, const char *s)
 {
@@ -274,9 +285,16 @@ static void intake_label(struct buf *b, const char *s)
 	}
 }
 
+/*
+ * /metrics requests that arrive while a stats query is out wait for that
+ * query's answer: one queue call serves any number of scrapes, so a burst
+ * of scrapes costs one round trip, not one each (2,000 at once used to
+ * queue 2,000 calls behind 2 RPC threads and most never got an answer).
+ */
+#define METRICS_MAX_WAITERS 1024
+
 struct intake_metrics {
 	struct intake *in;
-	struct httpd_x *x;
 	int64_t t0;
 };
 
@@ -340,8 +358,11 @@ static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 		buf_appendf(&o, "opsbot_hook_requests_total{hook=\"%s\",code=\"%d\"} %llu\n",
 		            in->count[i].hook, in->count[i].code, in->count[i].n);
 	chatstats_write(&o);
-	httpd_reply(m->x, 200, "text/plain; version=0.0.4; charset=utf-8", o.data ? o.data : "",
-	            o.len, NULL);
+	for (size_t i = 0; i < in->nwaiters; i++)
+		httpd_reply(in->waiters[i], 200, "text/plain; version=0.0.4; charset=utf-8",
+		            o.data ? o.data : "", o.len, NULL);
+	in->nwaiters = 0;
+	in->stats_inflight = 0;
 	buf_free(&o);
 	free(m);
 }
@@ -349,13 +370,22 @@ static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 static void intake_metrics(struct httpd_x *x, void *arg)
 {
 	struct intake *in = arg;
+	if (in->nwaiters >= METRICS_MAX_WAITERS) {
+		httpd_reply_str(x, 503, "text/plain", "too many scrapes at once; retry shortly\n");
+		return;
+	}
+	if (!in->waiters)
+		in->waiters = xcalloc(METRICS_MAX_WAITERS, sizeof *in->waiters);
+	in->waiters[in->nwaiters++] = x;
+	httpd_hold(x);
+	if (in->stats_inflight)
+		return; /* answered with the query already out */
 	struct intake_metrics *m = xcalloc(1, sizeof *m);
 	m->in = in;
-	m->x = x;
 	m->t0 = time_mono_ms();
+	in->stats_inflight = 1;
 	cJSON *req = wire_new(WIRE_QUERY, 0);
 	json_add_str(req, "what", "stats");
-	httpd_hold(x);
 	bot_call(in->b, req, 2000, 0, intake_metrics_cb, m);
 }
 
@@ -367,8 +397,15 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 	         config_str(cfg, "hooks", "token_env", "OPSBOT_HOOK_TOKEN"));
 	in->token = config_secret(in->token_env);
 	in->resolve = config_bool(cfg, "hooks", "resolve", 1);
-	if (httpd_route(b->httpd, "POST", "/hooks/alertmanager", intake_alertmanager, in) < 0 ||
-	    httpd_route(b->httpd, "POST", "/hooks/generic", intake_generic, in) < 0 ||
+	/* Alertmanager sends a whole group unless max_alerts is set: take it */
+	in->am_max_body =
+	    config_int(cfg, "hooks", "alertmanager_max_body", 16 << 20, 1024, 256 << 20);
+	struct httpd_route_opts am = {.max_body = (size_t)in->am_max_body,
+	                              .early = intake_early_alertmanager};
+	struct httpd_route_opts gen = {.early = intake_early_generic};
+	if (httpd_route_opts(b->httpd, "POST", "/hooks/alertmanager", intake_alertmanager, in,
+	                     &am) < 0 ||
+	    httpd_route_opts(b->httpd, "POST", "/hooks/generic", intake_generic, in, &gen) < 0 ||
 	    httpd_route(b->httpd, "GET", "/metrics", intake_metrics, in) < 0) {
 		config_error(cfg, "hooks", "token_env", "the HTTP route table is full");
 		free(in);
@@ -383,8 +420,10 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 
 static void intake_fini(struct bot *b, void *priv)
 {
+	struct intake *in = priv;
 	(void)b;
-	free(priv);
+	free(in->waiters);
+	free(in);
 }
 
 const struct surface hooks_surface = {

@@ -43,6 +43,9 @@
  *   [http]   listen = 127.0.0.1:8080   port 0 = random
  *            port_file                 where to write the chosen port
  *            max_body = 1048576        bigger requests get 413
+ *            max_connections = 256     more at once get 503
+ *            header_timeout = 10s      headers slower than this get 408
+ *            body_timeout = 30s        bodies slower than this get 408
  *   plus each surface's own section ([slack], [discord], ...).
  *
  * DIAGNOSTICS
@@ -210,6 +213,12 @@ int main(int argc, char **argv)
 		log_fatal("event=lws_vhost_failed");
 	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0)
 		log_fatal("event=http_listen_failed error=%s", log_q(err));
+	struct httpd_limits lim = {
+	    .max_conns = (size_t)config_int(b.cfg, "http", "max_connections", 256, 8, 10000),
+	    .header_timeout_ms = (int)config_duration_ms(b.cfg, "http", "header_timeout", 10000),
+	    .body_timeout_ms = (int)config_duration_ms(b.cfg, "http", "body_timeout", 30000),
+	};
+	httpd_set_limits(b.httpd, &lim);
 	httpd_route(b.httpd, "GET", "/healthz", healthz, &b);
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

@@ -6,16 +6,27 @@
  * mode and Discord HTTP interactions; the local Slack stand-in serves its Web
  * API and Socket Mode through the same code.
  *
- * A request is routed by exact method and path.  Its body is read whole
- * before the handler runs and is bounded (max_body; 413 beyond).  A handler
- * answers with httpd_reply() at once, or calls httpd_hold() and answers later
- * from the loop thread (e.g. after a queue call); if the client went away
- * meanwhile, the late httpd_reply() only frees the exchange.
+ * A request is routed by exact method and path as soon as its headers are
+ * in.  An unknown path (404), a wrong method (405), a body over the route's
+ * cap (413) or a route's `early` check (e.g. a bearer token, 401) is answered
+ * before any body byte is read.  Otherwise the body is read whole and the
+ * handler runs; it answers with httpd_reply() at once, or calls httpd_hold()
+ * and answers later from the loop thread (e.g. after a queue call); if the
+ * client went away meanwhile, the late httpd_reply() only frees the exchange.
+ *
+ * Hostile clients: each answer carries "Connection: close" and the
+ * connection closes after it (no keep-alive, so no pipelining to get wrong).
+ * Headers must arrive within header_timeout (408), a body within
+ * body_timeout of its headers (408); beyond max_conns open connections a new
+ * one gets a canned 503 and is closed.  A connection that closes before its
+ * request is parsed costs nothing.
  *
  * Invariants:
  *  1. Every exchange is answered exactly once (httpd_reply), or freed when
  *     its connection closes and nobody holds it.
- *  2. All calls happen on the lws service thread.
+ *  2. Every connection ends with an answer (2xx..5xx) or a 408/503, except
+ *     one that sends bytes lws cannot parse as HTTP (closed at once).
+ *  3. All calls happen on the lws service thread.
  *
  * Ownership: the httpd owns its routes and exchanges; request strings live
  * until httpd_reply().  httpd_close() frees the listener (the lws context is
@@ -47,6 +58,26 @@ typedef void (*httpd_handler)(struct httpd_x *x, void *arg);
 
 #define HTTPD_MAX_ROUTES 64
 
+/* Limits of one listener; httpd_open() sets these defaults. */
+struct httpd_limits {
+	size_t max_conns;      /* open connections; beyond: 503 (default 256) */
+	int header_timeout_ms; /* accept -> headers complete (default 10 s) */
+	int body_timeout_ms;   /* headers -> body complete (default 30 s) */
+};
+void httpd_set_limits(struct httpd *h, const struct httpd_limits *l);
+
+/* Per-route options (httpd_route_opts); zeroes mean "the listener's". */
+struct httpd_route_opts {
+	size_t max_body; /* 413 beyond; 0: the listener's max_body */
+	/*
+	 * Called once the headers are in, before the body is read.  It may
+	 * answer (e.g. 401 after httpd_bearer_ok() failed); then the handler
+	 * never runs and the body is never read.  Not answering lets the
+	 * request go on.
+	 */
+	httpd_handler early;
+};
+
 /*
  * Listen on "host:port" (port 0: the kernel picks; then the port is written
  * to port_file when port_file is not NULL).  0, or -1 with err.
@@ -61,6 +92,8 @@ int httpd_port(const struct httpd *h);
  * method "*" matches any; the first route added wins).  -1 when full.
  */
 int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn, void *arg);
+int httpd_route_opts(struct httpd *h, const char *method, const char *path, httpd_handler fn,
+                     void *arg, const struct httpd_route_opts *o);
 
 const struct httpd_req *httpd_request(const struct httpd_x *x);
 /*
@@ -68,6 +101,16 @@ const struct httpd_req *httpd_request(const struct httpd_x *x);
  * into val.  0, or -1 when absent or longer than vallen-1.
  */
 int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t vallen);
+
+/*
+ * 1 when the request carries "Authorization: Bearer <token>" exactly: the
+ * whole header value (every byte lws received, NULs included) is compared
+ * in constant time with "Bearer " + token.  0 otherwise (also for an empty
+ * token).
+ */
+int httpd_bearer_ok(const struct httpd_x *x, const char *token);
+/* Constant-time equality of two byte strings over their full lengths. */
+int httpd_secret_eq(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Keep x after the handler returns; answer later with httpd_reply(). */
 void httpd_hold(struct httpd_x *x);
