@@ -211,8 +211,17 @@ int main(int argc, char **argv)
 	info.vhost_name = "core";
 	if (!lws_create_vhost(b.lws, &info))
 		log_fatal("event=lws_vhost_failed");
-	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0)
-		log_fatal("event=http_listen_failed error=%s", log_q(err));
+	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0) {
+		char where[600];
+		int line = config_line(b.cfg, "http", "listen");
+		if (line)
+			snprintf(where, sizeof where, "%s:%d: [http] listen: %s", config_file(b.cfg),
+			         line, err);
+		else
+			snprintf(where, sizeof where, "%s: [http] listen (default %s): %s",
+			         config_file(b.cfg), listen, err);
+		log_fatal("event=http_listen_failed error=%s", log_q(where));
+	}
 	struct httpd_limits lim = {
 	    .max_conns = (size_t)config_int(b.cfg, "http", "max_connections", 256, 8, 10000),
 	    .header_timeout_ms = (int)config_duration_ms(b.cfg, "http", "header_timeout", 10000),
