@@ -18,11 +18,24 @@
  * idempotency key, so Alertmanager's retries after a 503 (queue not
  * answering) converge on the same incident, note and resolution.
  *
- * Alertmanager flow: submit (key from the group key) -> for a group already
- * known, a note with the notification -> when the group is resolved, a
- * resolve command (unless [hooks] resolve = no: then only the note).
+ * Alertmanager flow: submit (key from the group key and the episode) -> for
+ * a group already known, a note with the notification -> when the group is
+ * resolved, a resolve command (unless [hooks] resolve = no: then only the
+ * note).
  *
- * Config [hooks]: token_env, resolve = yes.
+ * Episodes: a group that fires again after its incident ended (resolved,
+ * rejected, expired, failed) opens a new incident.  A firing notification
+ * walks the group's episode keys ("am:<group>", "am:<group>#2", ...): the
+ * first that is new creates the incident, the first whose incident is still
+ * live takes the note, an ended one sends the walk on.  The keys depend
+ * only on the group, so a retried notification walks to the same incident
+ * and changes nothing.  A resolved notification never creates an episode: it
+ * goes to the group's newest episode (found by its am_group/am_episode
+ * labels among the newest incidents).  [hooks] refire = note keeps the old
+ * way: every notification of a group lands on its first incident.
+ *
+ * Config [hooks]: token_env, resolve = yes, refire = new|note,
+ * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +56,15 @@
 #define INTAKE_CALL_MS  5000
 #define INTAKE_RETRIES  2
 #define INTAKE_COUNTERS 32
+#define INTAKE_EPISODES 64  /* episodes walked per group; then notes on the last */
+#define INTAKE_LOOKBACK 500 /* newest incidents searched for a group's episode */
 
 struct intake {
 	struct bot *b;
 	const char *token; /* from the environment; NULL when unset */
 	char token_env[64];
 	int resolve;
+	int refire_new; /* [hooks] refire = new: a group firing after its end opens an episode */
 	int64_t am_max_body;
 	struct {
 		char hook[16];
@@ -70,6 +86,7 @@ struct intake_x {
 	struct alert_req req;
 	int64_t incident;
 	int created;
+	int episode; /* Alertmanager: 1.. */
 	int64_t t0;
 };
 
@@ -150,6 +167,49 @@ static void intake_resolved_cb(struct bot *b, void *arg, int rc, const cJSON *re
 	intake_ok(ix, 1);
 }
 
+static int intake_state_ended(const char *st)
+{
+	return st && (!strcmp(st, WIRE_ST_RESOLVED) || !strcmp(st, WIRE_ST_REJECTED) ||
+	              !strcmp(st, WIRE_ST_EXPIRED) || !strcmp(st, WIRE_ST_FAILED));
+}
+
+/* The keys of episode n (the first episode keeps the keys opsbot always used). */
+static void intake_episode_keys(struct intake_x *ix, int n)
+{
+	struct alert_req *r = &ix->req;
+	char ep[16] = "";
+	if (n > 1)
+		snprintf(ep, sizeof ep, "#%d", n);
+	ix->episode = n;
+	snprintf(r->key, sizeof r->key, "am:%s%s", r->group_hash, ep);
+	snprintf(r->note_key, sizeof r->note_key, "am:%s%s:note:%s", r->group_hash, ep,
+	         r->sig_hash);
+	snprintf(r->resolve_key, sizeof r->resolve_key, "am:%s%s:resolve:%s", r->group_hash, ep,
+	         r->sig_hash);
+}
+
+static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err);
+static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                              const char *err);
+
+static void intake_submit(struct intake_x *ix)
+{
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+	json_add_str(req, "what", "incident");
+	if (ix->req.key[0])
+		json_add_str(req, "key", ix->req.key);
+	cJSON *spec = json_dup(ix->req.spec);
+	if (ix->episode > 1) {
+		cJSON *labels = cJSON_GetObjectItemCaseSensitive(spec, "labels");
+		char n[16];
+		snprintf(n, sizeof n, "%d", ix->episode);
+		if (labels)
+			json_add_str(labels, "am_episode", n);
+	}
+	json_add(req, "spec", spec);
+	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+}
+
 static void intake_command(struct intake_x *ix, const char *action, const char *key, bot_call_cb cb)
 {
 	cJSON *req = wire_new(WIRE_COMMAND, ix->incident);
@@ -198,10 +258,63 @@ static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 		intake_ok(ix, 0);
 		return;
 	}
-	if (!ix->created)
-		intake_command(ix, "note", ix->req.note_key, intake_note_cb);
-	else
+	if (ix->created) {
 		intake_after_note(ix);
+		return;
+	}
+	if (ix->in->refire_new && !ix->req.resolved && ix->episode < INTAKE_EPISODES) {
+		/* a known episode: still live, or ended so this firing opens the next? */
+		cJSON *q = wire_new(WIRE_QUERY, ix->incident);
+		json_add_str(q, "what", "incident");
+		bot_call(ix->in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_episode_cb, ix);
+		return;
+	}
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+}
+
+static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+	if (intake_state_ended(json_str(inc, "state"))) {
+		log_info("event=hook_group_refired incident=%lld episode=%d",
+		         (long long)ix->incident, ix->episode + 1);
+		intake_episode_keys(ix, ix->episode + 1);
+		intake_submit(ix);
+		return;
+	}
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+}
+
+/* A resolved notification: the newest episode of its group, never a new one. */
+static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	int newest = 1;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+	{
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(it, "labels");
+		const char *g = json_str(labels, "am_group");
+		const char *e = json_str(labels, "am_episode");
+		if (!g || strcmp(g, ix->req.group_hash) != 0)
+			continue;
+		int n = e ? (int)strtol(e, NULL, 10) : 1;
+		if (n > newest && n <= INTAKE_EPISODES)
+			newest = n;
+	}
+	intake_episode_keys(ix, newest);
+	intake_submit(ix);
 }
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
@@ -241,13 +354,18 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 			return;
 		}
 	}
-	cJSON *req = wire_new(WIRE_SUBMIT, 0);
-	json_add_str(req, "what", "incident");
-	if (ix->req.key[0])
-		json_add_str(req, "key", ix->req.key);
-	json_add(req, "spec", json_dup(ix->req.spec));
 	httpd_hold(x);
-	bot_call(in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+	if (ix->req.update && ix->in->refire_new) {
+		intake_episode_keys(ix, 1);
+		if (ix->req.resolved) {
+			cJSON *q = wire_new(WIRE_QUERY, 0);
+			json_add_str(q, "what", "incidents");
+			json_add_int(q, "limit", INTAKE_LOOKBACK);
+			bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
+			return;
+		}
+	}
+	intake_submit(ix);
 }
 
 static void intake_alertmanager(struct httpd_x *x, void *arg)
@@ -397,9 +515,11 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 	         config_str(cfg, "hooks", "token_env", "OPSBOT_HOOK_TOKEN"));
 	in->token = config_secret(in->token_env);
 	in->resolve = config_bool(cfg, "hooks", "resolve", 1);
+	in->refire_new =
+	    config_enum(cfg, "hooks", "refire", (const char *const[]){"note", "new", NULL}, 1);
 	/* Alertmanager sends a whole group unless max_alerts is set: take it */
 	in->am_max_body =
-	    config_int(cfg, "hooks", "alertmanager_max_body", 16 << 20, 1024, 256 << 20);
+	    config_int(cfg, "hooks", "alertmanager_max_body", 32 << 20, 1024, 256 << 20);
 	struct httpd_route_opts am = {.max_body = (size_t)in->am_max_body,
 	                              .early = intake_early_alertmanager};
 	struct httpd_route_opts gen = {.early = intake_early_generic};
