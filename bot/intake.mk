@@ -7,4 +7,5 @@ $(B)/tests/bot_alert: $(B)/bot/alert_test.o $(B)/bot/alert.o $(LIB_A)
 ALL_OBJS += $(B)/bot/alert_test.o
 UNIT_TESTS += $(B)/tests/bot_alert
 INTEG_TESTS += tests/integration/intake_alertmanager.sh tests/integration/bot_http_hostile.sh \
-	tests/integration/bot_config_errors.sh tests/integration/intake_refire.sh
+	tests/integration/bot_config_errors.sh tests/integration/intake_refire.sh \
+	tests/integration/master_watchdog.sh

@@ -48,12 +48,21 @@
  *            body_timeout = 30s        bodies slower than this get 408
  *   plus each surface's own section ([slack], [discord], ...).
  *
+ * LIVENESS
+ *   With OPSBOT_HEARTBEAT set (the master sets it), the loop's tick touches
+ *   that file every second; the master kills and restarts a bot whose beat
+ *   stops (bot/master.c).  OPSBOT_TEST_WEDGE=1 (tests only) makes SIGUSR2
+ *   wedge the loop for good, so the watchdog can be tested.
+ *
  * DIAGNOSTICS
  *   key=value lines on stderr; exit 1 on a config error (file:line: what).
  *   SIGTERM/SIGINT stop cleanly.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +94,14 @@ struct active {
 	int n;
 };
 static struct active active;
+static int heartbeat_fd = -1;
+static volatile sig_atomic_t wedge; /* test hook: SIGUSR2 wedges the loop */
+
+static void on_wedge(int sig)
+{
+	(void)sig;
+	wedge = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -110,6 +127,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (!the_bot || the_bot->stop)
 		return;
 	pump(the_bot);
+	if (heartbeat_fd >= 0 && ticks % (1000000 / TICK_US) == 0)
+		futimens(heartbeat_fd, NULL); /* the loop is alive: tell the master */
+	while (wedge)
+		sleep(1); /* test hook: a loop stuck for good */
 	/* the loop's handle does not checkpoint on commit; once a minute is
 	 * enough for its few writes (a surface's sender checkpoints its own) */
 	if (++ticks % (60 * 1000000 / TICK_US) == 0)
@@ -180,6 +201,15 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN);
+	if (getenv("OPSBOT_TEST_WEDGE") && strcmp(getenv("OPSBOT_TEST_WEDGE"), "1") == 0)
+		signal(SIGUSR2, on_wedge);
+	if (getenv("OPSBOT_HEARTBEAT") && *getenv("OPSBOT_HEARTBEAT")) {
+		heartbeat_fd =
+		    open(getenv("OPSBOT_HEARTBEAT"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (heartbeat_fd < 0)
+			log_warn("event=heartbeat_open_failed path=%s",
+			         log_q(getenv("OPSBOT_HEARTBEAT")));
+	}
 	lws_set_log_level(LLL_ERR, NULL);
 
 	b.queue_url =
@@ -215,8 +245,8 @@ int main(int argc, char **argv)
 		char where[600];
 		int line = config_line(b.cfg, "http", "listen");
 		if (line)
-			snprintf(where, sizeof where, "%s:%d: [http] listen: %s", config_file(b.cfg),
-			         line, err);
+			snprintf(where, sizeof where, "%s:%d: [http] listen: %s",
+			         config_file(b.cfg), line, err);
 		else
 			snprintf(where, sizeof where, "%s: [http] listen (default %s): %s",
 			         config_file(b.cfg), listen, err);
