@@ -673,7 +673,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -692,7 +692,6 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			key = v;
 		else
 			return ctl_usage();
-		i++;
 	}
 	cJSON *spec = NULL;
 	if (file) {

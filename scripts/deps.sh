@@ -10,6 +10,9 @@ pkgs=(
   libcmocka-dev
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # make fuzz (libFuzzer) and make check-tsan build with Debian's clang
+  clang
+  libclang-rt-14-dev
 )
 
 missing=()
