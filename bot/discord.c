@@ -108,7 +108,7 @@ struct discord {
 	char public_key[65];
 	int64_t max_skew_ms;
 	int queue_timeout_ms;
-	volatile int stop;
+	atomic_int stop; /* written by the loop, read by the lanes and gateway thread */
 	pthread_mutex_t mu;
 	struct done *done, *done_tail;
 	struct chan chans[MAX_CHANNELS];
