@@ -8,4 +8,4 @@ ALL_OBJS += $(B)/bot/alert_test.o
 UNIT_TESTS += $(B)/tests/bot_alert
 INTEG_TESTS += tests/integration/intake_alertmanager.sh tests/integration/bot_http_hostile.sh \
 	tests/integration/bot_config_errors.sh tests/integration/intake_refire.sh \
-	tests/integration/master_watchdog.sh
+	tests/integration/master_watchdog.sh tests/integration/attack_http.sh

@@ -46,6 +46,7 @@
  *            max_connections = 256     more at once get 503
  *            header_timeout = 10s      headers slower than this get 408
  *            body_timeout = 30s        bodies slower than this get 408
+ *            max_buffered = 100663296  all bodies held at once; beyond: 503
  *   plus each surface's own section ([slack], [discord], ...).
  *
  * LIVENESS
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
 	    .max_conns = (size_t)config_int(b.cfg, "http", "max_connections", 256, 8, 10000),
 	    .header_timeout_ms = (int)config_duration_ms(b.cfg, "http", "header_timeout", 10000),
 	    .body_timeout_ms = (int)config_duration_ms(b.cfg, "http", "body_timeout", 30000),
+	    .max_buffered =
+	        (size_t)config_int(b.cfg, "http", "max_buffered", 96 << 20, 1 << 20, 1024LL << 20),
 	};
 	httpd_set_limits(b.httpd, &lim);
 	httpd_route(b.httpd, "GET", "/healthz", healthz, &b);

@@ -61,6 +61,7 @@ struct httpd {
 	size_t nconn;
 	lws_sorted_usec_list_t sweep;
 	unsigned long long busy_refused;
+	size_t buffered; /* request body bytes held by all exchanges */
 	int64_t busy_logged_ms;
 	struct lws_protocols protocols[2];
 	size_t max_body;
@@ -125,6 +126,7 @@ static void x_free(struct httpd_x *x)
 {
 	if (!x)
 		return;
+	x->h->buffered -= x->body.len;
 	free(x->path);
 	free(x->query);
 	buf_free(&x->body);
@@ -515,8 +517,23 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return -1;
 		if (x->dispatched || x->replied)
 			return 0; /* answered early: the rest is dropped with the connection */
+		if (h->buffered + len > h->lim.max_buffered) {
+			/* all bodies together are bounded: refuse this one, keep the rest */
+			log_warn(
+			    "event=http_busy reason=\"request bodies over %zu bytes in total\"",
+			    h->lim.max_buffered);
+			x->dispatched = 1;
+			x->too_big = 1;
+			httpd_reply_str(
+			    x, 503, "application/json",
+			    "{\"ok\":false,\"error\":\"too busy to take this body now; retry "
+			    "shortly\"}");
+			return 0;
+		}
 		if (!x->too_big && buf_append(&x->body, in, len) < 0)
 			x->too_big = 1;
+		else if (!x->too_big)
+			h->buffered += len;
 		if (x->body.len > x->max_body)
 			x->too_big = 1;
 		if (x->too_big) {
@@ -712,6 +729,7 @@ int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, 
 	h->lim.max_conns = 256;
 	h->lim.header_timeout_ms = 10000;
 	h->lim.body_timeout_ms = 30000;
+	h->lim.max_buffered = 96u << 20;
 	h->protocols[0].name = "http";
 	h->protocols[0].callback = cb;
 	h->protocols[0].per_session_data_size = sizeof(struct pss);
@@ -767,6 +785,8 @@ void httpd_set_limits(struct httpd *h, const struct httpd_limits *l)
 		h->lim.header_timeout_ms = l->header_timeout_ms;
 	if (l->body_timeout_ms > 0)
 		h->lim.body_timeout_ms = l->body_timeout_ms;
+	if (l->max_buffered)
+		h->lim.max_buffered = l->max_buffered;
 }
 
 int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn, void *arg)

@@ -18,8 +18,9 @@
  * connection closes after it (no keep-alive, so no pipelining to get wrong).
  * Headers must arrive within header_timeout (408), a body within
  * body_timeout of its headers (408); beyond max_conns open connections a new
- * one gets a canned 503 and is closed.  A connection that closes before its
- * request is parsed costs nothing.
+ * one gets a canned 503 and is closed, and a body that would take all
+ * buffered bodies over max_buffered gets 503.  A connection that closes
+ * before its request is parsed costs nothing.
  *
  * Invariants:
  *  1. Every exchange is answered exactly once (httpd_reply), or freed when
@@ -63,6 +64,8 @@ struct httpd_limits {
 	size_t max_conns;      /* open connections; beyond: 503 (default 256) */
 	int header_timeout_ms; /* accept -> headers complete (default 10 s) */
 	int body_timeout_ms;   /* headers -> body complete (default 30 s) */
+	size_t max_buffered;   /* request body bytes held at once, all requests
+	                          together; beyond: 503 (default 96 MiB) */
 };
 void httpd_set_limits(struct httpd *h, const struct httpd_limits *l);
 

@@ -68,7 +68,7 @@ TSAN_INTEG := tests/integration/bot_httpd.sh tests/integration/bot_http_hostile.
 check-tsan:
 	@$(MAKE) --no-print-directory B=build-tsan CC=clang TSAN=1 tsan-run
 
-tsan-run: $(PROGRAMS) $(TSAN_UNIT:%=$(B)/tests/%)
+tsan-run: $$(PROGRAMS) $(TSAN_UNIT:%=$(B)/tests/%)
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/fuzz/tsan.supp) $(TSAN_OPTIONS)" \
 		OPSBOT_BIN=$(abspath $(B)/bin) OPSBOT_BUILD=$(abspath $(B)) \
 		bash scripts/run-tests.sh $(TSAN_UNIT:%=$(B)/tests/%) $(TSAN_INTEG)

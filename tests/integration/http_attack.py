@@ -25,6 +25,9 @@ or prints "FAIL CASE: why" and exits 1.  Cases:
   bearer_nul TOKEN       "Authorization: Bearer TOKEN\\0junk": expect 401
   concurrent N PATH      N connections at once, each GET PATH: every one must
                          get a status line (2xx or 503), none a silent close
+  slow_bodies N KB SECS  N connections with the token (OPSBOT_HOOK_TOKEN), each
+                         trickling a KB-kilobyte body over SECS seconds: each
+                         must end with a status (408, 413, 400 or 503)
 """
 import os
 import random
@@ -269,6 +272,47 @@ def case_concurrent(port, n="2000", path="/metrics"):
     if bad:
         fail("concurrent", "not answered: %r (all: %r)" % (bad, res))
     print("ok concurrent %r" % res)
+
+
+def case_slow_bodies(port, n="300", kb="1024", secs="4"):
+    n, size, secs = int(n), int(kb) * 1024, float(secs)
+    token = os.environ.get("OPSBOT_HOOK_TOKEN", "")
+    res = {}
+    lock = threading.Lock()
+
+    def one(i):
+        key = "silent"
+        try:
+            s = socket.create_connection((HOST, port), timeout=secs + 30)
+            s.sendall(b"POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/json\r\nAuthorization: Bearer " + token.encode() +
+                      b"\r\nContent-Length: %d\r\n\r\n" % size)
+            chunk = b"x" * 65536
+            steps = max(1, size // len(chunk))
+            t0 = time.time()
+            try:
+                for k in range(steps):
+                    s.sendall(chunk)
+                    time.sleep(max(0.0, t0 + secs * (k + 1) / steps - time.time()))
+            except OSError:
+                pass
+            st = status_of(read_all(s))
+            key = str(st) if st else "silent"
+            s.close()
+        except OSError as e:
+            key = "connect:" + e.__class__.__name__
+        with lock:
+            res[key] = res.get(key, 0) + 1
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    bad = {k: v for k, v in res.items() if k not in ("400", "408", "413", "503")}
+    if bad:
+        fail("slow_bodies", "not answered: %r (all: %r)" % (bad, res))
+    print("ok slow_bodies %r" % res)
 
 
 def main():
