@@ -51,6 +51,7 @@
 #include "mem.h"
 #include "rpc.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
@@ -702,7 +703,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			buf_free(&b);
 			return CTL_USAGE;
 		}
-		if (json_parse_object(b.data, b.len, &spec, err, sizeof(err)) < 0) {
+		if (utf8_parse_json(b.data, b.len, &spec, err, sizeof(err)) < 0) {
 			fprintf(stderr, "opsbotctl: %s: %s\n", file, err);
 			buf_free(&b);
 			return CTL_USAGE;
@@ -733,6 +734,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		if (summary)
 			json_add_str(spec, "summary", summary);
 	}
+	utf8_repair_json(spec); /* the one UTF-8 rule (lib/utf8.h) for argv text too */
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");
 	if (key)

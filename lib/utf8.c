@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "mem.h"
 
 /*
@@ -216,4 +217,57 @@ size_t utf8_repair_inplace(char *s, size_t cap)
 	}
 	buf_free(&o);
 	return fixes;
+}
+
+int utf8_parse_json(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
+{
+	char *clean;
+	size_t n;
+	if (utf8_clean_json(s, len, &clean, &n, err, errlen) < 0)
+		return -1;
+	int rc = json_parse_object(clean, n, out, err, errlen);
+	free(clean);
+	return rc;
+}
+
+static char *repaired(const char *s)
+{
+	size_t n = strlen(s);
+	struct buf o = {.max = 3 * n + 16};
+	repair((const unsigned char *)s, n, &o);
+	char *c = cJSON_malloc(o.len + 1);
+	if (c) {
+		memcpy(c, o.data ? o.data : "", o.len);
+		c[o.len] = '\0';
+	}
+	buf_free(&o);
+	return c;
+}
+
+size_t utf8_repair_json(cJSON *item)
+{
+	size_t fixed = 0;
+	for (; item; item = item->next) {
+		if (item->string && !(item->type & cJSON_StringIsConst) &&
+		    !utf8_valid(item->string, strlen(item->string))) {
+			char *c = repaired(item->string);
+			if (c) {
+				cJSON_free(item->string);
+				item->string = c;
+				fixed++;
+			}
+		}
+		if (cJSON_IsString(item) && item->valuestring &&
+		    !utf8_valid(item->valuestring, strlen(item->valuestring))) {
+			char *c = repaired(item->valuestring);
+			if (c) {
+				cJSON_free(item->valuestring);
+				item->valuestring = c;
+				fixed++;
+			}
+		}
+		if (item->child)
+			fixed += utf8_repair_json(item->child);
+	}
+	return fixed;
 }

@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #define UTF8_REPLACEMENT "\xEF\xBF\xBD"
 
 /* 1 when s[0..len) is well-formed UTF-8 and holds no NUL byte. */
@@ -59,5 +61,19 @@ int utf8_copy(char *dst, size_t dstlen, const char *src);
  * of repairs made.
  */
 size_t utf8_repair_inplace(char *s, size_t cap);
+
+/*
+ * For callers that parse JSON themselves (Slack, Discord, opsbotctl): the
+ * rule, then json_parse_object().  0, or -1 with a one-line reason.
+ */
+int utf8_parse_json(const char *s, size_t len, cJSON **out, char *err, size_t errlen);
+
+/*
+ * Repair every string value and key in a parsed JSON tree in place (a tree
+ * built from C strings cannot hold a NUL).  For text that arrived decoded
+ * (form fields, command-line arguments) and went into an object: one call
+ * before the object is sent on.  Returns the number of strings repaired.
+ */
+size_t utf8_repair_json(cJSON *item);
 
 #endif

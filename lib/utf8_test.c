@@ -95,12 +95,34 @@ static void test_repair_inplace(void **state)
 	assert_string_equal(t, "a?z");
 }
 
+static void test_json(void **state)
+{
+	(void)state;
+	cJSON *o = NULL;
+	char err[128];
+	const char *j = "{\"t\":\"a\xff\"}";
+	assert_int_equal(utf8_parse_json(j, strlen(j), &o, err, sizeof err), 0);
+	assert_string_equal(cJSON_GetObjectItem(o, "t")->valuestring, "a" R);
+	cJSON_Delete(o);
+	j = "{\"t\":\"\\u0000\"}";
+	assert_int_equal(utf8_parse_json(j, strlen(j), &o, err, sizeof err), -1);
+	/* a tree built from decoded text */
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "title", "x\xc3");
+	cJSON_AddItemToObject(o, "labels", cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetObjectItem(o, "labels"), "k\x80", "ok");
+	assert_int_equal(utf8_repair_json(o), 2);
+	assert_string_equal(cJSON_GetObjectItem(o, "title")->valuestring, "x" R);
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "labels"), "k" R));
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_valid),          cmocka_unit_test(test_repair),
 	    cmocka_unit_test(test_nul_refused),    cmocka_unit_test(test_cut_on_boundary),
-	    cmocka_unit_test(test_repair_inplace),
+	    cmocka_unit_test(test_repair_inplace), cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
 #   big        1,500 alerts in one notification, over 1 MiB: 201, and the
 #              incident sums them up (counts, first alerts, "and N more")
 #   utf-8      invalid bytes in a title are stored as U+FFFD; a NUL
-#              (\u0000) is refused with 400; nothing half-stored
+#              (\u0000) is refused with 400; nothing half-stored; the same
+#              for opsbotctl submit (argv and --file)
 #   real AM    Alertmanager fires, resolves and fires the same alert again:
 #              two incidents
 . "$(dirname "$0")/../lib.sh"
@@ -117,6 +118,15 @@ printf '{"title":"nul \\u0000 inside","service":"s","key":"nul-1"}' > nul.json
 expect 400 /hooks/generic nul.json
 grep -q 'NUL' resp.txt || t_fail "NUL refusal does not say why: $(cat resp.txt)"
 [ "$(incidents | jq '.items | length')" = "$before" ] || t_fail "a NUL title was stored"
+# the same rule for opsbotctl (argv text and --file JSON)
+opsbotctl -c opsbot.conf --json submit --service cli --title $'cli \xc3 title' --key cli-utf8 > ctl.json \
+  || t_fail "opsbotctl submit failed: $(cat ctl.json)"
+id=$(jq -r .incident ctl.json)
+title=$(incidents | jq -r ".items[] | select(.id == $id) | .title")
+[ "$title" = "cli � title" ] || t_fail "opsbotctl title: got '$title'"
+printf '{"title":"nul \\u0000","service":"cli"}' > ctlnul.json
+opsbotctl -c opsbot.conf submit --file ctlnul.json > ctlnul.out 2>&1 && t_fail "opsbotctl took a NUL title"
+grep -q 'NUL' ctlnul.out || t_fail "opsbotctl NUL refusal: $(cat ctlnul.out)"
 
 # --- the real Alertmanager: fire, resolve, fire again -> two incidents
 command -v prometheus-alertmanager >/dev/null || { echo "ok (no prometheus-alertmanager)"; exit 0; }
