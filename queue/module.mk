@@ -1,6 +1,14 @@
 # queue/module.mk: opsbot-queue, its unit tests, and the queue benchmark.
 
-QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c
+# One source a line, so parallel additions merge cleanly.
+QUEUE_CORE := \
+	queue/handle.c \
+	queue/store.c \
+	queue/state.c \
+	queue/migrate.c \
+	queue/group.c \
+	queue/retention.c \
+	queue/outbox.c
 QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
 QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
 ALL_OBJS += $(QUEUE_OBJS)
@@ -22,7 +30,7 @@ $(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
 # Integration tests: real processes in a temporary directory.
 INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_lease.sh \
 	tests/integration/queue_crash.sh tests/integration/queue_replay.sh \
-	tests/integration/queue_contexts.sh
+	tests/integration/queue_contexts.sh tests/integration/storm_grouping.sh
 
 # Benchmark: make bench BENCH=queue (see queue/bench.c for what it measures).
 BENCHES += queue
@@ -30,6 +38,15 @@ ALL_OBJS += $(B)/queue/bench.o
 $(B)/bench/queue_bench: $(B)/queue/bench.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+# The same workload against Redis (hiredis; scripts/deps.sh bench installs
+# redis-server and libhiredis-dev).  Built only for the bench, and only when
+# hiredis is there: bench.sh then reports no ratio.
+HAVE_HIREDIS := $(shell test -f /usr/include/hiredis/hiredis.h && echo 1)
+ALL_OBJS += $(B)/queue/redis_bench.o
+$(B)/bench/redis_bench: $(B)/queue/redis_bench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) -lhiredis -lpthread
 .PHONY: bench-queue
-bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench
+bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench $(B)/bin/wirecat \
+		$(if $(HAVE_HIREDIS),$(B)/bench/redis_bench)
 	@bash queue/bench.sh $(B)

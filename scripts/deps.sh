@@ -8,15 +8,39 @@ pkgs=(
   libwebsockets-dev libnng-dev libcjson-dev libcurl4-openssl-dev libsqlite3-dev
   libesmtp-dev libcairo2-dev libpango1.0-dev libssl-dev
   libcmocka-dev
+  clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
   # make fuzz (libFuzzer) and make check-tsan build with Debian's clang
   clang
   libclang-rt-14-dev
+  # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
+  nodejs
+  npm
+  # report: the SMTP server its tests and bench run on 127.0.0.1
+  python3-aiosmtpd
+  # report: CJK text in PDFs (pango falls back to it)
+  fonts-droid-fallback
+  # report: emoji and symbols in PDFs
+  fonts-symbola
 )
+
+# `deps.sh bench`: also what benchmarks compare against (make bench).
+if [ "${1:-}" = bench ]; then
+  pkgs+=(
+    redis-server    # queue bench: the same workload on Redis, appendfsync always
+    libhiredis-dev  # queue/redis_bench.c
+  )
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # node and npm may come from elsewhere (NodeSource's nodejs bundles npm and
+  # conflicts with Debian's npm): a working command counts as installed
+  case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi
