@@ -495,6 +495,7 @@ static const char *const config_known_sections[] = {
     "daemons",     /* the master */
     "detect",      /* opsbot-detect */
     "discord",     /* opsbot-bot */
+    "email",       /* opsbot-report: the mail relay */
     "freeze",      /* policy.conf */
     "group",       /* policy.conf */
     "hooks",       /* opsbot-bot intake */
@@ -508,6 +509,7 @@ static const char *const config_known_sections[] = {
     "policy",      /* policy.conf */
     "queue",       /* opsbot-queue and every client */
     "replicas",    /* worker replicas */
+    "report",      /* opsbot-report */
     "retrieve",    /* opsbot-retrieve */
     "services",    /* opsbot-detect */
     "slack",       /* opsbot-bot */
