@@ -30,9 +30,9 @@
  * live takes the note, an ended one sends the walk on.  The keys depend
  * only on the group, so a retried notification walks to the same incident
  * and changes nothing.  A resolved notification never creates an episode: it
- * goes to the group's newest episode (found by its am_group/am_episode
- * labels among the newest incidents).  [hooks] refire = note keeps the old
- * way: every notification of a group lands on its first incident.
+ * goes to the group's newest incident (by its am_group label, among the
+ * newest INTAKE_LOOKBACK incidents; only a group never seen is submitted).  [hooks] refire = note
+ * keeps the old way: every notification of a group lands on its first incident.
  *
  * Config [hooks]: token_env, resolve = yes, refire = new|note,
  * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts).
@@ -300,21 +300,32 @@ static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 		intake_queue_failed(ix, rc, err);
 		return;
 	}
-	int newest = 1;
+	/* the group's newest incident (by id: episode keys may have been
+	 * pruned by the queue's retention since) takes the note and resolve */
+	int64_t newest = 0;
+	int episode = 1;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
 	{
 		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(it, "labels");
 		const char *g = json_str(labels, "am_group");
 		const char *e = json_str(labels, "am_episode");
-		if (!g || strcmp(g, ix->req.group_hash) != 0)
+		int64_t id = json_int(it, "id", 0);
+		if (!g || strcmp(g, ix->req.group_hash) != 0 || id <= newest)
 			continue;
-		int n = e ? (int)strtol(e, NULL, 10) : 1;
-		if (n > newest && n <= INTAKE_EPISODES)
-			newest = n;
+		newest = id;
+		episode = e ? (int)strtol(e, NULL, 10) : 1;
+		if (episode < 1 || episode > INTAKE_EPISODES)
+			episode = 1;
 	}
-	intake_episode_keys(ix, newest);
-	intake_submit(ix);
+	intake_episode_keys(ix, episode);
+	if (!newest) { /* never seen (or out of sight): as opsbot always did */
+		intake_submit(ix);
+		return;
+	}
+	ix->incident = newest;
+	ix->created = 0;
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
 }
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
