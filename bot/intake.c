@@ -31,8 +31,9 @@
  * only on the group, so a retried notification walks to the same incident
  * and changes nothing.  A resolved notification never creates an episode: it
  * goes to the group's newest incident (by its am_group label, among the
- * newest INTAKE_LOOKBACK incidents; only a group never seen is submitted).  [hooks] refire = note
- * keeps the old way: every notification of a group lands on its first incident.
+ * newest INTAKE_LOOKBACK incidents; only a group never seen is submitted).
+ * [hooks] refire = note keeps the old way: every notification of a group
+ * lands on its first incident.
  *
  * Config [hooks]: token_env, resolve = yes, refire = new|note,
  * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts).
