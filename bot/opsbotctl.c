@@ -59,17 +59,21 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
+#include "severity.h"
+#include "submit.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "rpc.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
-#define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
-#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
-#define CTL_TIMEOUT_MS     3000
+#define CTL_DEFAULT_QUEUE  DEF_QUEUE_URL
+#define CTL_DEFAULT_EVENTS DEF_EVENTS_URL
+#define CTL_TIMEOUT_MS     DEF_CTL_TIMEOUT_MS
 #define CTL_FILE_MAX       (1 << 20)
 
 enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_DOWN = 3 };
@@ -706,10 +710,10 @@ static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_
 
 static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
-	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
+	const char *service = NULL, *title = NULL, *severity = SEVERITY_DEFAULT, *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -728,7 +732,6 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			key = v;
 		else
 			return ctl_usage();
-		i++;
 	}
 	cJSON *spec = NULL;
 	if (file) {
@@ -739,7 +742,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			buf_free(&b);
 			return CTL_USAGE;
 		}
-		if (json_parse_object(b.data, b.len, &spec, err, sizeof(err)) < 0) {
+		if (utf8_parse_json(b.data, b.len, &spec, err, sizeof(err)) < 0) {
 			fprintf(stderr, "opsbotctl: %s: %s\n", file, err);
 			buf_free(&b);
 			return CTL_USAGE;
@@ -762,14 +765,14 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			        "opsbotctl: submit needs --service and --title (or --file)\n");
 			return CTL_USAGE;
 		}
-		spec = json_new_object();
-		json_add_str(spec, "title", title);
-		json_add_str(spec, "service", service);
-		json_add_str(spec, "severity", severity);
-		json_add_str(spec, "source", "cli");
-		if (summary)
-			json_add_str(spec, "summary", summary);
+		struct submit_incident si = {.title = title,
+		                             .service = service,
+		                             .severity = severity,
+		                             .source = "cli",
+		                             .summary = summary};
+		spec = submit_spec_new(&si);
 	}
+	utf8_repair_json(spec); /* the one UTF-8 rule (lib/utf8.h) for argv text too */
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");
 	if (key)

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 
 enum wire_jtype { J_STR, J_INT, J_BOOL, J_OBJ, J_ARR, J_ANY };
 
@@ -34,7 +35,7 @@ struct wire_field {
 };
 
 static const char *const w_what_submit[] = {"incident", "job", NULL};
-static const char *const w_severity[] = {"critical", "high", "medium", "low", "info", NULL};
+#define w_severity severity_names /* lib/severity.h: the one table */
 static const char *const w_source[] = {"slack", "discord", "alertmanager", "generic", "watch",
                                        "cli",   NULL};
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
@@ -500,9 +501,9 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 		snprintf(err, errlen, "field 'v' must be a whole number");
 		goto bad;
 	}
-	if ((int)v->valuedouble != WIRE_VERSION) {
-		snprintf(err, errlen, "field 'v' is %d; this build speaks version %d",
-		         (int)v->valuedouble, WIRE_VERSION);
+	if (v->valuedouble != WIRE_VERSION) { /* as a double: (int)2e10 is undefined */
+		snprintf(err, errlen, "field 'v' is %.0f; this build speaks version %d",
+		         v->valuedouble, WIRE_VERSION);
 		goto bad;
 	}
 	m.v = WIRE_VERSION;

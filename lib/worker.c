@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -39,7 +40,7 @@
 #include "timeutil.h"
 #include "wire.h"
 
-#define WORKER_DEFAULT_QUEUE "ipc://var/run/opsbot-queue.ipc"
+#define WORKER_DEFAULT_QUEUE DEF_QUEUE_URL
 #define WORKER_RETRY_MIN_MS  100
 #define WORKER_RETRY_MAX_MS  5000
 #define WORKER_CALL_MS       5000 /* timeout of one heartbeat/complete/fail call */
@@ -64,7 +65,7 @@ struct worker {
 	const char *lease;
 };
 
-static volatile sig_atomic_t worker_stop;
+static atomic_int worker_stop; /* set by the signal handler, read by every thread */
 static volatile sig_atomic_t worker_hup;
 static const char *worker_cfg_path = WORKER_DEFAULT_CONFIG;
 
@@ -205,7 +206,7 @@ static int worker_connect(struct worker *w)
 		int64_t d = backoff_next(&bo);
 		log_warn("event=queue_unreachable url=%s error=%s retry_ms=%lld", log_q(w->url),
 		         log_q(err), (long long)d);
-		time_sleep_ms(d, (volatile int *)&worker_stop);
+		time_sleep_ms(d, &worker_stop);
 	}
 	return -1;
 }
@@ -519,7 +520,7 @@ static void worker_loop(struct worker *w)
 			                    : "claim_bad_reply",
 			         log_q(w->url), log_q(err), (long long)d);
 			failing = 1;
-			time_sleep_ms(d, (volatile int *)&worker_stop);
+			time_sleep_ms(d, &worker_stop);
 			continue;
 		}
 		if (failing) {

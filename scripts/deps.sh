@@ -13,6 +13,9 @@ pkgs=(
   prometheus prometheus-alertmanager
   # headless browser for fake-slack's page test (tests/integration/sim_slack_page.sh)
   chromium
+  # make fuzz (libFuzzer) and make check-tsan build with Debian's clang
+  clang
+  libclang-rt-14-dev
   # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
   nodejs
   npm
