@@ -11,7 +11,9 @@
  *   GET  /gateway (no auth), /gateway/bot, /guilds/{g}/channels,
  *        /applications/@me, /users/{id | @me}, /channels/{c}
  *   PUT|GET /applications/{app}/commands, /applications/{app}/guilds/{g}/commands
- *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe), GET one,
+ *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe; JSON, or
+ *        multipart/form-data with payload_json + files[n]: 10 files of at
+ *        most 10 MiB, 25 MiB a request, else 413/40005), GET one,
  *   GET list (limit 1-100, default 50; before | after | around), newest first,
  *   PATCH|DELETE /channels/{c}/messages/{m}, POST .../messages/{m}/threads,
  *   PUT|DELETE .../messages/{m}/reactions/{emoji}/@me, POST /channels/{c}/typing
@@ -33,6 +35,8 @@
  *        resume_gateway_url; "" = the stand-in's own)}
  *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
+ *   GET  /_fake/attachments/{id}[/{filename}] -> an uploaded file's bytes
+ *        (the attachment's url points here)
  */
 #ifndef FAKE_DISCORD_DREST_H
 #define FAKE_DISCORD_DREST_H
@@ -42,7 +46,7 @@
 #include "dstate.h"
 #include "mem.h"
 
-#define DREST_MAX_BODY    (8u << 20)
+#define DREST_MAX_BODY    (25u << 20) /* a request; also the largest answer */
 #define DREST_MAX_HEADERS 12
 
 struct drest_req {
