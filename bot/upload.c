@@ -38,6 +38,7 @@
 
 #include "bot.h"
 #include "config.h"
+#include "discord_upload.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -59,8 +60,10 @@ struct up_task {
 
 struct up {
 	struct bot *b;
+	int slack; /* post into Slack threads */
 	char api[512];
 	const char *token;
+	struct discord_upload *dc; /* post into Discord threads; NULL: off */
 	const char *state_path;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -116,9 +119,23 @@ static int web(struct up *u, struct http_client *h, const char *method, const st
 	return rc;
 }
 
-/* 0 uploaded (or nothing to do), -1 try again later. */
-static int upload_one(struct up *u, struct state *st, struct http_client *h,
-                      const struct up_task *t)
+/* The PDF's bytes: 0, or -1 (logged) when it cannot be read. */
+static int read_pdf(const struct up_task *t, struct buf *pdf)
+{
+	char err[400];
+	*pdf = (struct buf){.max = UP_PDF_MAX};
+	if (buf_read_file(pdf, t->pdf, err, sizeof(err)) < 0) {
+		log_warn("event=upload_skipped incident=%lld pdf=%s reason=%s",
+		         (long long)t->incident, log_q(t->pdf), log_q(err));
+		buf_free(pdf);
+		return -1;
+	}
+	return 0;
+}
+
+/* Slack: 0 uploaded (or nothing to do), -1 try again later. */
+static int upload_slack(struct up *u, struct state *st, struct http_client *h,
+                        const struct up_task *t)
 {
 	char key[96], ch[64], parent[64], err[400];
 	snprintf(key, sizeof(key), "report-pdf:%lld:%lld", (long long)t->incident,
@@ -131,17 +148,14 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 		return -1;
 	if (have == 0) {
 		/* the Slack surface may not have posted the parent yet: wait for it */
-		log_info("event=upload_waiting incident=%lld reason=\"no Slack thread for this "
-		         "incident yet\"",
+		log_info("event=upload_waiting incident=%lld surface=slack reason=\"no Slack "
+		         "thread for this incident yet\"",
 		         (long long)t->incident);
 		return -1;
 	}
-	struct buf pdf = {.max = UP_PDF_MAX};
-	if (buf_read_file(&pdf, t->pdf, err, sizeof(err)) < 0) {
-		log_warn("event=upload_skipped incident=%lld pdf=%s reason=%s",
-		         (long long)t->incident, log_q(t->pdf), log_q(err));
+	struct buf pdf;
+	if (read_pdf(t, &pdf) < 0)
 		return 0;
-	}
 	const char *name = strrchr(t->pdf, '/') ? strrchr(t->pdf, '/') + 1 : t->pdf;
 	struct buf f = {0};
 	char len[32];
@@ -191,10 +205,11 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 	}
 	if (rc == 0) {
 		state_posted_put(st, UP_NAME, key, id);
-		log_info("event=pdf_uploaded incident=%lld file=%s channel=%s thread=%s bytes=%zu",
+		log_info("event=pdf_uploaded incident=%lld surface=slack file=%s channel=%s "
+		         "thread=%s bytes=%zu",
 		         (long long)t->incident, id, ch, parent, pdf.len);
 	} else {
-		log_warn("event=upload_failed incident=%lld error=%s final=%s",
+		log_warn("event=upload_failed incident=%lld surface=slack error=%s final=%s",
 		         (long long)t->incident, log_q(err), rc == -2 ? "yes" : "no");
 	}
 	cJSON_Delete(r1);
@@ -202,6 +217,61 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 	buf_free(&f);
 	buf_free(&pdf);
 	return rc == -1 ? -1 : 0; /* Slack saying no is final: logged, not retried */
+}
+
+/* Discord: 0 posted (or nothing to do), -1 try again later. */
+static int upload_discord(struct up *u, struct state *st, struct http_client *h,
+                          const struct up_task *t)
+{
+	char key[96], ch[64], thread[64], err[400];
+	snprintf(key, sizeof(key), "report-pdf-discord:%lld:%lld", (long long)t->incident,
+	         (long long)t->seq);
+	if (state_posted_get(st, UP_NAME, key, NULL, 0) == 1)
+		return 0;
+	/* the Discord surface records (channel, parent message); the thread id is the parent's */
+	int have =
+	    state_thread_get(st, "discord", t->incident, ch, sizeof(ch), thread, sizeof(thread));
+	if (have < 0)
+		return -1;
+	if (have == 0) {
+		log_info("event=upload_waiting incident=%lld surface=discord reason=\"no Discord "
+		         "thread for this incident yet\"",
+		         (long long)t->incident);
+		return -1;
+	}
+	struct buf pdf;
+	if (read_pdf(t, &pdf) < 0)
+		return 0;
+	const char *name = strrchr(t->pdf, '/') ? strrchr(t->pdf, '/') + 1 : t->pdf;
+	char nonce[26], mid[64] = "";
+	snprintf(nonce, sizeof(nonce), "obp%lld", (long long)t->seq); /* a retry finds the first */
+	int64_t stored = -1;
+	int rc = discord_upload_post(u->dc, h, thread, t->comment, name, "application/pdf",
+	                             pdf.data, pdf.len, nonce, mid, sizeof(mid), &stored, err,
+	                             sizeof(err), &u->quit);
+	if (rc == DUP_OK) {
+		state_posted_put(st, UP_NAME, key, mid);
+		log_info("event=pdf_uploaded incident=%lld surface=discord message=%s thread=%s "
+		         "bytes=%zu stored=%lld",
+		         (long long)t->incident, mid, thread, pdf.len, (long long)stored);
+	} else {
+		log_warn("event=upload_failed incident=%lld surface=discord error=%s final=%s",
+		         (long long)t->incident, log_q(err), rc == DUP_REFUSED ? "yes" : "no");
+	}
+	buf_free(&pdf);
+	return rc == DUP_RETRY ? -1 : 0; /* Discord saying no is final: logged, not retried */
+}
+
+/* Every configured chat: 0 when all are finished (or skipped), -1 try again later. */
+static int upload_one(struct up *u, struct state *st, struct http_client *h,
+                      const struct up_task *t)
+{
+	int rc = 0;
+	if (u->slack && upload_slack(u, st, h, t) < 0)
+		rc = -1;
+	if (u->dc && upload_discord(u, st, h, t) < 0)
+		rc = -1;
+	return rc;
 }
 
 static void *up_main(void *arg)
@@ -249,20 +319,31 @@ static void *up_main(void *arg)
 
 static int up_init(struct bot *b, struct config *cfg, void **priv)
 {
-	if (!config_has_section(cfg, "slack") || !config_bool(cfg, "report", "chat_upload", 1))
+	if (!config_bool(cfg, "report", "chat_upload", 1))
 		return 0;
-	const char *token = config_secret("SLACK_BOT_TOKEN");
-	if (!token)
+	const char *token =
+	    config_has_section(cfg, "slack") ? config_secret("SLACK_BOT_TOKEN") : NULL;
+	const char *dtoken =
+	    config_has_section(cfg, "discord") && config_bool(cfg, "discord", "enabled", 1)
+	        ? config_secret("DISCORD_BOT_TOKEN")
+	        : NULL;
+	if (!token && !dtoken)
 		return 0;
 	struct up *u = xcalloc(1, sizeof(*u));
 	u->b = b;
+	u->slack = token != NULL;
 	u->token = token;
 	u->state_path = b->state_path;
 	str_copy(u->api, sizeof(u->api),
 	         config_str(cfg, "slack", "api_url", "https://slack.com/api/"));
+	if (dtoken)
+		u->dc = discord_upload_new(
+		    config_str(cfg, "discord", "api", "https://discord.com/api/v10"), dtoken,
+		    60000);
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	if (pthread_create(&u->th, NULL, up_main, u) != 0) {
+		discord_upload_free(u->dc);
 		free(u);
 		return -1;
 	}
@@ -286,10 +367,13 @@ static void up_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			t->seq = seq;
 			t->incident = json_int(event, "incident", 0);
 			t->pdf = xstrdup(pdf);
-			char c[300];
-			snprintf(c, sizeof(c), "Summary of incident %lld (PDF, %lld page%s).",
-			         (long long)t->incident, (long long)json_int(res, "pages", 0),
-			         json_int(res, "pages", 0) == 1 ? "" : "s");
+			char c[600];
+			int64_t pages = json_int(res, "pages", 0);
+			snprintf(
+			    c, sizeof(c),
+			    "Summary of incident %lld (PDF, %lld page%s). The same file is kept "
+			    "on the opsbot host at %.300s.",
+			    (long long)t->incident, (long long)pages, pages == 1 ? "" : "s", pdf);
 			t->comment = xstrdup(c);
 			u->n++;
 			pthread_cond_signal(&u->cv);
@@ -335,6 +419,7 @@ static void up_fini(struct bot *b, void *priv)
 	}
 	pthread_mutex_destroy(&u->mu);
 	pthread_cond_destroy(&u->cv);
+	discord_upload_free(u->dc);
 	free(u);
 }
 

@@ -645,7 +645,7 @@ static cJSON *multipart_body(struct dstate *st, const struct drest_req *req, str
 		int n = dform_file_index(p->name);
 		if (n < 0)
 			continue; /* payload_json, content, or a field Discord ignores */
-		if (p->len > UPLOAD_FILE_MAX) {
+		if (p->len > (st->file_max ? st->file_max : UPLOAD_FILE_MAX)) {
 			cJSON_Delete(errors);
 			cJSON_Delete(b);
 			reply_error(r, 413, 40005, "Request entity too large");
@@ -817,7 +817,8 @@ static int rate_limit(struct dstate *st, const struct drest_req *req, char **seg
 		return -1;
 	}
 	if (st->force_route_n > 0 &&
-	    (!st->force_route_match[0] || strstr(req->path, st->force_route_match))) {
+	    (!st->force_route_match[0] || strstr(req->path, st->force_route_match)) &&
+	    (!st->force_multipart || dform_is_multipart(req->content_type))) {
 		st->force_route_n--;
 		reply_429(st, r, 0, hash, st->force_retry_after);
 		return -1;
@@ -2054,9 +2055,14 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			st->force_global_n = cnt;
 		else {
 			st->force_route_n = cnt;
+			st->force_multipart = json_bool(b, "multipart", 0);
 			str_copy(st->force_route_match, sizeof st->force_route_match,
 			         json_str(b, "match") ? json_str(b, "match") : "");
 		}
+		reply_json(r, 200, json_new_object());
+	} else if (n == 2 && seg_is(segs, n, 1, "upload_limit") && strcmp(m, "POST") == 0) {
+		int64_t fm = json_int(b, "file_max", 0);
+		st->file_max = fm > 0 ? (size_t)fm : 0;
 		reply_json(r, 200, json_new_object());
 	} else if (n == 2 && seg_is(segs, n, 1, "stats") && strcmp(m, "GET") == 0) {
 		cJSON *o = json_new_object();

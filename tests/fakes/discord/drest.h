@@ -33,7 +33,9 @@
  *        drop {hold_ms, forget} | close {code} | acks {on} | heartbeat |
  *        dispatch {t, d} | resume_url {url} (what later READYs name as
  *        resume_gateway_url; "" = the stand-in's own)}
- *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
+ *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after,
+ *        multipart (route 429s for file uploads only)}
+ *   POST /_fake/upload_limit {file_max} per-file bytes (0: back to 10 MiB)
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
  *   GET  /_fake/attachments/{id}[/{filename}] -> an uploaded file's bytes
  *        (the attachment's url points here)

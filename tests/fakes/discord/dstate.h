@@ -195,7 +195,9 @@ struct dstate {
 	int force_route_n;
 	char force_route_match[96];
 	int force_global_n;
+	int force_multipart; /* forced route 429s hit file uploads only */
 	double force_retry_after;
+	size_t file_max; /* per-file upload limit; 0: Discord's 10 MiB */
 	/* global limiter */
 	int64_t global_window_us;
 	int global_used;

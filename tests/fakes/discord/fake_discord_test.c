@@ -816,6 +816,23 @@ static void test_upload_limits(void **state)
 		cJSON_Delete(got);
 	}
 	assert_int_equal(ops->nmsgs, before + ok);
+
+	/* control: a smaller per-file limit; 429s forced on file uploads only */
+	st.file_max = 4;
+	buf_reset(&b);
+	mp_part(&b, "files[0]", "f.txt", NULL, "12345", 5);
+	mp_end(&b);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 413);
+	cJSON_Delete(got);
+	st.file_max = 0;
+	st.force_route_n = 1;
+	st.force_multipart = 1;
+	assert_int_equal(call("POST", path, "{\"content\":\"json\"}", NULL, NULL), 200);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 429);
+	assert_true(json_num(got, "retry_after", -1) > 0);
+	cJSON_Delete(got);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 200);
+	cJSON_Delete(got);
 	buf_free(&b);
 }
 
