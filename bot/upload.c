@@ -1,12 +1,15 @@
 /*
- * upload.c: posts an incident's summary PDF into its chat thread (a surface
- * of opsbot-bot named "upload"; bot/surface.h).
+ * upload.c: posts an incident's summary PDF into its chat threads, Slack and
+ * Discord (a surface of opsbot-bot named "upload"; bot/surface.h).
  *
  * When opsbot-report finishes a report job, the queue publishes job.finished
  * {kind:"report", result:{pdf, pages, summary}}.  For each such event this
- * surface uploads the PDF into the incident's Slack thread, the one the
- * Slack surface recorded in bot.db (state_thread_get), with Slack's
- * external upload flow:
+ * surface posts the PDF, with a short text (which incident, page count, where
+ * the file is kept on the opsbot host), into the incident's thread on every
+ * chat that is configured, the thread that chat's surface recorded in bot.db
+ * (state_thread_get with "slack" or "discord").
+ *
+ * Slack, with the external upload flow:
  *   files.getUploadURLExternal {filename, length} -> {upload_url, file_id}
  *   POST the bytes to upload_url
  *   files.completeUploadExternal {files:[{id, title}], channel_id,
@@ -14,22 +17,34 @@
  * The token is SLACK_BOT_TOKEN (needs files:write) and the API base is
  * [slack] api_url, the same as the Slack surface's.
  *
- * Discord: not done here.  A Discord upload is a multipart/form-data POST
- * (payload_json + files[0]) to the thread's channel; the local stand-in
- * (tests/fakes/discord) accepts JSON bodies only, so it could not be tested
- * and is left out rather than shipped untested.
+ * Discord, as one multipart/form-data message (bot/discord_upload.c):
+ *   POST /channels/{thread}/messages  payload_json {content, nonce,
+ *        enforce_nonce, attachments:[{id:0, filename}]} + files[0] (the PDF)
+ * The thread id is the incident message's id the Discord surface stored.
+ * The token is DISCORD_BOT_TOKEN and the base is [discord] api.  A 429 waits
+ * retry_after (route or global) and tries again; a bucket at Remaining 0
+ * waits Reset-After.  These waits are this client's own: the Discord
+ * surface's REST client keeps its buckets apart, so the two can each take a
+ * 429 on the same thread's bucket, which both then wait out.  Discord takes
+ * files up to 10 MiB (a server without boosts); a larger PDF is refused
+ * with 40005 and skipped as below.
  *
  * Delivery: uploads run on this file's own thread, in event order; the
- * surface's seq advances only past events whose upload finished (or that
- * need none), so a restart offers a pending upload again, and the key
- * "report-pdf:<incident>:<seq>" in bot.db (state_posted_*) keeps a finished
- * one from being posted twice.  A PDF that cannot be read, an incident with
- * Slack thread after about 15 s, or Slack saying no (e.g. missing_scope) is
- * logged and skipped: the summary is still in the thread as text and in the
- * email.
+ * surface's seq advances only past events whose uploads finished on every
+ * chat (or need none), so a restart offers a pending upload again, and the
+ * keys "report-pdf:<incident>:<seq>" (Slack) and
+ * "report-pdf-discord:<incident>:<seq>" in bot.db (state_posted_*) keep a
+ * finished one from being posted twice; on Discord the nonce "obp<seq>"
+ * also makes a retry after a lost answer return the first message.  A PDF
+ * that cannot be read, an incident with no thread on that chat after about
+ * 15 s (e.g. an incident Discord does not show), or the chat saying no
+ * (missing_scope, 413/40005, 403) is logged and skipped: the summary is still
+ * in the thread as text and in the email.
  *
- * Config: [report] chat_upload = yes (default; no turns this off); the
- * surface is enabled when [slack] is configured and SLACK_BOT_TOKEN is set.
+ * Config: [report] chat_upload = yes (default; no turns this off); Slack
+ * uploads when [slack] is configured and SLACK_BOT_TOKEN is set, Discord
+ * uploads when [discord] is configured (and not enabled = no) and
+ * DISCORD_BOT_TOKEN is set.
  */
 #include <pthread.h>
 #include <stdio.h>
