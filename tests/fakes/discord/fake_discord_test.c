@@ -746,7 +746,7 @@ static void test_upload_limits(void **state)
 	/* eleven files: 50035 under files */
 	buf_reset(&b);
 	for (int i = 0; i < 11; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "files[%d]", i);
 		mp_part(&b, name, "f.txt", NULL, "x", 1);
 	}
