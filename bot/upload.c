@@ -36,8 +36,9 @@
  * "report-pdf-discord:<incident>:<seq>" in bot.db (state_posted_*) keep a
  * finished one from being posted twice; on Discord the nonce "obp<seq>"
  * also makes a retry after a lost answer return the first message.  A PDF
- * that cannot be read, an incident with no thread on that chat after about
- * 15 s (e.g. an incident Discord does not show), or the chat saying no
+ * that cannot be read, an incident with no thread on that chat once that
+ * chat's surface has finished this event's seq (it does not show the
+ * incident) or still none after about 15 s, or the chat saying no
  * (missing_scope, 413/40005, 403) is logged and skipped: the summary is still
  * in the thread as text and in the email.
  *
@@ -148,6 +149,26 @@ static int read_pdf(const struct up_task *t, struct buf *pdf)
 	return 0;
 }
 
+/*
+ * No thread for the incident on surface: 0 when that surface has finished
+ * every event up to this one (it chose not to show the incident, or gave up
+ * on it, so no thread will come; logged), -1 while it may still come.
+ */
+static int no_thread(struct state *st, const char *surface, const struct up_task *t)
+{
+	int64_t done = 0;
+	if (state_seq_get(st, surface, &done) == 1 && done >= t->seq) {
+		log_info("event=upload_skipped incident=%lld surface=%s reason=\"the %s surface "
+		         "has no thread for this incident\"",
+		         (long long)t->incident, surface, surface);
+		return 0;
+	}
+	log_info("event=upload_waiting incident=%lld surface=%s reason=\"no %s thread for this "
+	         "incident yet\"",
+	         (long long)t->incident, surface, surface);
+	return -1;
+}
+
 /* Slack: 0 uploaded (or nothing to do), -1 try again later. */
 static int upload_slack(struct up *u, struct state *st, struct http_client *h,
                         const struct up_task *t)
@@ -161,13 +182,8 @@ static int upload_slack(struct up *u, struct state *st, struct http_client *h,
 	    state_thread_get(st, "slack", t->incident, ch, sizeof(ch), parent, sizeof(parent));
 	if (have < 0)
 		return -1;
-	if (have == 0) {
-		/* the Slack surface may not have posted the parent yet: wait for it */
-		log_info("event=upload_waiting incident=%lld surface=slack reason=\"no Slack "
-		         "thread for this incident yet\"",
-		         (long long)t->incident);
-		return -1;
-	}
+	if (have == 0) /* the Slack surface may not have posted the parent yet */
+		return no_thread(st, "slack", t);
 	struct buf pdf;
 	if (read_pdf(t, &pdf) < 0)
 		return 0;
@@ -248,12 +264,8 @@ static int upload_discord(struct up *u, struct state *st, struct http_client *h,
 	    state_thread_get(st, "discord", t->incident, ch, sizeof(ch), thread, sizeof(thread));
 	if (have < 0)
 		return -1;
-	if (have == 0) {
-		log_info("event=upload_waiting incident=%lld surface=discord reason=\"no Discord "
-		         "thread for this incident yet\"",
-		         (long long)t->incident);
-		return -1;
-	}
+	if (have == 0)
+		return no_thread(st, "discord", t);
 	struct buf pdf;
 	if (read_pdf(t, &pdf) < 0)
 		return 0;

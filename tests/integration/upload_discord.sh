@@ -5,7 +5,7 @@
 # the bytes of the file on disk and the incident title in its text; a 429 on
 # the upload is waited out; a bot restart does not post it again; a file
 # Discord refuses (413/40005) is logged and skipped without holding up later
-# events.
+# events, and so is an incident Discord does not show.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
 command -v pdftotext >/dev/null || t_skip "pdftotext (poppler-utils) not installed"
@@ -116,7 +116,7 @@ t_wait "the PDF in incident 2's thread" has_files "$TH2"
 [ "$(files_in "$TH2")" = 1 ] || t_fail "incident 2's PDF posted $(files_in "$TH2") times"
 
 # Discord refuses the file (a 1000-byte limit here): logged, skipped, and the
-# bot's event seq moves on past it.
+# upload surface's seq moves on past it.
 d_post /_fake/upload_limit '{"file_max":1000}' >/dev/null || t_fail "set the file limit"
 declare_incident "db slow"
 t_wait "incident 3's thread" has_thread_of 3
@@ -125,4 +125,19 @@ t_wait "the refusal logged" grep -q "event=upload_failed incident=3 surface=disc
 seq3=$(ev_seq 3)
 t_wait "the upload seq moved past the refused report 3" eval '[ "$(up_seq)" -ge "$seq3" ]'
 [ "$(files_in "$TH3")" = 0 ] || t_fail "a refused file was posted"
+
+# An incident Discord does not show (from an alert, no [discord] channel):
+# once the Discord surface is past its report, the upload is skipped at
+# once instead of waiting for a thread that will not come.
+stop_bot
+sed -i '/^channel = ops$/d' "$T/opsbot.conf"
+start_bot
+wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"alert-4","spec":{"title":"disk full on db-2","service":"db","severity":"critical","source":"alertmanager"}}' >/dev/null ||
+  t_fail "submit an alert incident"
+t_wait "report 4 done" grep -q "job_done.*incident=4 kind=report" report.log
+t_wait "the upload skipped for lack of a Discord thread" \
+  grep -q 'event=upload_skipped incident=4 surface=discord reason="the discord surface has no thread' bot.log
+grep -q "event=upload_given_up incident=4" bot.log && t_fail "waited out the attempts instead of skipping"
+seq4=$(ev_seq 4)
+t_wait "the upload seq moved past report 4" eval '[ "$(up_seq)" -ge "$seq4" ]'
 echo "ok: upload to discord"
