@@ -496,6 +496,7 @@ static const char *const config_known_sections[] = {
     "detect",      /* opsbot-detect */
     "discord",     /* opsbot-bot */
     "email",       /* opsbot-report: the mail relay */
+    "exec",        /* opsbot-exec */
     "freeze",      /* policy.conf */
     "group",       /* policy.conf */
     "hooks",       /* opsbot-bot intake */
@@ -511,7 +512,8 @@ static const char *const config_known_sections[] = {
     "replicas",    /* worker replicas */
     "report",      /* opsbot-report */
     "retrieve",    /* opsbot-retrieve */
-    "services",    /* opsbot-detect */
+    "services",    /* opsbot-detect, the queue's alert grouping */
+    "sim",         /* opsbot-sim, the simulated system */
     "slack",       /* opsbot-bot */
     "source",      /* opsbot-detect sources */
     "test-worker", /* tests' worker */
