@@ -18,6 +18,8 @@ if [ -x "$OPSBOT_BIN/opsbot-sim" ] && [ -x "$OPSBOT_BIN/opsbot-detect" ]; then
   wants+=("A fault is injected into the simulator: db_conn_exhaustion"
     "The watch opened incident" "Most likely cause: db" "The simulated shop now")
   [ $slack = 1 ] && wants+=("Incident opened: opsbot's metric watch saw" "Transcript of incident")
+  # the approved actions ran against the simulator and were checked
+  [ -x "$OPSBOT_BIN/opsbot-exec" ] && wants+=("Execute finished" "Verify finished" "took effect")
 elif [ $slack = 1 ]; then
   wants+=("Alice declares an incident" "Incident opened by <@U0ALICE>" "Most likely cause: payment")
 else
