@@ -15,4 +15,5 @@ $(B)/tests/sim_model: $(B)/sim/model_test.o $(SIM_CORE_OBJS) $(LIB_A)
 UNIT_TESTS += $(B)/tests/sim_model
 
 INTEG_TESTS += tests/integration/sim_http.sh tests/integration/sim_prometheus.sh \
-	tests/integration/sim_watch.sh tests/integration/sim_slack_page.sh
+	tests/integration/sim_watch.sh tests/integration/sim_slack_page.sh \
+	tests/integration/sim_demo_prometheus.sh
