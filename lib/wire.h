@@ -79,6 +79,40 @@
  *   query     *what:"incidents"|"incident"|"timeline"|"jobs"|"dead_letters"|
  *             "stats"|"events", since:int (events after this seq), limit:int,
  *             state:string -> {items:[...]} | {incident:{...}} | {stats:{...}}
+ *   ledger    the action ledger (queue/ledger.c; added after version 1
+ *             shipped, so an older queue answers bad_request "unknown type").
+ *             *op, then per op (all about `incident`):
+ *             begin:   *job, *lease (the execute/verify job held), *step_key
+ *                      (1..WIRE_KEY_MAX), *step:int, *action, *params{},
+ *                      *argv:[string], kind:"action"|"rollback", plan:string,
+ *                      idempotent:bool, target:string, cooldown_ms:int,
+ *                      rate_count:int, rate_window_ms:int
+ *                      -> {created:bool, row:{...}}  A known step_key creates
+ *                      nothing and returns the row as it is.  A new row is
+ *                      committed as "started" before the reply, unless the
+ *                      cooldown (same action and target) or the rate limit
+ *                      (same action) says no: then it is stored "refused"
+ *                      and the reply is ok with created:true, row.state
+ *                      "refused" and row.output the reason.
+ *             restart: *job, *lease, *step_key -> {row}  a started or
+ *                      decided-retry row runs again (attempts + 1)
+ *             finish:  *job, *lease, *step_key, *state:"finished"|"failed",
+ *                      output:string, exit:int, ms:int -> {row}
+ *             ask:     *job, *lease, *step_key, question:string -> {row}
+ *                      a started row whose outcome is unknown (crash) becomes
+ *                      "unknown", the job is held (no lease) and
+ *                      action.unknown asks a person
+ *             decide:  *step_key, *decision:"retry"|"skip"|"abort", *user,
+ *                      *surface, key:string -> {row, state}  the answer;
+ *                      retry/skip give the held job back, abort fails the
+ *                      incident; a repeated key or a decided row changes
+ *                      nothing (wrong_state names the first decision)
+ *             list:    limit:int -> {items:[row, ...]} (incident 0: newest
+ *                      rows of every incident)
+ *             A row: {id, incident, job, step, step_key, kind, plan, action,
+ *             params{}, argv[], target, state:"started"|"finished"|"failed"|
+ *             "refused"|"unknown"|"skipped"|"aborted", idempotent, attempts,
+ *             output, exit, started_ms, finished_ms, decision, decided_by}
  *
  * Events (PUB; also stored, so `query what:"events" since:N` replays them):
  *
@@ -101,7 +135,12 @@
  *             approval:"auto"|"required"}], notes[]}, needs_approval:bool,
  *             summary}
  *   execute   {incident, plan} -> {steps:[{action, ok, output}], summary}
+ *             (opsbot-exec adds ok, job, and per step step, state, exit, ms)
  *   verify    {incident, plan, execute} -> {ok:bool, summary}
+ *             (opsbot-exec adds checks[], recheck{}, rollbacks[], and
+ *             replan:true when the incident should go back to planning)
+ *   dryrun    {} -> {plan, steps:[{step, action, argv[] | error}], summary}
+ *             (what execute would run now; runs nothing)
  *   report    {incident, timeline} -> {pdf, email, summary}
  *   index     {incident, timeline} -> {indexed:bool}
  *
@@ -139,6 +178,7 @@ enum wire_type {
 	WIRE_QUERY,
 	WIRE_REPLY,
 	WIRE_EVENT,
+	WIRE_LEDGER, /* added after version 1 shipped; optional (see "ledger" above) */
 	WIRE_TYPE_COUNT
 };
 
@@ -150,6 +190,7 @@ enum wire_type {
 #define WIRE_JOB_VERIFY   "verify"
 #define WIRE_JOB_REPORT   "report"
 #define WIRE_JOB_INDEX    "index"
+#define WIRE_JOB_DRYRUN   "dryrun" /* standalone job of an incident; no stage */
 
 /* Event names, defined once. */
 #define WIRE_EV_OPENED   "incident.opened"   /* data: the incident record */
@@ -162,6 +203,11 @@ enum wire_type {
 #define WIRE_EV_DEAD     "job.dead"          /* data: {job, kind, attempts, error} */
 #define WIRE_EV_RETRY    "job.retry"         /* data: {job, kind, attempt, error, retry_at_ms} */
 #define WIRE_EV_RESOLVED "incident.resolved" /* data: {by, note} */
+/* The action ledger (ledger request above; queue/ledger.c). */
+#define WIRE_EV_ACTION_STARTED  "action.started"  /* data: ledger row, see "ledger" */
+#define WIRE_EV_ACTION_FINISHED "action.finished" /* data: ledger row with state, exit, output */
+#define WIRE_EV_ACTION_UNKNOWN  "action.unknown"  /* data: row + question, choices[] */
+#define WIRE_EV_ACTION_DECIDED  "action.decided"  /* data: {step_key, step, decision, user, surface} */
 
 /* Incident states (queue/state.c holds the machine). */
 #define WIRE_ST_OPEN       "open"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "ledger.h"
 #include "log.h"
 #include "mem.h"
 #include "state.h"
@@ -32,7 +33,7 @@
 /* ---- events ---- */
 
 /* Store an event and queue it for publishing after COMMIT.  Takes data. */
-static int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
+int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
 {
 	char *text = json_print(data);
 	int64_t seq;
@@ -86,7 +87,7 @@ static void inc_set_results(struct store_incident *in, const cJSON *r)
 }
 
 /* One transition: checks the machine, writes the stage event, updates in (not saved). */
-static int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
+int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
                     const char *reason)
 {
 	enum state_id from = inc_state(in);
@@ -106,7 +107,7 @@ static int inc_move(struct queue *q, struct store_incident *in, enum state_id to
 	return q_event(q, in->id, WIRE_EV_STAGE, d);
 }
 
-static int inc_save(struct queue *q, struct store_incident *in)
+int inc_save(struct queue *q, struct store_incident *in)
 {
 	int paused = !strcmp(in->state, WIRE_ST_PAUSED);
 	LOG_ASSERT(paused == (in->prev_state[0] != '\0')); /* invariant 4 */
@@ -146,6 +147,8 @@ static cJSON *inc_input(struct queue *q, const struct store_incident *in, enum s
 	case STAGE_PLAN:
 		json_add(input, "detect", result_of(results, WIRE_JOB_DETECT));
 		json_add(input, "retrieve", result_of(results, WIRE_JOB_RETRIEVE));
+		if (cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_VERIFY)) /* a replan */
+			json_add(input, "verify", result_of(results, WIRE_JOB_VERIFY));
 		break;
 	case STAGE_EXECUTE:
 	case STAGE_VERIFY: {
@@ -257,6 +260,13 @@ static int inc_advance(struct queue *q, struct store_incident *in)
 			rc = inc_move(q, in, ST_RESOLVED, why);
 			if (rc == 0)
 				rc = inc_resolved(q, in, "opsbot", why);
+		} else if (json_bool(v, "replan", 0) && (q->conf.stages & (1u << STAGE_PLAN))) {
+			/* opsbot-exec: not fixed, rounds left; plan again with what was learned */
+			snprintf(why, sizeof(why), "not fixed; planning again%s%s",
+			         summary ? ": " : "", summary ? summary : "");
+			rc = inc_move(q, in, ST_PLANNING, why);
+			if (rc == 0)
+				rc = inc_enqueue(q, in, STAGE_PLAN);
 		} else {
 			snprintf(why, sizeof(why), "verification failed%s%s", summary ? ": " : "",
 			         summary ? summary : "");
@@ -1131,6 +1141,9 @@ enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON *
 		break;
 	case WIRE_QUERY:
 		rc = h_query(q, m, reply);
+		break;
+	case WIRE_LEDGER: /* queue/ledger.c */
+		rc = ledger_handle(q, m, reply);
 		break;
 	case WIRE_REPLY:
 	case WIRE_EVENT:

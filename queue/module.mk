@@ -1,6 +1,6 @@
 # queue/module.mk: opsbot-queue, its unit tests, and the queue benchmark.
 
-QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c
+QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c queue/ledger.c
 QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
 QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
 ALL_OBJS += $(QUEUE_OBJS)

@@ -121,6 +121,10 @@ int store_events(struct store *s, int64_t incident, int64_t since, int limit, cJ
 int store_approval_insert(struct store *s, int64_t incident, const char *plan, const char *user,
                           const char *surface, const char *decision, int64_t now);
 
+/* The SQLite connection, for queue/ledger.c's own statements (same transaction). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
+
 /* Listings for query; state NULL means any. */
 int store_incidents_list(struct store *s, const char *state, int limit, cJSON *items);
 int store_jobs_list(struct store *s, const char *state, int limit, cJSON *items);
