@@ -117,6 +117,7 @@ static const struct wire_field f_ledger[] = {{"op", J_STR, 1, w_ledger_op},
                                              {"surface", J_STR, 0, NULL},
                                              {"key", J_STR, 0, NULL},
                                              {"limit", J_INT, 0, NULL},
+                                             {"refuse", J_STR, 0, NULL},
                                              END};
 /* Replies: ok is fixed; the rest depends on the request (wire.h). */
 static const struct wire_field f_reply[] = {{"ok", J_BOOL, 1, NULL}, END};

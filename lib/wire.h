@@ -86,7 +86,9 @@
  *                      (1..WIRE_KEY_MAX), *step:int, *action, *params{},
  *                      *argv:[string], kind:"action"|"rollback", plan:string,
  *                      idempotent:bool, target:string, cooldown_ms:int,
- *                      rate_count:int, rate_window_ms:int
+ *                      rate_count:int, rate_window_ms:int, refuse:string
+ *                      (the executor's own refusal, e.g. a failed type
+ *                      check: the row is stored "refused" with it)
  *                      -> {created:bool, row:{...}}  A known step_key creates
  *                      nothing and returns the row as it is.  A new row is
  *                      committed as "started" before the reply, unless the

@@ -271,22 +271,37 @@ static enum handle_rc ledger_begin(struct queue *q, const struct wire_msg *m, cJ
 	rc = ledger_get(q, key, &row);
 	TRY(rc);
 	if (rc == 1) { /* invariant 1: the job came back; the executor decides from the row */
+		/* The same begin again under the same lease (a reply lost on the way) is
+		 * this begin, not a crash. */
+		int same = 0;
+		sqlite3_stmt *st = ledger_prep(q, "SELECT lease = ?2 AND state = 'started' FROM"
+		                                  " action_ledger WHERE step_key = ?1");
+		if (!st) {
+			cJSON_Delete(row);
+			return HANDLE_STORE_ERR;
+		}
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, json_str(m->root, "lease"), -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			same = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
 		*reply = ledger_reply_row(m, row);
-		json_add_bool(*reply, "created", 0);
+		json_add_bool(*reply, "created", same);
 		return HANDLE_REPLY;
 	}
 	const char *kind = json_str(m->root, "kind");
 	int rollback = kind && !strcmp(kind, "rollback");
 	int serr = 0;
-	char *refused = rollback ? NULL : ledger_limits(q, m, &serr);
+	const char *own = json_str(m->root, "refuse");
+	char *refused = own ? xstrdup(own) : rollback ? NULL : ledger_limits(q, m, &serr);
 	if (serr)
 		return HANDLE_STORE_ERR;
 	char *params = json_print(cJSON_GetObjectItemCaseSensitive(m->root, "params"));
 	char *argv = json_print(cJSON_GetObjectItemCaseSensitive(m->root, "argv"));
 	sqlite3_stmt *st = ledger_prep(
 	    q, "INSERT INTO action_ledger(incident, job, step, step_key, kind, plan, action, params,"
-	       " argv, target, state, idempotent, output, started_ms, finished_ms)"
-	       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+	       " argv, target, state, idempotent, output, started_ms, finished_ms, lease)"
+	       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
 	if (!st) {
 		free(params);
 		free(argv);
@@ -316,6 +331,7 @@ static enum handle_rc ledger_begin(struct queue *q, const struct wire_msg *m, cJ
 		sqlite3_bind_int64(st, 15, q->now);
 	else
 		sqlite3_bind_null(st, 15);
+	sqlite3_bind_text(st, 16, json_str(m->root, "lease"), -1, SQLITE_TRANSIENT);
 	free(params);
 	free(argv);
 	rc = ledger_run(q, st);
@@ -440,12 +456,13 @@ static enum handle_rc ledger_restart(struct queue *q, const struct wire_msg *m, 
 	const char *key = json_str(m->root, "step_key");
 	sqlite3_stmt *st = ledger_prep(
 	    q, "UPDATE action_ledger SET state = 'started', attempts = attempts + 1,"
-	       " started_ms = ?2, finished_ms = NULL, exit_code = NULL, output = NULL"
-	       " WHERE step_key = ?1");
+	       " started_ms = ?2, finished_ms = NULL, exit_code = NULL, output = NULL,"
+	       " lease = ?3 WHERE step_key = ?1");
 	if (!st)
 		return HANDLE_STORE_ERR;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, q->now);
+	sqlite3_bind_text(st, 3, json_str(m->root, "lease"), -1, SQLITE_TRANSIENT);
 	TRY(ledger_run(q, st));
 	TRY(ledger_get(q, key, &row) == 1 ? 0 : -1);
 	if (q_event(q, m->incident, WIRE_EV_ACTION_STARTED, ledger_event_data(row)) < 0) {

@@ -87,6 +87,7 @@ static const struct {
      "ALTER TABLE action_ledger ADD COLUMN exit_code INTEGER;"
      "ALTER TABLE action_ledger ADD COLUMN decision TEXT;"
      "ALTER TABLE action_ledger ADD COLUMN decided_by TEXT;"
+     "ALTER TABLE action_ledger ADD COLUMN lease TEXT;" /* of the claim that started it */
      "CREATE INDEX action_ledger_incident ON action_ledger(incident, id);"
      "CREATE INDEX action_ledger_action ON action_ledger(action, started_ms);"},
 };

@@ -1,0 +1,21 @@
+# workers/exec/module.mk: opsbot-exec (run approved actions, verify them),
+# its unit tests, integration tests and benchmark.
+
+EXEC_CORE_OBJS := $(B)/workers/exec/run.o $(B)/workers/exec/exec.o
+EXEC_OBJS := $(EXEC_CORE_OBJS) $(B)/workers/exec/main.o
+ALL_OBJS += $(EXEC_OBJS)
+
+PROGRAMS += $(B)/bin/opsbot-exec
+$(B)/bin/opsbot-exec: $(EXEC_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+
+$(B)/workers/exec/%.o: CFLAGS += -Iworkers/exec
+
+# Unit tests: workers/exec/<name>_test.c -> $(B)/tests/exec_<name>.
+EXEC_TESTS := $(patsubst workers/exec/%_test.c,%,$(wildcard workers/exec/*_test.c))
+$(B)/tests/exec_%: $(B)/workers/exec/%_test.o $(EXEC_CORE_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+ALL_OBJS += $(EXEC_TESTS:%=$(B)/workers/exec/%_test.o)
+UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
