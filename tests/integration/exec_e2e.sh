@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# exec_e2e.sh: approve with opsbotctl -> opsbot-exec runs the steps in order,
+# each with a ledger row committed before it starts -> the action's own
+# check passes -> resolved.  The same approval delivered twice runs once;
+# the events the planner's bandit learns from are in the log.
+D=$(cd "$(dirname "$0")" && pwd)
+. "$D/../lib.sh"
+. "$D/runtime_lib.sh"
+. "$D/exec_lib.sh"
+t_setup
+exec_setup
+exec_plan "$T/plan.json" touch '{"name":"alpha"}' touch_again '{"name":"beta"}'
+exec_start
+
+id=$(exec_incident)
+hash=$(plan_hash "$id")
+[ "$(runs touch)" = 0 ] || t_fail "an action ran before approval: $(cat runs.log)"
+
+# The same approval twice (a retried click): one run of each step.
+ctl approve "$id" --plan "$hash" --user alice >appr1.out 2>&1 || t_fail "approve: $(cat appr1.out)"
+ctl approve "$id" --plan "$hash" --user alice >appr2.out 2>&1
+grep -q "not awaiting approval" appr2.out || t_fail "second approve: got '$(cat appr2.out)' want a refusal"
+t_wait "incident $id resolved" eval '[ "$(state '"$id"')" = resolved ]'
+[ "$(runs 'touch alpha')" = 1 ] || t_fail "step 1 ran $(runs 'touch alpha') times, want 1: $(cat runs.log)"
+[ "$(runs 'touch beta')" = 1 ] || t_fail "step 2 ran $(runs 'touch beta') times, want 1: $(cat runs.log)"
+# in order
+[ "$(grep -n 'touch alpha' runs.log | cut -d: -f1)" -lt "$(grep -n 'touch beta' runs.log | cut -d: -f1)" ] ||
+  t_fail "steps out of order: $(cat runs.log)"
+grep -q "check alpha" runs.log.checks || t_fail "the action's own check never ran"
+
+# The ledger: two finished rows with argv, exit 0 and output.
+ctl --json ledger "$id" >ledger.json || t_fail "opsbotctl ledger: $(cat ledger.json)"
+[ "$(jq -r '[.items[] | .state] | join(",")' ledger.json)" = "finished,finished" ] ||
+  t_fail "ledger states: got $(jq -c '[.items[] | .state]' ledger.json) want finished,finished"
+[ "$(jq -c '.items[0].argv' ledger.json)" = '["scripts/actions/touch.sh","alpha"]' ] ||
+  t_fail "ledger argv: got $(jq -c '.items[0].argv' ledger.json)"
+[ "$(jq -r '.items[0].output' ledger.json)" = "touched alpha" ] ||
+  t_fail "ledger output: got $(jq -r '.items[0].output' ledger.json)"
+ctl ledger "$id" >ledger.txt
+grep -Eq "^ *1 +touch +finished +exit 0" ledger.txt || t_fail "ledger text: $(cat ledger.txt)"
+
+# Timeline: action.started before action.finished, and the resolution says verified.
+[ "$(ev "$id" action.started | wc -l)" = 2 ] || t_fail "action.started events: $(ev "$id" action.started)"
+[ "$(ev "$id" action.finished | jq -r .state | sort -u)" = finished ] || t_fail "action.finished: $(ev "$id" action.finished)"
+ev "$id" incident.stage | jq -r .reason | grep -q "^verified: 1 check(s) passed" ||
+  t_fail "resolution reason: $(ev "$id" incident.stage | jq -r .reason)"
+# What the planner's learner reads: job.finished of execute (steps with action, ok) and verify (ok).
+ev "$id" job.finished | jq -se 'map(select(.kind == "execute"))[0].result.steps | map(.ok and (.action|type=="string")) | all' >/dev/null ||
+  t_fail "execute result not in the learner's shape: $(ev "$id" job.finished)"
+ev "$id" job.finished | jq -se 'map(select(.kind == "verify"))[0].result.ok == true' >/dev/null ||
+  t_fail "verify result not ok:true: $(ev "$id" job.finished)"
+echo "ok exec_e2e"
