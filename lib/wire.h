@@ -139,7 +139,8 @@
  *   execute   {incident, plan} -> {steps:[{action, ok, output}], summary}
  *             (opsbot-exec adds ok, job, and per step step, state, exit, ms)
  *   verify    {incident, plan, execute} -> {ok:bool, summary}
- *             (opsbot-exec adds checks[], recheck{}, rollbacks[], and
+ *             (opsbot-exec adds checks[], recheck{}, rollbacks[],
+ *             verified:false when ok but nothing could check it, and
  *             replan:true when the incident should go back to planning)
  *   dryrun    {} -> {plan, steps:[{step, action, argv[] | error}], summary}
  *             (what execute would run now; runs nothing)

@@ -255,8 +255,10 @@ static int inc_advance(struct queue *q, struct store_incident *in)
 		const char *summary = json_str(v, "summary");
 		char why[300];
 		if (json_bool(v, "ok", 0)) {
-			snprintf(why, sizeof(why), "verified%s%s", summary ? ": " : "",
-			         summary ? summary : "");
+			/* opsbot-exec says verified:false when it had nothing to check with */
+			snprintf(why, sizeof(why), "%s%s%s",
+			         json_bool(v, "verified", 1) ? "verified" : "not verified",
+			         summary ? ": " : "", summary ? summary : "");
 			rc = inc_move(q, in, ST_RESOLVED, why);
 			if (rc == 0)
 				rc = inc_resolved(q, in, "opsbot", why);

@@ -12,7 +12,7 @@ exec_setup
 exec_plan "$T/plan.json" touch '{"name":"alpha"}' touch_again '{"name":"beta"}'
 exec_start
 
-id=$(exec_incident)
+exec_incident; id=$ID
 hash=$(plan_hash "$id")
 [ "$(runs touch)" = 0 ] || t_fail "an action ran before approval: $(cat runs.log)"
 

@@ -4,10 +4,11 @@
 #   exec_setup [EXTRA [exec] LINES]   write $T/opsbot.conf, $T/actions.conf and
 #                                     the test actions under $T/scripts/actions/
 #   exec_plan FILE ACTION PARAMS [ACTION PARAMS...]   a plan result for test-worker
-#   exec_start                        start opsbot-queue, the plan stand-in
-#                                     and opsbot-exec; wait until the queue answers
-#   exec_incident                     submit one incident; prints its id once
-#                                     it awaits approval
+#   exec_start                        start opsbot-queue and opsbot-exec
+#   exec_incident                     (re)start the plan stand-in on $T/plan.json,
+#                                     submit one incident; sets ID once it
+#                                     awaits approval (not in a subshell: it
+#                                     starts a process the test must stop)
 #   state ID / ev ID NAME             incident state / events of one name (JSON lines)
 #
 # The actions are real programs that record every run in $T/runs.log, so a
@@ -25,23 +26,32 @@ exec_setup() {
 echo "run touch $1 pid=$$" >> "$RUNS_LOG"
 echo "touched $1"
 SH
-  # slow.sh NAME: records itself and a child in its group, then waits to be killed.
+  # slow.sh NAME: records itself, then waits until $RUNS_LOG.go.NAME exists.
   cat > "$T/scripts/actions/slow.sh" <<'SH'
 #!/bin/sh
 echo "run slow $1 pid=$$" >> "$RUNS_LOG"
-sleep 300 &
-echo "$!" > "$RUNS_LOG.child"
-echo "$$" > "$RUNS_LOG.pid"
-wait
+echo "$$" >> "$RUNS_LOG.pids"
+while [ ! -e "$RUNS_LOG.go.$1" ]; do sleep 0.05; done
+echo "slow $1 done"
 SH
-  # stubborn.sh: ignores SIGTERM, so only the SIGKILL ends it.
+  # stubborn.sh: ignores SIGTERM, leaves a child in its group; only SIGKILL ends them.
   cat > "$T/scripts/actions/stubborn.sh" <<'SH'
 #!/bin/sh
 trap '' TERM
 echo "run stubborn pid=$$" >> "$RUNS_LOG"
-sleep 300 &
+sh -c 'trap "" TERM; while :; do sleep 0.2; done' &
 echo "$!" > "$RUNS_LOG.child"
-while :; do sleep 1; done
+echo "$$" > "$RUNS_LOG.leader"
+while :; do sleep 0.2; done
+SH
+  # polite.sh: ends on SIGTERM, but leaves a background child that ignores it.
+  cat > "$T/scripts/actions/polite.sh" <<'SH'
+#!/bin/sh
+echo "run polite pid=$$" >> "$RUNS_LOG"
+sh -c 'trap "" TERM; while :; do sleep 0.2; done' &
+echo "$!" > "$RUNS_LOG.pchild"
+echo started
+wait
 SH
   # check.sh NAME: the verify command; fails while $T/broken/NAME exists.
   cat > "$T/scripts/actions/check.sh" <<'SH'
@@ -122,6 +132,14 @@ idempotent = no
 timeout = 1s
 env = RUNS_LOG
 
+[action polite]
+description = End on SIGTERM, leaving a child behind.
+run = scripts/actions/polite.sh
+risk = low
+idempotent = no
+timeout = 1s
+env = RUNS_LOG
+
 [action envdump]
 description = Print the environment.
 run = scripts/actions/env.sh
@@ -197,8 +215,13 @@ exec_start_queue() {
 
 exec_start() {
   exec_start_queue
-  t_start plan test-worker -c "$T/opsbot.conf" --kind plan --result-file "$T/plan.json"
   t_start exec opsbot-exec -c "$T/opsbot.conf"
+}
+
+# The plan stand-in reads its result once, so each incident gets a fresh one.
+exec_plan_worker() {
+  if [ -n "${PID_plan:-}" ]; then kill -TERM "$PID_plan" 2>/dev/null; wait "$PID_plan" 2>/dev/null; fi
+  t_start plan test-worker -c "$T/opsbot.conf" --kind plan --result-file "$T/plan.json"
 }
 
 state() { ctl --json show "$1" | jq -r .incident.state; }
@@ -208,10 +231,11 @@ ev() { ctl --json show "$1" | jq -c --arg n "$2" '.timeline[]? | select(.name ==
 runs() { grep -c "^run $1" "$T/runs.log" 2>/dev/null || true; }
 
 exec_incident() {
+  exec_plan_worker
   ctl submit --service checkout --title "exec test" --severity high >"$T/submit.out" ||
     t_fail "submit: $(cat "$T/submit.out")"
   local id; id=$(sed -n 's/^incident \([0-9]*\) opened.*/\1/p' "$T/submit.out")
   [ -n "$id" ] || t_fail "submit: no id in $(cat "$T/submit.out")"
   t_wait "incident $id awaits approval" eval '[ "$(state '"$id"')" = awaiting_approval ]'
-  echo "$id"
+  ID=$id
 }

@@ -529,7 +529,7 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 	cJSON *checks = json_new_array();
 	cJSON *recheck = json_new_object();
 	char why[600] = "";
-	int fixed = 0;
+	int fixed = 0, nchecks = 0, verified = 0;
 	if (!exec_ok) {
 		snprintf(why, sizeof(why), "the actions did not all run: %s",
 		         json_str(ex, "summary") ? json_str(ex, "summary") : "a step failed");
@@ -591,9 +591,16 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 			}
 			if (all && sym != 0) {
 				fixed = 1;
-				snprintf(why, sizeof(why), "%d check(s) passed%s; %s",
-				         cJSON_GetArraySize(checks), tries > 1 ? " (after retries)" : "",
-				         rwhy);
+				nchecks = cJSON_GetArraySize(checks);
+				if (nchecks == 0 && sym < 0)
+					snprintf(why, sizeof(why),
+					         "nothing could check the result: no step has a "
+					         "check and %s",
+					         rwhy);
+				else
+					snprintf(why, sizeof(why), "%d check(s) passed%s; %s",
+					         nchecks, tries > 1 ? " (after retries)" : "", rwhy);
+				verified = nchecks > 0 || sym == 1;
 				break;
 			}
 			if (time_mono_ms() + s->verify_interval_ms > deadline)
@@ -608,6 +615,7 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 	json_add(*result, "rollbacks", rollbacks);
 	if (fixed) {
 		json_add_bool(*result, "ok", 1);
+		json_add_bool(*result, "verified", verified);
 		json_add_str(*result, "summary", why);
 		return WORKER_OK;
 	}
