@@ -8,7 +8,7 @@ D=$(cd "$(dirname "$0")" && pwd)
 . "$D/../lib.sh"
 . "$D/runtime_lib.sh"
 . "$D/exec_lib.sh"
-t_setup
+exec_t_setup
 exec_setup
 exec_start
 # Orphaned action processes (their executor was killed) are ours to clean up.

@@ -7,7 +7,7 @@ D=$(cd "$(dirname "$0")" && pwd)
 . "$D/../lib.sh"
 . "$D/runtime_lib.sh"
 . "$D/exec_lib.sh"
-t_setup
+exec_t_setup
 exec_setup
 exec_plan "$T/plan.json" touch '{"name":"alpha"}' touch_again '{"name":"beta"}'
 exec_start

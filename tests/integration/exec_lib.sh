@@ -1,5 +1,5 @@
 # tests/integration/exec_lib.sh: set-up shared by the opsbot-exec tests
-# (source after tests/lib.sh and runtime_lib.sh; call exec_setup after t_setup).
+# (source after tests/lib.sh and runtime_lib.sh; call exec_t_setup, then exec_setup).
 #
 #   exec_setup [EXTRA [exec] LINES]   write $T/opsbot.conf, $T/actions.conf and
 #                                     the test actions under $T/scripts/actions/
@@ -13,6 +13,15 @@
 #
 # The actions are real programs that record every run in $T/runs.log, so a
 # test can count runs of a step exactly.
+
+# Like t_setup, under a name of our own: during this session something on the
+# shared machine removed /tmp/opsbot-test.* directories while tests ran.
+exec_t_setup() {
+  T=$(mktemp -d "${TMPDIR:-/tmp}/exec-it.XXXXXX")
+  mkdir -p "$T/var/run"
+  trap t_cleanup EXIT
+  cd "$T" || exit 1
+}
 
 ctl() { opsbotctl -c "$T/opsbot.conf" "$@"; }
 

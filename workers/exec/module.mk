@@ -19,3 +19,7 @@ $(B)/tests/exec_%: $(B)/workers/exec/%_test.o $(EXEC_CORE_OBJS) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
 ALL_OBJS += $(EXEC_TESTS:%=$(B)/workers/exec/%_test.o)
 UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
+
+# Integration tests: real queue, real opsbot-exec, real action processes.
+INTEG_TESTS += tests/integration/exec_e2e.sh tests/integration/exec_crash.sh \
+	tests/integration/exec_safety.sh
