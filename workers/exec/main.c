@@ -107,11 +107,51 @@ static void exec_find_program(const char *name, char *out, size_t len)
 	free(p);
 }
 
+/*
+ * With neither catalog nor workdir set and no config/actions.conf here, the
+ * checkout this binary was built in (BIN/../..) when it has one: the
+ * catalog's scripts/actions/ paths are relative to it.  0 when found.
+ */
+static int exec_find_checkout(char *root, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(self, '/');
+		if (!slash)
+			return -1;
+		*slash = '\0';
+	}
+	char *cat = xasprintf("%s/config/actions.conf", self);
+	int ok = access(cat, R_OK) == 0;
+	free(cat);
+	if (!ok)
+		return -1;
+	str_copy(root, len, self);
+	return 0;
+}
+
 int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 {
 	struct exec_state *s = xcalloc(1, sizeof(*s));
-	const char *cat = config_str(cfg, "exec", "catalog", "config/actions.conf");
-	const char *wd = config_str(cfg, "exec", "workdir", ".");
+	const char *cat = config_str(cfg, "exec", "catalog", NULL);
+	const char *wd = config_str(cfg, "exec", "workdir", NULL);
+	char root[PATH_MAX], *cat_owned = NULL;
+	if (!cat && !wd && access("config/actions.conf", R_OK) != 0 &&
+	    exec_find_checkout(root, sizeof(root)) == 0) {
+		cat = cat_owned = xasprintf("%s/config/actions.conf", root);
+		wd = root;
+		log_info("event=catalog_found path=%s reason=\"[exec] catalog and workdir are not "
+		         "set and there is no config/actions.conf here\"",
+		         log_q(cat));
+	}
+	if (!cat)
+		cat = "config/actions.conf";
+	if (!wd)
+		wd = ".";
 	const char *det = config_str(cfg, "exec", "detect", "opsbot-detect");
 	str_copy(s->url, sizeof(s->url),
 	         config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
@@ -144,6 +184,8 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 		         log_q(det));
 	if (catalog_load(cat, &s->cat, err, errlen) < 0)
 		goto fail;
+	free(cat_owned);
+	cat_owned = NULL;
 	/* Redaction: opsbot's own secrets, secret-looking names an action may see, [exec] secrets. */
 	for (const char *const *k = exec_known_secrets; *k; k++)
 		run_add_secret_env(*k);
@@ -172,6 +214,7 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 	*state = s;
 	return 0;
 fail:
+	free(cat_owned);
 	catalog_free(s->cat);
 	free(s);
 	return -1;
