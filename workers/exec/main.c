@@ -258,6 +258,8 @@ static int exec_command(int argc, char **argv)
 	if ((!strcmp(cmd, "check") && argc != 1) || (!strcmp(cmd, "argv") && (argc < 2 || argc > 3)) ||
 	    (!strcmp(cmd, "dryrun") && argc != 2))
 		return exec_usage();
+	if (!getenv("OPSBOT_LOG_LEVEL"))
+		log_set_level(LOG_WARN); /* a command's output is its answer, not a log */
 	struct config *cfg;
 	char err[1024];
 	if (config_load(worker_config_path(), &cfg, err, sizeof(err)) < 0) {

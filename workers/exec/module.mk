@@ -22,4 +22,5 @@ UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
 
 # Integration tests: real queue, real opsbot-exec, real action processes.
 INTEG_TESTS += tests/integration/exec_e2e.sh tests/integration/exec_crash.sh \
-	tests/integration/exec_safety.sh tests/integration/exec_verify.sh
+	tests/integration/exec_safety.sh tests/integration/exec_verify.sh \
+	tests/integration/exec_catalog.sh
