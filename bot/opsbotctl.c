@@ -921,9 +921,11 @@ static int ctl_ledger(struct ctl *c, int argc, char **argv)
 		const char *st = ctl_str(it, "state", NULL);
 		const char *dec = json_str(it, "decision");
 		if (!strcmp(st, "unknown") && !dec)
-			printf("      may or may not have run; answer with: opsbotctl step %lld %lld "
-			       "retry|skip|abort\n",
-			       (long long)json_int(it, "incident", 0), (long long)json_int(it, "step", 0));
+			printf(
+			    "      may or may not have run; answer with: opsbotctl step %lld %lld "
+			    "retry|skip|abort\n",
+			    (long long)json_int(it, "incident", 0),
+			    (long long)json_int(it, "step", 0));
 		else if (dec)
 			printf("      %s by %s\n", dec, ctl_str(it, "decided_by", NULL));
 		else if (!strcmp(st, "refused") || !strcmp(st, "failed")) {
@@ -956,8 +958,9 @@ static int ctl_step(struct ctl *c, int argc, char **argv)
 	}
 	cJSON_Delete(reply);
 	if (!key[0]) {
-		fprintf(stderr, "opsbotctl: incident %lld has no step %lld waiting for an answer "
-		                "(see: opsbotctl ledger %lld)\n",
+		fprintf(stderr,
+		        "opsbotctl: incident %lld has no step %lld waiting for an answer "
+		        "(see: opsbotctl ledger %lld)\n",
 		        (long long)id, (long long)n, (long long)id);
 		return CTL_REFUSED;
 	}
@@ -1010,10 +1013,11 @@ static int ctl_dryrun(struct ctl *c, int argc, char **argv)
 		cJSON_Delete(reply);
 		reply = NULL;
 		if (time_mono_ms() > until) {
-			fprintf(stderr,
-			        "opsbotctl: no dry run within 15s (job %lld); is opsbot-exec running? "
-			        "see: opsbotctl dead-letters\n",
-			        (long long)jid);
+			fprintf(
+			    stderr,
+			    "opsbotctl: no dry run within 15s (job %lld); is opsbot-exec running? "
+			    "see: opsbotctl dead-letters\n",
+			    (long long)jid);
 			return CTL_REFUSED;
 		}
 		time_sleep_ms(50, NULL);

@@ -197,9 +197,10 @@ int catalog_check_text(const struct catalog_param *p, const char *v, char *err, 
 			return -1;
 		}
 		if (v[0] == '-') {
-			snprintf(err, errlen,
-			         "%s must not begin with '-' (a program would read it as an option)",
-			         p->name);
+			snprintf(
+			    err, errlen,
+			    "%s must not begin with '-' (a program would read it as an option)",
+			    p->name);
 			return -1;
 		}
 		if (regexec(&p->re, v, 0, NULL, 0) != 0) {
@@ -544,9 +545,9 @@ static int catalog_key(struct catalog_ld *ld, struct catalog_action *a, const ch
                        const char *val, int line, unsigned *seen)
 {
 	static const char *const keys[] = {
-	    "description", "run",      "http",    "body",       "param",      "risk",
-	    "verify",      "rollback", "cooldown", "timeout",   "rate_limit", "idempotent",
-	    "match",       "external", "env",      "workdir",   NULL};
+	    "description", "run",      "http",     "body",    "param",      "risk",
+	    "verify",      "rollback", "cooldown", "timeout", "rate_limit", "idempotent",
+	    "match",       "external", "env",      "workdir", NULL};
 	int k = -1;
 	for (int i = 0; keys[i]; i++)
 		if (strcmp(keys[i], key) == 0)

@@ -92,10 +92,10 @@ struct catalog_action {
 	int64_t timeout_ms;
 	char **match;
 	size_t nmatch;
-	int external;    /* argv[0] may be an absolute path outside scripts/actions/ */
-	char **env;      /* variable names passed through, NULL-terminated (may be empty) */
+	int external; /* argv[0] may be an absolute path outside scripts/actions/ */
+	char **env;   /* variable names passed through, NULL-terminated (may be empty) */
 	size_t nenv;
-	char *workdir;   /* or NULL */
+	char *workdir; /* or NULL */
 };
 
 struct catalog {

@@ -40,7 +40,7 @@ static const char *const w_source[] = {"slack", "discord", "alertmanager", "gene
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
 static const char *const w_decision[] = {"approve", "reject", NULL};
 static const char *const w_action[] = {"ack", "resolve", "pause", "resume", "note", "retry", NULL};
-static const char *const w_ledger_op[] = {"begin", "restart", "finish", "ask",
+static const char *const w_ledger_op[] = {"begin",  "restart", "finish", "ask",
                                           "decide", "list",    NULL};
 static const char *const w_ledger_kind[] = {"action", "rollback", NULL};
 static const char *const w_ledger_end[] = {"finished", "failed", NULL};
@@ -390,8 +390,8 @@ static int wire_check_ledger(const cJSON *root, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	static const char *const nonneg[] = {"step", "cooldown_ms", "rate_count", "rate_window_ms",
-	                                     "ms", NULL};
+	static const char *const nonneg[] = {"step",           "cooldown_ms", "rate_count",
+	                                     "rate_window_ms", "ms",          NULL};
 	for (const char *const *f = nonneg; *f; f++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, *f);
 		if (v && v->valuedouble < 0) {

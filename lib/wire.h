@@ -210,7 +210,7 @@ enum wire_type {
 #define WIRE_EV_ACTION_STARTED  "action.started"  /* data: ledger row, see "ledger" */
 #define WIRE_EV_ACTION_FINISHED "action.finished" /* data: ledger row with state, exit, output */
 #define WIRE_EV_ACTION_UNKNOWN  "action.unknown"  /* data: row + question, choices[] */
-#define WIRE_EV_ACTION_DECIDED  "action.decided"  /* data: {step_key, step, decision, user, surface} */
+#define WIRE_EV_ACTION_DECIDED  "action.decided"  /* data: {step_key, step, decision, ...} */
 
 /* Incident states (queue/state.c holds the machine). */
 #define WIRE_ST_OPEN       "open"

@@ -87,8 +87,7 @@ static void inc_set_results(struct store_incident *in, const cJSON *r)
 }
 
 /* One transition: checks the machine, writes the stage event, updates in (not saved). */
-int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
-                    const char *reason)
+int inc_move(struct queue *q, struct store_incident *in, enum state_id to, const char *reason)
 {
 	enum state_id from = inc_state(in);
 	if (!state_allowed(from, to))

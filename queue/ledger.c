@@ -186,9 +186,9 @@ static int ledger_lease(struct queue *q, const struct wire_msg *m, struct store_
 		return 0;
 	}
 	if (j->incident != m->incident) {
-		*reply = wire_reply_err(m, "bad_request", "job %lld belongs to incident %lld, not %lld",
-		                        (long long)j->id, (long long)j->incident,
-		                        (long long)m->incident);
+		*reply = wire_reply_err(
+		    m, "bad_request", "job %lld belongs to incident %lld, not %lld",
+		    (long long)j->id, (long long)j->incident, (long long)m->incident);
 		store_job_clear(j);
 		return 0;
 	}
@@ -213,8 +213,9 @@ static char *ledger_limits(struct queue *q, const struct wire_msg *m, int *err)
 	*err = 0;
 	if (cooldown > 0) {
 		sqlite3_stmt *st = ledger_prep(
-		    q, "SELECT max(started_ms) FROM action_ledger WHERE action = ?1 AND target = ?2"
-		       " AND kind = 'action' AND state IN ('started','finished','failed','unknown')");
+		    q,
+		    "SELECT max(started_ms) FROM action_ledger WHERE action = ?1 AND target = ?2"
+		    " AND kind = 'action' AND state IN ('started','finished','failed','unknown')");
 		if (!st) {
 			*err = 1;
 			return NULL;
@@ -227,18 +228,20 @@ static char *ledger_limits(struct queue *q, const struct wire_msg *m, int *err)
 		sqlite3_finalize(st);
 		if (last > 0 && q->now - last < cooldown) {
 			int64_t wait = (cooldown - (q->now - last) + 999) / 1000;
-			return xasprintf("refused by the cooldown: %s last ran on %s %llds ago; the "
-			                 "catalog allows one run per %llds, so the next may start in "
-			                 "%llds",
-			                 action, target && *target ? target : "this target",
-			                 (long long)((q->now - last) / 1000),
-			                 (long long)(cooldown / 1000), (long long)wait);
+			return xasprintf(
+			    "refused by the cooldown: %s last ran on %s %llds ago; the "
+			    "catalog allows one run per %llds, so the next may start in "
+			    "%llds",
+			    action, target && *target ? target : "this target",
+			    (long long)((q->now - last) / 1000), (long long)(cooldown / 1000),
+			    (long long)wait);
 		}
 	}
 	if (count > 0 && window > 0) {
 		sqlite3_stmt *st = ledger_prep(
-		    q, "SELECT count(*) FROM action_ledger WHERE action = ?1 AND started_ms > ?2"
-		       " AND kind = 'action' AND state IN ('started','finished','failed','unknown')");
+		    q,
+		    "SELECT count(*) FROM action_ledger WHERE action = ?1 AND started_ms > ?2"
+		    " AND kind = 'action' AND state IN ('started','finished','failed','unknown')");
 		if (!st) {
 			*err = 1;
 			return NULL;
@@ -250,10 +253,10 @@ static char *ledger_limits(struct queue *q, const struct wire_msg *m, int *err)
 			n = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 		if (n >= count)
-			return xasprintf("refused by the rate limit: %s ran %lld time(s) in the last "
-			                 "%llds and the catalog allows %lld",
-			                 action, (long long)n, (long long)(window / 1000),
-			                 (long long)count);
+			return xasprintf(
+			    "refused by the rate limit: %s ran %lld time(s) in the last "
+			    "%llds and the catalog allows %lld",
+			    action, (long long)n, (long long)(window / 1000), (long long)count);
 	}
 	return NULL;
 }
@@ -299,9 +302,10 @@ static enum handle_rc ledger_begin(struct queue *q, const struct wire_msg *m, cJ
 	char *params = json_print(cJSON_GetObjectItemCaseSensitive(m->root, "params"));
 	char *argv = json_print(cJSON_GetObjectItemCaseSensitive(m->root, "argv"));
 	sqlite3_stmt *st = ledger_prep(
-	    q, "INSERT INTO action_ledger(incident, job, step, step_key, kind, plan, action, params,"
-	       " argv, target, state, idempotent, output, started_ms, finished_ms, lease)"
-	       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
+	    q,
+	    "INSERT INTO action_ledger(incident, job, step, step_key, kind, plan, action, params,"
+	    " argv, target, state, idempotent, output, started_ms, finished_ms, lease)"
+	    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
 	if (!st) {
 		free(params);
 		free(argv);
@@ -441,8 +445,8 @@ static enum handle_rc ledger_restart(struct queue *q, const struct wire_msg *m, 
 		return HANDLE_REPLY;
 	const char *cur = json_str(row, "state");
 	const char *dec = json_str(row, "decision");
-	int ok = !strcmp(cur, "started") ||
-	         (!strcmp(cur, "unknown") && dec && !strcmp(dec, "retry"));
+	int ok =
+	    !strcmp(cur, "started") || (!strcmp(cur, "unknown") && dec && !strcmp(dec, "retry"));
 	if (!ok) {
 		*reply = wire_reply_err(m, "wrong_state",
 		                        "step %s is %s%s%s; only a started step or one a person "
@@ -454,10 +458,10 @@ static enum handle_rc ledger_restart(struct queue *q, const struct wire_msg *m, 
 	}
 	cJSON_Delete(row);
 	const char *key = json_str(m->root, "step_key");
-	sqlite3_stmt *st = ledger_prep(
-	    q, "UPDATE action_ledger SET state = 'started', attempts = attempts + 1,"
-	       " started_ms = ?2, finished_ms = NULL, exit_code = NULL, output = NULL,"
-	       " lease = ?3 WHERE step_key = ?1");
+	sqlite3_stmt *st =
+	    ledger_prep(q, "UPDATE action_ledger SET state = 'started', attempts = attempts + 1,"
+	                   " started_ms = ?2, finished_ms = NULL, exit_code = NULL, output = NULL,"
+	                   " lease = ?3 WHERE step_key = ?1");
 	if (!st)
 		return HANDLE_STORE_ERR;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
@@ -494,16 +498,20 @@ static enum handle_rc ledger_ask(struct queue *q, const struct wire_msg *m, cJSO
 	int64_t job = json_int(row, "job", 0);
 	cJSON_Delete(row);
 	if (!again) {
-		sqlite3_stmt *st = ledger_prep(
-		    q, "UPDATE action_ledger SET state = 'unknown' WHERE step_key = ?1");
+		/* A new question: an earlier "retry" answered the previous crash. */
+		sqlite3_stmt *st = ledger_prep(q, "UPDATE action_ledger SET state = 'unknown',"
+		                                  " decision = NULL, decided_by = NULL"
+		                                  " WHERE step_key = ?1");
 		if (!st)
 			return HANDLE_STORE_ERR;
 		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
 		TRY(ledger_run(q, st));
 	}
 	/* invariant 3: the job waits without a lease until someone answers */
-	TRY(store_job_set(q->st, job, "held", NULL, "waiting for a person: a step's outcome is "
-	                                            "unknown", -1, q->now));
+	TRY(store_job_set(q->st, job, "held", NULL,
+	                  "waiting for a person: a step's outcome is "
+	                  "unknown",
+	                  -1, q->now));
 	TRY(ledger_get(q, key, &row) == 1 ? 0 : -1);
 	if (!again) {
 		cJSON *d = ledger_event_data(row);
@@ -583,12 +591,12 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 	const char *prev = json_str(row, "decision");
 	if (strcmp(cur, "unknown") != 0 || prev) {
 		if (prev)
-			*reply = wire_reply_err(m, "wrong_state",
-			                        "step %lld was already decided: %s by %s; nothing "
-			                        "changed",
-			                        (long long)json_int(row, "step", 0), prev,
-			                        json_str(row, "decided_by") ? json_str(row, "decided_by")
-			                                                    : "someone");
+			*reply = wire_reply_err(
+			    m, "wrong_state",
+			    "step %lld was already decided: %s by %s; nothing "
+			    "changed",
+			    (long long)json_int(row, "step", 0), prev,
+			    json_str(row, "decided_by") ? json_str(row, "decided_by") : "someone");
 		else
 			*reply = wire_reply_err(m, "wrong_state",
 			                        "step %lld is %s; there is no question to answer",
@@ -635,10 +643,11 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		rc = -1;
 	if (rc == 0 && !strcmp(decision, "abort")) {
 		char why[400];
-		snprintf(why, sizeof(why),
-		         "aborted by %s: step %lld (%s) may or may not have run; nothing more runs, "
-		         "check the target by hand",
-		         user, (long long)step, action);
+		snprintf(
+		    why, sizeof(why),
+		    "aborted by %s: step %lld (%s) may or may not have run; nothing more runs, "
+		    "check the target by hand",
+		    user, (long long)step, action);
 		if (have == 1 && !strcmp(j.state, "held"))
 			rc = store_job_set(q->st, job, "cancelled", NULL, why, -1, q->now);
 		enum state_id s;

@@ -36,10 +36,10 @@
 
 extern char **environ;
 
-#define EXEC_CALL_TRIES   6
-#define EXEC_RESULT_OUT   2000 /* output bytes per step in a job result */
-#define EXEC_RECHECK_OUT  (1 << 20)
-#define EXEC_SETTLE_MS    30000 /* an anomaly that ended this long ago is over */
+#define EXEC_CALL_TRIES  6
+#define EXEC_RESULT_OUT  2000 /* output bytes per step in a job result */
+#define EXEC_RECHECK_OUT (1 << 20)
+#define EXEC_SETTLE_MS   30000 /* an anomaly that ended this long ago is over */
 
 /* ---- talking to the queue ---- */
 
@@ -171,8 +171,9 @@ static int exec_run_and_finish(struct exec_state *s, const struct worker_job *jo
 	if (r.dropped)
 		buf_appendf(&out, "\n[... %zu more bytes of output were dropped]", r.dropped);
 	if (r.timed_out)
-		buf_appendf(&out, "\n[timed out after %llds: the process group got SIGTERM, then "
-		                  "SIGKILL]",
+		buf_appendf(&out,
+		            "\n[timed out after %llds: the process group got SIGTERM, then "
+		            "SIGKILL]",
 		            (long long)(st->a->timeout_ms / 1000));
 	int ok = r.spawned && !r.timed_out && !r.signaled && r.exit_code == 0;
 	cJSON *req = exec_ledger_req(job, "finish", st->key);
@@ -209,8 +210,7 @@ enum exec_outcome {
  * gets the step's entry for the job result.
  */
 static enum exec_outcome exec_step(struct exec_state *s, const struct worker_job *job,
-                                   struct exec_step *st, cJSON **result, char *err,
-                                   size_t errlen)
+                                   struct exec_step *st, cJSON **result, char *err, size_t errlen)
 {
 	char why[400] = "";
 	struct run_cmd cmd = {0};
@@ -223,9 +223,9 @@ static enum exec_outcome exec_step(struct exec_state *s, const struct worker_job
 	cJSON *req = exec_ledger_req(job, "begin", st->key);
 	json_add_int(req, "step", st->step);
 	json_add_str(req, "action", st->action);
-	json_add(req, "params", built ? json_dup(cmd.params)
-	                              : (cJSON_IsObject(st->params) ? json_dup(st->params)
-	                                                            : json_new_object()));
+	json_add(req, "params",
+	         built ? json_dup(cmd.params)
+	               : (cJSON_IsObject(st->params) ? json_dup(st->params) : json_new_object()));
 	json_add(req, "argv", built ? run_argv_json(&cmd) : json_new_array());
 	json_add_str(req, "kind", st->kind);
 	if (st->plan)
@@ -286,9 +286,8 @@ static enum exec_outcome exec_step(struct exec_state *s, const struct worker_job
 			rc = exec_call(s, r2, &reply, err, errlen);
 			cJSON_Delete(reply);
 			cJSON *fin = NULL;
-			if (rc != 0 ||
-			    exec_run_and_finish(s, job, st, &cmd, t_begin, &fin, &overhead, err,
-			                        errlen) < 0) {
+			if (rc != 0 || exec_run_and_finish(s, job, st, &cmd, t_begin, &fin,
+			                                   &overhead, err, errlen) < 0) {
 				out = EXEC_STEP_ERROR;
 			} else {
 				cJSON_Delete(row);
@@ -308,7 +307,8 @@ static enum exec_outcome exec_step(struct exec_state *s, const struct worker_job
 				out = EXEC_STEP_ERROR;
 			} else {
 				snprintf(err, errlen,
-				         "waiting for a person: %s (the job is held until then)", q);
+				         "waiting for a person: %s (the job is held until then)",
+				         q);
 				out = EXEC_STEP_WAIT;
 			}
 		}
@@ -353,7 +353,8 @@ static int exec_execute(struct exec_state *s, const struct worker_job *job, cJSO
 		if (o != EXEC_STEP_DONE) {
 			cJSON_Delete(out);
 			buf_free(&sum);
-			return WORKER_RETRY; /* EXEC_STEP_WAIT: the fail is refused; the job is held */
+			return WORKER_RETRY; /* EXEC_STEP_WAIT: the fail is refused; the job is held
+			                      */
 		}
 		const char *state = json_str(r, "state");
 		ran += json_bool(r, "ran", 0);
@@ -379,7 +380,8 @@ static int exec_execute(struct exec_state *s, const struct worker_job *job, cJSO
 	json_add_bool(*result, "ok", ok);
 	json_add_int(*result, "job", job->id);
 	json_add(*result, "steps", out);
-	char *line = xasprintf("%s: %s", ok ? "all steps ran" : "stopped", sum.data ? sum.data : "no steps");
+	char *line =
+	    xasprintf("%s: %s", ok ? "all steps ran" : "stopped", sum.data ? sum.data : "no steps");
 	json_add_str(*result, "summary", line);
 	free(line);
 	buf_free(&sum);
@@ -424,9 +426,15 @@ static int exec_recheck(struct exec_state *s, const char *service, int64_t since
 	int64_t now = time_now_ms();
 	char at[32];
 	snprintf(at, sizeof(at), "%lld", (long long)now);
-	char *argv[] = {s->detect,        (char *)"-c", s->config, (char *)"analyze",
-	                (char *)"--service", (char *)(service ? service : ""),
-	                (char *)"--at",   at,           NULL};
+	char *argv[] = {s->detect,
+	                (char *)"-c",
+	                s->config,
+	                (char *)"analyze",
+	                (char *)"--service",
+	                (char *)(service ? service : ""),
+	                (char *)"--at",
+	                at,
+	                NULL};
 	if (!service) {
 		argv[4] = (char *)"--at";
 		argv[5] = at;
@@ -460,12 +468,12 @@ static int exec_recheck(struct exec_state *s, const char *service, int64_t since
 			}
 		}
 		if (still) {
-			snprintf(why, whylen, "the detector still sees the anomaly in %s",
-			         still);
+			snprintf(why, whylen, "the detector still sees the anomaly in %s", still);
 			rc = 0;
 		} else {
-			snprintf(why, whylen, "the detector sees no anomaly after the fix (%lld "
-			                      "series)",
+			snprintf(why, whylen,
+			         "the detector sees no anomaly after the fix (%lld "
+			         "series)",
 			         (long long)json_int(res, "series", 0));
 			rc = 1;
 		}
@@ -568,8 +576,8 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 					json_add_str(c, "output", o);
 					if (!ok) {
 						all = 0;
-						snprintf(why, sizeof(why), "check of %s failed: %.200s",
-						         name, o);
+						snprintf(why, sizeof(why),
+						         "check of %s failed: %.200s", name, o);
 						why[strcspn(why, "\n")] = '\0';
 					}
 					free(o);
@@ -584,7 +592,9 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 				cJSON_Delete(recheck);
 				recheck = json_new_object();
 				json_add_str(recheck, "result",
-				             sym == 1 ? "gone" : sym == 0 ? "present" : "unavailable");
+				             sym == 1   ? "gone"
+				             : sym == 0 ? "present"
+				                        : "unavailable");
 				json_add_str(recheck, "detail", rwhy);
 				if (sym == 0)
 					snprintf(why, sizeof(why), "%s", rwhy);
@@ -599,7 +609,8 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 					         rwhy);
 				else
 					snprintf(why, sizeof(why), "%d check(s) passed%s; %s",
-					         nchecks, tries > 1 ? " (after retries)" : "", rwhy);
+					         nchecks, tries > 1 ? " (after retries)" : "",
+					         rwhy);
 				verified = nchecks > 0 || sym == 1;
 				break;
 			}
@@ -630,7 +641,8 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 		if (!a || !a->rollback || !state ||
 		    (strcmp(state, "finished") != 0 && strcmp(state, "failed") != 0))
 			continue;
-		struct exec_step rs = {.step = (int)json_int(sx, "step", k + 1), .kind = "rollback"};
+		struct exec_step rs = {.step = (int)json_int(sx, "step", k + 1),
+		                       .kind = "rollback"};
 		rs.a = catalog_find(s->cat, a->rollback);
 		rs.action = a->rollback;
 		cJSON *params =
@@ -732,8 +744,8 @@ cJSON *exec_dryrun_plan(const struct exec_state *s, const cJSON *plan)
 		cJSON_AddItemToArray(steps, o);
 	}
 	json_add(out, "steps", steps);
-	char *line = xasprintf("dry run, nothing was run: %s%s%s",
-	                       sum.data ? "would run " : "", sum.data ? sum.data : "",
+	char *line = xasprintf("dry run, nothing was run: %s%s%s", sum.data ? "would run " : "",
+	                       sum.data ? sum.data : "",
 	                       refused ? " (some steps would be refused; see steps)" : "");
 	json_add_str(out, "summary", line);
 	json_add_bool(out, "ok", refused == 0);
@@ -780,8 +792,7 @@ static int exec_dryrun(struct exec_state *s, const struct worker_job *job, cJSON
 	return WORKER_OK;
 }
 
-int exec_handle(void *state, const struct worker_job *job, cJSON **result, char *err,
-                size_t errlen)
+int exec_handle(void *state, const struct worker_job *job, cJSON **result, char *err, size_t errlen)
 {
 	struct exec_state *s = state;
 	if (!strcmp(job->kind, WIRE_JOB_EXECUTE))

@@ -23,17 +23,17 @@ struct rpc;
 struct exec_state {
 	struct catalog *cat;
 	char url[512];
-	char workdir[PATH_MAX];   /* absolute */
-	char detect[PATH_MAX];    /* opsbot-detect, for the symptom re-check; "" = none */
-	char config[PATH_MAX];    /* absolute path of our config, for opsbot-detect -c */
-	int recheck;              /* run the symptom re-check */
+	char workdir[PATH_MAX]; /* absolute */
+	char detect[PATH_MAX];  /* opsbot-detect, for the symptom re-check; "" = none */
+	char config[PATH_MAX];  /* absolute path of our config, for opsbot-detect -c */
+	int recheck;            /* run the symptom re-check */
 	int64_t kill_grace_ms;
 	int64_t verify_window_ms; /* how long verification keeps trying */
 	int64_t verify_interval_ms;
-	int64_t call_ms;          /* one ledger call's timeout */
+	int64_t call_ms; /* one ledger call's timeout */
 	size_t output_max;
-	int max_rounds;           /* execute rounds per incident before it fails */
-	struct rpc *rpc;          /* to the queue, opened on first use */
+	int max_rounds;  /* execute rounds per incident before it fails */
+	struct rpc *rpc; /* to the queue, opened on first use */
 };
 
 int exec_init(struct config *cfg, void **state, char *err, size_t errlen);

@@ -186,7 +186,8 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 		goto fail;
 	free(cat_owned);
 	cat_owned = NULL;
-	/* Redaction: opsbot's own secrets, secret-looking names an action may see, [exec] secrets. */
+	/* Redaction: opsbot's own secrets, secret-looking names an action may see, [exec] secrets.
+	 */
 	for (const char *const *k = exec_known_secrets; *k; k++)
 		run_add_secret_env(*k);
 	for (size_t i = 0; i < s->cat->n; i++)
@@ -255,7 +256,8 @@ static int exec_command(int argc, char **argv)
 	const char *cmd = argv[0];
 	if (strcmp(cmd, "check") && strcmp(cmd, "argv") && strcmp(cmd, "dryrun"))
 		return exec_usage();
-	if ((!strcmp(cmd, "check") && argc != 1) || (!strcmp(cmd, "argv") && (argc < 2 || argc > 3)) ||
+	if ((!strcmp(cmd, "check") && argc != 1) ||
+	    (!strcmp(cmd, "argv") && (argc < 2 || argc > 3)) ||
 	    (!strcmp(cmd, "dryrun") && argc != 2))
 		return exec_usage();
 	if (!getenv("OPSBOT_LOG_LEVEL"))

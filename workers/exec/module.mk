@@ -24,3 +24,8 @@ UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
 INTEG_TESTS += tests/integration/exec_e2e.sh tests/integration/exec_crash.sh \
 	tests/integration/exec_safety.sh tests/integration/exec_verify.sh \
 	tests/integration/exec_catalog.sh
+
+# The queue's ledger (queue/ledger.c) has its unit test beside it; it is
+# built by queue/module.mk's pattern rule and listed here (exec owns it).
+ALL_OBJS += $(B)/queue/ledger_test.o
+UNIT_TESTS += $(B)/tests/queue_ledger

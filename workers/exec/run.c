@@ -205,8 +205,8 @@ void run_env_free(char **env)
 
 int run_secret_name(const char *name)
 {
-	static const char *const words[] = {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS",
-	                                    "KEY",   "CREDENTIAL", "AUTH", NULL};
+	static const char *const words[] = {"TOKEN", "SECRET",     "PASSWORD", "PASSWD", "PASS",
+	                                    "KEY",   "CREDENTIAL", "AUTH",     NULL};
 	for (const char *const *w = words; *w; w++)
 		if (strstr(name, *w))
 			return 1;

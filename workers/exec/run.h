@@ -33,9 +33,9 @@
 
 #include "catalog.h"
 
-#define RUN_PATH        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define RUN_OUTPUT_MAX  (1 << 20) /* the most output_max may be */
-#define RUN_ARGS_MAX    256
+#define RUN_PATH       "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define RUN_OUTPUT_MAX (1 << 20) /* the most output_max may be */
+#define RUN_ARGS_MAX   256
 
 enum run_which { RUN_ACTION, RUN_VERIFY };
 
@@ -85,10 +85,10 @@ struct run_result {
 	int exit_code; /* exit status, or 128+signal */
 	int signaled;
 	int timed_out;
-	int64_t ms;        /* from spawn to exit */
-	char *output;      /* NUL-terminated, redacted; never NULL after run_exec */
-	size_t dropped;    /* output bytes beyond max_output */
-	char error[256];   /* when !spawned */
+	int64_t ms;      /* from spawn to exit */
+	char *output;    /* NUL-terminated, redacted; never NULL after run_exec */
+	size_t dropped;  /* output bytes beyond max_output */
+	char error[256]; /* when !spawned */
 };
 
 /* Run argv with env under opts; fills *res (always; free with run_result_free). */

@@ -88,7 +88,8 @@ static void test_build_argv(void **state)
 		enum run_which which;
 		const char *want;
 	} cases[] = {
-	    {"touch", "{\"name\":\"alpha\"}", RUN_ACTION, "[\"scripts/actions/touch.sh\",\"alpha\"]"},
+	    {"touch", "{\"name\":\"alpha\"}", RUN_ACTION,
+	     "[\"scripts/actions/touch.sh\",\"alpha\"]"},
 	    {"touch", "{\"name\":\"alpha\"}", RUN_VERIFY,
 	     "[\"scripts/actions/check.sh\",\"--name=alpha\"]"},
 	    /* one value, one argument; defaults filled; an optional one left out */
@@ -169,8 +170,8 @@ static void test_type_checks_refuse(void **state)
 		if (run_build(catalog_find(cat, cases[i].action), p, RUN_ACTION, &c, err,
 		              sizeof(err)) == 0) {
 			char *got = argv_text(&c);
-			fail_msg("case %zu (%s=%s): got argv %s, want refusal '%s'", i, cases[i].key,
-			         cases[i].value, got, cases[i].want);
+			fail_msg("case %zu (%s=%s): got argv %s, want refusal '%s'", i,
+			         cases[i].key, cases[i].value, got, cases[i].want);
 		}
 		if (!strstr(err, cases[i].want))
 			fail_msg("case %zu (%s=%s): got '%s', want '%s'", i, cases[i].key,
@@ -217,7 +218,8 @@ static void test_env_scrubbed(void **state)
 	size_t n = 0;
 	for (; env[n]; n++) {
 		if (!want[n] || strcmp(env[n], want[n]) != 0)
-			fail_msg("env[%zu]: got %s, want %s", n, env[n], want[n] ? want[n] : "(end)");
+			fail_msg("env[%zu]: got %s, want %s", n, env[n],
+			         want[n] ? want[n] : "(end)");
 	}
 	if (want[n])
 		fail_msg("env: got %zu entries, want more (%s)", n, want[n]);
@@ -243,7 +245,8 @@ static void test_redact(void **state)
 
 static struct run_opts opts(int64_t timeout_ms)
 {
-	return (struct run_opts){.timeout_ms = timeout_ms, .kill_grace_ms = 200, .max_output = 4096};
+	return (struct run_opts){
+	    .timeout_ms = timeout_ms, .kill_grace_ms = 200, .max_output = 4096};
 }
 
 static char *const env_min[] = {(char *)"PATH=" RUN_PATH, NULL};
