@@ -29,3 +29,14 @@ INTEG_TESTS += tests/integration/exec_e2e.sh tests/integration/exec_crash.sh \
 # built by queue/module.mk's pattern rule and listed here (exec owns it).
 ALL_OBJS += $(B)/queue/ledger_test.o
 UNIT_TESTS += $(B)/tests/queue_ledger
+
+# Benchmark: make bench BENCH=exec (approve -> first step started; per-step overhead).
+BENCHES += exec
+ALL_OBJS += $(B)/workers/exec/bench.o
+$(B)/bin/exec_bench: $(B)/workers/exec/bench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+.PHONY: bench-exec
+bench-exec: $(B)/bin/opsbot-queue $(B)/bin/opsbot-exec $(B)/bin/test-worker $(B)/bin/wirecat \
+	$(B)/bin/exec_bench
+	@bash workers/exec/bench.sh $(B)
