@@ -483,8 +483,13 @@ static int exec_recheck(struct exec_state *s, const char *service, int64_t since
 	return rc;
 }
 
-/* Rounds of execution this incident has had (distinct execute jobs in the ledger). */
-static int exec_rounds(struct exec_state *s, int64_t incident, char *err, size_t errlen)
+/*
+ * Rounds of execution this incident has had: the distinct execute jobs in
+ * the ledger, counting the current one (exec_job) even when its plan had
+ * no step, so the rounds stay bounded.
+ */
+static int exec_rounds(struct exec_state *s, int64_t incident, int64_t exec_job, char *err,
+                       size_t errlen)
 {
 	cJSON *req = wire_new(WIRE_LEDGER, incident);
 	json_add_str(req, "op", "list");
@@ -496,6 +501,8 @@ static int exec_rounds(struct exec_state *s, int64_t incident, char *err, size_t
 	}
 	int64_t seen[64];
 	int n = 0;
+	if (exec_job > 0)
+		seen[n++] = exec_job;
 	const cJSON *row;
 	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(reply, "items"))
 	{
@@ -554,7 +561,8 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 			{
 				const char *name = json_str(st, "action");
 				const struct catalog_action *a = catalog_find(s->cat, name);
-				if (!a || !a->verify || !json_bool(st, "ran", 0) ||
+				/* every finished step, also one a previous delivery ran */
+				if (!a || !a->verify ||
 				    strcmp(json_str(st, "state") ? json_str(st, "state") : "",
 				           "finished") != 0)
 					continue;
@@ -663,7 +671,7 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 		buf_appendf(&rb, "%s%s %s", rb.len ? ", " : "", rs.action, json_str(r, "state"));
 		cJSON_AddItemToArray(rollbacks, r);
 	}
-	int rounds = exec_rounds(s, job->incident, err, errlen);
+	int rounds = exec_rounds(s, job->incident, exec_job, err, errlen);
 	if (rounds < 0) {
 		buf_free(&rb);
 		cJSON_Delete(*result);
