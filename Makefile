@@ -18,7 +18,7 @@ PUBLIC_TARGETS := all test check-asan demo bench lint
 ifndef OPSBOT_INNER
 .PHONY: $(PUBLIC_TARGETS) clean
 $(PUBLIC_TARGETS):
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh $(if $(filter bench,$@),bench)
 	@$(MAKE) --no-print-directory OPSBOT_INNER=1 $@
 clean:
 	rm -rf build build-asan

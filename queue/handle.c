@@ -181,7 +181,7 @@ static int inc_enqueue(struct queue *q, const struct store_incident *in, enum st
 	                          q->conf.max_attempts, q->now, q->now, &job);
 	free(text);
 	if (rc == 0) {
-		q->ready_dirty = 1;
+		queue_mark_ready(q, state_stage_name(g));
 		log_info("event=enqueue incident=%lld job=%lld kind=%s", (long long)in->id,
 		         (long long)job, state_stage_name(g));
 	}
@@ -461,7 +461,7 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		                          q->conf.max_attempts, q->now, q->now, &job_id);
 		free(text);
 		TRY(rc);
-		q->ready_dirty = 1;
+		queue_mark_ready(q, json_str(job, "kind"));
 	}
 	if (key)
 		TRY(store_key_put(q->st, key, inc_id, job_id, q->now));
@@ -542,6 +542,36 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 		json_add(*reply, "job", one ? one : cJSON_CreateNull());
 	}
 	return HANDLE_REPLY;
+}
+
+void queue_mark_ready(struct queue *q, const char *kind)
+{
+	if (!kind || q->ready.all)
+		goto all;
+	for (int i = 0; i < q->ready.n; i++)
+		if (!strcmp(q->ready.kind[i], kind))
+			return;
+	if (q->ready.n < (int)(sizeof(q->ready.kind) / sizeof(q->ready.kind[0])) &&
+	    str_copy(q->ready.kind[q->ready.n], sizeof(q->ready.kind[0]), kind) == 0) {
+		q->ready.n++;
+		return;
+	}
+all:
+	q->ready.all = 1;
+}
+
+int queue_ready_for(const struct queue *q, const cJSON *kinds)
+{
+	if (q->ready.all)
+		return 1;
+	const cJSON *k;
+	cJSON_ArrayForEach(k, kinds)
+	{
+		for (int i = 0; i < q->ready.n; i++)
+			if (cJSON_IsString(k) && !strcmp(q->ready.kind[i], k->valuestring))
+				return 1;
+	}
+	return 0;
 }
 
 /* A parked claim whose wait_ms passed: the empty answer of its form. */
@@ -682,17 +712,18 @@ static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSO
 	return HANDLE_REPLY;
 }
 
-static int64_t retry_delay(const struct queue *q, int attempt)
+static int64_t retry_delay(int64_t base_ms, int attempt)
 {
-	int64_t d = q->conf.retry_base_ms;
+	int64_t d = base_ms;
 	for (int i = 1; i < attempt && d < RETRY_CAP_MS; i++)
 		d *= 2;
 	return d < RETRY_CAP_MS ? d : RETRY_CAP_MS;
 }
 
 /* Retry later, or dead-letter: shared by fail and lease expiry. */
+/* Retry later (after retry_base_ms doubling; at once when base_ms is 0) or dead-letter. */
 static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *error, int retryable,
-                             int *dead, int64_t *retry_at)
+                             int64_t base_ms, int *dead, int64_t *retry_at)
 {
 	*dead = !retryable || j->attempt >= j->max_attempts;
 	*retry_at = 0;
@@ -704,10 +735,10 @@ static int job_retry_or_dead(struct queue *q, struct store_job *j, const char *e
 	const char *state;
 	if (job_ready_state(q, j->incident, &state) < 0)
 		return -1;
-	*retry_at = q->now + retry_delay(q, j->attempt);
+	*retry_at = q->now + retry_delay(base_ms, j->attempt);
 	if (store_job_set(q->st, j->id, state, NULL, error, *retry_at, q->now) < 0)
 		return -1;
-	q->ready_dirty = 1;
+	queue_mark_ready(q, j->kind);
 	cJSON *d = json_new_object();
 	json_add_int(d, "job", j->id);
 	json_add_str(d, "kind", j->kind);
@@ -733,8 +764,9 @@ static enum handle_rc h_fail(struct queue *q, const struct wire_msg *m, cJSON **
 	}
 	int dead;
 	int64_t retry_at;
-	rc = job_retry_or_dead(q, &j, json_str(m->root, "error"),
-	                       json_bool(m->root, "retryable", 1), &dead, &retry_at);
+	rc =
+	    job_retry_or_dead(q, &j, json_str(m->root, "error"), json_bool(m->root, "retryable", 1),
+	                      q->conf.retry_base_ms, &dead, &retry_at);
 	store_job_clear(&j);
 	TRY(rc);
 	*reply = wire_reply_ok(m);
@@ -904,7 +936,7 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 	rc = store_job_rearm(q->st, j.id, q->now);
 	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_PAUSED))
 		rc = store_job_set(q->st, j.id, "held", NULL, NULL, -1, q->now);
-	q->ready_dirty = 1;
+	queue_mark_ready(q, j.kind);
 	if (rc == 0)
 		rc = cmd_recorded(q, m, j.incident);
 	if (rc == 0 && have && !strcmp(in.state, WIRE_ST_FAILED) &&
@@ -997,7 +1029,7 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 			in.approval_deadline_ms = deadline;
 		if (rc == 0)
 			rc = store_job_move_incident(q->st, in.id, "held", "ready", q->now, NULL);
-		q->ready_dirty = 1;
+		queue_mark_ready(q, NULL);
 		if (rc == 0 && in.advance_pending) {
 			in.advance_pending = 0;
 			rc = inc_advance(q, &in);
@@ -1178,10 +1210,7 @@ int handle_timers(struct queue *q)
 		int dead;
 		int64_t at;
 		/* An expired lease is retried at once: the worker is gone, not the job bad. */
-		int64_t base = q->conf.retry_base_ms;
-		q->conf.retry_base_ms = 0;
-		rc = job_retry_or_dead(q, &j, why, 1, &dead, &at);
-		q->conf.retry_base_ms = base;
+		rc = job_retry_or_dead(q, &j, why, 1, 0, &dead, &at);
 		store_job_clear(&j);
 		TRY(rc);
 	}

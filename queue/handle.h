@@ -27,9 +27,17 @@ struct queue_conf {
 struct queue {
 	struct queue_conf conf;
 	struct store *st;
-	cJSON *outbox;   /* events (whole wire messages) to publish after COMMIT */
-	int64_t now;     /* wall clock of the current batch, ms */
-	int ready_dirty; /* a job became claimable in this batch */
+	cJSON *outbox; /* events (whole wire messages) to publish after COMMIT */
+	int64_t now;   /* wall clock of the current batch, ms */
+	/*
+	 * Kinds that got a claimable job in this batch (queue_mark_ready): only
+	 * parked claims for one of them are tried again after the batch.  all:
+	 * some job of an unknown kind (every parked claim is tried).
+	 */
+	struct {
+		char kind[8][WIRE_KIND_MAX + 1];
+		int n, all;
+	} ready;
 	uint64_t commits, requests, rollbacks;
 	int parked; /* claims waiting (for stats) */
 	int64_t started_ms;
@@ -47,6 +55,10 @@ enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON *
 enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON **reply);
 /* The empty reply of a claim whose wait passed (job:null, or jobs:[] with max); caller owns it. */
 cJSON *handle_claim_none(const struct wire_msg *m);
+/* A job of kind (NULL: of some kind) became claimable in this batch. */
+void queue_mark_ready(struct queue *q, const char *kind);
+/* Did any of a claim's kinds (its "kinds" array) get work in this batch? */
+int queue_ready_for(const struct queue *q, const cJSON *kinds);
 /* Expired leases and approval deadlines; 0 or HANDLE_STORE_ERR. */
 int handle_timers(struct queue *q);
 

@@ -280,6 +280,340 @@ static void batch_unavailable(struct qctx *done)
 	}
 }
 
+/*
+ * The sender: replies and events of committed batches leave from their own
+ * thread, in batch order, while the SQLite thread goes on with the next
+ * batch.  Encoding a reply and nng_ctx_send (which wakes NNG's threads and
+ * waits on its locks) were a third of the SQLite thread's time; nothing here
+ * reads or writes the store, so the rule "nothing leaves before COMMIT"
+ * holds: a batch is handed over only after its COMMIT.
+ */
+struct sent_batch {
+	struct sent_batch *next;
+	struct qctx *replies;
+	cJSON *events; /* array of whole event messages */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sent_batch *head, **tail;
+	int stop;
+	nng_socket pub;
+} tx = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .tail = &tx.head};
+
+static void send_batch(struct sent_batch *b)
+{
+	while (b->replies) {
+		struct qctx *c = b->replies;
+		b->replies = c->next;
+		c->next = NULL;
+		qctx_send(c);
+	}
+	cJSON *e;
+	cJSON_ArrayForEach(e, b->events)
+	{
+		char *body = json_print(e);
+		int rv = nng_send(tx.pub, body, strlen(body), 0);
+		if (rv != 0)
+			log_warn("event=publish_failed error=%s", log_q(nng_strerror(rv)));
+		free(body);
+	}
+	cJSON_Delete(b->events);
+	free(b);
+}
+
+static void *sender_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&tx.mu);
+	for (;;) {
+		while (!tx.head && !tx.stop)
+			pthread_cond_wait(&tx.cv, &tx.mu);
+		struct sent_batch *b = tx.head;
+		if (!b)
+			break; /* stopping and drained */
+		tx.head = NULL;
+		tx.tail = &tx.head;
+		pthread_mutex_unlock(&tx.mu);
+		while (b) {
+			struct sent_batch *n = b->next;
+			send_batch(b);
+			b = n;
+		}
+		pthread_mutex_lock(&tx.mu);
+	}
+	pthread_mutex_unlock(&tx.mu);
+	return NULL;
+}
+
+/* After COMMIT: hand the batch's replies, then its events, to the sender. */
+static void send_after_commit(struct queue *q, struct qctx *done)
+{
+	if (!done && cJSON_GetArraySize(q->outbox) == 0)
+		return;
+	struct sent_batch *b = xcalloc(1, sizeof(*b));
+	b->replies = done;
+	b->events = q->outbox;
+	q->outbox = json_new_array();
+	pthread_mutex_lock(&tx.mu);
+	*tx.tail = b;
+	tx.tail = &b->next;
+	pthread_cond_signal(&tx.cv);
+	pthread_mutex_unlock(&tx.mu);
+}
+
+/* The main loop's state between batches. */
+struct loop {
+	struct queue q;
+	struct qctx *parked; /* newest first */
+	int max_parked;
+	int64_t next_tick; /* monotonic ms */
+	struct qctx *done, **done_tail;
+};
+
+static void done_add(struct loop *L, struct qctx *c)
+{
+	c->next = NULL;
+	*L->done_tail = c;
+	L->done_tail = &c->next;
+}
+
+/* Sleep until a request arrives, the tick is due or a parked claim's wait ends. */
+static void wait_for_work(struct loop *L)
+{
+	int64_t mono = time_mono_ms();
+	int64_t wake_at = L->next_tick;
+	for (struct qctx *c = L->parked; c; c = c->next)
+		if (c->park_until < wake_at)
+			wake_at = c->park_until;
+	int timeout = wake_at > mono ? (int)(wake_at - mono) : 0;
+	struct pollfd pfd = {.fd = io.wake[0], .events = POLLIN};
+	if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+		log_fatal("event=poll_failed error=%s", log_q(strerror(errno)));
+	if (hup) {
+		hup = 0;
+		log_info("event=sighup note=\"[queue] changes need a restart\"");
+	}
+}
+
+/* Is there anything to do: requests, the tick, or a parked claim whose wait ended? */
+static int parked_due(const struct loop *L, int64_t mono)
+{
+	for (const struct qctx *c = L->parked; c; c = c->next)
+		if (c->park_until <= mono)
+			return 1;
+	return 0;
+}
+
+/*
+ * Every request of the batch, inside the open transaction: decoded (a bad
+ * one gets its error reply), handled, and either answered (its reply waits
+ * for COMMIT in L->done) or parked (a claim with nothing to claim yet).
+ * Returns the number of requests; sets *failed when the store failed.
+ */
+static int handle_batch(struct loop *L, struct qctx *batch, int64_t mono, int *failed)
+{
+	int nreq = 0;
+	while (batch) {
+		struct qctx *c = batch;
+		batch = c->next;
+		c->next = NULL;
+		nreq++;
+		char derr[256];
+		if (wire_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->req, derr,
+		                sizeof(derr)) < 0) {
+			log_info("event=bad_request error=%s", log_q(derr));
+			c->reply = reply_undecodable(c, derr);
+			done_add(L, c);
+			continue;
+		}
+		c->decoded = 1;
+		L->q.requests++;
+		if (*failed) {
+			c->reply = NULL; /* batch_unavailable answers it */
+			done_add(L, c);
+			continue;
+		}
+		enum handle_rc rc = handle_request(&L->q, &c->req, &c->reply);
+		if (rc == HANDLE_STORE_ERR)
+			*failed = 1;
+		if (rc == HANDLE_PARK) {
+			c->park_until = mono + json_int(c->req.root, "wait_ms", 0);
+			c->next = L->parked;
+			L->parked = c;
+			continue;
+		}
+		done_add(L, c);
+	}
+	return nreq;
+}
+
+/* Are all of a claim's kinds in the list of kinds found empty in this pass? */
+static int kinds_empty(const cJSON *kinds, const char (*empty)[WIRE_KIND_MAX + 1], int nempty)
+{
+	const cJSON *k;
+	cJSON_ArrayForEach(k, kinds)
+	{
+		int found = 0;
+		for (int i = 0; i < nempty && !found; i++)
+			found = cJSON_IsString(k) && !strcmp(empty[i], k->valuestring);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Parked claims, after the batch: tried again only when one of their kinds
+ * got work in it (or on the tick, for retries whose time came, or when
+ * their wait ended).  A kind found empty once in this pass is not asked
+ * again for the next parked claim.  Returns -1 when the store failed.
+ */
+static int retry_parked(struct loop *L, int tick, int64_t mono)
+{
+	char empty[WIRE_KINDS_MAX][WIRE_KIND_MAX + 1];
+	int nempty = 0;
+	struct qctx **pp = &L->parked;
+	while (*pp) {
+		struct qctx *c = *pp;
+		const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(c->req.root, "kinds");
+		enum handle_rc rc = HANDLE_PARK;
+		int expired = c->park_until <= mono;
+		if ((expired || tick || queue_ready_for(&L->q, kinds)) &&
+		    !kinds_empty(kinds, (const char(*)[WIRE_KIND_MAX + 1]) empty, nempty)) {
+			rc = handle_claim_try(&L->q, &c->req, &c->reply);
+			if (rc == HANDLE_STORE_ERR)
+				return -1;
+			const cJSON *k;
+			if (rc == HANDLE_PARK)
+				cJSON_ArrayForEach(k, kinds)
+				{
+					if (nempty < WIRE_KINDS_MAX && cJSON_IsString(k) &&
+					    str_copy(empty[nempty], sizeof(empty[0]),
+					             k->valuestring) == 0)
+						nempty++;
+				}
+		}
+		if (rc == HANDLE_PARK && expired) {
+			c->reply = handle_claim_none(&c->req);
+			rc = HANDLE_REPLY;
+		}
+		if (rc == HANDLE_PARK) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		done_add(L, c);
+	}
+	return 0;
+}
+
+/*
+ * Parked claims may hold at most max_parked contexts, so submits and
+ * completes always find one free: the oldest beyond that are answered
+ * job:null now (a worker simply claims again).
+ */
+static void release_excess_parked(struct loop *L)
+{
+	int np = 0;
+	for (struct qctx **pp = &L->parked; *pp;) {
+		if (++np <= L->max_parked) {
+			pp = &(*pp)->next;
+			continue;
+		}
+		struct qctx *c = *pp;
+		*pp = c->next;
+		c->reply = handle_claim_none(&c->req);
+		done_add(L, c);
+		np--;
+	}
+	L->q.parked = np;
+}
+
+/* COMMIT, or roll back and turn every reply into "unavailable" (and drop the events). */
+static void commit_or_rollback(struct loop *L, int failed, int nreq)
+{
+	struct queue *q = &L->q;
+	if (!failed && store_commit(q->st) < 0)
+		failed = 1;
+	if (failed) {
+		store_rollback(q->st);
+		q->rollbacks++;
+		log_error("event=batch_rolled_back requests=%d error=%s", nreq,
+		          log_q(store_errmsg(q->st)));
+		batch_unavailable(L->done);
+		cJSON_Delete(q->outbox);
+		q->outbox = json_new_array();
+	} else if (nreq > 0 || cJSON_GetArraySize(q->outbox) > 0) {
+		q->commits++; /* batches that carried something, not idle ticks */
+	}
+}
+
+/*
+ * One turn of the loop, the queue's central rule in order: take what
+ * arrived, handle it all in one transaction, COMMIT, and only then let the
+ * replies and events go.
+ */
+static void run_batch(struct loop *L)
+{
+	struct queue *q = &L->q;
+	struct qctx *batch = inbox_take();
+	int64_t mono = time_mono_ms();
+	int tick = mono >= L->next_tick;
+	if (!batch && !tick && !parked_due(L, mono))
+		return;
+	if (tick)
+		L->next_tick = mono + TICK_MS;
+	q->now = time_now_ms();
+	memset(&q->ready, 0, sizeof(q->ready));
+	L->done = NULL;
+	L->done_tail = &L->done;
+
+	int failed = store_begin(q->st) < 0;
+	int nreq = handle_batch(L, batch, mono, &failed);
+	if (!failed && tick && handle_timers(q) < 0)
+		failed = 1;
+	if (!failed && L->parked && retry_parked(L, tick, mono) < 0)
+		failed = 1;
+	commit_or_rollback(L, failed, nreq);
+	release_excess_parked(L);
+	send_after_commit(q, L->done);
+}
+
+/* The REP socket for requests and the PUB socket for events, listening. */
+static void listen_sockets(const struct queue_conf *conf, nng_socket *rep, nng_socket *pub)
+{
+	int rv;
+	ipc_dirs(conf->listen);
+	ipc_dirs(conf->events);
+	if ((rv = nng_rep0_open(rep)) != 0 || (rv = nng_pub0_open(pub)) != 0)
+		log_fatal("event=socket_failed error=%s", log_q(nng_strerror(rv)));
+	nng_socket_set_size(*rep, NNG_OPT_RECVMAXSZ, WIRE_MAX_BYTES);
+	if ((rv = nng_listen(*rep, conf->listen, NULL, 0)) != 0)
+		log_fatal("event=listen_failed url=%s error=%s", log_q(conf->listen),
+		          log_q(nng_strerror(rv)));
+	if ((rv = nng_listen(*pub, conf->events, NULL, 0)) != 0)
+		log_fatal("event=listen_failed url=%s error=%s", log_q(conf->events),
+		          log_q(nng_strerror(rv)));
+}
+
+/* n REP contexts, each already receiving. */
+static struct qctx *start_contexts(nng_socket rep, int n)
+{
+	int rv;
+	struct qctx *ctxs = xcalloc((size_t)n, sizeof(*ctxs));
+	for (int i = 0; i < n; i++) {
+		struct qctx *c = &ctxs[i];
+		if ((rv = nng_ctx_open(&c->ctx, rep)) != 0 ||
+		    (rv = nng_aio_alloc(&c->aio, qctx_cb, c)) != 0)
+			log_fatal("event=context_failed error=%s", log_q(nng_strerror(rv)));
+		c->state = QC_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+	}
+	return ctxs;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = "config/opsbot.conf";
@@ -294,11 +628,12 @@ int main(int argc, char **argv)
 		}
 	}
 	struct config *cfg;
-	struct queue q = {0};
-	read_config(path, &cfg, &q.conf);
+	static struct loop L;
+	struct queue *q = &L.q;
+	read_config(path, &cfg, &q->conf);
 
 	char err[512];
-	if (store_open(q.conf.db, q.conf.sync, &q.st, err, sizeof(err)) < 0)
+	if (store_open(q->conf.db, q->conf.sync, &q->st, err, sizeof(err)) < 0)
 		log_fatal("event=store_open_failed error=%s", log_q(err));
 
 	if (pipe2(io.wake, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -311,183 +646,35 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	nng_socket rep, pub;
-	int rv;
-	ipc_dirs(q.conf.listen);
-	ipc_dirs(q.conf.events);
-	if ((rv = nng_rep0_open(&rep)) != 0 || (rv = nng_pub0_open(&pub)) != 0)
-		log_fatal("event=socket_failed error=%s", log_q(nng_strerror(rv)));
-	nng_socket_set_size(rep, NNG_OPT_RECVMAXSZ, WIRE_MAX_BYTES);
-	if ((rv = nng_listen(rep, q.conf.listen, NULL, 0)) != 0)
-		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.listen),
-		          log_q(nng_strerror(rv)));
-	if ((rv = nng_listen(pub, q.conf.events, NULL, 0)) != 0)
-		log_fatal("event=listen_failed url=%s error=%s", log_q(q.conf.events),
-		          log_q(nng_strerror(rv)));
-
-	struct qctx *ctxs = xcalloc((size_t)q.conf.contexts, sizeof(*ctxs));
-	for (int i = 0; i < q.conf.contexts; i++) {
-		struct qctx *c = &ctxs[i];
-		if ((rv = nng_ctx_open(&c->ctx, rep)) != 0 ||
-		    (rv = nng_aio_alloc(&c->aio, qctx_cb, c)) != 0)
-			log_fatal("event=context_failed error=%s", log_q(nng_strerror(rv)));
-		c->state = QC_RECV;
-		nng_ctx_recv(c->ctx, c->aio);
-	}
-	q.started_ms = time_now_ms();
-	q.outbox = json_new_array();
+	listen_sockets(&q->conf, &rep, &pub);
+	struct qctx *ctxs = start_contexts(rep, q->conf.contexts);
+	q->started_ms = time_now_ms();
+	q->outbox = json_new_array();
 	log_info("event=started listen=%s events=%s db=%s contexts=%d sync=%s lease_ms=%lld",
-	         log_q(q.conf.listen), log_q(q.conf.events), log_q(q.conf.db), q.conf.contexts,
-	         q.conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q.conf.lease_ms);
+	         log_q(q->conf.listen), log_q(q->conf.events), log_q(q->conf.db), q->conf.contexts,
+	         q->conf.sync == STORE_SYNC_FULL ? "full" : "normal", (long long)q->conf.lease_ms);
 
-	struct qctx *parked = NULL;
-	int reserve = q.conf.contexts / 8 < 4 ? 4 : q.conf.contexts / 8;
-	int max_parked = q.conf.contexts > reserve ? q.conf.contexts - reserve : 1;
-	int64_t next_tick = time_mono_ms();
+	int reserve = q->conf.contexts / 8 < 4 ? 4 : q->conf.contexts / 8;
+	L.max_parked = q->conf.contexts > reserve ? q->conf.contexts - reserve : 1;
+	L.next_tick = time_mono_ms();
+	tx.pub = pub;
+	pthread_t sender;
+	if (pthread_create(&sender, NULL, sender_main, NULL) != 0)
+		log_fatal("event=thread_failed what=sender");
 	while (!stopping) {
-		int64_t mono = time_mono_ms();
-		int64_t wake_at = next_tick;
-		for (struct qctx *c = parked; c; c = c->next)
-			if (c->park_until < wake_at)
-				wake_at = c->park_until;
-		int timeout = wake_at > mono ? (int)(wake_at - mono) : 0;
-		struct pollfd pfd = {.fd = io.wake[0], .events = POLLIN};
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
-			log_fatal("event=poll_failed error=%s", log_q(strerror(errno)));
-		if (hup) {
-			hup = 0;
-			log_info("event=sighup note=\"[queue] changes need a restart\"");
-		}
-		struct qctx *batch = inbox_take();
-		mono = time_mono_ms();
-		int tick = mono >= next_tick;
-		if (!batch && !tick && !(parked && wake_at <= mono))
-			continue;
-		if (tick)
-			next_tick = mono + TICK_MS;
-
-		q.now = time_now_ms();
-		q.ready_dirty = 0;
-		int failed = store_begin(q.st) < 0;
-		struct qctx *done = NULL, **done_tail = &done;
-		int nreq = 0;
-		while (batch) {
-			struct qctx *c = batch;
-			batch = c->next;
-			c->next = NULL;
-			nreq++;
-			char derr[256];
-			if (wire_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->req, derr,
-			                sizeof(derr)) < 0) {
-				log_info("event=bad_request error=%s", log_q(derr));
-				c->reply = reply_undecodable(c, derr);
-			} else {
-				c->decoded = 1;
-				q.requests++;
-				if (failed) {
-					c->reply = NULL; /* replaced below */
-				} else {
-					enum handle_rc rc = handle_request(&q, &c->req, &c->reply);
-					if (rc == HANDLE_STORE_ERR)
-						failed = 1;
-					if (rc == HANDLE_PARK) {
-						c->park_until =
-						    mono + json_int(c->req.root, "wait_ms", 0);
-						c->next = parked;
-						parked = c;
-						continue;
-					}
-				}
-			}
-			*done_tail = c;
-			done_tail = &c->next;
-		}
-		if (!failed && tick && handle_timers(&q) < 0)
-			failed = 1;
-		/* Parked claims: try again when a job may have become claimable. */
-		if (!failed && parked) {
-			struct qctx **pp = &parked;
-			while (*pp) {
-				struct qctx *c = *pp;
-				enum handle_rc rc = HANDLE_PARK;
-				if (q.ready_dirty || tick || c->park_until <= mono)
-					rc = handle_claim_try(&q, &c->req, &c->reply);
-				if (rc == HANDLE_STORE_ERR) {
-					failed = 1;
-					break;
-				}
-				if (rc == HANDLE_PARK && c->park_until <= mono) {
-					c->reply = handle_claim_none(&c->req);
-					rc = HANDLE_REPLY;
-				}
-				if (rc == HANDLE_PARK) {
-					pp = &c->next;
-					continue;
-				}
-				*pp = c->next;
-				c->next = NULL;
-				*done_tail = c;
-				done_tail = &c->next;
-			}
-		}
-		if (!failed && store_commit(q.st) < 0)
-			failed = 1;
-		if (failed) {
-			store_rollback(q.st);
-			q.rollbacks++;
-			log_error("event=batch_rolled_back requests=%d error=%s", nreq,
-			          log_q(store_errmsg(q.st)));
-			batch_unavailable(done);
-			cJSON_Delete(q.outbox);
-			q.outbox = json_new_array();
-		} else if (nreq > 0 || cJSON_GetArraySize(q.outbox) > 0) {
-			q.commits++; /* batches that carried something, not idle ticks */
-		}
-		/*
-		 * Parked claims may hold at most max_parked contexts, so submits and
-		 * completes always find one free: the oldest beyond that are answered
-		 * job:null now (a worker simply claims again).  The list is newest
-		 * first.
-		 */
-		int np = 0;
-		for (struct qctx **pp = &parked; *pp;) {
-			if (++np <= max_parked) {
-				pp = &(*pp)->next;
-				continue;
-			}
-			struct qctx *c = *pp;
-			*pp = c->next;
-			c->next = NULL;
-			c->reply = handle_claim_none(&c->req);
-			*done_tail = c;
-			done_tail = &c->next;
-			np--;
-		}
-		q.parked = np;
-		/* After COMMIT: replies, then events. */
-		while (done) {
-			struct qctx *c = done;
-			done = c->next;
-			c->next = NULL;
-			qctx_send(c);
-		}
-		cJSON *e;
-		cJSON_ArrayForEach(e, q.outbox)
-		{
-			char *body = json_print(e);
-			if ((rv = nng_send(pub, body, strlen(body), 0)) != 0)
-				log_warn("event=publish_failed error=%s", log_q(nng_strerror(rv)));
-			free(body);
-		}
-		if (cJSON_GetArraySize(q.outbox) > 0) {
-			cJSON_Delete(q.outbox);
-			q.outbox = json_new_array();
-		}
+		wait_for_work(&L);
+		run_batch(&L);
 	}
-	log_info("event=stopping commits=%llu requests=%llu", (unsigned long long)q.commits,
-	         (unsigned long long)q.requests);
+	pthread_mutex_lock(&tx.mu);
+	tx.stop = 1;
+	pthread_cond_signal(&tx.cv);
+	pthread_mutex_unlock(&tx.mu);
+	pthread_join(sender, NULL);
+	log_info("event=stopping commits=%llu requests=%llu", (unsigned long long)q->commits,
+	         (unsigned long long)q->requests);
 	nng_close(rep);
 	nng_close(pub);
-	for (int i = 0; i < q.conf.contexts; i++) {
+	for (int i = 0; i < q->conf.contexts; i++) {
 		nng_aio_free(ctxs[i].aio);
 		if (ctxs[i].decoded)
 			wire_msg_free(&ctxs[i].req);
@@ -496,8 +683,8 @@ int main(int argc, char **argv)
 		cJSON_Delete(ctxs[i].reply);
 	}
 	free(ctxs);
-	cJSON_Delete(q.outbox);
-	store_close(q.st);
+	cJSON_Delete(q->outbox);
+	store_close(q->st);
 	config_free(cfg);
 	return 0;
 }

@@ -30,6 +30,15 @@ ALL_OBJS += $(B)/queue/bench.o
 $(B)/bench/queue_bench: $(B)/queue/bench.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+# The same workload against Redis (hiredis; scripts/deps.sh bench installs
+# redis-server and libhiredis-dev).  Built only for the bench, and only when
+# hiredis is there: bench.sh then reports no ratio.
+HAVE_HIREDIS := $(shell test -f /usr/include/hiredis/hiredis.h && echo 1)
+ALL_OBJS += $(B)/queue/redis_bench.o
+$(B)/bench/redis_bench: $(B)/queue/redis_bench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) -lhiredis -lpthread
 .PHONY: bench-queue
-bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench
+bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench $(B)/bin/wirecat \
+		$(if $(HAVE_HIREDIS),$(B)/bench/redis_bench)
 	@bash queue/bench.sh $(B)

@@ -8,9 +8,18 @@ pkgs=(
   libwebsockets-dev libnng-dev libcjson-dev libcurl4-openssl-dev libsqlite3-dev
   libesmtp-dev libcairo2-dev libpango1.0-dev libssl-dev
   libcmocka-dev
+  clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
 )
+
+# `deps.sh bench`: also what benchmarks compare against (make bench).
+if [ "${1:-}" = bench ]; then
+  pkgs+=(
+    redis-server    # queue bench: the same workload on Redis, appendfsync always
+    libhiredis-dev  # queue/redis_bench.c
+  )
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

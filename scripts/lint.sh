@@ -10,7 +10,10 @@ if grep -nE "$banned" $files | grep -v '_test\.c:.*test fixture only'; then
   echo "lint: banned function above (use snprintf, str_copy, struct buf, strtol)"
   rc=1
 fi
-if command -v clang-format >/dev/null; then
+if ! command -v clang-format >/dev/null; then
+  echo "lint: clang-format is not installed (scripts/deps.sh installs it); cannot check formatting"
+  rc=1
+else
   drift=0
   for f in $files; do
     clang-format --dry-run "$f" 2>&1 | grep -q warning && { echo "lint: format: $f"; drift=$((drift + 1)); }

@@ -2,12 +2,32 @@
 # run-tests.sh: run each test (a cmocka binary or a shell script) and print one
 # summary line "N passed, N failed".  A failing test's output is shown; a
 # passing test's output is kept in $OPSBOT_BUILD/test-logs/.
+#
+# Tests run TEST_JOBS at a time (default 3: integration tests mostly wait on
+# processes, so a 2-core machine keeps up).  Every test works in its own temp
+# dir on kernel-picked ports, so they do not see each other.  Tests listed in
+# SLOW_FIRST start first, so the longest ones do not finish the run alone.
+# TEST_JOBS=1 runs them one after another, in order.
 set -u
 logdir="${OPSBOT_BUILD:-build}/test-logs"
 mkdir -p "$logdir"
-pass=0 fail=0 skip=0
-failed=()
+jobs=${TEST_JOBS:-3}
+results=$(mktemp)
+lock=$(mktemp)
+trap 'rm -f "$results" "$lock"' EXIT
+
+# Longest first (seconds on 2 cores, measured): they mostly wait on samples.
+SLOW_FIRST="detect_watch.sh detect_prometheus.sh"
+ordered=()
 for t in "$@"; do
+  case " $SLOW_FIRST " in *" $(basename "$t") "*) ordered+=("$t") ;; esac
+done
+for t in "$@"; do
+  case " $SLOW_FIRST " in *" $(basename "$t") "*) ;; *) ordered+=("$t") ;; esac
+done
+
+run_one() {
+  local t=$1 name log start rc secs
   name=$(basename "$t")
   log="$logdir/$name.log"
   start=$(date +%s)
@@ -17,16 +37,42 @@ for t in "$@"; do
   esac
   rc=$?
   secs=$(( $(date +%s) - start ))
-  if [ $rc -eq 0 ]; then
-    pass=$((pass + 1)); printf 'ok    %-40s %3ss\n' "$name" "$secs"
-  elif [ $rc -eq 77 ]; then
-    skip=$((skip + 1)); printf 'skip  %-40s %s\n' "$name" "$(tail -n 1 "$log")"
-  else
-    fail=$((fail + 1)); failed+=("$name")
-    printf 'FAIL  %-40s %3ss (exit %d)\n' "$name" "$secs" "$rc"
-    sed 's/^/    | /' "$log" | tail -n 60
+  (
+    flock 9
+    if [ $rc -eq 0 ]; then
+      echo "pass $name" >>"$results"
+      printf 'ok    %-40s %3ss\n' "$name" "$secs"
+    elif [ $rc -eq 77 ]; then
+      echo "skip $name" >>"$results"
+      printf 'skip  %-40s %s\n' "$name" "$(tail -n 1 "$log")"
+    else
+      echo "fail $name" >>"$results"
+      printf 'FAIL  %-40s %3ss (exit %d)\n' "$name" "$secs" "$rc"
+      sed 's/^/    | /' "$log" | tail -n 60
+    fi
+  ) 9>"$lock"
+}
+
+running=0
+for t in "${ordered[@]}"; do
+  if [ "$jobs" -le 1 ]; then
+    run_one "$t"
+    continue
   fi
+  if [ $running -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_one "$t" &
+  running=$((running + 1))
 done
-[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+wait
+
+pass=$(grep -c '^pass ' "$results")
+fail=$(grep -c '^fail ' "$results")
+skip=$(grep -c '^skip ' "$results")
+if [ "$fail" -gt 0 ]; then
+  echo "failed: $(grep '^fail ' "$results" | cut -d' ' -f2 | tr '\n' ' ')"
+fi
 echo "$pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ]
+[ "$fail" -eq 0 ]
