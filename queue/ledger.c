@@ -663,7 +663,7 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 	           strcmp(in.state, WIRE_ST_PAUSED) != 0) {
 		/* retry or skip: the job runs on (a paused incident's job waits for resume) */
 		rc = store_job_set(q->st, job, "ready", NULL, NULL, q->now, q->now);
-		q->ready_dirty = 1;
+		queue_mark_ready(q, j.kind); /* wakes the executor's parked claim */
 	}
 	if (have == 1)
 		store_job_clear(&j);
