@@ -23,7 +23,7 @@ UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
 # Integration tests: real queue, real opsbot-exec, real action processes.
 INTEG_TESTS += tests/integration/exec_e2e.sh tests/integration/exec_crash.sh \
 	tests/integration/exec_safety.sh tests/integration/exec_verify.sh \
-	tests/integration/exec_catalog.sh
+	tests/integration/exec_catalog.sh tests/integration/exec_learn.sh
 
 # The queue's ledger (queue/ledger.c) has its unit test beside it; it is
 # built by queue/module.mk's pattern rule and listed here (exec owns it).
