@@ -456,6 +456,44 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		buf_appendf(&line, "%s job %lld attempt %lld failed, will retry: %s",
 		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
 		            (long long)json_int(data, "attempt", 0), ctl_str(data, "error", NULL));
+	} else if (strncmp(name, "action.", 7) == 0 && json_str(data, "action")) {
+		/* opsbot-exec's ledger (queue/ledger.c) */
+		int rb = json_str(data, "kind") && !strcmp(json_str(data, "kind"), "rollback");
+		buf_appendf(&line, "step %lld %s%s", (long long)json_int(data, "step", 0),
+		            json_str(data, "action"), rb ? " (rollback)" : "");
+		if (!strcmp(name, WIRE_EV_ACTION_STARTED)) {
+			const cJSON *a;
+			buf_appendf(&line, ":");
+			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(data, "argv"))
+			{
+				if (cJSON_IsString(a))
+					buf_appendf(&line, " %s", a->valuestring);
+			}
+			if (json_int(data, "attempts", 1) > 1)
+				buf_appendf(&line, " (attempt %lld)",
+				            (long long)json_int(data, "attempts", 1));
+		} else if (!strcmp(name, WIRE_EV_ACTION_FINISHED)) {
+			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exit");
+			buf_appendf(&line, " %s", ctl_str(data, "state", NULL));
+			if (cJSON_IsNumber(ex))
+				buf_appendf(&line, " (exit %d)", ex->valueint);
+			char first[160];
+			str_copy(first, sizeof(first), ctl_str(data, "output", NULL));
+			first[strcspn(first, "\n")] = '\0';
+			if (first[0])
+				buf_appendf(&line, ": %s", first);
+		} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
+			buf_appendf(&line,
+			            ": %s; answer with: opsbotctl step %lld %lld "
+			            "retry|skip|abort",
+			            ctl_str(data, "question", NULL),
+			            (long long)json_int(ev, "incident", 0),
+			            (long long)json_int(data, "step", 0));
+		} else if (!strcmp(name, WIRE_EV_ACTION_DECIDED)) {
+			buf_appendf(&line, ": %s chose %s (from %s)", ctl_str(data, "user", NULL),
+			            ctl_str(data, "decision", NULL),
+			            ctl_str(data, "surface", NULL));
+		}
 	} else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage")) {
 		buf_appendf(&line, "%s: %s", json_str(data, "stage"),
 		            ctl_str(data, "reason", NULL));

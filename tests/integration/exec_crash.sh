@@ -39,6 +39,8 @@ q=$(ev "$id" action.unknown | jq -r .question)
 [ "$(ctl --json show "$id" | jq -r .incident.job.state)" = held ] || t_fail "job not held: $(ctl --json show "$id" | jq -c .incident.job)"
 [ "$(runs 'slow one')" = 1 ] || t_fail "step 1 ran $(runs 'slow one') times before an answer, want 1"
 ctl ledger "$id" | grep -q "opsbotctl step $id 1 retry|skip|abort" || t_fail "ledger does not say how to answer: $(ctl ledger "$id")"
+ctl show "$id" | grep -q "action.unknown .*step 1 slow: step 1 (slow) may or may not have run: Retry / Skip / Abort; answer with: opsbotctl step $id 1 retry|skip|abort" ||
+  t_fail "show does not ask: $(ctl show "$id" | grep action)"
 ctl step "$id" 1 skip >skip.out || t_fail "step skip: $(cat skip.out)"
 grep -q "step 1: skip recorded" skip.out || t_fail "skip: got $(cat skip.out)"
 t_wait "incident $id resolved after skip" eval '[ "$(state '"$id"')" = resolved ]'

@@ -39,6 +39,9 @@ ctl --json ledger "$id" >ledger.json || t_fail "opsbotctl ledger: $(cat ledger.j
 ctl ledger "$id" >ledger.txt
 grep -Eq "^ *1 +touch +finished +exit 0" ledger.txt || t_fail "ledger text: $(cat ledger.txt)"
 
+ctl show "$id" >show.out
+grep -Eq "action.started +step 1 touch: scripts/actions/touch.sh alpha" show.out || t_fail "show: no started step: $(grep action show.out)"
+grep -Eq "action.finished +step 2 touch_again finished \(exit 0\): touched beta" show.out || t_fail "show: no finished step: $(grep action show.out)"
 # Timeline: action.started before action.finished, and the resolution says verified.
 [ "$(ev "$id" action.started | wc -l)" = 2 ] || t_fail "action.started events: $(ev "$id" action.started)"
 [ "$(ev "$id" action.finished | jq -r .state | sort -u)" = finished ] || t_fail "action.finished: $(ev "$id" action.finished)"
