@@ -347,7 +347,7 @@ static enum handle_rc ledger_begin(struct queue *q, const struct wire_msg *m, cJ
 	}
 	log_info("event=ledger_%s incident=%lld step_key=%s action=%s%s%s",
 	         refused ? "refused" : "started", (long long)m->incident, log_q(key),
-	         json_str(m->root, "action"), refused ? " reason=" : "",
+	         log_q(json_str(m->root, "action")), refused ? " reason=" : "",
 	         refused ? log_q(refused) : "");
 	free(refused);
 	if (q_event(q, m->incident,
