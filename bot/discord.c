@@ -947,6 +947,34 @@ static void boot_job(void *arg, struct http_client *hc)
 	done_push(d, x);
 }
 
+/* The gateway gave up resuming: a fresh GET /gateway/bot (discord_gw.c). */
+static void gw_url_job(void *arg, struct http_client *hc)
+{
+	struct discord *d = arg;
+	long status = 0;
+	cJSON *out = NULL;
+	char err[256];
+	struct done *x = xcalloc(1, sizeof *x);
+	x->kind = DONE_BOOT;
+	if (discord_rest_call(d->rest, hc, "GET", "/gateway/bot", NULL, &status, &out, err,
+	                      sizeof err) == 0 &&
+	    status == 200 && json_str(out, "url")) {
+		str_copy(x->url, sizeof x->url, json_str(out, "url"));
+		log_info("event=discord_gateway_url reason=\"resume failed\"");
+	} else {
+		log_warn("event=discord_gateway_lookup_failed status=%ld error=%s", status,
+		         log_q(err));
+	}
+	cJSON_Delete(out);
+	done_push(d, x);
+}
+
+static void gw_need_url(void *arg)
+{
+	struct discord *d = arg;
+	discord_lane_push(d->ack, gw_url_job, NULL, d);
+}
+
 /* ----------------------------------------------------------- interactions */
 
 /* Where an interaction's answer goes: REST callback, or the HTTP reply. */
@@ -1488,7 +1516,8 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 		                            .identify_gap_ms = gap,
 		                            .invalid_wait_min_ms = iwmin,
 		                            .invalid_wait_max_ms = iwmax};
-		struct discord_gw_ops ops = {.dispatch = gw_dispatch, .stopped = gw_stopped};
+		struct discord_gw_ops ops = {
+		    .dispatch = gw_dispatch, .stopped = gw_stopped, .need_url = gw_need_url};
 		if (discord_gw_new(&d->gw, b->lws, &gc, &ops, d, err, sizeof err) < 0)
 			log_fatal("event=discord_gateway_failed error=%s", log_q(err));
 	}

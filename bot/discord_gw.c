@@ -16,7 +16,9 @@
 #define GW_SEND_LIMIT       120        /* frames per 60 s per connection */
 #define GW_SEND_RESERVE     5          /* kept for heartbeats */
 #define GW_HELLO_TIMEOUT_MS 10000
-#define GW_CLOSE_RESUME     4900 /* our own close code: not 1000, so resumable */
+#define GW_CLOSE_RESUME     4900  /* our own close code: not 1000, so resumable */
+#define GW_RESUME_TRIES     3     /* failed resumes in a row before a new session */
+#define GW_URL_WAIT_MS      10000 /* how long a fresh /gateway/bot URL may take */
 
 enum gw_state { GW_IDLE, GW_CONNECTING, GW_HELLO, GW_IDENTIFY_WAIT, GW_AUTH, GW_LIVE, GW_STOPPED };
 
@@ -52,6 +54,8 @@ struct discord_gw {
 	int server_code;      /* the server's close code on this connection */
 	int next_fresh;       /* after this connection: identify (not resume) */
 	int64_t next_wait_ms; /* after this connection: wait this long first */
+	int resume_failures;  /* resumes in a row that never reached RESUMED */
+	int64_t url_wait;     /* nonzero: waiting until then for a fresh URL */
 	int64_t win_start;
 	int win_count;
 	struct frame *out, *out_tail;
@@ -247,11 +251,13 @@ static void on_frame(struct discord_gw *g, const char *text, size_t len)
 			str_copy(g->resume_url, sizeof g->resume_url, ru);
 			g->state = GW_LIVE;
 			g->backoff_ms = 0;
+			g->resume_failures = 0;
 			g->stats.connected = 1;
 			log_info("event=discord_ready session=%s", sid);
 		} else if (strcmp(t, "RESUMED") == 0) {
 			g->state = GW_LIVE;
 			g->backoff_ms = 0;
+			g->resume_failures = 0;
 			g->stats.connected = 1;
 			g->stats.resumes++;
 			log_info("event=discord_resumed session=%s seq=%lld", g->session_id,
@@ -296,6 +302,33 @@ static const char *fatal_reason(int code)
 	return "unknown";
 }
 
+/*
+ * A resume that never reached RESUMED (resume_gateway_url does not resolve,
+ * refuses, or drops us).  After GW_RESUME_TRIES in a row the session is
+ * given up: a new session starts at a fresh /gateway/bot URL (asked of the
+ * owner when it can fetch one, else the cached one) with an Identify.
+ */
+static void resume_failed(struct discord_gw *g)
+{
+	g->resume_failures++;
+	log_warn("event=discord_resume_failed attempt=%d of=%d url=%s", g->resume_failures,
+	         GW_RESUME_TRIES, log_q(g->resume_url));
+	if (g->resume_failures < GW_RESUME_TRIES)
+		return;
+	g->resume_failures = 0;
+	g->next_fresh = 1;
+	if (g->ops.need_url) {
+		log_warn(
+		    "event=discord_resume_abandoned action=\"GET /gateway/bot, then Identify a "
+		    "new session\"");
+		g->url_wait = time_mono_ms() + GW_URL_WAIT_MS;
+		g->ops.need_url(g->arg);
+	} else {
+		log_warn("event=discord_resume_abandoned action=\"Identify a new session at the "
+		         "cached /gateway/bot URL\"");
+	}
+}
+
 static void on_closed(struct discord_gw *g)
 {
 	int code = g->server_code;
@@ -318,6 +351,8 @@ static void on_closed(struct discord_gw *g)
 	}
 	if (code == 4007 || code == 4009)
 		g->next_fresh = 1;
+	if (g->resuming && !was_live && !g->next_fresh)
+		resume_failed(g);
 	if (g->next_fresh) {
 		forget_session(g);
 		g->next_fresh = 0;
@@ -462,6 +497,9 @@ int discord_gw_new(struct discord_gw **out, struct lws_context *ctx,
 
 void discord_gw_set_url(struct discord_gw *g, const char *url)
 {
+	if (g->url_wait)
+		log_info("event=discord_gateway_url_refreshed action=\"Identify\"");
+	g->url_wait = 0;
 	str_copy(g->url, sizeof g->url, url);
 }
 
@@ -477,6 +515,10 @@ static void connect_now(struct discord_gw *g)
 		log_error("event=discord_bad_gateway_url url=%s", log_q(full));
 		free(copy);
 		g->connect_at = time_mono_ms() + 5000;
+		if (g->resuming) {
+			g->state = GW_CONNECTING; /* counts as a failed resume */
+			on_closed(g);
+		}
 		return;
 	}
 	char fullpath[512];
@@ -500,10 +542,13 @@ static void connect_now(struct discord_gw *g)
 	g->hello_deadline = time_mono_ms() + GW_HELLO_TIMEOUT_MS;
 	log_info("event=discord_connect resume=%d", g->resuming);
 	if (!lws_client_connect_via_info(&ci)) {
-		/* The CONNECTION_ERROR callback may already have rescheduled us. */
+		/* The CONNECTION_ERROR callback may already have rescheduled us;
+		 * otherwise (the host did not resolve) close the attempt here. */
 		if (g->state == GW_CONNECTING) {
-			g->state = GW_IDLE;
-			g->connect_at = time_mono_ms() + 1000;
+			log_warn("event=discord_connect_failed error=%s host=%s",
+			         log_q("cannot start the connection"), log_q(addr));
+			g->wsi = NULL;
+			on_closed(g);
 		}
 	}
 	free(copy);
@@ -514,7 +559,12 @@ void discord_gw_tick(struct discord_gw *g)
 	int64_t now = time_mono_ms();
 	switch (g->state) {
 	case GW_IDLE:
-		if (g->url[0] && now >= g->connect_at)
+		if (g->url_wait && now >= g->url_wait) {
+			log_warn(
+			    "event=discord_gateway_url_late action=\"Identify at the cached URL\"");
+			g->url_wait = 0;
+		}
+		if (g->url[0] && now >= g->connect_at && !g->url_wait)
 			connect_now(g);
 		break;
 	case GW_CONNECTING:

@@ -11,8 +11,10 @@
  * ACK since the previous one marks the connection a zombie, which is closed
  * (not with 1000) and resumed.  Resume goes to READY's resume_gateway_url;
  * op 9 d:false, 4007 and 4009 start a new session at the cached /gateway/bot
- * URL.  At most one Identify per identify_gap_ms (max_concurrency 1) and at
- * most 120 frames per minute are sent (heartbeats keep a reserve).
+ * URL; three failed resumes in a row (the resume host does not resolve,
+ * refuses or drops us) start a new session at a fresh /gateway/bot URL.  At most one Identify per
+ * identify_gap_ms (max_concurrency 1) and at most 120 frames per minute are sent (heartbeats keep a
+ * reserve).
  *
  * Invariants:
  *  1. At most one connection at a time; a new one starts only after the old
@@ -38,6 +40,10 @@ struct discord_gw_ops {
 	void (*dispatch)(void *arg, const char *t, const cJSON *d);
 	/* The gateway stopped for good (close code given). */
 	void (*stopped)(void *arg, int code);
+	/* Optional: resuming failed GW_RESUME_TRIES times; fetch GET /gateway/bot
+	 * and call discord_gw_set_url (the gw waits up to 10 s, then identifies
+	 * at the cached URL). */
+	void (*need_url)(void *arg);
 };
 
 struct discord_gw_cfg {

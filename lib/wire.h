@@ -42,7 +42,8 @@
  *               {kind:"slack"|"discord", channel, user, thread}),
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
- *             -> {incident, job?, created:bool}
+ *             -> {incident, job?, created:bool, grouped?:true}
+             (grouped: the incident joined a live one, queue/group.c)
  *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int,
  *             max:int (1..WIRE_BATCH_MAX; optional, see below)
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,

@@ -9,6 +9,7 @@
  * writes the incident.stage event.
  */
 #include "handle.h"
+#include "group.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,19 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	}
 	if (!strcmp(json_str(r, "what"), "incident")) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(r, "spec");
+		int64_t into;
+		int grc = group_find(q, spec, &into);
+		TRY(grc);
+		if (grc == 1) {
+			TRY(group_attach(q, into, spec));
+			if (key)
+				TRY(store_key_put(q->st, key, into, 0, q->now));
+			*reply = wire_reply_ok(m);
+			reply_set(*reply, "incident", cJSON_CreateNumber((double)into));
+			json_add_bool(*reply, "created", 0);
+			json_add_bool(*reply, "grouped", 1);
+			return HANDLE_REPLY;
+		}
 		char *text = json_print(spec);
 		int rc = store_incident_insert(
 		    q->st, WIRE_ST_OPEN, json_str(spec, "title"), json_str(spec, "service"),
@@ -1136,6 +1150,11 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 		json_add_int(s, "requests", (int64_t)q->requests);
 		json_add_int(s, "rollbacks", (int64_t)q->rollbacks);
 		json_add_int(s, "parked_claims", q->parked);
+		cJSON *pr = json_new_object();
+		json_add_int(pr, "jobs", (int64_t)q->pruned_jobs);
+		json_add_int(pr, "events", (int64_t)q->pruned_events);
+		json_add_int(pr, "keys", (int64_t)q->pruned_keys);
+		json_add(s, "pruned", pr);
 		json_add_int(s, "uptime_ms", q->now - q->started_ms);
 	}
 	if (rc < 0) {
@@ -1228,4 +1247,9 @@ int handle_timers(struct queue *q)
 		TRY(rc);
 	}
 	return 0;
+}
+
+int handle_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
+{
+	return q_event(q, incident, name, data);
 }

@@ -16,12 +16,31 @@
 #include "store.h"
 #include "wire.h"
 
+#define GROUP_EDGES_MAX 512
+
+/* [pipeline] group_window / group_sources and the [services] graph (queue/group.c). */
+struct group_conf {
+	int64_t window_ms; /* 0: no grouping */
+	unsigned sources;  /* bit per group_sources word */
+	int nedges;
+	struct {
+		char caller[64], callee[64];
+	} edges[GROUP_EDGES_MAX];
+};
+
+/* [queue] retain_* and prune_interval (queue/retention.c); 0 keeps forever. */
+struct retain_conf {
+	int64_t jobs_ms, events_ms, keys_ms, interval_ms;
+};
+
 struct queue_conf {
 	const char *listen, *events, *db; /* owned by the config */
 	int64_t lease_ms, retry_base_ms, approval_expiry_ms;
 	int max_attempts, contexts;
 	enum store_sync sync;
 	unsigned stages; /* bit per enum stage_id */
+	struct group_conf group;
+	struct retain_conf retain;
 };
 
 struct queue {
@@ -39,7 +58,9 @@ struct queue {
 		int n, all;
 	} ready;
 	uint64_t commits, requests, rollbacks;
-	int parked; /* claims waiting (for stats) */
+	int parked;            /* claims waiting (for stats) */
+	int64_t next_prune_ms; /* wall clock of the next retention pass */
+	uint64_t pruned_jobs, pruned_events, pruned_keys;
 	int64_t started_ms;
 };
 
@@ -59,6 +80,8 @@ cJSON *handle_claim_none(const struct wire_msg *m);
 void queue_mark_ready(struct queue *q, const char *kind);
 /* Did any of a claim's kinds (its "kinds" array) get work in this batch? */
 int queue_ready_for(const struct queue *q, const cJSON *kinds);
+/* Append an event to the timeline and to q->outbox (published after COMMIT); 0 or -1. */
+int handle_event(struct queue *q, int64_t incident, const char *name, cJSON *data);
 /* Expired leases and approval deadlines; 0 or HANDLE_STORE_ERR. */
 int handle_timers(struct queue *q);
 

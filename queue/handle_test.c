@@ -34,10 +34,12 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "group.h"
 #include "handle.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "retention.h"
 #include "state.h"
 #include "wire.h"
 
@@ -582,12 +584,163 @@ static void test_batched_claim_and_complete(void **state)
 	check_invariants(f, "batched");
 }
 
+/* An alert incident on service with an optional Alertmanager group key; the reply's incident. */
+static int64_t submit_alert(struct fx *f, const char *key, const char *service, const char *gk,
+                            const char *source)
+{
+	char labels[128] = "";
+	if (gk)
+		snprintf(labels, sizeof(labels), ",\"labels\":{\"group_key\":\"%s\"}", gk);
+	cJSON *r = call(f, 0,
+	                "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"%s\",\"spec\":{"
+	                "\"title\":\"%s is slow\",\"service\":\"%s\",\"severity\":\"high\","
+	                "\"source\":\"%s\"%s}",
+	                key, service, service, source, labels);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+	return json_int(r, "incident", 0);
+}
+
+/* Alerts on one service, one Alertmanager group or a neighbour in [services] join one incident. */
+static void test_grouping(void **state)
+{
+	struct fx *f = *state;
+	char bad[64];
+	f->q.conf.group.window_ms = 600000;
+	assert_int_equal(
+	    group_sources_parse("alertmanager, watch", &f->q.conf.group.sources, bad, sizeof(bad)),
+	    0);
+	assert_int_equal(
+	    group_sources_parse("alertmanager slak", &f->q.conf.group.sources, bad, sizeof(bad)),
+	    -1);
+	assert_string_equal(bad, "slak");
+	assert_int_equal(
+	    group_sources_parse("alertmanager watch", &f->q.conf.group.sources, bad, sizeof(bad)),
+	    0);
+	assert_int_equal(group_edge_add(&f->q.conf.group, "checkout", "payment"), 0);
+	assert_true(group_related(&f->q.conf.group, "payment", "checkout"));
+	assert_false(group_related(&f->q.conf.group, "payment", "catalogue"));
+
+	int64_t a = submit_alert(f, "am:1", "checkout", "g1", "alertmanager");
+	assert_true(a > 0);
+	/* Same service: joins, not a new incident. */
+	int64_t b = submit_alert(f, "am:2", "checkout", NULL, "alertmanager");
+	assert_int_equal(b, a);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "grouped")));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "created")));
+	/* A dependency of it (from [services]): joins. */
+	assert_int_equal(submit_alert(f, "am:3", "payment", NULL, "watch"), a);
+	/* The same group key on another service: joins. */
+	assert_int_equal(submit_alert(f, "am:4", "catalogue", "g1", "alertmanager"), a);
+	/* Unrelated service and group: a new incident. */
+	int64_t c = submit_alert(f, "am:5", "search", "g2", "alertmanager");
+	assert_true(c != a && c > 0);
+	/* A person's declaration is not grouped (slack is not in group_sources). */
+	int64_t d = submit_alert(f, "sl:1", "checkout", NULL, "slack");
+	assert_true(d != a && d != c);
+	/* A retry of a grouped notification answers with the incident it joined, nothing new. */
+	assert_int_equal(submit_alert(f, "am:2", "checkout", NULL, "alertmanager"), a);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 3);
+	/* The count and the alerts are on the incident, and the thread got one update each. */
+	assert_int_equal(ro_int(f,
+	                        "SELECT json_extract(spec, '$.grouped.count') FROM incidents "
+	                        "WHERE id=%lld",
+	                        (long long)a),
+	                 4);
+	assert_int_equal(ro_int(f,
+	                        "SELECT json_array_length(spec, '$.grouped.alerts') FROM incidents "
+	                        "WHERE id=%lld",
+	                        (long long)a),
+	                 3);
+	assert_int_equal(ro_int(f,
+	                        "SELECT count(*) FROM events WHERE incident=%lld AND "
+	                        "name='incident.updated' AND data LIKE '%%grouped into%%'",
+	                        (long long)a),
+	                 3);
+	/* After the window a related alert opens its own incident. */
+	f->q.now += 600001;
+	int64_t e = submit_alert(f, "am:6", "checkout", NULL, "alertmanager");
+	assert_true(e != a && e > d);
+	/* Grouping off: every alert opens its own incident. */
+	f->q.conf.group.window_ms = 0;
+	int64_t g = submit_alert(f, "am:7", "checkout", NULL, "alertmanager");
+	assert_true(g > e);
+	check_invariants(f, "grouping");
+}
+
+/* Old finished jobs, standalone events and keys go; incidents and timelines stay. */
+static void test_retention(void **state)
+{
+	struct fx *f = *state;
+	f->q.conf.retain = (struct retain_conf){
+	    .jobs_ms = 1000, .events_ms = 1000, .keys_ms = 5000, .interval_ms = 100};
+	int64_t inc = submit_alert(f, "k-inc", "checkout", NULL, "cli");
+	for (int i = 0; i < 3; i++) {
+		cJSON *r = call(f, 0,
+		                "\"type\":\"submit\",\"what\":\"job\",\"key\":\"j%d\","
+		                "\"job\":{\"kind\":\"bench\",\"input\":{}}",
+		                i);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+		r = call(f, 0,
+		         "\"type\":\"claim\",\"kinds\":[\"bench\"],\"worker\":\"w\",\"wait_ms\":0");
+		const cJSON *j = cJSON_GetObjectItem(r, "job");
+		int64_t id = json_int(j, "id", 0);
+		char lease[64];
+		str_copy(lease, sizeof(lease), json_str(j, "lease"));
+		r = call(f, 0,
+		         "\"type\":\"fail\",\"job\":%lld,\"lease\":\"%s\",\"error\":\"x\","
+		         "\"retryable\":false",
+		         (long long)id, lease);
+		(void)r;
+	}
+	int64_t jobs = ro_int(f, "SELECT count(*) FROM jobs");
+	int64_t inc_events =
+	    ro_int(f, "SELECT count(*) FROM events WHERE incident=%lld", (long long)inc);
+	assert_true(ro_int(f, "SELECT count(*) FROM events WHERE incident=0") > 0);
+	/* Mark the standalone jobs finished, as a worker's complete would. */
+	sqlite3 *rw;
+	sqlite3_open(f->path, &rw);
+	sqlite3_exec(rw, "UPDATE jobs SET state='done' WHERE incident=0", NULL, NULL, NULL);
+	sqlite3_close(rw);
+
+	/* Not yet old enough: nothing goes. */
+	f->q.now += 500;
+	assert_int_equal(store_begin(f->q.st), 0);
+	assert_int_equal(retention_run(&f->q), 0);
+	assert_int_equal(store_commit(f->q.st), 0);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs"), jobs);
+
+	f->q.now += 1000;
+	f->q.next_prune_ms = 0;
+	assert_int_equal(store_begin(f->q.st), 0);
+	assert_int_equal(retention_run(&f->q), 0);
+	assert_int_equal(store_commit(f->q.st), 0);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs WHERE incident=0"), 0);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM events WHERE incident=0"), 0);
+	/* The incident, its jobs and its whole timeline stay; keys are younger than 5 s. */
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 1);
+	assert_int_equal(
+	    ro_int(f, "SELECT count(*) FROM events WHERE incident=%lld", (long long)inc),
+	    inc_events);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM idempotency"), 4);
+	assert_int_equal((int64_t)f->q.pruned_jobs, 3);
+
+	f->q.now += 5000;
+	f->q.next_prune_ms = 0;
+	assert_int_equal(store_begin(f->q.st), 0);
+	assert_int_equal(retention_run(&f->q), 0);
+	assert_int_equal(store_commit(f->q.st), 0);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM idempotency"), 0);
+	check_invariants(f, "retention");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scenarios),
 	    cmocka_unit_test_setup_teardown(test_submit_and_standalone_jobs, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_batched_claim_and_complete, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_grouping, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,10 +65,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "config.h"
+#include "group.h"
 #include "handle.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "retention.h"
 #include "state.h"
 #include "timeutil.h"
 #include "wire.h"
@@ -243,6 +245,43 @@ static unsigned parse_stages(struct config *cfg)
 	return mask;
 }
 
+/* [pipeline] group_window and group_sources, and the [services] graph. */
+static void read_grouping(struct config *cfg, struct group_conf *g)
+{
+	g->window_ms = config_duration_ms(cfg, "pipeline", "group_window", 0);
+	char bad[64];
+	const char *src =
+	    config_str(cfg, "pipeline", "group_sources", "alertmanager generic watch");
+	if (group_sources_parse(src, &g->sources, bad, sizeof(bad)) < 0)
+		config_error(cfg, "pipeline", "group_sources",
+		             "unknown source \"%s\" (sources are alertmanager generic watch slack "
+		             "discord cli)",
+		             bad);
+	size_t n;
+	const struct config_entry *e = config_entries(cfg, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(e[i].section, "services") != 0)
+			continue;
+		const char *deps = config_str(cfg, "services", e[i].key, "");
+		char word[64];
+		for (const char *p = deps; *p;) {
+			while (*p == ' ' || *p == '\t' || *p == ',')
+				p++;
+			size_t len = strcspn(p, " \t,");
+			if (!len)
+				break;
+			snprintf(word, sizeof(word), "%.*s", (int)(len < 63 ? len : 63), p);
+			if (group_edge_add(g, e[i].key, word) < 0) {
+				config_error(cfg, "services", e[i].key,
+				             "more than %d dependencies in [services]",
+				             GROUP_EDGES_MAX);
+				return;
+			}
+			p += len;
+		}
+	}
+}
+
 static void read_config(const char *path, struct config **cfgp, struct queue_conf *qc)
 {
 	char err[512];
@@ -261,6 +300,11 @@ static void read_config(const char *path, struct config **cfgp, struct queue_con
 	    config_enum(cfg, "queue", "sync", syncs, 0) == 1 ? STORE_SYNC_NORMAL : STORE_SYNC_FULL;
 	qc->stages = parse_stages(cfg);
 	qc->approval_expiry_ms = config_duration_ms(cfg, "pipeline", "approval_expiry", 30 * 60000);
+	read_grouping(cfg, &qc->group);
+	qc->retain.jobs_ms = config_duration_ms(cfg, "queue", "retain_jobs", 7 * 86400000LL);
+	qc->retain.events_ms = config_duration_ms(cfg, "queue", "retain_events", 30 * 86400000LL);
+	qc->retain.keys_ms = config_duration_ms(cfg, "queue", "retain_keys", 30 * 86400000LL);
+	qc->retain.interval_ms = config_duration_ms(cfg, "queue", "prune_interval", 3600000);
 	if (qc->lease_ms < 1 || qc->lease_ms > WIRE_LEASE_MAX_MS)
 		config_error(cfg, "queue", "lease", "lease must be between 1ms and 1h");
 	if (config_check(cfg, (const char *const[]){"queue", NULL}, err, sizeof(err)) < 0)
@@ -572,7 +616,7 @@ static void run_batch(struct loop *L)
 
 	int failed = store_begin(q->st) < 0;
 	int nreq = handle_batch(L, batch, mono, &failed);
-	if (!failed && tick && handle_timers(q) < 0)
+	if (!failed && tick && (handle_timers(q) < 0 || retention_run(q) < 0))
 		failed = 1;
 	if (!failed && L->parked && retry_parked(L, tick, mono) < 0)
 		failed = 1;

@@ -1,6 +1,7 @@
 # queue/module.mk: opsbot-queue, its unit tests, and the queue benchmark.
 
-QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c queue/ledger.c
+QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c queue/group.c \
+	queue/retention.c queue/ledger.c
 QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
 QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
 ALL_OBJS += $(QUEUE_OBJS)
@@ -22,7 +23,7 @@ $(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
 # Integration tests: real processes in a temporary directory.
 INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_lease.sh \
 	tests/integration/queue_crash.sh tests/integration/queue_replay.sh \
-	tests/integration/queue_contexts.sh
+	tests/integration/queue_contexts.sh tests/integration/storm_grouping.sh
 
 # Benchmark: make bench BENCH=queue (see queue/bench.c for what it measures).
 BENCHES += queue

@@ -732,3 +732,97 @@ int store_stats(struct store *s, cJSON *stats)
 	sqlite3_reset(st);
 	return 0;
 }
+
+/* One-off statements (not on the hot path): prepared per call. */
+static sqlite3_stmt *prepare(struct store *s, const char *q)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+int store_incidents_live_since(struct store *s, int64_t since_ms, struct store_live *out, int max,
+                               int *n)
+{
+	/* By rowid, newest first, stopping at the first one older than since_ms. */
+	sqlite3_stmt *st = prepare(s, "SELECT id, service, state, created_ms FROM incidents "
+	                              "ORDER BY id DESC");
+	if (!st)
+		return -1;
+	*n = 0;
+	int rc;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t created = sqlite3_column_int64(st, 3);
+		if (created < since_ms)
+			break;
+		const char *state = (const char *)sqlite3_column_text(st, 2);
+		if (!state || !strcmp(state, "resolved") || !strcmp(state, "rejected") ||
+		    !strcmp(state, "expired") || !strcmp(state, "failed"))
+			continue;
+		struct store_live *l = &out[(*n)++];
+		l->id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, l->service, sizeof(l->service));
+		l->created_ms = created;
+	}
+	rc = sqlite3_errcode(s->db);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(s, "incidents_live");
+	return 0;
+}
+
+int store_incident_set_spec(struct store *s, int64_t id, const char *spec, int64_t now)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE incidents SET spec=?2, updated_ms=?3 WHERE id=?1");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, spec);
+	sqlite3_bind_int64(st, 3, now);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "incident_set_spec");
+}
+
+static int prune_one(struct store *s, const char *q, int64_t before, int limit, int64_t *n)
+{
+	sqlite3_stmt *st = prepare(s, q);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, "prune");
+	*n = sqlite3_changes64(s->db);
+	return 0;
+}
+
+int store_prune(struct store *s, int64_t jobs_before, int64_t events_before, int64_t keys_before,
+                int limit, struct store_pruned *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (jobs_before > 0 &&
+	    prune_one(s,
+	              "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN "
+	              "('done','cancelled') AND updated_ms < ?1 ORDER BY id LIMIT ?2)",
+	              jobs_before, limit, &out->jobs) < 0)
+		return -1;
+	if (events_before > 0 &&
+	    prune_one(s,
+	              "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE incident = 0 "
+	              "AND at_ms < ?1 ORDER BY seq LIMIT ?2)",
+	              events_before, limit, &out->events) < 0)
+		return -1;
+	if (keys_before > 0 &&
+	    prune_one(s,
+	              "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency "
+	              "WHERE created_ms < ?1 LIMIT ?2)",
+	              keys_before, limit, &out->keys) < 0)
+		return -1;
+	return 0;
+}

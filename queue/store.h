@@ -131,4 +131,33 @@ int store_jobs_list(struct store *s, const char *state, int limit, cJSON *items)
 /* {jobs:{kind:{state:n}}, leases, dead_letters, incidents:{state:n}, events} into stats. */
 int store_stats(struct store *s, cJSON *stats);
 
+/* Grouping (queue/group.c): live incidents, newest first. */
+struct store_live {
+	int64_t id;
+	char service[128];
+	int64_t created_ms;
+};
+/*
+ * Incidents not resolved, rejected, expired or failed that were created at
+ * or after since_ms, newest first, at most max of them.
+ */
+int store_incidents_live_since(struct store *s, int64_t since_ms, struct store_live *out, int max,
+                               int *n);
+/* Replace an incident's spec (JSON object text). */
+int store_incident_set_spec(struct store *s, int64_t id, const char *spec, int64_t now);
+
+/* Retention (queue/retention.c): how many rows one prune removed. */
+struct store_pruned {
+	int64_t jobs, events, keys;
+};
+/*
+ * Delete, each older than its cut-off (ms since the epoch, by last update):
+ * finished jobs (done, cancelled), events of no incident (a standalone
+ * job's retries), and idempotency keys.  Incidents, their timelines,
+ * approvals, the ledger and dead-lettered jobs stay.  At most limit rows of
+ * each per call, so one call never holds the writer for long.
+ */
+int store_prune(struct store *s, int64_t jobs_before, int64_t events_before, int64_t keys_before,
+                int limit, struct store_pruned *out);
+
 #endif

@@ -11,6 +11,9 @@ pkgs=(
   clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
+  nodejs
+  npm
 )
 
 # `deps.sh bench`: also what benchmarks compare against (make bench).
@@ -23,6 +26,12 @@ fi
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # node and npm may come from elsewhere (NodeSource's nodejs bundles npm and
+  # conflicts with Debian's npm): a working command counts as installed
+  case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

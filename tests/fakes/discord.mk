@@ -33,3 +33,7 @@ $(B)/bin/dbench: $(B)/tests/fakes/discord/dbench.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 PROGRAMS += $(B)/bin/dbench
 ALL_OBJS += $(B)/tests/fakes/discord/dbench.o
+
+# The bot's Gateway client when resume_gateway_url is unreachable (issue 11):
+# uses fake-discord's resume_url control.
+INTEG_TESTS += tests/integration/discord_resume_fallback.sh

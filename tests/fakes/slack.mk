@@ -9,3 +9,7 @@ PROGRAMS += $(B)/bin/fake-slack
 $(B)/bin/fake-slack: $(FAKE_SLACK_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS)
+
+# fake-slack against Slack's documented behaviour (the points the official
+# SDKs caught); the SDKs themselves run in tests/sdk.
+INTEG_TESTS += tests/fakes/slack/fake_slack_test.sh

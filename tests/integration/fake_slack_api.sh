@@ -7,7 +7,8 @@
 # and at most 10 sockets.
 . "$(dirname "$0")/../lib.sh"
 t_setup
-t_start fake-slack fake-slack --port-file "$T/fs.port" --post-rate 1 --post-burst 2
+t_start fake-slack fake-slack --port-file "$T/fs.port" --post-rate 1 --post-burst 2 \
+  --channel C0A=a --channel C0RATE=rate --channel C0OTHER=other --channel C0MSG=msg --channel C0X=x
 t_wait "fake-slack port" test -s "$T/fs.port"
 P=$(cat "$T/fs.port")
 B="Authorization: Bearer xoxb-fake"
@@ -24,6 +25,7 @@ expect "unknown method" "$(api nope.nope '{}')" '.error == "unknown_method"'
 expect "bad JSON" "$(api chat.postMessage '{"channel":')" '.error == "invalid_json"'
 expect "no text" "$(api chat.postMessage '{"channel":"C0A"}')" '.error == "no_text"'
 expect "bad channel" "$(api chat.postMessage '{"channel":"nope","text":"x"}')" '.error == "channel_not_found"'
+expect "unknown channel id" "$(api chat.postMessage '{"channel":"C0NOSUCH","text":"x"}')" '.error == "channel_not_found"'
 
 # Block Kit limits, one table row each
 btn() { jq -nc --arg t "$1" --arg a "$2" --arg v "$3" '[{type:"actions",elements:[{type:"button",text:{type:"plain_text",text:$t},action_id:$a,value:$v}]}]'; }
@@ -31,6 +33,7 @@ s() { head -c "$1" /dev/zero | tr '\0' a; }
 row=0
 while IFS='|' read -r name blocks want; do
   row=$((row + 1))   # a channel per row: the posting limit is not under test here
+  curl -sf -X POST -d "{\"id\":\"C0BLOCKS$row\"}" "http://127.0.0.1:$P/control/channel" >/dev/null || t_fail "make channel C0BLOCKS$row"
   got=$(api chat.postMessage "$(jq -nc --argjson b "$blocks" --arg c "C0BLOCKS$row" '{channel:$c,text:"t",blocks:$b}')" | jq -r '.error // "ok"')
   [ "$got" = "$want" ] || t_fail "blocks '$name': got $got, want $want"
 done <<ROWS
@@ -78,10 +81,10 @@ curl -sf -X POST -d '{"status":500,"count":1}' "http://127.0.0.1:$P/control/fail
 expect "after the injected 500" "$(api auth.test '{}')" '.ok'
 
 # Socket Mode tickets are single use; at most 10 sockets
-ws() { curl -s -N -m 3 -o "$2" -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+ws() { curl -s -N -m "${WS_WAIT:-3}" -o "$2" -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
   -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$1"; }
 url=$(curl -s -d token=xapp-fake "http://127.0.0.1:$P/api/apps.connections.open" | jq -r .url | sed 's/^ws:/http:/')
-got=$(ws "$url" first.out); [ "$got" = 101 ] || t_fail "first use of a ticket: got $got, want 101"
+got=$(WS_WAIT=6 ws "$url" first.out); [ "$got" = 101 ] || t_fail "first use of a ticket: got $got, want 101"
 grep -q '"type":"hello"' first.out || t_fail "no hello on the socket: $(cat first.out)"
 got=$(ws "$url" second.out); [ "$got" = 101 ] && t_fail "second use of a ticket: got 101, want a refusal"
 pids=()

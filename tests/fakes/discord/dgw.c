@@ -102,7 +102,10 @@ static cJSON *ready_payload(struct dstate *st, struct dsess *s, const cJSON *sha
 	json_add_str(d, "session_type", "normal");
 	json_add_str(d, "session_id", s->id);
 	char rurl[160];
-	snprintf(rurl, sizeof rurl, "%s/gateway-resume", st->base_ws);
+	if (st->resume_url[0])
+		str_copy(rurl, sizeof rurl, st->resume_url); /* control: e.g. unreachable */
+	else
+		snprintf(rurl, sizeof rurl, "%s/gateway-resume", st->base_ws);
 	json_add_str(d, "resume_gateway_url", rurl);
 	json_add(d, "relationships", json_new_array());
 	json_add(d, "private_channels", json_new_array());
@@ -223,6 +226,7 @@ static void do_identify(struct dstate *st, struct dconn *c, const cJSON *d)
 	st->sessions = s;
 	s->conn = c;
 	c->sess = s;
+	c->close_at_us = 0;
 	cJSON *r = ready_payload(st, s, cJSON_GetObjectItemCaseSensitive(d, "shard"));
 	dstate_dispatch_to(st, s, "READY", r);
 	cJSON_Delete(r);
@@ -278,6 +282,7 @@ static void do_resume(struct dstate *st, struct dconn *c, const cJSON *d)
 	}
 	s->conn = c;
 	c->sess = s;
+	c->close_at_us = 0; /* a close announced by op 9 is moot once resumed here */
 	st->resumes++;
 	int replayed = 0;
 	for (size_t i = 0; i < s->log_len; i++) {
@@ -468,6 +473,10 @@ int dgw_ctl_invalid_session(struct dstate *st, int resumable)
 	st->invalid_sessions++;
 	if (!resumable)
 		c->sess->valid = 0;
+	/* Either way this connection is no longer logged in: the client must
+	 * Resume (d:true) or Identify (d:false) before anything else counts. */
+	c->sess->conn = NULL;
+	c->sess = NULL;
 	c->close_at_us = dstate_now_us() + DGW_LATER_US;
 	return 0;
 }

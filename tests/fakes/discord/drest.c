@@ -21,7 +21,7 @@
 #include "json.h"
 #include "log.h"
 
-#define MAX_SEGS                  8
+#define MAX_SEGS                  12
 #define INTERACTION_TOKEN_LIFE_US (15 * 60 * 1000000LL)
 
 /* ---------------------------------------------------------------- helpers */
@@ -148,6 +148,62 @@ static int seg_is(char **segs, int n, int i, const char *s)
 }
 
 static cJSON *channel_json(struct dstate *st, struct dchan *c);
+static cJSON *bot_author(struct dstate *st);
+
+/* A query parameter into out (percent-decoding not needed: ids and numbers). */
+static int qparam(const char *q, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	for (const char *p = q ? q : ""; p && *p;) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, "&");
+			if (n >= outlen)
+				n = outlen - 1;
+			memcpy(out, p + kl + 1, n);
+			out[n] = 0;
+			return 0;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+/* Snowflakes compare as numbers: the longer is larger, else by digits. */
+static int snow_cmp(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+static int snow_ok(const char *s)
+{
+	if (!*s || strlen(s) > 20)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* %XX in a path segment (an emoji in a reactions route). */
+static void pct_decode(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (const char *p = in; *p && o + 1 < outlen; p++) {
+		if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			char h[3] = {p[1], p[2], 0};
+			out[o++] = (char)strtol(h, NULL, 16);
+			p += 2;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = 0;
+}
 
 /* --------------------------------------------------------------- messages */
 
@@ -728,6 +784,35 @@ static void put_commands(struct dstate *st, const struct drest_req *req, int gui
 
 /* ------------------------------------------------------------ interactions */
 
+/* A MODAL callback's data: custom_id 1-100, title 1-45, 1-5 rows. */
+static int check_modal(const cJSON *data, struct drest_resp *r)
+{
+	cJSON *errors = json_new_object();
+	size_t n = text_len(data, "custom_id");
+	if (!json_str(data, "custom_id"))
+		form_error(errors, "data.custom_id", "BASE_TYPE_REQUIRED",
+		           "This field is required");
+	else if (n < 1 || n > 100)
+		form_error(errors, "data.custom_id", "BASE_TYPE_BAD_LENGTH",
+		           "Must be between 1 and 100 in length.");
+	n = text_len(data, "title");
+	if (!json_str(data, "title"))
+		form_error(errors, "data.title", "BASE_TYPE_REQUIRED", "This field is required");
+	else if (n < 1 || n > 45)
+		form_error(errors, "data.title", "BASE_TYPE_BAD_LENGTH",
+		           "Must be between 1 and 45 in length.");
+	const cJSON *comps = cJSON_GetObjectItemCaseSensitive(data, "components");
+	if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) < 1 || cJSON_GetArraySize(comps) > 5)
+		form_error(errors, "data.components", "BASE_TYPE_BAD_LENGTH",
+		           "Must be between 1 and 5 in length.");
+	if (errors->child) {
+		reply_form(r, errors);
+		return -1;
+	}
+	cJSON_Delete(errors);
+	return 0;
+}
+
 static void callback(struct dstate *st, const struct drest_req *req, const char *iid,
                      const char *token, struct drest_resp *r)
 {
@@ -758,7 +843,14 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 		errors = json_new_object();
 		form_error(errors, "type", "BASE_TYPE_CHOICES",
 		           "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.");
-	} else if ((type == 6 || type == 7) && in->type != 3) {
+	} else if ((type == 6 || type == 7) && in->type != 3 &&
+	           !(in->type == 5 && in->message_id[0])) {
+		/* updates answer a component, or a modal opened from one */
+		errors = json_new_object();
+		form_error(errors, "type", "INTERACTION_RESPONSE_TYPE_INVALID",
+		           "Interaction response type is not valid for this interaction.");
+	} else if (type == 9 && in->type == 5) {
+		/* a modal submit cannot be answered with another modal */
 		errors = json_new_object();
 		form_error(errors, "type", "INTERACTION_RESPONSE_TYPE_INVALID",
 		           "Interaction response type is not valid for this interaction.");
@@ -778,6 +870,10 @@ static void callback(struct dstate *st, const struct drest_req *req, const char 
 		           "A deferred response may only carry EPHEMERAL.");
 		cJSON_Delete(b);
 		reply_form(r, errors);
+		return;
+	}
+	if (type == 9 && check_modal(data, r) < 0) {
+		cJSON_Delete(b);
 		return;
 	}
 	if ((type == 4 || type == 7) && check_message(data ? data : b, type == 4, r) < 0) {
@@ -885,6 +981,20 @@ static void webhooks(struct dstate *st, const struct drest_req *req, char **segs
 			reply_json(r, 200, json_dup(m->obj));
 			return;
 		}
+		if (strcmp(req->method, "DELETE") == 0) {
+			struct dchan *mc = dstate_chan(st, in->channel_id);
+			cJSON *ev = json_new_object();
+			json_add_str(ev, "id", m->id);
+			json_add_str(ev, "channel_id", in->channel_id);
+			json_add_str(ev, "guild_id", st->cfg.guild_id);
+			if (m->id == in->original_id || strcmp(m->id, in->original_id) == 0)
+				in->original_id[0] = 0;
+			dstate_msg_del(mc, m);
+			dstate_dispatch(st, "MESSAGE_DELETE", ev, DINTENT_GUILD_MESSAGES);
+			cJSON_Delete(ev);
+			reply_204(r);
+			return;
+		}
 		if (strcmp(req->method, "PATCH") == 0) {
 			cJSON *b = parse_body(req, r);
 			if (!b)
@@ -908,6 +1018,154 @@ static void webhooks(struct dstate *st, const struct drest_req *req, char **segs
 }
 
 /* ---------------------------------------------------------------- channels */
+
+/*
+ * GET /channels/{c}/messages: newest first; limit 1-100 (default 50);
+ * before / after / around a message id, as Discord documents.
+ */
+static void list_messages(struct dchan *c, const char *query, struct drest_resp *r)
+{
+	char lim[16] = "", before[32] = "", after[32] = "", around[32] = "";
+	long limit = 50;
+	qparam(query, "limit", lim, sizeof lim);
+	qparam(query, "before", before, sizeof before);
+	qparam(query, "after", after, sizeof after);
+	qparam(query, "around", around, sizeof around);
+	if (lim[0]) {
+		char *end;
+		limit = strtol(lim, &end, 10);
+		if (*end || limit < 1 || limit > 100) {
+			cJSON *errors = json_new_object();
+			form_error(errors, "limit",
+			           limit > 100 ? "NUMBER_TYPE_MAX" : "NUMBER_TYPE_MIN",
+			           limit > 100 ? "int value should be less than or equal to 100."
+			                       : "int value should be greater than or equal to 1.");
+			reply_form(r, errors);
+			return;
+		}
+	}
+	const char *ids[] = {before, after, around};
+	for (int i = 0; i < 3; i++) {
+		if (ids[i][0] && !snow_ok(ids[i])) {
+			cJSON *errors = json_new_object();
+			form_error(errors,
+			           i == 0   ? "before"
+			           : i == 1 ? "after"
+			                    : "around",
+			           "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+			reply_form(r, errors);
+			return;
+		}
+	}
+	int total = c->nmsgs, k = 0;
+	struct dmsg **all = xcalloc((size_t)total + 1, sizeof *all);
+	for (struct dmsg *m = c->msgs; m && k < total; m = m->next)
+		all[k++] = m;
+	/* [from, to) over the ascending list */
+	int from = 0, to = k;
+	if (around[0]) {
+		int at = 0;
+		while (at < k && snow_cmp(all[at]->id, around) < 0)
+			at++;
+		int before_n = (int)limit / 2;
+		from = at - before_n < 0 ? 0 : at - before_n;
+		to = from + (int)limit > k ? k : from + (int)limit;
+	} else if (after[0]) {
+		while (from < k && snow_cmp(all[from]->id, after) <= 0)
+			from++;
+		to = from + (int)limit > k ? k : from + (int)limit;
+	} else {
+		if (before[0]) {
+			to = 0;
+			while (to < k && snow_cmp(all[to]->id, before) < 0)
+				to++;
+		}
+		from = to - (int)limit < 0 ? 0 : to - (int)limit;
+	}
+	cJSON *arr = json_new_array();
+	for (int i = to - 1; i >= from; i--)
+		cJSON_AddItemToArray(arr, json_dup(all[i]->obj));
+	free(all);
+	reply_json(r, 200, arr);
+}
+
+/* PUT / DELETE /channels/{c}/messages/{m}/reactions/{emoji}/@me */
+static void react(struct dstate *st, struct dchan *c, struct dmsg *m, const char *raw, int add,
+                  struct drest_resp *r)
+{
+	char emoji[128];
+	pct_decode(raw, emoji, sizeof emoji);
+	char *colon = strchr(emoji, ':');
+	if (!emoji[0] || (colon && !snow_ok(colon + 1))) {
+		reply_error(r, 400, 10014, "Unknown Emoji");
+		return;
+	}
+	if (colon)
+		*colon = 0;
+	cJSON *rs = cJSON_GetObjectItemCaseSensitive(m->obj, "reactions");
+	if (!rs) {
+		rs = json_new_array();
+		json_add(m->obj, "reactions", rs);
+	}
+	cJSON *found = NULL, *x;
+	int idx = 0, at = -1;
+	cJSON_ArrayForEach(x, rs)
+	{
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(x, "emoji");
+		if (json_str(e, "name") && strcmp(json_str(e, "name"), emoji) == 0) {
+			found = x;
+			at = idx;
+		}
+		idx++;
+	}
+	int changed = 0;
+	if (add && !found) {
+		cJSON *o = json_new_object();
+		json_add_int(o, "count", 1);
+		cJSON *cd = json_new_object();
+		json_add_int(cd, "burst", 0);
+		json_add_int(cd, "normal", 1);
+		json_add(o, "count_details", cd);
+		json_add_bool(o, "me", 1);
+		json_add_bool(o, "me_burst", 0);
+		cJSON *e = json_new_object();
+		if (colon)
+			json_add_str(e, "id", colon + 1);
+		else
+			json_add(e, "id", cJSON_CreateNull());
+		json_add_str(e, "name", emoji);
+		json_add(o, "emoji", e);
+		json_add(o, "burst_colors", json_new_array());
+		cJSON_AddItemToArray(rs, o);
+		found = o;
+		changed = 1;
+	} else if (!add && found) {
+		cJSON_DeleteItemFromArray(rs, at);
+		changed = 1;
+	}
+	if (changed) {
+		cJSON *ev = json_new_object();
+		json_add_str(ev, "user_id", st->cfg.app_id);
+		json_add_str(ev, "channel_id", c->id);
+		json_add_str(ev, "message_id", m->id);
+		json_add_str(ev, "guild_id", st->cfg.guild_id);
+		cJSON *e = json_new_object();
+		if (colon)
+			json_add_str(e, "id", colon + 1);
+		else
+			json_add(e, "id", cJSON_CreateNull());
+		json_add_str(e, "name", emoji);
+		json_add(ev, "emoji", e);
+		json_add_bool(ev, "burst", 0);
+		json_add_int(ev, "type", 0);
+		dstate_dispatch(st, add ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", ev,
+		                DINTENT_GUILD_MESSAGE_REACTIONS);
+		cJSON_Delete(ev);
+	}
+	if (cJSON_GetArraySize(rs) == 0)
+		cJSON_DeleteItemFromObjectCaseSensitive(m->obj, "reactions");
+	reply_204(r);
+}
 
 static void channels(struct dstate *st, const struct drest_req *req, char **segs, int n,
                      struct drest_resp *r)
@@ -951,22 +1209,22 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 		return;
 	}
 	if (n == 3 && seg_is(segs, n, 2, "messages") && strcmp(req->method, "GET") == 0) {
-		cJSON *arr = json_new_array();
-		int k = 0;
-		/* Newest first, at most 50, like the real default. */
-		struct dmsg *all[50];
-		int count = 0;
-		for (struct dmsg *m = c->msgs; m; m = m->next) {
-			if (count < 50)
-				all[count++] = m;
-			else {
-				memmove(all, all + 1, sizeof all[0] * 49);
-				all[49] = m;
-			}
-		}
-		for (k = count - 1; k >= 0; k--)
-			cJSON_AddItemToArray(arr, json_dup(all[k]->obj));
-		reply_json(r, 200, arr);
+		list_messages(c, req->query, r);
+		return;
+	}
+	if (n == 2 && strcmp(req->method, "GET") == 0) {
+		reply_json(r, 200, channel_json(st, c));
+		return;
+	}
+	if (n == 3 && seg_is(segs, n, 2, "typing") && strcmp(req->method, "POST") == 0) {
+		cJSON *ev = json_new_object();
+		json_add_str(ev, "channel_id", c->id);
+		json_add_str(ev, "guild_id", st->cfg.guild_id);
+		json_add_str(ev, "user_id", st->cfg.app_id);
+		json_add_int(ev, "timestamp", (int64_t)wall_s());
+		dstate_dispatch(st, "TYPING_START", ev, DINTENT_GUILD_MESSAGE_TYPING);
+		cJSON_Delete(ev);
+		reply_204(r);
 		return;
 	}
 	struct dmsg *m =
@@ -977,6 +1235,22 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 	}
 	if (n == 4 && m && strcmp(req->method, "GET") == 0) {
 		reply_json(r, 200, json_dup(m->obj));
+		return;
+	}
+	if (n == 4 && m && strcmp(req->method, "DELETE") == 0) {
+		cJSON *ev = json_new_object();
+		json_add_str(ev, "id", m->id);
+		json_add_str(ev, "channel_id", c->id);
+		json_add_str(ev, "guild_id", st->cfg.guild_id);
+		dstate_msg_del(c, m);
+		dstate_dispatch(st, "MESSAGE_DELETE", ev, DINTENT_GUILD_MESSAGES);
+		cJSON_Delete(ev);
+		reply_204(r);
+		return;
+	}
+	if (n == 7 && m && seg_is(segs, n, 4, "reactions") && seg_is(segs, n, 6, "@me") &&
+	    (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "DELETE") == 0)) {
+		react(st, c, m, segs[5], strcmp(req->method, "PUT") == 0, r);
 		return;
 	}
 	if (n == 4 && m && strcmp(req->method, "PATCH") == 0) {
@@ -1080,6 +1354,32 @@ static void gateway(struct dstate *st, int bot, struct drest_resp *r)
 	reply_json(r, 200, o);
 }
 
+/* GET /applications/@me: the bot's application. */
+static cJSON *application_json(struct dstate *st)
+{
+	cJSON *a = json_new_object();
+	json_add_str(a, "id", st->cfg.app_id);
+	json_add_str(a, "name", "opsbot");
+	json_add(a, "icon", cJSON_CreateNull());
+	json_add_str(a, "description", "");
+	json_add(a, "type", cJSON_CreateNull());
+	json_add(a, "bot", bot_author(st));
+	json_add_bool(a, "bot_public", 0);
+	json_add_bool(a, "bot_require_code_grant", 0);
+	json_add_str(a, "verify_key",
+	             "0000000000000000000000000000000000000000000000000000000000000000");
+	json_add_int(a, "flags", 41975808);
+	json_add(a, "owner", bot_author(st));
+	json_add(a, "team", cJSON_CreateNull());
+	json_add_str(a, "summary", "");
+	json_add_bool(a, "hook", 1);
+	json_add(a, "interactions_endpoint_url", cJSON_CreateNull());
+	json_add_int(a, "approximate_guild_count", 1);
+	json_add(a, "redirect_uris", json_new_array());
+	json_add(a, "tags", json_new_array());
+	return a;
+}
+
 static void api(struct dstate *st, const struct drest_req *req, char **segs, int n,
                 struct drest_resp *r)
 {
@@ -1107,6 +1407,17 @@ static void api(struct dstate *st, const struct drest_req *req, char **segs, int
 	} else if (n == 2 && seg_is(segs, n, 0, "gateway") && seg_is(segs, n, 1, "bot") &&
 	           strcmp(req->method, "GET") == 0) {
 		gateway(st, 1, r);
+	} else if (n == 2 && seg_is(segs, n, 0, "applications") && seg_is(segs, n, 1, "@me") &&
+	           strcmp(req->method, "GET") == 0) {
+		reply_json(r, 200, application_json(st));
+	} else if (n == 2 && seg_is(segs, n, 0, "users") && strcmp(req->method, "GET") == 0) {
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(st->users, segs[1]);
+		if (strcmp(segs[1], "@me") == 0 || strcmp(segs[1], st->cfg.app_id) == 0)
+			reply_json(r, 200, bot_author(st));
+		else if (u)
+			reply_json(r, 200, json_dup(u));
+		else
+			reply_error(r, 404, 10013, "Unknown User");
 	} else if (n == 3 && seg_is(segs, n, 0, "applications") && seg_is(segs, n, 2, "commands")) {
 		if (strcmp(segs[1], st->cfg.app_id) != 0)
 			reply_error(r, 403, 50001, "Missing Access");
@@ -1208,6 +1519,17 @@ static cJSON *channel_json(struct dstate *st, struct dchan *c)
 	json_add_int(o, "rate_limit_per_user", 0);
 	json_add(o, "topic", cJSON_CreateNull());
 	json_add_int(o, "type", c->type);
+	if (c->type == 11) {
+		/* a thread: who made it and its (never archived here) state */
+		json_add_str(o, "owner_id", st->cfg.app_id);
+		json_add_int(o, "message_count", c->nmsgs);
+		json_add_int(o, "member_count", 1);
+		cJSON *meta = json_new_object();
+		json_add_bool(meta, "archived", 0);
+		json_add_int(meta, "auto_archive_duration", 4320);
+		json_add_bool(meta, "locked", 0);
+		json_add(o, "thread_metadata", meta);
+	}
 	return o;
 }
 
@@ -1238,7 +1560,7 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 	const char *kind = json_str(b, "kind");
 	struct dchan *c = chan_ref(st, json_str(b, "channel"));
 	if (!kind || !c) {
-		reply_error(r, 400, 0, "need kind (command|button) and a known channel");
+		reply_error(r, 400, 0, "need kind (command|button|modal) and a known channel");
 		return;
 	}
 	const char *deliver = json_str(b, "deliver");
@@ -1301,11 +1623,50 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 		json_add_str(data, "custom_id", cid);
 		json_add_int(data, "id", 2);
 		json_add(d, "message", json_dup(m->obj));
+	} else if (strcmp(kind, "modal") == 0) {
+		/* MODAL_SUBMIT: what Discord sends when a person submits a modal */
+		in->type = 5;
+		const char *cid = json_str(b, "custom_id");
+		const char *mid = json_str(b, "message_id");
+		struct dmsg *m = mid ? dstate_msg(st, c->id, mid) : NULL;
+		const cJSON *vals = cJSON_GetObjectItemCaseSensitive(b, "values");
+		if (!cid || !cJSON_IsObject(vals) || (mid && !m)) {
+			cJSON_Delete(d);
+			cJSON_Delete(data);
+			free(in);
+			reply_error(r, 400, 0,
+			            "a modal needs custom_id and values {input custom_id: text}"
+			            " (and message_id, when given, in that channel)");
+			return;
+		}
+		json_add_str(data, "custom_id", cid);
+		cJSON *rows = json_new_array();
+		const cJSON *v;
+		int cidn = 1;
+		cJSON_ArrayForEach(v, vals)
+		{
+			cJSON *row = json_new_object(), *items = json_new_array(),
+			      *ti = json_new_object();
+			json_add_int(row, "type", 1);
+			json_add_int(row, "id", cidn++);
+			json_add_int(ti, "type", 4);
+			json_add_int(ti, "id", cidn++);
+			json_add_str(ti, "custom_id", v->string);
+			json_add_str(ti, "value", cJSON_IsString(v) ? v->valuestring : "");
+			cJSON_AddItemToArray(items, ti);
+			json_add(row, "components", items);
+			cJSON_AddItemToArray(rows, row);
+		}
+		json_add(data, "components", rows);
+		if (m) {
+			str_copy(in->message_id, sizeof in->message_id, mid);
+			json_add(d, "message", json_dup(m->obj));
+		}
 	} else {
 		cJSON_Delete(d);
 		cJSON_Delete(data);
 		free(in);
-		reply_error(r, 400, 0, "kind must be command or button");
+		reply_error(r, 400, 0, "kind must be command, button or modal");
 		return;
 	}
 	json_add(d, "data", data);
@@ -1322,8 +1683,13 @@ static void ctl_inject(struct dstate *st, const cJSON *b, struct drest_resp *r)
 	json_add_str(d, "locale", "en-US");
 	const cJSON *user = cJSON_GetObjectItemCaseSensitive(b, "user");
 	cJSON *nouser = json_new_object();
-	json_add(d, "member", member_json(user ? user : nouser));
+	cJSON *mem = member_json(user ? user : nouser);
 	cJSON_Delete(nouser);
+	const cJSON *mu = cJSON_GetObjectItemCaseSensitive(mem, "user");
+	if (!cJSON_GetObjectItemCaseSensitive(st->users, json_str(mu, "id")))
+		json_add(st->users, json_str(mu, "id"),
+		         json_dup(mu)); /* GET /users/{id} knows them */
+	json_add(d, "member", mem);
 	json_add_str(d, "token", in->token);
 	json_add_int(d, "type", in->type);
 	json_add_int(d, "version", 1);
@@ -1448,7 +1814,12 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			rc = dgw_ctl_acks(st, json_bool(b, "on", 1));
 		else if (strcmp(segs[2], "heartbeat") == 0)
 			rc = dgw_ctl_heartbeat_request(st);
-		else {
+		else if (strcmp(segs[2], "resume_url") == 0) {
+			/* READYs from now on name this resume_gateway_url ("" = ours) */
+			str_copy(st->resume_url, sizeof st->resume_url,
+			         json_str(b, "url") ? json_str(b, "url") : "");
+			rc = 0;
+		} else {
 			reply_error(r, 404, 0, "unknown gateway action");
 			goto out;
 		}

@@ -8,23 +8,29 @@
  *
  * REST (/api/v10; Bot token required unless noted; every answer carries
  * X-RateLimit-* headers; a missing "DiscordBot (" User-Agent gets 403):
- *   GET  /gateway (no auth), /gateway/bot, /guilds/{g}/channels
+ *   GET  /gateway (no auth), /gateway/bot, /guilds/{g}/channels,
+ *        /applications/@me, /users/{id | @me}, /channels/{c}
  *   PUT|GET /applications/{app}/commands, /applications/{app}/guilds/{g}/commands
- *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe), GET list/one,
- *   PATCH /channels/{c}/messages/{m}, POST /channels/{c}/messages/{m}/threads
+ *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe), GET one,
+ *   GET list (limit 1-100, default 50; before | after | around), newest first,
+ *   PATCH|DELETE /channels/{c}/messages/{m}, POST .../messages/{m}/threads,
+ *   PUT|DELETE .../messages/{m}/reactions/{emoji}/@me, POST /channels/{c}/typing
  *   POST /interactions/{id}/{token}/callback (no auth; 3 s; once)
- *   POST /webhooks/{app}/{token}, GET|PATCH .../messages/@original|{m} (no auth)
+ *   POST /webhooks/{app}/{token}, GET|PATCH|DELETE .../messages/@original|{m}
+ *        (no auth)
  *
  * Control (/_fake/, no auth, JSON):
- *   POST /_fake/interactions {kind:"command"|"button", user{id,username},
- *        channel (id or name, default "ops"), options[] | custom_id+message_id,
+ *   POST /_fake/interactions {kind:"command"|"button"|"modal", user{id,username},
+ *        channel (id or name, default "ops"), options[] | custom_id+message_id |
+ *        custom_id+values{input custom_id: text}[+message_id] (MODAL_SUBMIT),
  *        deliver:"return" (HTTP mode: the payload is returned, not dispatched)}
  *        -> {id, token, channel_id, s | payload}
  *   GET  /_fake/interactions/{id} -> callback type, latency, refusals
  *   GET  /_fake/channels, /_fake/channels/{id|name}/messages[?after=ID&times=1]
  *   POST /_fake/gateway/{reconnect | invalid_session {resumable} |
  *        drop {hold_ms, forget} | close {code} | acks {on} | heartbeat |
- *        dispatch {t, d}}
+ *        dispatch {t, d} | resume_url {url} (what later READYs name as
+ *        resume_gateway_url; "" = the stand-in's own)}
  *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
  */

@@ -33,6 +33,7 @@ void dstate_init(struct dstate *st, const struct dconfig *cfg)
 	memset(st, 0, sizeof *st);
 	st->cfg = *cfg;
 	st->global_commands = json_new_array();
+	st->users = json_new_object();
 	st->guild_commands = json_new_array();
 	st->force_retry_after = 0.2;
 	char id[DSTATE_ID_LEN];
@@ -83,6 +84,7 @@ void dstate_free(struct dstate *st)
 		free(b);
 	}
 	cJSON_Delete(st->global_commands);
+	cJSON_Delete(st->users);
 	cJSON_Delete(st->guild_commands);
 	memset(st, 0, sizeof *st);
 }
@@ -145,6 +147,22 @@ struct dmsg *dstate_msg(struct dstate *st, const char *channel_id, const char *i
 		if (strcmp(m->id, id) == 0)
 			return m;
 	return NULL;
+}
+
+void dstate_msg_del(struct dchan *c, struct dmsg *m)
+{
+	struct dmsg *prev = NULL;
+	for (struct dmsg **pp = &c->msgs; *pp; prev = *pp, pp = &(*pp)->next) {
+		if (*pp != m)
+			continue;
+		*pp = m->next;
+		if (c->last == m)
+			c->last = prev;
+		c->nmsgs--;
+		cJSON_Delete(m->obj);
+		free(m);
+		return;
+	}
 }
 
 struct dmsg *dstate_msg_any(struct dstate *st, const char *id)

@@ -35,13 +35,15 @@
 #define DSTATE_OUT_MAX    20000 /* frames queued on one connection */
 
 /* Gateway intents (bits) the stand-in knows about. */
-#define DINTENT_GUILDS          (1 << 0)
-#define DINTENT_GUILD_MEMBERS   (1 << 1)
-#define DINTENT_GUILD_PRESENCES (1 << 8)
-#define DINTENT_GUILD_MESSAGES  (1 << 9)
-#define DINTENT_DIRECT_MESSAGES (1 << 12)
-#define DINTENT_MESSAGE_CONTENT (1 << 15)
-#define DINTENT_ALL             ((1 << 26) - 1) /* bits 0..25 are defined */
+#define DINTENT_GUILDS                  (1 << 0)
+#define DINTENT_GUILD_MEMBERS           (1 << 1)
+#define DINTENT_GUILD_PRESENCES         (1 << 8)
+#define DINTENT_GUILD_MESSAGES          (1 << 9)
+#define DINTENT_GUILD_MESSAGE_REACTIONS (1 << 10)
+#define DINTENT_GUILD_MESSAGE_TYPING    (1 << 11)
+#define DINTENT_DIRECT_MESSAGES         (1 << 12)
+#define DINTENT_MESSAGE_CONTENT         (1 << 15)
+#define DINTENT_ALL                     ((1 << 26) - 1) /* bits 0..25 are defined */
 #define DINTENT_PRIVILEGED                                                                         \
 	(DINTENT_GUILD_MEMBERS | DINTENT_GUILD_PRESENCES | DINTENT_MESSAGE_CONTENT)
 
@@ -70,7 +72,7 @@ struct dinter {
 	char channel_id[DSTATE_ID_LEN];
 	char message_id[DSTATE_ID_LEN];  /* components: the message clicked */
 	char original_id[DSTATE_ID_LEN]; /* the response message, once made */
-	int type;                        /* 2 command, 3 component */
+	int type;                        /* 2 command, 3 component, 5 modal submit */
 	int64_t created_us;              /* monotonic, when dispatched */
 	int64_t callback_us;             /* monotonic, 0 until the callback */
 	int callback_type;
@@ -160,12 +162,14 @@ struct dconfig {
 
 struct dstate {
 	struct dconfig cfg;
-	char base_ws[128]; /* ws://127.0.0.1:PORT */
+	char base_ws[128];    /* ws://127.0.0.1:PORT */
+	char resume_url[160]; /* READY's resume_gateway_url; "" = base_ws/gateway-resume */
 	struct dchan *chans;
 	struct dinter *inters;
 	struct dsess *sessions;
 	struct dconn *conns;
 	struct dbucket *buckets;
+	cJSON *users; /* object: user id -> user object (people seen in interactions) */
 	cJSON *global_commands;
 	cJSON *guild_commands;
 	uint64_t snow_seq;
@@ -204,6 +208,8 @@ struct dchan *dstate_chan_add(struct dstate *st, const char *id, const char *nam
 /* A message in channel c; takes ownership of obj. */
 struct dmsg *dstate_msg_add(struct dchan *c, const char *id, cJSON *obj);
 struct dmsg *dstate_msg(struct dstate *st, const char *channel_id, const char *id);
+/* Unlink and free m (a message of c). */
+void dstate_msg_del(struct dchan *c, struct dmsg *m);
 struct dmsg *dstate_msg_any(struct dstate *st, const char *id);
 
 struct dinter *dstate_inter(struct dstate *st, const char *id);

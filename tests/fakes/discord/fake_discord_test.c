@@ -43,13 +43,22 @@ static int teardown(void **state)
 	return 0;
 }
 
+static int callq(const char *method, const char *path, const char *query, const char *body,
+                 cJSON **out, struct drest_resp *keep);
+
 /* One request; returns status, body parsed into *out (may be NULL). */
 static int call(const char *method, const char *path, const char *body, cJSON **out,
                 struct drest_resp *keep)
 {
+	return callq(method, path, "", body, out, keep);
+}
+
+static int callq(const char *method, const char *path, const char *query, const char *body,
+                 cJSON **out, struct drest_resp *keep)
+{
 	struct drest_req req = {.method = method,
 	                        .path = path,
-	                        .query = "",
+	                        .query = query,
 	                        .authorization = AUTH,
 	                        .user_agent = UA,
 	                        .content_type = "application/json",
@@ -71,6 +80,11 @@ static int call(const char *method, const char *path, const char *body, cJSON **
 	else
 		buf_free(&r.body);
 	return status;
+}
+
+static int atoi_safe(const char *s)
+{
+	return (int)strtol(s, NULL, 10);
 }
 
 static const char *ops_id(void)
@@ -396,6 +410,187 @@ static void test_callback_rules(void **state)
 	dgw_conn_free(&st, c);
 }
 
+/* Routes discord.js and bots use that the stand-in once answered 405/404. */
+static void test_channel_routes(void **state)
+{
+	(void)state;
+	st.cfg.bucket_limit = 1000;
+	char path[160], ids[30][DSTATE_ID_LEN];
+	cJSON *o = NULL;
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	for (int i = 0; i < 30; i++) {
+		char body[64];
+		snprintf(body, sizeof body, "{\"content\":\"m%d\"}", i);
+		assert_int_equal(call("POST", path, body, &o, NULL), 200);
+		str_copy(ids[i], sizeof ids[i], json_str(o, "id"));
+		cJSON_Delete(o);
+	}
+	struct {
+		const char *query;
+		int status, count;
+		int first, last; /* indexes into ids: newest first */
+	} cases[] = {
+	    {"", 200, 30, 29, 0},
+	    {"limit=5", 200, 5, 29, 25},
+	    {"limit=100", 200, 30, 29, 0},
+	    {"limit=0", 400, 0, 0, 0},
+	    {"limit=101", 400, 0, 0, 0},
+	    {"limit=x", 400, 0, 0, 0},
+	    {"before=ID10&limit=3", 200, 3, 9, 7},
+	    {"after=ID10&limit=3", 200, 3, 13, 11},
+	    {"after=ID27", 200, 2, 29, 28},
+	    {"around=ID15&limit=5", 200, 5, 17, 13},
+	    {"before=abc", 400, 0, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char q[96];
+		const char *at = strstr(cases[i].query, "ID");
+		if (at) {
+			int k = atoi_safe(at + 2);
+			snprintf(q, sizeof q, "%.*s%s%s", (int)(at - cases[i].query),
+			         cases[i].query, ids[k], at + 2 + strspn(at + 2, "0123456789"));
+		} else {
+			str_copy(q, sizeof q, cases[i].query);
+		}
+		int s = callq("GET", path, q, NULL, &o, NULL);
+		if (s != cases[i].status)
+			fail_msg("list %s: status %d want %d", cases[i].query, s, cases[i].status);
+		if (s == 200) {
+			int n = cJSON_GetArraySize(o);
+			const char *f = json_str(cJSON_GetArrayItem(o, 0), "id");
+			const char *l = json_str(cJSON_GetArrayItem(o, n - 1), "id");
+			if (n != cases[i].count || strcmp(f, ids[cases[i].first]) != 0 ||
+			    strcmp(l, ids[cases[i].last]) != 0)
+				fail_msg("list %s: got %d messages", cases[i].query, n);
+		}
+		cJSON_Delete(o);
+	}
+	/* one channel, typing */
+	snprintf(path, sizeof path, "/api/v10/channels/%s", ops_id());
+	assert_int_equal(call("GET", path, NULL, &o, NULL), 200);
+	assert_string_equal(json_str(o, "name"), "ops");
+	cJSON_Delete(o);
+	snprintf(path, sizeof path, "/api/v10/channels/%s/typing", ops_id());
+	assert_int_equal(call("POST", path, NULL, NULL, NULL), 204);
+	/* reactions: add (twice is fine), remove */
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages/%s/reactions/%%E2%%9C%%85/@me",
+	         ops_id(), ids[3]);
+	assert_int_equal(call("PUT", path, NULL, NULL, NULL), 204);
+	assert_int_equal(call("PUT", path, NULL, NULL, NULL), 204);
+	struct dmsg *m = dstate_msg(&st, ops_id(), ids[3]);
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(m->obj, "reactions");
+	assert_int_equal(cJSON_GetArraySize(rs), 1);
+	assert_string_equal(
+	    json_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rs, 0), "emoji"), "name"),
+	    "\xe2\x9c\x85");
+	assert_int_equal(call("DELETE", path, NULL, NULL, NULL), 204);
+	assert_null(cJSON_GetObjectItemCaseSensitive(m->obj, "reactions"));
+	/* delete a message */
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages/%s", ops_id(), ids[4]);
+	assert_int_equal(call("DELETE", path, NULL, NULL, NULL), 204);
+	assert_int_equal(call("GET", path, NULL, &o, NULL), 404);
+	assert_int_equal(json_int(o, "code", 0), 10008);
+	cJSON_Delete(o);
+	/* the application and users */
+	assert_int_equal(call("GET", "/api/v10/applications/@me", NULL, &o, NULL), 200);
+	assert_string_equal(json_str(o, "id"), "111");
+	cJSON_Delete(o);
+	assert_int_equal(call("GET", "/api/v10/users/@me", NULL, &o, NULL), 200);
+	assert_true(json_bool(o, "bot", 0));
+	cJSON_Delete(o);
+	assert_int_equal(call("GET", "/api/v10/users/999", NULL, &o, NULL), 404);
+	assert_int_equal(json_int(o, "code", 0), 10013);
+	cJSON_Delete(o);
+}
+
+static cJSON *inject(const char *body)
+{
+	struct drest_resp r;
+	memset(&r, 0, sizeof r);
+	struct drest_req q = {
+	    .method = "POST", .path = "/_fake/interactions", .query = "", .body = body};
+	q.body_len = strlen(body);
+	drest_handle(&st, &q, &r);
+	cJSON *o = NULL;
+	char err[64];
+	if (r.status != 200)
+		fail_msg("inject %s: %d %s", body, r.status, r.body.data);
+	json_parse(r.body.data, r.body.len, &o, err, sizeof err);
+	buf_free(&r.body);
+	return o;
+}
+
+/* op 9 d:true: the connection is no longer logged in until it resumes. */
+static void test_invalid_session_resumable(void **state)
+{
+	(void)state;
+	struct dconn *c = dgw_open(&st, "v=10&encoding=json");
+	const char *id =
+	    "{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":1,\"properties\":{}}}";
+	dgw_on_text(&st, c, id, strlen(id));
+	struct dsess *s = c->sess;
+	assert_non_null(s);
+	assert_int_equal(dgw_ctl_invalid_session(&st, 1), 0);
+	assert_null(c->sess);
+	assert_true(s->valid);
+	const char *presence = "{\"op\":3,\"d\":{}}";
+	struct dconn *c2 = dgw_open(&st, "v=10&encoding=json");
+	char resume[256];
+	snprintf(resume, sizeof resume,
+	         "{\"op\":6,\"d\":{\"token\":\"%s\",\"session_id\":\"%s\",\"seq\":%lld}}", TOKEN,
+	         s->id, (long long)s->seq);
+	dgw_on_text(&st, c2, resume, strlen(resume));
+	assert_ptr_equal(c2->sess, s);
+	assert_int_equal(count_frames(c2, "\"RESUMED\""), 1);
+	/* the old connection, not logged in, is refused anything but auth */
+	dgw_on_text(&st, c, presence, strlen(presence));
+	assert_int_equal(c->close_code, 4003);
+	dgw_closed(&st, c, 4003);
+	dgw_conn_free(&st, c);
+	dgw_conn_free(&st, c2);
+}
+
+/* MODAL_SUBMIT interactions and what may answer them. */
+static void test_modal_submit(void **state)
+{
+	(void)state;
+	struct dconn *c = dgw_open(&st, "v=10&encoding=json");
+	const char *id =
+	    "{\"op\":2,\"d\":{\"token\":\"" TOKEN "\",\"intents\":1,\"properties\":{}}}";
+	dgw_on_text(&st, c, id, strlen(id));
+	cJSON *o = inject("{\"kind\":\"modal\",\"custom_id\":\"reject:7\","
+	                  "\"values\":{\"reason\":\"too risky\"},\"user\":{\"id\":\"42\"}}");
+	assert_int_equal(count_frames(c, "\"type\":5"), 1);
+	assert_int_equal(count_frames(c, "\"value\":\"too risky\""), 1);
+	char path[256];
+	snprintf(path, sizeof path, "/api/v10/interactions/%s/%s/callback", json_str(o, "id"),
+	         json_str(o, "token"));
+	cJSON *got = NULL;
+	const char *modal = "{\"type\":9,\"data\":{\"custom_id\":\"m\",\"title\":\"t\","
+	                    "\"components\":[{\"type\":1,\"components\":[{\"type\":4,"
+	                    "\"custom_id\":\"r\",\"label\":\"R\",\"style\":1}]}]}}";
+	assert_int_equal(call("POST", path, modal, &got, NULL), 400);
+	cJSON_Delete(got);
+	assert_int_equal(call("POST", path, "{\"type\":6}", &got, NULL), 400);
+	cJSON_Delete(got);
+	assert_int_equal(
+	    call("POST", path, "{\"type\":4,\"data\":{\"content\":\"noted\"}}", NULL, NULL), 204);
+	/* the person who submitted is known to GET /users/{id} */
+	assert_int_equal(call("GET", "/api/v10/users/42", NULL, &got, NULL), 200);
+	cJSON_Delete(got);
+	cJSON_Delete(o);
+	/* a button's MODAL answer must be well formed */
+	o = inject("{\"kind\":\"command\"}");
+	snprintf(path, sizeof path, "/api/v10/interactions/%s/%s/callback", json_str(o, "id"),
+	         json_str(o, "token"));
+	assert_int_equal(call("POST", path, "{\"type\":9,\"data\":{\"title\":\"t\"}}", &got, NULL),
+	                 400);
+	cJSON_Delete(got);
+	assert_int_equal(call("POST", path, modal, NULL, NULL), 204);
+	cJSON_Delete(o);
+	dgw_conn_free(&st, c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +600,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_identify_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callback_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_channel_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_session_resumable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_modal_submit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,9 +203,15 @@ static void fake_error(struct fake *f, struct fake_conn *c, int status, const ch
 	f->n_err++;
 	cJSON *e = json_new_object();
 	cJSON *in = json_new_object();
+	/* OpenAI's error object: message, type, param, code (a string for
+	 * the well-known cases, else null) */
 	json_add_str(in, "message", msg);
 	json_add_str(in, "type", type);
-	json_add_str(in, "code", NULL);
+	json_add_str(in, "param", NULL);
+	json_add_str(in, "code",
+	             status == 401   ? "invalid_api_key"
+	             : status == 429 ? "rate_limit_exceeded"
+	                             : NULL);
 	json_add(e, "error", in);
 	fake_respond_json(c, status, extra, e);
 	cJSON_Delete(e);
@@ -811,7 +817,7 @@ static size_t fake_try_request(struct fake *f, struct fake_conn *c)
 	} else if (strcmp(path, "/v1/models") == 0 && strcmp(method, "GET") == 0) {
 		fake_respond(c, 200, NULL,
 		             "{\"object\":\"list\",\"data\":[{\"id\":\"fake-valid\",\"object\":"
-		             "\"model\",\"owned_by\":\"opsbot\"}]}");
+		             "\"model\",\"created\":1700000000,\"owned_by\":\"opsbot\"}]}");
 	} else {
 		fake_error(f, c, 404, "invalid_request_error", "no such path", NULL);
 	}

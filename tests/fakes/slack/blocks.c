@@ -167,6 +167,11 @@ static int block(const cJSON *b, int i, char *err, size_t errlen)
 
 int blocks_check(const cJSON *blocks, char *err, size_t errlen)
 {
+	return blocks_check_max(blocks, 50, err, errlen);
+}
+
+int blocks_check_max(const cJSON *blocks, int max, char *err, size_t errlen)
+{
 	const cJSON *b;
 	int i = 0;
 
@@ -174,8 +179,8 @@ int blocks_check(const cJSON *blocks, char *err, size_t errlen)
 		snprintf(err, errlen, "blocks must be an array");
 		return -1;
 	}
-	if (cJSON_GetArraySize(blocks) > 50) {
-		snprintf(err, errlen, "no more than 50 items allowed (got %d)",
+	if (cJSON_GetArraySize(blocks) > max) {
+		snprintf(err, errlen, "no more than %d items allowed (got %d)", max,
 		         cJSON_GetArraySize(blocks));
 		return -1;
 	}

@@ -2,8 +2,9 @@
  * fake_slack.h: shared state of fake-slack, the local Slack stand-in.
  *
  * One process, one lws loop, one thread: the Web API (web.c), Socket Mode
- * (socket.c), Block Kit checks (blocks.c) and the control API (main.c) all
- * work on `struct fs` below.
+ * (socket.c), Block Kit checks (blocks.c), channels/users/trigger ids and
+ * response URLs (workspace.c), response_url posts and modals (interact.c)
+ * and the control API (main.c) all work on `struct fs` below.
  *
  * Invariants:
  *  1. At most FS_MAX_CONNS sockets are open; conns[] holds exactly them.
@@ -71,6 +72,8 @@ struct fs {
 	int refresh_grace_ms;
 	int ping_ms; /* server pings every ping_ms; 0 = none */
 	int accepts_response_payload_actions;
+	int trigger_ttl_ms;  /* a trigger_id works once, this long (Slack: 3 s) */
+	int socket_disabled; /* after link_disabled: no more connection tickets */
 
 	/* injected faults */
 	int fail_next; /* how many Web API calls still answer fail_status */
@@ -97,6 +100,11 @@ struct fs {
 	cJSON *ephemeral; /* array */
 	cJSON *channels;  /* object: id -> {tokens, at_us} for the post limiter */
 	cJSON *files;     /* object: file id -> {name, length, uploaded} */
+	cJSON *convs;     /* object: channel id -> {name, created} */
+	cJSON *users;     /* object: user id -> users.info user */
+	cJSON *triggers;  /* object: trigger_id -> {issued_us, user, used} */
+	cJSON *responses; /* object: response_url id -> {kind, channel, message_ts, uses} */
+	cJSON *views;     /* object: view id -> view (+ _open, _user, _errors) */
 	int64_t last_ts_us;
 	uint64_t seq;
 
@@ -115,6 +123,13 @@ void web_release_stalled(void);
 /* A new unique message ts ("1700000000.000100"); buf >= 32 bytes. */
 void web_new_ts(char *buf, size_t len);
 cJSON *web_find_message(const char *channel, const char *ts);
+/* Run a Web API method without token or limits (response_url uses it):
+ * NULL, or the error code; reply gets the method's fields. */
+const char *web_call(const char *method, cJSON *args, cJSON *reply);
+/* A JSON argument: a JSON value, or a JSON string (forms); new tree or NULL. */
+cJSON *web_arg_json(const cJSON *args, const char *key, int *bad);
+/* Give every block (and nothing else) without a block_id one, as Slack does. */
+void web_add_block_ids(cJSON *blocks);
 
 /* socket.c: Socket Mode. */
 void socket_register(struct httpd *h);
@@ -135,8 +150,38 @@ struct fs_env *socket_find_env(const char *id);
 
 /* blocks.c: Block Kit limits.  0, or -1 with a reason in err. */
 int blocks_check(const cJSON *blocks, char *err, size_t errlen);
+/* The same with another block limit (modals: 100). */
+int blocks_check_max(const cJSON *blocks, int max, char *err, size_t errlen);
 /* Characters (UTF-8 code points) in s. */
 size_t blocks_strlen(const char *s);
+
+/* workspace.c */
+void ws_init(void);
+void ws_free(void);
+int ws_channel_id_ok(const char *id);
+/* 0, or -1 when id or name is malformed; an existing channel keeps its name. */
+int ws_channel_add(const char *id, const char *name);
+/* The id of an existing channel named by id (or, names_ok, "#name"/"name"). */
+const char *ws_channel(const char *ref, int names_ok);
+const char *ws_channel_name(const char *id);
+/* Remember a user (users.info answers for them). */
+void ws_user_touch(const char *id, const char *name);
+const cJSON *ws_user(const char *id);
+void ws_trigger_new(char *out, size_t len, const char *user);
+/* Use a trigger id: NULL (and *user), or the error code. */
+const char *ws_trigger_take(const char *id, const char **user);
+/* A new response_url for a slash command ("commands") or action ("actions"). */
+void ws_response_new(char *url, size_t len, const char *kind, const char *channel,
+                     const char *message_ts, const char *user);
+/* Count one use; NULL with *err when used up, expired or unknown. */
+cJSON *ws_response_use(const char *id, const char **err);
+
+/* interact.c */
+void interact_register(struct httpd *h);
+const char *views_open(cJSON *args, cJSON *reply);
+const char *views_update(cJSON *args, cJSON *reply);
+/* An envelope was acked: apply a view_submission's response_action. */
+void views_on_ack(const struct fs_env *e);
 
 int64_t fs_now_us(void);
 

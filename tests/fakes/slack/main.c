@@ -5,41 +5,60 @@
  * SYNOPSIS
  *   fake-slack [--port N] [--port-file F] [--post-rate R] [--post-burst B]
  *              [--ack-timeout-ms MS] [--max-retries N] [--retry-after S]
- *              [--refresh-grace-ms MS] [--ping-ms MS]
+ *              [--refresh-grace-ms MS] [--ping-ms MS] [--channel ID=name]...
  *
  * DESCRIPTION
  *   Serves on 127.0.0.1 (port 0 = random, written to --port-file):
  *     /api/<method>      the Web API (web.c): auth.test,
  *                        apps.connections.open, chat.postMessage,
- *                        chat.update, chat.postEphemeral, reactions.add,
+ *                        chat.update, chat.delete, chat.postEphemeral,
+ *                        chat.getPermalink, reactions.add, users.info,
  *                        conversations.info, conversations.replies,
- *                        conversations.history,
+ *                        conversations.history, views.open, views.update,
  *                        files.getUploadURLExternal,
  *                        files.completeUploadExternal; POST /upload/<id>
  *     /link/?ticket=T    Socket Mode (socket.c)
- *     /response/<id>     response_url posts (recorded as ephemeral)
+ *     /response/<id>     response_url posts (interact.c): ephemeral,
+ *                        in_channel, replace_original, delete_original;
+ *                        5 uses within 30 minutes
  *     /control/...       for tests and the demo (below)
  *   It is the demo's workspace too: GET /control/dump?channel=C prints a
  *   channel with its threads as plain text.
  *
  * CONTROL API (JSON bodies; answers JSON)
+ *   Channels must exist: C0INCIDENT (#incidents) and C0GENERAL (#general)
+ *   do from the start; --channel and /control/channel add more, and the
+ *   three calls below create the channel they act in.
+ *   POST /control/channel    {id, name}  a channel that exists from now on
+ *   GET  /control/channels
  *   POST /control/slash      {channel, user, text, command="/incident"}
- *   POST /control/click      {channel, user, message_ts, action_id, value}
- *   POST /control/event      {event:{...}}  an events_api envelope
+ *   POST /control/click      {channel, user, message_ts, action_id[, block_id,
+ *                            value]}  presses that button of the stored
+ *                            message (404 when the message has none): text,
+ *                            value and block_id come from the message
+ *   POST /control/event      {event:{...}}  an events_api envelope; a
+ *                            message (or app_mention) event's message is
+ *                            stored, so its thread can be replied to
+ *   POST /control/submit     {view_id, user, inputs:{action_id:text} |
+ *                            values:{...}}  Submit on an open modal
+ *   GET  /control/views[?id=V]  modals: open, errors, submissions
  *   POST /control/raw        body sent as-is to one socket (malformed input)
  *   GET  /control/messages?channel=C[&thread=TS]   top level, or one thread
  *   GET  /control/ephemeral?channel=C              ephemeral and ack replies
- *   GET  /control/envelope?id=E, /control/envelopes, /control/stats
+ *   GET  /control/envelope?id=E (with its payload), /control/envelopes,
+ *        /control/stats
  *   GET  /control/dump?channel=C                   text for a person
  *   POST /control/drop       close every socket without a close frame
  *   POST /control/disconnect {reason: warning|refresh_requested|link_disabled}
+ *                            (link_disabled also stops connection tickets)
  *   POST /control/fail       {status: 429|500, count: N}
  *   POST /control/stall      {on: true|false}   ignore acks
  *   POST /control/stall      {posts: N}  store the next N chat.postMessage
  *                            calls but never answer them (a crash-window
  *                            test); {posts: 0} answers the held ones 500
  *   POST /control/config     {post_rate, post_burst, ack_timeout_ms, ping_ms,
- *                             max_retries, retry_after_s, refresh_grace_ms}
+ *                             max_retries, retry_after_s, refresh_grace_ms,
+ *                             trigger_ttl_ms, socket_mode}
  *
  * TRUST
  *   A test tool: listens on loopback only; tokens default to xoxb-fake and
@@ -158,29 +177,47 @@ static const char * or (const char *s, const char *def)
 	return s && *s ? s : def;
 }
 
+/* The channel a control call acts in: created when new (a person can only
+ * type in a channel that exists); NULL and a 400 when malformed. */
+static const char *act_channel(struct httpd_x *x, const cJSON *in)
+{
+	const char *ref = or (json_str(in, "channel"), "C0INCIDENT");
+	const char *id = ws_channel(ref, 1);
+
+	if (id)
+		return id;
+	if (ws_channel_add(ref, json_str(in, "channel_name")) < 0) {
+		reply_err(x, 400, "channel must be an id like C0INCIDENT or an existing #name");
+		return NULL;
+	}
+	return ws_channel(ref, 0);
+}
+
 static void c_slash(struct httpd_x *x, void *arg)
 {
 	cJSON *in = body_obj(x), *p;
-	char url[160], trig[64];
+	char url[192], trig[96];
 	const char *channel, *user;
 
 	(void)arg;
 	if (!in)
 		return;
-	channel = or (json_str(in, "channel"), "C0INCIDENT");
+	if (!(channel = act_channel(x, in))) {
+		cJSON_Delete(in);
+		return;
+	}
 	user = or (json_str(in, "user"), "U0ALICE");
+	ws_user_touch(user, json_str(in, "user_name"));
 	p = json_new_object();
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
-	         (unsigned long long)++fs.seq);
-	snprintf(trig, sizeof trig, "%llu.%llu.fake", (unsigned long long)fs.seq,
-	         (unsigned long long)fs_now_us());
+	ws_response_new(url, sizeof url, "commands", channel, NULL, user);
+	ws_trigger_new(trig, sizeof trig, user);
 	json_add_str(p, "token", "fake-verification-token");
 	json_add_str(p, "team_id", fs.team);
 	json_add_str(p, "team_domain", "opsbot-fake");
 	json_add_str(p, "channel_id", channel);
-	json_add_str(p, "channel_name", "incidents");
+	json_add_str(p, "channel_name", ws_channel_name(channel));
 	json_add_str(p, "user_id", user);
-	json_add_str(p, "user_name", or (json_str(in, "user_name"), user));
+	json_add_str(p, "user_name", json_str(ws_user(user), "name"));
 	json_add_str(p, "command", or (json_str(in, "command"), "/incident"));
 	json_add_str(p, "text", or (json_str(in, "text"), ""));
 	json_add_str(p, "api_app_id", fs.app_id);
@@ -191,26 +228,77 @@ static void c_slash(struct httpd_x *x, void *arg)
 	injected(x, socket_inject("slash_commands", p, 1));
 }
 
+/*
+ * The interactive element a click presses: in the stored message's blocks
+ * (actions elements and section accessories), by action_id and, when the
+ * call gives one, block_id or value.  Its block is returned in *block.
+ */
+static const cJSON *find_button(const cJSON *msg, const cJSON *in, const cJSON **block)
+{
+	const char *aid = json_str(in, "action_id"), *bid = json_str(in, "block_id");
+	const char *val = json_str(in, "value");
+	const cJSON *b, *e, *first = NULL, *first_block = NULL;
+
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(msg, "blocks"))
+	{
+		const cJSON *elems = cJSON_GetObjectItemCaseSensitive(b, "elements");
+		const cJSON *acc = cJSON_GetObjectItemCaseSensitive(b, "accessory");
+		if (bid && strcmp(bid, or (json_str(b, "block_id"), "")) != 0)
+			continue;
+		for (e = acc ? acc : (elems ? elems->child : NULL); e; e = acc ? NULL : e->next) {
+			const char *a = json_str(e, "action_id");
+			if (!a || !aid || strcmp(a, aid) != 0)
+				continue;
+			if (!first) {
+				first = e;
+				first_block = b;
+			}
+			if (!val || strcmp(val, or (json_str(e, "value"), "")) == 0) {
+				*block = b;
+				return e;
+			}
+		}
+	}
+	*block = first_block;
+	return first;
+}
+
 static void c_click(struct httpd_x *x, void *arg)
 {
 	cJSON *in = body_obj(x), *p, *o, *acts, *a;
 	const char *channel, *user, *mts;
+	const cJSON *btn, *blk = NULL;
 	cJSON *msg;
-	char url[160], ts[32];
+	char url[192], ts[32], trig[96];
 
 	(void)arg;
 	if (!in)
 		return;
-	channel = or (json_str(in, "channel"), "C0INCIDENT");
+	if (!(channel = act_channel(x, in))) {
+		cJSON_Delete(in);
+		return;
+	}
 	user = or (json_str(in, "user"), "U0ALICE");
 	mts = or (json_str(in, "message_ts"), "");
 	msg = web_find_message(channel, mts);
+	if (!msg) {
+		cJSON_Delete(in);
+		reply_err(x, 404, "no message with that message_ts in that channel");
+		return;
+	}
+	btn = find_button(msg, in, &blk);
+	if (!btn) {
+		cJSON_Delete(in);
+		reply_err(x, 404, "the message has no button with that action_id");
+		return;
+	}
+	ws_user_touch(user, json_str(in, "user_name"));
 	p = json_new_object();
 	json_add_str(p, "type", "block_actions");
 	o = json_new_object();
 	json_add_str(o, "id", user);
-	json_add_str(o, "username", or (json_str(in, "user_name"), user));
-	json_add_str(o, "name", or (json_str(in, "user_name"), user));
+	json_add_str(o, "username", json_str(ws_user(user), "name"));
+	json_add_str(o, "name", json_str(ws_user(user), "name"));
 	json_add_str(o, "team_id", fs.team);
 	json_add(p, "user", o);
 	json_add_str(p, "api_app_id", fs.app_id);
@@ -220,38 +308,44 @@ static void c_click(struct httpd_x *x, void *arg)
 	json_add_str(o, "message_ts", mts);
 	json_add_str(o, "channel_id", channel);
 	json_add_bool(o, "is_ephemeral", 0);
+	if (json_str(msg, "thread_ts"))
+		json_add_str(o, "thread_ts", json_str(msg, "thread_ts"));
 	json_add(p, "container", o);
-	snprintf(url, sizeof url, "%llu.%llu.fake", (unsigned long long)++fs.seq,
-	         (unsigned long long)fs_now_us());
-	json_add_str(p, "trigger_id", url);
+	ws_trigger_new(trig, sizeof trig, user);
+	json_add_str(p, "trigger_id", trig);
 	o = json_new_object();
 	json_add_str(o, "id", fs.team);
 	json_add_str(o, "domain", "opsbot-fake");
 	json_add(p, "team", o);
+	json_add(p, "enterprise", cJSON_CreateNull());
+	json_add_bool(p, "is_enterprise_install", 0);
 	o = json_new_object();
 	json_add_str(o, "id", channel);
-	json_add_str(o, "name", "incidents");
+	json_add_str(o, "name", ws_channel_name(channel));
 	json_add(p, "channel", o);
-	if (msg) {
+	{
 		cJSON *m = json_dup(msg);
 		cJSON_DeleteItemFromObjectCaseSensitive(m, "posted_us");
 		cJSON_DeleteItemFromObjectCaseSensitive(m, "edits");
 		cJSON_DeleteItemFromObjectCaseSensitive(m, "channel");
 		json_add(p, "message", m);
 	}
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/response/%llu", fs.port,
-	         (unsigned long long)++fs.seq);
+	o = json_new_object();
+	json_add(o, "values", json_new_object());
+	json_add(p, "state", o);
+	ws_response_new(url, sizeof url, "actions", channel, mts, user);
 	json_add_str(p, "response_url", url);
 	acts = json_new_array();
 	a = json_new_object();
-	json_add_str(a, "action_id", or (json_str(in, "action_id"), "ack"));
-	json_add_str(a, "block_id", or (json_str(in, "block_id"), "actions"));
-	o = json_new_object();
-	json_add_str(o, "type", "plain_text");
-	json_add_str(o, "text", or (json_str(in, "action_id"), "ack"));
-	json_add(a, "text", o);
-	json_add_str(a, "value", or (json_str(in, "value"), ""));
-	json_add_str(a, "type", "button");
+	json_add_str(a, "action_id", json_str(btn, "action_id"));
+	json_add_str(a, "block_id", json_str(blk, "block_id"));
+	if (cJSON_GetObjectItemCaseSensitive(btn, "text"))
+		json_add(a, "text", json_dup(cJSON_GetObjectItemCaseSensitive(btn, "text")));
+	if (json_str(btn, "value"))
+		json_add_str(a, "value", json_str(btn, "value"));
+	if (json_str(btn, "style"))
+		json_add_str(a, "style", json_str(btn, "style"));
+	json_add_str(a, "type", or (json_str(btn, "type"), "button"));
 	web_new_ts(ts, sizeof ts);
 	json_add_str(a, "action_ts", ts);
 	cJSON_AddItemToArray(acts, a);
@@ -260,10 +354,59 @@ static void c_click(struct httpd_x *x, void *arg)
 	injected(x, socket_inject("interactive", p, fs.accepts_response_payload_actions));
 }
 
+/*
+ * A message event is what a person's post looks like to the app: the
+ * message is stored too (with a ts when the event has none), so that
+ * replying in its thread or reacting to it works as it would in Slack.
+ */
+static void store_event_message(cJSON *ev, const char *channel)
+{
+	const char *type = json_str(ev, "type"), *sub = json_str(ev, "subtype");
+	const char *ts = json_str(ev, "ts"), *tts;
+	char nts[32];
+	cJSON *m, *parent, *rc;
+
+	if (!type || (strcmp(type, "message") != 0 && strcmp(type, "app_mention") != 0) ||
+	    (sub && strcmp(sub, "thread_broadcast") != 0 && strcmp(sub, "file_share") != 0))
+		return;
+	if (!ts) {
+		web_new_ts(nts, sizeof nts);
+		json_add_str(ev, "ts", nts);
+		ts = json_str(ev, "ts");
+	}
+	if (!json_str(ev, "event_ts"))
+		json_add_str(ev, "event_ts", ts);
+	if (!json_str(ev, "channel"))
+		json_add_str(ev, "channel", channel);
+	if (web_find_message(channel, ts))
+		return; /* app_mention and message for one post: stored once */
+	m = json_new_object();
+	json_add_str(m, "type", "message");
+	json_add_str(m, "user", json_str(ev, "user"));
+	json_add_str(m, "text", or (json_str(ev, "text"), ""));
+	json_add_str(m, "team", fs.team);
+	json_add_str(m, "ts", ts);
+	if (cJSON_GetObjectItemCaseSensitive(ev, "blocks"))
+		json_add(m, "blocks", json_dup(cJSON_GetObjectItemCaseSensitive(ev, "blocks")));
+	tts = json_str(ev, "thread_ts");
+	if (tts && strcmp(tts, ts) != 0 && (parent = web_find_message(channel, tts))) {
+		json_add_str(m, "thread_ts", tts);
+		rc = cJSON_GetObjectItemCaseSensitive(parent, "reply_count");
+		if (rc)
+			cJSON_SetNumberValue(rc, rc->valuedouble + 1);
+		else
+			json_add_int(parent, "reply_count", 1);
+	}
+	json_add_str(m, "channel", channel);
+	json_add_int(m, "posted_us", fs_now_us());
+	cJSON_AddItemToArray(fs.messages, m);
+}
+
 static void c_event(struct httpd_x *x, void *arg)
 {
-	cJSON *in = body_obj(x), *p, *ev;
-	char id[40];
+	cJSON *in = body_obj(x), *p, *ev, *auths, *au;
+	char id[40], ctx[96];
+	const char *channel = NULL;
 
 	(void)arg;
 	if (!in)
@@ -275,6 +418,21 @@ static void c_event(struct httpd_x *x, void *arg)
 		reply_err(x, 400, "field 'event' must be an object");
 		return;
 	}
+	if (json_str(ev, "channel")) {
+		cJSON *ref = json_new_object();
+		json_add_str(ref, "channel", json_str(ev, "channel"));
+		channel = act_channel(x, ref);
+		cJSON_Delete(ref);
+		if (!channel) {
+			cJSON_Delete(ev);
+			cJSON_Delete(in);
+			return;
+		}
+	}
+	if (json_str(ev, "user"))
+		ws_user_touch(json_str(ev, "user"), NULL);
+	if (channel)
+		store_event_message(ev, channel);
 	p = json_new_object();
 	json_add_str(p, "token", "fake-verification-token");
 	json_add_str(p, "team_id", fs.team);
@@ -284,9 +442,59 @@ static void c_event(struct httpd_x *x, void *arg)
 	snprintf(id, sizeof id, "Ev%010llu", (unsigned long long)++fs.seq);
 	json_add_str(p, "event_id", id);
 	json_add_int(p, "event_time", fs_now_us() / 1000000);
+	/* who the event is for: the app's bot in this workspace */
+	auths = json_new_array();
+	au = json_new_object();
+	json_add(au, "enterprise_id", cJSON_CreateNull());
+	json_add_str(au, "team_id", fs.team);
+	json_add_str(au, "user_id", fs.bot_user);
+	json_add_bool(au, "is_bot", 1);
+	json_add_bool(au, "is_enterprise_install", 0);
+	cJSON_AddItemToArray(auths, au);
+	json_add(p, "authorizations", auths);
 	json_add_bool(p, "is_ext_shared_channel", 0);
+	/* an opaque token in Slack; here a readable one of the same shape */
+	snprintf(ctx, sizeof ctx, "4-%s-%s-%s",
+	         json_str(ev, "type") ? json_str(ev, "type") : "event", fs.team,
+	         channel ? channel : "none");
+	json_add_str(p, "event_context", ctx);
 	cJSON_Delete(in);
 	injected(x, socket_inject("events_api", p, 0));
+}
+
+static void c_channel(struct httpd_x *x, void *arg)
+{
+	cJSON *in = body_obj(x), *o;
+	(void)arg;
+	if (!in)
+		return;
+	if (ws_channel_add(json_str(in, "id"), json_str(in, "name")) < 0) {
+		cJSON_Delete(in);
+		reply_err(x, 400, "id must look like C0INCIDENT and name like incidents");
+		return;
+	}
+	o = json_new_object();
+	json_add_bool(o, "ok", 1);
+	json_add_str(o, "id", json_str(in, "id"));
+	json_add_str(o, "name", ws_channel_name(json_str(in, "id")));
+	cJSON_Delete(in);
+	reply_json(x, 200, o);
+}
+
+static void c_channels(struct httpd_x *x, void *arg)
+{
+	cJSON *o = json_new_object(), *arr = json_new_array(), *c;
+	(void)arg;
+	cJSON_ArrayForEach(c, fs.convs)
+	{
+		cJSON *e = json_new_object();
+		json_add_str(e, "id", c->string);
+		json_add_str(e, "name", json_str(c, "name"));
+		cJSON_AddItemToArray(arr, e);
+	}
+	json_add_bool(o, "ok", 1);
+	json_add(o, "channels", arr);
+	reply_json(x, 200, o);
 }
 
 static void c_raw(struct httpd_x *x, void *arg)
@@ -360,7 +568,9 @@ static void c_envelope(struct httpd_x *x, void *arg)
 		reply_err(x, 404, "no such envelope");
 		return;
 	}
-	reply_json(x, 200, env_json(e));
+	cJSON *o = env_json(e);
+	json_add(o, "payload", json_dup(e->payload)); /* what the app was sent */
+	reply_json(x, 200, o);
 }
 
 static void c_envelopes(struct httpd_x *x, void *arg)
@@ -486,7 +696,10 @@ static void c_disconnect(struct httpd_x *x, void *arg)
 	(void)arg;
 	if (!in)
 		return;
-	socket_disconnect_all(or (json_str(in, "reason"), "refresh_requested"));
+	const char *reason = or (json_str(in, "reason"), "refresh_requested");
+	if (strcmp(reason, "link_disabled") == 0)
+		fs.socket_disabled = 1; /* Socket Mode is off: no more tickets */
+	socket_disconnect_all(reason);
 	cJSON_Delete(in);
 	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
 }
@@ -541,24 +754,12 @@ static void c_config(struct httpd_x *x, void *arg)
 	fs.retry_after_s = (int)json_int(in, "retry_after_s", fs.retry_after_s);
 	fs.refresh_grace_ms = (int)json_int(in, "refresh_grace_ms", fs.refresh_grace_ms);
 	fs.ping_ms = (int)json_int(in, "ping_ms", fs.ping_ms);
+	fs.trigger_ttl_ms = (int)json_int(in, "trigger_ttl_ms", fs.trigger_ttl_ms);
+	fs.socket_disabled = !json_bool(in, "socket_mode", !fs.socket_disabled);
 	cJSON_Delete(in);
 	cJSON_Delete(fs.channels);
 	fs.channels = json_new_object(); /* restart the buckets */
 	httpd_reply_str(x, 200, "application/json", "{\"ok\":true}");
-}
-
-static void c_response(struct httpd_x *x, void *arg)
-{
-	cJSON *in = body_obj(x);
-	char ts[32];
-	(void)arg;
-	if (!in)
-		return;
-	web_new_ts(ts, sizeof ts);
-	json_add_str(in, "ts", ts);
-	json_add_str(in, "source", "response_url");
-	cJSON_AddItemToArray(fs.ephemeral, in);
-	httpd_reply_str(x, 200, "text/plain", "ok");
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -599,11 +800,13 @@ int main(int argc, char **argv)
 	    {"retry-after", required_argument, NULL, 'R'},
 	    {"refresh-grace-ms", required_argument, NULL, 'g'},
 	    {"ping-ms", required_argument, NULL, 'P'},
+	    {"channel", required_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lws_context_creation_info info;
 	const char *port_file = NULL;
-	int port = 0, o;
+	int port = 0, o, nchan = 0;
+	const char *chan_args[32];
 	char listen[64], err[256];
 
 	fs.post_rate = 1;
@@ -613,6 +816,7 @@ int main(int argc, char **argv)
 	fs.retry_after_s = 1;
 	fs.refresh_grace_ms = 10000;
 	fs.ping_ms = 10000;
+	fs.trigger_ttl_ms = 3000;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
@@ -642,11 +846,16 @@ int main(int argc, char **argv)
 		case 'P':
 			fs.ping_ms = (int)num_arg(optarg, "ping-ms");
 			break;
+		case 'c':
+			if (nchan < 32)
+				chan_args[nchan++] = optarg;
+			break;
 		default:
 			fprintf(stderr,
 			        "usage: fake-slack [--port N] [--port-file F] [--post-rate R] "
 			        "[--post-burst B] [--ack-timeout-ms MS] [--max-retries N] "
-			        "[--retry-after S] [--refresh-grace-ms MS] [--ping-ms MS]\n");
+			        "[--retry-after S] [--refresh-grace-ms MS] [--ping-ms MS] "
+			        "[--channel ID=name]...\n");
 			return 2;
 		}
 	}
@@ -662,6 +871,16 @@ int main(int argc, char **argv)
 	fs.channels = json_new_object();
 	fs.files = json_new_object();
 	fs.calls = json_new_object();
+	ws_init();
+	for (int i = 0; i < nchan; i++) {
+		char id[32];
+		const char *eq = strchr(chan_args[i], '=');
+		snprintf(id, sizeof id, "%.*s", (int)(eq ? eq - chan_args[i] : 31), chan_args[i]);
+		if (ws_channel_add(id, eq ? eq + 1 : NULL) < 0) {
+			fprintf(stderr, "fake-slack: --channel wants ID=name, like C0OPS=ops\n");
+			return 2;
+		}
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
@@ -693,7 +912,9 @@ int main(int argc, char **argv)
 	httpd_route(fs.httpd, "POST", "/control/fail", c_fail, NULL);
 	httpd_route(fs.httpd, "POST", "/control/stall", c_stall, NULL);
 	httpd_route(fs.httpd, "POST", "/control/config", c_config, NULL);
-	httpd_route(fs.httpd, "POST", "/response/*", c_response, NULL);
+	httpd_route(fs.httpd, "POST", "/control/channel", c_channel, NULL);
+	httpd_route(fs.httpd, "GET", "/control/channels", c_channels, NULL);
+	interact_register(fs.httpd);
 	if (port_file) {
 		char tmp[4096];
 		FILE *f;
@@ -722,5 +943,6 @@ int main(int argc, char **argv)
 	cJSON_Delete(fs.channels);
 	cJSON_Delete(fs.files);
 	cJSON_Delete(fs.calls);
+	ws_free();
 	return 0;
 }

@@ -9,6 +9,8 @@
  * slash_commands and interactive envelopes are never redelivered.  An
  * envelope injected while no socket is open waits for the next one.
  *
+ * Envelope ids are random UUIDs (8-4-4-4-12), as Slack's are.
+ *
  * Faults: stall_acks ignores acks; disconnect sends {type:"disconnect",
  * reason} (refresh_requested and link_disabled then close the socket, the
  * first after a grace period so a client can open its next socket first);
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bot/httpd.h"
 #include "fake_slack.h"
@@ -144,10 +147,13 @@ struct fs_env *socket_inject(const char *type, cJSON *payload, int accepts)
 		fs.envs = xrealloc(fs.envs, (fs.nenvs + 256) * sizeof *fs.envs);
 	e = &fs.envs[fs.nenvs++];
 	memset(e, 0, sizeof *e);
+	/* a random (version 4) UUID, 8-4-4-4-12, as Slack's envelope ids are */
 	rand_hex(a, sizeof a, 8);
 	rand_hex(b, sizeof b, 4);
 	rand_hex(c, sizeof c, 12);
-	snprintf(e->id, sizeof e->id, "%s-%s-%04zx-%s", a, b, fs.nenvs & 0xffff, c);
+	snprintf(e->id, sizeof e->id, "%s-%s-4%03lx-%c%03lx-%s", a, b,
+	         (unsigned long)(random() & 0xfff), "89ab"[random() & 3],
+	         (unsigned long)(random() & 0xfff), c);
 	str_copy(e->type, sizeof e->type, type);
 	e->payload = payload;
 	e->accepts = accepts;
@@ -280,6 +286,18 @@ static int ws_open(struct httpd_ws *ws, const char *path, const char *query, voi
 	json_add_int(hello, "num_connections", fs.nconns);
 	d = json_new_object();
 	json_add_str(d, "host", "applink-fake-1");
+	{
+		/* when the socket host started, "2020-10-11 12:12:12.120" */
+		char started[40];
+		time_t now = (time_t)(c->opened_us / 1000000);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+		size_t n = strlen(started);
+		snprintf(started + n, sizeof started - n, ".%03d",
+		         (int)(c->opened_us / 1000 % 1000));
+		json_add_str(d, "started", started);
+	}
 	json_add_int(d, "build_number", 1);
 	json_add_int(d, "approximate_connection_time", 18060);
 	json_add(hello, "debug_info", d);
@@ -347,6 +365,7 @@ static void ws_message(struct httpd_ws *ws, const char *data, size_t len, void *
 			e->ack_payload = json_dup(p);
 			record_ack_response(e);
 		}
+		views_on_ack(e);
 	}
 out:
 	cJSON_Delete(m);

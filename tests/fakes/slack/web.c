@@ -4,10 +4,14 @@
  * answers always HTTP 200 with {"ok":...} except injected 429/500 and the
  * per-channel posting limit (429 + Retry-After, error "ratelimited").
  *
- * Methods: auth.test, apps.connections.open (app token), chat.postMessage,
- * chat.update, chat.postEphemeral, reactions.add, conversations.info,
- * files.getUploadURLExternal, files.completeUploadExternal, and the upload
- * URL itself (POST /upload/<file id>).
+ * Methods: auth.test, apps.connections.open (app token; refused with
+ * socket_mode_disabled after link_disabled), chat.postMessage (channel id
+ * or name), chat.update, chat.delete, chat.postEphemeral, chat.getPermalink,
+ * reactions.add, conversations.info/.replies/.history, users.info,
+ * views.open, views.update, files.getUploadURLExternal,
+ * files.completeUploadExternal, and the upload URL itself (POST
+ * /upload/<file id>, raw bytes or multipart).  Channels must exist
+ * (workspace.c); stored blocks get a block_id when they have none.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -32,7 +36,7 @@ static const char *arg_str(const cJSON *args, const char *key)
 
 /* A JSON argument: a real JSON value (JSON bodies) or a JSON string (forms).
  * Returns a new tree (caller frees), NULL when absent; *bad set on bad JSON. */
-static cJSON *arg_json(const cJSON *args, const char *key, int *bad)
+cJSON *web_arg_json(const cJSON *args, const char *key, int *bad)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
 	cJSON *out = NULL;
@@ -53,14 +57,30 @@ static cJSON *arg_json(const cJSON *args, const char *key, int *bad)
 	return json_dup(v);
 }
 
+#define arg_json web_arg_json
+
+/* An existing channel given by id (Slack's methods other than
+ * chat.postMessage take ids only). */
 static int channel_valid(const char *c)
 {
-	if (!c || strlen(c) < 3 || strlen(c) > 20 || (c[0] != 'C' && c[0] != 'G' && c[0] != 'D'))
-		return 0;
-	for (const char *p = c; *p; p++)
-		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
-			return 0;
-	return 1;
+	return ws_channel(c, 0) != NULL;
+}
+
+void web_add_block_ids(cJSON *blocks)
+{
+	static const char set[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+	cJSON *b;
+	cJSON_ArrayForEach(b, blocks)
+	{
+		char id[8];
+		if (!cJSON_IsObject(b) || cJSON_GetObjectItemCaseSensitive(b, "block_id"))
+			continue;
+		for (int i = 0; i < 5; i++)
+			id[i] = set[random() % (sizeof set - 1)];
+		id[5] = '\0';
+		json_add_str(b, "block_id", id);
+	}
 }
 
 void web_new_ts(char *buf, size_t len)
@@ -157,6 +177,8 @@ static const char *content(cJSON *args, cJSON *msg, int need, cJSON *reply)
 		fs.invalid_blocks++;
 		return "invalid_blocks";
 	}
+	if (blocks)
+		web_add_block_ids(blocks);
 	if (text) {
 		cJSON_DeleteItemFromObjectCaseSensitive(msg, "text");
 		json_add_str(msg, "text", text);
@@ -189,6 +211,8 @@ static const char *m_connections_open(cJSON *args, cJSON *reply, int *status)
 	char url[256];
 	(void)args;
 	(void)status;
+	if (fs.socket_disabled)
+		return "socket_mode_disabled"; /* Slack's code here is unpublished */
 	if (socket_new_ticket(url, sizeof url) < 0)
 		return "too_many_websockets";
 	json_add_str(reply, "url", url);
@@ -197,13 +221,14 @@ static const char *m_connections_open(cJSON *args, cJSON *reply, int *status)
 
 static const char *m_post(cJSON *args, cJSON *reply, int *status)
 {
-	const char *channel = arg_str(args, "channel");
+	/* chat.postMessage takes a channel id or its name ("#incidents") */
+	const char *channel = ws_channel(arg_str(args, "channel"), 1);
 	const char *thread_ts = arg_str(args, "thread_ts");
 	cJSON *msg;
 	const char *e;
 	char ts[32];
 
-	if (!channel_valid(channel))
+	if (!channel)
 		return "channel_not_found";
 	msg = json_new_object();
 	if ((e = content(args, msg, 1, reply))) {
@@ -369,9 +394,7 @@ static const char *m_conv_info(cJSON *args, cJSON *reply, int *status)
 	(void)status;
 	if (!channel_valid(channel))
 		return "channel_not_found";
-	snprintf(name, sizeof name, "incidents-%s", channel);
-	for (char *p = name; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+	str_copy(name, sizeof name, ws_channel_name(channel));
 	c = json_new_object();
 	json_add_str(c, "id", channel);
 	json_add_str(c, "name", name);
@@ -423,6 +446,11 @@ static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
 		cJSON_Delete(out);
 		return "invalid_arguments";
 	}
+	if (channel && *channel && !channel_valid(channel)) {
+		cJSON_Delete(files);
+		cJSON_Delete(out);
+		return "channel_not_found";
+	}
 	cJSON_ArrayForEach(it, files)
 	{
 		const char *id = json_str(it, "id");
@@ -437,11 +465,12 @@ static const char *m_upload_complete(cJSON *args, cJSON *reply, int *status)
 		json_add_str(o, "title",
 		             json_str(it, "title") ? json_str(it, "title") : json_str(f, "name"));
 		json_add_str(o, "name", json_str(f, "name"));
-		json_add_int(o, "size", json_int(f, "received", 0));
+		/* the size Slack records is the declared one */
+		json_add_int(o, "size", json_int(f, "length", 0));
 		cJSON_AddItemToArray(out, o);
 	}
 	cJSON_Delete(files);
-	if (channel && channel_valid(channel)) {
+	if (channel && *channel) {
 		cJSON *msg = json_new_object();
 		char ts[32];
 		web_new_ts(ts, sizeof ts);
@@ -552,6 +581,83 @@ static const char *m_history(cJSON *args, cJSON *reply, int *status)
 	return list_msgs(args, reply, 1);
 }
 
+static const char *m_delete(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "ts");
+	cJSON *msg;
+
+	(void)status;
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	msg = web_find_message(channel, ts);
+	if (!msg)
+		return "message_not_found";
+	if (!json_str(msg, "bot_id"))
+		return "cant_delete_message";
+	json_add_str(reply, "channel", channel);
+	json_add_str(reply, "ts", ts);
+	cJSON_DetachItemViaPointer(fs.messages, msg);
+	if (json_str(msg, "thread_ts")) {
+		cJSON *parent = web_find_message(channel, json_str(msg, "thread_ts"));
+		cJSON *rc = cJSON_GetObjectItemCaseSensitive(parent, "reply_count");
+		if (rc && rc->valuedouble > 0)
+			cJSON_SetNumberValue(rc, rc->valuedouble - 1);
+	}
+	cJSON_Delete(msg);
+	return NULL;
+}
+
+static const char *m_permalink(cJSON *args, cJSON *reply, int *status)
+{
+	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "message_ts");
+	cJSON *msg;
+	char link[256], digits[32];
+	size_t n = 0;
+
+	(void)status;
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	msg = web_find_message(channel, ts);
+	if (!msg)
+		return "message_not_found";
+	for (const char *p = ts; *p && n + 1 < sizeof digits; p++)
+		if (*p != '.')
+			digits[n++] = *p;
+	digits[n] = '\0';
+	if (json_str(msg, "thread_ts"))
+		snprintf(link, sizeof link,
+		         "https://opsbot-fake.slack.com/archives/%s/p%s?thread_ts=%s&cid=%s",
+		         channel, digits, json_str(msg, "thread_ts"), channel);
+	else
+		snprintf(link, sizeof link, "https://opsbot-fake.slack.com/archives/%s/p%s",
+		         channel, digits);
+	json_add_str(reply, "channel", channel);
+	json_add_str(reply, "permalink", link);
+	return NULL;
+}
+
+static const char *m_users_info(cJSON *args, cJSON *reply, int *status)
+{
+	const cJSON *u = ws_user(arg_str(args, "user"));
+	(void)status;
+	if (!u)
+		return "user_not_found";
+	json_add(reply, "user", json_dup(u));
+	return NULL;
+}
+
+static const char *m_views_open(cJSON *args, cJSON *reply, int *status)
+{
+	(void)status;
+	return views_open(args, reply);
+}
+
+static const char *m_views_update(cJSON *args, cJSON *reply, int *status)
+{
+	(void)status;
+	return views_update(args, reply);
+}
+
 static const struct method {
 	const char *name;
 	int app_token; /* needs the xapp token instead of the bot token */
@@ -561,6 +667,11 @@ static const struct method {
     {"apps.connections.open", 1, m_connections_open},
     {"chat.postMessage", 0, m_post},
     {"chat.update", 0, m_update},
+    {"chat.delete", 0, m_delete},
+    {"chat.getPermalink", 0, m_permalink},
+    {"users.info", 0, m_users_info},
+    {"views.open", 0, m_views_open},
+    {"views.update", 0, m_views_update},
     {"chat.postEphemeral", 0, m_ephemeral},
     {"reactions.add", 0, m_react},
     {"conversations.info", 0, m_conv_info},
@@ -569,6 +680,15 @@ static const struct method {
     {"files.getUploadURLExternal", 0, m_upload_url},
     {"files.completeUploadExternal", 0, m_upload_complete},
 };
+
+const char *web_call(const char *method, cJSON *args, cJSON *reply)
+{
+	int status = 200;
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(methods[i].name, method) == 0)
+			return methods[i].fn(args, reply, &status);
+	return "unknown_method";
+}
 
 static void count_call(const char *method)
 {
@@ -680,6 +800,51 @@ fail:
 	answer(x, status, reply);
 }
 
+/*
+ * The file's bytes in an upload body: the body itself, or for
+ * multipart/form-data the first part that carries a filename (else the
+ * first part), as a browser or an SDK (node filesUploadV2) sends it.
+ */
+static size_t file_bytes(struct httpd_x *x, const char *body, size_t len)
+{
+	char ctype[256] = "", delim[200];
+	const char *b, *end = body + len, *p, *part = NULL, *part_end = NULL;
+
+	if (httpd_header(x, "Content-Type", ctype, sizeof ctype) < 0 ||
+	    strncmp(ctype, "multipart/form-data", 19) != 0 || !(b = strstr(ctype, "boundary=")))
+		return len;
+	b += 9;
+	if (*b == '"')
+		b++;
+	snprintf(delim, sizeof delim, "--%.*s", (int)strcspn(b, "\";"), b);
+	size_t dl = strlen(delim);
+	for (p = body; p && p + dl <= end;) {
+		const char *hs = memmem(p, (size_t)(end - p), delim, dl);
+		if (!hs)
+			break;
+		hs += dl;
+		if (hs + 2 <= end && hs[0] == '-' && hs[1] == '-')
+			break; /* the closing delimiter */
+		const char *he = memmem(hs, (size_t)(end - hs), "\r\n\r\n", 4);
+		if (!he)
+			break;
+		const char *data = he + 4;
+		const char *next = memmem(data, (size_t)(end - data), delim, dl);
+		const char *dend = next ? next : end;
+		if (dend - data >= 2 && dend[-2] == '\r' && dend[-1] == '\n')
+			dend -= 2;
+		int named = memmem(hs, (size_t)(he - hs), "filename=", 9) != NULL;
+		if (!part || named) {
+			part = data;
+			part_end = dend;
+		}
+		if (named)
+			break;
+		p = next;
+	}
+	return part ? (size_t)(part_end - part) : len;
+}
+
 static void upload(struct httpd_x *x, void *arg)
 {
 	const struct httpd_req *r = httpd_request(x);
@@ -692,8 +857,9 @@ static void upload(struct httpd_x *x, void *arg)
 		httpd_reply_str(x, 404, "text/plain", "no such upload\n");
 		return;
 	}
-	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "received"), (double)r->body_len);
-	snprintf(body, sizeof body, "OK - %zu", r->body_len);
+	size_t got = file_bytes(x, r->body, r->body_len);
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "received"), (double)got);
+	snprintf(body, sizeof body, "OK - %zu", got);
 	httpd_reply_str(x, 200, "text/plain", body);
 }
 
