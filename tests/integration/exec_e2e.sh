@@ -52,4 +52,26 @@ ev "$id" job.finished | jq -se 'map(select(.kind == "execute"))[0].result.steps 
   t_fail "execute result not in the learner's shape: $(ev "$id" job.finished)"
 ev "$id" job.finished | jq -se 'map(select(.kind == "verify"))[0].result.ok == true' >/dev/null ||
   t_fail "verify result not ok:true: $(ev "$id" job.finished)"
+
+# SIGHUP: the catalog is read again; a broken one is refused and the old kept.
+cat >> "$T/actions.conf" <<'CONF'
+
+[action touch_new]
+description = Added while running.
+run = scripts/actions/touch.sh {name}
+param = name pattern [a-z]{1,10}
+risk = low
+idempotent = yes
+env = RUNS_LOG
+CONF
+kill -HUP "$PID_exec"
+t_wait "opsbot-exec reloaded the catalog" grep -q "event=catalog_reloaded actions=11" "$T/exec.log"
+exec_plan "$T/plan.json" touch_new '{"name":"fresh"}'
+exec_incident; id=$ID
+ctl dryrun "$id" >dry.out || t_fail "dry run after reload: $(cat dry.out)"
+grep -q "step 1 touch_new: scripts/actions/touch.sh fresh" dry.out || t_fail "dry run after reload: $(cat dry.out)"
+echo "[action broken" >> "$T/actions.conf"
+kill -HUP "$PID_exec"
+t_wait "a broken catalog is refused on reload" grep -q "event=reload_failed" "$T/exec.log"
+ctl dryrun "$id" >dry2.out || t_fail "dry run after a refused reload: $(cat dry2.out)"
 echo "ok exec_e2e"

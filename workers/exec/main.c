@@ -29,6 +29,9 @@
  *   Claims `dryrun` jobs: the exact argv each step of the incident's plan
  *   would run now, or why it would be refused; nothing runs.
  *
+ *   SIGHUP reads [exec] and the catalog again (between jobs); a catalog
+ *   with an error is reported and the old one kept.
+ *
  * TRUST
  *   Trusted: the config and config/actions.conf.  Untrusted: the whole job
  *   input, above all each step's action name and parameters, which may come
@@ -232,6 +235,24 @@ void exec_fini(void *state)
 	free(s);
 }
 
+/* SIGHUP: the catalog and [exec] read again; kept as they were when that fails. */
+static int exec_reload(void *state, struct config *cfg, char *err, size_t errlen)
+{
+	void *fresh;
+	if (exec_init(cfg, &fresh, err, errlen) < 0)
+		return -1;
+	struct exec_state *s = state, *n = fresh;
+	struct rpc *rpc = strcmp(s->url, n->url) == 0 ? s->rpc : NULL;
+	if (!rpc && s->rpc)
+		rpc_close(s->rpc);
+	catalog_free(s->cat);
+	*s = *n;
+	s->rpc = rpc;
+	free(n);
+	log_info("event=catalog_reloaded actions=%zu", s->cat->n);
+	return 0;
+}
+
 static int exec_usage(void)
 {
 	fprintf(stderr, "usage: opsbot-exec [-c FILE]                      (the worker)\n"
@@ -340,6 +361,7 @@ static const struct worker_spec exec_spec = {
     .handle = exec_handle,
     .fini = exec_fini,
     .command = exec_command,
+    .reload = exec_reload,
 };
 
 int main(int argc, char **argv)
