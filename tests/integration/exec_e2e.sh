@@ -53,6 +53,19 @@ ev "$id" job.finished | jq -se 'map(select(.kind == "execute"))[0].result.steps 
 ev "$id" job.finished | jq -se 'map(select(.kind == "verify"))[0].result.ok == true' >/dev/null ||
   t_fail "verify result not ok:true: $(ev "$id" job.finished)"
 
+# The same approval sent twice at the same moment (two clicks racing): one run.
+exec_plan "$T/plan.json" touch '{"name":"race"}'
+exec_incident; id=$ID
+hash=$(plan_hash "$id")
+ctl approve "$id" --plan "$hash" --user alice >race1.out 2>&1 &
+p1=$!
+ctl approve "$id" --plan "$hash" --user bob >race2.out 2>&1 &
+p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+[ $((r1 + r2)) = 1 ] || t_fail "racing approvals: exits $r1 and $r2, want one 0 and one 1 ($(cat race1.out race2.out))"
+t_wait "incident $id resolved" eval '[ "$(state '"$id"')" = resolved ]'
+[ "$(runs 'touch race')" = 1 ] || t_fail "racing approvals ran the step $(runs 'touch race') times, want 1"
+
 # SIGHUP: the catalog is read again; a broken one is refused and the old kept.
 cat >> "$T/actions.conf" <<'CONF'
 
