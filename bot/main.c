@@ -69,6 +69,7 @@
 extern const struct surface slack_surface __attribute__((weak));
 extern const struct surface discord_surface __attribute__((weak));
 extern const struct surface hooks_surface __attribute__((weak));
+extern const struct surface upload_surface __attribute__((weak)); /* bot/upload.c (report) */
 
 #define TICK_US (100 * 1000)
 
@@ -148,7 +149,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface};
+	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface,
+	                                 &upload_surface};
 	struct lws_context_creation_info info;
 	const char *owned[16] = {"bot", "http"};
 	int nowned = 2;

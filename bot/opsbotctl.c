@@ -26,6 +26,9 @@
  *	ledger [ID]                   the action ledger: every step run, its argv,
  *	                              state, exit code (--json: with output)
  *	step ID N retry|skip|abort    answer "step N may or may not have run"
+ *	report ID --pdf FILE [--paper a4|letter]
+ *	                              the incident's summary PDF, open or closed
+ *	                              (runs "opsbot-report pdf", same bin dir)
  *
  * DESCRIPTION
  *	Every command but status's process table and kb is one request to
@@ -84,7 +87,8 @@ static int ctl_usage(void)
 	                "  submit --file incident.json | dead-letters | retry JOB\n"
 	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
 	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n"
-	                "  dryrun ID | ledger [ID] | step ID N retry|skip|abort\n");
+	                "  dryrun ID | ledger [ID] | step ID N retry|skip|abort\n"
+	                "  report ID --pdf FILE [--paper a4|letter]\n");
 	return CTL_USAGE;
 }
 
@@ -1092,6 +1096,44 @@ static int ctl_dryrun(struct ctl *c, int argc, char **argv)
 	return ok ? CTL_OK : CTL_REFUSED;
 }
 
+/* report ID --pdf FILE [--paper a4|letter]: opsbot-report renders it (same bin dir). */
+static int ctl_report(struct ctl *c, int argc, char **argv)
+{
+	const char *out = NULL, *paper = NULL;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--pdf") == 0)
+			out = argv[i + 1];
+		else if (strcmp(argv[i], "--paper") == 0)
+			paper = argv[i + 1];
+	}
+	if (argc < 4 || !out || argc % 2)
+		return ctl_usage();
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "opsbotctl: cannot find my own directory: %s\n", strerror(errno));
+		return CTL_USAGE;
+	}
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	char *path = xasprintf("%s/opsbot-report", exe);
+	char *av[] = {path,
+	              (char *)"-c",
+	              (char *)c->config_path,
+	              (char *)"pdf",
+	              argv[1],
+	              (char *)"--out",
+	              (char *)out,
+	              paper ? (char *)"--paper" : NULL,
+	              (char *)paper,
+	              NULL};
+	execv(path, av);
+	fprintf(stderr, "opsbotctl: cannot run %s: %s%s\n", path, strerror(errno),
+	        errno == ENOENT ? " (the report worker is not built)" : "");
+	free(path);
+	return CTL_USAGE;
+}
+
 struct ctl_cmd {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
@@ -1114,6 +1156,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"dryrun", ctl_dryrun},
     {"ledger", ctl_ledger},
     {"step", ctl_step},
+    {"report", ctl_report},
 };
 
 int main(int argc, char **argv)

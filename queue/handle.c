@@ -19,6 +19,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "mem.h"
+#include "outbox.h"
 #include "state.h"
 
 #define TRY(x)                                                                                     \
@@ -471,8 +472,10 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		const char *state;
 		TRY(job_ready_state(q, inc_id, &state));
 		char *text = input ? json_print(input) : NULL;
-		int rc = store_job_insert(q->st, inc_id, json_str(job, "kind"), state, text,
-		                          q->conf.max_attempts, q->now, q->now, &job_id);
+		int rc = store_job_insert(
+		    q->st, inc_id, json_str(job, "kind"), state, text,
+		    outbox_max_attempts(json_str(job, "kind"), q->conf.max_attempts), q->now,
+		    q->now, &job_id);
 		free(text);
 		TRY(rc);
 		queue_mark_ready(q, json_str(job, "kind"));
