@@ -138,7 +138,8 @@
  *             approval:"auto"|"required"}], notes[]}, needs_approval:bool,
  *             summary}
  *   execute   {incident, plan} -> {steps:[{action, ok, output}], summary}
- *             (opsbot-exec adds ok, job, and per step step, state, exit, ms)
+ *             (opsbot-exec adds ok, job, and per step step, kind, state,
+ *             params, argv, exit, started_ms, finished_ms, ms, overhead_us)
  *   verify    {incident, plan, execute} -> {ok:bool, summary}
  *             (opsbot-exec adds checks[], recheck{}, rollbacks[],
  *             verified:false when ok but nothing could check it, and

@@ -48,7 +48,7 @@ grep -Eq "action.finished +step 2 touch_again finished \(exit 0\): touched beta"
 ev "$id" incident.stage | jq -r .reason | grep -q "^verified: 1 check(s) passed" ||
   t_fail "resolution reason: $(ev "$id" incident.stage | jq -r .reason)"
 # What the planner's learner reads: job.finished of execute (steps with action, ok) and verify (ok).
-ev "$id" job.finished | jq -se 'map(select(.kind == "execute"))[0].result.steps | map(.ok and (.action|type=="string")) | all' >/dev/null ||
+ev "$id" job.finished | jq -se 'map(select(.kind == "execute"))[0].result.steps | map(.ok and (.action|type=="string") and .started_ms > 0 and .finished_ms >= .started_ms) | all' >/dev/null ||
   t_fail "execute result not in the learner's shape: $(ev "$id" job.finished)"
 ev "$id" job.finished | jq -se 'map(select(.kind == "verify"))[0].result.ok == true' >/dev/null ||
   t_fail "verify result not ok:true: $(ev "$id" job.finished)"

@@ -114,6 +114,7 @@ static cJSON *exec_step_json(const struct exec_step *st, const cJSON *row, int r
 	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(row, "exit");
 	json_add(o, "exit", ex ? json_dup(ex) : cJSON_CreateNull());
 	int64_t st_ms = json_int(row, "started_ms", 0), fin = json_int(row, "finished_ms", 0);
+	json_add_int(o, "started_ms", st_ms);
 	json_add_int(o, "finished_ms", fin);
 	json_add_int(o, "ms", fin >= st_ms ? fin - st_ms : 0);
 	if (overhead_us >= 0)
