@@ -440,7 +440,9 @@ static cJSON *step_message(struct discord *d, const char *name, int64_t id, cons
 		           : "⛔";
 		snprintf(head, sizeof head, "%s by %s (%s)",
 		         json_str(data, "decision") ? json_str(data, "decision") : "decision",
-		         json_str(data, "user") ? json_str(data, "user") : "?",
+		         json_str(data, "person") ? json_str(data, "person")
+		         : json_str(data, "user") ? json_str(data, "user")
+		                                  : "?",
 		         json_str(data, "surface") ? json_str(data, "surface") : "?");
 	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
 		icon = "🗒️";
@@ -668,7 +670,9 @@ static void post_job(void *arg, struct http_client *hc)
 	char key[48];
 	snprintf(key, sizeof key, "ev:%lld", (long long)j->seq);
 	char thread[64] = "";
-	if (!name || id <= 0 || state_posted_get(d->post_state, SURFACE, key, NULL, 0) == 1)
+	/* A refused click is for the timeline and the clicker (ephemeral), not the thread. */
+	if (!name || id <= 0 || strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0 ||
+	    state_posted_get(d->post_state, SURFACE, key, NULL, 0) == 1)
 		goto done;
 	if (strcmp(name, WIRE_EV_OPENED) == 0) {
 		int rc = open_incident(d, hc, id, data, thread, sizeof thread);
@@ -1204,6 +1208,13 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 		json_add_str(sf, "kind", SURFACE);
 		json_add_str(sf, "channel", channel);
 		json_add_str(sf, "user", user);
+		/* The id the approval policy knows: the requester rule needs it. */
+		const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
+		if (!mu)
+			mu = cJSON_GetObjectItemCaseSensitive(in, "user");
+		if (json_str(mu, "id"))
+			json_add_str(sf, "user_id", json_str(mu, "id"));
 		json_add(spec, "surface", sf);
 		json_add(req, "spec", spec);
 		queue_send(d, req, to->token, "declare", 1);
@@ -1272,7 +1283,12 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 		}
 		req = wire_new(WIRE_APPROVE, incident);
 		json_add_str(req, "plan", arg);
-		json_add_str(req, "user", user);
+		/* The queue judges by the user id (policy.conf), not the display name. */
+		const cJSON *mu = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(in, "member"), "user");
+		if (!mu)
+			mu = cJSON_GetObjectItemCaseSensitive(in, "user");
+		json_add_str(req, "user", json_str(mu, "id") ? json_str(mu, "id") : user);
 		json_add_str(req, "surface", SURFACE);
 		json_add_str(req, "decision", action);
 		json_add_str(req, "key", key);

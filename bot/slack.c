@@ -770,7 +770,8 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 	struct buf text = {.max = 8192};
 	(void)b;
 
-	if (!name || incident <= 0)
+	/* A refused click is for the timeline and the clicker (ephemeral), not the thread. */
+	if (!name || incident <= 0 || !strcmp(name, WIRE_EV_APPROVAL_REFUSED))
 		goto done;
 	if (!strcmp(name, WIRE_EV_OPENED)) {
 		const cJSON *surf = cJSON_GetObjectItemCaseSensitive(data, "surface");

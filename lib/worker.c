@@ -181,6 +181,7 @@ static void worker_read_keys(struct worker *w, struct config *cfg)
 	if (str_copy(w->url, sizeof(w->url), url) < 0)
 		config_error(cfg, "queue", "listen", "address longer than %zu bytes",
 		             sizeof(w->url) - 1);
+	rpc_tls_from_config(cfg); /* tls+tcp://: this host's client certificate */
 	w->lease_ms = config_duration_ms(cfg, sec, "lease", 30000);
 	w->grace_ms = config_duration_ms(cfg, sec, "stop_grace", 10000);
 	w->wait_ms = config_duration_ms(cfg, sec, "claim_wait", 1000);

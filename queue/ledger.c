@@ -34,9 +34,11 @@
 
 #include <sqlite3.h>
 
+#include "catalog.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "policy.h"
 
 #define LEDGER_COLS                                                                                \
 	"id, incident, job, step, step_key, kind, plan, action, params, argv, target, state, "     \
@@ -541,6 +543,64 @@ static enum handle_rc ledger_ask(struct queue *q, const struct wire_msg *m, cJSO
 	return HANDLE_REPLY;
 }
 
+/*
+ * Who answers, judged like an approval (queue/handle.c approver_of): a chat
+ * user only through opsbot-bot (the queue's own account), "cli" as the
+ * peer's local account whatever the user field says; the person must be in
+ * the policy and allowed to approve `action`.  1 with person/user set, or 0
+ * with why.
+ */
+static int ledger_who(const struct queue *q, const struct wire_msg *m, const char *action,
+                      const char **user, const char **person, char *why, size_t whylen)
+{
+	const char *surface = json_str(m->root, "surface");
+	const struct handle_peer *p = q->peer;
+	int service = !p || p->kind == PEER_SERVICE;
+	*user = json_str(m->root, "user");
+	*person = NULL;
+	if (strcmp(surface, "cli") != 0) {
+		if (!service) {
+			snprintf(
+			    why, whylen,
+			    "only opsbot-bot may answer for a %s user; opsbotctl answers as your "
+			    "local account",
+			    surface);
+			return 0;
+		}
+	} else if (p) {
+		if (!p->account[0]) {
+			snprintf(why, whylen,
+			         "the queue could not tell which local account sent this");
+			return 0;
+		}
+		*user = p->account; /* the socket says who; the field is a claim */
+	}
+	if (!q->pol) {
+		snprintf(why, whylen,
+		         "no approval policy is loaded ([queue] policy), so nobody can answer");
+		return 0;
+	}
+	const char *kind = strcmp(surface, "cli") ? surface : "unix";
+	*person = policy_person_of(q->pol, kind, *user);
+	if (!*person) {
+		snprintf(why, whylen, "%s %s is not a person in the approval policy",
+		         strcmp(surface, "cli") ? surface : "local account", *user);
+		return 0;
+	}
+	struct policy_approval ap;
+	const struct catalog_action *a = q->cat ? catalog_find(q->cat, action) : NULL;
+	if (a)
+		policy_approval_for(q->pol, a, &ap);
+	else
+		policy_default_approval(q->pol, &ap);
+	char pwhy[300];
+	if (!policy_person_may_approve(q->pol, &ap, action, *person, NULL, pwhy, sizeof(pwhy))) {
+		snprintf(why, whylen, "%s may not answer for %s: %s", *person, action, pwhy);
+		return 0;
+	}
+	return 1;
+}
+
 static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
@@ -603,11 +663,17 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 			                        (long long)json_int(row, "step", 0), cur);
 		goto done;
 	}
+	const char *person;
+	char nwhy[400];
+	if (!ledger_who(q, m, json_str(row, "action"), &user, &person, nwhy, sizeof(nwhy))) {
+		*reply = wire_reply_err(m, "forbidden", "%s; nothing was recorded", nwhy);
+		goto done;
+	}
 	const char *newstate = !strcmp(decision, "retry")  ? "unknown"
 	                       : !strcmp(decision, "skip") ? "skipped"
 	                                                   : "aborted";
 	char who[300];
-	snprintf(who, sizeof(who), "%s (%s)", user, surface);
+	snprintf(who, sizeof(who), "%s (%s %s)", person, surface, user);
 	sqlite3_stmt *st = ledger_prep(q, "UPDATE action_ledger SET state = ?2, decision = ?3,"
 	                                  " decided_by = ?4, finished_ms = ?5 WHERE step_key = ?1");
 	if (!st) {
@@ -632,6 +698,7 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 	json_add_str(d, "action", action);
 	json_add_str(d, "decision", decision);
 	json_add_str(d, "user", user);
+	json_add_str(d, "person", person);
 	json_add_str(d, "surface", surface);
 	if (rc == 0)
 		rc = q_event(q, in.id, WIRE_EV_ACTION_DECIDED, d);
@@ -647,7 +714,7 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		    why, sizeof(why),
 		    "aborted by %s: step %lld (%s) may or may not have run; nothing more runs, "
 		    "check the target by hand",
-		    user, (long long)step, action);
+		    person, (long long)step, action);
 		if (have == 1 && !strcmp(j.state, "held"))
 			rc = store_job_set(q->st, job, "cancelled", NULL, why, -1, q->now);
 		enum state_id s;
@@ -673,8 +740,10 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		out = HANDLE_STORE_ERR;
 		goto done;
 	}
-	log_info("event=ledger_decided incident=%lld step_key=%s decision=%s user=%s surface=%s",
-	         (long long)in.id, log_q(step_key), decision, log_q(user), log_q(surface));
+	log_info("event=ledger_decided incident=%lld step_key=%s decision=%s person=%s user=%s "
+	         "surface=%s",
+	         (long long)in.id, log_q(step_key), decision, log_q(person), log_q(user),
+	         log_q(surface));
 	cJSON_Delete(row);
 	row = NULL;
 	if (ledger_get(q, step_key, &row) < 0) {
@@ -717,6 +786,17 @@ static enum handle_rc ledger_list(struct queue *q, const struct wire_msg *m, cJS
 	*reply = wire_reply_ok(m);
 	json_add(*reply, "items", items);
 	return HANDLE_REPLY;
+}
+
+int ledger_new_round(struct queue *q, int64_t incident)
+{
+	sqlite3_stmt *st =
+	    ledger_prep(q, "UPDATE approvals SET decision = 'approve (earlier round)'"
+	                   " WHERE incident = ?1 AND decision = 'approve'");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, incident);
+	return ledger_run(q, st);
 }
 
 enum handle_rc ledger_handle(struct queue *q, const struct wire_msg *m, cJSON **reply)

@@ -18,6 +18,13 @@
 /* One ledger request; *reply belongs to the caller. */
 enum handle_rc ledger_handle(struct queue *q, const struct wire_msg *m, cJSON **reply);
 
+/*
+ * A new round (verifying -> planning): approvals given in earlier rounds no
+ * longer count, even when the planner proposes the same plan (hash) again;
+ * they stay in the approvals table as "approve (earlier round)".  0 or -1.
+ */
+int ledger_new_round(struct queue *q, int64_t incident);
+
 /* handle.c: store an event and publish it after COMMIT (takes data). */
 int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data);
 /* handle.c: one checked transition with its incident.stage event (in is not saved). */

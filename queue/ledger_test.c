@@ -13,16 +13,31 @@
 
 #include <cmocka.h>
 
+#include "catalog.h"
 #include "handle.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "policy.h"
 #include "state.h"
 #include "wire.h"
+
+/* Who may answer "may or may not have run" is judged against a policy. */
+static const char *const test_catalog =
+    "[action touch]\ndescription = d\nrun = scripts/actions/touch.sh {name}\n"
+    "param = name pattern [a-z][a-z0-9-]{0,39}\nrisk = low\nidempotent = no\n";
+static const char *const test_policy =
+    "[policy]\napprovers = sre\ndistinct_approvers = 1\nrequester_may_approve = yes\n"
+    "approval_expiry = 30m\ntimezone = UTC\n"
+    "[person bob]\nslack = U0BOB\n[person carol]\ndiscord = 200000000000000003\n"
+    "[person eve]\nslack = U0EVE\n"
+    "[group sre]\nmembers = bob, carol\n";
 
 struct lfx {
 	char dir[64], path[128];
 	struct queue q;
+	struct catalog *cat;
+	struct policy *pol;
 	cJSON *last;
 	cJSON *events; /* names of events published by the last request */
 };
@@ -46,6 +61,11 @@ static int lfx_setup(void **state)
 	                                .stages = (1u << STAGE_EXECUTE) | (1u << STAGE_VERIFY)};
 	f->q.outbox = cJSON_CreateArray();
 	f->q.now = f->q.started_ms = 1000000;
+	if (catalog_parse("t.conf", test_catalog, &f->cat, err, sizeof(err)) < 0 ||
+	    policy_parse("p.conf", test_policy, f->cat, &f->pol, err, sizeof(err)) < 0)
+		fail_msg("test catalog/policy: %s", err);
+	f->q.cat = f->cat;
+	f->q.pol = f->pol;
 	*state = f;
 	return 0;
 }
@@ -54,6 +74,8 @@ static int lfx_teardown(void **state)
 {
 	struct lfx *f = *state;
 	store_close(f->q.st);
+	policy_free(f->pol);
+	catalog_free(f->cat);
 	cJSON_Delete(f->q.outbox);
 	cJSON_Delete(f->last);
 	cJSON_Delete(f->events);
@@ -295,11 +317,21 @@ static void test_ask_and_decide(void **state)
 
 #define DECIDE                                                                                     \
 	"\"type\":\"ledger\",\"op\":\"decide\",\"step_key\":\"a1\",\"decision\":\"%s\","           \
-	"\"user\":\"bob\",\"surface\":\"slack\"%s"
+	"\"user\":\"U0BOB\",\"surface\":\"slack\"%s"
 	char buf[400];
 	snprintf(buf, sizeof(buf), DECIDE, "skip", "");
 	call(f, id + 7, "%s", buf);
 	want_err(f, "not_found", NULL, "decide through another incident");
+	/* someone the policy does not know, or who may not approve, changes nothing */
+	call(f, id,
+	     "\"type\":\"ledger\",\"op\":\"decide\",\"step_key\":\"a1\",\"decision\":\"skip\","
+	     "\"user\":\"U0MALLORY\",\"surface\":\"slack\"");
+	want_err(f, "forbidden", "slack U0MALLORY is not a person in the approval policy",
+	         "decide by a stranger");
+	call(f, id,
+	     "\"type\":\"ledger\",\"op\":\"decide\",\"step_key\":\"a1\",\"decision\":\"skip\","
+	     "\"user\":\"U0EVE\",\"surface\":\"slack\"");
+	want_err(f, "forbidden", "eve may not answer for touch", "decide by a non-approver");
 	snprintf(buf, sizeof(buf), DECIDE, "retry", ",\"key\":\"click-1\"");
 	call(f, id, "%s", buf);
 	want_ok(f, "decide retry");
@@ -312,7 +344,8 @@ static void test_ask_and_decide(void **state)
 	assert_int_equal(cJSON_GetArraySize(f->events), 0);
 	snprintf(buf, sizeof(buf), DECIDE, "abort", "");
 	call(f, id, "%s", buf);
-	want_err(f, "wrong_state", "already decided: retry by bob (slack)", "a second decision");
+	want_err(f, "wrong_state", "already decided: retry by bob (slack U0BOB)",
+	         "a second decision");
 	/* retry lets the new holder run it again */
 	call(f, 0, "\"type\":\"claim\",\"kinds\":[\"execute\"],\"worker\":\"w3\",\"wait_ms\":0");
 	char lease3[64];
@@ -341,7 +374,7 @@ static void test_ask_and_decide(void **state)
 	want_err(f, "lease_lost", NULL, "begin while the job is held");
 	call(f, id,
 	     "\"type\":\"ledger\",\"op\":\"decide\",\"step_key\":\"a1\",\"decision\":\"abort\","
-	     "\"user\":\"carol\",\"surface\":\"discord\"");
+	     "\"user\":\"200000000000000003\",\"surface\":\"discord\"");
 	want_ok(f, "abort");
 	assert_string_equal(json_str(f->last, "state"), "failed");
 	assert_string_equal(row_state(f), "aborted");
@@ -362,6 +395,11 @@ static void test_verifying_to_planning(void **state)
 	     "\"type\":\"submit\",\"what\":\"incident\",\"spec\":{\"title\":\"t\","
 	     "\"service\":\"checkout\",\"severity\":\"high\",\"source\":\"cli\"}");
 	int64_t id = json_int(f->last, "incident", 0);
+	/* an approval of this round, which must not count in the next one */
+	assert_int_equal(store_begin(f->q.st), 0);
+	assert_int_equal(store_approval_insert(f->q.st, id, "h", "U0BOB", "slack", "approve", 1),
+	                 0);
+	assert_int_equal(store_commit(f->q.st), 0);
 	const char *kinds[] = {"plan", "execute", "verify"};
 	const char *results[] = {
 	    "{\"plan\":{\"hash\":\"h\",\"steps\":[]},\"needs_approval\":false}",
@@ -383,6 +421,11 @@ static void test_verifying_to_planning(void **state)
 	assert_int_equal(store_incident_get(f->q.st, id, &in), 1);
 	assert_string_equal(in.state, "planning");
 	store_incident_clear(&in);
+	cJSON *appr = json_new_array();
+	assert_int_equal(store_approvals_list(f->q.st, id, "h", appr), 0);
+	assert_string_equal(json_str(cJSON_GetArrayItem(appr, 0), "decision"),
+	                    "approve (earlier round)");
+	cJSON_Delete(appr);
 	/* the new plan job carries what verification learned */
 	call(f, 0, "\"type\":\"claim\",\"kinds\":[\"plan\"],\"worker\":\"w\",\"wait_ms\":0");
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(

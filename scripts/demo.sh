@@ -286,10 +286,18 @@ if [ "$state" = awaiting_approval ]; then
     '[.items[] | select(.incident == $id and .name == "plan.proposed")] | last | .data.plan.hash // empty')
   if [ -n "$hash" ]; then
     say "Bob approves the plan"
-    echo "  \$ opsbotctl approve $id --plan $hash --user U0BOB"
+    echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0BOB"
     echo "  (Approve and Reject buttons in the thread come with the approvals work;"
     echo "   today a teammate approves from the command line, checked against the plan hash.)"
-    ctl approve "$id" --plan "$hash" --user U0BOB >/dev/null || die "approve was refused"
+    ctl --json approve "$id" --plan "$hash" --as slack:U0BOB >"$DEMO/approve.json" ||
+      die "approve was refused: $(jq -r .message "$DEMO/approve.json" 2>/dev/null)"
+    if [ "$(jq -r .state "$DEMO/approve.json")" = awaiting_approval ]; then
+      say "Carol approves too ($(jq -r '"\(.have) of \(.need)"' "$DEMO/approve.json") so far)"
+      echo "  (config/policy.conf: high-risk steps need two sre-leads, and never Alice,"
+      echo "   who opened the incident; the queue counts people, not clicks.)"
+      echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0CAROL"
+      ctl approve "$id" --plan "$hash" --as slack:U0CAROL >/dev/null || die "Carol's approve was refused"
+    fi
     follow
   fi
 fi

@@ -5,12 +5,23 @@
 # the user, the recorded approval appears in the thread, and the decision
 # buttons are taken off once the incident leaves awaiting_approval.  Test workers
 # (their results say so) stand in for detect, retrieve and plan.
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
 t_setup
+# The queue judges the click: Discord user 88000 is carol, an approver.
+cat > "$T/policy.conf" <<'CONF'
+[policy]
+auto_risk = low
+approvers = ops
+[person carol]
+discord = 88000
+[group ops]
+members = carol
+CONF
 cat > "$T/plan.json" <<'JSON'
 {"plan":{"id":"p1","hash":"h-test-1","planner":"test-worker",
- "steps":[{"action":"restart","params":{"service":"checkout"},"risk":"low",
+ "steps":[{"action":"restart_service","params":{"service":"checkout"},"risk":"medium",
  "rationale":"test worker step","citations":[],"approval":"required"}],"notes":[]},
  "needs_approval":true,"summary":"test worker plan: restart checkout"}
 JSON
@@ -21,6 +32,8 @@ listen = ipc://$T/var/run/q.ipc
 events = ipc://$T/var/run/ev.ipc
 db = $T/var/opsbot.db
 sync = normal
+policy = $T/policy.conf
+catalog = $REPO/config/actions.conf
 [pipeline]
 stages = detect retrieve plan execute
 [test-worker]
@@ -44,7 +57,7 @@ d_msgs "$TH" | jq -r --arg id "$PM" '.[] | select(.id == $id) | .components[0].c
 d_get "/_fake/channels/$TH/messages" | grep -q 'restart' || t_fail "plan step not listed"
 t_wait "awaiting approval in the embed" d_state_is "$TH" 'awaiting\_approval'
 
-cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH\",\"message_id\":\"$PM\",\"custom_id\":\"ob:1:approve:h-test-1\",\"user\":{\"id\":\"88\",\"username\":\"carol\"}}") || t_fail "click approve"
+cl=$(d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH\",\"message_id\":\"$PM\",\"custom_id\":\"ob:1:approve:h-test-1\",\"user\":{\"id\":\"88000\",\"username\":\"carol\"}}") || t_fail "click approve"
 cid=$(echo "$cl" | jq -r .id)
 t_wait "click acknowledged" d_answered "$cid" 6
 t_wait "approval recorded in the thread" d_has "$TH" 'approve by carol'

@@ -18,7 +18,7 @@ t_cleanup_orphans() { local p; for p in $(cat "$T/runs.log.pids" 2>/dev/null); d
 # crash NAME: approve the current incident and SIGKILL the executor while step 1 runs.
 crash_mid_step() {
   local id=$1 name=$2
-  ctl approve "$id" --plan "$(plan_hash "$id")" --user alice >/dev/null || t_fail "approve $id"
+  ctl approve "$id" --plan "$(plan_hash "$id")" >/dev/null || t_fail "approve $id"
   t_wait "step 1 of $id started" eval '[ "$(runs "slow $name")" -ge 1 ]'
   kill -9 "$PID_exec"
   wait "$PID_exec" 2>/dev/null
@@ -61,7 +61,7 @@ r1=$(rpc ledger "{\"op\":\"decide\",\"step_key\":\"$key\",\"decision\":\"retry\"
 [ "$(jq -r .ok <<<"$r1")" = true ] || t_fail "decide retry: $r1"
 r2=$(rpc ledger "{\"op\":\"decide\",\"step_key\":\"$key\",\"decision\":\"retry\",\"user\":\"U0BOB\",\"surface\":\"slack\",\"key\":\"click-1\"}" "$id")
 [ "$(jq -r .duplicate <<<"$r2")" = true ] || t_fail "the same click again: $r2"
-r3=$(rpc ledger "{\"op\":\"decide\",\"step_key\":\"$key\",\"decision\":\"abort\",\"user\":\"U0CAROL\",\"surface\":\"discord\"}" "$id")
+r3=$(rpc ledger "{\"op\":\"decide\",\"step_key\":\"$key\",\"decision\":\"abort\",\"user\":\"200000000000000003\",\"surface\":\"discord\"}" "$id")
 [ "$(jq -r .error <<<"$r3")" = wrong_state ] || t_fail "a different answer after retry: $r3"
 # A step of another incident cannot be answered through this one.
 r4=$(rpc ledger "{\"op\":\"decide\",\"step_key\":\"$key\",\"decision\":\"skip\",\"user\":\"U0BOB\",\"surface\":\"slack\"}" 1)

@@ -17,8 +17,8 @@ hash=$(plan_hash "$id")
 [ "$(runs touch)" = 0 ] || t_fail "an action ran before approval: $(cat runs.log)"
 
 # The same approval twice (a retried click): one run of each step.
-ctl approve "$id" --plan "$hash" --user alice >appr1.out 2>&1 || t_fail "approve: $(cat appr1.out)"
-ctl approve "$id" --plan "$hash" --user alice >appr2.out 2>&1
+ctl approve "$id" --plan "$hash" >appr1.out 2>&1 || t_fail "approve: $(cat appr1.out)"
+ctl approve "$id" --plan "$hash" >appr2.out 2>&1
 grep -q "not awaiting approval" appr2.out || t_fail "second approve: got '$(cat appr2.out)' want a refusal"
 t_wait "incident $id resolved" eval '[ "$(state '"$id"')" = resolved ]'
 [ "$(runs 'touch alpha')" = 1 ] || t_fail "step 1 ran $(runs 'touch alpha') times, want 1: $(cat runs.log)"
@@ -57,9 +57,9 @@ ev "$id" job.finished | jq -se 'map(select(.kind == "verify"))[0].result.ok == t
 exec_plan "$T/plan.json" touch '{"name":"race"}'
 exec_incident; id=$ID
 hash=$(plan_hash "$id")
-ctl approve "$id" --plan "$hash" --user alice >race1.out 2>&1 &
+ctl approve "$id" --plan "$hash" >race1.out 2>&1 &
 p1=$!
-ctl approve "$id" --plan "$hash" --user bob >race2.out 2>&1 &
+ctl approve "$id" --plan "$hash" >race2.out 2>&1 &
 p2=$!
 wait $p1; r1=$?; wait $p2; r2=$?
 [ $((r1 + r2)) = 1 ] || t_fail "racing approvals: exits $r1 and $r2, want one 0 and one 1 ($(cat race1.out race2.out))"

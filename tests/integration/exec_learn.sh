@@ -23,7 +23,7 @@ verify = scripts/actions/check.sh {service}
 env = RUNS_LOG, BROKEN_DIR
 match = latency, p99, slow
 CONF
-cat > "$T/policy.conf" <<'CONF'
+cat > "$T/policy.conf" <<CONF
 [policy]
 auto_risk = low
 approvers = sre
@@ -33,8 +33,10 @@ approval_expiry = 30m
 timezone = UTC
 [person alice]
 slack = U0ALICE01
+[person me]
+unix = $(id -un)
 [group sre]
-members = alice
+members = alice, me
 CONF
 cat >> "$T/opsbot.conf" <<CONF
 [plan]
@@ -56,7 +58,7 @@ submit() {
   t_wait "incident $ID awaits approval" eval '[ "$(state '"$ID"')" = awaiting_approval ]'
   [ "$(ctl --json show "$ID" | jq -r '.incident.results.plan.plan.steps[0].action')" = bump ] ||
     t_fail "the planner proposed $(ctl --json show "$ID" | jq -c '.incident.results.plan.plan.steps')"
-  ctl approve "$ID" --plan "$(plan_hash "$ID")" --user alice >/dev/null || t_fail "approve $ID"
+  ctl approve "$ID" --plan "$(plan_hash "$ID")" >/dev/null || t_fail "approve $ID"
 }
 submit
 t_wait "incident $ID resolved" eval '[ "$(state '"$ID"')" = resolved ]'

@@ -175,6 +175,25 @@ idempotent = yes
 cooldown = 1h
 env = RUNS_LOG
 CONF
+  # The approval policy: the account running the test is person "me"; bob
+  # and carol answer through chat (a request from the queue's own account
+  # may name them, as opsbot-bot does).
+  cat > "$T/policy.conf" <<CONF
+[policy]
+approvers = sre
+distinct_approvers = 1
+requester_may_approve = yes
+approval_expiry = 30m
+timezone = UTC
+[person me]
+unix = $(id -un)
+[person bob]
+slack = U0BOB
+[person carol]
+discord = 200000000000000003
+[group sre]
+members = me, bob, carol
+CONF
   cat > "$T/opsbot.conf" <<CONF
 [queue]
 listen = $QURL
@@ -182,6 +201,8 @@ events = $EVURL
 db = $T/var/opsbot.db
 max_attempts = 10
 retry_base = 100ms
+policy = $T/policy.conf
+catalog = $T/actions.conf
 [pipeline]
 stages = plan execute verify
 [test-worker]

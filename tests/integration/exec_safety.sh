@@ -20,7 +20,7 @@ t_start exec env EXEC_TEST_TOKEN=s3cr3t-value-4242 EXEC_TEST_PLAIN=visible-value
   EXEC_TEST_OTHER=never-passed SLACK_BOT_TOKEN=xoxb-1111-2222-abcdefabcdef \
   opsbot-exec -c "$T/opsbot.conf"
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
-approve() { ctl approve "$1" --plan "$(plan_hash "$1")" --user alice >/dev/null || t_fail "approve $1"; }
+approve() { ctl approve "$1" --plan "$(plan_hash "$1")" >/dev/null || t_fail "approve $1"; }
 
 # --- timeout: SIGTERM ignored, so SIGKILL; the child in the group dies too.
 exec_plan "$T/plan.json" stubborn '{}'
@@ -68,8 +68,16 @@ for bad in '; rm -rf /' '$(touch /tmp/pwned-exec)' '`touch /tmp/pwned-exec`' $'o
     t_fail "injection $(printf %q "$bad"): reason $(jq -r .output <<<"$row")"
   [ "$(jq -c .argv <<<"$row")" = "[]" ] || t_fail "a refused step has an argv: $row"
 done
-# Unknown parameter, unknown action, wrong type for an int, leading '-' in a free-text pattern.
-for spec in 'touch {"name":"ok","extra":"x"}' 'rm {"path":"/"}' 'args {"word":"hello","n":"1"}' \
+# An action outside the catalog: the queue refuses to approve it, opsbot-exec
+# would refuse it too (dry run).
+exec_plan "$T/plan.json" rm '{"path":"/"}'
+exec_incident; id=$ID
+ctl dryrun "$id" >dry.out 2>&1 && t_fail "dry run of rm accepted: $(cat dry.out)"
+grep -q "step 1 rm: refused: not in the action catalog" dry.out || t_fail "dry run of rm: $(cat dry.out)"
+ctl approve "$id" --plan "$(plan_hash "$id")" >appr.out 2>&1 && t_fail "a plan naming rm was approved"
+grep -q "not in the action catalog" appr.out || t_fail "approve of rm: $(cat appr.out)"
+# Unknown parameter, wrong type for an int, leading '-' in a free-text pattern.
+for spec in 'touch {"name":"ok","extra":"x"}' 'args {"word":"hello","n":"1"}' \
   'args {"word":"-x","n":1}' 'args {"word":"hello","n":9}' 'args {"word":"hello","n":1,"mode":"c"}'; do
   exec_plan "$T/plan.json" ${spec%% *} "${spec#* }"
   exec_incident; id=$ID

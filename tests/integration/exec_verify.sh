@@ -45,7 +45,7 @@ PY
 }
 metrics gone
 exec_start
-approve() { ctl approve "$1" --plan "$(plan_hash "$1")" --user alice >/dev/null || t_fail "approve $1"; }
+approve() { ctl approve "$1" --plan "$(plan_hash "$1")" >/dev/null || t_fail "approve $1"; }
 
 # --- 1. The check keeps failing: rollback, replan, a second round, then failed.
 touch "$T/broken/bad"
