@@ -32,11 +32,26 @@ cat > "$T/plan.json" <<'JSON'
           {"action":"noop","params":{"reason":"again"},"risk":"low","rationale":"bench","citations":[],"approval":"required"}],
  "notes":[]},"needs_approval":true,"summary":"bench plan"}
 JSON
+# The queue judges approvals: the account running the bench is its approver.
+cat > "$T/policy.conf" <<CONF
+[policy]
+approvers = ops
+distinct_approvers = 1
+requester_may_approve = yes
+approval_expiry = 30m
+timezone = UTC
+[person me]
+unix = $(id -un)
+[group ops]
+members = me
+CONF
 cat > "$T/opsbot.conf" <<CONF
 [queue]
 listen = ipc://$T/var/run/q.ipc
 events = ipc://$T/var/run/ev.ipc
 db = $T/var/opsbot.db
+policy = $T/policy.conf
+catalog = $T/actions.conf
 [pipeline]
 stages = plan execute
 [test-worker]
@@ -57,6 +72,6 @@ done
 "$BIN/opsbot-exec" -c opsbot.conf 2>exec.log & PIDS+=($!)
 if ! "$BIN/exec_bench" "ipc://$T/var/run/q.ipc" "ipc://$T/var/run/ev.ipc" "$N"; then
   echo "exec bench failed; last lines of the logs:" >&2
-  tail -5 queue.log exec.log plan.log >&2
+  tail -n 5 queue.log exec.log plan.log >&2
   exit 1
 fi
