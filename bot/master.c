@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "defaults.h"
 #include "config.h"
 #include "daemons.h"
 #include "json.h"
@@ -72,7 +73,7 @@
 #include "wire.h"
 
 #define MASTER_DEFAULT_CONFIG "config/opsbot.conf"
-#define MASTER_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
+#define MASTER_DEFAULT_QUEUE  DEF_QUEUE_URL
 #define MASTER_STATUS_FILE    "opsbot-master.json"
 #define MASTER_PID_FILE       "opsbot.pid"
 

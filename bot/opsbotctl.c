@@ -64,6 +64,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
+#include "severity.h"
+#include "submit.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -72,9 +75,9 @@
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
-#define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
-#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
-#define CTL_TIMEOUT_MS     3000
+#define CTL_DEFAULT_QUEUE  DEF_QUEUE_URL
+#define CTL_DEFAULT_EVENTS DEF_EVENTS_URL
+#define CTL_TIMEOUT_MS     DEF_CTL_TIMEOUT_MS
 #define CTL_FILE_MAX       (1 << 20)
 
 enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_DOWN = 3 };
@@ -750,7 +753,7 @@ static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_
 
 static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
-	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
+	const char *service = NULL, *title = NULL, *severity = SEVERITY_DEFAULT, *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
 	for (int i = 1; i < argc; i++) {
@@ -806,13 +809,12 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			        "opsbotctl: submit needs --service and --title (or --file)\n");
 			return CTL_USAGE;
 		}
-		spec = json_new_object();
-		json_add_str(spec, "title", title);
-		json_add_str(spec, "service", service);
-		json_add_str(spec, "severity", severity);
-		json_add_str(spec, "source", "cli");
-		if (summary)
-			json_add_str(spec, "summary", summary);
+		struct submit_incident si = {.title = title,
+		                             .service = service,
+		                             .severity = severity,
+		                             .source = "cli",
+		                             .summary = summary};
+		spec = submit_spec_new(&si);
 	}
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");

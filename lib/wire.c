@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 
 enum wire_jtype { J_STR, J_INT, J_BOOL, J_OBJ, J_ARR, J_ANY };
 
@@ -34,7 +35,7 @@ struct wire_field {
 };
 
 static const char *const w_what_submit[] = {"incident", "job", NULL};
-static const char *const w_severity[] = {"critical", "high", "medium", "low", "info", NULL};
+#define w_severity severity_names /* lib/severity.h: the one table */
 static const char *const w_source[] = {"slack", "discord", "alertmanager", "generic", "watch",
                                        "cli",   NULL};
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -39,7 +40,7 @@
 #include "timeutil.h"
 #include "wire.h"
 
-#define WORKER_DEFAULT_QUEUE "ipc://var/run/opsbot-queue.ipc"
+#define WORKER_DEFAULT_QUEUE DEF_QUEUE_URL
 #define WORKER_RETRY_MIN_MS  100
 #define WORKER_RETRY_MAX_MS  5000
 #define WORKER_CALL_MS       5000 /* timeout of one heartbeat/complete/fail call */

@@ -13,10 +13,11 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 #include "timeutil.h"
 #include "watch.h"
 
-static const char *const job_severities[] = {"critical", "high", "medium", "low", "info", NULL};
+#define job_severities severity_names /* lib/severity.h: the one table */
 
 int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 {
