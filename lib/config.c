@@ -496,6 +496,7 @@ static const char *const config_known_sections[] = {
     "detect",      /* opsbot-detect */
     "discord",     /* opsbot-bot */
     "email",       /* opsbot-report: the mail relay */
+    "exec",        /* opsbot-exec */
     "freeze",      /* policy.conf */
     "group",       /* policy.conf */
     "hooks",       /* opsbot-bot intake */

@@ -15,11 +15,9 @@ D=$(cd "$(dirname "$0")" && pwd)
 . "$D/exec_lib.sh"
 exec_t_setup
 [ -x "$OPSBOT_BIN/opsbot-detect" ] || t_skip "opsbot-detect is not built"
-exec_setup "verify_window = 1500ms
-verify_interval = 100ms
-max_rounds = 2"
-# The re-check's metrics source (read by opsbot-detect analyze).
-sed -i 's/^recheck = no$/recheck = yes/' "$T/opsbot.conf"
+exec_setup "max_rounds = 2"
+# A longer window than exec_setup's, and the re-check on (a key may be set once).
+sed -i 's/^recheck = no$/recheck = yes/; s/^verify_window = 1s$/verify_window = 1500ms/' "$T/opsbot.conf"
 cat >> "$T/opsbot.conf" <<CONF
 [source m]
 type = csv
