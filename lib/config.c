@@ -512,7 +512,8 @@ static const char *const config_known_sections[] = {
     "replicas",    /* worker replicas */
     "report",      /* opsbot-report */
     "retrieve",    /* opsbot-retrieve */
-    "services",    /* opsbot-detect */
+    "services",    /* opsbot-detect, the queue's alert grouping */
+    "sim",         /* opsbot-sim, the simulated system */
     "slack",       /* opsbot-bot */
     "source",      /* opsbot-detect sources */
     "test-worker", /* tests' worker */
