@@ -642,6 +642,8 @@ if [ $SIMULATOR = 1 ]; then
   others=$(ctl --json incidents 2>/dev/null | jq -r --argjson id "$id" \
     '[.items[] | select(.source == "watch" and .id != $id) | "\(.id) (\(.service))"] | join(", ")')
   [ -n "$others" ] && echo "  The watch also opened incident(s) $others: the same fault seen from the services that call $fsvc."
+  sick=$(sim_get /control/state | jq -r '[.services[] | select(.healthy | not) | .name] | join(", ")')
+  [ -n "$sick" ] && echo "  Still unhealthy: $sick. The watch's incidents for them stay open; a person (or the next plan) takes it from here."
 fi
 # The report stage's files (opsbot-report), when this build has it: the PDF
 # is written once the incident is resolved, then the email leaves.
