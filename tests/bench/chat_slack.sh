@@ -29,11 +29,12 @@
 # Env: CHAT_SLACK_N (1000), ROUNDS (3).  Needs no dataset.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../integration/slack_lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
 N=${CHAT_SLACK_N:-1000}
 ROUNDS=${ROUNDS:-3}
 T_DEADLINE=180
 BOLT_DIR=$SRC/tests/sdk/bench
-t_setup
+bench_setup
 ROOT=$T
 
 # The queue runs with the durable setting users get by default, whatever

@@ -27,6 +27,10 @@ Figures:
   lost                         notifications refused by the bot (non-2xx)
                                plus those whose incident never became
                                visible before the deadline
+  visible                      incidents whose parent was seen in time
+  hook_answer_p50/p99_ms       webhook POST -> the bot's HTTP answer
+  send_late_p99_ms             how far behind schedule the sender fell
+                               (16 senders; late when answers are slow)
 """
 import concurrent.futures
 import hashlib
@@ -132,10 +136,13 @@ def main():
         try:
             code, resp = http("POST", bot + "/hooks/alertmanager", body, headers)
             r = json.loads(resp or b"{}")
+            if not isinstance(r, dict):
+                r = {}
         except Exception as e:  # refused, reset, timeout: counted as lost
             code, r = 0, {"error": str(e)}
+        answer_ms = (time.time_ns() // 1000 - sent_us) / 1000
         with lock:
-            results[i] = {"sent_us": sent_us, "code": code, "incident": r.get("incident"),
+            results[i] = {"sent_us": sent_us, "answer_ms": answer_ms, "code": code, "incident": r.get("incident"),
                           "created": r.get("created"), "late_ms": (sent_us / 1e6 - at) * 1000}
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
@@ -179,6 +186,7 @@ def main():
                if not (200 <= r["code"] < 300) or r["incident"] not in seen)
     refused = sum(1 for r in results if not (200 <= r["code"] < 300))
     late = sorted(r["late_ms"] for r in results)
+    answer = sorted(r["answer_ms"] for r in results)
     with open(os.path.join(out, "storm-results.json"), "w") as f:
         json.dump({"results": results, "stats": stats}, f)
     print(json.dumps({
@@ -191,6 +199,7 @@ def main():
         "api_calls": sum(int(v) for v in calls.values()),
         "rate_limited": int(stats.get("rate_limited", 0)) + int(stats.get("served_429", 0)),
         "lost": lost, "refused": refused,
+        "hook_answer_p50_ms": pct(answer, 50), "hook_answer_p99_ms": pct(answer, 99),
         "send_late_p99_ms": round(late[min(int(len(late) * 0.99), len(late) - 1)], 1),
         "waited_s": round(waited, 1), "deadline_s": deadline_s,
     }, separators=(",", ":")))
