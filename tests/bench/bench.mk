@@ -14,3 +14,6 @@ bench-storm: $(B)/bin/fake-slack $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 .PHONY: soak
 soak: $(B)/bin/opsbot $(B)/bin/fake-slack $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash tests/bench/soak.sh
+
+# The storm bench end to end on a small storm, limits lifted (~10 s).
+INTEG_TESTS += tests/bench/storm_smoke.sh

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench_lib.sh: helpers for the stack benchmarks (storm.sh, soak.sh); source
 # after tests/lib.sh.
 #

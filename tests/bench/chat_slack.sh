@@ -82,7 +82,6 @@ inject() {
 }
 all_acked() { fs_get /control/stats | jq -e --argjson n "$N" '.acked >= $n' >/dev/null; }
 all_posted() { fs_get /control/stats | jq -e --argjson n "$N" '.acked >= $n and .messages >= 2 * $n' >/dev/null; }
-rss_of() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # stop this round's processes (by the PIDs t_start recorded) and wait for them
 stop_pids() {
   local p
@@ -110,7 +109,7 @@ opsbot_round() {
   inject
   t_wait "every command acked and every parent posted" all_posted
   local rss
-  rss=$(rss_of "$PID_bot")
+  rss=$(rss_mb "$PID_bot")
   fs_get /control/envelopes >"$T/envs.json"
   fs_get "/control/messages?channel=$CH" >"$T/msgs.json"
   stop_pids "$PID_bot" "$PID_queue" "$PID_fake_slack"
@@ -138,7 +137,7 @@ bolt_round() {  # bolt_round ROUND MODE
   inject
   t_wait "Bolt acked every command" all_acked
   local rss store
-  rss=$(rss_of "$PID_bolt")
+  rss=$(rss_mb "$PID_bolt")
   store=$(jq -r .store "$T/var/run/bolt.ready")
   fs_get /control/envelopes >"$T/envs.json"
   stop_pids "$PID_bolt" "$PID_fake_slack"

@@ -17,7 +17,9 @@
 # (storm_drive.py says what each means).  A new incident still not visible
 # DEADLINE (300) seconds after the last send counts as lost, and a
 # percentile that falls on one is null.
-# Quick run: ALERTS=100 DURATION=10 make bench BENCH=storm.  Needs no dataset.
+# Quick run: ALERTS=100 DURATION=10 make bench BENCH=storm.  STORM_LIMITS=off
+# lifts the posting limits on both sides (storm_smoke.sh, in make test).
+# Needs no dataset.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/bench_lib.sh"
 export SLACK_BOT_TOKEN=xoxb-fake SLACK_APP_TOKEN=xapp-fake
@@ -26,10 +28,13 @@ CH=C0INCIDENT
 bench_setup
 T_DEADLINE=30
 
-t_start fake-slack fake-slack --port-file "$T/var/run/fs.port"
+limits=()
+[ "${STORM_LIMITS:-on}" = off ] && limits=(--post-rate 0)
+t_start fake-slack fake-slack --port-file "$T/var/run/fs.port" "${limits[@]}"
 t_wait "fake-slack port" test -s "$T/var/run/fs.port"
 FS_PORT=$(cat "$T/var/run/fs.port")
 shipped_conf "$FS_PORT" >"$T/opsbot.conf"
+[ "${STORM_LIMITS:-on}" = off ] && printf '[slack]\nchannel_rate = 0\nmethod_limits = no\n' >>"$T/opsbot.conf"
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 t_wait "queue socket" test -S "$T/var/run/opsbot-queue.ipc"
 t_start bot opsbot-bot -c "$T/opsbot.conf"

@@ -192,6 +192,7 @@ def main():
     print(json.dumps({
         "bench": "storm", "alerts": alerts, "duration_s": duration, "services": services,
         "incidents": len(first_sent),
+        "services_hit": len({svc for _, svc, _, _ in plan}),
         "new_incident_visible_p50_ms": pct(lat, 50),
         "new_incident_visible_p99_ms": pct(lat, 99),
         "visible": sum(1 for v in lat if v is not None),
