@@ -11,6 +11,7 @@
 
 #include "json.h"
 #include "mem.h"
+#include "severity.h"
 #include "timeutil.h"
 
 void alert_req_free(struct alert_req *r)
@@ -280,7 +281,7 @@ int alert_parse_generic(const char *body, size_t len, struct alert_req *out, cha
 		}
 	}
 	const char *sev = json_str(root, "severity");
-	static const char *const sevs[] = {"critical", "high", "medium", "low", "info", NULL};
+	const char *const *sevs = severity_names; /* lib/severity.h */
 	if (sev) {
 		size_t k = 0;
 		while (sevs[k] && strcmp(sevs[k], sev) != 0)

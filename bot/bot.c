@@ -4,9 +4,10 @@
  *
  * Threads:
  *   loop      lws service; runs every callback; owns b->state
- *   rpc-N     take calls from `todo`, run rpc_call, put them on `done`
+ *   rpc-N     a lane (lane.h) of [bot] rpc_threads: run rpc_call, put the
+ *             call on `done`
  *   sub       rpc_sub_recv into `events`
- * The three lists are guarded by core->mu; workers wake the loop with
+ * The two lists are guarded by core->mu; workers wake the loop with
  * lws_cancel_service and the loop drains the lists in bot_core_pump().
  *
  * Event dispatch (loop thread):
@@ -35,6 +36,7 @@
 
 #include "bot.h"
 #include "json.h"
+#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "rpc.h"
@@ -49,6 +51,7 @@
 
 struct call {
 	struct call *next;
+	struct bot *b;
 	cJSON *req;
 	int timeout_ms, retries;
 	bot_call_cb cb;
@@ -66,12 +69,11 @@ struct ev {
 struct bot_core {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct call *todo, *todo_tail, *done, *done_tail;
+	struct call *done, *done_tail;
 	struct ev *evs, *evs_tail;
 	size_t nevs;
 	int quit;
-	pthread_t workers[BOT_MAX_WORKERS];
-	int nworkers;
+	struct lane *rpc; /* the queue calls */
 	pthread_t sub_thread;
 	int sub_started;
 	struct rpc_sub *sub;
@@ -151,35 +153,28 @@ void bot_wake(struct bot *b)
 		lws_cancel_service(b->lws);
 }
 
-static void *worker_main(void *arg)
+static void call_free(void *arg)
 {
-	struct bot *b = arg;
+	struct call *call = arg;
+	cJSON_Delete(call->req);
+	free(call);
+}
+
+/* On an rpc lane thread: run the call, hand it to the loop. */
+static void call_job(void *arg, struct http_client *hc)
+{
+	struct call *call = arg;
+	struct bot *b = call->b;
 	struct bot_core *c = b->core;
 
-	for (;;) {
-		struct call *call;
-		pthread_mutex_lock(&c->mu);
-		while (!c->todo && !c->quit)
-			pthread_cond_wait(&c->cv, &c->mu);
-		if (c->quit) {
-			pthread_mutex_unlock(&c->mu);
-			return NULL;
-		}
-		call = c->todo;
-		c->todo = call->next;
-		if (!c->todo)
-			c->todo_tail = NULL;
-		pthread_mutex_unlock(&c->mu);
-
-		call->err[0] = '\0';
-		call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms,
-		                    call->retries, call->err, sizeof call->err);
-
-		pthread_mutex_lock(&c->mu);
-		push_call(&c->done, &c->done_tail, call);
-		pthread_mutex_unlock(&c->mu);
-		bot_wake(b);
-	}
+	(void)hc;
+	call->err[0] = '\0';
+	call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms, call->retries,
+	                    call->err, sizeof call->err);
+	pthread_mutex_lock(&c->mu);
+	push_call(&c->done, &c->done_tail, call);
+	pthread_mutex_unlock(&c->mu);
+	bot_wake(b);
 }
 
 /* Events buffered between the subscriber and the loop; beyond this, drop
@@ -226,15 +221,13 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 	struct bot_core *c = b->core;
 	struct call *call = xcalloc(1, sizeof *call);
 
+	call->b = b;
 	call->req = req;
 	call->timeout_ms = timeout_ms;
 	call->retries = retries;
 	call->cb = cb;
 	call->arg = arg;
-	pthread_mutex_lock(&c->mu);
-	push_call(&c->todo, &c->todo_tail, call);
-	pthread_cond_signal(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	lane_push(c->rpc, call_job, call_free, call);
 }
 
 void bot_surface_done(struct bot *b, const char *name, int64_t seq)
@@ -454,13 +447,7 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 		return -1;
 	if (rpc_sub_open(&c->sub, events_url, err, errlen) < 0)
 		return -1;
-	for (int i = 0; i < nworkers; i++) {
-		if (pthread_create(&c->workers[i], NULL, worker_main, b) != 0) {
-			snprintf(err, errlen, "cannot start rpc thread");
-			return -1;
-		}
-		c->nworkers++;
-	}
+	c->rpc = lane_start("rpc", nworkers);
 	if (pthread_create(&c->sub_thread, NULL, sub_main, b) != 0) {
 		snprintf(err, errlen, "cannot start subscriber thread");
 		return -1;
@@ -482,15 +469,9 @@ void bot_core_stop(struct bot *b)
 	c->quit = 1;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
-	for (int i = 0; i < c->nworkers; i++)
-		pthread_join(c->workers[i], NULL);
+	lane_stop(c->rpc); /* calls still queued are dropped */
 	if (c->sub_started)
 		pthread_join(c->sub_thread, NULL);
-	for (struct call *n, *k = c->todo; k; k = n) {
-		n = k->next;
-		cJSON_Delete(k->req);
-		free(k);
-	}
 	for (struct call *n, *k = c->done; k; k = n) {
 		n = k->next;
 		cJSON_Delete(k->req);

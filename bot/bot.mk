@@ -6,8 +6,8 @@
 # until then its objects are still compiled, so the code is checked.
 
 BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c bot/form.c \
-	bot/slack.c bot/slack_web.c bot/slack_socket.c bot/slack_cmd.c bot/slack_render.c bot/slack_sig.c \
-	bot/chatstats.c
+	bot/slack.c bot/slack_in.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
+	bot/chatstats.c bot/lane.c bot/step.c bot/command.c
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
 ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too
 
@@ -26,18 +26,22 @@ $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 INTEG_TESTS += tests/integration/bot_httpd.sh
 
 # Unit tests of bot modules: bot/<x>_test.c links bot/<x>.o and the library.
-BOT_TESTS := slack_sig slack_cmd slack_render state form chatstats
+BOT_TESTS := slack_sig command slack_render state form chatstats step lane
+# the command parser clamps titles, the renderers render steps
+$(B)/tests/bot_command: $(B)/bot/step.o
+$(B)/tests/bot_slack_render: $(B)/bot/step.o
+
 # discord_rest.c counts its calls (chatstats.h)
 $(B)/tests/discord_rest_test: $(B)/bot/chatstats.o
 $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIB_A),$^) $(LIB_A) $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
 INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \
 	tests/integration/slack_restart.sh tests/integration/slack_crash_window.sh \
 	tests/integration/slack_http.sh \
-	tests/integration/slack_fatal.sh
+	tests/integration/slack_fatal.sh tests/integration/slack_commands.sh tests/integration/slack_approval.sh
 
 BENCHES += chat_slack
 .PHONY: bench-chat_slack

@@ -10,7 +10,8 @@ $(B)/tests/discord_sig_test: $(B)/bot/discord_sig_test.o $(B)/bot/discord_sig.o 
 UNIT_TESTS += $(B)/tests/discord_sig_test
 ALL_OBJS += $(B)/bot/discord_sig_test.o
 
-BOT_SRCS += bot/discord.c bot/discord_gw.c bot/discord_rest.c bot/discord_lane.c
+BOT_SRCS += bot/discord.c bot/discord_in.c bot/discord_post.c bot/discord_render.c bot/discord_gw.c \
+	bot/discord_rest.c
 
 INTEG_TESTS += tests/integration/discord_e2e.sh
 INTEG_TESTS += tests/integration/discord_faults.sh
@@ -28,10 +29,11 @@ BENCHES += chat_discord
 bench-chat_discord: $(B)/bin/fake-discord $(B)/bin/dbench $(B)/bin/opsbot-bot $(B)/bin/opsbot-queue
 	@OPSBOT_BIN=$(abspath $(B)/bin) bash bot/discord_bench.sh
 INTEG_TESTS += tests/integration/discord_restart.sh
-INTEG_TESTS += tests/integration/discord_approval.sh
+INTEG_TESTS += tests/integration/discord_approval.sh tests/integration/discord_crash_window.sh
 
-$(B)/tests/discord_tpl_test: $(B)/bot/discord_tpl_test.o $(LIB_A)
+$(B)/tests/discord_render_test: $(B)/bot/discord_render_test.o $(B)/bot/discord_render.o \
+		$(B)/bot/step.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
-UNIT_TESTS += $(B)/tests/discord_tpl_test
-ALL_OBJS += $(B)/bot/discord_tpl_test.o
+UNIT_TESTS += $(B)/tests/discord_render_test
+ALL_OBJS += $(B)/bot/discord_render_test.o

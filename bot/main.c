@@ -59,6 +59,7 @@
 
 #include "bot.h"
 #include "config.h"
+#include "defaults.h"
 #include "httpd.h"
 #include "log.h"
 #include "mem.h"
@@ -69,6 +70,7 @@
 extern const struct surface slack_surface __attribute__((weak));
 extern const struct surface discord_surface __attribute__((weak));
 extern const struct surface hooks_surface __attribute__((weak));
+extern const struct surface upload_surface __attribute__((weak)); /* bot/upload.c (report) */
 
 #define TICK_US (100 * 1000)
 
@@ -148,7 +150,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface};
+	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface,
+	                                 &upload_surface};
 	struct lws_context_creation_info info;
 	const char *owned[16] = {"bot", "http"};
 	int nowned = 2;
@@ -180,15 +183,13 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR, NULL);
 
 	b.queue_url =
-	    config_str(b.cfg, "bot", "queue",
-	               config_str(b.cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
-	b.events_url =
-	    config_str(b.cfg, "bot", "events",
-	               config_str(b.cfg, "queue", "events", "ipc://var/run/opsbot-events.ipc"));
+	    config_str(b.cfg, "bot", "queue", config_str(b.cfg, "queue", "listen", DEF_QUEUE_URL));
+	b.events_url = config_str(b.cfg, "bot", "events",
+	                          config_str(b.cfg, "queue", "events", DEF_EVENTS_URL));
 	b.catchup_ms = config_duration_ms(b.cfg, "bot", "catchup_interval", 5000);
 	b.rpc_threads = (int)config_int(b.cfg, "bot", "rpc_threads", 2, 1, 8);
-	b.state_path = config_str(b.cfg, "bot", "state", "var/bot.db");
-	const char *listen = config_str(b.cfg, "http", "listen", "127.0.0.1:8080");
+	b.state_path = config_str(b.cfg, "bot", "state", DEF_BOT_STATE);
+	const char *listen = config_str(b.cfg, "http", "listen", DEF_HTTP_LISTEN);
 	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);
 	int64_t max_body = config_int(b.cfg, "http", "max_body", 1 << 20, 1024, 64 << 20);
 

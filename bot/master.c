@@ -29,6 +29,8 @@
  *	network input; the one message it sends is a "query stats" to see that
  *	the queue answers.  Commands run as argv, never through a shell, in
  *	their own process group, and die with the master (PR_SET_PDEATHSIG).
+ *	Each daemon gets only the secret environment variables it uses
+ *	(lib/secenv.h) and umask 077, so what it creates is owner-only.
  *
  * FILES
  *	<run_dir>/opsbot.pid           lock: one master per state directory
@@ -59,17 +61,19 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "defaults.h"
 #include "config.h"
 #include "daemons.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "rpc.h"
+#include "secenv.h"
 #include "timeutil.h"
 #include "wire.h"
 
 #define MASTER_DEFAULT_CONFIG "config/opsbot.conf"
-#define MASTER_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
+#define MASTER_DEFAULT_QUEUE  DEF_QUEUE_URL
 #define MASTER_STATUS_FILE    "opsbot-master.json"
 #define MASTER_PID_FILE       "opsbot.pid"
 
@@ -204,8 +208,11 @@ static void master_start(struct daemon *d)
 		return;
 	}
 	pid_t master_pid = getpid();
+	extern char **environ;
+	char **env = secenv_for(d->spec.path, environ); /* only the secrets it uses (secenv.h) */
 	pid_t pid = fork();
 	if (pid < 0) {
+		free(env);
 		log_warn("event=fork_failed daemon=%s error=%s", d->spec.name,
 		         log_q(strerror(errno)));
 		d->restart_at_mono = time_mono_ms() + backoff_next(&d->bo);
@@ -220,10 +227,12 @@ static void master_start(struct daemon *d)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != master_pid)
 			_exit(1);
-		execv(d->spec.path, d->spec.argv);
+		umask(077); /* databases, sockets and files of every daemon: owner-only */
+		execve(d->spec.path, d->spec.argv, env);
 		fprintf(stderr, "opsbot: cannot run %s: %s\n", d->spec.path, strerror(errno));
 		_exit(127);
 	}
+	free(env);
 	d->pid = pid;
 	d->started_mono = time_mono_ms();
 	master_set(d, D_RUNNING);

@@ -13,14 +13,19 @@
  *	submit --file incident.json   open an incident (source "cli")
  *	dead-letters                  jobs that ran out of attempts
  *	retry JOB                     run a dead-lettered job again
- *	approve ID --plan HASH [--user U]
- *	reject ID --plan HASH [--user U]
+ *	approve ID --plan HASH [--as SURFACE:ID]
+ *	reject ID --plan HASH [--reason TEXT] [--as SURFACE:ID]
+ *	identity                      who the queue says you are, and as whom
+ *	                              the approval policy knows you
  *	resolve ID [NOTE]             close an incident by hand
  *	pause ID / resume ID
  *	events [--since N] [--limit N] [--follow]
  *	                              the event log; --follow keeps printing
  *	                              new events until ^C
  *	kb ARGS...                    runs "opsbot-retrieve kb ARGS" (same bin dir)
+ *	report ID --pdf FILE [--paper a4|letter]
+ *	                              the incident's summary PDF, open or closed
+ *	                              (runs "opsbot-report pdf", same bin dir)
  *
  * DESCRIPTION
  *	Every command but status's process table and kb is one request to
@@ -29,9 +34,16 @@
  *	(the message says why), 2 bad usage, 3 the queue is not answering.
  *
  * SECURITY
- *	Acts with the rights of whoever can open the queue socket (a file
- *	mode for ipc://).  Decisions are recorded with surface "cli" and the
- *	user from --user or $USER.  Reads the master's status file.
+ *	The queue reads who you are from the ipc:// socket (the local account
+ *	of this process, SO_PEERCRED), never from the command line: approve,
+ *	reject and commands are recorded under that account, and approve and
+ *	reject are judged by config/policy.conf, where a [person] lists it as
+ *	"unix = ACCOUNT".  --as slack:U0ALICE (or discord:ID) acts for a chat
+ *	user; the queue accepts it only from the account opsbot runs as, which
+ *	is trusted to speak for chat users anyway (opsbot-bot runs as it).
+ *	submit, approve, reject and commands carry an idempotency key, so a
+ *	resend after a queue restart never acts twice.  Reads the master's
+ *	status file.
  *
  * CONFIG
  *	[queue] listen and events, [master] run_dir (both read, never checked: this is a
@@ -39,6 +51,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +59,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
+#include "severity.h"
+#include "submit.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -54,9 +70,9 @@
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
-#define CTL_DEFAULT_QUEUE  "ipc://var/run/opsbot-queue.ipc"
-#define CTL_DEFAULT_EVENTS "ipc://var/run/opsbot-events.ipc"
-#define CTL_TIMEOUT_MS     3000
+#define CTL_DEFAULT_QUEUE  DEF_QUEUE_URL
+#define CTL_DEFAULT_EVENTS DEF_EVENTS_URL
+#define CTL_TIMEOUT_MS     DEF_CTL_TIMEOUT_MS
 #define CTL_FILE_MAX       (1 << 20)
 
 enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_DOWN = 3 };
@@ -68,7 +84,7 @@ struct ctl {
 	char events_url[512];
 	char run_dir[PATH_MAX];
 	struct rpc *rpc;
-	const char *user;
+	char user[64]; /* this process's local account: a label; the queue reads the socket */
 };
 
 static int ctl_usage(void)
@@ -78,7 +94,8 @@ static int ctl_usage(void)
 	                "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
 	                "  submit --file incident.json | dead-letters | retry JOB\n"
 	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
-	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n");
+	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n"
+	                "  report ID --pdf FILE [--paper a4|letter]\n");
 	return CTL_USAGE;
 }
 
@@ -115,8 +132,11 @@ static int ctl_call(struct ctl *c, cJSON *req, cJSON **reply)
 	/* An ipc:// socket file that does not exist cannot answer: say so now
 	 * instead of after the timeout. */
 	int rc = -1;
+	/* Requests that change something are keyed (rpc.c), so resending them is safe. */
+	const char *type = json_str(req, "type");
+	int retries = type && strcmp(type, "query") != 0 ? 2 : 0;
 	if (strncmp(c->url, "ipc://", 6) != 0 || access(c->url + 6, F_OK) == 0)
-		rc = rpc_call(c->rpc, req, reply, CTL_TIMEOUT_MS, 0, err, sizeof(err));
+		rc = rpc_call(c->rpc, req, reply, CTL_TIMEOUT_MS, retries, err, sizeof(err));
 	cJSON_Delete(req);
 	if (rc == -1) {
 		fprintf(stderr,
@@ -428,11 +448,30 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
 		            json_bool(data, "needs_approval", 0) ? "needs approval"
 		                                                 : "runs without approval");
+		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(data, "approval");
+		if (json_str(ap, "text"))
+			buf_appendf(&line, ": %s", json_str(ap, "text"));
 	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
 		const char *d = ctl_str(data, "decision", NULL);
-		buf_appendf(&line, "%s %s plan %s (from %s)", ctl_str(data, "user", NULL),
+		const char *who = json_str(data, "person");
+		buf_appendf(&line, "%s %s plan %s (from %s",
+		            who ? who : ctl_str(data, "user", NULL),
 		            strcmp(d, "approve") == 0 ? "approved" : "rejected",
 		            ctl_str(data, "plan", NULL), ctl_str(data, "surface", NULL));
+		if (json_str(data, "identity"))
+			buf_appendf(&line, ": %s", json_str(data, "identity"));
+		buf_appendf(&line, ")");
+		if (cJSON_GetObjectItemCaseSensitive(data, "need") && strcmp(d, "approve") == 0)
+			buf_appendf(
+			    &line, ", %lld of %lld (%s)", (long long)json_int(data, "have", 0),
+			    (long long)json_int(data, "need", 0), ctl_str(data, "rule", NULL));
+		if (json_str(data, "reason"))
+			buf_appendf(&line, ": %s", json_str(data, "reason"));
+	} else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0) {
+		buf_appendf(&line, "%s by %s on plan %s refused (%s): %s",
+		            ctl_str(data, "decision", NULL), ctl_str(data, "identity", NULL),
+		            ctl_str(data, "plan", NULL), ctl_str(data, "error", NULL),
+		            ctl_str(data, "reason", NULL));
 	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
 		const char *note = json_str(data, "note");
 		buf_appendf(&line, "%s: %s (from %s)%s%s", ctl_str(data, "user", NULL),
@@ -670,7 +709,7 @@ static int ctl_print_state(struct ctl *c, cJSON *reply, const char *what, int64_
 
 static int ctl_submit(struct ctl *c, int argc, char **argv)
 {
-	const char *service = NULL, *title = NULL, *severity = "medium", *summary = NULL;
+	const char *service = NULL, *title = NULL, *severity = SEVERITY_DEFAULT, *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
 	for (int i = 1; i < argc; i++) {
@@ -726,13 +765,12 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			        "opsbotctl: submit needs --service and --title (or --file)\n");
 			return CTL_USAGE;
 		}
-		spec = json_new_object();
-		json_add_str(spec, "title", title);
-		json_add_str(spec, "service", service);
-		json_add_str(spec, "severity", severity);
-		json_add_str(spec, "source", "cli");
-		if (summary)
-			json_add_str(spec, "summary", summary);
+		struct submit_incident si = {.title = title,
+		                             .service = service,
+		                             .severity = severity,
+		                             .source = "cli",
+		                             .summary = summary};
+		spec = submit_spec_new(&si);
 	}
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");
@@ -748,7 +786,8 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		ctl_print_json(reply);
 	} else {
 		int64_t id = json_int(reply, "incident", 0);
-		if (json_bool(reply, "created", 1))
+		/* Without --key the key is this request's own id: a hit is our resend. */
+		if (json_bool(reply, "created", 1) || !key)
 			printf("incident %lld opened; follow it with: opsbotctl show %lld\n",
 			       (long long)id, (long long)id);
 		else
@@ -809,33 +848,105 @@ static int ctl_retry(struct ctl *c, int argc, char **argv)
 static int ctl_approve(struct ctl *c, int argc, char **argv)
 {
 	int64_t id;
-	const char *plan = NULL, *user = c->user;
+	const char *plan = NULL, *as = NULL, *reason = NULL;
+	int approve = strcmp(argv[0], "approve") == 0;
 	if (argc < 2 || ctl_id(argv[1], &id) < 0)
 		return ctl_usage();
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--plan") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--plan") == 0 && i + 1 < argc) {
 			plan = argv[++i];
-		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
-			user = argv[++i];
-		else
+		} else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
+			as = argv[++i];
+		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc && !approve) {
+			reason = argv[++i];
+		} else if (strcmp(argv[i], "--user") == 0) {
+			fprintf(stderr,
+			        "opsbotctl: --user is gone: the queue reads who you are from the "
+			        "socket (you are %s); list that account as \"unix = %s\" in a "
+			        "[person] of policy.conf\n",
+			        c->user, c->user);
+			return CTL_USAGE;
+		} else {
 			return ctl_usage();
+		}
 	}
 	if (!plan) {
 		fprintf(stderr, "opsbotctl: %s needs --plan HASH (shown by: opsbotctl show %lld)\n",
 		        argv[0], (long long)id);
 		return CTL_USAGE;
 	}
+	char surface[16] = "cli";
+	const char *user = c->user;
+	if (as) {
+		const char *colon = strchr(as, ':');
+		if (!colon || !colon[1] ||
+		    !((colon - as == 5 && !strncmp(as, "slack", 5)) ||
+		      (colon - as == 7 && !strncmp(as, "discord", 7)))) {
+			fprintf(stderr,
+			        "opsbotctl: --as wants slack:USER_ID or discord:USER_ID, not %s\n",
+			        as);
+			return CTL_USAGE;
+		}
+		snprintf(surface, sizeof(surface), "%.*s", (int)(colon - as), as);
+		user = colon + 1;
+	}
 	cJSON *req = wire_new(WIRE_APPROVE, id);
 	json_add_str(req, "plan", plan);
 	json_add_str(req, "user", user);
-	json_add_str(req, "surface", "cli");
-	json_add_str(req, "decision", strcmp(argv[0], "approve") == 0 ? "approve" : "reject");
+	json_add_str(req, "surface", surface);
+	json_add_str(req, "decision", approve ? "approve" : "reject");
+	if (reason)
+		json_add_str(req, "reason", reason);
 	cJSON *reply;
 	int rc = ctl_call(c, req, &reply);
 	if (rc != CTL_OK)
 		return rc;
-	return ctl_print_state(c, reply, strcmp(argv[0], "approve") == 0 ? "approved" : "rejected",
-	                       id);
+	if (c->json) {
+		ctl_print_json(reply);
+	} else if (approve && json_int(reply, "have", 0) < json_int(reply, "need", 0)) {
+		struct buf who = {.max = 4096};
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(reply, "approvers"))
+		{
+			if (cJSON_IsString(p))
+				buf_appendf(&who, "%s%s", who.len ? ", " : "", p->valuestring);
+		}
+		printf("approved: %lld of %lld approvals so far (%s); incident %lld is still %s\n",
+		       (long long)json_int(reply, "have", 0), (long long)json_int(reply, "need", 0),
+		       who.data ? who.data : "", (long long)id, ctl_str(reply, "state", NULL));
+		buf_free(&who);
+	} else {
+		printf("%s: incident %lld is now %s\n", approve ? "approved" : "rejected",
+		       (long long)id, ctl_str(reply, "state", NULL));
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+/* identity: how the queue sees this process. */
+static int ctl_identity(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_call(c, ctl_query("identity", 0), &reply);
+	if (rc != CTL_OK)
+		return rc;
+	const cJSON *who = cJSON_GetObjectItemCaseSensitive(reply, "identity");
+	if (c->json) {
+		ctl_print_json(reply);
+	} else {
+		const char *person = json_str(who, "person");
+		printf("account: %s (via %s)\nperson:  %s\nrole:    %s\n",
+		       ctl_str(who, "account", NULL), ctl_str(who, "via", NULL),
+		       person ? person
+		              : "none: not in the approval policy, so approve and reject "
+		                "are refused",
+		       ctl_str(who, "role", NULL));
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
 }
 
 /* kb ...: hand over to opsbot-retrieve from our own bin directory. */
@@ -864,6 +975,44 @@ static int ctl_kb(struct ctl *c, int argc, char **argv)
 	return CTL_USAGE;
 }
 
+/* report ID --pdf FILE [--paper a4|letter]: opsbot-report renders it (same bin dir). */
+static int ctl_report(struct ctl *c, int argc, char **argv)
+{
+	const char *out = NULL, *paper = NULL;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--pdf") == 0)
+			out = argv[i + 1];
+		else if (strcmp(argv[i], "--paper") == 0)
+			paper = argv[i + 1];
+	}
+	if (argc < 4 || !out || argc % 2)
+		return ctl_usage();
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "opsbotctl: cannot find my own directory: %s\n", strerror(errno));
+		return CTL_USAGE;
+	}
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	char *path = xasprintf("%s/opsbot-report", exe);
+	char *av[] = {path,
+	              (char *)"-c",
+	              (char *)c->config_path,
+	              (char *)"pdf",
+	              argv[1],
+	              (char *)"--out",
+	              (char *)out,
+	              paper ? (char *)"--paper" : NULL,
+	              (char *)paper,
+	              NULL};
+	execv(path, av);
+	fprintf(stderr, "opsbotctl: cannot run %s: %s%s\n", path, strerror(errno),
+	        errno == ENOENT ? " (the report worker is not built)" : "");
+	free(path);
+	return CTL_USAGE;
+}
+
 struct ctl_cmd {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
@@ -877,12 +1026,14 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"dead-letters", ctl_dead_letters},
     {"retry", ctl_retry},
     {"approve", ctl_approve},
+    {"identity", ctl_identity},
     {"reject", ctl_approve},
     {"resolve", ctl_simple},
     {"pause", ctl_simple},
     {"resume", ctl_simple},
     {"events", ctl_events},
     {"kb", ctl_kb},
+    {"report", ctl_report},
 };
 
 int main(int argc, char **argv)
@@ -905,8 +1056,14 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return ctl_usage();
-	const char *user = getenv("USER");
-	c.user = user && *user ? user : "cli";
+	{
+		struct passwd pw, *res = NULL;
+		char pwbuf[1024];
+		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+			str_copy(c.user, sizeof(c.user), res->pw_name);
+		else
+			snprintf(c.user, sizeof(c.user), "uid:%u", (unsigned)geteuid());
+	}
 
 	struct config *cfg;
 	char err[512];
@@ -918,6 +1075,7 @@ int main(int argc, char **argv)
 	str_copy(c.events_url, sizeof(c.events_url),
 	         config_str(cfg, "queue", "events", CTL_DEFAULT_EVENTS));
 	str_copy(c.run_dir, sizeof(c.run_dir), config_str(cfg, "master", "run_dir", "var/run"));
+	rpc_tls_from_config(cfg); /* a tls+tcp:// queue: this host's client certificate */
 	config_free(cfg);
 
 	/* Accept the command anywhere after the global options, so

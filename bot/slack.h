@@ -1,10 +1,10 @@
 /*
  * slack.h: the pieces of opsbot-bot's Slack surface, shared between its
  * files:
- *   slack.c         the surface: config, events -> messages, commands, clicks
+ *   slack.c         the surface: config, start-up, events -> messages
+ *   slack_in.c      commands, clicks, the reject modal, mentions (in)
  *   slack_web.c     Web API sender thread (ordered outbox, rate limits)
  *   slack_socket.c  Socket Mode client on the lws loop
- *   slack_cmd.c     /incident text parsing
  *   slack_render.c  templates -> {text, blocks}
  *   slack_sig.c     HTTP mode request signatures
  */
@@ -17,8 +17,28 @@
 #include <cjson/cJSON.h>
 
 struct bot;
+struct httpd_x;
+struct lane;
+struct slack_socket;
 struct state;
 struct template_set;
+
+/* ---- slack.c: the surface, shared with slack_in.c ---- */
+
+struct slack {
+	struct bot *b;
+	struct template_set *ts;
+	struct slack_web *web;
+	struct slack_socket *sock;
+	struct lane *ui; /* modals (views.open): never behind the outbox's posts */
+	const char *api_url, *bot_token;
+	const char *channel; /* default channel, may be NULL */
+	const char *signing_secret;
+	int64_t queue_timeout_ms;
+	int64_t done_reported;
+	int64_t done_at_ms;
+	int health_set; /* the socket's problem is in /healthz */
+};
 
 /* ---- slack_web.c: the outbox ---- */
 
@@ -27,15 +47,19 @@ enum slack_op_kind {
 	SLACK_OP_UPDATE,    /* chat.update the parent */
 	SLACK_OP_REPLY,     /* post in the incident's thread */
 	SLACK_OP_EPHEMERAL, /* chat.postEphemeral to one user */
+	SLACK_OP_EDIT,      /* chat.update the thread reply posted under `key` */
 	SLACK_OP_DONE,      /* every op before this finished: event `seq` is done */
 };
 
+struct slack_web;
 struct slack_op {
 	struct slack_op *next;
+	struct slack_web *web; /* set by slack_web_push */
 	enum slack_op_kind kind;
 	int64_t incident;
 	int64_t seq;
-	char key[96];     /* posted-once key (event id + part), "" for none */
+	char key[96];     /* posted-once key (event id + part), "" for none;
+	                     EDIT: the key of the reply to change */
 	char channel[64]; /* PARENT/EPHEMERAL: where; others look the thread up */
 	char user[64];    /* EPHEMERAL */
 	char *text;       /* owned */
@@ -77,32 +101,6 @@ int slack_web_call(const char *api_url, const char *token, const char *method, c
 
 struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t seq);
 
-/* ---- slack_cmd.c: /incident text ---- */
-
-enum slack_cmd_kind {
-	SLACK_CMD_HELP,
-	SLACK_CMD_DECLARE,
-	SLACK_CMD_STATUS,
-	SLACK_CMD_LIST,
-	SLACK_CMD_RESOLVE,
-	SLACK_CMD_PAUSE,
-	SLACK_CMD_RESUME,
-	SLACK_CMD_BAD, /* err says what was wrong; answer with help */
-};
-
-struct slack_cmd {
-	enum slack_cmd_kind kind;
-	int64_t incident;  /* STATUS (0 = all open), RESOLVE, PAUSE, RESUME */
-	char service[64];  /* DECLARE */
-	char severity[16]; /* DECLARE: sev=... or "high" */
-	char text[1024];   /* DECLARE summary, RESOLVE note */
-	char err[160];     /* BAD */
-};
-
-/* Parse the text after "/incident".  Never fails: bad input gives BAD. */
-void slack_cmd_parse(const char *text, struct slack_cmd *out);
-extern const char slack_cmd_help[];
-
 /* ---- slack_render.c ---- */
 
 /*
@@ -114,8 +112,10 @@ int slack_render(const struct template_set *ts, const char *name, const cJSON *c
                  char **blocks, char *err, size_t errlen);
 /* Load templates from dir, falling back to the built-in set when dir is absent. */
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen);
-/* Cut s to at most max characters (UTF-8 aware), adding an ellipsis; new string. */
-char *slack_clamp(const char *s, size_t max);
+/* Render the plain-text template `name` with ctx (mrkdwn escaping); a new
+ * string (caller frees), or NULL with err. */
+char *slack_render_text(const struct template_set *ts, const char *name, const cJSON *ctx,
+                        char *err, size_t errlen);
 
 /* ---- slack_socket.c: Socket Mode ---- */
 
@@ -145,5 +145,12 @@ int slack_socket_connected(const struct slack_socket *s);
  * or NULL while it is not; the string lives as long as s. */
 const char *slack_socket_problem(const struct slack_socket *s);
 void slack_socket_stop(struct slack_socket *s);
+
+/* ---- slack_in.c: inbound ---- */
+
+void slack_in_envelope(void *arg, struct slack_socket *s, int conn, const cJSON *envelope);
+void slack_in_http_commands(struct httpd_x *x, void *arg);
+void slack_in_http_interactive(struct httpd_x *x, void *arg);
+void slack_in_http_events(struct httpd_x *x, void *arg);
 
 #endif

@@ -5,6 +5,8 @@
  * rendered with JSON-string + mrkdwn escaping) and `name_text` (the plain
  * `text` fallback, mrkdwn escaping).  The blocks must come out as a JSON
  * array; a template that renders anything else is an error, not a post.
+ * The contexts are the neutral steps of bot/step.h: these templates hold
+ * every word and the layout of what Slack shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,23 +15,15 @@
 #include "json.h"
 #include "mem.h"
 #include "slack.h"
+#include "step.h"
 #include "template.h"
 
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
 {
-	static const char *const need[] = {"parent", "parent_text", "step", "step_text"};
+	static const char *const need[] = {"parent",    "parent_text", "step",
+	                                   "step_text", "help_text",   "reject_modal"};
 
-	if (template_set_load(dir, out, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
-		if (!template_set_has(*out, need[i])) {
-			snprintf(err, errlen, "%s: template '%s' is missing", dir, need[i]);
-			template_set_free(*out);
-			*out = NULL;
-			return -1;
-		}
-	}
-	return 0;
+	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }
 
 int slack_render(const struct template_set *ts, const char *name, const cJSON *ctx, char **text,
@@ -69,29 +63,16 @@ fail:
 	return -1;
 }
 
-char *slack_clamp(const char *s, size_t max)
+char *slack_render_text(const struct template_set *ts, const char *name, const cJSON *ctx,
+                        char *err, size_t errlen)
 {
-	size_t chars = 0, i = 0;
+	struct buf t = {.max = TEMPLATE_MAX_OUTPUT};
 
-	if (!s)
-		return xstrdup("");
-	for (; s[i]; i++) {
-		if (((unsigned char)s[i] & 0xC0) != 0x80) {
-			if (chars == max) {
-				/* cut here, leaving room for the ellipsis */
-				char *out;
-				size_t cut = i;
-				/* step back one character for "…" */
-				do
-					cut--;
-				while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80);
-				out = xmalloc(cut + 4);
-				memcpy(out, s, cut);
-				memcpy(out + cut, "\xe2\x80\xa6", 4);
-				return out;
-			}
-			chars++;
-		}
+	if (template_render(ts, name, ctx, TEMPLATE_ESC_MRKDWN, &t, err, errlen) < 0) {
+		buf_free(&t);
+		return NULL;
 	}
-	return xstrdup(s);
+	while (t.len && (t.data[t.len - 1] == '\n' || t.data[t.len - 1] == ' '))
+		t.data[--t.len] = '\0';
+	return t.data ? t.data : xstrdup("");
 }

@@ -16,6 +16,7 @@
 
 #include "json.h"
 #include "slack.h"
+#include "step.h"
 #include "template.h"
 
 static struct template_set *load(void)
@@ -30,20 +31,25 @@ static struct template_set *load(void)
 	return ts;
 }
 
-static cJSON *parent_ctx(const char *title, const char *summary)
+/* An incident snapshot as the surface keeps it. */
+static cJSON *snap_new(const char *title, const char *summary, const char *state)
 {
 	cJSON *c = json_new_object();
-	json_add_int(c, "id", 12);
 	json_add_str(c, "title", title);
 	json_add_str(c, "service", "check<out>");
 	json_add_str(c, "severity", "high");
-	json_add_str(c, "state", "open");
+	json_add_str(c, "state", state);
 	json_add_str(c, "source", "slack");
 	json_add_str(c, "summary", summary);
-	json_add_str(c, "sev_icon", ":large_orange_circle:");
-	json_add_str(c, "state_icon", ":new:");
-	json_add_bool(c, "open", 1);
-	json_add_int(c, "rev", 1);
+	return c;
+}
+
+/* The parent's context through the neutral model, as slack.c builds it. */
+static cJSON *parent_ctx(const char *title, const char *summary)
+{
+	cJSON *snap = snap_new(title, summary, "open");
+	cJSON *c = step_parent(12, snap, 1, 120, 2000);
+	cJSON_Delete(snap);
 	return c;
 }
 
@@ -111,7 +117,10 @@ static void test_text_fallback(void **state)
 	char *text = NULL, *bl = NULL, err[256];
 	const char *want = "#12 DB &lt;down&gt; &amp; out (high, check&lt;out&gt;): open";
 	(void)state;
-	json_add_str(ctx, "acked_by", "U0BOB");
+	cJSON *snap = snap_new("DB <down> & out", "x", "open");
+	json_add_str(snap, "acked_by", "U0BOB");
+	cJSON_Delete(ctx);
+	ctx = step_parent(12, snap, 1, 120, 2000);
 	assert_int_equal(slack_render(ts, "parent", ctx, &text, &bl, err, sizeof err), 0);
 	if (strncmp(text, want, strlen(want)) != 0 || !strstr(text, "<@U0BOB>"))
 		fail_msg("text: got '%s', want it to start with '%s' and mention <@U0BOB>", text,
@@ -121,37 +130,154 @@ static void test_text_fallback(void **state)
 	free(text);
 	free(bl);
 	/* resolved: no buttons */
-	cJSON_ReplaceItemInObjectCaseSensitive(ctx, "open", cJSON_CreateFalse());
+	cJSON_ReplaceItemInObjectCaseSensitive(snap, "state", cJSON_CreateString("resolved"));
+	cJSON_Delete(ctx);
+	ctx = step_parent(12, snap, 2, 120, 2000);
 	assert_int_equal(slack_render(ts, "parent", ctx, &text, &bl, err, sizeof err), 0);
 	if (strstr(bl, "opsbot_ack"))
 		fail_msg("resolved parent: got buttons in %s, want none", bl);
 	free(text);
 	free(bl);
+	cJSON_Delete(snap);
 	cJSON_Delete(ctx);
 	template_set_free(ts);
 }
 
-static void test_clamp_table(void **state)
+/* Render the thread step of one event; the blocks parsed, the text kept. */
+static cJSON *render_step(struct template_set *ts, const char *event_json, char **text)
+{
+	cJSON *ev = NULL, *step, *blocks = NULL;
+	char *bl = NULL, err[256];
+	if (json_parse(event_json, strlen(event_json), &ev, err, sizeof err) < 0)
+		fail_msg("fixture %s: %s", event_json, err);
+	step = step_event(ev, NULL, 2000);
+	if (!step)
+		fail_msg("event %s: no step", event_json);
+	if (slack_render(ts, "step", step, text, &bl, err, sizeof err) < 0)
+		fail_msg("event %s: render failed: %s", event_json, err);
+	if (json_parse(bl, strlen(bl), &blocks, err, sizeof err) < 0 || !cJSON_IsArray(blocks))
+		fail_msg("event %s: blocks are not a JSON array (%s): %s", event_json, err, bl);
+	free(bl);
+	cJSON_Delete(step);
+	cJSON_Delete(ev);
+	return blocks;
+}
+
+/* The words of every step kind, as Slack showed them before the model. */
+static void test_step_words(void **state)
 {
 	static const struct {
-		const char *in;
-		size_t max;
-		const char *want;
+		const char *event, *want_text, *want_blocks;
 	} cases[] = {
-	    {"short", 10, "short"},
-	    {"exactly10!", 10, "exactly10!"},
-	    {"eleven chars", 10, "eleven ch\xe2\x80\xa6"},
-	    {"ééééé", 3, "éé\xe2\x80\xa6"},
-	    {"", 3, ""},
+	    {"{\"name\":\"incident.opened\",\"incident\":3,\"data\":{\"summary\":\"p99 up\","
+	     "\"surface\":{\"user\":\"U1\"}}}",
+	     "Incident opened by <@U1>: p99 up",
+	     ":rotating_light: *Incident opened* by <@U1>\np99 up"},
+	    {"{\"name\":\"incident.stage\",\"incident\":3,\"data\":{\"from\":\"open\",\"to\":"
+	     "\"awaiting_approval\",\"reason\":\"plan ready\"}}",
+	     "State: open → awaiting_approval: plan ready", ":raised_hand: *State: open"},
+	    {"{\"name\":\"command.recorded\",\"incident\":3,\"data\":{\"action\":\"ack\","
+	     "\"user\":\"U0BOB\"}}",
+	     "Acknowledged by <@U0BOB>", ":eyes: *Acknowledged*"},
+	    {"{\"name\":\"job.finished\",\"incident\":3,\"data\":{\"kind\":\"detect\","
+	     "\"result\":{\"summary\":\"payment <slow>\"}}}",
+	     "Detect finished: payment &lt;slow&gt;", ":mag: *Detect finished*"},
+	    {"{\"name\":\"job.dead\",\"incident\":3,\"data\":{\"kind\":\"plan\",\"attempts\":5,"
+	     "\"job\":9,\"error\":\"boom\"}}",
+	     "plan failed after 5 attempts: boom", "`opsbotctl retry 9`"},
+	    {"{\"name\":\"job.retry\",\"incident\":3,\"data\":{\"kind\":\"plan\",\"attempt\":2}}",
+	     "plan will be retried (attempt 2)", ":hourglass:"},
+	    {"{\"name\":\"approval.recorded\",\"incident\":3,\"data\":{\"decision\":\"reject\","
+	     "\"user\":\"U2\"}}",
+	     "Plan rejected by <@U2>", ":no_entry:"},
+	    {"{\"name\":\"incident.resolved\",\"incident\":3,\"data\":{\"by\":\"U3\",\"note\":"
+	     "\"rolled back\"}}",
+	     "Resolved by <@U3>: rolled back", ":white_check_mark: *Resolved*"},
+	    {"{\"name\":\"incident.updated\",\"incident\":3,\"data\":{\"severity\":\"critical\"}}",
+	     "Incident updated: severity: critical", ":pencil2:"},
+	    {"{\"name\":\"something.new\",\"incident\":3,\"data\":{\"summary\":\"hi\"}}",
+	     "something.new: hi", ":information_source:"},
 	};
+	struct template_set *ts = load();
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *got = slack_clamp(cases[i].in, cases[i].max);
-		if (strcmp(got, cases[i].want) != 0)
-			fail_msg("clamp('%s', %zu): got '%s', want '%s'", cases[i].in, cases[i].max,
-			         got, cases[i].want);
-		free(got);
+		char *text = NULL;
+		cJSON *blocks = render_step(ts, cases[i].event, &text);
+		char *bl = json_print(blocks);
+		if (strncmp(text, cases[i].want_text, strlen(cases[i].want_text)))
+			fail_msg("event %s: text got '%s', want it to start with '%s'",
+			         cases[i].event, text, cases[i].want_text);
+		if (!strstr(bl, cases[i].want_blocks) && !find_text(blocks, cases[i].want_blocks))
+			fail_msg("event %s: blocks got %s, want '%s'", cases[i].event, bl,
+			         cases[i].want_blocks);
+		free(bl);
+		free(text);
+		cJSON_Delete(blocks);
 	}
+	template_set_free(ts);
+}
+
+/* The plan message: steps, what approval is needed, and the three buttons. */
+static void test_plan_buttons(void **state)
+{
+	static const char plan[] =
+	    "{\"name\":\"plan.proposed\",\"incident\":4,\"data\":{\"needs_approval\":true,"
+	    "\"plan\":{\"hash\":\"h-1\",\"steps\":[{\"action\":\"restart_service\",\"params\":"
+	    "{\"service\":\"payment\"},\"risk\":\"high\",\"rationale\":\"leak <fix>\",\"approval\":"
+	    "\"required\",\"approvers\":[\"sre-leads\"],\"distinct_approvers\":2,"
+	    "\"requester_may_approve\":false,\"citations\":[{\"source\":\"payment.md\","
+	    "\"section\":\"Restart\"}]},{\"action\":\"scale\",\"risk\":\"low\",\"approval\":"
+	    "\"auto\"}]}}}";
+	struct template_set *ts = load();
+	char *text = NULL;
+	cJSON *blocks = render_step(ts, plan, &text), *b, *e;
+	char *bl = json_print(blocks);
+	const char *want[] = {"restart_service", "payment.md § Restart", "leak &lt;fix&gt;",
+	                      "2 of sre-leads, not the requester", "Approved so far: 0"};
+	int buttons = 0, confirm = 0;
+	(void)state;
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(bl, want[i]))
+			fail_msg("plan blocks: got %s, want '%s'", bl, want[i]);
+	cJSON_ArrayForEach(b, blocks)
+	{
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(b, "elements"))
+		{
+			const char *aid = json_str(e, "action_id");
+			if (!aid)
+				continue;
+			buttons++;
+			if (strcmp(json_str(e, "value"), "4:h-1"))
+				fail_msg("button %s: value got %s, want 4:h-1", aid,
+				         json_str(e, "value"));
+			if (!strcmp(aid, "opsbot_approve") &&
+			    cJSON_GetObjectItemCaseSensitive(e, "confirm"))
+				confirm = 1;
+		}
+	}
+	if (buttons != 3 || !confirm)
+		fail_msg("plan: got %d buttons (confirm on approve: %d), want 3 with a confirm",
+		         buttons, confirm);
+	if (!strstr(text, "1. restart_service (risk high, required)"))
+		fail_msg("plan text: got '%s'", text);
+	free(bl);
+	free(text);
+	cJSON_Delete(blocks);
+
+	/* decided: redrawn with who approved and without buttons */
+	cJSON *ev = NULL, *appr = cJSON_Parse("[{\"user\":\"U0BOB\",\"decision\":\"approve\"}]");
+	char err[128], *t2 = NULL, *b2 = NULL;
+	json_parse(plan, strlen(plan), &ev, err, sizeof err);
+	cJSON *ctx = step_plan(4, cJSON_GetObjectItemCaseSensitive(ev, "data"), appr, 0, 2000);
+	assert_int_equal(slack_render(ts, "step", ctx, &t2, &b2, err, sizeof err), 0);
+	if (strstr(b2, "opsbot_approve") || !strstr(b2, "Approved so far: 1 by <@U0BOB>"))
+		fail_msg("decided plan: got %s, want no buttons and the tally", b2);
+	free(t2);
+	free(b2);
+	cJSON_Delete(ctx);
+	cJSON_Delete(appr);
+	cJSON_Delete(ev);
+	template_set_free(ts);
 }
 
 int main(void)
@@ -159,7 +285,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escaping_table),
 	    cmocka_unit_test(test_text_fallback),
-	    cmocka_unit_test(test_clamp_table),
+	    cmocka_unit_test(test_step_words),
+	    cmocka_unit_test(test_plan_buttons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

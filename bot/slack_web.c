@@ -1,6 +1,7 @@
 /*
- * slack_web.c: the Slack Web API outbox: one sender thread that runs ops in
- * the order they were queued, over libcurl (lib/http.h).
+ * slack_web.c: the Slack Web API outbox: an ordered lane (lane.h, one
+ * thread) that runs ops in the order they were queued, over libcurl
+ * (lib/http.h).
  *
  * Order is the point: an incident's parent must exist before its replies,
  * and replies must appear in event order, so ops are never reordered or run
@@ -36,8 +37,10 @@
 
 #include "bot.h"
 #include "chatstats.h"
+#include "defaults.h"
 #include "http.h"
 #include "json.h"
+#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "slack.h"
@@ -45,7 +48,7 @@
 #include "timeutil.h"
 
 #define MAX_BUCKETS    128
-#define WEB_TIMEOUT_MS 10000
+#define WEB_TIMEOUT_MS DEF_CHAT_API_TIMEOUT_MS
 
 struct bucket {
 	char key[80];
@@ -59,16 +62,11 @@ struct slack_web {
 	struct slack_web_cfg cfg;
 	char *api_url, *token, *state_path;
 	struct bot *b;
-	pthread_t th;
-	int started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct slack_op *head, *tail;
-	size_t n;
-	int quit;
+	struct lane *lane;
+	pthread_mutex_t mu; /* done_seq */
 	int64_t done_seq;
-	struct state *st;
-	struct http_client *http;
+	struct state *st;         /* the lane thread's own handle */
+	struct http_client *http; /* the lane thread's client, set per op */
 	struct bucket buckets[MAX_BUCKETS];
 	int nb;
 };
@@ -94,8 +92,9 @@ struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t
 	return op;
 }
 
-static void op_free(struct slack_op *op)
+static void op_free(void *arg)
 {
+	struct slack_op *op = arg;
 	free(op->text);
 	free(op->blocks);
 	free(op);
@@ -151,22 +150,7 @@ static int64_t bucket_wait(struct bucket *b, int take)
 /* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
 static int nap(struct slack_web *w, int64_t ms)
 {
-	struct timespec ts;
-	int quit;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	if (!w->quit)
-		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-	quit = w->quit;
-	pthread_mutex_unlock(&w->mu);
-	return quit;
+	return lane_nap(w->lane, ms);
 }
 
 static int do_call(struct http_client *http, const char *api_url, const char *token,
@@ -544,6 +528,19 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 				                                       : "");
 		}
 		break;
+	case SLACK_OP_EDIT: {
+		char ts[64];
+		what = "edit";
+		if (state_thread_get(w->st, "slack", op->incident, channel, sizeof channel, parent,
+		                     sizeof parent) != 1 ||
+		    state_posted_get(w->st, "slack", op->key, ts, sizeof ts) != 1 || !ts[0]) {
+			log_warn("event=slack_no_message incident=%lld key=%s op=edit",
+			         (long long)op->incident, log_q(op->key));
+			break;
+		}
+		rc = send_msg(w, op, "chat.update", channel, "ts", ts, &reply, err, sizeof err);
+		break;
+	}
 	case SLACK_OP_EPHEMERAL:
 		what = "ephemeral";
 		rc = send_msg(w, op, "chat.postEphemeral", op->channel, NULL, NULL, &reply, err,
@@ -565,36 +562,16 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	cJSON_Delete(reply);
 }
 
-static void *sender_main(void *arg)
+/* One op on the lane thread; frees it. */
+static void op_job(void *arg, struct http_client *hc)
 {
-	struct slack_web *w = arg;
+	struct slack_op *op = arg;
+	struct slack_web *w = op->web;
 
-	for (;;) {
-		struct slack_op *op;
-		pthread_mutex_lock(&w->mu);
-		while (!w->head && !w->quit)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->quit) {
-			pthread_mutex_unlock(&w->mu);
-			return NULL;
-		}
-		op = w->head; /* stays queued while it runs, so pending() counts it */
-		pthread_mutex_unlock(&w->mu);
-
+	w->http = hc;
+	if (!lane_stopping(w->lane))
 		run_op(w, op);
-
-		pthread_mutex_lock(&w->mu);
-		if (w->quit) { /* interrupted: the op stays for the free in stop */
-			pthread_mutex_unlock(&w->mu);
-			return NULL;
-		}
-		w->head = op->next;
-		if (!w->head)
-			w->tail = NULL;
-		w->n--;
-		pthread_mutex_unlock(&w->mu);
-		op_free(op);
-	}
+	op_free(op);
 }
 
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
@@ -608,18 +585,11 @@ int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, str
 	w->state_path = xstrdup(cfg->state_path);
 	w->b = b;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
 	if (state_open(w->state_path, &w->st, err, errlen) < 0) {
 		slack_web_stop(w);
 		return -1;
 	}
-	w->http = http_client_new();
-	if (pthread_create(&w->th, NULL, sender_main, w) != 0) {
-		snprintf(err, errlen, "cannot start the Slack sender thread");
-		slack_web_stop(w);
-		return -1;
-	}
-	w->started = 1;
+	w->lane = lane_start("slack-web", 1);
 	*out = w;
 	return 0;
 }
@@ -627,15 +597,8 @@ int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, str
 void slack_web_push(struct slack_web *w, struct slack_op *op)
 {
 	op->next = NULL;
-	pthread_mutex_lock(&w->mu);
-	if (w->tail)
-		w->tail->next = op;
-	else
-		w->head = op;
-	w->tail = op;
-	w->n++;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	op->web = w;
+	lane_push(w->lane, op_job, op_free, op);
 }
 
 int64_t slack_web_done_seq(struct slack_web *w)
@@ -649,11 +612,7 @@ int64_t slack_web_done_seq(struct slack_web *w)
 
 size_t slack_web_pending(struct slack_web *w)
 {
-	size_t n;
-	pthread_mutex_lock(&w->mu);
-	n = w->n;
-	pthread_mutex_unlock(&w->mu);
-	return n;
+	return lane_pending(w->lane);
 }
 
 int64_t slack_web_stop(struct slack_web *w)
@@ -662,22 +621,9 @@ int64_t slack_web_stop(struct slack_web *w)
 
 	if (!w)
 		return 0;
-	pthread_mutex_lock(&w->mu);
-	w->quit = 1;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	if (w->started)
-		pthread_join(w->th, NULL);
-	while (w->head) {
-		struct slack_op *n = w->head->next;
-		op_free(w->head);
-		w->head = n;
-	}
-	if (w->http)
-		http_client_free(w->http);
+	lane_stop(w->lane); /* queued ops are dropped; a restart replays them */
 	state_close(w->st);
 	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
 	free(w->api_url);
 	free(w->token);
 	free(w->state_path);

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "state.h"
@@ -273,4 +274,24 @@ int state_checkpoint(struct state *st)
 	               SQLITE_OK
 	           ? 0
 	           : -1;
+}
+
+int state_kv_get_json(struct state *st, const char *surface, const char *key, cJSON **out)
+{
+	char *val = NULL, err[64];
+	int rc = state_kv_get(st, surface, key, &val);
+
+	*out = NULL;
+	if (rc == 1 && json_parse_object(val, strlen(val), out, err, sizeof err) < 0)
+		rc = 0; /* a broken value reads as absent */
+	free(val);
+	return rc;
+}
+
+int state_kv_put_json(struct state *st, const char *surface, const char *key, const cJSON *val)
+{
+	char *text = json_print(val);
+	int rc = state_kv_put(st, surface, key, text);
+	free(text);
+	return rc;
 }

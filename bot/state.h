@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 struct state;
 
 int state_open(const char *path, struct state **out, char *err, size_t errlen);
@@ -56,6 +58,10 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident, co
  */
 int state_kv_get(struct state *st, const char *surface, const char *key, char **val);
 int state_kv_put(struct state *st, const char *surface, const char *key, const char *val);
+/* The same for a JSON object (an incident snapshot): get gives 1 and a new
+ * tree in *out (caller frees), 0 when absent or not an object, -1 on error. */
+int state_kv_get_json(struct state *st, const char *surface, const char *key, cJSON **out);
+int state_kv_put_json(struct state *st, const char *surface, const char *key, const cJSON *val);
 
 /*
  * Leave WAL checkpoints (which fsync) to other connections of this file:

@@ -30,7 +30,7 @@
 #define POLICY_MAX_ITEMS 256
 
 struct policy_person {
-	char *name, *slack, *discord;
+	char *name, *slack, *discord, *unix_user;
 	int line;
 };
 
@@ -137,6 +137,7 @@ void policy_free(struct policy *p)
 		free(p->people[i].name);
 		free(p->people[i].slack);
 		free(p->people[i].discord);
+		free(p->people[i].unix_user);
 	}
 	free(p->people);
 	for (size_t i = 0; i < p->ngroups; i++) {
@@ -507,9 +508,20 @@ int policy_parse(const char *name, const char *text, const struct catalog *cat, 
 		pp->name = xstrdup(names[i]);
 		const char *sl = config_str(cfg, sec, "slack", NULL);
 		const char *dc = config_str(cfg, sec, "discord", NULL);
-		pp->line = config_line(cfg, sec, sl ? "slack" : "discord");
-		if (!sl && !dc) {
-			policy_fail(&ld, sec, NULL, "a person needs a slack or discord user id");
+		const char *ux = config_str(cfg, sec, "unix", NULL);
+		pp->line = config_line(cfg, sec, sl ? "slack" : dc ? "discord" : "unix");
+		if (!sl && !dc && !ux) {
+			policy_fail(&ld, sec, NULL,
+			            "a person needs a slack or discord user id or a unix account");
+			break;
+		}
+		if (ux && (!*ux || strlen(ux) > 32 || ux[0] == '-' ||
+		           strspn(ux, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                      "0123456789._-") != strlen(ux))) {
+			policy_fail(&ld, sec, "unix",
+			            "unix must be a local account name (letters, digits, . _ -; "
+			            "up to 32), not %s",
+			            log_q(ux));
 			break;
 		}
 		if (sl && (strlen(sl) < 2 || strlen(sl) > 32 ||
@@ -535,9 +547,14 @@ int policy_parse(const char *name, const char *text, const struct catalog *cat, 
 				policy_fail(&ld, sec, "discord",
 				            "discord id %s already belongs to %s", dc,
 				            p->people[k].name);
+			if (ux && p->people[k].unix_user && strcmp(p->people[k].unix_user, ux) == 0)
+				policy_fail(&ld, sec, "unix",
+				            "unix account %s already belongs to %s", ux,
+				            p->people[k].name);
 		}
 		pp->slack = sl ? xstrdup(sl) : NULL;
 		pp->discord = dc ? xstrdup(dc) : NULL;
+		pp->unix_user = ux ? xstrdup(ux) : NULL;
 	}
 	if (ld.failed)
 		goto out;
@@ -778,13 +795,53 @@ const char *policy_person_of(const struct policy *p, const char *surface, const 
 {
 	if (!surface || !user_id)
 		return NULL;
-	int slack = strcmp(surface, "slack") == 0;
+	int slack = strcmp(surface, "slack") == 0, ux = strcmp(surface, "unix") == 0;
+	if (!slack && !ux && strcmp(surface, "discord") != 0)
+		return NULL;
 	for (size_t i = 0; i < p->npeople; i++) {
-		const char *id = slack ? p->people[i].slack : p->people[i].discord;
+		const char *id = slack ? p->people[i].slack
+		                 : ux  ? p->people[i].unix_user
+		                       : p->people[i].discord;
 		if (id && strcmp(id, user_id) == 0)
 			return p->people[i].name;
 	}
 	return NULL;
+}
+
+int policy_person_may_approve(const struct policy *p, const struct policy_approval *ap,
+                              const char *action, const char *person, const char *requester,
+                              char *why, size_t whylen)
+{
+	if (!person) {
+		snprintf(why, whylen, "this user is not in the approval policy");
+		return 0;
+	}
+	if (!ap->requester_may_approve && requester && strcmp(requester, person) == 0) {
+		snprintf(why, whylen, "%s opened this incident and may not approve %s (rule %s)",
+		         person, action, ap->rule);
+		return 0;
+	}
+	for (size_t i = 0; ap->approvers && ap->approvers[i]; i++) {
+		if (strcmp(ap->approvers[i], person) == 0)
+			return 1;
+		const struct policy_group *g = policy_group(p, ap->approvers[i]);
+		if (g && policy_in(g->members, g->n, person))
+			return 1;
+	}
+	snprintf(why, whylen, "%s is not an approver for %s (rule %s)", person, action, ap->rule);
+	return 0;
+}
+
+void policy_default_approval(const struct policy *p, struct policy_approval *out)
+{
+	*out = (struct policy_approval){
+	    .required = 1,
+	    .approvers = (const char *const *)p->def.approvers,
+	    .distinct = p->def.distinct,
+	    .requester_may_approve = p->def.requester_may_approve,
+	    .expiry_ms = p->def.expiry_ms,
+	    .rule = p->def.label,
+	};
 }
 
 int policy_may_approve(const struct policy *p, const struct catalog_action *a, const char *surface,
@@ -798,18 +855,9 @@ int policy_may_approve(const struct policy *p, const struct catalog_action *a, c
 		         surface ? surface : "chat");
 		return 0;
 	}
-	if (!ap.requester_may_approve && requester_id && strcmp(requester_id, user_id) == 0) {
-		snprintf(why, whylen, "the person who opened the incident may not approve %s",
-		         a->name);
-		return 0;
-	}
-	for (size_t i = 0; ap.approvers && ap.approvers[i]; i++) {
-		if (strcmp(ap.approvers[i], who) == 0)
-			return 1;
-		const struct policy_group *g = policy_group(p, ap.approvers[i]);
-		if (g && policy_in(g->members, g->n, who))
-			return 1;
-	}
-	snprintf(why, whylen, "%s is not an approver for %s (rule %s)", who, a->name, ap.rule);
-	return 0;
+	/* The requester is a person too: the same person on another surface is still them. */
+	const char *req = policy_person_of(p, surface, requester_id);
+	if (!req && requester_id && strcmp(requester_id, user_id) == 0)
+		req = who;
+	return policy_person_may_approve(p, &ap, a->name, who, req, why, whylen);
 }

@@ -15,6 +15,7 @@
  *   [person alice]
  *   slack = U0ALICE01
  *   discord = 111111111111111111
+ *   unix = alice                     # local account (opsbotctl over ipc://)
  *
  *   [group sre]
  *   members = alice, bob
@@ -90,7 +91,23 @@ int policy_replicas(const struct policy *p, const char *service, int64_t *min, i
 int policy_may_approve(const struct policy *p, const struct catalog_action *a, const char *surface,
                        const char *user_id, const char *requester_id, char *why, size_t whylen);
 
-/* The person name for a chat user id, or NULL. */
+/*
+ * Whether `person` may approve a step under approval rule ap (of action
+ * `action`) when `requester` (a person name, may be NULL) opened the
+ * incident.  1 (may) or 0 with the reason in why.  Persons, not chat ids:
+ * one person's Slack and Discord accounts are the same approver.
+ */
+int policy_person_may_approve(const struct policy *p, const struct policy_approval *ap,
+                              const char *action, const char *person, const char *requester,
+                              char *why, size_t whylen);
+
+/* The [policy] section's rule (used when a plan needs approval but no step names a rule). */
+void policy_default_approval(const struct policy *p, struct policy_approval *out);
+
+/*
+ * The person name for a user id on surface "slack", "discord" or "unix"
+ * (a local account name), or NULL.
+ */
 const char *policy_person_of(const struct policy *p, const char *surface, const char *user_id);
 
 #endif

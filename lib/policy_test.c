@@ -74,6 +74,9 @@ static void test_errors_name_line(void **state)
 	     "p.conf:11: approver \"zed\" is neither"},
 	    {"person no id", "[person al]\n[policy]\napprovers = al\n", "p.conf: [person al]"},
 	    {"person empty ids", "[person al]\nemail = a@b\n", "needs a slack or discord user id"},
+	    {"unix account", "[person al]\nunix = -rf\n", "p.conf:2: unix must be a local account"},
+	    {"dup unix", "[person al]\nunix = al\n[person bo]\nunix = al\n",
+	     "p.conf:4: unix account al already belongs to al"},
 	    {"slack id", "[person al]\nslack = u-al\n", "p.conf:2: slack user id must be"},
 	    {"discord id", "[person al]\ndiscord = abc\n", "p.conf:2: discord user id must be"},
 	    {"dup slack", "[person al]\nslack = UX\n[person bo]\nslack = UX\n",
@@ -184,11 +187,17 @@ static void test_approvals(void **state)
 		const char *action, *surface, *user, *requester;
 		int may;
 	} who[] = {
-	    {"high1", "slack", "UAL", NULL, 1},     {"high1", "discord", "100003", NULL, 1},
-	    {"high1", "slack", "UBO", NULL, 0},     {"high1", "slack", "UAL", "UAL", 0},
-	    {"high1", "slack", "UNOBODY", NULL, 0}, {"db1", "slack", "UBO", NULL, 1},
-	    {"db1", "discord", "100001", NULL, 0},  {"med1", "slack", "UBO", "UBO", 1},
+	    {"high1", "slack", "UAL", NULL, 1},
+	    {"high1", "discord", "100003", NULL, 1},
+	    {"high1", "slack", "UBO", NULL, 0},
+	    {"high1", "slack", "UAL", "UAL", 0},
+	    {"high1", "slack", "UNOBODY", NULL, 0},
+	    {"db1", "slack", "UBO", NULL, 1},
+	    {"db1", "discord", "100001", NULL, 0},
+	    {"med1", "slack", "UBO", "UBO", 1},
 	    {"high1", "discord", "UAL", NULL, 0},
+	    /* ids of different surfaces never match here: the queue compares persons */
+	    {"high1", "discord", "100001", "UAL", 1},
 	};
 	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
 		char why[256] = "";
@@ -198,6 +207,36 @@ static void test_approvals(void **state)
 			fail_msg("may_approve %s %s:%s: got %d (%s) want %d", who[i].action,
 			         who[i].surface, who[i].user, may, why, who[i].may);
 	}
+	/* Persons: a local account maps like a chat id; the requester rule is per person. */
+	const char *al = policy_person_of(p, "discord", "100001");
+	assert_string_equal(al, "al");
+	assert_null(policy_person_of(p, "unix", "al"));
+	assert_null(policy_person_of(p, "irc", "UAL"));
+	struct policy_approval ap;
+	char why[256];
+	policy_approval_for(p, catalog_find(c, "high1"), &ap);
+	assert_int_equal(policy_person_may_approve(p, &ap, "high1", "al", "al", why, sizeof(why)),
+	                 0);
+	assert_non_null(strstr(why, "opened this incident"));
+	assert_int_equal(policy_person_may_approve(p, &ap, "high1", "al", "cy", why, sizeof(why)),
+	                 1);
+	assert_int_equal(policy_person_may_approve(p, &ap, "high1", "bo", NULL, why, sizeof(why)),
+	                 0);
+	assert_non_null(strstr(why, "bo is not an approver for high1 (rule approval high)"));
+	policy_default_approval(p, &ap);
+	assert_int_equal(ap.distinct, 1);
+	assert_int_equal(policy_person_may_approve(p, &ap, "x", "bo", "bo", why, sizeof(why)), 1);
+	policy_free(p);
+	catalog_free(c);
+
+	/* unix = names a local account */
+	c = cat_get();
+	if (policy_parse("p.conf",
+	                 "[person al]\nunix = alice\nslack = UAL\n[policy]\napprovers = al\n", c,
+	                 &p, err, sizeof(err)) < 0)
+		fail_msg("unix policy: %s", err);
+	assert_string_equal(policy_person_of(p, "unix", "alice"), "al");
+	assert_null(policy_person_of(p, "unix", "UAL"));
 	policy_free(p);
 	catalog_free(c);
 }

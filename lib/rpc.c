@@ -12,11 +12,14 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -32,6 +35,90 @@ struct rpc_sub {
 	int recv_timeout; /* last NNG_OPT_RECVTIMEO set, to skip redundant sets */
 };
 
+/* The client side of tls+tcp://: our certificate and the CA that signed the queue's. */
+static struct {
+	pthread_mutex_t mu;
+	nng_tls_config *cfg;
+} rpc_tls = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+int rpc_tls_setup(const char *cert_file, const char *key_file, const char *ca_file,
+                  const char *server_name, char *err, size_t errlen)
+{
+	struct buf cert = {.max = 1 << 20}, key = {.max = 1 << 20}, ca = {.max = 1 << 20};
+	nng_tls_config *tc = NULL;
+	int rv = 0, ret = -1;
+	if (buf_read_file(&cert, cert_file, err, errlen) < 0 ||
+	    buf_read_file(&key, key_file, err, errlen) < 0 ||
+	    buf_read_file(&ca, ca_file, err, errlen) < 0)
+		goto out;
+	if ((rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_CLIENT)) != 0 ||
+	    (rv = nng_tls_config_own_cert(tc, cert.data, key.data, NULL)) != 0 ||
+	    (rv = nng_tls_config_ca_chain(tc, ca.data, NULL)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(tc, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+	    (server_name && *server_name &&
+	     (rv = nng_tls_config_server_name(tc, server_name)) != 0)) {
+		snprintf(err, errlen, "TLS client set-up failed: %s (check the PEM files)",
+		         nng_strerror(rv));
+		if (tc)
+			nng_tls_config_free(tc);
+		goto out;
+	}
+	pthread_mutex_lock(&rpc_tls.mu);
+	if (rpc_tls.cfg)
+		nng_tls_config_free(rpc_tls.cfg);
+	rpc_tls.cfg = tc;
+	pthread_mutex_unlock(&rpc_tls.mu);
+	ret = 0;
+out:
+	if (key.data)
+		explicit_bzero(key.data, key.len);
+	buf_free(&cert);
+	buf_free(&key);
+	buf_free(&ca);
+	return ret;
+}
+
+int rpc_tls_from_config(struct config *cfg)
+{
+	const char *url = config_str(cfg, "queue", "listen", "");
+	if (strncmp(url, "tls+tcp://", 10) != 0)
+		return 0;
+	const char *cert = config_str(cfg, "queue", "tls_cert", NULL);
+	const char *key = config_str(cfg, "queue", "tls_key", NULL);
+	const char *ca = config_str(cfg, "queue", "tls_ca", NULL);
+	const char *name = config_str(cfg, "queue", "tls_server_name", NULL);
+	char err[400];
+	if (!cert || !key || !ca) {
+		config_error(cfg, "queue", "listen",
+		             "a tls+tcp:// queue needs tls_cert, tls_key (this host's client "
+		             "certificate) and tls_ca (the CA that signed the queue's)");
+		return -1;
+	}
+	if (rpc_tls_setup(cert, key, ca, name, err, sizeof(err)) < 0) {
+		config_error(cfg, "queue", "tls_cert", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Dial url on sock (non-blocking), with the TLS client config for tls+tcp://. */
+static int rpc_dial(nng_socket sock, const char *url)
+{
+	if (strncmp(url, "tls+tcp://", 10) != 0)
+		return nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
+	nng_dialer d;
+	int rv = nng_dialer_create(&d, sock, url);
+	if (rv != 0)
+		return rv;
+	pthread_mutex_lock(&rpc_tls.mu);
+	if (rpc_tls.cfg)
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, rpc_tls.cfg);
+	pthread_mutex_unlock(&rpc_tls.mu);
+	if (rv == 0)
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	return rv;
+}
+
 int rpc_open(struct rpc **out, const char *url, char *err, size_t errlen)
 {
 	struct rpc *r = xcalloc(1, sizeof(*r));
@@ -42,7 +129,7 @@ int rpc_open(struct rpc **out, const char *url, char *err, size_t errlen)
 		free(r);
 		return -1;
 	}
-	if ((rv = nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((rv = rpc_dial(r->sock, url)) != 0) {
 		snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
 		nng_close(r->sock);
 		free(r);
@@ -92,6 +179,26 @@ static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, 
 	return 0;
 }
 
+/*
+ * Requests that change something carry an idempotency key.  One without
+ * gets "rid:<its request id>" (ids are unique: 64 random bits per process
+ * and a counter), so the same bytes resent after a queue restart are
+ * answered from the first commit.  NULL when req needs no change.
+ */
+static cJSON *rpc_with_key(const cJSON *req)
+{
+	const char *type = json_str(req, "type"), *id = json_str(req, "id");
+	if (!type || !id || cJSON_GetObjectItemCaseSensitive(req, "key"))
+		return NULL;
+	if (strcmp(type, "submit") && strcmp(type, "approve") && strcmp(type, "command"))
+		return NULL;
+	cJSON *c = json_dup(req);
+	char key[WIRE_KEY_MAX + 1];
+	snprintf(key, sizeof(key), "rid:%s", id);
+	json_add_str(c, "key", key);
+	return c;
+}
+
 int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
              size_t errlen)
 {
@@ -102,7 +209,11 @@ int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int
 	int rv, ret = -1;
 
 	*reply = NULL;
+	cJSON *keyed = rpc_with_key(req);
+	if (keyed)
+		req = keyed;
 	if ((rv = nng_ctx_open(&ctx, r->sock)) != 0) {
+		cJSON_Delete(keyed);
 		snprintf(err, errlen, "cannot open a request context: %s", nng_strerror(rv));
 		return -1;
 	}
@@ -164,6 +275,7 @@ out:
 	if (aio)
 		nng_aio_free(aio);
 	nng_ctx_close(ctx);
+	cJSON_Delete(keyed);
 	return ret;
 }
 
@@ -177,7 +289,7 @@ int rpc_sub_open(struct rpc_sub **out, const char *url, char *err, size_t errlen
 		return -1;
 	}
 	if ((rv = nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0)) != 0 ||
-	    (rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	    (rv = rpc_dial(s->sock, url)) != 0) {
 		snprintf(err, errlen, "cannot subscribe to %s: %s", url, nng_strerror(rv));
 		nng_close(s->sock);
 		free(s);

@@ -5,7 +5,13 @@
  * An rpc handle is one REQ socket; each call uses its own NNG context, so
  * one handle may be shared by threads (a worker heartbeats while handling).
  * A call that times out is resent with the same request id up to `retries`
- * times; requests carry idempotency keys where a resend could do harm.
+ * times.  submit, approve and command without a "key" get "rid:<request
+ * id>" as their key here, so a resend (also one after the queue restarted
+ * between its COMMIT and the reply) never acts twice.
+ *
+ * tls+tcp:// (a worker on another host): call rpc_tls_setup() or
+ * rpc_tls_from_config() before rpc_open; the client presents its
+ * certificate and checks the queue's against the CA.
  *
  * Ownership: rpc_call takes no ownership of req; *reply belongs to the
  * caller (cJSON_Delete).
@@ -18,6 +24,17 @@
 #include <cjson/cJSON.h>
 
 struct rpc;
+struct config;
+
+/* TLS client material for every later tls+tcp:// dial (PEM files). */
+int rpc_tls_setup(const char *cert_file, const char *key_file, const char *ca_file,
+                  const char *server_name, char *err, size_t errlen);
+/*
+ * When [queue] listen is tls+tcp://, read [queue] tls_cert, tls_key,
+ * tls_ca, tls_server_name and set them up; errors go to config_error().
+ * 0, or -1 on error.
+ */
+int rpc_tls_from_config(struct config *cfg);
 
 int rpc_open(struct rpc **out, const char *url, char *err, size_t errlen);
 void rpc_close(struct rpc *r);

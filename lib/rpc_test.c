@@ -28,6 +28,7 @@
  *   drop1-*   says nothing the first time it sees an id, then ok:true
  *   garbage-* a reply that is not JSON
  *   wrongid-* ok:true under another id
+ *   key-*     ok:true with the request's "key" (or none) echoed
  */
 struct server {
 	nng_socket sock;
@@ -65,6 +66,10 @@ static void *server_run(void *arg)
 			rep = wire_reply_ok(&m);
 		} else if (strncmp(id, "err-", 4) == 0) {
 			rep = wire_reply_err(&m, "not_found", "no incident %d", 9);
+		} else if (strncmp(id, "key-", 4) == 0) {
+			rep = wire_reply_ok(&m);
+			if (json_str(req, "key"))
+				json_add_str(rep, "key", json_str(req, "key"));
 		} else if (strncmp(id, "wrongid-", 8) == 0) {
 			str_copy(m.id, sizeof(m.id), "someone-else");
 			rep = wire_reply_ok(&m);
@@ -153,6 +158,43 @@ static void test_calls(void **state)
 	if (s->seen_drop < 2 || strcmp(s->drop_ids[0], s->drop_ids[1]) != 0)
 		fail_msg("resend: got %d attempts ids %s/%s, want at least 2 with one id",
 		         s->seen_drop, s->drop_ids[0], s->drop_ids[1]);
+	rpc_close(r);
+}
+
+/* Requests that change something get "rid:<id>" as their key unless they have one. */
+static void test_keys(void **state)
+{
+	struct server *s = *state;
+	struct rpc *r;
+	char err[256] = "";
+	assert_int_equal(rpc_open(&r, s->url, err, sizeof(err)), 0);
+	static const struct {
+		enum wire_type type;
+		const char *key, *want;
+	} cases[] = {
+	    {WIRE_SUBMIT, NULL, "rid:key-0"},  {WIRE_APPROVE, NULL, "rid:key-1"},
+	    {WIRE_COMMAND, NULL, "rid:key-2"}, {WIRE_SUBMIT, "mine", "mine"},
+	    {WIRE_QUERY, NULL, NULL},          {WIRE_CLAIM, NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *q = wire_new(cases[i].type, 0);
+		char id[32];
+		snprintf(id, sizeof(id), "key-%zu", i);
+		cJSON_ReplaceItemInObject(q, "id", cJSON_CreateString(id));
+		if (cases[i].key)
+			json_add_str(q, "key", cases[i].key);
+		cJSON *rep = NULL;
+		assert_int_equal(rpc_call(r, q, &rep, 2000, 0, err, sizeof(err)), 0);
+		const char *got = json_str(rep, "key");
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got && strcmp(got, cases[i].want) != 0))
+			fail_msg("%s: got key %s, want %s", wire_type_name(cases[i].type),
+			         got ? got : "(none)", cases[i].want ? cases[i].want : "(none)");
+		/* The caller's request is not changed. */
+		assert_int_equal(cJSON_GetObjectItem(q, "key") != NULL, cases[i].key != NULL);
+		cJSON_Delete(rep);
+		cJSON_Delete(q);
+	}
 	rpc_close(r);
 }
 
@@ -266,6 +308,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_calls, server_setup, server_teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, server_setup, server_teardown),
 	    cmocka_unit_test(test_no_server),
 	    cmocka_unit_test_setup_teardown(test_threads_share_handle, server_setup,
 	                                    server_teardown),

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 
 enum wire_jtype { J_STR, J_INT, J_BOOL, J_OBJ, J_ARR, J_ANY };
 
@@ -34,14 +35,14 @@ struct wire_field {
 };
 
 static const char *const w_what_submit[] = {"incident", "job", NULL};
-static const char *const w_severity[] = {"critical", "high", "medium", "low", "info", NULL};
+#define w_severity severity_names /* lib/severity.h: the one table */
 static const char *const w_source[] = {"slack", "discord", "alertmanager", "generic", "watch",
                                        "cli",   NULL};
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
 static const char *const w_decision[] = {"approve", "reject", NULL};
 static const char *const w_action[] = {"ack", "resolve", "pause", "resume", "note", "retry", NULL};
-static const char *const w_query[] = {"incidents",    "incident", "timeline", "jobs",
-                                      "dead_letters", "stats",    "events",   NULL};
+static const char *const w_query[] = {"incidents", "incident", "timeline", "jobs", "dead_letters",
+                                      "stats",     "events",   "identity", NULL};
 
 #define END                                                                                        \
 	{                                                                                          \
@@ -71,9 +72,15 @@ static const struct wire_field f_fail[] = {{"job", J_INT, 1, NULL},
                                            {"error", J_STR, 1, NULL},
                                            {"retryable", J_BOOL, 0, NULL},
                                            END};
-static const struct wire_field f_approve[] = {
-    {"plan", J_STR, 1, NULL},           {"user", J_STR, 1, NULL}, {"surface", J_STR, 1, NULL},
-    {"decision", J_STR, 1, w_decision}, {"key", J_STR, 0, NULL},  END};
+static const char *const w_surface[] = {"slack", "discord", "cli", NULL};
+static const struct wire_field f_approve[] = {{"plan", J_STR, 1, NULL},
+                                              {"user", J_STR, 1, NULL},
+                                              {"surface", J_STR, 1, w_surface},
+                                              {"decision", J_STR, 1, w_decision},
+                                              {"key", J_STR, 0, NULL},
+                                              {"reason", J_STR, 0, NULL},
+                                              {"message_incident", J_INT, 0, NULL},
+                                              END};
 static const struct wire_field f_command[] = {{"action", J_STR, 1, w_action},
                                               {"user", J_STR, 1, NULL},
                                               {"surface", J_STR, 1, NULL},
@@ -100,11 +107,9 @@ static const struct wire_field f_spec[] = {
     {"severity", J_STR, 1, w_severity}, {"source", J_STR, 1, w_source},
     {"summary", J_STR, 0, NULL},        {"labels", J_OBJ, 0, NULL},
     {"surface", J_OBJ, 0, NULL},        END};
-static const struct wire_field f_surface[] = {{"kind", J_STR, 1, w_surface_kind},
-                                              {"channel", J_STR, 0, NULL},
-                                              {"user", J_STR, 0, NULL},
-                                              {"thread", J_STR, 0, NULL},
-                                              END};
+static const struct wire_field f_surface[] = {
+    {"kind", J_STR, 1, w_surface_kind}, {"channel", J_STR, 0, NULL}, {"user", J_STR, 0, NULL},
+    {"user_id", J_STR, 0, NULL},        {"thread", J_STR, 0, NULL},  END};
 static const struct wire_field f_job[] = {{"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, END};
 
 static const struct {
@@ -312,6 +317,26 @@ static int wire_check_complete(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* approve and command: who (user, surface) and the key, bounded. */
+static int wire_check_people(const cJSON *root, char *err, size_t errlen)
+{
+	const char *user = json_str(root, "user"), *surface = json_str(root, "surface");
+	if (!user[0] || strlen(user) > WIRE_USER_MAX) {
+		snprintf(err, errlen, "field 'user' must be 1 to %d characters", WIRE_USER_MAX);
+		return -1;
+	}
+	if (!surface[0] || strlen(surface) > WIRE_KIND_MAX) {
+		snprintf(err, errlen, "field 'surface' must be 1 to %d characters", WIRE_KIND_MAX);
+		return -1;
+	}
+	const char *key = json_str(root, "key");
+	if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* Rules across fields that a table cannot say. */
 static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_t errlen)
 {
@@ -404,7 +429,26 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			snprintf(err, errlen, "field 'job' is missing (action is retry)");
 			return -1;
 		}
-		return 0;
+		return wire_check_people(root, err, errlen);
+	case WIRE_APPROVE: {
+		const char *plan = json_str(root, "plan");
+		if (!plan[0] || strlen(plan) > WIRE_KEY_MAX) {
+			snprintf(err, errlen, "field 'plan' must be 1 to %d characters",
+			         WIRE_KEY_MAX);
+			return -1;
+		}
+		const char *reason = json_str(root, "reason");
+		if (reason && strlen(reason) > WIRE_REASON_MAX) {
+			snprintf(err, errlen, "field 'reason' must be at most %d characters",
+			         WIRE_REASON_MAX);
+			return -1;
+		}
+		if (json_int(root, "message_incident", 1) < 1) {
+			snprintf(err, errlen, "field 'message_incident' must name an incident");
+			return -1;
+		}
+		return wire_check_people(root, err, errlen);
+	}
 	case WIRE_QUERY: {
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limit");
 		if (l && (l->valuedouble < 1 || l->valuedouble > WIRE_QUERY_LIMIT_MAX)) {

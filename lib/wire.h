@@ -20,8 +20,12 @@
  * what:"incident" puts the whole record object there (its "id" is the
  * number).  Error codes: bad_request (decoding or a rule below),
  * not_found, lease_lost, wrong_state (the incident or job is not in a state
- * that allows the request), plan_changed, expired, unavailable (the store
- * failed; retry later with the same key).
+ * that allows the request), plan_changed, expired, forbidden (this peer or
+ * person may not do that), wrong_incident, already_approved, unavailable
+ * (the store failed; retry later with the same key).
+ * Request ids: lib/rpc.c gives every submit, approve and command without a
+ * "key" the key "rid:<request id>", so a request resent after the queue
+ * died between COMMIT and reply is answered from the first one.
  * Limits: job kind 1..WIRE_KIND_MAX chars, key 1..WIRE_KEY_MAX chars,
  * claim kinds 1..WIRE_KINDS_MAX, claim max and complete jobs[]
  * 1..WIRE_BATCH_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
@@ -39,11 +43,17 @@
  *             spec:object (*for incident: *title, *service, *severity
  *               (critical|high|medium|low|info), *source (slack|discord|
  *               alertmanager|generic|watch|cli), summary, labels{}, surface
- *               {kind:"slack"|"discord", channel, user, thread}),
+ *               {kind:"slack"|"discord", channel, user, user_id, thread}),
+ *               user_id: the chat user id when `user` is a display label;
+ *               the approval policy's requester rule uses user_id, else user
  *             job:object (*for job: *kind, input{}; attached to `incident`,
  *               which may be 0 for jobs about no incident)
  *             -> {incident, job?, created:bool, grouped?:true}
-             (grouped: the incident joined a live one, queue/group.c)
+ *             (grouped: the incident joined a live one, queue/group.c)
+ *             The queue adds spec.requester {account, via} (the local
+ *             account that opened it, read from the socket) when there is no
+ *             spec.surface; only the queue's own account may send
+ *             spec.surface.
  *   claim     *kinds:[string], *worker:string, *wait_ms:int, lease_ms:int,
  *             max:int (1..WIRE_BATCH_MAX; optional, see below)
  *             -> {job: null | {id, kind, incident, attempt, lease, deadline_ms,
@@ -71,15 +81,41 @@
  *   fail      *job:int, *lease:string, *error:string, retryable:bool
  *             -> {dead:bool, retry_at_ms}
  *   approve   *plan:string (plan hash shown on the button), *user:string,
- *             *surface:string, *decision:"approve"|"reject", key:string
- *             -> {state}
+ *             *surface:"slack"|"discord"|"cli", *decision:"approve"|"reject",
+ *             key:string, reason:string (why, for a reject; up to
+ *             WIRE_REASON_MAX), message_incident:int (the incident of the
+ *             chat message the button was on, when the surface knows it;
+ *             refused when it is not `incident`)
+ *             -> {state, person, have, need, approvers:[person...]}
+ *             The queue judges it against config/policy.conf: who the
+ *             person is (slack/discord: the chat user id, accepted only
+ *             from a peer running as the queue's own account, i.e.
+ *             opsbot-bot; cli: the peer's local account read from the ipc://
+ *             socket, never the "user" field), whether they may approve every
+ *             step that needs approval, the requester rule, the rule's
+ *             expiry, the plan hash, and whether they already decided.
+ *             A refusal is ok:false with error forbidden | wrong_incident |
+ *             already_approved | plan_changed | expired | wrong_state and a
+ *             message for that person alone; it is also recorded as event
+ *             approval.refused {user, surface, person, identity, decision,
+ *             plan, error, reason}.  An accepted decision is recorded as
+ *             approval.recorded {user, surface, person, identity ("slack
+ *             U0ALICE01 = alice"), decision, plan, rule, have, need,
+ *             approvers:[person...], reason}; "need" distinct people must
+ *             approve before the plan runs, one reject ends it.
+ *             plan.proposed carries what a plan needs, when it needs
+ *             approval and a policy is loaded: approval {need, rules,
+ *             requester_may_approve, expiry_ms, text ("2 people from
+ *             sre-leads, not the requester")}.
  *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note"|"retry",
  *             *user:string, *surface:string, note:string, key:string,
  *             job:int (*for retry: a dead-lettered job to run again)
  *             -> {state}
  *   query     *what:"incidents"|"incident"|"timeline"|"jobs"|"dead_letters"|
- *             "stats"|"events", since:int (events after this seq), limit:int,
- *             state:string -> {items:[...]} | {incident:{...}} | {stats:{...}}
+ *             "stats"|"events"|"identity", since:int (events after this seq),
+ *             limit:int, state:string -> {items:[...]} | {incident:{...}} |
+ *             {stats:{...}} | {identity:{via, role, account, person}} (how the
+ *             queue sees the caller: role service|local|remote)
  *
  * Events (PUB; also stored, so `query what:"events" since:N` replays them):
  *
@@ -127,7 +163,9 @@
 #define WIRE_WAIT_MAX_MS     300000
 #define WIRE_LEASE_MAX_MS    3600000
 #define WIRE_QUERY_LIMIT_MAX 10000
-#define WIRE_BATCH_MAX       64 /* claim max, complete jobs[] */
+#define WIRE_BATCH_MAX       64   /* claim max, complete jobs[] */
+#define WIRE_USER_MAX        128  /* approve/command user */
+#define WIRE_REASON_MAX      1000 /* approve reason */
 
 enum wire_type {
 	WIRE_SUBMIT,
@@ -153,16 +191,17 @@ enum wire_type {
 #define WIRE_JOB_INDEX    "index"
 
 /* Event names, defined once. */
-#define WIRE_EV_OPENED   "incident.opened"   /* data: the incident record */
-#define WIRE_EV_STAGE    "incident.stage"    /* data: {from, to, reason} */
-#define WIRE_EV_UPDATED  "incident.updated"  /* data: {fields changed, e.g. alert update} */
-#define WIRE_EV_FINDINGS "job.finished"      /* data: {kind, result} */
-#define WIRE_EV_PLAN     "plan.proposed"     /* data: {plan, needs_approval} */
-#define WIRE_EV_APPROVAL "approval.recorded" /* data: {user, surface, decision, plan} */
-#define WIRE_EV_COMMAND  "command.recorded"  /* data: {user, surface, action, note} */
-#define WIRE_EV_DEAD     "job.dead"          /* data: {job, kind, attempts, error} */
-#define WIRE_EV_RETRY    "job.retry"         /* data: {job, kind, attempt, error, retry_at_ms} */
-#define WIRE_EV_RESOLVED "incident.resolved" /* data: {by, note} */
+#define WIRE_EV_OPENED           "incident.opened"   /* data: the incident record */
+#define WIRE_EV_STAGE            "incident.stage"    /* data: {from, to, reason} */
+#define WIRE_EV_UPDATED          "incident.updated"  /* data: {fields changed, e.g. alert update} */
+#define WIRE_EV_FINDINGS         "job.finished"      /* data: {kind, result} */
+#define WIRE_EV_PLAN             "plan.proposed"     /* data: {plan, needs_approval, approval?} */
+#define WIRE_EV_APPROVAL         "approval.recorded" /* data: see approve above */
+#define WIRE_EV_APPROVAL_REFUSED "approval.refused"  /* data: see approve above */
+#define WIRE_EV_COMMAND          "command.recorded"  /* data: {user, surface, action, note} */
+#define WIRE_EV_DEAD             "job.dead"          /* data: {job, kind, attempts, error} */
+#define WIRE_EV_RETRY            "job.retry" /* data: {job, kind, attempt, error, retry_at_ms} */
+#define WIRE_EV_RESOLVED         "incident.resolved" /* data: {by, note} */
 
 /* Incident states (queue/state.c holds the machine). */
 #define WIRE_ST_OPEN       "open"

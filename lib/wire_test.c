@@ -193,16 +193,31 @@ static const struct {
     {"{" ENV "\"type\":\"fail\",\"job\":1,\"lease\":\"l\",\"error\":\"e\",\"retryable\":1}",
      "field 'retryable' must be true or false"},
     /* approve, command, query */
-    {"{" ENV "\"type\":\"approve\",\"user\":\"U\",\"surface\":\"s\",\"decision\":\"approve\"}",
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"irc\","
+     "\"decision\":\"approve\"}",
+     "field 'surface' must be one of slack|discord|cli"},
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\","
+     "\"decision\":\"approve\",\"message_incident\":0}",
+     "field 'message_incident' must name an incident"},
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"\",\"user\":\"U\",\"surface\":\"slack\","
+     "\"decision\":\"approve\"}",
+     "field 'plan' must be 1 to"},
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"\",\"surface\":\"slack\","
+     "\"decision\":\"approve\"}",
+     "field 'user' must be 1 to"},
+    {"{" ENV "\"type\":\"command\",\"action\":\"ack\",\"user\":\"U\",\"surface\":\"s\","
+     "\"key\":\"\"}",
+     "field 'key' must be 1 to"},
+    {"{" ENV "\"type\":\"approve\",\"user\":\"U\",\"surface\":\"slack\",\"decision\":\"approve\"}",
      "field 'plan' is missing"},
-    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"surface\":\"s\",\"decision\":\"approve\"}",
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"surface\":\"slack\",\"decision\":\"approve\"}",
      "field 'user' is missing"},
     {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"decision\":\"approve\"}",
      "field 'surface' is missing"},
-    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"s\"}",
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\"}",
      "field 'decision' is missing"},
-    {"{" ENV
-     "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"s\",\"decision\":\"maybe\"}",
+    {"{" ENV "\"type\":\"approve\",\"plan\":\"h\",\"user\":\"U\",\"surface\":\"slack\","
+     "\"decision\":\"maybe\"}",
      "field 'decision' must be one of approve|reject"},
     {"{" ENV "\"type\":\"command\",\"user\":\"U\",\"surface\":\"s\"}", "field 'action' is missing"},
     {"{" ENV "\"type\":\"command\",\"action\":\"reboot\",\"user\":\"U\",\"surface\":\"s\"}",

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -39,7 +40,7 @@
 #include "timeutil.h"
 #include "wire.h"
 
-#define WORKER_DEFAULT_QUEUE "ipc://var/run/opsbot-queue.ipc"
+#define WORKER_DEFAULT_QUEUE DEF_QUEUE_URL
 #define WORKER_RETRY_MIN_MS  100
 #define WORKER_RETRY_MAX_MS  5000
 #define WORKER_CALL_MS       5000 /* timeout of one heartbeat/complete/fail call */
@@ -180,6 +181,7 @@ static void worker_read_keys(struct worker *w, struct config *cfg)
 	if (str_copy(w->url, sizeof(w->url), url) < 0)
 		config_error(cfg, "queue", "listen", "address longer than %zu bytes",
 		             sizeof(w->url) - 1);
+	rpc_tls_from_config(cfg); /* tls+tcp://: this host's client certificate */
 	w->lease_ms = config_duration_ms(cfg, sec, "lease", 30000);
 	w->grace_ms = config_duration_ms(cfg, sec, "stop_grace", 10000);
 	w->wait_ms = config_duration_ms(cfg, sec, "claim_wait", 1000);

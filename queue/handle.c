@@ -3,7 +3,11 @@
  * applied to the store.
  *
  * Each handler checks everything it can before it writes, so a refused
- * request changes nothing.  A store failure returns HANDLE_STORE_ERR and
+ * request changes nothing - except a refused approve, which is recorded in
+ * the incident's timeline (approval.refused) so the audit shows who tried
+ * what.  handle_request first checks what the request's peer may ask
+ * (peer_refusal); h_approve then judges the decision against the policy
+ * (approver_of, plan_judge, approved_by).  A store failure returns HANDLE_STORE_ERR and
  * the main loop rolls back the whole batch.  Transitions go through
  * inc_move(), which asserts state_allowed() (state.c invariant 1) and
  * writes the incident.stage event.
@@ -15,9 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "outbox.h"
+#include "policy.h"
 #include "state.h"
 
 #define TRY(x)                                                                                     \
@@ -215,6 +222,271 @@ static int inc_resolved(struct queue *q, struct store_incident *in, const char *
 	return 0;
 }
 
+/* ---- approvals: the policy applied to a plan ---- */
+
+static const struct handle_peer peer_internal = {PEER_SERVICE, -1, "", "internal"};
+
+static const struct handle_peer *peer_of(const struct queue *q)
+{
+	return q->peer ? q->peer : &peer_internal;
+}
+
+/* The plan object of an incident's plan result; NULL when there is none.  Borrowed from r. */
+static const cJSON *plan_of(const cJSON *results)
+{
+	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_PLAN);
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(pr, "plan");
+	return cJSON_IsObject(plan) ? plan : NULL;
+}
+
+/* What a plan needs, summed over the steps that need approval. */
+struct plan_need {
+	int need;          /* distinct people */
+	int requester_may; /* 0 when any rule forbids the requester */
+	int64_t expiry_ms; /* the shortest rule's */
+	char rule[120];    /* the rule(s) that decided, for people */
+	int steps;         /* steps needing approval */
+};
+
+/*
+ * Judge person (NULL: only sum up the rules) against every step of plan
+ * that needs approval.  requester: the person who opened the incident, or
+ * NULL.  1: allowed (or summed), 0: refused with why, -1: the plan names an
+ * action the catalog does not have (why says which).
+ */
+static int plan_judge(const struct queue *q, const cJSON *plan, const char *person,
+                      const char *requester, struct plan_need *pn, char *why, size_t whylen)
+{
+	*pn = (struct plan_need){.need = 0, .requester_may = 1, .expiry_ms = 0};
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(plan, "steps");
+	const cJSON *st;
+	int i = 0;
+	struct policy_approval ap;
+	cJSON_ArrayForEach(st, steps)
+	{
+		i++;
+		const char *action = json_str(st, "action");
+		const struct catalog_action *a = action ? catalog_find(q->cat, action) : NULL;
+		if (!a) {
+			snprintf(why, whylen,
+			         "step %d names action %s, which is not in the action catalog; "
+			         "nobody can approve this plan",
+			         i, action ? action : "(none)");
+			return -1;
+		}
+		policy_approval_for(q->pol, a, &ap);
+		const char *asked = json_str(st, "approval");
+		if (!ap.required && !(asked && !strcmp(asked, "required")))
+			continue;
+		pn->steps++;
+		if (ap.distinct > pn->need)
+			pn->need = ap.distinct;
+		if (!ap.requester_may_approve)
+			pn->requester_may = 0;
+		if (!pn->expiry_ms || ap.expiry_ms < pn->expiry_ms)
+			pn->expiry_ms = ap.expiry_ms;
+		if (!strstr(pn->rule, ap.rule)) {
+			size_t n = strlen(pn->rule);
+			snprintf(pn->rule + n, sizeof(pn->rule) - n, "%s%s", n ? ", " : "",
+			         ap.rule);
+		}
+		if (person && !policy_person_may_approve(q->pol, &ap, a->name, person, requester,
+		                                         why, whylen))
+			return 0;
+	}
+	if (pn->steps == 0) {
+		/* needs_approval with no step asking: the [policy] defaults decide. */
+		policy_default_approval(q->pol, &ap);
+		pn->need = ap.distinct;
+		pn->requester_may = ap.requester_may_approve;
+		pn->expiry_ms = ap.expiry_ms;
+		snprintf(pn->rule, sizeof(pn->rule), "%s", ap.rule);
+		if (person && !policy_person_may_approve(q->pol, &ap, "this plan", person,
+		                                         requester, why, whylen))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * What approval a plan needs, for people and surfaces (plan.proposed
+ * "approval"): {need, rules, requester_may_approve, expiry_ms, text}, text
+ * like "2 people from sre-leads, not the requester".  NULL without a policy.
+ */
+static cJSON *approval_summary(const struct queue *q, const cJSON *plan)
+{
+	if (!q->pol || !q->cat || !plan)
+		return NULL;
+	struct plan_need pn;
+	char why[300];
+	if (plan_judge(q, plan, NULL, NULL, &pn, why, sizeof(why)) != 1) {
+		cJSON *o = json_new_object();
+		json_add_str(o, "text", why);
+		return o;
+	}
+	struct buf who = {.max = 2048};
+	char seen[8][120];
+	int nseen = 0;
+	const cJSON *st;
+	struct policy_approval ap;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
+	{
+		const struct catalog_action *a = catalog_find(q->cat, json_str(st, "action"));
+		const char *asked = json_str(st, "approval");
+		policy_approval_for(q->pol, a, &ap);
+		if (!ap.required && !(asked && !strcmp(asked, "required")))
+			continue;
+		int dup = 0;
+		for (int i = 0; i < nseen && !dup; i++)
+			dup = !strcmp(seen[i], ap.rule);
+		if (dup || nseen == 8)
+			continue;
+		str_copy(seen[nseen++], sizeof(seen[0]), ap.rule);
+		buf_appendf(&who, "%s", who.len ? ", and also in " : "");
+		for (int i = 0; ap.approvers && ap.approvers[i]; i++)
+			buf_appendf(&who, "%s%s", i ? " or " : "", ap.approvers[i]);
+	}
+	if (!pn.steps) {
+		policy_default_approval(q->pol, &ap);
+		for (int i = 0; ap.approvers && ap.approvers[i]; i++)
+			buf_appendf(&who, "%s%s", i ? " or " : "", ap.approvers[i]);
+	}
+	cJSON *o = json_new_object();
+	json_add_int(o, "need", pn.need);
+	json_add_str(o, "rules", pn.rule);
+	json_add_bool(o, "requester_may_approve", pn.requester_may);
+	json_add_int(o, "expiry_ms", pn.expiry_ms);
+	char text[2300];
+	snprintf(text, sizeof(text), "%d %s from %s%s", pn.need, pn.need == 1 ? "person" : "people",
+	         who.data ? who.data : "", pn.requester_may ? "" : ", not the requester");
+	json_add_str(o, "text", text);
+	buf_free(&who);
+	return o;
+}
+
+/* How long the incident's plan may wait: the shortest rule's expiry (else [pipeline]'s). */
+static int64_t approval_expiry(const struct queue *q, const struct store_incident *in)
+{
+	if (!q->pol || !q->cat)
+		return q->conf.approval_expiry_ms;
+	cJSON *results = inc_results(in);
+	const cJSON *plan = plan_of(results);
+	struct plan_need pn;
+	char why[200];
+	int64_t ms = q->conf.approval_expiry_ms;
+	if (plan && plan_judge(q, plan, NULL, NULL, &pn, why, sizeof(why)) == 1 && pn.expiry_ms > 0)
+		ms = pn.expiry_ms;
+	cJSON_Delete(results);
+	return ms;
+}
+
+/* The person who opened the incident (spec.surface.user or spec.requester), or NULL. */
+static const char *requester_of(const struct queue *q, const struct store_incident *in)
+{
+	cJSON *spec = NULL;
+	char err[64];
+	const char *who = NULL;
+	if (!in->spec || json_parse_object(in->spec, strlen(in->spec), &spec, err, sizeof(err)) < 0)
+		return NULL;
+	const cJSON *sf = cJSON_GetObjectItemCaseSensitive(spec, "surface");
+	const cJSON *rq = cJSON_GetObjectItemCaseSensitive(spec, "requester");
+	const char *uid = json_str(sf, "user_id") ? json_str(sf, "user_id") : json_str(sf, "user");
+	if (json_str(sf, "kind") && uid)
+		who = policy_person_of(q->pol, json_str(sf, "kind"), uid);
+	else if (json_str(rq, "account"))
+		who = policy_person_of(q->pol, "unix", json_str(rq, "account"));
+	cJSON_Delete(spec);
+	return who; /* points into the policy, which outlives the request */
+}
+
+/* Who is deciding: the identity a request carries, checked against its peer. */
+struct approver {
+	const char *surface; /* slack | discord | cli */
+	const char *user;    /* chat user id, or the local account for cli */
+	const char *person;  /* NULL when not in the policy */
+	char identity[200];  /* "slack U0ALICE = alice" */
+};
+
+/* 1 with *w filled; 0 with why when this peer may not decide as anyone. */
+static int approver_of(const struct queue *q, const struct wire_msg *m, struct approver *w,
+                       char *why, size_t whylen)
+{
+	const struct handle_peer *p = peer_of(q);
+	w->surface = json_str(m->root, "surface");
+	w->user = json_str(m->root, "user");
+	w->person = NULL;
+	snprintf(w->identity, sizeof(w->identity), "%s %s (unchecked)", w->surface, w->user);
+	if (strcmp(w->surface, "cli") != 0) {
+		if (p->kind != PEER_SERVICE) {
+			snprintf(why, whylen,
+			         "only opsbot-bot (running as the queue's own account) may act for "
+			         "a %s user; opsbotctl acts as your local account",
+			         w->surface);
+			return 0;
+		}
+	} else {
+		if (p->kind == PEER_REMOTE) {
+			snprintf(
+			    why, whylen,
+			    "decisions over %s are not accepted: a certificate says which host "
+			    "connects, not which person; approve in chat or with opsbotctl on "
+			    "the queue's host",
+			    p->via);
+			return 0;
+		}
+		if (!p->account[0]) {
+			snprintf(why, whylen,
+			         "the queue could not tell which local account sent this");
+			return 0;
+		}
+		w->user = p->account; /* the socket says who; the "user" field is a claim */
+	}
+	const char *kind = strcmp(w->surface, "cli") ? w->surface : "unix";
+	w->person = q->pol ? policy_person_of(q->pol, kind, w->user) : NULL;
+	snprintf(w->identity, sizeof(w->identity), "%s %s %s%s",
+	         strcmp(w->surface, "cli") ? w->surface : "local account", w->user,
+	         w->person ? "= " : "(not in policy)", w->person ? w->person : "");
+	if (!q->pol) {
+		snprintf(why, whylen,
+		         "no approval policy is loaded ([queue] policy), so nobody can approve; "
+		         "nothing was recorded as a decision");
+		return 0;
+	}
+	if (!w->person) {
+		snprintf(why, whylen,
+		         "%s %s is not a person in the approval policy; ask an admin to add it "
+		         "to a [person] in policy.conf (%s = %s)",
+		         strcmp(w->surface, "cli") ? w->surface : "local account", w->user, kind,
+		         w->user);
+		return 0;
+	}
+	return 1;
+}
+
+/* Record a refused decision in the timeline and answer code/why to the person. */
+static int approval_refused(struct queue *q, const struct wire_msg *m, int64_t incident,
+                            const struct approver *w, const char *code, const char *why,
+                            cJSON **reply)
+{
+	*reply = wire_reply_err(m, code, "%s", why);
+	cJSON *d = json_new_object();
+	json_add_str(d, "user", w->user);
+	json_add_str(d, "surface", w->surface);
+	if (w->person)
+		json_add_str(d, "person", w->person);
+	else
+		json_add(d, "person", cJSON_CreateNull());
+	json_add_str(d, "identity", w->identity);
+	json_add_str(d, "decision", json_str(m->root, "decision"));
+	json_add_str(d, "plan", json_str(m->root, "plan"));
+	json_add_str(d, "error", code);
+	json_add_str(d, "reason", why);
+	json_add_str(d, "via", peer_of(q)->via);
+	log_info("event=approval_refused incident=%lld identity=%s error=%s reason=%s",
+	         (long long)incident, log_q(w->identity), code, log_q(why));
+	return q_event(q, incident, WIRE_EV_APPROVAL_REFUSED, d);
+}
+
 /* Walk a state_advance path: skipped stages pass through, the last step is entered. */
 static int inc_follow(struct queue *q, struct store_incident *in, const struct state_path *p,
                       const char *reason)
@@ -235,7 +507,7 @@ static int inc_follow(struct queue *q, struct store_incident *in, const struct s
 		if (g >= 0 && inc_enqueue(q, in, (enum stage_id)g) < 0)
 			return -1;
 		if (to == ST_AWAITING)
-			in->approval_deadline_ms = q->now + q->conf.approval_expiry_ms;
+			in->approval_deadline_ms = q->now + approval_expiry(q, in);
 		if (to == ST_RESOLVED && inc_resolved(q, in, "opsbot", why) < 0)
 			return -1;
 	}
@@ -359,6 +631,11 @@ static int job_done_effect(struct queue *q, const struct store_job *j, const cJS
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(result, "plan");
 		json_add(p, "plan", plan ? json_dup(plan) : cJSON_CreateNull());
 		json_add_bool(p, "needs_approval", json_bool(result, "needs_approval", 0));
+		cJSON *ap = json_bool(result, "needs_approval", 0) && cJSON_IsObject(plan)
+		                ? approval_summary(q, plan)
+		                : NULL;
+		if (ap)
+			json_add(p, "approval", ap);
 		rc = q_event(q, in.id, WIRE_EV_PLAN, p);
 	}
 	enum stage_id g;
@@ -423,7 +700,17 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 			json_add_bool(*reply, "grouped", 1);
 			return HANDLE_REPLY;
 		}
-		char *text = json_print(spec);
+		cJSON *kept = json_dup(spec);
+		const struct handle_peer *p = peer_of(q);
+		if (p->account[0] && !cJSON_GetObjectItemCaseSensitive(spec, "surface")) {
+			/* Who opened it, from the socket: the requester rule needs it. */
+			cJSON *rq = json_new_object();
+			json_add_str(rq, "account", p->account);
+			json_add_str(rq, "via", p->via);
+			json_add(kept, "requester", rq);
+		}
+		char *text = json_print(kept);
+		cJSON_Delete(kept);
 		int rc = store_incident_insert(
 		    q->st, WIRE_ST_OPEN, json_str(spec, "title"), json_str(spec, "service"),
 		    json_str(spec, "severity"), json_str(spec, "source"), text, q->now, &inc_id);
@@ -460,8 +747,10 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		const char *state;
 		TRY(job_ready_state(q, inc_id, &state));
 		char *text = input ? json_print(input) : NULL;
-		int rc = store_job_insert(q->st, inc_id, json_str(job, "kind"), state, text,
-		                          q->conf.max_attempts, q->now, q->now, &job_id);
+		int rc = store_job_insert(
+		    q->st, inc_id, json_str(job, "kind"), state, text,
+		    outbox_max_attempts(json_str(job, "kind"), q->conf.max_attempts), q->now,
+		    q->now, &job_id);
 		free(text);
 		TRY(rc);
 		queue_mark_ready(q, json_str(job, "kind"));
@@ -824,6 +1113,58 @@ static enum handle_rc reply_state(struct queue *q, const struct wire_msg *m,
 	return HANDLE_REPLY;
 }
 
+/* Distinct people who approved plan `hash` of incident so far, into names (borrowed). */
+static int approved_by(struct queue *q, int64_t incident, const char *hash, const char **names,
+                       int max, int *n)
+{
+	cJSON *rows = json_new_array();
+	*n = 0;
+	if (store_approvals_list(q->st, incident, hash, rows) < 0) {
+		cJSON_Delete(rows);
+		return -1;
+	}
+	const cJSON *r;
+	cJSON_ArrayForEach(r, rows)
+	{
+		if (strcmp(json_str(r, "decision"), "approve") != 0)
+			continue;
+		const char *sf = json_str(r, "surface");
+		const char *who =
+		    policy_person_of(q->pol, strcmp(sf, "cli") ? sf : "unix", json_str(r, "user"));
+		int seen = !who;
+		for (int i = 0; i < *n && !seen; i++)
+			seen = !strcmp(names[i], who);
+		if (!seen && *n < max)
+			names[(*n)++] = who;
+	}
+	cJSON_Delete(rows);
+	return 0;
+}
+
+/* A repeated request's reply gets the tally as it stands (have, need, approvers).  1, or -1. */
+static int approval_tally(struct queue *q, const struct store_incident *in, const char *hash,
+                          cJSON *reply)
+{
+	const char *names[64];
+	int have;
+	if (approved_by(q, in->id, hash, names, 64, &have) < 0)
+		return -1;
+	cJSON *results = inc_results(in);
+	const cJSON *plan = plan_of(results);
+	struct plan_need pn = {0};
+	char why[200];
+	if (plan)
+		plan_judge(q, plan, NULL, NULL, &pn, why, sizeof(why));
+	cJSON_Delete(results);
+	cJSON *people = json_new_array();
+	for (int i = 0; i < have; i++)
+		cJSON_AddItemToArray(people, cJSON_CreateString(names[i]));
+	json_add_int(reply, "have", have);
+	json_add_int(reply, "need", pn.need);
+	json_add(reply, "approvers", people);
+	return 1;
+}
+
 static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	struct store_incident in;
@@ -833,72 +1174,170 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 		return HANDLE_REPLY;
 	enum handle_rc out = HANDLE_REPLY;
 	rc = seen_key(q, m, &in, reply);
+	if (rc == 1 && q->pol)
+		rc = approval_tally(q, &in, json_str(m->root, "plan"), *reply);
 	if (rc != 0)
 		goto out;
+	const char *decision = json_str(m->root, "decision");
+	const char *hash = json_str(m->root, "plan");
+	const char *note = json_str(m->root, "reason");
+	int approve = !strcmp(decision, "approve");
+	char why[600];
+	struct approver w;
+	if (!approver_of(q, m, &w, why, sizeof(why))) {
+		rc = approval_refused(q, m, in.id, &w, "forbidden", why, reply);
+		goto out;
+	}
+	int64_t mi = json_int(m->root, "message_incident", 0);
+	if (mi && mi != in.id) {
+		snprintf(why, sizeof(why),
+		         "that button belongs to incident %lld but was pressed on the message of "
+		         "incident %lld; nothing was recorded",
+		         (long long)in.id, (long long)mi);
+		rc = approval_refused(q, m, in.id, &w, "wrong_incident", why, reply);
+		goto out;
+	}
+	if (!strcmp(in.state, WIRE_ST_EXPIRED)) {
+		snprintf(why, sizeof(why),
+		         "the approval window for incident %lld has closed; nothing will run",
+		         (long long)in.id);
+		rc = approval_refused(q, m, in.id, &w, "expired", why, reply);
+		goto out;
+	}
 	if (strcmp(in.state, WIRE_ST_AWAITING) != 0) {
-		*reply = wire_reply_err(m, "wrong_state",
-		                        "incident %lld is %s, not awaiting approval; nothing was "
-		                        "recorded",
-		                        (long long)in.id, in.state);
+		snprintf(why, sizeof(why),
+		         "incident %lld is %s, not awaiting approval; nothing was recorded",
+		         (long long)in.id, in.state);
+		rc = approval_refused(q, m, in.id, &w, "wrong_state", why, reply);
 		goto out;
 	}
 	if (q->now >= in.approval_deadline_ms) {
 		rc = inc_move(q, &in, ST_EXPIRED, "no decision before the approval deadline");
 		if (rc == 0)
 			rc = inc_save(q, &in);
+		snprintf(why, sizeof(why),
+		         "the approval for incident %lld expired; nothing will run",
+		         (long long)in.id);
 		if (rc == 0)
-			*reply = wire_reply_err(m, "expired",
-			                        "the approval for incident %lld expired; nothing "
-			                        "will run",
-			                        (long long)in.id);
+			rc = approval_refused(q, m, in.id, &w, "expired", why, reply);
 		goto out;
 	}
 	cJSON *results = inc_results(&in);
-	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_PLAN), "plan");
-	const char *hash = json_str(plan, "hash");
-	int same = hash && !strcmp(hash, json_str(m->root, "plan"));
-	cJSON_Delete(results);
-	if (!same) {
-		*reply = wire_reply_err(m, "plan_changed",
-		                        "the plan changed since it was shown; look at the new plan "
-		                        "and decide again");
+	const cJSON *plan = plan_of(results);
+	const char *stored = json_str(plan, "hash");
+	if (!stored || strcmp(stored, hash) != 0) {
+		cJSON_Delete(results);
+		snprintf(why, sizeof(why),
+		         "the plan changed since it was shown; look at the new plan and decide "
+		         "again");
+		rc = approval_refused(q, m, in.id, &w, "plan_changed", why, reply);
 		goto out;
 	}
-	hash = json_str(m->root, "plan"); /* equal to the stored one; results is freed */
-	const char *user = json_str(m->root, "user"), *surface = json_str(m->root, "surface");
-	const char *decision = json_str(m->root, "decision");
-	rc = store_approval_insert(q->st, in.id, hash, user, surface, decision, q->now);
+	/* Reject stops things, so the requester rule does not hold it back. */
+	struct plan_need pn;
+	const char *requester = requester_of(q, &in);
+	int judged =
+	    plan_judge(q, plan, w.person, approve ? requester : NULL, &pn, why, sizeof(why));
+	cJSON_Delete(results);
+	if (judged != 1) {
+		rc = approval_refused(q, m, in.id, &w, "forbidden", why, reply);
+		goto out;
+	}
+	const char *names[64];
+	int have;
+	rc = approved_by(q, in.id, hash, names, 63, &have);
+	if (rc < 0)
+		goto out;
+	for (int i = 0; approve && i < have; i++) {
+		if (!strcmp(names[i], w.person)) {
+			snprintf(why, sizeof(why),
+			         "%s already approved this plan; it needs %d different people "
+			         "(%d so far)",
+			         w.person, pn.need, have);
+			rc = approval_refused(q, m, in.id, &w, "already_approved", why, reply);
+			goto out;
+		}
+	}
+	if (approve)
+		names[have++] = w.person;
+	rc = store_approval_insert(q->st, in.id, hash, w.user, w.surface, decision, q->now);
+	cJSON *people = json_new_array();
+	for (int i = 0; i < have; i++)
+		cJSON_AddItemToArray(people, cJSON_CreateString(names[i]));
 	if (rc == 0) {
 		cJSON *d = json_new_object();
-		json_add_str(d, "user", user);
-		json_add_str(d, "surface", surface);
+		json_add_str(d, "user", w.user);
+		json_add_str(d, "surface", w.surface);
+		json_add_str(d, "person", w.person);
+		json_add_str(d, "identity", w.identity);
 		json_add_str(d, "decision", decision);
 		json_add_str(d, "plan", hash);
+		json_add_str(d, "rule", pn.rule);
+		json_add_int(d, "have", have);
+		json_add_int(d, "need", pn.need);
+		json_add(d, "approvers", json_dup(people));
+		json_add_str(d, "via", peer_of(q)->via);
+		if (note)
+			json_add_str(d, "reason", note);
 		rc = q_event(q, in.id, WIRE_EV_APPROVAL, d);
 	}
-	if (rc == 0) {
-		if (!strcmp(decision, "approve")) {
-			rc = inc_advance(q, &in);
-		} else {
-			char why[200];
-			snprintf(why, sizeof(why), "rejected by %s", user);
-			rc = inc_move(q, &in, ST_REJECTED, why);
+	log_info("event=approval incident=%lld identity=%s decision=%s have=%d need=%d",
+	         (long long)in.id, log_q(w.identity), decision, have, pn.need);
+	if (rc == 0 && approve && have >= pn.need) {
+		struct state_path p;
+		char list[300] = "";
+		for (int i = 0; i < have; i++) {
+			size_t n = strlen(list);
+			snprintf(list + n, sizeof(list) - n, "%s%s",
+			         i == 0          ? ""
+			         : i + 1 == have ? " and "
+			                         : ", ",
+			         names[i]);
 		}
+		snprintf(why, sizeof(why), "approved by %s (%d of %d, %s)", list, have, pn.need,
+		         pn.rule);
+		state_advance(ST_AWAITING, q->conf.stages, 0, &p);
+		rc = inc_follow(q, &in, &p, why);
+	} else if (rc == 0 && !approve) {
+		snprintf(why, sizeof(why), "rejected by %s%s%s", w.person, note ? ": " : "",
+		         note ? note : "");
+		rc = inc_move(q, &in, ST_REJECTED, why);
 	}
 	if (rc == 0)
 		rc = inc_save(q, &in);
-	if (rc == 0)
+	if (rc == 0) {
 		out = reply_state(q, m, &in, reply);
+		if (out == HANDLE_REPLY) {
+			json_add_str(*reply, "person", w.person);
+			json_add_int(*reply, "have", have);
+			json_add_int(*reply, "need", pn.need);
+			json_add(*reply, "approvers", people);
+			people = NULL;
+		}
+	}
+	cJSON_Delete(people);
 out:
 	store_incident_clear(&in);
 	return rc < 0 ? HANDLE_STORE_ERR : out;
 }
 
+/*
+ * The user a command is recorded under: a person's local account is who the
+ * socket says; the service account is trusted to name the user (as it does
+ * for chat users).
+ */
+static const char *cmd_user(const struct queue *q, const struct wire_msg *m)
+{
+	const struct handle_peer *p = peer_of(q);
+	if (p->kind != PEER_SERVICE && p->account[0])
+		return p->account;
+	return json_str(m->root, "user");
+}
+
 static int cmd_recorded(struct queue *q, const struct wire_msg *m, int64_t incident)
 {
 	cJSON *d = json_new_object();
-	json_add_str(d, "user", json_str(m->root, "user"));
+	json_add_str(d, "user", cmd_user(q, m));
 	json_add_str(d, "surface", json_str(m->root, "surface"));
 	json_add_str(d, "action", json_str(m->root, "action"));
 	json_add_str(d, "note", json_str(m->root, "note"));
@@ -933,7 +1372,7 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 		}
 	}
 	enum stage_id g;
-	const char *user = json_str(m->root, "user");
+	const char *user = cmd_user(q, m);
 	char why[200];
 	snprintf(why, sizeof(why), "retry of job %lld by %s", (long long)j.id, user);
 	rc = store_job_rearm(q->st, j.id, q->now);
@@ -977,7 +1416,7 @@ static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON
 	if (rc != 0)
 		goto out;
 	enum state_id s = inc_state(&in);
-	const char *user = json_str(m->root, "user");
+	const char *user = cmd_user(q, m);
 	const char *note = json_str(m->root, "note");
 	char why[400];
 	if (!strcmp(action, "ack") || !strcmp(action, "note")) {
@@ -1131,6 +1570,18 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 		json_add(r, "items", items);
 		rc = store_events(q->st, 0, since, limit ? limit : 1000, items);
 		as_event_messages(items);
+	} else if (!strcmp(what, "identity")) {
+		const struct handle_peer *p = peer_of(q);
+		static const char *const roles[] = {"service", "local", "remote"};
+		cJSON *o = json_new_object();
+		json_add_str(o, "via", p->via);
+		json_add_str(o, "role", roles[p->kind]);
+		json_add_str(o, "account", p->account);
+		const char *person =
+		    q->pol && p->account[0] ? policy_person_of(q->pol, "unix", p->account) : NULL;
+		json_add(o, "person", person ? cJSON_CreateString(person) : cJSON_CreateNull());
+		json_add_bool(o, "policy_loaded", q->pol != NULL);
+		json_add(r, "identity", o);
 	} else { /* stats */
 		cJSON *s = json_new_object();
 		json_add(r, "stats", s);
@@ -1154,10 +1605,65 @@ static enum handle_rc h_query(struct queue *q, const struct wire_msg *m, cJSON *
 	return HANDLE_REPLY;
 }
 
+/*
+ * What each kind of peer may ask (handle.h).  NULL when allowed, else why
+ * not.  approve judges its peer itself, so that a refusal is recorded.
+ */
+static const char *peer_refusal(const struct handle_peer *p, const struct wire_msg *m)
+{
+	if (p->kind == PEER_SERVICE)
+		return NULL;
+	const char *surface = json_str(m->root, "surface");
+	switch (m->type) {
+	case WIRE_QUERY:
+	case WIRE_APPROVE:
+		return NULL;
+	case WIRE_SUBMIT: {
+		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(m->root, "spec");
+		if (cJSON_GetObjectItemCaseSensitive(spec, "surface"))
+			return "only opsbot-bot may open an incident for a chat user "
+			       "(spec.surface)";
+		if (p->kind == PEER_LOCAL && strcmp(json_str(m->root, "what"), "incident") != 0)
+			return "a local account may open incidents, not queue jobs";
+		return NULL;
+	}
+	case WIRE_COMMAND:
+		if (p->kind == PEER_REMOTE)
+			return "commands are not accepted over the network; use chat or opsbotctl "
+			       "on "
+			       "the queue's host";
+		if (strcmp(surface, "cli") != 0)
+			return "only opsbot-bot may act for a chat user; opsbotctl acts as your "
+			       "local "
+			       "account";
+		return NULL;
+	case WIRE_CLAIM:
+	case WIRE_HEARTBEAT:
+	case WIRE_COMPLETE:
+	case WIRE_FAIL:
+		if (p->kind == PEER_REMOTE)
+			return NULL;
+		return "workers run as the queue's own account; a person's account may not take "
+		       "jobs";
+	case WIRE_REPLY:
+	case WIRE_EVENT:
+	case WIRE_TYPE_COUNT:
+		break;
+	}
+	return NULL; /* answered as bad_request below */
+}
+
 enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	enum handle_rc rc;
 	*reply = NULL;
+	const char *refused = peer_refusal(peer_of(q), m);
+	if (refused) {
+		log_info("event=peer_refused via=%s account=%s type=%s reason=%s", peer_of(q)->via,
+		         log_q(peer_of(q)->account), wire_type_name(m->type), log_q(refused));
+		*reply = wire_reply_err(m, "forbidden", "%s", refused);
+		return HANDLE_REPLY;
+	}
 	switch (m->type) {
 	case WIRE_SUBMIT:
 		rc = h_submit(q, m, reply);

@@ -16,6 +16,31 @@
 #include "store.h"
 #include "wire.h"
 
+struct catalog;
+struct policy;
+
+/*
+ * Who sent the request being handled (main.c reads it from the NNG pipe).
+ *   PEER_SERVICE  ipc:// peer running as the queue's own uid: opsbot-bot,
+ *                 the workers, opsbotctl run by the service account.  Full
+ *                 rights; the only peer that may state a chat user id.
+ *   PEER_LOCAL    ipc:// peer with another uid (a person's opsbotctl when
+ *                 [queue] socket_group lets them reach the socket): read
+ *                 requests, submit an incident, approve/reject/commands as
+ *                 their own local account (surface "cli").
+ *   PEER_REMOTE   tls+tcp:// peer with a client certificate our CA signed,
+ *                 or a plain tcp:// peer: a worker.  claim, heartbeat,
+ *                 complete, fail, submit, query; never approve or command.
+ */
+enum peer_kind { PEER_SERVICE, PEER_LOCAL, PEER_REMOTE };
+
+struct handle_peer {
+	enum peer_kind kind;
+	long long uid;    /* ipc://: the peer's uid from SO_PEERCRED; -1 otherwise */
+	char account[64]; /* ipc://: its account name ("uid:N" when it has none) */
+	char via[16];     /* "ipc", "tls+tcp", "tcp" */
+};
+
 #define GROUP_EDGES_MAX 512
 
 /* [pipeline] group_window / group_sources and the [services] graph (queue/group.c). */
@@ -35,6 +60,9 @@ struct retain_conf {
 
 struct queue_conf {
 	const char *listen, *events, *db; /* owned by the config */
+	const char *socket_group;         /* NULL: sockets owner-only */
+	const char *policy, *catalog;     /* NULL: [plan]'s */
+	const char *tls_listen, *tls_cert, *tls_key, *tls_ca, *tls_port_file;
 	int64_t lease_ms, retry_base_ms, approval_expiry_ms;
 	int max_attempts, contexts;
 	enum store_sync sync;
@@ -62,6 +90,11 @@ struct queue {
 	int64_t next_prune_ms; /* wall clock of the next retention pass */
 	uint64_t pruned_jobs, pruned_events, pruned_keys;
 	int64_t started_ms;
+	/* Approval policy; NULL: no policy loaded, so every approve is refused. */
+	const struct catalog *cat;
+	const struct policy *pol;
+	/* The sender of the request in hand; NULL counts as PEER_SERVICE (tests, bench). */
+	const struct handle_peer *peer;
 };
 
 enum handle_rc {

@@ -12,7 +12,17 @@
  *   work KIND JSON      claim KIND then complete with JSON
  *   fail retry|final    fail the remembered job (retryable or not)
  *   cmd ACTION          command on the incident (retry uses the remembered job)
- *   approve HASH DEC    approve or reject plan HASH
+ *   approve HASH DEC    approve or reject plan HASH (as slack user U2)
+ *   as SURF USER HASH DEC [MSGINC]  decide as USER on SURF (slack|discord|cli),
+ *                       the button clicked on the message of incident MSGINC
+ *   askey KEY SURF USER HASH DEC    the same with idempotency key KEY
+ *   peer service|remote|local ACCOUNT   who sends the following requests
+ *   tryclaim KIND       a claim whose reply the next step checks
+ *   submit_by SURF USER a new incident opened by a chat user
+ *   submit_labelled SURF ID  the same, "user" a display label, "user_id" the id
+ *   nopolicy            the queue has no approval policy from here on
+ *   have N              the last reply counted N distinct approvers
+ *   evdata NAME TEXT    an event NAME of the incident holds TEXT in its data
  *   time MS             the clock moves MS forward, then timers run
  *   clock MS            the clock moves MS forward (timers do not run)
  *   state S             the incident is in state S
@@ -34,11 +44,13 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "catalog.h"
 #include "group.h"
 #include "handle.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "policy.h"
 #include "retention.h"
 #include "state.h"
 #include "wire.h"
@@ -50,7 +62,31 @@ struct fx {
 	int64_t incident, job, old_job;
 	char lease[64], old_lease[64];
 	cJSON *last;
+	struct catalog *cat;
+	struct policy *pol;
+	struct handle_peer peer;
 };
+
+static const char *const test_catalog =
+    "[action low1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = low\nidempotent = yes\n"
+    "[action med1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = medium\n"
+    "idempotent = yes\n"
+    "[action high1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = high\n"
+    "idempotent = no\n";
+
+/* ops approve by default (one is enough); high risk needs two leads, not the requester. */
+static const char *const test_policy =
+    "[policy]\nauto_risk = low\napprovers = ops\ndistinct_approvers = 1\n"
+    "requester_may_approve = yes\napproval_expiry = 5s\n"
+    "[person p2]\nslack = U2\n"
+    "[person al]\nslack = UAL\ndiscord = 100001\nunix = alice\n"
+    "[person bo]\nslack = UBO\nunix = bob\n"
+    "[person cy]\ndiscord = 100003\n"
+    "[person dd]\nslack = UDD\n"
+    "[group ops]\nmembers = p2, al, bo, cy, dd\n"
+    "[group leads]\nmembers = al, bo, cy\n"
+    "[approval high]\napprovers = leads\ndistinct_approvers = 2\n"
+    "requester_may_approve = no\napproval_expiry = 2s\n";
 
 static int fx_setup(void **state)
 {
@@ -70,6 +106,13 @@ static int fx_setup(void **state)
 	                                .stages = STAGE_ALL};
 	f->q.outbox = cJSON_CreateArray();
 	f->q.now = f->q.started_ms = 1000000;
+	if (catalog_parse("actions.conf", test_catalog, &f->cat, err, sizeof(err)) < 0 ||
+	    policy_parse("policy.conf", test_policy, f->cat, &f->pol, err, sizeof(err)) < 0)
+		fail_msg("test policy: %s", err);
+	f->q.cat = f->cat;
+	f->q.pol = f->pol;
+	f->peer = (struct handle_peer){.kind = PEER_SERVICE, .uid = 0, .via = "ipc"};
+	f->q.peer = &f->peer;
 	sqlite3_open_v2(f->path, &f->ro, SQLITE_OPEN_READONLY, NULL);
 	*state = f;
 	return 0;
@@ -82,6 +125,8 @@ static int fx_teardown(void **state)
 	store_close(f->q.st);
 	cJSON_Delete(f->q.outbox);
 	cJSON_Delete(f->last);
+	policy_free(f->pol);
+	catalog_free(f->cat);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	if (system(cmd) != 0)
@@ -301,6 +346,63 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 		     "\"type\":\"approve\",\"plan\":\"%s\",\"user\":\"U2\",\"surface\":\"slack\","
 		     "\"decision\":\"%s\"",
 		     a, b);
+	} else if (!strcmp(word, "as") || !strcmp(word, "askey")) {
+		char sf[16] = "", user[64] = "", hash[64] = "", dec[16] = "", key[64] = "";
+		long long mi = 0;
+		if (!strcmp(word, "askey"))
+			sscanf(rest, "%63s %15s %63s %63s %15s", key, sf, user, hash, dec);
+		else
+			sscanf(rest, "%15s %63s %63s %15s %lld", sf, user, hash, dec, &mi);
+		char extra[128] = "";
+		if (mi)
+			snprintf(extra, sizeof(extra), ",\"message_incident\":%lld", mi);
+		if (key[0])
+			snprintf(extra, sizeof(extra), ",\"key\":\"%s\"", key);
+		call(f, f->incident,
+		     "\"type\":\"approve\",\"plan\":\"%s\",\"user\":\"%s\",\"surface\":\"%s\","
+		     "\"decision\":\"%s\"%s",
+		     hash, user, sf, dec, extra);
+	} else if (!strcmp(word, "tryclaim")) {
+		call(f, 0, "\"type\":\"claim\",\"kinds\":[\"%s\"],\"worker\":\"w\",\"wait_ms\":0",
+		     a);
+	} else if (!strcmp(word, "peer")) {
+		f->peer.kind = !strcmp(a, "service")  ? PEER_SERVICE
+		               : !strcmp(a, "remote") ? PEER_REMOTE
+		                                      : PEER_LOCAL;
+		snprintf(f->peer.account, sizeof(f->peer.account), "%s", b);
+		snprintf(f->peer.via, sizeof(f->peer.via), "%s",
+		         f->peer.kind == PEER_REMOTE ? "tls+tcp" : "ipc");
+	} else if (!strcmp(word, "submit_by")) {
+		r = call(f, 0,
+		         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k-%s\",\"spec\":{"
+		         "\"title\":\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":"
+		         "\"%s\",\"surface\":{\"kind\":\"%s\",\"user\":\"%s\"}}",
+		         b, a, a, b);
+		f->incident = json_int(r, "incident", 0);
+	} else if (!strcmp(word, "submit_labelled")) {
+		r = call(f, 0,
+		         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"k-%s\",\"spec\":{"
+		         "\"title\":\"T\",\"service\":\"api\",\"severity\":\"high\",\"source\":"
+		         "\"%s\",\"surface\":{\"kind\":\"%s\",\"user\":\"someone (%s)\","
+		         "\"user_id\":\"%s\"}}",
+		         b, a, a, b, b);
+		f->incident = json_int(r, "incident", 0);
+	} else if (!strcmp(word, "evdata")) {
+		const char *text = strchr(rest, ' ');
+		int64_t got =
+		    ro_int(f,
+		           "SELECT count(*) FROM events WHERE incident=%lld AND name='%s' "
+		           "AND data LIKE '%%%s%%'",
+		           (long long)f->incident, a, text ? text + 1 : "");
+		if (got < 1)
+			fail_msg("%s: no %s event holds \"%s\"", where, a, text ? text + 1 : "");
+	} else if (!strcmp(word, "nopolicy")) {
+		f->q.pol = NULL;
+		f->q.cat = NULL;
+	} else if (!strcmp(word, "have")) {
+		if (json_int(f->last, "have", -1) != strtol(a, NULL, 10))
+			fail_msg("%s: got have=%lld (%s), want %s", where,
+			         (long long)json_int(f->last, "have", -1), json_print(f->last), a);
 	} else if (!strcmp(word, "time")) {
 		f->q.now += strtol(a, NULL, 10);
 		assert_int_equal(store_begin(f->q.st), 0);
@@ -318,7 +420,7 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 			         json_str(cJSON_GetObjectItem(r2, "incident"), "state"), a);
 		}
 	} else if (!strcmp(word, "err")) {
-		if (strcmp(reply_error(f->last), a) != 0)
+		if (!f->last || strcmp(reply_error(f->last), a) != 0)
 			fail_msg("%s: got error \"%s\" (%s), want %s", where, reply_error(f->last),
 			         json_str(f->last, "message"), a);
 	} else if (!strcmp(word, "ok")) {
@@ -351,7 +453,16 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 	check_invariants(f, where);
 }
 
-#define PLAN_AUTO   "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":false}"
+#define PLAN_AUTO "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":false}"
+#define PLAN_HIGH                                                                                  \
+	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"low1\"},{\"action\":"    \
+	"\"high1\",\"approval\":\"required\"}]},\"needs_approval\":true}"
+#define PLAN_MED                                                                                   \
+	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"med1\"}]},"              \
+	"\"needs_approval\":true}"
+#define PLAN_BOGUS                                                                                 \
+	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"rm_rf\"}]},"             \
+	"\"needs_approval\":true}"
 #define PLAN_ASK    "{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[]},\"needs_approval\":true}"
 #define TO_PLANNING "submit", "work detect {}", "work retrieve {}", "state planning"
 
@@ -372,7 +483,65 @@ static const struct scenario {
     {"reject", {TO_PLANNING, "work plan " PLAN_ASK, "approve h1 reject", "state rejected", NULL}},
     {"approval expires by the clock",
      {TO_PLANNING, "work plan " PLAN_ASK, "time 4000", "state awaiting_approval", "time 2000",
-      "state expired", "approve h1 approve", "err wrong_state", NULL}},
+      "state expired", "approve h1 approve", "err expired", "event approval.refused", NULL}},
+    {"two people: one person on two surfaces counts once",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "state awaiting_approval", "as slack UAL h1 approve",
+      "ok", "have 1", "state awaiting_approval", "as discord 100001 h1 approve",
+      "err already_approved", "event approval.refused", "state awaiting_approval",
+      "as slack UBO h1 approve", "ok", "have 2", "state executing", "reason approved by al and bo",
+      NULL}},
+    {"plan.proposed says what approval the plan needs",
+     {TO_PLANNING, "work plan " PLAN_HIGH,
+      "evdata plan.proposed 2 people from leads, not the requester", NULL}},
+    {"the requester may not approve, on any surface",
+     {"submit_by slack UAL", "work detect {}", "work retrieve {}", "work plan " PLAN_HIGH,
+      "as discord 100001 h1 approve", "err forbidden", "as slack UBO h1 approve", "ok",
+      "as discord 100003 h1 approve", "ok", "state executing", NULL}},
+    {"people outside the rule are refused, approve and reject alike",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "as slack UZZ h1 approve", "err forbidden",
+      "as slack UDD h1 approve", "err forbidden", "as slack UDD h1 reject", "err forbidden",
+      "as slack UZZ h1 reject", "err forbidden", "state awaiting_approval",
+      "event approval.refused", NULL}},
+    {"the requester named by user_id (Discord labels its user field)",
+     {"submit_labelled discord 100001", "work detect {}", "work retrieve {}",
+      "work plan " PLAN_HIGH, "as slack UAL h1 approve", "err forbidden",
+      "as discord 100001 h1 approve", "err forbidden", NULL}},
+    {"the requester may reject what they may not approve",
+     {"submit_by slack UAL", "work detect {}", "work retrieve {}", "work plan " PLAN_HIGH,
+      "as slack UAL h1 reject", "ok", "state rejected", "reason rejected by al", NULL}},
+    {"each rule's expiry: high risk gets 2s, not the default 5s",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "time 1500", "state awaiting_approval", "time 600",
+      "state expired", NULL}},
+    {"medium risk: one of ops, the default rule's 5s",
+     {TO_PLANNING, "work plan " PLAN_MED, "time 4000", "as slack UDD h1 approve", "ok", "have 1",
+      "state executing", NULL}},
+    {"a stale plan hash is refused and recorded",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "as slack UAL h0 approve", "err plan_changed",
+      "event approval.refused", "state awaiting_approval", NULL}},
+    {"a button of this incident pressed on another incident's message",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "as slack UAL h1 approve 99", "err wrong_incident",
+      "as slack UAL h1 approve 1", "ok", "have 1", NULL}},
+    {"the same click delivered twice counts once",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "askey click-1 slack UAL h1 approve", "ok", "have 1",
+      "askey click-1 slack UAL h1 approve", "ok", "state awaiting_approval",
+      "askey click-2 slack UBO h1 approve", "ok", "have 2", "state executing", NULL}},
+    {"a plan naming an action outside the catalog cannot be approved",
+     {TO_PLANNING, "work plan " PLAN_BOGUS, "as slack UAL h1 approve", "err forbidden",
+      "state awaiting_approval", NULL}},
+    {"no policy loaded: nobody approves",
+     {TO_PLANNING, "work plan " PLAN_ASK, "nopolicy", "approve h1 approve", "err forbidden",
+      "state awaiting_approval", NULL}},
+    {"opsbotctl: the socket's account decides, not the user field",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "peer local alice", "as cli bob h1 approve", "ok",
+      "have 1", "peer local mallory", "as cli alice h1 approve", "err forbidden", "peer local bob",
+      "as slack UAL h1 approve", "err forbidden", "as cli x h1 approve", "ok", "state executing",
+      NULL}},
+    {"a remote peer runs jobs but decides nothing",
+     {TO_PLANNING, "work plan " PLAN_HIGH, "peer remote", "as cli alice h1 approve",
+      "err forbidden", "cmd ack", "err forbidden", "tryclaim execute", "ok", "peer local alice",
+      "tryclaim execute", "err forbidden", "cmd ack", "ok", NULL}},
+    {"a remote worker runs a job",
+     {"submit", "peer remote", "work detect {}", "state retrieving", NULL}},
     {"approval after the deadline",
      {TO_PLANNING, "work plan " PLAN_ASK, "clock 6000", "state awaiting_approval",
       "approve h1 approve", "err expired", "state expired", "jobs execute ready 0", NULL}},

@@ -25,9 +25,22 @@
  *   Every request is untrusted input: decoded strictly (wire_decode names the
  *   bad field), bounded in size (WIRE_MAX_BYTES), and never fatal - a bad
  *   request gets an error reply and nothing changes.  The queue trusts the
- *   config file and its own database.  It holds no secrets; anyone who can
- *   reach the REP socket can drive incidents, so keep ipc:// paths private
- *   and use tls+tcp:// across hosts.
+ *   config file, the policy and its own database.  It holds no secrets.
+ *   Who sent a request is read from its connection, never from its
+ *   fields (handle.h, struct handle_peer): on ipc:// the peer's uid
+ *   (SO_PEERCRED through NNG_OPT_IPC_PEER_UID) - the queue's own uid is the
+ *   service (bot, workers) and the only one that may name a chat user;
+ *   another uid (reachable only with socket_group) acts as its own local
+ *   account; on tls+tcp:// a peer whose client certificate tls_ca signed is
+ *   a worker.  Approvals are judged against config/policy.conf.  Files:
+ *   umask 077, sockets 0600 in a 0700 directory (0660/0750 with
+ *   socket_group), the database and its WAL 0600 even if an older run left
+ *   them wider.
+ *
+ * TEST HOOK
+ *   OPSBOT_QUEUE_TEST_EXIT_AFTER_COMMIT=TYPE (tests only): exit 70 right
+ *   after committing a batch that held a TYPE request, before any reply,
+ *   to test that clients' resends act once (access_request_ids.sh).
  *
  * MESSAGES
  *   In: the requests of lib/wire.h.  Out: one reply per request, and the
@@ -44,6 +57,10 @@
  *                 all but max(4, contexts/8); beyond that the oldest is
  *                 answered job:null and its worker claims again)
  *   sync          full | normal           full
+ *   socket_group  group that may also reach the sockets   (none)
+ *   policy, catalog  approval policy and catalog   [plan]'s policy, catalog
+ *   tls_listen, tls_cert, tls_key, tls_ca, tls_port_file
+ *                 tls+tcp:// for remote workers, client certificates required
  *
  * SIGNALS
  *   SIGTERM, SIGINT: finish the batch in hand, commit, stop.  SIGHUP: logged;
@@ -60,16 +77,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "group.h"
 #include "handle.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "policy.h"
 #include "retention.h"
 #include "state.h"
 #include "timeutil.h"
@@ -87,7 +110,10 @@ struct qctx {
 	nng_msg *msg;        /* the request; reused for the reply */
 	struct wire_msg req; /* decoded request while parked */
 	int decoded;
-	int64_t park_until; /* monotonic ms */
+	int64_t park_until;      /* monotonic ms */
+	struct handle_peer peer; /* who sent the request in hand */
+	long long peer_uid;      /* read on NNG's thread; -1 when not ipc:// */
+	int peer_tls;            /* 1 tls+tcp://, 0 tcp:// (when peer_uid is -1) */
 	cJSON *reply;
 	struct qctx *next; /* inbox, batch or parked list */
 };
@@ -136,6 +162,16 @@ static void qctx_cb(void *arg)
 	}
 	c->msg = nng_aio_get_msg(c->aio);
 	nng_aio_set_msg(c->aio, NULL);
+	/* Who sent it, while the pipe is surely open: SO_PEERCRED on ipc://. */
+	nng_pipe pipe = nng_msg_get_pipe(c->msg);
+	uint64_t uid;
+	bool verified;
+	c->peer_uid = -1;
+	c->peer_tls = 0;
+	if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0)
+		c->peer_uid = (long long)uid;
+	else if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0)
+		c->peer_tls = 1;
 	c->state = QC_WORK;
 	pthread_mutex_lock(&io.mu);
 	int was_empty = io.inbox == NULL;
@@ -213,7 +249,7 @@ static void ipc_dirs(const char *url)
 	for (char *p = dir + 1; *p; p++) {
 		if (*p == '/') {
 			*p = '\0';
-			mkdir(dir, 0750);
+			mkdir(dir, 0700);
 			*p = '/';
 		}
 	}
@@ -307,6 +343,22 @@ static void read_config(const char *path, struct config **cfgp, struct queue_con
 	qc->retain.interval_ms = config_duration_ms(cfg, "queue", "prune_interval", 3600000);
 	if (qc->lease_ms < 1 || qc->lease_ms > WIRE_LEASE_MAX_MS)
 		config_error(cfg, "queue", "lease", "lease must be between 1ms and 1h");
+	qc->socket_group = config_str(cfg, "queue", "socket_group", NULL);
+	qc->policy = config_str(cfg, "queue", "policy", NULL);
+	qc->catalog = config_str(cfg, "queue", "catalog", NULL);
+	qc->tls_listen = config_str(cfg, "queue", "tls_listen", NULL);
+	qc->tls_cert = config_str(cfg, "queue", "tls_cert", NULL);
+	qc->tls_key = config_str(cfg, "queue", "tls_key", NULL);
+	qc->tls_ca = config_str(cfg, "queue", "tls_ca", NULL);
+	qc->tls_port_file = config_str(cfg, "queue", "tls_port_file", NULL);
+	if (qc->tls_listen && *qc->tls_listen) {
+		if (strncmp(qc->tls_listen, "tls+tcp://", 10) != 0)
+			config_error(cfg, "queue", "tls_listen",
+			             "tls_listen must be a tls+tcp:// address");
+		else if (!qc->tls_cert || !qc->tls_key || !qc->tls_ca)
+			config_error(cfg, "queue", "tls_listen",
+			             "tls_listen needs tls_cert, tls_key and tls_ca (PEM files)");
+	}
 	if (config_check(cfg, (const char *const[]){"queue", NULL}, err, sizeof(err)) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
 	*cfgp = cfg;
@@ -322,6 +374,187 @@ static void batch_unavailable(struct qctx *done)
 		c->reply = wire_reply_err(&c->req, "unavailable",
 		                          "the queue could not store this; retry shortly");
 	}
+}
+
+/* The peer of a received request (main thread; account names cached per uid). */
+static void qctx_peer(struct qctx *c)
+{
+	static struct {
+		long long uid;
+		char name[64];
+	} cache[16];
+	static int ncache;
+	struct handle_peer *p = &c->peer;
+	memset(p, 0, sizeof(*p));
+	p->uid = c->peer_uid;
+	if (c->peer_uid < 0) {
+		p->kind = PEER_REMOTE;
+		str_copy(p->via, sizeof(p->via), c->peer_tls ? "tls+tcp" : "tcp");
+		return;
+	}
+	str_copy(p->via, sizeof(p->via), "ipc");
+	p->kind = (uid_t)c->peer_uid == geteuid() ? PEER_SERVICE : PEER_LOCAL;
+	for (int i = 0; i < ncache; i++) {
+		if (cache[i].uid == c->peer_uid) {
+			str_copy(p->account, sizeof(p->account), cache[i].name);
+			return;
+		}
+	}
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r((uid_t)c->peer_uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		str_copy(p->account, sizeof(p->account), res->pw_name);
+	else
+		snprintf(p->account, sizeof(p->account), "uid:%lld", c->peer_uid);
+	int slot = ncache < 16 ? ncache++ : (int)(c->peer_uid % 16);
+	cache[slot].uid = c->peer_uid;
+	str_copy(cache[slot].name, sizeof(cache[slot].name), p->account);
+}
+
+/* Test-only: exit after COMMIT and before the replies when the batch held this type. */
+static void crash_hook(struct qctx *done)
+{
+	static const char *want = (const char *)1;
+	if (want == (const char *)1)
+		want = getenv("OPSBOT_QUEUE_TEST_EXIT_AFTER_COMMIT");
+	if (!want || !*want)
+		return;
+	for (struct qctx *c = done; c; c = c->next) {
+		if (c->decoded && !strcmp(wire_type_name(c->req.type), want)) {
+			log_warn("event=test_exit_after_commit type=%s", want);
+			_exit(70);
+		}
+	}
+}
+
+/* Owner-only (or owner + socket_group) ipc:// socket and its directory. */
+static void ipc_private(const char *url, const char *group)
+{
+	if (strncmp(url, "ipc://", 6) != 0)
+		return;
+	const char *path = url + 6;
+	gid_t gid = (gid_t)-1;
+	if (group && *group) {
+		struct group *g = getgrnam(group);
+		if (!g)
+			log_fatal("event=config_error error=%s",
+			          log_q("[queue] socket_group names no group on this host"));
+		gid = g->gr_gid;
+	}
+	char dir[1024];
+	str_copy(dir, sizeof(dir), path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (gid != (gid_t)-1 && chown(dir, (uid_t)-1, gid) < 0)
+			log_fatal("event=chown_failed path=%s error=%s", log_q(dir),
+			          log_q(strerror(errno)));
+		if (chmod(dir, gid != (gid_t)-1 ? 0750 : 0700) < 0)
+			log_warn("event=chmod_failed path=%s error=%s", log_q(dir),
+			         log_q(strerror(errno)));
+	}
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)
+		log_fatal("event=chown_failed path=%s error=%s", log_q(path),
+		          log_q(strerror(errno)));
+	if (chmod(path, gid != (gid_t)-1 ? 0660 : 0600) < 0)
+		log_fatal("event=chmod_failed path=%s error=%s", log_q(path),
+		          log_q(strerror(errno)));
+}
+
+/* The database and its WAL files owner-only, also when an older run left them open to all. */
+static void db_private(const char *db)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm", NULL};
+	for (int i = 0; sfx[i]; i++) {
+		char p[1100];
+		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
+		if (chmod(p, 0600) < 0 && errno != ENOENT)
+			log_warn("event=chmod_failed path=%s error=%s", log_q(p),
+			         log_q(strerror(errno)));
+	}
+}
+
+static char *read_pem(const char *path)
+{
+	struct buf b = {.max = 1 << 20};
+	char err[300];
+	if (buf_read_file(&b, path, err, sizeof(err)) < 0)
+		log_fatal("event=tls_config_failed error=%s", log_q(err));
+	return b.data; /* NUL-terminated by buf */
+}
+
+/*
+ * tls+tcp:// beside the ipc:// socket: our certificate, and a client
+ * certificate signed by tls_ca REQUIRED of every peer (a worker on another
+ * host).  Writes the bound port to tls_port_file when set.
+ */
+static void tls_listen(nng_socket rep, const struct queue_conf *qc)
+{
+	if (!qc->tls_listen || !*qc->tls_listen)
+		return;
+	char *cert = read_pem(qc->tls_cert), *key = read_pem(qc->tls_key);
+	char *ca = read_pem(qc->tls_ca);
+	struct stat st;
+	if (stat(qc->tls_key, &st) == 0 && (st.st_mode & 077))
+		log_warn("event=tls_key_readable path=%s note=%s", log_q(qc->tls_key),
+		         log_q("the private key is readable by others; chmod 600 it"));
+	nng_tls_config *tc;
+	nng_listener l;
+	int rv;
+	if ((rv = nng_tls_config_alloc(&tc, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rv = nng_tls_config_own_cert(tc, cert, key, NULL)) != 0 ||
+	    (rv = nng_tls_config_ca_chain(tc, ca, NULL)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(tc, NNG_TLS_AUTH_MODE_REQUIRED)) != 0)
+		log_fatal("event=tls_config_failed error=%s note=%s", log_q(nng_strerror(rv)),
+		          log_q("check tls_cert, tls_key and tls_ca (PEM files)"));
+	if ((rv = nng_listener_create(&l, rep, qc->tls_listen)) != 0 ||
+	    (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tc)) != 0 ||
+	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, WIRE_MAX_BYTES)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0)
+		log_fatal("event=listen_failed url=%s error=%s", log_q(qc->tls_listen),
+		          log_q(nng_strerror(rv)));
+	nng_tls_config_free(tc); /* the listener holds its own reference */
+	int port = 0;
+	nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port);
+	log_info("event=tls_listening url=%s port=%d client_certs=required", log_q(qc->tls_listen),
+	         port);
+	if (qc->tls_port_file && *qc->tls_port_file) {
+		char tmp[1100];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", qc->tls_port_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 ||
+		    rename(tmp, qc->tls_port_file) < 0)
+			log_fatal("event=port_file_failed path=%s", log_q(qc->tls_port_file));
+	}
+	explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	free(ca);
+}
+
+/* The catalog and policy approvals are judged by ([queue] policy, else [plan]'s). */
+static void load_policy(struct config *cfg, struct queue *q, struct catalog **cat,
+                        struct policy **pol)
+{
+	const char *cp = q->conf.catalog, *pp = q->conf.policy;
+	int explicit = cp || pp;
+	if (!cp)
+		cp = config_str(cfg, "plan", "catalog", "config/actions.conf");
+	if (!pp)
+		pp = config_str(cfg, "plan", "policy", "config/policy.conf");
+	char err[600];
+	if (!explicit && access(pp, F_OK) != 0) {
+		log_warn("event=no_policy policy=%s note=%s", log_q(pp),
+		         log_q("no approval policy: every approve and reject is refused"));
+		return;
+	}
+	if (catalog_load(cp, cat, err, sizeof(err)) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+	if (policy_load(pp, *cat, pol, err, sizeof(err)) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+	q->cat = *cat;
+	q->pol = *pol;
+	log_info("event=policy_loaded policy=%s catalog=%s", log_q(pp), log_q(cp));
 }
 
 /*
@@ -479,6 +712,8 @@ static int handle_batch(struct loop *L, struct qctx *batch, int64_t mono, int *f
 			done_add(L, c);
 			continue;
 		}
+		qctx_peer(c);
+		L->q.peer = &c->peer;
 		enum handle_rc rc = handle_request(&L->q, &c->req, &c->reply);
 		if (rc == HANDLE_STORE_ERR)
 			*failed = 1;
@@ -526,6 +761,7 @@ static int retry_parked(struct loop *L, int tick, int64_t mono)
 		int expired = c->park_until <= mono;
 		if ((expired || tick || queue_ready_for(&L->q, kinds)) &&
 		    !kinds_empty(kinds, (const char(*)[WIRE_KIND_MAX + 1]) empty, nempty)) {
+			L->q.peer = &c->peer;
 			rc = handle_claim_try(&L->q, &c->req, &c->reply);
 			if (rc == HANDLE_STORE_ERR)
 				return -1;
@@ -575,8 +811,11 @@ static void release_excess_parked(struct loop *L)
 	L->q.parked = np;
 }
 
-/* COMMIT, or roll back and turn every reply into "unavailable" (and drop the events). */
-static void commit_or_rollback(struct loop *L, int failed, int nreq)
+/*
+ * COMMIT, or roll back and turn every reply into "unavailable" (and drop the
+ * events).  Returns 1 when the batch was rolled back.
+ */
+static int commit_or_rollback(struct loop *L, int failed, int nreq)
 {
 	struct queue *q = &L->q;
 	if (!failed && store_commit(q->st) < 0)
@@ -592,6 +831,7 @@ static void commit_or_rollback(struct loop *L, int failed, int nreq)
 	} else if (nreq > 0 || cJSON_GetArraySize(q->outbox) > 0) {
 		q->commits++; /* batches that carried something, not idle ticks */
 	}
+	return failed;
 }
 
 /*
@@ -620,8 +860,11 @@ static void run_batch(struct loop *L)
 		failed = 1;
 	if (!failed && L->parked && retry_parked(L, tick, mono) < 0)
 		failed = 1;
-	commit_or_rollback(L, failed, nreq);
+	failed = commit_or_rollback(L, failed, nreq);
 	release_excess_parked(L);
+	q->peer = NULL;
+	if (!failed)
+		crash_hook(L->done);
 	send_after_commit(q, L->done);
 }
 
@@ -640,6 +883,13 @@ static void listen_sockets(const struct queue_conf *conf, nng_socket *rep, nng_s
 	if ((rv = nng_listen(*pub, conf->events, NULL, 0)) != 0)
 		log_fatal("event=listen_failed url=%s error=%s", log_q(conf->events),
 		          log_q(nng_strerror(rv)));
+	ipc_private(conf->listen, conf->socket_group);
+	ipc_private(conf->events, conf->socket_group);
+	if (!strncmp(conf->listen, "tcp://", 6))
+		log_warn("event=plain_tcp url=%s note=%s", log_q(conf->listen),
+		         log_q("tcp:// has no authentication: anyone who reaches it can act as a "
+		               "worker; use tls_listen"));
+	tls_listen(*rep, conf);
 }
 
 /* n REP contexts, each already receiving. */
@@ -674,11 +924,17 @@ int main(int argc, char **argv)
 	struct config *cfg;
 	static struct loop L;
 	struct queue *q = &L.q;
+	/* Everything this process creates is owner-only, whatever umask it inherited. */
+	umask(077);
 	read_config(path, &cfg, &q->conf);
+	struct catalog *cat = NULL;
+	struct policy *pol = NULL;
+	load_policy(cfg, q, &cat, &pol);
 
 	char err[512];
 	if (store_open(q->conf.db, q->conf.sync, &q->st, err, sizeof(err)) < 0)
 		log_fatal("event=store_open_failed error=%s", log_q(err));
+	db_private(q->conf.db);
 
 	if (pipe2(io.wake, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("event=pipe_failed error=%s", log_q(strerror(errno)));
@@ -729,6 +985,8 @@ int main(int argc, char **argv)
 	free(ctxs);
 	cJSON_Delete(q->outbox);
 	store_close(q->st);
+	policy_free(pol);
+	catalog_free(cat);
 	config_free(cfg);
 	return 0;
 }

@@ -1,7 +1,14 @@
 # queue/module.mk: opsbot-queue, its unit tests, and the queue benchmark.
 
-QUEUE_CORE := queue/handle.c queue/store.c queue/state.c queue/migrate.c queue/group.c \
-	queue/retention.c
+# One source a line, so parallel additions merge cleanly.
+QUEUE_CORE := \
+	queue/handle.c \
+	queue/store.c \
+	queue/state.c \
+	queue/migrate.c \
+	queue/group.c \
+	queue/retention.c \
+	queue/outbox.c
 QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
 QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
 ALL_OBJS += $(QUEUE_OBJS)

@@ -50,6 +50,7 @@ enum {
 	Q_EV_ALL,
 	Q_EV_INC,
 	Q_APPROVAL,
+	Q_APPROVAL_LIST,
 	Q_INC_LIST,
 	Q_INC_LIST_STATE,
 	Q_JOB_LIST,
@@ -105,6 +106,8 @@ static const char *const sql[Q_COUNT] = {
                  "seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_APPROVAL] = "INSERT INTO approvals(incident, plan, user, surface, decision, at_ms) "
                    "VALUES(?1,?2,?3,?4,?5,?6)",
+    [Q_APPROVAL_LIST] = "SELECT user, surface, decision, at_ms FROM approvals WHERE incident = ?1 "
+                        "AND plan = ?2 ORDER BY id",
     [Q_INC_LIST] = "SELECT " INC_COLS " FROM incidents ORDER BY id DESC LIMIT ?1",
     [Q_INC_LIST_STATE] = "SELECT " INC_COLS " FROM incidents WHERE state = ?2 "
                          "ORDER BY id DESC LIMIT ?1",
@@ -650,6 +653,24 @@ int store_approval_insert(struct store *s, int64_t incident, const char *plan, c
 	bind_text(st, 5, decision);
 	sqlite3_bind_int64(st, 6, now);
 	return run(s, st, "approval_insert");
+}
+
+int store_approvals_list(struct store *s, int64_t incident, const char *plan, cJSON *items)
+{
+	sqlite3_stmt *st = stmt(s, Q_APPROVAL_LIST);
+	sqlite3_bind_int64(st, 1, incident);
+	bind_text(st, 2, plan);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cJSON *o = json_new_object();
+		json_add_str(o, "user", (const char *)sqlite3_column_text(st, 0));
+		json_add_str(o, "surface", (const char *)sqlite3_column_text(st, 1));
+		json_add_str(o, "decision", (const char *)sqlite3_column_text(st, 2));
+		json_add_int(o, "at_ms", sqlite3_column_int64(st, 3));
+		cJSON_AddItemToArray(items, o);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "approvals_list");
 }
 
 int store_incidents_list(struct store *s, const char *state, int limit, cJSON *items)

@@ -120,6 +120,8 @@ int store_events(struct store *s, int64_t incident, int64_t since, int limit, cJ
 /* Approvals (the table later issues extend). */
 int store_approval_insert(struct store *s, int64_t incident, const char *plan, const char *user,
                           const char *surface, const char *decision, int64_t now);
+/* The decisions on one plan of incident, oldest first: {user, surface, decision, at_ms}. */
+int store_approvals_list(struct store *s, int64_t incident, const char *plan, cJSON *items);
 
 /* Listings for query; state NULL means any. */
 int store_incidents_list(struct store *s, const char *state, int limit, cJSON *items);

@@ -196,17 +196,20 @@ ctl status
 # ---- one incident -----------------------------------------------------------------
 fs_get() { curl -sf --max-time 5 "$FS$1"; }
 fs_post() { curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' -d "$2" "$FS$1"; }
-thread_shown=0
+thread_shown=" "
 # The dump is the parent message (its text and buttons change in place) and
-# then the thread, one reply per step; print thread lines not shown yet.
+# then the thread, one reply per step; print the replies not shown yet (by
+# their ts: a reply edited in place, like the plan losing its buttons, must
+# not hide the next one).
 show_thread() {
-  local dump n
+  local dump
   dump=$(fs_get "/control/dump?channel=$CH" | sed -n '/└/,$p') || return 0
-  n=$(printf '%s\n' "$dump" | grep -c .)
-  if [ "$n" -gt "$thread_shown" ]; then
-    printf '%s\n' "$dump" | grep . | tail -n $((n - thread_shown)) | sed 's/^    /  /'
-    thread_shown=$n
-  fi
+  dump=$(printf '%s\n' "$dump" | grep . | awk -v shown="$thread_shown" '
+    /└ \[/ { ts = $0; sub(/.*└ \[/, "", ts); sub(/\].*/, "", ts); keep = index(shown, " " ts " ") == 0 }
+    keep { print }')
+  [ -n "$dump" ] || return 0
+  printf '%s\n' "$dump" | sed 's/^    /  /'
+  thread_shown="$thread_shown$(printf '%s\n' "$dump" | sed -n 's/.*└ \[\([^]]*\)\].*/\1/p' | tr '\n' ' ')"
 }
 show_parent() {
   fs_get "/control/dump?channel=$CH" | sed '/└/,$d' | sed 's/^/  /'
@@ -259,7 +262,7 @@ follow() {
   last_change=$(ms) end=$(($(ms) + DEADLINE_S * 1000))
   while [ "$(ms)" -lt $end ]; do
     if [ $SLACK = 1 ]; then
-      n0=$thread_shown; show_thread; [ $thread_shown -gt $n0 ] && last_change=$(ms)
+      n0=$thread_shown; show_thread; [ "$thread_shown" != "$n0" ] && last_change=$(ms)
     else
       lines=$(ctl show "$id" 2>/dev/null | sed -n '/^timeline:/,$p' | tail -n +2)
       n=$(printf '%s' "$lines" | grep -c . || true)
@@ -286,10 +289,18 @@ if [ "$state" = awaiting_approval ]; then
     '[.items[] | select(.incident == $id and .name == "plan.proposed")] | last | .data.plan.hash // empty')
   if [ -n "$hash" ]; then
     say "Bob approves the plan"
-    echo "  \$ opsbotctl approve $id --plan $hash --user U0BOB"
+    echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0BOB"
     echo "  (Approve and Reject buttons in the thread come with the approvals work;"
     echo "   today a teammate approves from the command line, checked against the plan hash.)"
-    ctl approve "$id" --plan "$hash" --user U0BOB >/dev/null || die "approve was refused"
+    ctl --json approve "$id" --plan "$hash" --as slack:U0BOB >"$DEMO/approve.json" ||
+      die "approve was refused: $(jq -r .message "$DEMO/approve.json" 2>/dev/null)"
+    if [ "$(jq -r .state "$DEMO/approve.json")" = awaiting_approval ]; then
+      say "Carol approves too ($(jq -r '"\(.have) of \(.need)"' "$DEMO/approve.json") so far)"
+      echo "  (config/policy.conf: high-risk steps need two sre-leads, and never Alice,"
+      echo "   who opened the incident; the queue counts people, not clicks.)"
+      echo "  \$ opsbotctl approve $id --plan $hash --as slack:U0CAROL"
+      ctl approve "$id" --plan "$hash" --as slack:U0CAROL >/dev/null || die "Carol's approve was refused"
+    fi
     follow
   fi
 fi

@@ -14,6 +14,12 @@ pkgs=(
   # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
   nodejs
   npm
+  # report: the SMTP server its tests and bench run on 127.0.0.1
+  python3-aiosmtpd
+  # report: CJK text in PDFs (pango falls back to it)
+  fonts-droid-fallback
+  # report: emoji and symbols in PDFs
+  fonts-symbola
 )
 
 # `deps.sh bench`: also what benchmarks compare against (make bench).

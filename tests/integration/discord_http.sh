@@ -3,7 +3,9 @@
 # checked (401 on a bad, missing or stale one), PING answered with PONG, a
 # slash command answered inline (help: ephemeral type 4; declare: deferred
 # type 5, then the answer edited through the webhook with the incident);
-# a channel name resolved over REST when there is no gateway.
+# a channel name resolved over REST when there is no gateway; the reject
+# modal's submission (type 5) is deferred inline and goes to the queue as a
+# reject (refused here: incident 1 awaits no approval).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/discord_env.sh"
 command -v openssl >/dev/null || t_skip "openssl CLI not installed"
@@ -55,4 +57,22 @@ t_wait "incident message posted" d_has ops 'http mode incident'
 wirecat "ipc://$T/var/run/q.ipc" '{"type":"submit","what":"incident","key":"a1","spec":{"title":"http mode alert","service":"db","severity":"high","source":"alertmanager"}}' >/dev/null \
   || t_fail "submit an alert incident"
 t_wait "alert incident in the named channel" d_has ops 'Incident #2: http mode alert'
+# no channel (or no user): refused at the door, nothing reaches the queue
+jq -c 'del(.channel_id) | .id = "990003"' "$T/declare.json" > "$T/nochan.json"
+out=$(post "$T/nochan.json"); echo "$out" | head -1 | jq -e '.type == 4 and .data.flags == 64 and (.data.content | test("could not tell who"))' >/dev/null \
+  || t_fail "no channel: $out"
+n=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '.items | length')
+[ "$n" = 2 ] || t_fail "an interaction without a channel reached the queue ($n incidents)"
+
+# the reject modal's submission, as Discord sends it
+CHID=$(d_get /_fake/channels | jq -r '[.[] | select(.name == "ops")][0].id')
+jq -nc --arg app "$APP" --arg ch "$CHID" '{type:5, id:"990001", token:"modal-token-1", application_id:$app,
+  channel_id:$ch, version:1, member:{user:{id:"9", username:"http-user"}},
+  data:{custom_id:"obr:1:h-test-1", components:[{type:1, components:[{type:4, custom_id:"reason", value:"too risky"}]}]}}' > "$T/modal.json"
+out=$(post "$T/modal.json"); [ "$(echo "$out" | tail -1)" = 200 ] || t_fail "modal submit: $out"
+echo "$out" | head -1 | jq -e '.type == 5 and .data.flags == 64' >/dev/null || t_fail "modal answer: $out"
+t_wait "reject reached the queue and its refusal came back" grep -q 'event=discord_queue_refused what=reject' bot.log
+# a modal that is not ours
+jq '.data.custom_id = "xyz:1" | .id = "990002"' "$T/modal.json" > "$T/modal2.json"
+out=$(post "$T/modal2.json"); echo "$out" | head -1 | jq -e '.type == 4 and .data.flags == 64' >/dev/null || t_fail "foreign modal: $out"
 echo ok

@@ -5,6 +5,7 @@
 # opsbotctl walks detect -> retrieve -> plan -> awaiting approval; opsbotctl
 # status/show/incidents/events/approve/dead-letters/retry/pause/resume/
 # resolve work against it; SIGTERM stops the workers, then the queue.
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/runtime_lib.sh"
 t_setup
@@ -12,11 +13,25 @@ QURL="ipc://$T/var/run/q.ipc"
 
 cat > plan.json <<'JSON'
 {"plan":{"id":"p1","hash":"h-test-1","planner":"test-worker",
- "steps":[{"action":"restart","params":{"service":"checkout"},"risk":"low",
+ "steps":[{"action":"restart_service","params":{"service":"checkout"},"risk":"medium",
  "rationale":"test worker step","citations":[],"approval":"required"}],"notes":[]},
  "needs_approval":true,"summary":"test worker plan: restart checkout"}
 JSON
+# The approval policy knows the account running this test as person "me".
+cat > policy.conf <<CONF
+[policy]
+auto_risk = low
+approvers = ops
+requester_may_approve = yes
+[person me]
+unix = $(id -un)
+[group ops]
+members = me
+CONF
 cat > opsbot.conf <<CONF
+[plan]
+catalog = $REPO/config/actions.conf
+policy = $T/policy.conf
 [queue]
 listen = $QURL
 events = ipc://$T/var/run/ev.ipc
@@ -85,14 +100,14 @@ done
 
 # Approval: a stale hash is refused with the reason, the right one resolves
 # (execute and verify are not enabled here, so they are skipped).
-ctl approve "$id" --plan wrong-hash --user alice >appr.out 2>&1; rc=$?
+ctl approve "$id" --plan wrong-hash >appr.out 2>&1; rc=$?
 [ $rc = 1 ] || t_fail "approve with a stale hash: exit got $rc want 1"
 grep -q "plan changed" appr.out || t_fail "stale approve: got '$(cat appr.out)' want 'plan changed'"
-ctl approve "$id" --plan h-test-1 --user alice >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
+ctl approve "$id" --plan h-test-1 >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
 grep -q "approved: incident $id is now resolved" appr.out || t_fail "approve: got '$(cat appr.out)'"
 # The follower printed earlier events already, so these can only come live.
 t_wait "events --follow prints the approval live" \
-  grep -q "#$id  *approval.recorded  *alice approved plan h-test-1" follow.log
+  grep -q "#$id  *approval.recorded  *me approved plan h-test-1" follow.log
 ctl show "$id" >show.out
 grep -q "skipped: stage not enabled" show.out || t_fail "show: skipped stages not labelled: $(cat show.out)"
 ctl incidents --state resolved | grep -Eq "^$id +resolved +high +checkout" ||

@@ -9,7 +9,8 @@
 t_setup
 # templates whose parent has a button label over Slack's 75 characters
 mkdir -p tpl && cp "$SRC"/templates/slack/* tpl/
-sed -i 's/"text": "Acknowledge"/"text": "Acknowledge this incident now please, the label is far longer than Slack allows it"/' tpl/parent.json
+sed -i 's/{{#b_ack}}Acknowledge{{\/b_ack}}/{{#b_ack}}Acknowledge this incident now please, the label is far longer than Slack allows it{{\/b_ack}}/' tpl/button.txt
+grep -q 'far longer' tpl/button.txt || t_fail "test setup: the ack label was not found in tpl/button.txt"
 SLACK_EXTRA_CONF="channel_rate = 0"
 slack_stack --post-rate 0
 sed -i "s|^templates = .*|templates = $T/tpl|" opsbot.conf

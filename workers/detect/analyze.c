@@ -5,7 +5,10 @@
  * rationale: combined = log1p(strength) * (1 + 0.5 |r|) * early * graph,
  * with early = 1.25 when the service deviated no later than the symptom
  * (0.8 when later), graph = 1.3 on the symptom's dependency path, 0.7 off
- * it (1 when no graph is configured or for the symptom service itself).
+ * it (1 for the symptom service itself).  Without a configured graph the
+ * direction is learned from the points before the split: when a service's
+ * step-to-step changes lead the symptom's by 1-5 steps (lagged |r| >= 0.3
+ * and 0.15 above the other direction) graph = 1.15, when they follow 0.87.
  */
 #include "analyze.h"
 
@@ -86,7 +89,47 @@ struct analyze_svc {
 	int direction;
 	int64_t onset;
 	double r, early, graph, combined, confidence;
+	double before, peak; /* baseline median before the split, value at the peak */
+	int lead;            /* learned: +steps its changes lead the symptom's, -steps follow */
+	double lead_r;
 };
+
+static int analyze_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median of the series' values before the split (NaN when none). */
+static double analyze_baseline(const struct source_series *s, int64_t split)
+{
+	double *v = xmalloc((s->n + 1) * sizeof *v);
+	size_t m = 0;
+	for (size_t k = 0; k < s->n && s->ts_ms[k] < split; k++)
+		if (!isnan(s->v[k]))
+			v[m++] = s->v[k];
+	double med = NAN;
+	if (m) {
+		qsort(v, m, sizeof *v, analyze_dbl_cmp);
+		med = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+	}
+	free(v);
+	return med;
+}
+
+/* A number people read: 3 significant digits, no exponent for everyday sizes. */
+static void analyze_num(double v, char *buf, size_t len)
+{
+	double a = fabs(v);
+	if (isnan(v))
+		snprintf(buf, len, "?");
+	else if (a >= 1e6 || (a > 0 && a < 1e-3))
+		snprintf(buf, len, "%.3g", v);
+	else if (a >= 100)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.3g", v);
+}
 
 static int analyze_anom_cmp(const void *a, const void *b)
 {
@@ -129,6 +172,79 @@ static double analyze_corr(const struct source_series *a, const struct source_se
 	return cov / sqrt(vx * vy);
 }
 
+/*
+ * Which of two series moves first in normal operation: lagged correlation of
+ * their step-to-step changes over the points before the split, at lags 1..5
+ * either way.  Returns +lag when a's changes lead b's (a is upstream: a
+ * likely callee whose slowness reaches b), -lag when they follow, 0 when
+ * neither direction is clearly stronger; *r gets the winning |r|.
+ */
+#define ANALYZE_MAX_LAG 5
+static int analyze_lead(const struct source_series *a, const struct source_series *b, int64_t split,
+                        double *r)
+{
+	*r = 0.0;
+	/* Aligned changes (series from one source share timestamps). */
+	size_t cap = a->n < b->n ? a->n : b->n;
+	if (cap < 3)
+		return 0;
+	double *da = xmalloc(cap * sizeof *da), *db = xmalloc(cap * sizeof *db);
+	size_t n = 0, j = 0;
+	double pa = NAN, pb = NAN;
+	for (size_t i = 0; i < a->n && a->ts_ms[i] < split; i++) {
+		while (j < b->n && b->ts_ms[j] < a->ts_ms[i])
+			j++;
+		if (j == b->n)
+			break;
+		if (b->ts_ms[j] != a->ts_ms[i])
+			continue;
+		double x = a->v[i], y = b->v[j];
+		if (!isnan(x) && !isnan(y) && !isnan(pa) && !isnan(pb) && n < cap) {
+			da[n] = x - pa;
+			db[n] = y - pb;
+			n++;
+		}
+		pa = x;
+		pb = y;
+	}
+	int best_lag = 0;
+	double best[2] = {0.0, 0.0}; /* [0]: a leads, [1]: a follows */
+	int at[2] = {0, 0};
+	for (int lag = 1; lag <= ANALYZE_MAX_LAG && n > 30 + (size_t)lag; lag++)
+		for (int dir = 0; dir < 2; dir++) {
+			const double *x = dir == 0 ? da : db, *y = dir == 0 ? db : da;
+			size_t m = n - (size_t)lag;
+			double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+			for (size_t t = 0; t < m; t++) {
+				double u = x[t], w = y[t + (size_t)lag];
+				sx += u;
+				sy += w;
+				sxx += u * u;
+				syy += w * w;
+				sxy += u * w;
+			}
+			double vx = sxx - sx * sx / (double)m, vy = syy - sy * sy / (double)m;
+			if (vx <= 1e-12 || vy <= 1e-12)
+				continue;
+			double c = fabs((sxy - sx * sy / (double)m) / sqrt(vx * vy));
+			if (c > best[dir]) {
+				best[dir] = c;
+				at[dir] = lag;
+			}
+		}
+	free(da);
+	free(db);
+	/* A direction counts when it is clearly stronger and not noise. */
+	if (best[0] >= 0.3 && best[0] > best[1] + 0.15) {
+		best_lag = at[0];
+		*r = best[0];
+	} else if (best[1] >= 0.3 && best[1] > best[0] + 0.15) {
+		best_lag = -at[1];
+		*r = best[1];
+	}
+	return best_lag;
+}
+
 static void analyze_hhmm(int64_t ms, char *buf, size_t len)
 {
 	char iso[40];
@@ -141,11 +257,11 @@ static void analyze_span(int64_t ms, char *buf, size_t len)
 {
 	int64_t s = ms < 0 ? -ms : ms;
 	if (s < 120000)
-		snprintf(buf, len, "%llds", (long long)(s / 1000));
+		snprintf(buf, len, "%lld s", (long long)(s / 1000));
 	else if (s < 7200000)
-		snprintf(buf, len, "%lldm", (long long)(s / 60000));
+		snprintf(buf, len, "%lld min", (long long)(s / 60000));
 	else
-		snprintf(buf, len, "%lldh", (long long)(s / 3600000));
+		snprintf(buf, len, "%lld h", (long long)(s / 3600000));
 }
 
 int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON **result,
@@ -178,15 +294,18 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		double z = -1.0;
 		int dir = 0;
 		int64_t onset = -1;
+		double peak_v = NAN;
 		for (size_t k = 0; k < s->n; k++) {
 			struct detector_parts pt;
 			double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
 			if (s->ts_ms[k] >= split) {
-				/* Strength: the baseline z (seasonal when a season is known). */
-				double zk = pt.season > 0.0 ? pt.season : pt.level;
+				/* Strength: the baseline z (seasonal when a season is known),
+				 * bounded so that a flat baseline cannot read as 1e15. */
+				double zk = fmin(pt.season > 0.0 ? pt.season : pt.level, RCA_Z_MAX);
 				if (zk > z) {
 					z = zk;
 					dir = pt.direction;
+					peak_v = s->v[k];
 				}
 				if (zk > 3.0 && onset < 0)
 					onset = s->ts_ms[k];
@@ -244,6 +363,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 			sv[k].best = i;
 			sv[k].direction = dir;
 			sv[k].onset = onset;
+			sv[k].peak = peak_v;
+			sv[k].before = analyze_baseline(s, split);
 		}
 	}
 	detector_free(d);
@@ -268,9 +389,16 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		           : v->onset <= symptom_onset       ? 1.25
 		                                             : 0.8;
 		v->graph = 1.0;
-		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0)
+		v->lead = 0;
+		if (o->graph && o->graph->n && symptom_svc && strcmp(v->name, symptom_svc) != 0) {
 			v->graph =
 			    analyze_graph_reaches(o->graph, symptom_svc, v->name) ? 1.3 : 0.7;
+		} else if (symptom >= 0 && v->best != (size_t)symptom && symptom_svc &&
+		           strcmp(v->name, symptom_svc) != 0) {
+			/* No call graph: learn the direction from normal operation. */
+			v->lead = analyze_lead(&l->s[v->best], &l->s[symptom], split, &v->lead_r);
+			v->graph = v->lead > 0 ? 1.15 : v->lead < 0 ? 0.87 : 1.0;
+		}
 		v->combined =
 		    log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
 	}
@@ -304,22 +432,42 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		analyze_hhmm(v->onset, when, sizeof when);
 		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
 		int n;
-		if (v->onset < 0)
-			n = snprintf(why, sizeof why,
-			             "%s stayed within its usual range (%.1fx spread)",
-			             l->s[v->best].name, v->strength);
+		const char *unit = rca_unit_of(l->s[v->best].name);
+		char b[32], a[32], spreads[40];
+		analyze_num(v->before, b, sizeof b);
+		analyze_num(v->peak, a, sizeof a);
+		if (v->strength >= RCA_Z_MAX)
+			snprintf(spreads, sizeof spreads, "over %.0f spreads", RCA_Z_MAX);
 		else
-			n = snprintf(why, sizeof why, "%s %s %.1fx its usual spread from %s",
-			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell",
-			             v->strength, when);
+			snprintf(spreads, sizeof spreads, "%.1f spreads", v->strength);
+		if (v->onset < 0)
+			n = snprintf(why, sizeof why, "%s stayed within its usual range (%s)",
+			             l->s[v->best].name, spreads);
+		else
+			n = snprintf(why, sizeof why, "%s %s from %s%s to %s%s (%s) at %s",
+			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell", b,
+			             unit, a, unit, spreads, when);
 		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
-		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, ", %s %s the symptom", lead,
-			              v->onset <= symptom_onset ? "before" : "after");
+		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why) {
+			if (v->onset == symptom_onset)
+				n += snprintf(why + n, sizeof why - (size_t)n,
+				              ", at the same time as the symptom (%s)",
+				              l->s[symptom].name);
+			else
+				n += snprintf(why + n, sizeof why - (size_t)n,
+				              ", %s %s the symptom (%s)", lead,
+				              v->onset < symptom_onset ? "before" : "after",
+				              l->s[symptom].name);
+		}
 		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with %s", v->r,
-			              l->s[symptom].name);
-		if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
+			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with it", v->r);
+		if (v->lead != 0 && n > 0 && (size_t)n < sizeof why)
+			snprintf(why + n, sizeof why - (size_t)n,
+			         "; before the incident its changes %s the symptom's by %d step%s "
+			         "(lagged r=%.2f)",
+			         v->lead > 0 ? "led" : "followed", abs(v->lead),
+			         abs(v->lead) == 1 ? "" : "s", v->lead_r);
+		else if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
 			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
 			         symptom_svc);
 		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)

@@ -15,7 +15,10 @@
  *                user-facing symptom series (source `symptom = yes`, or the
  *                incident's own service);
  *   graph        services the symptom's service depends on ([services])
- *                are favoured; services off that path are discounted.
+ *                are favoured; services off that path are discounted;
+ *                without [services], a service whose changes led the
+ *                symptom's before the incident (lagged correlation) is
+ *                favoured and one whose changes followed is discounted.
  * Confidence is a service's share of the top five combined scores.
  *
  * Ownership: *result belongs to the caller (cJSON_Delete).

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mem.h"
 #include "timeutil.h"
@@ -42,20 +43,78 @@ int csv_parse_time(const char *s, int64_t *ms)
 	return 0;
 }
 
-static double csv_num(const char *s, size_t n)
+/*
+ * A value cell: a number, optionally quoted and padded ("12.5", " 3 ").
+ * Empty, "NaN", "null" and "NA" are a gap (NaN, returns 0); anything else
+ * returns -1.
+ */
+static int csv_num(const char *s, double *out)
 {
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		n--;
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s++;
+		n -= 2;
+		while (n && *s == ' ') {
+			s++;
+			n--;
+		}
+		while (n && s[n - 1] == ' ')
+			n--;
+	}
+	*out = NAN;
+	if (n == 0)
+		return 0;
 	char tmp[64];
-	if (n == 0 || n >= sizeof tmp)
-		return NAN;
+	if (n >= sizeof tmp)
+		return -1;
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
+	if (strcasecmp(tmp, "nan") == 0 || strcasecmp(tmp, "null") == 0 ||
+	    strcasecmp(tmp, "na") == 0)
+		return 0;
 	char *end;
+	errno = 0;
 	double d = strtod(tmp, &end);
-	while (*end == ' ' || *end == '"' || *end == '\r')
-		end++;
-	if (end == tmp || *end != '\0')
-		return NAN;
-	return d;
+	if (end == tmp || *end != '\0' || isinf(d) || isnan(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* Note out-of-order and repeated timestamps (count, first line of each). */
+static void csv_order_note(int64_t prev, int64_t ms, size_t lineno, struct csv_order *o)
+{
+	if (ms < prev) {
+		if (o->unsorted++ == 0)
+			o->first_unsorted = lineno;
+	} else if (ms == prev) {
+		if (o->duplicate++ == 0)
+			o->first_duplicate = lineno;
+	}
+}
+
+int csv_order_warning(const char *path, const struct csv_order *o, char *buf, size_t len)
+{
+	if (!o->unsorted && !o->duplicate)
+		return 0;
+	size_t n = 0;
+	buf[0] = '\0';
+	if (o->unsorted)
+		n += (size_t)snprintf(buf, len,
+		                      "%s: %zu timestamp%s earlier than the row before (first at "
+		                      "line %zu); rows are used in file order",
+		                      path, o->unsorted, o->unsorted == 1 ? " is" : "s are",
+		                      o->first_unsorted);
+	if (o->duplicate && n < len)
+		snprintf(buf + n, len - n,
+		         "%s%s: %zu repeated timestamp%s (first at line %zu); each row is kept",
+		         n ? "\n" : "", path, o->duplicate, o->duplicate == 1 ? "" : "s",
+		         o->first_duplicate);
+	return 1;
 }
 
 /* Split line (modified in place) at commas; returns the field count. */
@@ -120,13 +179,25 @@ int csv_read_series(const char *path, struct csv_series *out, char *err, size_t 
 			s.v = xrealloc(s.v, cap * sizeof *s.v);
 			s.ts_text = xrealloc(s.ts_text, cap * sizeof *s.ts_text);
 		}
+		double v;
+		if (csv_num(f[1], &v) < 0) {
+			snprintf(err, errlen, "%s:%zu: value '%.40s' is not a number", path, lineno,
+			         f[1]);
+			goto out;
+		}
+		if (s.n)
+			csv_order_note(s.ts_ms[s.n - 1], ms, lineno, &s.order);
 		s.ts_ms[s.n] = ms;
-		s.v[s.n] = csv_num(f[1], strlen(f[1]));
+		s.v[s.n] = v;
 		s.ts_text[s.n] = xstrdup(f[0]);
 		s.n++;
 	}
 	if (ferror(fp)) {
 		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (s.n == 0) {
+		snprintf(err, errlen, "%s: no timestamp,value rows", path);
 		goto out;
 	}
 	*out = s;
@@ -158,6 +229,7 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 	}
 	struct csv_table t = {0};
 	char **f = xmalloc((CSV_MAX_COLS + 1) * sizeof *f);
+	size_t *bad = NULL, *bad_line = NULL;
 	char *line = xmalloc(CSV_MAX_LINE);
 	size_t cap = 0, lineno = 0;
 	int rc = -1;
@@ -183,6 +255,8 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 			}
 			t.cols = nf - 1;
 			t.names = xcalloc(t.cols, sizeof *t.names);
+			bad = xcalloc(t.cols, sizeof *bad);
+			bad_line = xcalloc(t.cols, sizeof *bad_line);
 			for (size_t c = 0; c < t.cols; c++)
 				t.names[c] = xstrdup(f[c + 1]);
 			continue;
@@ -206,20 +280,66 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 			t.ts_ms = xrealloc(t.ts_ms, cap * sizeof *t.ts_ms);
 			t.v = xrealloc(t.v, cap * t.cols * sizeof *t.v);
 		}
+		if (t.rows)
+			csv_order_note(t.ts_ms[t.rows - 1], ms, lineno, &t.order);
 		t.ts_ms[t.rows] = ms;
-		for (size_t c = 0; c < t.cols; c++)
-			t.v[t.rows * t.cols + c] = csv_num(f[c + 1], strlen(f[c + 1]));
+		for (size_t c = 0; c < t.cols; c++) {
+			double v;
+			if (csv_num(f[c + 1], &v) < 0) {
+				if (!bad[c]++)
+					bad_line[c] = lineno;
+			}
+			t.v[t.rows * t.cols + c] = v;
+		}
 		t.rows++;
 	}
 	if (!t.names) {
 		snprintf(err, errlen, "%s: empty file", path);
 		goto out;
 	}
+	if (t.rows == 0) {
+		snprintf(err, errlen, "%s: a header but no rows", path);
+		goto out;
+	}
+	/* A column with text in it is not a metric: drop it, and say so. */
+	size_t keep = 0;
+	struct buf note = {0};
+	for (size_t c = 0; c < t.cols; c++) {
+		if (bad[c]) {
+			buf_appendf(&note, "%s%s: column '%.60s' dropped: not a number at line %zu",
+			            note.len ? "\n" : "", path, t.names[c], bad_line[c]);
+			free(t.names[c]);
+			continue;
+		}
+		for (size_t r = 0; r < t.rows; r++)
+			t.v[r * t.cols + keep] = t.v[r * t.cols + c];
+		t.names[keep++] = t.names[c];
+	}
+	if (keep == 0) {
+		snprintf(err, errlen, "%s: no numeric metric columns (%s)", path,
+		         note.data ? note.data : "none");
+		buf_free(&note);
+		for (size_t c = 0; c < t.cols; c++)
+			t.names[c] = NULL;
+		goto out;
+	}
+	if (keep < t.cols) {
+		/* Repack rows to the new width (row-major, in place, front to back). */
+		for (size_t r = 0; r < t.rows; r++)
+			for (size_t c = 0; c < keep; c++)
+				t.v[r * keep + c] = t.v[r * t.cols + c];
+		for (size_t c = keep; c < t.cols; c++)
+			t.names[c] = NULL;
+		t.cols = keep;
+	}
+	t.note = note.data;
 	*out = t;
 	memset(&t, 0, sizeof t);
 	rc = 0;
 out:
 	csv_table_free(&t);
+	free(bad);
+	free(bad_line);
 	free(line);
 	free(f);
 	fclose(fp);
@@ -231,6 +351,7 @@ void csv_table_free(struct csv_table *t)
 	for (size_t c = 0; t->names && c < t->cols; c++)
 		free(t->names[c]);
 	free(t->names);
+	free(t->note);
 	free(t->ts_ms);
 	free(t->v);
 	memset(t, 0, sizeof *t);

@@ -6,7 +6,11 @@
  *         "YYYY-MM-DD HH:MM:SS" or Unix seconds;
  *   wide  "time,<metric>,<metric>,..." (one column per metric, e.g. the
  *         RCA data sets), time in Unix seconds or RFC 3339.
- * Empty cells and non-numbers read as NaN (a gap, not an error).  Files are
+ * Value cells may be quoted ("12.5"); empty cells, NaN, null and NA read as
+ * NaN (a gap).  Any other text is an error in a long file and drops its
+ * column from a wide one (said in `note`); a wide file left with no metric
+ * column is an error.  Timestamps out of order or repeated are counted in
+ * `order` (csv_order_warning words it); rows stay in file order.  Files are
  * bounded: at most CSV_MAX_ROWS rows and CSV_MAX_COLS columns.
  *
  * Ownership: the caller frees results with csv_series_free / csv_table_free.
@@ -21,7 +25,16 @@
 #define CSV_MAX_COLS 4096
 #define CSV_MAX_LINE (1 << 20)
 
+struct csv_order {
+	size_t unsorted, duplicate;             /* rows earlier than / equal to the one before */
+	size_t first_unsorted, first_duplicate; /* their first line numbers */
+};
+
+/* A warning about o in buf; returns 1 when there is one, else 0. */
+int csv_order_warning(const char *path, const struct csv_order *o, char *buf, size_t len);
+
 struct csv_series {
+	struct csv_order order;
 	size_t n;
 	int64_t *ts_ms;
 	double *v;
@@ -33,6 +46,8 @@ struct csv_table {
 	char **names;      /* cols names */
 	int64_t *ts_ms;    /* rows */
 	double *v;         /* rows * cols, row-major */
+	struct csv_order order;
+	char *note; /* dropped columns, one line each; NULL when none */
 };
 
 /* Parse a timestamp cell into ms since the epoch; -1 when it is not one. */

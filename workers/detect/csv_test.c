@@ -67,6 +67,14 @@ static void test_series(void **state)
 	    {"timestamp,value\n2014-04-01 00:00:00,\n", 1, 1, NULL},
 	    {"timestamp,value\nnot a time,1\n", 0, 0, ":2: bad timestamp"},
 	    {"timestamp,value\n2014-04-01 00:00:00\n", 0, 0, "want timestamp,value"},
+	    /* Issue 11: quoted numbers are numbers; other text is an error. */
+	    {"timestamp,value\n\"2014-04-01 00:00:00\",\"1.5\"\n", 1, 1, NULL},
+	    {"timestamp,value\n2014-04-01 00:00:00, \" 2e3 \" \n", 1, 1, NULL},
+	    {"timestamp,value\n2014-04-01 00:00:00,NaN\n2014-04-01 00:01:00,null\n", 1, 2, NULL},
+	    {"timestamp,value\n2014-04-01 00:00:00,12abc\n", 0, 0,
+	     ":2: value '12abc' is not a number"},
+	    {"timestamp,value\n2014-04-01 00:00:00,inf\n", 0, 0, "is not a number"},
+	    {"timestamp,value\n", 0, 0, "no timestamp,value rows"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		write_file(cases[i].text);
@@ -93,6 +101,42 @@ static void test_series(void **state)
 		fail_msg("values got %g,%g '%s' want nan,7 and the text echoed", s.v[0], s.v[1],
 		         s.ts_text[1]);
 	csv_series_free(&s);
+	write_file("timestamp,value\n\"2014-04-01 00:00:00\",\"42.25\"\n");
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	if (s.v[0] != 42.25)
+		fail_msg("quoted value got %g want 42.25", s.v[0]);
+	csv_series_free(&s);
+	unlink(path);
+}
+
+/* Issue 11: out-of-order and repeated timestamps are counted and worded. */
+static void test_order(void **state)
+{
+	(void)state;
+	write_file("timestamp,value\n2014-04-01 00:05:00,1\n2014-04-01 00:00:00,2\n"
+	           "2014-04-01 00:00:00,3\n2014-04-01 00:10:00,4\n");
+	struct csv_series s;
+	char err[256], w[512];
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	if (s.order.unsorted != 1 || s.order.first_unsorted != 3 || s.order.duplicate != 1 ||
+	    s.order.first_duplicate != 4)
+		fail_msg("order got unsorted=%zu@%zu duplicate=%zu@%zu want 1@3 1@4",
+		         s.order.unsorted, s.order.first_unsorted, s.order.duplicate,
+		         s.order.first_duplicate);
+	assert_int_equal(csv_order_warning("f.csv", &s.order, w, sizeof w), 1);
+	if (!strstr(w, "f.csv: 1 timestamp is earlier than the row before (first at line 3)") ||
+	    !strstr(w, "1 repeated timestamp (first at line 4)"))
+		fail_msg("warning got '%s'", w);
+	csv_series_free(&s);
+	write_file("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,2\n");
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	assert_int_equal(csv_order_warning("f.csv", &s.order, w, sizeof w), 0);
+	csv_series_free(&s);
+	write_file("time,a_cpu\n2,1\n1,2\n");
+	struct csv_table t;
+	assert_int_equal(csv_read_table(path, &t, err, sizeof err), 0);
+	assert_int_equal(t.order.unsorted, 1);
+	csv_table_free(&t);
 	unlink(path);
 }
 
@@ -115,6 +159,22 @@ static void test_table(void **state)
 	write_file("");
 	if (csv_read_table(path, &t, err, sizeof err) == 0 || !strstr(err, "empty"))
 		fail_msg("empty file: error got '%s' want 'empty'", err);
+	/* Issue 11: quoted numbers parse; a text column is dropped and said;
+	 * a file with no numeric column is an error. */
+	write_file("time,pod,a_cpu,b_mem\n1,p-1,\"1.5\",2\n2,p-1,\"3\",4\n");
+	assert_int_equal(csv_read_table(path, &t, err, sizeof err), 0);
+	if (t.cols != 2 || strcmp(t.names[0], "a_cpu") != 0 || strcmp(t.names[1], "b_mem") != 0 ||
+	    t.v[0] != 1.5 || t.v[1] != 2.0 || t.v[2] != 3.0 || t.v[3] != 4.0 || !t.note ||
+	    !strstr(t.note, "column 'pod' dropped: not a number at line 2"))
+		fail_msg("text column: got cols=%zu note='%s'", t.cols, t.note ? t.note : "");
+	csv_table_free(&t);
+	write_file("time,pod,host\n1,p-1,h\n");
+	if (csv_read_table(path, &t, err, sizeof err) == 0 ||
+	    !strstr(err, "no numeric metric columns"))
+		fail_msg("no usable column: error got '%s'", err);
+	write_file("time,a_cpu\n");
+	if (csv_read_table(path, &t, err, sizeof err) == 0 || !strstr(err, "no rows"))
+		fail_msg("header only: error got '%s'", err);
 	unlink(path);
 	if (csv_read_table("/nonexistent/x.csv", &t, err, sizeof err) == 0)
 		fail_msg("missing file: got success want an error");
@@ -126,6 +186,7 @@ int main(void)
 	    cmocka_unit_test(test_time),
 	    cmocka_unit_test(test_series),
 	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

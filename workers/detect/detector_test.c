@@ -209,6 +209,59 @@ static void test_streaming(void **state)
 			         rb.score[i], ra.score[i]);
 }
 
+/*
+ * Issue 15: detector_reset must restore everything detector_new set up,
+ * season included (a series with irregular sampling switches the seasonal
+ * part off for that series only), so reuse scores exactly as a new one.
+ */
+static void test_reset(void **state)
+{
+	(void)state;
+	static double v[N], fresh[N], reused[N];
+	gen(SEASON_BREAK, 3000, v);
+	struct detector_params p = DETECTOR_DEFAULTS;
+	struct detector *d = detector_new(&p);
+	for (size_t i = 0; i < N; i++)
+		fresh[i] = detector_step(d, (int64_t)i * STEP_MS, v[i], NULL);
+	detector_reset(d);
+	/* Irregular steps: 5 min, then 7 min, ... */
+	for (size_t i = 0; i < 500; i++)
+		detector_step(d, (int64_t)i * (i % 2 ? 420000 : 300000), v[i], NULL);
+	detector_reset(d);
+	for (size_t i = 0; i < N; i++)
+		reused[i] = detector_step(d, (int64_t)i * STEP_MS, v[i], NULL);
+	detector_free(d);
+	for (size_t i = 0; i < N; i++)
+		if (fresh[i] != reused[i])
+			fail_msg("score[%zu] after reset got %.6f want %.6f (as a new detector)", i,
+			         reused[i], fresh[i]);
+}
+
+/* Likelihood scores are tail probabilities on a fixed, invertible scale. */
+static void test_probability_scale(void **state)
+{
+	(void)state;
+	const double ps[] = {1e-3, 1e-5, 1e-7, 1e-10, 1e-30};
+	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+		double s = detector_p_to_score(ps[i]);
+		double back = detector_score_to_p(s);
+		if (!(s > 0.0 && s < 1.0) || fabs(log10(back) - log10(ps[i])) > 1e-9)
+			fail_msg("p %g -> score %.6f -> p %g", ps[i], s, back);
+	}
+	if (fabs(detector_p_to_score(1e-5) - 0.5) > 1e-12)
+		fail_msg("p 1e-5 should read 0.5, got %.6f", detector_p_to_score(1e-5));
+	/* Monotone and unsaturated far out in the tail (z 40 and 60 differ). */
+	double prev = 0.0;
+	for (double z = 0.5; z <= 60.0; z += 0.5) {
+		double s = detector_tail_score(z);
+		if (!(s > prev && s < 1.0))
+			fail_msg("tail_score(%.1f) = %.9f not above %.9f", z, s, prev);
+		prev = s;
+	}
+	if (fabs(detector_tail_score(3.0) - detector_p_to_score(detector_tail_p(3.0))) > 1e-12)
+		fail_msg("tail_score(3) disagrees with p_to_score(tail_p(3))");
+}
+
 static void test_gaps_and_flat(void **state)
 {
 	(void)state;
@@ -259,9 +312,13 @@ static void test_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_components), cmocka_unit_test(test_combined),
-	    cmocka_unit_test(test_streaming),  cmocka_unit_test(test_gaps_and_flat),
+	    cmocka_unit_test(test_components),
+	    cmocka_unit_test(test_combined),
+	    cmocka_unit_test(test_streaming),
+	    cmocka_unit_test(test_gaps_and_flat),
 	    cmocka_unit_test(test_params),
+	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_probability_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

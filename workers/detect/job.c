@@ -13,10 +13,11 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 #include "timeutil.h"
 #include "watch.h"
 
-static const char *const job_severities[] = {"critical", "high", "medium", "low", "info", NULL};
+#define job_severities severity_names /* lib/severity.h: the one table */
 
 int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 {
@@ -27,6 +28,11 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	if (spec && detector_params_parse(&st->params, spec, perr, sizeof perr) < 0)
 		config_error(cfg, "detect", "params", "%s", perr);
 	st->threshold = config_double(cfg, "detect", "threshold", DETECTOR_THRESHOLD, 0.0, 1.0);
+	/* The same threshold as a probability: a point is anomalous when its
+	 * recent behaviour is this unlikely under the series' own history. */
+	if (config_str(cfg, "detect", "threshold_p", NULL))
+		st->threshold = detector_p_to_score(
+		    config_double(cfg, "detect", "threshold_p", DETECTOR_THRESHOLD_P, 1e-300, 0.5));
 	st->min_z = config_double(cfg, "detect", "min_z", 5.0, 0.0, 1000.0);
 	st->window_ms = config_duration_ms(cfg, "detect", "window", 3600000);
 	st->lead_ms = config_duration_ms(cfg, "detect", "lead", 600000);
@@ -41,6 +47,11 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	 * outage as normal).  A combined z of 5 maps to 0.5. */
 	st->watch_params = st->params;
 	detector_params_parse(&st->watch_params, "lik_short=0,holdoff=0,z_half=5", NULL, 0);
+	/* Watch keeps one detector per series (up to SOURCE_MAX_SERIES) for the
+	 * life of the process: unless params chose a window, keep its baseline
+	 * at 2048 points (about 64 KB a series) rather than the NAB default. */
+	if (st->params.window == DETECTOR_DEFAULTS.window)
+		st->watch_params.window = 2048;
 	const char *wspec = config_str(cfg, "detect", "watch_params", NULL);
 	if (wspec && detector_params_parse(&st->watch_params, wspec, perr, sizeof perr) < 0)
 		config_error(cfg, "detect", "watch_params", "%s", perr);

@@ -30,7 +30,7 @@ ALL_OBJS += $(B)/workers/detect/bench/nab_bench.o
 
 .PHONY: bench-nab
 bench-nab: $(B)/bench/detect_nab
-	@$(B)/bench/detect_nab $(DETECT_DATASETS)/nab
+	@OPSBOT_NAB_CANDIDATES=$${OPSBOT_NAB_CANDIDATES-workers/detect/bench/nab_candidates.txt} $(B)/bench/detect_nab $(DETECT_DATASETS)/nab
 BENCHES += nab
 
 $(B)/workers/detect/%.o: CFLAGS += -Iworkers/detect
@@ -42,7 +42,7 @@ ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
 
 .PHONY: bench-rca
 bench-rca: $(B)/bench/detect_rca
-	@$(B)/bench/detect_rca $(DETECT_DATASETS)/rca-sockshop
+	@$(B)/bench/detect_rca $(DETECT_DATASETS)
 BENCHES += rca
 
 # Unit tests: workers/detect/<name>_test.c -> $(B)/tests/detect_<name>.

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "json.h"
 #include "learn.h"
 #include "log.h"
@@ -103,7 +104,7 @@ static int plan_init(struct config *cfg, void **state, char *err, size_t errlen)
 		return -1;
 	}
 	const char *db = planner_db_path(s->planner);
-	const char *url = config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc");
+	const char *url = config_str(cfg, "queue", "listen", DEF_QUEUE_URL);
 	str_copy(s->url, sizeof(s->url), url);
 	if (planner_learns(s->planner) && strcmp(db, ":memory:") != 0) {
 		if (learn_start(&s->learn, url, db, planner_learn_interval_ms(s->planner), err,

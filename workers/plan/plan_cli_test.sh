@@ -33,7 +33,7 @@ CATALOG=$T/bad-actions.conf conf badcat
 opsbot-plan -c "$T/badcat.conf" check >out 2>&1 && t_fail "bad default accepted"
 grep -q "bad-actions.conf:$line: default of replicas" out || t_fail "catalog error: got '$(cat out)' want bad-actions.conf:$line"
 cp "$REPO/config/policy.conf" bad-policy.conf
-sed -i 's/^members = alice, carol$/members = alice, mallory/' bad-policy.conf
+sed -i 's/^members = alice, bob, carol$/members = alice, mallory/' bad-policy.conf
 line=$(grep -n 'mallory' bad-policy.conf | cut -d: -f1)
 POLICY=$T/bad-policy.conf conf badpol
 opsbot-plan -c "$T/badpol.conf" check >out 2>&1 && t_fail "unknown group member accepted"

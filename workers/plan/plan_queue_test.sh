@@ -68,7 +68,9 @@ ctl events --since 0 | grep -q "plan.proposed" || t_fail "no plan.proposed event
 
 # approve with the hash the plan carries; execute and verify run (fixtures)
 hash=$(jq -r .plan.hash p1.json)
-ctl approve "$id" --plan "$hash" --user alice >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
+# (config/policy.conf: rollback_deploy is high risk, two sre-leads approve)
+ctl approve "$id" --plan "$hash" --as slack:U0ALICE >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
+ctl approve "$id" --plan "$hash" --as slack:U0BOB >appr.out 2>&1 || t_fail "approve: $(cat appr.out)"
 t_wait "incident $id resolved" eval '[ "$(state '"$id"')" = resolved ]'
 
 # opsbot-plan learned from the events: scale_service on checkout just ran
@@ -85,7 +87,7 @@ jq -e '[.plan.steps[].action] | index("scale_service") == null' p2.json >/dev/nu
   t_fail "cooldown ignored: $(jq -c '[.plan.steps[].action]' p2.json)"
 jq -e '[.plan.notes[] | select(test("scale_service ran on service=checkout"))] | length == 1' p2.json >/dev/null ||
   t_fail "cooldown note: $(jq -c .plan.notes p2.json)"
-ctl reject "$id2" --plan "$(jq -r .plan.hash p2.json)" --user bob >/dev/null || t_fail "reject $id2"
+ctl reject "$id2" --plan "$(jq -r .plan.hash p2.json)" --as slack:U0BOB >/dev/null || t_fail "reject $id2"
 
 # --- LLM planner: the same worker binary, configured with [llm]
 kill -TERM "$PID_plan"

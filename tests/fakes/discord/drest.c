@@ -1205,6 +1205,11 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 		}
 		struct dmsg *m = post_message(st, c, b, 0, flags);
 		cJSON_Delete(b);
+		if (st->stall_posts > 0) { /* stored, never answered (crash-window tests) */
+			st->stall_posts--;
+			st->stalled_posts++;
+			return;
+		}
 		reply_json(r, 200, json_dup(m->obj));
 		return;
 	}
@@ -1839,8 +1844,12 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			         json_str(b, "match") ? json_str(b, "match") : "");
 		}
 		reply_json(r, 200, json_new_object());
+	} else if (n == 2 && seg_is(segs, n, 1, "stall") && strcmp(m, "POST") == 0) {
+		st->stall_posts = (int)json_int(b, "posts", 1);
+		reply_json(r, 200, json_new_object());
 	} else if (n == 2 && seg_is(segs, n, 1, "stats") && strcmp(m, "GET") == 0) {
 		cJSON *o = json_new_object();
+		json_add_int(o, "stalled_posts", st->stalled_posts);
 		json_add_int(o, "identifies", st->identifies);
 		json_add_int(o, "resumes", st->resumes);
 		json_add_int(o, "invalid_sessions", st->invalid_sessions);

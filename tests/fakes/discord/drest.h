@@ -32,6 +32,8 @@
  *        dispatch {t, d} | resume_url {url} (what later READYs name as
  *        resume_gateway_url; "" = the stand-in's own)}
  *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
+ *   POST /_fake/stall {posts:N}  store the next N channel posts but never
+ *        answer them (a crash-window test kills the bot meanwhile)
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
  */
 #ifndef FAKE_DISCORD_DREST_H

@@ -183,6 +183,8 @@ struct dstate {
 	char force_route_match[96];
 	int force_global_n;
 	double force_retry_after;
+	/* POST /_fake/stall: store the next N channel posts, never answer them */
+	int stall_posts, stalled_posts;
 	/* global limiter */
 	int64_t global_window_us;
 	int global_used;

@@ -1,51 +1,195 @@
 /*
- * rca_bench.c: `make bench BENCH=rca` -- opsbot's root-cause ranking on the
- * Sock Shop cases in ../shared/datasets/rca-sockshop.
+ * rca_bench.c: `make bench BENCH=rca` -- opsbot's root-cause ranking on
+ * ../shared/datasets/rca-sockshop and ../shared/datasets/rca-nezha, beside an
+ * NSigma baseline computed here on the same cases.
  *
- * Usage: detect_rca DATASET_DIR
- * Each case folder <service>-<fault>/<run>/ holds normal.csv and
- * anomalous.csv; the true root cause is <service>.  Prints AC@1, AC@3 and
- * Avg@5 (mean of AC@1..AC@5) per fault type as one JSON line, or a
- * "skipped" line (exit 0) when the data set is absent.
+ * Usage: detect_rca DATASETS_DIR
+ * Sock Shop: <service>-<fault>/<run>/normal.csv and anomalous.csv, the true
+ * cause is <service>.  Nezha: <day>/metric/<pod>_metric.csv (one row a minute
+ * per pod) and <day>/<day>-fault_list.json; a case is one injection, normal
+ * = the 5 minutes before it (not before the previous fault's 4 minutes
+ * after), anomalous = the 4 minutes from it; the cause is the pod's service.
+ * When faults come back to back (fewer than 3 clean minutes), the normal
+ * window is the 5 minutes before the previous fault instead.
+ * The OnlineBoutique day's metric/dependency.csv is the call graph when
+ * OPSBOT_RCA_GRAPH=1 (off by default: the ranker must do without one).
+ *
+ * One JSON line: per data set AC@1, AC@3, AC@5, Avg@5 for opsbot and for
+ * NSigma (max |x - mean| / sd over the anomalous rows, sd 0 read as 1, as
+ * RCAEval's implementation does), the accuracy of the cases whose top
+ * confidence is >= 0.8 (and how many), and the time to rank a synthetic
+ * 40 services x 20 metrics x 10 rows case.  Data sets that are absent are
+ * skipped; when all are, a "skipped" line, exit 0.
+ * OPSBOT_RCA_VERBOSE=1: one line per case on stderr.
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "csv.h"
+#include "json.h"
+#include "mem.h"
 #include "rca.h"
 #include "timeutil.h"
 
-enum { FAULT_CPU, FAULT_MEM, FAULTS };
-
-int main(int argc, char **argv)
+/* CPU time of this thread in microseconds: rates per core, not per share of
+ * a busy machine. */
+static int64_t cpu_us(void)
 {
-	const char *dir = argc > 1 ? argv[1] : "../shared/datasets/rca-sockshop";
-	DIR *dp = opendir(dir);
-	if (!dp) {
-		printf("{\"bench\":\"rca\",\"skipped\":\"%s absent\"}\n", dir);
-		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+enum { DS_SOCK, DS_OB, DS_TT, NDS };
+static const char *ds_name[NDS] = {"sockshop", "nezha_ob", "nezha_tt"};
+
+struct tally {
+	double hit[5], base[5];
+	int cases;
+	int conf_n, conf_hit; /* cases with top confidence >= 0.8 */
+	int bucket[5][2];     /* confidence buckets [0,.2) .. [.8,1]: cases, hits */
+	char type[8][32];     /* fault types seen, and per type: cases, hits at 1 */
+	int type_n[8], type_hit[8], ntypes;
+};
+
+static struct tally tally[NDS];
+static int verbose;
+
+/* NSigma: per metric max |x - mean| / sd over the anomalous rows. */
+static void nsigma_rank(const struct csv_table *nt, const struct csv_table *at,
+                        char (*svc)[RCA_NAME_MAX], double *score, size_t *ns)
+{
+	*ns = 0;
+	for (size_t c = 0; c < at->cols; c++) {
+		size_t nc = 0;
+		while (nc < nt->cols && strcmp(nt->names[nc], at->names[c]) != 0)
+			nc++;
+		if (nc == nt->cols)
+			continue;
+		double s = 0, ss = 0;
+		size_t m = 0;
+		for (size_t r = 0; r < nt->rows; r++) {
+			double x = nt->v[r * nt->cols + nc];
+			if (isnan(x))
+				continue;
+			s += x;
+			ss += x * x;
+			m++;
+		}
+		if (m < 2)
+			continue;
+		double mean = s / (double)m, var = ss / (double)m - mean * mean;
+		double sd = var > 1e-24 ? sqrt(var) : 1.0;
+		double best = 0;
+		for (size_t r = 0; r < at->rows; r++) {
+			double x = at->v[r * at->cols + c];
+			if (!isnan(x) && fabs(x - mean) / sd > best)
+				best = fabs(x - mean) / sd;
+		}
+		char name[RCA_NAME_MAX];
+		rca_service_of(at->names[c], name, sizeof name);
+		size_t k = 0;
+		while (k < *ns && strcmp(svc[k], name) != 0)
+			k++;
+		if (k == *ns) {
+			str_copy(svc[k], RCA_NAME_MAX, name);
+			score[k] = best;
+			(*ns)++;
+		} else if (best > score[k]) {
+			score[k] = best;
+		}
 	}
-	int verbose = getenv("OPSBOT_RCA_VERBOSE") != NULL;
-	double hits[FAULTS][5] = {{0}};
-	int cases[FAULTS] = {0};
-	int64_t t0 = time_mono_us();
+}
+
+static void run_case(int ds, const char *label, const struct csv_table *nt,
+                     const struct csv_table *at, const struct rca_opts *o, const char *truth,
+                     const char *type)
+{
+	struct rca_service *svc;
+	size_t ns;
+	char err[512];
+	if (rca_rank_opts(nt, at, o, &svc, &ns, err, sizeof err) < 0) {
+		fprintf(stderr, "detect_rca: %s: %s\n", label, err);
+		ns = 0;
+		svc = NULL;
+	}
+	size_t rank = 0;
+	while (rank < ns && strcmp(svc[rank].service, truth) != 0)
+		rank++;
+	struct tally *t = &tally[ds];
+	for (size_t k = 0; k < 5; k++)
+		t->hit[k] += rank <= k;
+	t->cases++;
+	double conf = ns ? svc[0].confidence : 0.0;
+	int b = (int)(conf * 5.0);
+	b = b < 0 ? 0 : b > 4 ? 4 : b;
+	t->bucket[b][0]++;
+	t->bucket[b][1] += rank == 0;
+	int ty = 0;
+	while (ty < t->ntypes && strcmp(t->type[ty], type) != 0)
+		ty++;
+	if (ty == t->ntypes && ty < 8)
+		str_copy(t->type[t->ntypes++], sizeof t->type[0], type);
+	if (ty < 8) {
+		t->type_n[ty]++;
+		t->type_hit[ty] += rank == 0;
+	}
+	if (conf >= 0.8) {
+		t->conf_n++;
+		t->conf_hit += rank == 0;
+	}
+	/* The baseline on the same tables. */
+	size_t cap = at->cols + 1, nb;
+	char(*bs)[RCA_NAME_MAX] = xcalloc(cap, sizeof *bs);
+	double *bsc = xcalloc(cap, sizeof *bsc);
+	nsigma_rank(nt, at, bs, bsc, &nb);
+	size_t truth_i = 0;
+	while (truth_i < nb && strcmp(bs[truth_i], truth) != 0)
+		truth_i++;
+	size_t brank = 0; /* services scoring strictly higher, then earlier ties */
+	for (size_t k = 0; k < nb && truth_i < nb; k++)
+		if (bsc[k] > bsc[truth_i] || (bsc[k] == bsc[truth_i] && k < truth_i))
+			brank++;
+	if (truth_i == nb)
+		brank = nb;
+	for (size_t k = 0; k < 5; k++)
+		t->base[k] += brank <= k;
+	double total = 0.0;
+	for (size_t k = 0; k < ns; k++)
+		total += svc[k].score;
+	if (verbose)
+		fprintf(stderr,
+		        "%-10s %-40s truth=%-22s rank=%-3zu nsigma=%-3zu conf=%.2f s1=%.4f s2=%.4f "
+		        "sum=%.4f n=%zu top=%s (%s)\n",
+		        ds_name[ds], label, truth, rank + 1, brank + 1, conf,
+		        ns ? svc[0].score : 0.0, ns > 1 ? svc[1].score : 0.0, total, ns,
+		        ns ? svc[0].service : "-", ns ? svc[0].why : "-");
+	free(bs);
+	free(bsc);
+	free(svc);
+}
+
+static int run_sockshop(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return 0;
 	struct dirent *de;
 	while ((de = readdir(dp))) {
 		char *dash = strrchr(de->d_name, '-');
 		if (de->d_name[0] == '.' || !dash)
 			continue;
-		int fault = strcmp(dash + 1, "cpu") == 0   ? FAULT_CPU
-		            : strcmp(dash + 1, "mem") == 0 ? FAULT_MEM
-		                                           : -1;
-		if (fault < 0)
-			continue;
 		char truth[RCA_NAME_MAX];
 		snprintf(truth, sizeof truth, "%.*s", (int)(dash - de->d_name), de->d_name);
 		for (int run = 1; run <= 99; run++) {
-			char np[4096], ap[4096], err[512];
+			char np[8600], ap[8600], err[512], label[300];
 			snprintf(np, sizeof np, "%s/%s/%d/normal.csv", dir, de->d_name, run);
 			snprintf(ap, sizeof ap, "%s/%s/%d/anomalous.csv", dir, de->d_name, run);
 			struct stat st;
@@ -55,42 +199,398 @@ int main(int argc, char **argv)
 			if (csv_read_table(np, &nt, err, sizeof err) < 0 ||
 			    csv_read_table(ap, &at, err, sizeof err) < 0) {
 				fprintf(stderr, "detect_rca: %s\n", err);
-				return 2;
+				exit(2);
 			}
-			struct rca_service *svc;
-			size_t ns;
-			if (rca_rank(&nt, &at, &svc, &ns, err, sizeof err) < 0) {
-				fprintf(stderr, "detect_rca: %s/%d: %s\n", de->d_name, run, err);
-				return 2;
-			}
-			size_t rank = 0;
-			while (rank < ns && strcmp(svc[rank].service, truth) != 0)
-				rank++;
-			for (size_t k = 0; k < 5; k++)
-				hits[fault][k] += rank <= k;
-			cases[fault]++;
-			if (verbose)
-				fprintf(stderr, "%s/%d rank=%zu top=%s (%s z=%.1f)\n", de->d_name,
-				        run, rank + 1, ns ? svc[0].service : "-",
-				        ns ? svc[0].metric : "-", ns ? svc[0].score : 0.0);
-			free(svc);
+			snprintf(label, sizeof label, "%s/%d", de->d_name, run);
+			run_case(DS_SOCK, label, &nt, &at, NULL, truth, dash + 1);
 			csv_table_free(&nt);
 			csv_table_free(&at);
 		}
 	}
 	closedir(dp);
-	double ac1[FAULTS], ac3[FAULTS], avg5[FAULTS];
-	for (int f = 0; f < FAULTS; f++) {
-		double n = cases[f] ? cases[f] : 1;
-		ac1[f] = hits[f][0] / n;
-		ac3[f] = hits[f][2] / n;
-		avg5[f] = 0.0;
-		for (int k = 0; k < 5; k++)
-			avg5[f] += hits[f][k] / n / 5.0;
+	return 1;
+}
+
+/* One pod's metric file: rows of (time, values). */
+struct pod {
+	char svc[RCA_NAME_MAX];
+	size_t n;
+	int64_t *ts;
+	double *v; /* n * nm */
+};
+
+struct day {
+	size_t nm;
+	char **metric;
+	struct pod *pod;
+	size_t npod;
+};
+
+static void service_of_pod(const char *pod, char *buf, size_t len)
+{
+	str_copy(buf, len, pod);
+	for (int k = 0; k < 2; k++) {
+		char *d = strrchr(buf, '-');
+		if (d)
+			*d = '\0';
 	}
-	printf("{\"bench\":\"rca\",\"cpu_ac1\":%.2f,\"cpu_ac3\":%.2f,\"cpu_avg5\":%.2f,"
-	       "\"mem_ac1\":%.2f,\"mem_ac3\":%.2f,\"mem_avg5\":%.2f,\"cases\":%d,\"ms\":%lld}\n",
-	       ac1[0], ac3[0], avg5[0], ac1[1], ac3[1], avg5[1], cases[0] + cases[1],
-	       (long long)((time_mono_us() - t0) / 1000));
+}
+
+static int load_pod(const char *path, struct day *d)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return -1;
+	char *line = xmalloc(1 << 16);
+	struct pod p = {0};
+	size_t cap = 0;
+	int first = 1;
+	while (fgets(line, 1 << 16, fp)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		char *f[64];
+		size_t nf = 0;
+		for (char *s = line; nf < 64;) {
+			f[nf++] = s;
+			char *c = strchr(s, ',');
+			if (!c)
+				break;
+			*c = '\0';
+			s = c + 1;
+		}
+		if (first) {
+			first = 0;
+			if (nf < 4 || strcmp(f[2], "PodName") != 0)
+				break;
+			if (!d->metric) {
+				d->nm = nf - 3;
+				d->metric = xcalloc(d->nm, sizeof *d->metric);
+				for (size_t i = 0; i < d->nm; i++)
+					d->metric[i] = xstrdup(f[i + 3]);
+			} else if (nf - 3 != d->nm) {
+				break;
+			}
+			continue;
+		}
+		if (nf != d->nm + 3 || strlen(f[0]) < 19)
+			continue;
+		char t[20];
+		memcpy(t, f[0], 19);
+		t[19] = '\0';
+		int64_t ms;
+		if (csv_parse_time(t, &ms) < 0)
+			continue;
+		if (p.n == 0)
+			service_of_pod(f[2], p.svc, sizeof p.svc);
+		if (p.n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			p.ts = xrealloc(p.ts, cap * sizeof *p.ts);
+			p.v = xrealloc(p.v, cap * d->nm * sizeof *p.v);
+		}
+		p.ts[p.n] = ms;
+		for (size_t i = 0; i < d->nm; i++)
+			p.v[p.n * d->nm + i] = strtod(f[i + 3], NULL);
+		p.n++;
+	}
+	free(line);
+	fclose(fp);
+	if (p.n == 0) {
+		free(p.ts);
+		free(p.v);
+		return -1;
+	}
+	d->pod = xrealloc(d->pod, (d->npod + 1) * sizeof *d->pod);
+	d->pod[d->npod++] = p;
+	return 0;
+}
+
+/* A table of every pod's metrics at minutes [from, to) relative to t0. */
+static void build_table(const struct day *d, int64_t t0, int from, int to, int64_t not_before,
+                        struct csv_table *t)
+{
+	size_t rows = (size_t)(to - from), cols = d->npod * d->nm;
+	memset(t, 0, sizeof *t);
+	t->cols = cols;
+	t->names = xcalloc(cols, sizeof *t->names);
+	t->ts_ms = xcalloc(rows, sizeof *t->ts_ms);
+	t->v = xmalloc(rows * cols * sizeof *t->v);
+	for (size_t p = 0; p < d->npod; p++)
+		for (size_t m = 0; m < d->nm; m++) {
+			char name[300];
+			snprintf(name, sizeof name, "%s_%s", d->pod[p].svc, d->metric[m]);
+			t->names[p * d->nm + m] = xstrdup(name);
+		}
+	for (int b = from; b < to; b++) {
+		int64_t lo = t0 + (int64_t)b * 60000, hi = lo + 60000;
+		if (lo < not_before)
+			continue;
+		size_t r = t->rows++;
+		t->ts_ms[r] = lo;
+		for (size_t p = 0; p < d->npod; p++) {
+			const struct pod *pd = &d->pod[p];
+			size_t i = 0;
+			while (i < pd->n && pd->ts[i] < lo)
+				i++;
+			int ok = i < pd->n && pd->ts[i] < hi;
+			for (size_t m = 0; m < d->nm; m++)
+				t->v[r * cols + p * d->nm + m] = ok ? pd->v[i * d->nm + m] : NAN;
+		}
+	}
+}
+
+static int run_nezha_day(const char *dir, const char *dayname, int ds)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s/metric", dir, dayname);
+	DIR *dp = opendir(path);
+	if (!dp)
+		return 0;
+	struct day d = {0};
+	struct dirent *de;
+	char **names = NULL;
+	size_t nn = 0;
+	while ((de = readdir(dp))) {
+		size_t l = strlen(de->d_name);
+		if (l > 11 && strcmp(de->d_name + l - 11, "_metric.csv") == 0) {
+			names = xrealloc(names, (nn + 1) * sizeof *names);
+			names[nn++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(dp);
+	/* Stable pod order. */
+	for (size_t i = 1; i < nn; i++)
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *x = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = x;
+		}
+	for (size_t i = 0; i < nn; i++) {
+		snprintf(path, sizeof path, "%s/%s/metric/%s", dir, dayname, names[i]);
+		load_pod(path, &d);
+		free(names[i]);
+	}
+	free(names);
+
+	/* Optional call graph (caller -> callee). */
+	struct rca_edge edges[512];
+	size_t ne = 0;
+	char line[1024];
+	snprintf(path, sizeof path, "%s/%s/metric/dependency.csv", dir, dayname);
+	FILE *gf = getenv("OPSBOT_RCA_GRAPH") ? fopen(path, "r") : NULL;
+	static char enames[512][2][RCA_NAME_MAX];
+	while (gf && fgets(line, sizeof line, gf) && ne < 512) {
+		char *a = strtok(line, ",\r\n"), *b = strtok(NULL, ",\r\n");
+		if (!a || !b || strcmp(a, "Source") == 0)
+			continue;
+		str_copy(enames[ne][0], RCA_NAME_MAX, a);
+		str_copy(enames[ne][1], RCA_NAME_MAX, b);
+		edges[ne] = (struct rca_edge){enames[ne][0], enames[ne][1]};
+		ne++;
+	}
+	if (gf)
+		fclose(gf);
+	struct rca_opts o = {.edges = ne ? edges : NULL, .nedges = ne};
+
+	snprintf(path, sizeof path, "%s/%s/%s-fault_list.json", dir, dayname, dayname);
+	struct buf text = {0};
+	char err[512];
+	cJSON *faults = NULL;
+	if (buf_read_file(&text, path, err, sizeof err) < 0 ||
+	    json_parse_object(text.data ? text.data : "", text.len, &faults, err, sizeof err) < 0) {
+		fprintf(stderr, "detect_rca: %s\n", err);
+		exit(2);
+	}
+	buf_free(&text);
+	/* Every injection, in time order. */
+	struct fault {
+		int64_t t;
+		char pod[RCA_NAME_MAX], type[64];
+	} *fl = NULL;
+	size_t nf = 0;
+	const cJSON *hour, *f;
+	cJSON_ArrayForEach(hour, faults)
+	{
+		cJSON_ArrayForEach(f, hour)
+		{
+			const cJSON *it = cJSON_GetObjectItem(f, "inject_time");
+			const cJSON *pod = cJSON_GetObjectItem(f, "inject_pod");
+			const cJSON *ty = cJSON_GetObjectItem(f, "inject_type");
+			int64_t ms;
+			if (!cJSON_IsString(it) || !cJSON_IsString(pod) ||
+			    csv_parse_time(it->valuestring, &ms) < 0)
+				continue;
+			fl = xrealloc(fl, (nf + 1) * sizeof *fl);
+			fl[nf].t = ms;
+			str_copy(fl[nf].pod, RCA_NAME_MAX, pod->valuestring);
+			str_copy(fl[nf].type, 64, cJSON_IsString(ty) ? ty->valuestring : "?");
+			nf++;
+		}
+	}
+	cJSON_Delete(faults);
+	for (size_t i = 1; i < nf; i++)
+		for (size_t j = i; j > 0 && fl[j - 1].t > fl[j].t; j--) {
+			struct fault x = fl[j];
+			fl[j] = fl[j - 1];
+			fl[j - 1] = x;
+		}
+	for (size_t i = 0; i < nf; i++) {
+		int64_t not_before = i ? fl[i - 1].t + 4 * 60000 : 0;
+		struct csv_table nt, at;
+		build_table(&d, fl[i].t, -5, 0, not_before, &nt);
+		if (nt.rows < 3 && i > 0) {
+			/* Faults back to back: the 5 minutes before the previous one
+			 * (and after the one before that) are the cleanest normal. */
+			csv_table_free(&nt);
+			int64_t nb2 = i > 1 ? fl[i - 2].t + 4 * 60000 : 0;
+			int64_t back = (fl[i].t - fl[i - 1].t + 59999) / 60000;
+			build_table(&d, fl[i].t, -5 - (int)back, -(int)back, nb2, &nt);
+		}
+		build_table(&d, fl[i].t, 0, 4, 0, &at);
+		char truth[RCA_NAME_MAX], label[300];
+		service_of_pod(fl[i].pod, truth, sizeof truth);
+		snprintf(label, sizeof label, "%s %.8s %s", dayname, "", fl[i].type);
+		char iso[40];
+		time_fmt_iso(fl[i].t, iso, sizeof iso);
+		snprintf(label, sizeof label, "%.19s %s", iso, fl[i].type);
+		if (nt.rows >= 2 && at.rows >= 1)
+			run_case(ds, label, &nt, &at, &o, truth, fl[i].type);
+		else
+			fprintf(stderr,
+			        "detect_rca: %s %s: skipped, %zu normal and %zu anomalous rows\n",
+			        ds_name[ds], label, nt.rows, at.rows);
+		csv_table_free(&nt);
+		csv_table_free(&at);
+	}
+	free(fl);
+	for (size_t p = 0; p < d.npod; p++) {
+		free(d.pod[p].ts);
+		free(d.pod[p].v);
+	}
+	free(d.pod);
+	for (size_t m = 0; m < d.nm; m++)
+		free(d.metric[m]);
+	free(d.metric);
+	return 1;
+}
+
+/* Median time to rank 40 services x 20 metrics x 10 rows (5 normal, 5 anomalous). */
+static double speed_ms(void)
+{
+	enum { S = 40, M = 20, R = 5 };
+	struct csv_table t[2];
+	uint64_t x = 88172645463325252ULL;
+	for (int k = 0; k < 2; k++) {
+		memset(&t[k], 0, sizeof t[k]);
+		t[k].rows = R;
+		t[k].cols = S * M;
+		t[k].names = xcalloc(S * M, sizeof(char *));
+		t[k].ts_ms = xcalloc(R, sizeof(int64_t));
+		t[k].v = xmalloc(R * S * M * sizeof(double));
+		t[k].note = NULL;
+		for (size_t c = 0; c < S * M; c++) {
+			char name[64];
+			snprintf(name, sizeof name, "svc%02zu_metric%02zu", c / M, c % M);
+			t[k].names[c] = xstrdup(name);
+		}
+		for (size_t r = 0; r < R; r++) {
+			t[k].ts_ms[r] = (int64_t)(k * R + r) * 60000;
+			for (size_t c = 0; c < S * M; c++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				double v = 100.0 + (double)(x % 1000) / 100.0;
+				if (k == 1 && c == 7 * M + 3)
+					v *= 3.0;
+				t[k].v[r * S * M + c] = v;
+			}
+		}
+	}
+	double best = 1e9;
+	for (int rep = 0; rep < 21; rep++) {
+		int64_t t0 = cpu_us();
+		struct rca_service *svc;
+		size_t ns;
+		char err[256];
+		if (rca_rank(&t[0], &t[1], &svc, &ns, err, sizeof err) == 0)
+			free(svc);
+		double ms = (double)(cpu_us() - t0) / 1000.0;
+		best = ms < best ? ms : best;
+	}
+	csv_table_free(&t[0]);
+	csv_table_free(&t[1]);
+	return best;
+}
+
+static void print_ds(int ds)
+{
+	const struct tally *t = &tally[ds];
+	double n = t->cases ? t->cases : 1, avg = 0, bavg = 0;
+	for (int k = 0; k < 5; k++) {
+		avg += t->hit[k] / n / 5.0;
+		bavg += t->base[k] / n / 5.0;
+	}
+	printf(",\"%s\":{\"cases\":%d,\"ac1\":%.2f,\"ac3\":%.2f,\"ac5\":%.2f,\"avg5\":%.2f,"
+	       "\"nsigma_ac1\":%.2f,\"nsigma_ac3\":%.2f,\"nsigma_ac5\":%.2f,\"nsigma_avg5\":%.2f,"
+	       "\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"ac1_by_fault\":{",
+	       ds_name[ds], t->cases, t->hit[0] / n, t->hit[2] / n, t->hit[4] / n, avg,
+	       t->base[0] / n, t->base[2] / n, t->base[4] / n, bavg, t->conf_n,
+	       t->conf_n ? (double)t->conf_hit / t->conf_n : 0.0);
+	for (int k = 0; k < t->ntypes; k++)
+		printf("%s\"%s\":[%d,%.2f]", k ? "," : "", t->type[k], t->type_n[k],
+		       (double)t->type_hit[k] / t->type_n[k]);
+	printf("}}");
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "../shared/datasets";
+	verbose = getenv("OPSBOT_RCA_VERBOSE") != NULL;
+	const char *tune = getenv("OPSBOT_RCA_PARAMS");
+	if (tune) {
+		char *copy = xstrdup(tune), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(t, '=');
+			if (!eq || (*eq = '\0', rca_tune(t, strtod(eq + 1, NULL))) < 0) {
+				fprintf(stderr, "detect_rca: bad OPSBOT_RCA_PARAMS item '%s'\n", t);
+				return 2;
+			}
+		}
+		free(copy);
+	}
+	char path[4096];
+	int have[NDS] = {0};
+	int64_t t0 = cpu_us();
+	snprintf(path, sizeof path, "%s/rca-sockshop", dir);
+	have[DS_SOCK] = run_sockshop(path);
+	snprintf(path, sizeof path, "%s/rca-nezha", dir);
+	have[DS_OB] = run_nezha_day(path, "2022-08-22", DS_OB);
+	have[DS_TT] = run_nezha_day(path, "2023-01-29", DS_TT);
+	int64_t total_ms = (cpu_us() - t0) / 1000;
+	if (!have[DS_SOCK] && !have[DS_OB] && !have[DS_TT]) {
+		printf("{\"bench\":\"rca\",\"skipped\":\"%s/rca-sockshop and rca-nezha absent\"}\n",
+		       dir);
+		return 0;
+	}
+	printf("{\"bench\":\"rca\"");
+	for (int ds = 0; ds < NDS; ds++)
+		if (have[ds])
+			print_ds(ds);
+	/* Calibration over every case: accuracy per top-confidence bucket. */
+	int cn = 0, ch = 0;
+	printf(",\"calibration\":{");
+	for (int b = 0; b < 5; b++) {
+		int n = 0, h = 0;
+		for (int ds = 0; ds < NDS; ds++) {
+			n += tally[ds].bucket[b][0];
+			h += tally[ds].bucket[b][1];
+		}
+		printf("%s\"%.1f-%.1f\":[%d,%.2f]", b ? "," : "", b / 5.0, (b + 1) / 5.0, n,
+		       n ? (double)h / n : 0.0);
+	}
+	for (int ds = 0; ds < NDS; ds++) {
+		cn += tally[ds].conf_n;
+		ch += tally[ds].conf_hit;
+	}
+	printf("},\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"rank_40x20x10_ms\":%.3f,\"ms\":%lld}\n",
+	       cn, cn ? (double)ch / cn : 0.0, speed_ms(), (long long)total_ms);
 	return 0;
 }

@@ -1,0 +1,101 @@
+/*
+ * command.h: `/incident ...` commands, whatever surface they came from.
+ *
+ * Slack sends the words after the command as one text ("declare checkout
+ * sev=high p99 over 2s"); Discord sends typed options (subcommand
+ * "declare", options title/service/severity/summary).  Both become one
+ * struct cmd, checked by the same rules, and one queue request
+ * (cmd_request).  Pure: no I/O, so it is tested on its own.
+ *
+ *   declare <service> [sev=<severity>] <summary...>
+ *   status [id]       list                 help
+ *   resolve <id> [note...]   pause <id>    resume <id>
+ *
+ * An id may be written "12" or "#12".  Anything else is CMD_BAD with a
+ * one-line reason for the person; the surface answers it with its help.
+ */
+#ifndef OPSBOT_BOT_COMMAND_H
+#define OPSBOT_BOT_COMMAND_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define CMD_NAME "incident" /* the one command the bot registers, without "/" */
+
+enum cmd_kind {
+	CMD_HELP,
+	CMD_DECLARE,
+	CMD_STATUS,
+	CMD_LIST,
+	CMD_RESOLVE,
+	CMD_PAUSE,
+	CMD_RESUME,
+	CMD_BAD, /* err says what was wrong; answer with help */
+};
+
+struct cmd {
+	enum cmd_kind kind;
+	int64_t incident;  /* STATUS (0 = all open), RESOLVE, PAUSE, RESUME */
+	char service[64];  /* DECLARE */
+	char severity[16]; /* DECLARE: one of lib/severity.h */
+	char title[256];   /* DECLARE: a title (clamped when taken from the text) */
+	char text[1024];   /* DECLARE summary, RESOLVE note */
+	char err[160];     /* BAD */
+};
+
+/* The verb for RESOLVE/PAUSE/RESUME as the wire's command action; else NULL. */
+const char *cmd_action(enum cmd_kind kind);
+
+/* Parse the text after "/incident" (Slack).  Never fails: bad input gives BAD. */
+void cmd_parse_text(const char *text, struct cmd *out);
+
+/*
+ * Parse a Discord application command's `data` ({name, options:[{name,
+ * type:1, options:[...]}]}).  Never fails: bad input gives BAD with err
+ * written for Discord's option syntax.
+ */
+void cmd_parse_options(const cJSON *data, struct cmd *out);
+
+/* Who asked, for the request. */
+struct cmd_origin {
+	const char *surface; /* "slack", "discord" */
+	const char *channel;
+	const char *user;    /* as people read it (Discord: "name (id)") */
+	const char *user_id; /* the chat user id when user is a label, else NULL:
+	                        approvals are judged by it (config/policy.conf) */
+};
+
+/*
+ * The queue request for c (DECLARE: submit, STATUS/LIST: query, RESOLVE/
+ * PAUSE/RESUME: command); NULL for HELP and BAD.  key is the idempotency
+ * key.  Caller owns the result.
+ */
+cJSON *cmd_request(const struct cmd *c, const struct cmd_origin *o, const char *key);
+
+/*
+ * A button press (bot/step.h actions) as a queue request: approve/reject ->
+ * approve (arg = plan hash; reason for a reject, may be NULL), ack/pause/
+ * resume/resolve -> command, retry -> command with job = arg, dryrun ->
+ * submit of a "dryrun" job for the incident.  NULL with *why (a sentence for
+ * the person) when the action or its argument is not one opsbot knows.
+ * Caller owns the result.
+ */
+cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg, const char *reason,
+                          const struct cmd_origin *o, const char *key, const char **why);
+
+/*
+ * Split a button value "<incident>[:<arg>]" (Slack value, the part of a
+ * Discord custom_id after the action).  0, or -1 when it is not one.
+ */
+int cmd_button_value(const char *value, int64_t *incident, char *arg, size_t arglen);
+
+/*
+ * A queue older than the approve "reason" field refuses it as an unknown
+ * field.  When the refusal (err, or the reply's message) says so, returns a
+ * copy of req without the reason to send instead (caller owns it); else
+ * NULL.  The click then still counts, without its reason.
+ */
+cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err);
+
+#endif

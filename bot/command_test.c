@@ -1,0 +1,236 @@
+/*
+ * command_test.c: /incident parsing, table-driven.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "command.h"
+#include "json.h"
+
+static void test_parse_table(void **state)
+{
+	static const struct {
+		const char *text;
+		enum cmd_kind kind;
+		int64_t incident;
+		const char *service, *severity, *summary, *err_has;
+	} cases[] = {
+	    {"", CMD_HELP, 0, "", "", "", ""},
+	    {"help", CMD_HELP, 0, "", "", "", ""},
+	    {"  HELP  ", CMD_HELP, 0, "", "", "", ""},
+	    {"list", CMD_LIST, 0, "", "", "", ""},
+	    {"list 3", CMD_BAD, 0, "", "", "", "no arguments"},
+	    {"status", CMD_STATUS, 0, "", "", "", ""},
+	    {"status 12", CMD_STATUS, 12, "", "", "", ""},
+	    {"status #7", CMD_STATUS, 7, "", "", "", ""},
+	    {"status x", CMD_BAD, 0, "", "", "", "incident number"},
+	    {"declare checkout p99 latency over 2s", CMD_DECLARE, 0, "checkout", "high",
+	     "p99 latency over 2s", ""},
+	    {"declare api sev=critical 500s everywhere  ", CMD_DECLARE, 0, "api", "critical",
+	     "500s everywhere", ""},
+	    {"declare api sev=LOW slow", CMD_DECLARE, 0, "api", "low", "slow", ""},
+	    {"declare api sev=bad x", CMD_BAD, 0, "", "", "", "severity"},
+	    {"declare checkout", CMD_BAD, 0, "", "", "", "summary"},
+	    {"declare", CMD_BAD, 0, "", "", "", "service name"},
+	    {"declare <b>x</b> boom", CMD_BAD, 0, "", "", "", "service name"},
+	    {"resolve 4 rolled back", CMD_RESOLVE, 4, "", "", "rolled back", ""},
+	    {"resolve #4", CMD_RESOLVE, 4, "", "", "", ""},
+	    {"resolve", CMD_BAD, 0, "", "", "", "incident number"},
+	    {"resolve 0", CMD_BAD, 0, "", "", "", "incident number"},
+	    {"resolve 99999999999999999999", CMD_BAD, 0, "", "", "", "incident number"},
+	    {"pause 3", CMD_PAUSE, 3, "", "", "", ""},
+	    {"pause 3 now", CMD_BAD, 0, "", "", "", "only an incident number"},
+	    {"resume 3", CMD_RESUME, 3, "", "", "", ""},
+	    {"reboot everything", CMD_BAD, 0, "", "", "", "reboot"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cmd c;
+		cmd_parse_text(cases[i].text, &c);
+		if (c.kind != cases[i].kind)
+			fail_msg("'%s': kind got %d (%s), want %d", cases[i].text, c.kind, c.err,
+			         cases[i].kind);
+		if (c.kind == CMD_BAD) {
+			if (!strstr(c.err, cases[i].err_has))
+				fail_msg("'%s': err got '%s', want it to mention '%s'",
+				         cases[i].text, c.err, cases[i].err_has);
+			continue;
+		}
+		if (c.incident != cases[i].incident)
+			fail_msg("'%s': incident got %lld, want %lld", cases[i].text,
+			         (long long)c.incident, (long long)cases[i].incident);
+		if (c.kind == CMD_DECLARE &&
+		    (strcmp(c.service, cases[i].service) || strcmp(c.severity, cases[i].severity)))
+			fail_msg("'%s': service/severity got %s/%s, want %s/%s", cases[i].text,
+			         c.service, c.severity, cases[i].service, cases[i].severity);
+		if ((c.kind == CMD_DECLARE || c.kind == CMD_RESOLVE) &&
+		    strcmp(c.text, cases[i].summary))
+			fail_msg("'%s': text got '%s', want '%s'", cases[i].text, c.text,
+			         cases[i].summary);
+	}
+}
+
+static cJSON *parse(const char *t)
+{
+	cJSON *o = NULL;
+	char err[128];
+	if (json_parse(t, strlen(t), &o, err, sizeof err) < 0)
+		fail_msg("fixture %s: %s", t, err);
+	return o;
+}
+
+/* Discord's typed options give the same struct cmd as Slack's text. */
+static void test_options_table(void **state)
+{
+	static const struct {
+		const char *data;
+		enum cmd_kind kind;
+		int64_t incident;
+		const char *title, *service, *severity, *text, *err_has;
+	} cases[] = {
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"help\",\"type\":1}]}", CMD_HELP, 0,
+	     "", "", "", "", ""},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"declare\",\"type\":1,\"options\":["
+	     "{\"name\":\"title\",\"value\":\"db down\"}]}]}",
+	     CMD_DECLARE, 0, "db down", "unknown", "medium", "", ""},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"declare\",\"type\":1,\"options\":["
+	     "{\"name\":\"title\",\"value\":\"t\"},{\"name\":\"service\",\"value\":\"api\"},"
+	     "{\"name\":\"severity\",\"value\":\"critical\"},{\"name\":\"summary\",\"value\":"
+	     "\"more\"}]}]}",
+	     CMD_DECLARE, 0, "t", "api", "critical", "more", ""},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"declare\",\"type\":1,\"options\":["
+	     "{\"name\":\"title\",\"value\":\"t\"},{\"name\":\"severity\",\"value\":\"sev9\"}]}]}",
+	     CMD_BAD, 0, "", "", "", "", "severities"},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"declare\",\"type\":1,\"options\":["
+	     "{\"name\":\"title\",\"value\":\"\"}]}]}",
+	     CMD_BAD, 0, "", "", "", "", "title"},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"status\",\"type\":1,\"options\":["
+	     "{\"name\":\"id\",\"value\":12}]}]}",
+	     CMD_STATUS, 12, "", "", "", "", ""},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"resolve\",\"type\":1,\"options\":["
+	     "{\"name\":\"id\",\"value\":4},{\"name\":\"note\",\"value\":\"fixed\"}]}]}",
+	     CMD_RESOLVE, 4, "", "", "", "fixed", ""},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"pause\",\"type\":1,\"options\":["
+	     "{\"name\":\"id\",\"value\":-3}]}]}",
+	     CMD_BAD, 0, "", "", "", "", "incident number"},
+	    {"{\"name\":\"incident\",\"options\":[{\"name\":\"reboot\",\"type\":1}]}", CMD_BAD, 0,
+	     "", "", "", "", "does not know"},
+	    {"{\"name\":\"hello\",\"options\":[{\"name\":\"help\",\"type\":1}]}", CMD_BAD, 0, "",
+	     "", "", "", "subcommand"},
+	    {"{\"name\":\"incident\"}", CMD_BAD, 0, "", "", "", "", "subcommand"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *d = parse(cases[i].data);
+		struct cmd c;
+		cmd_parse_options(d, &c);
+		if (c.kind != cases[i].kind)
+			fail_msg("%s: kind got %d (%s), want %d", cases[i].data, c.kind, c.err,
+			         cases[i].kind);
+		if (c.kind == CMD_BAD && !strstr(c.err, cases[i].err_has))
+			fail_msg("%s: err got '%s', want '%s'", cases[i].data, c.err,
+			         cases[i].err_has);
+		if (c.kind != CMD_BAD &&
+		    (c.incident != cases[i].incident || strcmp(c.title, cases[i].title) ||
+		     (c.kind == CMD_DECLARE && (strcmp(c.service, cases[i].service) ||
+		                                strcmp(c.severity, cases[i].severity))) ||
+		     strcmp(c.text, cases[i].text)))
+			fail_msg("%s: got id=%lld title='%s' service='%s' sev='%s' text='%s'",
+			         cases[i].data, (long long)c.incident, c.title, c.service,
+			         c.severity, c.text);
+		cJSON_Delete(d);
+	}
+}
+
+/* One request builder for both surfaces. */
+static void test_requests(void **state)
+{
+	struct cmd_origin o = {.surface = "slack", .channel = "C1", .user = "U1"};
+	struct cmd c;
+	cJSON *r;
+	char *s;
+	(void)state;
+	cmd_parse_text("declare checkout sev=low p99 over 2s", &c);
+	r = cmd_request(&c, &o, "k1");
+	s = json_print(r);
+	const char *want[] = {"\"type\":\"submit\"",       "\"key\":\"k1\"",
+	                      "\"title\":\"p99 over 2s\"", "\"severity\":\"low\"",
+	                      "\"source\":\"slack\"",      "\"channel\":\"C1\""};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(s, want[i]))
+			fail_msg("declare request: got %s, want %s", s, want[i]);
+	free(s);
+	cJSON_Delete(r);
+	cmd_parse_text("pause #3", &c);
+	r = cmd_request(&c, &o, "k2");
+	assert_string_equal(json_str(r, "type"), "command");
+	assert_string_equal(json_str(r, "action"), "pause");
+	assert_int_equal(json_int(r, "incident", 0), 3);
+	cJSON_Delete(r);
+	cmd_parse_text("help", &c);
+	assert_null(cmd_request(&c, &o, "k3"));
+}
+
+static void test_buttons(void **state)
+{
+	static const struct {
+		const char *action, *arg, *reason;
+		const char *type, *has; /* NULL type: refused */
+	} cases[] = {
+	    {"approve", "h1", NULL, "approve", "\"decision\":\"approve\""},
+	    {"reject", "h1", "too risky", "approve", "\"reason\":\"too risky\""},
+	    {"reject", "", NULL, NULL, "no plan"},
+	    {"ack", "", NULL, "command", "\"action\":\"ack\""},
+	    {"retry", "12", NULL, "command", "\"job\":12"},
+	    {"retry", "x", NULL, NULL, "no job"},
+	    {"dryrun", "h1", NULL, "submit", "\"kind\":\"dryrun\""},
+	    {"explode", "", NULL, NULL, "not one opsbot understands"},
+	};
+	struct cmd_origin o = {.surface = "discord", .channel = "9", .user = "ann (42)"};
+	int64_t id;
+	char arg[64];
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *why = NULL;
+		cJSON *r = cmd_button_request(cases[i].action, 5, cases[i].arg, cases[i].reason, &o,
+		                              "key", &why);
+		if (!cases[i].type) {
+			if (r || !why || !strstr(why, cases[i].has))
+				fail_msg("%s: got a request or why '%s', want refused with '%s'",
+				         cases[i].action, why ? why : "", cases[i].has);
+			continue;
+		}
+		char *s = r ? json_print(r) : NULL;
+		if (!r || strcmp(json_str(r, "type"), cases[i].type) || !strstr(s, cases[i].has))
+			fail_msg("%s: got %s, want type %s with %s", cases[i].action,
+			         s ? s : "NULL", cases[i].type, cases[i].has);
+		free(s);
+		cJSON_Delete(r);
+	}
+	assert_int_equal(cmd_button_value("12:abc:d", &id, arg, sizeof arg), 0);
+	assert_int_equal(id, 12);
+	assert_string_equal(arg, "abc:d");
+	assert_int_equal(cmd_button_value("7", &id, arg, sizeof arg), 0);
+	assert_string_equal(arg, "");
+	assert_int_equal(cmd_button_value("x7", &id, arg, sizeof arg), -1);
+	assert_int_equal(cmd_button_value("0", &id, arg, sizeof arg), -1);
+	assert_int_equal(cmd_button_value("7x", &id, arg, sizeof arg), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_table),
+	    cmocka_unit_test(test_options_table),
+	    cmocka_unit_test(test_requests),
+	    cmocka_unit_test(test_buttons),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

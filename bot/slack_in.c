@@ -1,0 +1,700 @@
+/*
+ * slack_in.c: what comes in from Slack: slash commands, button clicks, the
+ * reject modal's submission and app mentions, over Socket Mode
+ * (slack_socket.c) or HTTP mode (routes on the bot's listener, v0-signed).
+ *
+ * Each becomes a queue request built by bot/command.c (the parser and
+ * builders Discord uses too).  A slash command is checked at the door (only
+ * /incident, a user and a channel) and acked only after the queue answered,
+ * so a crash before that leaves it unacked (the user sees Slack's error,
+ * nothing half-done).  A click is acked at once; its outcome shows in the
+ * thread, and a refusal by the queue goes to the clicking person only
+ * (chat.postEphemeral).  Reject opens a modal asking why (views.open on its
+ * own lane, so it is never queued behind posts; its trigger_id lives 3 s).
+ *
+ * Trust: every payload is untrusted; HTTP requests are v0-signed
+ * (slack_sig.c) and refused with 401 otherwise.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot.h"
+#include "command.h"
+#include "form.h"
+#include "httpd.h"
+#include "json.h"
+#include "lane.h"
+#include "log.h"
+#include "mem.h"
+#include "slack.h"
+#include "slack_sig.h"
+#include "step.h"
+#include "template.h"
+#include "timeutil.h"
+#include "wire.h"
+
+/* Where an inbound request came from, so it can be acked the same way. */
+struct slack_in {
+	int http;
+	struct httpd_x *x; /* http */
+	int conn;          /* socket */
+	char envelope[72]; /* socket */
+	char ts[24];       /* http: X-Slack-Request-Timestamp */
+};
+
+struct pending {
+	struct slack *sl;
+	struct slack_in in;
+	struct cmd cmd;
+	char channel[64];
+	char user[64];
+	int from_mention; /* answer with an ephemeral post, not in the ack */
+};
+
+/* ---------------------------------------------------------------- acks */
+
+static void in_ack(struct slack *sl, struct slack_in *in, const cJSON *payload)
+{
+	if (in->http) {
+		if (payload) {
+			char *s = json_print(payload);
+			httpd_reply(in->x, 200, "application/json", s, strlen(s), NULL);
+			free(s);
+		} else {
+			httpd_reply(in->x, 200, "text/plain", "", 0, NULL);
+		}
+		in->x = NULL;
+		return;
+	}
+	slack_socket_ack(sl->sock, in->conn, in->envelope, payload);
+}
+
+static void ephemeral_op(struct slack *sl, const char *channel, const char *user, const char *text)
+{
+	struct slack_op *op = slack_op_new(SLACK_OP_EPHEMERAL, 0, 0);
+	str_copy(op->channel, sizeof op->channel, channel);
+	str_copy(op->user, sizeof op->user, user);
+	op->text = xstrdup(text);
+	slack_web_push(sl->web, op);
+}
+
+/* Answer a command: in the ack (slash commands) or as an ephemeral post. */
+static void answer(struct pending *p, const char *text)
+{
+	if (p->from_mention) {
+		in_ack(p->sl, &p->in, NULL);
+		ephemeral_op(p->sl, p->channel, p->user, text);
+		return;
+	}
+	cJSON *pl = json_new_object();
+	json_add_str(pl, "response_type", "ephemeral");
+	json_add_str(pl, "text", text);
+	in_ack(p->sl, &p->in, pl);
+	cJSON_Delete(pl);
+}
+
+/* -------------------------------------------------------- slash commands */
+
+static const char *queue_down =
+    "opsbot could not reach its queue, so nothing was done. Try again in a minute; if it "
+    "keeps failing, ask an admin to check that opsbot-queue is running.";
+
+static void refused(struct pending *p, const char *what, const char *err)
+{
+	char msg[600];
+	/* err is "code: message"; the message is written for people */
+	const char *m = strstr(err, ": ");
+	snprintf(msg, sizeof msg, "Could not %s: %s", what, m ? m + 2 : err);
+	answer(p, msg);
+}
+
+static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct pending *p = arg;
+	char msg[512];
+	(void)b;
+	if (rc == -1) {
+		log_warn("event=slack_declare_failed user=%s error=%s", log_q(p->user), log_q(err));
+		answer(p, queue_down);
+	} else if (rc == -2) {
+		refused(p, "declare the incident", err);
+	} else {
+		int64_t id = json_int(reply, "incident", 0);
+		if (json_bool(reply, "created", 1))
+			snprintf(msg, sizeof msg,
+			         "Declared incident #%lld (%s, %s). Its message and thread are in "
+			         "this channel; every step will be posted there.",
+			         (long long)id, p->cmd.service, p->cmd.severity);
+		else
+			snprintf(msg, sizeof msg, "This was already declared as incident #%lld.",
+			         (long long)id);
+		log_info("event=slack_declared incident=%lld user=%s", (long long)id,
+		         log_q(p->user));
+		answer(p, msg);
+	}
+	free(p);
+}
+
+static void command_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct pending *p = arg;
+	char msg[400], what[64];
+	(void)b;
+	snprintf(what, sizeof what, "%s incident #%lld", cmd_action(p->cmd.kind),
+	         (long long)p->cmd.incident);
+	if (rc == -1) {
+		answer(p, queue_down);
+	} else if (rc == -2) {
+		refused(p, what, err);
+	} else {
+		snprintf(msg, sizeof msg, "Done: %s. It is now %s.", what,
+		         json_str(reply, "state") ? json_str(reply, "state") : "updated");
+		answer(p, msg);
+	}
+	free(p);
+}
+
+static void fmt_incident(struct buf *out, const cJSON *inc)
+{
+	buf_appendf(out, "• #%lld *", (long long)json_int(inc, "id", 0));
+	template_escape(json_str(inc, "title") ? json_str(inc, "title") : "?", TEMPLATE_ESC_MRKDWN,
+	                out);
+	buf_appendf(out, "* (%s, ", json_str(inc, "severity") ? json_str(inc, "severity") : "?");
+	template_escape(json_str(inc, "service") ? json_str(inc, "service") : "?",
+	                TEMPLATE_ESC_MRKDWN, out);
+	buf_appendf(out, "): %s\n", json_str(inc, "state") ? json_str(inc, "state") : "?");
+}
+
+static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct pending *p = arg;
+	struct buf out = {.max = 3500};
+	const cJSON *it;
+	int n = 0;
+	(void)b;
+	if (rc == -1) {
+		answer(p, queue_down);
+		free(p);
+		return;
+	}
+	if (rc == -2) {
+		char what[64];
+		snprintf(what, sizeof what, "show incident #%lld", (long long)p->cmd.incident);
+		refused(p, what, err);
+		free(p);
+		return;
+	}
+	if (p->cmd.incident) {
+		const cJSON *inc = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+		fmt_incident(&out, inc);
+		if (json_str(inc, "summary")) {
+			buf_appendf(&out, "> ");
+			template_escape(json_str(inc, "summary"), TEMPLATE_ESC_MRKDWN, &out);
+		}
+	} else {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+		{
+			if (step_state_final(json_str(it, "state")))
+				continue;
+			if (n++ < 20)
+				fmt_incident(&out, it);
+		}
+		if (n == 0)
+			buf_appendf(&out, "No open incidents.");
+		else if (n > 20)
+			buf_appendf(&out, "…and %d more; `opsbotctl incidents` lists them all.",
+			            n - 20);
+	}
+	answer(p, out.data ? out.data : "Nothing to show.");
+	buf_free(&out);
+	free(p);
+}
+
+/* The help text (templates/slack/help_text), with why first when given. */
+static void help(struct pending *p, const char *why)
+{
+	cJSON *ctx = json_new_object();
+	char err[256], *text;
+	if (why)
+		json_add_str(ctx, "why", why);
+	text = slack_render_text(p->sl->ts, "help_text", ctx, err, sizeof err);
+	cJSON_Delete(ctx);
+	if (!text)
+		log_warn("event=slack_render_failed template=help_text error=%s", log_q(err));
+	answer(p, text ? text : "opsbot could not show its help; try `/incident help` later.");
+	free(text);
+}
+
+/* Run a parsed command; p is owned from here on. */
+static void run_cmd(struct slack *sl, struct pending *p, const char *key)
+{
+	struct cmd_origin o = {.surface = "slack", .channel = p->channel, .user = p->user};
+	cJSON *req = cmd_request(&p->cmd, &o, key);
+	bot_call_cb done = p->cmd.kind == CMD_DECLARE                             ? declare_done
+	                   : p->cmd.kind == CMD_STATUS || p->cmd.kind == CMD_LIST ? query_done
+	                                                                          : command_done;
+
+	if (!req) {
+		help(p, p->cmd.kind == CMD_BAD ? p->cmd.err : NULL);
+		free(p);
+		return;
+	}
+	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, done, p);
+}
+
+/* An answer in the ack, for a command refused before parsing. */
+static void refuse_at_door(struct slack *sl, struct slack_in *in, const char *why, const char *text)
+{
+	cJSON *pl = json_new_object();
+	log_warn("event=slack_bad_command error=%s", log_q(why));
+	json_add_str(pl, "response_type", "ephemeral");
+	json_add_str(pl, "text", text);
+	in_ack(sl, in, pl);
+	cJSON_Delete(pl);
+}
+
+/*
+ * The idempotency key of a slash command: Slack's trigger_id when it sent
+ * one, else the Socket Mode envelope id (a redelivery keeps it), else (HTTP
+ * mode without trigger_id) a hash of the whole request and its signed
+ * timestamp, so two distinct commands never share a key.
+ */
+static void slash_key(const struct slack_in *in, const cJSON *payload, char *key, size_t len)
+{
+	const char *trigger = json_str(payload, "trigger_id");
+	if (trigger && *trigger) {
+		snprintf(key, len, "slack-cmd:%s", trigger);
+	} else if (in->envelope[0]) {
+		snprintf(key, len, "slack-env:%s", in->envelope);
+	} else {
+		char *all = json_print(payload);
+		uint64_t h = 1469598103934665603ULL;
+		for (const char *s = all; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		for (const char *s = in->ts; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		free(all);
+		snprintf(key, len, "slack-req:%s:%016llx", in->ts, (unsigned long long)h);
+	}
+}
+
+static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *payload)
+{
+	const char *text = json_str(payload, "text");
+	const char *user = json_str(payload, "user_id");
+	const char *channel = json_str(payload, "channel_id");
+	const char *command = json_str(payload, "command");
+	struct pending *p;
+	char key[200];
+
+	if (!user || !channel || !text || !*user || !*channel) {
+		refuse_at_door(sl, in, "text, user_id and channel_id must be non-empty strings",
+		               "opsbot could not read this command (no user or channel). Nothing "
+		               "was done; please try again.");
+		return;
+	}
+	/* only the command the bot registered; a stray one gets a clear no */
+	if (!command || command[0] != '/' || strcmp(command + 1, CMD_NAME)) {
+		char msg[200];
+		snprintf(msg, sizeof msg,
+		         "opsbot answers only /%s; `%.40s` is not one of its commands. Nothing was "
+		         "done.",
+		         CMD_NAME, command ? command : "(none)");
+		refuse_at_door(sl, in, "a command the bot did not register", msg);
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->sl = sl;
+	p->in = *in;
+	str_copy(p->channel, sizeof p->channel, channel);
+	str_copy(p->user, sizeof p->user, user);
+	cmd_parse_text(text, &p->cmd);
+	log_info("event=slack_command user=%s channel=%s kind=%d", log_q(user), log_q(channel),
+	         p->cmd.kind);
+	/* A repeat of the same command must not act twice. */
+	slash_key(in, payload, key, sizeof key);
+	run_cmd(sl, p, key);
+}
+
+/* ------------------------------------------------------- button clicks */
+
+struct click {
+	struct slack *sl;
+	char channel[64], user[64], action[16];
+	int64_t incident;
+	cJSON *sent; /* a copy of a request with a reason, for cmd_without_reason */
+};
+
+static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct click *c = arg;
+	char msg[700];
+	(void)b;
+	if (rc == -2) {
+		cJSON *again = cmd_without_reason(c->sent, reply, err);
+		if (again) {
+			log_warn("event=slack_reason_dropped incident=%lld error=%s",
+			         (long long)c->incident, log_q(err));
+			cJSON_Delete(c->sent);
+			c->sent = NULL;
+			bot_call(c->sl->b, again, (int)c->sl->queue_timeout_ms, 2, click_done, c);
+			return;
+		}
+	}
+	if (rc != 0) {
+		/* the queue is the judge; its reason goes to the clicking person only */
+		const char *m = rc == -1            ? queue_down
+		                : strstr(err, ": ") ? strstr(err, ": ") + 2
+		                                    : err;
+		snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
+		         !strcmp(c->action, "ack")      ? "acknowledge"
+		         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
+		                                        : c->action,
+		         (long long)c->incident, m);
+		log_info("event=slack_click_refused incident=%lld action=%s user=%s error=%s",
+		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
+		ephemeral_op(c->sl, c->channel, c->user, msg);
+	}
+	cJSON_Delete(c->sent);
+	free(c);
+}
+
+/* Send one click (or modal answer) to the queue; the thread shows the outcome. */
+static void click_send(struct slack *sl, const char *action, int64_t incident, const char *arg,
+                       const char *reason, const char *user, const char *channel, const char *key)
+{
+	struct cmd_origin o = {.surface = "slack", .channel = channel, .user = user};
+	const char *why;
+	cJSON *req = cmd_button_request(action, incident, arg, reason, &o, key, &why);
+	struct click *c;
+
+	if (!req) {
+		log_warn("event=slack_bad_click action=%s error=%s", log_q(action), log_q(why));
+		ephemeral_op(sl, channel, user, why);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->sl = sl;
+	c->incident = incident;
+	str_copy(c->channel, sizeof c->channel, channel);
+	str_copy(c->user, sizeof c->user, user);
+	str_copy(c->action, sizeof c->action, action);
+	if (reason && *reason)
+		c->sent = json_dup(req);
+	log_info("event=slack_click incident=%lld action=%s user=%s", (long long)incident, action,
+	         log_q(user));
+	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 2, click_done, c);
+}
+
+/* Reject asks why first: a modal (views.open) on the UI lane. */
+struct modal_job {
+	struct slack *sl;
+	char trigger[128], user[64], channel[64], hash[WIRE_KEY_MAX + 1], key[200];
+	int64_t incident;
+	char *view; /* JSON text */
+};
+
+static void modal_job_free(void *arg)
+{
+	struct modal_job *j = arg;
+	free(j->view);
+	free(j);
+}
+
+static void modal_job(void *arg, struct http_client *hc)
+{
+	struct modal_job *j = arg;
+	cJSON *args = json_new_object(), *view = NULL, *reply = NULL;
+	char err[160];
+	int64_t ra;
+	int rc = -1;
+
+	(void)hc;
+	json_add_str(args, "trigger_id", j->trigger);
+	if (json_parse_object(j->view, strlen(j->view), &view, err, sizeof err) == 0) {
+		json_add(args, "view", view);
+		rc = slack_web_call(j->sl->api_url, j->sl->bot_token, "views.open", args, &reply,
+		                    &ra, err, sizeof err);
+	}
+	cJSON_Delete(args);
+	cJSON_Delete(reply);
+	if (rc < 0) {
+		/* no form: the click still counts, as a reject without a reason */
+		log_warn(
+		    "event=slack_modal_failed incident=%lld error=%s action=reject_without_reason",
+		    (long long)j->incident, log_q(err));
+		click_send(j->sl, STEP_ACT_REJECT, j->incident, j->hash, NULL, j->user, j->channel,
+		           j->key);
+	}
+	modal_job_free(j);
+}
+
+static void reject_modal(struct slack *sl, int64_t incident, const char *hash, const char *trigger,
+                         const char *user, const char *channel, const char *key)
+{
+	cJSON *ctx = json_new_object();
+	struct buf out = {.max = TEMPLATE_MAX_OUTPUT};
+	char err[256];
+	struct modal_job *j;
+
+	json_add_int(ctx, "id", incident);
+	json_add_str(ctx, "hash", hash);
+	json_add_str(ctx, "channel", channel);
+	if (template_render(sl->ts, "reject_modal", ctx, TEMPLATE_ESC_JSON | TEMPLATE_ESC_MRKDWN,
+	                    &out, err, sizeof err) < 0) {
+		log_warn("event=slack_render_failed template=reject_modal error=%s", log_q(err));
+		cJSON_Delete(ctx);
+		buf_free(&out);
+		click_send(sl, STEP_ACT_REJECT, incident, hash, NULL, user, channel, key);
+		return;
+	}
+	cJSON_Delete(ctx);
+	j = xcalloc(1, sizeof *j);
+	j->sl = sl;
+	j->incident = incident;
+	j->view = out.data;
+	str_copy(j->trigger, sizeof j->trigger, trigger);
+	str_copy(j->user, sizeof j->user, user);
+	str_copy(j->channel, sizeof j->channel, channel);
+	str_copy(j->hash, sizeof j->hash, hash);
+	str_copy(j->key, sizeof j->key, key);
+	lane_push(sl->ui, modal_job, modal_job_free, j);
+}
+
+static void handle_actions(struct slack *sl, const cJSON *payload)
+{
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(payload, "user");
+	const cJSON *chan = cJSON_GetObjectItemCaseSensitive(payload, "channel");
+	const cJSON *a;
+	const char *uid = json_str(user, "id");
+	const char *cid = json_str(chan, "id");
+	const char *trigger = json_str(payload, "trigger_id");
+
+	if (!cid)
+		cid =
+		    json_str(cJSON_GetObjectItemCaseSensitive(payload, "container"), "channel_id");
+	if (!uid || !cid || !*uid || !*cid) {
+		log_warn("event=slack_bad_click error=%s", log_q("user.id or channel.id missing"));
+		return;
+	}
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions"))
+	{
+		const char *aid = json_str(a, "action_id"), *val = json_str(a, "value");
+		const char *ats = json_str(a, "action_ts");
+		char arg[WIRE_KEY_MAX + 1], key[300];
+		int64_t id;
+
+		if (!aid || !val)
+			continue;
+		if (strncmp(aid, "opsbot_", 7)) {
+			log_info("event=slack_click_ignored action_id=%s", log_q(aid));
+			continue;
+		}
+		if (cmd_button_value(val, &id, arg, sizeof arg) < 0) {
+			log_warn("event=slack_bad_click error=%s",
+			         log_q("value is not an incident"));
+			continue;
+		}
+		snprintf(key, sizeof key, "slack-click:%s:%s:%s", uid, aid, ats ? ats : "");
+		if (!strcmp(aid + 7, STEP_ACT_REJECT) && trigger && *trigger && *arg)
+			reject_modal(sl, id, arg, trigger, uid, cid, key);
+		else
+			click_send(sl, aid + 7, id, arg, NULL, uid, cid, key);
+	}
+}
+
+/* The reject modal's submission: private_metadata "<incident>:<hash>:<channel>". */
+static void handle_view(struct slack *sl, const cJSON *payload)
+{
+	const cJSON *view = cJSON_GetObjectItemCaseSensitive(payload, "view");
+	const char *uid = json_str(cJSON_GetObjectItemCaseSensitive(payload, "user"), "id");
+	const char *cb = json_str(view, "callback_id"), *meta = json_str(view, "private_metadata");
+	const char *vid = json_str(view, "id");
+	const cJSON *vals = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(view, "state"), "values");
+	const char *reason =
+	    json_str(cJSON_GetObjectItemCaseSensitive(
+	                 cJSON_GetObjectItemCaseSensitive(vals, "reason"), "reason"),
+	             "value");
+	char arg[WIRE_KEY_MAX + 80], key[300], *channel;
+	int64_t id;
+
+	if (!cb || strcmp(cb, "opsbot_reject") || !uid || !*uid || !meta ||
+	    cmd_button_value(meta, &id, arg, sizeof arg) < 0 || !(channel = strchr(arg, ':'))) {
+		log_warn("event=slack_bad_view callback_id=%s", log_q(cb ? cb : ""));
+		return;
+	}
+	*channel++ = '\0';
+	snprintf(key, sizeof key, "slack-view:%s:%s", uid, vid ? vid : meta);
+	click_send(sl, STEP_ACT_REJECT, id, arg, reason, uid, channel, key);
+}
+
+/* An interactive payload: block_actions or a modal submission. */
+static void handle_interactive(struct slack *sl, const cJSON *payload)
+{
+	const char *type = json_str(payload, "type");
+	if (type && !strcmp(type, "block_actions"))
+		handle_actions(sl, payload);
+	else if (type && !strcmp(type, "view_submission"))
+		handle_view(sl, payload);
+	else
+		log_info("event=slack_interaction_ignored type=%s", log_q(type ? type : ""));
+}
+
+/* -------------------------------------------------------- app mentions */
+
+static void handle_event_cb(struct slack *sl, struct slack_in *in, const cJSON *payload)
+{
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(payload, "event");
+	const char *type = json_str(ev, "type"), *text = json_str(ev, "text");
+	const char *user = json_str(ev, "user"), *channel = json_str(ev, "channel");
+	const char *event_id = json_str(payload, "event_id");
+	struct buf clean = {.max = 4096};
+	struct pending *p;
+	char key[160];
+
+	if (!type || strcmp(type, "app_mention") != 0 || !text || !user || !channel || !event_id) {
+		in_ack(sl, in, NULL); /* not for us */
+		return;
+	}
+	/* drop the mention tokens ("<@U0OPSBOT>") and keep the words */
+	for (const char *s = text; *s;) {
+		if (*s == '<' && s[1] == '@') {
+			const char *e = strchr(s, '>');
+			if (e) {
+				s = e + 1;
+				continue;
+			}
+		}
+		buf_append(&clean, s, 1);
+		s++;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->sl = sl;
+	p->in = *in;
+	p->from_mention = 1;
+	str_copy(p->channel, sizeof p->channel, channel);
+	str_copy(p->user, sizeof p->user, user);
+	cmd_parse_text(clean.data ? clean.data : "", &p->cmd);
+	buf_free(&clean);
+	/* Slack redelivers unacked events with the same event_id: one key */
+	snprintf(key, sizeof key, "slack-ev:%s", event_id);
+	log_info("event=slack_mention user=%s channel=%s event_id=%s kind=%d", log_q(user),
+	         log_q(channel), log_q(event_id), p->cmd.kind);
+	run_cmd(sl, p, key);
+}
+
+/* ------------------------------------------------------ socket envelopes */
+
+void slack_in_envelope(void *arg, struct slack_socket *s, int conn, const cJSON *env)
+{
+	struct slack *sl = arg;
+	const char *type = json_str(env, "type");
+	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	struct slack_in in = {.conn = conn};
+
+	(void)s;
+	str_copy(in.envelope, sizeof in.envelope, json_str(env, "envelope_id"));
+	if (!strcmp(type, "slash_commands")) {
+		handle_slash(sl, &in, payload);
+	} else if (!strcmp(type, "interactive")) {
+		in_ack(sl, &in, NULL); /* at once; the outcome shows in the thread */
+		handle_interactive(sl, payload);
+	} else if (!strcmp(type, "events_api")) {
+		handle_event_cb(sl, &in, payload);
+	} else {
+		log_info("event=slack_envelope_ignored type=%s", log_q(type));
+		in_ack(sl, &in, NULL);
+	}
+}
+
+/* ------------------------------------------------------------ HTTP mode */
+
+static int http_verified(struct slack *sl, struct httpd_x *x)
+{
+	const struct httpd_req *r = httpd_request(x);
+	char ts[32] = "", sig[128] = "", err[160];
+
+	httpd_header(x, "X-Slack-Request-Timestamp", ts, sizeof ts);
+	httpd_header(x, "X-Slack-Signature", sig, sizeof sig);
+	if (slack_sig_verify(sl->signing_secret, ts, sig, r->body, r->body_len,
+	                     time_now_ms() / 1000, err, sizeof err) < 0) {
+		log_warn("event=slack_http_refused path=%s peer=%s reason=%s", log_q(r->path),
+		         log_q(r->peer), log_q(err));
+		httpd_reply_str(x, 401, "text/plain", "invalid signature\n");
+		return 0;
+	}
+	return 1;
+}
+
+void slack_in_http_commands(struct httpd_x *x, void *arg)
+{
+	struct slack *sl = arg;
+	const struct httpd_req *r = httpd_request(x);
+	struct slack_in in = {.http = 1, .x = x};
+	cJSON *form;
+
+	if (!http_verified(sl, x))
+		return;
+	form = form_parse(r->body, r->body_len);
+	if (json_str(form, "ssl_check")) {
+		httpd_reply_str(x, 200, "text/plain", "");
+		cJSON_Delete(form);
+		return;
+	}
+	httpd_header(x, "X-Slack-Request-Timestamp", in.ts, sizeof in.ts);
+	httpd_hold(x);
+	handle_slash(sl, &in, form);
+	cJSON_Delete(form);
+}
+
+void slack_in_http_interactive(struct httpd_x *x, void *arg)
+{
+	struct slack *sl = arg;
+	const struct httpd_req *r = httpd_request(x);
+	cJSON *form, *payload = NULL;
+	const char *p;
+	char err[160];
+
+	if (!http_verified(sl, x))
+		return;
+	form = form_parse(r->body, r->body_len);
+	p = json_str(form, "payload");
+	if (!p || json_parse_object(p, strlen(p), &payload, err, sizeof err) < 0) {
+		log_warn("event=slack_bad_interaction error=%s", log_q(p ? err : "no payload"));
+		httpd_reply_str(x, 400, "text/plain", "payload must be a JSON object\n");
+		cJSON_Delete(form);
+		return;
+	}
+	httpd_reply_str(x, 200, "text/plain", "");
+	handle_interactive(sl, payload);
+	cJSON_Delete(payload);
+	cJSON_Delete(form);
+}
+
+void slack_in_http_events(struct httpd_x *x, void *arg)
+{
+	struct slack *sl = arg;
+	const struct httpd_req *r = httpd_request(x);
+	struct slack_in in = {.http = 1, .x = x};
+	cJSON *body = NULL;
+	char err[160];
+
+	if (!http_verified(sl, x))
+		return;
+	if (json_parse_object(r->body, r->body_len, &body, err, sizeof err) < 0) {
+		httpd_reply_str(x, 400, "text/plain", "body must be a JSON object\n");
+		return;
+	}
+	if (json_str(body, "type") && !strcmp(json_str(body, "type"), "url_verification")) {
+		const char *ch = json_str(body, "challenge");
+		httpd_reply_str(x, 200, "text/plain", ch ? ch : "");
+		cJSON_Delete(body);
+		return;
+	}
+	httpd_hold(x);
+	handle_event_cb(sl, &in, body);
+	cJSON_Delete(body);
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# access_discord.sh: Discord clicks through the stand-in meet the queue's
+# policy.  A user not in policy.conf presses Approve: the click is
+# acknowledged, the reason comes back to that user only (an ephemeral
+# follow-up), nothing is posted in the thread, the incident still waits and
+# its timeline records the refusal with the identity.  Then carol (an
+# approver) approves and the plan moves on; her second click is refused.
+# Test workers (their results say so) stand in for detect, retrieve, plan.
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/discord_env.sh"
+t_setup
+cat > "$T/policy.conf" <<'CONF'
+[policy]
+auto_risk = low
+approvers = ops
+[person carol]
+discord = 88000
+[group ops]
+members = carol
+CONF
+cat > "$T/plan.json" <<'JSON'
+{"plan":{"id":"p1","hash":"h-test-1","planner":"test-worker",
+ "steps":[{"action":"restart_service","params":{"service":"checkout"},"risk":"medium",
+ "rationale":"test worker step","citations":[],"approval":"required"}],"notes":[]},
+ "needs_approval":true,"summary":"test worker plan: restart checkout"}
+JSON
+d_fake --heartbeat-ms 5000
+cat > "$T/queue.conf" <<CONF
+[queue]
+listen = ipc://$T/var/run/q.ipc
+events = ipc://$T/var/run/ev.ipc
+db = $T/var/opsbot.db
+sync = normal
+policy = $T/policy.conf
+catalog = $REPO/config/actions.conf
+[pipeline]
+stages = detect retrieve plan execute
+[test-worker]
+claim_wait = 200ms
+CONF
+t_start queue opsbot-queue -c "$T/queue.conf"
+t_wait "queue socket" test -S "$T/var/run/q.ipc"
+t_start wdetect test-worker -c "$T/queue.conf" --kind detect
+t_start wretrieve test-worker -c "$T/queue.conf" --kind retrieve
+t_start wplan test-worker -c "$T/queue.conf" --kind plan --result-file "$T/plan.json"
+d_bot
+t_wait "gateway connected" d_connected
+ctl() { opsbotctl -c "$T/queue.conf" "$@"; }
+state_is() { [ "$(ctl --json show 1 | jq -r .incident.state)" = "$1" ]; }
+
+d_cmd 42 declare '[{"name":"title","type":3,"value":"needs a restart"}]' >/dev/null || t_fail "inject"
+t_wait "thread made" d_has_thread
+TH=$(d_thread_id)
+t_wait "plan with buttons in the thread" d_has "$TH" 'ob:1:approve:h-test-1'
+PM=$(d_msgs "$TH" | jq -r '[.[] | select(.content | contains("Plan proposed"))][0].id')
+click() {
+  d_post /_fake/interactions "{\"kind\":\"button\",\"channel\":\"$TH\",\"message_id\":\"$PM\",\"custom_id\":\"ob:1:approve:h-test-1\",\"user\":{\"id\":\"$1\",\"username\":\"$2\"}}" | jq -r .id
+}
+ephemeral_has() { d_msgs "$TH" | jq -e --arg s "$1" '[.[] | select(((.flags // 0) / 64 | floor) % 2 == 1 and (.content | contains($s)))] | length > 0' >/dev/null; }
+public_has() { d_msgs "$TH" | jq -e --arg s "$1" '[.[] | select(((.flags // 0) / 64 | floor) % 2 == 0 and (.content | contains($s)))] | length > 0' >/dev/null; }
+
+cid=$(click 99999 mallory) || t_fail "click as mallory"
+t_wait "click acknowledged" d_answered "$cid" 6
+t_wait "the refusal shown to mallory only" ephemeral_has "discord 99999 is not a person in the approval policy"
+t_wait "the refusal in the timeline" eval 'ctl show 1 | grep -qF "approve by discord 99999 (not in policy) on plan h-test-1 refused (forbidden)"'
+state_is awaiting_approval || t_fail "mallory's click moved the incident"
+public_has "99999" && t_fail "the refusal was posted in the thread: $(d_msgs "$TH" | jq -c '[.[].content]')"
+
+cid=$(click 88000 carol) || t_fail "click as carol"
+t_wait "approved by carol in the thread" d_has "$TH" 'approve by carol'
+t_wait "executing after approval" state_is executing
+ctl show 1 | grep -qF "carol approved plan h-test-1 (from discord: discord 88000 = carol), 1 of 1" ||
+  t_fail "show: $(ctl show 1)"
+cid=$(click 88000 carol) || t_fail "second click"
+t_wait "carol's second click refused to her" ephemeral_has "is executing, not awaiting approval"
+echo ok
