@@ -54,9 +54,7 @@ T_DEADLINE=30
 t_start fake-slack fake-slack --port-file "$T/var/run/fs.port" --post-rate 0
 t_wait "fake-slack port" test -s "$T/var/run/fs.port"
 FS_PORT=$(cat "$T/var/run/fs.port")
-{
-  shipped_conf "$FS_PORT"
-  cat <<CONF
+shipped_conf "$FS_PORT" >"$T/opsbot.conf" <<CONF || t_fail "could not write the config"
 [queue]
 retain_jobs = $RETAIN
 retain_events = $RETAIN
@@ -77,7 +75,6 @@ bot = opsbot-bot
 # jobs in this build): completes them at once, so they finish and age out
 stages_after = test-worker --kind report --kind index
 CONF
-} >"$T/opsbot.conf"
 
 t_start master opsbot -c "$T/opsbot.conf"
 dpid() { jq -r --arg n "$1" '.daemons[] | select(.name == $n and .state == "running") | .pid' \

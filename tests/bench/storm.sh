@@ -33,8 +33,8 @@ limits=()
 t_start fake-slack fake-slack --port-file "$T/var/run/fs.port" "${limits[@]}"
 t_wait "fake-slack port" test -s "$T/var/run/fs.port"
 FS_PORT=$(cat "$T/var/run/fs.port")
-shipped_conf "$FS_PORT" >"$T/opsbot.conf"
-[ "${STORM_LIMITS:-on}" = off ] && printf '[slack]\nchannel_rate = 0\nmethod_limits = no\n' >>"$T/opsbot.conf"
+{ [ "${STORM_LIMITS:-on}" = off ] && printf '[slack]\nchannel_rate = 0\nmethod_limits = no\n'; } |
+  shipped_conf "$FS_PORT" >"$T/opsbot.conf" || t_fail "could not write the config"
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 t_wait "queue socket" test -S "$T/var/run/opsbot-queue.ipc"
 t_start bot opsbot-bot -c "$T/opsbot.conf"
