@@ -350,11 +350,16 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 		const char *m = rc == -1            ? queue_down
 		                : strstr(err, ": ") ? strstr(err, ": ") + 2
 		                                    : err;
-		snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
-		         !strcmp(c->action, "ack")      ? "acknowledge"
-		         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
-		                                        : c->action,
-		         (long long)c->incident, m);
+		if (!strncmp(c->action, "step_", 5))
+			snprintf(msg, sizeof msg,
+			         "Your answer for incident #%lld was not taken: %s",
+			         (long long)c->incident, m);
+		else
+			snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
+			         !strcmp(c->action, "ack")      ? "acknowledge"
+			         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
+			                                        : c->action,
+			         (long long)c->incident, m);
 		log_info("event=slack_click_refused incident=%lld action=%s user=%s error=%s",
 		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
