@@ -2,3 +2,4 @@
 # (cross-incident clicks, answering "step N may or may not have run").
 INTEG_TESTS += tests/integration/approvalui_slack.sh
 INTEG_TESTS += tests/integration/approvalui_exec_slack.sh
+INTEG_TESTS += tests/integration/approvalui_discord.sh
