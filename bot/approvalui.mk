@@ -3,3 +3,4 @@
 INTEG_TESTS += tests/integration/approvalui_slack.sh
 INTEG_TESTS += tests/integration/approvalui_exec_slack.sh
 INTEG_TESTS += tests/integration/approvalui_discord.sh
+INTEG_TESTS += tests/integration/approvalui_exec_discord.sh
