@@ -99,4 +99,13 @@ t_wait "Bob is told it was already answered" eval '[ "$(told U0BOB "already deci
 [ "$(fs_get "/control/ephemeral?channel=$CH" | jq '[.messages[] | select(.user != "U0BOB" and .user != "U0DAVE")] | length')" = 0 ] ||
   t_fail "someone else was told: $(fs_get "/control/ephemeral?channel=$CH")"
 in_thread "already decided" && t_fail "the refusal shows in the thread"
+# A step this incident does not have (a crafted value): not_found, to Bob only.
+fs_post /control/raw "$(jq -nc --arg ts "$(q_msg | jq -r .ts)" --arg v "$id:999/1/1" \
+  '{envelope_id:"e-nostep-1", type:"interactive", accepts_response_payload:false,
+    payload:{type:"block_actions", user:{id:"U0BOB"}, channel:{id:"C0INCIDENT"}, trigger_id:"t.nostep",
+    container:{type:"message", message_ts:$ts, channel_id:"C0INCIDENT"},
+    actions:[{action_id:"opsbot_step_abort", value:$v, action_ts:"9.8", type:"button"}]}}')" >/dev/null ||
+  t_fail "click on a missing step"
+t_wait "Bob is told there is no such step" eval '[ "$(told U0BOB "has no ledger step 999/1/1")" = 1 ]'
+[ "$(state "$id")" = resolved ] || t_fail "state after a missing step: $(state "$id")"
 echo ok

@@ -6,8 +6,10 @@
 # wrong_incident: the reason goes to the clicker only (ephemeral), the
 # refusal is recorded (approval.refused), nothing changes and nothing shows
 # in either thread.  The same button on incident 2's own message approves,
-# so the refusal came from the message, not from the person.  Test workers
-# stand in for detect, retrieve and plan.
+# so the refusal came from the message, not from the person.  A Reject
+# carries the message too (through the reason modal's metadata, or without
+# the form when it cannot open).  Test workers stand in for detect,
+# retrieve and plan.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slack_lib.sh"
 t_setup
@@ -84,6 +86,19 @@ raw_click e-cross-2 U0BOB "$(parent_ts 1)" "" "2:h-test-1"
 t_wait "second refusal recorded" bash -c "[ \"\$(wirecat '$Q' '{\"type\":\"query\",\"what\":\"timeline\",\"incident\":2}' | jq '[.items[] | select(.name == \"approval.refused\" and .data.error == \"wrong_incident\")] | length')\" = 2 ]"
 [ "$(inc_state 2)" = awaiting_approval ] || t_fail "incident 2 changed: $(inc_state 2)"
 
+# 2b. Incident 2's Reject on incident 1's plan message.  Its trigger is not
+# one Slack issued, so the reason form cannot open and the click counts as
+# a reject without a reason: still carrying the message, still refused.
+fs_post /control/raw "$(jq -nc --arg ts "$(plan_ts 1)" --arg th "$(parent_ts 1)" --arg c "$CH" \
+  '{envelope_id:"e-cross-rej", type:"interactive", accepts_response_payload:false,
+    payload:{type:"block_actions", user:{id:"U0BOB"}, channel:{id:$c}, trigger_id:"t.cross-rej",
+    container:{type:"message", message_ts:$ts, channel_id:$c, thread_ts:$th},
+    actions:[{action_id:"opsbot_reject", value:"2:h-test-1", action_ts:"7.7", type:"button"}]}}')" >/dev/null ||
+  t_fail "raw reject"
+t_wait "the form could not open" grep -q 'event=slack_modal_failed incident=2' bot.log
+t_wait "the reject is refused too" bash -c "[ \"\$(wirecat '$Q' '{\"type\":\"query\",\"what\":\"timeline\",\"incident\":2}' | jq '[.items[] | select(.name == \"approval.refused\" and .data.error == \"wrong_incident\" and .data.decision == \"reject\")] | length')\" = 1 ]"
+[ "$(inc_state 2)" = awaiting_approval ] || t_fail "incident 2 changed by the reject: $(inc_state 2)"
+
 # 3. A message opsbot does not know: nothing is claimed, the queue judges as before.
 raw_click e-unknown-3 U0BOB "1.000001" "" "2:h-test-1"
 t_wait "approved from an unknown message" bash -c "[ \"\$(wirecat '$Q' '{\"type\":\"query\",\"what\":\"incident\",\"incident\":2}' | jq -r .incident.state)\" != awaiting_approval ]"
@@ -99,4 +114,20 @@ thread "$CH" "$(parent_ts 1)" | jq -e '[.[] | select(.text | test("refused|belon
 thread "$CH" "$(parent_ts 2)" | jq -e '[.[] | select(.text | test("refused|belongs to"))] | length == 0' >/dev/null ||
   t_fail "a refusal shows in incident 2's thread"
 : "$n1" "$n2"
+# 5. The reason form remembers the message it came from: a Reject on incident
+# 3's own message opens a modal whose metadata names incident 3's message,
+# and its submission rejects incident 3.
+env=$(slash U0ALICE $CH "declare payments queue backing up"); wait_acked "$env"
+t_wait "plan of incident 3" has_plan 3
+fs_post /control/config '{"trigger_ttl_ms":30000}' >/dev/null || t_fail "config"
+fs_post /control/click "$(jq -nc --arg ts "$(plan_ts 3)" '{user:"U0BOB", channel:"C0INCIDENT", message_ts:$ts, action_id:"opsbot_reject"}')" >/dev/null ||
+  t_fail "click reject 3"
+view_id() { fs_get /control/views | jq -r '[.. | objects | select(.callback_id? == "opsbot_reject") | .id][0] // empty'; }
+has_view() { [ -n "$(view_id)" ]; }
+t_wait "reason modal open" has_view
+meta=$(fs_get /control/views | jq -r '[.. | objects | select(.callback_id? == "opsbot_reject") | .private_metadata][0]')
+[ "$meta" = "3:h-test-1:$CH:3" ] || t_fail "modal metadata: got '$meta', want 3:h-test-1:$CH:3"
+fs_post /control/submit "$(jq -nc --arg v "$(view_id)" '{view_id:$v, user:"U0BOB", inputs:{reason:"not now"}}')" >/dev/null ||
+  t_fail "submit the modal"
+t_wait "incident 3 rejected" bash -c "[ \"\$(wirecat '$Q' '{\"type\":\"query\",\"what\":\"incident\",\"incident\":3}' | jq -r .incident.state)\" = rejected ]"
 echo ok
