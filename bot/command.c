@@ -360,6 +360,26 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 		json_add_str(req, "key", key);
 		return req;
 	}
+	if (!strncmp(action, "step_", 5)) {
+		const char *d = action + 5;
+		if (strcmp(d, "retry") && strcmp(d, "skip") && strcmp(d, "abort")) {
+			*why = "That button is not one opsbot understands; nothing was done.";
+			return NULL;
+		}
+		if (!arg || !*arg || strlen(arg) > WIRE_KEY_MAX) {
+			*why = "That button names no step; nothing was done.";
+			return NULL;
+		}
+		req = wire_new(WIRE_LEDGER, incident);
+		json_add_str(req, "op", "decide");
+		json_add_str(req, "step_key", arg);
+		json_add_str(req, "decision", d);
+		/* judged like approve: by the id policy.conf names */
+		json_add_str(req, "user", o->user_id ? o->user_id : o->user);
+		json_add_str(req, "surface", o->surface);
+		json_add_str(req, "key", key);
+		return req;
+	}
 	if (!strcmp(action, STEP_ACT_DRYRUN)) {
 		cJSON *job = json_new_object();
 		req = wire_new(WIRE_SUBMIT, incident);
@@ -392,6 +412,15 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 		json_add_int(req, "job", job);
 	}
 	return req;
+}
+
+void cmd_set_message_incident(cJSON *req, int64_t incident)
+{
+	const char *type = json_str(req, "type");
+	if (!req || incident <= 0 || !type || strcmp(type, "approve"))
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(req, "message_incident");
+	json_add_int(req, "message_incident", incident);
 }
 
 cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err)

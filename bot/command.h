@@ -76,13 +76,22 @@ cJSON *cmd_request(const struct cmd *c, const struct cmd_origin *o, const char *
 /*
  * A button press (bot/step.h actions) as a queue request: approve/reject ->
  * approve (arg = plan hash; reason for a reject, may be NULL), ack/pause/
- * resume/resolve -> command, retry -> command with job = arg, dryrun ->
+ * resume/resolve -> command, retry -> command with job = arg, step_retry/
+ * step_skip/step_abort -> ledger decide (arg = step_key), dryrun ->
  * submit of a "dryrun" job for the incident.  NULL with *why (a sentence for
  * the person) when the action or its argument is not one opsbot knows.
  * Caller owns the result.
  */
 cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg, const char *reason,
                           const struct cmd_origin *o, const char *key, const char **why);
+
+/*
+ * The incident of the chat message a button was clicked on, when the
+ * surface knows it (bot.db's threads): added to an approve request as
+ * message_incident so the queue refuses a button naming another incident.
+ * Other requests and incident <= 0 (unknown message) are left as they are.
+ */
+void cmd_set_message_incident(cJSON *req, int64_t incident);
 
 /*
  * Split a button value "<incident>[:<arg>]" (Slack value, the part of a

@@ -192,6 +192,11 @@ static void test_buttons(void **state)
 	    {"retry", "x", NULL, NULL, "no job"},
 	    {"dryrun", "h1", NULL, "submit", "\"kind\":\"dryrun\""},
 	    {"explode", "", NULL, NULL, "not one opsbot understands"},
+	    {"step_skip", "5/9/2", NULL, "ledger", "\"decision\":\"skip\""},
+	    {"step_retry", "5/9/2", NULL, "ledger", "\"step_key\":\"5/9/2\""},
+	    {"step_abort", "5/9/2", NULL, "ledger", "\"op\":\"decide\""},
+	    {"step_skip", "", NULL, NULL, "names no step"},
+	    {"step_explode", "5/9/2", NULL, NULL, "not one opsbot understands"},
 	};
 	struct cmd_origin o = {.surface = "discord", .channel = "9", .user = "ann (42)"};
 	int64_t id;
@@ -213,6 +218,25 @@ static void test_buttons(void **state)
 			         s ? s : "NULL", cases[i].type, cases[i].has);
 		free(s);
 		cJSON_Delete(r);
+	}
+	/* message_incident goes on approvals only, and only when known */
+	{
+		const char *why = NULL;
+		cJSON *r = cmd_button_request("approve", 5, "h1", NULL, &o, "k", &why);
+		cmd_set_message_incident(r, 0);
+		assert_null(cJSON_GetObjectItemCaseSensitive(r, "message_incident"));
+		cmd_set_message_incident(r, 4);
+		cmd_set_message_incident(r, 3);
+		assert_int_equal(json_int(r, "message_incident", 0), 3);
+		cJSON_Delete(r);
+		r = cmd_button_request("ack", 5, "", NULL, &o, "k", &why);
+		cmd_set_message_incident(r, 4);
+		assert_null(cJSON_GetObjectItemCaseSensitive(r, "message_incident"));
+		cJSON_Delete(r);
+		r = cmd_button_request("step_skip", 5, "5/9/2", NULL, &o, "k", &why);
+		assert_string_equal(json_str(r, "user"), "ann (42)");
+		cJSON_Delete(r);
+		cmd_set_message_incident(NULL, 4);
 	}
 	assert_int_equal(cmd_button_value("12:abc:d", &id, arg, sizeof arg), 0);
 	assert_int_equal(id, 12);

@@ -32,6 +32,7 @@
 #include "lane.h"
 #include "log.h"
 #include "mem.h"
+#include "state.h"
 #include "step.h"
 #include "timeutil.h"
 #include "utf8.h"
@@ -396,11 +397,13 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 
 /* Reject asks why first: a modal (callback type 9) from templates/discord. */
 static void reject_modal(struct discord *d, struct reply_to *to, long long incident,
-                         const char *hash)
+                         const char *hash, int64_t msg_incident)
 {
 	cJSON *ctx = json_new_object(), *modal;
 	json_add_int(ctx, "id", incident);
 	json_add_str(ctx, "hash", hash);
+	if (msg_incident > 0)
+		json_add_int(ctx, "msg_incident", msg_incident);
 	modal = discord_render(d->tpl, "reject_modal", ctx);
 	cJSON_Delete(ctx);
 	if (!modal) {
@@ -410,6 +413,28 @@ static void reject_modal(struct discord *d, struct reply_to *to, long long incid
 		return;
 	}
 	answer(d, to, 9, modal);
+}
+
+/*
+ * The incident of the message the button was on, from bot.db's threads: the
+ * incident's parent message, or a message in its thread (a thread's id is
+ * its parent message's id).  0 when opsbot does not know the message.
+ */
+static int64_t message_incident(struct discord *d, const cJSON *in)
+{
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(in, "message");
+	const char *refs[] = {json_str(msg, "id"), json_str(msg, "channel_id"),
+	                      json_str(in, "channel_id")};
+	int64_t id = 0;
+
+	if (!d->b->state)
+		return 0;
+	for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+		if (refs[i] && *refs[i] &&
+		    state_thread_find(d->b->state, SURFACE, NULL, refs[i], &id) == 1)
+			return id;
+	}
+	return 0;
 }
 
 static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, const char *user)
@@ -423,7 +448,8 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	char action[16] = "", arg[101] = "", key[64];
 	long long incident = 0;
 	const char *why;
-	int n = cid ? sscanf(cid, "ob:%lld:%15[a-z]:%100s", &incident, action, arg) : 0;
+	int n = cid ? sscanf(cid, "ob:%lld:%15[a-z_]:%100s", &incident, action, arg) : 0;
+	int64_t msg_incident;
 	cJSON *req;
 
 	if (n < 2 || incident <= 0) {
@@ -432,8 +458,9 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 		                 DISCORD_EPHEMERAL));
 		return;
 	}
+	msg_incident = message_incident(d, in);
 	if (!strcmp(action, STEP_ACT_REJECT) && arg[0]) {
-		reject_modal(d, to, incident, arg);
+		reject_modal(d, to, incident, arg, msg_incident);
 		return;
 	}
 	snprintf(key, sizeof key, "discord:%s", to->id);
@@ -442,6 +469,7 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
 		return;
 	}
+	cmd_set_message_incident(req, msg_incident);
 	answer(d, to, 6, NULL); /* acknowledged; the thread shows the outcome */
 	queue_send(d, req, to->token, action, 0);
 }
@@ -457,8 +485,9 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 	                       .channel = json_str(in, "channel_id"),
 	                       .user = user,
 	                       .user_id = user_id(in)};
-	char hash[101] = "", key[64];
+	char hash[101] = "", key[64], *mi;
 	long long incident = 0;
+	int64_t msg_incident = 0;
 	cJSON *req;
 
 	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(data, "components"))
@@ -475,12 +504,18 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 		                 DISCORD_EPHEMERAL));
 		return;
 	}
+	/* ":<incident>" after the hash: the message the Reject was clicked on */
+	if ((mi = strchr(hash, ':'))) {
+		*mi++ = '\0';
+		msg_incident = strtoll(mi, NULL, 10);
+	}
 	snprintf(key, sizeof key, "discord:%s", to->id);
 	req = cmd_button_request(STEP_ACT_REJECT, incident, hash, reason, &o, key, &why);
 	if (!req) {
 		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
 		return;
 	}
+	cmd_set_message_incident(req, msg_incident);
 	answer(d, to, 5, text_data("", DISCORD_EPHEMERAL));
 	queue_send(d, req, to->token, "reject", 1);
 }

@@ -90,6 +90,14 @@ static void test_step_words(void **state)
 	     "\"checkout\"},\"risk\":\"low\",\"rationale\":\"r\",\"approval\":\"required\"}]}}}",
 	     "📋 **Plan proposed: approval needed**\n1. restart {\"service\":\"checkout\"} (low): r",
 	     "ob:2:approve:h-test-1 ob:2:reject:h-test-1 ob:2:dryrun:h-test-1"},
+	    {"{\"name\":\"action.unknown\",\"incident\":2,\"data\":{\"step\":1,\"action\":"
+	     "\"restart\",\"step_key\":\"2/5/1\"}}",
+	     "❓ **Step 1 (restart) may or may not have run**\nopsbot stopped before",
+	     "ob:2:step_retry:2/5/1 ob:2:step_skip:2/5/1 ob:2:step_abort:2/5/1"},
+	    {"{\"name\":\"action.decided\",\"incident\":2,\"data\":{\"step\":1,\"action\":"
+	     "\"restart\",\"step_key\":\"2/5/1\",\"decision\":\"abort\",\"user\":\"42\","
+	     "\"person\":\"bob\"}}",
+	     "☑️ **bob chose Abort for step 1 (restart)**\nNothing more runs", ""},
 	};
 	struct template_set *ts = load();
 	(void)state;

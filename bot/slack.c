@@ -126,6 +126,22 @@ static void push_plan_edit(struct slack *sl, const cJSON *snap, int64_t incident
 	cJSON_Delete(ctx);
 }
 
+/* Take the buttons off an answered "may or may not have run" question. */
+static void push_ask_edit(struct slack *sl, const cJSON *snap, int64_t incident, int64_t seq)
+{
+	int64_t ask_seq = 0;
+	cJSON *ctx = step_ask(incident, snap, TEXT_MAX, &ask_seq);
+	struct slack_op *op;
+
+	if (!ctx)
+		return;
+	op = slack_op_new(SLACK_OP_EDIT, incident, seq);
+	render_op(sl, op, "step", ctx);
+	snprintf(op->key, sizeof op->key, "ev-%lld-step", (long long)ask_seq);
+	slack_web_push(sl->web, op);
+	cJSON_Delete(ctx);
+}
+
 static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 {
 	struct slack *sl = priv;
@@ -174,6 +190,8 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 		push_parent(sl, snap, incident, seq, 1);
 	if (redraw & STEP_REDRAW_PLAN)
 		push_plan_edit(sl, snap, incident, seq);
+	if (redraw & STEP_REDRAW_ASK)
+		push_ask_edit(sl, snap, incident, seq);
 done:
 	cJSON_Delete(step);
 	cJSON_Delete(snap);

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "slack.h"
 #include "slack_sig.h"
+#include "state.h"
 #include "step.h"
 #include "template.h"
 #include "timeutil.h"
@@ -349,11 +350,16 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 		const char *m = rc == -1            ? queue_down
 		                : strstr(err, ": ") ? strstr(err, ": ") + 2
 		                                    : err;
-		snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
-		         !strcmp(c->action, "ack")      ? "acknowledge"
-		         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
-		                                        : c->action,
-		         (long long)c->incident, m);
+		if (!strncmp(c->action, "step_", 5))
+			snprintf(msg, sizeof msg,
+			         "Your answer for incident #%lld was not taken: %s",
+			         (long long)c->incident, m);
+		else
+			snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
+			         !strcmp(c->action, "ack")      ? "acknowledge"
+			         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
+			                                        : c->action,
+			         (long long)c->incident, m);
 		log_info("event=slack_click_refused incident=%lld action=%s user=%s error=%s",
 		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
@@ -364,7 +370,8 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 
 /* Send one click (or modal answer) to the queue; the thread shows the outcome. */
 static void click_send(struct slack *sl, const char *action, int64_t incident, const char *arg,
-                       const char *reason, const char *user, const char *channel, const char *key)
+                       const char *reason, const char *user, const char *channel, const char *key,
+                       int64_t msg_incident)
 {
 	struct cmd_origin o = {.surface = "slack", .channel = channel, .user = user};
 	const char *why;
@@ -376,6 +383,7 @@ static void click_send(struct slack *sl, const char *action, int64_t incident, c
 		ephemeral_op(sl, channel, user, why);
 		return;
 	}
+	cmd_set_message_incident(req, msg_incident);
 	c = xcalloc(1, sizeof *c);
 	c->sl = sl;
 	c->incident = incident;
@@ -393,7 +401,7 @@ static void click_send(struct slack *sl, const char *action, int64_t incident, c
 struct modal_job {
 	struct slack *sl;
 	char trigger[128], user[64], channel[64], hash[WIRE_KEY_MAX + 1], key[200];
-	int64_t incident;
+	int64_t incident, msg_incident;
 	char *view; /* JSON text */
 };
 
@@ -427,13 +435,14 @@ static void modal_job(void *arg, struct http_client *hc)
 		    "event=slack_modal_failed incident=%lld error=%s action=reject_without_reason",
 		    (long long)j->incident, log_q(err));
 		click_send(j->sl, STEP_ACT_REJECT, j->incident, j->hash, NULL, j->user, j->channel,
-		           j->key);
+		           j->key, j->msg_incident);
 	}
 	modal_job_free(j);
 }
 
 static void reject_modal(struct slack *sl, int64_t incident, const char *hash, const char *trigger,
-                         const char *user, const char *channel, const char *key)
+                         const char *user, const char *channel, const char *key,
+                         int64_t msg_incident)
 {
 	cJSON *ctx = json_new_object();
 	struct buf out = {.max = TEMPLATE_MAX_OUTPUT};
@@ -443,18 +452,22 @@ static void reject_modal(struct slack *sl, int64_t incident, const char *hash, c
 	json_add_int(ctx, "id", incident);
 	json_add_str(ctx, "hash", hash);
 	json_add_str(ctx, "channel", channel);
+	if (msg_incident > 0)
+		json_add_int(ctx, "msg_incident", msg_incident);
 	if (template_render(sl->ts, "reject_modal", ctx, TEMPLATE_ESC_JSON | TEMPLATE_ESC_MRKDWN,
 	                    &out, err, sizeof err) < 0) {
 		log_warn("event=slack_render_failed template=reject_modal error=%s", log_q(err));
 		cJSON_Delete(ctx);
 		buf_free(&out);
-		click_send(sl, STEP_ACT_REJECT, incident, hash, NULL, user, channel, key);
+		click_send(sl, STEP_ACT_REJECT, incident, hash, NULL, user, channel, key,
+		           msg_incident);
 		return;
 	}
 	cJSON_Delete(ctx);
 	j = xcalloc(1, sizeof *j);
 	j->sl = sl;
 	j->incident = incident;
+	j->msg_incident = msg_incident;
 	j->view = out.data;
 	str_copy(j->trigger, sizeof j->trigger, trigger);
 	str_copy(j->user, sizeof j->user, user);
@@ -462,6 +475,29 @@ static void reject_modal(struct slack *sl, int64_t incident, const char *hash, c
 	str_copy(j->hash, sizeof j->hash, hash);
 	str_copy(j->key, sizeof j->key, key);
 	lane_push(sl->ui, modal_job, modal_job_free, j);
+}
+
+/*
+ * The incident of the message the button was on, from bot.db's threads: the
+ * message is an incident's parent, or a reply in its thread (thread_ts).
+ * 0 when opsbot does not know the message; the queue then judges as before.
+ */
+static int64_t message_incident(struct slack *sl, const cJSON *payload, const char *channel)
+{
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(payload, "message");
+	const cJSON *cont = cJSON_GetObjectItemCaseSensitive(payload, "container");
+	const char *refs[] = {json_str(msg, "thread_ts"), json_str(cont, "thread_ts"),
+	                      json_str(cont, "message_ts"), json_str(msg, "ts")};
+	int64_t id = 0;
+
+	if (!sl->b->state)
+		return 0;
+	for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+		if (refs[i] && *refs[i] &&
+		    state_thread_find(sl->b->state, "slack", channel, refs[i], &id) == 1)
+			return id;
+	}
+	return 0;
 }
 
 static void handle_actions(struct slack *sl, const cJSON *payload)
@@ -472,6 +508,7 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 	const char *uid = json_str(user, "id");
 	const char *cid = json_str(chan, "id");
 	const char *trigger = json_str(payload, "trigger_id");
+	int64_t msg_incident;
 
 	if (!cid)
 		cid =
@@ -480,6 +517,7 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 		log_warn("event=slack_bad_click error=%s", log_q("user.id or channel.id missing"));
 		return;
 	}
+	msg_incident = message_incident(sl, payload, cid);
 	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(payload, "actions"))
 	{
 		const char *aid = json_str(a, "action_id"), *val = json_str(a, "value");
@@ -500,9 +538,9 @@ static void handle_actions(struct slack *sl, const cJSON *payload)
 		}
 		snprintf(key, sizeof key, "slack-click:%s:%s:%s", uid, aid, ats ? ats : "");
 		if (!strcmp(aid + 7, STEP_ACT_REJECT) && trigger && *trigger && *arg)
-			reject_modal(sl, id, arg, trigger, uid, cid, key);
+			reject_modal(sl, id, arg, trigger, uid, cid, key, msg_incident);
 		else
-			click_send(sl, aid + 7, id, arg, NULL, uid, cid, key);
+			click_send(sl, aid + 7, id, arg, NULL, uid, cid, key, msg_incident);
 	}
 }
 
@@ -519,8 +557,8 @@ static void handle_view(struct slack *sl, const cJSON *payload)
 	    json_str(cJSON_GetObjectItemCaseSensitive(
 	                 cJSON_GetObjectItemCaseSensitive(vals, "reason"), "reason"),
 	             "value");
-	char arg[WIRE_KEY_MAX + 80], key[300], *channel;
-	int64_t id;
+	char arg[WIRE_KEY_MAX + 80], key[300], *channel, *mi;
+	int64_t id, msg_incident = 0;
 
 	if (!cb || strcmp(cb, "opsbot_reject") || !uid || !*uid || !meta ||
 	    cmd_button_value(meta, &id, arg, sizeof arg) < 0 || !(channel = strchr(arg, ':'))) {
@@ -528,8 +566,13 @@ static void handle_view(struct slack *sl, const cJSON *payload)
 		return;
 	}
 	*channel++ = '\0';
+	/* ":<incident>" after the channel: the message the Reject was clicked on */
+	if ((mi = strchr(channel, ':'))) {
+		*mi++ = '\0';
+		msg_incident = strtoll(mi, NULL, 10);
+	}
 	snprintf(key, sizeof key, "slack-view:%s:%s", uid, vid ? vid : meta);
-	click_send(sl, STEP_ACT_REJECT, id, arg, reason, uid, channel, key);
+	click_send(sl, STEP_ACT_REJECT, id, arg, reason, uid, channel, key, msg_incident);
 }
 
 /* An interactive payload: block_actions or a modal submission. */

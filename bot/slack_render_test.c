@@ -197,6 +197,14 @@ static void test_step_words(void **state)
 	     "Incident updated: severity: critical", ":pencil2:"},
 	    {"{\"name\":\"something.new\",\"incident\":3,\"data\":{\"summary\":\"hi\"}}",
 	     "something.new: hi", ":information_source:"},
+	    {"{\"name\":\"action.unknown\",\"incident\":3,\"data\":{\"step\":2,\"action\":"
+	     "\"restart\",\"step_key\":\"3/7/2\",\"question\":\"q\"}}",
+	     "Step 2 (restart) may or may not have run\nopsbot stopped before it learned",
+	     "\"action_id\":\"opsbot_step_skip\",\"value\":\"3:3/7/2\""},
+	    {"{\"name\":\"action.decided\",\"incident\":3,\"data\":{\"step\":2,\"action\":"
+	     "\"restart\",\"step_key\":\"3/7/2\",\"decision\":\"skip\",\"user\":\"U0BOB\"}}",
+	     "Step 2 (restart): Skip chosen by <@U0BOB>\nopsbot goes on without it.",
+	     ":ballot_box_with_check: *Step 2 (restart): Skip chosen* by <@U0BOB>"},
 	};
 	struct template_set *ts = load();
 	(void)state;

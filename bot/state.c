@@ -233,6 +233,36 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident, co
 	                          "siss", surface, incident, channel, parent));
 }
 
+int state_thread_find(struct state *st, const char *surface, const char *channel,
+                      const char *parent, int64_t *incident)
+{
+	sqlite3_stmt *s;
+	int rc, found = 0;
+
+	*incident = 0;
+	if (!parent || !*parent)
+		return 0;
+	s = channel ? prep(st,
+	                   "SELECT incident FROM threads WHERE surface=? AND parent=? AND "
+	                   "channel=? ORDER BY incident DESC LIMIT 1",
+	                   "sss", surface, parent, channel)
+	            : prep(st,
+	                   "SELECT incident FROM threads WHERE surface=? AND parent=? "
+	                   "ORDER BY incident DESC LIMIT 1",
+	                   "ss", surface, parent);
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		found = 1;
+		*incident = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return found;
+}
+
 int state_kv_get(struct state *st, const char *surface, const char *key, char **val)
 {
 	sqlite3_stmt *s =

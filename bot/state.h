@@ -52,6 +52,16 @@ int state_thread_put(struct state *st, const char *surface, int64_t incident, co
                      const char *parent);
 
 /*
+ * The incident whose thread has parent message `parent` (Slack ts, Discord
+ * message id; a Discord thread's id is its parent message id) on surface,
+ * and, when channel is not NULL, in that channel.  1 and *incident set, 0
+ * when no thread has it, -1 on error.  A click's message maps to its
+ * incident through this (the message itself or the thread it is in).
+ */
+int state_thread_find(struct state *st, const char *surface, const char *channel,
+                      const char *parent, int64_t *incident);
+
+/*
  * A small keyed value per surface (e.g. an incident's last known record as
  * JSON, to redraw its parent message).  get: 1 and a new string in *val
  * (caller frees), 0 when absent, -1 on error.

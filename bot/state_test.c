@@ -113,11 +113,39 @@ static void test_posted_threads_kv(void **s)
 	state_close(st);
 }
 
+/* A click's message (or the thread it is in) leads back to its incident. */
+static void test_thread_find(void **s)
+{
+	struct state *st = open_db();
+	int64_t id = -1;
+	(void)s;
+	assert_int_equal(state_thread_find(st, "slack", "C1", "5.5", &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(state_thread_put(st, "slack", 4, "C1", "5.5"), 0);
+	assert_int_equal(state_thread_put(st, "slack", 9, "C1", "6.6"), 0);
+	assert_int_equal(state_thread_put(st, "discord", 4, "D1", "777"), 0);
+	assert_int_equal(state_thread_find(st, "slack", "C1", "5.5", &id), 1);
+	assert_int_equal(id, 4);
+	assert_int_equal(state_thread_find(st, "slack", NULL, "6.6", &id), 1);
+	assert_int_equal(id, 9);
+	/* another channel, another surface, an empty ref: not known */
+	assert_int_equal(state_thread_find(st, "slack", "C2", "5.5", &id), 0);
+	assert_int_equal(state_thread_find(st, "slack", NULL, "777", &id), 0);
+	assert_int_equal(state_thread_find(st, "discord", NULL, "777", &id), 1);
+	assert_int_equal(id, 4);
+	assert_int_equal(state_thread_find(st, "discord", NULL, "", &id), 0);
+	assert_int_equal(state_thread_find(st, "discord", NULL, NULL, &id), 0);
+	/* a hostile ref is only a value */
+	assert_int_equal(state_thread_find(st, "slack", NULL, "' OR 1=1 --", &id), 0);
+	state_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_seq, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_posted_threads_kv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_thread_find, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

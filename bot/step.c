@@ -457,11 +457,74 @@ static void fill_updated(cJSON *o, const cJSON *data, int64_t id, size_t text_ma
 	add_text(o, json_str(data, "summary"), text_max);
 }
 
+/* "step N may or may not have run": the person answers Retry / Skip / Abort. */
+static void fill_unknown(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	const char *key = json_str(data, "step_key");
+	json_add_int(o, "step", json_int(data, "step", 0));
+	add_str(o, "action", json_str(data, "action"));
+	add_str(o, "step_key", key);
+	add_text(o, json_str(data, "output"), text_max);
+	if (key && *key) {
+		struct button bs[] = {
+		    {STEP_ACT_STEP_RETRY, key, "primary", 0},
+		    {STEP_ACT_STEP_SKIP, key, "default", 0},
+		    {STEP_ACT_STEP_ABORT, key, "danger", 1},
+		};
+		add_buttons(o, id, bs, 3);
+	}
+}
+
+static void fill_decided(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
+{
+	const char *d = json_str(data, "decision");
+	static const char *const known[] = {"retry", "skip", "abort", NULL};
+	int k = 0;
+	(void)id;
+	(void)text_max;
+	json_add_int(o, "step", json_int(data, "step", 0));
+	add_str(o, "action", json_str(data, "action"));
+	add_str(o, "step_key", json_str(data, "step_key"));
+	add_str(o, "decision", d);
+	for (int i = 0; d && known[i]; i++)
+		k |= !strcmp(d, known[i]);
+	flag(o, "dec", k ? d : "other");
+	add_str(o, "who", json_str(data, "user"));
+	add_str(o, "person", json_str(data, "person"));
+	add_str(o, "surface", json_str(data, "surface"));
+}
+
 static void fill_other(cJSON *o, const cJSON *data, int64_t id, size_t text_max)
 {
 	(void)id;
 	json_add_str(o, "name", json_str(o, "event"));
 	add_text(o, json_str(data, "summary"), text_max);
+}
+
+cJSON *step_ask(int64_t incident, const cJSON *snap, size_t text_max, int64_t *seq)
+{
+	const cJSON *ask = cJSON_GetObjectItemCaseSensitive(snap, "ask");
+	const char *answer = json_str(ask, "answer");
+	cJSON *ev, *o;
+
+	*seq = json_int(ask, "seq", 0);
+	if (!ask || *seq <= 0 || !answer)
+		return NULL;
+	ev = json_new_object();
+	json_add_str(ev, "name", WIRE_EV_ACTION_UNKNOWN);
+	json_add_int(ev, "incident", incident);
+	json_add(ev, "data", json_dup(cJSON_GetObjectItemCaseSensitive(ask, "data")));
+	o = step_event(ev, snap, text_max);
+	cJSON_Delete(ev);
+	if (!o)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "rows");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "has_buttons");
+	add_buttons(o, incident, NULL, 0);
+	json_add_bool(o, "answered", 1);
+	flag(o, "answer", answer);
+	add_str(o, "answered_by", json_str(ask, "by"));
+	return o;
 }
 
 cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
@@ -479,6 +542,8 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max)
 	    {WIRE_EV_DEAD, "dead", fill_dead},
 	    {WIRE_EV_RETRY, "retry", fill_retry},
 	    {WIRE_EV_UPDATED, "updated", fill_updated},
+	    {WIRE_EV_ACTION_UNKNOWN, "unknown", fill_unknown},
+	    {WIRE_EV_ACTION_DECIDED, "decided", fill_decided},
 	};
 	const char *name = json_str(event, "name"), *kind = "other";
 	int64_t id = json_int(event, "incident", 0);
@@ -615,6 +680,27 @@ int step_snapshot_apply(cJSON *snap, const cJSON *event)
 				set_str(snap, f->string, f->valuestring);
 				r |= STEP_REDRAW_PARENT;
 			}
+		}
+	} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN) && json_str(data, "step_key")) {
+		/* the open question (one at a time: its job is held until answered) */
+		cJSON *ask = json_new_object();
+		json_add_int(ask, "seq", json_int(event, "seq", 0));
+		json_add(ask, "data", json_dup(data));
+		cJSON_DeleteItemFromObjectCaseSensitive(snap, "ask");
+		json_add(snap, "ask", ask);
+		r |= STEP_CHANGED;
+	} else if (!strcmp(name, WIRE_EV_ACTION_DECIDED)) {
+		cJSON *ask = cJSON_GetObjectItemCaseSensitive(snap, "ask");
+		const char *k = json_str(cJSON_GetObjectItemCaseSensitive(ask, "data"), "step_key");
+		const char *d = json_str(data, "decision");
+		if (k && d && json_str(data, "step_key") &&
+		    !strcmp(k, json_str(data, "step_key")) && !json_str(ask, "answer")) {
+			const char *by = json_str(data, "person") ? json_str(data, "person")
+			                                          : json_str(data, "user");
+			json_add_str(ask, "answer", d);
+			if (by)
+				json_add_str(ask, "by", by);
+			r |= STEP_REDRAW_ASK;
 		}
 	} else if (!strcmp(name, WIRE_EV_PLAN)) {
 		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");

@@ -10,7 +10,8 @@
  *
  * A step object (the template context):
  *   id, event, kind ("opened" "stage" "command" "resolved" "findings" "plan"
- *   "approval" "dead" "retry" "updated" "other"), is_<kind}:true,
+ *   "approval" "dead" "retry" "updated" "unknown" "decided" "other"),
+ *   is_<kind}:true,
  *   who (a user id), text (the body, clamped), and per kind:
  *     opened   source, severity, service, title
  *     stage    from, to, st_<bucket>:true for `to` (see step_state_bucket)
@@ -26,6 +27,10 @@
  *     dead     job, attempts, job_id
  *     retry    job, attempt
  *     updated  fields:[{name, value, more}]
+ *     unknown  step, action, step_key, question (text), and buttons
+ *              step_retry/step_skip/step_abort (arg: step_key)
+ *     decided  step, action, decision, dec_<decision>:true, who, person,
+ *              surface
  *     other    name
  *   Buttons: has_buttons, rows:[{buttons:[{action, b_<action>:true, arg,
  *   id, confirm, s_<style>:true, more}], more}] (at most 5 per row).
@@ -55,6 +60,11 @@
 #define STEP_ACT_REJECT  "reject"
 #define STEP_ACT_DRYRUN  "dryrun"
 #define STEP_ACT_RETRY   "retry"
+/* The answer to "step N may or may not have run" (action.unknown); arg is
+ * the ledger step_key.  The click becomes a ledger decide request. */
+#define STEP_ACT_STEP_RETRY "step_retry"
+#define STEP_ACT_STEP_SKIP  "step_skip"
+#define STEP_ACT_STEP_ABORT "step_abort"
 
 /*
  * The thread step for one queue event.  snap is the surface's snapshot of
@@ -71,6 +81,14 @@ cJSON *step_event(const cJSON *event, const cJSON *snap, size_t text_max);
 cJSON *step_plan(int64_t incident, const cJSON *data, const cJSON *approvals, int open,
                  size_t text_max);
 
+/*
+ * The "step N may or may not have run" question (action.unknown) once it is
+ * answered, redrawn without its buttons (answered, answer_<decision>,
+ * answered_by); *seq is the seq of the event that posted it.  NULL when
+ * the snapshot holds no answered question.
+ */
+cJSON *step_ask(int64_t incident, const cJSON *snap, size_t text_max, int64_t *seq);
+
 /* The parent message for an incident snapshot; rev is a changing number. */
 cJSON *step_parent(int64_t incident, const cJSON *snap, int64_t rev, size_t title_max,
                    size_t summary_max);
@@ -85,6 +103,7 @@ cJSON *step_parent(int64_t incident, const cJSON *snap, int64_t rev, size_t titl
 #define STEP_REDRAW_PARENT 1
 #define STEP_REDRAW_PLAN   2
 #define STEP_CHANGED       4 /* the snapshot changed (save it) */
+#define STEP_REDRAW_ASK    8 /* the open "may or may not have run" question was answered */
 int step_snapshot_apply(cJSON *snap, const cJSON *event);
 
 /* "resolved", "awaiting", "paused", "closed" (rejected, expired, failed), "active" or "unknown". */

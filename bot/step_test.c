@@ -284,12 +284,60 @@ static void test_clamp_table(void **state)
 	}
 }
 
+/* The "may or may not have run" question: three buttons; once answered,
+ * redrawn without them and with the answer. */
+static void test_ask(void **state)
+{
+	cJSON *snap = json_new_object(), *ev, *st;
+	int64_t seq = -1;
+	char *s;
+	(void)state;
+	ev = cJSON_Parse("{\"name\":\"action.unknown\",\"incident\":4,\"seq\":17,\"data\":"
+	                 "{\"step\":2,\"action\":\"restart\",\"step_key\":\"4/9/2\"}}");
+	st = step_event(ev, snap, 500);
+	s = json_print(st);
+	if (!json_bool(st, "is_unknown", 0) || !strstr(s, "\"b_step_retry\":true") ||
+	    !strstr(s, "\"b_step_skip\":true") || !strstr(s, "\"b_step_abort\":true") ||
+	    !strstr(s, "\"arg\":\"4/9/2\""))
+		fail_msg("unknown step: got %s", s);
+	free(s);
+	cJSON_Delete(st);
+	assert_null(step_ask(4, snap, 500, &seq));
+	assert_int_equal(step_snapshot_apply(snap, ev), STEP_CHANGED);
+	assert_null(step_ask(4, snap, 500, &seq)); /* not answered yet */
+	cJSON_Delete(ev);
+	/* an answer about another step changes nothing */
+	ev = cJSON_Parse("{\"name\":\"action.decided\",\"incident\":4,\"data\":{\"step\":1,"
+	                 "\"step_key\":\"4/9/1\",\"decision\":\"skip\",\"user\":\"U1\"}}");
+	assert_int_equal(step_snapshot_apply(snap, ev), 0);
+	cJSON_Delete(ev);
+	ev = cJSON_Parse("{\"name\":\"action.decided\",\"incident\":4,\"data\":{\"step\":2,"
+	                 "\"step_key\":\"4/9/2\",\"decision\":\"skip\",\"user\":\"U1\","
+	                 "\"person\":\"bob\"}}");
+	st = step_event(ev, snap, 500);
+	if (!json_bool(st, "is_decided", 0) || !json_bool(st, "dec_skip", 0) ||
+	    json_bool(st, "has_buttons", 0))
+		fail_msg("decided step: got %s", (s = json_print(st)));
+	cJSON_Delete(st);
+	assert_true(step_snapshot_apply(snap, ev) & STEP_REDRAW_ASK);
+	assert_int_equal(step_snapshot_apply(snap, ev), 0); /* a replay redraws nothing */
+	st = step_ask(4, snap, 500, &seq);
+	assert_non_null(st);
+	assert_int_equal(seq, 17);
+	if (json_bool(st, "has_buttons", 1) || !json_bool(st, "answered", 0) ||
+	    !json_bool(st, "answer_skip", 0) || strcmp(json_str(st, "answered_by"), "bob"))
+		fail_msg("answered question: got %s", (s = json_print(st)));
+	cJSON_Delete(st);
+	cJSON_Delete(ev);
+	cJSON_Delete(snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_event_kinds), cmocka_unit_test(test_parent_buttons),
 	    cmocka_unit_test(test_plan_model),  cmocka_unit_test(test_snapshot_fold),
-	    cmocka_unit_test(test_clamp_table),
+	    cmocka_unit_test(test_clamp_table), cmocka_unit_test(test_ask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
