@@ -251,7 +251,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.max_tries = 8;
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
 	wc.senders = (int)config_int(cfg, "slack", "senders", 4, 1, 16);
-	wc.storm_queue = (int)config_int(cfg, "slack", "storm_queue", 20, 0, 100000);
+	wc.storm_queue = (int)config_int(cfg, "slack", "storm_queue", 10, 0, 100000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
 	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 

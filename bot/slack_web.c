@@ -70,6 +70,10 @@
 #define BATCH_TEXT_MAX 3500 /* characters of joined text */
 #define BATCH_BLOCKS   45   /* Slack allows 50 blocks per message */
 #define NEVER          INT64_MAX
+/* a method may burst a tenth of its minute (tier 3: 5 calls), not the whole
+ * minute at once: Slack tolerates short bursts only, and in a storm the
+ * chat.update calls wait (and coalesce) instead of tripping 429s */
+#define METHOD_BURST(pm) ((pm) / 10 < 1 ? 1 : (pm) / 10)
 
 struct bucket {
 	char key[80];
@@ -240,7 +244,7 @@ static int64_t limits_wait(struct slack_web *w, const char *method, const char *
 
 	if (w->cfg.method_limits) {
 		double pm = method_per_minute(method);
-		mb = bucket_get(w, method, pm / 60.0, pm);
+		mb = bucket_get(w, method, pm / 60.0, METHOD_BURST(pm));
 	} else {
 		mb = bucket_get(w, method, 0, 1);
 	}
@@ -276,7 +280,7 @@ static void limits_block(struct slack_web *w, const char *method, const char *ch
 		b = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
 	} else {
 		double pm = w->cfg.method_limits ? method_per_minute(method) : 0;
-		b = bucket_get(w, method, pm / 60.0, pm > 0 ? pm : 1);
+		b = bucket_get(w, method, pm / 60.0, pm > 0 ? METHOD_BURST(pm) : 1);
 	}
 	b->blocked_until_ms = time_mono_ms() + ms;
 	pthread_cond_broadcast(&w->cv);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# slack_storm_batch.sh: a saturated channel (more than storm_queue ops
+# waiting) joins an incident's thread replies into fewer messages; every
+# note arrives once, in order, also across a kill -9 in the middle.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/slack_lib.sh"
+t_setup
+T_DEADLINE=25
+# saturated from 5 ops waiting (default 10), so the test stays short
+SLACK_EXTRA_CONF="storm_queue = 5"
+slack_stack
+env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
+t_wait "parent" has_parent 1
+for i in $(seq 1 40); do note 1 "n$i"; done
+t_wait "n1..n40" has_notes 1 40
+want_notes 1 1 40
+msgs=$(thread_len "$(parent_ts 1)")
+echo "40 notes in $msgs thread messages"
+[ "$msgs" -lt 40 ] || t_fail "thread messages for 40 notes: got $msgs, want fewer (batched)"
+grep -q 'event=slack_batched' bot.log || t_fail "no slack_batched logged"
+[ "$(fs_get /control/stats | jq .rate_limited)" = 0 ] || t_fail "the stand-in refused posts (429)"
+
+# a kill -9 while a backlog waits: after the restart each note is there once
+for i in $(seq 41 60); do note 1 "n$i"; done
+t_wait "some of n41..n60" has_notes 1 42
+kill -KILL "$PID_bot"
+t_wait "bot gone" bash -c "! kill -0 $PID_bot 2>/dev/null"
+start_bot
+t_wait "n41..n60 after kill -9" has_notes 1 60
+want_notes 1 1 60
+echo ok
