@@ -12,8 +12,10 @@
 #   make demo       play one incident end to end on the local stand-ins
 #   make bench      run every benchmark (BENCH=name runs one)
 #   make lint       clang-format check and banned-function check
+#   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (tests/fuzz/fuzz.mk)
+#   make check-tsan the threaded parts under ThreadSanitizer (build-tsan/)
 
-PUBLIC_TARGETS := all test check-asan demo bench lint
+PUBLIC_TARGETS := all test check-asan check-tsan fuzz demo bench lint
 
 ifndef OPSBOT_INNER
 .PHONY: $(PUBLIC_TARGETS) clean
@@ -21,7 +23,7 @@ $(PUBLIC_TARGETS):
 	@bash scripts/deps.sh $(if $(filter bench,$@),bench)
 	@$(MAKE) --no-print-directory OPSBOT_INNER=1 $@
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan build-fuzz build-clang
 # Any other target (make unit, make build/bin/opsbot-queue, make bench-queue)
 # goes straight to the build graph, without the package check.
 .DEFAULT:

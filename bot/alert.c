@@ -4,6 +4,7 @@
 #include "alert.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,6 +14,19 @@
 #include "mem.h"
 #include "severity.h"
 #include "timeutil.h"
+#include "utf8.h"
+
+/* The entrance rule, then the JSON parse. */
+static int alert_parse_body(const char *body, size_t len, cJSON **root, char *err, size_t errlen)
+{
+	char *clean;
+	size_t n;
+	if (utf8_clean_json(body, len, &clean, &n, err, errlen) < 0)
+		return -1;
+	int rc = json_parse_object(clean, n, root, err, errlen);
+	free(clean);
+	return rc;
+}
 
 void alert_req_free(struct alert_req *r)
 {
@@ -78,9 +92,54 @@ static void alert_copy_labels(cJSON *dst, const cJSON *src)
 		if (n++ >= 64)
 			break;
 		char val[256];
-		str_copy(val, sizeof val, v->valuestring);
+		utf8_copy(val, sizeof val, v->valuestring);
 		json_add_str(dst, v->string, val);
 	}
+}
+
+/*
+ * The incident's summary: the group's description (or a line saying what
+ * fired), the counts, then the first ALERT_SHOWN alerts in full (labels
+ * that differ from the common ones, startsAt, summary).  Bounded: 4,000
+ * bytes, cut on a character boundary.
+ */
+#define ALERT_SUMMARY_MAX 4000
+
+static char *alert_summary(const cJSON *ann, const cJSON *common, const cJSON *alerts,
+                           const char *name, int firing, int n)
+{
+	struct buf b = {.max = 64 * 1024};
+	const char *desc = json_str(ann, "description");
+	if (desc)
+		buf_appendf(&b, "%s\n", desc);
+	buf_appendf(&b, "Alertmanager group %s: %d of %d alerts firing.", name, firing, n);
+	if (n > ALERT_SHOWN)
+		buf_appendf(&b, " The first %d:", ALERT_SHOWN);
+	const cJSON *a;
+	int i = 0;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		if (i++ >= ALERT_SHOWN)
+			break;
+		buf_appendf(&b, "\n- %s since %s", json_str(a, "status"), json_str(a, "startsAt"));
+		const cJSON *l;
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(a, "labels"))
+		{
+			const char *c = json_str(common, l->string);
+			if (!c || strcmp(c, l->valuestring) != 0)
+				buf_appendf(&b, " %s=%s", l->string, l->valuestring);
+		}
+		const char *s =
+		    json_str(cJSON_GetObjectItemCaseSensitive(a, "annotations"), "summary");
+		if (s)
+			buf_appendf(&b, ": %s", s);
+	}
+	if (n > ALERT_SHOWN)
+		buf_appendf(&b, "\n(and %d more)", n - ALERT_SHOWN);
+	char *text = xmalloc(ALERT_SUMMARY_MAX + 1);
+	utf8_copy(text, ALERT_SUMMARY_MAX + 1, b.data ? b.data : "");
+	buf_free(&b);
+	return text;
 }
 
 int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out, char *err,
@@ -88,7 +147,7 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 {
 	cJSON *root;
 	memset(out, 0, sizeof *out);
-	if (json_parse_object(body, len, &root, err, errlen) < 0)
+	if (alert_parse_body(body, len, &root, err, errlen) < 0)
 		return -1;
 	int rc = -1;
 	const char *version, *group_key, *status;
@@ -112,8 +171,8 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 		goto out;
 	}
 	int n = cJSON_GetArraySize(alerts);
-	if (n < 1 || n > ALERT_MAX_ALERTS) {
-		snprintf(err, errlen, "field 'alerts' must hold 1..%d alerts", ALERT_MAX_ALERTS);
+	if (n < 1) {
+		snprintf(err, errlen, "field 'alerts' must hold at least one alert");
 		goto out;
 	}
 	const cJSON *common = cJSON_GetObjectItemCaseSensitive(root, "commonLabels");
@@ -126,8 +185,11 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 	/* Every alert, checked before anything is built. */
 	int64_t earliest = 0;
 	int firing = 0;
-	struct buf sig = {.max = 1 << 20};
-	buf_appendf(&sig, "%s|", status);
+	/* the notification's signature, hashed as it goes: any number of alerts */
+	EVP_MD_CTX *sig = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(sig, EVP_sha256(), NULL);
+	EVP_DigestUpdate(sig, status, strlen(status));
+	EVP_DigestUpdate(sig, "|", 1);
 	const cJSON *a;
 	int i = 0;
 	cJSON_ArrayForEach(a, alerts)
@@ -137,7 +199,7 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 		snprintf(field, sizeof field, "alerts[%d]", i);
 		if (!cJSON_IsObject(a)) {
 			snprintf(err, errlen, "field '%s' must be an object", field);
-			buf_free(&sig);
+			EVP_MD_CTX_free(sig);
 			goto out;
 		}
 		char e2[200];
@@ -149,31 +211,42 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 		    alert_string_map(cJSON_GetObjectItemCaseSensitive(a, "annotations"),
 		                     "annotations", 0, e2, sizeof e2) < 0) {
 			snprintf(err, errlen, "%s: %s", field, e2);
-			buf_free(&sig);
+			EVP_MD_CTX_free(sig);
 			goto out;
 		}
 		int64_t ms;
 		if (time_parse_iso(starts, &ms) < 0) {
 			snprintf(err, errlen, "field '%s.startsAt' is not an RFC 3339 time", field);
-			buf_free(&sig);
+			EVP_MD_CTX_free(sig);
 			goto out;
 		}
 		if (strcmp(ast, "firing") != 0 && strcmp(ast, "resolved") != 0) {
 			snprintf(err, errlen,
 			         "field '%s.status' must be \"firing\" or \"resolved\"", field);
-			buf_free(&sig);
+			EVP_MD_CTX_free(sig);
 			goto out;
 		}
 		firing += strcmp(ast, "firing") == 0;
 		if (!earliest || ms < earliest)
 			earliest = ms;
-		buf_appendf(&sig, "%s=%s,", fp, ast);
+		EVP_DigestUpdate(sig, fp, strlen(fp));
+		EVP_DigestUpdate(sig, "=", 1);
+		EVP_DigestUpdate(sig, ast, strlen(ast));
+		EVP_DigestUpdate(sig, ",", 1);
 		i++;
 	}
 	char gh[33], sh[33];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(sig, md, &mdlen);
+	EVP_MD_CTX_free(sig);
+	for (int k = 0; k < 16; k++)
+		snprintf(sh + 2 * k, 3, "%02x", md[k]);
 	alert_hash(group_key, strlen(group_key), gh);
-	alert_hash(sig.data, sig.len, sh);
-	buf_free(&sig);
+	memcpy(out->group_hash, gh, sizeof gh);
+	memcpy(out->sig_hash, sh, sizeof sh);
+	out->nalerts = n;
+	out->nfiring = firing;
 	snprintf(out->key, sizeof out->key, "am:%s", gh);
 	snprintf(out->note_key, sizeof out->note_key, "am:%s:note:%s", gh, sh);
 	snprintf(out->resolve_key, sizeof out->resolve_key, "am:%s:resolve:%s", gh, sh);
@@ -195,20 +268,16 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 	if (!service)
 		service = json_str(first_labels, "service");
 	const char *summary = json_str(ann, "summary");
-	char title[200], svc[100], text[600];
+	char title[200], svc[100], name[150];
+	utf8_copy(name, sizeof name, alertname ? alertname : "Alertmanager alert");
 	if (summary)
-		str_copy(title, sizeof title, summary);
+		utf8_copy(title, sizeof title, summary);
+	else if (n > 1)
+		snprintf(title, sizeof title, "%s (%d alerts)", name, n);
 	else
-		snprintf(title, sizeof title, "%.150s%s",
-		         alertname ? alertname : "Alertmanager alert",
-		         n > 1 ? " (several alerts)" : "");
-	str_copy(svc, sizeof svc, service ? service : "unknown");
-	const char *desc = json_str(ann, "description");
-	if (desc)
-		str_copy(text, sizeof text, desc);
-	else
-		snprintf(text, sizeof text, "Alertmanager group %.100s: %d of %d alerts firing.",
-		         alertname ? alertname : "(unnamed)", firing, n);
+		utf8_copy(title, sizeof title, name);
+	utf8_copy(svc, sizeof svc, service ? service : "unknown");
+	char *text = alert_summary(ann, common, alerts, name, firing, n);
 	snprintf(out->note, sizeof out->note, "Alertmanager: group %s, %d of %d alerts firing.",
 	         status, firing, n);
 
@@ -218,13 +287,15 @@ int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out
 	json_add_str(spec, "severity", alert_severity(json_str(common, "severity")));
 	json_add_str(spec, "source", "alertmanager");
 	json_add_str(spec, "summary", text);
+	free(text);
 	cJSON *labels = json_new_object();
 	alert_copy_labels(labels, common);
 	char at[40], gk[256];
 	time_fmt_iso(earliest, at, sizeof at);
 	json_add_str(labels, "at", at);
-	str_copy(gk, sizeof gk, group_key);
+	utf8_copy(gk, sizeof gk, group_key);
 	json_add_str(labels, "group_key", gk);
+	json_add_str(labels, "am_group", gh);
 	json_add(spec, "labels", labels);
 	out->spec = spec;
 	rc = 0;
@@ -238,7 +309,7 @@ int alert_parse_generic(const char *body, size_t len, struct alert_req *out, cha
 {
 	cJSON *root;
 	memset(out, 0, sizeof *out);
-	if (json_parse_object(body, len, &root, err, errlen) < 0)
+	if (alert_parse_body(body, len, &root, err, errlen) < 0)
 		return -1;
 	int rc = -1;
 	static const char *const known[] = {"title", "service", "severity", "labels",

@@ -5,7 +5,7 @@
 # only once lib/rpc.c and lib/wire.c exist (the queue branch writes them);
 # until then its objects are still compiled, so the code is checked.
 
-BOT_SRCS += bot/main.c bot/bot.c bot/httpd.c bot/state.c bot/form.c \
+BOT_SRCS += bot/main.c bot/bot.c bot/state.c bot/form.c \
 	bot/slack.c bot/slack_in.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
 	bot/chatstats.c bot/lane.c bot/step.c bot/command.c
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)

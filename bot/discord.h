@@ -24,6 +24,7 @@
 #define OPSBOT_BOT_DISCORD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,7 +82,7 @@ struct discord {
 	char public_key[65];
 	int64_t max_skew_ms;
 	int queue_timeout_ms;
-	volatile int stop;
+	atomic_int stop; /* written by the loop, read by the lanes and the gateway thread */
 	pthread_mutex_t mu;
 	struct discord_done *done, *done_tail;
 	struct discord_chan chans[DISCORD_MAX_CHANNELS];

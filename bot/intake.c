@@ -18,17 +18,29 @@
  * idempotency key, so Alertmanager's retries after a 503 (queue not
  * answering) converge on the same incident, note and resolution.
  *
- * Alertmanager flow: submit (key from the group key) -> for a group already
- * known, a note with the notification -> when the group is resolved, a
- * resolve command (unless [hooks] resolve = no: then only the note).
+ * Alertmanager flow: submit (key from the group key and the episode) -> for
+ * a group already known, a note with the notification -> when the group is
+ * resolved, a resolve command (unless [hooks] resolve = no: then only the
+ * note).
  *
- * Config [hooks]: token_env, resolve = yes.
+ * Episodes: a group that fires again after its incident ended (resolved,
+ * rejected, expired, failed) opens a new incident.  A firing notification
+ * walks the group's episode keys ("am:<group>", "am:<group>#2", ...): the
+ * first that is new creates the incident, the first whose incident is still
+ * live takes the note, an ended one sends the walk on.  The keys depend
+ * only on the group, so a retried notification walks to the same incident
+ * and changes nothing.  A resolved notification never creates an episode: it
+ * goes to the group's newest incident (by its am_group label, among the
+ * newest INTAKE_LOOKBACK incidents; only a group never seen is submitted).
+ * [hooks] refire = note keeps the old way: every notification of a group
+ * lands on its first incident.
+ *
+ * Config [hooks]: token_env, resolve = yes, refire = new|note,
+ * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
 
 #include "alert.h"
 #include "bot.h"
@@ -45,19 +57,26 @@
 #define INTAKE_CALL_MS  5000
 #define INTAKE_RETRIES  2
 #define INTAKE_COUNTERS 32
+#define INTAKE_EPISODES 64  /* episodes walked per group; then notes on the last */
+#define INTAKE_LOOKBACK 500 /* newest incidents searched for a group's episode */
 
 struct intake {
 	struct bot *b;
 	const char *token; /* from the environment; NULL when unset */
 	char token_env[64];
 	int resolve;
+	int refire_new; /* [hooks] refire = new: a group firing after its end opens an episode */
+	int64_t am_max_body;
 	struct {
 		char hook[16];
 		int code;
 		unsigned long long n;
 	} count[INTAKE_COUNTERS];
 	size_t ncount;
-	int64_t last_queue_ms; /* round trip of the last stats query */
+	int64_t last_queue_ms;    /* round trip of the last stats query */
+	struct httpd_x **waiters; /* /metrics requests waiting for the stats */
+	size_t nwaiters;
+	int stats_inflight;
 };
 
 /* One webhook being carried through its queue calls. */
@@ -68,6 +87,7 @@ struct intake_x {
 	struct alert_req req;
 	int64_t incident;
 	int created;
+	int episode; /* Alertmanager: 1.. */
 	int64_t t0;
 };
 
@@ -148,6 +168,49 @@ static void intake_resolved_cb(struct bot *b, void *arg, int rc, const cJSON *re
 	intake_ok(ix, 1);
 }
 
+static int intake_state_ended(const char *st)
+{
+	return st && (!strcmp(st, WIRE_ST_RESOLVED) || !strcmp(st, WIRE_ST_REJECTED) ||
+	              !strcmp(st, WIRE_ST_EXPIRED) || !strcmp(st, WIRE_ST_FAILED));
+}
+
+/* The keys of episode n (the first episode keeps the keys opsbot always used). */
+static void intake_episode_keys(struct intake_x *ix, int n)
+{
+	struct alert_req *r = &ix->req;
+	char ep[16] = "";
+	if (n > 1)
+		snprintf(ep, sizeof ep, "#%d", n);
+	ix->episode = n;
+	snprintf(r->key, sizeof r->key, "am:%s%s", r->group_hash, ep);
+	snprintf(r->note_key, sizeof r->note_key, "am:%s%s:note:%s", r->group_hash, ep,
+	         r->sig_hash);
+	snprintf(r->resolve_key, sizeof r->resolve_key, "am:%s%s:resolve:%s", r->group_hash, ep,
+	         r->sig_hash);
+}
+
+static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err);
+static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                              const char *err);
+
+static void intake_submit(struct intake_x *ix)
+{
+	cJSON *req = wire_new(WIRE_SUBMIT, 0);
+	json_add_str(req, "what", "incident");
+	if (ix->req.key[0])
+		json_add_str(req, "key", ix->req.key);
+	cJSON *spec = json_dup(ix->req.spec);
+	if (ix->episode > 1) {
+		cJSON *labels = cJSON_GetObjectItemCaseSensitive(spec, "labels");
+		char n[16];
+		snprintf(n, sizeof n, "%d", ix->episode);
+		if (labels)
+			json_add_str(labels, "am_episode", n);
+	}
+	json_add(req, "spec", spec);
+	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+}
+
 static void intake_command(struct intake_x *ix, const char *action, const char *key, bot_call_cb cb)
 {
 	cJSON *req = wire_new(WIRE_COMMAND, ix->incident);
@@ -196,15 +259,78 @@ static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 		intake_ok(ix, 0);
 		return;
 	}
-	if (!ix->created)
-		intake_command(ix, "note", ix->req.note_key, intake_note_cb);
-	else
+	if (ix->created) {
 		intake_after_note(ix);
+		return;
+	}
+	if (ix->in->refire_new && !ix->req.resolved && ix->episode < INTAKE_EPISODES) {
+		/* a known episode: still live, or ended so this firing opens the next? */
+		cJSON *q = wire_new(WIRE_QUERY, ix->incident);
+		json_add_str(q, "what", "incident");
+		bot_call(ix->in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_episode_cb, ix);
+		return;
+	}
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+}
+
+static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+	if (intake_state_ended(json_str(inc, "state"))) {
+		log_info("event=hook_group_refired incident=%lld episode=%d",
+		         (long long)ix->incident, ix->episode + 1);
+		intake_episode_keys(ix, ix->episode + 1);
+		intake_submit(ix);
+		return;
+	}
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+}
+
+/* A resolved notification: the newest episode of its group, never a new one. */
+static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	(void)b;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	/* the group's newest incident (by id: episode keys may have been
+	 * pruned by the queue's retention since) takes the note and resolve */
+	int64_t newest = 0;
+	int episode = 1;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+	{
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(it, "labels");
+		const char *g = json_str(labels, "am_group");
+		const char *e = json_str(labels, "am_episode");
+		int64_t id = json_int(it, "id", 0);
+		if (!g || strcmp(g, ix->req.group_hash) != 0 || id <= newest)
+			continue;
+		newest = id;
+		episode = e ? (int)strtol(e, NULL, 10) : 1;
+		if (episode < 1 || episode > INTAKE_EPISODES)
+			episode = 1;
+	}
+	intake_episode_keys(ix, episode);
+	if (!newest) { /* never seen (or out of sight): as opsbot always did */
+		intake_submit(ix);
+		return;
+	}
+	ix->incident = newest;
+	ix->created = 0;
+	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
 }
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
 {
-	char h[1024];
 	if (!in->token) {
 		char why[160];
 		snprintf(why, sizeof why,
@@ -213,9 +339,7 @@ static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
 		intake_reply(in, x, hook, 401, NULL, why);
 		return -1;
 	}
-	size_t tl = strlen(in->token);
-	if (httpd_header(x, "Authorization", h, sizeof h) < 0 || strncmp(h, "Bearer ", 7) != 0 ||
-	    strlen(h + 7) != tl || CRYPTO_memcmp(h + 7, in->token, tl) != 0) {
+	if (!httpd_bearer_ok(x, in->token)) {
 		intake_reply(in, x, hook, 401, NULL, "missing or wrong bearer token");
 		return -1;
 	}
@@ -242,13 +366,18 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 			return;
 		}
 	}
-	cJSON *req = wire_new(WIRE_SUBMIT, 0);
-	json_add_str(req, "what", "incident");
-	if (ix->req.key[0])
-		json_add_str(req, "key", ix->req.key);
-	json_add(req, "spec", json_dup(ix->req.spec));
 	httpd_hold(x);
-	bot_call(in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+	if (ix->req.update && ix->in->refire_new) {
+		intake_episode_keys(ix, 1);
+		if (ix->req.resolved) {
+			cJSON *q = wire_new(WIRE_QUERY, 0);
+			json_add_str(q, "what", "incidents");
+			json_add_int(q, "limit", INTAKE_LOOKBACK);
+			bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
+			return;
+		}
+	}
+	intake_submit(ix);
 }
 
 static void intake_alertmanager(struct httpd_x *x, void *arg)
@@ -259,6 +388,18 @@ static void intake_alertmanager(struct httpd_x *x, void *arg)
 static void intake_generic(struct httpd_x *x, void *arg)
 {
 	intake_hook(x, arg, "generic", alert_parse_generic);
+}
+
+/* Once the headers are in: a request without the token gets 401 before
+ * any of its body is read. */
+static void intake_early_alertmanager(struct httpd_x *x, void *arg)
+{
+	intake_auth(arg, x, "alertmanager");
+}
+
+static void intake_early_generic(struct httpd_x *x, void *arg)
+{
+	intake_auth(arg, x, "generic");
 }
 
 /* A label value escaped for the exposition format. */
@@ -274,9 +415,16 @@ static void intake_label(struct buf *b, const char *s)
 	}
 }
 
+/*
+ * /metrics requests that arrive while a stats query is out wait for that
+ * query's answer: one queue call serves any number of scrapes, so a burst
+ * of scrapes costs one round trip, not one each (2,000 at once used to
+ * queue 2,000 calls behind 2 RPC threads and most never got an answer).
+ */
+#define METRICS_MAX_WAITERS 1024
+
 struct intake_metrics {
 	struct intake *in;
-	struct httpd_x *x;
 	int64_t t0;
 };
 
@@ -340,8 +488,11 @@ static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 		buf_appendf(&o, "opsbot_hook_requests_total{hook=\"%s\",code=\"%d\"} %llu\n",
 		            in->count[i].hook, in->count[i].code, in->count[i].n);
 	chatstats_write(&o);
-	httpd_reply(m->x, 200, "text/plain; version=0.0.4; charset=utf-8", o.data ? o.data : "",
-	            o.len, NULL);
+	for (size_t i = 0; i < in->nwaiters; i++)
+		httpd_reply(in->waiters[i], 200, "text/plain; version=0.0.4; charset=utf-8",
+		            o.data ? o.data : "", o.len, NULL);
+	in->nwaiters = 0;
+	in->stats_inflight = 0;
 	buf_free(&o);
 	free(m);
 }
@@ -349,13 +500,22 @@ static void intake_metrics_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 static void intake_metrics(struct httpd_x *x, void *arg)
 {
 	struct intake *in = arg;
+	if (in->nwaiters >= METRICS_MAX_WAITERS) {
+		httpd_reply_str(x, 503, "text/plain", "too many scrapes at once; retry shortly\n");
+		return;
+	}
+	if (!in->waiters)
+		in->waiters = xcalloc(METRICS_MAX_WAITERS, sizeof *in->waiters);
+	in->waiters[in->nwaiters++] = x;
+	httpd_hold(x);
+	if (in->stats_inflight)
+		return; /* answered with the query already out */
 	struct intake_metrics *m = xcalloc(1, sizeof *m);
 	m->in = in;
-	m->x = x;
 	m->t0 = time_mono_ms();
+	in->stats_inflight = 1;
 	cJSON *req = wire_new(WIRE_QUERY, 0);
 	json_add_str(req, "what", "stats");
-	httpd_hold(x);
 	bot_call(in->b, req, 2000, 0, intake_metrics_cb, m);
 }
 
@@ -367,8 +527,17 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 	         config_str(cfg, "hooks", "token_env", "OPSBOT_HOOK_TOKEN"));
 	in->token = config_secret(in->token_env);
 	in->resolve = config_bool(cfg, "hooks", "resolve", 1);
-	if (httpd_route(b->httpd, "POST", "/hooks/alertmanager", intake_alertmanager, in) < 0 ||
-	    httpd_route(b->httpd, "POST", "/hooks/generic", intake_generic, in) < 0 ||
+	in->refire_new =
+	    config_enum(cfg, "hooks", "refire", (const char *const[]){"note", "new", NULL}, 1);
+	/* Alertmanager sends a whole group unless max_alerts is set: take it */
+	in->am_max_body =
+	    config_int(cfg, "hooks", "alertmanager_max_body", 32 << 20, 1024, 256 << 20);
+	struct httpd_route_opts am = {.max_body = (size_t)in->am_max_body,
+	                              .early = intake_early_alertmanager};
+	struct httpd_route_opts gen = {.early = intake_early_generic};
+	if (httpd_route_opts(b->httpd, "POST", "/hooks/alertmanager", intake_alertmanager, in,
+	                     &am) < 0 ||
+	    httpd_route_opts(b->httpd, "POST", "/hooks/generic", intake_generic, in, &gen) < 0 ||
 	    httpd_route(b->httpd, "GET", "/metrics", intake_metrics, in) < 0) {
 		config_error(cfg, "hooks", "token_env", "the HTTP route table is full");
 		free(in);
@@ -383,8 +552,10 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 
 static void intake_fini(struct bot *b, void *priv)
 {
+	struct intake *in = priv;
 	(void)b;
-	free(priv);
+	free(in->waiters);
+	free(in);
 }
 
 const struct surface hooks_surface = {

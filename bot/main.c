@@ -43,14 +43,27 @@
  *   [http]   listen = 127.0.0.1:8080   port 0 = random
  *            port_file                 where to write the chosen port
  *            max_body = 1048576        bigger requests get 413
+ *            max_connections = 256     more at once get 503
+ *            header_timeout = 10s      headers slower than this get 408
+ *            body_timeout = 30s        bodies slower than this get 408
+ *            max_buffered = 100663296  all bodies held at once; beyond: 503
  *   plus each surface's own section ([slack], [discord], ...).
+ *
+ * LIVENESS
+ *   With OPSBOT_HEARTBEAT set (the master sets it), the loop's tick touches
+ *   that file every second; the master kills and restarts a bot whose beat
+ *   stops (bot/master.c).  OPSBOT_TEST_WEDGE=1 (tests only) makes SIGUSR2
+ *   wedge the loop for good, so the watchdog can be tested.
  *
  * DIAGNOSTICS
  *   key=value lines on stderr; exit 1 on a config error (file:line: what).
  *   SIGTERM/SIGINT stop cleanly.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +97,14 @@ struct active {
 	int n;
 };
 static struct active active;
+static int heartbeat_fd = -1;
+static volatile sig_atomic_t wedge; /* test hook: SIGUSR2 wedges the loop */
+
+static void on_wedge(int sig)
+{
+	(void)sig;
+	wedge = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -109,6 +130,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (!the_bot || the_bot->stop)
 		return;
 	pump(the_bot);
+	if (heartbeat_fd >= 0 && ticks % (1000000 / TICK_US) == 0)
+		futimens(heartbeat_fd, NULL); /* the loop is alive: tell the master */
+	while (wedge)
+		sleep(1); /* test hook: a loop stuck for good */
 	/* the loop's handle does not checkpoint on commit; once a minute is
 	 * enough for its few writes (a surface's sender checkpoints its own) */
 	if (++ticks % (60 * 1000000 / TICK_US) == 0)
@@ -180,6 +205,15 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN);
+	if (getenv("OPSBOT_TEST_WEDGE") && strcmp(getenv("OPSBOT_TEST_WEDGE"), "1") == 0)
+		signal(SIGUSR2, on_wedge);
+	if (getenv("OPSBOT_HEARTBEAT") && *getenv("OPSBOT_HEARTBEAT")) {
+		heartbeat_fd =
+		    open(getenv("OPSBOT_HEARTBEAT"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (heartbeat_fd < 0)
+			log_warn("event=heartbeat_open_failed path=%s",
+			         log_q(getenv("OPSBOT_HEARTBEAT")));
+	}
 	lws_set_log_level(LLL_ERR, NULL);
 
 	b.queue_url =
@@ -209,8 +243,25 @@ int main(int argc, char **argv)
 	info.vhost_name = "core";
 	if (!lws_create_vhost(b.lws, &info))
 		log_fatal("event=lws_vhost_failed");
-	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0)
-		log_fatal("event=http_listen_failed error=%s", log_q(err));
+	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0) {
+		char where[600];
+		int line = config_line(b.cfg, "http", "listen");
+		if (line)
+			snprintf(where, sizeof where, "%s:%d: [http] listen: %s",
+			         config_file(b.cfg), line, err);
+		else
+			snprintf(where, sizeof where, "%s: [http] listen (default %s): %s",
+			         config_file(b.cfg), listen, err);
+		log_fatal("event=http_listen_failed error=%s", log_q(where));
+	}
+	struct httpd_limits lim = {
+	    .max_conns = (size_t)config_int(b.cfg, "http", "max_connections", 256, 8, 10000),
+	    .header_timeout_ms = (int)config_duration_ms(b.cfg, "http", "header_timeout", 10000),
+	    .body_timeout_ms = (int)config_duration_ms(b.cfg, "http", "body_timeout", 30000),
+	    .max_buffered =
+	        (size_t)config_int(b.cfg, "http", "max_buffered", 96 << 20, 1 << 20, 1024LL << 20),
+	};
+	httpd_set_limits(b.httpd, &lim);
 	httpd_route(b.httpd, "GET", "/healthz", healthz, &b);
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

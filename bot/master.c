@@ -18,6 +18,13 @@
  *	starts over.  A daemon whose program does not exist (a stage not built
  *	yet) is reported once and looked for again only on SIGHUP.
  *
+ *	Watchdog: each daemon gets OPSBOT_HEARTBEAT=<run_dir>/heartbeat-<name>
+ *	in its environment.  A daemon that supports it (opsbot-bot: its event
+ *	loop) touches that file every second; once the file exists, a beat
+ *	older than heartbeat_timeout means the process is alive but stuck, and
+ *	the master kills it (SIGKILL, logged as event=daemon_stuck) so the
+ *	usual restart follows.  A daemon that never beats is not watched.
+ *
  *	SIGTERM or SIGINT: SIGTERM to every daemon but the queue, wait up to
  *	stop_timeout (then SIGKILL), then the same for the queue, and exit 0.
  *	A second SIGTERM/SIGINT while stopping kills what is left at once.
@@ -40,7 +47,8 @@
  * CONFIG
  *	[daemons]  name = command line (see bot/daemons.h)
  *	[master]   restart_min (1s), restart_max (60s), stable_after (30s),
- *	           stop_timeout (15s), queue_wait (10s), run_dir (var/run)
+ *	           stop_timeout (15s), queue_wait (10s), run_dir (var/run),
+ *	           heartbeat_timeout (30s; 0 turns the watchdog off)
  *	[queue]    listen (read to check that the queue answers)
  *
  * DIAGNOSTICS
@@ -87,6 +95,7 @@ struct daemon {
 	int restarts;
 	int removed;     /* gone from the table after reload: do not restart */
 	int restart_now; /* command changed on reload: restart without delay */
+	int stuck;       /* the watchdog killed it; waiting for the exit */
 	int64_t started_mono, restart_at_mono, since_ms;
 	struct backoff bo;
 	char last_exit[64];
@@ -98,6 +107,7 @@ struct master {
 	char run_dir[PATH_MAX];
 	char queue_url[512];
 	int64_t restart_min, restart_max, stable_after, stop_timeout, queue_wait;
+	int64_t heartbeat_timeout;
 	struct daemon d[DAEMONS_MAX * 2]; /* room for removed ones still stopping */
 	size_t n;
 	int others_started; /* the queue answered (or we gave up waiting) */
@@ -132,6 +142,7 @@ static int master_load(struct master *m, struct daemon_spec **specs, size_t *nsp
 	m->stable_after = config_duration_ms(cfg, "master", "stable_after", 30000);
 	m->stop_timeout = config_duration_ms(cfg, "master", "stop_timeout", 15000);
 	m->queue_wait = config_duration_ms(cfg, "master", "queue_wait", 10000);
+	m->heartbeat_timeout = config_duration_ms(cfg, "master", "heartbeat_timeout", 30000);
 	const char *rd = config_str(cfg, "master", "run_dir", "var/run");
 	const char *q = config_str(cfg, "queue", "listen", MASTER_DEFAULT_QUEUE);
 	if (str_copy(m->run_dir, sizeof(m->run_dir), rd) < 0)
@@ -195,8 +206,18 @@ static void master_set(struct daemon *d, enum dstate st)
 	d->since_ms = time_now_ms();
 }
 
-static void master_start(struct daemon *d)
+static void master_heartbeat_path(const struct master *m, const struct daemon *d, char *buf,
+                                  size_t len)
 {
+	snprintf(buf, len, "%s/heartbeat-%s", m->run_dir, d->spec.name);
+}
+
+static void master_start(struct master *m, struct daemon *d)
+{
+	char hb[PATH_MAX + 64];
+	master_heartbeat_path(m, d, hb, sizeof hb);
+	unlink(hb); /* a beat from the last run must not count for this one */
+	d->stuck = 0;
 	if (access(d->spec.path, X_OK) < 0) {
 		if (d->state != D_MISSING)
 			log_warn(
@@ -228,6 +249,8 @@ static void master_start(struct daemon *d)
 		if (getppid() != master_pid)
 			_exit(1);
 		umask(077); /* databases, sockets and files of every daemon: owner-only */
+		setenv("OPSBOT_HEARTBEAT", hb, 1);
+		env = secenv_for(d->spec.path, environ); /* again: with the heartbeat path */
 		execve(d->spec.path, d->spec.argv, env);
 		fprintf(stderr, "opsbot: cannot run %s: %s\n", d->spec.path, strerror(errno));
 		_exit(127);
@@ -323,7 +346,7 @@ static int master_start_all(struct master *m)
 			continue;
 		if (!m->others_started && !master_is_queue(d))
 			continue;
-		master_start(d);
+		master_start(m, d);
 		n++;
 	}
 	return n;
@@ -518,6 +541,35 @@ static int master_mkdirs(const char *dir)
 	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * The watchdog: a running daemon whose heartbeat file is older than
+ * heartbeat_timeout is stuck (alive, not working); kill it so it restarts.
+ */
+static void master_watchdog(struct master *m)
+{
+	if (m->heartbeat_timeout <= 0)
+		return;
+	int64_t now = time_now_ms();
+	for (size_t i = 0; i < m->n; i++) {
+		struct daemon *d = &m->d[i];
+		char hb[PATH_MAX + 64];
+		struct stat st;
+		if (d->state != D_RUNNING || d->stuck)
+			continue;
+		master_heartbeat_path(m, d, hb, sizeof hb);
+		if (stat(hb, &st) < 0)
+			continue; /* not beating (yet, or never): not watched */
+		int64_t beat = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		if (now - beat <= m->heartbeat_timeout)
+			continue;
+		log_warn("event=daemon_stuck daemon=%s pid=%d last_beat_ms_ago=%lld action=SIGKILL "
+		         "reason=\"its event loop stopped beating; it is restarted\"",
+		         d->spec.name, (int)d->pid, (long long)(now - beat));
+		d->stuck = 1;
+		kill(d->pid, SIGKILL);
+	}
+}
+
 static int master_next_timeout_ms(struct master *m)
 {
 	int64_t now = time_mono_ms();
@@ -645,12 +697,13 @@ int main(int argc, char **argv)
 			struct daemon *d = &m.d[i];
 			if (d->state == D_BACKOFF && now >= d->restart_at_mono) {
 				d->restarts++;
-				master_start(d);
+				master_start(&m, d);
 				changed = 1;
 			}
 		}
 		if (master_start_all(&m) > 0)
 			changed = 1;
+		master_watchdog(&m);
 		if (changed)
 			master_write_status(&m);
 	}

@@ -67,6 +67,7 @@
 #include "mem.h"
 #include "rpc.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
@@ -712,7 +713,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 	const char *service = NULL, *title = NULL, *severity = SEVERITY_DEFAULT, *summary = NULL;
 	const char *file = NULL, *key = NULL;
 	char *key_owned = NULL; /* a key read from the file; freed below */
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -731,7 +732,6 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			key = v;
 		else
 			return ctl_usage();
-		i++;
 	}
 	cJSON *spec = NULL;
 	if (file) {
@@ -742,7 +742,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 			buf_free(&b);
 			return CTL_USAGE;
 		}
-		if (json_parse_object(b.data, b.len, &spec, err, sizeof(err)) < 0) {
+		if (utf8_parse_json(b.data, b.len, &spec, err, sizeof(err)) < 0) {
 			fprintf(stderr, "opsbotctl: %s: %s\n", file, err);
 			buf_free(&b);
 			return CTL_USAGE;
@@ -772,6 +772,7 @@ static int ctl_submit(struct ctl *c, int argc, char **argv)
 		                             .summary = summary};
 		spec = submit_spec_new(&si);
 	}
+	utf8_repair_json(spec); /* the one UTF-8 rule (lib/utf8.h) for argv text too */
 	cJSON *req = wire_new(WIRE_SUBMIT, 0);
 	json_add_str(req, "what", "incident");
 	if (key)

@@ -1,12 +1,15 @@
 /*
- * upload.c: posts an incident's summary PDF into its chat thread (a surface
- * of opsbot-bot named "upload"; bot/surface.h).
+ * upload.c: posts an incident's summary PDF into its chat threads, Slack and
+ * Discord (a surface of opsbot-bot named "upload"; bot/surface.h).
  *
  * When opsbot-report finishes a report job, the queue publishes job.finished
  * {kind:"report", result:{pdf, pages, summary}}.  For each such event this
- * surface uploads the PDF into the incident's Slack thread, the one the
- * Slack surface recorded in bot.db (state_thread_get), with Slack's
- * external upload flow:
+ * surface posts the PDF, with a short text (which incident, page count, where
+ * the file is kept on the opsbot host), into the incident's thread on every
+ * chat that is configured, the thread that chat's surface recorded in bot.db
+ * (state_thread_get with "slack" or "discord").
+ *
+ * Slack, with the external upload flow:
  *   files.getUploadURLExternal {filename, length} -> {upload_url, file_id}
  *   POST the bytes to upload_url
  *   files.completeUploadExternal {files:[{id, title}], channel_id,
@@ -14,22 +17,35 @@
  * The token is SLACK_BOT_TOKEN (needs files:write) and the API base is
  * [slack] api_url, the same as the Slack surface's.
  *
- * Discord: not done here.  A Discord upload is a multipart/form-data POST
- * (payload_json + files[0]) to the thread's channel; the local stand-in
- * (tests/fakes/discord) accepts JSON bodies only, so it could not be tested
- * and is left out rather than shipped untested.
+ * Discord, as one multipart/form-data message (bot/discord_upload.c):
+ *   POST /channels/{thread}/messages  payload_json {content, nonce,
+ *        enforce_nonce, attachments:[{id:0, filename}]} + files[0] (the PDF)
+ * The thread id is the incident message's id the Discord surface stored.
+ * The token is DISCORD_BOT_TOKEN and the base is [discord] api.  A 429 waits
+ * retry_after (route or global) and tries again; a bucket at Remaining 0
+ * waits Reset-After.  These waits are this client's own: the Discord
+ * surface's REST client keeps its buckets apart, so the two can each take a
+ * 429 on the same thread's bucket, which both then wait out.  Discord takes
+ * files up to 10 MiB (a server without boosts); a larger PDF is refused
+ * with 40005 and skipped as below.
  *
  * Delivery: uploads run on this file's own thread, in event order; the
- * surface's seq advances only past events whose upload finished (or that
- * need none), so a restart offers a pending upload again, and the key
- * "report-pdf:<incident>:<seq>" in bot.db (state_posted_*) keeps a finished
- * one from being posted twice.  A PDF that cannot be read, an incident with
- * Slack thread after about 15 s, or Slack saying no (e.g. missing_scope) is
- * logged and skipped: the summary is still in the thread as text and in the
- * email.
+ * surface's seq advances only past events whose uploads finished on every
+ * chat (or need none), so a restart offers a pending upload again, and the
+ * keys "report-pdf:<incident>:<seq>" (Slack) and
+ * "report-pdf-discord:<incident>:<seq>" in bot.db (state_posted_*) keep a
+ * finished one from being posted twice; on Discord the nonce "obp<seq>"
+ * also makes a retry after a lost answer return the first message.  A PDF
+ * that cannot be read, an incident with no thread on that chat once that
+ * chat's surface has finished this event's seq (it does not show the
+ * incident) or still none after about 15 s, or the chat saying no
+ * (missing_scope, 413/40005, 403) is logged and skipped: the summary is still
+ * in the thread as text and in the email.
  *
- * Config: [report] chat_upload = yes (default; no turns this off); the
- * surface is enabled when [slack] is configured and SLACK_BOT_TOKEN is set.
+ * Config: [report] chat_upload = yes (default; no turns this off); Slack
+ * uploads when [slack] is configured and SLACK_BOT_TOKEN is set, Discord
+ * uploads when [discord] is configured (and not enabled = no) and
+ * DISCORD_BOT_TOKEN is set.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +54,7 @@
 
 #include "bot.h"
 #include "config.h"
+#include "discord_upload.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -59,8 +76,10 @@ struct up_task {
 
 struct up {
 	struct bot *b;
+	int slack; /* post into Slack threads */
 	char api[512];
 	const char *token;
+	struct discord_upload *dc; /* post into Discord threads; NULL: off */
 	const char *state_path;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -116,9 +135,43 @@ static int web(struct up *u, struct http_client *h, const char *method, const st
 	return rc;
 }
 
-/* 0 uploaded (or nothing to do), -1 try again later. */
-static int upload_one(struct up *u, struct state *st, struct http_client *h,
-                      const struct up_task *t)
+/* The PDF's bytes: 0, or -1 (logged) when it cannot be read. */
+static int read_pdf(const struct up_task *t, struct buf *pdf)
+{
+	char err[400];
+	*pdf = (struct buf){.max = UP_PDF_MAX};
+	if (buf_read_file(pdf, t->pdf, err, sizeof(err)) < 0) {
+		log_warn("event=upload_skipped incident=%lld pdf=%s reason=%s",
+		         (long long)t->incident, log_q(t->pdf), log_q(err));
+		buf_free(pdf);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * No thread for the incident on surface: 0 when that surface has finished
+ * every event up to this one (it chose not to show the incident, or gave up
+ * on it, so no thread will come; logged), -1 while it may still come.
+ */
+static int no_thread(struct state *st, const char *surface, const struct up_task *t)
+{
+	int64_t done = 0;
+	if (state_seq_get(st, surface, &done) == 1 && done >= t->seq) {
+		log_info("event=upload_skipped incident=%lld surface=%s reason=\"the %s surface "
+		         "has no thread for this incident\"",
+		         (long long)t->incident, surface, surface);
+		return 0;
+	}
+	log_info("event=upload_waiting incident=%lld surface=%s reason=\"no %s thread for this "
+	         "incident yet\"",
+	         (long long)t->incident, surface, surface);
+	return -1;
+}
+
+/* Slack: 0 uploaded (or nothing to do), -1 try again later. */
+static int upload_slack(struct up *u, struct state *st, struct http_client *h,
+                        const struct up_task *t)
 {
 	char key[96], ch[64], parent[64], err[400];
 	snprintf(key, sizeof(key), "report-pdf:%lld:%lld", (long long)t->incident,
@@ -129,19 +182,11 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 	    state_thread_get(st, "slack", t->incident, ch, sizeof(ch), parent, sizeof(parent));
 	if (have < 0)
 		return -1;
-	if (have == 0) {
-		/* the Slack surface may not have posted the parent yet: wait for it */
-		log_info("event=upload_waiting incident=%lld reason=\"no Slack thread for this "
-		         "incident yet\"",
-		         (long long)t->incident);
-		return -1;
-	}
-	struct buf pdf = {.max = UP_PDF_MAX};
-	if (buf_read_file(&pdf, t->pdf, err, sizeof(err)) < 0) {
-		log_warn("event=upload_skipped incident=%lld pdf=%s reason=%s",
-		         (long long)t->incident, log_q(t->pdf), log_q(err));
+	if (have == 0) /* the Slack surface may not have posted the parent yet */
+		return no_thread(st, "slack", t);
+	struct buf pdf;
+	if (read_pdf(t, &pdf) < 0)
 		return 0;
-	}
 	const char *name = strrchr(t->pdf, '/') ? strrchr(t->pdf, '/') + 1 : t->pdf;
 	struct buf f = {0};
 	char len[32];
@@ -191,10 +236,11 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 	}
 	if (rc == 0) {
 		state_posted_put(st, UP_NAME, key, id);
-		log_info("event=pdf_uploaded incident=%lld file=%s channel=%s thread=%s bytes=%zu",
+		log_info("event=pdf_uploaded incident=%lld surface=slack file=%s channel=%s "
+		         "thread=%s bytes=%zu",
 		         (long long)t->incident, id, ch, parent, pdf.len);
 	} else {
-		log_warn("event=upload_failed incident=%lld error=%s final=%s",
+		log_warn("event=upload_failed incident=%lld surface=slack error=%s final=%s",
 		         (long long)t->incident, log_q(err), rc == -2 ? "yes" : "no");
 	}
 	cJSON_Delete(r1);
@@ -202,6 +248,57 @@ static int upload_one(struct up *u, struct state *st, struct http_client *h,
 	buf_free(&f);
 	buf_free(&pdf);
 	return rc == -1 ? -1 : 0; /* Slack saying no is final: logged, not retried */
+}
+
+/* Discord: 0 posted (or nothing to do), -1 try again later. */
+static int upload_discord(struct up *u, struct state *st, struct http_client *h,
+                          const struct up_task *t)
+{
+	char key[96], ch[64], thread[64], err[400];
+	snprintf(key, sizeof(key), "report-pdf-discord:%lld:%lld", (long long)t->incident,
+	         (long long)t->seq);
+	if (state_posted_get(st, UP_NAME, key, NULL, 0) == 1)
+		return 0;
+	/* the Discord surface records (channel, parent message); the thread id is the parent's */
+	int have =
+	    state_thread_get(st, "discord", t->incident, ch, sizeof(ch), thread, sizeof(thread));
+	if (have < 0)
+		return -1;
+	if (have == 0)
+		return no_thread(st, "discord", t);
+	struct buf pdf;
+	if (read_pdf(t, &pdf) < 0)
+		return 0;
+	const char *name = strrchr(t->pdf, '/') ? strrchr(t->pdf, '/') + 1 : t->pdf;
+	char nonce[26], mid[64] = "";
+	snprintf(nonce, sizeof(nonce), "obp%lld", (long long)t->seq); /* a retry finds the first */
+	int64_t stored = -1;
+	int rc = discord_upload_post(u->dc, h, thread, t->comment, name, "application/pdf",
+	                             pdf.data, pdf.len, nonce, mid, sizeof(mid), &stored, err,
+	                             sizeof(err), &u->quit);
+	if (rc == DUP_OK) {
+		state_posted_put(st, UP_NAME, key, mid);
+		log_info("event=pdf_uploaded incident=%lld surface=discord message=%s thread=%s "
+		         "bytes=%zu stored=%lld",
+		         (long long)t->incident, mid, thread, pdf.len, (long long)stored);
+	} else {
+		log_warn("event=upload_failed incident=%lld surface=discord error=%s final=%s",
+		         (long long)t->incident, log_q(err), rc == DUP_REFUSED ? "yes" : "no");
+	}
+	buf_free(&pdf);
+	return rc == DUP_RETRY ? -1 : 0; /* Discord saying no is final: logged, not retried */
+}
+
+/* Every configured chat: 0 when all are finished (or skipped), -1 try again later. */
+static int upload_one(struct up *u, struct state *st, struct http_client *h,
+                      const struct up_task *t)
+{
+	int rc = 0;
+	if (u->slack && upload_slack(u, st, h, t) < 0)
+		rc = -1;
+	if (u->dc && upload_discord(u, st, h, t) < 0)
+		rc = -1;
+	return rc;
 }
 
 static void *up_main(void *arg)
@@ -249,20 +346,31 @@ static void *up_main(void *arg)
 
 static int up_init(struct bot *b, struct config *cfg, void **priv)
 {
-	if (!config_has_section(cfg, "slack") || !config_bool(cfg, "report", "chat_upload", 1))
+	if (!config_bool(cfg, "report", "chat_upload", 1))
 		return 0;
-	const char *token = config_secret("SLACK_BOT_TOKEN");
-	if (!token)
+	const char *token =
+	    config_has_section(cfg, "slack") ? config_secret("SLACK_BOT_TOKEN") : NULL;
+	const char *dtoken =
+	    config_has_section(cfg, "discord") && config_bool(cfg, "discord", "enabled", 1)
+	        ? config_secret("DISCORD_BOT_TOKEN")
+	        : NULL;
+	if (!token && !dtoken)
 		return 0;
 	struct up *u = xcalloc(1, sizeof(*u));
 	u->b = b;
+	u->slack = token != NULL;
 	u->token = token;
 	u->state_path = b->state_path;
 	str_copy(u->api, sizeof(u->api),
 	         config_str(cfg, "slack", "api_url", "https://slack.com/api/"));
+	if (dtoken)
+		u->dc = discord_upload_new(
+		    config_str(cfg, "discord", "api", "https://discord.com/api/v10"), dtoken,
+		    60000);
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	if (pthread_create(&u->th, NULL, up_main, u) != 0) {
+		discord_upload_free(u->dc);
 		free(u);
 		return -1;
 	}
@@ -286,10 +394,13 @@ static void up_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			t->seq = seq;
 			t->incident = json_int(event, "incident", 0);
 			t->pdf = xstrdup(pdf);
-			char c[300];
-			snprintf(c, sizeof(c), "Summary of incident %lld (PDF, %lld page%s).",
-			         (long long)t->incident, (long long)json_int(res, "pages", 0),
-			         json_int(res, "pages", 0) == 1 ? "" : "s");
+			char c[600];
+			int64_t pages = json_int(res, "pages", 0);
+			snprintf(
+			    c, sizeof(c),
+			    "Summary of incident %lld (PDF, %lld page%s). The same file is kept "
+			    "on the opsbot host at %.300s.",
+			    (long long)t->incident, (long long)pages, pages == 1 ? "" : "s", pdf);
 			t->comment = xstrdup(c);
 			u->n++;
 			pthread_cond_signal(&u->cv);
@@ -335,6 +446,7 @@ static void up_fini(struct bot *b, void *priv)
 	}
 	pthread_mutex_destroy(&u->mu);
 	pthread_cond_destroy(&u->cv);
+	discord_upload_free(u->dc);
 	free(u);
 }
 

@@ -20,8 +20,10 @@ struct config {
 	unsigned char *used;
 	size_t n, cap;
 	char **sections; /* every section header seen, in order */
+	int *section_lines;
 	size_t nsections;
-	char error[512]; /* first error recorded by a getter */
+	char error[512];     /* first error recorded by a getter */
+	char dup_error[512]; /* first key read while set twice (reported last) */
 };
 
 static void config_add(struct config *c, const char *sec, const char *key, const char *val,
@@ -114,7 +116,18 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 				rc = -1;
 				break;
 			}
+			/* a repeated section is reported by config_check (after the
+			 * callers' own, more precise errors, e.g. the catalog's) */
+			for (size_t k = 0; k < c->nsections && !c->dup_error[0]; k++)
+				if (strcmp(c->sections[k], folded) == 0)
+					snprintf(c->dup_error, sizeof(c->dup_error),
+					         "%s:%d: section [%s] appears again (first at line "
+					         "%d); keep its keys in one place",
+					         name, lineno, folded, c->section_lines[k]);
 			c->sections = xrealloc(c->sections, (c->nsections + 1) * sizeof(char *));
+			c->section_lines =
+			    xrealloc(c->section_lines, (c->nsections + 1) * sizeof(int));
+			c->section_lines[c->nsections] = lineno;
 			c->sections[c->nsections++] = xstrdup(folded);
 			section = c->sections[c->nsections - 1];
 			continue;
@@ -215,6 +228,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->nsections; i++)
 		free(c->sections[i]);
 	free(c->sections);
+	free(c->section_lines);
 	free(c->e);
 	free(c->used);
 	free(c->file);
@@ -260,13 +274,20 @@ size_t config_sections_of(const struct config *c, const char *type, const char *
 	return count;
 }
 
+/* The one entry for a single-valued key; a key set twice is an error. */
 static long config_find(struct config *c, const char *section, const char *key)
 {
 	long found = -1;
 	for (size_t i = 0; i < c->n; i++) {
 		if (strcmp(c->e[i].section, section) == 0 && strcmp(c->e[i].key, key) == 0) {
 			c->used[i] = 1;
-			found = (long)i;
+			if (found >= 0 && !c->dup_error[0])
+				snprintf(
+				    c->dup_error, sizeof(c->dup_error),
+				    "%s:%d: %s is set twice in [%s] (first at line %d); keep one",
+				    c->file, c->e[i].line, key, section, c->e[found].line);
+			if (found < 0)
+				found = (long)i;
 		}
 	}
 	return found;
@@ -461,11 +482,72 @@ static int config_owned(const char *section, const char *const *owned)
 	return 0;
 }
 
+/*
+ * Every section type any opsbot program reads.  A section of another type
+ * is a typo ([slak]) and an error in every program that checks the file.
+ * ADD YOUR SECTION HERE (one per line, keeps merges clean) when a program
+ * reads a new one; a program's own `owned` sections count as known too.
+ */
+static const char *const config_known_sections[] = {
+    "action",      /* actions.conf */
+    "approval",    /* policy.conf */
+    "bot",         /* opsbot-bot */
+    "daemons",     /* the master */
+    "detect",      /* opsbot-detect */
+    "discord",     /* opsbot-bot */
+    "email",       /* opsbot-report: the mail relay */
+    "exec",        /* opsbot-exec */
+    "freeze",      /* policy.conf */
+    "group",       /* policy.conf */
+    "hooks",       /* opsbot-bot intake */
+    "http",        /* opsbot-bot */
+    "llm",         /* opsbot-plan */
+    "master",      /* the master */
+    "opsbot",      /* shared settings */
+    "person",      /* policy.conf */
+    "pipeline",    /* the queue's pipeline */
+    "plan",        /* opsbot-plan */
+    "policy",      /* policy.conf */
+    "queue",       /* opsbot-queue and every client */
+    "replicas",    /* worker replicas */
+    "report",      /* opsbot-report */
+    "retrieve",    /* opsbot-retrieve */
+    "services",    /* opsbot-detect, the queue's alert grouping */
+    "sim",         /* opsbot-sim, the simulated system */
+    "slack",       /* opsbot-bot */
+    "source",      /* opsbot-detect sources */
+    "test-worker", /* tests' worker */
+    NULL,
+};
+
+static int config_section_known(const char *section, const char *const *owned)
+{
+	size_t tl = strcspn(section, " ");
+	if (config_owned(section, owned))
+		return 1;
+	for (int k = 0; config_known_sections[k]; k++)
+		if (strlen(config_known_sections[k]) == tl &&
+		    strncmp(section, config_known_sections[k], tl) == 0)
+			return 1;
+	return 0;
+}
+
 int config_check(struct config *c, const char *const *owned, char *err, size_t errlen)
 {
 	if (c->error[0]) {
 		snprintf(err, errlen, "%s", c->error);
 		return -1;
+	}
+	if (c->dup_error[0]) { /* after the callers' own, more precise errors */
+		snprintf(err, errlen, "%s", c->dup_error);
+		return -1;
+	}
+	for (size_t i = 0; i < c->nsections; i++) {
+		if (!config_section_known(c->sections[i], owned)) {
+			snprintf(err, errlen, "%s:%d: unknown section [%s] (a typo?)", c->file,
+			         c->section_lines[i], c->sections[i]);
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		if (!c->used[i] && config_owned(c->e[i].section, owned)) {

@@ -36,6 +36,49 @@ static void test_parse_errors(void **state)
 	}
 }
 
+/* A typo'd section, a key set twice: errors with file:line, not defaults. */
+static void test_unknown_section_duplicate_key(void **state)
+{
+	(void)state;
+	struct config *c = NULL;
+	char err[512] = "";
+	assert_int_equal(config_parse("t.conf", "[queue]\nlisten = a\n\n[slak]\nenabled = yes\n",
+	                              &c, err, sizeof(err)),
+	                 0);
+	config_str(c, "queue", "listen", NULL);
+	assert_int_equal(config_check(c, (const char *const[]){"queue", NULL}, err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:4: unknown section [slak]"));
+	config_free(c);
+
+	/* a section the caller owns is known even when not in the global list */
+	assert_int_equal(config_parse("t.conf", "[newworker]\nx = 1\n", &c, err, sizeof(err)), 0);
+	config_str(c, "newworker", "x", NULL);
+	assert_int_equal(
+	    config_check(c, (const char *const[]){"newworker", NULL}, err, sizeof(err)), 0);
+	config_free(c);
+
+	assert_int_equal(config_parse("t.conf",
+	                              "[http]\nlisten = a:1\nmax_body = 10\nlisten = b:2\n", &c,
+	                              err, sizeof(err)),
+	                 0);
+	assert_string_equal(config_str(c, "http", "listen", NULL), "a:1");
+	assert_int_equal(config_check(c, (const char *const[]){"http", NULL}, err, sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "t.conf:4: listen is set twice in [http] (first at line 2)"));
+	config_free(c);
+
+	assert_int_equal(
+	    config_parse("t.conf", "[queue]\nx = 1\n[bot]\n[queue]\ny = 2\n", &c, err, sizeof(err)),
+	    0);
+	config_str(c, "queue", "x", NULL);
+	config_str(c, "queue", "y", NULL);
+	assert_int_equal(
+	    config_check(c, (const char *const[]){"queue", "bot", NULL}, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:4: section [queue] appears again (first at line 1)"));
+	config_free(c);
+}
+
 static void test_typed_getters(void **state)
 {
 	(void)state;
@@ -161,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_typed_getters),
+	    cmocka_unit_test(test_unknown_section_duplicate_key),
 	    cmocka_unit_test(test_bad_values_name_line),
 	    cmocka_unit_test(test_secret_from_env),
 	    cmocka_unit_test(test_durations),

@@ -165,7 +165,8 @@ const char *log_q(const char *s)
 	return b;
 }
 
-static void log_write(enum log_level level, const char *lname, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_write(enum log_level level, const char *lname,
+                                                            const char *fmt, va_list ap)
 {
 	if (level < log_level)
 		return;

@@ -112,11 +112,20 @@ int time_parse_iso(const char *s, int64_t *ms)
 	return 0;
 }
 
-void time_sleep_ms(int64_t ms, volatile int *stop)
+void time_sleep_ms_volatile(int64_t ms, volatile int *stop)
 {
 	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 		if (stop && *stop)
+			return;
+	}
+}
+
+void time_sleep_ms_atomic(int64_t ms, atomic_int *stop)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+		if (stop && atomic_load(stop))
 			return;
 	}
 }

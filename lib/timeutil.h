@@ -7,6 +7,7 @@
 #define OPSBOT_TIMEUTIL_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 int64_t time_now_ms(void);  /* CLOCK_REALTIME */
@@ -16,7 +17,17 @@ int64_t time_mono_us(void);
 char *time_fmt_iso(int64_t ms, char *buf, size_t len);
 /* RFC 3339 with optional fraction and Z or +hh:mm; also "YYYY-MM-DD HH:MM:SS". */
 int time_parse_iso(const char *s, int64_t *ms);
-/* Sleep, restarting on EINTR unless *stop becomes nonzero (stop may be NULL). */
-void time_sleep_ms(int64_t ms, volatile int *stop);
+/*
+ * Sleep, restarting on EINTR unless *stop becomes nonzero (stop may be NULL).
+ * A flag written by another thread must be an atomic_int (C11; plain
+ * volatile is a data race); volatile int stays for flags only a signal
+ * handler of the same thread sets.
+ */
+void time_sleep_ms_atomic(int64_t ms, atomic_int *stop);
+void time_sleep_ms_volatile(int64_t ms, volatile int *stop);
+#define time_sleep_ms(ms, stop)                                                                    \
+	_Generic((stop), atomic_int *                                                              \
+	         : time_sleep_ms_atomic, default                                                   \
+	         : time_sleep_ms_volatile)(ms, stop)
 
 #endif

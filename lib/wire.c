@@ -501,9 +501,9 @@ int wire_decode(const void *buf, size_t len, struct wire_msg *out, char *err, si
 		snprintf(err, errlen, "field 'v' must be a whole number");
 		goto bad;
 	}
-	if ((int)v->valuedouble != WIRE_VERSION) {
-		snprintf(err, errlen, "field 'v' is %d; this build speaks version %d",
-		         (int)v->valuedouble, WIRE_VERSION);
+	if (v->valuedouble != WIRE_VERSION) { /* as a double: (int)2e10 is undefined */
+		snprintf(err, errlen, "field 'v' is %.0f; this build speaks version %d",
+		         v->valuedouble, WIRE_VERSION);
 		goto bad;
 	}
 	m.v = WIRE_VERSION;

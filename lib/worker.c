@@ -65,7 +65,7 @@ struct worker {
 	const char *lease;
 };
 
-static volatile sig_atomic_t worker_stop;
+static atomic_int worker_stop; /* set by the signal handler, read by every thread */
 static volatile sig_atomic_t worker_hup;
 static const char *worker_cfg_path = WORKER_DEFAULT_CONFIG;
 
@@ -206,7 +206,7 @@ static int worker_connect(struct worker *w)
 		int64_t d = backoff_next(&bo);
 		log_warn("event=queue_unreachable url=%s error=%s retry_ms=%lld", log_q(w->url),
 		         log_q(err), (long long)d);
-		time_sleep_ms(d, (volatile int *)&worker_stop);
+		time_sleep_ms(d, &worker_stop);
 	}
 	return -1;
 }
@@ -520,7 +520,7 @@ static void worker_loop(struct worker *w)
 			                    : "claim_bad_reply",
 			         log_q(w->url), log_q(err), (long long)d);
 			failing = 1;
-			time_sleep_ms(d, (volatile int *)&worker_stop);
+			time_sleep_ms(d, &worker_stop);
 			continue;
 		}
 		if (failing) {

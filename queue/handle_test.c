@@ -136,7 +136,8 @@ static int fx_teardown(void **state)
 }
 
 /* One request in its own transaction, as the main loop would run it. */
-static cJSON *call(struct fx *f, int64_t incident, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static cJSON *call(struct fx *f, int64_t incident,
+                                                         const char *fmt, ...)
 {
 	char body[2048], msg[2300];
 	va_list ap;
@@ -167,7 +168,7 @@ static cJSON *call(struct fx *f, int64_t incident, const char *fmt, ...)
 	return reply;
 }
 
-static int64_t ro_int(struct fx *f, const char *sql, ...)
+__attribute__((format(printf, 2, 3))) static int64_t ro_int(struct fx *f, const char *sql, ...)
 {
 	char q[512];
 	va_list ap;

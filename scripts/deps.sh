@@ -11,6 +11,9 @@ pkgs=(
   clang-format
   sqlite3 curl poppler-utils procps jq openssl
   prometheus prometheus-alertmanager
+  # make fuzz (libFuzzer) and make check-tsan build with Debian's clang
+  clang
+  libclang-rt-14-dev
   # the SDK conformance suite (tests/sdk) runs Slack's and Discord's Node SDKs
   nodejs
   npm

@@ -2,6 +2,7 @@
 # up from its sources because the Makefile includes */*.mk and */*/*.mk only).
 
 FAKE_DISCORD_LIB_SRCS := tests/fakes/discord/dstate.c tests/fakes/discord/dgw.c \
+	tests/fakes/discord/dform.c \
 	tests/fakes/discord/drest.c
 FAKE_DISCORD_LIB_OBJS := $(FAKE_DISCORD_LIB_SRCS:%.c=$(B)/%.o)
 FAKE_DISCORD_OBJS := $(FAKE_DISCORD_LIB_OBJS) $(B)/tests/fakes/discord/main.o

@@ -1,8 +1,8 @@
 # tests/fakes/slack.mk: fake-slack, the local Slack stand-in (also the
-# demo's workspace).  It shares bot/httpd.c with opsbot-bot.
+# demo's workspace).  It shares lib/httpd.c with opsbot-bot.
 
 FAKE_SLACK_SRCS := $(wildcard tests/fakes/slack/*.c)
-FAKE_SLACK_OBJS := $(FAKE_SLACK_SRCS:%.c=$(B)/%.o) $(B)/bot/httpd.o $(B)/bot/form.o
+FAKE_SLACK_OBJS := $(FAKE_SLACK_SRCS:%.c=$(B)/%.o) $(B)/bot/form.o
 ALL_OBJS += $(FAKE_SLACK_SRCS:%.c=$(B)/%.o)
 PROGRAMS += $(B)/bin/fake-slack
 

@@ -147,6 +147,23 @@ test('starts a thread on a message and posts in it', check(async () => {
     (e) => e.code === 160004);
 }));
 
+test('sends a file into a thread (multipart); the attachment holds its bytes; over 10 MiB is 40005', check(async () => {
+  const m = await ops().send('incident 6: upload');
+  const th = await m.startThread({ name: 'incident 6', autoArchiveDuration: 1440 });
+  const bytes = Buffer.alloc(70000);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 256;
+  const sent = await th.send({ content: 'the summary', files: [{ attachment: bytes, name: 'summary.pdf', description: 'PDF' }] });
+  const a = sent.attachments.first();
+  assert.equal(a.name, 'summary.pdf');
+  assert.equal(a.size, bytes.length);
+  assert.equal(a.description, 'PDF');
+  const back = Buffer.from(await (await fetch(a.url)).arrayBuffer());
+  assert.ok(back.equals(bytes), 'the attachment url gives the bytes back');
+  const big = Buffer.alloc(10 * 1024 * 1024 + 1);
+  await assert.rejects(th.send({ files: [{ attachment: big, name: 'big.bin' }] }),
+    (e) => e.code === 40005 && e.status === 413);
+}));
+
 test('channel, typing, reactions, history paging, delete, users', check(async () => {
   const ch = await client.channels.fetch(ops().id, { force: true });
   assert.equal(ch.name, 'ops');

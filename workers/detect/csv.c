@@ -27,7 +27,9 @@ int csv_parse_time(const char *s, int64_t *ms)
 	char *end;
 	errno = 0;
 	double d = strtod(tmp, &end);
-	if (errno == 0 && end != tmp && *end == '\0' && strchr(tmp, '-') == NULL) {
+	/* finite and within int64 milliseconds, or the casts below are undefined */
+	if (errno == 0 && end != tmp && *end == '\0' && strchr(tmp, '-') == NULL && isfinite(d) &&
+	    d < 9e15) {
 		/* Unix seconds (may carry a fraction); ms when it is too large for seconds. */
 		*ms = d > 1e11 ? (int64_t)d : (int64_t)llround(d * 1000.0);
 		return 0;

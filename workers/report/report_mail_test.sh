@@ -124,6 +124,12 @@ t_wait "email job for incident 4 done" eval \
 [ "$(grep -l "X-Opsbot-Incident: 4" mail/*.eml | wc -l)" = 1 ] || t_fail "incident 4 mailed more than once"
 
 # --- 3. the 250 window: the marker prevents a second send --------------------
+# The hourly digest is due from the start; let it go out first, so the held
+# 250 below catches only incident 5's message (under load it may still be
+# in flight here, and a held 250 makes any message a deliberate resend).
+t_wait "the hourly digest arrives" eval '[ -n "$(mail_with "opsbot.digest-hourly")" ]'
+t_wait "no email job left in flight" eval \
+  '[ "$(wirecat "ipc://$T/var/run/q.ipc" "{\"type\":\"query\",\"what\":\"jobs\",\"limit\":100}" | jq "[.items[] | select(.kind == \"email\" and (.state == \"ready\" or .state == \"leased\"))] | length")" = 0 ]'
 touch "$T/slow"
 n0=$(nmail)
 ctl submit --service checkout --severity critical --title "window test" >/dev/null

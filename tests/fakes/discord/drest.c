@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "dform.h"
 #include "dgw.h"
 #include "json.h"
 #include "log.h"
@@ -489,12 +491,15 @@ static void message_edit(cJSON *m, const cJSON *in)
 	cJSON_ReplaceItemInObjectCaseSensitive(m, "edited_timestamp", cJSON_CreateString(ts));
 }
 
-static struct dmsg *post_message(struct dstate *st, struct dchan *c, const cJSON *in, int type,
-                                 int flags)
+/* A new message in c; atts (taken, may be NULL) becomes its attachments. */
+static struct dmsg *post_message_with(struct dstate *st, struct dchan *c, const cJSON *in, int type,
+                                      int flags, cJSON *atts)
 {
 	char id[DSTATE_ID_LEN];
 	dstate_snowflake(st, id);
 	cJSON *m = message_new(st, c, id, in, type, flags);
+	if (atts)
+		cJSON_ReplaceItemInObjectCaseSensitive(m, "attachments", atts);
 	struct dmsg *dm = dstate_msg_add(c, id, m);
 	if (!(flags & 64)) {
 		cJSON *ev = json_dup(m);
@@ -503,6 +508,12 @@ static struct dmsg *post_message(struct dstate *st, struct dchan *c, const cJSON
 		cJSON_Delete(ev);
 	}
 	return dm;
+}
+
+static struct dmsg *post_message(struct dstate *st, struct dchan *c, const cJSON *in, int type,
+                                 int flags)
+{
+	return post_message_with(st, c, in, type, flags, NULL);
 }
 
 static void dispatch_update(struct dstate *st, const cJSON *m)
@@ -530,6 +541,201 @@ static cJSON *parse_body(const struct drest_req *req, struct drest_resp *r)
 		return NULL;
 	}
 	return b;
+}
+
+/* ------------------------------------------------------------ file uploads */
+
+/*
+ * Message creation with files (multipart/form-data): a payload_json part
+ * (or a plain `content` part) and files[n] parts.  payload_json's
+ * attachments[{id:n, filename?, description?}] refer to files[n] by n and
+ * may rename a file.  Limits: 10 files, 10 MiB each (a guild without
+ * boosts); a larger file gets 413 with 40005, like a request over 25 MiB
+ * (main.c).  A broken multipart body gets 50035 with the reason under
+ * errors._misc; a reference to a file that was not sent gets 50035 under
+ * attachments.N (the stand-in's wording).
+ */
+#define UPLOAD_FILES_MAX 10
+#define UPLOAD_FILE_MAX  (10u << 20)
+
+struct upfile {
+	const struct dform_part *part;
+	int index;
+	char id[DSTATE_ID_LEN];
+	char filename[256];
+	const char *description;
+};
+
+/* Discord keeps [A-Za-z0-9._-] of a filename and turns the rest into '_'. */
+static void safe_filename(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (; *in && n + 1 < outlen; in++)
+		out[n++] = (isalnum((unsigned char)*in) || *in == '.' || *in == '-' || *in == '_')
+		               ? *in
+		               : '_';
+	out[n] = 0;
+	if (!n)
+		str_copy(out, outlen, "unknown");
+}
+
+static const char *guess_type(const char *filename)
+{
+	const char *dot = strrchr(filename, '.');
+	if (!dot)
+		return "application/octet-stream";
+	if (strcasecmp(dot, ".pdf") == 0)
+		return "application/pdf";
+	if (strcasecmp(dot, ".png") == 0)
+		return "image/png";
+	if (strcasecmp(dot, ".txt") == 0)
+		return "text/plain; charset=utf-8";
+	if (strcasecmp(dot, ".json") == 0)
+		return "application/json";
+	return "application/octet-stream";
+}
+
+/* An attachment id in payload_json: a number or a decimal string; -1 otherwise. */
+static int64_t att_ref(const cJSON *a)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+	if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e9)
+		return (int64_t)id->valuedouble;
+	if (cJSON_IsString(id) && id->valuestring[0] &&
+	    strspn(id->valuestring, "0123456789") == strlen(id->valuestring) &&
+	    strlen(id->valuestring) < 10)
+		return strtoll(id->valuestring, NULL, 10);
+	return -1;
+}
+
+/*
+ * Read a multipart message body.  Returns the payload (caller frees) with
+ * files[] filled; NULL when the reply (an error) is already written.
+ */
+static cJSON *multipart_body(struct dstate *st, const struct drest_req *req, struct dform *f,
+                             struct upfile *files, int *nfiles, struct drest_resp *r)
+{
+	char err[160];
+	*nfiles = 0;
+	if (dform_parse(req->content_type, req->body, req->body_len, f, err, sizeof err) < 0) {
+		cJSON *errors = json_new_object();
+		form_error(errors, "_misc", "MULTIPART_BODY_INVALID", err);
+		reply_form(r, errors);
+		return NULL;
+	}
+	cJSON *b = NULL;
+	const struct dform_part *pj = dform_get(f, "payload_json");
+	if (pj) {
+		if (json_parse_object(pj->data, pj->len, &b, err, sizeof err) < 0) {
+			reply_error(r, 400, 50109, "The request body contains invalid JSON.");
+			return NULL;
+		}
+	} else {
+		b = json_new_object();
+		const struct dform_part *c = dform_get(f, "content");
+		if (c) {
+			char *t = xstrndup(c->data, c->len);
+			json_add_str(b, "content", t);
+			free(t);
+		}
+	}
+	cJSON *errors = json_new_object();
+	for (int i = 0; i < f->nparts; i++) {
+		const struct dform_part *p = &f->parts[i];
+		int n = dform_file_index(p->name);
+		if (n < 0)
+			continue; /* payload_json, content, or a field Discord ignores */
+		if (p->len > (st->file_max ? st->file_max : UPLOAD_FILE_MAX)) {
+			cJSON_Delete(errors);
+			cJSON_Delete(b);
+			reply_error(r, 413, 40005, "Request entity too large");
+			return NULL;
+		}
+		if (*nfiles == UPLOAD_FILES_MAX) {
+			char m[64];
+			snprintf(m, sizeof m, "Must be %d or fewer in length.", UPLOAD_FILES_MAX);
+			form_error(errors, "files", "BASE_TYPE_MAX_LENGTH", m);
+			break;
+		}
+		int dup = 0;
+		for (int k = 0; k < *nfiles; k++)
+			dup |= files[k].index == n;
+		if (dup || !p->has_filename || !p->filename[0]) {
+			form_error(errors, p->name, dup ? "DUPLICATE_FILE" : "BASE_TYPE_REQUIRED",
+			           dup ? "This file index is used twice."
+			               : "A file part needs a filename.");
+			continue;
+		}
+		struct upfile *u = &files[(*nfiles)++];
+		memset(u, 0, sizeof *u);
+		u->part = p;
+		u->index = n;
+		dstate_snowflake(st, u->id);
+		safe_filename(p->filename, u->filename, sizeof u->filename);
+	}
+	const cJSON *atts = cJSON_GetObjectItemCaseSensitive(b, "attachments");
+	if (atts && !cJSON_IsArray(atts) && !cJSON_IsNull(atts))
+		form_error(errors, "attachments", "BASE_TYPE_ARRAY", "Must be an array.");
+	int ai = 0;
+	const cJSON *a, *alist = cJSON_IsArray(atts) ? atts : NULL;
+	cJSON_ArrayForEach(a, alist)
+	{
+		char path[48];
+		snprintf(path, sizeof path, "attachments.%d", ai++);
+		int64_t ref = att_ref(a);
+		struct upfile *u = NULL;
+		for (int k = 0; k < *nfiles; k++)
+			if (files[k].index == ref)
+				u = &files[k];
+		if (!u) {
+			form_error(errors, path, "ATTACHMENT_NOT_FOUND",
+			           "Attachment data not found");
+			continue;
+		}
+		const char *fn = json_str(a, "filename");
+		if (fn && *fn)
+			safe_filename(fn, u->filename, sizeof u->filename);
+		const char *desc = json_str(a, "description");
+		if (desc && strlen(desc) > 1024) {
+			char dp[64];
+			snprintf(dp, sizeof dp, "%s.description", path);
+			max_len_error(errors, dp, 1024);
+		}
+		u->description = desc;
+	}
+	if (errors->child) {
+		cJSON_Delete(b);
+		reply_form(r, errors);
+		return NULL;
+	}
+	cJSON_Delete(errors);
+	return b;
+}
+
+/* The attachment objects of a new message (what REST returns). */
+static cJSON *attachments_json(struct dstate *st, const struct upfile *files, int nfiles)
+{
+	char base[160];
+	snprintf(base, sizeof base, "http%s",
+	         strncmp(st->base_ws, "ws", 2) == 0 ? st->base_ws + 2 : st->base_ws);
+	cJSON *arr = json_new_array();
+	for (int i = 0; i < nfiles; i++) {
+		const struct upfile *u = &files[i];
+		cJSON *o = json_new_object();
+		json_add_str(o, "id", u->id);
+		json_add_str(o, "filename", u->filename);
+		if (u->description)
+			json_add_str(o, "description", u->description);
+		json_add_str(o, "content_type",
+		             u->part->ctype[0] ? u->part->ctype : guess_type(u->filename));
+		json_add_int(o, "size", (int64_t)u->part->len);
+		char url[600];
+		snprintf(url, sizeof url, "%s/_fake/attachments/%s/%s", base, u->id, u->filename);
+		json_add_str(o, "url", url);
+		json_add_str(o, "proxy_url", url);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
 }
 
 /* ----------------------------------------------------------- rate limits */
@@ -611,7 +817,8 @@ static int rate_limit(struct dstate *st, const struct drest_req *req, char **seg
 		return -1;
 	}
 	if (st->force_route_n > 0 &&
-	    (!st->force_route_match[0] || strstr(req->path, st->force_route_match))) {
+	    (!st->force_route_match[0] || strstr(req->path, st->force_route_match)) &&
+	    (!st->force_multipart || dform_is_multipart(req->content_type))) {
 		st->force_route_n--;
 		reply_429(st, r, 0, hash, st->force_retry_after);
 		return -1;
@@ -1176,10 +1383,15 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 		return;
 	}
 	if (n == 3 && seg_is(segs, n, 2, "messages") && strcmp(req->method, "POST") == 0) {
-		cJSON *b = parse_body(req, r);
+		static struct dform form; /* big; the stand-in answers one request at a time */
+		struct upfile files[UPLOAD_FILES_MAX];
+		int nfiles = 0;
+		cJSON *b = dform_is_multipart(req->content_type)
+		               ? multipart_body(st, req, &form, files, &nfiles, r)
+		               : parse_body(req, r);
 		if (!b)
 			return;
-		if (check_message(b, 1, r) < 0) {
+		if (check_message(b, nfiles == 0, r) < 0) {
 			cJSON_Delete(b);
 			return;
 		}
@@ -1203,7 +1415,15 @@ static void channels(struct dstate *st, const struct drest_req *req, char **segs
 				}
 			}
 		}
-		struct dmsg *m = post_message(st, c, b, 0, flags);
+		struct dmsg *m = post_message_with(
+		    st, c, b, 0, flags, nfiles ? attachments_json(st, files, nfiles) : NULL);
+		for (int i = 0; i < nfiles; i++) {
+			const cJSON *ao = cJSON_GetArrayItem(
+			    cJSON_GetObjectItemCaseSensitive(m->obj, "attachments"), i);
+			dstate_attach_add(st, files[i].id, c->id, m->id, files[i].filename,
+			                  json_str(ao, "content_type"), files[i].part->data,
+			                  files[i].part->len);
+		}
 		cJSON_Delete(b);
 		if (st->stall_posts > 0) { /* stored, never answered (crash-window tests) */
 			st->stall_posts--;
@@ -1840,12 +2060,17 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			st->force_global_n = cnt;
 		else {
 			st->force_route_n = cnt;
+			st->force_multipart = json_bool(b, "multipart", 0);
 			str_copy(st->force_route_match, sizeof st->force_route_match,
 			         json_str(b, "match") ? json_str(b, "match") : "");
 		}
 		reply_json(r, 200, json_new_object());
 	} else if (n == 2 && seg_is(segs, n, 1, "stall") && strcmp(m, "POST") == 0) {
 		st->stall_posts = (int)json_int(b, "posts", 1);
+		reply_json(r, 200, json_new_object());
+	} else if (n == 2 && seg_is(segs, n, 1, "upload_limit") && strcmp(m, "POST") == 0) {
+		int64_t fm = json_int(b, "file_max", 0);
+		st->file_max = fm > 0 ? (size_t)fm : 0;
 		reply_json(r, 200, json_new_object());
 	} else if (n == 2 && seg_is(segs, n, 1, "stats") && strcmp(m, "GET") == 0) {
 		cJSON *o = json_new_object();
@@ -1890,6 +2115,18 @@ static void control(struct dstate *st, const struct drest_req *req, char **segs,
 			cJSON_AddItemToArray(arr, o);
 		}
 		reply_json(r, 200, arr);
+	} else if ((n == 3 || n == 4) && seg_is(segs, n, 1, "attachments") &&
+	           strcmp(m, "GET") == 0) {
+		/* an uploaded file's bytes, as a CDN would serve them */
+		struct dattach *a = dstate_attach(st, segs[2]);
+		if (!a || (n == 4 && strcmp(segs[3], a->filename) != 0)) {
+			reply_error(r, 404, 0, "unknown attachment");
+		} else {
+			r->status = 200;
+			r->content_type = "application/octet-stream";
+			if (buf_append(&r->body, a->data, a->len) < 0)
+				reply_error(r, 500, 0, "attachment larger than a response");
+		}
 	} else if (n == 2 && seg_is(segs, n, 1, "commands") && strcmp(m, "GET") == 0) {
 		cJSON *o = json_new_object();
 		json_add(o, "global", json_dup(st->global_commands));

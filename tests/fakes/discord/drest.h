@@ -11,7 +11,9 @@
  *   GET  /gateway (no auth), /gateway/bot, /guilds/{g}/channels,
  *        /applications/@me, /users/{id | @me}, /channels/{c}
  *   PUT|GET /applications/{app}/commands, /applications/{app}/guilds/{g}/commands
- *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe), GET one,
+ *   POST /channels/{c}/messages (nonce + enforce_nonce dedupe; JSON, or
+ *        multipart/form-data with payload_json + files[n]: 10 files of at
+ *        most 10 MiB, 25 MiB a request, else 413/40005), GET one,
  *   GET list (limit 1-100, default 50; before | after | around), newest first,
  *   PATCH|DELETE /channels/{c}/messages/{m}, POST .../messages/{m}/threads,
  *   PUT|DELETE .../messages/{m}/reactions/{emoji}/@me, POST /channels/{c}/typing
@@ -31,10 +33,14 @@
  *        drop {hold_ms, forget} | close {code} | acks {on} | heartbeat |
  *        dispatch {t, d} | resume_url {url} (what later READYs name as
  *        resume_gateway_url; "" = the stand-in's own)}
- *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after}
  *   POST /_fake/stall {posts:N}  store the next N channel posts but never
  *        answer them (a crash-window test kills the bot meanwhile)
+ *   POST /_fake/ratelimit {n, scope:"route"|"global", match, retry_after,
+ *        multipart (route 429s for file uploads only)}
+ *   POST /_fake/upload_limit {file_max} per-file bytes (0: back to 10 MiB)
  *   GET  /_fake/stats, /_fake/requests, /_fake/commands
+ *   GET  /_fake/attachments/{id}[/{filename}] -> an uploaded file's bytes
+ *        (the attachment's url points here)
  */
 #ifndef FAKE_DISCORD_DREST_H
 #define FAKE_DISCORD_DREST_H
@@ -44,7 +50,7 @@
 #include "dstate.h"
 #include "mem.h"
 
-#define DREST_MAX_BODY    (8u << 20)
+#define DREST_MAX_BODY    (25u << 20) /* a request; also the largest answer */
 #define DREST_MAX_HEADERS 12
 
 struct drest_req {

@@ -83,6 +83,11 @@ void dstate_free(struct dstate *st)
 		bn = b->next;
 		free(b);
 	}
+	for (struct dattach *a = st->attachments, *an; a; a = an) {
+		an = a->next;
+		free(a->data);
+		free(a);
+	}
 	cJSON_Delete(st->global_commands);
 	cJSON_Delete(st->users);
 	cJSON_Delete(st->guild_commands);
@@ -311,4 +316,31 @@ void dstate_reqlog_add(struct dstate *st, const struct dreq *r)
 {
 	st->reqlog[st->reqlog_n % DSTATE_REQLOG_MAX] = *r;
 	st->reqlog_n++;
+}
+
+struct dattach *dstate_attach_add(struct dstate *st, const char *id, const char *channel_id,
+                                  const char *message_id, const char *filename,
+                                  const char *content_type, const char *data, size_t len)
+{
+	struct dattach *a = xcalloc(1, sizeof *a);
+	str_copy(a->id, sizeof a->id, id);
+	str_copy(a->channel_id, sizeof a->channel_id, channel_id);
+	str_copy(a->message_id, sizeof a->message_id, message_id);
+	str_copy(a->filename, sizeof a->filename, filename);
+	str_copy(a->content_type, sizeof a->content_type, content_type);
+	a->data = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(a->data, data, len);
+	a->len = len;
+	a->next = st->attachments;
+	st->attachments = a;
+	return a;
+}
+
+struct dattach *dstate_attach(struct dstate *st, const char *id)
+{
+	for (struct dattach *a = st->attachments; a; a = a->next)
+		if (strcmp(a->id, id) == 0)
+			return a;
+	return NULL;
 }

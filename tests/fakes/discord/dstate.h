@@ -147,6 +147,18 @@ struct dreq {
 	int64_t at_us;
 };
 
+/* A file uploaded with a message (multipart files[n]); its bytes kept for tests. */
+struct dattach {
+	char id[DSTATE_ID_LEN];
+	char channel_id[DSTATE_ID_LEN];
+	char message_id[DSTATE_ID_LEN];
+	char filename[256];
+	char content_type[128];
+	char *data;
+	size_t len;
+	struct dattach *next;
+};
+
 struct dconfig {
 	char token[128]; /* the bot token the stand-in accepts */
 	char app_id[DSTATE_ID_LEN];
@@ -169,6 +181,7 @@ struct dstate {
 	struct dsess *sessions;
 	struct dconn *conns;
 	struct dbucket *buckets;
+	struct dattach *attachments; /* newest first */
 	cJSON *users; /* object: user id -> user object (people seen in interactions) */
 	cJSON *global_commands;
 	cJSON *guild_commands;
@@ -182,9 +195,11 @@ struct dstate {
 	int force_route_n;
 	char force_route_match[96];
 	int force_global_n;
+	int force_multipart; /* forced route 429s hit file uploads only */
 	double force_retry_after;
 	/* POST /_fake/stall: store the next N channel posts, never answer them */
 	int stall_posts, stalled_posts;
+	size_t file_max; /* per-file upload limit; 0: Discord's 10 MiB */
 	/* global limiter */
 	int64_t global_window_us;
 	int global_used;
@@ -237,6 +252,12 @@ void dstate_dispatch_to(struct dstate *st, struct dsess *s, const char *t, const
 
 /* The newest valid session that has a connection, or NULL. */
 struct dsess *dstate_active(struct dstate *st);
+
+/* Keep a copy of an uploaded file's bytes; returns the record (owned by st). */
+struct dattach *dstate_attach_add(struct dstate *st, const char *id, const char *channel_id,
+                                  const char *message_id, const char *filename,
+                                  const char *content_type, const char *data, size_t len);
+struct dattach *dstate_attach(struct dstate *st, const char *id);
 
 void dstate_reqlog_add(struct dstate *st, const struct dreq *r);
 

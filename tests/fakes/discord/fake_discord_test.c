@@ -591,6 +591,251 @@ static void test_modal_submit(void **state)
 	dgw_conn_free(&st, c);
 }
 
+/* ----------------------------------------------------------- file uploads */
+
+/* One multipart request: status; body parsed into *out. */
+static int call_mp(const char *path, const char *ctype, const struct buf *body, cJSON **out)
+{
+	struct drest_req req = {.method = "POST",
+	                        .path = path,
+	                        .query = "",
+	                        .authorization = AUTH,
+	                        .user_agent = UA,
+	                        .content_type = ctype,
+	                        .body = body->data ? body->data : "",
+	                        .body_len = body->len};
+	struct drest_resp r;
+	memset(&r, 0, sizeof r);
+	drest_handle(&st, &req, &r);
+	*out = NULL;
+	if (r.body.len) {
+		char err[128];
+		json_parse(r.body.data, r.body.len, out, err, sizeof err);
+	}
+	buf_free(&r.body);
+	return r.status;
+}
+
+#define BND  "xYz-0penBoundary"
+#define MPCT "multipart/form-data; boundary=" BND
+
+static void mp_part(struct buf *b, const char *name, const char *filename, const char *ctype,
+                    const void *data, size_t len)
+{
+	buf_appendf(b, "--" BND "\r\nContent-Disposition: form-data; name=\"%s\"", name);
+	if (filename)
+		buf_appendf(b, "; filename=\"%s\"", filename);
+	buf_appendf(b, "\r\n");
+	if (ctype)
+		buf_appendf(b, "Content-Type: %s\r\n", ctype);
+	buf_appendf(b, "\r\n");
+	buf_append(b, data, len);
+	buf_appendf(b, "\r\n");
+}
+
+static void mp_end(struct buf *b)
+{
+	buf_appendf(b, "--" BND "--\r\n");
+}
+
+/* Errors object has errors.<key>._errors (one level, key may hold dots as path). */
+static int has_error_at(const cJSON *got, const char *a, const char *b)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(got, "errors");
+	n = cJSON_GetObjectItemCaseSensitive(n, a);
+	if (b)
+		n = cJSON_GetObjectItemCaseSensitive(n, b);
+	return cJSON_GetObjectItemCaseSensitive(n, "_errors") != NULL;
+}
+
+static void test_upload(void **state)
+{
+	(void)state;
+	st.cfg.bucket_limit = 100;
+	char path[96];
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	/* NULs, CRLFs and another boundary in the bytes must come back unchanged */
+	static const char pdf[] = "%PDF-1.4\r\n--xYz-other\r\n\0\0binary\xff\r\n%%EOF";
+	size_t pdflen = sizeof pdf - 1;
+	const char *pj = "{\"content\":\"Summary of incident 7\",\"attachments\":[{\"id\":0,"
+	                 "\"filename\":\"incident 7.pdf\",\"description\":\"summary\"}]}";
+	struct buf b = {0};
+	buf_appendf(&b, "preamble to ignore\r\n");
+	mp_part(&b, "payload_json", NULL, "application/json", pj, strlen(pj));
+	mp_part(&b, "files[0]", "x.pdf", "application/pdf", pdf, pdflen);
+	mp_end(&b);
+	cJSON *got = NULL;
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 200);
+	assert_string_equal(json_str(got, "content"), "Summary of incident 7");
+	const cJSON *atts = cJSON_GetObjectItemCaseSensitive(got, "attachments");
+	assert_int_equal(cJSON_GetArraySize(atts), 1);
+	const cJSON *a = cJSON_GetArrayItem(atts, 0);
+	assert_string_equal(json_str(a, "filename"), "incident_7.pdf"); /* renamed, sanitised */
+	assert_string_equal(json_str(a, "content_type"), "application/pdf");
+	assert_string_equal(json_str(a, "description"), "summary");
+	assert_int_equal(json_int(a, "size", -1), (int64_t)pdflen);
+	char want_url[200];
+	snprintf(want_url, sizeof want_url,
+	         "http://127.0.0.1:1/_fake/attachments/%s/incident_7.pdf", json_str(a, "id"));
+	assert_string_equal(json_str(a, "url"), want_url);
+	/* the control API gives the bytes back, with or without the filename */
+	char cpath[160];
+	snprintf(cpath, sizeof cpath, "/_fake/attachments/%s", json_str(a, "id"));
+	struct drest_resp keep;
+	assert_int_equal(call("GET", cpath, NULL, NULL, &keep), 200);
+	assert_int_equal(keep.body.len, pdflen);
+	assert_memory_equal(keep.body.data, pdf, pdflen);
+	buf_free(&keep.body);
+	snprintf(cpath, sizeof cpath, "/_fake/attachments/%s/incident_7.pdf", json_str(a, "id"));
+	assert_int_equal(call("GET", cpath, NULL, NULL, NULL), 200);
+	snprintf(cpath, sizeof cpath, "/_fake/attachments/%s/other.pdf", json_str(a, "id"));
+	assert_int_equal(call("GET", cpath, NULL, NULL, NULL), 404);
+	assert_int_equal(call("GET", "/_fake/attachments/123", NULL, NULL, NULL), 404);
+	/* the stored message (GET) carries the attachment too */
+	char mpath[160];
+	snprintf(mpath, sizeof mpath, "%s/%s", path, json_str(got, "id"));
+	cJSON *m = NULL;
+	assert_int_equal(call("GET", mpath, NULL, &m, NULL), 200);
+	assert_int_equal(
+	    json_int(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "attachments"), 0),
+	             "size", -1),
+	    (int64_t)pdflen);
+	cJSON_Delete(m);
+	cJSON_Delete(got);
+
+	/* a file alone (no payload_json, no text) is a message; type guessed from the name */
+	buf_reset(&b);
+	mp_part(&b, "files[0]", "notes.txt", NULL, "hi", 2);
+	mp_end(&b);
+	assert_int_equal(call_mp(path, "multipart/form-data; boundary=\"" BND "\"", &b, &got), 200);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(got, "attachments"), 0);
+	assert_string_equal(json_str(a, "content_type"), "text/plain; charset=utf-8");
+	assert_int_equal(json_int(a, "size", -1), 2);
+	cJSON_Delete(got);
+	buf_free(&b);
+}
+
+static void test_upload_limits(void **state)
+{
+	(void)state;
+	st.cfg.bucket_limit = 100;
+	char path[96];
+	snprintf(path, sizeof path, "/api/v10/channels/%s/messages", ops_id());
+	size_t max = 10u << 20;
+	char *big = xcalloc(1, max + 1);
+	struct buf b = {0};
+	cJSON *got = NULL;
+	/* exactly 10 MiB is accepted, one byte more is 413 / 40005 */
+	mp_part(&b, "files[0]", "big.bin", "application/octet-stream", big, max);
+	mp_end(&b);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 200);
+	assert_int_equal(
+	    json_int(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(got, "attachments"), 0),
+	             "size", -1),
+	    (int64_t)max);
+	cJSON_Delete(got);
+	buf_reset(&b);
+	mp_part(&b, "files[0]", "big.bin", "application/octet-stream", big, max + 1);
+	mp_end(&b);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 413);
+	assert_int_equal(json_int(got, "code", 0), 40005);
+	assert_string_equal(json_str(got, "message"), "Request entity too large");
+	cJSON_Delete(got);
+	free(big);
+
+	/* eleven files: 50035 under files */
+	buf_reset(&b);
+	for (int i = 0; i < 11; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "files[%d]", i);
+		mp_part(&b, name, "f.txt", NULL, "x", 1);
+	}
+	mp_end(&b);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 400);
+	assert_int_equal(json_int(got, "code", 0), 50035);
+	assert_true(has_error_at(got, "files", NULL));
+	cJSON_Delete(got);
+
+	/* malformed bodies: 50035 with the reason under _misc, nothing stored */
+	struct dchan *ops = dstate_chan_by_name(&st, "ops");
+	int before = ops->nmsgs;
+	struct {
+		const char *name, *ctype, *body;
+		int status, code;
+		const char *e1, *e2;
+	} cases[] = {
+	    {"no boundary", "multipart/form-data", "--" BND "--\r\n", 400, 50035, "_misc", NULL},
+	    {"not closed", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nhi", 400, 50035,
+	     "_misc", NULL},
+	    {"no boundary in body", MPCT, "just text", 400, 50035, "_misc", NULL},
+	    {"part without name", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data\r\n\r\nhi\r\n--" BND "--", 400, 50035,
+	     "_misc", NULL},
+	    {"part without headers", MPCT, "--" BND "\r\n\r\nhi\r\n--" BND "--", 400, 50035,
+	     "_misc", NULL},
+	    {"LF only", MPCT,
+	     "--" BND "\nContent-Disposition: form-data; name=\"content\"\n\nhi\n--" BND "--", 400,
+	     50035, "_misc", NULL},
+	    {"bad payload_json", MPCT,
+	     "--" BND
+	     "\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n{nope\r\n--" BND
+	     "--",
+	     400, 50109, NULL, NULL},
+	    {"unknown attachment", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n"
+	     "{\"content\":\"x\",\"attachments\":[{\"id\":3}]}\r\n--" BND "--",
+	     400, 50035, "attachments", "0"},
+	    {"file without filename", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data; name=\"files[0]\"\r\n\r\nx\r\n--" BND
+	     "--",
+	     400, 50035, "files[0]", NULL},
+	    {"empty message", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n"
+	     "{\"content\":\"\"}\r\n--" BND "--",
+	     400, 50006, NULL, NULL},
+	    {"content part", MPCT,
+	     "--" BND "\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nhello\r\n--" BND
+	     "--",
+	     200, 0, NULL, NULL},
+	};
+	int ok = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		buf_reset(&b);
+		buf_appendf(&b, "%s", cases[i].body);
+		int status = call_mp(path, cases[i].ctype, &b, &got);
+		if (status != cases[i].status)
+			fail_msg("%s: status got %d want %d", cases[i].name, status,
+			         cases[i].status);
+		if (cases[i].code && json_int(got, "code", -1) != cases[i].code)
+			fail_msg("%s: code got %lld want %d", cases[i].name,
+			         (long long)json_int(got, "code", -1), cases[i].code);
+		if (cases[i].e1 && !has_error_at(got, cases[i].e1, cases[i].e2))
+			fail_msg("%s: errors.%s._errors missing", cases[i].name, cases[i].e1);
+		ok += status == 200;
+		cJSON_Delete(got);
+	}
+	assert_int_equal(ops->nmsgs, before + ok);
+
+	/* control: a smaller per-file limit; 429s forced on file uploads only */
+	st.file_max = 4;
+	buf_reset(&b);
+	mp_part(&b, "files[0]", "f.txt", NULL, "12345", 5);
+	mp_end(&b);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 413);
+	cJSON_Delete(got);
+	st.file_max = 0;
+	st.force_route_n = 1;
+	st.force_multipart = 1;
+	assert_int_equal(call("POST", path, "{\"content\":\"json\"}", NULL, NULL), 200);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 429);
+	assert_true(json_num(got, "retry_after", -1) > 0);
+	cJSON_Delete(got);
+	assert_int_equal(call_mp(path, MPCT, &b, &got), 200);
+	cJSON_Delete(got);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +848,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_channel_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_session_resumable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_modal_submit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upload_limits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

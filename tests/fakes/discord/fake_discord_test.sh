@@ -82,4 +82,34 @@ t_wait "hello 4" has 4 '"op":10'
 send 4 '{"op":2,"d":{"token":"bad","intents":1,"properties":{}}}'
 t_wait "4004" has 4 '^CLOSE 4004'
 
+# Files over the real socket (curl builds the multipart body): an upload's
+# bytes come back equal from the attachment url; 10 MiB passes, one byte more
+# is 413/40005, and so is a request over 25 MiB; a broken body is 50035.
+OPS=$(curl -sf "$B/_fake/channels" | jq -r '.[] | select(.name == "ops") | .id')
+M="$B/api/v10/channels/$OPS/messages"
+head -c 300000 /dev/urandom > "$T/r.pdf"
+up=$(curl -sf -H "$UA" -H "$AU" -F 'payload_json={"content":"report","attachments":[{"id":0,"filename":"incident-1.pdf"}]};type=application/json' \
+  -F "files[0]=@$T/r.pdf;filename=x.pdf;type=application/pdf" "$M") || t_fail "multipart upload"
+[ "$(echo "$up" | j '.attachments[0].size')" = 300000 ] || t_fail "attachment size: $up"
+[ "$(echo "$up" | j '.attachments[0].filename')" = incident-1.pdf ] || t_fail "attachment name: $up"
+curl -sf -o "$T/back.pdf" "$(echo "$up" | j '.attachments[0].url')" || t_fail "download by url"
+cmp -s "$T/r.pdf" "$T/back.pdf" || t_fail "downloaded bytes differ"
+curl -sf -o "$T/back2.pdf" "$B/_fake/attachments/$(echo "$up" | j '.attachments[0].id')" || t_fail "download by id"
+cmp -s "$T/r.pdf" "$T/back2.pdf" || t_fail "downloaded bytes differ (by id)"
+mid=$(echo "$up" | j .id)
+[ "$(curl -sf "$B/_fake/channels/$OPS/messages" | jq --arg id "$mid" '[.[] | select(.id == $id) | .attachments[0].size][0]')" = 300000 ] ||
+  t_fail "stored message lacks the attachment"
+head -c $((10 << 20)) /dev/zero > "$T/ten"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "$UA" -H "$AU" -F "files[0]=@$T/ten;filename=ten.bin" "$M")
+[ "$code" = 200 ] || t_fail "10 MiB file got $code want 200"
+head -c $(((10 << 20) + 1)) /dev/zero > "$T/ten1"
+res=$(curl -s -w ' %{http_code}' -H "$UA" -H "$AU" -F "files[0]=@$T/ten1;filename=ten1.bin" "$M")
+[ "$res" = '{"message":"Request entity too large","code":40005} 413' ] || t_fail "10 MiB + 1 got $res"
+head -c $((26 << 20)) /dev/zero > "$T/big"
+res=$(curl -s -w ' %{http_code}' -H "$UA" -H "$AU" -F "files[0]=@$T/big;filename=big.bin" "$M")
+[ "${res##* }" = 413 ] && [ "$(echo "${res% *}" | j .code)" = 40005 ] || t_fail "26 MiB request got $res"
+res=$(curl -s -w ' %{http_code}' -H "$UA" -H "$AU" -H 'Content-Type: multipart/form-data; boundary=b' --data-binary 'nothing here' "$M")
+[ "${res##* }" = 400 ] && [ "$(echo "${res% *}" | j .code)" = 50035 ] || t_fail "broken multipart got $res"
+rm -f "$T/ten" "$T/ten1" "$T/big"
+
 echo "fake-discord: ok"

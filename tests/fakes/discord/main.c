@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	str_copy(cfg.guild_id, sizeof cfg.guild_id, "1380488052169769110");
 	const char *port_file = NULL;
 	int listen_port = 0;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
 		if (!v) {
@@ -373,7 +373,6 @@ int main(int argc, char **argv)
 			        "fake-discord: bad argument %s (see the header of main.c)\n", a);
 			return 2;
 		}
-		i++;
 	}
 	if (!port_file) {
 		fprintf(stderr, "fake-discord: --port-file is required\n");

@@ -4,7 +4,11 @@
  *
  * One lws protocol handles both plain HTTP and websocket upgrades on the
  * vhost; per-connection data (struct pss) points at the current exchange or
- * websocket.
+ * websocket.  lws allocates the pss only once a request's headers are in,
+ * so every callback must expect user == NULL (a port scan, a load
+ * balancer's TCP check, garbage bytes).  Each accepted connection also gets
+ * a struct conn (lws opaque user data), which the sweep timer uses to
+ * enforce the header and body deadlines and which counts connections.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -19,12 +24,26 @@
 #include "httpd.h"
 #include "log.h"
 #include "mem.h"
+#include "timeutil.h"
+
+#define SWEEP_US (200 * 1000)
 
 struct route {
 	char method[16];
 	char path[256];
 	httpd_handler fn;
 	void *arg;
+	size_t max_body;
+	httpd_handler early;
+};
+
+/* One accepted TCP connection (plain HTTP or websocket). */
+struct conn {
+	struct conn *prev, *next;
+	struct lws *wsi;
+	int64_t t0; /* accepted, monotonic ms */
+	int ws;     /* upgraded: no HTTP deadlines */
+	int killed; /* a deadline closed it; waiting for lws */
 };
 
 struct ws_route {
@@ -35,7 +54,15 @@ struct ws_route {
 };
 
 struct httpd {
+	struct lws_context *ctx;
 	struct lws_vhost *vh;
+	struct httpd_limits lim;
+	struct conn *conns; /* list of open connections */
+	size_t nconn;
+	lws_sorted_usec_list_t sweep;
+	unsigned long long busy_refused;
+	size_t buffered; /* request body bytes held by all exchanges */
+	int64_t busy_logged_ms;
 	struct lws_protocols protocols[2];
 	size_t max_body;
 	int port;
@@ -54,8 +81,12 @@ struct httpd_x {
 	char *query;
 	char peer[64];
 	struct buf body;
+	const struct route *route; /* NULL: 404/405 */
+	size_t max_body;
+	int64_t t0; /* headers in, monotonic ms */
 	int too_big;
-	int chunked; /* refused: lws 4.1 does not hand us chunked request bodies */
+	int chunked;    /* refused: lws 4.1 does not hand us chunked request bodies */
+	int dispatched; /* the handler ran (or an early answer was given) */
 	int held;
 	int replied;
 	/* the reply, waiting for WRITEABLE */
@@ -95,6 +126,7 @@ static void x_free(struct httpd_x *x)
 {
 	if (!x)
 		return;
+	x->h->buffered -= x->body.len;
 	free(x->path);
 	free(x->query);
 	buf_free(&x->body);
@@ -124,28 +156,58 @@ static const struct route *route_find(struct httpd *h, const char *method, const
 	return NULL;
 }
 
-static void x_dispatch(struct httpd_x *x)
+/*
+ * Answers that need no body: unknown route, body too big or chunked, or the
+ * route's early check.  1 when x was answered (its body is never read).
+ */
+static int x_early(struct httpd_x *x)
 {
 	int known;
-	const struct route *r;
 
+	x->req.body = "";
+	x->req.body_len = 0;
+	x->route = route_find(x->h, x->method, x->path, &known);
+	if (!x->route && (x->too_big || x->chunked)) {
+		httpd_reply_str(x, x->too_big ? 413 : 411, "application/json",
+		                x->too_big ? "{\"ok\":false,\"error\":\"request body too large\"}"
+		                           : "{\"ok\":false,\"error\":\"send the body with a "
+		                             "Content-Length\"}");
+		return 1;
+	}
+	if (!x->route) {
+		httpd_reply_str(x, known ? 405 : 404, "application/json",
+		                known ? "{\"ok\":false,\"error\":\"method not allowed\"}"
+		                      : "{\"ok\":false,\"error\":\"not found\"}");
+		return 1;
+	}
+	if (x->route->early) { /* e.g. the token: refused before any limit is told */
+		x->route->early(x, x->route->arg);
+		if (x->replied || x->held)
+			return 1;
+	}
+	if (x->too_big) {
+		httpd_reply_str(x, 413, "application/json",
+		                "{\"ok\":false,\"error\":\"request body too large\"}");
+		return 1;
+	}
+	if (x->chunked) {
+		httpd_reply_str(x, 411, "application/json",
+		                "{\"ok\":false,\"error\":\"send the body with a Content-Length\"}");
+		return 1;
+	}
+	return 0;
+}
+
+static void x_dispatch(struct httpd_x *x)
+{
+	const struct route *r = x->route;
+
+	x->dispatched = 1;
 	x->req.body = x->body.data ? x->body.data : "";
 	x->req.body_len = x->body.len;
 	if (x->too_big) {
 		httpd_reply_str(x, 413, "application/json",
 		                "{\"ok\":false,\"error\":\"request body too large\"}");
-		return;
-	}
-	if (x->chunked) {
-		httpd_reply_str(x, 411, "application/json",
-		                "{\"ok\":false,\"error\":\"send the body with a Content-Length\"}");
-		return;
-	}
-	r = route_find(x->h, x->method, x->path, &known);
-	if (!r) {
-		httpd_reply_str(x, known ? 405 : 404, "application/json",
-		                known ? "{\"ok\":false,\"error\":\"method not allowed\"}"
-		                      : "{\"ok\":false,\"error\":\"not found\"}");
 		return;
 	}
 	r->fn(x, r->arg);
@@ -209,15 +271,19 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	struct httpd_x *x = xcalloc(1, sizeof *x);
 	char cl[32];
 	long long clen = -1;
+	int known;
 
 	x->h = h;
 	x->wsi = wsi;
+	x->t0 = time_mono_ms();
 	str_copy(x->method, sizeof x->method, method_of(wsi));
 	x->path = xstrdup(in && *in ? in : "/");
 	x->query = query_dup(wsi);
 	if (lws_get_peer_simple(wsi, x->peer, sizeof x->peer) == NULL)
 		str_copy(x->peer, sizeof x->peer, "?");
-	x->body.max = h->max_body + 1;
+	x->route = route_find(h, x->method, x->path, &known);
+	x->max_body = x->route && x->route->max_body ? x->route->max_body : h->max_body;
+	x->body.max = x->max_body + 1;
 	x->req.method = x->method;
 	x->req.path = x->path;
 	x->req.query = x->query;
@@ -231,15 +297,17 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 		if (errno || *end || clen < 0)
 			clen = -1;
 	}
-	if (clen > (long long)h->max_body)
+	if (clen > (long long)x->max_body)
 		x->too_big = 1;
 	if (clen < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
 		x->chunked = 1;
-	int has_body = clen > 0;
-	if (!has_body || x->too_big || x->chunked || strcmp(x->method, "GET") == 0 ||
-	    strcmp(x->method, "HEAD") == 0) {
-		x_dispatch(x);
+	if (x_early(x)) {
+		x->dispatched = 1;
+		return 0;
 	}
+	int has_body = clen > 0;
+	if (!has_body || strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
+		x_dispatch(x);
 	return 0;
 }
 
@@ -250,6 +318,10 @@ static int x_write(struct lws *wsi, struct httpd_x *x)
 
 	if (lws_add_http_common_headers(wsi, (unsigned int)x->status, x->ctype, x->out_len, &p,
 	                                end))
+		return -1;
+	/* one request per connection: nothing pipelined behind it is read */
+	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+	                                 5, &p, end))
 		return -1;
 	for (char *line = x->extra; line && *line;) {
 		char *nl = strchr(line, '\n');
@@ -304,49 +376,196 @@ static void ws_free(struct httpd_ws *c)
 	free(c);
 }
 
+/*
+ * A whole answer written straight to the socket, for connections lws has
+ * not parsed a request on (deadline, too many connections).  Whatever the
+ * client sent is read and dropped first, so the close is a FIN, not a RST
+ * that could discard the answer in the client's buffer.
+ */
+static void raw_answer(int fd, int status, const char *reason, const char *json)
+{
+	char msg[512], junk[4096];
+	int n =
+	    snprintf(msg, sizeof msg,
+	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	             "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
+	             status, reason, strlen(json), status == 503 ? "Retry-After: 1\r\n" : "", json);
+	if (fd < 0 || n <= 0 || (size_t)n >= sizeof msg)
+		return;
+	for (int i = 0; i < 16 && recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++)
+		;
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return;
+	shutdown(fd, SHUT_WR);
+}
+
+static void conn_add(struct httpd *h, struct lws *wsi)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->wsi = wsi;
+	c->t0 = time_mono_ms();
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconn++;
+	lws_set_opaque_user_data(wsi, c);
+}
+
+static void conn_del(struct httpd *h, struct lws *wsi)
+{
+	struct conn *c = lws_get_opaque_user_data(wsi);
+	if (!c)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	h->nconn--;
+	free(c);
+}
+
+static void conn_kill(struct conn *c)
+{
+	c->killed = 1;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Body deadline passed: 408, then close (the rest of the body is never read). */
+static void x_timeout(struct httpd_x *x)
+{
+	log_info("event=http_body_timeout method=%s path=%s peer=%s", x->method, log_q(x->path),
+	         x->peer);
+	x->dispatched = 1;
+	x->too_big = 1; /* nothing more is read */
+	httpd_reply_str(x, 408, "application/json",
+	                "{\"ok\":false,\"error\":\"the request body came too slowly\"}");
+}
+
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+	struct httpd *h = lws_container_of(sul, struct httpd, sweep);
+	int64_t now = time_mono_ms();
+
+	for (struct conn *c = h->conns; c; c = c->next) {
+		struct pss *pss = lws_wsi_user(c->wsi);
+		if (c->ws || c->killed)
+			continue;
+		if (!pss || (!pss->x && !pss->ws)) {
+			if (now - c->t0 > h->lim.header_timeout_ms) {
+				log_info("event=http_header_timeout");
+				raw_answer(
+				    lws_get_socket_fd(c->wsi), 408, "Request Timeout",
+				    "{\"ok\":false,\"error\":\"no complete request headers in "
+				    "time\"}");
+				conn_kill(c);
+			}
+			continue;
+		}
+		if (pss->x && !pss->x->dispatched && !pss->x->replied &&
+		    now - pss->x->t0 > h->lim.body_timeout_ms)
+			x_timeout(pss->x);
+	}
+	lws_sul_schedule(h->ctx, 0, &h->sweep, sweep, SWEEP_US);
+}
+
 static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct pss *pss = user;
+	struct pss *pss = user; /* NULL until a request's headers are in */
 	const struct lws_protocols *proto = lws_get_protocol(wsi);
 	struct httpd *h = proto ? proto->user : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* before the connection exists; `in` is its socket */
+		if (h && h->nconn >= h->lim.max_conns) {
+			int64_t now = time_mono_ms();
+			h->busy_refused++;
+			if (now - h->busy_logged_ms >= 1000) { /* one line a second at most */
+				log_warn("event=http_busy conns=%zu refused=%llu", h->nconn,
+				         h->busy_refused);
+				h->busy_logged_ms = now;
+			}
+			raw_answer((int)(intptr_t)in, 503, "Service Unavailable",
+			           "{\"ok\":false,\"error\":\"too many connections; retry "
+			           "shortly\"}");
+			return 1;
+		}
+		return 0;
+
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		if (h)
+			conn_add(h, wsi);
+		return 0;
+
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (h)
+			conn_del(h, wsi);
+		return 0;
+
 	case LWS_CALLBACK_HTTP:
-		if (!h)
+		if (!h || !pss)
 			return -1;
 		return x_begin(h, wsi, pss, in);
 
-	case LWS_CALLBACK_HTTP_BODY:
-		if (pss->x && !pss->x->too_big && buf_append(&pss->x->body, in, len) < 0)
-			pss->x->too_big = 1;
-		if (pss->x && pss->x->body.len > h->max_body)
-			pss->x->too_big = 1;
+	case LWS_CALLBACK_HTTP_BODY: {
+		struct httpd_x *x = pss ? pss->x : NULL;
+		if (!x)
+			return -1;
+		if (x->dispatched || x->replied)
+			return 0; /* answered early: the rest is dropped with the connection */
+		if (h->buffered + len > h->lim.max_buffered) {
+			/* all bodies together are bounded: refuse this one, keep the rest */
+			log_warn(
+			    "event=http_busy reason=\"request bodies over %zu bytes in total\"",
+			    h->lim.max_buffered);
+			x->dispatched = 1;
+			x->too_big = 1;
+			httpd_reply_str(
+			    x, 503, "application/json",
+			    "{\"ok\":false,\"error\":\"too busy to take this body now; retry "
+			    "shortly\"}");
+			return 0;
+		}
+		if (!x->too_big && buf_append(&x->body, in, len) < 0)
+			x->too_big = 1;
+		else if (!x->too_big)
+			h->buffered += len;
+		if (x->body.len > x->max_body)
+			x->too_big = 1;
+		if (x->too_big) {
+			x_dispatch(x); /* 413 now, not after the whole body */
+			return 0;
+		}
+		if (time_mono_ms() - x->t0 > h->lim.body_timeout_ms)
+			x_timeout(x);
 		return 0;
+	}
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (pss->x && !pss->x->replied && !pss->x->held)
+		if (pss && pss->x && !pss->x->dispatched && !pss->x->replied && !pss->x->held)
 			x_dispatch(pss->x);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		struct httpd_x *x = pss->x;
-		int rc;
+		struct httpd_x *x = pss ? pss->x : NULL;
 		if (!x || !x->replied)
 			return 0;
-		rc = x_write(wsi, x);
-		if (x->too_big || x->chunked)
-			rc = -1; /* the unread body would be taken for the next request */
+		x_write(wsi, x);
 		pss->x = NULL;
 		x_free(x);
-		if (rc < 0)
-			return -1;
-		if (lws_http_transaction_completed(wsi))
-			return -1;
-		return 0;
+		/* one request per connection (the answer said so): close */
+		return -1;
 	}
 
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (pss->x) {
+		/* without pss: closed before a request was parsed (a port scan, a
+		 * TCP health check, headers over lws's 4 KB, not HTTP at all);
+		 * lws has already shut the socket, nothing to answer or free */
+		if (pss && pss->x) {
 			struct httpd_x *x = pss->x;
 			pss->x = NULL;
 			if (x->held && !x->replied)
@@ -376,6 +595,12 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		c->route = r;
 		c->wsi = wsi;
 		c->in.max = r->max_msg;
+		if (!pss) {
+			free(path);
+			free(query);
+			free(c);
+			return -1;
+		}
 		rc = r->ops->open(c, path, query, r->arg);
 		free(path);
 		free(query);
@@ -384,16 +609,18 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return -1;
 		}
 		pss->ws = c;
+		if (lws_get_opaque_user_data(wsi))
+			((struct conn *)lws_get_opaque_user_data(wsi))->ws = 1;
 		return 0;
 	}
 
 	case LWS_CALLBACK_ESTABLISHED:
-		if (pss->ws && pss->ws->head)
+		if (pss && pss->ws && pss->ws->head)
 			lws_callback_on_writable(wsi);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE: {
-		struct httpd_ws *c = pss->ws;
+		struct httpd_ws *c = pss ? pss->ws : NULL;
 		if (!c)
 			return -1;
 		if (buf_append(&c->in, in, len) < 0) {
@@ -409,12 +636,12 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 
 	case LWS_CALLBACK_RECEIVE_PONG:
-		if (pss->ws)
+		if (pss && pss->ws)
 			pss->ws->pongs++;
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		struct httpd_ws *c = pss->ws;
+		struct httpd_ws *c = pss ? pss->ws : NULL;
 		struct ws_msg *m;
 		if (!c)
 			return -1;
@@ -442,7 +669,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 
 	case LWS_CALLBACK_CLOSED:
-		if (pss->ws) {
+		if (pss && pss->ws) {
 			struct httpd_ws *c = pss->ws;
 			pss->ws = NULL;
 			c->wsi = NULL;
@@ -497,7 +724,12 @@ int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, 
 	}
 
 	h = xcalloc(1, sizeof *h);
+	h->ctx = ctx;
 	h->max_body = max_body;
+	h->lim.max_conns = 256;
+	h->lim.header_timeout_ms = 10000;
+	h->lim.body_timeout_ms = 30000;
+	h->lim.max_buffered = 96u << 20;
 	h->protocols[0].name = "http";
 	h->protocols[0].callback = cb;
 	h->protocols[0].per_session_data_size = sizeof(struct pss);
@@ -510,6 +742,9 @@ int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, 
 	info.protocols = h->protocols;
 	info.vhost_name = "httpd";
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* our sweep answers slow headers with 408 first; this is the backstop */
+	info.timeout_secs_ah_idle = 120;
+	info.timeout_secs = 120;
 	h->vh = lws_create_vhost(ctx, &info);
 	if (!h->vh) {
 		snprintf(err, errlen, "cannot listen on %s", listen);
@@ -523,6 +758,7 @@ int httpd_open(struct httpd **out, struct lws_context *ctx, const char *listen, 
 		free(h);
 		return -1;
 	}
+	lws_sul_schedule(ctx, 0, &h->sweep, sweep, SWEEP_US);
 	log_info("event=http_listen addr=%s port=%d", host, h->port);
 	*out = h;
 	return 0;
@@ -541,7 +777,25 @@ int httpd_port(const struct httpd *h)
 	return h->port;
 }
 
+void httpd_set_limits(struct httpd *h, const struct httpd_limits *l)
+{
+	if (l->max_conns)
+		h->lim.max_conns = l->max_conns;
+	if (l->header_timeout_ms > 0)
+		h->lim.header_timeout_ms = l->header_timeout_ms;
+	if (l->body_timeout_ms > 0)
+		h->lim.body_timeout_ms = l->body_timeout_ms;
+	if (l->max_buffered)
+		h->lim.max_buffered = l->max_buffered;
+}
+
 int httpd_route(struct httpd *h, const char *method, const char *path, httpd_handler fn, void *arg)
+{
+	return httpd_route_opts(h, method, path, fn, arg, NULL);
+}
+
+int httpd_route_opts(struct httpd *h, const char *method, const char *path, httpd_handler fn,
+                     void *arg, const struct httpd_route_opts *o)
 {
 	struct route *r;
 
@@ -553,6 +807,8 @@ int httpd_route(struct httpd *h, const char *method, const char *path, httpd_han
 		return -1;
 	r->fn = fn;
 	r->arg = arg;
+	r->max_body = o ? o->max_body : 0;
+	r->early = o ? o->early : NULL;
 	h->nroutes++;
 	return 0;
 }
@@ -588,6 +844,38 @@ int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t va
 	if (len < 0 || (size_t)len >= vallen)
 		return -1;
 	return lws_hdr_custom_copy(x->wsi, val, (int)vallen, lname, (int)(n + 1)) < 0 ? -1 : 0;
+}
+
+int httpd_secret_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+	/* compare over the longer length, so the time says nothing about where
+	 * the first difference is; a length mismatch fails after the same work */
+	size_t n = alen > blen ? alen : blen;
+	unsigned char diff = alen != blen;
+	const unsigned char *pa = a, *pb = b;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)((i < alen ? pa[i] : 0) ^ (i < blen ? pb[i] : 0));
+	return diff == 0;
+}
+
+int httpd_bearer_ok(const struct httpd_x *x, const char *token)
+{
+	char have[1024], want[1024];
+	int n, wn;
+
+	if (!x->wsi || !token || !*token)
+		return 0;
+	wn = snprintf(want, sizeof want, "Bearer %s", token);
+	if (wn <= 0 || (size_t)wn >= sizeof want)
+		return 0;
+	n = lws_hdr_total_length(x->wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n <= 0 || (size_t)n >= sizeof have)
+		return 0;
+	/* lws_hdr_copy copies n bytes (NULs too); compare all of them */
+	if (lws_hdr_copy(x->wsi, have, (int)sizeof have, WSI_TOKEN_HTTP_AUTHORIZATION) != n)
+		return 0;
+	return httpd_secret_eq(have, (size_t)n, want, (size_t)wn);
 }
 
 void httpd_hold(struct httpd_x *x)
