@@ -1169,6 +1169,7 @@ void slack_web_push(struct slack_web *w, struct slack_op *op)
 	c->n++;
 	w->queued++;
 	seq_add(w, op->seq);
+	/* every idle sender rescans, so each keeps the earliest wake-up */
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
