@@ -35,11 +35,12 @@ $(B)/fuzz/wire $(B)/fuzz/config $(B)/fuzz/template: $(B)/fuzz/%: $(B)/tests/fuzz
 $(B)/fuzz/alert: $(B)/tests/fuzz/fuzz_alert.o $(B)/bot/alert.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_LINK)
-$(B)/fuzz/slack: $(B)/tests/fuzz/fuzz_slack.o $(B)/bot/form.o $(B)/bot/slack_cmd.o \
-		$(B)/bot/slack_sig.o $(B)/bot/slack_render.o $(LIB_A)
+$(B)/fuzz/slack: $(B)/tests/fuzz/fuzz_slack.o $(B)/bot/form.o $(B)/bot/command.o \
+		$(B)/bot/step.o $(B)/bot/slack_sig.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_LINK)
-$(B)/fuzz/discord: $(B)/tests/fuzz/fuzz_discord.o $(B)/bot/discord_sig.o $(B)/bot/discord_rest.o \
+$(B)/fuzz/discord: $(B)/tests/fuzz/fuzz_discord.o $(B)/bot/command.o $(B)/bot/step.o \
+		$(B)/bot/discord_sig.o $(B)/bot/discord_rest.o \
 		$(B)/bot/discord_gw.o $(B)/bot/chatstats.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_LINK) $(LIBS_LWS)

@@ -2,7 +2,8 @@
  * fuzz_discord.c: libFuzzer target for what Discord HTTP interactions bring
  * in: the Ed25519 signature headers (bot/discord_sig.c), the interaction
  * JSON read the way bot/discord.c reads it (type, data.name, options,
- * custom_id, member.user.id -- its dispatcher is static there), REST route
+ * custom_id, member.user.id), its options through the shared command
+ * parser (bot/command.c), REST route
  * keys of paths (bot/discord_rest.c) and gateway URLs (bot/discord_gw.c).
  * Input: "sig\ntimestamp\nbody".
  */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/command.h"
 #include "bot/discord_gw.h"
 #include "bot/discord_rest.h"
 #include "bot/discord_sig.h"
@@ -45,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)json_str(d, "name");
 			(void)json_str(d, "custom_id");
 			(void)json_str(user, "id");
+			struct cmd c;
+			cmd_parse_options(d,
+			                  &c); /* the parser both surfaces share (bot/command.c) */
 			const cJSON *o;
 			cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(d, "options"))
 			{

@@ -1,7 +1,7 @@
 /*
  * fuzz_slack.c: libFuzzer target for what Slack HTTP mode sends: a form
  * body (bot/form.c), its "payload" JSON (interactions) and its "text"
- * through the /incident command parser (bot/slack_cmd.c), plus an Events
+ * through the /incident command parser (bot/command.c), plus an Events
  * API JSON body and the v0 signature check (bot/slack_sig.c).
  */
 #include <stddef.h>
@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/command.h"
 #include "bot/form.h"
-#include "bot/slack.h"
 #include "bot/slack_sig.h"
+#include "bot/step.h"
 #include "json.h"
 #include "utf8.h"
 
@@ -31,15 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		const char *text = json_str(form, "text");
 		if (text) {
-			struct slack_cmd c;
+			struct cmd c;
 			char *clean;
 			size_t n;
 			char err[200];
 			if (utf8_clean(text, strlen(text), &clean, &n, err, sizeof err) == 0) {
-				slack_cmd_parse(clean, &c);
+				cmd_parse_text(clean, &c);
 				free(clean);
 			}
-			char *t = slack_clamp(text, 150);
+			char *t = step_clamp(text, 150);
 			free(t);
 		}
 		cJSON_Delete(form);
