@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mem.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define GW_RX_MAX           (4u << 20) /* a GUILD_CREATE of a big guild is large */
 #define GW_SEND_LIMIT       120        /* frames per 60 s per connection */
@@ -184,7 +185,7 @@ static void on_frame(struct discord_gw *g, const char *text, size_t len)
 {
 	cJSON *f = NULL;
 	char err[128];
-	if (json_parse_object(text, len, &f, err, sizeof err) < 0) {
+	if (utf8_parse_json(text, len, &f, err, sizeof err) < 0) {
 		log_warn("event=discord_bad_frame error=%s", log_q(err));
 		return;
 	}

@@ -34,6 +34,7 @@
 #include "mem.h"
 #include "step.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "wire.h"
 
 /* ---------------------------------------------------------- ack lane jobs */
@@ -575,7 +576,7 @@ void discord_http_interaction(struct httpd_x *x, void *arg)
 	}
 	cJSON *in = NULL;
 	char err[128];
-	if (json_parse_object(r->body, r->body_len, &in, err, sizeof err) < 0) {
+	if (utf8_parse_json(r->body, r->body_len, &in, err, sizeof err) < 0) {
 		httpd_reply_str(x, 400, "application/json",
 		                "{\"error\":\"body is not a JSON object\"}");
 		return;

@@ -33,6 +33,7 @@
 #include "step.h"
 #include "template.h"
 #include "timeutil.h"
+#include "utf8.h"
 #include "wire.h"
 
 /* Where an inbound request came from, so it can be acked the same way. */
@@ -639,6 +640,7 @@ void slack_in_http_commands(struct httpd_x *x, void *arg)
 	if (!http_verified(sl, x))
 		return;
 	form = form_parse(r->body, r->body_len);
+	utf8_repair_json(form); /* the entrance rule for decoded form fields */
 	if (json_str(form, "ssl_check")) {
 		httpd_reply_str(x, 200, "text/plain", "");
 		cJSON_Delete(form);
@@ -661,8 +663,9 @@ void slack_in_http_interactive(struct httpd_x *x, void *arg)
 	if (!http_verified(sl, x))
 		return;
 	form = form_parse(r->body, r->body_len);
+	utf8_repair_json(form); /* the entrance rule for decoded form fields */
 	p = json_str(form, "payload");
-	if (!p || json_parse_object(p, strlen(p), &payload, err, sizeof err) < 0) {
+	if (!p || utf8_parse_json(p, strlen(p), &payload, err, sizeof err) < 0) {
 		log_warn("event=slack_bad_interaction error=%s", log_q(p ? err : "no payload"));
 		httpd_reply_str(x, 400, "text/plain", "payload must be a JSON object\n");
 		cJSON_Delete(form);
@@ -684,7 +687,7 @@ void slack_in_http_events(struct httpd_x *x, void *arg)
 
 	if (!http_verified(sl, x))
 		return;
-	if (json_parse_object(r->body, r->body_len, &body, err, sizeof err) < 0) {
+	if (utf8_parse_json(r->body, r->body_len, &body, err, sizeof err) < 0) {
 		httpd_reply_str(x, 400, "text/plain", "body must be a JSON object\n");
 		return;
 	}

@@ -40,6 +40,7 @@
 #include "mem.h"
 #include "slack.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #define MAX_CONNS 4
 #define MAX_FRAME (4 << 20)
@@ -226,7 +227,8 @@ static void on_frame(struct slack_socket *s, struct sconn *c, const char *data, 
 	const char *type, *id;
 	char err[160];
 
-	if (json_parse_object(data, len, &m, err, sizeof err) < 0) {
+	if (utf8_parse_json(data, len, &m, err, sizeof err) <
+	    0) { /* the entrance rule, lib/utf8.h */
 		log_warn("event=slack_bad_frame conn=%d bytes=%zu error=%s", c->id, len,
 		         log_q(err));
 		return;

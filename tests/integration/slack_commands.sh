@@ -4,7 +4,8 @@
 # with an empty user_id or channel_id is refused before it reaches the
 # queue; in HTTP mode two distinct commands without trigger_id are two
 # incidents (they used to share the key "slack-cmd:" and the second was
-# dropped as a duplicate), while the very same request sent twice is one.
+# dropped as a duplicate), while the very same request sent twice is one;
+# a title with an invalid UTF-8 byte is stored with U+FFFD in its place.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slack_lib.sh"
 t_setup
@@ -44,8 +45,14 @@ echo "$a2" | jq -e '.text | test("Declared incident #2")' >/dev/null || t_fail "
 a3=$(post "$b2" "$now")
 echo "$a3" | jq -e '.text | test("already declared as incident #2")' >/dev/null || t_fail "resend: got $a3"
 [ "$(incidents)" = 2 ] || t_fail "incidents: got $(incidents), want 2"
+# the one UTF-8 rule at the door (lib/utf8.h): an invalid byte becomes U+FFFD
+b5="team_id=T0OPSBOT&channel_id=$CH&user_id=U0HTTP&command=%2Fincident&text=declare+billing+caf%FF+down"
+a5=$(post "$b5" "$now")
+echo "$a5" | jq -e '.text | test("Declared incident #3")' >/dev/null || t_fail "invalid UTF-8: got $a5"
+t3=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incident","incident":3}' | jq -r .incident.title)
+case "$t3" in *$'caf\xef\xbf\xbd'*) ;; *) t_fail "title 3 not repaired: $(printf %s "$t3" | od -c | head -2)";; esac
 # an unregistered command over HTTP is refused too
 a4=$(post "team_id=T&channel_id=$CH&user_id=U0HTTP&command=%2Fdeploy&text=now" "$now")
 echo "$a4" | jq -e '.text | test("answers only /incident")' >/dev/null || t_fail "/deploy over HTTP: got $a4"
-[ "$(incidents)" = 2 ] || t_fail "/deploy created an incident"
+[ "$(incidents)" = 3 ] || t_fail "/deploy created an incident"
 echo ok
