@@ -18,8 +18,10 @@
  *
  * Rate limits are kept before a call (token buckets per method after
  * Slack's tiers, and per channel for chat.postMessage, about 1/s) and after
- * one (HTTP 429: the channel, or for calls without a channel the method,
- * waits Retry-After, then the same op is tried again).  5xx and transport
+ * one (HTTP 429: a chat.postMessage's channel, or else the method, waits
+ * Retry-After; a single op goes back to the head of its queue meanwhile, so
+ * its sender serves other channels, and is tried again after, through its
+ * intent check; a batch waits in place).  5xx and transport
  * errors back off exponentially (capped) and retry the same op without end:
  * giving up would lose a chat update.  ok:false answers are final for the
  * op, except invalid_blocks, which is retried once as plain text so the
@@ -121,6 +123,10 @@ struct slack_web {
 /* The calling sender's own handles (invariant 3). */
 static _Thread_local struct state *tl_st;
 static _Thread_local struct http_client *tl_http;
+/* A single op runs (not a batch): on a 429 its message call gives the op
+ * back to its queue (call_until_final returns 3) instead of napping, so the
+ * sender serves other channels meanwhile. */
+static _Thread_local int tl_defer_ok, tl_may_defer;
 
 /* Slack's per-minute tiers for the methods the outbox uses. */
 static double method_per_minute(const char *m)
@@ -357,7 +363,8 @@ int slack_web_call(const char *api_url, const char *token, const char *method, c
 
 /*
  * Run one Web API call for an op until it is final: 0 ok (reply set),
- * -2 Slack said ok:false (err = code), 1 quitting.
+ * -2 Slack said ok:false (err = code), 1 quitting, 3 a 429 came and the op
+ * goes back to its queue (only when tl_may_defer).
  */
 static int call_until_final(struct slack_web *w, const char *method, const char *channel,
                             const cJSON *args, cJSON **reply, int64_t incident, char *err,
@@ -393,6 +400,8 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 			         method, log_q(channel ? channel : ""), (long long)incident,
 			         (long long)ra);
 			limits_block(w, method, channel, ra);
+			if (tl_may_defer)
+				return 3;
 			continue;
 		}
 		if (tries == w->cfg.max_tries)
@@ -458,7 +467,9 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
 			json_add_bool(a, "unfurl_links", 0);
 			json_add_bool(a, "unfurl_media", 0);
 		}
+		tl_may_defer = tl_defer_ok;
 		rc = call_until_final(w, method, channel, a, reply, op->incident, err, errlen);
+		tl_may_defer = 0;
 		cJSON_Delete(a);
 		if (rc == -2 && with_blocks && op->blocks &&
 		    (!strcmp(err, "invalid_blocks") || !strcmp(err, "invalid_blocks_format"))) {
@@ -624,7 +635,8 @@ static int intent_check(struct slack_web *w, const struct slack_op *op, const ch
 	return 0;
 }
 
-static void run_op(struct slack_web *w, struct slack_op *op)
+/* Run one op: 0, or 3 when a 429 gave it back (see tl_defer_ok). */
+static int run_op(struct slack_web *w, struct slack_op *op)
 {
 	char channel[64] = "", parent[64] = "", err[160] = "";
 	cJSON *reply = NULL;
@@ -634,13 +646,13 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	if (op->key[0] && (op->kind == SLACK_OP_PARENT || op->kind == SLACK_OP_REPLY) &&
 	    state_posted_get(tl_st, "slack", op->key, NULL, 0) == 1) {
 		log_debug("event=slack_skip_posted key=%s", log_q(op->key));
-		return;
+		return 0;
 	}
 	switch (op->kind) {
 	case SLACK_OP_PARENT:
 		what = "parent";
 		if (op->key[0] && intent_check(w, op, op->channel, "") != 0)
-			return;
+			return 0;
 		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
 		              sizeof err);
 		if (rc == 0) {
@@ -670,7 +682,7 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 			              sizeof err);
 		} else {
 			if (op->key[0] && intent_check(w, op, channel, parent) != 0)
-				return;
+				return 0;
 			rc = send_msg(w, op, "chat.postMessage", channel, "thread_ts", parent,
 			              &reply, err, sizeof err);
 			for (const struct slack_op *m = op; rc == 0 && m && m->key[0]; m = m->more)
@@ -698,7 +710,12 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 		              sizeof err);
 		break;
 	case SLACK_OP_DONE: /* never queued: slack_web_push counts it */
-		return;
+		return 0;
+	}
+	if (rc == 3) {
+		log_info("event=slack_deferred op=%s incident=%lld", what, (long long)op->incident);
+		cJSON_Delete(reply);
+		return 3;
 	}
 	if (rc == -2)
 		log_warn("event=slack_post_refused op=%s incident=%lld error=%s", what,
@@ -706,6 +723,7 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	else if (rc == 0)
 		log_debug("event=slack_posted op=%s incident=%lld", what, (long long)op->incident);
 	cJSON_Delete(reply);
+	return 0;
 }
 
 /* Replies of a batch that may be joined: none posted or meant to be before. */
@@ -761,17 +779,23 @@ static void batch_join(struct slack_op *op)
 	log_info("event=slack_batched incident=%lld replies=%d", (long long)op->incident, n);
 }
 
-/* Run op, or a batch: joined when it may be, else one reply after another. */
-static void run_batch(struct slack_web *w, struct slack_op *op)
+/*
+ * Run op, or a batch: joined when it may be, else one reply after another.
+ * 3 when a single op was given back by a 429 (a batch naps out its 429s).
+ */
+static int run_batch(struct slack_web *w, struct slack_op *op)
 {
+	int rc;
 	if (!op->more) {
-		run_op(w, op);
-		return;
+		tl_defer_ok = 1;
+		rc = run_op(w, op);
+		tl_defer_ok = 0;
+		return rc;
 	}
 	if (batch_clean(op)) {
 		batch_join(op);
 		run_op(w, op);
-		return;
+		return 0;
 	}
 	for (struct slack_op *m = op; m; m = m->more) {
 		struct slack_op *next = m->more;
@@ -780,6 +804,7 @@ static void run_batch(struct slack_web *w, struct slack_op *op)
 			run_op(w, m);
 		m->more = next;
 	}
+	return 0;
 }
 
 /* ---------------------------------------------------- the scheduler */
@@ -1010,7 +1035,7 @@ static void *sender_main(void *p)
 		struct chq *c, *cprev = NULL, *pick = NULL, *pickprev = NULL;
 		struct slack_op *op = NULL, *oprev = NULL;
 		int64_t wait = NEVER;
-		int woke;
+		int woke, rc;
 
 		for (c = w->chans; c; cprev = c, c = c->next) {
 			int64_t cw;
@@ -1057,9 +1082,21 @@ static void *sender_main(void *p)
 		pick->busy = 1;
 		pthread_mutex_unlock(&w->mu);
 
-		run_batch(w, op);
+		rc = run_batch(w, op);
 
 		pthread_mutex_lock(&w->mu);
+		if (rc == 3) { /* back to the head of its queue; its limit now waits */
+			op->next = pick->head;
+			pick->head = op;
+			if (!pick->tail)
+				pick->tail = op;
+			pick->n++;
+			w->queued++;
+			w->running--;
+			pick->busy = 0;
+			pthread_cond_broadcast(&w->cv);
+			continue;
+		}
 		for (struct slack_op *m = op; m; m = m->more) {
 			seq_done(w, m->seq);
 			w->running--;

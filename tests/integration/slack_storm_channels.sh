@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # slack_storm_channels.sh: one sender per channel: a channel held back by a
 # 429 with Retry-After, or by its own posting limit, does not delay another
-# channel's posts.  Stand-in and bot at their default limits.
+# channel's posts, even with a single sender thread.  Stand-in and bot at
+# their default limits.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slack_lib.sh"
 t_setup
 T_DEADLINE=20
 CH2=C0GENERAL
+# one sender thread: a 429 must not hold it (the op goes back to its queue)
+SLACK_EXTRA_CONF="senders = 1"
 slack_stack
 env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$env"
 env=$(slash U0ALICE $CH2 "declare search index lagging"); wait_acked "$env"
