@@ -23,6 +23,11 @@
  *	                              the event log; --follow keeps printing
  *	                              new events until ^C
  *	kb ARGS...                    runs "opsbot-retrieve kb ARGS" (same bin dir)
+ *	dryrun ID                     the exact argv each step of the plan would
+ *	                              run (opsbot-exec checks it; nothing runs)
+ *	ledger [ID]                   the action ledger: every step run, its argv,
+ *	                              state, exit code (--json: with output)
+ *	step ID N retry|skip|abort    answer "step N may or may not have run"
  *	report ID --pdf FILE [--paper a4|letter]
  *	                              the incident's summary PDF, open or closed
  *	                              (runs "opsbot-report pdf", same bin dir)
@@ -96,6 +101,7 @@ static int ctl_usage(void)
 	                "  submit --file incident.json | dead-letters | retry JOB\n"
 	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
 	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n"
+	                "  dryrun ID | ledger [ID] | step ID N retry|skip|abort\n"
 	                "  report ID --pdf FILE [--paper a4|letter]\n");
 	return CTL_USAGE;
 }
@@ -490,6 +496,44 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		buf_appendf(&line, "%s job %lld attempt %lld failed, will retry: %s",
 		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
 		            (long long)json_int(data, "attempt", 0), ctl_str(data, "error", NULL));
+	} else if (strncmp(name, "action.", 7) == 0 && json_str(data, "action")) {
+		/* opsbot-exec's ledger (queue/ledger.c) */
+		int rb = json_str(data, "kind") && !strcmp(json_str(data, "kind"), "rollback");
+		buf_appendf(&line, "step %lld %s%s", (long long)json_int(data, "step", 0),
+		            json_str(data, "action"), rb ? " (rollback)" : "");
+		if (!strcmp(name, WIRE_EV_ACTION_STARTED)) {
+			const cJSON *a;
+			buf_appendf(&line, ":");
+			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(data, "argv"))
+			{
+				if (cJSON_IsString(a))
+					buf_appendf(&line, " %s", a->valuestring);
+			}
+			if (json_int(data, "attempts", 1) > 1)
+				buf_appendf(&line, " (attempt %lld)",
+				            (long long)json_int(data, "attempts", 1));
+		} else if (!strcmp(name, WIRE_EV_ACTION_FINISHED)) {
+			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exit");
+			buf_appendf(&line, " %s", ctl_str(data, "state", NULL));
+			if (cJSON_IsNumber(ex))
+				buf_appendf(&line, " (exit %d)", ex->valueint);
+			char first[160];
+			str_copy(first, sizeof(first), ctl_str(data, "output", NULL));
+			first[strcspn(first, "\n")] = '\0';
+			if (first[0])
+				buf_appendf(&line, ": %s", first);
+		} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
+			buf_appendf(&line,
+			            ": %s; answer with: opsbotctl step %lld %lld "
+			            "retry|skip|abort",
+			            ctl_str(data, "question", NULL),
+			            (long long)json_int(ev, "incident", 0),
+			            (long long)json_int(data, "step", 0));
+		} else if (!strcmp(name, WIRE_EV_ACTION_DECIDED)) {
+			buf_appendf(&line, ": %s chose %s (from %s)", ctl_str(data, "user", NULL),
+			            ctl_str(data, "decision", NULL),
+			            ctl_str(data, "surface", NULL));
+		}
 	} else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage")) {
 		buf_appendf(&line, "%s: %s", json_str(data, "stage"),
 		            ctl_str(data, "reason", NULL));
@@ -976,6 +1020,190 @@ static int ctl_kb(struct ctl *c, int argc, char **argv)
 	return CTL_USAGE;
 }
 
+/* ---- actions (opsbot-exec's ledger) ---- */
+
+static cJSON *ctl_ledger_list(int64_t id)
+{
+	cJSON *req = wire_new(WIRE_LEDGER, id);
+	json_add_str(req, "op", "list");
+	json_add_int(req, "limit", 500);
+	return req;
+}
+
+static int ctl_ledger(struct ctl *c, int argc, char **argv)
+{
+	int64_t id = 0;
+	if (argc > 2 || (argc == 2 && ctl_id(argv[1], &id) < 0))
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_call(c, ctl_ledger_list(id), &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_print_json(reply);
+		cJSON_Delete(reply);
+		return CTL_OK;
+	}
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
+	if (cJSON_GetArraySize(items) == 0)
+		printf("no actions recorded%s\n", id ? " for this incident" : "");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, items)
+	{
+		char ex[16] = "-", name[80];
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "exit");
+		if (cJSON_IsNumber(e))
+			snprintf(ex, sizeof(ex), "%d", e->valueint);
+		const char *kind = ctl_str(it, "kind", NULL);
+		snprintf(name, sizeof(name), "%s%s", ctl_str(it, "action", NULL),
+		         strcmp(kind, "rollback") ? "" : " (rollback)");
+		if (!id)
+			printf("#%-4lld ", (long long)json_int(it, "incident", 0));
+		printf("%4lld  %-24s %-9s exit %-4s", (long long)json_int(it, "step", 0), name,
+		       ctl_str(it, "state", NULL), ex);
+		const cJSON *a;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(it, "argv"))
+		{
+			if (cJSON_IsString(a))
+				printf(" %s", a->valuestring);
+		}
+		printf("\n");
+		const char *st = ctl_str(it, "state", NULL);
+		const char *dec = json_str(it, "decision");
+		if (!strcmp(st, "unknown") && !dec)
+			printf(
+			    "      may or may not have run; answer with: opsbotctl step %lld %lld "
+			    "retry|skip|abort\n",
+			    (long long)json_int(it, "incident", 0),
+			    (long long)json_int(it, "step", 0));
+		else if (dec)
+			printf("      %s by %s\n", dec, ctl_str(it, "decided_by", NULL));
+		else if (!strcmp(st, "refused") || !strcmp(st, "failed")) {
+			char line[200];
+			str_copy(line, sizeof(line), ctl_str(it, "output", NULL));
+			line[strcspn(line, "\n")] = '\0';
+			printf("      %s\n", line);
+		}
+	}
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_step(struct ctl *c, int argc, char **argv)
+{
+	int64_t id, n;
+	if (argc != 4 || ctl_id(argv[1], &id) < 0 || ctl_id(argv[2], &n) < 0 ||
+	    (strcmp(argv[3], "retry") && strcmp(argv[3], "skip") && strcmp(argv[3], "abort")))
+		return ctl_usage();
+	cJSON *reply;
+	int rc = ctl_call(c, ctl_ledger_list(id), &reply);
+	if (rc != CTL_OK)
+		return rc;
+	char key[WIRE_KEY_MAX + 1] = "";
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+	{
+		if (json_int(it, "step", 0) == n && !strcmp(ctl_str(it, "state", NULL), "unknown"))
+			str_copy(key, sizeof(key), ctl_str(it, "step_key", NULL));
+	}
+	cJSON_Delete(reply);
+	if (!key[0]) {
+		fprintf(stderr,
+		        "opsbotctl: incident %lld has no step %lld waiting for an answer "
+		        "(see: opsbotctl ledger %lld)\n",
+		        (long long)id, (long long)n, (long long)id);
+		return CTL_REFUSED;
+	}
+	cJSON *req = wire_new(WIRE_LEDGER, id);
+	json_add_str(req, "op", "decide");
+	json_add_str(req, "step_key", key);
+	json_add_str(req, "decision", argv[3]);
+	json_add_str(req, "user", c->user);
+	json_add_str(req, "surface", "cli");
+	rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (c->json)
+		ctl_print_json(reply);
+	else
+		printf("step %lld: %s recorded; incident %lld is now %s\n", (long long)n, argv[3],
+		       (long long)id, ctl_str(reply, "state", NULL));
+	cJSON_Delete(reply);
+	return CTL_OK;
+}
+
+static int ctl_dryrun(struct ctl *c, int argc, char **argv)
+{
+	int64_t id;
+	if (argc != 2 || ctl_id(argv[1], &id) < 0)
+		return ctl_usage();
+	cJSON *req = wire_new(WIRE_SUBMIT, id);
+	json_add_str(req, "what", "job");
+	cJSON *job = json_new_object();
+	json_add_str(job, "kind", WIRE_JOB_DRYRUN);
+	json_add(job, "input", json_new_object());
+	json_add(req, "job", job);
+	cJSON *reply;
+	int rc = ctl_call(c, req, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	int64_t jid = json_int(reply, "job", 0);
+	cJSON_Delete(reply);
+	/* opsbot-exec answers in the incident's results; wait for this job's answer. */
+	int64_t until = time_mono_ms() + 15000;
+	for (;;) {
+		rc = ctl_call(c, ctl_query("incident", id), &reply);
+		if (rc != CTL_OK)
+			return rc;
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+		const cJSON *dr = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(in, "results"), WIRE_JOB_DRYRUN);
+		if (dr && json_int(dr, "job", 0) == jid)
+			break;
+		cJSON_Delete(reply);
+		reply = NULL;
+		if (time_mono_ms() > until) {
+			fprintf(
+			    stderr,
+			    "opsbotctl: no dry run within 15s (job %lld); is opsbot-exec running? "
+			    "see: opsbotctl dead-letters\n",
+			    (long long)jid);
+			return CTL_REFUSED;
+		}
+		time_sleep_ms(50, NULL);
+	}
+	const cJSON *dr = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reply, "incident"),
+	                                     "results"),
+	    WIRE_JOB_DRYRUN);
+	if (c->json) {
+		ctl_print_json(dr);
+	} else {
+		printf("dry run of plan %s for incident %lld (nothing was run):\n",
+		       ctl_str(dr, "plan", NULL), (long long)id);
+		const cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(dr, "steps"))
+		{
+			printf("  step %lld %s:", (long long)json_int(it, "step", 0),
+			       ctl_str(it, "action", NULL));
+			if (json_str(it, "error")) {
+				printf(" refused: %s\n", json_str(it, "error"));
+				continue;
+			}
+			const cJSON *a;
+			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(it, "argv"))
+			{
+				if (cJSON_IsString(a))
+					printf(" %s", a->valuestring);
+			}
+			printf("\n");
+		}
+	}
+	int ok = json_bool(dr, "ok", 0);
+	cJSON_Delete(reply);
+	return ok ? CTL_OK : CTL_REFUSED;
+}
+
 /* report ID --pdf FILE [--paper a4|letter]: opsbot-report renders it (same bin dir). */
 static int ctl_report(struct ctl *c, int argc, char **argv)
 {
@@ -1034,6 +1262,9 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"resume", ctl_simple},
     {"events", ctl_events},
     {"kb", ctl_kb},
+    {"dryrun", ctl_dryrun},
+    {"ledger", ctl_ledger},
+    {"step", ctl_step},
     {"report", ctl_report},
 };
 

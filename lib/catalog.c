@@ -117,6 +117,9 @@ static void catalog_action_free(struct catalog_action *a)
 	free(a->rollback);
 	if (a->match)
 		catalog_strv_free(a->match, a->nmatch);
+	if (a->env)
+		catalog_strv_free(a->env, a->nenv);
+	free(a->workdir);
 }
 
 void catalog_free(struct catalog *c)
@@ -191,6 +194,13 @@ int catalog_check_text(const struct catalog_param *p, const char *v, char *err, 
 		if (len == 0 || len > CATALOG_MAX_VALUE) {
 			snprintf(err, errlen, "%s must be 1 to %d bytes", p->name,
 			         CATALOG_MAX_VALUE);
+			return -1;
+		}
+		if (v[0] == '-') {
+			snprintf(
+			    err, errlen,
+			    "%s must not begin with '-' (a program would read it as an option)",
+			    p->name);
 			return -1;
 		}
 		if (regexec(&p->re, v, 0, NULL, 0) != 0) {
@@ -500,11 +510,13 @@ static int catalog_check_argv(struct catalog_ld *ld, const struct catalog_action
 {
 	if (argc == 0)
 		return catalog_fail(ld, line, "empty command");
-	if (strncmp(argv[0], "scripts/actions/", 16) != 0 || strstr(argv[0], "..") ||
-	    strchr(argv[0], '{') || strlen(argv[0]) <= 16)
+	int inside = strncmp(argv[0], "scripts/actions/", 16) == 0 && strlen(argv[0]) > 16;
+	int outside = a->external && argv[0][0] == '/' && argv[0][1] != '\0';
+	if ((!inside && !outside) || strstr(argv[0], "..") || strchr(argv[0], '{'))
 		return catalog_fail(ld, line,
 		                    "the program must be a script under scripts/actions/ "
-		                    "without '..' or placeholders, not %s",
+		                    "without '..' or placeholders (or an absolute path with "
+		                    "external = yes), not %s",
 		                    log_q(argv[0]));
 	for (size_t i = 1; i < argc; i++)
 		if (catalog_check_placeholders(ld, a, argv[i], line, 0) < 0)
@@ -533,8 +545,9 @@ static int catalog_key(struct catalog_ld *ld, struct catalog_action *a, const ch
                        const char *val, int line, unsigned *seen)
 {
 	static const char *const keys[] = {
-	    "description", "run",      "http",    "body",       "param",      "risk",  "verify",
-	    "rollback",    "cooldown", "timeout", "rate_limit", "idempotent", "match", NULL};
+	    "description", "run",      "http",     "body",    "param",      "risk",
+	    "verify",      "rollback", "cooldown", "timeout", "rate_limit", "idempotent",
+	    "match",       "external", "env",      "workdir", NULL};
 	int k = -1;
 	for (int i = 0; keys[i]; i++)
 		if (strcmp(keys[i], key) == 0)
@@ -543,7 +556,7 @@ static int catalog_key(struct catalog_ld *ld, struct catalog_action *a, const ch
 		return catalog_fail(ld, line,
 		                    "unknown key %s (known: description, run, http, body, param, "
 		                    "risk, verify, rollback, cooldown, timeout, rate_limit, "
-		                    "idempotent, match)",
+		                    "idempotent, match, external, env, workdir)",
 		                    log_q(key));
 	if (k != 4 && (*seen & (1u << k)))
 		return catalog_fail(ld, line, "%s given twice for action %s", key, a->name);
@@ -619,6 +632,32 @@ static int catalog_key(struct catalog_ld *ld, struct catalog_action *a, const ch
 		return 0;
 	case 12:
 		a->match = catalog_split(val, 1, &a->nmatch);
+		return 0;
+	case 13:
+		if (config_parse_bool(val, &a->external) < 0)
+			return catalog_fail(ld, line, "external must be yes or no, not %s",
+			                    log_q(val));
+		return 0;
+	case 14:
+		a->env = catalog_split(val, 1, &a->nenv);
+		for (size_t i = 0; i < a->nenv; i++) {
+			const char *n = a->env[i];
+			int ok = n[0] && !(n[0] >= '0' && n[0] <= '9') && strlen(n) <= 64 &&
+			         strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			                   "0123456789_") == strlen(n);
+			if (!ok)
+				return catalog_fail(ld, line,
+				                    "env lists variable names (letters, digits, "
+				                    "'_'), not %s",
+				                    log_q(n));
+		}
+		return 0;
+	case 15:
+		if (strlen(val) > 1024 || strchr(val, '{'))
+			return catalog_fail(ld, line,
+			                    "workdir must be a path of at most 1024 bytes without "
+			                    "placeholders");
+		a->workdir = xstrdup(val);
 		return 0;
 	}
 	return 0;

@@ -22,7 +22,12 @@
  *   match = latency, saturation, cpu
  *
  * run is an argv template (split on blanks, never given to a shell; argv[0]
- * under scripts/actions/); an action may instead say
+ * under scripts/actions/, or an absolute path when the action also says
+ * external = yes: a program outside the repository, e.g. /usr/bin/kubectl,
+ * to be reviewed like code).  env names the environment variables the
+ * action gets from opsbot-exec's own environment (comma list of names;
+ * nothing else passes, see workers/exec/run.h); workdir is its working
+ * directory (default: [exec] workdir).  An action may instead say
  *   http = POST http://127.0.0.1:9000/hooks/{service}
  *   body = {"service":"{service}"}
  * {name} placeholders must name declared parameters; an argument whose
@@ -87,6 +92,10 @@ struct catalog_action {
 	int64_t timeout_ms;
 	char **match;
 	size_t nmatch;
+	int external; /* argv[0] may be an absolute path outside scripts/actions/ */
+	char **env;   /* variable names passed through, NULL-terminated (may be empty) */
+	size_t nenv;
+	char *workdir; /* or NULL */
 };
 
 struct catalog {

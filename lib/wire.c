@@ -41,6 +41,11 @@ static const char *const w_source[] = {"slack", "discord", "alertmanager", "gene
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
 static const char *const w_decision[] = {"approve", "reject", NULL};
 static const char *const w_action[] = {"ack", "resolve", "pause", "resume", "note", "retry", NULL};
+static const char *const w_ledger_op[] = {"begin",  "restart", "finish", "ask",
+                                          "decide", "list",    NULL};
+static const char *const w_ledger_kind[] = {"action", "rollback", NULL};
+static const char *const w_ledger_end[] = {"finished", "failed", NULL};
+static const char *const w_ledger_decision[] = {"retry", "skip", "abort", NULL};
 static const char *const w_query[] = {"incidents", "incident", "timeline", "jobs", "dead_letters",
                                       "stats",     "events",   "identity", NULL};
 
@@ -93,6 +98,34 @@ static const struct wire_field f_query[] = {{"what", J_STR, 1, w_query},
                                             {"limit", J_INT, 0, NULL},
                                             {"state", J_STR, 0, NULL},
                                             END};
+/* ledger: which fields each op needs is checked in wire_check_ledger. */
+static const struct wire_field f_ledger[] = {{"op", J_STR, 1, w_ledger_op},
+                                             {"job", J_INT, 0, NULL},
+                                             {"lease", J_STR, 0, NULL},
+                                             {"step_key", J_STR, 0, NULL},
+                                             {"step", J_INT, 0, NULL},
+                                             {"action", J_STR, 0, NULL},
+                                             {"params", J_OBJ, 0, NULL},
+                                             {"argv", J_ARR, 0, NULL},
+                                             {"kind", J_STR, 0, w_ledger_kind},
+                                             {"plan", J_STR, 0, NULL},
+                                             {"idempotent", J_BOOL, 0, NULL},
+                                             {"target", J_STR, 0, NULL},
+                                             {"cooldown_ms", J_INT, 0, NULL},
+                                             {"rate_count", J_INT, 0, NULL},
+                                             {"rate_window_ms", J_INT, 0, NULL},
+                                             {"state", J_STR, 0, w_ledger_end},
+                                             {"output", J_STR, 0, NULL},
+                                             {"exit", J_INT, 0, NULL},
+                                             {"ms", J_INT, 0, NULL},
+                                             {"question", J_STR, 0, NULL},
+                                             {"decision", J_STR, 0, w_ledger_decision},
+                                             {"user", J_STR, 0, NULL},
+                                             {"surface", J_STR, 0, NULL},
+                                             {"key", J_STR, 0, NULL},
+                                             {"limit", J_INT, 0, NULL},
+                                             {"refuse", J_STR, 0, NULL},
+                                             END};
 /* Replies: ok is fixed; the rest depends on the request (wire.h). */
 static const struct wire_field f_reply[] = {{"ok", J_BOOL, 1, NULL}, END};
 static const struct wire_field f_event[] = {{"seq", J_INT, 1, NULL},
@@ -127,6 +160,7 @@ static const struct {
     [WIRE_QUERY] = {"query", f_query, 0},
     [WIRE_REPLY] = {"reply", f_reply, 1},
     [WIRE_EVENT] = {"event", f_event, 0},
+    [WIRE_LEDGER] = {"ledger", f_ledger, 0},
 };
 
 static const char *const envelope[] = {"v", "type", "id", "incident", "trace", NULL};
@@ -317,6 +351,67 @@ static int wire_check_complete(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* ledger: the fields each op requires (wire.h). */
+static int wire_check_ledger(const cJSON *root, char *err, size_t errlen)
+{
+	static const struct {
+		const char *op;
+		const char *need[9];
+	} needs[] = {
+	    {"begin", {"job", "lease", "step_key", "step", "action", "params", "argv", NULL}},
+	    {"restart", {"job", "lease", "step_key", NULL}},
+	    {"finish", {"job", "lease", "step_key", "state", NULL}},
+	    {"ask", {"job", "lease", "step_key", NULL}},
+	    {"decide", {"step_key", "decision", "user", "surface", NULL}},
+	    {"list", {NULL}},
+	};
+	const char *op = json_str(root, "op");
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (strcmp(op, needs[i].op) != 0)
+			continue;
+		for (const char *const *f = needs[i].need; *f; f++) {
+			if (!cJSON_GetObjectItemCaseSensitive(root, *f)) {
+				snprintf(err, errlen, "field '%s' is missing (op is %s)", *f, op);
+				return -1;
+			}
+		}
+	}
+	const char *sk = json_str(root, "step_key");
+	if (sk && (!*sk || strlen(sk) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field 'step_key' must be 1 to %d characters", WIRE_KEY_MAX);
+		return -1;
+	}
+	const char *key = json_str(root, "key");
+	if (key && (!*key || strlen(key) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
+		return -1;
+	}
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(root, "argv");
+	const cJSON *a;
+	cJSON_ArrayForEach(a, argv)
+	{
+		if (!cJSON_IsString(a)) {
+			snprintf(err, errlen, "field 'argv' must hold only strings");
+			return -1;
+		}
+	}
+	static const char *const nonneg[] = {"step",           "cooldown_ms", "rate_count",
+	                                     "rate_window_ms", "ms",          NULL};
+	for (const char *const *f = nonneg; *f; f++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, *f);
+		if (v && v->valuedouble < 0) {
+			snprintf(err, errlen, "field '%s' must not be negative", *f);
+			return -1;
+		}
+	}
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limit");
+	if (l && (l->valuedouble < 1 || l->valuedouble > WIRE_QUERY_LIMIT_MAX)) {
+		snprintf(err, errlen, "field 'limit' must be 1 to %d", WIRE_QUERY_LIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* approve and command: who (user, surface) and the key, bounded. */
 static int wire_check_people(const cJSON *root, char *err, size_t errlen)
 {
@@ -463,6 +558,8 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 		}
 		return 0;
 	}
+	case WIRE_LEDGER:
+		return wire_check_ledger(root, err, errlen);
 	case WIRE_REPLY:
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok"))) {
 			if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "error"))) {

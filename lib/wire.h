@@ -116,6 +116,46 @@
  *             limit:int, state:string -> {items:[...]} | {incident:{...}} |
  *             {stats:{...}} | {identity:{via, role, account, person}} (how the
  *             queue sees the caller: role service|local|remote)
+ *   ledger    the action ledger (queue/ledger.c; added after version 1
+ *             shipped, so an older queue answers bad_request "unknown type").
+ *             *op, then per op (all about `incident`):
+ *             begin:   *job, *lease (the execute/verify job held), *step_key
+ *                      (1..WIRE_KEY_MAX), *step:int, *action, *params{},
+ *                      *argv:[string], kind:"action"|"rollback", plan:string,
+ *                      idempotent:bool, target:string, cooldown_ms:int,
+ *                      rate_count:int, rate_window_ms:int, refuse:string
+ *                      (the executor's own refusal, e.g. a failed type
+ *                      check: the row is stored "refused" with it)
+ *                      -> {created:bool, row:{...}}  A known step_key creates
+ *                      nothing and returns the row as it is.  A new row is
+ *                      committed as "started" before the reply, unless the
+ *                      cooldown (same action and target) or the rate limit
+ *                      (same action) says no: then it is stored "refused"
+ *                      and the reply is ok with created:true, row.state
+ *                      "refused" and row.output the reason.
+ *             restart: *job, *lease, *step_key -> {row}  a started or
+ *                      decided-retry row runs again (attempts + 1)
+ *             finish:  *job, *lease, *step_key, *state:"finished"|"failed",
+ *                      output:string, exit:int, ms:int -> {row}
+ *             ask:     *job, *lease, *step_key, question:string -> {row}
+ *                      a started row whose outcome is unknown (crash) becomes
+ *                      "unknown", the job is held (no lease) and
+ *                      action.unknown asks a person
+ *             decide:  *step_key, *decision:"retry"|"skip"|"abort", *user,
+ *                      *surface, key:string -> {row, state}  the answer,
+ *                      judged like approve (who: a chat user only from the
+ *                      queue's own account, cli as the peer's local account;
+ *                      the person must be allowed to approve the action,
+ *                      else forbidden);
+ *                      retry/skip give the held job back, abort fails the
+ *                      incident; a repeated key or a decided row changes
+ *                      nothing (wrong_state names the first decision)
+ *             list:    limit:int -> {items:[row, ...]} (incident 0: newest
+ *                      rows of every incident)
+ *             A row: {id, incident, job, step, step_key, kind, plan, action,
+ *             params{}, argv[], target, state:"started"|"finished"|"failed"|
+ *             "refused"|"unknown"|"skipped"|"aborted", idempotent, attempts,
+ *             output, exit, started_ms, finished_ms, decision, decided_by}
  *
  * Events (PUB; also stored, so `query what:"events" since:N` replays them):
  *
@@ -138,7 +178,14 @@
  *             approval:"auto"|"required"}], notes[]}, needs_approval:bool,
  *             summary}
  *   execute   {incident, plan} -> {steps:[{action, ok, output}], summary}
+ *             (opsbot-exec adds ok, job, and per step step, kind, state,
+ *             params, argv, exit, started_ms, finished_ms, ms, overhead_us)
  *   verify    {incident, plan, execute} -> {ok:bool, summary}
+ *             (opsbot-exec adds checks[], recheck{}, rollbacks[],
+ *             verified:false when ok but nothing could check it, and
+ *             replan:true when the incident should go back to planning)
+ *   dryrun    {} -> {plan, steps:[{step, action, argv[] | error}], summary}
+ *             (what execute would run now; runs nothing)
  *   report    {incident, timeline} -> {pdf, email, summary}
  *   index     {incident, timeline} -> {indexed:bool}
  *
@@ -178,6 +225,7 @@ enum wire_type {
 	WIRE_QUERY,
 	WIRE_REPLY,
 	WIRE_EVENT,
+	WIRE_LEDGER, /* added after version 1 shipped; optional (see "ledger" above) */
 	WIRE_TYPE_COUNT
 };
 
@@ -189,6 +237,7 @@ enum wire_type {
 #define WIRE_JOB_VERIFY   "verify"
 #define WIRE_JOB_REPORT   "report"
 #define WIRE_JOB_INDEX    "index"
+#define WIRE_JOB_DRYRUN   "dryrun" /* standalone job of an incident; no stage */
 
 /* Event names, defined once. */
 #define WIRE_EV_OPENED           "incident.opened"   /* data: the incident record */
@@ -202,6 +251,11 @@ enum wire_type {
 #define WIRE_EV_DEAD             "job.dead"          /* data: {job, kind, attempts, error} */
 #define WIRE_EV_RETRY            "job.retry" /* data: {job, kind, attempt, error, retry_at_ms} */
 #define WIRE_EV_RESOLVED         "incident.resolved" /* data: {by, note} */
+/* The action ledger (ledger request above; queue/ledger.c). */
+#define WIRE_EV_ACTION_STARTED  "action.started"  /* data: ledger row, see "ledger" */
+#define WIRE_EV_ACTION_FINISHED "action.finished" /* data: ledger row with state, exit, output */
+#define WIRE_EV_ACTION_UNKNOWN  "action.unknown"  /* data: row + question, choices[] */
+#define WIRE_EV_ACTION_DECIDED  "action.decided"  /* data: {step_key, step, decision, ...} */
 
 /* Incident states (queue/state.c holds the machine). */
 #define WIRE_ST_OPEN       "open"

@@ -150,6 +150,7 @@ int worker_parse_claim(const cJSON *reply, struct worker_job *job, char *lease, 
 	    .kind = kind,
 	    .attempt = (int)attempt,
 	    .input = cJSON_IsObject(input) ? input : NULL,
+	    .lease = lease,
 	};
 	return 0;
 }

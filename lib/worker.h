@@ -43,6 +43,7 @@ struct worker_job {
 	const char *kind;
 	int attempt; /* 1 on first delivery */
 	const cJSON *input;
+	const char *lease; /* the claim's lease id (for requests that prove holding it) */
 };
 
 enum worker_status {

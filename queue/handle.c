@@ -21,6 +21,7 @@
 
 #include "catalog.h"
 #include "json.h"
+#include "ledger.h"
 #include "log.h"
 #include "mem.h"
 #include "outbox.h"
@@ -40,7 +41,7 @@
 /* ---- events ---- */
 
 /* Store an event and queue it for publishing after COMMIT.  Takes data. */
-static int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
+int q_event(struct queue *q, int64_t incident, const char *name, cJSON *data)
 {
 	char *text = json_print(data);
 	int64_t seq;
@@ -94,8 +95,7 @@ static void inc_set_results(struct store_incident *in, const cJSON *r)
 }
 
 /* One transition: checks the machine, writes the stage event, updates in (not saved). */
-static int inc_move(struct queue *q, struct store_incident *in, enum state_id to,
-                    const char *reason)
+int inc_move(struct queue *q, struct store_incident *in, enum state_id to, const char *reason)
 {
 	enum state_id from = inc_state(in);
 	if (!state_allowed(from, to))
@@ -114,7 +114,7 @@ static int inc_move(struct queue *q, struct store_incident *in, enum state_id to
 	return q_event(q, in->id, WIRE_EV_STAGE, d);
 }
 
-static int inc_save(struct queue *q, struct store_incident *in)
+int inc_save(struct queue *q, struct store_incident *in)
 {
 	int paused = !strcmp(in->state, WIRE_ST_PAUSED);
 	LOG_ASSERT(paused == (in->prev_state[0] != '\0')); /* invariant 4 */
@@ -154,6 +154,8 @@ static cJSON *inc_input(struct queue *q, const struct store_incident *in, enum s
 	case STAGE_PLAN:
 		json_add(input, "detect", result_of(results, WIRE_JOB_DETECT));
 		json_add(input, "retrieve", result_of(results, WIRE_JOB_RETRIEVE));
+		if (cJSON_GetObjectItemCaseSensitive(results, WIRE_JOB_VERIFY)) /* a replan */
+			json_add(input, "verify", result_of(results, WIRE_JOB_VERIFY));
 		break;
 	case STAGE_EXECUTE:
 	case STAGE_VERIFY: {
@@ -525,11 +527,23 @@ static int inc_advance(struct queue *q, struct store_incident *in)
 		const char *summary = json_str(v, "summary");
 		char why[300];
 		if (json_bool(v, "ok", 0)) {
-			snprintf(why, sizeof(why), "verified%s%s", summary ? ": " : "",
-			         summary ? summary : "");
+			/* opsbot-exec says verified:false when it had nothing to check with */
+			snprintf(why, sizeof(why), "%s%s%s",
+			         json_bool(v, "verified", 1) ? "verified" : "not verified",
+			         summary ? ": " : "", summary ? summary : "");
 			rc = inc_move(q, in, ST_RESOLVED, why);
 			if (rc == 0)
 				rc = inc_resolved(q, in, "opsbot", why);
+		} else if (json_bool(v, "replan", 0) && (q->conf.stages & (1u << STAGE_PLAN))) {
+			/* opsbot-exec: not fixed, rounds left; plan again with what was learned */
+			snprintf(why, sizeof(why), "not fixed; planning again%s%s",
+			         summary ? ": " : "", summary ? summary : "");
+			rc = inc_move(q, in, ST_PLANNING, why);
+			if (rc == 0)
+				rc = ledger_new_round(q,
+				                      in->id); /* old approvals do not carry over */
+			if (rc == 0)
+				rc = inc_enqueue(q, in, STAGE_PLAN);
 		} else {
 			snprintf(why, sizeof(why), "verification failed%s%s", summary ? ": " : "",
 			         summary ? summary : "");
@@ -1645,6 +1659,18 @@ static const char *peer_refusal(const struct handle_peer *p, const struct wire_m
 			return NULL;
 		return "workers run as the queue's own account; a person's account may not take "
 		       "jobs";
+	case WIRE_LEDGER: /* queue/ledger.c: who may decide is judged there */
+		if (!strcmp(json_str(m->root, "op"), "list"))
+			return NULL;
+		if (!strcmp(json_str(m->root, "op"), "decide"))
+			return p->kind == PEER_REMOTE
+			           ? "answers are not accepted over the network; "
+			             "use chat or opsbotctl on the queue's host"
+			           : NULL;
+		if (p->kind == PEER_REMOTE)
+			return NULL;
+		return "the ledger is written by opsbot-exec, which runs as the queue's own "
+		       "account";
 	case WIRE_REPLY:
 	case WIRE_EVENT:
 	case WIRE_TYPE_COUNT:
@@ -1688,6 +1714,9 @@ enum handle_rc handle_request(struct queue *q, const struct wire_msg *m, cJSON *
 		break;
 	case WIRE_QUERY:
 		rc = h_query(q, m, reply);
+		break;
+	case WIRE_LEDGER: /* queue/ledger.c */
+		rc = ledger_handle(q, m, reply);
 		break;
 	case WIRE_REPLY:
 	case WIRE_EVENT:

@@ -75,6 +75,21 @@ static const struct {
      " state TEXT NOT NULL," /* started|finished|failed */
      " output TEXT,"
      " started_ms INTEGER, finished_ms INTEGER);"},
+    {3, "action ledger: steps, argv, outcome and a person's decision (queue/ledger.c)",
+     "ALTER TABLE action_ledger ADD COLUMN job INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE action_ledger ADD COLUMN step INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE action_ledger ADD COLUMN kind TEXT NOT NULL DEFAULT 'action';"
+     "ALTER TABLE action_ledger ADD COLUMN plan TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE action_ledger ADD COLUMN argv TEXT NOT NULL DEFAULT '[]';"
+     "ALTER TABLE action_ledger ADD COLUMN target TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE action_ledger ADD COLUMN idempotent INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE action_ledger ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;"
+     "ALTER TABLE action_ledger ADD COLUMN exit_code INTEGER;"
+     "ALTER TABLE action_ledger ADD COLUMN decision TEXT;"
+     "ALTER TABLE action_ledger ADD COLUMN decided_by TEXT;"
+     "ALTER TABLE action_ledger ADD COLUMN lease TEXT;" /* of the claim that started it */
+     "CREATE INDEX action_ledger_incident ON action_ledger(incident, id);"
+     "CREATE INDEX action_ledger_action ON action_ledger(action, started_ms);"},
 };
 
 int migrate_latest(void)

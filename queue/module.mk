@@ -8,7 +8,8 @@ QUEUE_CORE := \
 	queue/migrate.c \
 	queue/group.c \
 	queue/retention.c \
-	queue/outbox.c
+	queue/outbox.c \
+	queue/ledger.c
 QUEUE_CORE_OBJS := $(QUEUE_CORE:%.c=$(B)/%.o)
 QUEUE_OBJS := $(B)/queue/main.o $(QUEUE_CORE_OBJS)
 ALL_OBJS += $(QUEUE_OBJS)

@@ -6,6 +6,8 @@
  *                                                |                      '-> expired
  *                                                '-----------------------------> executing
  *   executing -> verifying -+-> resolved   (verify result ok:true)
+ *                           |-> planning   (ok:false, replan:true: opsbot-exec
+ *                           |               has rounds left; plan again)
  *                           '-> failed     (ok:false)
  *
  *   any of open..verifying --pause--> paused --resume--> the state it left
@@ -27,7 +29,9 @@
  *   3. An incident in a working state (detecting, retrieving, planning,
  *      executing, verifying) has exactly one job of that state's stage that
  *      is ready, leased or done-but-not-yet-advanced; a paused incident's
- *      ready jobs are held and go back to ready on resume.
+ *      ready jobs are held and go back to ready on resume.  An executing
+ *      incident's execute job is also held while a person decides about a
+ *      step whose outcome is unknown (queue/ledger.c).
  *   4. paused <=> prev_state is set, and prev_state is one of open..verifying.
  *   5. awaiting_approval <=> an approval deadline is set and a plan result
  *      is stored.
@@ -71,7 +75,7 @@ static const unsigned allowed[ST_COUNT] = {
     [ST_PLANNING] = B(ST_AWAITING) | B(ST_EXECUTING) | ACTIVE,
     [ST_AWAITING] = B(ST_EXECUTING) | B(ST_REJECTED) | B(ST_EXPIRED) | ACTIVE,
     [ST_EXECUTING] = B(ST_VERIFYING) | ACTIVE,
-    [ST_VERIFYING] = ACTIVE,
+    [ST_VERIFYING] = B(ST_PLANNING) | ACTIVE,
     [ST_RESOLVED] = 0,
     [ST_REJECTED] = 0,
     [ST_EXPIRED] = 0,

@@ -41,6 +41,7 @@ static const char *const allowed_pairs[] = {
     "executing>failed",
     "verifying>resolved",
     "verifying>failed",
+    "verifying>planning",
     "verifying>paused",
     "paused>open",
     "paused>detecting",

@@ -237,6 +237,11 @@ void store_close(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *store_sqlite(struct store *s)
+{
+	return s->db;
+}
+
 int store_begin(struct store *s)
 {
 	return run(s, stmt(s, Q_BEGIN), "begin");

@@ -123,6 +123,10 @@ int store_approval_insert(struct store *s, int64_t incident, const char *plan, c
 /* The decisions on one plan of incident, oldest first: {user, surface, decision, at_ms}. */
 int store_approvals_list(struct store *s, int64_t incident, const char *plan, cJSON *items);
 
+/* The SQLite connection, for queue/ledger.c's own statements (same transaction). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
+
 /* Listings for query; state NULL means any. */
 int store_incidents_list(struct store *s, const char *state, int limit, cJSON *items);
 int store_jobs_list(struct store *s, const char *state, int limit, cJSON *items);

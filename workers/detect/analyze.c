@@ -402,7 +402,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		v->combined =
 		    log1p(fmax(v->strength, 0.0)) * (1.0 + 0.5 * v->r) * v->early * v->graph;
 	}
-	qsort(sv, nsv, sizeof *sv, analyze_svc_cmp);
+	if (nsv)
+		qsort(sv, nsv, sizeof *sv, analyze_svc_cmp);
 	double sum = 0.0;
 	for (size_t k = 0; k < nsv && k < 5; k++)
 		sum += sv[k].combined;
@@ -412,7 +413,8 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 	/* 4. Result. */
 	cJSON *res = json_new_object();
 	cJSON *arr = json_new_array();
-	qsort(an, nan_, sizeof *an, analyze_anom_cmp);
+	if (nan_) /* qsort(NULL, 0) is undefined behaviour */
+		qsort(an, nan_, sizeof *an, analyze_anom_cmp);
 	for (size_t k = 0; k < nan_ && k < o->max_anomalies; k++) {
 		cJSON *a = json_new_object();
 		json_add_str(a, "series", l->s[an[k].series].name);
