@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# storm.sh: `make bench BENCH=storm` -- an alert storm into the stack.
+#
+# fake-slack with its default limits (chat.postMessage: 1 per second per
+# channel, bursts of 3, 429 with Retry-After beyond that), opsbot-queue and
+# opsbot-bot with the shipped config/opsbot.conf + config/slack.example.conf
+# (sync = full, group_window = 10m, channel_rate = 1, method_limits = yes;
+# see bench_lib.sh for the few keys a run must change).  No pipeline worker
+# runs: this measures intake, grouping and the chat side, and a worker's
+# step updates would only add chat traffic.
+#
+# storm_drive.py sends ALERTS (1000) Alertmanager notifications evenly over
+# DURATION (60) seconds across SERVICES (200) services and prints one JSON
+# line: {"bench":"storm","alerts":..,"incidents":..,
+# "new_incident_visible_p50_ms":..,"new_incident_visible_p99_ms":..,
+# "chat_calls":..,"rate_limited":..,"lost":..} plus a few more figures
+# (storm_drive.py says what each means).  A new incident still not visible
+# DEADLINE (300) seconds after the last send counts as lost, and a
+# percentile that falls on one is null.
+# Quick run: ALERTS=100 DURATION=10 make bench BENCH=storm.  STORM_LIMITS=off
+# lifts the posting limits on both sides (storm_smoke.sh, in make test).
+# Needs no dataset.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
+export SLACK_BOT_TOKEN=xoxb-fake SLACK_APP_TOKEN=xapp-fake
+export OPSBOT_HOOK_TOKEN=storm-bench-$$
+CH=C0INCIDENT
+bench_setup
+T_DEADLINE=30
+
+limits=()
+[ "${STORM_LIMITS:-on}" = off ] && limits=(--post-rate 0)
+t_start fake-slack fake-slack --port-file "$T/var/run/fs.port" "${limits[@]}"
+t_wait "fake-slack port" test -s "$T/var/run/fs.port"
+FS_PORT=$(cat "$T/var/run/fs.port")
+{ [ "${STORM_LIMITS:-on}" = off ] && printf '[slack]\nchannel_rate = 0\nmethod_limits = no\n'; } |
+  shipped_conf "$FS_PORT" >"$T/opsbot.conf" || t_fail "could not write the config"
+t_start queue opsbot-queue -c "$T/opsbot.conf"
+t_wait "queue socket" test -S "$T/var/run/opsbot-queue.ipc"
+t_start bot opsbot-bot -c "$T/opsbot.conf"
+t_wait "bot http port" test -s "$T/var/run/bot.port"
+connected() { [ "$(curl -sf "http://127.0.0.1:$FS_PORT/control/stats" | jq .connections)" -ge 1 ]; }
+t_wait "Socket Mode connection" connected
+
+python3 "$BENCH_SRC/tests/bench/storm_drive.py" "http://127.0.0.1:$(cat "$T/var/run/bot.port")" \
+  "http://127.0.0.1:$FS_PORT" "$CH" "$T" >"$T/storm.json" || t_fail "storm driver failed"
+kill -0 "$PID_bot" 2>/dev/null || t_fail "opsbot-bot died during the storm"
+kill -0 "$PID_queue" 2>/dev/null || t_fail "opsbot-queue died during the storm"
+jq -c --argjson rss "$(rss_mb "$PID_bot")" --argjson qrss "$(rss_mb "$PID_queue")" \
+  '. + {bot_rss_mb: $rss, queue_rss_mb: $qrss}' "$T/storm.json"
