@@ -3,7 +3,7 @@
  * into messages.  What comes in (commands, clicks, modals, mentions) is
  * slack_in.c's; the pieces are listed in slack.h.
  *
- * Out: queue events become ops for the ordered outbox (slack_web.c): the
+ * Out: queue events become ops for the per-channel outbox (slack_web.c): the
  * incident's parent message on incident.opened, a chat.update of the parent
  * whenever its state, acknowledger or resolver changes, and one threaded
  * reply per step.  Each event's ops end with a DONE op, which moves the
@@ -22,8 +22,9 @@
  * Config [slack]: enabled, mode (socket|http|both), api_url, channel
  * (default channel for incidents that did not come from Slack), templates,
  * channel_rate, channel_burst, method_limits, queue_timeout, dedupe_ttl,
- * max_backoff, sockets.  Secrets: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode),
- * SLACK_SIGNING_SECRET (HTTP mode).
+ * max_backoff, sockets, senders (channels served at once), storm_queue (a
+ * channel with more ops waiting joins an incident's replies into one post).  Secrets:
+ * SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode), SLACK_SIGNING_SECRET (HTTP mode).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -99,11 +100,15 @@ static void push_parent(struct slack *sl, const cJSON *snap, int64_t incident, i
 	cJSON_Delete(ctx);
 }
 
-static void push_step(struct slack *sl, int64_t incident, int64_t seq, cJSON *step)
+/* A threaded reply; the plan message (edited later) is never batched. */
+static void push_step(struct slack *sl, const cJSON *snap, int64_t incident, int64_t seq,
+                      cJSON *step)
 {
 	struct slack_op *op = slack_op_new(SLACK_OP_REPLY, incident, seq);
 	render_op(sl, op, "step", step);
 	snprintf(op->key, sizeof op->key, "ev-%lld-step", (long long)seq);
+	str_copy(op->channel, sizeof op->channel, json_str(snap, "slack_channel"));
+	op->nobatch = json_int(snap, "plan_seq", 0) == seq;
 	slack_web_push(sl->web, op);
 }
 
@@ -122,6 +127,7 @@ static void push_plan_edit(struct slack *sl, const cJSON *snap, int64_t incident
 	op = slack_op_new(SLACK_OP_EDIT, incident, seq);
 	render_op(sl, op, "step", ctx);
 	snprintf(op->key, sizeof op->key, "ev-%lld-step", (long long)plan_seq);
+	str_copy(op->channel, sizeof op->channel, json_str(snap, "slack_channel"));
 	slack_web_push(sl->web, op);
 	cJSON_Delete(ctx);
 }
@@ -181,11 +187,11 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			goto done;
 	}
 	step = step_event(event, snap, TEXT_MAX);
-	if (step)
-		push_step(sl, incident, seq, step);
 	redraw = step_snapshot_apply(snap, event);
 	if (redraw)
 		snapshot_save(sl, incident, snap);
+	if (step)
+		push_step(sl, snap, incident, seq, step);
 	if (redraw & STEP_REDRAW_PARENT)
 		push_parent(sl, snap, incident, seq, 1);
 	if (redraw & STEP_REDRAW_PLAN)
@@ -262,6 +268,8 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.method_limits = config_bool(cfg, "slack", "method_limits", 1);
 	wc.max_tries = 8;
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
+	wc.senders = (int)config_int(cfg, "slack", "senders", 4, 1, 16);
+	wc.storm_queue = (int)config_int(cfg, "slack", "storm_queue", 10, 0, 100000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
 	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 

@@ -3,7 +3,7 @@
  * files:
  *   slack.c         the surface: config, start-up, events -> messages
  *   slack_in.c      commands, clicks, the reject modal, mentions (in)
- *   slack_web.c     Web API sender thread (ordered outbox, rate limits)
+ *   slack_web.c     Web API senders (outbox per channel, rate limits)
  *   slack_socket.c  Socket Mode client on the lws loop
  *   slack_render.c  templates -> {text, blocks}
  *   slack_sig.c     HTTP mode request signatures
@@ -58,12 +58,14 @@ struct slack_op {
 	enum slack_op_kind kind;
 	int64_t incident;
 	int64_t seq;
-	char key[96];     /* posted-once key (event id + part), "" for none;
-	                     EDIT: the key of the reply to change */
-	char channel[64]; /* PARENT/EPHEMERAL: where; others look the thread up */
-	char user[64];    /* EPHEMERAL */
-	char *text;       /* owned */
-	char *blocks;     /* owned JSON array text, or NULL */
+	char key[96];          /* posted-once key (event id + part), "" for none;
+	                          EDIT: the key of the reply to change */
+	char channel[64];      /* PARENT/EPHEMERAL: where; others look the thread up */
+	char user[64];         /* EPHEMERAL */
+	char *text;            /* owned */
+	char *blocks;          /* owned JSON array text, or NULL */
+	int nobatch;           /* REPLY: never joined with others (it is edited later) */
+	struct slack_op *more; /* a batch: the replies joined after this one */
 };
 
 struct slack_web_cfg {
@@ -75,12 +77,20 @@ struct slack_web_cfg {
 	int method_limits; /* apply Slack's per-method tiers */
 	int max_tries;     /* per op for 5xx / transport errors */
 	int64_t max_backoff_ms;
+	int senders;     /* sender threads (channels served at once), 1..16 */
+	int storm_queue; /* a channel with more ops waiting batches its replies; 0 = never */
 };
 
 struct slack_web;
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
                     char *err, size_t errlen);
-/* Queue op (takes ownership); ops run strictly in order. */
+/*
+ * Queue op (takes ownership).  PARENT/REPLY/UPDATE/EDIT/EPHEMERAL ops need
+ * op->channel (the queue they wait in); DONE needs none.  Within a channel
+ * a new incident's parent goes first, an incident's replies and edits keep
+ * their order, and a waiting UPDATE (EDIT of the same key) takes the newer
+ * text instead of queueing a second call.  See slack_web.c.
+ */
 void slack_web_push(struct slack_web *w, struct slack_op *op);
 /* The highest seq whose DONE op ran (loop thread reads it). */
 int64_t slack_web_done_seq(struct slack_web *w);

@@ -1,33 +1,52 @@
 /*
- * slack_web.c: the Slack Web API outbox: an ordered lane (lane.h, one
- * thread) that runs ops in the order they were queued, over libcurl
- * (lib/http.h).
+ * slack_web.c: the Slack Web API outbox, over libcurl (lib/http.h).
  *
- * Order is the point: an incident's parent must exist before its replies,
- * and replies must appear in event order, so ops are never reordered or run
- * in parallel.  Rate limits are kept before a call (token buckets per method
- * after Slack's tiers, and per channel for chat.postMessage, about 1/s) and
- * after one (HTTP 429: the method and channel wait Retry-After, then the
- * same op is tried again).  5xx and transport errors back off exponentially
- * (capped) and retry the same op without end: giving up would lose a chat
- * update.  ok:false answers are final for the op, except invalid_blocks,
- * which is retried once as plain text so the thread still gets the news.
+ * One queue per channel, served by a few sender threads: a channel takes
+ * at most one call at a time (so its order holds), and a sender only picks
+ * a channel whose next call its limits allow now, so a channel held back by
+ * its limit or by a 429 never delays another channel.  Within a channel the
+ * order is by need, not strictly by arrival:
+ *   - a new incident's parent goes before anything else waiting;
+ *   - then thread replies (and edits of replies, ephemerals): an incident's
+ *     replies and edits keep their order, after their parent;
+ *   - then chat.update of parents, which only redraw the latest state.
+ * A chat.update queued while one for the same message still waits replaces
+ * its text (coalescing); an EDIT of the same reply likewise.  When a
+ * channel has more than storm_queue ops waiting, an incident's consecutive
+ * replies are joined into one message (text and blocks within Slack's
+ * limits) instead of one post per step.
+ *
+ * Rate limits are kept before a call (token buckets per method after
+ * Slack's tiers, and per channel for chat.postMessage, about 1/s) and after
+ * one (HTTP 429: a chat.postMessage's channel, or else the method, waits
+ * Retry-After; a single op goes back to the head of its queue meanwhile, so
+ * its sender serves other channels, and is tried again after, through its
+ * intent check; a batch waits in place).  5xx and transport
+ * errors back off exponentially (capped) and retry the same op without end:
+ * giving up would lose a chat update.  ok:false answers are final for the
+ * op, except invalid_blocks, which is retried once as plain text so the
+ * thread still gets the news.
  *
  * Invariants:
- *  1. done_seq only rises, and only when a DONE op runs, i.e. after every op
- *     queued before it finished.
+ *  1. done_seq only rises; it is the highest seq whose DONE op was queued
+ *     while no op of that seq or an earlier one is still waiting or running
+ *     (a coalesced op counts as finished: the op that took its text carries
+ *     a later seq).
  *  2. A keyed op whose key is in bot.db is not posted again.
- *  3. The sender thread alone uses w->st and w->http.
+ *  3. Each sender thread has its own bot.db handle and HTTP client
+ *     (tl_st, tl_http); the buckets and queues are shared under w->mu.
  *  4. Exactly once, as the reader sees it: before a keyed post, its intent
  *     (kv "intent:<key>": channel, thread, time) is in bot.db, and the post
  *     carries message metadata {event_type "opsbot_post", event_payload
- *     {key, seq, incident}}.  A crash can land after Slack stored the post
- *     and before bot.db recorded its ts; so a keyed op that has an intent
- *     but no posted row first looks for its marker in the thread
+ *     {key, seq, incident[, keys]}} (keys: every reply a batch joined).  A
+ *     crash can land after Slack stored the post and before bot.db recorded
+ *     its ts; so a keyed op that has an intent but no posted row first looks
+ *     for its marker (its key, or its key in a batch's keys) in the thread
  *     (conversations.replies) or, for a parent, the channel
- *     (conversations.history) and records the ts it finds instead of
- *     posting again.  When the look-up itself is refused (e.g. a missing
- *     history scope) it posts: a rare double beats a lost step.
+ *     (conversations.history) and records the ts it finds, for every key of
+ *     that marker, instead of posting again.  When the look-up itself is
+ *     refused (e.g. a missing history scope) it posts: a rare double beats a
+ *     lost step.  A reply that has an intent is never batched.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -40,15 +59,23 @@
 #include "defaults.h"
 #include "http.h"
 #include "json.h"
-#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "slack.h"
 #include "state.h"
 #include "timeutil.h"
 
-#define MAX_BUCKETS    128
+#define MAX_BUCKETS    256
+#define MAX_SENDERS    16
 #define WEB_TIMEOUT_MS DEF_CHAT_API_TIMEOUT_MS
+#define BATCH_MAX      10   /* replies joined into one message */
+#define BATCH_TEXT_MAX 3500 /* characters of joined text */
+#define BATCH_BLOCKS   45   /* Slack allows 50 blocks per message */
+#define NEVER          INT64_MAX
+/* a method may burst a tenth of its minute (tier 3: 5 calls), not the whole
+ * minute at once: Slack tolerates short bursts only, and in a storm the
+ * chat.update calls wait (and coalesce) instead of tripping 429s */
+#define METHOD_BURST(pm) ((pm) / 10 < 1 ? 1 : (pm) / 10)
 
 struct bucket {
 	char key[80];
@@ -58,18 +85,48 @@ struct bucket {
 	int64_t used_ms; /* for replacement */
 };
 
+/* One channel's waiting ops, in arrival order. */
+struct chq {
+	char id[64];
+	struct slack_op *head, *tail;
+	size_t n;
+	int busy; /* a sender runs one of its ops */
+	struct chq *next;
+};
+
+/* How many ops of one seq wait or run (invariant 1). */
+struct seqrec {
+	int64_t seq;
+	int n;
+	struct seqrec *next;
+};
+
 struct slack_web {
 	struct slack_web_cfg cfg;
 	char *api_url, *token, *state_path;
 	struct bot *b;
-	struct lane *lane;
-	pthread_mutex_t mu; /* done_seq */
-	int64_t done_seq;
-	struct state *st;         /* the lane thread's own handle */
-	struct http_client *http; /* the lane thread's client, set per op */
+	pthread_mutex_t mu; /* everything below */
+	pthread_cond_t cv;  /* work, a channel freed, or quit */
+	pthread_cond_t stopcv;
+	int quit;
+	int64_t done_seq, done_pushed;
+	struct seqrec *seqs, *seqs_tail;
+	struct chq *chans; /* round robin: a served channel moves to the end */
+	size_t queued, running;
 	struct bucket buckets[MAX_BUCKETS];
 	int nb;
+	pthread_t th[MAX_SENDERS];
+	struct state *st[MAX_SENDERS];
+	int nth;
 };
+
+/* The calling sender's own handles (invariant 3). */
+static _Thread_local struct state *tl_st;
+static _Thread_local struct http_client *tl_http;
+/* A single op runs (not a batch): on a 429 its message call gives the op
+ * back to its queue (call_until_final returns 3) instead of napping, so the
+ * sender serves other channels meanwhile. */
+static _Thread_local int tl_defer_ok, tl_may_defer;
 
 /* Slack's per-minute tiers for the methods the outbox uses. */
 static double method_per_minute(const char *m)
@@ -95,11 +152,16 @@ struct slack_op *slack_op_new(enum slack_op_kind kind, int64_t incident, int64_t
 static void op_free(void *arg)
 {
 	struct slack_op *op = arg;
-	free(op->text);
-	free(op->blocks);
-	free(op);
+	while (op) {
+		struct slack_op *m = op->more;
+		free(op->text);
+		free(op->blocks);
+		free(op);
+		op = m;
+	}
 }
 
+/* The bucket for key (w->mu held). */
 static struct bucket *bucket_get(struct slack_web *w, const char *key, double per_s, double burst)
 {
 	struct bucket *b = NULL, *oldest = &w->buckets[0];
@@ -126,7 +188,7 @@ static struct bucket *bucket_get(struct slack_web *w, const char *key, double pe
 	return b;
 }
 
-/* ms to wait before b allows one call (0: take it now). */
+/* ms to wait before b allows one call (0: take it now); w->mu held. */
 static int64_t bucket_wait(struct bucket *b, int take)
 {
 	int64_t now = time_mono_ms();
@@ -150,7 +212,85 @@ static int64_t bucket_wait(struct bucket *b, int take)
 /* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
 static int nap(struct slack_web *w, int64_t ms)
 {
-	return lane_nap(w->lane, ms);
+	struct timespec ts;
+	int quit;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->quit && pthread_cond_timedwait(&w->stopcv, &w->mu, &ts) == 0)
+		;
+	quit = w->quit;
+	pthread_mutex_unlock(&w->mu);
+	return quit;
+}
+
+static int stopping(struct slack_web *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int q = w->quit;
+	pthread_mutex_unlock(&w->mu);
+	return q;
+}
+
+/*
+ * The limits a call of method in channel (may be NULL) must wait for: ms
+ * until it may go (0: now, and the tokens are taken when take).  w->mu held.
+ */
+static int64_t limits_wait(struct slack_web *w, const char *method, const char *channel, int take)
+{
+	struct bucket *mb, *cb = NULL;
+	char chkey[96];
+	int64_t wait, cw;
+
+	if (w->cfg.method_limits) {
+		double pm = method_per_minute(method);
+		mb = bucket_get(w, method, pm / 60.0, METHOD_BURST(pm));
+	} else {
+		mb = bucket_get(w, method, 0, 1);
+	}
+	wait = bucket_wait(mb, 0);
+	if (channel && *channel && !strcmp(method, "chat.postMessage")) {
+		snprintf(chkey, sizeof chkey, "ch:%s", channel);
+		cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+		cw = bucket_wait(cb, 0);
+		if (cw > wait)
+			wait = cw;
+	}
+	if (wait == 0 && take) {
+		bucket_wait(mb, 1);
+		if (cb)
+			bucket_wait(cb, 1);
+	}
+	return wait;
+}
+
+/*
+ * A 429: a chat.postMessage to a channel waits ms in that channel (Slack's
+ * per-channel limit; the method's own bucket keeps the workspace limit),
+ * any other call waits ms for its method.
+ */
+static void limits_block(struct slack_web *w, const char *method, const char *channel, int64_t ms)
+{
+	char chkey[96];
+	struct bucket *b;
+
+	pthread_mutex_lock(&w->mu);
+	if (channel && *channel && !strcmp(method, "chat.postMessage")) {
+		snprintf(chkey, sizeof chkey, "ch:%s", channel);
+		b = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+	} else {
+		double pm = w->cfg.method_limits ? method_per_minute(method) : 0;
+		b = bucket_get(w, method, pm / 60.0, pm > 0 ? METHOD_BURST(pm) : 1);
+	}
+	b->blocked_until_ms = time_mono_ms() + ms;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static int do_call(struct http_client *http, const char *api_url, const char *token,
@@ -223,7 +363,8 @@ int slack_web_call(const char *api_url, const char *token, const char *method, c
 
 /*
  * Run one Web API call for an op until it is final: 0 ok (reply set),
- * -2 Slack said ok:false (err = code), 1 quitting.
+ * -2 Slack said ok:false (err = code), 1 quitting, 3 a 429 came and the op
+ * goes back to its queue (only when tl_may_defer).
  */
 static int call_until_final(struct slack_web *w, const char *method, const char *channel,
                             const cJSON *args, cJSON **reply, int64_t incident, char *err,
@@ -231,37 +372,23 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 {
 	int64_t backoff = 200;
 	int tries = 0;
-	char chkey[96];
 
-	snprintf(chkey, sizeof chkey, "ch:%s", channel ? channel : "");
 	for (;;) {
-		struct bucket *mb = NULL, *cb = NULL;
-		int64_t wait = 0, ra;
+		int64_t wait, ra;
 		long status;
 		int rc;
 
-		if (w->cfg.method_limits) {
-			double pm = method_per_minute(method);
-			mb = bucket_get(w, method, pm / 60.0, pm);
-		} else {
-			mb = bucket_get(w, method, 0, 1);
-		}
-		if (!strcmp(method, "chat.postMessage") && channel)
-			cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
-		wait = bucket_wait(mb, 0);
-		if (cb && bucket_wait(cb, 0) > wait)
-			wait = bucket_wait(cb, 0);
+		pthread_mutex_lock(&w->mu);
+		wait = limits_wait(w, method, channel, 1);
+		pthread_mutex_unlock(&w->mu);
 		if (wait > 0) {
 			if (nap(w, wait))
 				return 1;
 			continue;
 		}
-		bucket_wait(mb, 1);
-		if (cb)
-			bucket_wait(cb, 1);
 
 		tries++;
-		rc = do_call(w->http, w->api_url, w->token, method, args, reply, &status, &ra, err,
+		rc = do_call(tl_http, w->api_url, w->token, method, args, reply, &status, &ra, err,
 		             errlen);
 		if (rc == 0 || rc == -2)
 			return rc;
@@ -272,9 +399,9 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 			         "retry_after_ms=%lld",
 			         method, log_q(channel ? channel : ""), (long long)incident,
 			         (long long)ra);
-			mb->blocked_until_ms = time_mono_ms() + ra;
-			if (cb)
-				cb->blocked_until_ms = time_mono_ms() + ra;
+			limits_block(w, method, channel, ra);
+			if (tl_may_defer)
+				return 3;
 			continue;
 		}
 		if (tries == w->cfg.max_tries)
@@ -309,6 +436,11 @@ static cJSON *op_args(const struct slack_op *op, int with_blocks)
 		json_add_str(pl, "key", op->key);
 		json_add_int(pl, "seq", op->seq);
 		json_add_int(pl, "incident", op->incident);
+		if (op->more) {
+			cJSON *keys = cJSON_AddArrayToObject(pl, "keys");
+			for (const struct slack_op *m = op; m; m = m->more)
+				cJSON_AddItemToArray(keys, cJSON_CreateString(m->key));
+		}
 		json_add(md, "event_payload", pl);
 		json_add(a, "metadata", md);
 	}
@@ -335,7 +467,9 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
 			json_add_bool(a, "unfurl_links", 0);
 			json_add_bool(a, "unfurl_media", 0);
 		}
+		tl_may_defer = tl_defer_ok;
 		rc = call_until_final(w, method, channel, a, reply, op->incident, err, errlen);
+		tl_may_defer = 0;
 		cJSON_Delete(a);
 		if (rc == -2 && with_blocks && op->blocks &&
 		    (!strcmp(err, "invalid_blocks") || !strcmp(err, "invalid_blocks_format"))) {
@@ -353,17 +487,32 @@ static int send_msg(struct slack_web *w, const struct slack_op *op, const char *
 
 /*
  * Look for the message marked with key: in the thread `thread` (replies) or,
- * when thread is "", among the channel's top-level messages since since_ms.
- * 1 and its ts in ts, 0 not there, -1 the look-up was refused (err),
- * 2 quitting.
+ * when thread is "", among the channel's top-level messages since since_ms;
+ * a batch's marker lists key in its keys.  1 and its ts in ts (and in *keys
+ * a copy of the marker's keys array, or NULL), 0 not there, -1 the look-up
+ * was refused (err), 2 quitting.
  */
+static int marker_has(const cJSON *pl, const char *key)
+{
+	const cJSON *k;
+	if (json_str(pl, "key") && !strcmp(json_str(pl, "key"), key))
+		return 1;
+	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(pl, "keys"))
+	{
+		if (cJSON_IsString(k) && !strcmp(k->valuestring, key))
+			return 1;
+	}
+	return 0;
+}
+
 static int find_marked(struct slack_web *w, const char *channel, const char *thread,
                        int64_t since_ms, const char *key, int64_t incident, char *ts, size_t tslen,
-                       char *err, size_t errlen)
+                       cJSON **keys, char *err, size_t errlen)
 {
 	char cursor[256] = "", oldest[32];
 	const char *method = *thread ? "conversations.replies" : "conversations.history";
 
+	*keys = NULL;
 	snprintf(oldest, sizeof oldest, "%lld.000000", (long long)(since_ms / 1000));
 	for (int page = 0; page < LOOKUP_PAGES; page++) {
 		cJSON *a = json_new_object(), *reply = NULL;
@@ -392,10 +541,12 @@ static int find_marked(struct slack_web *w, const char *channel, const char *thr
 		{
 			const cJSON *md = cJSON_GetObjectItemCaseSensitive(m, "metadata");
 			const cJSON *pl = cJSON_GetObjectItemCaseSensitive(md, "event_payload");
-			const char *et = json_str(md, "event_type"), *k = json_str(pl, "key");
-			if (et && k && json_str(m, "ts") && !strcmp(et, MARK_EVENT_TYPE) &&
-			    !strcmp(k, key)) {
+			const char *et = json_str(md, "event_type");
+			if (et && json_str(m, "ts") && !strcmp(et, MARK_EVENT_TYPE) &&
+			    marker_has(pl, key)) {
+				const cJSON *ks = cJSON_GetObjectItemCaseSensitive(pl, "keys");
 				str_copy(ts, tslen, json_str(m, "ts"));
+				*keys = cJSON_IsArray(ks) ? json_dup(ks) : NULL;
 				cJSON_Delete(reply);
 				return 1;
 			}
@@ -423,17 +574,18 @@ static int intent_check(struct slack_web *w, const struct slack_op *op, const ch
 {
 	char ikey[128], ts[64], err[160];
 	char *val = NULL;
-	cJSON *in = NULL, *rec;
+	cJSON *in = NULL, *rec, *keys = NULL;
+	const cJSON *k;
 	int rc;
 
 	snprintf(ikey, sizeof ikey, "intent:%s", op->key);
-	if (state_kv_get(w->st, "slack", ikey, &val) == 1 &&
+	if (state_kv_get(tl_st, "slack", ikey, &val) == 1 &&
 	    json_parse_object(val, strlen(val), &in, err, sizeof err) == 0 &&
 	    json_str(in, "channel")) {
 		rc = find_marked(w, json_str(in, "channel"),
 		                 json_str(in, "thread") ? json_str(in, "thread") : "",
 		                 json_int(in, "at_ms", 0) - 60000, op->key, op->incident, ts,
-		                 sizeof ts, err, sizeof err);
+		                 sizeof ts, &keys, err, sizeof err);
 		if (rc == 2) {
 			free(val);
 			cJSON_Delete(in);
@@ -443,9 +595,16 @@ static int intent_check(struct slack_web *w, const struct slack_op *op, const ch
 			log_info("event=slack_post_recovered key=%s incident=%lld seq=%lld ts=%s",
 			         log_q(op->key), (long long)op->incident, (long long)op->seq, ts);
 			if (op->kind == SLACK_OP_PARENT)
-				state_thread_put(w->st, "slack", op->incident,
+				state_thread_put(tl_st, "slack", op->incident,
 				                 json_str(in, "channel"), ts);
-			state_posted_put(w->st, "slack", op->key, ts);
+			state_posted_put(tl_st, "slack", op->key, ts);
+			/* a batch: the other replies it joined are posted too */
+			cJSON_ArrayForEach(k, keys)
+			{
+				if (cJSON_IsString(k) && strcmp(k->valuestring, op->key))
+					state_posted_put(tl_st, "slack", k->valuestring, ts);
+			}
+			cJSON_Delete(keys);
 			free(val);
 			cJSON_Delete(in);
 			return 1;
@@ -467,13 +626,17 @@ static int intent_check(struct slack_web *w, const struct slack_op *op, const ch
 	json_add_int(rec, "at_ms", time_now_ms());
 	val = json_print(rec);
 	cJSON_Delete(rec);
-	if (state_kv_put(w->st, "slack", ikey, val) < 0)
-		log_warn("event=slack_intent_save_failed key=%s", log_q(op->key));
+	for (const struct slack_op *m = op; m; m = m->more) {
+		snprintf(ikey, sizeof ikey, "intent:%s", m->key);
+		if (state_kv_put(tl_st, "slack", ikey, val) < 0)
+			log_warn("event=slack_intent_save_failed key=%s", log_q(m->key));
+	}
 	free(val);
 	return 0;
 }
 
-static void run_op(struct slack_web *w, struct slack_op *op)
+/* Run one op: 0, or 3 when a 429 gave it back (see tl_defer_ok). */
+static int run_op(struct slack_web *w, struct slack_op *op)
 {
 	char channel[64] = "", parent[64] = "", err[160] = "";
 	cJSON *reply = NULL;
@@ -481,15 +644,15 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	const char *what = "";
 
 	if (op->key[0] && (op->kind == SLACK_OP_PARENT || op->kind == SLACK_OP_REPLY) &&
-	    state_posted_get(w->st, "slack", op->key, NULL, 0) == 1) {
+	    state_posted_get(tl_st, "slack", op->key, NULL, 0) == 1) {
 		log_debug("event=slack_skip_posted key=%s", log_q(op->key));
-		return;
+		return 0;
 	}
 	switch (op->kind) {
 	case SLACK_OP_PARENT:
 		what = "parent";
 		if (op->key[0] && intent_check(w, op, op->channel, "") != 0)
-			return;
+			return 0;
 		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
 		              sizeof err);
 		if (rc == 0) {
@@ -500,15 +663,15 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 				         (long long)op->incident);
 				break;
 			}
-			state_thread_put(w->st, "slack", op->incident, ch ? ch : op->channel, ts);
+			state_thread_put(tl_st, "slack", op->incident, ch ? ch : op->channel, ts);
 			if (op->key[0])
-				state_posted_put(w->st, "slack", op->key, ts);
+				state_posted_put(tl_st, "slack", op->key, ts);
 		}
 		break;
 	case SLACK_OP_UPDATE:
 	case SLACK_OP_REPLY:
 		what = op->kind == SLACK_OP_UPDATE ? "update" : "reply";
-		if (state_thread_get(w->st, "slack", op->incident, channel, sizeof channel, parent,
+		if (state_thread_get(tl_st, "slack", op->incident, channel, sizeof channel, parent,
 		                     sizeof parent) != 1) {
 			log_warn("event=slack_no_thread incident=%lld op=%s",
 			         (long long)op->incident, what);
@@ -519,11 +682,11 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 			              sizeof err);
 		} else {
 			if (op->key[0] && intent_check(w, op, channel, parent) != 0)
-				return;
+				return 0;
 			rc = send_msg(w, op, "chat.postMessage", channel, "thread_ts", parent,
 			              &reply, err, sizeof err);
-			if (rc == 0 && op->key[0])
-				state_posted_put(w->st, "slack", op->key,
+			for (const struct slack_op *m = op; rc == 0 && m && m->key[0]; m = m->more)
+				state_posted_put(tl_st, "slack", m->key,
 				                 json_str(reply, "ts") ? json_str(reply, "ts")
 				                                       : "");
 		}
@@ -531,9 +694,9 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	case SLACK_OP_EDIT: {
 		char ts[64];
 		what = "edit";
-		if (state_thread_get(w->st, "slack", op->incident, channel, sizeof channel, parent,
+		if (state_thread_get(tl_st, "slack", op->incident, channel, sizeof channel, parent,
 		                     sizeof parent) != 1 ||
-		    state_posted_get(w->st, "slack", op->key, ts, sizeof ts) != 1 || !ts[0]) {
+		    state_posted_get(tl_st, "slack", op->key, ts, sizeof ts) != 1 || !ts[0]) {
 			log_warn("event=slack_no_message incident=%lld key=%s op=edit",
 			         (long long)op->incident, log_q(op->key));
 			break;
@@ -546,13 +709,13 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 		rc = send_msg(w, op, "chat.postEphemeral", op->channel, NULL, NULL, &reply, err,
 		              sizeof err);
 		break;
-	case SLACK_OP_DONE:
-		pthread_mutex_lock(&w->mu);
-		if (op->seq > w->done_seq)
-			w->done_seq = op->seq;
-		pthread_mutex_unlock(&w->mu);
-		bot_wake(w->b);
-		return;
+	case SLACK_OP_DONE: /* never queued: slack_web_push counts it */
+		return 0;
+	}
+	if (rc == 3) {
+		log_info("event=slack_deferred op=%s incident=%lld", what, (long long)op->incident);
+		cJSON_Delete(reply);
+		return 3;
 	}
 	if (rc == -2)
 		log_warn("event=slack_post_refused op=%s incident=%lld error=%s", what,
@@ -560,24 +723,404 @@ static void run_op(struct slack_web *w, struct slack_op *op)
 	else if (rc == 0)
 		log_debug("event=slack_posted op=%s incident=%lld", what, (long long)op->incident);
 	cJSON_Delete(reply);
+	return 0;
 }
 
-/* One op on the lane thread; frees it. */
-static void op_job(void *arg, struct http_client *hc)
+/* Replies of a batch that may be joined: none posted or meant to be before. */
+static int batch_clean(const struct slack_op *op)
 {
-	struct slack_op *op = arg;
-	struct slack_web *w = op->web;
+	for (const struct slack_op *m = op; m; m = m->more) {
+		char ikey[128], *val = NULL;
+		int has;
+		snprintf(ikey, sizeof ikey, "intent:%s", m->key);
+		has = state_kv_get(tl_st, "slack", ikey, &val) == 1;
+		free(val);
+		if (has || state_posted_get(tl_st, "slack", m->key, NULL, 0) == 1)
+			return 0;
+	}
+	return 1;
+}
 
-	w->http = hc;
-	if (!lane_stopping(w->lane))
+/* Join a batch's texts (and blocks, when all have them and fit) into op. */
+static void batch_join(struct slack_op *op)
+{
+	struct buf tb = {0};
+	cJSON *all = cJSON_CreateArray();
+	int ok = 1, n = 0;
+	char err[128];
+
+	for (const struct slack_op *m = op; m; m = m->more) {
+		cJSON *bl = NULL, *it;
+		if (n)
+			buf_append(&tb, "\n\n", 2);
+		buf_append(&tb, m->text ? m->text : "", m->text ? strlen(m->text) : 0);
+		n++;
+		if (!ok || !m->blocks ||
+		    json_parse(m->blocks, strlen(m->blocks), &bl, err, sizeof err) < 0 ||
+		    !cJSON_IsArray(bl)) {
+			ok = 0;
+			cJSON_Delete(bl);
+			continue;
+		}
+		if (cJSON_GetArraySize(all) > 0)
+			cJSON_AddItemToArray(all, cJSON_Parse("{\"type\":\"divider\"}"));
+		while ((it = cJSON_DetachItemFromArray(bl, 0)))
+			cJSON_AddItemToArray(all, it);
+		cJSON_Delete(bl);
+		if (cJSON_GetArraySize(all) > BATCH_BLOCKS)
+			ok = 0;
+	}
+	free(op->text);
+	op->text = xstrdup(tb.data ? tb.data : "");
+	buf_free(&tb);
+	free(op->blocks);
+	op->blocks = ok ? json_print(all) : NULL;
+	cJSON_Delete(all);
+	log_info("event=slack_batched incident=%lld replies=%d", (long long)op->incident, n);
+}
+
+/*
+ * Run op, or a batch: joined when it may be, else one reply after another.
+ * 3 when a single op was given back by a 429 (a batch naps out its 429s).
+ */
+static int run_batch(struct slack_web *w, struct slack_op *op)
+{
+	int rc;
+	if (!op->more) {
+		tl_defer_ok = 1;
+		rc = run_op(w, op);
+		tl_defer_ok = 0;
+		return rc;
+	}
+	if (batch_clean(op)) {
+		batch_join(op);
 		run_op(w, op);
-	op_free(op);
+		return 0;
+	}
+	for (struct slack_op *m = op; m; m = m->more) {
+		struct slack_op *next = m->more;
+		m->more = NULL;
+		if (!stopping(w))
+			run_op(w, m);
+		m->more = next;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------- the scheduler */
+
+/* w->mu held for everything below. */
+
+static void seq_add(struct slack_web *w, int64_t seq)
+{
+	struct seqrec *r;
+	if (seq <= 0)
+		return;
+	if (w->seqs_tail && w->seqs_tail->seq == seq) {
+		w->seqs_tail->n++;
+		return;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->seq = seq;
+	r->n = 1;
+	if (w->seqs_tail)
+		w->seqs_tail->next = r;
+	else
+		w->seqs = r;
+	w->seqs_tail = r;
+}
+
+static void seq_done(struct slack_web *w, int64_t seq)
+{
+	for (struct seqrec *r = w->seqs; r && seq > 0; r = r->next)
+		if (r->seq == seq && r->n > 0) {
+			r->n--;
+			return;
+		}
+}
+
+/* Move done_seq (invariant 1); 1 when it rose. */
+static int done_recompute(struct slack_web *w)
+{
+	int64_t d = w->done_pushed;
+	while (w->seqs && w->seqs->n == 0) {
+		struct seqrec *r = w->seqs;
+		w->seqs = r->next;
+		if (!w->seqs)
+			w->seqs_tail = NULL;
+		free(r);
+	}
+	for (struct seqrec *r = w->seqs; r; r = r->next)
+		if (r->n > 0 && r->seq - 1 < d)
+			d = r->seq - 1;
+	if (d > w->done_seq) {
+		w->done_seq = d;
+		return 1;
+	}
+	return 0;
+}
+
+static struct chq *chq_get(struct slack_web *w, const char *id)
+{
+	struct chq *c, *last = NULL;
+	for (c = w->chans; c; last = c, c = c->next)
+		if (!strcmp(c->id, id))
+			return c;
+	c = xcalloc(1, sizeof *c);
+	str_copy(c->id, sizeof c->id, id);
+	if (last)
+		last->next = c;
+	else
+		w->chans = c;
+	return c;
+}
+
+/* A small set of incidents with two marks, for one scan of a queue. */
+#define MARK_PARENT 1 /* an earlier parent of the incident waits */
+#define MARK_THREAD 2 /* an earlier parent, reply or edit of it waits */
+struct iset {
+	int64_t *k;
+	unsigned char *v;
+	size_t cap;
+};
+
+static unsigned char *iset_slot(struct iset *s, int64_t inc)
+{
+	size_t i = (size_t)((uint64_t)inc * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+	while (s->k[i] && s->k[i] != inc)
+		i = (i + 1) & (s->cap - 1);
+	s->k[i] = inc;
+	return &s->v[i];
+}
+
+#define SCAN_MAX 4096 /* ops of one channel looked at per choice */
+
+/*
+ * The op channel c should run now: a ready parent first, then a ready reply
+ * (or reply edit, ephemeral) whose incident has nothing waiting before it,
+ * then a ready parent update whose parent is out.  NULL and *wait (ms until
+ * one may be ready, NEVER when nothing waits) when none is.
+ */
+static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_op **prevp,
+                               int64_t *wait)
+{
+	struct slack_op *best[3] = {NULL, NULL, NULL}, *bprev[3] = {NULL, NULL, NULL};
+	struct slack_op *prev = NULL;
+	int64_t wpost = limits_wait(w, "chat.postMessage", c->id, 0);
+	int64_t wupd = limits_wait(w, "chat.update", NULL, 0);
+	int64_t weph = limits_wait(w, "chat.postEphemeral", NULL, 0);
+	struct iset set;
+	size_t n = 0;
+
+	*wait = NEVER;
+	set.cap = 64;
+	while (set.cap < 2 * (c->n < SCAN_MAX ? c->n : SCAN_MAX))
+		set.cap *= 2;
+	set.k = xcalloc(set.cap, sizeof *set.k);
+	set.v = xcalloc(set.cap, 1);
+	for (struct slack_op *op = c->head; op && n < SCAN_MAX; prev = op, op = op->next, n++) {
+		unsigned char *m = op->incident > 0 ? iset_slot(&set, op->incident) : NULL;
+		int cls, ok;
+		int64_t wt;
+
+		switch (op->kind) {
+		case SLACK_OP_PARENT:
+			cls = 0;
+			ok = !m || !(*m & MARK_PARENT);
+			if (m)
+				*m |= MARK_PARENT | MARK_THREAD;
+			break;
+		case SLACK_OP_REPLY:
+		case SLACK_OP_EDIT:
+			cls = 1;
+			ok = !m || !(*m & MARK_THREAD);
+			if (m)
+				*m |= MARK_THREAD;
+			break;
+		case SLACK_OP_UPDATE:
+			cls = 2;
+			ok = !m || !(*m & MARK_PARENT);
+			break;
+		default:
+			cls = 1;
+			ok = 1;
+			break;
+		}
+		if (!ok || best[cls])
+			continue;
+		wt = op->kind == SLACK_OP_EPHEMERAL                             ? weph
+		     : op->kind == SLACK_OP_UPDATE || op->kind == SLACK_OP_EDIT ? wupd
+		                                                                : wpost;
+		if (wt > 0) {
+			if (wt < *wait)
+				*wait = wt;
+			continue;
+		}
+		best[cls] = op;
+		bprev[cls] = prev;
+		if (cls == 0)
+			break;
+	}
+	free(set.k);
+	free(set.v);
+	for (int i = 0; i < 3; i++)
+		if (best[i]) {
+			*prevp = bprev[i];
+			return best[i];
+		}
+	return NULL;
+}
+
+static void chq_unlink(struct slack_web *w, struct chq *c, struct slack_op *prev,
+                       struct slack_op *op)
+{
+	if (prev)
+		prev->next = op->next;
+	else
+		c->head = op->next;
+	if (c->tail == op)
+		c->tail = prev;
+	op->next = NULL;
+	c->n--;
+	w->queued--;
+	w->running++;
+}
+
+/*
+ * In a saturated channel, join the replies of op's incident that wait after
+ * it (up to an edit or a new parent of it) to op->more, within the limits.
+ */
+static void batch_gather(struct slack_web *w, struct chq *c, struct slack_op *op)
+{
+	struct slack_op *prev = NULL, *q, *last = op;
+	size_t text = op->text ? strlen(op->text) : 0;
+	int n = 1;
+
+	if (op->kind != SLACK_OP_REPLY || op->nobatch || !op->key[0] || w->cfg.storm_queue <= 0 ||
+	    c->n < (size_t)w->cfg.storm_queue)
+		return;
+	for (q = c->head; q && n < BATCH_MAX;) {
+		struct slack_op *next = q->next;
+		if (q->incident != op->incident || q->kind == SLACK_OP_UPDATE) {
+			prev = q;
+			q = next;
+			continue;
+		}
+		if (q->kind != SLACK_OP_REPLY || q->nobatch || !q->key[0] ||
+		    text + (q->text ? strlen(q->text) : 0) + 2 > BATCH_TEXT_MAX)
+			break;
+		text += (q->text ? strlen(q->text) : 0) + 2;
+		chq_unlink(w, c, prev, q);
+		last->more = q;
+		last = q;
+		n++;
+		q = next;
+	}
+}
+
+struct sender {
+	struct slack_web *w;
+	int i;
+};
+
+static void *sender_main(void *p)
+{
+	struct sender *sd = p;
+	struct slack_web *w = sd->w;
+
+	tl_st = w->st[sd->i];
+	tl_http = http_client_new();
+	pthread_mutex_lock(&w->mu);
+	while (!w->quit) {
+		struct chq *c, *cprev = NULL, *pick = NULL, *pickprev = NULL;
+		struct slack_op *op = NULL, *oprev = NULL;
+		int64_t wait = NEVER;
+		int woke, rc;
+
+		for (c = w->chans; c; cprev = c, c = c->next) {
+			int64_t cw;
+			if (c->busy || !c->head)
+				continue;
+			op = choose(w, c, &oprev, &cw);
+			if (op) {
+				pick = c;
+				pickprev = cprev;
+				break;
+			}
+			if (cw < wait)
+				wait = cw;
+		}
+		if (!pick) {
+			if (wait == NEVER) {
+				pthread_cond_wait(&w->cv, &w->mu);
+			} else {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += (time_t)(wait / 1000);
+				ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+			}
+			continue;
+		}
+		/* round robin: the served channel goes to the end */
+		if (pick->next) {
+			if (pickprev)
+				pickprev->next = pick->next;
+			else
+				w->chans = pick->next;
+			for (c = pick->next; c->next; c = c->next)
+				;
+			c->next = pick;
+			pick->next = NULL;
+		}
+		chq_unlink(w, pick, oprev, op);
+		batch_gather(w, pick, op);
+		pick->busy = 1;
+		pthread_mutex_unlock(&w->mu);
+
+		rc = run_batch(w, op);
+
+		pthread_mutex_lock(&w->mu);
+		if (rc == 3) { /* back to the head of its queue; its limit now waits */
+			op->next = pick->head;
+			pick->head = op;
+			if (!pick->tail)
+				pick->tail = op;
+			pick->n++;
+			w->queued++;
+			w->running--;
+			pick->busy = 0;
+			pthread_cond_broadcast(&w->cv);
+			continue;
+		}
+		for (struct slack_op *m = op; m; m = m->more) {
+			seq_done(w, m->seq);
+			w->running--;
+		}
+		pick->busy = 0;
+		woke = done_recompute(w);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		op_free(op);
+		if (woke)
+			bot_wake(w->b);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	http_client_free(tl_http);
+	free(sd);
+	return NULL;
 }
 
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
                     char *err, size_t errlen)
 {
 	struct slack_web *w = xcalloc(1, sizeof *w);
+	int n = cfg->senders < 1 ? 4 : cfg->senders > MAX_SENDERS ? MAX_SENDERS : cfg->senders;
 
 	w->cfg = *cfg;
 	w->api_url = xstrdup(cfg->api_url);
@@ -585,20 +1128,87 @@ int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, str
 	w->state_path = xstrdup(cfg->state_path);
 	w->b = b;
 	pthread_mutex_init(&w->mu, NULL);
-	if (state_open(w->state_path, &w->st, err, errlen) < 0) {
-		slack_web_stop(w);
-		return -1;
+	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->stopcv, NULL);
+	for (int i = 0; i < n; i++)
+		if (state_open(w->state_path, &w->st[i], err, errlen) < 0) {
+			slack_web_stop(w);
+			return -1;
+		}
+	for (int i = 0; i < n; i++) {
+		struct sender *sd = xcalloc(1, sizeof *sd);
+		sd->w = w;
+		sd->i = i;
+		if (pthread_create(&w->th[i], NULL, sender_main, sd) != 0)
+			log_fatal("event=thread_create_failed lane=slack-web");
+		w->nth++;
 	}
-	w->lane = lane_start("slack-web", 1);
 	*out = w;
 	return 0;
 }
 
 void slack_web_push(struct slack_web *w, struct slack_op *op)
 {
+	struct chq *c;
+	int woke = 0;
+
 	op->next = NULL;
+	op->more = NULL;
 	op->web = w;
-	lane_push(w->lane, op_job, op_free, op);
+	pthread_mutex_lock(&w->mu);
+	if (w->quit) {
+		pthread_mutex_unlock(&w->mu);
+		op_free(op);
+		return;
+	}
+	if (op->kind == SLACK_OP_DONE) {
+		if (op->seq > w->done_pushed)
+			w->done_pushed = op->seq;
+		woke = done_recompute(w);
+		pthread_mutex_unlock(&w->mu);
+		op_free(op);
+		if (woke)
+			bot_wake(w->b);
+		return;
+	}
+	c = chq_get(w, op->channel);
+	if (op->kind == SLACK_OP_UPDATE || op->kind == SLACK_OP_EDIT) {
+		for (struct slack_op *q = c->head; q; q = q->next) {
+			char *t;
+			if (q->kind != op->kind || q->incident != op->incident ||
+			    (op->kind == SLACK_OP_EDIT && strcmp(q->key, op->key)))
+				continue;
+			/* coalesce: the waiting call sends the newer state */
+			t = q->text;
+			q->text = op->text;
+			op->text = t;
+			t = q->blocks;
+			q->blocks = op->blocks;
+			op->blocks = t;
+			seq_done(w, q->seq);
+			seq_add(w, op->seq);
+			q->seq = op->seq;
+			woke = done_recompute(w);
+			pthread_mutex_unlock(&w->mu);
+			log_debug("event=slack_coalesced incident=%lld seq=%lld",
+			          (long long)op->incident, (long long)op->seq);
+			op_free(op);
+			if (woke)
+				bot_wake(w->b);
+			return;
+		}
+	}
+	if (c->tail)
+		c->tail->next = op;
+	else
+		c->head = op;
+	c->tail = op;
+	c->n++;
+	w->queued++;
+	seq_add(w, op->seq);
+	/* every idle sender rescans, so each keeps the earliest wake-up */
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 int64_t slack_web_done_seq(struct slack_web *w)
@@ -612,7 +1222,10 @@ int64_t slack_web_done_seq(struct slack_web *w)
 
 size_t slack_web_pending(struct slack_web *w)
 {
-	return lane_pending(w->lane);
+	pthread_mutex_lock(&w->mu);
+	size_t n = w->queued + w->running;
+	pthread_mutex_unlock(&w->mu);
+	return n;
 }
 
 int64_t slack_web_stop(struct slack_web *w)
@@ -621,8 +1234,30 @@ int64_t slack_web_stop(struct slack_web *w)
 
 	if (!w)
 		return 0;
-	lane_stop(w->lane); /* queued ops are dropped; a restart replays them */
-	state_close(w->st);
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_cond_broadcast(&w->stopcv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nth; i++)
+		pthread_join(w->th[i], NULL);
+	/* queued ops are dropped; a restart replays them */
+	for (struct chq *c = w->chans, *cn; c; c = cn) {
+		cn = c->next;
+		for (struct slack_op *op = c->head, *on; op; op = on) {
+			on = op->next;
+			op_free(op);
+		}
+		free(c);
+	}
+	for (struct seqrec *r = w->seqs, *rn; r; r = rn) {
+		rn = r->next;
+		free(r);
+	}
+	for (int i = 0; i < MAX_SENDERS; i++)
+		state_close(w->st[i]);
+	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->stopcv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->api_url);
 	free(w->token);
