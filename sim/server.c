@@ -620,7 +620,7 @@ int main(int argc, char **argv)
 	const char *port_file = NULL, *hist_path = NULL;
 	double port = 0, seed = 1, accel = 1, every = 1000;
 	log_init("opsbot-sim");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -649,7 +649,6 @@ int main(int argc, char **argv)
 			srv_usage();
 			return 2;
 		}
-		i++;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
