@@ -2,7 +2,7 @@
  * drest.c: fake-discord's REST API (/api/v10) and control API (/_fake/).
  *
  * Error shapes, limits and rate-limit headers follow Discord's documentation
- * (see ../shared/reference/discord.md): {code, message, errors{..._errors}}
+ * (as Discord documents them): {code, message, errors{..._errors}}
  * bodies, 50035 Invalid Form Body, 50006 empty message, 10003/10008/10062
  * unknown channel/message/interaction, 40060 already acknowledged, 160004 a
  * second thread on one message; 429 with retry_after and global.

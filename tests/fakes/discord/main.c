@@ -13,7 +13,7 @@
  *   it to FILE.
  *   Speaks Discord's REST API under /api/v10 and the Gateway (v10, JSON) as
  *   a websocket on /gateway and /gateway-resume, as documented and as real
- *   captures show (see ../shared/reference/discord.md); a control API under
+ *   captures show (Discord's API documentation); a control API under
  *   /_fake/ lets tests play users (slash commands, button clicks), read
  *   channels and threads, and make the service misbehave (reconnect, invalid
  *   session, dropped socket, 429s).  See drest.c for the routes.

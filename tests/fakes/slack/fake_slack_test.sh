@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# fake_slack_test.sh: fake-slack answers as Slack documents it (see
-# ../shared/reference/slack.md and the sample payloads), on the points the
+# fake_slack_test.sh: fake-slack answers as Slack documents it (Slack's API
+# reference and recorded payloads), on the points the
 # official SDKs showed it got wrong: envelope ids are UUIDs; events carry
 # authorizations and event_context; a click reports the button's own label,
 # value and block_id plus state/enterprise/is_enterprise_install; stored
