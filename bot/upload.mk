@@ -7,7 +7,6 @@ INTEG_TESTS += tests/integration/upload_discord.sh
 # The multipart body, read back with fake-discord's strict reader.
 $(B)/tests/bot_discord_upload: $(B)/bot/discord_upload_test.o $(B)/bot/discord_upload.o \
 		$(B)/bot/chatstats.o $(B)/tests/fakes/discord/dform.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(B)/bot/discord_upload_test.o
 UNIT_TESTS += $(B)/tests/bot_discord_upload
