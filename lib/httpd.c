@@ -110,8 +110,11 @@ struct httpd_ws {
 	struct lws *wsi;
 	struct buf in;
 	struct ws_msg *head, *tail;
+	size_t queued; /* messages waiting for the socket */
 	int closing;
 	int close_code;
+	char close_reason[124]; /* a close frame holds at most 123 bytes of reason */
+	int peer_code;          /* the client's close code, 0 until it sends one */
 	int dropped;
 	long pongs;
 	void *user;
@@ -266,6 +269,24 @@ static char *query_dup(struct lws *wsi)
 	return q.data ? q.data : xstrdup("");
 }
 
+/*
+ * "Expect: 100-continue" (curl sends it before a body over 1 MiB): say 100 so
+ * the client sends the body now instead of after its own one-second wait.
+ * lws does not; nothing else has been written on this connection yet.
+ */
+static void x_continue(struct lws *wsi)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	char v[32];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+	    lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_EXPECT) < 0 ||
+	    strcasecmp(v, "100-continue") != 0)
+		return;
+	if (send(lws_get_socket_fd(wsi), cont, sizeof cont - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("event=http_continue_failed error=%s", log_q(strerror(errno)));
+}
+
 static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char *in)
 {
 	struct httpd_x *x = xcalloc(1, sizeof *x);
@@ -308,6 +329,8 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	int has_body = clen > 0;
 	if (!has_body || strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
 		x_dispatch(x);
+	else
+		x_continue(wsi);
 	return 0;
 }
 
@@ -615,7 +638,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	}
 
 	case LWS_CALLBACK_ESTABLISHED:
-		if (pss && pss->ws && pss->ws->head)
+		if (pss && pss->ws && (pss->ws->head || pss->ws->closing || pss->ws->dropped))
 			lws_callback_on_writable(wsi);
 		return 0;
 
@@ -635,6 +658,14 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		return 0;
 	}
 
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* the payload of the client's close frame: a 2-byte code, then text */
+		if (pss && pss->ws && len >= 2) {
+			const unsigned char *b = in;
+			pss->ws->peer_code = (b[0] << 8) | b[1];
+		}
+		return 0;
+
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (pss && pss->ws)
 			pss->ws->pongs++;
@@ -652,6 +683,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			c->head = m->next;
 			if (!c->head)
 				c->tail = NULL;
+			c->queued--;
 			int n = lws_write(wsi, m->data + LWS_PRE, m->len,
 			                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
 			free(m);
@@ -662,7 +694,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return 0;
 		}
 		if (c->closing) {
-			lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+			                 (unsigned char *)c->close_reason, strlen(c->close_reason));
 			return -1;
 		}
 		return 0;
@@ -944,6 +977,7 @@ static int ws_queue(struct httpd_ws *c, const char *data, size_t len, int ping)
 	else
 		c->head = m;
 	c->tail = m;
+	c->queued++;
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -965,11 +999,27 @@ long httpd_ws_pongs(const struct httpd_ws *c)
 
 void httpd_ws_close(struct httpd_ws *c, int code)
 {
+	httpd_ws_close_reason(c, code, NULL);
+}
+
+void httpd_ws_close_reason(struct httpd_ws *c, int code, const char *reason)
+{
 	if (!c->wsi || c->closing)
 		return;
 	c->closing = 1;
 	c->close_code = code ? code : 1000;
+	str_copy(c->close_reason, sizeof c->close_reason, reason ? reason : "");
 	lws_callback_on_writable(c->wsi);
+}
+
+size_t httpd_ws_backlog(const struct httpd_ws *c)
+{
+	return c->queued;
+}
+
+int httpd_ws_peer_code(const struct httpd_ws *c)
+{
+	return c->peer_code;
 }
 
 void httpd_ws_drop(struct httpd_ws *c)
@@ -977,6 +1027,8 @@ void httpd_ws_drop(struct httpd_ws *c)
 	if (!c->wsi)
 		return;
 	c->dropped = 1;
+	/* cut the TCP stream now, so lws's own close cannot send a close frame */
+	shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
