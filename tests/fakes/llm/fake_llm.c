@@ -237,6 +237,23 @@ static void fake_record(struct fake *f, const char *path, const char *mode, int 
 		f->rec_count++;
 }
 
+/* The modes that refuse any request: 429 with Retry-After, 500.  1: answered. */
+static int fake_refuse(struct fake *f, struct fake_conn *c, const char *mode)
+{
+	if (strcmp(mode, "rate_limit") == 0) {
+		char extra[80];
+		snprintf(extra, sizeof(extra), "Retry-After: %s", f->retry_after);
+		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
+		           extra);
+		return 1;
+	}
+	if (strcmp(mode, "server_error") == 0) {
+		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- chat completions --------------------------------------------------- */
 
 static long fake_tokens(size_t bytes)
@@ -446,17 +463,8 @@ static void fake_chat(struct fake *f, struct fake_conn *c, const char *body, siz
 		json_only = strcmp(rf_type, "text") != 0;
 	}
 
-	if (strcmp(mode, "rate_limit") == 0) {
-		char extra[80];
-		snprintf(extra, sizeof(extra), "Retry-After: %s", f->retry_after);
-		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
-		           extra);
+	if (fake_refuse(f, c, mode))
 		goto out;
-	}
-	if (strcmp(mode, "server_error") == 0) {
-		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
-		goto out;
-	}
 	if (strcmp(mode, "no_schema") == 0 && rf_type && strcmp(rf_type, "json_schema") == 0) {
 		fake_error(f, c, 400, "invalid_request_error",
 		           "response_format json_schema is not supported by this server", NULL);
@@ -520,17 +528,8 @@ static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *bod
 	int dim = f->dim;
 	cJSON *dj = cJSON_GetObjectItemCaseSensitive(req, "dimensions");
 	const char *fmt = json_str(req, "encoding_format");
-	if (strcmp(mode, "rate_limit") == 0) {
-		char extra[80];
-		snprintf(extra, sizeof(extra), "Retry-After: %s", f->retry_after);
-		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
-		           extra);
+	if (fake_refuse(f, c, mode))
 		goto out;
-	}
-	if (strcmp(mode, "server_error") == 0) {
-		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
-		goto out;
-	}
 	if (!model) {
 		fake_error(f, c, 400, "invalid_request_error", "'model' is required", NULL);
 		goto out;
