@@ -126,6 +126,9 @@ int slack_render_load(const char *dir, struct template_set **out, char *err, siz
  * string (caller frees), or NULL with err. */
 char *slack_render_text(const struct template_set *ts, const char *name, const cJSON *ctx,
                         char *err, size_t errlen);
+/* A reply to one person (templates/slack/reply_text, see there for ctx),
+ * trimmed; a new string, or NULL with err. */
+char *slack_render_reply(const struct template_set *ts, const cJSON *ctx, char *err, size_t errlen);
 
 /* ---- slack_socket.c: Socket Mode ---- */
 
