@@ -415,7 +415,9 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 
 	cmd_parse_options(cJSON_GetObjectItemCaseSensitive(in, "data"), &c);
 	if (c.kind == CMD_HELP || c.kind == CMD_BAD) {
-		help(d, to, c.kind == CMD_BAD ? c.err : NULL);
+		char *why = c.kind == CMD_BAD ? cmd_why(d->tpl, &c) : NULL;
+		help(d, to, why);
+		free(why);
 		return;
 	}
 	snprintf(key, sizeof key, "discord:%s", to->id);

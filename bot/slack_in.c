@@ -263,7 +263,9 @@ static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 	                                                                          : command_done;
 
 	if (!req) {
-		help(p, p->cmd.kind == CMD_BAD ? p->cmd.err : NULL);
+		char *why = p->cmd.kind == CMD_BAD ? cmd_why(sl->ts, &p->cmd) : NULL;
+		help(p, why);
+		free(why);
 		free(p);
 		return;
 	}

@@ -22,7 +22,7 @@ int slack_render_load(const char *dir, struct template_set **out, char *err, siz
 {
 	static const char *const need[] = {"parent",     "parent_text", "step",
 	                                   "step_text",  "help_text",   "reply_text",
-	                                   "queue_down", "reject_modal"};
+	                                   "queue_down", "why_text",    "reject_modal"};
 
 	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }
