@@ -42,7 +42,7 @@ ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
 
 .PHONY: bench-rca
 bench-rca: $(B)/bench/detect_rca
-	@$(B)/bench/detect_rca $(DETECT_DATASETS)
+	@OPSBOT_RCA_CANDIDATES=$${OPSBOT_RCA_CANDIDATES-workers/detect/bench/rca_candidates.txt} $(B)/bench/detect_rca $(DETECT_DATASETS)
 BENCHES += rca
 
 # Unit tests: workers/detect/<name>_test.c -> $(B)/tests/detect_<name>.
