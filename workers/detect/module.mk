@@ -55,3 +55,8 @@ UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
 
 INTEG_TESTS += tests/integration/detect_cli.sh tests/integration/detect_job.sh \
 	tests/integration/detect_prometheus.sh tests/integration/detect_watch.sh
+
+.PHONY: bench-score
+bench-score: $(B)/bin/opsbot-detect
+	@bash workers/detect/bench/score_speed.sh $(B)/bin
+BENCHES += score
