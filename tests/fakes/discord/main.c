@@ -163,6 +163,13 @@ static void rest(struct httpd_x *x, void *arg)
 
 	memset(&resp, 0, sizeof resp);
 	drest_handle(&g_st, &req, &resp);
+	if (resp.status == 0) {
+		/* a stalled post (/_fake/stall): stored, never answered; the
+		 * exchange lives until the client goes away (or the fake exits) */
+		httpd_hold(x);
+		buf_free(&resp.body);
+		return;
+	}
 	for (int i = 0; i < resp.nheaders; i++) {
 		snprintf(lines[i], sizeof lines[i], "%s: %s", resp.hname[i], resp.hval[i]);
 		extra[i] = lines[i];
