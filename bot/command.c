@@ -337,12 +337,12 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 
 	*why = NULL;
 	if (!action || incident <= 0) {
-		*why = "That button is not one opsbot understands; nothing was done.";
+		*why = "button_unknown";
 		return NULL;
 	}
 	if (!strcmp(action, STEP_ACT_APPROVE) || !strcmp(action, STEP_ACT_REJECT)) {
 		if (!arg || !*arg) {
-			*why = "That approval button has no plan; nothing was done.";
+			*why = "button_no_plan";
 			return NULL;
 		}
 		req = wire_new(WIRE_APPROVE, incident);
@@ -359,11 +359,11 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 	if (!strncmp(action, "step_", 5)) {
 		const char *d = action + 5;
 		if (strcmp(d, "retry") && strcmp(d, "skip") && strcmp(d, "abort")) {
-			*why = "That button is not one opsbot understands; nothing was done.";
+			*why = "button_unknown";
 			return NULL;
 		}
 		if (!arg || !*arg || strlen(arg) > WIRE_KEY_MAX) {
-			*why = "That button names no step; nothing was done.";
+			*why = "button_no_step";
 			return NULL;
 		}
 		req = wire_new(WIRE_LEDGER, incident);
@@ -389,7 +389,7 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 	if (strcmp(action, STEP_ACT_ACK) && strcmp(action, STEP_ACT_RESOLVE) &&
 	    strcmp(action, STEP_ACT_PAUSE) && strcmp(action, STEP_ACT_RESUME) &&
 	    strcmp(action, STEP_ACT_RETRY)) {
-		*why = "That button is not one opsbot understands; nothing was done.";
+		*why = "button_unknown";
 		return NULL;
 	}
 	req = wire_new(WIRE_COMMAND, incident);
@@ -402,7 +402,7 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 		long long job = arg && *arg ? strtoll(arg, &end, 10) : 0;
 		if (job <= 0 || (end && *end)) {
 			cJSON_Delete(req);
-			*why = "That retry button names no job; nothing was done.";
+			*why = "button_no_job";
 			return NULL;
 		}
 		json_add_int(req, "job", job);
@@ -435,11 +435,16 @@ cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err)
 
 char *cmd_why(const struct template_set *ts, const struct cmd *c)
 {
+	return cmd_why_code(ts, c->err, c->err_arg);
+}
+
+char *cmd_why_code(const struct template_set *ts, const char *code, const char *arg)
+{
 	struct buf out = {.max = 4096};
 	char err[256];
 	cJSON *ctx = json_new_object();
-	json_add_bool(ctx, c->err, 1);
-	json_add_str(ctx, "arg", c->err_arg);
+	json_add_bool(ctx, code, 1);
+	json_add_str(ctx, "arg", arg ? arg : "");
 	if (template_render(ts, "why_text", ctx, TEMPLATE_ESC_NONE, &out, err, sizeof err) < 0) {
 		log_warn("event=template_failed template=why_text error=%s", log_q(err));
 		buf_reset(&out);
@@ -449,7 +454,7 @@ char *cmd_why(const struct template_set *ts, const struct cmd *c)
 	size_t lead = out.data ? strspn(out.data, "\n ") : 0, len = out.len;
 	while (len > lead && (out.data[len - 1] == '\n' || out.data[len - 1] == ' '))
 		len--;
-	char *why = len > lead ? xstrndup(out.data + lead, len - lead) : xstrdup(c->err);
+	char *why = len > lead ? xstrndup(out.data + lead, len - lead) : xstrdup(code);
 	buf_free(&out);
 	return why;
 }

@@ -65,6 +65,8 @@ void cmd_parse_options(const cJSON *data, struct cmd *out);
  */
 struct template_set;
 char *cmd_why(const struct template_set *ts, const struct cmd *c);
+/* The same for a code alone (cmd_button_request's why); arg may be NULL. */
+char *cmd_why_code(const struct template_set *ts, const char *code, const char *arg);
 
 /* Who asked, for the request. */
 struct cmd_origin {
@@ -87,8 +89,9 @@ cJSON *cmd_request(const struct cmd *c, const struct cmd_origin *o, const char *
  * approve (arg = plan hash; reason for a reject, may be NULL), ack/pause/
  * resume/resolve -> command, retry -> command with job = arg, step_retry/
  * step_skip/step_abort -> ledger decide (arg = step_key), dryrun ->
- * submit of a "dryrun" job for the incident.  NULL with *why (a sentence for
- * the person) when the action or its argument is not one opsbot knows.
+ * submit of a "dryrun" job for the incident.  NULL with *why (a code for
+ * cmd_why_code: the surface words it) when the action or its argument is
+ * not one opsbot knows.
  * Caller owns the result.
  */
 cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg, const char *reason,

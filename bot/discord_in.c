@@ -404,6 +404,14 @@ static const char *user_id(const cJSON *in)
 	return json_str(mu, "id");
 }
 
+/* A refused button or form: why (a cmd_button_request code) in Discord's words. */
+static void answer_why(struct discord *d, struct reply_to *to, const char *why)
+{
+	char *text = cmd_why_code(d->tpl, why, NULL);
+	answer(d, to, 4, text_data(text, DISCORD_EPHEMERAL));
+	free(text);
+}
+
 static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, const char *user,
                        const char *channel)
 {
@@ -494,9 +502,7 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	cJSON *req;
 
 	if (n < 2 || incident <= 0) {
-		answer(d, to, 4,
-		       text_data("That button is not one opsbot understands; nothing was done.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, to, "button_unknown");
 		return;
 	}
 	msg_incident = message_incident(d, in);
@@ -507,7 +513,7 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	snprintf(key, sizeof key, "discord:%s", to->id);
 	req = cmd_button_request(action, incident, arg, NULL, &o, key, &why);
 	if (!req) {
-		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
+		answer_why(d, to, why);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);
@@ -540,9 +546,7 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 		}
 	}
 	if (!cid || sscanf(cid, "obr:%lld:%100s", &incident, hash) != 2 || incident <= 0) {
-		answer(d, to, 4,
-		       text_data("That form is not one opsbot understands; nothing was done.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, to, "form_unknown");
 		return;
 	}
 	/* ":<incident>" after the hash: the message the Reject was clicked on */
@@ -553,7 +557,7 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 	snprintf(key, sizeof key, "discord:%s", to->id);
 	req = cmd_button_request(STEP_ACT_REJECT, incident, hash, reason, &o, key, &why);
 	if (!req) {
-		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
+		answer_why(d, to, why);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);

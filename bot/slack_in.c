@@ -406,7 +406,9 @@ static void click_send(struct slack *sl, const char *action, int64_t incident, c
 
 	if (!req) {
 		log_warn("event=slack_bad_click action=%s error=%s", log_q(action), log_q(why));
-		ephemeral_op(sl, channel, user, why);
+		char *text = cmd_why_code(sl->ts, why, NULL);
+		ephemeral_op(sl, channel, user, text);
+		free(text);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);
