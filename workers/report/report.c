@@ -345,6 +345,13 @@ static void event_text(const cJSON *e, char *what, size_t wl, struct buf *detail
 		         !strcmp(str_or(d, "decision", ""), "approve") ? "approved" : "rejected");
 		buf_appendf(detail, "by %s via %s", str_or(d, "user", "?"),
 		            str_or(d, "surface", "?"));
+	} else if (!strcmp(name, "approval.refused")) {
+		if (json_str(d, "step_key"))
+			snprintf(what, wl, "answer refused");
+		else
+			snprintf(what, wl, "%s refused", str_or(d, "decision", "decision"));
+		buf_appendf(detail, "%s by %s: %s", str_or(d, "decision", "?"),
+		            str_or(d, "identity", str_or(d, "user", "?")), str_or(d, "reason", ""));
 	} else if (!strcmp(name, "command.recorded")) {
 		snprintf(what, wl, "%s", str_or(d, "action", "command"));
 		buf_appendf(
