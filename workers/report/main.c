@@ -891,7 +891,7 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 			cJSON_AddItemToArray(appr, inc_brief(it));
 	}
 	/* the event log: resolutions (time to resolve) and alert repeats */
-	int64_t since = 0, repeats = 0, auto_res = 0;
+	int64_t since = 0, repeats = 0, auto_res = 0, filtered = 0;
 	for (int pages = 0; pages < 1000; pages++) {
 		req = wire_new(WIRE_QUERY, 0);
 		json_add_str(req, "what", "events");
@@ -942,6 +942,14 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 				          an    ? an
 				          : inc ? str_or_empty(json_str(inc, "title"))
 				                : "?");
+			} else if (!strcmp(name, "alert.filtered")) {
+				/* below [hooks] min_severity or ignored: no incident (bot/intake.c)
+				 */
+				const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "alert");
+				filtered++;
+				count_add(rep_src, &nsrc, 16, str_or_empty(json_str(d, "surface")));
+				count_add(noisy, &nnoisy, 256,
+				          json_str(a, "name") ? json_str(a, "name") : "?");
 			} else if (!strcmp(name, "command.recorded") &&
 			           is_alert_surface(json_str(d, "surface")) &&
 			           !strcmp(str_or_empty(json_str(d, "action")), "resolve")) {
@@ -964,15 +972,17 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 	cJSON *al = json_new_object();
 	json_add_int(al, "repeats", repeats);
 	json_add_int(al, "auto_resolved", auto_res);
+	json_add_int(al, "filtered", filtered);
 	json_add(al, "by_source", count_json(rep_src, nsrc, 8));
 	json_add(al, "noisiest", count_json(noisy, nnoisy, 8));
 	json_add_str(
 	    al, "not_recorded",
 	    "Counted from the queue's event log: repeats are notifications for an alert "
-	    "group that already has an incident (recorded as notes); resolved by the alert "
-	    "source are incidents the alert's own resolve closed. Alerts dropped below a "
-	    "threshold and repeats of generic alerts without updates are not recorded by "
-	    "this build, so they are not counted.");
+	    "group that already has an incident (recorded as notes); filtered are firing "
+	    "notifications below [hooks] min_severity or named in [hooks] ignore, which "
+	    "open no incident; resolved by the alert source are incidents the alert's own "
+	    "resolve closed. Sources and noisiest names count repeats and filtered alerts. A "
+	    "generic alert sent again with the same key is not counted again.");
 	json_add(g, "alerts", al);
 	cJSON_Delete(list);
 	return g;

@@ -928,13 +928,16 @@ static void compose_digest(struct doc *d, void *arg)
 	const cJSON *al = cJSON_GetObjectItemCaseSensitive(g, "alerts");
 	snprintf(t, sizeof(t), "%lld", (long long)json_int(al, "repeats", 0));
 	doc_kv(d, "Repeats of a known alert", t);
+	snprintf(t, sizeof(t), "%lld (below [hooks] min_severity or in [hooks] ignore)",
+	         (long long)json_int(al, "filtered", 0));
+	doc_kv(d, "Filtered", t);
 	snprintf(t, sizeof(t), "%lld", (long long)json_int(al, "auto_resolved", 0));
 	doc_kv(d, "Resolved by the alert source", t);
 	count_rows(d, cJSON_GetObjectItemCaseSensitive(al, "by_source"), "source",
-	           "No repeated alert in this period.");
+	           "No repeated or filtered alert in this period.");
 	doc_space(d, 6);
 	count_rows(d, cJSON_GetObjectItemCaseSensitive(al, "noisiest"), "noisiest alerts",
-	           "No alert repeated.");
+	           "No alert repeated or was filtered.");
 	if (json_str(al, "not_recorded"))
 		doc_note(d, json_str(al, "not_recorded"));
 }
