@@ -394,13 +394,17 @@ static void up_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			t->seq = seq;
 			t->incident = json_int(event, "incident", 0);
 			t->pdf = xstrdup(pdf);
-			char c[600];
+			char c[600], st[48] = "";
 			int64_t pages = json_int(res, "pages", 0);
-			snprintf(
-			    c, sizeof(c),
-			    "Summary of incident %lld (PDF, %lld page%s). The same file is kept "
-			    "on the opsbot host at %.300s.",
-			    (long long)t->incident, (long long)pages, pages == 1 ? "" : "s", pdf);
+			const char *state = json_str(res, "state");
+			if (state && (!strcmp(state, "failed") || !strcmp(state, "rejected") ||
+			              !strcmp(state, "expired"))) /* resolved goes without saying */
+				snprintf(st, sizeof(st), ", %s", state);
+			snprintf(c, sizeof(c),
+			         "Summary of incident %lld%s (PDF, %lld page%s). The same file is "
+			         "kept on the opsbot host at %.300s.",
+			         (long long)t->incident, st, (long long)pages,
+			         pages == 1 ? "" : "s", pdf);
 			t->comment = xstrdup(c);
 			u->n++;
 			pthread_cond_signal(&u->cv);

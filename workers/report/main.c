@@ -14,7 +14,8 @@
  *                                                   one JSON line of timings
  *
  * DESCRIPTION
- *   report job (the pipeline's, after resolved): renders the summary to
+ *   report job (the pipeline's, after every ending: resolved, failed,
+ *   rejected, expired; the summary and mail say which and why): renders the summary to
  *   [report] dir/incident-ID.pdf, and for every [email] route that wants
  *   resolutions of this service and severity queues one outbox job (kind
  *   "email", incident 0) holding the whole composed message, with an
@@ -664,9 +665,18 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 	const char *service = json_str(facts, "service"), *sev = json_str(facts, "severity");
 	cJSON *mails = json_new_array();
 	char mid_base[200];
-	snprintf(
-	    mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.report", (long long)id,
-	    (long long)json_int(cJSON_GetObjectItemCaseSensitive(in, "incident"), "created_ms", 0));
+	const char *state =
+	    str_or_empty(json_str(cJSON_GetObjectItemCaseSensitive(in, "incident"), "state"));
+	int64_t created =
+	    json_int(cJSON_GetObjectItemCaseSensitive(in, "incident"), "created_ms", 0);
+	/* An incident can fail, be retried and end again: each ending other than
+	 * resolved (which is final) gets its own Message-ID, by this job. */
+	if (!strcmp(state, "failed") || !strcmp(state, "rejected") || !strcmp(state, "expired"))
+		snprintf(mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.%s-%lld.report",
+		         (long long)id, (long long)created, state, (long long)job->id);
+	else
+		snprintf(mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.report",
+		         (long long)id, (long long)created);
 	int rc = WORKER_OK;
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct route *rt = &s->routes[i];
@@ -683,6 +693,9 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 		cJSON *r = json_new_object();
 		json_add_str(r, "pdf", path);
 		json_add_int(r, "pages", pages);
+		json_add_str(r, "state", state);
+		if (json_str(facts, "ending_text"))
+			json_add_str(r, "ending", json_str(facts, "ending_text"));
 		int n = cJSON_GetArraySize(mails);
 		json_add(r, "email", mails);
 		char summary[900];
