@@ -23,9 +23,10 @@
  * The thread id is the incident message's id the Discord surface stored.
  * The token is DISCORD_BOT_TOKEN and the base is [discord] api.  A 429 waits
  * retry_after (route or global) and tries again; a bucket at Remaining 0
- * waits Reset-After.  These waits are this client's own: the Discord
- * surface's REST client keeps its buckets apart, so the two can each take a
- * 429 on the same thread's bucket, which both then wait out.  Discord takes
+ * waits Reset-After.  The buckets are the Discord surface's own (one shared
+ * limits registry per base and token, bot/discord_rest.h): a 429 on the
+ * upload holds the surface's next post into that thread, and the other way
+ * round.  Discord takes
  * files up to 10 MiB (a server without boosts); a larger PDF is refused
  * with 40005 and skipped as below.
  *
