@@ -21,3 +21,5 @@ $(B)/bin/discord-share-probe: $(B)/bot/discord_share_probe.o $(B)/bot/discord_re
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
 INTEG_TESTS += tests/integration/discord_share_limits.sh
+# Issue 12 leftover: change freezes are judged again at approval time.
+INTEG_TESTS += tests/integration/approval_freeze.sh
