@@ -77,6 +77,11 @@ r=$(ev "$id" approval.refused | jq -c 'select(.step_key != null)' | head -1)
   t_fail "Dave's refusal in the timeline: $r"
 ctl show "$id" | grep -q "skip for step 1 (slow) by discord 89 refused (forbidden): discord 89 is not a person" ||
   t_fail "opsbotctl show lacks Dave's refusal: $(ctl show "$id" | grep -i refused)"
+if command -v pdftotext >/dev/null; then
+  ctl report "$id" --pdf "$T/r.pdf" >/dev/null 2>&1 || t_fail "opsbotctl report $id"
+  pdftotext "$T/r.pdf" - | tr '\n' ' ' | grep -q "answer refused.*skip by discord 89" ||
+    t_fail "the PDF's timeline lacks Dave's refused answer"
+fi
 
 # A second click: refused to the clicker only; nothing runs.
 click 200000000000000003 carol "ob:$id:step_retry:$key" >/dev/null
