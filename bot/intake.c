@@ -40,8 +40,10 @@
  * title) is in [hooks] ignore opens no incident.  A firing notification of
  * one is recorded in the queue as alert.filtered (a command "filtered" of
  * incident 0, keyed like the notification, so a retry counts once) for the
- * digests' alert counts, and answered 200 {"filtered": reason}; a resolved
- * notification of one only gets that answer.
+ * digests' alert counts, and answered 200 {"filtered": reason}.  A resolved
+ * notification is not counted: it closes the incident its group opened
+ * before it was filtered (a changed label or config), else it only gets
+ * that answer.
  *
  * Config [hooks]: token_env, resolve = yes, refire = new|note,
  * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts),
@@ -102,6 +104,7 @@ struct intake_x {
 	int created;
 	int episode; /* Alertmanager: 1.. */
 	int64_t t0;
+	char filtered[200]; /* why it opens no incident ([hooks] min_severity, ignore), or "" */
 };
 
 static void intake_count(struct intake *in, const char *hook, int code)
@@ -305,6 +308,9 @@ static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
 }
 
+static void intake_filtered_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                               const char *err);
+
 /* A resolved notification: the newest episode of its group, never a new one. */
 static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
@@ -333,6 +339,10 @@ static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 			episode = 1;
 	}
 	intake_episode_keys(ix, episode);
+	if (!newest && ix->filtered[0]) { /* a filtered group's end: nothing to close */
+		intake_filtered_cb(b, ix, 0, NULL, NULL);
+		return;
+	}
 	if (!newest) { /* never seen (or out of sight): as opsbot always did */
 		intake_submit(ix);
 		return;
@@ -383,20 +393,16 @@ static void intake_filtered_cb(struct bot *b, void *arg, int rc, const cJSON *re
 	cJSON *o = json_new_object();
 	json_add_int(o, "incident", 0);
 	json_add_bool(o, "created", 0);
-	json_add_str(o, "filtered", ix->req.note);
-	log_info("event=hook_filtered hook=%s reason=%s", ix->hook, log_q(ix->req.note));
+	json_add_str(o, "filtered", ix->filtered);
+	log_info("event=hook_filtered hook=%s reason=%s", ix->hook, log_q(ix->filtered));
 	intake_done(ix, 200, o, NULL);
 }
 
 /* Record a filtered firing alert for the digests; no incident. */
-static void intake_record_filtered(struct intake_x *ix, const char *why)
+static void intake_record_filtered(struct intake_x *ix)
 {
 	struct alert_req *r = &ix->req;
-	str_copy(r->note, sizeof r->note, why); /* the answer's reason */
-	if (r->update && r->resolved) {         /* nothing fired: answer only */
-		intake_filtered_cb(ix->in->b, ix, 0, NULL, NULL);
-		return;
-	}
+	const char *why = ix->filtered;
 	cJSON *req = wire_new(WIRE_COMMAND, 0);
 	json_add_str(req, "action", "filtered");
 	json_add_str(req, "user", ix->hook);
@@ -461,9 +467,19 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 		}
 	}
 	httpd_hold(x);
-	char fwhy[200];
-	if (intake_filtered(in, &ix->req, fwhy, sizeof fwhy)) {
-		intake_record_filtered(ix, fwhy);
+	if (intake_filtered(in, &ix->req, ix->filtered, sizeof ix->filtered)) {
+		if (!(ix->req.update && ix->req.resolved)) {
+			intake_record_filtered(ix);
+			return;
+		}
+		/* A resolved notification is not counted, but it still closes the
+		 * incident its group opened before the filter said so (the newest
+		 * episode, as below); a group without one is only answered. */
+		intake_episode_keys(ix, 1);
+		cJSON *q = wire_new(WIRE_QUERY, 0);
+		json_add_str(q, "what", "incidents");
+		json_add_int(q, "limit", INTAKE_LOOKBACK);
+		bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
 		return;
 	}
 	if (ix->req.update && ix->in->refire_new) {
