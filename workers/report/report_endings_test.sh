@@ -9,7 +9,8 @@
 #   4. resolved: a plan that needs no approval -> "Resolved: not verified ..."
 # Each message is parsed with Python's email package (check_mail.py): the
 # subject names the ending, the text and HTML parts say it, the attached PDF's
-# "Ending" line says it; one message per ending.
+# "Ending" line says it; one message per ending.  opsbot-bot posts each PDF
+# into the incident's thread in fake-discord, its text naming the ending.
 . "$(dirname "$0")/../../tests/lib.sh"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
@@ -87,6 +88,19 @@ ctl() { opsbotctl -c opsbot.conf "$@"; }
 t_start queue opsbot-queue -c opsbot.conf
 t_wait "queue answers" ctl incidents
 t_start report opsbot-report -c opsbot.conf
+# the chat side: opsbot-bot's Discord surface and upload against fake-discord
+. "$REPO/tests/integration/discord_env.sh"
+d_fake --heartbeat-ms 5000
+d_bot
+t_wait "gateway connected" d_connected
+thread_of() { # incident -> its Discord thread (the parent message's id)
+  d_msgs ops | jq -r --arg t "Incident #$1:" \
+    '[.[] | select((.embeds | length) > 0 and (.embeds[0].title | startswith($t)))][0].id // empty'
+}
+pdf_posts() { # incident -> the texts of messages with a file in its thread
+  local th; th=$(thread_of "$1")
+  [ -n "$th" ] && d_msgs "$th" | jq -r '.[] | select((.attachments | length) > 0) | .content'
+}
 state() { ctl --json show "$1" | jq -r .incident.state; }
 mails_for() { grep -l -- "X-Opsbot-Incident: $1" "$T"/mail/*.eml 2>/dev/null; }
 planner() { # RESULT-JSON (or "fail"): a fresh planner for the next incident
@@ -155,4 +169,11 @@ for i in "$id1:failed" "$id2:expired" "$id3:rejected" "$id4:resolved"; do
     '[ "$(ctl --json show '"${i%%:*}"' | jq -r ".incident.results.report.state // empty")" = "'"${i#*:}"'" ]'
 done
 [ "$(ls "$T"/mail/*.eml | wc -l)" = 4 ] || t_fail "$(ls "$T"/mail/*.eml | wc -l) messages, want 4"
+# and each summary is posted into the incident's Discord thread, saying the ending
+for i in "$id1:, failed (PDF" "$id2:, expired (PDF" "$id3:, rejected (PDF" "$id4: (PDF"; do
+  n=${i%%:*} want="Summary of incident $n${i#*:}"
+  t_wait "incident $n's PDF in its thread" eval '[ -n "$(pdf_posts '"$n"')" ]'
+  grep -qF "$want" <<<"$(pdf_posts "$n")" || t_fail "incident $n's file post: '$(pdf_posts "$n")', want '$want'"
+  [ "$(pdf_posts "$n" | wc -l)" = 1 ] || t_fail "incident $n's PDF posted $(pdf_posts "$n" | wc -l) times"
+done
 echo "ok: every ending reported"
