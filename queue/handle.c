@@ -343,10 +343,12 @@ static int plan_frozen(const struct queue *q, const cJSON *plan, char *why, size
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(ends, sizeof(ends), "%Y-%m-%d %H:%M UTC", &tm);
+		size_t rl = strlen(hit.reason);
 		snprintf(why, whylen,
-		         "change freeze %s covers step %d (%s) until %s: %s. Nothing was "
+		         "change freeze %s covers step %d (%s) until %s: %s%s Nothing was "
 		         "recorded; approve again after the freeze ends, or reject the plan",
-		         hit.name, i, a->name, ends, hit.reason);
+		         hit.name, i, a->name, ends, hit.reason,
+		         rl && hit.reason[rl - 1] == '.' ? "" : ".");
 		return 1;
 	}
 	return 0;

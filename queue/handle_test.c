@@ -592,7 +592,7 @@ static const struct scenario {
      {TO_PLANNING, "work plan " PLAN_FROZEN, "state awaiting_approval", "as slack UDD h1 approve",
       "err frozen", "state awaiting_approval",
       "evdata approval.refused change freeze thu covers step 2 (frz1) until 1970-01-01 00:30 "
-      "UTC: No changes to frz1 early on Thursdays.",
+      "UTC: No changes to frz1 early on Thursdays. Nothing was recorded",
       "jobs execute ready 0", "as slack UDD h1 reject", "ok", "state rejected", NULL}},
     {"every ending queues a report: rejected",
      {TO_PLANNING, "work plan " PLAN_ASK, "approve h1 reject", "state rejected",

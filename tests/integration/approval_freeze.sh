@@ -28,7 +28,7 @@ exec_start
 exec_incident; id=$ID
 hash=$(plan_hash "$id")
 if ctl approve "$id" --plan "$hash" > appr.out 2>&1; then t_fail "approved during the freeze: $(cat appr.out)"; fi
-grep -qF "change freeze release covers step 1 (touch) until $ends: Release window: no changes to touch targets." appr.out ||
+grep -qF "change freeze release covers step 1 (touch) until $ends: Release window: no changes to touch targets. Nothing was recorded" appr.out ||
   t_fail "refusal: '$(cat appr.out)' (want the window ending $ends)"
 [ "$(state "$id")" = awaiting_approval ] || t_fail "state after the refusal: $(state "$id")"
 [ "$(ev "$id" approval.refused | jq -r .error)" = frozen ] || t_fail "timeline: $(ev "$id" approval.refused)"
