@@ -927,6 +927,30 @@ static void test_retention(void **state)
 	check_invariants(f, "retention");
 }
 
+/* A filtered alert (bot/intake.c): an event of incident 0, once per key; service only. */
+static void test_filtered_alert(void **state)
+{
+	struct fx *f = *state;
+	const char *req = "\"type\":\"command\",\"action\":\"filtered\",\"user\":\"generic\","
+	                  "\"surface\":\"generic\",\"key\":\"c1:filtered\",\"note\":\"below\","
+	                  "\"alert\":{\"name\":\"Cache slow\",\"severity\":\"low\"}";
+	cJSON *r = call(f, 0, "%s", req);
+	assert_true(json_bool(r, "ok", 0));
+	r = call(f, 0, "%s", req); /* Alertmanager's retry */
+	assert_true(json_bool(r, "ok", 0));
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM events WHERE incident=0 AND "
+	                           "name='alert.filtered' AND data LIKE '%%Cache slow%%'"),
+	                 1);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 0);
+	f->peer.kind = PEER_LOCAL; /* opsbotctl may not make one up */
+	snprintf(f->peer.account, sizeof(f->peer.account), "alice");
+	r = call(f, 0,
+	         "\"type\":\"command\",\"action\":\"filtered\",\"user\":\"x\","
+	         "\"surface\":\"cli\",\"alert\":{\"name\":\"fake\"}");
+	assert_false(json_bool(r, "ok", 1));
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM events WHERE name='alert.filtered'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +959,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_batched_claim_and_complete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_grouping, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_filtered_alert, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
