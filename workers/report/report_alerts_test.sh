@@ -114,4 +114,9 @@ jq -r .not_recorded <<<"$al" | grep -q "not counted\." && t_fail "the digest sti
 pdftotext -layout digest.pdf - > digest.txt
 grep -q "Filtered *4 (below \[hooks\] min_severity" digest.txt || t_fail "PDF: $(grep -i filtered digest.txt)"
 grep -q "LowDiskIO" digest.txt || t_fail "PDF lacks the noisiest names"
+# a threshold that is not a severity stops opsbot-bot with file:line
+sed 's/^min_severity = high$/min_severity = urgent/' opsbot.conf > bad.conf
+out=$(timeout 20 opsbot-bot -c bad.conf 2>&1) && t_fail "opsbot-bot ran with min_severity = urgent"
+grep -q "bad.conf:[0-9]*:.*min_severity.*critical, high, medium, low, info" <<<"$out" ||
+  t_fail "bad min_severity: $out"
 echo "ok: filtered alerts recorded and counted"
