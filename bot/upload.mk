@@ -17,8 +17,7 @@ PROGRAMS += $(B)/bin/discord-share-probe
 ALL_OBJS += $(B)/bot/discord_share_probe.o
 $(B)/bin/discord-share-probe: $(B)/bot/discord_share_probe.o $(B)/bot/discord_rest.o \
 		$(B)/bot/discord_upload.o $(B)/bot/chatstats.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 INTEG_TESTS += tests/integration/discord_share_limits.sh
 # Issue 12 leftover: change freezes are judged again at approval time.
 INTEG_TESTS += tests/integration/approval_freeze.sh
