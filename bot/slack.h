@@ -19,6 +19,7 @@
 struct bot;
 struct httpd_x;
 struct lane;
+struct route_table;
 struct slack_socket;
 struct state;
 struct template_set;
@@ -32,7 +33,8 @@ struct slack {
 	struct slack_socket *sock;
 	struct lane *ui; /* modals (views.open): never behind the outbox's posts */
 	const char *api_url, *bot_token;
-	const char *channel; /* default channel, may be NULL */
+	const char *channel;        /* default channel, may be NULL */
+	struct route_table *routes; /* [slack] route lines (route.h) */
 	const char *signing_secret;
 	int64_t queue_timeout_ms;
 	int64_t done_reported;

@@ -5,7 +5,10 @@
  * at most one call at a time (so its order holds), and a sender only picks
  * a channel whose next call its limits allow now, so a channel held back by
  * its limit or by a 429 never delays another channel.  Within a channel the
- * order is by need, not strictly by arrival:
+ * order is by need, not strictly by arrival (and across channels, a
+ * channel with a new incident's parent ready is served before one with
+ * only replies or edits ready, so the workspace's postMessage budget goes
+ * to new incidents first):
  *   - a new incident's parent goes before anything else waiting;
  *   - then thread replies (and edits of replies, ephemerals): an incident's
  *     replies and edits keep their order, after their parent;
@@ -902,7 +905,7 @@ static unsigned char *iset_slot(struct iset *s, int64_t inc)
  * one may be ready, NEVER when nothing waits) when none is.
  */
 static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_op **prevp,
-                               int64_t *wait)
+                               int64_t *wait, int *clsp)
 {
 	struct slack_op *best[3] = {NULL, NULL, NULL}, *bprev[3] = {NULL, NULL, NULL};
 	struct slack_op *prev = NULL;
@@ -966,6 +969,7 @@ static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_
 	for (int i = 0; i < 3; i++)
 		if (best[i]) {
 			*prevp = bprev[i];
+			*clsp = i;
 			return best[i];
 		}
 	return NULL;
@@ -1037,17 +1041,27 @@ static void *sender_main(void *p)
 		int64_t wait = NEVER;
 		int woke, rc;
 
+		/* across channels too, new incidents first: the workspace's
+		 * postMessage budget goes to a parent before any reply or edit
+		 * (round robin among channels of the same class) */
+		int pcls = 3;
 		for (c = w->chans; c; cprev = c, c = c->next) {
+			struct slack_op *cop, *coprev = NULL;
 			int64_t cw;
+			int cls = 3;
 			if (c->busy || !c->head)
 				continue;
-			op = choose(w, c, &oprev, &cw);
-			if (op) {
+			cop = choose(w, c, &coprev, &cw, &cls);
+			if (cop && cls < pcls) {
 				pick = c;
 				pickprev = cprev;
-				break;
+				op = cop;
+				oprev = coprev;
+				pcls = cls;
+				if (cls == 0)
+					break;
 			}
-			if (cw < wait)
+			if (!cop && cw < wait)
 				wait = cw;
 		}
 		if (!pick) {

@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
 """storm_drive.py: the driver of `make bench BENCH=storm` (tests/bench/storm.sh).
 
-    storm_drive.py BOT_URL FAKE_SLACK_URL CHANNEL OUT_DIR
+    storm_drive.py BOT_URL FAKE_SLACK_URL CHANNELS OUT_DIR
 
 Sends ALERTS Alertmanager notifications (webhook payload version 4) to
 BOT_URL/hooks/alertmanager, evenly spread over DURATION seconds, over
-SERVICES services, then watches CHANNEL on the Slack stand-in until every
-incident the bot answered with has its parent message there, or until
+SERVICES services, then watches CHANNELS (comma-separated team=CHANNEL
+pairs, or one CHANNEL for all) on the Slack stand-in until every incident
+the bot answered with has its parent message in one of them, or until
 DEADLINE seconds after the last send.  Prints one JSON line.
+
+The services belong to teams, as in a real org: service k of SERVICES is
+"<team>-NN" with TEAMS (10) teams of equal size (payments-00 ..
+growth-19 for 200).  With team=CHANNEL pairs the bench's config routes each
+team's services to its channel ([slack] route = CHANNEL team-*), and an
+incident found in another team's channel counts as misrouted.
+
+"Visible" means what a person watching the channel sees: the incident's
+parent message (its text starts "#<id> ") is in the channel, at the time
+the stand-in stored it (posted_us).  Thread replies and later edits do not
+count.
 
 The storm: notification i fires alert group (alertname, service), with the
 service and the alert name drawn from a seeded generator (SEED), so a group
@@ -28,6 +40,9 @@ Figures:
                                plus those whose incident never became
                                visible before the deadline
   visible                      incidents whose parent was seen in time
+  channels                     channels the incidents were routed to
+  misrouted                    incidents whose parent is in another team's
+                               channel (0 with one channel)
   hook_answer_p50/p99_ms       webhook POST -> the bot's HTTP answer
   send_late_p99_ms             how far behind schedule the sender fell
                                (16 senders; late when answers are slow)
@@ -43,6 +58,8 @@ import time
 import urllib.error
 import urllib.request
 
+TEAMS = ["payments", "checkout", "search", "catalog", "identity", "messaging", "data", "platform",
+         "mobile", "growth"]
 ALERTNAMES = ["HighErrorRate", "HighLatency", "PodCrashLooping", "TargetDown", "DiskFillingUp"]
 
 
@@ -102,7 +119,7 @@ def pct(sorted_vals, q):
 
 
 def main():
-    bot, fs, channel, out = sys.argv[1:5]
+    bot, fs, chans, out = sys.argv[1:5]
     alerts = env_num("ALERTS", 1000, int)
     duration = env_num("DURATION", 60.0)
     services = env_num("SERVICES", 200, int)
@@ -110,11 +127,21 @@ def main():
     seed = env_num("SEED", 16, int)
     token = os.environ["OPSBOT_HOOK_TOKEN"]
     rng = random.Random(seed)
+    nteams = max(1, min(env_num("TEAMS", 10, int), len(TEAMS)))
+    per_team = max(1, -(-services // nteams))
+    team_channel = {}
+    for pair in chans.split(","):
+        team, _, ch = pair.rpartition("=")
+        team_channel[team] = ch
+    channels = sorted(set(team_channel.values()))
+
+    def service_name(k):
+        return "%s-%02d" % (TEAMS[min(k // per_team, nteams - 1)], k % per_team)
 
     plan = []
     size = {}
     for i in range(alerts):
-        svc = "svc-%03d" % rng.randrange(services)
+        svc = service_name(rng.randrange(services))
         name = rng.choice(ALERTNAMES)
         size[(svc, name)] = size.get((svc, name), 0) + 1
         plan.append((i, svc, name, size[(svc, name)]))
@@ -155,17 +182,25 @@ def main():
             inc = r["incident"]
             first_sent[inc] = min(first_sent.get(inc, r["sent_us"]), r["sent_us"])
 
+    inc_service = {}
+    for i, r in enumerate(results):
+        if r["incident"] and r["incident"] not in inc_service:
+            inc_service[r["incident"]] = plan[i][1]
+    where = {}
+
     def parents():
-        code, resp = http("GET", "%s/control/messages?channel=%s" % (fs, channel))
         seen = {}
-        if code != 200:
-            return seen
-        for m in json.loads(resp)["messages"]:
-            t = m.get("text") or ""
-            if t.startswith("#"):
-                num = t[1:].split(" ", 1)[0]
-                if num.isdigit():
-                    seen.setdefault(int(num), m.get("posted_us"))
+        for ch in channels:
+            code, resp = http("GET", "%s/control/messages?channel=%s" % (fs, ch))
+            if code != 200:
+                continue
+            for m in json.loads(resp)["messages"]:
+                t = m.get("text") or ""
+                if t.startswith("#"):
+                    num = t[1:].split(" ", 1)[0]
+                    if num.isdigit() and int(num) not in seen:
+                        seen[int(num)] = m.get("posted_us")
+                        where[int(num)] = ch
         return seen
 
     end = last_send + deadline_s
@@ -182,6 +217,11 @@ def main():
     lat = sorted((seen[inc] - t0) / 1000 if inc in seen else float("inf")
                  for inc, t0 in first_sent.items())
     lat = [None if v == float("inf") else v for v in lat]
+    def expected(inc):
+        team = inc_service.get(inc, "").rsplit("-", 1)[0]
+        return team_channel.get(team, team_channel.get("", None))
+
+    misrouted = sum(1 for inc in first_sent if inc in where and expected(inc) not in (None, where[inc]))
     lost = sum(1 for r in results
                if not (200 <= r["code"] < 300) or r["incident"] not in seen)
     refused = sum(1 for r in results if not (200 <= r["code"] < 300))
@@ -196,6 +236,7 @@ def main():
         "new_incident_visible_p50_ms": pct(lat, 50),
         "new_incident_visible_p99_ms": pct(lat, 99),
         "visible": sum(1 for v in lat if v is not None),
+        "channels": len(channels), "misrouted": misrouted,
         "chat_calls": sum(int(v) for k, v in calls.items() if k.startswith("chat.")),
         "api_calls": sum(int(v) for v in calls.values()),
         "rate_limited": int(stats.get("rate_limited", 0)) + int(stats.get("served_429", 0)),
