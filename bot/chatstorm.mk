@@ -9,3 +9,5 @@ UNIT_TESTS += $(B)/tests/bot_route
 ALL_OBJS += $(B)/bot/route_test.o
 # Discord posts per channel: a 429 on one channel holds no other.
 INTEG_TESTS += tests/integration/discord_storm_channels.sh
+# Slack: routing to a team channel and the storm summary at Slack's limits.
+INTEG_TESTS += tests/integration/slack_storm_summary.sh

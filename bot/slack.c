@@ -24,7 +24,9 @@
  * channel per service pattern and severity, route.h), templates,
  * channel_rate, channel_burst, method_limits, queue_timeout, dedupe_ttl,
  * max_backoff, sockets, senders (channels served at once), storm_queue (a
- * channel with more ops waiting joins an incident's replies into one post).  Secrets:
+ * channel with more ops waiting joins an incident's replies into one post),
+ * storm_summary (that many new incidents waiting in a channel beyond what
+ * may post now: one message lists them all at once).  Secrets:
  * SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode), SLACK_SIGNING_SECRET (HTTP mode).
  */
 #include <ctype.h>
@@ -277,6 +279,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
 	wc.senders = (int)config_int(cfg, "slack", "senders", 4, 1, 16);
 	wc.storm_queue = (int)config_int(cfg, "slack", "storm_queue", 10, 0, 100000);
+	wc.storm_summary = (int)config_int(cfg, "slack", "storm_summary", 3, 0, 1000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
 	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 

@@ -16,10 +16,15 @@ growth-19 for 200).  With team=CHANNEL pairs the bench's config routes each
 team's services to its channel ([slack] route = CHANNEL team-*), and an
 incident found in another team's channel counts as misrouted.
 
-"Visible" means what a person watching the channel sees: the incident's
-parent message (its text starts "#<id> ") is in the channel, at the time
-the stand-in stored it (posted_us).  Thread replies and later edits do not
-count.
+"Visible" means what a person watching the channel sees: the incident is
+in the channel, at the time the stand-in stored the message (posted_us):
+its own parent message (text "#<id> title (severity, service): state"), or
+a line of that same form in a storm summary ("*Alert storm:* N new
+incidents ...", one line per incident with /incident status <id>), which
+opsbot posts when new incidents pile up faster than the channel's limit.
+Thread replies and later edits do not count.  Every incident's own parent
+message must still arrive: one that never does is lost, whatever a summary
+showed.
 
 The storm: notification i fires alert group (alertname, service), with the
 service and the alert name drawn from a seeded generator (SEED), so a group
@@ -37,12 +42,19 @@ Figures:
                                (all methods: api_calls), read at the end
   rate_limited                 answers 429 from the stand-in
   lost                         notifications refused by the bot (non-2xx)
-                               plus those whose incident never became
-                               visible before the deadline
+                               plus those whose incident's own parent
+                               message never came before the deadline
   visible                      incidents whose parent was seen in time
   channels                     channels the incidents were routed to
   misrouted                    incidents whose parent is in another team's
                                channel (0 with one channel)
+  new_incident_chat_p50/p99_ms the chat side alone: the bot's answer to the
+                               incident's first notification (the incident
+                               exists) -> its parent message in the channel
+  slowest                      the 5 slowest incidents: [id, channel, ms]
+  storm_summaries              summary messages posted
+  first_seen_in_summary        incidents a summary showed before their own
+                               parent message
   hook_answer_p50/p99_ms       webhook POST -> the bot's HTTP answer
   send_late_p99_ms             how far behind schedule the sender fell
                                (16 senders; late when answers are slow)
@@ -177,16 +189,22 @@ def main():
     last_send = time.time()
 
     first_sent = {}
+    first_answer = {}  # the bot's answer to that first notification: the incident exists
     for r in results:
         if 200 <= r["code"] < 300 and r["incident"]:
             inc = r["incident"]
-            first_sent[inc] = min(first_sent.get(inc, r["sent_us"]), r["sent_us"])
+            if inc not in first_sent or r["sent_us"] < first_sent[inc]:
+                first_sent[inc] = r["sent_us"]
+                first_answer[inc] = r["sent_us"] + r["answer_ms"] * 1000
 
     inc_service = {}
     for i, r in enumerate(results):
         if r["incident"] and r["incident"] not in inc_service:
             inc_service[r["incident"]] = plan[i][1]
     where = {}
+    summaries = {}
+    by_summary = set()
+    own = {}  # incidents whose own parent message is in
 
     def parents():
         seen = {}
@@ -195,18 +213,29 @@ def main():
             if code != 200:
                 continue
             for m in json.loads(resp)["messages"]:
-                t = m.get("text") or ""
-                if t.startswith("#"):
-                    num = t[1:].split(" ", 1)[0]
-                    if num.isdigit() and int(num) not in seen:
-                        seen[int(num)] = m.get("posted_us")
+                summary = (m.get("text") or "").startswith("*Alert storm:*")
+                if summary:
+                    summaries[m.get("ts")] = 1
+                for line in (m.get("text") or "").split("\n"):
+                    if not line.startswith("#"):
+                        continue
+                    num = line[1:].split(" ", 1)[0]
+                    at = m.get("posted_us")
+                    if num.isdigit() and (int(num) not in seen or at < seen[int(num)]):
+                        seen[int(num)] = at
                         where[int(num)] = ch
+                        if summary:
+                            by_summary.add(int(num))
+                        else:
+                            by_summary.discard(int(num))
+                    if not summary and num.isdigit():
+                        own[int(num)] = 1
         return seen
 
     end = last_send + deadline_s
     while True:
         seen = parents()
-        if all(inc in seen for inc in first_sent) or time.time() > end:
+        if all(inc in own for inc in first_sent) or time.time() > end:
             break
         time.sleep(1.0)
     waited = time.time() - last_send
@@ -217,13 +246,17 @@ def main():
     lat = sorted((seen[inc] - t0) / 1000 if inc in seen else float("inf")
                  for inc, t0 in first_sent.items())
     lat = [None if v == float("inf") else v for v in lat]
+    chat = sorted((seen[inc] - first_answer[inc]) / 1000 if inc in seen else float("inf")
+                  for inc in first_sent)
+    chat = [None if v == float("inf") else v for v in chat]
+    slow = sorted(first_sent, key=lambda i: -((seen.get(i, 1e18) - first_sent[i])))[:5]
     def expected(inc):
         team = inc_service.get(inc, "").rsplit("-", 1)[0]
         return team_channel.get(team, team_channel.get("", None))
 
     misrouted = sum(1 for inc in first_sent if inc in where and expected(inc) not in (None, where[inc]))
     lost = sum(1 for r in results
-               if not (200 <= r["code"] < 300) or r["incident"] not in seen)
+               if not (200 <= r["code"] < 300) or r["incident"] not in own)
     refused = sum(1 for r in results if not (200 <= r["code"] < 300))
     late = sorted(r["late_ms"] for r in results)
     answer = sorted(r["answer_ms"] for r in results)
@@ -237,6 +270,10 @@ def main():
         "new_incident_visible_p99_ms": pct(lat, 99),
         "visible": sum(1 for v in lat if v is not None),
         "channels": len(channels), "misrouted": misrouted,
+        "storm_summaries": len(summaries), "first_seen_in_summary": len(by_summary),
+        "new_incident_chat_p50_ms": pct(chat, 50), "new_incident_chat_p99_ms": pct(chat, 99),
+        "slowest": [[i, where.get(i), round((seen[i] - first_sent[i]) / 1000) if i in seen else None]
+                    for i in slow],
         "chat_calls": sum(int(v) for k, v in calls.items() if k.startswith("chat.")),
         "api_calls": sum(int(v) for v in calls.values()),
         "rate_limited": int(stats.get("rate_limited", 0)) + int(stats.get("served_429", 0)),
