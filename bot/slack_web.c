@@ -946,15 +946,18 @@ static unsigned char *iset_slot(struct iset *s, int64_t inc)
 #define SCAN_MAX 4096 /* ops of one channel looked at per choice */
 
 /*
- * The op channel c should run now: a ready parent first, then a ready reply
- * (or reply edit, ephemeral) whose incident has nothing waiting before it,
- * then a ready parent update whose parent is out.  NULL and *wait (ms until
+ * The op channel c should run now: a ready parent first (one no storm
+ * summary showed yet before one a summary did: what nobody has seen goes
+ * first), then a ready reply (or reply edit, ephemeral) whose incident has
+ * nothing waiting before it, then a ready parent update whose parent is
+ * out.  *clsp: 0..3 in that order.  NULL and *wait (ms until
  * one may be ready, NEVER when nothing waits) when none is.
  */
 static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_op **prevp,
                                int64_t *wait, int *clsp)
 {
-	struct slack_op *best[3] = {NULL, NULL, NULL}, *bprev[3] = {NULL, NULL, NULL};
+	/* 0 a new parent, 1 a parent a summary showed, 2 a reply, 3 an update */
+	struct slack_op *best[4] = {NULL, NULL, NULL, NULL}, *bprev[4] = {NULL, NULL, NULL, NULL};
 	struct slack_op *prev = NULL;
 	int64_t wpost = limits_wait(w, "chat.postMessage", c->id, 0);
 	int64_t wupd = limits_wait(w, "chat.update", NULL, 0);
@@ -975,24 +978,24 @@ static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_
 
 		switch (op->kind) {
 		case SLACK_OP_PARENT:
-			cls = 0;
+			cls = op->summarized ? 1 : 0;
 			ok = !m || !(*m & MARK_PARENT);
 			if (m)
 				*m |= MARK_PARENT | MARK_THREAD;
 			break;
 		case SLACK_OP_REPLY:
 		case SLACK_OP_EDIT:
-			cls = 1;
+			cls = 2;
 			ok = !m || !(*m & MARK_THREAD);
 			if (m)
 				*m |= MARK_THREAD;
 			break;
 		case SLACK_OP_UPDATE:
-			cls = 2;
+			cls = 3;
 			ok = !m || !(*m & MARK_PARENT);
 			break;
 		default:
-			cls = 1;
+			cls = 2;
 			ok = 1;
 			break;
 		}
@@ -1013,7 +1016,7 @@ static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_
 	}
 	free(set.k);
 	free(set.v);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (best[i]) {
 			*prevp = bprev[i];
 			*clsp = i;
@@ -1180,11 +1183,11 @@ static void *sender_main(void *p)
 		/* across channels too, new incidents first: the workspace's
 		 * postMessage budget goes to a parent before any reply or edit
 		 * (round robin among channels of the same class) */
-		int pcls = 3;
+		int pcls = 4;
 		for (c = w->chans; c; cprev = c, c = c->next) {
 			struct slack_op *cop, *coprev = NULL;
 			int64_t cw;
-			int cls = 3;
+			int cls = 4;
 			if (c->busy || !c->head)
 				continue;
 			cop = choose(w, c, &coprev, &cw, &cls);
