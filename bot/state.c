@@ -84,8 +84,9 @@ int state_open(const char *path, struct state **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
 		         db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
@@ -298,19 +299,20 @@ int state_kv_put(struct state *st, const char *surface, const char *key, const c
 
 int state_prune(struct state *st, int64_t now_ms, int64_t keep_ms, int max)
 {
+	/* each in parentheses: one element of several joined literals */
 	static const char *const sql[] = {
 	    /* an intent whose post is recorded */
-	    "DELETE FROM kv WHERE rowid IN (SELECT kv.rowid FROM kv JOIN posted p ON"
-	    " p.surface = kv.surface AND p.key = substr(kv.key, 8)"
-	    " WHERE kv.key >= '" INTENT_FROM "' AND kv.key < '" INTENT_TO "' LIMIT ?1)",
+	    ("DELETE FROM kv WHERE rowid IN (SELECT kv.rowid FROM kv JOIN posted p ON"
+	     " p.surface = kv.surface AND p.key = substr(kv.key, 8)"
+	     " WHERE kv.key >= '" INTENT_FROM "' AND kv.key < '" INTENT_TO "' LIMIT ?1)"),
 	    /* an old intent never posted (a value that is not JSON counts as old) */
-	    "DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv"
-	    " WHERE key >= '" INTENT_FROM "' AND key < '" INTENT_TO "'"
-	    " AND coalesce(CASE WHEN json_valid(value) THEN json_extract(value, '$.at_ms') END,"
-	    " 0) < ?2 LIMIT ?1)",
+	    ("DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv"
+	     " WHERE key >= '" INTENT_FROM "' AND key < '" INTENT_TO "'"
+	     " AND coalesce(CASE WHEN json_valid(value) THEN json_extract(value, '$.at_ms') END,"
+	     " 0) < ?2 LIMIT ?1)"),
 	    /* old posted rows */
-	    "DELETE FROM posted WHERE rowid IN (SELECT rowid FROM posted WHERE at_ms < ?2"
-	    " LIMIT ?1)",
+	    ("DELETE FROM posted WHERE rowid IN (SELECT rowid FROM posted WHERE at_ms < ?2"
+	     " LIMIT ?1)"),
 	};
 	int total = 0;
 
