@@ -5,12 +5,12 @@
 #
 #   [discord] route sends service slow* to #general (by id); everything
 #   else goes to #ops.  fake-discord answers the next 2 posts to #general
-#   with 429 (retry_after 5 s).  An alert on slowapi comes first; once its
+#   with 429 (retry_after 8 s).  An alert on slowapi comes first; once its
 #   first post got the 429, an alert on fastapi follows.
 #   - fastapi's incident is posted in #ops (with its thread) while slowapi's
 #     post is still waiting out its 429: the request log shows fastapi's
 #     200 before slowapi's 200 (one lane for all channels posts them the
-#     other way round, ~10 s apart).
+#     other way round, ~16 s apart).
 #   - the bot is SIGKILLed while slowapi still waits (fastapi's later seq
 #     ended first, so the bot must not have stored it as done) and
 #     restarted: slowapi's incident is posted in #general, fastapi's is not
@@ -44,7 +44,7 @@ req_at() {
 }
 got_429() { [ -n "$(req_at "$GEN" 429)" ]; }
 
-d_post /_fake/ratelimit "{\"n\":2,\"scope\":\"route\",\"match\":\"/channels/$GEN/messages\",\"retry_after\":5}" >/dev/null ||
+d_post /_fake/ratelimit "{\"n\":2,\"scope\":\"route\",\"match\":\"/channels/$GEN/messages\",\"retry_after\":8}" >/dev/null ||
   t_fail "could not arm the 429s"
 [ "$(alert slowapi)" = 201 ] || t_fail "alert slowapi refused"
 t_wait "slowapi's first post answered 429" got_429
