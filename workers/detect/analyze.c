@@ -264,113 +264,134 @@ static void analyze_span(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lld h", (long long)(s / 3600000));
 }
 
-int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON **result,
-                char *err, size_t errlen)
+/* analyze_run's working state: the anomaly spans found, the services seen
+ * with their strongest series, and the two symptom candidates. */
+struct analyze_state {
+	struct analyze_anom *an;
+	size_t nan, capan;
+	struct analyze_svc *sv;
+	size_t nsv;
+	long sym_flag, sym_svc; /* series indices */
+	double sym_flag_z, sym_svc_z;
+	/* After analyze_combine: the symptom series (-1: none), when it
+	 * started to deviate (-1: unknown) and its service. */
+	long symptom;
+	int64_t symptom_onset;
+	const char *symptom_svc;
+};
+
+/* One series' deviation after the split: the strongest bounded z, its
+ * direction and value, and when z first passed 3 (-1: never). */
+struct analyze_dev {
+	double z;
+	int dir;
+	int64_t onset;
+	double peak;
+};
+
+static void analyze_push_anom(struct analyze_state *st, const struct analyze_anom *a)
 {
-	if (l->n == 0) {
-		snprintf(err, errlen, "no metric series in the window");
-		return -1;
+	if (st->nan == st->capan) {
+		st->capan = st->capan ? st->capan * 2 : 16;
+		st->an = xrealloc(st->an, st->capan * sizeof *st->an);
 	}
-	struct analyze_anom *an = NULL;
-	size_t nan_ = 0, capan = 0;
-	struct analyze_svc *sv = xcalloc(l->n, sizeof *sv);
-	size_t nsv = 0;
-	int64_t split = o->incident_ms - o->lead_ms;
-	struct detector *d = detector_new(&o->params);
-	long sym_flag = -1, sym_svc = -1; /* series indices */
-	double sym_flag_z = -1.0, sym_svc_z = -1.0;
+	st->an[st->nan++] = *a;
+}
 
-	for (size_t i = 0; i < l->n; i++) {
-		const struct source_series *s = &l->s[i];
-		/* 1. Streaming scores and anomaly spans. */
-		detector_reset(d);
-		struct analyze_anom cur = {0};
-		int open = 0;
-		/* Warm-up as NAB's probation: the detector was tuned not to be
-		 * trusted over the first min(15%, 750) points. */
-		size_t warm = (size_t)(0.15 * (double)s->n);
-		if (warm > 750)
-			warm = 750;
-		double z = -1.0;
-		int dir = 0;
-		int64_t onset = -1;
-		double peak_v = NAN;
-		for (size_t k = 0; k < s->n; k++) {
-			struct detector_parts pt;
-			double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
-			if (s->ts_ms[k] >= split) {
-				/* Strength: the baseline z (seasonal when a season is known),
-				 * bounded so that a flat baseline cannot read as 1e15. */
-				double zk = fmin(pt.season > 0.0 ? pt.season : pt.level, RCA_Z_MAX);
-				if (zk > z) {
-					z = zk;
-					dir = pt.direction;
-					peak_v = s->v[k];
-				}
-				if (zk > 3.0 && onset < 0)
-					onset = s->ts_ms[k];
+/* Step 1: stream series i through the detector, collect its anomaly spans
+ * around the incident and measure its deviation after the split. */
+static struct analyze_dev analyze_scan(struct analyze_state *st, struct detector *d,
+                                       const struct source_series *s, size_t i, int64_t split,
+                                       const struct analyze_opts *o)
+{
+	detector_reset(d);
+	struct analyze_anom cur = {0};
+	int open = 0;
+	/* Warm-up as NAB's probation: the detector was tuned not to be
+	 * trusted over the first min(15%, 750) points. */
+	size_t warm = (size_t)(0.15 * (double)s->n);
+	if (warm > 750)
+		warm = 750;
+	struct analyze_dev dv = {-1.0, 0, -1, NAN};
+	for (size_t k = 0; k < s->n; k++) {
+		struct detector_parts pt;
+		double sc = detector_step(d, s->ts_ms[k], s->v[k], &pt);
+		if (s->ts_ms[k] >= split) {
+			/* Strength: the baseline z (seasonal when a season is known),
+			 * bounded so that a flat baseline cannot read as 1e15. */
+			double zk = fmin(pt.season > 0.0 ? pt.season : pt.level, RCA_Z_MAX);
+			if (zk > dv.z) {
+				dv.z = zk;
+				dv.dir = pt.direction;
+				dv.peak = s->v[k];
 			}
-			/* Anomalies are reported around the incident: from the split on,
-			 * and never during warm-up; what came before is the baseline. */
-			if (k < warm || s->ts_ms[k] < split)
-				continue;
-			double zb = pt.season > 0.0 ? pt.season : pt.level;
-			if (!open && sc >= o->threshold && zb >= o->min_z) {
-				cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc,
-				                            pt.direction};
-				open = 1;
-			} else if (open && (pt.level >= 3.0 || sc >= o->threshold)) {
-				cur.end = s->ts_ms[k];
-				cur.score = fmax(cur.score, sc);
-			} else if (open) {
-				open = 0;
-				if (nan_ == capan) {
-					capan = capan ? capan * 2 : 16;
-					an = xrealloc(an, capan * sizeof *an);
-				}
-				an[nan_++] = cur;
-			}
+			if (zk > 3.0 && dv.onset < 0)
+				dv.onset = s->ts_ms[k];
 		}
-		if (open) {
-			if (nan_ == capan) {
-				capan = capan ? capan * 2 : 16;
-				an = xrealloc(an, capan * sizeof *an);
-			}
-			an[nan_++] = cur;
-		}
-		if (z < 0.0)
-			continue; /* no points after the split */
-		/* The symptom: the strongest flagged series, else the strongest of
-		 * the incident's own service. */
-		if (s->symptom && z > sym_flag_z) {
-			sym_flag = (long)i;
-			sym_flag_z = z;
-		} else if (!s->symptom && o->service && strcmp(s->service, o->service) == 0 &&
-		           z > sym_svc_z) {
-			sym_svc = (long)i;
-			sym_svc_z = z;
-		}
-		size_t k = 0;
-		while (k < nsv && strcmp(sv[k].name, s->service) != 0)
-			k++;
-		if (k == nsv) {
-			str_copy(sv[k].name, sizeof sv[k].name, s->service);
-			sv[k].strength = -1.0;
-			nsv++;
-		}
-		if (z > sv[k].strength) {
-			sv[k].strength = z;
-			sv[k].best = i;
-			sv[k].direction = dir;
-			sv[k].onset = onset;
-			sv[k].peak = peak_v;
-			sv[k].before = analyze_baseline(s, split);
+		/* Anomalies are reported around the incident: from the split on,
+		 * and never during warm-up; what came before is the baseline. */
+		if (k < warm || s->ts_ms[k] < split)
+			continue;
+		double zb = pt.season > 0.0 ? pt.season : pt.level;
+		if (!open && sc >= o->threshold && zb >= o->min_z) {
+			cur = (struct analyze_anom){i, s->ts_ms[k], s->ts_ms[k], sc, pt.direction};
+			open = 1;
+		} else if (open && (pt.level >= 3.0 || sc >= o->threshold)) {
+			cur.end = s->ts_ms[k];
+			cur.score = fmax(cur.score, sc);
+		} else if (open) {
+			open = 0;
+			analyze_push_anom(st, &cur);
 		}
 	}
-	detector_free(d);
+	if (open)
+		analyze_push_anom(st, &cur);
+	return dv;
+}
 
-	/* 3. Combine. */
-	long symptom = sym_flag >= 0 ? sym_flag : sym_svc;
+/* Step 2: keep series i as a symptom candidate (the strongest flagged
+ * series, else the strongest of the incident's own service) and as its
+ * service's strongest series. */
+static void analyze_note(struct analyze_state *st, const struct source_series *s, size_t i,
+                         const struct analyze_dev *dv, int64_t split, const struct analyze_opts *o)
+{
+	double z = dv->z;
+	if (s->symptom && z > st->sym_flag_z) {
+		st->sym_flag = (long)i;
+		st->sym_flag_z = z;
+	} else if (!s->symptom && o->service && strcmp(s->service, o->service) == 0 &&
+	           z > st->sym_svc_z) {
+		st->sym_svc = (long)i;
+		st->sym_svc_z = z;
+	}
+	struct analyze_svc *sv = st->sv;
+	size_t k = 0;
+	while (k < st->nsv && strcmp(sv[k].name, s->service) != 0)
+		k++;
+	if (k == st->nsv) {
+		str_copy(sv[k].name, sizeof sv[k].name, s->service);
+		sv[k].strength = -1.0;
+		st->nsv++;
+	}
+	if (z > sv[k].strength) {
+		sv[k].strength = z;
+		sv[k].best = i;
+		sv[k].direction = dv->dir;
+		sv[k].onset = dv->onset;
+		sv[k].peak = dv->peak;
+		sv[k].before = analyze_baseline(s, split);
+	}
+}
+
+/* Step 3: pick the symptom, weigh each service (correlation with the
+ * symptom, timing, dependency direction), rank them and share out the
+ * confidence over the top five. */
+static void analyze_combine(struct analyze_state *st, const struct source_list *l,
+                            const struct analyze_opts *o, int64_t split)
+{
+	struct analyze_svc *sv = st->sv;
+	size_t nsv = st->nsv;
+	long symptom = st->sym_flag >= 0 ? st->sym_flag : st->sym_svc;
 	int64_t symptom_onset = -1;
 	const char *symptom_svc = o->service;
 	if (symptom >= 0) {
@@ -409,13 +430,20 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		sum += sv[k].combined;
 	for (size_t k = 0; k < nsv; k++)
 		sv[k].confidence = sum > 0 ? sv[k].combined / sum : 0.0;
+	st->symptom = symptom;
+	st->symptom_onset = symptom_onset;
+	st->symptom_svc = symptom_svc;
+}
 
-	/* 4. Result. */
-	cJSON *res = json_new_object();
+/* Step 4a: the strongest anomaly spans, at most o->max_anomalies. */
+static cJSON *analyze_anomalies_json(struct analyze_state *st, const struct source_list *l,
+                                     const struct analyze_opts *o)
+{
+	struct analyze_anom *an = st->an;
 	cJSON *arr = json_new_array();
-	if (nan_) /* qsort(NULL, 0) is undefined behaviour */
-		qsort(an, nan_, sizeof *an, analyze_anom_cmp);
-	for (size_t k = 0; k < nan_ && k < o->max_anomalies; k++) {
+	if (st->nan) /* qsort(NULL, 0) is undefined behaviour */
+		qsort(an, st->nan, sizeof *an, analyze_anom_cmp);
+	for (size_t k = 0; k < st->nan && k < o->max_anomalies; k++) {
 		cJSON *a = json_new_object();
 		json_add_str(a, "series", l->s[an[k].series].name);
 		json_add_str(a, "service", l->s[an[k].series].service);
@@ -425,56 +453,69 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		json_add_str(a, "direction", an[k].direction >= 0 ? "up" : "down");
 		cJSON_AddItemToArray(arr, a);
 	}
-	json_add(res, "anomalies", arr);
-	arr = json_new_array();
-	char top[800] = "";
-	for (size_t k = 0; k < nsv && k < 10; k++) {
-		struct analyze_svc *v = &sv[k];
-		char why[600], when[32], lead[32];
-		analyze_hhmm(v->onset, when, sizeof when);
-		analyze_span(symptom_onset - v->onset, lead, sizeof lead);
-		int n;
-		const char *unit = rca_unit_of(l->s[v->best].name);
-		char b[32], a[32], spreads[40];
-		analyze_num(v->before, b, sizeof b);
-		analyze_num(v->peak, a, sizeof a);
-		if (v->strength >= RCA_Z_MAX)
-			snprintf(spreads, sizeof spreads, "over %.0f spreads", RCA_Z_MAX);
+	return arr;
+}
+
+/* Step 4b: one service's rationale: what its metric did and when, how that
+ * relates to the symptom, and which way the dependency points. */
+static void analyze_why(const struct analyze_state *st, const struct source_list *l,
+                        const struct analyze_svc *v, char *why, size_t whylen)
+{
+	long symptom = st->symptom;
+	int64_t symptom_onset = st->symptom_onset;
+	const char *symptom_svc = st->symptom_svc;
+	char when[32], lead[32];
+	analyze_hhmm(v->onset, when, sizeof when);
+	analyze_span(symptom_onset - v->onset, lead, sizeof lead);
+	int n;
+	const char *unit = rca_unit_of(l->s[v->best].name);
+	char b[32], a[32], spreads[40];
+	analyze_num(v->before, b, sizeof b);
+	analyze_num(v->peak, a, sizeof a);
+	if (v->strength >= RCA_Z_MAX)
+		snprintf(spreads, sizeof spreads, "over %.0f spreads", RCA_Z_MAX);
+	else
+		snprintf(spreads, sizeof spreads, "%.1f spreads", v->strength);
+	if (v->onset < 0)
+		n = snprintf(why, whylen, "%s stayed within its usual range (%s)",
+		             l->s[v->best].name, spreads);
+	else
+		n = snprintf(why, whylen, "%s %s from %s%s to %s%s (%s) at %s", l->s[v->best].name,
+		             v->direction >= 0 ? "rose" : "fell", b, unit, a, unit, spreads, when);
+	if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 && symptom_onset >= 0 &&
+	    n > 0 && (size_t)n < whylen) {
+		if (v->onset == symptom_onset)
+			n += snprintf(why + n, whylen - (size_t)n,
+			              ", at the same time as the symptom (%s)", l->s[symptom].name);
 		else
-			snprintf(spreads, sizeof spreads, "%.1f spreads", v->strength);
-		if (v->onset < 0)
-			n = snprintf(why, sizeof why, "%s stayed within its usual range (%s)",
-			             l->s[v->best].name, spreads);
-		else
-			n = snprintf(why, sizeof why, "%s %s from %s%s to %s%s (%s) at %s",
-			             l->s[v->best].name, v->direction >= 0 ? "rose" : "fell", b,
-			             unit, a, unit, spreads, when);
-		if (symptom >= 0 && v->best != (size_t)symptom && v->onset >= 0 &&
-		    symptom_onset >= 0 && n > 0 && (size_t)n < sizeof why) {
-			if (v->onset == symptom_onset)
-				n += snprintf(why + n, sizeof why - (size_t)n,
-				              ", at the same time as the symptom (%s)",
-				              l->s[symptom].name);
-			else
-				n += snprintf(why + n, sizeof why - (size_t)n,
-				              ", %s %s the symptom (%s)", lead,
-				              v->onset < symptom_onset ? "before" : "after",
-				              l->s[symptom].name);
-		}
-		if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < sizeof why)
-			n += snprintf(why + n, sizeof why - (size_t)n, "; r=%.2f with it", v->r);
-		if (v->lead != 0 && n > 0 && (size_t)n < sizeof why)
-			snprintf(why + n, sizeof why - (size_t)n,
-			         "; before the incident its changes %s the symptom's by %d step%s "
-			         "(lagged r=%.2f)",
-			         v->lead > 0 ? "led" : "followed", abs(v->lead),
-			         abs(v->lead) == 1 ? "" : "s", v->lead_r);
-		else if (v->graph > 1.0 && n > 0 && (size_t)n < sizeof why)
-			snprintf(why + n, sizeof why - (size_t)n, "; %s depends on it",
-			         symptom_svc);
-		else if (v->graph < 1.0 && n > 0 && (size_t)n < sizeof why)
-			snprintf(why + n, sizeof why - (size_t)n, "; not on %s's dependency path",
-			         symptom_svc);
+			n += snprintf(why + n, whylen - (size_t)n, ", %s %s the symptom (%s)", lead,
+			              v->onset < symptom_onset ? "before" : "after",
+			              l->s[symptom].name);
+	}
+	if (symptom >= 0 && v->best != (size_t)symptom && n > 0 && (size_t)n < whylen)
+		n += snprintf(why + n, whylen - (size_t)n, "; r=%.2f with it", v->r);
+	if (v->lead != 0 && n > 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n,
+		         "; before the incident its changes %s the symptom's by %d step%s "
+		         "(lagged r=%.2f)",
+		         v->lead > 0 ? "led" : "followed", abs(v->lead),
+		         abs(v->lead) == 1 ? "" : "s", v->lead_r);
+	else if (v->graph > 1.0 && n > 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n, "; %s depends on it", symptom_svc);
+	else if (v->graph < 1.0 && n > 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n, "; not on %s's dependency path", symptom_svc);
+}
+
+/* Step 4c: the top ten services with their rationale; top gets the first
+ * one's line for the summary (left empty when there is none). */
+static cJSON *analyze_ranking_json(const struct analyze_state *st, const struct source_list *l,
+                                   char *top, size_t toplen)
+{
+	cJSON *arr = json_new_array();
+	for (size_t k = 0; k < st->nsv && k < 10; k++) {
+		const struct analyze_svc *v = &st->sv[k];
+		char why[600];
+		analyze_why(st, l, v, why, sizeof why);
 		cJSON *r = json_new_object();
 		json_add_str(r, "service", v->name);
 		json_add_num(r, "confidence", round(v->confidence * 1000.0) / 1000.0);
@@ -483,17 +524,48 @@ int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON
 		json_add_num(r, "score", round(v->strength * 100.0) / 100.0);
 		cJSON_AddItemToArray(arr, r);
 		if (k == 0)
-			snprintf(top, sizeof top, "%s (confidence %.2f): %s", v->name,
-			         v->confidence, why);
+			snprintf(top, toplen, "%s (confidence %.2f): %s", v->name, v->confidence,
+			         why);
 	}
-	json_add(res, "ranking", arr);
+	return arr;
+}
+
+int analyze_run(const struct source_list *l, const struct analyze_opts *o, cJSON **result,
+                char *err, size_t errlen)
+{
+	if (l->n == 0) {
+		snprintf(err, errlen, "no metric series in the window");
+		return -1;
+	}
+	struct analyze_state st = {
+	    .sv = xcalloc(l->n, sizeof *st.sv),
+	    .sym_flag = -1,
+	    .sym_svc = -1,
+	    .sym_flag_z = -1.0,
+	    .sym_svc_z = -1.0,
+	};
+	int64_t split = o->incident_ms - o->lead_ms;
+	struct detector *d = detector_new(&o->params);
+	for (size_t i = 0; i < l->n; i++) {
+		struct analyze_dev dv = analyze_scan(&st, d, &l->s[i], i, split, o);
+		if (dv.z < 0.0)
+			continue; /* no points after the split */
+		analyze_note(&st, &l->s[i], i, &dv, split, o);
+	}
+	detector_free(d);
+	analyze_combine(&st, l, o, split);
+
+	cJSON *res = json_new_object();
+	json_add(res, "anomalies", analyze_anomalies_json(&st, l, o));
+	char top[800] = "";
+	json_add(res, "ranking", analyze_ranking_json(&st, l, top, sizeof top));
 	json_add_int(res, "series", (int64_t)l->n);
 	char summary[1000];
-	snprintf(summary, sizeof summary, "%zu anomal%s in %zu series. Most likely cause: %s", nan_,
-	         nan_ == 1 ? "y" : "ies", l->n, nsv ? top : "none found");
+	snprintf(summary, sizeof summary, "%zu anomal%s in %zu series. Most likely cause: %s",
+	         st.nan, st.nan == 1 ? "y" : "ies", l->n, st.nsv ? top : "none found");
 	json_add_str(res, "summary", summary);
-	free(an);
-	free(sv);
+	free(st.an);
+	free(st.sv);
 	*result = res;
 	return 0;
 }
