@@ -266,24 +266,27 @@ static double rca_confidence(double s1, double s2, size_t n)
 	return 1.0 / (1.0 + exp(-x));
 }
 
-int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomalous,
-                  const struct rca_opts *o, struct rca_service **out, size_t *n, char *err,
-                  size_t errlen)
-{
-	if (normal->rows < 2 || anomalous->rows < 1) {
-		snprintf(err, errlen,
-		         "need at least 2 normal rows and 1 anomalous row (got %zu and %zu)",
-		         normal->rows, anomalous->rows);
-		return -1;
-	}
-	size_t nr = normal->rows, ar = anomalous->rows;
-	struct rca_col *col = xcalloc(anomalous->cols + 1, sizeof *col);
-	struct rca_service *svc = xcalloc(anomalous->cols + 1, sizeof *svc);
-	size_t ncol = 0, ns = 0, common = 0;
-	double *nv = xmalloc(nr * sizeof *nv), *tmp = xmalloc(nr * sizeof *tmp);
-	double *av = xmalloc(ar * sizeof *av);
+/* rca_rank_opts's working set: the columns both tables have, the services
+ * they belong to, their families, and scratch arrays of one column's values
+ * in each window. */
+struct rca_work {
+	const struct csv_table *normal, *anomalous;
+	struct rca_col *col;
+	size_t ncol;
+	struct rca_service *svc;
+	size_t ns;
+	size_t nfam;
+	double *nv, *tmp, *av;
+};
 
-	/* 1. Columns in both tables, their service, family and normal spread. */
+/* Step 1: the columns in both tables, their service, family and normal
+ * spread.  Returns how many columns the tables have in common. */
+static size_t rca_columns(struct rca_work *w)
+{
+	const struct csv_table *normal = w->normal, *anomalous = w->anomalous;
+	struct rca_col *col = w->col;
+	struct rca_service *svc = w->svc;
+	size_t common = 0;
 	for (size_t c = 0; c < anomalous->cols; c++) {
 		const char *name = anomalous->names[c];
 		/* Tables usually list columns in the same order: try that first. */
@@ -298,79 +301,74 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 			continue;
 		common++;
 		size_t m = 0;
-		for (size_t r = 0; r < nr; r++) {
+		for (size_t r = 0; r < normal->rows; r++) {
 			double x = normal->v[r * normal->cols + nc];
 			if (!isnan(x))
-				nv[m++] = x;
+				w->nv[m++] = x;
 		}
 		if (m < 2)
 			continue;
-		struct rca_col *k = &col[ncol++];
+		struct rca_col *k = &col[w->ncol++];
 		k->nc = nc;
 		k->ac = c;
 		k->family = rca_family(name);
 		k->prop = rca_propagates(k->family);
-		k->med = rca_median(nv, m);
-		k->sd = rca_mad(nv, m, k->med, tmp);
+		k->med = rca_median(w->nv, m);
+		k->sd = rca_mad(w->nv, m, k->med, w->tmp);
 		char s[RCA_NAME_MAX];
 		rca_service_of(name, s, sizeof s);
 		size_t i = 0;
-		while (i < ns && strcmp(svc[i].service, s) != 0)
+		while (i < w->ns && strcmp(svc[i].service, s) != 0)
 			i++;
-		if (i == ns)
-			str_copy(svc[ns++].service, sizeof svc[0].service, s);
+		if (i == w->ns)
+			str_copy(svc[w->ns++].service, sizeof svc[0].service, s);
 		k->svc = i;
 		k->shared =
 		    rca_contains(k->family, "node") && strncasecmp(k->family, "node", 4) == 0;
 	}
-	if (ncol == 0) {
-		if (common == 0)
-			snprintf(err, errlen,
-			         "the normal and anomalous tables have no metric column in common");
-		else
-			snprintf(
-			    err, errlen,
-			    "no metric has 2 or more values in the normal window (%zu in common)",
-			    common);
-		free(col);
-		free(svc);
-		free(nv);
-		free(tmp);
-		free(av);
-		return -1;
-	}
+	return common;
+}
 
-	/* Families as small integers. */
-	const char **fam = xcalloc(ncol + 1, sizeof *fam);
+/* Families as small integers (col[].fam); returns the names, nfam long. */
+static const char **rca_number_families(struct rca_work *w)
+{
+	const char **fam = xcalloc(w->ncol + 1, sizeof *fam);
 	size_t nfam = 0;
-	for (size_t i = 0; i < ncol; i++) {
+	for (size_t i = 0; i < w->ncol; i++) {
 		size_t f = 0;
-		while (f < nfam && strcmp(fam[f], col[i].family) != 0)
+		while (f < nfam && strcmp(fam[f], w->col[i].family) != 0)
 			f++;
 		if (f == nfam)
-			fam[nfam++] = col[i].family;
-		col[i].fam = f;
+			fam[nfam++] = w->col[i].family;
+		w->col[i].fam = f;
 	}
+	w->nfam = nfam;
+	return fam;
+}
 
-	/* 2. Columns shared by services (node-level metrics): identical values. */
-	for (size_t i = 0; i < ncol; i++)
-		for (size_t j = i + 1; j < ncol; j++) {
+/* Step 2: columns shared by services (node-level metrics): identical values. */
+static void rca_mark_shared(struct rca_work *w)
+{
+	struct rca_col *col = w->col;
+	for (size_t i = 0; i < w->ncol; i++)
+		for (size_t j = i + 1; j < w->ncol; j++) {
 			if (col[i].svc == col[j].svc || col[i].fam != col[j].fam ||
 			    (col[i].shared && col[j].shared))
 				continue;
-			if (rca_same(normal, col[i].nc, col[j].nc) ||
-			    rca_same(anomalous, col[i].ac, col[j].ac))
+			if (rca_same(w->normal, col[i].nc, col[j].nc) ||
+			    rca_same(w->anomalous, col[i].ac, col[j].ac))
 				col[i].shared = col[j].shared = 1;
 		}
+}
 
-	/*
-	 * 3. Per family: the median spread of its columns
-	 * (relative to level, and absolute); then each column's floor and score.
-	 */
-	double *frel = xcalloc(nfam + 1, sizeof *frel);
-	double *fabs_ = xcalloc(nfam + 1, sizeof *fabs_);
+/* Step 3a: per family, the median spread of its columns relative to their
+ * level (frel) and absolute (fabs_). */
+static void rca_family_spreads(const struct rca_work *w, double *frel, double *fabs_)
+{
+	const struct rca_col *col = w->col;
+	size_t ncol = w->ncol;
 	double *rs = xmalloc((ncol + 1) * sizeof *rs), *as = xmalloc((ncol + 1) * sizeof *as);
-	for (size_t f = 0; f < nfam; f++) {
+	for (size_t f = 0; f < w->nfam; f++) {
 		size_t nrs = 0, nas = 0;
 		for (size_t j = 0; j < ncol; j++) {
 			if (col[j].fam != f)
@@ -386,7 +384,20 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 	}
 	free(rs);
 	free(as);
-	for (size_t i = 0; i < ncol; i++) {
+}
+
+/* Step 3b: each column's floor (from its family's spread, its level and
+ * its largest value) and its score. */
+static void rca_score_columns(struct rca_work *w)
+{
+	const struct csv_table *normal = w->normal, *anomalous = w->anomalous;
+	size_t nr = normal->rows, ar = anomalous->rows;
+	struct rca_col *col = w->col;
+	double *nv = w->nv, *av = w->av;
+	double *frel = xcalloc(w->nfam + 1, sizeof *frel);
+	double *fabs_ = xcalloc(w->nfam + 1, sizeof *fabs_);
+	rca_family_spreads(w, frel, fabs_);
+	for (size_t i = 0; i < w->ncol; i++) {
 		size_t f = col[i].fam;
 		double lvl = fabs(col[i].med);
 		double span = 0.0; /* largest |value| of this column in either window */
@@ -412,19 +423,14 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 	}
 	free(frel);
 	free(fabs_);
+}
 
-	/*
-	 * 4. Votes.  Each family hands out one vote, split between services in
-	 * proportion to their deviation in it; propagating families weigh
-	 * `prop`, and with a call graph a caller's share in a propagating family
-	 * is passed to its callees' when one of them deviates at least half as
-	 * much.  A service's evidence (for the rationale) is its column with the
-	 * largest vote.
-	 */
-	long *pick = xmalloc((ns + 1) * sizeof *pick);
-	double *pick_vote = xcalloc(ns + 1, sizeof *pick_vote);
-	for (size_t i = 0; i < ns; i++)
-		pick[i] = -1;
+/* Step 4a: each family hands out one vote, split between services in
+ * proportion to their deviation in it; propagating families weigh `prop`. */
+static void rca_family_votes(struct rca_work *w)
+{
+	struct rca_col *col = w->col;
+	size_t ncol = w->ncol, nfam = w->nfam;
 	double *ftot = xcalloc(nfam + 1, sizeof *ftot), *fmax_ = xcalloc(nfam + 1, sizeof *fmax_);
 	size_t *fmoved = xcalloc(nfam + 1, sizeof *fmoved);
 	for (size_t i = 0; i < ncol; i++)
@@ -446,27 +452,46 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 	free(fmoved);
 	free(ftot);
 	free(fmax_);
-	if (o && o->edges)
-		for (size_t i = 0; i < ncol; i++) {
-			struct rca_col *c = &col[i];
-			if (c->shared || !c->prop || c->vote <= 0.0)
+}
+
+/* Step 4b: with a call graph, a caller's share in a propagating family is
+ * halved when one of its callees deviates at least half as much. */
+static void rca_pass_to_callees(struct rca_work *w, const struct rca_opts *o)
+{
+	struct rca_col *col = w->col;
+	size_t ncol = w->ncol;
+	for (size_t i = 0; i < ncol; i++) {
+		struct rca_col *c = &col[i];
+		if (c->shared || !c->prop || c->vote <= 0.0)
+			continue;
+		for (size_t j = 0; j < ncol; j++) {
+			const struct rca_col *d = &col[j];
+			if (d->shared || j == i || d->fam != c->fam || d->z < 0.5 * c->z)
 				continue;
-			for (size_t j = 0; j < ncol; j++) {
-				const struct rca_col *d = &col[j];
-				if (d->shared || j == i || d->fam != c->fam || d->z < 0.5 * c->z)
-					continue;
-				int calls = 0;
-				for (size_t e = 0; e < o->nedges && !calls; e++)
-					calls =
-					    strcmp(o->edges[e].from, svc[c->svc].service) == 0 &&
-					    strcmp(o->edges[e].to, svc[d->svc].service) == 0;
-				if (calls) {
-					c->vote *= 0.5;
-					break;
-				}
+			int calls = 0;
+			for (size_t e = 0; e < o->nedges && !calls; e++)
+				calls = strcmp(o->edges[e].from, w->svc[c->svc].service) == 0 &&
+				        strcmp(o->edges[e].to, w->svc[d->svc].service) == 0;
+			if (calls) {
+				c->vote *= 0.5;
+				break;
 			}
 		}
-	for (size_t i = 0; i < ncol; i++) {
+	}
+}
+
+/* Step 4c: a service's score is the sum of its columns' votes; its
+ * evidence (for the rationale) is its column with the largest vote. */
+static void rca_pick_evidence(struct rca_work *w)
+{
+	struct rca_col *col = w->col;
+	struct rca_service *svc = w->svc;
+	const struct csv_table *anomalous = w->anomalous;
+	long *pick = xmalloc((w->ns + 1) * sizeof *pick);
+	double *pick_vote = xcalloc(w->ns + 1, sizeof *pick_vote);
+	for (size_t i = 0; i < w->ns; i++)
+		pick[i] = -1;
+	for (size_t i = 0; i < w->ncol; i++) {
 		struct rca_col *k = &col[i];
 		if (k->shared)
 			continue;
@@ -478,9 +503,7 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 		}
 	}
 	free(pick_vote);
-
-	/* 5. Order, confidence, rationale. */
-	for (size_t i = 0; i < ns; i++) {
+	for (size_t i = 0; i < w->ns; i++) {
 		struct rca_service *v = &svc[i];
 		if (pick[i] < 0)
 			continue;
@@ -493,6 +516,11 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 		v->after = anomalous->v[k->peak * anomalous->cols + k->ac];
 	}
 	free(pick);
+}
+
+/* Step 5a: services by score, highest first (stable insertion sort). */
+static void rca_sort_services(struct rca_service *svc, size_t ns)
+{
 	for (size_t i = 1; i < ns; i++) {
 		struct rca_service x = svc[i];
 		size_t j = i;
@@ -502,6 +530,35 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 		}
 		svc[j] = x;
 	}
+}
+
+/* Step 5b: one service's rationale from its evidence column. */
+static void rca_explain(struct rca_service *v)
+{
+	char b[32], a[32];
+	rca_fmt_num(v->before, b, sizeof b);
+	rca_fmt_num(v->after, a, sizeof a);
+	const char *unit = rca_unit_of(v->metric);
+	if (v->metric[0] == '\0')
+		snprintf(v->why, sizeof v->why, "no metric of %s could be scored", v->service);
+	else if (v->z >= RCA_Z_MAX)
+		snprintf(v->why, sizeof v->why, "%s of %s %s from %s%s to %s%s (over %.0f spreads)",
+		         rca_family(v->metric), v->service, v->direction > 0 ? "rose" : "fell", b,
+		         unit, a, unit, RCA_Z_MAX);
+	else if (v->z < 3.0)
+		snprintf(v->why, sizeof v->why,
+		         "%s of %s stayed within its usual range (%s%s to %s%s, %.1f spreads)",
+		         rca_family(v->metric), v->service, b, unit, a, unit, v->z);
+	else
+		snprintf(v->why, sizeof v->why, "%s of %s %s from %s%s to %s%s (%.1f spreads)",
+		         rca_family(v->metric), v->service, v->direction > 0 ? "rose" : "fell", b,
+		         unit, a, unit, v->z);
+}
+
+/* Step 5c: the top service's confidence, the rest shared out in proportion
+ * to votes, and every service's rationale. */
+static void rca_confide(struct rca_service *svc, size_t ns)
+{
 	double rest = 0.0;
 	for (size_t k = 1; k < ns; k++)
 		rest += svc[k].score;
@@ -520,36 +577,72 @@ int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomal
 			v->confidence =
 			    rest > 0.0 ? (1.0 - svc[0].confidence) * v->score / rest : 0.0;
 		}
-		char b[32], a[32];
-		rca_fmt_num(v->before, b, sizeof b);
-		rca_fmt_num(v->after, a, sizeof a);
-		const char *unit = rca_unit_of(v->metric);
-		if (v->metric[0] == '\0')
-			snprintf(v->why, sizeof v->why, "no metric of %s could be scored",
-			         v->service);
-		else if (v->z >= RCA_Z_MAX)
-			snprintf(v->why, sizeof v->why,
-			         "%s of %s %s from %s%s to %s%s (over %.0f spreads)",
-			         rca_family(v->metric), v->service,
-			         v->direction > 0 ? "rose" : "fell", b, unit, a, unit, RCA_Z_MAX);
-		else if (v->z < 3.0)
-			snprintf(
-			    v->why, sizeof v->why,
-			    "%s of %s stayed within its usual range (%s%s to %s%s, %.1f spreads)",
-			    rca_family(v->metric), v->service, b, unit, a, unit, v->z);
-		else
-			snprintf(v->why, sizeof v->why,
-			         "%s of %s %s from %s%s to %s%s (%.1f spreads)",
-			         rca_family(v->metric), v->service,
-			         v->direction > 0 ? "rose" : "fell", b, unit, a, unit, v->z);
+		rca_explain(v);
 	}
-	free(col);
+}
+
+static void rca_work_free(struct rca_work *w)
+{
+	free(w->col);
+	free(w->nv);
+	free(w->tmp);
+	free(w->av);
+}
+
+int rca_rank_opts(const struct csv_table *normal, const struct csv_table *anomalous,
+                  const struct rca_opts *o, struct rca_service **out, size_t *n, char *err,
+                  size_t errlen)
+{
+	if (normal->rows < 2 || anomalous->rows < 1) {
+		snprintf(err, errlen,
+		         "need at least 2 normal rows and 1 anomalous row (got %zu and %zu)",
+		         normal->rows, anomalous->rows);
+		return -1;
+	}
+	struct rca_work w = {
+	    .normal = normal,
+	    .anomalous = anomalous,
+	    .col = xcalloc(anomalous->cols + 1, sizeof *w.col),
+	    .svc = xcalloc(anomalous->cols + 1, sizeof *w.svc),
+	    .nv = xmalloc(normal->rows * sizeof *w.nv),
+	    .tmp = xmalloc(normal->rows * sizeof *w.tmp),
+	    .av = xmalloc(anomalous->rows * sizeof *w.av),
+	};
+	size_t common = rca_columns(&w);
+	if (w.ncol == 0) {
+		if (common == 0)
+			snprintf(err, errlen,
+			         "the normal and anomalous tables have no metric column in common");
+		else
+			snprintf(
+			    err, errlen,
+			    "no metric has 2 or more values in the normal window (%zu in common)",
+			    common);
+		free(w.svc);
+		rca_work_free(&w);
+		return -1;
+	}
+	const char **fam = rca_number_families(&w);
+	rca_mark_shared(&w);
+	rca_score_columns(&w);
+	/*
+	 * Votes.  Each family hands out one vote, split between services in
+	 * proportion to their deviation in it; propagating families weigh
+	 * `prop`, and with a call graph a caller's share in a propagating family
+	 * is passed to its callees' when one of them deviates at least half as
+	 * much.  A service's evidence (for the rationale) is its column with the
+	 * largest vote.
+	 */
+	rca_family_votes(&w);
+	if (o && o->edges)
+		rca_pass_to_callees(&w, o);
+	rca_pick_evidence(&w);
+	rca_sort_services(w.svc, w.ns);
+	rca_confide(w.svc, w.ns);
 	free(fam);
-	free(nv);
-	free(tmp);
-	free(av);
-	*out = svc;
-	*n = ns;
+	rca_work_free(&w);
+	*out = w.svc;
+	*n = w.ns;
 	return 0;
 }
 
