@@ -203,6 +203,119 @@ static const char *no_actions_reason(const struct rin *r)
 	return "no action ran for this incident";
 }
 
+/* An ended incident: which ending, why, and what it means for people. */
+static void facts_ending(cJSON *f, const struct rin *r)
+{
+	const char *stn = str_or(r->inc, "state", "unknown");
+	if (!r->open) {
+		/* which ending, why, and what it means for people */
+		static const struct {
+			const char *state, *label, *next;
+		} ends[] = {
+		    {"resolved", "Resolved", ""},
+		    {"failed", "Failed",
+		     " opsbot stopped working on it: check the service by hand; the actions "
+		     "that ran are listed below."},
+		    {"rejected", "Rejected", " The plan did not run; nothing more runs."},
+		    {"expired", "Expired",
+		     " Nobody decided before the approval deadline, so the plan did not run."},
+		};
+		for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+			if (!strcmp(stn, ends[i].state)) {
+				char e[900], why[600];
+				snprintf(why, sizeof(why), "%s",
+				         r->end_reason ? r->end_reason : "no reason recorded");
+				size_t wn = strlen(why);
+				while (wn && (why[wn - 1] == '.' || why[wn - 1] == ' '))
+					why[--wn] = '\0';
+				snprintf(e, sizeof(e), "%s: %s.%s", ends[i].label, why,
+				         ends[i].next);
+				json_add_str(f, "ending", ends[i].label);
+				json_add_str(f, "ending_text", e);
+			}
+		add_time(f, "ended", r->ended);
+	}
+}
+
+/* The likely cause: detection's top-ranked service. */
+static void facts_cause(cJSON *f, const struct rin *r)
+{
+	const cJSON *det = res_of(r, "detect");
+	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
+	json_add_str(f, "cause", top ? str_or(top, "service", "") : "");
+	char conf[16] = "";
+	if (top)
+		snprintf(conf, sizeof(conf), "%.0f%%", json_num(top, "confidence", 0) * 100.0);
+	json_add_str(f, "cause_confidence", conf);
+	json_add_str(f, "cause_why", top ? str_or(top, "rationale", "") : "");
+}
+
+/* The actions that ran (or why none did) and whether the fix was verified. */
+static void facts_actions(cJSON *f, const struct rin *r)
+{
+	cJSON *acts = json_new_array();
+	const cJSON *ex = res_of(r, "execute");
+	const cJSON *st;
+	int n = 0;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(ex, "steps"))
+	{
+		cJSON *a = json_new_object();
+		json_add_int(a, "n", ++n);
+		json_add_str(a, "action", str_or(st, "action", "?"));
+		char *p = params_text(cJSON_GetObjectItemCaseSensitive(st, "params"));
+		json_add_str(a, "params", p);
+		free(p);
+		int ok = json_bool(st, "ok", 0);
+		json_add_bool(a, "ok", ok);
+		json_add_str(a, "result", ok ? "ok" : "failed");
+		cJSON_AddItemToArray(acts, a);
+	}
+	json_add(f, "actions", acts);
+	json_add_str(f, "actions_none", n ? "" : no_actions_reason(r));
+	const cJSON *ver = res_of(r, "verify");
+	char vt[600];
+	if (ver)
+		snprintf(vt, sizeof(vt), "%s%s%s",
+		         json_bool(ver, "ok", 0) ? "verified" : "not verified",
+		         json_str(ver, "summary") ? ": " : "", str_or(ver, "summary", ""));
+	else if (r->end_reason && strstr(r->end_reason, "not verified"))
+		snprintf(vt, sizeof(vt), "not verified: %s", r->end_reason);
+	else
+		snprintf(vt, sizeof(vt), "%s", r->open ? "not verified yet" : "not verified");
+	json_add_str(f, "verified", vt);
+}
+
+/* The plan's size, the runbooks cited (at most five) and LLM usage. */
+static void facts_plan(cJSON *f, const struct rin *r)
+{
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(res_of(r, "plan"), "plan");
+	json_add_int(f, "plan_steps",
+	             cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")));
+	cJSON *rb = json_new_array();
+	const cJSON *ps;
+	int k = 0;
+	cJSON_ArrayForEach(ps, cJSON_GetObjectItemCaseSensitive(res_of(r, "retrieve"), "passages"))
+	{
+		if (k++ >= 5)
+			break;
+		cJSON *o = json_new_object();
+		json_add_str(o, "source", str_or(ps, "source", "?"));
+		json_add_str(o, "section", str_or(ps, "section", ""));
+		json_add_str(o, "title", str_or(ps, "title", ""));
+		cJSON_AddItemToArray(rb, o);
+	}
+	json_add_bool(f, "has_runbooks", k > 0);
+	json_add(f, "runbooks", rb);
+	const cJSON *llm = cJSON_GetObjectItemCaseSensitive(res_of(r, "plan"), "llm");
+	char lt[300] = "";
+	if (cJSON_IsObject(llm))
+		snprintf(lt, sizeof(lt), "%lld call(s), %lld prompt + %lld completion tokens",
+		         (long long)json_int(llm, "calls", 0),
+		         (long long)json_int(llm, "prompt_tokens", 0),
+		         (long long)json_int(llm, "completion_tokens", 0));
+	json_add_str(f, "llm", lt);
+}
+
 cJSON *report_facts(const cJSON *in, int64_t now_ms)
 {
 	struct rin r;
@@ -231,101 +344,10 @@ cJSON *report_facts(const cJSON *in, int64_t now_ms)
 		report_duration(r.resolved - r.opened, d, sizeof(d));
 	json_add_str(f, "time_to_resolve", d);
 	json_add_str(f, "end_reason", r.end_reason ? r.end_reason : "");
-	const char *stn = str_or(r.inc, "state", "unknown");
-	if (!r.open) {
-		/* which ending, why, and what it means for people */
-		static const struct {
-			const char *state, *label, *next;
-		} ends[] = {
-		    {"resolved", "Resolved", ""},
-		    {"failed", "Failed",
-		     " opsbot stopped working on it: check the service by hand; the actions "
-		     "that ran are listed below."},
-		    {"rejected", "Rejected", " The plan did not run; nothing more runs."},
-		    {"expired", "Expired",
-		     " Nobody decided before the approval deadline, so the plan did not run."},
-		};
-		for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
-			if (!strcmp(stn, ends[i].state)) {
-				char e[900], why[600];
-				snprintf(why, sizeof(why), "%s",
-				         r.end_reason ? r.end_reason : "no reason recorded");
-				size_t wn = strlen(why);
-				while (wn && (why[wn - 1] == '.' || why[wn - 1] == ' '))
-					why[--wn] = '\0';
-				snprintf(e, sizeof(e), "%s: %s.%s", ends[i].label, why,
-				         ends[i].next);
-				json_add_str(f, "ending", ends[i].label);
-				json_add_str(f, "ending_text", e);
-			}
-		add_time(f, "ended", r.ended);
-	}
-
-	const cJSON *det = res_of(&r, "detect");
-	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
-	json_add_str(f, "cause", top ? str_or(top, "service", "") : "");
-	char conf[16] = "";
-	if (top)
-		snprintf(conf, sizeof(conf), "%.0f%%", json_num(top, "confidence", 0) * 100.0);
-	json_add_str(f, "cause_confidence", conf);
-	json_add_str(f, "cause_why", top ? str_or(top, "rationale", "") : "");
-
-	cJSON *acts = json_new_array();
-	const cJSON *ex = res_of(&r, "execute");
-	const cJSON *st;
-	int n = 0;
-	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(ex, "steps"))
-	{
-		cJSON *a = json_new_object();
-		json_add_int(a, "n", ++n);
-		json_add_str(a, "action", str_or(st, "action", "?"));
-		char *p = params_text(cJSON_GetObjectItemCaseSensitive(st, "params"));
-		json_add_str(a, "params", p);
-		free(p);
-		int ok = json_bool(st, "ok", 0);
-		json_add_bool(a, "ok", ok);
-		json_add_str(a, "result", ok ? "ok" : "failed");
-		cJSON_AddItemToArray(acts, a);
-	}
-	json_add(f, "actions", acts);
-	json_add_str(f, "actions_none", n ? "" : no_actions_reason(&r));
-	const cJSON *ver = res_of(&r, "verify");
-	char vt[600];
-	if (ver)
-		snprintf(vt, sizeof(vt), "%s%s%s",
-		         json_bool(ver, "ok", 0) ? "verified" : "not verified",
-		         json_str(ver, "summary") ? ": " : "", str_or(ver, "summary", ""));
-	else if (r.end_reason && strstr(r.end_reason, "not verified"))
-		snprintf(vt, sizeof(vt), "not verified: %s", r.end_reason);
-	else
-		snprintf(vt, sizeof(vt), "%s", r.open ? "not verified yet" : "not verified");
-	json_add_str(f, "verified", vt);
-	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(res_of(&r, "plan"), "plan");
-	json_add_int(f, "plan_steps",
-	             cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")));
-	cJSON *rb = json_new_array();
-	const cJSON *ps;
-	int k = 0;
-	cJSON_ArrayForEach(ps, cJSON_GetObjectItemCaseSensitive(res_of(&r, "retrieve"), "passages"))
-	{
-		if (k++ >= 5)
-			break;
-		cJSON *o = json_new_object();
-		json_add_str(o, "source", str_or(ps, "source", "?"));
-		json_add_str(o, "section", str_or(ps, "section", ""));
-		json_add_str(o, "title", str_or(ps, "title", ""));
-		cJSON_AddItemToArray(rb, o);
-	}
-	json_add_bool(f, "has_runbooks", k > 0);
-	json_add(f, "runbooks", rb);
-	const cJSON *llm = cJSON_GetObjectItemCaseSensitive(res_of(&r, "plan"), "llm");
-	char lt[300] = "";
-	if (cJSON_IsObject(llm))
-		snprintf(lt, sizeof(lt), "%lld call(s), %lld prompt + %lld completion tokens",
-		         (long long)json_int(llm, "calls", 0),
-		         (long long)json_int(llm, "prompt_tokens", 0),
-		         (long long)json_int(llm, "completion_tokens", 0));
-	json_add_str(f, "llm", lt);
+	facts_ending(f, &r);
+	facts_cause(f, &r);
+	facts_actions(f, &r);
+	facts_plan(f, &r);
 	cJSON_Delete(r.results);
 	return f;
 }
@@ -439,16 +461,10 @@ static const char *unit_of(const char *name)
 	return "value";
 }
 
-static void section_chart(struct doc *d, struct icompose *c)
+/* The anomaly spans detection reported (well-formed ones only), into spans;
+ * returns how many. */
+static size_t chart_spans(const cJSON *anoms, struct doc_span *spans)
 {
-	struct rin *r = &c->r;
-	const cJSON *det = res_of(r, "detect");
-	const cJSON *anoms = cJSON_GetObjectItemCaseSensitive(det, "anomalies");
-	size_t nsp = (size_t)cJSON_GetArraySize(anoms);
-	struct doc_span *spans = xcalloc(nsp + 1, sizeof(*spans));
-	int64_t t0 = r->opened ? r->opened : r->now, t1 = r->resolved ? r->resolved : r->now;
-	if (r->exec_at > t1)
-		t1 = r->exec_at;
 	size_t k = 0;
 	const cJSON *a;
 	cJSON_ArrayForEach(a, anoms)
@@ -460,14 +476,17 @@ static void section_chart(struct doc *d, struct icompose *c)
 		spans[k].to_ms = e;
 		k++;
 	}
-	nsp = k;
-	/* the key series: the metrics given, at most two, with points */
-	struct doc_series ser[2];
-	int64_t *ts[2] = {0};
-	double *vs[2] = {0};
+	return k;
+}
+
+/* The key series: the metrics given, at most two, with points; ts and vs
+ * own the samples.  Returns how many. */
+static size_t chart_series(const cJSON *metrics, struct doc_series ser[2], int64_t *ts[2],
+                           double *vs[2])
+{
 	size_t ns = 0;
 	const cJSON *m;
-	cJSON_ArrayForEach(m, r->metrics)
+	cJSON_ArrayForEach(m, metrics)
 	{
 		if (ns >= 2)
 			break;
@@ -495,29 +514,14 @@ static void section_chart(struct doc *d, struct icompose *c)
 		ser[ns].v = vs[ns];
 		ns++;
 	}
-	for (size_t i = 0; i < nsp; i++) {
-		if (spans[i].from_ms < t0)
-			t0 = spans[i].from_ms;
-		if (spans[i].to_ms > t1)
-			t1 = spans[i].to_ms;
-	}
-	for (size_t i = 0; i < ns; i++)
-		if (ser[i].n) {
-			if (ser[i].t_ms[0] < t0)
-				t0 = ser[i].t_ms[0];
-			if (ser[i].t_ms[ser[i].n - 1] > t1)
-				t1 = ser[i].t_ms[ser[i].n - 1];
-		}
-	int64_t pad = (t1 - t0) / 20 + 30000;
-	if (!ns) {
-		t0 -= pad;
-		t1 += pad;
-	}
-	/* marks: actions, then opened / approved / resolved */
-	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(res_of(r, "execute"), "steps");
-	size_t nm_max = (size_t)cJSON_GetArraySize(steps) + 3;
-	struct doc_mark *marks = xcalloc(nm_max, sizeof(*marks));
-	char(*labels)[12] = xcalloc(nm_max, 12);
+	return ns;
+}
+
+/* Marks: actions (labelled by step number, in labels), then opened /
+ * approved / resolved.  Returns how many. */
+static size_t chart_marks(const struct rin *r, const cJSON *steps, struct doc_mark *marks,
+                          char (*labels)[12])
+{
 	size_t nm = 0;
 	int i = 0;
 	const cJSON *st;
@@ -539,6 +543,47 @@ static void section_chart(struct doc *d, struct icompose *c)
 		marks[nm++] = (struct doc_mark){r->approved, "approved", 1};
 	if (r->resolved)
 		marks[nm++] = (struct doc_mark){r->resolved, "resolved", 1};
+	return nm;
+}
+
+static void section_chart(struct doc *d, struct icompose *c)
+{
+	struct rin *r = &c->r;
+	const cJSON *det = res_of(r, "detect");
+	const cJSON *anoms = cJSON_GetObjectItemCaseSensitive(det, "anomalies");
+	size_t nsp = (size_t)cJSON_GetArraySize(anoms);
+	struct doc_span *spans = xcalloc(nsp + 1, sizeof(*spans));
+	int64_t t0 = r->opened ? r->opened : r->now, t1 = r->resolved ? r->resolved : r->now;
+	if (r->exec_at > t1)
+		t1 = r->exec_at;
+	nsp = chart_spans(anoms, spans);
+	struct doc_series ser[2];
+	int64_t *ts[2] = {0};
+	double *vs[2] = {0};
+	size_t ns = chart_series(r->metrics, ser, ts, vs);
+	for (size_t i = 0; i < nsp; i++) {
+		if (spans[i].from_ms < t0)
+			t0 = spans[i].from_ms;
+		if (spans[i].to_ms > t1)
+			t1 = spans[i].to_ms;
+	}
+	for (size_t i = 0; i < ns; i++)
+		if (ser[i].n) {
+			if (ser[i].t_ms[0] < t0)
+				t0 = ser[i].t_ms[0];
+			if (ser[i].t_ms[ser[i].n - 1] > t1)
+				t1 = ser[i].t_ms[ser[i].n - 1];
+		}
+	int64_t pad = (t1 - t0) / 20 + 30000;
+	if (!ns) {
+		t0 -= pad;
+		t1 += pad;
+	}
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(res_of(r, "execute"), "steps");
+	size_t nm_max = (size_t)cJSON_GetArraySize(steps) + 3;
+	struct doc_mark *marks = xcalloc(nm_max, sizeof(*marks));
+	char(*labels)[12] = xcalloc(nm_max, 12);
+	size_t nm = chart_marks(r, steps, marks, labels);
 	char cap[400];
 	for (size_t j = 0; j < ns; j++) {
 		snprintf(cap, sizeof(cap), "%s (%s)", ser[j].name, ser[j].unit);
@@ -568,12 +613,12 @@ static void section_chart(struct doc *d, struct icompose *c)
 	free(labels);
 }
 
-static void compose_incident(struct doc *d, void *arg)
+/* Title, severity and state chips, and a hand-over note while it is open. */
+static void incident_header(struct doc *d, const struct icompose *c)
 {
-	struct icompose *c = arg;
-	struct rin *r = &c->r;
-	cJSON *f = c->facts;
-	char title[600], sub[400], t[128], t2[128];
+	const struct rin *r = &c->r;
+	const cJSON *f = c->facts;
+	char title[600], sub[400];
 	snprintf(title, sizeof(title), "Incident %lld: %s", (long long)json_int(f, "id", 0),
 	         json_str(f, "title"));
 	snprintf(sub, sizeof(sub), "Service %s · report generated %s", json_str(f, "service"),
@@ -593,7 +638,15 @@ static void compose_incident(struct doc *d, void *arg)
 		         json_str(f, "state"), json_str(f, "generated"));
 		doc_note(d, sub);
 	}
+}
 
+/* Summary: when it was opened, detected, approved, resolved; how it ended. */
+static void section_summary(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
+	const cJSON *f = c->facts;
+	const char *sev = json_str(f, "severity");
+	char t[128], t2[128];
 	doc_heading(d, "Summary");
 	doc_kv(d, "Service", json_str(f, "service"));
 	doc_kv(d, "Severity", sev);
@@ -634,10 +687,12 @@ static void compose_incident(struct doc *d, void *arg)
 		         json_str(f, "cause_confidence"));
 		doc_kv(d, "Likely cause", cz);
 	}
+}
 
-	doc_heading(d, "Metrics");
-	section_chart(d, c);
-
+/* Root-cause ranking: detection's top services and why. */
+static void section_ranking(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
 	doc_heading(d, "Root-cause ranking");
 	const cJSON *det = res_of(r, "detect");
 	const cJSON *ranking = cJSON_GetObjectItemCaseSensitive(det, "ranking");
@@ -668,7 +723,12 @@ static void compose_incident(struct doc *d, void *arg)
 		doc_space(d, 4);
 		doc_para(d, json_str(det, "summary"));
 	}
+}
 
+/* Runbooks cited: the passages retrieval found. */
+static void section_runbooks(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
 	doc_heading(d, "Runbooks cited");
 	const cJSON *ret = res_of(r, "retrieve");
 	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(ret, "passages");
@@ -693,7 +753,14 @@ static void compose_incident(struct doc *d, void *arg)
 			        0);
 		}
 	}
+}
 
+/* Plan and approval: the plan, who approved it, and its steps. */
+static void section_plan(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
+	const cJSON *f = c->facts;
+	char t[128];
 	doc_heading(d, "Plan and approval");
 	const cJSON *pr = res_of(r, "plan");
 	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(pr, "plan");
@@ -737,7 +804,13 @@ static void compose_incident(struct doc *d, void *arg)
 		if (!n)
 			doc_note(d, "The plan has no steps.");
 	}
+}
 
+/* Actions: each step that ran, its result and (trimmed) output. */
+static void section_actions(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
+	const cJSON *f = c->facts;
 	doc_heading(d, "Actions");
 	const cJSON *ex = res_of(r, "execute");
 	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(ex, "steps");
@@ -769,10 +842,13 @@ static void compose_incident(struct doc *d, void *arg)
 			free(o);
 		}
 	}
+}
 
-	doc_heading(d, "Verification");
-	doc_para(d, json_str(f, "verified"));
-
+/* LLM usage, when the planner reported it. */
+static void section_llm(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
+	const cJSON *pr = res_of(r, "plan");
 	const cJSON *llm = cJSON_GetObjectItemCaseSensitive(pr, "llm");
 	if (cJSON_IsObject(llm)) {
 		doc_heading(d, "LLM usage");
@@ -821,7 +897,13 @@ static void compose_incident(struct doc *d, void *arg)
 			}
 		}
 	}
+}
 
+/* Timeline: the newest REPORT_TIMELINE_MAX events, one row each. */
+static void section_timeline(struct doc *d, const struct icompose *c)
+{
+	const struct rin *r = &c->r;
+	char t[128];
 	doc_heading(d, "Timeline");
 	int total = cJSON_GetArraySize(r->timeline);
 	if (!total)
@@ -852,6 +934,27 @@ static void compose_incident(struct doc *d, void *arg)
 			buf_free(&det_b);
 		}
 	}
+}
+
+static void compose_incident(struct doc *d, void *arg)
+{
+	struct icompose *c = arg;
+	incident_header(d, c);
+	section_summary(d, c);
+
+	doc_heading(d, "Metrics");
+	section_chart(d, c);
+
+	section_ranking(d, c);
+	section_runbooks(d, c);
+	section_plan(d, c);
+	section_actions(d, c);
+
+	doc_heading(d, "Verification");
+	doc_para(d, json_str(c->facts, "verified"));
+
+	section_llm(d, c);
+	section_timeline(d, c);
 }
 
 int report_incident_pdf(const cJSON *in, enum doc_paper paper, const char *path, int64_t now_ms,
