@@ -413,28 +413,35 @@ static double small_text(struct doc *d, const char *text, double x, double y, in
 	return tw;
 }
 
-void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
-               const struct doc_series *s, size_t ns, const struct doc_span *spans, size_t nspans,
-               const struct doc_mark *marks, size_t nmarks)
-{
-	double plot_h = ns ? 130 : 50, total = plot_h + 84;
-	need(d, total);
-	double top = d->y;
-	d->y += total;
-	if (d->dry)
-		return;
-	if (t1 <= t0)
-		t1 = t0 + 60000;
-	cairo_t *cr = d->cr;
-	double ax = d->left + 52, aw = d->width - 52 - 10;
-	double ay = top + 22, ah = plot_h;
-	small_text(d, caption, d->left, top + 7, 0, 1);
+/* One chart's plot area and scales: time t0..t1 across ax..ax+aw, values
+ * lo..hi (grid step ys) up ay+ah..ay. */
+struct chart_frame {
+	double ax, aw, ay, ah;
+	int64_t t0, t1;
+	double lo, hi, ys;
+};
 
-	/* y range */
+static double chart_x(const struct chart_frame *f, int64_t t)
+{
+	return f->ax + f->aw * (double)(t - f->t0) / (double)(f->t1 - f->t0);
+}
+
+static double chart_y(const struct chart_frame *f, double v)
+{
+	return f->ay + f->ah - f->ah * (v - f->lo) / (f->hi - f->lo);
+}
+
+/* series colours, in the plot and the legend */
+static const double chart_col[3][3] = {{0.1, 0.35, 0.7}, {0.2, 0.55, 0.25}, {0.55, 0.3, 0.6}};
+
+/* The value range: the finite samples within t0..t1, from 0 when that is
+ * close, widened when flat, rounded out to a nice grid step. */
+static void chart_y_range(struct chart_frame *f, const struct doc_series *s, size_t ns)
+{
 	double lo = INFINITY, hi = -INFINITY;
 	for (size_t k = 0; k < ns; k++)
 		for (size_t i = 0; i < s[k].n; i++)
-			if (isfinite(s[k].v[i]) && s[k].t_ms[i] >= t0 && s[k].t_ms[i] <= t1) {
+			if (isfinite(s[k].v[i]) && s[k].t_ms[i] >= f->t0 && s[k].t_ms[i] <= f->t1) {
 				lo = fmin(lo, s[k].v[i]);
 				hi = fmax(hi, s[k].v[i]);
 			}
@@ -448,12 +455,19 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 	if (hi - lo < 1e-9)
 		hi = lo + (fabs(lo) > 0 ? fabs(lo) * 0.1 : 1);
 	double ys = nice_step(hi - lo, 4);
-	lo = floor(lo / ys) * ys;
-	hi = ceil(hi / ys) * ys;
-#define X(t) (ax + aw * (double)((t)-t0) / (double)(t1 - t0))
-#define Y(v) (ay + ah - ah * ((v)-lo) / (hi - lo))
+	f->lo = floor(lo / ys) * ys;
+	f->hi = ceil(hi / ys) * ys;
+	f->ys = ys;
+}
 
-	/* plot background, anomaly spans */
+/* The plot area: background, anomaly spans, grid and the series lines,
+ * clipped to the area. */
+static void chart_plot(struct doc *d, const struct chart_frame *f, const struct doc_series *s,
+                       size_t ns, const struct doc_span *spans, size_t nspans)
+{
+	cairo_t *cr = d->cr;
+	double ax = f->ax, aw = f->aw, ay = f->ay, ah = f->ah;
+	int64_t t0 = f->t0, t1 = f->t1;
 	cairo_set_source_rgb(cr, 0.985, 0.985, 0.985);
 	cairo_rectangle(cr, ax, ay, aw, ah);
 	cairo_fill(cr);
@@ -465,25 +479,25 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 		int64_t b = spans[i].to_ms > t1 ? t1 : spans[i].to_ms;
 		if (b < a)
 			continue;
-		double w = fmax(X(b) - X(a), 2.0);
+		double w = fmax(chart_x(f, b) - chart_x(f, a), 2.0);
 		cairo_set_source_rgba(cr, 0.85, 0.2, 0.15, 0.16);
-		cairo_rectangle(cr, X(a), ay, w, ah);
+		cairo_rectangle(cr, chart_x(f, a), ay, w, ah);
 		cairo_fill(cr);
 	}
-	/* grid + y labels */
+	/* grid */
 	cairo_set_line_width(cr, 0.4);
 	if (ns) {
-		for (double v = lo; v <= hi + ys / 2; v += ys) {
+		for (double v = f->lo; v <= f->hi + f->ys / 2; v += f->ys) {
 			cairo_set_source_rgb(cr, 0.85, 0.85, 0.85);
-			cairo_move_to(cr, ax, Y(v));
-			cairo_line_to(cr, ax + aw, Y(v));
+			cairo_move_to(cr, ax, chart_y(f, v));
+			cairo_line_to(cr, ax + aw, chart_y(f, v));
 			cairo_stroke(cr);
 		}
 	}
 	/* series */
-	static const double col[3][3] = {{0.1, 0.35, 0.7}, {0.2, 0.55, 0.25}, {0.55, 0.3, 0.6}};
 	for (size_t k = 0; k < ns; k++) {
-		cairo_set_source_rgb(cr, col[k % 3][0], col[k % 3][1], col[k % 3][2]);
+		cairo_set_source_rgb(cr, chart_col[k % 3][0], chart_col[k % 3][1],
+		                     chart_col[k % 3][2]);
 		cairo_set_line_width(cr, 1.3);
 		int pen = 0;
 		for (size_t i = 0; i < s[k].n; i++) {
@@ -491,7 +505,7 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 				pen = 0;
 				continue;
 			}
-			double x = X(s[k].t_ms[i]), y = Y(s[k].v[i]);
+			double x = chart_x(f, s[k].t_ms[i]), y = chart_y(f, s[k].v[i]);
 			if (pen)
 				cairo_line_to(cr, x, y);
 			else
@@ -501,12 +515,20 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 		cairo_stroke(cr);
 	}
 	cairo_restore(cr);
-	/* marks */
+}
+
+/* Marks within t0..t1: actions as numbered dots, incident events as grey
+ * dashed lines with their label. */
+static void chart_draw_marks(struct doc *d, const struct chart_frame *f,
+                             const struct doc_mark *marks, size_t nmarks)
+{
+	cairo_t *cr = d->cr;
+	double ay = f->ay, ah = f->ah;
 	int grey = 0;
 	for (size_t i = 0; i < nmarks; i++) {
-		if (marks[i].at_ms < t0 || marks[i].at_ms > t1)
+		if (marks[i].at_ms < f->t0 || marks[i].at_ms > f->t1)
 			continue;
-		double x = X(marks[i].at_ms);
+		double x = chart_x(f, marks[i].at_ms);
 		double dash[] = {3, 2};
 		cairo_set_dash(cr, dash, 2, 0);
 		if (marks[i].kind == 0)
@@ -530,7 +552,15 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 			           0, 0);
 		}
 	}
-	/* axes */
+}
+
+/* The axes, the value labels (when there are series), the time ticks and
+ * the time axis title. */
+static void chart_axes(struct doc *d, const struct chart_frame *f, size_t ns)
+{
+	cairo_t *cr = d->cr;
+	double ax = f->ax, aw = f->aw, ay = f->ay, ah = f->ah;
+	int64_t t0 = f->t0, t1 = f->t1;
 	cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
 	cairo_set_line_width(cr, 0.8);
 	cairo_move_to(cr, ax, ay);
@@ -539,9 +569,9 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 	cairo_stroke(cr);
 	if (ns) {
 		char lab[32];
-		for (double v = lo; v <= hi + ys / 2; v += ys) {
-			fmt_num(v, ys, lab, sizeof(lab));
-			small_text(d, lab, ax - 4, Y(v), 2, 0);
+		for (double v = f->lo; v <= f->hi + f->ys / 2; v += f->ys) {
+			fmt_num(v, f->ys, lab, sizeof(lab));
+			small_text(d, lab, ax - 4, chart_y(f, v), 2, 0);
 		}
 	}
 	/* time ticks */
@@ -568,10 +598,10 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 			strftime(lab, sizeof(lab), "%H:%M:%S", &tm);
 		else
 			strftime(lab, sizeof(lab), "%H:%M", &tm);
-		cairo_move_to(cr, X(t), ay + ah);
-		cairo_line_to(cr, X(t), ay + ah + 3);
+		cairo_move_to(cr, chart_x(f, t), ay + ah);
+		cairo_line_to(cr, chart_x(f, t), ay + ah + 3);
 		cairo_stroke(cr);
-		small_text(d, lab, X(t), ay + ah + 10, 1, 0);
+		small_text(d, lab, chart_x(f, t), ay + ah + 10, 1, 0);
 	}
 	{
 		time_t tt = (time_t)(t0 / 1000);
@@ -581,8 +611,15 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 		strftime(lab, sizeof(lab), "time (UTC, %Y-%m-%d)", &tm);
 		small_text(d, lab, ax + aw, ay + ah + 23, 2, 0);
 	}
-	/* legend, under the time axis title; wraps to a second line */
-	double lx = ax, ly = ay + ah + 37, right = d->left + d->width;
+}
+
+/* The legend, under the time axis title; wraps to a second line. */
+static void chart_legend(struct doc *d, const struct chart_frame *f, const struct doc_series *s,
+                         size_t ns, size_t nspans, size_t nmarks)
+{
+	cairo_t *cr = d->cr;
+	double ax = f->ax;
+	double lx = ax, ly = f->ay + f->ah + 37, right = d->left + d->width;
 #define ROOM(w)                                                                                    \
 	do {                                                                                       \
 		if (lx + (w) > right) {                                                            \
@@ -592,7 +629,8 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 	} while (0)
 	for (size_t k = 0; k < ns; k++) {
 		ROOM(18 + text_w(d, s[k].name));
-		cairo_set_source_rgb(cr, col[k % 3][0], col[k % 3][1], col[k % 3][2]);
+		cairo_set_source_rgb(cr, chart_col[k % 3][0], chart_col[k % 3][1],
+		                     chart_col[k % 3][2]);
 		cairo_set_line_width(cr, 1.5);
 		cairo_move_to(cr, lx, ly);
 		cairo_line_to(cr, lx + 14, ly);
@@ -628,9 +666,35 @@ void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
 		small_text(d, "incident event", lx + 5, ly, 0, 0);
 	}
 #undef ROOM
-	cairo_set_source_rgb(cr, 0, 0, 0);
-#undef X
-#undef Y
+}
+
+void doc_chart(struct doc *d, const char *caption, int64_t t0, int64_t t1,
+               const struct doc_series *s, size_t ns, const struct doc_span *spans, size_t nspans,
+               const struct doc_mark *marks, size_t nmarks)
+{
+	double plot_h = ns ? 130 : 50, total = plot_h + 84;
+	need(d, total);
+	double top = d->y;
+	d->y += total;
+	if (d->dry)
+		return;
+	if (t1 <= t0)
+		t1 = t0 + 60000;
+	struct chart_frame f = {
+	    .ax = d->left + 52,
+	    .aw = d->width - 52 - 10,
+	    .ay = top + 22,
+	    .ah = plot_h,
+	    .t0 = t0,
+	    .t1 = t1,
+	};
+	small_text(d, caption, d->left, top + 7, 0, 1);
+	chart_y_range(&f, s, ns);
+	chart_plot(d, &f, s, ns, spans, nspans);
+	chart_draw_marks(d, &f, marks, nmarks);
+	chart_axes(d, &f, ns);
+	chart_legend(d, &f, s, ns, nspans, nmarks);
+	cairo_set_source_rgb(d->cr, 0, 0, 0);
 }
 
 /* ---- rendering ---- */
