@@ -146,6 +146,114 @@ static const char *ep_series(const struct episode_state *e, const char *service)
 	return "";
 }
 
+/* One service's best score among a poll's recent points, and its series. */
+struct watch_best {
+	char service[128];
+	double score;
+	const char *series;
+};
+
+/* Feed each series' new points to its detector (a tracker per series name,
+ * created on first sight) and keep, per service, the best score among the
+ * points after `recent` once warm-up is over.  Returns how many services
+ * scored. */
+static size_t watch_score(const struct job_state *st, const struct source_list *l,
+                          struct watch_tracker *tr, size_t *ntr, int64_t recent,
+                          struct watch_best *best)
+{
+	size_t nb = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct source_series *s = &l->s[i];
+		size_t t = 0;
+		while (t < *ntr && strcmp(tr[t].name, s->name) != 0)
+			t++;
+		if (t == *ntr) {
+			if (*ntr == SOURCE_MAX_SERIES)
+				continue;
+			str_copy(tr[t].name, sizeof tr[t].name, s->name);
+			tr[t].d = detector_new(&st->watch_params);
+			tr[t].last_ts = INT64_MIN;
+			(*ntr)++;
+		}
+		double sc_max = -1.0;
+		for (size_t k = 0; k < s->n; k++) {
+			if (s->ts_ms[k] <= tr[t].last_ts)
+				continue;
+			double sc = detector_step(tr[t].d, s->ts_ms[k], s->v[k], NULL);
+			tr[t].last_ts = s->ts_ms[k];
+			tr[t].seen++;
+			if (tr[t].seen > st->watch_warmup && s->ts_ms[k] >= recent && sc > sc_max)
+				sc_max = sc;
+		}
+		if (sc_max < 0.0)
+			continue;
+		size_t b = 0;
+		while (b < nb && strcmp(best[b].service, s->service) != 0)
+			b++;
+		if (b == nb) {
+			if (nb == EPISODE_MAX_SERVICES)
+				continue;
+			str_copy(best[b].service, sizeof best[b].service, s->service);
+			best[b].score = -1.0;
+			nb++;
+		}
+		if (sc_max > best[b].score) {
+			best[b].score = sc_max;
+			best[b].series = s->name;
+		}
+	}
+	return nb;
+}
+
+/* Pass each service's score to the episode tracker; an episode that opens
+ * or closes queues a submit in pending.  Returns the new pending count. */
+static size_t watch_episodes(const struct job_state *st, struct episode_state *ep, int64_t now,
+                             const struct watch_best *best, size_t nb,
+                             struct watch_pending *pending, size_t npend)
+{
+	for (size_t b = 0; b < nb; b++) {
+		int64_t start;
+		enum episode_event ev = episode_observe(ep, best[b].service, now, best[b].score,
+		                                        best[b].series, &start);
+		if (ev == EPISODE_OPEN) {
+			log_info("event=episode_open service=%s series=%s score=%.3f",
+			         log_q(best[b].service), log_q(best[b].series), best[b].score);
+			if (npend < WATCH_MAX_PENDING)
+				pending[npend++] = (struct watch_pending){
+				    watch_submit_req(st, best[b].service, best[b].series,
+				                     best[b].score, start),
+				    0};
+			else
+				log_warn("event=watch_pending_full service=%s",
+				         log_q(best[b].service));
+		} else if (ev == EPISODE_CLOSE) {
+			log_info("event=episode_close service=%s", log_q(best[b].service));
+			if (npend < WATCH_MAX_PENDING)
+				pending[npend++] = (struct watch_pending){
+				    watch_submit_req(st, best[b].service,
+				                     ep_series(ep, best[b].service), 0.0, start),
+				    1};
+		}
+	}
+	return npend;
+}
+
+/* Send what is pending, oldest first; stop at the first failure so an
+ * episode's close never goes before its open (invariant 2).  Returns how
+ * many are still pending (moved to the front). */
+static size_t watch_flush(struct rpc *rpc, struct watch_pending *pending, size_t npend)
+{
+	size_t kept = 0, p = 0;
+	for (; p < npend; p++) {
+		if (watch_send(rpc, &pending[p]) < 0)
+			break;
+		cJSON_Delete(pending[p].submit);
+	}
+	for (; p < npend; p++)
+		pending[kept++] = pending[p];
+	return kept;
+}
+
 int watch_run(struct job_state *st, int dry_run, long polls)
 {
 	struct rpc *rpc = NULL;
@@ -171,94 +279,12 @@ int watch_run(struct job_state *st, int dry_run, long polls)
 		if (source_fetch(st->src, now - st->window_ms, now, st->step_ms, &l, &failed, err,
 		                 sizeof err) < 0)
 			log_warn("event=watch_fetch_failed error=%s", log_q(err));
-		/* Per service: the best score among this poll's recent points. */
-		struct {
-			char service[128];
-			double score;
-			const char *series;
-		} best[EPISODE_MAX_SERVICES];
-		size_t nb = 0;
-		int64_t recent = now - 2 * st->watch_interval_ms;
-		for (size_t i = 0; i < l.n; i++) {
-			const struct source_series *s = &l.s[i];
-			size_t t = 0;
-			while (t < ntr && strcmp(tr[t].name, s->name) != 0)
-				t++;
-			if (t == ntr) {
-				if (ntr == SOURCE_MAX_SERIES)
-					continue;
-				str_copy(tr[t].name, sizeof tr[t].name, s->name);
-				tr[t].d = detector_new(&st->watch_params);
-				tr[t].last_ts = INT64_MIN;
-				ntr++;
-			}
-			double sc_max = -1.0;
-			for (size_t k = 0; k < s->n; k++) {
-				if (s->ts_ms[k] <= tr[t].last_ts)
-					continue;
-				double sc = detector_step(tr[t].d, s->ts_ms[k], s->v[k], NULL);
-				tr[t].last_ts = s->ts_ms[k];
-				tr[t].seen++;
-				if (tr[t].seen > st->watch_warmup && s->ts_ms[k] >= recent &&
-				    sc > sc_max)
-					sc_max = sc;
-			}
-			if (sc_max < 0.0)
-				continue;
-			size_t b = 0;
-			while (b < nb && strcmp(best[b].service, s->service) != 0)
-				b++;
-			if (b == nb) {
-				if (nb == EPISODE_MAX_SERVICES)
-					continue;
-				str_copy(best[b].service, sizeof best[b].service, s->service);
-				best[b].score = -1.0;
-				nb++;
-			}
-			if (sc_max > best[b].score) {
-				best[b].score = sc_max;
-				best[b].series = s->name;
-			}
-		}
-		for (size_t b = 0; b < nb; b++) {
-			int64_t start;
-			enum episode_event ev = episode_observe(
-			    ep, best[b].service, now, best[b].score, best[b].series, &start);
-			if (ev == EPISODE_OPEN) {
-				log_info("event=episode_open service=%s series=%s score=%.3f",
-				         log_q(best[b].service), log_q(best[b].series),
-				         best[b].score);
-				if (npend < WATCH_MAX_PENDING)
-					pending[npend++] = (struct watch_pending){
-					    watch_submit_req(st, best[b].service, best[b].series,
-					                     best[b].score, start),
-					    0};
-				else
-					log_warn("event=watch_pending_full service=%s",
-					         log_q(best[b].service));
-			} else if (ev == EPISODE_CLOSE) {
-				log_info("event=episode_close service=%s", log_q(best[b].service));
-				if (npend < WATCH_MAX_PENDING)
-					pending[npend++] = (struct watch_pending){
-					    watch_submit_req(st, best[b].service,
-					                     ep_series(ep, best[b].service), 0.0,
-					                     start),
-					    1};
-			}
-		}
+		struct watch_best best[EPISODE_MAX_SERVICES];
+		size_t nb = watch_score(st, &l, tr, &ntr, now - 2 * st->watch_interval_ms, best);
+		npend = watch_episodes(st, ep, now, best, nb, pending, npend);
 		log_debug("event=watch_poll poll=%ld series=%zu services=%zu", poll, l.n, nb);
 		source_list_free(&l);
-		/* Send what is pending, oldest first; stop at the first failure so an
-		 * episode's close never goes before its open (invariant 2). */
-		size_t kept = 0, p = 0;
-		for (; p < npend; p++) {
-			if (watch_send(rpc, &pending[p]) < 0)
-				break;
-			cJSON_Delete(pending[p].submit);
-		}
-		for (; p < npend; p++)
-			pending[kept++] = pending[p];
-		npend = kept;
+		npend = watch_flush(rpc, pending, npend);
 		if (polls <= 0 || poll + 1 < polls)
 			time_sleep_ms(st->watch_interval_ms, &watch_stop);
 	}
