@@ -90,6 +90,13 @@ static const struct {
      "ALTER TABLE action_ledger ADD COLUMN lease TEXT;" /* of the claim that started it */
      "CREATE INDEX action_ledger_incident ON action_ledger(incident, id);"
      "CREATE INDEX action_ledger_action ON action_ledger(action, started_ms);"},
+    {4, "jobs: fewer indexes to write per job (dead letters and incident jobs only)",
+     /* jobs_state was written 5 times in a job's life for admin lists; jobs of incident 0
+        (standalone) are never looked up by incident. */
+     "DROP INDEX jobs_state;"
+     "DROP INDEX jobs_incident;"
+     "CREATE INDEX jobs_incident ON jobs(incident, id) WHERE incident > 0;"
+     "CREATE INDEX jobs_dead ON jobs(id) WHERE state = 'dead';"},
 };
 
 int migrate_latest(void)
