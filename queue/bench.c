@@ -8,7 +8,7 @@
  * DESCRIPTION
  *   One producer and 4 worker threads, each with its own REQ socket to URL
  *   (ipc:// in `make bench BENCH=queue`).  The producer submits JOBS
- *   standalone jobs (incident 0, kind "bench"), keeping up to 64 submits in
+ *   standalone jobs (incident 0, kind "bench"), keeping up to 64 jobs in submits in
  *   flight and at most 64 jobs submitted but not yet claimed (so the producer
  *   cannot build an unbounded backlog that dispatch latency would measure); each worker runs 16
  * lanes (NNG contexts), each lane a loop of claim (long poll) then complete.  Every submit, claim
@@ -17,14 +17,19 @@
  * concurrent jobs a worker process would run; the queue sees 5 clients.
  *
  *   Claims are batched (wire.h claim "max"): a lane claims up to QB_CLAIM_BATCH (default 16)
- *   jobs in one request and completes all it got in one batched complete, so a job costs about
- *   1 + 2/batch requests instead of 3.  QB_CLAIM_BATCH=1 sends the single-job messages (no
- *   "max", one complete per job), the flow before batching.  Submits are never batched: one
- *   submit is one job, and submit latency is per submit.
+ *   jobs in one request and completes all it got in one batched complete.  QB_CLAIM_BATCH=1
+ *   sends the single-job messages (no "max", one complete per job).
  *
- *   Tuning (environment): QB_WINDOW submits in flight (64), QB_LANES lanes per worker (16),
- *   QB_CLAIM_BATCH (16).  By Little's law submit_p50 is about QB_WINDOW / jobs_per_s while
- *   the producer is the bottleneck, so 64 in flight and p50 < 1 ms needs > 64,000 jobs/s.
+ *   Submits are batched too (wire.h submit "jobs"), the way a Redis client pipelines: the
+ *   producer keeps at most QB_WINDOW (64) jobs in submits not yet answered, and each submit
+ *   carries as many of the free places as there are, up to QB_SUBMIT_BATCH (16), on one of
+ *   2 * 64/16 contexts.  So a job costs about 3/16 requests.  Every job of a submit is
+ *   committed before its reply, and submit latency is per job (its submit sent -> its reply).
+ *   QB_SUBMIT_BATCH=1 sends one submit per job on 64 contexts (the flow before batching).
+ *
+ *   Tuning (environment): QB_WINDOW jobs in flight (64), QB_LANES lanes per worker (16),
+ *   QB_CLAIM_BATCH (16), QB_SUBMIT_BATCH (16).  By Little's law submit_p50 is about
+ *   QB_WINDOW / jobs_per_s while the producer is the bottleneck.
  *
  *   Prints one JSON line:
  *     jobs_per_s          JOBS / (first submit sent .. last complete replied)
@@ -33,7 +38,7 @@
  *     rss_mb              the queue process's peak RSS (VmHWM)
  *     sqlite_commits_per_s raw single-row INSERT+COMMIT per second in DBDIR
  *                         (WAL, synchronous=FULL), measured in the same run
- *     claim_batch, lanes  the settings this run used
+ *     claim_batch, submit_batch, lanes  the settings this run used
  *   On stderr: the client's own CPU and context switches (it shares the cores with the queue).
  */
 #include <inttypes.h>
