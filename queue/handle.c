@@ -1039,32 +1039,34 @@ static int complete_one(struct queue *q, const struct wire_msg *m, int64_t id, c
 	*duplicate = 0;
 	*refusal = NULL;
 	char *text = json_print(result);
-	int64_t incident;
-	char kind[sizeof(j.kind)];
-	int rc = store_job_finish(q->st, id, lease, text, q->now, &incident, kind, sizeof(kind));
-	free(text);
-	if (rc < 0)
-		return -1;
-	if (rc == 1) {
-		/* Leased under this lease: done now; the incident moves on. */
-		log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)id,
-		          (long long)incident, kind);
-		if (!incident)
-			return 0;
-		memset(&j, 0, sizeof(j));
-		j.id = id;
-		j.incident = incident;
-		str_copy(j.kind, sizeof(j.kind), kind);
-		return job_done_effect(q, &j, result) < 0 ? -1 : 0;
+	int rc = store_job_finish(q->st, id, lease, text, q->now);
+	if (rc != 0) {
+		/* A standalone job under this lease: done, nothing else moves. */
+		free(text);
+		log_debug("event=complete job=%lld incident=0", (long long)id);
+		return rc < 0 ? -1 : 0;
 	}
-	/* Not leased under this lease: a duplicate, another lease, or no such job. */
 	rc = store_job_get(q->st, id, &j);
-	if (rc < 0)
+	if (rc < 0) {
+		free(text);
 		return -1;
+	}
 	if (rc == 0) {
+		free(text);
 		*refusal = wire_reply_err(m, "not_found", "there is no job %lld", (long long)id);
 		return 0;
 	}
+	if (!strcmp(j.state, "leased") && !strcmp(j.lease, lease)) {
+		rc = store_job_set(q->st, j.id, "done", text, NULL, -1, q->now);
+		free(text);
+		if (rc == 0 && j.incident)
+			rc = job_done_effect(q, &j, result);
+		log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
+		          (long long)j.incident, j.kind);
+		store_job_clear(&j);
+		return rc < 0 ? -1 : 0;
+	}
+	free(text);
 	if (!strcmp(j.state, "done") && !strcmp(j.lease, lease))
 		*duplicate = 1;
 	else
