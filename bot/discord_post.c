@@ -6,8 +6,10 @@
  * state, bot/step.h step_parent) and a thread on it (thread id = message
  * id) with one message per later step (step_event).  The surface keeps a
  * snapshot of each incident in bot.db (kv "inc:<id>"), folds every event
- * into it (step_snapshot_apply) and redraws the parent, or the plan message
- * (tally, who approved; buttons off once decided), when it changed.
+ * into it (step_snapshot_apply) and redraws the parent, the plan message
+ * (tally, who approved; buttons off once decided), or an answered "may or
+ * may not have run" question (ask_msg; answer shown, buttons off), when it
+ * changed.
  *
  * Exactly once, as the reader sees it (the same rule as slack_web.c,
  * invariant 4): before a keyed post its intent (kv "intent:<key>": channel,
@@ -322,6 +324,22 @@ static void redraw_plan(struct discord *d, struct http_client *hc, int64_t id, c
 	cJSON_Delete(msg);
 }
 
+/* The answered "may or may not have run" question again: its answer, no buttons. */
+static void redraw_ask(struct discord *d, struct http_client *hc, int64_t id, const cJSON *snap,
+                       const char *thread)
+{
+	const char *mid = json_str(snap, "ask_msg");
+	int64_t ask_seq = 0;
+	if (!mid || !thread[0])
+		return;
+	cJSON *ctx = step_ask(id, snap, DISCORD_TEXT_MAX, &ask_seq);
+	cJSON *msg = ctx ? discord_render(d->tpl, "step", ctx) : NULL;
+	cJSON_Delete(ctx);
+	if (msg)
+		patch(d, hc, thread, mid, msg, "ask_update");
+	cJSON_Delete(msg);
+}
+
 static void post_job(void *arg, struct http_client *hc)
 {
 	struct post_job *j = arg;
@@ -370,6 +388,10 @@ static void post_job(void *arg, struct http_client *hc)
 		else if (!strcmp(name, WIRE_EV_PLAN)) {
 			cJSON_DeleteItemFromObjectCaseSensitive(snap, "plan_msg");
 			json_add_str(snap, "plan_msg", mid);
+		} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
+			/* its buttons go once it is answered (STEP_REDRAW_ASK) */
+			cJSON_DeleteItemFromObjectCaseSensitive(snap, "ask_msg");
+			json_add_str(snap, "ask_msg", mid);
 		}
 		cJSON_Delete(msg);
 	}
@@ -379,6 +401,8 @@ static void post_job(void *arg, struct http_client *hc)
 		redraw_plan(d, hc, id, snap, thread);
 	if (redraw & STEP_REDRAW_PARENT)
 		redraw_parent(d, hc, id, snap, j->seq);
+	if (redraw & STEP_REDRAW_ASK)
+		redraw_ask(d, hc, id, snap, thread);
 done:;
 	cJSON_Delete(step);
 	cJSON_Delete(snap);

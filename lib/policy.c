@@ -745,6 +745,34 @@ static void policy_local(const char *tz, int64_t now_ms, int *wday, int *minute)
 	*minute = tm.tm_hour * 60 + tm.tm_min;
 }
 
+/* Whether window f covers wall-clock time t; *left: minutes until its end that day. */
+static int policy_freeze_covers(const struct policy_freeze *f, int64_t t, int *left)
+{
+	int wday, m;
+	policy_local(f->tz, t, &wday, &m);
+	int in;
+	if (f->start_min < f->end_min)
+		in = (f->days & (1u << wday)) && m >= f->start_min && m < f->end_min;
+	else /* wraps past midnight: the tail belongs to the day before */
+		in = ((f->days & (1u << wday)) && m >= f->start_min) ||
+		     ((f->days & (1u << ((wday + 6) % 7))) && m < f->end_min);
+	if (in && left)
+		*left = f->start_min < f->end_min || m < f->end_min ? f->end_min - m
+		                                                    : 1440 - m + f->end_min;
+	return in;
+}
+
+/* The end of the window f that covers now_ms, following windows that continue it
+ * at once (days = fri-sun, 00:00-24:00), up to two weeks. */
+static int64_t policy_freeze_end(const struct policy_freeze *f, int64_t now_ms)
+{
+	int64_t t = now_ms - now_ms % 60000; /* minutes, as the windows are */
+	int left = 0;
+	for (int i = 0; i < 14 && policy_freeze_covers(f, t, &left); i++)
+		t += (int64_t)left * 60000;
+	return t;
+}
+
 int policy_frozen(const struct policy *p, const struct catalog_action *a, int64_t now_ms,
                   struct policy_freeze_hit *hit)
 {
@@ -755,17 +783,10 @@ int policy_frozen(const struct policy *p, const struct catalog_action *a, int64_
 		if (!policy_in(f->actions, f->nactions, "*") &&
 		    !policy_in(f->actions, f->nactions, a->name))
 			continue;
-		int wday, m;
-		policy_local(f->tz, now_ms, &wday, &m);
-		int in;
-		if (f->start_min < f->end_min)
-			in = (f->days & (1u << wday)) && m >= f->start_min && m < f->end_min;
-		else /* wraps past midnight: the tail belongs to the day before */
-			in = ((f->days & (1u << wday)) && m >= f->start_min) ||
-			     ((f->days & (1u << ((wday + 6) % 7))) && m < f->end_min);
-		if (in) {
+		if (policy_freeze_covers(f, now_ms, NULL)) {
 			if (hit)
-				*hit = (struct policy_freeze_hit){f->name, f->reason};
+				*hit = (struct policy_freeze_hit){f->name, f->reason,
+				                                  policy_freeze_end(f, now_ms)};
 			return 1;
 		}
 	}

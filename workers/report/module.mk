@@ -21,7 +21,8 @@ $(B)/tests/report_%: $(B)/workers/report/%_test.o $(REPORT_CORE_OBJS) $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(REPORT_LDLIBS) $(LIBS_CMOCKA)
 
 INTEG_TESTS += workers/report/report_pdf_test.sh workers/report/report_mail_test.sh \
-	workers/report/report_upload_test.sh workers/report/report_digest_test.sh
+	workers/report/report_upload_test.sh workers/report/report_digest_test.sh \
+	workers/report/report_alerts_test.sh workers/report/report_endings_test.sh
 
 BENCHES += report
 .PHONY: bench-report
