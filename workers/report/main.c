@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mail.h"
@@ -217,8 +218,7 @@ static void routes_free(struct rstate *s)
 
 static int load_config(struct rstate *s, struct config *cfg, char *err, size_t errlen)
 {
-	str_copy(s->url, sizeof(s->url),
-	         config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
+	str_copy(s->url, sizeof(s->url), config_str(cfg, "queue", "listen", DEF_QUEUE_URL));
 	str_copy(s->dir, sizeof(s->dir), config_str(cfg, "report", "dir", "var/reports"));
 	static const char *const papers[] = {"a4", "letter", NULL};
 	s->paper = config_enum(cfg, "report", "paper", papers, 0) == 1 ? DOC_LETTER : DOC_A4;
