@@ -329,6 +329,27 @@ static void test_why_words(void **state)
 		}
 		template_set_free(ts);
 	}
+	/* Discord's door refusals */
+	struct template_set *dts = NULL;
+	char derr[256];
+	if (template_set_load("templates/discord", &dts, derr, sizeof derr) < 0)
+		fail_msg("load templates/discord: %s", derr);
+	static const struct {
+		const char *code, *want;
+	} door[] = {
+	    {"door_no_user",
+	     "opsbot could not tell who sent this or from which channel, so nothing "
+	     "was done. Please try again from a server channel."},
+	    {"interaction_unknown",
+	     "opsbot does not handle that kind of interaction; nothing was done."},
+	};
+	for (size_t i = 0; i < sizeof door / sizeof door[0]; i++) {
+		char *why = cmd_why_code(dts, door[i].code, NULL);
+		if (strcmp(why, door[i].want) != 0)
+			fail_msg("discord %s: got '%s'", door[i].code, why);
+		free(why);
+	}
+	template_set_free(dts);
 }
 
 int main(void)

@@ -612,10 +612,7 @@ void discord_interaction(struct discord *d, const cJSON *in, struct httpd_x *x)
 		d->bad_interactions++;
 		log_warn("event=discord_interaction_refused id=%s reason=\"no user id or channel\"",
 		         id);
-		answer(d, &to, 4,
-		       text_data("opsbot could not tell who sent this or from which channel, so "
-		                 "nothing was done. Please try again from a server channel.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, &to, "door_no_user");
 	} else if (type == 2)
 		on_command(d, in, &to, who, channel);
 	else if (type == 3)
@@ -623,9 +620,7 @@ void discord_interaction(struct discord *d, const cJSON *in, struct httpd_x *x)
 	else if (type == 5)
 		on_modal(d, in, &to, who);
 	else
-		answer(d, &to, 4,
-		       text_data("opsbot does not handle that kind of interaction.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, &to, "interaction_unknown");
 	if (to.x) /* every path above answers; this is a guard against a silent drop */
 		httpd_reply_str(to.x, 202, "application/json", "{}");
 }
