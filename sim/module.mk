@@ -17,3 +17,9 @@ UNIT_TESTS += $(B)/tests/sim_model
 INTEG_TESTS += tests/integration/sim_http.sh tests/integration/sim_prometheus.sh \
 	tests/integration/sim_watch.sh tests/integration/sim_slack_page.sh \
 	tests/integration/sim_demo_prometheus.sh
+
+# opsbotctl eval (sim/eval.c): the evaluation harness replays episodes in the
+# model and draws its charts with cairo.
+ALL_OBJS += $(B)/sim/eval.o
+$(B)/bin/opsbotctl: $(B)/sim/eval.o $(SIM_CORE_OBJS)
+$(B)/bin/opsbotctl: LIB_LDLIBS += $(LIB_A) $(LIBS_PANGO) $(LIBS_CJSON) $(LIBS_NNG) $(LIBS_CURL) $(LIBS_SSL) $(LIBS_M)
