@@ -400,7 +400,7 @@ static int ev_start(struct ev *e)
 	            "stop_timeout = 5s\n\n"
 	            "[daemons]\nqueue = opsbot-queue\ndetect = opsbot-detect\n"
 	            "retrieve = opsbot-retrieve\nplan = opsbot-plan\nexecute = opsbot-exec\n"
-	            "watch = opsbot-detect watch\n\n"
+	            "watch = opsbot-detect -c %s/watch.conf watch\n\n"
 	            "[plan]\ncatalog = %s\npolicy = %s\ndb = %s/plan.db\n\n"
 	            "[retrieve]\nknowledge = %s/knowledge\nsynonyms = %s/knowledge/synonyms.tsv\n"
 	            "stopwords = %s/knowledge/stopwords.txt\ncatalog = %s\ndb = %s/knowledge.db\n\n"
@@ -410,12 +410,16 @@ static int ev_start(struct ev *e)
 	            "watch_interval = 250ms\nwatch_warmup = 40\nwatch_open_points = 2\n"
 	            "watch_close_points = 8\nwatch_severity = high\n\n"
 	            "[services]\nfrontend = api, cache, db, payment\napi = cache, db, payment\n\n"
-	            "[source sim]\ntype = scrape\nurl = %s/metrics\n\n"
-	            "[source history]\ntype = csv\npath = %s/history.csv\n",
-	            w, w, w, w, cat, pol, w, r, r, r, cat, w, cat, r,
-	            (int)fmax(5.0, o->horizon_s / o->accel), e->sim_url, w);
-	snprintf(e->conf, sizeof e->conf, "%s/eval.conf", w);
+	            "[source sim]\ntype = scrape\nurl = %s/metrics\n\n",
+	            w, w, w, w, w, cat, pol, w, r, r, r, cat, w, cat, r,
+	            (int)fmax(5.0, o->horizon_s / o->accel / 2), e->sim_url);
+	/* The watch alerts on the symptoms it scrapes; the detect stage also reads
+	 * the history file, with its change log (deployed versions). */
+	snprintf(e->conf, sizeof e->conf, "%s/watch.conf", w);
 	int rc = ev_write_file(e->conf, c.data);
+	buf_appendf(&c, "[source history]\ntype = csv\npath = %s/history.csv\n", w);
+	snprintf(e->conf, sizeof e->conf, "%s/eval.conf", w);
+	rc |= ev_write_file(e->conf, c.data);
 	buf_free(&c);
 	if (rc < 0)
 		return -1;
