@@ -565,9 +565,11 @@ static void ev_replay(uint64_t seed, const struct ev_cmd *cmds, int n, int64_t f
 				i++;
 			}
 		}
-		if (m.tick >= until)
+		if (m.tick >= until && m.tick >= check_tick)
 			break;
 		sim_step(&m);
+		if (m.tick > until)
+			continue; /* only on to the live state's tick, to compare */
 		char why[256];
 		int all = 1;
 		for (int s = 0; s < SIM_NSERVICES; s++)
@@ -1261,6 +1263,48 @@ static int ev_charts(const char *out, const struct ev_ep *eps, int n)
 	return rc;
 }
 
+/* --replay FILE: check one saved episode (work/episodes/NNN.json) again. */
+static int ev_replay_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "opsbotctl eval: cannot read %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	struct buf b = {.max = 8 << 20};
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	cJSON *d = NULL;
+	char err[200];
+	if (!b.data || json_parse_object(b.data, b.len, &d, err, sizeof err) < 0) {
+		fprintf(stderr, "opsbotctl eval: %s: %s\n", path, b.data ? err : "empty");
+		buf_free(&b);
+		return 1;
+	}
+	buf_free(&b);
+	const cJSON *log = cJSON_GetObjectItemCaseSensitive(d, "log");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(d, "state");
+	static struct ev_cmd cmds[EV_MAX_CMDS];
+	int nc = ev_cmds_from_log(log, cmds, EV_MAX_CMDS);
+	const char *seed = json_str(log, "seed");
+	int64_t fault = -1;
+	for (int i = 0; i < nc && fault < 0; i++)
+		if (cmds[i].type == 'f')
+			fault = cmds[i].tick;
+	struct ev_judge j;
+	int same = 0;
+	setenv("OPSBOT_EVAL_DEBUG", "1", 1);
+	ev_replay(seed ? strtoull(seed, NULL, 10) : 0, cmds, nc, fault,
+	          json_int(state, "tick", 0), 0, &j, state, &same);
+	printf("%s: %d command(s); the replay %s the live state at tick %lld\n", path, nc,
+	       same ? "matches" : "does NOT match", (long long)json_int(state, "tick", 0));
+	cJSON_Delete(d);
+	return same ? 0 : 1;
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static int ev_usage(void)
@@ -1297,6 +1341,8 @@ int eval_main(int argc, char **argv)
 	                      .quiet_min_s = 20,
 	                      .quiet_max_s = 60};
 	long v;
+	if (argc == 3 && !strcmp(argv[1], "--replay"))
+		return ev_replay_file(argv[2]);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--bench")) {

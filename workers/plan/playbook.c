@@ -43,15 +43,48 @@ static void playbook_add_text(struct buf *b, const char *s)
 	}
 }
 
-/* The service the findings point at: the top of the ranking, else the incident's. */
-static const char *playbook_suspect(const cJSON *input)
+/* Whether service from calls to (directly or through others) in [services]. */
+static int playbook_calls(const struct plan_ctx *ctx, const char *from, const char *to)
+{
+	const char *seen[PLAN_MAX_EDGES + 1];
+	int n = 0, head = 0;
+	seen[n++] = from;
+	while (head < n) {
+		const char *u = seen[head++];
+		for (int e = 0; ctx && e < ctx->nedges; e++) {
+			if (strcmp(ctx->edges[e].caller, u) != 0)
+				continue;
+			const char *v = ctx->edges[e].callee;
+			if (!strcmp(v, to))
+				return 1;
+			int dup = 0;
+			for (int k = 0; k < n; k++)
+				dup |= !strcmp(seen[k], v);
+			if (!dup && n < PLAN_MAX_EDGES + 1)
+				seen[n++] = v;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The service the findings point at: the top of the ranking when it is
+ * confident, or when the incident's service calls it ([services]): an alert
+ * names where the symptom showed, and symptoms travel up from a dependency.
+ * Else the incident's service.
+ */
+static const char *playbook_suspect(const struct plan_ctx *ctx, const cJSON *input)
 {
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
 	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
-	if (json_str(top, "service") && json_num(top, "confidence", 0) >= 0.5)
-		return json_str(top, "service");
-	return json_str(inc, "service");
+	const char *ts = json_str(top, "service"), *is = json_str(inc, "service");
+	double conf = json_num(top, "confidence", 0);
+	if (ts && conf >= 0.5)
+		return ts;
+	if (ts && is && conf >= 0.15 && playbook_calls(ctx, is, ts))
+		return ts;
+	return is;
 }
 
 /*
@@ -61,7 +94,7 @@ static const char *playbook_suspect(const cJSON *input)
  * the cause, and acting on it (clearing a cache that is fine, shedding a
  * healthy service's traffic) does not fix anything.
  */
-static void playbook_text(const cJSON *input, struct buf *b)
+static void playbook_text(const struct plan_ctx *ctx, const cJSON *input, struct buf *b)
 {
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	playbook_add_text(b, json_str(inc, "title"));
@@ -71,7 +104,7 @@ static void playbook_text(const cJSON *input, struct buf *b)
 	playbook_add_text(b, json_str(labels, "alertname"));
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
 	playbook_add_text(b, json_str(det, "summary"));
-	const char *suspect = playbook_suspect(input);
+	const char *suspect = playbook_suspect(ctx, input);
 	const cJSON *x;
 	int own = 0;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies")) own |=
@@ -185,20 +218,17 @@ found:;
 }
 
 /* A value for parameter p from the incident, or NULL (then the default applies). */
-static const char *playbook_param_source(const struct catalog_param *p, const cJSON *input,
-                                         char *tmp, size_t tmplen)
+static const char *playbook_param_source(const struct plan_ctx *ctx, const struct catalog_param *p,
+                                         const cJSON *input, char *tmp, size_t tmplen)
 {
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
 	const char *name = p->name;
+	(void)det;
 	if (strcmp(name, "service") == 0) {
-		const cJSON *top =
-		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
-		if (json_str(top, "service") && json_num(top, "confidence", 0) >= 0.5)
-			return json_str(top, "service");
-		return json_str(inc, "service") ? json_str(inc, "service")
-		                                : json_str(labels, "service");
+		const char *sv = playbook_suspect(ctx, input);
+		return sv ? sv : json_str(labels, "service");
 	}
 	if (json_str(labels, name))
 		return json_str(labels, name);
@@ -229,14 +259,14 @@ static const char *playbook_param_source(const struct catalog_param *p, const cJ
 }
 
 /* Params for a candidate; NULL with why when a required one cannot be filled. */
-static cJSON *playbook_params(const struct catalog_action *a, const cJSON *input, char *why,
-                              size_t whylen)
+static cJSON *playbook_params(const struct plan_ctx *ctx, const struct catalog_action *a,
+                              const cJSON *input, char *why, size_t whylen)
 {
 	cJSON *params = json_new_object();
 	for (size_t i = 0; i < a->nparams; i++) {
 		const struct catalog_param *p = &a->params[i];
 		char tmp[256], err[300];
-		const char *v = playbook_param_source(p, input, tmp, sizeof(tmp));
+		const char *v = playbook_param_source(ctx, p, input, tmp, sizeof(tmp));
 		if (v && catalog_check_text(p, v, err, sizeof(err)) == 0) {
 			json_add(params, p->name, catalog_value_json(p, v));
 			continue;
@@ -272,7 +302,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	const struct catalog *cat = ctx->cat;
 	struct playbook_cand *cand = xcalloc(cat->n + 1, sizeof(*cand));
 	struct buf text = {.max = PLAYBOOK_TEXT_MAX};
-	playbook_text(input, &text);
+	playbook_text(ctx, input, &text);
 	for (size_t i = 0; i < cat->n; i++) {
 		cand[i].a = &cat->actions[i];
 		for (size_t k = 0; text.data && k < cat->actions[i].nmatch; k++)
@@ -365,7 +395,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	for (size_t i = 0; i < ncand && cJSON_GetArraySize(steps) < max; i++) {
 		struct playbook_cand *c = &cand[i];
 		char why[400];
-		cJSON *params = playbook_params(c->a, input, why, sizeof(why));
+		cJSON *params = playbook_params(ctx, c->a, input, why, sizeof(why));
 		if (!params) {
 			char line[512];
 			snprintf(line, sizeof(line), "playbook skipped %s: %s", c->a->name, why);
@@ -396,7 +426,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	if (cJSON_GetArraySize(steps) == 0 && ctx->fallback_action) {
 		const struct catalog_action *fa = catalog_find(cat, ctx->fallback_action);
 		char why[400];
-		cJSON *params = fa ? playbook_params(fa, input, why, sizeof(why)) : NULL;
+		cJSON *params = fa ? playbook_params(ctx, fa, input, why, sizeof(why)) : NULL;
 		if (params) {
 			cJSON *step = json_new_object();
 			json_add_str(step, "action", fa->name);
@@ -449,7 +479,7 @@ cJSON *playbook_watch_steps(const struct plan_ctx *ctx, const cJSON *input, cons
 	const struct catalog_action *w = catalog_find(ctx->cat, PLAYBOOK_WATCH_ACTION);
 	if (!w)
 		return out;
-	const char *suspect = playbook_suspect(input);
+	const char *suspect = playbook_suspect(ctx, input);
 	/* only when a step acts on the suspected service, and a graph or the
 	 * grouped alerts say who else the incident touches */
 	char svc[PLAN_MAX_STEPS][64];
