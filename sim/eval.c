@@ -1207,6 +1207,16 @@ static void ev_summarize(const struct ev_ep *eps, int n, struct ev_sum *s)
 	free(d);
 }
 
+/* "12.5 s", or "-" when there is nothing to take a median of. */
+static const char *ev_secs(double v, char *buf, size_t len)
+{
+	if (isfinite(v))
+		snprintf(buf, len, "%.1f s", v);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 static void ev_print_summary(FILE *f, const struct ev_opts *o, const struct ev_sum *s,
                              double wall_s)
 {
@@ -1217,7 +1227,9 @@ static void ev_print_summary(FILE *f, const struct ev_opts *o, const struct ev_s
 	fprintf(f, "  detection              opsbot watch   threshold only\n");
 	fprintf(f, "    detection rate       %12.2f   %14.2f\n", s->det, s->t_det);
 	fprintf(f, "    precision            %12.2f   %14.2f\n", s->prec, s->t_prec);
-	fprintf(f, "    median time to detect %9.1f s %12.1f s\n\n", s->mttd, s->t_mttd);
+	char a[32], b[32];
+	fprintf(f, "    median time to detect %11s %14s\n\n", ev_secs(s->mttd, a, sizeof a),
+	        ev_secs(s->t_mttd, b, sizeof b));
 	fprintf(f, "  root cause (of all episodes)  opsbot   first alert   random\n");
 	fprintf(f, "    right at rank 1      %12.2f   %11.2f   %6.2f\n", s->top1, s->a_top1,
 	        s->r_top1);
@@ -1229,7 +1241,8 @@ static void ev_print_summary(FILE *f, const struct ev_opts *o, const struct ev_s
 	        s->impact);
 	fprintf(f, "    recovery rate        %12.2f   %13.2f   %9.2f\n", s->rec, s->ra_rec,
 	        s->none_rec);
-	fprintf(f, "    median time to recover %8.1f s %11.1f s\n\n", s->mttr, s->ra_mttr);
+	fprintf(f, "    median time to recover %10s %15s\n\n", ev_secs(s->mttr, a, sizeof a),
+	        ev_secs(s->ra_mttr, b, sizeof b));
 	fprintf(f, "  replay of the live run matched the simulator in %d of %d episodes\n",
 	        s->replay_ok, s->n);
 }
@@ -1392,6 +1405,10 @@ int eval_main(int argc, char **argv)
 		return ev_replay_file(argv[2]);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			ev_usage();
+			return 0;
+		}
 		if (!strcmp(a, "--bench")) {
 			o->bench = 1;
 			continue;

@@ -11,6 +11,15 @@ for p in opsbot opsbot-queue opsbot-sim opsbot-detect opsbot-retrieve opsbot-pla
   [ -x "$OPSBOT_BIN/$p" ] || t_skip "$p is not built"
 done
 mkdir -p out
+# bad input: a clear error, exit 2, nothing started
+for args in "--episodes 0 --out x.csv" "--episodes 3" "--episodes 2 --out x.csv --accel fast" \
+  "--episodes 2 --out x.csv --quiet 9-5" "--episodes 2 --out x.csv --repo /nonexistent"; do
+  # shellcheck disable=SC2086
+  opsbotctl eval $args >bad.out 2>&1; rc=$?
+  [ $rc = 2 ] || t_fail "opsbotctl eval $args: exit $rc want 2 ($(cat bad.out))"
+  grep -q 'usage: opsbotctl eval\|bad value\|no folder' bad.out || t_fail "opsbotctl eval $args: $(cat bad.out)"
+done
+[ ! -e x.csv ] || t_fail "a refused run wrote x.csv"
 # 20x with a 150 s horizon keeps an episode that opsbot cannot fix to ~8 s
 timeout 100 opsbotctl eval --episodes 3 --seed 5 --accel 20 --horizon 150 --quiet 20-30 \
   --out "$T/out/results.csv" --work "$T/w" --repo "$root" >summary.txt 2>progress.log
