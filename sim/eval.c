@@ -924,7 +924,7 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 			break;
 		}
 	int64_t until = ep->tick_fault + o->horizon_s;
-	int sample = (int)fmax(1.0, floor(0.25 * o->accel));
+	int sample = (int)fmax(1.0, floor(EV_WATCH_MS * o->accel / 1000.0));
 	struct ev_judge j;
 	ev_replay(ep->seed, cmds, n, ep->tick_fault, until, sample, &j, state, &ep->replay_ok);
 	ep->recovered = j.recover >= 0;
