@@ -145,14 +145,15 @@ static int ctl_call(struct ctl *c, cJSON *req, cJSON **reply)
 	/* Requests that change something are keyed (rpc.c), so resending them is safe. */
 	const char *type = json_str(req, "type");
 	int retries = type && strcmp(type, "query") != 0 ? 2 : 0;
+	snprintf(err, sizeof(err), "its socket file is missing");
 	if (strncmp(c->url, "ipc://", 6) != 0 || access(c->url + 6, F_OK) == 0)
 		rc = rpc_call(c->rpc, req, reply, CTL_TIMEOUT_MS, retries, err, sizeof(err));
 	cJSON_Delete(req);
 	if (rc == -1) {
 		fprintf(stderr,
-		        "opsbotctl: the queue is not answering at %s; is opsbot running? "
+		        "opsbotctl: the queue is not answering at %s (%s); is opsbot running? "
 		        "start it with: opsbot -c %s\n",
-		        c->url, c->config_path);
+		        c->url, err, c->config_path);
 		return CTL_DOWN;
 	}
 	if (rc == -2) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-tests.sh: run each test (a cmocka binary or a shell script) and print one
-# summary line "N passed, N failed".  A failing test's output is shown; a
+# summary line "N passed, N flaky, N failed".  A failing test's output is shown; a
 # passing test's output is kept in $OPSBOT_BUILD/test-logs/.
 #
 # Tests run TEST_JOBS at a time (default 3: integration tests mostly wait on
@@ -27,7 +27,7 @@ for t in "$@"; do
 done
 
 run_one() {
-  local t=$1 name log start rc secs
+  local t=$1 name log start rc secs first=
   name=$(basename "$t")
   log="$logdir/$name.log"
   start=$(date +%s)
@@ -36,10 +36,25 @@ run_one() {
     *)    timeout 300 "$t" >"$log" 2>&1 ;;
   esac
   rc=$?
+  # An integration test that fails once is run again (TEST_RETRY=0: never).
+  # A pass on the second run is reported as "flaky" with the first run's
+  # output kept in $name.first.log: it still needs fixing, but one lost race
+  # on a loaded machine does not hide the other results.
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${TEST_RETRY:-1}" = 1 ] && [[ $t == *.sh ]]; then
+    first=$rc
+    mv "$log" "$logdir/$name.first.log"
+    timeout 600 bash "$t" >"$log" 2>&1
+    rc=$?
+  fi
   secs=$(( $(date +%s) - start ))
   (
     flock 9
-    if [ $rc -eq 0 ]; then
+    if [ $rc -eq 0 ] && [ -n "$first" ]; then
+      echo "flaky $name" >>"$results"
+      printf 'FLAKY %-40s %3ss (failed once with exit %d, passed again; first log: %s)\n' \
+        "$name" "$secs" "$first" "$logdir/$name.first.log"
+      sed 's/^/    | /' "$logdir/$name.first.log" | tail -n 40
+    elif [ $rc -eq 0 ]; then
       echo "pass $name" >>"$results"
       printf 'ok    %-40s %3ss\n' "$name" "$secs"
     elif [ $rc -eq 77 ]; then
@@ -69,10 +84,14 @@ done
 wait
 
 pass=$(grep -c '^pass ' "$results")
+flaky=$(grep -c '^flaky ' "$results")
 fail=$(grep -c '^fail ' "$results")
 skip=$(grep -c '^skip ' "$results")
+if [ "$flaky" -gt 0 ]; then
+  echo "flaky (failed once, passed on the second run): $(grep '^flaky ' "$results" | cut -d' ' -f2 | tr '\n' ' ')"
+fi
 if [ "$fail" -gt 0 ]; then
   echo "failed: $(grep '^fail ' "$results" | cut -d' ' -f2 | tr '\n' ' ')"
 fi
-echo "$pass passed, $fail failed, $skip skipped"
+echo "$pass passed, $flaky flaky, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -45,7 +45,7 @@ crash_once() {
   OPSBOT_QUEUE_TEST_EXIT_AFTER_COMMIT=$type t_start queue opsbot-queue -c "$T/opsbot.conf"
   local qpid=$PID_queue
   t_wait "queue answers" raw '{"type":"query","what":"stats"}'
-  "$@" > cmd.out 2>&1 &
+  OPSBOT_LOG_LEVEL=debug "$@" > cmd.out 2>&1 &
   local cpid=$!
   t_wait "queue exited after committing the $type" gone "$qpid"
   grep -q "event=test_exit_after_commit type=$type" queue.log || t_fail "the queue died another way"

@@ -54,10 +54,13 @@ after=$(jq --argjson f "$t_fault" '[.data.result[0].values[] | select(.[0] > $f 
 awk -v b="$before" 'BEGIN {exit !(b < 0.65)}' || t_fail "api CPU before the fault: max $before want < 0.65"
 awk -v a="$after" 'BEGIN {exit !(a > 0.85)}' || t_fail "api CPU after the fault: min $after want > 0.85"
 
+# The recent window starts at the fault: on a loaded machine the waits above
+# can take longer than a fixed lead, and the onset would land in the baseline.
+lead=$(awk -v n="$(date +%s.%N)" -v f="$t_fault" 'BEGIN {l = int(n - f) + 1; print (l < 6 ? 6 : l)}')
 cat > detect.conf <<CONF
 [detect]
 window = 1m
-lead = 6s
+lead = ${lead}s
 after = 0s
 step = 250ms
 [source prom]

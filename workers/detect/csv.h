@@ -39,6 +39,7 @@ struct csv_series {
 	int64_t *ts_ms;
 	double *v;
 	char **ts_text; /* the timestamp cell as written (for echoing back) */
+	char *ts_arena; /* where the ts_text strings live (one allocation) */
 };
 
 struct csv_table {
@@ -55,6 +56,15 @@ int csv_parse_time(const char *s, int64_t *ms);
 
 int csv_read_series(const char *path, struct csv_series *out, char *err, size_t errlen);
 void csv_series_free(struct csv_series *s);
+
+/*
+ * Numbers written the way printf("%.6f") and printf("%.10g") write them,
+ * byte for byte, without printf for the common range.  out holds at least
+ * CSV_FMT_MAX bytes; the length written is returned.
+ */
+#define CSV_FMT_MAX 400
+size_t csv_fmt_f6(double v, char *out);
+size_t csv_fmt_g10(double v, char *out);
 
 int csv_read_table(const char *path, struct csv_table *out, char *err, size_t errlen);
 void csv_table_free(struct csv_table *t);

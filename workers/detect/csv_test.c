@@ -180,13 +180,157 @@ static void test_table(void **state)
 		fail_msg("missing file: got success want an error");
 }
 
+/* A random double: uniform bits of mantissa, exponent spread over the
+ * ranges the formatters take fast paths for and beyond. */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_u64(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* csv_fmt_f6 / csv_fmt_g10 write exactly what printf writes. */
+static void test_fmt(void **state)
+{
+	(void)state;
+	const double fixed[] = {0.0,          -0.0,         1.0,
+	                        0.5,          0.0078125,    0.9999995,
+	                        0.9999994,    1e-4,         9.99999e-5,
+	                        1234567890.5, 1234567891.5, 9999999999.5,
+	                        99999.999995, 1e10,         123.456,
+	                        -42.0,        0.1,          0.30000000000000004,
+	                        2.5e-7,       1e9,          999999999.9999999,
+	                        NAN,          INFINITY,     -INFINITY,
+	                        5e-324};
+	char a[CSV_FMT_MAX], b[CSV_FMT_MAX];
+	for (size_t i = 0; i < 400000 + sizeof fixed / sizeof fixed[0]; i++) {
+		double v;
+		if (i < sizeof fixed / sizeof fixed[0]) {
+			v = fixed[i];
+		} else {
+			uint64_t r = next_u64();
+			switch (i % 4) {
+			case 0: /* a score in [0,1] */
+				v = (double)(r >> 11) / 9007199254740992.0;
+				break;
+			case 1: /* short decimals, as files carry them */
+				v = (double)(int64_t)(r % 2000000001ull - 1000000000) /
+				    (double)(1ull << (r >> 60)) / 1000.0;
+				break;
+			case 2: /* any magnitude from 1e-6 to 1e12 */
+				v = (double)(r >> 11) / 9007199254740992.0 *
+				    pow(10.0, (double)(int)((r >> 3) % 19) - 6.0);
+				break;
+			default: { /* any finite double */
+				memcpy(&v, &r, sizeof v);
+				if (!isfinite(v))
+					v = 1.0;
+			}
+			}
+		}
+		size_t n = csv_fmt_g10(v, a);
+		snprintf(b, sizeof b, "%.10g", v);
+		if (strcmp(a, b) != 0 || n != strlen(b))
+			fail_msg("g10(%a): got '%s' want '%s'", v, a, b);
+		n = csv_fmt_f6(v, a);
+		snprintf(b, sizeof b, "%.6f", v);
+		if (strcmp(a, b) != 0 || n != strlen(b))
+			fail_msg("f6(%a): got '%s' want '%s'", v, a, b);
+	}
+}
+
+/* A big file (several read chunks, lines across chunk edges): every plain
+ * decimal reads as strtod reads it, and every timestamp text comes back. */
+static void test_big_file(void **state)
+{
+	(void)state;
+	snprintf(path, sizeof path, "/tmp/opsbot-csv-test-%d.csv", (int)getpid());
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	enum { N = 300000 };
+	char(*cell)[40] = calloc(N, sizeof *cell);
+	assert_non_null(cell);
+	fputs("timestamp,value\n", fp);
+	for (size_t i = 0; i < N; i++) {
+		uint64_t r = next_u64();
+		int form = (int)(r % 5);
+		r >>= 3;
+		if (form == 0)
+			snprintf(cell[i], sizeof cell[i], "%llu", (unsigned long long)(r % 100000));
+		else if (form == 1)
+			snprintf(cell[i], sizeof cell[i], "-%llu.%03llu",
+			         (unsigned long long)(r % 1000),
+			         (unsigned long long)(r / 1000 % 1000));
+		else if (form == 2)
+			snprintf(cell[i], sizeof cell[i], "%.17g",
+			         (double)(r >> 11) / 9007199254740992.0 * 1e4);
+		else if (form == 3)
+			snprintf(cell[i], sizeof cell[i], "0.%019llu",
+			         (unsigned long long)r % 10000000000000000000ull);
+		else
+			snprintf(cell[i], sizeof cell[i], "%.3e", (double)(r % 100000) / 7.0);
+		int day = (int)(i / 1440), mi = (int)(i % 1440);
+		fprintf(fp, "2014-%02d-%02d %02d:%02d:%02d,%s\n", 1 + day / 28 % 12, 1 + day % 28,
+		        mi / 60, mi % 60, (int)(i % 60), cell[i]);
+	}
+	fclose(fp);
+	struct csv_series s;
+	char err[256];
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, N);
+	for (size_t i = 0; i < N; i++) {
+		double want = strtod(cell[i], NULL);
+		if (memcmp(&s.v[i], &want, sizeof want) != 0)
+			fail_msg("row %zu '%s': got %a want %a", i, cell[i], s.v[i], want);
+		char ts[40];
+		int day = (int)(i / 1440), mi = (int)(i % 1440);
+		snprintf(ts, sizeof ts, "2014-%02d-%02d %02d:%02d:%02d", 1 + day / 28 % 12,
+		         1 + day % 28, mi / 60, mi % 60, (int)(i % 60));
+		int64_t ms;
+		assert_int_equal(csv_parse_time(ts, &ms), 0);
+		if (strcmp(s.ts_text[i], ts) != 0 || s.ts_ms[i] != ms)
+			fail_msg("row %zu: got '%s' %lld want '%s' %lld", i, s.ts_text[i],
+			         (long long)s.ts_ms[i], ts, (long long)ms);
+	}
+	csv_series_free(&s);
+	free(cell);
+	/* A line over the limit, and a NUL byte, are errors that say so. */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("timestamp,value\n2014-04-01 00:00:00,", fp);
+	for (size_t i = 0; i < CSV_MAX_LINE; i++)
+		fputc('1', fp);
+	fputs("\n", fp);
+	fclose(fp);
+	if (csv_read_series(path, &s, err, sizeof err) == 0 || !strstr(err, ":2: line too long"))
+		fail_msg("long line: got '%s'", err);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fwrite("timestamp,value\n2014-04-01 00:00:00,1\0002\n", 1, 41, fp);
+	fclose(fp);
+	if (csv_read_series(path, &s, err, sizeof err) == 0 || !strstr(err, ":2: NUL byte"))
+		fail_msg("NUL byte: got '%s'", err);
+	/* The last line needs no newline; a day past the month's end rolls
+	 * over as before. */
+	write_file("timestamp,value\n2014-02-30 00:00:01,5");
+	assert_int_equal(csv_read_series(path, &s, err, sizeof err), 0);
+	int64_t ms;
+	assert_int_equal(csv_parse_time("2014-03-02 00:00:01", &ms), 0);
+	if (s.n != 1 || s.v[0] != 5.0 || s.ts_ms[0] != ms)
+		fail_msg("no final newline: got n=%zu v=%g ms=%lld", s.n, s.n ? s.v[0] : 0.0,
+		         (long long)(s.n ? s.ts_ms[0] : 0));
+	csv_series_free(&s);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_time),
-	    cmocka_unit_test(test_series),
-	    cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_time),  cmocka_unit_test(test_series),
+	    cmocka_unit_test(test_table), cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_fmt),   cmocka_unit_test(test_big_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

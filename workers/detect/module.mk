@@ -42,7 +42,7 @@ ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
 
 .PHONY: bench-rca
 bench-rca: $(B)/bench/detect_rca
-	@$(B)/bench/detect_rca $(DETECT_DATASETS)
+	@OPSBOT_RCA_CANDIDATES=$${OPSBOT_RCA_CANDIDATES-workers/detect/bench/rca_candidates.txt} $(B)/bench/detect_rca $(DETECT_DATASETS)
 BENCHES += rca
 
 # Unit tests: workers/detect/<name>_test.c -> $(B)/tests/detect_<name>.
@@ -55,3 +55,8 @@ UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
 
 INTEG_TESTS += tests/integration/detect_cli.sh tests/integration/detect_job.sh \
 	tests/integration/detect_prometheus.sh tests/integration/detect_watch.sh
+
+.PHONY: bench-score
+bench-score: $(B)/bin/opsbot-detect
+	@bash workers/detect/bench/score_speed.sh $(B)/bin
+BENCHES += score

@@ -183,7 +183,13 @@ int rca_series_score(double *normal, size_t nn, const double *anom, size_t na, d
 struct rca_params {
 	double rel, nb, prop, zh, spread;
 };
+static const struct rca_params rca_defaults = {0.05, 0.5, 0.25, 2.0, 0.0};
 static struct rca_params rca_p = {0.05, 0.5, 0.25, 2.0, 0.0};
+
+void rca_tune_defaults(void)
+{
+	rca_p = rca_defaults;
+}
 
 int rca_tune(const char *key, double v)
 {

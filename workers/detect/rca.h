@@ -91,6 +91,8 @@ int rca_series_score(double *normal, size_t nn, const double *anom, size_t na, d
  * production use: it changes process-wide state.
  */
 int rca_tune(const char *key, double v);
+/* Back to the shipped constants. */
+void rca_tune_defaults(void);
 
 /* "CpuUsageRate(%)" -> "%", "MemoryUsage(Mi)" -> " MiB", "...(s)" -> " s"; "" if unknown. */
 const char *rca_unit_of(const char *metric);

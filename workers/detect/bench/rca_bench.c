@@ -61,6 +61,7 @@ struct tally {
 
 static struct tally tally[NDS];
 static int verbose;
+static struct rca_opts *day_opts[NDS];
 
 /* NSigma: per metric max |x - mean| / sd over the anomalous rows. */
 static void nsigma_rank(const struct csv_table *nt, const struct csv_table *at,
@@ -108,44 +109,19 @@ static void nsigma_rank(const struct csv_table *nt, const struct csv_table *at,
 	}
 }
 
-static void run_case(int ds, const char *label, const struct csv_table *nt,
-                     const struct csv_table *at, const struct rca_opts *o, const char *truth,
-                     const char *type)
+/* A case, kept so that every candidate setting ranks the same tables. */
+struct rcase {
+	int ds;
+	char label[300], truth[RCA_NAME_MAX], type[32];
+	struct csv_table nt, at;
+	const struct rca_opts *o;
+	size_t base_rank; /* NSigma's rank of the truth (0 = first) */
+};
+static struct rcase *cases;
+static size_t ncases;
+
+static size_t nsigma_case(const struct csv_table *nt, const struct csv_table *at, const char *truth)
 {
-	struct rca_service *svc;
-	size_t ns;
-	char err[512];
-	if (rca_rank_opts(nt, at, o, &svc, &ns, err, sizeof err) < 0) {
-		fprintf(stderr, "detect_rca: %s: %s\n", label, err);
-		ns = 0;
-		svc = NULL;
-	}
-	size_t rank = 0;
-	while (rank < ns && strcmp(svc[rank].service, truth) != 0)
-		rank++;
-	struct tally *t = &tally[ds];
-	for (size_t k = 0; k < 5; k++)
-		t->hit[k] += rank <= k;
-	t->cases++;
-	double conf = ns ? svc[0].confidence : 0.0;
-	int b = (int)(conf * 5.0);
-	b = b < 0 ? 0 : b > 4 ? 4 : b;
-	t->bucket[b][0]++;
-	t->bucket[b][1] += rank == 0;
-	int ty = 0;
-	while (ty < t->ntypes && strcmp(t->type[ty], type) != 0)
-		ty++;
-	if (ty == t->ntypes && ty < 8)
-		str_copy(t->type[t->ntypes++], sizeof t->type[0], type);
-	if (ty < 8) {
-		t->type_n[ty]++;
-		t->type_hit[ty] += rank == 0;
-	}
-	if (conf >= 0.8) {
-		t->conf_n++;
-		t->conf_hit += rank == 0;
-	}
-	/* The baseline on the same tables. */
 	size_t cap = at->cols + 1, nb;
 	char(*bs)[RCA_NAME_MAX] = xcalloc(cap, sizeof *bs);
 	double *bsc = xcalloc(cap, sizeof *bsc);
@@ -159,8 +135,74 @@ static void run_case(int ds, const char *label, const struct csv_table *nt,
 			brank++;
 	if (truth_i == nb)
 		brank = nb;
-	for (size_t k = 0; k < 5; k++)
-		t->base[k] += brank <= k;
+	free(bs);
+	free(bsc);
+	return brank;
+}
+
+/* Takes ownership of the tables. */
+static void add_case(int ds, const char *label, struct csv_table *nt, struct csv_table *at,
+                     const struct rca_opts *o, const char *truth, const char *type)
+{
+	cases = xrealloc(cases, (ncases + 1) * sizeof *cases);
+	struct rcase *c = &cases[ncases++];
+	memset(c, 0, sizeof *c);
+	c->ds = ds;
+	str_copy(c->label, sizeof c->label, label);
+	str_copy(c->truth, sizeof c->truth, truth);
+	str_copy(c->type, sizeof c->type, type);
+	c->nt = *nt;
+	c->at = *at;
+	c->o = o;
+	c->base_rank = nsigma_case(nt, at, truth);
+	memset(nt, 0, sizeof *nt);
+	memset(at, 0, sizeof *at);
+}
+
+/* Rank one case with the current setting: the truth's rank (0 = first), and
+ * the top confidence.  With t, tally it (and say it when verbose). */
+static size_t run_case(const struct rcase *c, struct tally *t, double *confp)
+{
+	struct rca_service *svc;
+	size_t ns;
+	char err[512];
+	if (rca_rank_opts(&c->nt, &c->at, c->o, &svc, &ns, err, sizeof err) < 0) {
+		fprintf(stderr, "detect_rca: %s: %s\n", c->label, err);
+		ns = 0;
+		svc = NULL;
+	}
+	size_t rank = 0;
+	while (rank < ns && strcmp(svc[rank].service, c->truth) != 0)
+		rank++;
+	double conf = ns ? svc[0].confidence : 0.0;
+	if (confp)
+		*confp = conf;
+	if (!t) {
+		free(svc);
+		return rank;
+	}
+	for (size_t k = 0; k < 5; k++) {
+		t->hit[k] += rank <= k;
+		t->base[k] += c->base_rank <= k;
+	}
+	t->cases++;
+	int b = (int)(conf * 5.0);
+	b = b < 0 ? 0 : b > 4 ? 4 : b;
+	t->bucket[b][0]++;
+	t->bucket[b][1] += rank == 0;
+	int ty = 0;
+	while (ty < t->ntypes && strcmp(t->type[ty], c->type) != 0)
+		ty++;
+	if (ty == t->ntypes && ty < 8)
+		str_copy(t->type[t->ntypes++], sizeof t->type[0], c->type);
+	if (ty < 8) {
+		t->type_n[ty]++;
+		t->type_hit[ty] += rank == 0;
+	}
+	if (conf >= 0.8) {
+		t->conf_n++;
+		t->conf_hit += rank == 0;
+	}
 	double total = 0.0;
 	for (size_t k = 0; k < ns; k++)
 		total += svc[k].score;
@@ -168,12 +210,11 @@ static void run_case(int ds, const char *label, const struct csv_table *nt,
 		fprintf(stderr,
 		        "%-10s %-40s truth=%-22s rank=%-3zu nsigma=%-3zu conf=%.2f s1=%.4f s2=%.4f "
 		        "sum=%.4f n=%zu top=%s (%s)\n",
-		        ds_name[ds], label, truth, rank + 1, brank + 1, conf,
+		        ds_name[c->ds], c->label, c->truth, rank + 1, c->base_rank + 1, conf,
 		        ns ? svc[0].score : 0.0, ns > 1 ? svc[1].score : 0.0, total, ns,
 		        ns ? svc[0].service : "-", ns ? svc[0].why : "-");
-	free(bs);
-	free(bsc);
 	free(svc);
+	return rank;
 }
 
 static int run_sockshop(const char *dir)
@@ -202,9 +243,7 @@ static int run_sockshop(const char *dir)
 				exit(2);
 			}
 			snprintf(label, sizeof label, "%s/%d", de->d_name, run);
-			run_case(DS_SOCK, label, &nt, &at, NULL, truth, dash + 1);
-			csv_table_free(&nt);
-			csv_table_free(&at);
+			add_case(DS_SOCK, label, &nt, &at, NULL, truth, dash + 1);
 		}
 	}
 	closedir(dp);
@@ -370,25 +409,27 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 	}
 	free(names);
 
-	/* Optional call graph (caller -> callee). */
-	struct rca_edge edges[512];
+	/* Optional call graph (caller -> callee); kept for the program's life,
+	 * one per day. */
+	struct rca_opts *o = xcalloc(1, sizeof *o);
+	struct rca_edge *edges = NULL;
 	size_t ne = 0;
 	char line[1024];
 	snprintf(path, sizeof path, "%s/%s/metric/dependency.csv", dir, dayname);
 	FILE *gf = getenv("OPSBOT_RCA_GRAPH") ? fopen(path, "r") : NULL;
-	static char enames[512][2][RCA_NAME_MAX];
 	while (gf && fgets(line, sizeof line, gf) && ne < 512) {
 		char *a = strtok(line, ",\r\n"), *b = strtok(NULL, ",\r\n");
 		if (!a || !b || strcmp(a, "Source") == 0)
 			continue;
-		str_copy(enames[ne][0], RCA_NAME_MAX, a);
-		str_copy(enames[ne][1], RCA_NAME_MAX, b);
-		edges[ne] = (struct rca_edge){enames[ne][0], enames[ne][1]};
+		edges = xrealloc(edges, (ne + 1) * sizeof *edges);
+		edges[ne] = (struct rca_edge){xstrdup(a), xstrdup(b)};
 		ne++;
 	}
 	if (gf)
 		fclose(gf);
-	struct rca_opts o = {.edges = ne ? edges : NULL, .nedges = ne};
+	o->edges = edges;
+	o->nedges = ne;
+	day_opts[ds] = o;
 
 	snprintf(path, sizeof path, "%s/%s/%s-fault_list.json", dir, dayname, dayname);
 	struct buf text = {0};
@@ -452,7 +493,7 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		time_fmt_iso(fl[i].t, iso, sizeof iso);
 		snprintf(label, sizeof label, "%.19s %s", iso, fl[i].type);
 		if (nt.rows >= 2 && at.rows >= 1)
-			run_case(ds, label, &nt, &at, &o, truth, fl[i].type);
+			add_case(ds, label, &nt, &at, o, truth, fl[i].type);
 		else
 			fprintf(stderr,
 			        "detect_rca: %s %s: skipped, %zu normal and %zu anomalous rows\n",
@@ -520,20 +561,136 @@ static double speed_ms(void)
 	return best;
 }
 
+/* Candidate settings for the cross-validation: one per line, "key=v,..."
+ * over the shipped defaults; the first is the shipped setting itself. */
+static char **cand;
+static size_t ncand;
+
+static void load_candidates(void)
+{
+	cand = xcalloc(1, sizeof *cand);
+	cand[ncand++] = xstrdup("");
+	const char *path = getenv("OPSBOT_RCA_CANDIDATES");
+	FILE *fp = path && *path ? fopen(path, "r") : NULL;
+	if (path && *path && !fp) {
+		fprintf(stderr, "detect_rca: cannot open %s\n", path);
+		exit(2);
+	}
+	char line[512];
+	while (fp && fgets(line, sizeof line, fp)) {
+		line[strcspn(line, "#\r\n")] = '\0';
+		if (!line[strspn(line, " \t")])
+			continue;
+		cand = xrealloc(cand, (ncand + 1) * sizeof *cand);
+		cand[ncand++] = xstrdup(line);
+	}
+	if (fp)
+		fclose(fp);
+}
+
+/* Defaults, then OPSBOT_RCA_PARAMS, then the candidate. */
+static int apply_params(const char *spec)
+{
+	rca_tune_defaults();
+	const char *specs[2] = {getenv("OPSBOT_RCA_PARAMS"), spec};
+	for (int i = 0; i < 2; i++) {
+		if (!specs[i] || !*specs[i])
+			continue;
+		char *copy = xstrdup(specs[i]), *save = NULL;
+		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+			char *eq = strchr(t, '=');
+			if (!eq || (*eq = '\0', rca_tune(t, strtod(eq + 1, NULL))) < 0) {
+				fprintf(stderr, "detect_rca: bad setting '%s'\n", t);
+				free(copy);
+				return -1;
+			}
+		}
+		free(copy);
+	}
+	return 0;
+}
+
+/* Out of sample: for each data set, the candidate with the best mean
+ * AC@1 (AC@3 breaking ties, then the earlier candidate) over the other data
+ * sets, scored on this one. */
+struct cv {
+	double hit[5];
+	int cases, conf_n, conf_hit;
+	size_t pick;
+};
+static struct cv cvres[NDS];
+
+static void cross_validate(const int *have)
+{
+	size_t *rank = xmalloc(ncand * ncases * sizeof *rank);
+	double *conf = xmalloc(ncand * ncases * sizeof *conf);
+	for (size_t k = 0; k < ncand; k++) {
+		if (apply_params(cand[k]) < 0)
+			exit(2);
+		for (size_t i = 0; i < ncases; i++)
+			rank[k * ncases + i] = run_case(&cases[i], NULL, &conf[k * ncases + i]);
+	}
+	apply_params("");
+	for (int h = 0; h < NDS; h++) {
+		if (!have[h])
+			continue;
+		double best = -1.0;
+		for (size_t k = 0; k < ncand; k++) {
+			double sum = 0.0;
+			for (int ds = 0; ds < NDS; ds++) {
+				if (ds == h || !tally[ds].cases)
+					continue;
+				double a1 = 0, a3 = 0;
+				for (size_t i = 0; i < ncases; i++)
+					if (cases[i].ds == ds) {
+						a1 += rank[k * ncases + i] == 0;
+						a3 += rank[k * ncases + i] <= 2;
+					}
+				sum += (a1 + 0.01 * a3) / tally[ds].cases;
+			}
+			if (sum > best + 1e-12) {
+				best = sum;
+				cvres[h].pick = k;
+			}
+		}
+		size_t k = cvres[h].pick;
+		for (size_t i = 0; i < ncases; i++) {
+			if (cases[i].ds != h)
+				continue;
+			size_t r = rank[k * ncases + i];
+			for (int j = 0; j < 5; j++)
+				cvres[h].hit[j] += r <= (size_t)j;
+			cvres[h].cases++;
+			if (conf[k * ncases + i] >= 0.8) {
+				cvres[h].conf_n++;
+				cvres[h].conf_hit += r == 0;
+			}
+		}
+	}
+	free(rank);
+	free(conf);
+}
+
 static void print_ds(int ds)
 {
 	const struct tally *t = &tally[ds];
-	double n = t->cases ? t->cases : 1, avg = 0, bavg = 0;
+	const struct cv *v = &cvres[ds];
+	double n = t->cases ? t->cases : 1, avg = 0, bavg = 0, cavg = 0;
 	for (int k = 0; k < 5; k++) {
 		avg += t->hit[k] / n / 5.0;
 		bavg += t->base[k] / n / 5.0;
+		cavg += v->hit[k] / n / 5.0;
 	}
-	printf(",\"%s\":{\"cases\":%d,\"ac1\":%.2f,\"ac3\":%.2f,\"ac5\":%.2f,\"avg5\":%.2f,"
-	       "\"nsigma_ac1\":%.2f,\"nsigma_ac3\":%.2f,\"nsigma_ac5\":%.2f,\"nsigma_avg5\":%.2f,"
-	       "\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"ac1_by_fault\":{",
-	       ds_name[ds], t->cases, t->hit[0] / n, t->hit[2] / n, t->hit[4] / n, avg,
-	       t->base[0] / n, t->base[2] / n, t->base[4] / n, bavg, t->conf_n,
-	       t->conf_n ? (double)t->conf_hit / t->conf_n : 0.0);
+	printf(
+	    ",\"%s\":{\"cases\":%d,\"ac1\":%.2f,\"ac3\":%.2f,\"ac5\":%.2f,\"avg5\":%.2f,"
+	    "\"ac1_cv\":%.2f,\"ac3_cv\":%.2f,\"ac5_cv\":%.2f,\"avg5_cv\":%.2f,\"cv_pick\":%zu,"
+	    "\"nsigma_ac1\":%.2f,\"nsigma_ac3\":%.2f,\"nsigma_ac5\":%.2f,\"nsigma_avg5\":%.2f,"
+	    "\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"conf08_cases_cv\":%d,\"conf08_ac1_cv\":%.2f,"
+	    "\"ac1_by_fault\":{",
+	    ds_name[ds], t->cases, t->hit[0] / n, t->hit[2] / n, t->hit[4] / n, avg, v->hit[0] / n,
+	    v->hit[2] / n, v->hit[4] / n, cavg, v->pick, t->base[0] / n, t->base[2] / n,
+	    t->base[4] / n, bavg, t->conf_n, t->conf_n ? (double)t->conf_hit / t->conf_n : 0.0,
+	    v->conf_n, v->conf_n ? (double)v->conf_hit / v->conf_n : 0.0);
 	for (int k = 0; k < t->ntypes; k++)
 		printf("%s\"%s\":[%d,%.2f]", k ? "," : "", t->type[k], t->type_n[k],
 		       (double)t->type_hit[k] / t->type_n[k]);
@@ -544,18 +701,9 @@ int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "../shared/datasets";
 	verbose = getenv("OPSBOT_RCA_VERBOSE") != NULL;
-	const char *tune = getenv("OPSBOT_RCA_PARAMS");
-	if (tune) {
-		char *copy = xstrdup(tune), *save = NULL;
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			char *eq = strchr(t, '=');
-			if (!eq || (*eq = '\0', rca_tune(t, strtod(eq + 1, NULL))) < 0) {
-				fprintf(stderr, "detect_rca: bad OPSBOT_RCA_PARAMS item '%s'\n", t);
-				return 2;
-			}
-		}
-		free(copy);
-	}
+	load_candidates();
+	if (apply_params("") < 0)
+		return 2;
 	char path[4096];
 	int have[NDS] = {0};
 	int64_t t0 = cpu_us();
@@ -564,13 +712,17 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/rca-nezha", dir);
 	have[DS_OB] = run_nezha_day(path, "2022-08-22", DS_OB);
 	have[DS_TT] = run_nezha_day(path, "2023-01-29", DS_TT);
-	int64_t total_ms = (cpu_us() - t0) / 1000;
 	if (!have[DS_SOCK] && !have[DS_OB] && !have[DS_TT]) {
 		printf("{\"bench\":\"rca\",\"skipped\":\"%s/rca-sockshop and rca-nezha absent\"}\n",
 		       dir);
 		return 0;
 	}
-	printf("{\"bench\":\"rca\"");
+	/* In sample: the shipped setting on every case. */
+	for (size_t i = 0; i < ncases; i++)
+		run_case(&cases[i], &tally[cases[i].ds], NULL);
+	int64_t total_ms = (cpu_us() - t0) / 1000;
+	cross_validate(have);
+	printf("{\"bench\":\"rca\",\"candidates\":%zu", ncand);
 	for (int ds = 0; ds < NDS; ds++)
 		if (have[ds])
 			print_ds(ds);
@@ -592,5 +744,22 @@ int main(int argc, char **argv)
 	}
 	printf("},\"conf08_cases\":%d,\"conf08_ac1\":%.2f,\"rank_40x20x10_ms\":%.3f,\"ms\":%lld}\n",
 	       cn, cn ? (double)ch / cn : 0.0, speed_ms(), (long long)total_ms);
+	for (size_t i = 0; i < ncases; i++) {
+		csv_table_free(&cases[i].nt);
+		csv_table_free(&cases[i].at);
+	}
+	free(cases);
+	for (size_t k = 0; k < ncand; k++)
+		free(cand[k]);
+	free(cand);
+	for (int ds = 0; ds < NDS; ds++)
+		if (day_opts[ds]) {
+			for (size_t e = 0; e < day_opts[ds]->nedges; e++) {
+				free((char *)day_opts[ds]->edges[e].from);
+				free((char *)day_opts[ds]->edges[e].to);
+			}
+			free((struct rca_edge *)day_opts[ds]->edges);
+			free(day_opts[ds]);
+		}
 	return 0;
 }
