@@ -694,6 +694,42 @@ static int ev_cmds_from_log(const cJSON *log, struct ev_cmd *cmds, int max)
 	return n;
 }
 
+/* Add the incident's current plan to ep->actions once (seen: "id:hash " tags). */
+static void ev_record_plan(struct ev_ep *ep, int64_t id, const cJSON *inc, char *seen,
+                           size_t seenlen)
+{
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(inc, "results"),
+	                                     "plan"),
+	    "plan");
+	const char *hash = json_str(plan, "hash");
+	char tag[80];
+	if (!hash)
+		return;
+	snprintf(tag, sizeof tag, "%lld:%.40s ", (long long)id, hash);
+	if (strstr(seen, tag))
+		return;
+	size_t dl = strlen(seen);
+	snprintf(seen + dl, seenlen - dl, "%s", tag);
+	const cJSON *st;
+	int nsteps = 0, acting = 0;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
+	{
+		/* watch_service changes nothing: verification's, not a choice */
+		acting += strcmp(json_str(st, "action") ? json_str(st, "action") : "",
+		                 "watch_service") != 0;
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(st, "params");
+		const char *tgt = json_str(p, "service")   ? json_str(p, "service")
+		                  : json_str(p, "cluster") ? json_str(p, "cluster")
+		                                           : json_str(p, "team");
+		size_t l = strlen(ep->actions);
+		snprintf(ep->actions + l, sizeof ep->actions - l, "%s%s %s",
+		         l ? (nsteps ? " + " : " | ") : "", json_str(st, "action"), tgt ? tgt : "");
+		nsteps++;
+	}
+	ep->nsteps += acting;
+}
+
 /* Approve incident id's current plan (bob, then carol, then alice while it
  * waits); seen holds the hashes whose steps are in ep->actions already. */
 static void ev_approve(struct ev *e, int64_t id, struct ev_ep *ep, char *seen, size_t seenlen)
@@ -711,31 +747,7 @@ static void ev_approve(struct ev *e, int64_t id, struct ev_ep *ep, char *seen, s
 		cJSON_Delete(inc);
 		return;
 	}
-	char tag[80];
-	snprintf(tag, sizeof tag, "%lld:%s ", (long long)id, hash);
-	if (!strstr(seen, tag)) {
-		size_t dl = strlen(seen);
-		snprintf(seen + dl, seenlen - dl, "%s", tag);
-		/* what was chosen, for the CSV */
-		const cJSON *st;
-		int nsteps = 0, acting = 0;
-		cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
-		{
-			/* watch_service changes nothing: verification's, not a choice */
-			acting += strcmp(json_str(st, "action") ? json_str(st, "action") : "",
-			                 "watch_service") != 0;
-			const cJSON *p = cJSON_GetObjectItemCaseSensitive(st, "params");
-			const char *tgt = json_str(p, "service")   ? json_str(p, "service")
-			                  : json_str(p, "cluster") ? json_str(p, "cluster")
-			                                           : json_str(p, "team");
-			size_t l = strlen(ep->actions);
-			snprintf(ep->actions + l, sizeof ep->actions - l, "%s%s %s",
-			         l ? (nsteps ? " + " : " | ") : "", json_str(st, "action"),
-			         tgt ? tgt : "");
-			nsteps++;
-		}
-		ep->nsteps += acting;
-	}
+	ev_record_plan(ep, id, inc, seen, seenlen);
 	static const char *const who[] = {"U0BOB", "U0CAROL", "U0ALICE"};
 	for (int i = 0; i < 3; i++) {
 		cJSON *req = wire_new(WIRE_APPROVE, id);
@@ -861,9 +873,12 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 		return -1;
 	ep->tick_end =
 	    ep->tick_fault + (int64_t)((time_mono_ms() - t_fault_mono) * o->accel / 1000.0);
-	/* leftovers are closed, as a person would */
+	/* leftovers are closed, as a person would; a plan that ran on its own
+	 * (every step low risk) is recorded too */
 	for (int i = 0; i < nids; i++) {
 		cJSON *inc = ev_incident(e, ids[i]);
+		if (inc && json_int(inc, "created_ms", 0) >= t_fault_wall)
+			ev_record_plan(ep, ids[i], inc, approved, sizeof approved);
 		if (inc && !ev_terminal(json_str(inc, "state")))
 			ev_resolve(e, ids[i], "the evaluation's episode ended");
 		cJSON_Delete(inc);

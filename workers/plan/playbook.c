@@ -497,8 +497,11 @@ cJSON *playbook_watch_steps(const struct plan_ctx *ctx, const cJSON *input, cons
 	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
 	                          cJSON_GetObjectItemCaseSensitive(inc, "grouped"), "alerts"))
 	    playbook_add_service(svc, &n, PLAN_MAX_STEPS, json_str(a, "service"));
-	if (n <= 1)
-		return out; /* nothing beyond the suspect: the plan's own checks suffice */
+	/* Without a [services] graph and grouped alerts, the plan's own checks
+	 * stand; with one, the suspect is checked too when no step checks it (a
+	 * plan of a page and a ticket must not pass verification untested). */
+	if (n <= 1 && ctx->nedges == 0)
+		return out;
 	for (int i = 0; i < n; i++) {
 		if (playbook_covered(ctx, steps, svc[i]))
 			continue;

@@ -266,6 +266,14 @@ static void test_watch_steps(void **state)
 		fail_msg("watch steps: got '%s'", got);
 	cJSON_Delete(w);
 	cJSON_Delete(steps);
+	/* a graph, a plan that checks nothing: the suspect itself is watched */
+	steps = cJSON_Parse("[{\"action\":\"page_oncall\",\"params\":{}}]");
+	w = playbook_watch_steps(&ctx, in, steps);
+	s = cJSON_GetArrayItem(w, 0);
+	if (!s || strcmp(json_str(cJSON_GetObjectItemCaseSensitive(s, "params"), "service"), "db"))
+		fail_msg("suspect not watched: %d steps", cJSON_GetArraySize(w));
+	cJSON_Delete(w);
+	cJSON_Delete(steps);
 	/* no graph, no grouped alerts: nothing to add */
 	ctx.nedges = 0;
 	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(in, "incident"), "grouped");
