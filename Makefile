@@ -57,6 +57,16 @@ LIBS_SSL := -lcrypto
 LIBS_CMOCKA := $(shell pkg-config --libs cmocka)
 LIBS_M := -lm
 
+# The one link recipe.  A rule names what it links as prerequisites (objects,
+# then $(LIB_A)) and only the libraries beyond $(LIB_LDLIBS):
+#     $(B)/bin/x: $(X_OBJS) $(LIB_A)
+#     	$(call link,$(LIBS_SQLITE))
+# The library goes last even when other fragments add prerequisites later.
+define link
+@mkdir -p $(@D)
+$(Q)$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIB_A),$^) $(LIB_A) $(LIB_LDLIBS) $(1)
+endef
+
 # Filled by the module.mk fragments.
 PROGRAMS :=      # $(B)/bin/<name>
 UNIT_TESTS :=    # $(B)/tests/<name>: cmocka binaries

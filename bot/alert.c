@@ -142,164 +142,211 @@ static char *alert_summary(const cJSON *ann, const cJSON *common, const cJSON *a
 	return text;
 }
 
-int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out, char *err,
-                             size_t errlen)
-{
-	cJSON *root;
-	memset(out, 0, sizeof *out);
-	if (alert_parse_body(body, len, &root, err, errlen) < 0)
-		return -1;
-	int rc = -1;
-	const char *version, *group_key, *status;
+/* An Alertmanager notification's top level, checked (alert_parse_alertmanager). */
+struct am_head {
+	const char *status, *group_key;
 	cJSON *alerts;
+	int n;
+	const cJSON *common, *group, *ann;
+};
+
+/* Step 1: version 4, the group's key and status, the label maps. */
+static int am_check_head(cJSON *root, struct am_head *h, char *err, size_t errlen)
+{
+	const char *version;
 	if (json_get_str(root, "version", &version, err, errlen) < 0 ||
-	    json_get_str(root, "groupKey", &group_key, err, errlen) < 0 ||
-	    json_get_str(root, "status", &status, err, errlen) < 0 ||
-	    json_get_arr(root, "alerts", &alerts, err, errlen) < 0)
-		goto out;
+	    json_get_str(root, "groupKey", &h->group_key, err, errlen) < 0 ||
+	    json_get_str(root, "status", &h->status, err, errlen) < 0 ||
+	    json_get_arr(root, "alerts", &h->alerts, err, errlen) < 0)
+		return -1;
 	if (strcmp(version, "4") != 0) {
 		snprintf(err, errlen, "field 'version' is \"%.20s\"; opsbot reads version \"4\"",
 		         version);
-		goto out;
+		return -1;
 	}
-	if (!*group_key || strlen(group_key) > 8192) {
+	if (!*h->group_key || strlen(h->group_key) > 8192) {
 		snprintf(err, errlen, "field 'groupKey' must be 1..8192 characters");
-		goto out;
+		return -1;
 	}
-	if (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0) {
+	if (strcmp(h->status, "firing") != 0 && strcmp(h->status, "resolved") != 0) {
 		snprintf(err, errlen, "field 'status' must be \"firing\" or \"resolved\"");
-		goto out;
+		return -1;
 	}
-	int n = cJSON_GetArraySize(alerts);
-	if (n < 1) {
+	h->n = cJSON_GetArraySize(h->alerts);
+	if (h->n < 1) {
 		snprintf(err, errlen, "field 'alerts' must hold at least one alert");
-		goto out;
+		return -1;
 	}
-	const cJSON *common = cJSON_GetObjectItemCaseSensitive(root, "commonLabels");
-	const cJSON *group = cJSON_GetObjectItemCaseSensitive(root, "groupLabels");
-	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(root, "commonAnnotations");
-	if (alert_string_map(common, "commonLabels", 1, err, errlen) < 0 ||
-	    alert_string_map(group, "groupLabels", 0, err, errlen) < 0 ||
-	    alert_string_map(ann, "commonAnnotations", 0, err, errlen) < 0)
-		goto out;
-	/* Every alert, checked before anything is built. */
-	int64_t earliest = 0;
-	int firing = 0;
-	/* the notification's signature, hashed as it goes: any number of alerts */
+	h->common = cJSON_GetObjectItemCaseSensitive(root, "commonLabels");
+	h->group = cJSON_GetObjectItemCaseSensitive(root, "groupLabels");
+	h->ann = cJSON_GetObjectItemCaseSensitive(root, "commonAnnotations");
+	if (alert_string_map(h->common, "commonLabels", 1, err, errlen) < 0 ||
+	    alert_string_map(h->group, "groupLabels", 0, err, errlen) < 0 ||
+	    alert_string_map(h->ann, "commonAnnotations", 0, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* One alert of the list: its fields, start time and status. */
+static int am_check_alert(const cJSON *a, int i, const char **status, const char **fp,
+                          int64_t *starts_ms, char *err, size_t errlen)
+{
+	char field[64], e2[200];
+	const char *starts;
+	snprintf(field, sizeof field, "alerts[%d]", i);
+	if (!cJSON_IsObject(a)) {
+		snprintf(err, errlen, "field '%s' must be an object", field);
+		return -1;
+	}
+	if (json_get_str(a, "status", status, e2, sizeof e2) < 0 ||
+	    json_get_str(a, "startsAt", &starts, e2, sizeof e2) < 0 ||
+	    json_get_str(a, "fingerprint", fp, e2, sizeof e2) < 0 ||
+	    alert_string_map(cJSON_GetObjectItemCaseSensitive(a, "labels"), "labels", 1, e2,
+	                     sizeof e2) < 0 ||
+	    alert_string_map(cJSON_GetObjectItemCaseSensitive(a, "annotations"), "annotations", 0,
+	                     e2, sizeof e2) < 0) {
+		snprintf(err, errlen, "%s: %s", field, e2);
+		return -1;
+	}
+	if (time_parse_iso(starts, starts_ms) < 0) {
+		snprintf(err, errlen, "field '%s.startsAt' is not an RFC 3339 time", field);
+		return -1;
+	}
+	if (strcmp(*status, "firing") != 0 && strcmp(*status, "resolved") != 0) {
+		snprintf(err, errlen, "field '%s.status' must be \"firing\" or \"resolved\"",
+		         field);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Step 2: every alert, checked before anything is built; counts the firing
+ * ones, finds the earliest start and hashes the notification's signature
+ * (group status, then fingerprint=status of each alert) into sh.
+ */
+static int am_check_alerts(const struct am_head *h, int *firing, int64_t *earliest, char sh[33],
+                           char *err, size_t errlen)
+{
 	EVP_MD_CTX *sig = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(sig, EVP_sha256(), NULL);
-	EVP_DigestUpdate(sig, status, strlen(status));
-	EVP_DigestUpdate(sig, "|", 1);
 	const cJSON *a;
-	int i = 0;
-	cJSON_ArrayForEach(a, alerts)
+	int i = 0, rc = 0;
+
+	*firing = 0;
+	*earliest = 0;
+	EVP_DigestInit_ex(sig, EVP_sha256(), NULL);
+	EVP_DigestUpdate(sig, h->status, strlen(h->status));
+	EVP_DigestUpdate(sig, "|", 1);
+	cJSON_ArrayForEach(a, h->alerts)
 	{
-		char field[64];
-		const char *ast, *starts, *fp;
-		snprintf(field, sizeof field, "alerts[%d]", i);
-		if (!cJSON_IsObject(a)) {
-			snprintf(err, errlen, "field '%s' must be an object", field);
-			EVP_MD_CTX_free(sig);
-			goto out;
-		}
-		char e2[200];
-		if (json_get_str(a, "status", &ast, e2, sizeof e2) < 0 ||
-		    json_get_str(a, "startsAt", &starts, e2, sizeof e2) < 0 ||
-		    json_get_str(a, "fingerprint", &fp, e2, sizeof e2) < 0 ||
-		    alert_string_map(cJSON_GetObjectItemCaseSensitive(a, "labels"), "labels", 1, e2,
-		                     sizeof e2) < 0 ||
-		    alert_string_map(cJSON_GetObjectItemCaseSensitive(a, "annotations"),
-		                     "annotations", 0, e2, sizeof e2) < 0) {
-			snprintf(err, errlen, "%s: %s", field, e2);
-			EVP_MD_CTX_free(sig);
-			goto out;
-		}
+		const char *ast, *fp;
 		int64_t ms;
-		if (time_parse_iso(starts, &ms) < 0) {
-			snprintf(err, errlen, "field '%s.startsAt' is not an RFC 3339 time", field);
-			EVP_MD_CTX_free(sig);
-			goto out;
+		if (am_check_alert(a, i, &ast, &fp, &ms, err, errlen) < 0) {
+			rc = -1;
+			break;
 		}
-		if (strcmp(ast, "firing") != 0 && strcmp(ast, "resolved") != 0) {
-			snprintf(err, errlen,
-			         "field '%s.status' must be \"firing\" or \"resolved\"", field);
-			EVP_MD_CTX_free(sig);
-			goto out;
-		}
-		firing += strcmp(ast, "firing") == 0;
-		if (!earliest || ms < earliest)
-			earliest = ms;
+		*firing += strcmp(ast, "firing") == 0;
+		if (!*earliest || ms < *earliest)
+			*earliest = ms;
 		EVP_DigestUpdate(sig, fp, strlen(fp));
 		EVP_DigestUpdate(sig, "=", 1);
 		EVP_DigestUpdate(sig, ast, strlen(ast));
 		EVP_DigestUpdate(sig, ",", 1);
 		i++;
 	}
-	char gh[33], sh[33];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_DigestFinal_ex(sig, md, &mdlen);
 	EVP_MD_CTX_free(sig);
 	for (int k = 0; k < 16; k++)
 		snprintf(sh + 2 * k, 3, "%02x", md[k]);
-	alert_hash(group_key, strlen(group_key), gh);
+	return rc;
+}
+
+/* Step 3: the incident's keys: one per group, a note and a resolve per signature. */
+static void am_keys(struct alert_req *out, const struct am_head *h, const char sh[33], int firing)
+{
+	char gh[33];
+	alert_hash(h->group_key, strlen(h->group_key), gh);
 	memcpy(out->group_hash, gh, sizeof gh);
-	memcpy(out->sig_hash, sh, sizeof sh);
-	out->nalerts = n;
+	memcpy(out->sig_hash, sh, 33);
+	out->nalerts = h->n;
 	out->nfiring = firing;
 	snprintf(out->key, sizeof out->key, "am:%s", gh);
 	snprintf(out->note_key, sizeof out->note_key, "am:%s:note:%s", gh, sh);
 	snprintf(out->resolve_key, sizeof out->resolve_key, "am:%s:resolve:%s", gh, sh);
 	out->update = 1;
-	out->resolved = strcmp(status, "resolved") == 0;
+	out->resolved = strcmp(h->status, "resolved") == 0;
+	snprintf(out->note, sizeof out->note, "Alertmanager: group %s, %d of %d alerts firing.",
+	         h->status, firing, h->n);
+}
 
+/* Step 4: the incident spec: title, service, severity, summary and labels. */
+static cJSON *am_spec(const struct am_head *h, const char *group_hash, int firing, int64_t earliest)
+{
 	const cJSON *first_labels =
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(alerts, 0), "labels");
-	const char *alertname = json_str(common, "alertname");
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(h->alerts, 0), "labels");
+	const char *alertname = json_str(h->common, "alertname");
 	if (!alertname)
-		alertname = json_str(group, "alertname");
+		alertname = json_str(h->group, "alertname");
 	if (!alertname)
 		alertname = json_str(first_labels, "alertname");
-	const char *service = json_str(common, "service");
+	const char *service = json_str(h->common, "service");
 	if (!service)
-		service = json_str(group, "service");
+		service = json_str(h->group, "service");
 	if (!service)
-		service = json_str(common, "job");
+		service = json_str(h->common, "job");
 	if (!service)
 		service = json_str(first_labels, "service");
-	const char *summary = json_str(ann, "summary");
+	const char *summary = json_str(h->ann, "summary");
 	char title[200], svc[100], name[150];
 	utf8_copy(name, sizeof name, alertname ? alertname : "Alertmanager alert");
 	if (summary)
 		utf8_copy(title, sizeof title, summary);
-	else if (n > 1)
-		snprintf(title, sizeof title, "%s (%d alerts)", name, n);
+	else if (h->n > 1)
+		snprintf(title, sizeof title, "%s (%d alerts)", name, h->n);
 	else
 		utf8_copy(title, sizeof title, name);
 	utf8_copy(svc, sizeof svc, service ? service : "unknown");
-	char *text = alert_summary(ann, common, alerts, name, firing, n);
-	snprintf(out->note, sizeof out->note, "Alertmanager: group %s, %d of %d alerts firing.",
-	         status, firing, n);
+	char *text = alert_summary(h->ann, h->common, h->alerts, name, firing, h->n);
 
 	cJSON *spec = json_new_object();
 	json_add_str(spec, "title", title);
 	json_add_str(spec, "service", svc);
-	json_add_str(spec, "severity", alert_severity(json_str(common, "severity")));
+	json_add_str(spec, "severity", alert_severity(json_str(h->common, "severity")));
 	json_add_str(spec, "source", "alertmanager");
 	json_add_str(spec, "summary", text);
 	free(text);
 	cJSON *labels = json_new_object();
-	alert_copy_labels(labels, common);
+	alert_copy_labels(labels, h->common);
 	char at[40], gk[256];
 	time_fmt_iso(earliest, at, sizeof at);
 	json_add_str(labels, "at", at);
-	utf8_copy(gk, sizeof gk, group_key);
+	utf8_copy(gk, sizeof gk, h->group_key);
 	json_add_str(labels, "group_key", gk);
-	json_add_str(labels, "am_group", gh);
+	json_add_str(labels, "am_group", group_hash);
 	json_add(spec, "labels", labels);
-	out->spec = spec;
-	rc = 0;
-out:
+	return spec;
+}
+
+int alert_parse_alertmanager(const char *body, size_t len, struct alert_req *out, char *err,
+                             size_t errlen)
+{
+	cJSON *root;
+	struct am_head h;
+	int firing, rc = -1;
+	int64_t earliest;
+	char sh[33];
+
+	memset(out, 0, sizeof *out);
+	if (alert_parse_body(body, len, &root, err, errlen) < 0)
+		return -1;
+	if (am_check_head(root, &h, err, errlen) == 0 &&
+	    am_check_alerts(&h, &firing, &earliest, sh, err, errlen) == 0) {
+		am_keys(out, &h, sh, firing);
+		out->spec = am_spec(&h, out->group_hash, firing, earliest);
+		rc = 0;
+	}
 	cJSON_Delete(root);
 	return rc;
 }

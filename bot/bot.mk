@@ -1,9 +1,7 @@
 # bot/bot.mk: opsbot-bot, the chat front-ends and HTTP intake.
 #
 # Other fragments add their sources with `BOT_SRCS += bot/discord.c`; the
-# link rule reads $$(BOT_OBJS) after every fragment is in.  The program links
-# only once lib/rpc.c and lib/wire.c exist (the queue branch writes them);
-# until then its objects are still compiled, so the code is checked.
+# link rule reads $$(BOT_OBJS) after every fragment is in.
 
 BOT_SRCS += bot/main.c bot/bot.c bot/state.c bot/form.c \
 	bot/slack.c bot/slack_in.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
@@ -11,17 +9,10 @@ BOT_SRCS += bot/main.c bot/bot.c bot/state.c bot/form.c \
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
 ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too
 
-ifneq ($(wildcard lib/rpc.c),)
-ifneq ($(wildcard lib/wire.c),)
 PROGRAMS += $(B)/bin/opsbot-bot
-endif
-endif
-
-programs: $$(BOT_OBJS)
 
 $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_SQLITE) -lpthread
+	$(call link,$(LIBS_LWS) $(LIBS_SQLITE) -lpthread)
 
 INTEG_TESTS += tests/integration/bot_httpd.sh
 
@@ -34,8 +25,7 @@ $(B)/tests/bot_slack_render: $(B)/bot/step.o
 # discord_rest.c counts its calls (chatstats.h)
 $(B)/tests/discord_rest_test: $(B)/bot/chatstats.o
 $(B)/tests/bot_%: $(B)/bot/%_test.o $(B)/bot/%.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIB_A),$^) $(LIB_A) $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_SQLITE) $(LIBS_CMOCKA))
 ALL_OBJS += $(BOT_TESTS:%=$(B)/bot/%_test.o)
 UNIT_TESTS += $(BOT_TESTS:%=$(B)/tests/bot_%)
 INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_declare.sh tests/integration/slack_faults.sh \

@@ -12,10 +12,13 @@
 #include "command.h"
 #include "defaults.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "severity.h"
 #include "step.h"
 #include "submit.h"
+#include "template.h"
+#include "utf8.h"
 #include "wire.h"
 
 /* Copy s cut to max characters (step_clamp) into dst. */
@@ -87,10 +90,17 @@ static int service_ok(const char *s)
 	return 1;
 }
 
-static void bad(struct cmd *c, const char *why)
+/* Not understood: code names the case (the templates' why_text words it). */
+static void bad_arg(struct cmd *c, const char *code, const char *arg)
 {
 	c->kind = CMD_BAD;
-	str_copy(c->err, sizeof c->err, why);
+	str_copy(c->err, sizeof c->err, code);
+	utf8_copy(c->err_arg, sizeof c->err_arg, arg);
+}
+
+static void bad(struct cmd *c, const char *code)
+{
+	bad_arg(c, code, "");
 }
 
 void cmd_parse_text(const char *text, struct cmd *c)
@@ -110,16 +120,16 @@ void cmd_parse_text(const char *text, struct cmd *c)
 	if (!strcmp(verb, "list")) {
 		c->kind = CMD_LIST;
 		if (*skip_ws(rest))
-			bad(c, "`list` takes no arguments");
+			bad(c, "list_args");
 		return;
 	}
 	if (!strcmp(verb, "status")) {
 		c->kind = CMD_STATUS;
 		rest = word(rest, w, sizeof w);
 		if (*w && parse_id(w, &c->incident) < 0)
-			bad(c, "`status` takes an incident number, like `/incident status 12`");
+			bad(c, "status_id");
 		else if (*skip_ws(rest))
-			bad(c, "`status` takes at most one incident number");
+			bad(c, "status_extra");
 		return;
 	}
 	if (!strcmp(verb, "resolve") || !strcmp(verb, "pause") || !strcmp(verb, "resume")) {
@@ -128,18 +138,14 @@ void cmd_parse_text(const char *text, struct cmd *c)
 		                                   : CMD_RESUME;
 		rest = word(rest, w, sizeof w);
 		if (parse_id(w, &c->incident) < 0) {
-			char msg[160];
-			snprintf(msg, sizeof msg,
-			         "`%s` needs an incident number, like `/incident %s 12`", verb,
-			         verb);
-			bad(c, msg);
+			bad_arg(c, "need_id", verb);
 			return;
 		}
 		rest = skip_ws(rest);
 		if (c->kind == CMD_RESOLVE)
 			str_copy(c->text, sizeof c->text, rest);
 		else if (*rest)
-			bad(c, "`pause` and `resume` take only an incident number");
+			bad(c, "id_only");
 		return;
 	}
 	if (!strcmp(verb, "declare")) {
@@ -147,8 +153,7 @@ void cmd_parse_text(const char *text, struct cmd *c)
 		str_copy(c->severity, sizeof c->severity, "high");
 		rest = word(rest, w, sizeof w);
 		if (!service_ok(w) || strlen(w) >= sizeof c->service) {
-			bad(c, "`declare` needs a service name (letters, digits, - _ . /) and a "
-			       "summary, like `/incident declare checkout p99 latency over 2s`");
+			bad(c, "declare_service");
 			return;
 		}
 		str_copy(c->service, sizeof c->service, w);
@@ -157,21 +162,18 @@ void cmd_parse_text(const char *text, struct cmd *c)
 			const char *after = word(rest, w, sizeof w);
 			const char *sev = severity_canon(w + 4);
 			if (!sev) {
-				char msg[160];
-				snprintf(msg, sizeof msg, "severity must be one of %s",
-				         severity_list());
-				bad(c, msg);
+				bad_arg(c, "severity", severity_list());
 				return;
 			}
 			str_copy(c->severity, sizeof c->severity, sev);
 			rest = skip_ws(after);
 		}
 		if (!*rest) {
-			bad(c, "`declare` needs a summary after the service name");
+			bad(c, "declare_summary");
 			return;
 		}
 		if (str_copy(c->text, sizeof c->text, rest) < 0) {
-			bad(c, "the summary is too long (at most 1000 characters)");
+			bad(c, "summary_long");
 			return;
 		}
 		/* trailing white space is not part of the summary */
@@ -180,11 +182,7 @@ void cmd_parse_text(const char *text, struct cmd *c)
 		clamp_into(c->title, sizeof c->title, c->text, DEF_TITLE_MAX);
 		return;
 	}
-	{
-		char msg[160];
-		snprintf(msg, sizeof msg, "I don't know the command `%.40s`", verb);
-		bad(c, msg);
-	}
+	bad_arg(c, "unknown", verb);
 }
 
 /* The value of option `name` among opts, or NULL. */
@@ -209,7 +207,7 @@ void cmd_parse_options(const cJSON *data, struct cmd *c)
 
 	memset(c, 0, sizeof *c);
 	if (!cname || strcmp(cname, CMD_NAME) || json_int(sub, "type", 0) != 1 || !sname) {
-		bad(c, "That command needs a subcommand.");
+		bad(c, "no_subcommand");
 		return;
 	}
 	if (!strcmp(sname, "help")) {
@@ -227,9 +225,7 @@ void cmd_parse_options(const cJSON *data, struct cmd *c)
 		if (!cJSON_IsString(title) || !*title->valuestring || (sev && !canon) ||
 		    (service && (!cJSON_IsString(service) || !*service->valuestring)) ||
 		    (summary && !cJSON_IsString(summary))) {
-			bad(c,
-			    "To declare an incident, give it a title (and optionally a service and "
-			    "one of the listed severities).");
+			bad(c, "declare_options");
 			return;
 		}
 		c->kind = CMD_DECLARE;
@@ -254,11 +250,11 @@ void cmd_parse_options(const cJSON *data, struct cmd *c)
 	else if (!strcmp(sname, "resume"))
 		c->kind = CMD_RESUME;
 	else {
-		bad(c, "opsbot does not know that subcommand.");
+		bad(c, "unknown_sub");
 		return;
 	}
 	if (id <= 0) {
-		bad(c, "That needs the incident number, e.g. `id:12`.");
+		bad(c, "need_id_option");
 		return;
 	}
 	c->incident = id;
@@ -341,12 +337,12 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 
 	*why = NULL;
 	if (!action || incident <= 0) {
-		*why = "That button is not one opsbot understands; nothing was done.";
+		*why = "button_unknown";
 		return NULL;
 	}
 	if (!strcmp(action, STEP_ACT_APPROVE) || !strcmp(action, STEP_ACT_REJECT)) {
 		if (!arg || !*arg) {
-			*why = "That approval button has no plan; nothing was done.";
+			*why = "button_no_plan";
 			return NULL;
 		}
 		req = wire_new(WIRE_APPROVE, incident);
@@ -363,11 +359,11 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 	if (!strncmp(action, "step_", 5)) {
 		const char *d = action + 5;
 		if (strcmp(d, "retry") && strcmp(d, "skip") && strcmp(d, "abort")) {
-			*why = "That button is not one opsbot understands; nothing was done.";
+			*why = "button_unknown";
 			return NULL;
 		}
 		if (!arg || !*arg || strlen(arg) > WIRE_KEY_MAX) {
-			*why = "That button names no step; nothing was done.";
+			*why = "button_no_step";
 			return NULL;
 		}
 		req = wire_new(WIRE_LEDGER, incident);
@@ -393,7 +389,7 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 	if (strcmp(action, STEP_ACT_ACK) && strcmp(action, STEP_ACT_RESOLVE) &&
 	    strcmp(action, STEP_ACT_PAUSE) && strcmp(action, STEP_ACT_RESUME) &&
 	    strcmp(action, STEP_ACT_RETRY)) {
-		*why = "That button is not one opsbot understands; nothing was done.";
+		*why = "button_unknown";
 		return NULL;
 	}
 	req = wire_new(WIRE_COMMAND, incident);
@@ -406,7 +402,7 @@ cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg,
 		long long job = arg && *arg ? strtoll(arg, &end, 10) : 0;
 		if (job <= 0 || (end && *end)) {
 			cJSON_Delete(req);
-			*why = "That retry button names no job; nothing was done.";
+			*why = "button_no_job";
 			return NULL;
 		}
 		json_add_int(req, "job", job);
@@ -435,4 +431,30 @@ cJSON *cmd_without_reason(const cJSON *req, const cJSON *reply, const char *err)
 	copy = json_dup(req);
 	cJSON_DeleteItemFromObjectCaseSensitive(copy, "reason");
 	return copy;
+}
+
+char *cmd_why(const struct template_set *ts, const struct cmd *c)
+{
+	return cmd_why_code(ts, c->err, c->err_arg);
+}
+
+char *cmd_why_code(const struct template_set *ts, const char *code, const char *arg)
+{
+	struct buf out = {.max = 4096};
+	char err[256];
+	cJSON *ctx = json_new_object();
+	json_add_bool(ctx, code, 1);
+	json_add_str(ctx, "arg", arg ? arg : "");
+	if (template_render(ts, "why_text", ctx, TEMPLATE_ESC_NONE, &out, err, sizeof err) < 0) {
+		log_warn("event=template_failed template=why_text error=%s", log_q(err));
+		buf_reset(&out);
+	}
+	cJSON_Delete(ctx);
+	/* one case a line in the template: trim the blank lines around it */
+	size_t lead = out.data ? strspn(out.data, "\n ") : 0, len = out.len;
+	while (len > lead && (out.data[len - 1] == '\n' || out.data[len - 1] == ' '))
+		len--;
+	char *why = len > lead ? xstrndup(out.data + lead, len - lead) : xstrdup(code);
+	buf_free(&out);
+	return why;
 }

@@ -31,7 +31,7 @@ enum cmd_kind {
 	CMD_RESOLVE,
 	CMD_PAUSE,
 	CMD_RESUME,
-	CMD_BAD, /* err says what was wrong; answer with help */
+	CMD_BAD, /* err names what was wrong; answer with help */
 };
 
 struct cmd {
@@ -41,7 +41,8 @@ struct cmd {
 	char severity[16]; /* DECLARE: one of lib/severity.h */
 	char title[256];   /* DECLARE: a title (clamped when taken from the text) */
 	char text[1024];   /* DECLARE summary, RESOLVE note */
-	char err[160];     /* BAD */
+	char err[32];      /* BAD: what was wrong, as a code (see why_text) */
+	char err_arg[64];  /* BAD: the word or list the answer names, or "" */
 };
 
 /* The verb for RESOLVE/PAUSE/RESUME as the wire's command action; else NULL. */
@@ -52,10 +53,20 @@ void cmd_parse_text(const char *text, struct cmd *out);
 
 /*
  * Parse a Discord application command's `data` ({name, options:[{name,
- * type:1, options:[...]}]}).  Never fails: bad input gives BAD with err
- * written for Discord's option syntax.
+ * type:1, options:[...]}]}).  Never fails: bad input gives BAD.
  */
 void cmd_parse_options(const cJSON *data, struct cmd *out);
+
+/*
+ * Why a BAD command was not understood, in the surface's words: template
+ * "why_text" of ts (templates/slack/why_text.txt, templates/discord/...)
+ * rendered with {<err>: true, arg: err_arg}, trimmed.  A new string; the
+ * code itself when the template has no words for it.
+ */
+struct template_set;
+char *cmd_why(const struct template_set *ts, const struct cmd *c);
+/* The same for a code alone (cmd_button_request's why); arg may be NULL. */
+char *cmd_why_code(const struct template_set *ts, const char *code, const char *arg);
 
 /* Who asked, for the request. */
 struct cmd_origin {
@@ -78,8 +89,9 @@ cJSON *cmd_request(const struct cmd *c, const struct cmd_origin *o, const char *
  * approve (arg = plan hash; reason for a reject, may be NULL), ack/pause/
  * resume/resolve -> command, retry -> command with job = arg, step_retry/
  * step_skip/step_abort -> ledger decide (arg = step_key), dryrun ->
- * submit of a "dryrun" job for the incident.  NULL with *why (a sentence for
- * the person) when the action or its argument is not one opsbot knows.
+ * submit of a "dryrun" job for the incident.  NULL with *why (a code for
+ * cmd_why_code: the surface words it) when the action or its argument is
+ * not one opsbot knows.
  * Caller owns the result.
  */
 cJSON *cmd_button_request(const char *action, int64_t incident, const char *arg, const char *reason,

@@ -55,6 +55,7 @@
 #include "lane.h"
 #include "log.h"
 #include "mem.h"
+#include "route.h"
 #include "state.h"
 #include "surface.h"
 #include "template.h"
@@ -304,6 +305,7 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	int64_t skew = config_duration_ms(cfg, SURFACE, "max_skew", 5 * 60 * 1000);
 	const char *tdir = config_str(cfg, SURFACE, "templates", "templates/discord");
 	int gps = (int)config_int(cfg, SURFACE, "global_per_sec", 50, 1, 100000);
+	int senders = (int)config_int(cfg, SURFACE, "senders", 4, 1, 8);
 	int64_t gap = config_duration_ms(cfg, SURFACE, "identify_gap", 5000);
 	int64_t iwmin = config_duration_ms(cfg, SURFACE, "invalid_session_wait_min", 1000);
 	int64_t iwmax = config_duration_ms(cfg, SURFACE, "invalid_session_wait_max", 5000);
@@ -334,9 +336,18 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 		config_error(cfg, SURFACE, "templates", "templates %s", err);
 		return -1;
 	}
+	struct route_table *routes = route_load(cfg, SURFACE);
+	for (size_t i = 0; i < route_count(routes); i++) {
+		const char *ch = route_channel(routes, i);
+		if (strspn(ch, "0123456789") != strlen(ch))
+			config_error(
+			    cfg, SURFACE, "route",
+			    "route channel '%s': Discord routes take a channel id (digits)", ch);
+	}
 	struct discord *d = xcalloc(1, sizeof *d);
 	d->b = b;
 	d->tpl = tpl;
+	d->routes = routes;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_mutex_init(&d->amu, NULL);
 	pthread_cond_init(&d->acv, NULL);
@@ -352,13 +363,15 @@ static int discord_init(struct bot *b, struct config *cfg, void **priv)
 	if (state_open(b->state_path, &d->post_state, err, sizeof err) < 0) {
 		config_error(cfg, "bot", "state", "%s", err);
 		template_set_free(tpl);
+		route_free(d->routes);
 		free(d);
 		return -1;
 	}
 	d->rest = discord_rest_new(api, token, gps, 120000);
 	d->ack = lane_start("discord-ack", 1);
 	d->follow = lane_start("discord-follow", 1);
-	d->post = lane_start("discord-post", 1);
+	discord_post_init(d);
+	d->post = lane_start("discord-post", senders);
 	if (use_gw) {
 		struct discord_gw_cfg gc = {.token = token,
 		                            .intents = INTENTS,
@@ -419,6 +432,8 @@ static void discord_fini(struct bot *b, void *priv)
 	lane_stop(d->ack);
 	lane_stop(d->follow);
 	lane_stop(d->post);
+	discord_post_fini(d);
+	route_free(d->routes);
 	while (d->done) {
 		struct discord_done *n = d->done->next;
 		free(d->done);

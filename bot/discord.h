@@ -16,7 +16,8 @@
  * (lane.h):
  *   ack     interaction answers (3 s deadline) and start-up
  *   follow  follow-ups, which wait for their answer
- *   post    queue events rendered to channel messages, in seq order
+ *   post    queue events rendered to channel messages: [discord] senders
+ *           threads, one channel's events at a time and in seq order
  * Lanes report back through `done` (under mu) and bot_wake(); the loop
  * drains it in tick.
  */
@@ -42,6 +43,8 @@ struct discord_rest;
 struct http_client;
 struct httpd_x;
 struct lane;
+struct post_order;
+struct route_table;
 struct state;
 struct template_set;
 
@@ -75,7 +78,9 @@ struct discord {
 	unsigned answered_n;
 	struct discord_gw *gw;
 	struct template_set *tpl;
-	struct state *post_state; /* the post lane's own handle */
+	struct state *post_state;   /* the post lane's own handle */
+	struct route_table *routes; /* [discord] route lines (route.h) */
+	struct post_order *order;   /* discord_post.c: events not yet ended */
 	char app_id[32];
 	char guild_id[32];
 	char channel_ref[101];
@@ -124,8 +129,12 @@ char *discord_md(const char *s, size_t max);
 
 /* ---- discord_post.c: on the post lane ---- */
 
-/* Queue one event (copied) for the post lane. */
+/* Queue one event (copied) for the post lane (on the loop). */
 void discord_post_event(struct discord *d, const cJSON *event, int64_t seq);
+/* The post lane's bookkeeping: init before the first event, fini after
+ * lane_stop(d->post). */
+void discord_post_init(struct discord *d);
+void discord_post_fini(struct discord *d);
 
 /* ---- discord_in.c: on the loop ---- */
 

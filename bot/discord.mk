@@ -4,8 +4,7 @@
 BOT_SRCS += bot/discord_sig.c
 
 $(B)/tests/discord_sig_test: $(B)/bot/discord_sig_test.o $(B)/bot/discord_sig.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 
 UNIT_TESTS += $(B)/tests/discord_sig_test
 ALL_OBJS += $(B)/bot/discord_sig_test.o
@@ -19,8 +18,7 @@ INTEG_TESTS += tests/integration/discord_http.sh
 
 $(B)/tests/discord_rest_test: $(B)/bot/discord_rest_test.o $(B)/bot/discord_rest.o \
 		$(B)/bot/discord_gw.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS) $(LIBS_CMOCKA) -lpthread
+	$(call link,$(LIBS_LWS) $(LIBS_CMOCKA) -lpthread)
 UNIT_TESTS += $(B)/tests/discord_rest_test
 ALL_OBJS += $(B)/bot/discord_rest_test.o
 
@@ -33,7 +31,6 @@ INTEG_TESTS += tests/integration/discord_approval.sh tests/integration/discord_c
 
 $(B)/tests/discord_render_test: $(B)/bot/discord_render_test.o $(B)/bot/discord_render.o \
 		$(B)/bot/step.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 UNIT_TESTS += $(B)/tests/discord_render_test
 ALL_OBJS += $(B)/bot/discord_render_test.o

@@ -255,12 +255,98 @@ struct pending {
 	cJSON *sent; /* a copy of a request with a reason, for cmd_without_reason */
 };
 
+/*
+ * A reply's words come from templates/discord/reply.json: ctx sets one flag
+ * (declared, already, status, list, done, failed) and its values.  Returns
+ * the content, a new string; ctx is freed.
+ */
+static char *reply_content(struct discord *d, cJSON *ctx)
+{
+	cJSON *m = discord_render(d->tpl, "reply", ctx);
+	const char *c = json_str(m, "content");
+	char *s = xstrdup(c ? c
+	                    : "opsbot could not word its answer (template reply is broken); the "
+	                      "incident's thread shows what happened.");
+	cJSON_Delete(ctx);
+	cJSON_Delete(m);
+	return s;
+}
+
+static void add_field(cJSON *to, const cJSON *from, const char *key, size_t clamp)
+{
+	const char *v = json_str(from, key);
+	if (!clamp) {
+		json_add_str(to, key, v ? v : "?");
+		return;
+	}
+	char *c = step_clamp(v ? v : "?", clamp);
+	json_add_str(to, key, c);
+	free(c);
+}
+
+/* Open incidents for the list answer, as many as fit in one message. */
+static cJSON *list_items(const cJSON *reply)
+{
+	cJSON *items = json_new_array(), *last = NULL;
+	const cJSON *i;
+	size_t room = 1900;
+	cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(reply, "items"))
+	{
+		if (step_state_final(json_str(i, "state")))
+			continue; /* open incidents only, as on Slack */
+		cJSON *o = json_new_object();
+		json_add_int(o, "id", json_int(i, "id", 0));
+		add_field(o, i, "title", 100);
+		add_field(o, i, "state", 0);
+		size_t need = strlen(json_str(o, "title")) * 2 + strlen(json_str(o, "state")) + 32;
+		if (need > room) {
+			cJSON_Delete(o);
+			break;
+		}
+		room -= need;
+		if (last)
+			json_add_bool(last, "more", 1);
+		cJSON_AddItemToArray(items, o);
+		last = o;
+	}
+	return items;
+}
+
+static cJSON *reply_ctx(const char *what, int rc, const cJSON *reply, const char *err)
+{
+	cJSON *c = json_new_object();
+	if (rc != 0) {
+		const char *why = rc == -2 ? json_str(reply, "message") : NULL;
+		json_add_bool(c, "failed", 1);
+		json_add_bool(c, "refused", rc == -2);
+		json_add_str(c, "why",
+		             why ? why : (err && *err ? err : "the queue did not answer"));
+	} else if (strcmp(what, "declare") == 0) {
+		json_add_bool(c, json_bool(reply, "created", 1) ? "declared" : "already", 1);
+		json_add_int(c, "id", json_int(reply, "incident", 0));
+	} else if (strcmp(what, "status") == 0) {
+		const cJSON *i = cJSON_GetObjectItemCaseSensitive(reply, "incident");
+		json_add_bool(c, "status", 1);
+		json_add_int(c, "id", json_int(i, "id", 0));
+		add_field(c, i, "title", 200);
+		add_field(c, i, "state", 0);
+		add_field(c, i, "severity", 0);
+		add_field(c, i, "service", 0);
+	} else if (strcmp(what, "list") == 0) {
+		json_add_bool(c, "list", 1);
+		json_add(c, "items", list_items(reply));
+	} else {
+		json_add_bool(c, "done", 1);
+		json_add_str(c, "what", what);
+	}
+	return c;
+}
+
 static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	(void)b;
 	struct pending *p = arg;
 	struct discord *d = p->d;
-	char msg[2000];
 	cJSON *again = rc == -2 ? cmd_without_reason(p->sent, reply, err) : NULL;
 	if (again) {
 		log_warn("event=discord_reason_dropped what=%s", p->what);
@@ -269,64 +355,17 @@ static void queue_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 		bot_call(d->b, again, d->queue_timeout_ms, 2, queue_done, p);
 		return;
 	}
-	if (rc == 0) {
-		if (strcmp(p->what, "declare") == 0) {
-			snprintf(msg, sizeof msg,
-			         "Incident #%lld %s. Its message and thread are in this channel; "
-			         "opsbot posts every step there.",
-			         (long long)json_int(reply, "incident", 0),
-			         json_bool(reply, "created", 1) ? "is open" : "was already open");
-		} else if (strcmp(p->what, "status") == 0) {
-			const cJSON *i = cJSON_GetObjectItemCaseSensitive(reply, "incident");
-			char *title = discord_md(json_str(i, "title"), 200);
-			snprintf(msg, sizeof msg,
-			         "Incident #%lld: %s — state %s, severity %s, service %s.",
-			         (long long)json_int(i, "id", 0), title,
-			         json_str(i, "state") ? json_str(i, "state") : "?",
-			         json_str(i, "severity") ? json_str(i, "severity") : "?",
-			         json_str(i, "service") ? json_str(i, "service") : "?");
-			free(title);
-		} else if (strcmp(p->what, "list") == 0) {
-			struct buf l = {.max = 1900};
-			const cJSON *items = cJSON_GetObjectItemCaseSensitive(reply, "items");
-			const cJSON *i;
-			int n = 0;
-			cJSON_ArrayForEach(i, items)
-			{
-				if (step_state_final(json_str(i, "state")))
-					continue; /* open incidents only, as on Slack */
-				char *title = discord_md(json_str(i, "title"), 100);
-				int full = buf_appendf(&l, "%s#%lld %s (%s)", n ? "\n" : "",
-				                       (long long)json_int(i, "id", 0), title,
-				                       json_str(i, "state") ? json_str(i, "state")
-				                                            : "?") < 0;
-				free(title);
-				if (full)
-					break;
-				n++;
-			}
-			snprintf(msg, sizeof msg, "%s", n ? l.data : "No open incidents.");
-			buf_free(&l);
-		} else {
-			snprintf(msg, sizeof msg,
-			         "Done: %s recorded. The incident's thread shows it.", p->what);
-		}
-		if (p->edit)
-			followup_edit(d, p->token, msg);
-	} else {
+	char *msg = reply_content(d, reply_ctx(p->what, rc, reply, err));
+	if (p->edit)
+		followup_edit(d, p->token, msg);
+	else if (rc != 0)
+		followup_ephemeral(d, p->token, msg);
+	if (rc != 0) {
 		const char *why = rc == -2 ? json_str(reply, "message") : NULL;
-		snprintf(
-		    msg, sizeof msg,
-		    "opsbot could not do that: %s. Nothing was changed; try again in a moment%s.",
-		    why ? why : (err && *err ? err : "the queue did not answer"),
-		    rc == -2 ? "" : " (opsbot is retrying its connection)");
-		if (p->edit)
-			followup_edit(d, p->token, msg);
-		else
-			followup_ephemeral(d, p->token, msg);
 		log_warn("event=discord_queue_refused what=%s rc=%d error=%s", p->what, rc,
 		         log_q(why ? why : err));
 	}
+	free(msg);
 	cJSON_Delete(p->sent);
 	free(p);
 }
@@ -365,6 +404,14 @@ static const char *user_id(const cJSON *in)
 	return json_str(mu, "id");
 }
 
+/* A refused button or form: why (a cmd_button_request code) in Discord's words. */
+static void answer_why(struct discord *d, struct reply_to *to, const char *why)
+{
+	char *text = cmd_why_code(d->tpl, why, NULL);
+	answer(d, to, 4, text_data(text, DISCORD_EPHEMERAL));
+	free(text);
+}
+
 static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, const char *user,
                        const char *channel)
 {
@@ -376,7 +423,9 @@ static void on_command(struct discord *d, const cJSON *in, struct reply_to *to, 
 
 	cmd_parse_options(cJSON_GetObjectItemCaseSensitive(in, "data"), &c);
 	if (c.kind == CMD_HELP || c.kind == CMD_BAD) {
-		help(d, to, c.kind == CMD_BAD ? c.err : NULL);
+		char *why = c.kind == CMD_BAD ? cmd_why(d->tpl, &c) : NULL;
+		help(d, to, why);
+		free(why);
 		return;
 	}
 	snprintf(key, sizeof key, "discord:%s", to->id);
@@ -453,9 +502,7 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	cJSON *req;
 
 	if (n < 2 || incident <= 0) {
-		answer(d, to, 4,
-		       text_data("That button is not one opsbot understands; nothing was done.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, to, "button_unknown");
 		return;
 	}
 	msg_incident = message_incident(d, in);
@@ -466,7 +513,7 @@ static void on_button(struct discord *d, const cJSON *in, struct reply_to *to, c
 	snprintf(key, sizeof key, "discord:%s", to->id);
 	req = cmd_button_request(action, incident, arg, NULL, &o, key, &why);
 	if (!req) {
-		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
+		answer_why(d, to, why);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);
@@ -499,9 +546,7 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 		}
 	}
 	if (!cid || sscanf(cid, "obr:%lld:%100s", &incident, hash) != 2 || incident <= 0) {
-		answer(d, to, 4,
-		       text_data("That form is not one opsbot understands; nothing was done.",
-		                 DISCORD_EPHEMERAL));
+		answer_why(d, to, "form_unknown");
 		return;
 	}
 	/* ":<incident>" after the hash: the message the Reject was clicked on */
@@ -512,7 +557,7 @@ static void on_modal(struct discord *d, const cJSON *in, struct reply_to *to, co
 	snprintf(key, sizeof key, "discord:%s", to->id);
 	req = cmd_button_request(STEP_ACT_REJECT, incident, hash, reason, &o, key, &why);
 	if (!req) {
-		answer(d, to, 4, text_data(why, DISCORD_EPHEMERAL));
+		answer_why(d, to, why);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);

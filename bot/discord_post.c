@@ -1,13 +1,26 @@
 /*
  * discord_post.c: the Discord post lane: queue events become channel
- * messages, in seq order (one lane thread).
+ * messages.
+ *
+ * Senders: the lane has [discord] senders threads and each event is a job
+ * keyed by its incident's channel (lane_push_keyed), so a channel's events
+ * run one at a time in seq order while other channels go on: a channel
+ * held by its rate limit bucket or a 429 (discord_rest.c waits it out on
+ * that job's thread) never delays another channel.  An incident's events
+ * all take the key its incident.opened took, found among the jobs still
+ * waiting or running, else from its thread in bot.db.  The seq reported
+ * done is the highest one with no earlier event still waiting or running,
+ * so a restart replays every event not yet finished (posted keys make the
+ * replay post nothing twice).
  *
  * Each incident is one message in its channel (an embed that follows its
  * state, bot/step.h step_parent) and a thread on it (thread id = message
  * id) with one message per later step (step_event).  The surface keeps a
  * snapshot of each incident in bot.db (kv "inc:<id>"), folds every event
- * into it (step_snapshot_apply) and redraws the parent, or the plan message
- * (tally, who approved; buttons off once decided), when it changed.
+ * into it (step_snapshot_apply) and redraws the parent, the plan message
+ * (tally, who approved; buttons off once decided), or an answered "may or
+ * may not have run" question (ask_msg; answer shown, buttons off), when it
+ * changed.
  *
  * Exactly once, as the reader sees it (the same rule as slack_web.c,
  * invariant 4): before a keyed post its intent (kv "intent:<key>": channel,
@@ -20,10 +33,13 @@
  * refused it posts: a rare double beats a lost step.
  *
  * Invariants:
- *  1. Only this lane's thread uses d->post_state.
+ *  1. Only the post lane's threads use d->post_state (SQLite serializes
+ *     the calls on one handle); one incident's events never run at once.
  *  2. A key in the posted table is never posted again.
- *  3. Every event ends with a DONE_SEQ for the loop, posted or not.
+ *  3. Every event ends, posted or not, and a DONE_SEQ for the loop carries
+ *     the highest seq with every event up to it ended (never more).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +51,7 @@
 #include "mem.h"
 #include "rpc.h"
 #include "bot.h"
+#include "route.h"
 #include "state.h"
 #include "step.h"
 #include "timeutil.h"
@@ -42,10 +59,26 @@
 
 #define LOOKUP_LIMIT 50 /* recent messages searched for a lost post */
 
+/* An event pushed and not yet ended (invariant 3), in push order. */
+struct post_pend {
+	int64_t seq, incident;
+	char key[64];
+	int done;
+	struct post_pend *next;
+};
+
+struct post_order {
+	pthread_mutex_t mu;
+	struct post_pend *head, *tail;
+	int64_t pushed;   /* the highest seq pushed */
+	int64_t reported; /* the highest seq handed to the loop */
+};
+
 struct post_job {
 	struct discord *d;
 	cJSON *event;
 	int64_t seq;
+	struct post_pend *pend;
 };
 
 static void post_job_free(void *arg)
@@ -53,6 +86,48 @@ static void post_job_free(void *arg)
 	struct post_job *j = arg;
 	cJSON_Delete(j->event);
 	free(j);
+}
+
+void discord_post_init(struct discord *d)
+{
+	d->order = xcalloc(1, sizeof *d->order);
+	pthread_mutex_init(&d->order->mu, NULL);
+}
+
+/* After the lane stopped: whatever did not end is replayed after a restart. */
+void discord_post_fini(struct discord *d)
+{
+	if (!d->order)
+		return;
+	for (struct post_pend *p = d->order->head, *n; p; p = n) {
+		n = p->next;
+		free(p);
+	}
+	pthread_mutex_destroy(&d->order->mu);
+	free(d->order);
+	d->order = NULL;
+}
+
+/* The event of p ended: the seq the loop may store now, or 0 (none new). */
+static int64_t order_end(struct post_order *o, struct post_pend *p)
+{
+	int64_t safe = 0;
+	pthread_mutex_lock(&o->mu);
+	p->done = 1;
+	while (o->head && o->head->done) {
+		struct post_pend *h = o->head;
+		o->head = h->next;
+		if (!o->head)
+			o->tail = NULL;
+		free(h);
+	}
+	int64_t upto = o->head ? o->head->seq - 1 : o->pushed;
+	if (upto > o->reported) {
+		o->reported = upto;
+		safe = upto;
+	}
+	pthread_mutex_unlock(&o->mu);
+	return safe;
 }
 
 /* ------------------------------------------------------------- snapshot */
@@ -192,13 +267,23 @@ static int post_once(struct discord *d, struct http_client *hc, const char *key,
 
 /* ------------------------------------------------------------- messages */
 
-/* The channel a new incident goes to, "" when not Discord's. */
-static void incident_channel(struct discord *d, int64_t id, const cJSON *data, char *out,
-                             size_t len)
+/* The channel an incident started in, else its route's (an id), or NULL. */
+static const char *own_channel(const struct discord *d, const cJSON *data)
 {
 	const cJSON *sf = cJSON_GetObjectItemCaseSensitive(data, "surface");
 	const char *kind = json_str(sf, "kind");
 	const char *channel = kind && !strcmp(kind, SURFACE) ? json_str(sf, "channel") : NULL;
+
+	if (channel && *channel)
+		return channel;
+	return route_pick(d->routes, json_str(data, "service"), json_str(data, "severity"));
+}
+
+/* The channel a new incident goes to, "" when not Discord's. */
+static void incident_channel(struct discord *d, int64_t id, const cJSON *data, char *out,
+                             size_t len)
+{
+	const char *channel = own_channel(d, data);
 
 	out[0] = '\0';
 	if (channel && *channel) {
@@ -322,6 +407,22 @@ static void redraw_plan(struct discord *d, struct http_client *hc, int64_t id, c
 	cJSON_Delete(msg);
 }
 
+/* The answered "may or may not have run" question again: its answer, no buttons. */
+static void redraw_ask(struct discord *d, struct http_client *hc, int64_t id, const cJSON *snap,
+                       const char *thread)
+{
+	const char *mid = json_str(snap, "ask_msg");
+	int64_t ask_seq = 0;
+	if (!mid || !thread[0])
+		return;
+	cJSON *ctx = step_ask(id, snap, DISCORD_TEXT_MAX, &ask_seq);
+	cJSON *msg = ctx ? discord_render(d->tpl, "step", ctx) : NULL;
+	cJSON_Delete(ctx);
+	if (msg)
+		patch(d, hc, thread, mid, msg, "ask_update");
+	cJSON_Delete(msg);
+}
+
 static void post_job(void *arg, struct http_client *hc)
 {
 	struct post_job *j = arg;
@@ -370,6 +471,10 @@ static void post_job(void *arg, struct http_client *hc)
 		else if (!strcmp(name, WIRE_EV_PLAN)) {
 			cJSON_DeleteItemFromObjectCaseSensitive(snap, "plan_msg");
 			json_add_str(snap, "plan_msg", mid);
+		} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
+			/* its buttons go once it is answered (STEP_REDRAW_ASK) */
+			cJSON_DeleteItemFromObjectCaseSensitive(snap, "ask_msg");
+			json_add_str(snap, "ask_msg", mid);
 		}
 		cJSON_Delete(msg);
 	}
@@ -379,21 +484,68 @@ static void post_job(void *arg, struct http_client *hc)
 		redraw_plan(d, hc, id, snap, thread);
 	if (redraw & STEP_REDRAW_PARENT)
 		redraw_parent(d, hc, id, snap, j->seq);
+	if (redraw & STEP_REDRAW_ASK)
+		redraw_ask(d, hc, id, snap, thread);
 done:;
 	cJSON_Delete(step);
 	cJSON_Delete(snap);
-	struct discord_done *x = xcalloc(1, sizeof *x);
-	x->kind = DONE_SEQ;
-	x->seq = j->seq;
-	discord_done_push(d, x);
+	int64_t safe = order_end(d->order, j->pend);
+	if (safe > 0) {
+		struct discord_done *x = xcalloc(1, sizeof *x);
+		x->kind = DONE_SEQ;
+		x->seq = safe;
+		discord_done_push(d, x);
+	}
 	post_job_free(j);
+}
+
+/*
+ * The sender key of an event (on the loop): its incident's channel.  An
+ * opened incident's is where it will go (before a channel name resolves,
+ * the name); a later event takes the key of its incident's event still
+ * waiting or running, else its thread's channel, else "-" (nothing to post).
+ */
+static void event_key(struct discord *d, const cJSON *event, char *key, size_t len)
+{
+	const char *name = json_str(event, "name");
+	int64_t id = json_int(event, "incident", 0);
+	char parent[64];
+
+	if (name && !strcmp(name, WIRE_EV_OPENED)) {
+		const char *ch = own_channel(d, cJSON_GetObjectItemCaseSensitive(event, "data"));
+		str_copy(key, len, ch && *ch ? ch : d->channel_ref[0] ? d->channel_ref : "-");
+		return;
+	}
+	key[0] = '\0';
+	pthread_mutex_lock(&d->order->mu);
+	for (struct post_pend *p = d->order->head; p && id > 0; p = p->next)
+		if (p->incident == id && !p->done)
+			str_copy(key, len, p->key); /* the latest one's */
+	pthread_mutex_unlock(&d->order->mu);
+	if (!key[0] && (id <= 0 || state_thread_get(d->b->state, SURFACE, id, key, len, parent,
+	                                            sizeof parent) != 1))
+		str_copy(key, len, "-");
 }
 
 void discord_post_event(struct discord *d, const cJSON *event, int64_t seq)
 {
 	struct post_job *j = xcalloc(1, sizeof *j);
+	struct post_pend *p = xcalloc(1, sizeof *p);
 	j->d = d;
 	j->event = json_dup(event);
 	j->seq = seq;
-	lane_push(d->post, post_job, post_job_free, j);
+	j->pend = p;
+	p->seq = seq;
+	p->incident = json_int(event, "incident", 0);
+	event_key(d, event, p->key, sizeof p->key);
+	pthread_mutex_lock(&d->order->mu);
+	if (d->order->tail)
+		d->order->tail->next = p;
+	else
+		d->order->head = p;
+	d->order->tail = p;
+	if (seq > d->order->pushed)
+		d->order->pushed = seq;
+	pthread_mutex_unlock(&d->order->mu);
+	lane_push_keyed(d->post, p->key, post_job, post_job_free, j);
 }

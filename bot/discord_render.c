@@ -23,7 +23,8 @@
 
 int discord_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
 {
-	static const char *const need[] = {"incident", "step", "help", "reject_modal"};
+	static const char *const need[] = {"incident", "step",     "help",
+	                                   "reply",    "why_text", "reject_modal"};
 
 	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }

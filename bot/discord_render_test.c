@@ -245,10 +245,60 @@ static void test_same_message(void **state)
 	}
 }
 
+/*
+ * Replies to one person (templates/discord/reply.json), word for word as
+ * the C code wrote them before the wording moved to the template.
+ */
+static void test_reply_words(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ctx, *want;
+	} cases[] = {
+	    {"{\"declared\":true,\"id\":7}",
+	     "Incident #7 is open. Its message and thread are in this channel; opsbot posts every "
+	     "step there."},
+	    {"{\"already\":true,\"id\":7}",
+	     "Incident #7 was already open. Its message and thread are in this channel; opsbot "
+	     "posts every step there."},
+	    {"{\"status\":true,\"id\":1,\"title\":\"checkout 5xx *now*\",\"state\":\"detecting\","
+	     "\"severity\":\"high\",\"service\":\"checkout\"}",
+	     "Incident #1: checkout 5xx \\*now\\* — state detecting, severity high, service "
+	     "checkout."},
+	    {"{\"list\":true,\"items\":[]}", "No open incidents."},
+	    {"{\"list\":true,\"items\":[{\"id\":1,\"title\":\"a\",\"state\":\"open\",\"more\":true}"
+	     ","
+	     "{\"id\":2,\"title\":\"b\",\"state\":\"awaiting_approval\"}]}",
+	     "#1 a (open)\n#2 b (awaiting_approval)"},
+	    {"{\"done\":true,\"what\":\"resolve\"}",
+	     "Done: resolve recorded. The incident's thread shows it."},
+	    {"{\"failed\":true,\"refused\":true,\"why\":\"carol is not an approver\"}",
+	     "opsbot could not do that: carol is not an approver. Nothing was changed; try again "
+	     "in a moment."},
+	    {"{\"failed\":true,\"refused\":false,\"why\":\"the queue did not answer\"}",
+	     "opsbot could not do that: the queue did not answer. Nothing was changed; try again "
+	     "in a moment (opsbot is retrying its connection)."},
+	};
+	struct template_set *ts = load();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cJSON *ctx = parse(cases[i].ctx);
+		cJSON *m = discord_render(ts, "reply", ctx);
+		assert_non_null(m);
+		const char *got = json_str(m, "content");
+		assert_non_null(got);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("%s:\n got  '%s'\n want '%s'", cases[i].ctx, got, cases[i].want);
+		cJSON_Delete(m);
+		cJSON_Delete(ctx);
+	}
+	template_set_free(ts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_step_words), cmocka_unit_test(test_hostile_escaped),
-	    cmocka_unit_test(test_modal_and_help), cmocka_unit_test(test_same_message)};
+	    cmocka_unit_test(test_modal_and_help), cmocka_unit_test(test_same_message),
+	    cmocka_unit_test(test_reply_words)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

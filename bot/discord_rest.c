@@ -31,12 +31,19 @@ struct route_map {
 	char hash[48];
 };
 
-struct discord_rest {
+/*
+ * The rate-limit state Discord keeps per bot token: buckets, learned route
+ * hashes, the global window and a 401.  Every discord_rest of one base URL
+ * and token in this process shares one (a registry, reference counted), so
+ * the Discord surface's JSON calls and the upload surface's file posts see
+ * each other's 429s and Remaining 0.
+ */
+struct dr_limits {
 	pthread_mutex_t mu;
-	char *base;
-	char *auth;
+	char *key; /* base "\n" token */
+	int refs;
+	struct dr_limits *next;
 	int global_per_sec;
-	int64_t max_wait_ms;
 	int64_t global_until; /* a global 429 blocks everything until then */
 	int64_t gwin_start;   /* the global limiter's 1 s window */
 	int gwin_used;
@@ -45,6 +52,16 @@ struct discord_rest {
 	int nbuckets;
 	struct route_map routes[MAX_BUCKETS];
 	int nroutes;
+};
+
+static pthread_mutex_t dr_registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct dr_limits *dr_registry;
+
+struct discord_rest {
+	struct dr_limits *L; /* shared; its mu also guards stats */
+	char *base;
+	char *auth;
+	int64_t max_wait_ms;
 	struct discord_rest_stats stats;
 };
 
@@ -52,11 +69,32 @@ struct discord_rest *discord_rest_new(const char *base, const char *token, int g
                                       int64_t max_wait_ms)
 {
 	struct discord_rest *r = xcalloc(1, sizeof *r);
-	pthread_mutex_init(&r->mu, NULL);
 	r->base = xstrdup(base);
 	r->auth = xasprintf("Authorization: Bot %s", token);
-	r->global_per_sec = global_per_sec > 0 ? global_per_sec : 50;
 	r->max_wait_ms = max_wait_ms > 0 ? max_wait_ms : 60000;
+	char *key = xasprintf("%s\n%s", base, token);
+	pthread_mutex_lock(&dr_registry_mu);
+	struct dr_limits *L = dr_registry;
+	while (L && strcmp(L->key, key) != 0)
+		L = L->next;
+	if (!L) {
+		L = xcalloc(1, sizeof *L);
+		pthread_mutex_init(&L->mu, NULL);
+		L->key = key;
+		key = NULL;
+		L->global_per_sec = 50;
+		L->next = dr_registry;
+		dr_registry = L;
+	}
+	L->refs++;
+	pthread_mutex_unlock(&dr_registry_mu);
+	free(key);
+	if (global_per_sec > 0) { /* 0: keep what the surface configured */
+		pthread_mutex_lock(&L->mu);
+		L->global_per_sec = global_per_sec;
+		pthread_mutex_unlock(&L->mu);
+	}
+	r->L = L;
 	return r;
 }
 
@@ -64,7 +102,17 @@ void discord_rest_free(struct discord_rest *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_lock(&dr_registry_mu);
+	if (--r->L->refs == 0) {
+		struct dr_limits **pp = &dr_registry;
+		while (*pp != r->L)
+			pp = &(*pp)->next;
+		*pp = r->L->next;
+		pthread_mutex_destroy(&r->L->mu);
+		free(r->L->key);
+		free(r->L);
+	}
+	pthread_mutex_unlock(&dr_registry_mu);
 	free(r->base);
 	free(r->auth);
 	free(r);
@@ -72,9 +120,9 @@ void discord_rest_free(struct discord_rest *r)
 
 void discord_rest_stats(struct discord_rest *r, struct discord_rest_stats *out)
 {
-	pthread_mutex_lock(&r->mu);
+	pthread_mutex_lock(&r->L->mu);
 	*out = r->stats;
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->L->mu);
 }
 
 static int is_id(const char *seg, size_t n)
@@ -139,7 +187,7 @@ static void major_of(const char *path, char *out, size_t outlen)
 }
 
 /* The bucket for a route, found or made (caller holds mu). */
-static struct bucket *bucket_for(struct discord_rest *r, const char *route, const char *path)
+static struct bucket *bucket_for(struct dr_limits *r, const char *route, const char *path)
 {
 	char key[ROUTE_MAX];
 	const char *hash = NULL;
@@ -169,7 +217,7 @@ static struct bucket *bucket_for(struct discord_rest *r, const char *route, cons
 	return b;
 }
 
-static void learn_hash(struct discord_rest *r, const char *route, const char *hash)
+static void learn_hash(struct dr_limits *r, const char *route, const char *hash)
 {
 	for (int i = 0; i < r->nroutes; i++) {
 		if (strcmp(r->routes[i].route, route) == 0) {
@@ -188,7 +236,7 @@ static void learn_hash(struct discord_rest *r, const char *route, const char *ha
  * How long to wait before this call may go (0: go now, slot taken).
  * Caller holds mu.
  */
-static int64_t wait_needed(struct discord_rest *r, const char *route, const char *path, int exempt)
+static int64_t wait_needed(struct dr_limits *r, const char *route, const char *path, int exempt)
 {
 	int64_t now = time_mono_ms();
 	if (r->global_until > now)
@@ -214,11 +262,12 @@ static int64_t wait_needed(struct discord_rest *r, const char *route, const char
 	return 0;
 }
 
-static void learn(struct discord_rest *r, const char *route, const char *path,
+static void learn(struct discord_rest *h, const char *route, const char *path,
                   const struct http_response *resp, const cJSON *body)
 {
 	char v[64];
 	int64_t now = time_mono_ms();
+	struct dr_limits *r = h->L;
 	pthread_mutex_lock(&r->mu);
 	if (http_header(resp, "X-RateLimit-Bucket", v, sizeof v) == 0)
 		learn_hash(r, route, v);
@@ -236,11 +285,11 @@ static void learn(struct discord_rest *r, const char *route, const char *path,
 		             (http_header(resp, "X-RateLimit-Global", v, sizeof v) == 0);
 		if (global) {
 			r->global_until = now + ms + RESET_MARGIN_MS;
-			r->stats.r429_global++;
+			h->stats.r429_global++;
 		} else {
 			b->remaining = 0;
 			b->reset_at = now + ms + RESET_MARGIN_MS;
-			r->stats.r429_route++;
+			h->stats.r429_route++;
 		}
 	}
 	if (resp->status == 401 && !r->stopped) {
@@ -251,40 +300,48 @@ static void learn(struct discord_rest *r, const char *route, const char *path,
 	pthread_mutex_unlock(&r->mu);
 }
 
-int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char *method,
-                      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
-                      size_t errlen)
+int discord_rest_send(struct discord_rest *r, struct http_client *hc, const char *method,
+                      const char *path, const char *ctype, const char *body, size_t len,
+                      long timeout_ms, long *status, cJSON **out, char *err, size_t errlen,
+                      volatile int *quit)
 {
-	char route[ROUTE_MAX];
+	char route[ROUTE_MAX], label[ROUTE_MAX + 8];
 	discord_rest_route(method, path, route, sizeof route);
+	int file = ctype && strncmp(ctype, "multipart/", 10) == 0;
+	snprintf(label, sizeof label, "%s%s", route, file ? " (file)" : "");
 	int exempt =
 	    strncmp(path, "/interactions/", 14) == 0 || strncmp(path, "/webhooks/", 10) == 0;
 	char *url = xasprintf("%s%s", r->base, path);
-	char *text = body ? json_print(body) : NULL;
+	char *ct = xasprintf("Content-Type: %s", ctype ? ctype : "application/json");
 	const char *headers[4];
 	int nh = 0;
 	if (!exempt)
 		headers[nh++] = r->auth;
 	headers[nh++] = USER_AGENT;
-	headers[nh++] = "Content-Type: application/json";
+	headers[nh++] = ct;
 	headers[nh] = NULL;
 	struct http_request req = {.method = method,
 	                           .url = url,
 	                           .headers = headers,
-	                           .body = text,
-	                           .body_len = text ? strlen(text) : 0,
-	                           .timeout_ms = 10000};
+	                           .body = body,
+	                           .body_len = body ? len : 0,
+	                           .timeout_ms = timeout_ms > 0 ? timeout_ms : 10000};
 	struct http_response resp = {0};
+	struct dr_limits *L = r->L;
 	int64_t deadline = time_mono_ms() + r->max_wait_ms;
 	int rc = -1;
 	*status = 0;
 	if (out)
 		*out = NULL;
 	for (int tries = 0;; tries++) {
-		pthread_mutex_lock(&r->mu);
-		int stopped = r->stopped;
-		int64_t wait = stopped ? 0 : wait_needed(r, route, path, exempt);
-		pthread_mutex_unlock(&r->mu);
+		if (quit && *quit) {
+			snprintf(err, errlen, "stopping");
+			goto out;
+		}
+		pthread_mutex_lock(&L->mu);
+		int stopped = L->stopped;
+		int64_t wait = stopped ? 0 : wait_needed(L, route, path, exempt);
+		pthread_mutex_unlock(&L->mu);
 		if (stopped) {
 			snprintf(err, errlen, "stopped after a 401 (bad token)");
 			goto out;
@@ -295,21 +352,21 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 				         (long long)r->max_wait_ms);
 				goto out;
 			}
-			pthread_mutex_lock(&r->mu);
+			pthread_mutex_lock(&L->mu);
 			r->stats.waits_ms += (long)wait;
-			pthread_mutex_unlock(&r->mu);
-			time_sleep_ms(wait, NULL);
+			pthread_mutex_unlock(&L->mu);
+			time_sleep_ms(wait, quit);
 			tries--; /* waiting is not a try */
 			continue;
 		}
-		pthread_mutex_lock(&r->mu);
+		pthread_mutex_lock(&L->mu);
 		r->stats.calls++;
-		pthread_mutex_unlock(&r->mu);
+		pthread_mutex_unlock(&L->mu);
 		if (http_do(hc, &req, &resp, err, errlen) < 0) {
-			chatstats_count("discord", route, 0);
+			chatstats_count("discord", label, 0);
 			goto out;
 		}
-		chatstats_count("discord", route, resp.status);
+		chatstats_count("discord", label, resp.status);
 		cJSON *parsed = NULL;
 		char perr[64];
 		if (resp.body.len)
@@ -317,7 +374,7 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 		learn(r, route, path, &resp, parsed);
 		if (resp.status == 429 && tries + 1 < MAX_429_TRIES) {
 			log_info("event=discord_429 route=%s global=%d retry_after=%.3f",
-			         log_q(route), json_bool(parsed, "global", 0),
+			         log_q(label), json_bool(parsed, "global", 0),
 			         json_num(parsed, "retry_after", -1));
 			cJSON_Delete(parsed);
 			continue;
@@ -333,6 +390,17 @@ int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char
 out:
 	http_response_free(&resp);
 	free(url);
+	free(ct);
+	return rc;
+}
+
+int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char *method,
+                      const char *path, const cJSON *body, long *status, cJSON **out, char *err,
+                      size_t errlen)
+{
+	char *text = body ? json_print(body) : NULL;
+	int rc = discord_rest_send(r, hc, method, path, "application/json", text,
+	                           text ? strlen(text) : 0, 10000, status, out, err, errlen, NULL);
 	free(text);
 	return rc;
 }

@@ -16,6 +16,12 @@
  * Calls block the calling thread (a sender lane, never the lws loop) and are
  * safe from several threads at once; each thread brings its http_client.
  *
+ * Shared limits: every discord_rest made for the same base URL and token in
+ * one process shares its buckets, route hashes, global window and 401 stop
+ * (a reference-counted registry), so the Discord surface and the upload
+ * surface (bot/discord_upload.c) never spend the same slot twice and each
+ * waits out a 429 the other was given.
+ *
  * Invariants:
  *  1. A bucket's remaining count is taken (decremented) before the request
  *     is sent, under the lock, so two threads never spend the same slot.
@@ -39,7 +45,8 @@ struct discord_rest_stats {
 	long calls, r429_route, r429_global, waits_ms;
 };
 
-/* base: "https://discord.com/api/v10" (no trailing slash).  token is copied. */
+/* base: "https://discord.com/api/v10" (no trailing slash).  token is copied.
+ * global_per_sec 0 keeps the shared limits' setting (50 when new). */
 struct discord_rest *discord_rest_new(const char *base, const char *token, int global_per_sec,
                                       int64_t max_wait_ms);
 void discord_rest_free(struct discord_rest *r);
@@ -52,6 +59,16 @@ void discord_rest_free(struct discord_rest *r);
 int discord_rest_call(struct discord_rest *r, struct http_client *hc, const char *method,
                       const char *path, const cJSON *body, long *status, cJSON **out, char *err,
                       size_t errlen);
+
+/*
+ * The same with any body: ctype (NULL: application/json) and len bytes of
+ * body, e.g. multipart/form-data for a file.  Waits end early when *quit
+ * (may be NULL) turns nonzero.  timeout_ms bounds one HTTP exchange.
+ */
+int discord_rest_send(struct discord_rest *r, struct http_client *hc, const char *method,
+                      const char *path, const char *ctype, const char *body, size_t len,
+                      long timeout_ms, long *status, cJSON **out, char *err, size_t errlen,
+                      volatile int *quit);
 
 /* The bucket route key of method+path ("POST /channels/123/messages/:id"). */
 void discord_rest_route(const char *method, const char *path, char *out, size_t outlen);

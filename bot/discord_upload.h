@@ -3,15 +3,15 @@
  * multipart/form-data (payload_json + files[0]) to POST
  * /channels/{id}/messages, the way Discord documents file uploads.
  *
- * discord_rest.c speaks JSON only, so this small client sends the one
- * multipart call itself, with the same manners: `Authorization: Bot`, the
- * mandatory DiscordBot User-Agent, a 429 waits `retry_after` (route or
- * global) and tries again, a bucket left at Remaining 0 waits Reset-After
- * before the next upload, and a 401 stops all further uploads.  Waits end at
- * a deadline (max_wait_ms in total per call) and when *quit turns nonzero.
+ * The call goes through discord_rest_send (bot/discord_rest.h), on the rate
+ * limits that process shares for this base URL and token: the Discord
+ * surface's buckets.  A 429 on the upload makes the surface's next post into
+ * that channel wait, and the other way round; a bucket at Remaining 0, a
+ * global 429 and a 401 (which stops every call) are shared the same way.
+ * Waits end at a deadline (max_wait_ms in total per call) and when *quit
+ * turns nonzero.
  *
- * One discord_upload is used by one thread (the upload surface's); it is
- * not locked.
+ * One discord_upload is used by one thread (the upload surface's).
  */
 #ifndef OPSBOT_BOT_DISCORD_UPLOAD_H
 #define OPSBOT_BOT_DISCORD_UPLOAD_H
@@ -29,6 +29,8 @@ struct discord_upload;
 /* base: "https://discord.com/api/v10" (no trailing slash).  token is copied. */
 struct discord_upload *discord_upload_new(const char *base, const char *token, int64_t max_wait_ms);
 void discord_upload_free(struct discord_upload *u);
+/* The REST client (shared limits) it posts through; for stats and tests. */
+struct discord_rest *discord_upload_rest(struct discord_upload *u);
 
 /*
  * The multipart body: a payload_json part (payload printed) and one

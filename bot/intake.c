@@ -35,8 +35,19 @@
  * [hooks] refire = note keeps the old way: every notification of a group
  * lands on its first incident.
  *
+ * Filtered alerts: an alert below [hooks] min_severity (default info: none
+ * is below) or whose name (Alertmanager's alertname, a generic alert's
+ * title) is in [hooks] ignore opens no incident.  A firing notification of
+ * one is recorded in the queue as alert.filtered (a command "filtered" of
+ * incident 0, keyed like the notification, so a retry counts once) for the
+ * digests' alert counts, and answered 200 {"filtered": reason}.  A resolved
+ * notification is not counted: it closes the incident its group opened
+ * before it was filtered (a changed label or config), else it only gets
+ * that answer.
+ *
  * Config [hooks]: token_env, resolve = yes, refire = new|note,
- * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts).
+ * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts),
+ * min_severity = info, ignore = NAME, NAME.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +61,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "severity.h"
 #include "surface.h"
 #include "timeutil.h"
 #include "wire.h"
@@ -67,6 +79,9 @@ struct intake {
 	int resolve;
 	int refire_new; /* [hooks] refire = new: a group firing after its end opens an episode */
 	int64_t am_max_body;
+	int min_rank;  /* [hooks] min_severity as severity_rank() */
+	char **ignore; /* [hooks] ignore: alert names that open nothing */
+	size_t nignore;
 	struct {
 		char hook[16];
 		int code;
@@ -89,6 +104,7 @@ struct intake_x {
 	int created;
 	int episode; /* Alertmanager: 1.. */
 	int64_t t0;
+	char filtered[200]; /* why it opens no incident ([hooks] min_severity, ignore), or "" */
 };
 
 static void intake_count(struct intake *in, const char *hook, int code)
@@ -292,6 +308,9 @@ static void intake_episode_cb(struct bot *b, void *arg, int rc, const cJSON *rep
 	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
 }
 
+static void intake_filtered_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                               const char *err);
+
 /* A resolved notification: the newest episode of its group, never a new one. */
 static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
@@ -320,6 +339,10 @@ static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 			episode = 1;
 	}
 	intake_episode_keys(ix, episode);
+	if (!newest && ix->filtered[0]) { /* a filtered group's end: nothing to close */
+		intake_filtered_cb(b, ix, 0, NULL, NULL);
+		return;
+	}
 	if (!newest) { /* never seen (or out of sight): as opsbot always did */
 		intake_submit(ix);
 		return;
@@ -327,6 +350,83 @@ static void intake_latest_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 	ix->incident = newest;
 	ix->created = 0;
 	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
+}
+
+/* The alert's name for people: Alertmanager's alertname, else the title. */
+static const char *intake_alert_name(const struct alert_req *r)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(r->spec, "labels");
+	const char *an = json_str(labels, "alertname");
+	return an && *an ? an : json_str(r->spec, "title");
+}
+
+/* Why this alert opens no incident (into why), or 0 when it does. */
+static int intake_filtered(const struct intake *in, const struct alert_req *r, char *why,
+                           size_t whylen)
+{
+	const char *sev = json_str(r->spec, "severity");
+	const char *name = intake_alert_name(r);
+	int rank = sev ? severity_rank(sev) : -1;
+	if (rank > in->min_rank) {
+		snprintf(why, whylen, "severity %s is below [hooks] min_severity %s", sev,
+		         severity_names[in->min_rank]);
+		return 1;
+	}
+	for (size_t i = 0; name && i < in->nignore; i++)
+		if (!strcmp(in->ignore[i], name)) {
+			snprintf(why, whylen, "alert %s is in [hooks] ignore", name);
+			return 1;
+		}
+	return 0;
+}
+
+static void intake_filtered_cb(struct bot *b, void *arg, int rc, const cJSON *reply,
+                               const char *err)
+{
+	(void)b;
+	(void)reply;
+	struct intake_x *ix = arg;
+	if (rc < 0) {
+		intake_queue_failed(ix, rc, err);
+		return;
+	}
+	cJSON *o = json_new_object();
+	json_add_int(o, "incident", 0);
+	json_add_bool(o, "created", 0);
+	json_add_str(o, "filtered", ix->filtered);
+	log_info("event=hook_filtered hook=%s reason=%s", ix->hook, log_q(ix->filtered));
+	intake_done(ix, 200, o, NULL);
+}
+
+/* Record a filtered firing alert for the digests; no incident. */
+static void intake_record_filtered(struct intake_x *ix)
+{
+	struct alert_req *r = &ix->req;
+	const char *why = ix->filtered;
+	cJSON *req = wire_new(WIRE_COMMAND, 0);
+	json_add_str(req, "action", "filtered");
+	json_add_str(req, "user", ix->hook);
+	json_add_str(req, "surface", ix->hook);
+	json_add_str(req, "note", why);
+	char key[160];
+	if (r->update)
+		snprintf(key, sizeof key, "am:%s:filtered:%s", r->group_hash, r->sig_hash);
+	else if (r->key[0])
+		snprintf(key, sizeof key, "%.100s:filtered", r->key);
+	else
+		key[0] = '\0'; /* a generic alert without a key: rpc.c keys the request */
+	if (key[0])
+		json_add_str(req, "key", key);
+	cJSON *a = json_new_object();
+	const char *name = intake_alert_name(r);
+	json_add_str(a, "name", name ? name : "?");
+	json_add_str(a, "severity", json_str(r->spec, "severity"));
+	json_add_str(a, "service", json_str(r->spec, "service"));
+	json_add_str(a, "status", r->update ? (r->resolved ? "resolved" : "firing") : "firing");
+	json_add_int(a, "alerts", r->nalerts > 0 ? r->nfiring : 1);
+	json_add_str(a, "reason", why);
+	json_add(req, "alert", a);
+	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_filtered_cb, ix);
 }
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
@@ -367,6 +467,21 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 		}
 	}
 	httpd_hold(x);
+	if (intake_filtered(in, &ix->req, ix->filtered, sizeof ix->filtered)) {
+		if (!(ix->req.update && ix->req.resolved)) {
+			intake_record_filtered(ix);
+			return;
+		}
+		/* A resolved notification is not counted, but it still closes the
+		 * incident its group opened before the filter said so (the newest
+		 * episode, as below); a group without one is only answered. */
+		intake_episode_keys(ix, 1);
+		cJSON *q = wire_new(WIRE_QUERY, 0);
+		json_add_str(q, "what", "incidents");
+		json_add_int(q, "limit", INTAKE_LOOKBACK);
+		bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
+		return;
+	}
 	if (ix->req.update && ix->in->refire_new) {
 		intake_episode_keys(ix, 1);
 		if (ix->req.resolved) {
@@ -519,6 +634,26 @@ static void intake_metrics(struct httpd_x *x, void *arg)
 	bot_call(in->b, req, 2000, 0, intake_metrics_cb, m);
 }
 
+/* "A, B c" -> {"A", "B c"}: comma-separated, trimmed (a title may hold spaces). */
+static char **intake_list(const char *text, size_t *n)
+{
+	char **out = NULL, *copy = xstrdup(text), *save = NULL;
+	*n = 0;
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		while (*w == ' ' || *w == '\t')
+			w++;
+		size_t len = strlen(w);
+		while (len && (w[len - 1] == ' ' || w[len - 1] == '\t'))
+			w[--len] = '\0';
+		if (!len)
+			continue;
+		out = xrealloc(out, (*n + 1) * sizeof *out);
+		out[(*n)++] = xstrdup(w);
+	}
+	free(copy);
+	return out;
+}
+
 static int intake_init(struct bot *b, struct config *cfg, void **priv)
 {
 	struct intake *in = xcalloc(1, sizeof *in);
@@ -532,6 +667,15 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 	/* Alertmanager sends a whole group unless max_alerts is set: take it */
 	in->am_max_body =
 	    config_int(cfg, "hooks", "alertmanager_max_body", 32 << 20, 1024, 256 << 20);
+	const char *ms = config_str(cfg, "hooks", "min_severity", "info");
+	in->min_rank = severity_rank(ms);
+	if (in->min_rank < 0) {
+		config_error(cfg, "hooks", "min_severity", "must be one of %s, not %s",
+		             severity_list(), ms);
+		free(in);
+		return -1;
+	}
+	in->ignore = intake_list(config_str(cfg, "hooks", "ignore", ""), &in->nignore);
 	struct httpd_route_opts am = {.max_body = (size_t)in->am_max_body,
 	                              .early = intake_early_alertmanager};
 	struct httpd_route_opts gen = {.early = intake_early_generic};
@@ -554,6 +698,9 @@ static void intake_fini(struct bot *b, void *priv)
 {
 	struct intake *in = priv;
 	(void)b;
+	for (size_t i = 0; i < in->nignore; i++)
+		free(in->ignore[i]);
+	free(in->ignore);
 	free(in->waiters);
 	free(in);
 }

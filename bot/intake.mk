@@ -2,8 +2,7 @@
 BOT_SRCS += bot/intake.c bot/alert.c
 
 $(B)/tests/bot_alert: $(B)/bot/alert_test.o $(B)/bot/alert.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(B)/bot/alert_test.o
 UNIT_TESTS += $(B)/tests/bot_alert
 INTEG_TESTS += tests/integration/intake_alertmanager.sh tests/integration/bot_http_hostile.sh \

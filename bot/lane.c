@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "http.h"
@@ -11,10 +12,13 @@
 
 #define LANE_MAX_THREADS 8
 
+#define LANE_KEY_MAX 64
+
 struct job {
 	lane_job_fn fn;
 	lane_free_fn free_fn;
 	void *arg;
+	char key[LANE_KEY_MAX]; /* "" = no key */
 	struct job *next;
 };
 
@@ -26,34 +30,83 @@ struct lane {
 	size_t queued, running;
 	int quit;
 	pthread_t th[LANE_MAX_THREADS];
+	char running_key[LANE_MAX_THREADS][LANE_KEY_MAX]; /* per thread, "" idle */
 	int nth;
 	char name[32];
 };
 
+/* Whether a thread runs a job of key now (l->mu held). */
+static int key_running(const struct lane *l, const char *key)
+{
+	for (int i = 0; i < l->nth; i++)
+		if (l->running_key[i][0] && !strcmp(l->running_key[i], key))
+			return 1;
+	return 0;
+}
+
+/*
+ * The first queued job that may start: unkeyed, or its key not running
+ * (invariant 4); it is unlinked.  NULL when none may (l->mu held).
+ */
+static struct job *take(struct lane *l)
+{
+	struct job *prev = NULL;
+	for (struct job *j = l->head; j; prev = j, j = j->next) {
+		if (j->key[0] && key_running(l, j->key))
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			l->head = j->next;
+		if (l->tail == j)
+			l->tail = prev;
+		j->next = NULL;
+		return j;
+	}
+	return NULL;
+}
+
+struct lane_thread {
+	struct lane *l;
+	int i;
+};
+
 static void *lane_main(void *p)
 {
-	struct lane *l = p;
+	struct lane_thread *lt = p;
+	struct lane *l = lt->l;
+	int me = lt->i;
 	struct http_client *hc = http_client_new();
+	free(lt);
 	for (;;) {
+		struct job *j = NULL;
 		pthread_mutex_lock(&l->mu);
-		while (!l->head && !l->quit)
+		while (!l->quit && !(j = take(l)))
 			pthread_cond_wait(&l->cv, &l->mu);
 		if (l->quit) {
+			if (j) { /* back to the head: lane_stop frees it */
+				j->next = l->head;
+				l->head = j;
+				if (!l->tail)
+					l->tail = j;
+			}
 			pthread_mutex_unlock(&l->mu);
 			break;
 		}
-		struct job *j = l->head;
-		l->head = j->next;
-		if (!l->head)
-			l->tail = NULL;
 		l->queued--;
 		l->running++;
+		memcpy(l->running_key[me], j->key, LANE_KEY_MAX);
 		pthread_mutex_unlock(&l->mu);
 		j->fn(j->arg, hc);
-		free(j);
 		pthread_mutex_lock(&l->mu);
 		l->running--;
+		if (j->key[0]) {
+			l->running_key[me][0] = '\0';
+			/* a job of this key may wait behind it: wake every idle thread */
+			pthread_cond_broadcast(&l->cv);
+		}
 		pthread_mutex_unlock(&l->mu);
+		free(j);
 	}
 	http_client_free(hc);
 	return NULL;
@@ -70,20 +123,26 @@ struct lane *lane_start(const char *name, int nthreads)
 		nthreads = 1;
 	if (nthreads > LANE_MAX_THREADS)
 		nthreads = LANE_MAX_THREADS;
+	l->nth = nthreads; /* before any thread reads running_key[] */
 	for (int i = 0; i < nthreads; i++) {
-		if (pthread_create(&l->th[i], NULL, lane_main, l) != 0)
+		struct lane_thread *lt = xcalloc(1, sizeof *lt);
+		lt->l = l;
+		lt->i = i;
+		if (pthread_create(&l->th[i], NULL, lane_main, lt) != 0)
 			log_fatal("event=thread_create_failed lane=%s", name);
-		l->nth++;
 	}
 	return l;
 }
 
-void lane_push(struct lane *l, lane_job_fn fn, lane_free_fn free_fn, void *arg)
+void lane_push_keyed(struct lane *l, const char *key, lane_job_fn fn, lane_free_fn free_fn,
+                     void *arg)
 {
 	struct job *j = xcalloc(1, sizeof *j);
 	j->fn = fn;
 	j->free_fn = free_fn;
 	j->arg = arg;
+	if (key)
+		str_copy(j->key, sizeof j->key, key); /* a longer key is cut: still one key */
 	pthread_mutex_lock(&l->mu);
 	if (l->tail)
 		l->tail->next = j;
@@ -91,8 +150,17 @@ void lane_push(struct lane *l, lane_job_fn fn, lane_free_fn free_fn, void *arg)
 		l->head = j;
 	l->tail = j;
 	l->queued++;
-	pthread_cond_signal(&l->cv);
+	/* keyed: the one idle thread a signal wakes may find the key busy */
+	if (j->key[0])
+		pthread_cond_broadcast(&l->cv);
+	else
+		pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
+}
+
+void lane_push(struct lane *l, lane_job_fn fn, lane_free_fn free_fn, void *arg)
+{
+	lane_push_keyed(l, NULL, fn, free_fn, arg);
 }
 
 size_t lane_pending(struct lane *l)

@@ -1,6 +1,7 @@
 /*
  * lane_test.c: a lane runs jobs in push order, one at a time with one
- * thread; stop lets the running job end (its nap returns) and frees the
+ * thread; keyed jobs run one at a time per key while other keys go on;
+ * stop lets the running job end (its nap returns) and frees the
  * queued ones without running them.
  */
 #include <pthread.h>
@@ -125,10 +126,81 @@ static void test_parallel(void **state)
 	assert_true(max_running >= 1 && max_running <= 4);
 }
 
+/* Keyed jobs: key "A"'s first job blocks until released. */
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open, a_running, a_overlap;
+
+struct kjob {
+	int id;
+	char key;
+};
+
+static void kjob_fn(void *arg, struct http_client *hc)
+{
+	struct kjob *j = arg;
+	(void)hc;
+	pthread_mutex_lock(&mu);
+	if (j->key == 'A' && a_running++)
+		a_overlap = 1;
+	if (j->id == 100)
+		while (!gate_open)
+			pthread_cond_wait(&gate_cv, &mu);
+	pthread_mutex_unlock(&mu);
+	time_sleep_ms(2, NULL);
+	pthread_mutex_lock(&mu);
+	if (j->key == 'A')
+		a_running--;
+	order[n_order++] = j->id;
+	pthread_mutex_unlock(&mu);
+	free(j);
+}
+
+static void kpush(struct lane *l, char key, int id)
+{
+	struct kjob *j = calloc(1, sizeof *j);
+	char k[2] = {key, 0};
+	j->id = id;
+	j->key = key;
+	lane_push_keyed(l, k, kjob_fn, free, j);
+}
+
+static void test_keyed(void **state)
+{
+	struct lane *l = lane_start("test", 3);
+	int64_t until = time_mono_ms() + 5000;
+	(void)state;
+	n_order = max_running = freed = 0;
+	gate_open = a_running = a_overlap = 0;
+	kpush(l, 'A', 100); /* blocks */
+	kpush(l, 'A', 101);
+	kpush(l, 'A', 102);
+	for (int i = 0; i < 10; i++)
+		kpush(l, i % 2 ? 'B' : 'C', i);
+	/* B and C finish while A is held; A's later jobs wait */
+	while (get(&n_order) < 10 && time_mono_ms() < until)
+		time_sleep_ms(1, NULL);
+	assert_int_equal(get(&n_order), 10);
+	assert_int_equal(lane_pending(l), 3);
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < 10; i++)
+		assert_true(order[i] < 10);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&mu);
+	while (lane_pending(l) > 0 && time_mono_ms() < until)
+		time_sleep_ms(1, NULL);
+	lane_stop(l);
+	assert_int_equal(n_order, 13);
+	assert_int_equal(order[10], 100);
+	assert_int_equal(order[11], 101);
+	assert_int_equal(order[12], 102);
+	assert_int_equal(a_overlap, 0);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_order),
-	                                   cmocka_unit_test(test_stop_frees_queued),
-	                                   cmocka_unit_test(test_parallel)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_order), cmocka_unit_test(test_stop_frees_queued),
+	    cmocka_unit_test(test_parallel), cmocka_unit_test(test_keyed)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,7 @@
 #include "mem.h"
 #include "state.h"
 #include "surface.h"
+#include "timeutil.h"
 
 /* Surfaces, each defined in its own file when linked (weak otherwise). */
 extern const struct surface slack_surface __attribute__((weak));
@@ -116,6 +117,22 @@ static void on_signal(int sig)
 	}
 }
 
+/* [bot] retain_posts / prune_interval: bot.db's per-post rows (state_prune) */
+static int64_t retain_posts_ms, prune_every_ms, next_prune_ms;
+#define PRUNE_BATCH 2000 /* rows of each kind per pass: a few ms of the loop */
+
+static void prune(struct bot *b)
+{
+	int n;
+	if (prune_every_ms <= 0 || retain_posts_ms <= 0 || time_mono_ms() < next_prune_ms)
+		return;
+	n = state_prune(b->state, time_now_ms(), retain_posts_ms, PRUNE_BATCH);
+	/* a full pass may have left more: come back soon, not in an hour */
+	next_prune_ms = time_mono_ms() + (n >= PRUNE_BATCH ? 1000 : prune_every_ms);
+	if (n > 0)
+		log_info("event=bot_db_pruned rows=%d", n);
+}
+
 static void pump(struct bot *b)
 {
 	bot_core_pump(b);
@@ -130,6 +147,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (!the_bot || the_bot->stop)
 		return;
 	pump(the_bot);
+	prune(the_bot);
 	if (heartbeat_fd >= 0 && ticks % (1000000 / TICK_US) == 0)
 		futimens(heartbeat_fd, NULL); /* the loop is alive: tell the master */
 	while (wedge)
@@ -223,6 +241,8 @@ int main(int argc, char **argv)
 	b.catchup_ms = config_duration_ms(b.cfg, "bot", "catchup_interval", 5000);
 	b.rpc_threads = (int)config_int(b.cfg, "bot", "rpc_threads", 2, 1, 8);
 	b.state_path = config_str(b.cfg, "bot", "state", DEF_BOT_STATE);
+	retain_posts_ms = config_duration_ms(b.cfg, "bot", "retain_posts", 30LL * 86400 * 1000);
+	prune_every_ms = config_duration_ms(b.cfg, "bot", "prune_interval", 3600 * 1000);
 	const char *listen = config_str(b.cfg, "http", "listen", DEF_HTTP_LISTEN);
 	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);
 	int64_t max_body = config_int(b.cfg, "http", "max_body", 1 << 20, 1024, 64 << 20);

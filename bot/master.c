@@ -591,6 +591,110 @@ static void master_usage(FILE *f)
 	        MASTER_DEFAULT_CONFIG);
 }
 
+/* Read the config, find our bin dir, make the run dir, take the lock, and
+ * fill m's daemons.  0, or the exit code. */
+static int master_setup(struct master *m, const char *cfgarg)
+{
+	if (!realpath(cfgarg, m->config_path)) {
+		fprintf(stderr, "opsbot: cannot read config %s: %s\n", cfgarg, strerror(errno));
+		return 1;
+	}
+	char exe[PATH_MAX];
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (el <= 0)
+		log_fatal("event=no_bindir error=%s", log_q(strerror(errno)));
+	exe[el] = '\0';
+	*strrchr(exe, '/') = '\0';
+	str_copy(m->bindir, sizeof(m->bindir), exe);
+
+	struct daemon_spec *specs;
+	size_t ns;
+	char err[512];
+	if (master_load(m, &specs, &ns, err, sizeof(err)) < 0) {
+		fprintf(stderr, "opsbot: %s\n", err);
+		return 1;
+	}
+	if (master_mkdirs(m->run_dir) < 0) {
+		fprintf(stderr, "opsbot: cannot create %s: %s\n", m->run_dir, strerror(errno));
+		daemons_free(specs, ns);
+		return 1;
+	}
+	if (master_lock(m) < 0) {
+		daemons_free(specs, ns);
+		return 1;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		m->d[m->n] = (struct daemon){.spec = specs[i]};
+		backoff_init(&m->d[m->n].bo, m->restart_min, m->restart_max);
+		m->n++;
+	}
+	free(specs); /* the strings now belong to m->d */
+	m->started_ms = time_now_ms();
+	return 0;
+}
+
+/* The others start once the queue answers, or when it cannot be waited for. */
+static void master_wait_queue(struct master *m)
+{
+	if (m->others_started)
+		return;
+	struct daemon *q = master_find(m, "queue");
+	if (q && q->state == D_RUNNING && master_queue_answers(m)) {
+		log_info("event=queue_ready url=%s", log_q(m->queue_url));
+		m->others_started = 1;
+	} else if (!q || q->state == D_MISSING) {
+		log_warn("event=queue_not_started action=\"starting the others; "
+		         "they retry until a queue answers\"");
+		m->others_started = 1;
+	} else if (time_mono_ms() >= m->queue_wait_until) {
+		log_warn("event=queue_not_ready url=%s waited_ms=%lld action=\"starting "
+		         "the others; they retry until it answers\"",
+		         log_q(m->queue_url), (long long)m->queue_wait);
+		m->others_started = 1;
+	}
+}
+
+/* One turn of the loop after a signal (or none): 1 when a daemon changed. */
+static int master_turn(struct master *m, int sig)
+{
+	int changed = 0;
+	if (sig == SIGHUP) {
+		log_info("event=reload");
+		master_reload(m);
+		changed = 1;
+	}
+	if (master_reap(m) > 0)
+		changed = 1;
+	master_wait_queue(m);
+	int64_t now = time_mono_ms();
+	for (size_t i = 0; i < m->n; i++) {
+		struct daemon *d = &m->d[i];
+		if (d->state == D_BACKOFF && now >= d->restart_at_mono) {
+			d->restarts++;
+			master_start(m, d);
+			changed = 1;
+		}
+	}
+	if (master_start_all(m) > 0)
+		changed = 1;
+	master_watchdog(m);
+	return changed;
+}
+
+/* After the daemons stopped: the queue link, the status and pid files. */
+static void master_cleanup(struct master *m)
+{
+	if (m->rpc)
+		rpc_close(m->rpc);
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", m->run_dir, MASTER_STATUS_FILE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", m->run_dir, MASTER_PID_FILE);
+	unlink(path);
+	for (size_t i = 0; i < m->n; i++)
+		daemons_spec_free(&m->d[i].spec);
+}
+
 int main(int argc, char **argv)
 {
 	log_init("opsbot");
@@ -608,41 +712,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!realpath(cfgarg, m.config_path)) {
-		fprintf(stderr, "opsbot: cannot read config %s: %s\n", cfgarg, strerror(errno));
-		return 1;
-	}
-	char exe[PATH_MAX];
-	ssize_t el = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (el <= 0)
-		log_fatal("event=no_bindir error=%s", log_q(strerror(errno)));
-	exe[el] = '\0';
-	*strrchr(exe, '/') = '\0';
-	str_copy(m.bindir, sizeof(m.bindir), exe);
-
-	struct daemon_spec *specs;
-	size_t ns;
-	char err[512];
-	if (master_load(&m, &specs, &ns, err, sizeof(err)) < 0) {
-		fprintf(stderr, "opsbot: %s\n", err);
-		return 1;
-	}
-	if (master_mkdirs(m.run_dir) < 0) {
-		fprintf(stderr, "opsbot: cannot create %s: %s\n", m.run_dir, strerror(errno));
-		daemons_free(specs, ns);
-		return 1;
-	}
-	if (master_lock(&m) < 0) {
-		daemons_free(specs, ns);
-		return 1;
-	}
-	for (size_t i = 0; i < ns; i++) {
-		m.d[m.n] = (struct daemon){.spec = specs[i]};
-		backoff_init(&m.d[m.n].bo, m.restart_min, m.restart_max);
-		m.n++;
-	}
-	free(specs); /* the strings now belong to m.d */
-	m.started_ms = time_now_ms();
+	int rc = master_setup(&m, cfgarg);
+	if (rc != 0)
+		return rc;
 
 	sigset_t set;
 	sigemptyset(&set);
@@ -665,58 +737,13 @@ int main(int argc, char **argv)
 		struct timespec ts = {t / 1000, (long)(t % 1000) * 1000000};
 		siginfo_t si;
 		int sig = sigtimedwait(&set, &si, &ts);
-		int changed = 0;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		if (sig == SIGHUP) {
-			log_info("event=reload");
-			master_reload(&m);
-			changed = 1;
-		}
-		if (master_reap(&m) > 0)
-			changed = 1;
-		if (!m.others_started) {
-			struct daemon *q = master_find(&m, "queue");
-			if (q && q->state == D_RUNNING && master_queue_answers(&m)) {
-				log_info("event=queue_ready url=%s", log_q(m.queue_url));
-				m.others_started = 1;
-			} else if (!q || q->state == D_MISSING) {
-				log_warn("event=queue_not_started action=\"starting the others; "
-				         "they retry until a queue answers\"");
-				m.others_started = 1;
-			} else if (time_mono_ms() >= m.queue_wait_until) {
-				log_warn(
-				    "event=queue_not_ready url=%s waited_ms=%lld action=\"starting "
-				    "the others; they retry until it answers\"",
-				    log_q(m.queue_url), (long long)m.queue_wait);
-				m.others_started = 1;
-			}
-		}
-		int64_t now = time_mono_ms();
-		for (size_t i = 0; i < m.n; i++) {
-			struct daemon *d = &m.d[i];
-			if (d->state == D_BACKOFF && now >= d->restart_at_mono) {
-				d->restarts++;
-				master_start(&m, d);
-				changed = 1;
-			}
-		}
-		if (master_start_all(&m) > 0)
-			changed = 1;
-		master_watchdog(&m);
-		if (changed)
+		if (master_turn(&m, sig))
 			master_write_status(&m);
 	}
 	master_stop(&m, &set);
-	if (m.rpc)
-		rpc_close(m.rpc);
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/%s", m.run_dir, MASTER_STATUS_FILE);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", m.run_dir, MASTER_PID_FILE);
-	unlink(path);
-	for (size_t i = 0; i < m.n; i++)
-		daemons_spec_free(&m.d[i].spec);
+	master_cleanup(&m);
 	log_info("event=stopped");
 	return 0;
 }

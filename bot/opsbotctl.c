@@ -478,6 +478,12 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 			    (long long)json_int(data, "need", 0), ctl_str(data, "rule", NULL));
 		if (json_str(data, "reason"))
 			buf_appendf(&line, ": %s", json_str(data, "reason"));
+	} else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0 && json_str(data, "step_key")) {
+		/* an answer to "step N may or may not have run" (queue/ledger.c) */
+		buf_appendf(&line, "%s for step %lld (%s) by %s refused (%s): %s",
+		            ctl_str(data, "decision", NULL), (long long)json_int(data, "step", 0),
+		            ctl_str(data, "action", NULL), ctl_str(data, "identity", NULL),
+		            ctl_str(data, "error", NULL), ctl_str(data, "reason", NULL));
 	} else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0) {
 		buf_appendf(&line, "%s by %s on plan %s refused (%s): %s",
 		            ctl_str(data, "decision", NULL), ctl_str(data, "identity", NULL),

@@ -6,12 +6,10 @@ PROGRAMS += $(B)/bin/opsbot
 ALL_OBJS += $(MASTER_OBJS)
 
 $(B)/bin/opsbot: $(MASTER_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 
 $(B)/tests/bot_daemons: $(B)/bot/daemons_test.o $(B)/bot/daemons.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 UNIT_TESTS += $(B)/tests/bot_daemons
 ALL_OBJS += $(B)/bot/daemons_test.o
 
@@ -20,5 +18,4 @@ PROGRAMS += $(B)/bin/opsbotctl
 ALL_OBJS += $(CTL_OBJS)
 
 $(B)/bin/opsbotctl: $(CTL_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)

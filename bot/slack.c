@@ -20,10 +20,13 @@
  * so a restart can still update them.
  *
  * Config [slack]: enabled, mode (socket|http|both), api_url, channel
- * (default channel for incidents that did not come from Slack), templates,
+ * (default channel for incidents that did not come from Slack), route (a
+ * channel per service pattern and severity, route.h), templates,
  * channel_rate, channel_burst, method_limits, queue_timeout, dedupe_ttl,
  * max_backoff, sockets, senders (channels served at once), storm_queue (a
- * channel with more ops waiting joins an incident's replies into one post).  Secrets:
+ * channel with more ops waiting joins an incident's replies into one post),
+ * storm_summary (that many new incidents waiting in a channel beyond what
+ * may post now: one message lists them all at once).  Secrets:
  * SLACK_BOT_TOKEN, SLACK_APP_TOKEN (socket mode), SLACK_SIGNING_SECRET (HTTP mode).
  */
 #include <ctype.h>
@@ -42,6 +45,7 @@
 #include "lane.h"
 #include "log.h"
 #include "mem.h"
+#include "route.h"
 #include "slack.h"
 #include "slack_sig.h"
 #include "state.h"
@@ -167,6 +171,9 @@ static void on_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 		if (json_str(surf, "kind") && !strcmp(json_str(surf, "kind"), "slack"))
 			channel = json_str(surf, "channel");
 		if (!channel)
+			channel = route_pick(sl->routes, json_str(data, "service"),
+			                     json_str(data, "severity"));
+		if (!channel)
 			channel = sl->channel;
 		if (!channel) {
 			log_info("event=slack_no_channel incident=%lld", (long long)incident);
@@ -239,6 +246,7 @@ static void fini(struct bot *b, void *priv)
 	if (d > sl->done_reported)
 		bot_surface_done(b, "slack", d);
 	template_set_free(sl->ts);
+	route_free(sl->routes);
 	free(sl);
 }
 
@@ -258,6 +266,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	mode = config_enum(cfg, "slack", "mode", modes, 0);
 	api_url = config_str(cfg, "slack", "api_url", "https://slack.com/api/");
 	sl->channel = config_str(cfg, "slack", "channel", NULL);
+	sl->routes = route_load(cfg, "slack");
 	tdir = config_str(cfg, "slack", "templates", "templates/slack");
 	sl->queue_timeout_ms = config_duration_ms(cfg, "slack", "queue_timeout", 1200);
 	memset(&wc, 0, sizeof wc);
@@ -270,6 +279,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.max_backoff_ms = config_duration_ms(cfg, "slack", "max_backoff", 30000);
 	wc.senders = (int)config_int(cfg, "slack", "senders", 4, 1, 16);
 	wc.storm_queue = (int)config_int(cfg, "slack", "storm_queue", 10, 0, 100000);
+	wc.storm_summary = (int)config_int(cfg, "slack", "storm_summary", 3, 0, 1000);
 	int64_t dedupe = config_duration_ms(cfg, "slack", "dedupe_ttl", 10 * 60 * 1000);
 	int sockets = (int)config_int(cfg, "slack", "sockets", 1, 1, 3);
 
@@ -329,6 +339,7 @@ fail:
 	lane_stop(sl->ui);
 	slack_web_stop(sl->web);
 	template_set_free(sl->ts);
+	route_free(sl->routes);
 	free(sl);
 	return -1;
 }

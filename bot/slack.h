@@ -19,6 +19,7 @@
 struct bot;
 struct httpd_x;
 struct lane;
+struct route_table;
 struct slack_socket;
 struct state;
 struct template_set;
@@ -32,7 +33,8 @@ struct slack {
 	struct slack_socket *sock;
 	struct lane *ui; /* modals (views.open): never behind the outbox's posts */
 	const char *api_url, *bot_token;
-	const char *channel; /* default channel, may be NULL */
+	const char *channel;        /* default channel, may be NULL */
+	struct route_table *routes; /* [slack] route lines (route.h) */
 	const char *signing_secret;
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
@@ -49,6 +51,7 @@ enum slack_op_kind {
 	SLACK_OP_EPHEMERAL, /* chat.postEphemeral to one user */
 	SLACK_OP_EDIT,      /* chat.update the thread reply posted under `key` */
 	SLACK_OP_DONE,      /* every op before this finished: event `seq` is done */
+	SLACK_OP_SUMMARY,   /* made by a sender: new incidents still waiting (storm) */
 };
 
 struct slack_web;
@@ -65,6 +68,7 @@ struct slack_op {
 	char *text;            /* owned */
 	char *blocks;          /* owned JSON array text, or NULL */
 	int nobatch;           /* REPLY: never joined with others (it is edited later) */
+	int summarized;        /* PARENT: listed in a storm summary already */
 	struct slack_op *more; /* a batch: the replies joined after this one */
 };
 
@@ -77,8 +81,10 @@ struct slack_web_cfg {
 	int method_limits; /* apply Slack's per-method tiers */
 	int max_tries;     /* per op for 5xx / transport errors */
 	int64_t max_backoff_ms;
-	int senders;     /* sender threads (channels served at once), 1..16 */
-	int storm_queue; /* a channel with more ops waiting batches its replies; 0 = never */
+	int senders;       /* sender threads (channels served at once), 1..16 */
+	int storm_queue;   /* a channel with more ops waiting batches its replies; 0 = never */
+	int storm_summary; /* this many new incidents waiting in a channel beyond what may
+	                      post now: one summary message lists them; 0 = never */
 };
 
 struct slack_web;
@@ -126,6 +132,9 @@ int slack_render_load(const char *dir, struct template_set **out, char *err, siz
  * string (caller frees), or NULL with err. */
 char *slack_render_text(const struct template_set *ts, const char *name, const cJSON *ctx,
                         char *err, size_t errlen);
+/* A reply to one person (templates/slack/reply_text, see there for ctx),
+ * trimmed; a new string, or NULL with err. */
+char *slack_render_reply(const struct template_set *ts, const cJSON *ctx, char *err, size_t errlen);
 
 /* ---- slack_socket.c: Socket Mode ---- */
 

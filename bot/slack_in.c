@@ -99,42 +99,75 @@ static void answer(struct pending *p, const char *text)
 
 /* -------------------------------------------------------- slash commands */
 
-static const char *queue_down =
-    "opsbot could not reach its queue, so nothing was done. Try again in a minute; if it "
-    "keeps failing, ask an admin to check that opsbot-queue is running.";
+/*
+ * Replies to one person (command answers, refused clicks) are worded in
+ * templates/slack/reply_text: ctx sets one flag (queue_down, declared,
+ * already, done, refused, status, list, click_refused, answer_refused) and
+ * its values.  Returns a new string; ctx is freed.
+ */
+static char *reply_text(struct slack *sl, cJSON *ctx)
+{
+	char err[256];
+	char *t = slack_render_reply(sl->ts, ctx, err, sizeof err);
+	cJSON_Delete(ctx);
+	if (!t) {
+		log_warn("event=slack_render_failed template=reply_text error=%s", log_q(err));
+		return xstrdup("opsbot could not word its answer (template reply_text is broken); "
+		               "the incident's thread shows what happened.");
+	}
+	return t;
+}
 
+static cJSON *reply_ctx(const char *flag, int64_t incident)
+{
+	cJSON *c = json_new_object();
+	json_add_bool(c, flag, 1);
+	if (incident)
+		json_add_int(c, "id", incident);
+	return c;
+}
+
+static void say(struct pending *p, cJSON *ctx)
+{
+	char *t = reply_text(p->sl, ctx);
+	answer(p, t);
+	free(t);
+}
+
+/* err is "code: message"; the message is written for people. */
+static const char *err_message(const char *err)
+{
+	const char *m = strstr(err, ": ");
+	return m ? m + 2 : err;
+}
+
+/* The queue said no: what was asked (declare, show, or the verb), and why. */
 static void refused(struct pending *p, const char *what, const char *err)
 {
-	char msg[600];
-	/* err is "code: message"; the message is written for people */
-	const char *m = strstr(err, ": ");
-	snprintf(msg, sizeof msg, "Could not %s: %s", what, m ? m + 2 : err);
-	answer(p, msg);
+	cJSON *c = reply_ctx("refused", p->cmd.incident);
+	json_add_bool(c, what, 1);
+	json_add_str(c, "verb", cmd_action(p->cmd.kind));
+	json_add_str(c, "why", err_message(err));
+	say(p, c);
 }
 
 static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct pending *p = arg;
-	char msg[512];
 	(void)b;
 	if (rc == -1) {
 		log_warn("event=slack_declare_failed user=%s error=%s", log_q(p->user), log_q(err));
-		answer(p, queue_down);
+		say(p, reply_ctx("queue_down", 0));
 	} else if (rc == -2) {
-		refused(p, "declare the incident", err);
+		refused(p, "declare", err);
 	} else {
 		int64_t id = json_int(reply, "incident", 0);
-		if (json_bool(reply, "created", 1))
-			snprintf(msg, sizeof msg,
-			         "Declared incident #%lld (%s, %s). Its message and thread are in "
-			         "this channel; every step will be posted there.",
-			         (long long)id, p->cmd.service, p->cmd.severity);
-		else
-			snprintf(msg, sizeof msg, "This was already declared as incident #%lld.",
-			         (long long)id);
+		cJSON *c = reply_ctx(json_bool(reply, "created", 1) ? "declared" : "already", id);
+		json_add_str(c, "service", p->cmd.service);
+		json_add_str(c, "severity", p->cmd.severity);
 		log_info("event=slack_declared incident=%lld user=%s", (long long)id,
 		         log_q(p->user));
-		answer(p, msg);
+		say(p, c);
 	}
 	free(p);
 }
@@ -142,75 +175,66 @@ static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 static void command_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct pending *p = arg;
-	char msg[400], what[64];
 	(void)b;
-	snprintf(what, sizeof what, "%s incident #%lld", cmd_action(p->cmd.kind),
-	         (long long)p->cmd.incident);
 	if (rc == -1) {
-		answer(p, queue_down);
+		say(p, reply_ctx("queue_down", 0));
 	} else if (rc == -2) {
-		refused(p, what, err);
+		refused(p, "by_verb", err);
 	} else {
-		snprintf(msg, sizeof msg, "Done: %s. It is now %s.", what,
-		         json_str(reply, "state") ? json_str(reply, "state") : "updated");
-		answer(p, msg);
+		cJSON *c = reply_ctx("done", p->cmd.incident);
+		json_add_str(c, "verb", cmd_action(p->cmd.kind));
+		json_add_str(c, "state",
+		             json_str(reply, "state") ? json_str(reply, "state") : "updated");
+		say(p, c);
 	}
 	free(p);
 }
 
-static void fmt_incident(struct buf *out, const cJSON *inc)
+/* An incident's fields for reply_text, "?" for what the queue did not say. */
+static void add_incident(cJSON *to, const cJSON *inc)
 {
-	buf_appendf(out, "• #%lld *", (long long)json_int(inc, "id", 0));
-	template_escape(json_str(inc, "title") ? json_str(inc, "title") : "?", TEMPLATE_ESC_MRKDWN,
-	                out);
-	buf_appendf(out, "* (%s, ", json_str(inc, "severity") ? json_str(inc, "severity") : "?");
-	template_escape(json_str(inc, "service") ? json_str(inc, "service") : "?",
-	                TEMPLATE_ESC_MRKDWN, out);
-	buf_appendf(out, "): %s\n", json_str(inc, "state") ? json_str(inc, "state") : "?");
+	static const char *const keys[] = {"title", "severity", "service", "state"};
+	json_add_int(to, "id", json_int(inc, "id", 0));
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		json_add_str(to, keys[i], json_str(inc, keys[i]) ? json_str(inc, keys[i]) : "?");
 }
+
+#define LIST_MAX 20 /* open incidents one list answer shows */
 
 static void query_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct pending *p = arg;
-	struct buf out = {.max = 3500};
 	const cJSON *it;
 	int n = 0;
 	(void)b;
 	if (rc == -1) {
-		answer(p, queue_down);
-		free(p);
-		return;
-	}
-	if (rc == -2) {
-		char what[64];
-		snprintf(what, sizeof what, "show incident #%lld", (long long)p->cmd.incident);
-		refused(p, what, err);
-		free(p);
-		return;
-	}
-	if (p->cmd.incident) {
+		say(p, reply_ctx("queue_down", 0));
+	} else if (rc == -2) {
+		refused(p, "show", err);
+	} else if (p->cmd.incident) {
 		const cJSON *inc = cJSON_GetObjectItemCaseSensitive(reply, "incident");
-		fmt_incident(&out, inc);
-		if (json_str(inc, "summary")) {
-			buf_appendf(&out, "> ");
-			template_escape(json_str(inc, "summary"), TEMPLATE_ESC_MRKDWN, &out);
-		}
+		cJSON *c = reply_ctx("status", 0);
+		add_incident(c, inc);
+		if (json_str(inc, "summary"))
+			json_add_str(c, "summary", json_str(inc, "summary"));
+		say(p, c);
 	} else {
+		cJSON *c = reply_ctx("list", 0), *items = json_new_array();
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(reply, "items"))
 		{
 			if (step_state_final(json_str(it, "state")))
 				continue;
-			if (n++ < 20)
-				fmt_incident(&out, it);
+			if (n++ < LIST_MAX) {
+				cJSON *o = json_new_object();
+				add_incident(o, it);
+				cJSON_AddItemToArray(items, o);
+			}
 		}
-		if (n == 0)
-			buf_appendf(&out, "No open incidents.");
-		else if (n > 20)
-			buf_appendf(&out, "…and %d more; `opsbotctl incidents` lists them all.",
-			            n - 20);
+		json_add(c, "items", items);
+		if (n > LIST_MAX)
+			json_add_int(c, "others", n - LIST_MAX);
+		say(p, c);
 	}
-	answer(p, out.data ? out.data : "Nothing to show.");
-	buf_free(&out);
 	free(p);
 }
 
@@ -239,7 +263,9 @@ static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 	                                                                          : command_done;
 
 	if (!req) {
-		help(p, p->cmd.kind == CMD_BAD ? p->cmd.err : NULL);
+		char *why = p->cmd.kind == CMD_BAD ? cmd_why(sl->ts, &p->cmd) : NULL;
+		help(p, why);
+		free(why);
 		free(p);
 		return;
 	}
@@ -332,7 +358,6 @@ struct click {
 static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
 {
 	struct click *c = arg;
-	char msg[700];
 	(void)b;
 	if (rc == -2) {
 		cJSON *again = cmd_without_reason(c->sent, reply, err);
@@ -347,22 +372,23 @@ static void click_done(struct bot *b, void *arg, int rc, const cJSON *reply, con
 	}
 	if (rc != 0) {
 		/* the queue is the judge; its reason goes to the clicking person only */
-		const char *m = rc == -1            ? queue_down
-		                : strstr(err, ": ") ? strstr(err, ": ") + 2
-		                                    : err;
-		if (!strncmp(c->action, "step_", 5))
-			snprintf(msg, sizeof msg,
-			         "Your answer for incident #%lld was not taken: %s",
-			         (long long)c->incident, m);
+		int answer_ = !strncmp(c->action, "step_", 5);
+		cJSON *ctx = reply_ctx(answer_ ? "answer_refused" : "click_refused", c->incident);
+		if (rc == -1)
+			json_add_bool(ctx, "down", 1); /* the queue did not answer */
 		else
-			snprintf(msg, sizeof msg, "Could not %s incident #%lld: %s",
-			         !strcmp(c->action, "ack")      ? "acknowledge"
-			         : !strcmp(c->action, "dryrun") ? "dry-run the plan of"
-			                                        : c->action,
-			         (long long)c->incident, m);
+			json_add_str(ctx, "why", err_message(err));
+		json_add_bool(ctx,
+		              !strcmp(c->action, "ack")      ? "is_ack"
+		              : !strcmp(c->action, "dryrun") ? "is_dryrun"
+		                                             : "is_other",
+		              1);
+		json_add_str(ctx, "action", c->action);
+		char *msg = reply_text(c->sl, ctx);
 		log_info("event=slack_click_refused incident=%lld action=%s user=%s error=%s",
 		         (long long)c->incident, c->action, log_q(c->user), log_q(err));
 		ephemeral_op(c->sl, c->channel, c->user, msg);
+		free(msg);
 	}
 	cJSON_Delete(c->sent);
 	free(c);
@@ -380,7 +406,9 @@ static void click_send(struct slack *sl, const char *action, int64_t incident, c
 
 	if (!req) {
 		log_warn("event=slack_bad_click action=%s error=%s", log_q(action), log_q(why));
-		ephemeral_op(sl, channel, user, why);
+		char *text = cmd_why_code(sl->ts, why, NULL);
+		ephemeral_op(sl, channel, user, text);
+		free(text);
 		return;
 	}
 	cmd_set_message_incident(req, msg_incident);

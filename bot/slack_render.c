@@ -20,8 +20,9 @@
 
 int slack_render_load(const char *dir, struct template_set **out, char *err, size_t errlen)
 {
-	static const char *const need[] = {"parent",    "parent_text", "step",
-	                                   "step_text", "help_text",   "reject_modal"};
+	static const char *const need[] = {"parent",     "parent_text", "step",
+	                                   "step_text",  "help_text",   "reply_text",
+	                                   "queue_down", "why_text",    "reject_modal"};
 
 	return step_templates_load(dir, need, sizeof need / sizeof need[0], out, err, errlen);
 }
@@ -75,4 +76,14 @@ char *slack_render_text(const struct template_set *ts, const char *name, const c
 	while (t.len && (t.data[t.len - 1] == '\n' || t.data[t.len - 1] == ' '))
 		t.data[--t.len] = '\0';
 	return t.data ? t.data : xstrdup("");
+}
+
+char *slack_render_reply(const struct template_set *ts, const cJSON *ctx, char *err, size_t errlen)
+{
+	char *t = slack_render_text(ts, "reply_text", ctx, err, errlen);
+	if (t) {
+		size_t lead = strspn(t, "\n "); /* one section a line: blank lines before it */
+		memmove(t, t + lead, strlen(t + lead) + 1);
+	}
+	return t;
 }

@@ -288,13 +288,76 @@ static void test_plan_buttons(void **state)
 	template_set_free(ts);
 }
 
+/*
+ * Replies to one person (templates/slack/reply_text), word for word as the
+ * C code wrote them before the wording moved to the template.
+ */
+static void test_reply_words(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ctx, *want;
+	} cases[] = {
+	    {"{\"queue_down\":true}",
+	     "opsbot could not reach its queue, so nothing was done. Try again in a minute; if it "
+	     "keeps failing, ask an admin to check that opsbot-queue is running."},
+	    {"{\"declared\":true,\"id\":7,\"service\":\"check<out>\",\"severity\":\"high\"}",
+	     "Declared incident #7 (check&lt;out&gt;, high). Its message and thread are in this "
+	     "channel; every step will be posted there."},
+	    {"{\"already\":true,\"id\":7}", "This was already declared as incident #7."},
+	    {"{\"done\":true,\"id\":7,\"verb\":\"resolve\",\"state\":\"resolved\"}",
+	     "Done: resolve incident #7. It is now resolved."},
+	    {"{\"refused\":true,\"declare\":true,\"why\":\"bad severity\"}",
+	     "Could not declare the incident: bad severity"},
+	    {"{\"refused\":true,\"show\":true,\"id\":9,\"why\":\"no such incident\"}",
+	     "Could not show incident #9: no such incident"},
+	    {"{\"refused\":true,\"by_verb\":true,\"verb\":\"pause\",\"id\":9,\"why\":\"it is "
+	     "resolved\"}",
+	     "Could not pause incident #9: it is resolved"},
+	    {"{\"status\":true,\"id\":3,\"title\":\"a <b>\",\"severity\":\"high\",\"service\":"
+	     "\"api\",\"state\":\"open\",\"summary\":\"5xx & more\"}",
+	     "• #3 *a &lt;b&gt;* (high, api): open\n> 5xx &amp; more"},
+	    {"{\"list\":true,\"items\":[]}", "No open incidents."},
+	    {"{\"list\":true,\"items\":[{\"id\":1,\"title\":\"a\",\"severity\":\"high\","
+	     "\"service\":"
+	     "\"s\",\"state\":\"open\"},{\"id\":2,\"title\":\"b\",\"severity\":\"low\",\"service\":"
+	     "\"t\",\"state\":\"detecting\"}],\"others\":3}",
+	     "• #1 *a* (high, s): open\n• #2 *b* (low, t): detecting\n…and 3 more; `opsbotctl "
+	     "incidents` lists them all."},
+	    {"{\"click_refused\":true,\"is_ack\":true,\"id\":4,\"why\":\"already acknowledged\"}",
+	     "Could not acknowledge incident #4: already acknowledged"},
+	    {"{\"click_refused\":true,\"is_dryrun\":true,\"id\":4,\"why\":\"no plan\"}",
+	     "Could not dry-run the plan of incident #4: no plan"},
+	    {"{\"click_refused\":true,\"is_other\":true,\"action\":\"approve\",\"id\":4,\"down\":"
+	     "true}",
+	     "Could not approve incident #4: opsbot could not reach its queue, so nothing was "
+	     "done. Try again in a minute; if it keeps failing, ask an admin to check that "
+	     "opsbot-queue is running."},
+	    {"{\"answer_refused\":true,\"id\":4,\"why\":\"not an approver\"}",
+	     "Your answer for incident #4 was not taken: not an approver"},
+	};
+	struct template_set *ts = load();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char err[256];
+		cJSON *ctx = cJSON_Parse(cases[i].ctx);
+		assert_non_null(ctx);
+		char *got = slack_render_reply(ts, ctx, err, sizeof err);
+		if (!got)
+			fail_msg("%s: %s", cases[i].ctx, err);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("%s:\n got  '%s'\n want '%s'", cases[i].ctx, got, cases[i].want);
+		free(got);
+		cJSON_Delete(ctx);
+	}
+	template_set_free(ts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escaping_table),
-	    cmocka_unit_test(test_text_fallback),
-	    cmocka_unit_test(test_step_words),
-	    cmocka_unit_test(test_plan_buttons),
+	    cmocka_unit_test(test_escaping_table), cmocka_unit_test(test_text_fallback),
+	    cmocka_unit_test(test_step_words),     cmocka_unit_test(test_plan_buttons),
+	    cmocka_unit_test(test_reply_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

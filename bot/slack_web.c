@@ -5,7 +5,10 @@
  * at most one call at a time (so its order holds), and a sender only picks
  * a channel whose next call its limits allow now, so a channel held back by
  * its limit or by a 429 never delays another channel.  Within a channel the
- * order is by need, not strictly by arrival:
+ * order is by need, not strictly by arrival (and across channels, a
+ * channel with a new incident's parent ready is served before one with
+ * only replies or edits ready, so the workspace's postMessage budget goes
+ * to new incidents first):
  *   - a new incident's parent goes before anything else waiting;
  *   - then thread replies (and edits of replies, ephemerals): an incident's
  *     replies and edits keep their order, after their parent;
@@ -15,6 +18,10 @@
  * channel has more than storm_queue ops waiting, an incident's consecutive
  * replies are joined into one message (text and blocks within Slack's
  * limits) instead of one post per step.
+ *
+ * When new incidents pile up in a channel beyond what its limit lets post
+ * now ([slack] storm_summary), one summary message lists them all at once
+ * (summary_due), and their own parents follow as the limit allows.
  *
  * Rate limits are kept before a call (token buckets per method after
  * Slack's tiers, and per channel for chat.postMessage, about 1/s) and after
@@ -72,6 +79,11 @@
 #define BATCH_TEXT_MAX 3500 /* characters of joined text */
 #define BATCH_BLOCKS   45   /* Slack allows 50 blocks per message */
 #define NEVER          INT64_MAX
+/* A channel's posts are spaced this much wider than its rate: the stand-in
+ * (and Slack) count a post when it arrives, and arrival jitter of a few tens
+ * of ms otherwise turns an on-time post into a 429 (Retry-After 1 s and an
+ * intent look-up) */
+#define CHANNEL_MARGIN_MS 100
 /* a method may burst a tenth of its minute (tier 3: 5 calls), not the whole
  * minute at once: Slack tolerates short bursts only, and in a storm the
  * chat.update calls wait (and coalesce) instead of tripping 429s */
@@ -80,6 +92,7 @@
 struct bucket {
 	char key[80];
 	double tokens, rate, burst; /* rate per ms */
+	double need;                /* tokens a call needs (1, or a bit more: CHANNEL_MARGIN_MS) */
 	int64_t at_ms;
 	int64_t blocked_until_ms;
 	int64_t used_ms; /* for replacement */
@@ -127,6 +140,12 @@ static _Thread_local struct http_client *tl_http;
  * back to its queue (call_until_final returns 3) instead of napping, so the
  * sender serves other channels meanwhile. */
 static _Thread_local int tl_defer_ok, tl_may_defer;
+/* The method whose limits the sender took when it picked the op (under
+ * w->mu, with the choice): the op's first call of it goes without waiting
+ * again.  Without this, senders that picked ops of several channels at the
+ * same instant raced for one token and the losers napped holding their
+ * channels, so a new incident there waited behind a reply's nap. */
+static _Thread_local const char *tl_prepaid;
 
 /* Slack's per-minute tiers for the methods the outbox uses. */
 static double method_per_minute(const char *m)
@@ -201,12 +220,12 @@ static int64_t bucket_wait(struct bucket *b, int take)
 	if (b->tokens > b->burst)
 		b->tokens = b->burst;
 	b->at_ms = now;
-	if (b->tokens >= 1) {
+	if (b->tokens >= (b->need > 1 ? b->need : 1)) {
 		if (take)
 			b->tokens -= 1;
 		return 0;
 	}
-	return (int64_t)((1 - b->tokens) / b->rate) + 1;
+	return (int64_t)(((b->need > 1 ? b->need : 1) - b->tokens) / b->rate) + 1;
 }
 
 /* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
@@ -258,6 +277,7 @@ static int64_t limits_wait(struct slack_web *w, const char *method, const char *
 	if (channel && *channel && !strcmp(method, "chat.postMessage")) {
 		snprintf(chkey, sizeof chkey, "ch:%s", channel);
 		cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+		cb->need = 1 + cb->rate * CHANNEL_MARGIN_MS;
 		cw = bucket_wait(cb, 0);
 		if (cw > wait)
 			wait = cw;
@@ -268,6 +288,26 @@ static int64_t limits_wait(struct slack_web *w, const char *method, const char *
 			bucket_wait(cb, 1);
 	}
 	return wait;
+}
+
+/* Give back the tokens limits_wait(take) took for a call never made (an op
+ * found posted already, or given up).  w->mu held. */
+static void limits_refund(struct slack_web *w, const char *method, const char *channel)
+{
+	char chkey[96];
+	struct bucket *b = NULL, *cb;
+
+	for (int i = 0; i < w->nb; i++)
+		if (!strcmp(w->buckets[i].key, method))
+			b = &w->buckets[i];
+	if (b && b->rate > 0 && b->tokens + 1 <= b->burst)
+		b->tokens += 1;
+	if (channel && *channel && !strcmp(method, "chat.postMessage")) {
+		snprintf(chkey, sizeof chkey, "ch:%s", channel);
+		cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+		if (cb->rate > 0 && cb->tokens + 1 <= cb->burst)
+			cb->tokens += 1;
+	}
 }
 
 /*
@@ -378,9 +418,14 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 		long status;
 		int rc;
 
-		pthread_mutex_lock(&w->mu);
-		wait = limits_wait(w, method, channel, 1);
-		pthread_mutex_unlock(&w->mu);
+		if (tl_prepaid && !strcmp(tl_prepaid, method)) {
+			wait = 0;
+			tl_prepaid = NULL;
+		} else {
+			pthread_mutex_lock(&w->mu);
+			wait = limits_wait(w, method, channel, 1);
+			pthread_mutex_unlock(&w->mu);
+		}
 		if (wait > 0) {
 			if (nap(w, wait))
 				return 1;
@@ -709,6 +754,11 @@ static int run_op(struct slack_web *w, struct slack_op *op)
 		rc = send_msg(w, op, "chat.postEphemeral", op->channel, NULL, NULL, &reply, err,
 		              sizeof err);
 		break;
+	case SLACK_OP_SUMMARY: /* made and run by a sender, never queued */
+		what = "summary";
+		rc = send_msg(w, op, "chat.postMessage", op->channel, NULL, NULL, &reply, err,
+		              sizeof err);
+		break;
 	case SLACK_OP_DONE: /* never queued: slack_web_push counts it */
 		return 0;
 	}
@@ -896,15 +946,18 @@ static unsigned char *iset_slot(struct iset *s, int64_t inc)
 #define SCAN_MAX 4096 /* ops of one channel looked at per choice */
 
 /*
- * The op channel c should run now: a ready parent first, then a ready reply
- * (or reply edit, ephemeral) whose incident has nothing waiting before it,
- * then a ready parent update whose parent is out.  NULL and *wait (ms until
+ * The op channel c should run now: a ready parent first (one no storm
+ * summary showed yet before one a summary did: what nobody has seen goes
+ * first), then a ready reply (or reply edit, ephemeral) whose incident has
+ * nothing waiting before it, then a ready parent update whose parent is
+ * out.  *clsp: 0..3 in that order.  NULL and *wait (ms until
  * one may be ready, NEVER when nothing waits) when none is.
  */
 static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_op **prevp,
-                               int64_t *wait)
+                               int64_t *wait, int *clsp)
 {
-	struct slack_op *best[3] = {NULL, NULL, NULL}, *bprev[3] = {NULL, NULL, NULL};
+	/* 0 a new parent, 1 a parent a summary showed, 2 a reply, 3 an update */
+	struct slack_op *best[4] = {NULL, NULL, NULL, NULL}, *bprev[4] = {NULL, NULL, NULL, NULL};
 	struct slack_op *prev = NULL;
 	int64_t wpost = limits_wait(w, "chat.postMessage", c->id, 0);
 	int64_t wupd = limits_wait(w, "chat.update", NULL, 0);
@@ -925,24 +978,24 @@ static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_
 
 		switch (op->kind) {
 		case SLACK_OP_PARENT:
-			cls = 0;
+			cls = op->summarized ? 1 : 0;
 			ok = !m || !(*m & MARK_PARENT);
 			if (m)
 				*m |= MARK_PARENT | MARK_THREAD;
 			break;
 		case SLACK_OP_REPLY:
 		case SLACK_OP_EDIT:
-			cls = 1;
+			cls = 2;
 			ok = !m || !(*m & MARK_THREAD);
 			if (m)
 				*m |= MARK_THREAD;
 			break;
 		case SLACK_OP_UPDATE:
-			cls = 2;
+			cls = 3;
 			ok = !m || !(*m & MARK_PARENT);
 			break;
 		default:
-			cls = 1;
+			cls = 2;
 			ok = 1;
 			break;
 		}
@@ -963,9 +1016,10 @@ static struct slack_op *choose(struct slack_web *w, struct chq *c, struct slack_
 	}
 	free(set.k);
 	free(set.v);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (best[i]) {
 			*prevp = bprev[i];
+			*clsp = i;
 			return best[i];
 		}
 	return NULL;
@@ -1018,6 +1072,95 @@ static void batch_gather(struct slack_web *w, struct chq *c, struct slack_op *op
 	}
 }
 
+/* ------------------------------------------------- storm summary */
+
+#define SUMMARY_MAX      25   /* incidents listed in one summary */
+#define SUMMARY_TEXT_MAX 3500 /* characters of its text */
+
+/*
+ * In a storm a channel's new incidents arrive faster than Slack lets
+ * opsbot post them (about one message a second per channel).  When at
+ * least storm_summary new incidents wait in channel c beyond what its limit
+ * lets post right now, one message lists them all (each parent's own first
+ * line: number, title, severity, service, state, and the command to see it),
+ * so every one of them is in the channel at once; their own messages and
+ * threads follow as the limit allows.  An incident is listed once.  The
+ * summary is not keyed: after a crash, parents still waiting may be listed
+ * again.  Returns the summary op (listed parents marked), or NULL when
+ * none is due.  w->mu held.
+ */
+static struct slack_op *summary_due(struct slack_web *w, struct chq *c)
+{
+	struct bucket *cb;
+	struct slack_op *sum;
+	struct buf tb = {0};
+	char chkey[96];
+	size_t n = 0;
+	int listed = 0;
+
+	if (w->cfg.storm_summary <= 0 || w->cfg.channel_rate <= 0)
+		return NULL;
+	for (struct slack_op *op = c->head; op; op = op->next) {
+		if (op->kind != SLACK_OP_PARENT || op->summarized)
+			continue;
+		/* a replayed parent that is in the channel already is never listed */
+		if (op->key[0] && state_posted_get(tl_st, "slack", op->key, NULL, 0) == 1) {
+			op->summarized = 1;
+			continue;
+		}
+		n++;
+	}
+	snprintf(chkey, sizeof chkey, "ch:%s", c->id);
+	cb = bucket_get(w, chkey, w->cfg.channel_rate, w->cfg.channel_burst);
+	bucket_wait(cb, 0); /* brings its tokens up to now */
+	if (n < (size_t)w->cfg.storm_summary || (double)n <= cb->tokens)
+		return NULL;
+	buf_appendf(&tb,
+	            "*Alert storm:* %zu new incidents in this channel, more than Slack lets "
+	            "opsbot post at once. Each gets its own message and thread as Slack allows "
+	            "(about one a second); until then:",
+	            n);
+	for (struct slack_op *op = c->head; op && listed < SUMMARY_MAX; op = op->next) {
+		const char *t = op->text ? op->text : "";
+		size_t line = strcspn(t, "\n");
+		if (op->kind != SLACK_OP_PARENT || op->summarized)
+			continue;
+		if (tb.len + line + 64 > SUMMARY_TEXT_MAX)
+			break;
+		buf_appendf(&tb, "\n%.*s  `/incident status %lld`", (int)line, t,
+		            (long long)op->incident);
+		op->summarized = 1;
+		listed++;
+	}
+	if (!listed) {
+		buf_free(&tb);
+		return NULL;
+	}
+	if ((size_t)listed < n)
+		buf_appendf(&tb, "\n…and %zu more in the next summary.", n - (size_t)listed);
+	sum = slack_op_new(SLACK_OP_SUMMARY, 0, 0);
+	str_copy(sum->channel, sizeof sum->channel, c->id);
+	sum->text = xstrdup(tb.data);
+	buf_free(&tb);
+	log_info("event=slack_storm_summary channel=%s listed=%d waiting=%zu", log_q(c->id), listed,
+	         n);
+	return sum;
+}
+
+/* The Web API method an op's message call uses. */
+static const char *op_method(const struct slack_op *op)
+{
+	switch (op->kind) {
+	case SLACK_OP_EPHEMERAL:
+		return "chat.postEphemeral";
+	case SLACK_OP_UPDATE:
+	case SLACK_OP_EDIT:
+		return "chat.update";
+	default:
+		return "chat.postMessage";
+	}
+}
+
 struct sender {
 	struct slack_web *w;
 	int i;
@@ -1037,17 +1180,27 @@ static void *sender_main(void *p)
 		int64_t wait = NEVER;
 		int woke, rc;
 
+		/* across channels too, new incidents first: the workspace's
+		 * postMessage budget goes to a parent before any reply or edit
+		 * (round robin among channels of the same class) */
+		int pcls = 4;
 		for (c = w->chans; c; cprev = c, c = c->next) {
+			struct slack_op *cop, *coprev = NULL;
 			int64_t cw;
+			int cls = 4;
 			if (c->busy || !c->head)
 				continue;
-			op = choose(w, c, &oprev, &cw);
-			if (op) {
+			cop = choose(w, c, &coprev, &cw, &cls);
+			if (cop && cls < pcls) {
 				pick = c;
 				pickprev = cprev;
-				break;
+				op = cop;
+				oprev = coprev;
+				pcls = cls;
+				if (cls == 0)
+					break;
 			}
-			if (cw < wait)
+			if (!cop && cw < wait)
 				wait = cw;
 		}
 		if (!pick) {
@@ -1077,12 +1230,41 @@ static void *sender_main(void *p)
 			c->next = pick;
 			pick->next = NULL;
 		}
+		if (pcls == 0) {
+			struct slack_op *sum = summary_due(w, pick);
+			if (sum) { /* in place of this parent; it stays first in line */
+				pick->busy = 1;
+				tl_prepaid = "chat.postMessage";
+				limits_wait(w, tl_prepaid, pick->id, 1);
+				pthread_mutex_unlock(&w->mu);
+				run_op(w, sum);
+				if (tl_prepaid) {
+					pthread_mutex_lock(&w->mu);
+					limits_refund(w, tl_prepaid, pick->id);
+					pthread_mutex_unlock(&w->mu);
+					tl_prepaid = NULL;
+				}
+				op_free(sum);
+				pthread_mutex_lock(&w->mu);
+				pick->busy = 0;
+				pthread_cond_broadcast(&w->cv);
+				continue;
+			}
+		}
 		chq_unlink(w, pick, oprev, op);
 		batch_gather(w, pick, op);
 		pick->busy = 1;
+		tl_prepaid = op_method(op);
+		limits_wait(w, tl_prepaid, pick->id, 1); /* choose() saw them free */
 		pthread_mutex_unlock(&w->mu);
 
 		rc = run_batch(w, op);
+		if (tl_prepaid) { /* no call made (posted already): the tokens go back */
+			pthread_mutex_lock(&w->mu);
+			limits_refund(w, tl_prepaid, pick->id);
+			pthread_mutex_unlock(&w->mu);
+			tl_prepaid = NULL;
+		}
 
 		pthread_mutex_lock(&w->mu);
 		if (rc == 3) { /* back to the head of its queue; its limit now waits */

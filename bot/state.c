@@ -84,8 +84,9 @@ int state_open(const char *path, struct state **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
 		         db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
@@ -289,6 +290,71 @@ int state_kv_put(struct state *st, const char *surface, const char *key, const c
 	                          "INSERT INTO kv(surface, key, value) VALUES(?, ?, ?) "
 	                          "ON CONFLICT(surface, key) DO UPDATE SET value=excluded.value",
 	                          "sss", surface, key, val));
+}
+
+/* Intents are kv rows "intent:<key>": the key range below, so the primary
+ * key's index finds them without a scan. */
+#define INTENT_FROM "intent:"
+#define INTENT_TO   "intent;" /* ':' + 1 */
+
+int state_prune(struct state *st, int64_t now_ms, int64_t keep_ms, int max)
+{
+	/* each in parentheses: one element of several joined literals */
+	static const char *const sql[] = {
+	    /* an intent whose post is recorded */
+	    ("DELETE FROM kv WHERE rowid IN (SELECT kv.rowid FROM kv JOIN posted p ON"
+	     " p.surface = kv.surface AND p.key = substr(kv.key, 8)"
+	     " WHERE kv.key >= '" INTENT_FROM "' AND kv.key < '" INTENT_TO "' LIMIT ?1)"),
+	    /* an old intent never posted (a value that is not JSON counts as old) */
+	    ("DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv"
+	     " WHERE key >= '" INTENT_FROM "' AND key < '" INTENT_TO "'"
+	     " AND coalesce(CASE WHEN json_valid(value) THEN json_extract(value, '$.at_ms') END,"
+	     " 0) < ?2 LIMIT ?1)"),
+	    /* old posted rows */
+	    ("DELETE FROM posted WHERE rowid IN (SELECT rowid FROM posted WHERE at_ms < ?2"
+	     " LIMIT ?1)"),
+	};
+	int total = 0;
+
+	if (keep_ms <= 0 || max <= 0)
+		return 0;
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK) {
+			log_error("event=state_sql error=%s", log_q(sqlite3_errmsg(st->db)));
+			return -1;
+		}
+		sqlite3_bind_int(s, 1, max);
+		sqlite3_bind_int64(s, 2, now_ms - keep_ms);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			log_error("event=state_prune_failed error=%s",
+			          log_q(sqlite3_errmsg(st->db)));
+			sqlite3_finalize(s);
+			return -1;
+		}
+		total += sqlite3_changes(st->db);
+		sqlite3_finalize(s);
+	}
+	return total;
+}
+
+int state_post_rows(struct state *st, int64_t *intents, int64_t *posted)
+{
+	sqlite3_stmt *s = prep(st,
+	                       "SELECT (SELECT count(*) FROM kv WHERE key >= '" INTENT_FROM
+	                       "' AND key < '" INTENT_TO "'), (SELECT count(*) FROM posted)",
+	                       "");
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*intents = sqlite3_column_int64(s, 0);
+		*posted = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 int state_loop_mode(struct state *st)

@@ -74,6 +74,22 @@ int state_kv_get_json(struct state *st, const char *surface, const char *key, cJ
 int state_kv_put_json(struct state *st, const char *surface, const char *key, const cJSON *val);
 
 /*
+ * Prune what exactly-once no longer needs, at most max rows of each kind
+ * per call (so a pass never stalls the loop long):
+ *   - a post's intent (kv "intent:<key>") once the post is recorded as
+ *     posted: the posted row now keeps it from being posted again;
+ *   - an intent older than keep_ms with no post (a post refused for good;
+ *     its event finished long ago);
+ *   - posted rows older than keep_ms: their events are long finished and
+ *     never replayed (a replay starts after the surface's stored seq).
+ * Threads and incident snapshots stay, like the queue's incidents.
+ * Returns the rows deleted (0..3*max), or -1 on error.
+ */
+int state_prune(struct state *st, int64_t now_ms, int64_t keep_ms, int max);
+/* Rows in bot.db's per-post tables: intents and posted (for tests, stats). */
+int state_post_rows(struct state *st, int64_t *intents, int64_t *posted);
+
+/*
  * Leave WAL checkpoints (which fsync) to other connections of this file:
  * for the lws loop's handle, so a checkpoint never stalls the loop.  Some
  * other handle (a surface's sender) must then write often enough to

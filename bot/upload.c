@@ -23,9 +23,10 @@
  * The thread id is the incident message's id the Discord surface stored.
  * The token is DISCORD_BOT_TOKEN and the base is [discord] api.  A 429 waits
  * retry_after (route or global) and tries again; a bucket at Remaining 0
- * waits Reset-After.  These waits are this client's own: the Discord
- * surface's REST client keeps its buckets apart, so the two can each take a
- * 429 on the same thread's bucket, which both then wait out.  Discord takes
+ * waits Reset-After.  The buckets are the Discord surface's own (one shared
+ * limits registry per base and token, bot/discord_rest.h): a 429 on the
+ * upload holds the surface's next post into that thread, and the other way
+ * round.  Discord takes
  * files up to 10 MiB (a server without boosts); a larger PDF is refused
  * with 40005 and skipped as below.
  *
@@ -394,13 +395,17 @@ static void up_event(struct bot *b, void *priv, const cJSON *event, int64_t seq)
 			t->seq = seq;
 			t->incident = json_int(event, "incident", 0);
 			t->pdf = xstrdup(pdf);
-			char c[600];
+			char c[600], st[48] = "";
 			int64_t pages = json_int(res, "pages", 0);
-			snprintf(
-			    c, sizeof(c),
-			    "Summary of incident %lld (PDF, %lld page%s). The same file is kept "
-			    "on the opsbot host at %.300s.",
-			    (long long)t->incident, (long long)pages, pages == 1 ? "" : "s", pdf);
+			const char *state = json_str(res, "state");
+			if (state && (!strcmp(state, "failed") || !strcmp(state, "rejected") ||
+			              !strcmp(state, "expired"))) /* resolved goes without saying */
+				snprintf(st, sizeof(st), ", %s", state);
+			snprintf(c, sizeof(c),
+			         "Summary of incident %lld%s (PDF, %lld page%s). The same file is "
+			         "kept on the opsbot host at %.300s.",
+			         (long long)t->incident, st, (long long)pages,
+			         pages == 1 ? "" : "s", pdf);
 			t->comment = xstrdup(c);
 			u->n++;
 			pthread_cond_signal(&u->cv);

@@ -322,6 +322,85 @@ static int catalog_fail(struct catalog_ld *ld, int line, const char *fmt, ...)
 	return -1;
 }
 
+/* The types of a parameter's TYPE SPEC; each fills p or fails (-1). */
+
+static int catalog_type_enum(struct catalog_ld *ld, struct catalog_param *p, const char *spec,
+                             int line)
+{
+	p->type = CATALOG_ENUM;
+	p->words = catalog_split(spec, 1, &p->nwords);
+	if (p->nwords == 0 || p->nwords > CATALOG_MAX_WORDS)
+		return catalog_fail(ld, line, "enum %s needs 1 to %d words", p->name,
+		                    CATALOG_MAX_WORDS);
+	for (size_t i = 0; i < p->nwords; i++) {
+		const char *w = p->words[i];
+		if (!*w || strlen(w) > 64 ||
+		    strspn(w, "abcdefghijklmnopqrstuvwxyz"
+		              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		              "0123456789._:-/") != strlen(w))
+			return catalog_fail(ld, line,
+			                    "enum %s: word %s may hold only letters, "
+			                    "digits and . _ : - /",
+			                    p->name, log_q(w));
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->words[j], w) == 0)
+				return catalog_fail(ld, line, "enum %s: word %s repeats", p->name,
+				                    w);
+	}
+	return 0;
+}
+
+static int catalog_type_int(struct catalog_ld *ld, struct catalog_param *p, const char *spec,
+                            int line)
+{
+	p->type = CATALOG_INT;
+	const char *dots = strstr(spec, "..");
+	char lo[32], hi[32];
+	if (!dots || (size_t)(dots - spec) >= sizeof(lo) || strlen(dots + 2) >= sizeof(hi))
+		return catalog_fail(ld, line, "int %s needs a range MIN..MAX, got %s", p->name,
+		                    log_q(spec));
+	memcpy(lo, spec, (size_t)(dots - spec));
+	lo[dots - spec] = '\0';
+	str_copy(hi, sizeof(hi), dots + 2);
+	if (catalog_parse_int(lo, &p->min) < 0 || catalog_parse_int(hi, &p->max) < 0 ||
+	    p->min > p->max || p->min < -1000000000000LL || p->max > 1000000000000LL)
+		return catalog_fail(ld, line,
+		                    "int %s needs a range MIN..MAX of whole numbers with "
+		                    "MIN <= MAX, got %s",
+		                    p->name, log_q(spec));
+	return 0;
+}
+
+static int catalog_type_pattern(struct catalog_ld *ld, struct catalog_param *p, const char *spec,
+                                int line)
+{
+	p->type = CATALOG_PATTERN;
+	p->pattern = xstrdup(spec);
+	char *anch = xasprintf("^(%s)$", spec);
+	int r = regcomp(&p->re, anch, REG_EXTENDED | REG_NOSUB);
+	free(anch);
+	if (r != 0) {
+		char m[128];
+		regerror(r, &p->re, m, sizeof(m));
+		return catalog_fail(ld, line, "pattern %s does not compile: %s", p->name, m);
+	}
+	p->has_re = 1;
+	return 0;
+}
+
+static int catalog_parse_type(struct catalog_ld *ld, struct catalog_param *p, const char *type,
+                              const char *spec, int line)
+{
+	if (strcmp(type, "enum") == 0)
+		return catalog_type_enum(ld, p, spec, line);
+	if (strcmp(type, "int") == 0)
+		return catalog_type_int(ld, p, spec, line);
+	if (strcmp(type, "pattern") == 0)
+		return catalog_type_pattern(ld, p, spec, line);
+	return catalog_fail(ld, line, "parameter %s: type must be enum, int or pattern, not %s",
+	                    p->name ? p->name : "?", log_q(type));
+}
+
 static int catalog_parse_param(struct catalog_ld *ld, struct catalog_action *a, const char *val,
                                int line)
 {
@@ -381,75 +460,8 @@ static int catalog_parse_param(struct catalog_ld *ld, struct catalog_action *a, 
 			             p.name ? p.name : "?", log_q(tok));
 			goto out;
 		}
-		if (strcmp(tok, "enum") == 0) {
-			p.type = CATALOG_ENUM;
-			p.words = catalog_split(spec, 1, &p.nwords);
-			if (p.nwords == 0 || p.nwords > CATALOG_MAX_WORDS) {
-				catalog_fail(ld, line, "enum %s needs 1 to %d words", p.name,
-				             CATALOG_MAX_WORDS);
-				goto out;
-			}
-			for (size_t i = 0; i < p.nwords; i++) {
-				const char *w = p.words[i];
-				if (!*w || strlen(w) > 64 ||
-				    strspn(w, "abcdefghijklmnopqrstuvwxyz"
-				              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				              "0123456789._:-/") != strlen(w)) {
-					catalog_fail(ld, line,
-					             "enum %s: word %s may hold only letters, "
-					             "digits and . _ : - /",
-					             p.name, log_q(w));
-					goto out;
-				}
-				for (size_t j = 0; j < i; j++)
-					if (strcmp(p.words[j], w) == 0) {
-						catalog_fail(ld, line, "enum %s: word %s repeats",
-						             p.name, w);
-						goto out;
-					}
-			}
-		} else if (strcmp(tok, "int") == 0) {
-			p.type = CATALOG_INT;
-			const char *dots = strstr(spec, "..");
-			char lo[32], hi[32];
-			if (!dots || (size_t)(dots - spec) >= sizeof(lo) ||
-			    strlen(dots + 2) >= sizeof(hi)) {
-				catalog_fail(ld, line, "int %s needs a range MIN..MAX, got %s",
-				             p.name, log_q(spec));
-				goto out;
-			}
-			memcpy(lo, spec, (size_t)(dots - spec));
-			lo[dots - spec] = '\0';
-			str_copy(hi, sizeof(hi), dots + 2);
-			if (catalog_parse_int(lo, &p.min) < 0 ||
-			    catalog_parse_int(hi, &p.max) < 0 || p.min > p.max ||
-			    p.min < -1000000000000LL || p.max > 1000000000000LL) {
-				catalog_fail(ld, line,
-				             "int %s needs a range MIN..MAX of whole numbers with "
-				             "MIN <= MAX, got %s",
-				             p.name, log_q(spec));
-				goto out;
-			}
-		} else if (strcmp(tok, "pattern") == 0) {
-			p.type = CATALOG_PATTERN;
-			p.pattern = xstrdup(spec);
-			char *anch = xasprintf("^(%s)$", spec);
-			int r = regcomp(&p.re, anch, REG_EXTENDED | REG_NOSUB);
-			free(anch);
-			if (r != 0) {
-				char m[128];
-				regerror(r, &p.re, m, sizeof(m));
-				catalog_fail(ld, line, "pattern %s does not compile: %s", p.name,
-				             m);
-				goto out;
-			}
-			p.has_re = 1;
-		} else {
-			catalog_fail(ld, line,
-			             "parameter %s: type must be enum, int or pattern, not %s",
-			             p.name ? p.name : "?", log_q(tok));
+		if (catalog_parse_type(ld, &p, tok, spec, line) < 0)
 			goto out;
-		}
 		break; /* the spec was the rest of the line */
 	}
 	if (!p.name) {

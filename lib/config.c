@@ -68,19 +68,121 @@ static int config_secret_name(const char *key)
 	return n >= 7 && strcasecmp(key + n - 7, "api_key") == 0;
 }
 
+/* "[name]" (already trimmed): a new section; 0, or -1 with err. */
+static int config_section_line(struct config *c, char *line, int lineno, char *err, size_t errlen)
+{
+	const char *name = c->file;
+	char *close = strchr(line, ']');
+	if (!close || config_trim(close + 1)[0] != '\0') {
+		snprintf(err, errlen, "%s:%d: section header needs a closing ']'", name, lineno);
+		return -1;
+	}
+	*close = '\0';
+	char *sec = config_trim(line + 1);
+	/* fold inner runs of spaces to one */
+	char folded[256];
+	size_t o = 0;
+	for (char *s = sec; *s && o + 1 < sizeof(folded); s++) {
+		if (isspace((unsigned char)*s)) {
+			if (o && folded[o - 1] != ' ')
+				folded[o++] = ' ';
+		} else {
+			folded[o++] = *s;
+		}
+	}
+	folded[o] = '\0';
+	if (o == 0) {
+		snprintf(err, errlen, "%s:%d: empty section name", name, lineno);
+		return -1;
+	}
+	/* a repeated section is reported by config_check (after the callers' own,
+	 * more precise errors, e.g. the catalog's) */
+	for (size_t k = 0; k < c->nsections && !c->dup_error[0]; k++)
+		if (strcmp(c->sections[k], folded) == 0)
+			snprintf(c->dup_error, sizeof(c->dup_error),
+			         "%s:%d: section [%s] appears again (first at line "
+			         "%d); keep its keys in one place",
+			         name, lineno, folded, c->section_lines[k]);
+	c->sections = xrealloc(c->sections, (c->nsections + 1) * sizeof(char *));
+	c->section_lines = xrealloc(c->section_lines, (c->nsections + 1) * sizeof(int));
+	c->section_lines[c->nsections] = lineno;
+	c->sections[c->nsections++] = xstrdup(folded);
+	return 0;
+}
+
+/* "key = value" (already trimmed) in section; 0, or -1 with err. */
+static int config_key_line(struct config *c, const char *section, char *line, int lineno, char *err,
+                           size_t errlen)
+{
+	const char *name = c->file;
+	char *eq = strchr(line, '=');
+	if (!eq) {
+		snprintf(err, errlen, "%s:%d: expected 'key = value', got %s", name, lineno,
+		         log_q(line));
+		return -1;
+	}
+	*eq = '\0';
+	char *key = config_trim(line);
+	char *val = config_trim(eq + 1);
+	if (*key == '\0') {
+		snprintf(err, errlen, "%s:%d: missing key before '='", name, lineno);
+		return -1;
+	}
+	for (char *k = key; *k; k++) {
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-' && *k != '.') {
+			snprintf(err, errlen,
+			         "%s:%d: key %s may hold only letters, digits, '_', '-', '.'", name,
+			         lineno, log_q(key));
+			return -1;
+		}
+	}
+	if (*val == '"') {
+		char *endq = strrchr(val + 1, '"');
+		if (!endq) {
+			snprintf(err, errlen, "%s:%d: unterminated quoted value", name, lineno);
+			return -1;
+		}
+		char *after = config_trim(endq + 1);
+		if (*after != '\0' && *after != '#') {
+			snprintf(err, errlen, "%s:%d: text after the closing quote", name, lineno);
+			return -1;
+		}
+		*endq = '\0';
+		val = val + 1;
+	} else {
+		char *hash = strstr(val, " #");
+		if (hash) {
+			*hash = '\0';
+			val = config_trim(val);
+		}
+	}
+	if (*section == '\0') {
+		snprintf(err, errlen, "%s:%d: key %s is outside any [section]", name, lineno,
+		         log_q(key));
+		return -1;
+	}
+	if (config_secret_name(key) && *val != '\0') {
+		snprintf(err, errlen,
+		         "%s:%d: %s looks like a secret; secrets come from environment "
+		         "variables, not from the config file",
+		         name, lineno, key);
+		return -1;
+	}
+	config_add(c, section, key, val, lineno);
+	return 0;
+}
+
 int config_parse(const char *name, const char *text, struct config **out, char *err, size_t errlen)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
 	c->file = xstrdup(name);
 	const char *section = "";
 	char *copy = xstrdup(text);
-	char *save = NULL;
 	int lineno = 0;
 	int rc = 0;
 	/* strtok_r would skip empty lines and break numbering; walk by hand. */
 	char *p = copy;
-	(void)save;
-	while (p && *p != '\0') {
+	while (p && *p != '\0' && rc == 0) {
 		char *nl = strchr(p, '\n');
 		if (nl)
 			*nl = '\0';
@@ -90,114 +192,13 @@ int config_parse(const char *name, const char *text, struct config **out, char *
 		if (*line == '\0' || *line == '#' || *line == ';')
 			continue;
 		if (*line == '[') {
-			char *close = strchr(line, ']');
-			if (!close || config_trim(close + 1)[0] != '\0') {
-				snprintf(err, errlen, "%s:%d: section header needs a closing ']'",
-				         name, lineno);
-				rc = -1;
-				break;
-			}
-			*close = '\0';
-			char *sec = config_trim(line + 1);
-			/* fold inner runs of spaces to one */
-			char folded[256];
-			size_t o = 0;
-			for (char *s = sec; *s && o + 1 < sizeof(folded); s++) {
-				if (isspace((unsigned char)*s)) {
-					if (o && folded[o - 1] != ' ')
-						folded[o++] = ' ';
-				} else {
-					folded[o++] = *s;
-				}
-			}
-			folded[o] = '\0';
-			if (o == 0) {
-				snprintf(err, errlen, "%s:%d: empty section name", name, lineno);
-				rc = -1;
-				break;
-			}
-			/* a repeated section is reported by config_check (after the
-			 * callers' own, more precise errors, e.g. the catalog's) */
-			for (size_t k = 0; k < c->nsections && !c->dup_error[0]; k++)
-				if (strcmp(c->sections[k], folded) == 0)
-					snprintf(c->dup_error, sizeof(c->dup_error),
-					         "%s:%d: section [%s] appears again (first at line "
-					         "%d); keep its keys in one place",
-					         name, lineno, folded, c->section_lines[k]);
-			c->sections = xrealloc(c->sections, (c->nsections + 1) * sizeof(char *));
-			c->section_lines =
-			    xrealloc(c->section_lines, (c->nsections + 1) * sizeof(int));
-			c->section_lines[c->nsections] = lineno;
-			c->sections[c->nsections++] = xstrdup(folded);
-			section = c->sections[c->nsections - 1];
-			continue;
-		}
-		char *eq = strchr(line, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: expected 'key = value', got %s", name, lineno,
-			         log_q(line));
-			rc = -1;
-			break;
-		}
-		*eq = '\0';
-		char *key = config_trim(line);
-		char *val = config_trim(eq + 1);
-		if (*key == '\0') {
-			snprintf(err, errlen, "%s:%d: missing key before '='", name, lineno);
-			rc = -1;
-			break;
-		}
-		for (char *k = key; *k; k++) {
-			if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-' && *k != '.') {
-				snprintf(
-				    err, errlen,
-				    "%s:%d: key %s may hold only letters, digits, '_', '-', '.'",
-				    name, lineno, log_q(key));
-				rc = -1;
-				goto out;
-			}
-		}
-		if (*val == '"') {
-			char *endq = strrchr(val + 1, '"');
-			if (!endq) {
-				snprintf(err, errlen, "%s:%d: unterminated quoted value", name,
-				         lineno);
-				rc = -1;
-				break;
-			}
-			char *after = config_trim(endq + 1);
-			if (*after != '\0' && *after != '#') {
-				snprintf(err, errlen, "%s:%d: text after the closing quote", name,
-				         lineno);
-				rc = -1;
-				break;
-			}
-			*endq = '\0';
-			val = val + 1;
+			rc = config_section_line(c, line, lineno, err, errlen);
+			if (rc == 0)
+				section = c->sections[c->nsections - 1];
 		} else {
-			char *hash = strstr(val, " #");
-			if (hash) {
-				*hash = '\0';
-				val = config_trim(val);
-			}
+			rc = config_key_line(c, section, line, lineno, err, errlen);
 		}
-		if (*section == '\0') {
-			snprintf(err, errlen, "%s:%d: key %s is outside any [section]", name,
-			         lineno, log_q(key));
-			rc = -1;
-			break;
-		}
-		if (config_secret_name(key) && *val != '\0') {
-			snprintf(err, errlen,
-			         "%s:%d: %s looks like a secret; secrets come from environment "
-			         "variables, not from the config file",
-			         name, lineno, key);
-			rc = -1;
-			break;
-		}
-		config_add(c, section, key, val, lineno);
 	}
-out:
 	free(copy);
 	if (rc < 0) {
 		config_free(c);

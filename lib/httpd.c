@@ -110,8 +110,11 @@ struct httpd_ws {
 	struct lws *wsi;
 	struct buf in;
 	struct ws_msg *head, *tail;
+	size_t queued; /* messages waiting for the socket */
 	int closing;
 	int close_code;
+	char close_reason[124]; /* a close frame holds at most 123 bytes of reason */
+	int peer_code;          /* the client's close code, 0 until it sends one */
 	int dropped;
 	long pongs;
 	void *user;
@@ -266,6 +269,24 @@ static char *query_dup(struct lws *wsi)
 	return q.data ? q.data : xstrdup("");
 }
 
+/*
+ * "Expect: 100-continue" (curl sends it before a body over 1 MiB): say 100 so
+ * the client sends the body now instead of after its own one-second wait.
+ * lws does not; nothing else has been written on this connection yet.
+ */
+static void x_continue(struct lws *wsi)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	char v[32];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+	    lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_EXPECT) < 0 ||
+	    strcasecmp(v, "100-continue") != 0)
+		return;
+	if (send(lws_get_socket_fd(wsi), cont, sizeof cont - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("event=http_continue_failed error=%s", log_q(strerror(errno)));
+}
+
 static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char *in)
 {
 	struct httpd_x *x = xcalloc(1, sizeof *x);
@@ -308,6 +329,8 @@ static int x_begin(struct httpd *h, struct lws *wsi, struct pss *pss, const char
 	int has_body = clen > 0;
 	if (!has_body || strcmp(x->method, "GET") == 0 || strcmp(x->method, "HEAD") == 0)
 		x_dispatch(x);
+	else
+		x_continue(wsi);
 	return 0;
 }
 
@@ -472,212 +495,238 @@ static void sweep(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(h->ctx, 0, &h->sweep, sweep, SWEEP_US);
 }
 
-static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/*
+ * The lws callback, one function per event.  pss is NULL until a request's
+ * headers are in; h is NULL for events outside our vhost.
+ */
+
+/* Before the connection exists (`in` is its socket): over max_conns, 503. */
+static int on_new_socket(struct httpd *h, void *in)
 {
-	struct pss *pss = user; /* NULL until a request's headers are in */
-	const struct lws_protocols *proto = lws_get_protocol(wsi);
-	struct httpd *h = proto ? proto->user : NULL;
-
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		/* before the connection exists; `in` is its socket */
-		if (h && h->nconn >= h->lim.max_conns) {
-			int64_t now = time_mono_ms();
-			h->busy_refused++;
-			if (now - h->busy_logged_ms >= 1000) { /* one line a second at most */
-				log_warn("event=http_busy conns=%zu refused=%llu", h->nconn,
-				         h->busy_refused);
-				h->busy_logged_ms = now;
-			}
-			raw_answer((int)(intptr_t)in, 503, "Service Unavailable",
-			           "{\"ok\":false,\"error\":\"too many connections; retry "
-			           "shortly\"}");
-			return 1;
-		}
+	if (!h || h->nconn < h->lim.max_conns)
 		return 0;
-
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		if (h)
-			conn_add(h, wsi);
-		return 0;
-
-	case LWS_CALLBACK_WSI_DESTROY:
-		if (h)
-			conn_del(h, wsi);
-		return 0;
-
-	case LWS_CALLBACK_HTTP:
-		if (!h || !pss)
-			return -1;
-		return x_begin(h, wsi, pss, in);
-
-	case LWS_CALLBACK_HTTP_BODY: {
-		struct httpd_x *x = pss ? pss->x : NULL;
-		if (!x)
-			return -1;
-		if (x->dispatched || x->replied)
-			return 0; /* answered early: the rest is dropped with the connection */
-		if (h->buffered + len > h->lim.max_buffered) {
-			/* all bodies together are bounded: refuse this one, keep the rest */
-			log_warn(
-			    "event=http_busy reason=\"request bodies over %zu bytes in total\"",
-			    h->lim.max_buffered);
-			x->dispatched = 1;
-			x->too_big = 1;
-			httpd_reply_str(
-			    x, 503, "application/json",
-			    "{\"ok\":false,\"error\":\"too busy to take this body now; retry "
-			    "shortly\"}");
-			return 0;
-		}
-		if (!x->too_big && buf_append(&x->body, in, len) < 0)
-			x->too_big = 1;
-		else if (!x->too_big)
-			h->buffered += len;
-		if (x->body.len > x->max_body)
-			x->too_big = 1;
-		if (x->too_big) {
-			x_dispatch(x); /* 413 now, not after the whole body */
-			return 0;
-		}
-		if (time_mono_ms() - x->t0 > h->lim.body_timeout_ms)
-			x_timeout(x);
-		return 0;
+	int64_t now = time_mono_ms();
+	h->busy_refused++;
+	if (now - h->busy_logged_ms >= 1000) { /* one line a second at most */
+		log_warn("event=http_busy conns=%zu refused=%llu", h->nconn, h->busy_refused);
+		h->busy_logged_ms = now;
 	}
+	raw_answer((int)(intptr_t)in, 503, "Service Unavailable",
+	           "{\"ok\":false,\"error\":\"too many connections; retry "
+	           "shortly\"}");
+	return 1;
+}
 
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (pss && pss->x && !pss->x->dispatched && !pss->x->replied && !pss->x->held)
-			x_dispatch(pss->x);
-		return 0;
-
-	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		struct httpd_x *x = pss ? pss->x : NULL;
-		if (!x || !x->replied)
-			return 0;
-		x_write(wsi, x);
-		pss->x = NULL;
-		x_free(x);
-		/* one request per connection (the answer said so): close */
+/* Some request body bytes: buffer them, within the route's and the total cap. */
+static int on_body(struct httpd *h, struct pss *pss, void *in, size_t len)
+{
+	struct httpd_x *x = pss ? pss->x : NULL;
+	if (!x)
 		return -1;
-	}
-
-	case LWS_CALLBACK_CLOSED_HTTP:
-		/* without pss: closed before a request was parsed (a port scan, a
-		 * TCP health check, headers over lws's 4 KB, not HTTP at all);
-		 * lws has already shut the socket, nothing to answer or free */
-		if (pss && pss->x) {
-			struct httpd_x *x = pss->x;
-			pss->x = NULL;
-			if (x->held && !x->replied)
-				x->wsi = NULL; /* freed by the late httpd_reply() */
-			else
-				x_free(x);
-		}
+	if (x->dispatched || x->replied)
+		return 0; /* answered early: the rest is dropped with the connection */
+	if (h->buffered + len > h->lim.max_buffered) {
+		/* all bodies together are bounded: refuse this one, keep the rest */
+		log_warn("event=http_busy reason=\"request bodies over %zu bytes in total\"",
+		         h->lim.max_buffered);
+		x->dispatched = 1;
+		x->too_big = 1;
+		httpd_reply_str(x, 503, "application/json",
+		                "{\"ok\":false,\"error\":\"too busy to take this body now; retry "
+		                "shortly\"}");
 		return 0;
+	}
+	if (!x->too_big && buf_append(&x->body, in, len) < 0)
+		x->too_big = 1;
+	else if (!x->too_big)
+		h->buffered += len;
+	if (x->body.len > x->max_body)
+		x->too_big = 1;
+	if (x->too_big) {
+		x_dispatch(x); /* 413 now, not after the whole body */
+		return 0;
+	}
+	if (time_mono_ms() - x->t0 > h->lim.body_timeout_ms)
+		x_timeout(x);
+	return 0;
+}
 
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		char *path, *query;
-		struct ws_route *r;
-		struct httpd_ws *c;
-		int rc;
-		if (!h)
-			return -1;
-		path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
-		query = query_dup(wsi);
-		r = ws_route_find(h, path);
-		if (!r) {
-			free(path);
-			free(query);
-			return -1;
-		}
+/* The answer can go out: write it, then close (one request a connection). */
+static int on_http_writeable(struct lws *wsi, struct pss *pss)
+{
+	struct httpd_x *x = pss ? pss->x : NULL;
+	if (!x || !x->replied)
+		return 0;
+	x_write(wsi, x);
+	pss->x = NULL;
+	x_free(x);
+	return -1;
+}
+
+/*
+ * Without pss: closed before a request was parsed (a port scan, a TCP health
+ * check, headers over lws's 4 KB, not HTTP at all); lws has already shut the
+ * socket, nothing to answer or free.
+ */
+static int on_http_closed(struct pss *pss)
+{
+	if (pss && pss->x) {
+		struct httpd_x *x = pss->x;
+		pss->x = NULL;
+		if (x->held && !x->replied)
+			x->wsi = NULL; /* freed by the late httpd_reply() */
+		else
+			x_free(x);
+	}
+	return 0;
+}
+
+/* A websocket upgrade: a route's prefix must match and its open() accept. */
+static int on_ws_upgrade(struct httpd *h, struct lws *wsi, struct pss *pss)
+{
+	if (!h || !pss)
+		return -1;
+	char *path = hdr_dup(wsi, WSI_TOKEN_GET_URI);
+	char *query = query_dup(wsi);
+	struct ws_route *r = ws_route_find(h, path);
+	struct httpd_ws *c = NULL;
+	int rc = -1;
+	if (r) {
 		c = xcalloc(1, sizeof *c);
 		c->h = h;
 		c->route = r;
 		c->wsi = wsi;
 		c->in.max = r->max_msg;
-		if (!pss) {
-			free(path);
-			free(query);
-			free(c);
-			return -1;
-		}
 		rc = r->ops->open(c, path, query, r->arg);
-		free(path);
-		free(query);
-		if (rc < 0) {
-			ws_free(c);
-			return -1;
-		}
-		pss->ws = c;
-		if (lws_get_opaque_user_data(wsi))
-			((struct conn *)lws_get_opaque_user_data(wsi))->ws = 1;
-		return 0;
 	}
+	free(path);
+	free(query);
+	if (rc < 0) {
+		if (c)
+			ws_free(c);
+		return -1;
+	}
+	pss->ws = c;
+	if (lws_get_opaque_user_data(wsi))
+		((struct conn *)lws_get_opaque_user_data(wsi))->ws = 1;
+	return 0;
+}
 
-	case LWS_CALLBACK_ESTABLISHED:
-		if (pss && pss->ws && pss->ws->head)
+/* A websocket fragment: join them; a whole message goes to the route. */
+static int on_ws_receive(struct lws *wsi, struct pss *pss, void *in, size_t len)
+{
+	struct httpd_ws *c = pss ? pss->ws : NULL;
+	if (!c)
+		return -1;
+	if (buf_append(&c->in, in, len) < 0) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+		return -1;
+	}
+	if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+		c->route->ops->message(c, c->in.data ? c->in.data : "", c->in.len, c->route->arg);
+		buf_reset(&c->in);
+	}
+	return 0;
+}
+
+/* One queued message (or ping) out; then the close, once the queue is empty. */
+static int on_ws_writeable(struct lws *wsi, struct pss *pss)
+{
+	struct httpd_ws *c = pss ? pss->ws : NULL;
+	struct ws_msg *m;
+	if (!c || c->dropped)
+		return -1;
+	m = c->head;
+	if (m) {
+		c->head = m->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->queued--;
+		int n = lws_write(wsi, m->data + LWS_PRE, m->len,
+		                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
+		free(m);
+		if (n < 0)
+			return -1;
+		if (c->head || c->closing)
 			lws_callback_on_writable(wsi);
 		return 0;
+	}
+	if (c->closing) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
 
-	case LWS_CALLBACK_RECEIVE: {
-		struct httpd_ws *c = pss ? pss->ws : NULL;
-		if (!c)
+static int on_ws_closed(struct pss *pss)
+{
+	if (pss && pss->ws) {
+		struct httpd_ws *c = pss->ws;
+		pss->ws = NULL;
+		c->wsi = NULL;
+		c->route->ops->closed(c, c->route->arg);
+		ws_free(c);
+	}
+	return 0;
+}
+
+static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct pss *pss = user;
+	const struct lws_protocols *proto = lws_get_protocol(wsi);
+	struct httpd *h = proto ? proto->user : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return on_new_socket(h, in);
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		if (h)
+			conn_add(h, wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (h)
+			conn_del(h, wsi);
+		return 0;
+	/* plain HTTP */
+	case LWS_CALLBACK_HTTP:
+		if (!h || !pss)
 			return -1;
-		if (buf_append(&c->in, in, len) < 0) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-			return -1;
-		}
-		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			c->route->ops->message(c, c->in.data ? c->in.data : "", c->in.len,
-			                       c->route->arg);
-			buf_reset(&c->in);
+		return x_begin(h, wsi, pss, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_body(h, pss, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss && pss->x && !pss->x->dispatched && !pss->x->replied && !pss->x->held)
+			x_dispatch(pss->x);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return on_http_writeable(wsi, pss);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		return on_http_closed(pss);
+	/* websockets */
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return on_ws_upgrade(h, wsi, pss);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (pss && pss->ws && (pss->ws->head || pss->ws->closing || pss->ws->dropped))
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return on_ws_receive(wsi, pss, in, len);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* the payload of the client's close frame: a 2-byte code, then text */
+		if (pss && pss->ws && len >= 2) {
+			const unsigned char *b = in;
+			pss->ws->peer_code = (b[0] << 8) | b[1];
 		}
 		return 0;
-	}
-
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (pss && pss->ws)
 			pss->ws->pongs++;
 		return 0;
-
-	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		struct httpd_ws *c = pss ? pss->ws : NULL;
-		struct ws_msg *m;
-		if (!c)
-			return -1;
-		if (c->dropped)
-			return -1;
-		m = c->head;
-		if (m) {
-			c->head = m->next;
-			if (!c->head)
-				c->tail = NULL;
-			int n = lws_write(wsi, m->data + LWS_PRE, m->len,
-			                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
-			free(m);
-			if (n < 0)
-				return -1;
-			if (c->head || c->closing)
-				lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (c->closing) {
-			lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
-			return -1;
-		}
-		return 0;
-	}
-
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_ws_writeable(wsi, pss);
 	case LWS_CALLBACK_CLOSED:
-		if (pss && pss->ws) {
-			struct httpd_ws *c = pss->ws;
-			pss->ws = NULL;
-			c->wsi = NULL;
-			c->route->ops->closed(c, c->route->arg);
-			ws_free(c);
-		}
-		return 0;
-
+		return on_ws_closed(pss);
 	default:
 		break;
 	}
@@ -944,6 +993,7 @@ static int ws_queue(struct httpd_ws *c, const char *data, size_t len, int ping)
 	else
 		c->head = m;
 	c->tail = m;
+	c->queued++;
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -965,11 +1015,27 @@ long httpd_ws_pongs(const struct httpd_ws *c)
 
 void httpd_ws_close(struct httpd_ws *c, int code)
 {
+	httpd_ws_close_reason(c, code, NULL);
+}
+
+void httpd_ws_close_reason(struct httpd_ws *c, int code, const char *reason)
+{
 	if (!c->wsi || c->closing)
 		return;
 	c->closing = 1;
 	c->close_code = code ? code : 1000;
+	str_copy(c->close_reason, sizeof c->close_reason, reason ? reason : "");
 	lws_callback_on_writable(c->wsi);
+}
+
+size_t httpd_ws_backlog(const struct httpd_ws *c)
+{
+	return c->queued;
+}
+
+int httpd_ws_peer_code(const struct httpd_ws *c)
+{
+	return c->peer_code;
 }
 
 void httpd_ws_drop(struct httpd_ws *c)
@@ -977,6 +1043,8 @@ void httpd_ws_drop(struct httpd_ws *c)
 	if (!c->wsi)
 		return;
 	c->dropped = 1;
+	/* cut the TCP stream now, so lws's own close cannot send a close frame */
+	shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 

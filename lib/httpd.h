@@ -3,8 +3,8 @@
  * libwebsockets vhost, with a route table.
  *
  * opsbot-bot listens here for alert webhooks, /healthz, /metrics, Slack HTTP
- * mode and Discord HTTP interactions; the local Slack stand-in serves its Web
- * API and Socket Mode through the same code.
+ * mode and Discord HTTP interactions; the three stand-ins (tests/fakes) serve
+ * their APIs, Slack's Socket Mode and Discord's Gateway through the same code.
  *
  * A request is routed by exact method and path as soon as its headers are
  * in.  An unknown path (404), a wrong method (405), a body over the route's
@@ -127,7 +127,7 @@ void httpd_reply(struct httpd_x *x, int status, const char *content_type, const 
 void httpd_reply_str(struct httpd_x *x, int status, const char *content_type, const char *body);
 
 /*
- * Websockets (used by the Slack stand-in).  An upgrade on a path starting
+ * Websockets (used by the Slack and Discord stand-ins).  An upgrade on a path starting
  * with `prefix` calls ops->open(conn, path, query); returning -1 refuses it.
  * Messages arrive whole (fragments joined, at most max_msg bytes; a bigger
  * message closes the socket with 1009).
@@ -147,6 +147,12 @@ int httpd_ws_ping(struct httpd_ws *c);
 long httpd_ws_pongs(const struct httpd_ws *c);
 /* Close after queued messages are sent (code 1000 unless given). */
 void httpd_ws_close(struct httpd_ws *c, int code);
+/* The same with a reason text in the close frame (cut at 123 bytes). */
+void httpd_ws_close_reason(struct httpd_ws *c, int code, const char *reason);
+/* Messages queued and not yet written (a client that does not read). */
+size_t httpd_ws_backlog(const struct httpd_ws *c);
+/* The code of the client's close frame; 0 when it sent none (yet). */
+int httpd_ws_peer_code(const struct httpd_ws *c);
 /* Drop the TCP connection at once, without a close frame. */
 void httpd_ws_drop(struct httpd_ws *c);
 void httpd_ws_set_user(struct httpd_ws *c, void *user);

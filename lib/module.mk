@@ -18,7 +18,6 @@ $(LIB_A): $(LIB_OBJS)
 LIB_TESTS := $(patsubst lib/%_test.c,%,$(wildcard lib/*_test.c))
 
 $(B)/tests/lib_%: $(B)/lib/%_test.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(LIB_TESTS:%=$(B)/lib/%_test.o)
 UNIT_TESTS += $(LIB_TESTS:%=$(B)/tests/lib_%)

@@ -460,219 +460,254 @@ static void policy_read_limits(struct policy_ld *ld, struct policy *p)
 	}
 }
 
-int policy_parse(const char *name, const char *text, const struct catalog *cat, struct policy **out,
-                 char *err, size_t errlen)
-{
-	struct config *cfg = NULL;
-	if (config_parse(name, text, &cfg, err, errlen) < 0)
-		return -1;
-	struct policy_ld ld = {.cfg = cfg, .cat = cat, .file = name, .err = err, .errlen = errlen};
-	struct policy *p = xcalloc(1, sizeof(*p));
-	const char *names[POLICY_MAX_ITEMS];
+/*
+ * The steps of policy_parse, in order.  Each reads one part of ld->cfg into
+ * p, or sets ld->failed with the error in ld->err (the first error wins).
+ */
 
-	/* sections we know; anything else is a typo */
+/* Sections we know; anything else is a typo. */
+static void policy_check_sections(struct policy_ld *ld, struct policy *p)
+{
+	(void)p;
 	size_t ne;
-	const struct config_entry *e = config_entries(cfg, &ne);
+	const struct config_entry *e = config_entries(ld->cfg, &ne);
 	for (size_t i = 0; i < ne; i++) {
 		const char *s = e[i].section;
 		if (strcmp(s, "policy") && strcmp(s, "replicas") && strncmp(s, "person ", 7) &&
 		    strncmp(s, "group ", 6) && strncmp(s, "approval ", 9) &&
 		    strncmp(s, "freeze ", 7)) {
-			snprintf(err, errlen,
+			snprintf(ld->err, ld->errlen,
 			         "%s:%d: unknown section [%s] (known: policy, person, group, "
 			         "approval, freeze, replicas)",
-			         name, e[i].line, s);
-			ld.failed = 1;
-			goto out;
+			         ld->file, e[i].line, s);
+			ld->failed = 1;
+			return;
 		}
 	}
+}
 
-	const char *tz = config_str(cfg, "policy", "timezone", "UTC");
+static void policy_read_timezone(struct policy_ld *ld, struct policy *p)
+{
+	const char *tz = config_str(ld->cfg, "policy", "timezone", "UTC");
 	if (!policy_tz_ok(tz)) {
-		policy_fail(&ld, "policy", "timezone", "unknown time zone %s", log_q(tz));
-		goto out;
+		policy_fail(ld, "policy", "timezone", "unknown time zone %s", log_q(tz));
+		return;
 	}
 	p->tz = xstrdup(tz);
+}
 
-	/* people, then groups (members must be people) */
-	size_t n = config_sections_of(cfg, "person", names, POLICY_MAX_ITEMS);
+/* A person's ids: the shape each surface uses, and no id shared by two people. */
+static void policy_read_person(struct policy_ld *ld, struct policy *p, const char *name)
+{
+	char sec[160];
+	snprintf(sec, sizeof(sec), "person %s", name);
+	struct policy_person *pp = &p->people[p->npeople++];
+	pp->name = xstrdup(name);
+	const char *sl = config_str(ld->cfg, sec, "slack", NULL);
+	const char *dc = config_str(ld->cfg, sec, "discord", NULL);
+	const char *ux = config_str(ld->cfg, sec, "unix", NULL);
+	pp->line = config_line(ld->cfg, sec, sl ? "slack" : dc ? "discord" : "unix");
+	if (!sl && !dc && !ux) {
+		policy_fail(ld, sec, NULL,
+		            "a person needs a slack or discord user id or a unix account");
+		return;
+	}
+	if (ux && (!*ux || strlen(ux) > 32 || ux[0] == '-' ||
+	           strspn(ux, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                      "0123456789._-") != strlen(ux))) {
+		policy_fail(ld, sec, "unix",
+		            "unix must be a local account name (letters, digits, . _ -; "
+		            "up to 32), not %s",
+		            log_q(ux));
+		return;
+	}
+	if (sl && (strlen(sl) < 2 || strlen(sl) > 32 ||
+	           strspn(sl, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(sl))) {
+		policy_fail(ld, sec, "slack",
+		            "slack user id must be upper-case letters and digits "
+		            "(like U024BE7LH), not %s",
+		            log_q(sl));
+		return;
+	}
+	if (dc && (strlen(dc) < 5 || strlen(dc) > 20 || strspn(dc, "0123456789") != strlen(dc))) {
+		policy_fail(ld, sec, "discord",
+		            "discord user id must be a snowflake (digits), not %s", log_q(dc));
+		return;
+	}
+	for (size_t k = 0; k + 1 < p->npeople; k++) {
+		if (sl && p->people[k].slack && strcmp(p->people[k].slack, sl) == 0)
+			policy_fail(ld, sec, "slack", "slack id %s already belongs to %s", sl,
+			            p->people[k].name);
+		if (dc && p->people[k].discord && strcmp(p->people[k].discord, dc) == 0)
+			policy_fail(ld, sec, "discord", "discord id %s already belongs to %s", dc,
+			            p->people[k].name);
+		if (ux && p->people[k].unix_user && strcmp(p->people[k].unix_user, ux) == 0)
+			policy_fail(ld, sec, "unix", "unix account %s already belongs to %s", ux,
+			            p->people[k].name);
+	}
+	pp->slack = sl ? xstrdup(sl) : NULL;
+	pp->discord = dc ? xstrdup(dc) : NULL;
+	pp->unix_user = ux ? xstrdup(ux) : NULL;
+}
+
+/* People first: group members must be people. */
+static void policy_read_people(struct policy_ld *ld, struct policy *p)
+{
+	const char *names[POLICY_MAX_ITEMS];
+	size_t n = config_sections_of(ld->cfg, "person", names, POLICY_MAX_ITEMS);
 	if (n > POLICY_MAX_ITEMS) {
-		policy_fail(&ld, "policy", NULL, "more than %d people", POLICY_MAX_ITEMS);
-		goto out;
+		policy_fail(ld, "policy", NULL, "more than %d people", POLICY_MAX_ITEMS);
+		return;
 	}
 	p->people = xcalloc(n + 1, sizeof(*p->people));
-	for (size_t i = 0; i < n && !ld.failed; i++) {
-		char sec[160];
-		snprintf(sec, sizeof(sec), "person %s", names[i]);
-		struct policy_person *pp = &p->people[p->npeople++];
-		pp->name = xstrdup(names[i]);
-		const char *sl = config_str(cfg, sec, "slack", NULL);
-		const char *dc = config_str(cfg, sec, "discord", NULL);
-		const char *ux = config_str(cfg, sec, "unix", NULL);
-		pp->line = config_line(cfg, sec, sl ? "slack" : dc ? "discord" : "unix");
-		if (!sl && !dc && !ux) {
-			policy_fail(&ld, sec, NULL,
-			            "a person needs a slack or discord user id or a unix account");
-			break;
-		}
-		if (ux && (!*ux || strlen(ux) > 32 || ux[0] == '-' ||
-		           strspn(ux, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		                      "0123456789._-") != strlen(ux))) {
-			policy_fail(&ld, sec, "unix",
-			            "unix must be a local account name (letters, digits, . _ -; "
-			            "up to 32), not %s",
-			            log_q(ux));
-			break;
-		}
-		if (sl && (strlen(sl) < 2 || strlen(sl) > 32 ||
-		           strspn(sl, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(sl))) {
-			policy_fail(&ld, sec, "slack",
-			            "slack user id must be upper-case letters and digits "
-			            "(like U024BE7LH), not %s",
-			            log_q(sl));
-			break;
-		}
-		if (dc &&
-		    (strlen(dc) < 5 || strlen(dc) > 20 || strspn(dc, "0123456789") != strlen(dc))) {
-			policy_fail(&ld, sec, "discord",
-			            "discord user id must be a snowflake (digits), not %s",
-			            log_q(dc));
-			break;
-		}
-		for (size_t k = 0; k + 1 < p->npeople; k++) {
-			if (sl && p->people[k].slack && strcmp(p->people[k].slack, sl) == 0)
-				policy_fail(&ld, sec, "slack", "slack id %s already belongs to %s",
-				            sl, p->people[k].name);
-			if (dc && p->people[k].discord && strcmp(p->people[k].discord, dc) == 0)
-				policy_fail(&ld, sec, "discord",
-				            "discord id %s already belongs to %s", dc,
-				            p->people[k].name);
-			if (ux && p->people[k].unix_user && strcmp(p->people[k].unix_user, ux) == 0)
-				policy_fail(&ld, sec, "unix",
-				            "unix account %s already belongs to %s", ux,
-				            p->people[k].name);
-		}
-		pp->slack = sl ? xstrdup(sl) : NULL;
-		pp->discord = dc ? xstrdup(dc) : NULL;
-		pp->unix_user = ux ? xstrdup(ux) : NULL;
-	}
-	if (ld.failed)
-		goto out;
-	n = config_sections_of(cfg, "group", names, POLICY_MAX_ITEMS);
+	for (size_t i = 0; i < n && !ld->failed; i++)
+		policy_read_person(ld, p, names[i]);
+}
+
+static void policy_read_groups(struct policy_ld *ld, struct policy *p)
+{
+	const char *names[POLICY_MAX_ITEMS];
+	size_t n = config_sections_of(ld->cfg, "group", names, POLICY_MAX_ITEMS);
 	p->groups = xcalloc(n + 1, sizeof(*p->groups));
-	for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld.failed; i++) {
+	for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld->failed; i++) {
 		char sec[160];
 		snprintf(sec, sizeof(sec), "group %s", names[i]);
 		if (policy_person(p, names[i])) {
-			policy_fail(&ld, sec, "members", "%s is both a person and a group",
+			policy_fail(ld, sec, "members", "%s is both a person and a group",
 			            names[i]);
-			break;
+			return;
 		}
 		struct policy_group *g = &p->groups[p->ngroups++];
 		g->name = xstrdup(names[i]);
-		const char *m = config_str(cfg, sec, "members", "");
+		const char *m = config_str(ld->cfg, sec, "members", "");
 		g->members = policy_list(m, &g->n);
 		if (g->n == 0)
-			policy_fail(&ld, sec, "members", "a group needs members");
-		for (size_t k = 0; k < g->n && !ld.failed; k++)
+			policy_fail(ld, sec, "members", "a group needs members");
+		for (size_t k = 0; k < g->n && !ld->failed; k++)
 			if (!policy_person(p, g->members[k]))
-				policy_fail(&ld, sec, "members", "member %s is not a [person]",
+				policy_fail(ld, sec, "members", "member %s is not a [person]",
 				            log_q(g->members[k]));
 	}
-	if (ld.failed)
-		goto out;
+}
 
-	/* defaults */
-	const char *autos = config_str(cfg, "policy", "auto", "");
+/* [policy]: auto, auto_risk and the default rule. */
+static void policy_read_defaults(struct policy_ld *ld, struct policy *p)
+{
+	const char *autos = config_str(ld->cfg, "policy", "auto", "");
 	p->autos = policy_list(autos, &p->nautos);
 	for (size_t i = 0; i < p->nautos; i++)
-		if (!catalog_find(cat, p->autos[i])) {
-			policy_fail(&ld, "policy", "auto", "unknown action %s (not in the catalog)",
+		if (!catalog_find(ld->cat, p->autos[i])) {
+			policy_fail(ld, "policy", "auto", "unknown action %s (not in the catalog)",
 			            log_q(p->autos[i]));
-			goto out;
+			return;
 		}
-	const char *ar = config_str(cfg, "policy", "auto_risk", "none");
+	const char *ar = config_str(ld->cfg, "policy", "auto_risk", "none");
 	if (policy_risk_word(ar, &p->auto_risk) < 0) {
-		policy_fail(&ld, "policy", "auto_risk",
+		policy_fail(ld, "policy", "auto_risk",
 		            "auto_risk must be none, low, medium or high, not %s", log_q(ar));
-		goto out;
+		return;
 	}
 	p->def.target = xstrdup("policy");
 	p->def.label = xstrdup("policy");
-	policy_read_rule(&ld, p, "policy", &p->def, NULL);
-	if (ld.failed)
-		goto out;
+	policy_read_rule(ld, p, "policy", &p->def, NULL);
+}
 
-	/* approval rules: risk words first so action rules can inherit from them */
-	n = config_sections_of(cfg, "approval", names, POLICY_MAX_ITEMS);
+/* One [approval NAME]: an action's rule inherits from its risk's rule. */
+static void policy_read_approval(struct policy_ld *ld, struct policy *p, const char *name,
+                                 int is_risk)
+{
+	char sec[160];
+	snprintf(sec, sizeof(sec), "approval %s", name);
+	const struct catalog_action *a = is_risk ? NULL : catalog_find(ld->cat, name);
+	if (!is_risk && !a) {
+		size_t ce;
+		const struct config_entry *all = config_entries(ld->cfg, &ce);
+		int line = 0;
+		for (size_t k = 0; k < ce && !line; k++)
+			if (strcmp(all[k].section, sec) == 0)
+				line = all[k].line;
+		snprintf(ld->err, ld->errlen,
+		         "%s:%d: [approval %s]: not a risk (low, medium, high) nor a "
+		         "catalog action",
+		         ld->file, line, name);
+		ld->failed = 1;
+		return;
+	}
+	const struct policy_rule *base = &p->def;
+	if (a)
+		for (size_t k = 0; k < p->nrules; k++)
+			if (strcmp(p->rules[k].target, catalog_risk_name(a->risk)) == 0)
+				base = &p->rules[k];
+	struct policy_rule *rule = &p->rules[p->nrules++];
+	rule->target = xstrdup(name);
+	rule->label = xstrdup(sec);
+	policy_read_rule(ld, p, sec, rule, base);
+}
+
+/* Approval rules: risk words first, so action rules can inherit from them. */
+static void policy_read_approvals(struct policy_ld *ld, struct policy *p)
+{
+	const char *names[POLICY_MAX_ITEMS];
+	size_t n = config_sections_of(ld->cfg, "approval", names, POLICY_MAX_ITEMS);
 	p->rules = xcalloc(n + 1, sizeof(*p->rules));
-	for (int pass = 0; pass < 2 && !ld.failed; pass++) {
-		for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld.failed; i++) {
+	for (int pass = 0; pass < 2 && !ld->failed; pass++) {
+		for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld->failed; i++) {
 			enum catalog_risk r;
 			int is_risk = catalog_risk_parse(names[i], &r) == 0;
-			if (is_risk != (pass == 0))
-				continue;
-			char sec[160];
-			snprintf(sec, sizeof(sec), "approval %s", names[i]);
-			const struct catalog_action *a =
-			    is_risk ? NULL : catalog_find(cat, names[i]);
-			if (!is_risk && !a) {
-				size_t ce;
-				const struct config_entry *all = config_entries(cfg, &ce);
-				int line = 0;
-				for (size_t k = 0; k < ce && !line; k++)
-					if (strcmp(all[k].section, sec) == 0)
-						line = all[k].line;
-				snprintf(
-				    err, errlen,
-				    "%s:%d: [approval %s]: not a risk (low, medium, high) nor a "
-				    "catalog action",
-				    name, line, names[i]);
-				ld.failed = 1;
-				break;
-			}
-			const struct policy_rule *base = &p->def;
-			if (a)
-				for (size_t k = 0; k < p->nrules; k++)
-					if (strcmp(p->rules[k].target,
-					           catalog_risk_name(a->risk)) == 0)
-						base = &p->rules[k];
-			struct policy_rule *rule = &p->rules[p->nrules++];
-			rule->target = xstrdup(names[i]);
-			rule->label = xstrdup(sec);
-			policy_read_rule(&ld, p, sec, rule, base);
+			if (is_risk == (pass == 0))
+				policy_read_approval(ld, p, names[i], is_risk);
 		}
 	}
-	if (ld.failed)
-		goto out;
+}
 
-	n = config_sections_of(cfg, "freeze", names, POLICY_MAX_ITEMS);
-	for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld.failed; i++)
-		policy_read_freeze(&ld, p, names[i]);
-	if (ld.failed)
-		goto out;
-	policy_read_limits(&ld, p);
-	if (ld.failed)
-		goto out;
+static void policy_read_freezes(struct policy_ld *ld, struct policy *p)
+{
+	const char *names[POLICY_MAX_ITEMS];
+	size_t n = config_sections_of(ld->cfg, "freeze", names, POLICY_MAX_ITEMS);
+	for (size_t i = 0; i < n && i < POLICY_MAX_ITEMS && !ld->failed; i++)
+		policy_read_freeze(ld, p, names[i]);
+}
 
-	/* every approval path must have someone to ask */
-	for (size_t i = 0; i < cat->n && !ld.failed; i++) {
+/* Every approval path must have someone to ask. */
+static void policy_check_approvers(struct policy_ld *ld, struct policy *p)
+{
+	const struct catalog *cat = ld->cat;
+	for (size_t i = 0; i < cat->n && !ld->failed; i++) {
 		struct policy_approval ap;
 		policy_approval_for(p, &cat->actions[i], &ap);
 		if (ap.required && (!ap.approvers || !ap.approvers[0]))
-			policy_fail(&ld, "policy", "approvers",
+			policy_fail(ld, "policy", "approvers",
 			            "action %s needs approval but no approvers are set (add "
 			            "approvers to [policy] or [approval %s])",
 			            cat->actions[i].name, catalog_risk_name(cat->actions[i].risk));
 	}
-	if (ld.failed)
-		goto out;
+}
 
+/* Keys nobody reads are typos. */
+static void policy_check_keys(struct policy_ld *ld, struct policy *p)
+{
+	(void)p;
 	const char *owned[] = {"policy",   "person *", "group *", "approval *",
 	                       "freeze *", "replicas", NULL};
-	if (config_check(cfg, owned, err, errlen) < 0)
-		ld.failed = 1;
-out:
+	if (config_check(ld->cfg, owned, ld->err, ld->errlen) < 0)
+		ld->failed = 1;
+}
+
+int policy_parse(const char *name, const char *text, const struct catalog *cat, struct policy **out,
+                 char *err, size_t errlen)
+{
+	static void (*const steps[])(struct policy_ld *, struct policy *) = {
+	    policy_check_sections,  policy_read_timezone,  policy_read_people,  policy_read_groups,
+	    policy_read_defaults,   policy_read_approvals, policy_read_freezes, policy_read_limits,
+	    policy_check_approvers, policy_check_keys,
+	};
+	struct config *cfg = NULL;
+	if (config_parse(name, text, &cfg, err, errlen) < 0)
+		return -1;
+	struct policy_ld ld = {.cfg = cfg, .cat = cat, .file = name, .err = err, .errlen = errlen};
+	struct policy *p = xcalloc(1, sizeof(*p));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !ld.failed; i++)
+		steps[i](&ld, p);
 	config_free(cfg);
 	if (ld.failed) {
 		policy_free(p);
@@ -745,6 +780,34 @@ static void policy_local(const char *tz, int64_t now_ms, int *wday, int *minute)
 	*minute = tm.tm_hour * 60 + tm.tm_min;
 }
 
+/* Whether window f covers wall-clock time t; *left: minutes until its end that day. */
+static int policy_freeze_covers(const struct policy_freeze *f, int64_t t, int *left)
+{
+	int wday, m;
+	policy_local(f->tz, t, &wday, &m);
+	int in;
+	if (f->start_min < f->end_min)
+		in = (f->days & (1u << wday)) && m >= f->start_min && m < f->end_min;
+	else /* wraps past midnight: the tail belongs to the day before */
+		in = ((f->days & (1u << wday)) && m >= f->start_min) ||
+		     ((f->days & (1u << ((wday + 6) % 7))) && m < f->end_min);
+	if (in && left)
+		*left = f->start_min < f->end_min || m < f->end_min ? f->end_min - m
+		                                                    : 1440 - m + f->end_min;
+	return in;
+}
+
+/* The end of the window f that covers now_ms, following windows that continue it
+ * at once (days = fri-sun, 00:00-24:00), up to two weeks. */
+static int64_t policy_freeze_end(const struct policy_freeze *f, int64_t now_ms)
+{
+	int64_t t = now_ms - now_ms % 60000; /* minutes, as the windows are */
+	int left = 0;
+	for (int i = 0; i < 14 && policy_freeze_covers(f, t, &left); i++)
+		t += (int64_t)left * 60000;
+	return t;
+}
+
 int policy_frozen(const struct policy *p, const struct catalog_action *a, int64_t now_ms,
                   struct policy_freeze_hit *hit)
 {
@@ -755,17 +818,10 @@ int policy_frozen(const struct policy *p, const struct catalog_action *a, int64_
 		if (!policy_in(f->actions, f->nactions, "*") &&
 		    !policy_in(f->actions, f->nactions, a->name))
 			continue;
-		int wday, m;
-		policy_local(f->tz, now_ms, &wday, &m);
-		int in;
-		if (f->start_min < f->end_min)
-			in = (f->days & (1u << wday)) && m >= f->start_min && m < f->end_min;
-		else /* wraps past midnight: the tail belongs to the day before */
-			in = ((f->days & (1u << wday)) && m >= f->start_min) ||
-			     ((f->days & (1u << ((wday + 6) % 7))) && m < f->end_min);
-		if (in) {
+		if (policy_freeze_covers(f, now_ms, NULL)) {
 			if (hit)
-				*hit = (struct policy_freeze_hit){f->name, f->reason};
+				*hit = (struct policy_freeze_hit){f->name, f->reason,
+				                                  policy_freeze_end(f, now_ms)};
 			return 1;
 		}
 	}

@@ -64,6 +64,7 @@ struct policy_approval {
 struct policy_freeze_hit {
 	const char *name;
 	const char *reason;
+	int64_t ends_ms; /* when this window (and any window of it that follows at once) ends */
 };
 
 int policy_load(const char *path, const struct catalog *cat, struct policy **out, char *err,

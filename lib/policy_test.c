@@ -260,20 +260,30 @@ static void test_freeze_and_replicas(void **state)
 	           "[freeze fri]\ndays = fri\nhours = 15:00-24:00\n"
 	           "timezone = Europe/Berlin\nmin_risk = medium\nexcept = db1\n"
 	           "[freeze night]\ndays = sat-sun\nhours = 22:00-06:00\nactions = low1\n"
+	           "[freeze weekend]\ndays = sat-sun\nactions = db1\n"
 	           "[replicas]\ndefault = 1..20\ncheckout = 2..30\n";
 	if (policy_parse("p.conf", text, c, &p, err, sizeof(err)) < 0)
 		fail_msg("policy: %s", err);
 	/* 2026-11-20 is a Friday; Berlin is UTC+1 in November */
+	/* ends: when the window that covers `when` ends (following days that continue it) */
 	static const struct {
 		const char *action, *when;
 		int frozen;
+		const char *ends;
 	} cases[] = {
-	    {"med1", "2026-11-20T13:59:00Z", 0},  {"med1", "2026-11-20T14:00:00Z", 1},
-	    {"high1", "2026-11-20T22:59:00Z", 1}, {"high1", "2026-11-20T23:00:00Z", 0},
-	    {"low1", "2026-11-20T15:00:00Z", 0},  {"db1", "2026-11-20T15:00:00Z", 0},
-	    {"med1", "2026-11-19T15:00:00Z", 0},  {"low1", "2026-11-21T23:00:00Z", 1},
-	    {"low1", "2026-11-22T05:59:00Z", 1},  {"low1", "2026-11-23T05:00:00Z", 1},
-	    {"low1", "2026-11-23T06:00:00Z", 0},  {"low1", "2026-11-21T05:00:00Z", 0},
+	    {"med1", "2026-11-20T13:59:00Z", 0, NULL},
+	    {"med1", "2026-11-20T14:00:00Z", 1, "2026-11-20T23:00:00Z"},
+	    {"high1", "2026-11-20T22:59:30Z", 1, "2026-11-20T23:00:00Z"},
+	    {"high1", "2026-11-20T23:00:00Z", 0, NULL},
+	    {"low1", "2026-11-20T15:00:00Z", 0, NULL},
+	    {"db1", "2026-11-20T15:00:00Z", 0, NULL},
+	    {"med1", "2026-11-19T15:00:00Z", 0, NULL},
+	    {"low1", "2026-11-21T23:00:00Z", 1, "2026-11-22T06:00:00Z"},
+	    {"low1", "2026-11-22T05:59:00Z", 1, "2026-11-22T06:00:00Z"},
+	    {"low1", "2026-11-23T05:00:00Z", 1, "2026-11-23T06:00:00Z"},
+	    {"low1", "2026-11-23T06:00:00Z", 0, NULL},
+	    {"low1", "2026-11-21T05:00:00Z", 0, NULL},
+	    {"db1", "2026-11-21T10:00:00Z", 1, "2026-11-23T00:00:00Z"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct policy_freeze_hit hit = {0};
@@ -281,6 +291,10 @@ static void test_freeze_and_replicas(void **state)
 		if (f != cases[i].frozen)
 			fail_msg("freeze %s at %s: got %d (%s) want %d", cases[i].action,
 			         cases[i].when, f, hit.name ? hit.name : "-", cases[i].frozen);
+		if (f && hit.ends_ms != at(cases[i].ends))
+			fail_msg("freeze %s at %s: ends %lld, want %s (%lld)", cases[i].action,
+			         cases[i].when, (long long)hit.ends_ms, cases[i].ends,
+			         (long long)at(cases[i].ends));
 	}
 	int64_t lo, hi;
 	if (policy_replicas(p, "checkout", &lo, &hi) < 0 || lo != 2 || hi != 30)

@@ -40,7 +40,8 @@ static const char *const w_source[] = {"slack", "discord", "alertmanager", "gene
                                        "cli",   NULL};
 static const char *const w_surface_kind[] = {"slack", "discord", NULL};
 static const char *const w_decision[] = {"approve", "reject", NULL};
-static const char *const w_action[] = {"ack", "resolve", "pause", "resume", "note", "retry", NULL};
+static const char *const w_action[] = {"ack",  "resolve", "pause",    "resume",
+                                       "note", "retry",   "filtered", NULL};
 static const char *const w_ledger_op[] = {"begin",  "restart", "finish", "ask",
                                           "decide", "list",    NULL};
 static const char *const w_ledger_kind[] = {"action", "rollback", NULL};
@@ -86,13 +87,11 @@ static const struct wire_field f_approve[] = {{"plan", J_STR, 1, NULL},
                                               {"reason", J_STR, 0, NULL},
                                               {"message_incident", J_INT, 0, NULL},
                                               END};
-static const struct wire_field f_command[] = {{"action", J_STR, 1, w_action},
-                                              {"user", J_STR, 1, NULL},
-                                              {"surface", J_STR, 1, NULL},
-                                              {"note", J_STR, 0, NULL},
-                                              {"key", J_STR, 0, NULL},
-                                              {"job", J_INT, 0, NULL},
-                                              END};
+static const struct wire_field f_command[] = {
+    {"action", J_STR, 1, w_action}, {"user", J_STR, 1, NULL},
+    {"surface", J_STR, 1, NULL},    {"note", J_STR, 0, NULL},
+    {"key", J_STR, 0, NULL},        {"job", J_INT, 0, NULL},
+    {"alert", J_OBJ, 0, NULL},      END};
 static const struct wire_field f_query[] = {{"what", J_STR, 1, w_query},
                                             {"since", J_INT, 0, NULL},
                                             {"limit", J_INT, 0, NULL},

@@ -107,10 +107,13 @@
  *             approval and a policy is loaded: approval {need, rules,
  *             requester_may_approve, expiry_ms, text ("2 people from
  *             sre-leads, not the requester")}.
- *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note"|"retry",
- *             *user:string, *surface:string, note:string, key:string,
- *             job:int (*for retry: a dead-lettered job to run again)
- *             -> {state}
+ *   command   *action:"ack"|"resolve"|"pause"|"resume"|"note"|"retry"|
+ *             "filtered", *user:string, *surface:string, note:string,
+ *             key:string, job:int (*for retry: a dead-lettered job to run
+ *             again), alert:object (filtered: {name, severity, service,
+ *             status, reason} of an alert the intake did not open an
+ *             incident for; incident 0, service account only; recorded as
+ *             the event alert.filtered) -> {state}
  *   query     *what:"incidents"|"incident"|"timeline"|"jobs"|"dead_letters"|
  *             "stats"|"events"|"identity", since:int (events after this seq),
  *             limit:int, state:string -> {items:[...]} | {incident:{...}} |
@@ -251,6 +254,7 @@ enum wire_type {
 #define WIRE_EV_DEAD             "job.dead"          /* data: {job, kind, attempts, error} */
 #define WIRE_EV_RETRY            "job.retry" /* data: {job, kind, attempt, error, retry_at_ms} */
 #define WIRE_EV_RESOLVED         "incident.resolved" /* data: {by, note} */
+#define WIRE_EV_ALERT_FILTERED   "alert.filtered"    /* incident 0; data: {surface, alert{...}} */
 /* The action ledger (ledger request above; queue/ledger.c). */
 #define WIRE_EV_ACTION_STARTED  "action.started"  /* data: ledger row, see "ledger" */
 #define WIRE_EV_ACTION_FINISHED "action.finished" /* data: ledger row with state, exit, output */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog.h"
 #include "json.h"
@@ -94,7 +95,14 @@ static void inc_set_results(struct store_incident *in, const cJSON *r)
 	in->results = json_print(r);
 }
 
-/* One transition: checks the machine, writes the stage event, updates in (not saved). */
+static int inc_enqueue(struct queue *q, const struct store_incident *in, enum stage_id g);
+
+/*
+ * One transition: checks the machine, writes the stage event, updates in
+ * (not saved).  Entering failed, rejected or expired queues a report job as
+ * resolved does (inc_resolved), so every ending gets its summary, mail and
+ * chat upload; the report reads the ending and its reason from this event.
+ */
 int inc_move(struct queue *q, struct store_incident *in, enum state_id to, const char *reason)
 {
 	enum state_id from = inc_state(in);
@@ -111,7 +119,12 @@ int inc_move(struct queue *q, struct store_incident *in, enum state_id to, const
 		in->approval_deadline_ms = 0;
 	log_info("event=transition incident=%lld from=%s to=%s reason=%s", (long long)in->id,
 	         state_name(from), state_name(to), log_q(reason));
-	return q_event(q, in->id, WIRE_EV_STAGE, d);
+	if (q_event(q, in->id, WIRE_EV_STAGE, d) < 0)
+		return -1;
+	if ((to == ST_FAILED || to == ST_REJECTED || to == ST_EXPIRED) &&
+	    (q->conf.stages & (1u << STAGE_REPORT)))
+		return inc_enqueue(q, in, STAGE_REPORT);
+	return 0;
 }
 
 int inc_save(struct queue *q, struct store_incident *in)
@@ -308,6 +321,37 @@ static int plan_judge(const struct queue *q, const cJSON *plan, const char *pers
 			return 0;
 	}
 	return 1;
+}
+
+/* 1 and why when a change freeze covers a step of plan now, else 0. */
+static int plan_frozen(const struct queue *q, const cJSON *plan, char *why, size_t whylen)
+{
+	if (!q->pol || !q->cat)
+		return 0;
+	const cJSON *st;
+	int i = 0;
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(plan, "steps"))
+	{
+		i++;
+		const char *action = json_str(st, "action");
+		const struct catalog_action *a = action ? catalog_find(q->cat, action) : NULL;
+		struct policy_freeze_hit hit;
+		if (!a || !policy_frozen(q->pol, a, q->now, &hit))
+			continue;
+		char ends[40];
+		time_t t = (time_t)(hit.ends_ms / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(ends, sizeof(ends), "%Y-%m-%d %H:%M UTC", &tm);
+		size_t rl = strlen(hit.reason);
+		snprintf(why, whylen,
+		         "change freeze %s covers step %d (%s) until %s: %s%s Nothing was "
+		         "recorded; approve again after the freeze ends, or reject the plan",
+		         hit.name, i, a->name, ends, hit.reason,
+		         rl && hit.reason[rl - 1] == '.' ? "" : ".");
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -1247,6 +1291,13 @@ static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON
 		rc = approval_refused(q, m, in.id, &w, "plan_changed", why, reply);
 		goto out;
 	}
+	/* A freeze window that covers a step now refuses the approval (the plan
+	 * was made before the window began); reject is never held back. */
+	if (approve && plan_frozen(q, plan, why, sizeof(why))) {
+		cJSON_Delete(results);
+		rc = approval_refused(q, m, in.id, &w, "frozen", why, reply);
+		goto out;
+	}
 	/* Reject stops things, so the requester rule does not hold it back. */
 	struct plan_need pn;
 	const char *requester = requester_of(q, &in);
@@ -1412,9 +1463,36 @@ static enum handle_rc cmd_retry(struct queue *q, const struct wire_msg *m, cJSON
 	return out;
 }
 
+/*
+ * An alert the intake filtered out (below [hooks] min_severity, or an
+ * ignored alert name): an event of incident 0 for the digests, no incident.
+ */
+static enum handle_rc cmd_filtered(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	if (peer_of(q)->kind != PEER_SERVICE || m->incident != 0 ||
+	    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m->root, "alert"))) {
+		*reply =
+		    wire_reply_err(m, "bad_request",
+		                   "filtered alerts come from opsbot-bot's intake, with incident "
+		                   "0 and an alert object");
+		return HANDLE_REPLY;
+	}
+	int rc = seen_key(q, m, NULL, reply);
+	TRY(rc);
+	if (rc)
+		return HANDLE_REPLY;
+	cJSON *d = json_new_object();
+	json_add_str(d, "surface", json_str(m->root, "surface"));
+	json_add(d, "alert", json_dup(cJSON_GetObjectItemCaseSensitive(m->root, "alert")));
+	TRY(q_event(q, 0, WIRE_EV_ALERT_FILTERED, d));
+	return reply_state(q, m, NULL, reply);
+}
+
 static enum handle_rc h_command(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	const char *action = json_str(m->root, "action");
+	if (!strcmp(action, "filtered"))
+		return cmd_filtered(q, m, reply);
 	if (!strcmp(action, "retry")) {
 		int rc = seen_key(q, m, NULL, reply);
 		TRY(rc);

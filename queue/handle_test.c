@@ -72,7 +72,9 @@ static const char *const test_catalog =
     "[action med1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = medium\n"
     "idempotent = yes\n"
     "[action high1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = high\n"
-    "idempotent = no\n";
+    "idempotent = no\n"
+    "[action frz1]\ndescription = d\nrun = scripts/actions/x.sh\nrisk = medium\n"
+    "idempotent = yes\n";
 
 /* ops approve by default (one is enough); high risk needs two leads, not the requester. */
 static const char *const test_policy =
@@ -86,7 +88,10 @@ static const char *const test_policy =
     "[group ops]\nmembers = p2, al, bo, cy, dd\n"
     "[group leads]\nmembers = al, bo, cy\n"
     "[approval high]\napprovers = leads\ndistinct_approvers = 2\n"
-    "requester_may_approve = no\napproval_expiry = 2s\n";
+    "requester_may_approve = no\napproval_expiry = 2s\n"
+    /* the clock starts at 1970-01-01T00:16:40Z, a Thursday */
+    "[freeze thu]\ndays = thu\nhours = 00:00-00:30\nactions = frz1\n"
+    "reason = No changes to frz1 early on Thursdays.\n";
 
 static int fx_setup(void **state)
 {
@@ -461,6 +466,9 @@ static void step(struct fx *f, const char *line, const char *name, int n)
 #define PLAN_MED                                                                                   \
 	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"med1\"}]},"              \
 	"\"needs_approval\":true}"
+#define PLAN_FROZEN                                                                                \
+	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"low1\"},{\"action\":"    \
+	"\"frz1\"}]},\"needs_approval\":true}"
 #define PLAN_BOGUS                                                                                 \
 	"{\"plan\":{\"id\":\"p\",\"hash\":\"h1\",\"steps\":[{\"action\":\"rm_rf\"}]},"             \
 	"\"needs_approval\":true}"
@@ -580,6 +588,22 @@ static const struct scenario {
     {"lease expiry counts as an attempt",
      {"submit", "claim detect", "time 1500", "claim detect", "time 1500", "state failed",
       "reason lease expired", NULL}},
+    {"a change freeze that began after planning refuses the approval, not the reject",
+     {TO_PLANNING, "work plan " PLAN_FROZEN, "state awaiting_approval", "as slack UDD h1 approve",
+      "err frozen", "state awaiting_approval",
+      "evdata approval.refused change freeze thu covers step 2 (frz1) until 1970-01-01 00:30 "
+      "UTC: No changes to frz1 early on Thursdays. Nothing was recorded",
+      "jobs execute ready 0", "as slack UDD h1 reject", "ok", "state rejected", NULL}},
+    {"every ending queues a report: rejected",
+     {TO_PLANNING, "work plan " PLAN_ASK, "approve h1 reject", "state rejected",
+      "jobs report ready 1", NULL}},
+    {"every ending queues a report: expired",
+     {TO_PLANNING, "work plan " PLAN_ASK, "time 6000", "state expired", "jobs report ready 1",
+      NULL}},
+    {"every ending queues a report: failed, and again when resolved after",
+     {TO_PLANNING, "work plan " PLAN_AUTO, "work execute {}", "work verify {\"ok\":false}",
+      "state failed", "jobs report ready 1", "cmd resolve", "state resolved",
+      "jobs report cancelled 1", "jobs report ready 1", NULL}},
     {"resolve by hand",
      {"submit", "cmd ack", "ok", "event command.recorded", "cmd resolve", "state resolved",
       "jobs detect cancelled 1", "jobs report ready 1", "cmd resolve", "err wrong_state",
@@ -903,6 +927,30 @@ static void test_retention(void **state)
 	check_invariants(f, "retention");
 }
 
+/* A filtered alert (bot/intake.c): an event of incident 0, once per key; service only. */
+static void test_filtered_alert(void **state)
+{
+	struct fx *f = *state;
+	const char *req = "\"type\":\"command\",\"action\":\"filtered\",\"user\":\"generic\","
+	                  "\"surface\":\"generic\",\"key\":\"c1:filtered\",\"note\":\"below\","
+	                  "\"alert\":{\"name\":\"Cache slow\",\"severity\":\"low\"}";
+	cJSON *r = call(f, 0, "%s", req);
+	assert_true(json_bool(r, "ok", 0));
+	r = call(f, 0, "%s", req); /* Alertmanager's retry */
+	assert_true(json_bool(r, "ok", 0));
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM events WHERE incident=0 AND "
+	                           "name='alert.filtered' AND data LIKE '%%Cache slow%%'"),
+	                 1);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 0);
+	f->peer.kind = PEER_LOCAL; /* opsbotctl may not make one up */
+	snprintf(f->peer.account, sizeof(f->peer.account), "alice");
+	r = call(f, 0,
+	         "\"type\":\"command\",\"action\":\"filtered\",\"user\":\"x\","
+	         "\"surface\":\"cli\",\"alert\":{\"name\":\"fake\"}");
+	assert_false(json_bool(r, "ok", 1));
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM events WHERE name='alert.filtered'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +959,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_batched_claim_and_complete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_grouping, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_filtered_alert, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@
  */
 #include "ledger.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,6 +602,55 @@ static int ledger_who(const struct queue *q, const struct wire_msg *m, const cha
 	return 1;
 }
 
+/*
+ * A refused answer to "step N may or may not have run", recorded in the
+ * incident's timeline as approval.refused with what:"step" (the clicker
+ * alone is told; the PDF and opsbotctl show list it).  The reply is the
+ * refusal (code, why); -1 when the store failed.
+ */
+static int ledger_refused(struct queue *q, const struct wire_msg *m, int64_t incident,
+                          const cJSON *row, const char *person, const char *code, cJSON **reply,
+                          const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static int ledger_refused(struct queue *q, const struct wire_msg *m, int64_t incident,
+                          const cJSON *row, const char *person, const char *code, cJSON **reply,
+                          const char *fmt, ...)
+{
+	char why[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	*reply = wire_reply_err(m, code, "%s", why);
+	const struct handle_peer *p = q->peer;
+	const char *surface = json_str(m->root, "surface"), *user = json_str(m->root, "user");
+	if (!strcmp(surface, "cli") && p && p->kind != PEER_SERVICE && p->account[0])
+		user = p->account; /* the socket says who; the field is a claim */
+	char identity[300];
+	snprintf(identity, sizeof(identity), "%s %s%s%s", surface, user, person ? " = " : "",
+	         person ? person : "");
+	cJSON *d = json_new_object();
+	json_add_str(d, "what", "step");
+	json_add_str(d, "step_key", json_str(m->root, "step_key"));
+	if (row) {
+		json_add_int(d, "step", json_int(row, "step", 0));
+		json_add_str(d, "action", json_str(row, "action"));
+	}
+	json_add_str(d, "decision", json_str(m->root, "decision"));
+	json_add_str(d, "user", user);
+	json_add_str(d, "surface", surface);
+	if (person)
+		json_add_str(d, "person", person);
+	else
+		json_add(d, "person", cJSON_CreateNull());
+	json_add_str(d, "identity", identity);
+	json_add_str(d, "error", code);
+	json_add_str(d, "reason", why);
+	json_add_str(d, "via", p ? p->via : "internal");
+	log_info("event=ledger_answer_refused incident=%lld identity=%s error=%s reason=%s",
+	         (long long)incident, log_q(identity), code, log_q(why));
+	return q_event(q, incident, WIRE_EV_APPROVAL_REFUSED, d);
+}
+
 static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
@@ -643,30 +693,36 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 	/* A step of another incident is refused like a missing one: a button
 	 * carries its incident, and a click on the wrong message changes nothing. */
 	if (rc == 0 || json_int(row, "incident", 0) != in.id) {
-		*reply = wire_reply_err(m, "not_found", "incident %lld has no ledger step %s",
-		                        (long long)in.id, step_key);
+		if (ledger_refused(q, m, in.id, NULL, NULL, "not_found", reply,
+		                   "incident %lld has no ledger step %s", (long long)in.id,
+		                   step_key) < 0)
+			out = HANDLE_STORE_ERR;
 		goto done;
 	}
 	const char *cur = json_str(row, "state");
 	const char *prev = json_str(row, "decision");
+	const char *person;
+	char nwhy[400];
+	int may = ledger_who(q, m, json_str(row, "action"), &user, &person, nwhy, sizeof(nwhy));
 	if (strcmp(cur, "unknown") != 0 || prev) {
 		if (prev)
-			*reply = wire_reply_err(
-			    m, "wrong_state",
-			    "step %lld was already decided: %s by %s; nothing "
-			    "changed",
+			rc = ledger_refused(
+			    q, m, in.id, row, person, "wrong_state", reply,
+			    "step %lld was already decided: %s by %s; nothing changed",
 			    (long long)json_int(row, "step", 0), prev,
 			    json_str(row, "decided_by") ? json_str(row, "decided_by") : "someone");
 		else
-			*reply = wire_reply_err(m, "wrong_state",
-			                        "step %lld is %s; there is no question to answer",
-			                        (long long)json_int(row, "step", 0), cur);
+			rc = ledger_refused(q, m, in.id, row, person, "wrong_state", reply,
+			                    "step %lld is %s; there is no question to answer",
+			                    (long long)json_int(row, "step", 0), cur);
+		if (rc < 0)
+			out = HANDLE_STORE_ERR;
 		goto done;
 	}
-	const char *person;
-	char nwhy[400];
-	if (!ledger_who(q, m, json_str(row, "action"), &user, &person, nwhy, sizeof(nwhy))) {
-		*reply = wire_reply_err(m, "forbidden", "%s; nothing was recorded", nwhy);
+	if (!may) {
+		if (ledger_refused(q, m, in.id, row, person, "forbidden", reply,
+		                   "%s; nothing was recorded", nwhy) < 0)
+			out = HANDLE_STORE_ERR;
 		goto done;
 	}
 	const char *newstate = !strcmp(decision, "retry")  ? "unknown"

@@ -87,6 +87,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "defaults.h"
 #include "group.h"
 #include "handle.h"
 #include "json.h"
@@ -324,8 +325,8 @@ static void read_config(const char *path, struct config **cfgp, struct queue_con
 	struct config *cfg;
 	if (config_load(path, &cfg, err, sizeof(err)) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
-	qc->listen = config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc");
-	qc->events = config_str(cfg, "queue", "events", "ipc://var/run/opsbot-events.ipc");
+	qc->listen = config_str(cfg, "queue", "listen", DEF_QUEUE_URL);
+	qc->events = config_str(cfg, "queue", "events", DEF_EVENTS_URL);
 	qc->db = config_str(cfg, "queue", "db", "var/opsbot.db");
 	qc->lease_ms = config_duration_ms(cfg, "queue", "lease", 30000);
 	qc->max_attempts = (int)config_int(cfg, "queue", "max_attempts", 5, 1, 1000);

@@ -16,8 +16,7 @@ ALL_OBJS += $(QUEUE_OBJS)
 
 PROGRAMS += $(B)/bin/opsbot-queue
 $(B)/bin/opsbot-queue: $(QUEUE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+	$(call link,$(LIBS_SQLITE))
 
 # Unit tests: the state machine alone, the store on a real file, and the
 # handlers (transitions applied to a real store, invariants checked).
@@ -25,8 +24,7 @@ QUEUE_TESTS := state store handle
 ALL_OBJS += $(QUEUE_TESTS:%=$(B)/queue/%_test.o)
 UNIT_TESTS += $(QUEUE_TESTS:%=$(B)/tests/queue_%)
 $(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_SQLITE) $(LIBS_CMOCKA))
 
 # Integration tests: real processes in a temporary directory.
 INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_lease.sh \
@@ -37,16 +35,14 @@ INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_leas
 BENCHES += queue
 ALL_OBJS += $(B)/queue/bench.o
 $(B)/bench/queue_bench: $(B)/queue/bench.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+	$(call link,$(LIBS_SQLITE))
 # The same workload against Redis (hiredis; scripts/deps.sh bench installs
 # redis-server and libhiredis-dev).  Built only for the bench, and only when
 # hiredis is there: bench.sh then reports no ratio.
 HAVE_HIREDIS := $(shell test -f /usr/include/hiredis/hiredis.h && echo 1)
 ALL_OBJS += $(B)/queue/redis_bench.o
 $(B)/bench/redis_bench: $(B)/queue/redis_bench.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) -lhiredis -lpthread
+	$(call link,-lhiredis -lpthread)
 .PHONY: bench-queue
 bench-queue: $(B)/bin/opsbot-queue $(B)/bench/queue_bench $(B)/bin/wirecat \
 		$(if $(HAVE_HIREDIS),$(B)/bench/redis_bench)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# lint.sh: banned C functions (always an error) and clang-format drift.
+# lint.sh: banned C functions (always an error), clang-format drift, and
+# functions over 120 lines outside the allow-list (scripts/funclen.sh warns).
 set -u
 cd "$(dirname "$0")/.."
 rc=0
@@ -20,5 +21,6 @@ else
   done
   [ $drift -eq 0 ] || { echo "lint: $drift files differ from .clang-format (clang-format -i FILE)"; rc=1; }
 fi
+bash scripts/funclen.sh || rc=1
 [ $rc -eq 0 ] && echo "lint: clean"
 exit $rc

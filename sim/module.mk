@@ -5,13 +5,11 @@ SIM_OBJS := $(SIM_CORE_OBJS) $(B)/sim/server.o
 ALL_OBJS += $(SIM_OBJS) $(B)/sim/model_test.o
 
 $(B)/bin/opsbot-sim: $(SIM_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 PROGRAMS += $(B)/bin/opsbot-sim
 
 $(B)/tests/sim_model: $(B)/sim/model_test.o $(SIM_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 UNIT_TESTS += $(B)/tests/sim_model
 
 INTEG_TESTS += tests/integration/sim_http.sh tests/integration/sim_prometheus.sh \

@@ -6,7 +6,9 @@
 Prints the files one after another with every section once (opsbot's
 config refuses a section that appears again): a key set again replaces the
 earlier line in place, a new key goes at the end of its section, a new
-section at the end.  OVERRIDES (stdin, same format) is merged last.
+section at the end.  A key that repeats within one input (a list, like
+[slack] route) keeps every line: the input's lines replace the earlier
+file's lines of that key.  OVERRIDES (stdin, same format) is merged last.
 --drop leaves a section of the files out (the caller writes its own).
 Comments and blank lines of the files are kept, so the result reads like
 the shipped file with the benchmark's changes.
@@ -34,6 +36,7 @@ def main():
 
     def feed(text, dropping):
         sec = ""
+        mine = set()  # (section, key) set by this input
         for raw in text.splitlines():
             m = SEC.match(raw)
             if m:
@@ -47,11 +50,22 @@ def main():
             if sec in dropping:
                 continue
             k = KEY.match(raw)
-            if k and (sec, k.group(1)) in where:
-                lines[sec][where[(sec, k.group(1))]] = raw
+            key = (sec, k.group(1)) if k else None
+            if key and key in where and key not in mine:
+                lines[sec][where[key]] = raw
+                mine.add(key)
                 continue
-            if k:
-                where[(sec, k.group(1))] = len(lines[sec])
+            if key and key in mine:
+                at = where[key] + 1
+                for other, idx in where.items():
+                    if other[0] == sec and idx >= at:
+                        where[other] = idx + 1
+                where[key] = at
+                lines[sec].insert(at, raw)
+                continue
+            if key:
+                where[key] = len(lines[sec])
+                mine.add(key)
             lines[sec].append(raw)
 
     for f in files:

@@ -6,10 +6,11 @@
 # The master runs opsbot-queue and opsbot-bot from a config the script makes
 # from the shipped config/opsbot.conf + config/slack.example.conf, with time
 # scaled by SCALE = one week / (SOAK_MINUTES * 60 s) (5 minutes: 2016x):
-#   retain_jobs, retain_events, retain_keys   SOAK_RETAIN (1d) scaled, so
+#   retain_jobs, retain_events, retain_keys, and [bot] retain_posts
+#                                             SOAK_RETAIN (1d) scaled, so
 #       retention applies from the second simulated day (the shipped 7d/30d
 #       would first prune after the week);
-#   prune_interval 1h, group_window 10m, approval_expiry 30m   scaled;
+#   prune_interval 1h (queue and bot), group_window 10m, approval_expiry 30m   scaled;
 #   Slack's per-second posting limits cannot be scaled with the clock, so
 #       they are off on both sides (fake-slack --post-rate 0, channel_rate 0,
 #       method_limits no): the chat side keeps up and what is measured is
@@ -28,6 +29,8 @@
 # and exits 1 when not bounded:
 #   - rows retention prunes (finished jobs, standalone events, idempotency
 #     keys) at the end exceed 1.5x their count on day 2, plus 100; or
+#   - bot.db's per-post rows (post intents + posted) at the end exceed 1.5x
+#     their count on day 2, plus 100; or
 #   - opsbot.db (+ -wal) or bot.db (+ -wal) grew faster than the incidents
 #     they keep: end size > day-2 size x incidents(end)/incidents(day 2)
 #     x 1.25 + 4 MiB (WAL and page slack).
@@ -59,6 +62,9 @@ shipped_conf "$FS_PORT" >"$T/opsbot.conf" <<CONF || t_fail "could not write the 
 retain_jobs = $RETAIN
 retain_events = $RETAIN
 retain_keys = $RETAIN
+prune_interval = $(scaled 3600)
+[bot]
+retain_posts = $RETAIN
 prune_interval = $(scaled 3600)
 [pipeline]
 group_window = $(scaled 600)
@@ -99,10 +105,13 @@ jq -c --argjson qrss "$(rss_mb "$qpid")" --argjson brss "$(rss_mb "$bpid")" \
   .samples as $s | ($s[0]) as $a | ($s[-1]) as $z
   | ([$s[] | select(.day == 2)][0]) as $d2
   | def prunable(x): (x.jobs + x.standalone_events + x.keys);
+    def botrows(x): ((x.bot_intents // 0) + (x.bot_posted // 0));
     def grown(k): ($z[k] > ($d2[k] * ($z.incidents / ([$d2.incidents, 1] | max)) * 1.25 + 4194304));
     (if $d2 == null then ["fewer than 3 simulated days sampled"] else
       [(if prunable($z) > prunable($d2) * 1.5 + 100 then
           "rows retention prunes grew from \(prunable($d2)) (day 2) to \(prunable($z))" else empty end),
+       (if botrows($z) > botrows($d2) * 1.5 + 100 then
+          "bot.db post intents + posted rows grew from \(botrows($d2)) (day 2) to \(botrows($z))" else empty end),
        (if grown("db_bytes") then "opsbot.db grew from \($d2.db_bytes) (day 2) to \($z.db_bytes) bytes, faster than its incidents (\($d2.incidents) -> \($z.incidents))" else empty end),
        (if grown("bot_db_bytes") then "bot.db grew from \($d2.bot_db_bytes) (day 2) to \($z.bot_db_bytes) bytes, faster than the incidents (\($d2.incidents) -> \($z.incidents))" else empty end)]
      end) as $why
@@ -113,6 +122,8 @@ jq -c --argjson qrss "$(rss_mb "$qpid")" --argjson brss "$(rss_mb "$bpid")" \
      bot_db_bytes_start: $a.bot_db_bytes, bot_db_bytes_end: $z.bot_db_bytes,
      prunable_rows_day2: (if $d2 then prunable($d2) else null end), prunable_rows_end: prunable($z),
      events_end: $z.events, pruned: $pruned,
+     bot_post_rows_day2: (if $d2 then botrows($d2) else null end), bot_post_rows_end: botrows($z),
+     bot_intents_end: $z.bot_intents,
      rss_mb: {master: $mrss, queue: $qrss, bot: $brss},
      bounded: (($why | length) == 0), why: $why}' "$T/drive.json" >"$T/soak.json" ||
   t_fail "could not summarise $T/drive.json"

@@ -16,7 +16,8 @@ Alertmanager.
 At every simulated day boundary it samples, from DIR/var: the size of
 opsbot.db (+ -wal) and bot.db (+ -wal), and row counts read with SQLite in
 read-only mode: incidents, timeline events, jobs, standalone events and
-idempotency keys.  Writes DIR/soak-samples.json and prints a JSON summary
+idempotency keys; from bot.db, post intents and posted rows (the per-post
+rows [bot] retain_posts prunes).  Writes DIR/soak-samples.json and prints a JSON summary
 line with the samples.
 """
 import concurrent.futures
@@ -55,6 +56,18 @@ def counts(db):
         return r
     except sqlite3.Error as e:
         return {"error": str(e)}
+
+
+def bot_counts(db):
+    try:
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+        q = lambda s: c.execute(s).fetchone()[0]
+        r = {"bot_intents": q("SELECT count(*) FROM kv WHERE key >= 'intent:' AND key < 'intent;'"),
+             "bot_posted": q("SELECT count(*) FROM posted")}
+        c.close()
+        return r
+    except sqlite3.Error as e:
+        return {"bot_error": str(e)}
 
 
 def post(url, body, token):
@@ -139,6 +152,7 @@ def main():
         s = {"day": day, "db_bytes": size(db, db + "-wal"), "wal_bytes": size(db + "-wal"),
              "bot_db_bytes": size(bdb, bdb + "-wal")}
         s.update(counts(db))
+        s.update(bot_counts(bdb))
         samples.append(s)
         print("soak: day %d: %s" % (day, json.dumps(s)), file=sys.stderr, flush=True)
 

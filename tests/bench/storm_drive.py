@@ -1,13 +1,30 @@
 #!/usr/bin/env python3
 """storm_drive.py: the driver of `make bench BENCH=storm` (tests/bench/storm.sh).
 
-    storm_drive.py BOT_URL FAKE_SLACK_URL CHANNEL OUT_DIR
+    storm_drive.py BOT_URL FAKE_SLACK_URL CHANNELS OUT_DIR
 
 Sends ALERTS Alertmanager notifications (webhook payload version 4) to
 BOT_URL/hooks/alertmanager, evenly spread over DURATION seconds, over
-SERVICES services, then watches CHANNEL on the Slack stand-in until every
-incident the bot answered with has its parent message there, or until
+SERVICES services, then watches CHANNELS (comma-separated team=CHANNEL
+pairs, or one CHANNEL for all) on the Slack stand-in until every incident
+the bot answered with has its parent message in one of them, or until
 DEADLINE seconds after the last send.  Prints one JSON line.
+
+The services belong to teams, as in a real org: service k of SERVICES is
+"<team>-NN" with TEAMS (10) teams of equal size (payments-00 ..
+growth-19 for 200).  With team=CHANNEL pairs the bench's config routes each
+team's services to its channel ([slack] route = CHANNEL team-*), and an
+incident found in another team's channel counts as misrouted.
+
+"Visible" means what a person watching the channel sees: the incident is
+in the channel, at the time the stand-in stored the message (posted_us):
+its own parent message (text "#<id> title (severity, service): state"), or
+a line of that same form in a storm summary ("*Alert storm:* N new
+incidents ...", one line per incident with /incident status <id>), which
+opsbot posts when new incidents pile up faster than the channel's limit.
+Thread replies and later edits do not count.  Every incident's own parent
+message must still arrive: one that never does is lost, whatever a summary
+showed.
 
 The storm: notification i fires alert group (alertname, service), with the
 service and the alert name drawn from a seeded generator (SEED), so a group
@@ -25,9 +42,19 @@ Figures:
                                (all methods: api_calls), read at the end
   rate_limited                 answers 429 from the stand-in
   lost                         notifications refused by the bot (non-2xx)
-                               plus those whose incident never became
-                               visible before the deadline
+                               plus those whose incident's own parent
+                               message never came before the deadline
   visible                      incidents whose parent was seen in time
+  channels                     channels the incidents were routed to
+  misrouted                    incidents whose parent is in another team's
+                               channel (0 with one channel)
+  new_incident_chat_p50/p99_ms the chat side alone: the bot's answer to the
+                               incident's first notification (the incident
+                               exists) -> its parent message in the channel
+  slowest                      the 5 slowest incidents: [id, channel, ms]
+  storm_summaries              summary messages posted
+  first_seen_in_summary        incidents a summary showed before their own
+                               parent message
   hook_answer_p50/p99_ms       webhook POST -> the bot's HTTP answer
   send_late_p99_ms             how far behind schedule the sender fell
                                (16 senders; late when answers are slow)
@@ -43,6 +70,8 @@ import time
 import urllib.error
 import urllib.request
 
+TEAMS = ["payments", "checkout", "search", "catalog", "identity", "messaging", "data", "platform",
+         "mobile", "growth"]
 ALERTNAMES = ["HighErrorRate", "HighLatency", "PodCrashLooping", "TargetDown", "DiskFillingUp"]
 
 
@@ -102,7 +131,7 @@ def pct(sorted_vals, q):
 
 
 def main():
-    bot, fs, channel, out = sys.argv[1:5]
+    bot, fs, chans, out = sys.argv[1:5]
     alerts = env_num("ALERTS", 1000, int)
     duration = env_num("DURATION", 60.0)
     services = env_num("SERVICES", 200, int)
@@ -110,11 +139,21 @@ def main():
     seed = env_num("SEED", 16, int)
     token = os.environ["OPSBOT_HOOK_TOKEN"]
     rng = random.Random(seed)
+    nteams = max(1, min(env_num("TEAMS", 10, int), len(TEAMS)))
+    per_team = max(1, -(-services // nteams))
+    team_channel = {}
+    for pair in chans.split(","):
+        team, _, ch = pair.rpartition("=")
+        team_channel[team] = ch
+    channels = sorted(set(team_channel.values()))
+
+    def service_name(k):
+        return "%s-%02d" % (TEAMS[min(k // per_team, nteams - 1)], k % per_team)
 
     plan = []
     size = {}
     for i in range(alerts):
-        svc = "svc-%03d" % rng.randrange(services)
+        svc = service_name(rng.randrange(services))
         name = rng.choice(ALERTNAMES)
         size[(svc, name)] = size.get((svc, name), 0) + 1
         plan.append((i, svc, name, size[(svc, name)]))
@@ -150,28 +189,53 @@ def main():
     last_send = time.time()
 
     first_sent = {}
+    first_answer = {}  # the bot's answer to that first notification: the incident exists
     for r in results:
         if 200 <= r["code"] < 300 and r["incident"]:
             inc = r["incident"]
-            first_sent[inc] = min(first_sent.get(inc, r["sent_us"]), r["sent_us"])
+            if inc not in first_sent or r["sent_us"] < first_sent[inc]:
+                first_sent[inc] = r["sent_us"]
+                first_answer[inc] = r["sent_us"] + r["answer_ms"] * 1000
+
+    inc_service = {}
+    for i, r in enumerate(results):
+        if r["incident"] and r["incident"] not in inc_service:
+            inc_service[r["incident"]] = plan[i][1]
+    where = {}
+    summaries = {}
+    by_summary = set()
+    own = {}  # incidents whose own parent message is in
 
     def parents():
-        code, resp = http("GET", "%s/control/messages?channel=%s" % (fs, channel))
         seen = {}
-        if code != 200:
-            return seen
-        for m in json.loads(resp)["messages"]:
-            t = m.get("text") or ""
-            if t.startswith("#"):
-                num = t[1:].split(" ", 1)[0]
-                if num.isdigit():
-                    seen.setdefault(int(num), m.get("posted_us"))
+        for ch in channels:
+            code, resp = http("GET", "%s/control/messages?channel=%s" % (fs, ch))
+            if code != 200:
+                continue
+            for m in json.loads(resp)["messages"]:
+                summary = (m.get("text") or "").startswith("*Alert storm:*")
+                if summary:
+                    summaries[m.get("ts")] = 1
+                for line in (m.get("text") or "").split("\n"):
+                    if not line.startswith("#"):
+                        continue
+                    num = line[1:].split(" ", 1)[0]
+                    at = m.get("posted_us")
+                    if num.isdigit() and (int(num) not in seen or at < seen[int(num)]):
+                        seen[int(num)] = at
+                        where[int(num)] = ch
+                        if summary:
+                            by_summary.add(int(num))
+                        else:
+                            by_summary.discard(int(num))
+                    if not summary and num.isdigit():
+                        own[int(num)] = 1
         return seen
 
     end = last_send + deadline_s
     while True:
         seen = parents()
-        if all(inc in seen for inc in first_sent) or time.time() > end:
+        if all(inc in own for inc in first_sent) or time.time() > end:
             break
         time.sleep(1.0)
     waited = time.time() - last_send
@@ -182,8 +246,17 @@ def main():
     lat = sorted((seen[inc] - t0) / 1000 if inc in seen else float("inf")
                  for inc, t0 in first_sent.items())
     lat = [None if v == float("inf") else v for v in lat]
+    chat = sorted((seen[inc] - first_answer[inc]) / 1000 if inc in seen else float("inf")
+                  for inc in first_sent)
+    chat = [None if v == float("inf") else v for v in chat]
+    slow = sorted(first_sent, key=lambda i: -((seen.get(i, 1e18) - first_sent[i])))[:5]
+    def expected(inc):
+        team = inc_service.get(inc, "").rsplit("-", 1)[0]
+        return team_channel.get(team, team_channel.get("", None))
+
+    misrouted = sum(1 for inc in first_sent if inc in where and expected(inc) not in (None, where[inc]))
     lost = sum(1 for r in results
-               if not (200 <= r["code"] < 300) or r["incident"] not in seen)
+               if not (200 <= r["code"] < 300) or r["incident"] not in own)
     refused = sum(1 for r in results if not (200 <= r["code"] < 300))
     late = sorted(r["late_ms"] for r in results)
     answer = sorted(r["answer_ms"] for r in results)
@@ -196,6 +269,11 @@ def main():
         "new_incident_visible_p50_ms": pct(lat, 50),
         "new_incident_visible_p99_ms": pct(lat, 99),
         "visible": sum(1 for v in lat if v is not None),
+        "channels": len(channels), "misrouted": misrouted,
+        "storm_summaries": len(summaries), "first_seen_in_summary": len(by_summary),
+        "new_incident_chat_p50_ms": pct(chat, 50), "new_incident_chat_p99_ms": pct(chat, 99),
+        "slowest": [[i, where.get(i), round((seen[i] - first_sent[i]) / 1000) if i in seen else None]
+                    for i in slow],
         "chat_calls": sum(int(v) for k, v in calls.items() if k.startswith("chat.")),
         "api_calls": sum(int(v) for v in calls.values()),
         "rate_limited": int(stats.get("rate_limited", 0)) + int(stats.get("served_429", 0)),

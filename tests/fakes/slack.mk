@@ -7,8 +7,7 @@ ALL_OBJS += $(FAKE_SLACK_SRCS:%.c=$(B)/%.o)
 PROGRAMS += $(B)/bin/fake-slack
 
 $(B)/bin/fake-slack: $(FAKE_SLACK_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_LWS)
+	$(call link,$(LIBS_LWS))
 
 # fake-slack against Slack's documented behaviour (the points the official
 # SDKs caught); the SDKs themselves run in tests/sdk.

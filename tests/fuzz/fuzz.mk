@@ -25,31 +25,26 @@ CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=thread
 LDFLAGS += -fsanitize=thread
 endif
 
-FUZZ_LINK = $(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LDLIBS)
+# libFuzzer supplies main(); every target links with the top Makefile's link.
+$(B)/fuzz/%: LDFLAGS += -fsanitize=fuzzer
 FUZZ_OBJ = $(B)/tests/fuzz/fuzz_$*.o
 ALL_OBJS += $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o)
 
 $(B)/fuzz/wire $(B)/fuzz/config $(B)/fuzz/template: $(B)/fuzz/%: $(B)/tests/fuzz/fuzz_%.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK)
+	$(call link)
 $(B)/fuzz/alert: $(B)/tests/fuzz/fuzz_alert.o $(B)/bot/alert.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK)
+	$(call link)
 $(B)/fuzz/slack: $(B)/tests/fuzz/fuzz_slack.o $(B)/bot/form.o $(B)/bot/command.o \
 		$(B)/bot/step.o $(B)/bot/slack_sig.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK)
+	$(call link)
 $(B)/fuzz/discord: $(B)/tests/fuzz/fuzz_discord.o $(B)/bot/command.o $(B)/bot/step.o \
 		$(B)/bot/discord_sig.o $(B)/bot/discord_rest.o \
 		$(B)/bot/discord_gw.o $(B)/bot/chatstats.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK) $(LIBS_LWS)
+	$(call link,$(LIBS_LWS))
 $(B)/fuzz/httpd: $(B)/tests/fuzz/fuzz_httpd.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK) $(LIBS_LWS)
+	$(call link,$(LIBS_LWS))
 $(B)/fuzz/csv: $(B)/tests/fuzz/fuzz_csv.o $(B)/workers/detect/csv.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_LINK)
+	$(call link)
 
 .PHONY: fuzz fuzz-build fuzz-run check-tsan tsan-run
 fuzz:

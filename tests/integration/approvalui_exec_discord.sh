@@ -66,11 +66,30 @@ t_wait "incident $id resolved after skip" eval '[ "$(state '"$id"')" = resolved 
 [ "$(runs 'slow one')" = 1 ] || t_fail "the skipped step ran again"
 [ "$(runs 'touch after-one')" = 1 ] || t_fail "step 2 ran $(runs 'touch after-one') times, want 1"
 t_wait "the answer in the thread" eval '[ "$(public "carol chose Skip for step 1 (slow)")" = 1 ]'
+# the question itself now shows the answer and has no buttons left to click
+q_buttons() { d_msgs "$TH" | jq -r --arg m "$QM" '.[] | select(.id == $m) | [.components[]?.components[]?] | length'; }
+t_wait "the question's buttons are gone" eval '[ "$(q_buttons)" = 0 ]'
+d_msgs "$TH" | jq -r --arg m "$QM" '.[] | select(.id == $m) | .content' | grep -q 'Answered: Skip by carol' ||
+  t_fail "answered question: $(d_msgs "$TH" | jq -r --arg m "$QM" '.[] | select(.id == $m) | .content')"
+# Dave's refused answer is in the timeline (opsbotctl show, the PDF), not in the thread
+r=$(ev "$id" approval.refused | jq -c 'select(.step_key != null)' | head -1)
+[ "$(jq -r '[.decision, .surface, .user, .error, .step] | join(",")' <<<"$r")" = "skip,discord,89,forbidden,1" ] ||
+  t_fail "Dave's refusal in the timeline: $r"
+ctl show "$id" | grep -q "skip for step 1 (slow) by discord 89 refused (forbidden): discord 89 is not a person" ||
+  t_fail "opsbotctl show lacks Dave's refusal: $(ctl show "$id" | grep -i refused)"
+if command -v pdftotext >/dev/null; then
+  ctl report "$id" --pdf "$T/r.pdf" >/dev/null 2>&1 || t_fail "opsbotctl report $id"
+  pdftotext "$T/r.pdf" - | tr '\n' ' ' | grep -q "answer refused.*skip by discord 89" ||
+    t_fail "the PDF's timeline lacks Dave's refused answer"
+fi
 
 # A second click: refused to the clicker only; nothing runs.
 click 200000000000000003 carol "ob:$id:step_retry:$key" >/dev/null
 t_wait "Carol is told it was already answered" eval '[ "$(private "already decided: skip")" = 1 ]'
 [ "$(public "already decided")" = 0 ] || t_fail "the refusal was posted for everyone"
 [ "$(ev "$id" action.decided | wc -l)" = 1 ] || t_fail "a second decision: $(ev "$id" action.decided)"
+t_wait "Carol's late click is in the timeline" eval \
+  '[ "$(ev "$id" approval.refused | jq -r "select(.error == \"wrong_state\") | .person")" = carol ]'
+
 [ "$(runs 'slow one')" = 1 ] || t_fail "the retry click ran the step"
 echo ok

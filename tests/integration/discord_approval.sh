@@ -7,47 +7,11 @@
 # buttons are taken off once the incident leaves awaiting_approval.  Reject
 # asks for a reason first: the click is answered with a modal (type 9).  Test workers
 # (their results say so) stand in for detect, retrieve and plan.
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/discord_env.sh"
+. "$(dirname "$0")/discord_lib.sh"
 t_setup
-# The queue judges the click: Discord user 88000 is carol, an approver.
-cat > "$T/policy.conf" <<'CONF'
-[policy]
-auto_risk = low
-approvers = ops
-[person carol]
-discord = 88000
-[group ops]
-members = carol
-CONF
-cat > "$T/plan.json" <<'JSON'
-{"plan":{"id":"p1","hash":"h-test-1","planner":"test-worker",
- "steps":[{"action":"restart_service","params":{"service":"checkout"},"risk":"medium",
- "rationale":"test worker step","citations":[],"approval":"required"}],"notes":[]},
- "needs_approval":true,"summary":"test worker plan: restart checkout"}
-JSON
-d_fake --heartbeat-ms 5000
-cat > "$T/queue.conf" <<CONF
-[queue]
-listen = ipc://$T/var/run/q.ipc
-events = ipc://$T/var/run/ev.ipc
-db = $T/var/opsbot.db
-sync = normal
-policy = $T/policy.conf
-catalog = $REPO/config/actions.conf
-[pipeline]
-stages = detect retrieve plan execute
-[test-worker]
-claim_wait = 200ms
-CONF
-t_start queue opsbot-queue -c "$T/queue.conf"
-t_wait "queue socket" test -S "$T/var/run/q.ipc"
-t_start wdetect test-worker -c "$T/queue.conf" --kind detect
-t_start wretrieve test-worker -c "$T/queue.conf" --kind retrieve
-t_start wplan test-worker -c "$T/queue.conf" --kind plan --result-file "$T/plan.json"
-d_bot
-t_wait "gateway connected" d_connected
+# Discord user 88000 is carol, an approver; the plan needs approval.
+d_approval_stack
 
 d_cmd 42 declare '[{"name":"title","type":3,"value":"needs a restart"}]' >/dev/null || t_fail "inject"
 t_wait "thread made" d_has_thread

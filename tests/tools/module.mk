@@ -4,5 +4,4 @@
 PROGRAMS += $(B)/bin/wirecat
 ALL_OBJS += $(B)/tests/tools/wirecat.o
 $(B)/bin/wirecat: $(B)/tests/tools/wirecat.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)

@@ -3,5 +3,4 @@
 PROGRAMS += $(B)/bin/test-worker
 ALL_OBJS += $(B)/tests/tools/test_worker.o
 $(B)/bin/test-worker: $(B)/tests/tools/test_worker.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)

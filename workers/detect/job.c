@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -64,7 +65,7 @@ int job_init(struct config *cfg, void **state, char *err, size_t errlen)
 	int sev = config_enum(cfg, "detect", "watch_severity", job_severities, 2);
 	str_copy(st->severity, sizeof st->severity, job_severities[sev < 0 ? 2 : sev]);
 	str_copy(st->queue_url, sizeof st->queue_url,
-	         config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
+	         config_str(cfg, "queue", "listen", DEF_QUEUE_URL));
 
 	/* [services]: NAME = deps, the dependency graph. */
 	size_t ne;

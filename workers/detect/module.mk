@@ -4,28 +4,19 @@ DETECT_CORE := csv detector nab rca cli source analyze episode
 DETECT_CORE_OBJS := $(DETECT_CORE:%=$(B)/workers/detect/%.o)
 ALL_OBJS += $(DETECT_CORE_OBJS)
 
-# The worker loop (lib/worker.c) comes from the runtime branch; until it is in
-# the tree opsbot-detect is built with its command-line modes only.
-ifneq ($(wildcard lib/worker.c),)
-DETECT_WORKER := job watch
-else
-DETECT_WORKER :=
-$(B)/workers/detect/main.o: CFLAGS += -DDETECT_NO_WORKER
-endif
-DETECT_OBJS := $(DETECT_CORE_OBJS) $(DETECT_WORKER:%=$(B)/workers/detect/%.o) \
+# job and watch: the worker modes (lib/worker.c).
+DETECT_OBJS := $(DETECT_CORE_OBJS) $(B)/workers/detect/job.o $(B)/workers/detect/watch.o \
 	$(B)/workers/detect/main.o
 ALL_OBJS += $(DETECT_OBJS)
 
 $(B)/bin/opsbot-detect: $(DETECT_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 PROGRAMS += $(B)/bin/opsbot-detect
 
 DETECT_DATASETS ?= $(abspath ../shared/datasets)
 
 $(B)/bench/detect_nab: $(B)/workers/detect/bench/nab_bench.o $(DETECT_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 ALL_OBJS += $(B)/workers/detect/bench/nab_bench.o
 
 .PHONY: bench-nab
@@ -36,8 +27,7 @@ BENCHES += nab
 $(B)/workers/detect/%.o: CFLAGS += -Iworkers/detect
 
 $(B)/bench/detect_rca: $(B)/workers/detect/bench/rca_bench.o $(DETECT_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 ALL_OBJS += $(B)/workers/detect/bench/rca_bench.o
 
 .PHONY: bench-rca
@@ -48,8 +38,7 @@ BENCHES += rca
 # Unit tests: workers/detect/<name>_test.c -> $(B)/tests/detect_<name>.
 DETECT_TESTS := $(patsubst workers/detect/%_test.c,%,$(wildcard workers/detect/*_test.c))
 $(B)/tests/detect_%: $(B)/workers/detect/%_test.o $(DETECT_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(DETECT_TESTS:%=$(B)/workers/detect/%_test.o)
 UNIT_TESTS += $(DETECT_TESTS:%=$(B)/tests/detect_%)
 

@@ -521,126 +521,116 @@ static int exec_rounds(struct exec_state *s, int64_t incident, int64_t exec_job,
 	return n;
 }
 
-static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON **result,
-                       char *err, size_t errlen)
+/* One verification (exec_verify), filled by the steps below. */
+struct verify {
+	const cJSON *steps; /* the execute result's steps */
+	const char *service;
+	int64_t since; /* the last step's end: the recheck looks after it */
+	cJSON *checks, *recheck;
+	char why[600];
+	int fixed, verified;
+};
+
+/* One round: each finished step's check (its catalog verify); 1 when all pass. */
+static int verify_checks(struct exec_state *s, struct verify *v)
 {
-	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(job->input, "execute");
-	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(job->input, "incident");
-	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(ex, "steps");
-	const char *service = json_str(inc, "service");
-	if (!cJSON_IsObject(ex) || !cJSON_IsArray(steps)) {
-		snprintf(err, errlen, "the verify job has no execute result to verify");
-		return WORKER_PERMANENT;
-	}
-	int64_t exec_job = json_int(ex, "job", 0);
-	int exec_ok = json_bool(ex, "ok", 0);
-	int64_t since = 0;
 	const cJSON *st;
-	cJSON_ArrayForEach(st, steps)
+	int all = 1;
+	cJSON_Delete(v->checks);
+	v->checks = json_new_array();
+	cJSON_ArrayForEach(st, v->steps)
 	{
-		int64_t f = json_int(st, "finished_ms", 0);
-		if (f > since)
-			since = f;
-	}
-	cJSON *checks = json_new_array();
-	cJSON *recheck = json_new_object();
-	char why[600] = "";
-	int fixed = 0, nchecks = 0, verified = 0;
-	if (!exec_ok) {
-		snprintf(why, sizeof(why), "the actions did not all run: %s",
-		         json_str(ex, "summary") ? json_str(ex, "summary") : "a step failed");
-	} else {
-		/* Build each finished step's check once; retry the lot until the window ends. */
-		int64_t deadline = time_mono_ms() + s->verify_window_ms;
-		int tries = 0;
-		for (;;) {
-			tries++;
-			int all = 1;
-			cJSON_Delete(checks);
-			checks = json_new_array();
-			cJSON_ArrayForEach(st, steps)
-			{
-				const char *name = json_str(st, "action");
-				const struct catalog_action *a = catalog_find(s->cat, name);
-				/* every finished step, also one a previous delivery ran */
-				if (!a || !a->verify ||
-				    strcmp(json_str(st, "state") ? json_str(st, "state") : "",
-				           "finished") != 0)
-					continue;
-				struct run_cmd cmd;
-				char e[300];
-				cJSON *c = json_new_object();
-				json_add_int(c, "step", json_int(st, "step", 0));
-				json_add_str(c, "action", name);
-				if (run_build(a, cJSON_GetObjectItemCaseSensitive(st, "params"),
-				              RUN_VERIFY, &cmd, e, sizeof(e)) < 0) {
-					json_add_bool(c, "ok", 0);
-					json_add_str(c, "output", e);
-					all = 0;
-				} else {
-					char *o = NULL;
-					int ok = exec_check_once(s, a, &cmd, &o);
-					json_add(c, "argv", run_argv_json(&cmd));
-					json_add_bool(c, "ok", ok);
-					json_add_str(c, "output", o);
-					if (!ok) {
-						all = 0;
-						snprintf(why, sizeof(why),
-						         "check of %s failed: %.200s", name, o);
-						why[strcspn(why, "\n")] = '\0';
-					}
-					free(o);
-					run_cmd_free(&cmd);
-				}
-				cJSON_AddItemToArray(checks, c);
+		const char *name = json_str(st, "action");
+		const struct catalog_action *a = catalog_find(s->cat, name);
+		/* every finished step, also one a previous delivery ran */
+		if (!a || !a->verify ||
+		    strcmp(json_str(st, "state") ? json_str(st, "state") : "", "finished") != 0)
+			continue;
+		struct run_cmd cmd;
+		char e[300];
+		cJSON *c = json_new_object();
+		json_add_int(c, "step", json_int(st, "step", 0));
+		json_add_str(c, "action", name);
+		if (run_build(a, cJSON_GetObjectItemCaseSensitive(st, "params"), RUN_VERIFY, &cmd,
+		              e, sizeof(e)) < 0) {
+			json_add_bool(c, "ok", 0);
+			json_add_str(c, "output", e);
+			all = 0;
+		} else {
+			char *o = NULL;
+			int ok = exec_check_once(s, a, &cmd, &o);
+			json_add(c, "argv", run_argv_json(&cmd));
+			json_add_bool(c, "ok", ok);
+			json_add_str(c, "output", o);
+			if (!ok) {
+				all = 0;
+				snprintf(v->why, sizeof(v->why), "check of %s failed: %.200s", name,
+				         o);
+				v->why[strcspn(v->why, "\n")] = '\0';
 			}
-			int sym = -1;
-			char rwhy[300] = "";
-			if (all) {
-				sym = exec_recheck(s, service, since, rwhy, sizeof(rwhy));
-				cJSON_Delete(recheck);
-				recheck = json_new_object();
-				json_add_str(recheck, "result",
-				             sym == 1   ? "gone"
-				             : sym == 0 ? "present"
-				                        : "unavailable");
-				json_add_str(recheck, "detail", rwhy);
-				if (sym == 0)
-					snprintf(why, sizeof(why), "%s", rwhy);
-			}
-			if (all && sym != 0) {
-				fixed = 1;
-				nchecks = cJSON_GetArraySize(checks);
-				if (nchecks == 0 && sym < 0)
-					snprintf(why, sizeof(why),
-					         "nothing could check the result: no step has a "
-					         "check and %s",
-					         rwhy);
-				else
-					snprintf(why, sizeof(why), "%d check(s) passed%s; %s",
-					         nchecks, tries > 1 ? " (after retries)" : "",
-					         rwhy);
-				verified = nchecks > 0 || sym == 1;
-				break;
-			}
-			if (time_mono_ms() + s->verify_interval_ms > deadline)
-				break;
-			time_sleep_ms(s->verify_interval_ms, NULL);
+			free(o);
+			run_cmd_free(&cmd);
 		}
+		cJSON_AddItemToArray(v->checks, c);
 	}
-	*result = json_new_object();
-	json_add(*result, "checks", checks);
-	json_add(*result, "recheck", recheck);
-	cJSON *rollbacks = json_new_array();
-	json_add(*result, "rollbacks", rollbacks);
-	if (fixed) {
-		json_add_bool(*result, "ok", 1);
-		json_add_bool(*result, "verified", verified);
-		json_add_str(*result, "summary", why);
-		return WORKER_OK;
+	return all;
+}
+
+/* The alert's symptom after the checks: 1 gone, 0 still there, -1 unknown. */
+static int verify_recheck(struct exec_state *s, struct verify *v, char *rwhy, size_t len)
+{
+	int sym = exec_recheck(s, v->service, v->since, rwhy, len);
+	cJSON_Delete(v->recheck);
+	v->recheck = json_new_object();
+	json_add_str(v->recheck, "result",
+	             sym == 1   ? "gone"
+	             : sym == 0 ? "present"
+	                        : "unavailable");
+	json_add_str(v->recheck, "detail", rwhy);
+	if (sym == 0)
+		snprintf(v->why, sizeof(v->why), "%s", rwhy);
+	return sym;
+}
+
+/* Checks and recheck, again every verify_interval until fixed or the window ends. */
+static void verify_window(struct exec_state *s, struct verify *v)
+{
+	int64_t deadline = time_mono_ms() + s->verify_window_ms;
+	for (int tries = 1;; tries++) {
+		int all = verify_checks(s, v);
+		int sym = -1;
+		char rwhy[300] = "";
+		if (all)
+			sym = verify_recheck(s, v, rwhy, sizeof(rwhy));
+		if (all && sym != 0) {
+			int nchecks = cJSON_GetArraySize(v->checks);
+			v->fixed = 1;
+			if (nchecks == 0 && sym < 0)
+				snprintf(v->why, sizeof(v->why),
+				         "nothing could check the result: no step has a "
+				         "check and %s",
+				         rwhy);
+			else
+				snprintf(v->why, sizeof(v->why), "%d check(s) passed%s; %s",
+				         nchecks, tries > 1 ? " (after retries)" : "", rwhy);
+			v->verified = nchecks > 0 || sym == 1;
+			return;
+		}
+		if (time_mono_ms() + s->verify_interval_ms > deadline)
+			return;
+		time_sleep_ms(s->verify_interval_ms, NULL);
 	}
-	/* Not fixed: undo what ran, newest first, each rollback its own ledger step. */
-	struct buf rb = {.max = 1000};
+}
+
+/*
+ * Not fixed: undo what ran, newest first, each rollback its own ledger step
+ * (into rollbacks; "action state, ..." into rb).  -1 when one could not be
+ * done now (the job is retried).
+ */
+static int verify_rollback(struct exec_state *s, const struct worker_job *job, const cJSON *steps,
+                           int64_t exec_job, cJSON *rollbacks, struct buf *rb, char *err,
+                           size_t errlen)
+{
 	int n = cJSON_GetArraySize(steps);
 	for (int k = n - 1; k >= 0; k--) {
 		const cJSON *sx = cJSON_GetArrayItem(steps, k);
@@ -663,17 +653,63 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 		cJSON *r = NULL;
 		enum exec_outcome o = exec_step(s, job, &rs, &r, err, errlen);
 		cJSON_Delete(params);
-		if (o != EXEC_STEP_DONE) {
-			buf_free(&rb);
-			cJSON_Delete(*result);
-			*result = NULL;
-			return WORKER_RETRY;
-		}
-		buf_appendf(&rb, "%s%s %s", rb.len ? ", " : "", rs.action, json_str(r, "state"));
+		if (o != EXEC_STEP_DONE)
+			return -1;
+		buf_appendf(rb, "%s%s %s", rb->len ? ", " : "", rs.action, json_str(r, "state"));
 		cJSON_AddItemToArray(rollbacks, r);
 	}
-	int rounds = exec_rounds(s, job->incident, exec_job, err, errlen);
-	if (rounds < 0) {
+	return 0;
+}
+
+/*
+ * A verify job: did the executed plan fix the incident?  Checks each step's
+ * result and the alert's symptom within the verify window; if not fixed,
+ * rolls back what ran and asks for another plan (up to max_rounds) or hands
+ * over to a person.
+ */
+static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON **result,
+                       char *err, size_t errlen)
+{
+	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(job->input, "execute");
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(job->input, "incident");
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(ex, "steps");
+	if (!cJSON_IsObject(ex) || !cJSON_IsArray(steps)) {
+		snprintf(err, errlen, "the verify job has no execute result to verify");
+		return WORKER_PERMANENT;
+	}
+	int64_t exec_job = json_int(ex, "job", 0);
+	struct verify v = {.steps = steps,
+	                   .service = json_str(inc, "service"),
+	                   .checks = json_new_array(),
+	                   .recheck = json_new_object()};
+	const cJSON *st;
+	cJSON_ArrayForEach(st, steps)
+	{
+		int64_t f = json_int(st, "finished_ms", 0);
+		if (f > v.since)
+			v.since = f;
+	}
+	if (!json_bool(ex, "ok", 0))
+		snprintf(v.why, sizeof(v.why), "the actions did not all run: %s",
+		         json_str(ex, "summary") ? json_str(ex, "summary") : "a step failed");
+	else
+		verify_window(s, &v);
+
+	*result = json_new_object();
+	json_add(*result, "checks", v.checks);
+	json_add(*result, "recheck", v.recheck);
+	cJSON *rollbacks = json_new_array();
+	json_add(*result, "rollbacks", rollbacks);
+	if (v.fixed) {
+		json_add_bool(*result, "ok", 1);
+		json_add_bool(*result, "verified", v.verified);
+		json_add_str(*result, "summary", v.why);
+		return WORKER_OK;
+	}
+	struct buf rb = {.max = 1000};
+	int rounds = -1;
+	if (verify_rollback(s, job, steps, exec_job, rollbacks, &rb, err, errlen) < 0 ||
+	    (rounds = exec_rounds(s, job->incident, exec_job, err, errlen)) < 0) {
 		buf_free(&rb);
 		cJSON_Delete(*result);
 		*result = NULL;
@@ -685,12 +721,12 @@ static int exec_verify(struct exec_state *s, const struct worker_job *job, cJSON
 		json_add_bool(*result, "replan", 1);
 		snprintf(line, sizeof(line),
 		         "not fixed after round %d of %d: %s%s%s; planning again with this result",
-		         rounds, s->max_rounds, why, rb.len ? "; rolled back: " : "", rbt);
+		         rounds, s->max_rounds, v.why, rb.len ? "; rolled back: " : "", rbt);
 	} else {
 		snprintf(line, sizeof(line),
 		         "not fixed after %d round(s): %s%s%s; opsbot stops here, a person needs "
 		         "to take over",
-		         rounds, why, rb.len ? "; rolled back: " : "", rbt);
+		         rounds, v.why, rb.len ? "; rolled back: " : "", rbt);
 	}
 	buf_free(&rb);
 	json_add_bool(*result, "ok", 0);

@@ -70,6 +70,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "exec.h"
 #include "json.h"
 #include "log.h"
@@ -156,8 +157,7 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 	if (!wd)
 		wd = ".";
 	const char *det = config_str(cfg, "exec", "detect", "opsbot-detect");
-	str_copy(s->url, sizeof(s->url),
-	         config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
+	str_copy(s->url, sizeof(s->url), config_str(cfg, "queue", "listen", DEF_QUEUE_URL));
 	s->kill_grace_ms = config_duration_ms(cfg, "exec", "kill_grace", 5000);
 	s->verify_window_ms = config_duration_ms(cfg, "exec", "verify_window", 120000);
 	s->verify_interval_ms = config_duration_ms(cfg, "exec", "verify_interval", 5000);

@@ -7,16 +7,14 @@ ALL_OBJS += $(EXEC_OBJS)
 
 PROGRAMS += $(B)/bin/opsbot-exec
 $(B)/bin/opsbot-exec: $(EXEC_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 
 $(B)/workers/exec/%.o: CFLAGS += -Iworkers/exec
 
 # Unit tests: workers/exec/<name>_test.c -> $(B)/tests/exec_<name>.
 EXEC_TESTS := $(patsubst workers/exec/%_test.c,%,$(wildcard workers/exec/*_test.c))
 $(B)/tests/exec_%: $(B)/workers/exec/%_test.o $(EXEC_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(EXEC_TESTS:%=$(B)/workers/exec/%_test.o)
 UNIT_TESTS += $(EXEC_TESTS:%=$(B)/tests/exec_%)
 
@@ -34,8 +32,7 @@ UNIT_TESTS += $(B)/tests/queue_ledger
 BENCHES += exec
 ALL_OBJS += $(B)/workers/exec/bench.o
 $(B)/bin/exec_bench: $(B)/workers/exec/bench.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS)
+	$(call link)
 .PHONY: bench-exec
 bench-exec: $(B)/bin/opsbot-queue $(B)/bin/opsbot-exec $(B)/bin/test-worker $(B)/bin/wirecat \
 	$(B)/bin/exec_bench

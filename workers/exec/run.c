@@ -248,35 +248,30 @@ static int run_read(int fd, struct buf *b, size_t max, size_t *dropped)
 	}
 }
 
-void run_exec(char *const *argv, char *const *env, const struct run_opts *opts,
-              struct run_result *res)
+/*
+ * The spawn's set-up: stdin from /dev/null, stdout and stderr into the pipe
+ * (stderr to /dev/null when quiet), the work dir, a process group of its
+ * own, no blocked signals and the default action for the ones we ignore.
+ * 0, or an errno value.
+ */
+static int run_prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int *have_fa,
+                       int *have_at, int out_fd, const struct run_opts *opts)
 {
-	memset(res, 0, sizeof(*res));
-	struct buf b = {.max = RUN_OUTPUT_MAX + 1};
-	int pfd[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int have_fa = 0, have_at = 0;
-	pid_t pid = -1;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(res->error, sizeof(res->error), "cannot make a pipe: %s", strerror(errno));
-		goto out;
-	}
-	int e = posix_spawn_file_actions_init(&fa);
-	have_fa = e == 0;
+	int e = posix_spawn_file_actions_init(fa);
+	*have_fa = e == 0;
 	if (e == 0)
-		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		e = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
 	if (e == 0)
-		e = posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+		e = posix_spawn_file_actions_adddup2(fa, out_fd, 1);
 	if (e == 0 && opts->quiet_stderr)
-		e = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		e = posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0);
 	else if (e == 0)
-		e = posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+		e = posix_spawn_file_actions_adddup2(fa, out_fd, 2);
 	if (e == 0 && opts->workdir)
-		e = posix_spawn_file_actions_addchdir_np(&fa, opts->workdir);
+		e = posix_spawn_file_actions_addchdir_np(fa, opts->workdir);
 	if (e == 0)
-		e = posix_spawnattr_init(&at);
-	have_at = e == 0;
+		e = posix_spawnattr_init(at);
+	*have_at = e == 0;
 	sigset_t none, defs;
 	sigemptyset(&none);
 	/* Ignored signals survive exec: give the child the defaults back. */
@@ -287,42 +282,33 @@ void run_exec(char *const *argv, char *const *env, const struct run_opts *opts,
 	sigaddset(&defs, SIGHUP);
 	sigaddset(&defs, SIGQUIT);
 	if (e == 0)
-		e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-		                                      POSIX_SPAWN_SETSIGDEF);
+		e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+		                                     POSIX_SPAWN_SETSIGDEF);
 	if (e == 0)
-		e = posix_spawnattr_setpgroup(&at, 0);
+		e = posix_spawnattr_setpgroup(at, 0);
 	if (e == 0)
-		e = posix_spawnattr_setsigmask(&at, &none);
+		e = posix_spawnattr_setsigmask(at, &none);
 	if (e == 0)
-		e = posix_spawnattr_setsigdefault(&at, &defs);
-	if (e != 0) {
-		snprintf(res->error, sizeof(res->error), "cannot prepare the spawn: %s",
-		         strerror(e));
-		goto out;
-	}
-	int64_t t0 = time_mono_ms();
-	e = posix_spawn(&pid, argv[0], &fa, &at, argv, env);
-	if (e != 0) {
-		pid = -1;
-		snprintf(res->error, sizeof(res->error), "cannot start %s: %s", argv[0],
-		         strerror(e));
-		goto out;
-	}
-	res->spawned = 1;
-	if (opts->on_spawn)
-		opts->on_spawn(opts->arg, pid);
-	close(pfd[1]);
-	pfd[1] = -1;
-	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
+		e = posix_spawnattr_setsigdefault(at, &defs);
+	return e;
+}
 
+/*
+ * Read the output until the process exited and the pipe is drained (or
+ * RUN_DRAIN_MS after the exit); past the timeout the group gets SIGTERM,
+ * then SIGKILL after kill_grace.  *eof: the pipe reached its end.
+ */
+static void run_watch(pid_t pid, int fd, int64_t t0, const struct run_opts *opts,
+                      struct run_result *res, struct buf *b, int *eof)
+{
 	int64_t deadline = t0 + opts->timeout_ms, term_at = 0, exited_at = 0;
-	int eof = 0, exited = 0;
-	while (!exited || (!eof && time_mono_ms() - exited_at < RUN_DRAIN_MS)) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (!eof) {
+	int exited = 0;
+	while (!exited || (!*eof && time_mono_ms() - exited_at < RUN_DRAIN_MS)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (!*eof) {
 			int r = poll(&p, 1, RUN_POLL_MS);
 			if (r > 0)
-				eof = run_read(pfd[0], &b, opts->max_output, &res->dropped);
+				*eof = run_read(fd, b, opts->max_output, &res->dropped);
 		} else {
 			time_sleep_ms(RUN_POLL_MS / 4 > 0 ? RUN_POLL_MS / 4 : 1, NULL);
 		}
@@ -345,6 +331,11 @@ void run_exec(char *const *argv, char *const *env, const struct run_opts *opts,
 		if (!exited && term_at && now - term_at >= opts->kill_grace_ms)
 			kill(-pid, SIGKILL);
 	}
+}
+
+/* Kill what is left of the group, reap the process, record how it ended. */
+static void run_reap(pid_t pid, struct run_result *res)
+{
 	/* Leftovers in the group (a background child) do not outlive the step. */
 	kill(-pid, SIGKILL);
 	int status = 0;
@@ -356,6 +347,46 @@ void run_exec(char *const *argv, char *const *env, const struct run_opts *opts,
 		res->signaled = 1;
 		res->exit_code = 128 + WTERMSIG(status);
 	}
+}
+
+void run_exec(char *const *argv, char *const *env, const struct run_opts *opts,
+              struct run_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	struct buf b = {.max = RUN_OUTPUT_MAX + 1};
+	int pfd[2] = {-1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int have_fa = 0, have_at = 0;
+	pid_t pid = -1;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		snprintf(res->error, sizeof(res->error), "cannot make a pipe: %s", strerror(errno));
+		goto out;
+	}
+	int e = run_prepare(&fa, &at, &have_fa, &have_at, pfd[1], opts);
+	if (e != 0) {
+		snprintf(res->error, sizeof(res->error), "cannot prepare the spawn: %s",
+		         strerror(e));
+		goto out;
+	}
+	int64_t t0 = time_mono_ms();
+	e = posix_spawn(&pid, argv[0], &fa, &at, argv, env);
+	if (e != 0) {
+		pid = -1;
+		snprintf(res->error, sizeof(res->error), "cannot start %s: %s", argv[0],
+		         strerror(e));
+		goto out;
+	}
+	res->spawned = 1;
+	if (opts->on_spawn)
+		opts->on_spawn(opts->arg, pid);
+	close(pfd[1]);
+	pfd[1] = -1;
+	fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
+
+	int eof = 0;
+	run_watch(pid, pfd[0], t0, opts, res, &b, &eof);
+	run_reap(pid, res);
 	int64_t tail = time_mono_ms();
 	while (!eof && time_mono_ms() - tail < RUN_TAIL_MS) {
 		struct pollfd p = {.fd = pfd[0], .events = POLLIN};

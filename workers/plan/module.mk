@@ -9,13 +9,11 @@ ALL_OBJS += $(PLAN_OBJS) $(PLAN_TESTS:%=$(B)/workers/plan/%_test.o)
 
 PROGRAMS += $(B)/bin/opsbot-plan
 $(B)/bin/opsbot-plan: $(PLAN_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+	$(call link,$(LIBS_SQLITE))
 
 UNIT_TESTS += $(PLAN_TESTS:%=$(B)/tests/plan_%)
 $(B)/tests/plan_%: $(B)/workers/plan/%_test.o $(PLAN_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_SQLITE) $(LIBS_CMOCKA))
 
 
 

@@ -14,7 +14,8 @@
  *                                                   one JSON line of timings
  *
  * DESCRIPTION
- *   report job (the pipeline's, after resolved): renders the summary to
+ *   report job (the pipeline's, after every ending: resolved, failed,
+ *   rejected, expired; the summary and mail say which and why): renders the summary to
  *   [report] dir/incident-ID.pdf, and for every [email] route that wants
  *   resolutions of this service and severity queues one outbox job (kind
  *   "email", incident 0) holding the whole composed message, with an
@@ -60,6 +61,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "json.h"
 #include "log.h"
 #include "mail.h"
@@ -216,8 +218,7 @@ static void routes_free(struct rstate *s)
 
 static int load_config(struct rstate *s, struct config *cfg, char *err, size_t errlen)
 {
-	str_copy(s->url, sizeof(s->url),
-	         config_str(cfg, "queue", "listen", "ipc://var/run/opsbot-queue.ipc"));
+	str_copy(s->url, sizeof(s->url), config_str(cfg, "queue", "listen", DEF_QUEUE_URL));
 	str_copy(s->dir, sizeof(s->dir), config_str(cfg, "report", "dir", "var/reports"));
 	static const char *const papers[] = {"a4", "letter", NULL};
 	s->paper = config_enum(cfg, "report", "paper", papers, 0) == 1 ? DOC_LETTER : DOC_A4;
@@ -664,9 +665,18 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 	const char *service = json_str(facts, "service"), *sev = json_str(facts, "severity");
 	cJSON *mails = json_new_array();
 	char mid_base[200];
-	snprintf(
-	    mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.report", (long long)id,
-	    (long long)json_int(cJSON_GetObjectItemCaseSensitive(in, "incident"), "created_ms", 0));
+	const char *state =
+	    str_or_empty(json_str(cJSON_GetObjectItemCaseSensitive(in, "incident"), "state"));
+	int64_t created =
+	    json_int(cJSON_GetObjectItemCaseSensitive(in, "incident"), "created_ms", 0);
+	/* An incident can fail, be retried and end again: each ending other than
+	 * resolved (which is final) gets its own Message-ID, by this job. */
+	if (!strcmp(state, "failed") || !strcmp(state, "rejected") || !strcmp(state, "expired"))
+		snprintf(mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.%s-%lld.report",
+		         (long long)id, (long long)created, state, (long long)job->id);
+	else
+		snprintf(mid_base, sizeof(mid_base), "opsbot.incident-%lld-%lld.report",
+		         (long long)id, (long long)created);
 	int rc = WORKER_OK;
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct route *rt = &s->routes[i];
@@ -683,6 +693,9 @@ static int do_report(struct rstate *s, const struct worker_job *job, cJSON **res
 		cJSON *r = json_new_object();
 		json_add_str(r, "pdf", path);
 		json_add_int(r, "pages", pages);
+		json_add_str(r, "state", state);
+		if (json_str(facts, "ending_text"))
+			json_add_str(r, "ending", json_str(facts, "ending_text"));
 		int n = cJSON_GetArraySize(mails);
 		json_add(r, "email", mails);
 		char summary[900];
@@ -891,7 +904,7 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 			cJSON_AddItemToArray(appr, inc_brief(it));
 	}
 	/* the event log: resolutions (time to resolve) and alert repeats */
-	int64_t since = 0, repeats = 0, auto_res = 0;
+	int64_t since = 0, repeats = 0, auto_res = 0, filtered = 0;
 	for (int pages = 0; pages < 1000; pages++) {
 		req = wire_new(WIRE_QUERY, 0);
 		json_add_str(req, "what", "events");
@@ -942,6 +955,14 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 				          an    ? an
 				          : inc ? str_or_empty(json_str(inc, "title"))
 				                : "?");
+			} else if (!strcmp(name, "alert.filtered")) {
+				/* below [hooks] min_severity or ignored: no incident (bot/intake.c)
+				 */
+				const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "alert");
+				filtered++;
+				count_add(rep_src, &nsrc, 16, str_or_empty(json_str(d, "surface")));
+				count_add(noisy, &nnoisy, 256,
+				          json_str(a, "name") ? json_str(a, "name") : "?");
 			} else if (!strcmp(name, "command.recorded") &&
 			           is_alert_surface(json_str(d, "surface")) &&
 			           !strcmp(str_or_empty(json_str(d, "action")), "resolve")) {
@@ -964,15 +985,17 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 	cJSON *al = json_new_object();
 	json_add_int(al, "repeats", repeats);
 	json_add_int(al, "auto_resolved", auto_res);
+	json_add_int(al, "filtered", filtered);
 	json_add(al, "by_source", count_json(rep_src, nsrc, 8));
 	json_add(al, "noisiest", count_json(noisy, nnoisy, 8));
 	json_add_str(
 	    al, "not_recorded",
 	    "Counted from the queue's event log: repeats are notifications for an alert "
-	    "group that already has an incident (recorded as notes); resolved by the alert "
-	    "source are incidents the alert's own resolve closed. Alerts dropped below a "
-	    "threshold and repeats of generic alerts without updates are not recorded by "
-	    "this build, so they are not counted.");
+	    "group that already has an incident (recorded as notes); filtered are firing "
+	    "notifications below [hooks] min_severity or named in [hooks] ignore, which "
+	    "open no incident; resolved by the alert source are incidents the alert's own "
+	    "resolve closed. Sources and noisiest names count repeats and filtered alerts. A "
+	    "generic alert sent again with the same key is not counted again.");
 	json_add(g, "alerts", al);
 	cJSON_Delete(list);
 	return g;

@@ -10,18 +10,17 @@ REPORT_LDLIBS := $(LIBS_PANGO) $(LIBS_ESMTP) $(LIBS_SQLITE) -lssl
 
 PROGRAMS += $(B)/bin/opsbot-report
 $(B)/bin/opsbot-report: $(REPORT_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(REPORT_LDLIBS)
+	$(call link,$(REPORT_LDLIBS))
 
 REPORT_TESTS := mail report
 ALL_OBJS += $(REPORT_TESTS:%=$(B)/workers/report/%_test.o)
 UNIT_TESTS += $(REPORT_TESTS:%=$(B)/tests/report_%)
 $(B)/tests/report_%: $(B)/workers/report/%_test.o $(REPORT_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(REPORT_LDLIBS) $(LIBS_CMOCKA)
+	$(call link,$(REPORT_LDLIBS) $(LIBS_CMOCKA))
 
 INTEG_TESTS += workers/report/report_pdf_test.sh workers/report/report_mail_test.sh \
-	workers/report/report_upload_test.sh workers/report/report_digest_test.sh
+	workers/report/report_upload_test.sh workers/report/report_digest_test.sh \
+	workers/report/report_alerts_test.sh workers/report/report_endings_test.sh
 
 BENCHES += report
 .PHONY: bench-report

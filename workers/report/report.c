@@ -64,6 +64,7 @@ struct rin {
 	const char *resolved_by, *resolved_note;
 	const char *stage_reason[8]; /* last stage-change reason into resolved/failed etc. */
 	const char *end_reason;
+	int64_t ended; /* when it entered its final state */
 	int open;
 };
 
@@ -114,8 +115,10 @@ static void rin_load(struct rin *r, const cJSON *in, int64_t now)
 		} else if (!strcmp(name, "incident.stage")) {
 			const char *to = str_or(data, "to", "");
 			if (!strcmp(to, "resolved") || !strcmp(to, "failed") ||
-			    !strcmp(to, "rejected") || !strcmp(to, "expired"))
+			    !strcmp(to, "rejected") || !strcmp(to, "expired")) {
 				r->end_reason = json_str(data, "reason");
+				r->ended = at;
+			}
 		}
 		if (!r->opened && !strcmp(name, "incident.opened"))
 			r->opened = at;
@@ -228,6 +231,35 @@ cJSON *report_facts(const cJSON *in, int64_t now_ms)
 		report_duration(r.resolved - r.opened, d, sizeof(d));
 	json_add_str(f, "time_to_resolve", d);
 	json_add_str(f, "end_reason", r.end_reason ? r.end_reason : "");
+	const char *stn = str_or(r.inc, "state", "unknown");
+	if (!r.open) {
+		/* which ending, why, and what it means for people */
+		static const struct {
+			const char *state, *label, *next;
+		} ends[] = {
+		    {"resolved", "Resolved", ""},
+		    {"failed", "Failed",
+		     " opsbot stopped working on it: check the service by hand; the actions "
+		     "that ran are listed below."},
+		    {"rejected", "Rejected", " The plan did not run; nothing more runs."},
+		    {"expired", "Expired",
+		     " Nobody decided before the approval deadline, so the plan did not run."},
+		};
+		for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+			if (!strcmp(stn, ends[i].state)) {
+				char e[900], why[600];
+				snprintf(why, sizeof(why), "%s",
+				         r.end_reason ? r.end_reason : "no reason recorded");
+				size_t wn = strlen(why);
+				while (wn && (why[wn - 1] == '.' || why[wn - 1] == ' '))
+					why[--wn] = '\0';
+				snprintf(e, sizeof(e), "%s: %s.%s", ends[i].label, why,
+				         ends[i].next);
+				json_add_str(f, "ending", ends[i].label);
+				json_add_str(f, "ending_text", e);
+			}
+		add_time(f, "ended", r.ended);
+	}
 
 	const cJSON *det = res_of(&r, "detect");
 	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
@@ -345,6 +377,13 @@ static void event_text(const cJSON *e, char *what, size_t wl, struct buf *detail
 		         !strcmp(str_or(d, "decision", ""), "approve") ? "approved" : "rejected");
 		buf_appendf(detail, "by %s via %s", str_or(d, "user", "?"),
 		            str_or(d, "surface", "?"));
+	} else if (!strcmp(name, "approval.refused")) {
+		if (json_str(d, "step_key"))
+			snprintf(what, wl, "answer refused");
+		else
+			snprintf(what, wl, "%s refused", str_or(d, "decision", "decision"));
+		buf_appendf(detail, "%s by %s: %s", str_or(d, "decision", "?"),
+		            str_or(d, "identity", str_or(d, "user", "?")), str_or(d, "reason", ""));
 	} else if (!strcmp(name, "command.recorded")) {
 		snprintf(what, wl, "%s", str_or(d, "action", "command"));
 		buf_appendf(
@@ -583,8 +622,12 @@ static void compose_incident(struct doc *d, void *arg)
 	doc_kv(d, "Resolved", t2);
 	if (r->resolved_by)
 		doc_kv(d, "Closed by", r->resolved_by);
-	if (r->end_reason)
-		doc_kv(d, "Outcome", r->end_reason);
+	if (json_str(f, "ending_text")) {
+		char e[1000];
+		snprintf(e, sizeof(e), "%s%s%s", json_str(f, "ending_text"),
+		         *json_str(f, "ended") ? " Ended " : "", json_str(f, "ended"));
+		doc_kv(d, "Ending", e);
+	}
 	if (*json_str(f, "cause")) {
 		char cz[700];
 		snprintf(cz, sizeof(cz), "%s (%s confidence)", json_str(f, "cause"),
@@ -921,13 +964,16 @@ static void compose_digest(struct doc *d, void *arg)
 	const cJSON *al = cJSON_GetObjectItemCaseSensitive(g, "alerts");
 	snprintf(t, sizeof(t), "%lld", (long long)json_int(al, "repeats", 0));
 	doc_kv(d, "Repeats of a known alert", t);
+	snprintf(t, sizeof(t), "%lld (below [hooks] min_severity or in [hooks] ignore)",
+	         (long long)json_int(al, "filtered", 0));
+	doc_kv(d, "Filtered", t);
 	snprintf(t, sizeof(t), "%lld", (long long)json_int(al, "auto_resolved", 0));
 	doc_kv(d, "Resolved by the alert source", t);
 	count_rows(d, cJSON_GetObjectItemCaseSensitive(al, "by_source"), "source",
-	           "No repeated alert in this period.");
+	           "No repeated or filtered alert in this period.");
 	doc_space(d, 6);
 	count_rows(d, cJSON_GetObjectItemCaseSensitive(al, "noisiest"), "noisiest alerts",
-	           "No alert repeated.");
+	           "No alert repeated or was filtered.");
 	if (json_str(al, "not_recorded"))
 		doc_note(d, json_str(al, "not_recorded"));
 }

@@ -8,12 +8,10 @@ PROGRAMS += $(B)/bin/opsbot-retrieve $(B)/bin/opsbot-retrieve-bench
 ALL_OBJS += $(RETRIEVE_OBJS) $(B)/workers/retrieve/bench.o
 
 $(B)/bin/opsbot-retrieve: $(RETRIEVE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+	$(call link,$(LIBS_SQLITE))
 
 $(B)/bin/opsbot-retrieve-bench: $(B)/workers/retrieve/bench.o $(RETRIEVE_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE)
+	$(call link,$(LIBS_SQLITE))
 
 # Unit tests: workers/retrieve/<x>_test.c -> $(B)/tests/retrieve_<x>
 RETRIEVE_TESTS := $(patsubst workers/retrieve/%_test.c,%,$(wildcard workers/retrieve/*_test.c))
@@ -21,8 +19,7 @@ UNIT_TESTS += $(RETRIEVE_TESTS:%=$(B)/tests/retrieve_%)
 ALL_OBJS += $(RETRIEVE_TESTS:%=$(B)/workers/retrieve/%_test.o)
 
 $(B)/tests/retrieve_%: $(B)/workers/retrieve/%_test.o $(RETRIEVE_CORE_OBJS) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LIBS_SQLITE) $(LIBS_CMOCKA)
+	$(call link,$(LIBS_SQLITE) $(LIBS_CMOCKA))
 
 INTEG_TESTS += $(sort $(wildcard tests/integration/retrieve_*.sh))
 

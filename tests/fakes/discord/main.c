@@ -17,6 +17,8 @@
  *   /_fake/ lets tests play users (slash commands, button clicks), read
  *   channels and threads, and make the service misbehave (reconnect, invalid
  *   session, dropped socket, 429s).  See drest.c for the routes.
+ *   HTTP and websockets are lib/httpd's (as opsbot-bot's and fake-slack's);
+ *   this file only moves requests to drest_handle() and frames to dgw.c.
  *
  * TRUST
  *   Test-only.  Binds loopback only.  Accepts one bot token (--token, or
@@ -31,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,38 +41,46 @@
 #include "dgw.h"
 #include "drest.h"
 #include "dstate.h"
+#include "httpd.h"
 #include "log.h"
 #include "mem.h"
 
+/* A Gateway message over this closes with 4002, as Discord does. */
 #define WS_RX_MAX (64 * 1024)
-
-struct pss {
-	int is_ws;
-	/* HTTP */
-	char method[8];
-	char path[512];
-	char query[512];
-	char auth[256];
-	char ua[160];
-	char ctype[96];
-	struct buf body;
-	struct drest_resp resp;
-	int body_too_big;
-	/* websocket */
-	struct dconn *conn;
-	struct buf rx;
-	int client_code;
-};
+/* What lib/httpd accepts at all; beyond it closes with 1009. */
+#define WS_MSG_CAP (1024 * 1024)
 
 static struct dstate g_st;
 static struct lws_context *g_ctx;
+static struct httpd *g_httpd;
 static volatile sig_atomic_t g_stop;
 static lws_sorted_usec_list_t g_sul;
 
+/*
+ * dstate queues frames and closes on the connection; move them to the
+ * websocket.  A client that does not read is cut off once DSTATE_OUT_MAX
+ * frames wait, as a real server would.
+ */
 static void wake(struct dconn *c)
 {
-	if (c->wsi)
-		lws_callback_on_writable((struct lws *)c->wsi);
+	struct httpd_ws *ws = c->wsi;
+	struct dframe *f;
+
+	if (!ws)
+		return;
+	if (c->drop) { /* a bare TCP drop: no close frame, as when a network path dies */
+		httpd_ws_drop(ws);
+		return;
+	}
+	while ((f = dstate_conn_pop(c))) {
+		httpd_ws_send(ws, f->text, f->len);
+		free(f->text);
+		free(f);
+	}
+	if (!c->close_code && httpd_ws_backlog(ws) > DSTATE_OUT_MAX)
+		dstate_conn_close(&g_st, c, 4000, "Unknown error.");
+	else if (c->close_code)
+		httpd_ws_close_reason(ws, c->close_code, c->close_reason);
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -80,222 +89,96 @@ static void tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(g_ctx, 0, sul, tick, 50 * LWS_US_PER_MS);
 }
 
-static void copy_hdr(struct lws *wsi, enum lws_token_indexes t, char *out, size_t len)
+/* ---- the Gateway: every websocket upgrade, whatever its path ---------- */
+
+static int gw_open(struct httpd_ws *ws, const char *path, const char *query, void *arg)
 {
-	out[0] = 0;
-	if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_copy(wsi, out, (int)len, t) < 0)
-		out[0] = 0;
+	(void)path;
+	(void)arg;
+	struct dconn *c = dgw_open(&g_st, query);
+	c->wsi = ws;
+	httpd_ws_set_user(ws, c);
+	wake(c); /* Hello, or the close dgw_open decided on */
+	return 0;
 }
 
-static void copy_query(struct lws *wsi, char *out, size_t len)
+static void gw_message(struct httpd_ws *ws, const char *data, size_t len, void *arg)
 {
-	out[0] = 0;
-	size_t used = 0;
-	char frag[256];
-	for (int i = 0; i < 16; i++) {
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n <= 0)
-			break;
-		int w = snprintf(out + used, len - used, "%s%s", used ? "&" : "", frag);
-		if (w < 0 || (size_t)w >= len - used)
-			break;
-		used += (size_t)w;
-	}
+	(void)arg;
+	struct dconn *c = httpd_ws_user(ws);
+	if (len > WS_RX_MAX)
+		dstate_conn_close(&g_st, c, 4002, "Error while decoding payload.");
+	else
+		dgw_on_text(&g_st, c, data, len);
 }
 
-static int respond(struct lws *wsi, struct pss *p)
+static void gw_closed(struct httpd_ws *ws, void *arg)
 {
+	(void)arg;
+	struct dconn *c = httpd_ws_user(ws);
+	int client_code = httpd_ws_peer_code(ws);
+	log_info("event=gateway_closed client_code=%d server_code=%d", client_code, c->close_code);
+	c->wsi = NULL;
+	dgw_closed(&g_st, c, client_code);
+	dgw_conn_free(&g_st, c);
+}
+
+static const struct httpd_ws_ops gw_ops = {gw_open, gw_message, gw_closed};
+
+/* ---- REST and control: every HTTP request goes to drest_handle -------- */
+
+static const char *hdr(struct httpd_x *x, const char *name, char *val, size_t len)
+{
+	return httpd_header(x, name, val, len) == 0 ? val : NULL;
+}
+
+/* Over 25 MiB: Discord's 413, answered before the body is read. */
+static void rest_early(struct httpd_x *x, void *arg)
+{
+	(void)arg;
+	char cl[32];
+	if (hdr(x, "Content-Length", cl, sizeof cl) && strtoll(cl, NULL, 10) > DREST_MAX_BODY)
+		httpd_reply_str(x, 413, "application/json",
+		                "{\"message\":\"Request entity too large\",\"code\":40005}");
+}
+
+static void rest(struct httpd_x *x, void *arg)
+{
+	(void)arg;
+	const struct httpd_req *r = httpd_request(x);
+	char auth[256], ua[160], ctype[256];
 	struct drest_req req = {
-	    .method = p->method,
-	    .path = p->path,
-	    .query = p->query,
-	    .authorization = p->auth[0] ? p->auth : NULL,
-	    .user_agent = p->ua[0] ? p->ua : NULL,
-	    .content_type = p->ctype[0] ? p->ctype : NULL,
-	    .body = p->body.data ? p->body.data : "",
-	    .body_len = p->body.len,
+	    .method = r->method,
+	    .path = r->path,
+	    .query = r->query,
+	    .authorization = hdr(x, "Authorization", auth, sizeof auth),
+	    .user_agent = hdr(x, "User-Agent", ua, sizeof ua),
+	    .content_type = hdr(x, "Content-Type", ctype, sizeof ctype),
+	    .body = r->body,
+	    .body_len = r->body_len,
 	};
-	memset(&p->resp, 0, sizeof p->resp);
-	if (p->body_too_big) {
-		p->resp.status = 413;
-		p->resp.content_type = "application/json";
-		buf_appendf(&p->resp.body,
-		            "{\"message\":\"Request entity too large\",\"code\":40005}");
-	} else {
-		drest_handle(&g_st, &req, &p->resp);
+	struct drest_resp resp;
+	char lines[DREST_MAX_HEADERS][120];
+	const char *extra[DREST_MAX_HEADERS + 1];
+
+	memset(&resp, 0, sizeof resp);
+	drest_handle(&g_st, &req, &resp);
+	if (resp.status == 0) {
+		/* a stalled post (/_fake/stall): stored, never answered; the
+		 * exchange lives until the client goes away (or the fake exits) */
+		httpd_hold(x);
+		buf_free(&resp.body);
+		return;
 	}
-	lws_callback_on_writable(wsi);
-	return 0;
+	for (int i = 0; i < resp.nheaders; i++) {
+		snprintf(lines[i], sizeof lines[i], "%s: %s", resp.hname[i], resp.hval[i]);
+		extra[i] = lines[i];
+	}
+	extra[resp.nheaders] = NULL;
+	httpd_reply(x, resp.status, resp.content_type, resp.body.data ? resp.body.data : "",
+	            resp.body.len, extra);
+	buf_free(&resp.body);
 }
-
-static int write_response(struct lws *wsi, struct pss *p)
-{
-	unsigned char hdr[LWS_PRE + 2048];
-	unsigned char *start = hdr + LWS_PRE, *q = start, *end = hdr + sizeof hdr - 1;
-	struct drest_resp *r = &p->resp;
-	size_t blen = r->body.len;
-	if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->content_type,
-	                                (lws_filepos_t)blen, &q, end))
-		return -1;
-	for (int i = 0; i < r->nheaders; i++) {
-		char name[48];
-		snprintf(name, sizeof name, "%s:", r->hname[i]);
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-		                                (const unsigned char *)r->hval[i],
-		                                (int)strlen(r->hval[i]), &q, end))
-			return -1;
-	}
-	if (lws_finalize_write_http_header(wsi, start, &q, end))
-		return -1;
-	if (blen) {
-		unsigned char *out = xmalloc(LWS_PRE + blen);
-		memcpy(out + LWS_PRE, r->body.data, blen);
-		int n = lws_write(wsi, out + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL);
-		free(out);
-		if (n < 0)
-			return -1;
-	}
-	buf_free(&r->body);
-	buf_free(&p->body);
-	p->resp.status = 0;
-	if (lws_http_transaction_completed(wsi))
-		return -1;
-	return 0;
-}
-
-static int ws_writable(struct lws *wsi, struct pss *p)
-{
-	struct dconn *c = p->conn;
-	if (!c)
-		return -1;
-	if (c->drop) {
-		/* A bare TCP drop: no close frame, as when a network path dies. */
-		shutdown(lws_get_socket_fd(wsi), SHUT_RDWR);
-		return -1;
-	}
-	struct dframe *f = dstate_conn_pop(c);
-	if (f) {
-		unsigned char *out = xmalloc(LWS_PRE + f->len);
-		memcpy(out + LWS_PRE, f->text, f->len);
-		int n = lws_write(wsi, out + LWS_PRE, f->len, LWS_WRITE_TEXT);
-		free(out);
-		free(f->text);
-		free(f);
-		if (n < 0)
-			return -1;
-		if (c->out || c->close_code)
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	if (c->close_code) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
-	}
-	return 0;
-}
-
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
-{
-	struct pss *p = user;
-	switch (reason) {
-	case LWS_CALLBACK_HTTP: {
-		memset(p, 0, sizeof *p);
-		p->body.max = DREST_MAX_BODY;
-		static const struct {
-			enum lws_token_indexes t;
-			const char *m;
-		} methods[] = {{WSI_TOKEN_GET_URI, "GET"},
-		               {WSI_TOKEN_POST_URI, "POST"},
-		               {WSI_TOKEN_PUT_URI, "PUT"},
-		               {WSI_TOKEN_PATCH_URI, "PATCH"},
-		               {WSI_TOKEN_DELETE_URI, "DELETE"}};
-		for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-			if (lws_hdr_total_length(wsi, methods[i].t) > 0)
-				str_copy(p->method, sizeof p->method, methods[i].m);
-		if (!p->method[0])
-			return -1;
-		str_copy(p->path, sizeof p->path, (const char *)in);
-		copy_query(wsi, p->query, sizeof p->query);
-		copy_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, p->auth, sizeof p->auth);
-		copy_hdr(wsi, WSI_TOKEN_HTTP_USER_AGENT, p->ua, sizeof p->ua);
-		copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, p->ctype, sizeof p->ctype);
-		char cl[32] = "";
-		copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
-		if (cl[0] && strtol(cl, NULL, 10) > 0)
-			return 0; /* the body follows */
-		return respond(wsi, p);
-	}
-	case LWS_CALLBACK_HTTP_BODY:
-		if (buf_append(&p->body, in, len) < 0)
-			p->body_too_big = 1;
-		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return respond(wsi, p);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (!p || !p->resp.status)
-			return 0;
-		return write_response(wsi, p);
-	case LWS_CALLBACK_CLOSED_HTTP:
-		if (p) {
-			buf_free(&p->body);
-			buf_free(&p->resp.body);
-		}
-		return 0;
-
-	case LWS_CALLBACK_ESTABLISHED: {
-		memset(p, 0, sizeof *p);
-		p->is_ws = 1;
-		p->rx.max = WS_RX_MAX;
-		char query[512];
-		copy_query(wsi, query, sizeof query);
-		p->conn = dgw_open(&g_st, query);
-		p->conn->wsi = wsi;
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	case LWS_CALLBACK_RECEIVE:
-		if (!p->conn)
-			return -1;
-		if (buf_append(&p->rx, in, len) < 0) {
-			dstate_conn_close(&g_st, p->conn, 4002, "Error while decoding payload.");
-			buf_reset(&p->rx);
-			return 0;
-		}
-		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			dgw_on_text(&g_st, p->conn, p->rx.data, p->rx.len);
-			buf_reset(&p->rx);
-		}
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return ws_writable(wsi, p);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (len >= 2) {
-			const unsigned char *b = in;
-			p->client_code = (b[0] << 8) | b[1];
-		}
-		return 0;
-	case LWS_CALLBACK_CLOSED:
-		if (p->conn) {
-			log_info("event=gateway_closed client_code=%d server_code=%d",
-			         p->client_code, p->conn->close_code);
-			dgw_closed(&g_st, p->conn, p->client_code);
-			dgw_conn_free(&g_st, p->conn);
-			p->conn = NULL;
-		}
-		buf_free(&p->rx);
-		return 0;
-	default:
-		break;
-	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static const struct lws_protocols protocols[] = {
-    {"discord", callback, sizeof(struct pss), 4096, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
 
 static void on_signal(int sig)
 {
@@ -385,32 +268,26 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = listen_port;
-	info.iface = "127.0.0.1";
-	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.pt_serv_buf_size = 64 * 1024;
 	g_ctx = lws_create_context(&info);
 	if (!g_ctx) {
 		log_error("event=start_failed reason=\"lws context\"");
 		return 1;
 	}
-	struct lws_vhost *vh = lws_get_vhost_by_name(g_ctx, "default");
-	int port = vh ? lws_get_vhost_listen_port(vh) : -1;
-	if (port <= 0) {
-		log_error("event=start_failed reason=\"no listen port\"");
+	char listen[64], err[256];
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", listen_port);
+	/* the port file is written here; nothing is served before the loop */
+	if (httpd_open(&g_httpd, g_ctx, listen, DREST_MAX_BODY, port_file, err, sizeof err) < 0) {
+		log_error("event=start_failed reason=%s", log_q(err));
 		lws_context_destroy(g_ctx);
 		return 1;
 	}
+	int port = httpd_port(g_httpd);
 	snprintf(g_st.base_ws, sizeof g_st.base_ws, "ws://127.0.0.1:%d", port);
-	char tmp[1024];
-	snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, port_file) != 0) {
-		log_error("event=start_failed reason=\"cannot write port file\" file=%s",
-		          log_q(port_file));
-		lws_context_destroy(g_ctx);
-		return 1;
-	}
+	struct httpd_route_opts ro = {.max_body = DREST_MAX_BODY, .early = rest_early};
+	httpd_route_opts(g_httpd, "*", "/*", rest, NULL, &ro);
+	httpd_websocket(g_httpd, "/", &gw_ops, WS_MSG_CAP, NULL);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -420,6 +297,7 @@ int main(int argc, char **argv)
 		if (lws_service(g_ctx, 0) < 0)
 			break;
 	lws_context_destroy(g_ctx);
+	httpd_close(g_httpd);
 	dstate_free(&g_st);
 	log_info("event=stopped");
 	return 0;

@@ -6,8 +6,8 @@
  *   fake-llm [-p PORTFILE] [-P PIDFILE] [--port N] [-d DIM] [-k KEY] [-m MODE]
  *
  * DESCRIPTION
- *   Serves, on 127.0.0.1 over plain HTTP/1.1 (keep-alive, Content-Length
- *   bodies, "Expect: 100-continue" honoured):
+ *   Serves, on 127.0.0.1 over plain HTTP/1.1 (lib/httpd, as opsbot-bot and
+ *   the other stand-ins: one request a connection, Content-Length bodies):
  *
  *     POST /v1/chat/completions   OpenAI shape: choices[0].message.content,
  *                                 usage.prompt_tokens / completion_tokens
@@ -55,8 +55,8 @@
  *   request appended later does not change the service they name.
  *
  * TRUST
- *   Everything is loopback test input; requests over 8 MiB, headers over
- *   16 KiB, or more than 64 connections are refused.  With -k KEY (or
+ *   Everything is loopback test input; request bodies over 8 MiB or more
+ *   than 64 connections are refused (lib/httpd also bounds the headers).  With -k KEY (or
  *   FAKE_LLM_KEY) /v1/ calls must carry "Authorization: Bearer KEY" (401
  *   otherwise).
  *
@@ -64,42 +64,45 @@
  *   PORTFILE gets the port (written whole, by rename) once listening;
  *   PIDFILE the pid.  SIGTERM/SIGINT stop it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <libwebsockets.h>
 
 #include "embed.h"
+#include "httpd.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "timeutil.h"
 
 #define FAKE_MAX_CONNS   64
-#define FAKE_MAX_HEADER  (16 << 10)
 #define FAKE_MAX_BODY    (8 << 20)
 #define FAKE_MAX_RECORDS 64
 #define FAKE_MAX_SCRIPT  32
 #define FAKE_RECORD_MAX  (256 << 10)
 
+/* One request being answered. */
 struct fake_conn {
-	int fd;
-	struct buf in;
-	struct buf out;
-	size_t out_off;
-	int64_t send_at_ms; /* a delayed (slow) answer is held until then */
-	int close_after;
+	struct httpd_x *x;
+	int64_t delay_ms; /* slow: the answer is held this long */
+};
+
+/* A slow answer, held until its timer fires (other clients go on). */
+struct fake_late {
+	lws_sorted_usec_list_t sul;
+	struct fake_late *next;
+	struct httpd_x *x;
+	int status;
+	char extra[80];
+	char *body;
 };
 
 struct fake_record {
@@ -110,8 +113,8 @@ struct fake_record {
 };
 
 struct fake {
-	int lfd;
-	struct fake_conn *conns[FAKE_MAX_CONNS];
+	struct lws_context *ctx;
+	struct fake_late *late; /* slow answers not sent yet */
 	const char *key;
 	int dim;
 	char def_mode[32];
@@ -129,10 +132,14 @@ struct fake {
 
 static volatile sig_atomic_t fake_stop;
 
+static struct lws_context *fake_ctx;
+
 static void fake_on_signal(int sig)
 {
 	(void)sig;
 	fake_stop = 1;
+	if (fake_ctx)
+		lws_cancel_service(fake_ctx);
 }
 
 static const char *const fake_modes[] = {
@@ -149,45 +156,44 @@ static int fake_mode_known(const char *m)
 
 /* ---- responses ---------------------------------------------------------- */
 
-static const char *fake_reason(int status)
+static struct fake fake_g; /* the one instance (the slow-answer timer finds it here) */
+
+/* extra: one "Name: value" line or NULL */
+static void fake_send(struct httpd_x *x, int status, const char *extra, const char *body)
 {
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 411:
-		return "Length Required";
-	case 413:
-		return "Payload Too Large";
-	case 429:
-		return "Too Many Requests";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	default:
-		return "Status";
-	}
+	const char *hdrs[] = {extra && *extra ? extra : NULL, NULL};
+	httpd_reply(x, status, "application/json", body, strlen(body), hdrs);
 }
 
-static void fake_respond(struct fake_conn *c, int status, const char *extra_headers,
+static void fake_late_fire(lws_sorted_usec_list_t *sul)
+{
+	struct fake_late *l = lws_container_of(sul, struct fake_late, sul);
+	for (struct fake_late **p = &fake_g.late; *p; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	fake_send(l->x, l->status, l->extra, l->body); /* frees x if the client left */
+	free(l->body);
+	free(l);
+}
+
+static void fake_respond(struct fake_conn *c, int status, const char *extra_header,
                          const char *body)
 {
-	size_t blen = strlen(body);
-	if (buf_appendf(&c->out,
-	                "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-	                "Content-Length: %zu\r\n%s%s\r\n",
-	                status, fake_reason(status), blen, extra_headers ? extra_headers : "",
-	                c->close_after ? "Connection: close\r\n" : "") < 0 ||
-	    buf_append(&c->out, body, blen) < 0)
-		c->close_after = 1;
+	if (c->delay_ms <= 0) {
+		fake_send(c->x, status, extra_header, body);
+		return;
+	}
+	struct fake_late *l = xcalloc(1, sizeof(*l));
+	l->x = c->x;
+	l->status = status;
+	str_copy(l->extra, sizeof(l->extra), extra_header ? extra_header : "");
+	l->body = xstrdup(body);
+	l->next = fake_g.late;
+	fake_g.late = l;
+	httpd_hold(c->x);
+	lws_sul_schedule(fake_g.ctx, 0, &l->sul, fake_late_fire, c->delay_ms * LWS_US_PER_MS);
 }
 
 static void fake_respond_json(struct fake_conn *c, int status, const char *extra, const cJSON *j)
@@ -229,6 +235,23 @@ static void fake_record(struct fake *f, const char *path, const char *mode, int 
 	f->rec_next = (f->rec_next + 1) % FAKE_MAX_RECORDS;
 	if (f->rec_count < FAKE_MAX_RECORDS)
 		f->rec_count++;
+}
+
+/* The modes that refuse any request: 429 with Retry-After, 500.  1: answered. */
+static int fake_refuse(struct fake *f, struct fake_conn *c, const char *mode)
+{
+	if (strcmp(mode, "rate_limit") == 0) {
+		char extra[80];
+		snprintf(extra, sizeof(extra), "Retry-After: %s", f->retry_after);
+		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
+		           extra);
+		return 1;
+	}
+	if (strcmp(mode, "server_error") == 0) {
+		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- chat completions --------------------------------------------------- */
@@ -356,34 +379,17 @@ static char *fake_plan_text(struct fake *f, const char *mode, const char *prompt
 	return text;
 }
 
-static const char *fake_header(const char *headers, const char *name, char *val, size_t vallen)
+static const char *fake_header(struct fake_conn *c, const char *name, char *val, size_t vallen)
 {
-	size_t n = strlen(name);
-	const char *p = headers;
-	while ((p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			size_t k = 0;
-			while (v[k] && v[k] != '\r' && k + 1 < vallen)
-				k++;
-			memcpy(val, v, k);
-			val[k] = '\0';
-			return val;
-		}
-	}
-	return NULL;
+	return httpd_header(c->x, name, val, vallen) == 0 ? val : NULL;
 }
 
-static void fake_chat(struct fake *f, struct fake_conn *c, const char *hdrs, const char *body,
-                      size_t blen, int auth)
+static void fake_chat(struct fake *f, struct fake_conn *c, const char *body, size_t blen, int auth)
 {
 	f->n_chat++;
 	char mode[32] = "";
 	char hv[64];
-	if (fake_header(hdrs, "X-Fake-Mode", hv, sizeof(hv)))
+	if (fake_header(c, "X-Fake-Mode", hv, sizeof(hv)))
 		str_copy(mode, sizeof(mode), hv);
 	else if (f->script_pos < f->script_len)
 		str_copy(mode, sizeof(mode), f->script[f->script_pos++]);
@@ -457,24 +463,15 @@ static void fake_chat(struct fake *f, struct fake_conn *c, const char *hdrs, con
 		json_only = strcmp(rf_type, "text") != 0;
 	}
 
-	if (strcmp(mode, "rate_limit") == 0) {
-		char extra[80];
-		snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", f->retry_after);
-		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
-		           extra);
+	if (fake_refuse(f, c, mode))
 		goto out;
-	}
-	if (strcmp(mode, "server_error") == 0) {
-		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
-		goto out;
-	}
 	if (strcmp(mode, "no_schema") == 0 && rf_type && strcmp(rf_type, "json_schema") == 0) {
 		fake_error(f, c, 400, "invalid_request_error",
 		           "response_format json_schema is not supported by this server", NULL);
 		goto out;
 	}
 	if (strcmp(mode, "slow") == 0)
-		c->send_at_ms = time_mono_ms() + f->delay_ms;
+		c->delay_ms = f->delay_ms;
 
 	/* the incident is in the first user message; a repair request comes last */
 	char *text =
@@ -511,14 +508,14 @@ out:
 
 /* ---- embeddings --------------------------------------------------------- */
 
-static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *hdrs, const char *body,
-                            size_t blen, int auth)
+static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *body, size_t blen,
+                            int auth)
 {
 	f->n_embed++;
 	char mode[32];
 	char hv[64];
 	str_copy(mode, sizeof(mode),
-	         fake_header(hdrs, "X-Fake-Mode", hv, sizeof(hv)) ? hv : f->embed_mode);
+	         fake_header(c, "X-Fake-Mode", hv, sizeof(hv)) ? hv : f->embed_mode);
 	fake_record(f, "/v1/embeddings", mode, auth, body, blen);
 	cJSON *req = NULL;
 	char err[256];
@@ -531,17 +528,8 @@ static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *hdr
 	int dim = f->dim;
 	cJSON *dj = cJSON_GetObjectItemCaseSensitive(req, "dimensions");
 	const char *fmt = json_str(req, "encoding_format");
-	if (strcmp(mode, "rate_limit") == 0) {
-		char extra[80];
-		snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", f->retry_after);
-		fake_error(f, c, 429, "rate_limit_error", "Rate limit reached; try again later",
-		           extra);
+	if (fake_refuse(f, c, mode))
 		goto out;
-	}
-	if (strcmp(mode, "server_error") == 0) {
-		fake_error(f, c, 500, "server_error", "The server had an error", NULL);
-		goto out;
-	}
 	if (!model) {
 		fake_error(f, c, 400, "invalid_request_error", "'model' is required", NULL);
 		goto out;
@@ -581,7 +569,7 @@ static void fake_embeddings(struct fake *f, struct fake_conn *c, const char *hdr
 		goto out;
 	}
 	if (strcmp(mode, "slow") == 0)
-		c->send_at_ms = time_mono_ms() + f->delay_ms;
+		c->delay_ms = f->delay_ms;
 	float *v = xmalloc((size_t)dim * sizeof(float));
 	cJSON *resp = json_new_object();
 	json_add_str(resp, "object", "list");
@@ -740,80 +728,40 @@ static void fake_control(struct fake *f, struct fake_conn *c, const char *method
 	fake_error(f, c, 404, "not_found", "no such control path", NULL);
 }
 
-/* ---- HTTP plumbing ------------------------------------------------------ */
+/* ---- HTTP (lib/httpd) ---------------------------------------------------- */
 
-/* Handle one complete request in c->in if there is one; returns bytes used or 0. */
-static size_t fake_try_request(struct fake *f, struct fake_conn *c)
+/* Over FAKE_MAX_BODY: an OpenAI-shaped 413 before the body is read. */
+static void fake_early(struct httpd_x *x, void *arg)
 {
-	char *end = strstr(c->in.data, "\r\n\r\n");
-	if (!end) {
-		if (c->in.len > FAKE_MAX_HEADER) {
-			c->close_after = 1;
-			fake_error(f, c, 431, "invalid_request_error", "headers too large", NULL);
-			return c->in.len;
-		}
-		return 0;
-	}
-	size_t hlen = (size_t)(end - c->in.data) + 4;
+	struct fake_conn c = {.x = x};
+	char cl[32];
+	if (httpd_header(x, "Content-Length", cl, sizeof(cl)) == 0 &&
+	    strtoll(cl, NULL, 10) > FAKE_MAX_BODY)
+		fake_error(arg, &c, 413, "invalid_request_error", "body too large", NULL);
+}
+
+static void fake_handle(struct httpd_x *x, void *arg)
+{
+	struct fake *f = arg;
+	struct fake_conn conn = {.x = x}, *c = &conn;
+	const struct httpd_req *r = httpd_request(x);
+	const char *method = r->method, *path = r->path, *body = r->body;
+	size_t clen = r->body_len;
 	char hv[128];
-	long clen = 0;
-	if (fake_header(c->in.data, "Transfer-Encoding", hv, sizeof(hv))) {
-		c->close_after = 1;
-		fake_error(f, c, 411, "invalid_request_error", "send Content-Length", NULL);
-		return c->in.len;
-	}
-	if (fake_header(c->in.data, "Content-Length", hv, sizeof(hv))) {
-		char *e;
-		errno = 0;
-		clen = strtol(hv, &e, 10);
-		if (errno || *e || clen < 0 || clen > FAKE_MAX_BODY) {
-			c->close_after = 1;
-			fake_error(f, c, 413, "invalid_request_error", "body too large", NULL);
-			return c->in.len;
-		}
-	}
-	if (c->in.len < hlen + (size_t)clen) {
-		/* curl waits for this before sending a large body */
-		if (fake_header(c->in.data, "Expect", hv, sizeof(hv)) &&
-		    strcasecmp(hv, "100-continue") == 0 && c->in.len == hlen && c->out.len == 0) {
-			buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-		}
-		return 0;
-	}
-	char method[16] = "", path[256] = "";
-	{
-		const char *sp = strchr(c->in.data, ' ');
-		const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-		if (!sp || !sp2 || (size_t)(sp - c->in.data) >= sizeof(method) ||
-		    (size_t)(sp2 - sp - 1) >= sizeof(path)) {
-			c->close_after = 1;
-			fake_error(f, c, 400, "invalid_request_error", "bad request line", NULL);
-			return c->in.len;
-		}
-		memcpy(method, c->in.data, (size_t)(sp - c->in.data));
-		memcpy(path, sp + 1, (size_t)(sp2 - sp - 1));
-		char *q = strchr(path, '?');
-		if (q)
-			*q = '\0';
-	}
-	char *hdrs = xstrndup(c->in.data, hlen);
-	const char *body = c->in.data + hlen;
-	if (fake_header(hdrs, "Connection", hv, sizeof(hv)) && strcasecmp(hv, "close") == 0)
-		c->close_after = 1;
 	int auth = 0;
-	if (fake_header(hdrs, "Authorization", hv, sizeof(hv)) && f->key &&
+	if (fake_header(c, "Authorization", hv, sizeof(hv)) && f->key &&
 	    strncmp(hv, "Bearer ", 7) == 0 && strcmp(hv + 7, f->key) == 0)
 		auth = 1;
-	log_debug("event=request method=%s path=%s bytes=%ld", method, log_q(path), clen);
+	log_debug("event=request method=%s path=%s bytes=%zu", method, log_q(path), clen);
 	if (strncmp(path, "/_fake/", 7) == 0) {
-		fake_control(f, c, method, path, body, (size_t)clen);
+		fake_control(f, c, method, path, body, clen);
 	} else if (strncmp(path, "/v1/", 4) == 0 && f->key && !auth) {
-		fake_record(f, path, "unauthorized", 0, body, (size_t)clen);
+		fake_record(f, path, "unauthorized", 0, body, clen);
 		fake_error(f, c, 401, "invalid_request_error", "Incorrect API key provided", NULL);
 	} else if (strcmp(path, "/v1/chat/completions") == 0 && strcmp(method, "POST") == 0) {
-		fake_chat(f, c, hdrs, body, (size_t)clen, auth);
+		fake_chat(f, c, body, clen, auth);
 	} else if (strcmp(path, "/v1/embeddings") == 0 && strcmp(method, "POST") == 0) {
-		fake_embeddings(f, c, hdrs, body, (size_t)clen, auth);
+		fake_embeddings(f, c, body, clen, auth);
 	} else if (strcmp(path, "/v1/models") == 0 && strcmp(method, "GET") == 0) {
 		fake_respond(c, 200, NULL,
 		             "{\"object\":\"list\",\"data\":[{\"id\":\"fake-valid\",\"object\":"
@@ -821,72 +769,6 @@ static size_t fake_try_request(struct fake *f, struct fake_conn *c)
 	} else {
 		fake_error(f, c, 404, "invalid_request_error", "no such path", NULL);
 	}
-	free(hdrs);
-	return hlen + (size_t)clen;
-}
-
-static void fake_conn_free(struct fake_conn *c)
-{
-	close(c->fd);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c);
-}
-
-/* Read what is there; returns -1 when the connection should close. */
-static int fake_conn_read(struct fake *f, struct fake_conn *c)
-{
-	char tmp[65536];
-	ssize_t n = recv(c->fd, tmp, sizeof(tmp), 0);
-	if (n == 0)
-		return -1;
-	if (n < 0)
-		return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-	if (buf_append(&c->in, tmp, (size_t)n) < 0)
-		return -1;
-	/* one request at a time: the next waits until this answer is sent */
-	while (c->in.len && c->send_at_ms == 0 && !c->close_after) {
-		size_t used = fake_try_request(f, c);
-		if (used == 0)
-			break;
-		memmove(c->in.data, c->in.data + used, c->in.len - used);
-		c->in.len -= used;
-		c->in.data[c->in.len] = '\0';
-	}
-	return 0;
-}
-
-static int fake_conn_write(struct fake_conn *c)
-{
-	while (c->out_off < c->out.len) {
-		ssize_t n =
-		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-		if (n < 0)
-			return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-		c->out_off += (size_t)n;
-	}
-	buf_reset(&c->out);
-	c->out_off = 0;
-	return c->close_after ? -1 : 0;
-}
-
-static int fake_listen(int port, int *out_port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof(a);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
-		close(fd);
-		return -1;
-	}
-	*out_port = ntohs(a.sin_port);
-	return fd;
 }
 
 static int fake_write_file(const char *path, long value)
@@ -922,14 +804,13 @@ static long fake_num_arg(const char *s, long min, long max)
 int main(int argc, char **argv)
 {
 	log_init("fake-llm");
-	static struct fake f;
 	const char *portfile = NULL, *pidfile = NULL;
 	int port = 0;
-	f.dim = 256;
-	f.key = getenv("FAKE_LLM_KEY");
-	if (f.key && !*f.key)
-		f.key = NULL;
-	str_copy(f.def_mode, sizeof(f.def_mode), "valid");
+	fake_g.dim = 256;
+	fake_g.key = getenv("FAKE_LLM_KEY");
+	if (fake_g.key && !*fake_g.key)
+		fake_g.key = NULL;
+	str_copy(fake_g.def_mode, sizeof(fake_g.def_mode), "valid");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (i + 1 >= argc)
@@ -942,117 +823,53 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--port") == 0)
 			port = (int)fake_num_arg(v, 0, 65535);
 		else if (strcmp(a, "-d") == 0)
-			f.dim = (int)fake_num_arg(v, 1, EMBED_MAX_DIM);
+			fake_g.dim = (int)fake_num_arg(v, 1, EMBED_MAX_DIM);
 		else if (strcmp(a, "-k") == 0)
-			f.key = v;
+			fake_g.key = v;
 		else if (strcmp(a, "-m") == 0 && fake_mode_known(v))
-			str_copy(f.def_mode, sizeof(f.def_mode), v);
+			str_copy(fake_g.def_mode, sizeof(fake_g.def_mode), v);
 		else
 			fake_usage();
 	}
-	fake_reset(&f);
+	fake_reset(&fake_g);
 	struct sigaction sa = {.sa_handler = fake_on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	f.lfd = fake_listen(port, &port);
-	if (f.lfd < 0)
-		log_fatal("event=listen_failed port=%d error=%s", port, log_q(strerror(errno)));
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	fake_g.ctx = fake_ctx = lws_create_context(&info);
+	if (!fake_g.ctx)
+		log_fatal("event=lws_context_failed");
+	char listen[64], err[256];
+	struct httpd *h;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	if (pidfile && fake_write_file(pidfile, (long)getpid()) < 0)
 		log_fatal("event=pidfile_failed path=%s", log_q(pidfile));
-	if (portfile && fake_write_file(portfile, port) < 0)
-		log_fatal("event=portfile_failed path=%s", log_q(portfile));
-	log_info("event=listening port=%d dim=%d mode=%s auth=%s", port, f.dim, f.mode,
-	         f.key ? "yes" : "no");
+	/* writes the port file (whole, by rename) once listening */
+	if (httpd_open(&h, fake_g.ctx, listen, FAKE_MAX_BODY, portfile, err, sizeof(err)) < 0)
+		log_fatal("event=listen_failed error=%s", log_q(err));
+	httpd_set_limits(h, &(struct httpd_limits){.max_conns = FAKE_MAX_CONNS});
+	struct httpd_route_opts ro = {.early = fake_early};
+	httpd_route_opts(h, "*", "/*", fake_handle, &fake_g, &ro);
+	log_info("event=listening port=%d dim=%d mode=%s auth=%s", httpd_port(h), fake_g.dim,
+	         fake_g.mode, fake_g.key ? "yes" : "no");
 
-	while (!fake_stop) {
-		struct pollfd pfd[FAKE_MAX_CONNS + 1];
-		int idx[FAKE_MAX_CONNS + 1];
-		int n = 0;
-		int64_t now = time_mono_ms();
-		int timeout = 1000;
-		pfd[n] = (struct pollfd){.fd = f.lfd, .events = POLLIN};
-		idx[n++] = -1;
-		for (int i = 0; i < FAKE_MAX_CONNS; i++) {
-			struct fake_conn *c = f.conns[i];
-			if (!c)
-				continue;
-			short ev = 0;
-			if (c->send_at_ms) {
-				if (c->send_at_ms <= now) {
-					c->send_at_ms = 0;
-				} else {
-					int64_t w = c->send_at_ms - now;
-					if (w < timeout)
-						timeout = (int)w;
-				}
-			}
-			if (!c->send_at_ms) {
-				ev |= POLLIN;
-				if (c->out.len)
-					ev |= POLLOUT;
-			}
-			pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
-			idx[n++] = i;
-		}
-		int r = poll(pfd, (nfds_t)n, timeout);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			log_fatal("event=poll_failed error=%s", log_q(strerror(errno)));
-		}
-		for (int k = 1; k < n; k++) {
-			struct fake_conn *c = f.conns[idx[k]];
-			int dead = 0;
-			if (pfd[k].revents & (POLLERR | POLLNVAL))
-				dead = 1;
-			if (!dead && (pfd[k].revents & (POLLIN | POLLHUP)))
-				dead = fake_conn_read(&f, c) < 0;
-			if (!dead && c->out.len && !c->send_at_ms)
-				dead = fake_conn_write(c) < 0;
-			/* an answer just sent may have freed requests waiting behind it */
-			if (!dead && !c->send_at_ms && c->in.len && !c->out.len) {
-				size_t used;
-				while (!c->send_at_ms && (used = fake_try_request(&f, c)) > 0) {
-					memmove(c->in.data, c->in.data + used, c->in.len - used);
-					c->in.len -= used;
-					c->in.data[c->in.len] = '\0';
-				}
-				if (c->out.len && !c->send_at_ms)
-					dead = fake_conn_write(c) < 0;
-			}
-			if (dead) {
-				fake_conn_free(c);
-				f.conns[idx[k]] = NULL;
-			}
-		}
-		if (pfd[0].revents & POLLIN) {
-			int cfd;
-			while ((cfd = accept4(f.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-			       0) {
-				int slot = -1;
-				for (int i = 0; i < FAKE_MAX_CONNS && slot < 0; i++)
-					if (!f.conns[i])
-						slot = i;
-				if (slot < 0) {
-					close(cfd);
-					log_warn("event=too_many_connections");
-					continue;
-				}
-				struct fake_conn *c = xcalloc(1, sizeof(*c));
-				c->fd = cfd;
-				c->in.max = FAKE_MAX_HEADER + FAKE_MAX_BODY;
-				c->out.max = 64 << 20;
-				f.conns[slot] = c;
-			}
-		}
+	while (!fake_stop)
+		if (lws_service(fake_g.ctx, 0) < 0)
+			break;
+	lws_context_destroy(fake_g.ctx); /* held slow answers die with their connections */
+	httpd_close(h);
+	while (fake_g.late) {
+		struct fake_late *l = fake_g.late;
+		fake_g.late = l->next;
+		free(l->body);
+		free(l);
 	}
-	for (int i = 0; i < FAKE_MAX_CONNS; i++)
-		if (f.conns[i])
-			fake_conn_free(f.conns[i]);
-	close(f.lfd);
-	fake_reset(&f);
+	fake_reset(&fake_g);
 	log_info("event=stopped");
 	return 0;
 }

@@ -93,6 +93,20 @@ b=$(emb '{"model":"e","input":"same text"}' | jq -c '.data[0].embedding')
 code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" -d '{"model":"e","input":[1,2]}' "$U/v1/embeddings")
 [ "$code" = 400 ] || t_fail "token-array input: status got $code want 400"
 
+# "Expect: 100-continue" gets its 100 before the body is sent (curl asks for
+# it before bodies over 1 MiB and would otherwise wait a second), then the answer
+exec 3<>"/dev/tcp/127.0.0.1/$(cat "$T/port")"
+printf 'POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Length: 32\r\nExpect: 100-continue\r\n\r\n' >&3
+IFS= read -r -t 10 line <&3 || t_fail "no 100 Continue before the body"
+[ "${line%$'\r'}" = "HTTP/1.1 100 Continue" ] || t_fail "Expect: 100-continue got '$line'"
+printf '{"model":"e","input":"continue"}' >&3
+status=""
+while IFS= read -r -t 10 line <&3; do
+  case $line in "HTTP/1.1 100"*) ;; HTTP/1.1*) status=${line%$'\r'}; break ;; esac
+done
+exec 3<&-
+[ "$status" = "HTTP/1.1 200 OK" ] || t_fail "after 100 Continue: got '$status' want 200"
+
 # the request log shows what was asked
 n=$(curl -s "$U/_fake/stats" | jq '.chat')
 [ "$n" -ge 10 ] || t_fail "stats chat got $n want >= 10"

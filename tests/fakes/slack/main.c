@@ -515,21 +515,25 @@ static int in_thread(const cJSON *m, const char *thread)
 	return (t && strcmp(t, thread) == 0) || (ts && strcmp(ts, thread) == 0);
 }
 
-static void c_messages(struct httpd_x *x, void *arg)
+/*
+ * The messages of `from` in ?channel= (every channel without it); by_thread:
+ * only the replies of ?thread=, or without it only top-level messages.
+ */
+static void reply_messages(struct httpd_x *x, cJSON *from, int by_thread)
 {
 	const struct httpd_req *r = httpd_request(x);
 	char channel[64] = "", thread[40] = "";
 	cJSON *out = json_new_array(), *m, *o = json_new_object();
 
-	(void)arg;
 	qget(r->query, "channel", channel, sizeof channel);
 	int have_thread = qget(r->query, "thread", thread, sizeof thread) == 0;
-	cJSON_ArrayForEach(m, fs.messages)
+	cJSON_ArrayForEach(m, from)
 	{
 		const char *c = json_str(m, "channel");
 		if (*channel && (!c || strcmp(c, channel) != 0))
 			continue;
-		if (have_thread ? !in_thread(m, thread) : json_str(m, "thread_ts") != NULL)
+		if (by_thread &&
+		    (have_thread ? !in_thread(m, thread) : json_str(m, "thread_ts") != NULL))
 			continue;
 		cJSON_AddItemToArray(out, json_dup(m));
 	}
@@ -538,24 +542,16 @@ static void c_messages(struct httpd_x *x, void *arg)
 	reply_json(x, 200, o);
 }
 
+static void c_messages(struct httpd_x *x, void *arg)
+{
+	(void)arg;
+	reply_messages(x, fs.messages, 1);
+}
+
 static void c_ephemeral(struct httpd_x *x, void *arg)
 {
-	const struct httpd_req *r = httpd_request(x);
-	char channel[64] = "";
-	cJSON *out = json_new_array(), *m, *o = json_new_object();
-
 	(void)arg;
-	qget(r->query, "channel", channel, sizeof channel);
-	cJSON_ArrayForEach(m, fs.ephemeral)
-	{
-		const char *c = json_str(m, "channel");
-		if (*channel && (!c || strcmp(c, channel) != 0))
-			continue;
-		cJSON_AddItemToArray(out, json_dup(m));
-	}
-	json_add_bool(o, "ok", 1);
-	json_add(o, "messages", out);
-	reply_json(x, 200, o);
+	reply_messages(x, fs.ephemeral, 0);
 }
 
 static void c_envelope(struct httpd_x *x, void *arg)
