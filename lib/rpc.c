@@ -147,8 +147,37 @@ void rpc_close(struct rpc *r)
 	free(r);
 }
 
-/* Send body on ctx and wait up to timeout_ms for the reply; 0 and *rep, or an NNG error. */
-static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, int timeout_ms,
+/*
+ * One call in flight: the aio's callback posts the receive as soon as the
+ * send is done (on NNG's thread), so the caller wakes once per call, not
+ * after the send and again after the reply.
+ */
+struct rpc_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int receiving, done, rv;
+};
+
+static void rpc_wait_cb(void *arg)
+{
+	struct rpc_wait *w = arg;
+	int rv = nng_aio_result(w->aio);
+	if (!w->receiving && rv == 0) {
+		w->receiving = 1;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->rv = rv;
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Send body and wait up to timeout_ms (each way) for the reply; 0 and *rep, or an NNG error. */
+static int rpc_attempt(struct rpc_wait *w, const char *body, size_t len, int timeout_ms,
                        nng_msg **rep)
 {
 	nng_msg *msg;
@@ -159,23 +188,26 @@ static int rpc_attempt(nng_ctx ctx, nng_aio *aio, const char *body, size_t len, 
 		nng_msg_free(msg);
 		return rv;
 	}
-	nng_aio_set_timeout(aio, timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	w->receiving = 0;
+	w->done = 0;
+	nng_aio_set_timeout(w->aio, timeout_ms);
+	nng_aio_set_msg(w->aio, msg);
+	nng_ctx_send(w->ctx, w->aio);
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rv = w->rv;
+	pthread_mutex_unlock(&w->mu);
+	nng_aio_wait(w->aio); /* the callback has returned: the aio may be used again */
+	if (rv != 0) {
 		/* On a failed send the message is still ours. */
-		nng_msg_free(nng_aio_get_msg(aio));
-		nng_aio_set_msg(aio, NULL);
+		if (!w->receiving)
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		nng_aio_set_msg(w->aio, NULL);
 		return rv;
 	}
-	nng_aio_set_timeout(aio, timeout_ms);
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0)
-		return rv;
-	*rep = nng_aio_get_msg(aio);
-	nng_aio_set_msg(aio, NULL);
+	*rep = nng_aio_get_msg(w->aio);
+	nng_aio_set_msg(w->aio, NULL);
 	return 0;
 }
 
@@ -202,8 +234,7 @@ static cJSON *rpc_with_key(const cJSON *req)
 int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
              size_t errlen)
 {
-	nng_ctx ctx;
-	nng_aio *aio = NULL;
+	struct rpc_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	nng_msg *rep = NULL;
 	char *body = NULL;
 	int rv, ret = -1;
@@ -212,12 +243,12 @@ int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int
 	cJSON *keyed = rpc_with_key(req);
 	if (keyed)
 		req = keyed;
-	if ((rv = nng_ctx_open(&ctx, r->sock)) != 0) {
+	if ((rv = nng_ctx_open(&w.ctx, r->sock)) != 0) {
 		cJSON_Delete(keyed);
 		snprintf(err, errlen, "cannot open a request context: %s", nng_strerror(rv));
 		return -1;
 	}
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+	if ((rv = nng_aio_alloc(&w.aio, rpc_wait_cb, &w)) != 0) {
 		snprintf(err, errlen, "cannot allocate an aio: %s", nng_strerror(rv));
 		goto out;
 	}
@@ -229,7 +260,7 @@ int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int
 	}
 	const char *id = json_str(req, "id");
 	for (int attempt = 0;; attempt++) {
-		rv = rpc_attempt(ctx, aio, body, len, timeout_ms, &rep);
+		rv = rpc_attempt(&w, body, len, timeout_ms, &rep);
 		if (rv == 0)
 			break;
 		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED && rv != NNG_ECONNRESET) ||
@@ -272,9 +303,11 @@ out:
 	if (rep)
 		nng_msg_free(rep);
 	free(body);
-	if (aio)
-		nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	if (w.aio)
+		nng_aio_free(w.aio);
+	nng_ctx_close(w.ctx);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
 	cJSON_Delete(keyed);
 	return ret;
 }

@@ -55,11 +55,9 @@ static const char *const w_query[] = {"incidents", "incident", "timeline", "jobs
 		NULL, J_ANY, 0, NULL                                                               \
 	}
 
-static const struct wire_field f_submit[] = {{"what", J_STR, 1, w_what_submit},
-                                             {"key", J_STR, 0, NULL},
-                                             {"spec", J_OBJ, 0, NULL},
-                                             {"job", J_OBJ, 0, NULL},
-                                             END};
+static const struct wire_field f_submit[] = {
+    {"what", J_STR, 1, w_what_submit}, {"key", J_STR, 0, NULL},  {"spec", J_OBJ, 0, NULL},
+    {"job", J_OBJ, 0, NULL},           {"jobs", J_ARR, 0, NULL}, END};
 static const struct wire_field f_claim[] = {
     {"kinds", J_ARR, 1, NULL},    {"worker", J_STR, 1, NULL}, {"wait_ms", J_INT, 1, NULL},
     {"lease_ms", J_INT, 0, NULL}, {"max", J_INT, 0, NULL},    END};
@@ -143,6 +141,8 @@ static const struct wire_field f_surface[] = {
     {"kind", J_STR, 1, w_surface_kind}, {"channel", J_STR, 0, NULL}, {"user", J_STR, 0, NULL},
     {"user_id", J_STR, 0, NULL},        {"thread", J_STR, 0, NULL},  END};
 static const struct wire_field f_job[] = {{"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, END};
+static const struct wire_field f_job_item[] = {
+    {"kind", J_STR, 1, NULL}, {"input", J_OBJ, 0, NULL}, {"key", J_STR, 0, NULL}, END};
 
 static const struct {
 	const char *name;
@@ -350,6 +350,67 @@ static int wire_check_complete(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* A job's kind and an optional key, bounded; prefix names where ("job.", "jobs[3]."). */
+static int wire_check_job(const cJSON *job, const struct wire_field *fields, const char *prefix,
+                          char *err, size_t errlen)
+{
+	if (wire_check_fields(job, fields, 0, NULL, prefix, err, errlen) < 0)
+		return -1;
+	size_t n = strlen(json_str(job, "kind"));
+	if (n == 0 || n > WIRE_KIND_MAX) {
+		snprintf(err, errlen, "field '%skind' must be 1 to %d characters", prefix,
+		         WIRE_KIND_MAX);
+		return -1;
+	}
+	const char *key = json_str(job, "key");
+	if (key && (!*key || strlen(key) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field '%skey' must be 1 to %d characters", prefix,
+		         WIRE_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* submit what:"job": one "job", or "jobs":[{kind, input, key}] (the batched form). */
+static int wire_check_submit_jobs(const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
+	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+	if (cJSON_GetObjectItemCaseSensitive(root, "spec")) {
+		snprintf(err, errlen, "field 'spec' is not allowed when what is job");
+		return -1;
+	}
+	if (job && jobs) {
+		snprintf(err, errlen, "field 'job' is not allowed beside 'jobs'");
+		return -1;
+	}
+	if (job)
+		return wire_check_job(job, f_job, "job.", err, errlen);
+	if (!jobs) {
+		snprintf(err, errlen, "field 'job' is missing (what is job)");
+		return -1;
+	}
+	int n = cJSON_GetArraySize(jobs);
+	if (n < 1 || n > WIRE_BATCH_MAX) {
+		snprintf(err, errlen, "field 'jobs' must hold 1 to %d jobs", WIRE_BATCH_MAX);
+		return -1;
+	}
+	int i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jobs)
+	{
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "jobs[%d].", i++);
+		if (!cJSON_IsObject(it)) {
+			snprintf(err, errlen, "field 'jobs' must hold only objects");
+			return -1;
+		}
+		if (wire_check_job(it, f_job_item, prefix, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ledger: the fields each op requires (wire.h). */
 static int wire_check_ledger(const cJSON *root, char *err, size_t errlen)
 {
@@ -444,9 +505,10 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 				snprintf(err, errlen, "field 'spec' is missing (what is incident)");
 				return -1;
 			}
-			if (job) {
+			if (job || cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
 				snprintf(err, errlen,
-				         "field 'job' is not allowed when what is incident");
+				         "field '%s' is not allowed when what is incident",
+				         job ? "job" : "jobs");
 				return -1;
 			}
 			if (wire_check_fields(spec, f_spec, 0, NULL, "spec.", err, errlen) < 0)
@@ -455,25 +517,8 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			if (sf && wire_check_fields(sf, f_surface, 0, NULL, "spec.surface.", err,
 			                            errlen) < 0)
 				return -1;
-		} else {
-			if (!job) {
-				snprintf(err, errlen, "field 'job' is missing (what is job)");
-				return -1;
-			}
-			if (spec) {
-				snprintf(err, errlen,
-				         "field 'spec' is not allowed when what is job");
-				return -1;
-			}
-			if (wire_check_fields(job, f_job, 0, NULL, "job.", err, errlen) < 0)
-				return -1;
-			const char *kind = json_str(job, "kind");
-			size_t n = strlen(kind);
-			if (n == 0 || n > WIRE_KIND_MAX) {
-				snprintf(err, errlen, "field 'job.kind' must be 1 to %d characters",
-				         WIRE_KIND_MAX);
-				return -1;
-			}
+		} else if (wire_check_submit_jobs(root, err, errlen) < 0) {
+			return -1;
 		}
 		const char *key = json_str(root, "key");
 		if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {

@@ -27,12 +27,12 @@
  * "key" the key "rid:<request id>", so a request resent after the queue
  * died between COMMIT and reply is answered from the first one.
  * Limits: job kind 1..WIRE_KIND_MAX chars, key 1..WIRE_KEY_MAX chars,
- * claim kinds 1..WIRE_KINDS_MAX, claim max and complete jobs[]
- * 1..WIRE_BATCH_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
+ * claim kinds 1..WIRE_KINDS_MAX, claim max, submit jobs[] and complete
+ * jobs[] 1..WIRE_BATCH_MAX, wait_ms 0..WIRE_WAIT_MAX_MS, lease_ms
  * 1..WIRE_LEASE_MAX_MS, query limit 1..WIRE_QUERY_LIMIT_MAX.
  * Bump WIRE_VERSION on any change to a message below that an existing
  * client sends or reads.  Optional additions that change nothing for a
- * client not using them keep the version (claim "max" and complete "jobs",
+ * client not using them keep the version (claim "max", submit and complete "jobs",
  * added after version 1 shipped: a queue older than them answers
  * bad_request "unknown field", so a client can fall back to single calls).
  *
@@ -50,6 +50,13 @@
  *               which may be 0 for jobs about no incident)
  *             -> {incident, job?, created:bool, grouped?:true}
  *             (grouped: the incident joined a live one, queue/group.c)
+ *             Batched submit (what:"job"): instead of job, "jobs":
+ *             [{*kind, input{}, key:string}, ...] (1..WIRE_BATCH_MAX), all
+ *             attached to `incident`, stored in one transaction
+ *             -> {incident, results:[{job, created:bool}, ...]} in the same
+ *             order.  An item's idempotency key is its own "key", else
+ *             "<request key>/<index>" when the request has a key (so a
+ *             resent batch creates nothing twice), else none.
  *             The queue adds spec.requester {account, via} (the local
  *             account that opened it, read from the socket) when there is no
  *             spec.surface; only the queue's own account may send
@@ -213,7 +220,7 @@
 #define WIRE_WAIT_MAX_MS     300000
 #define WIRE_LEASE_MAX_MS    3600000
 #define WIRE_QUERY_LIMIT_MAX 10000
-#define WIRE_BATCH_MAX       64   /* claim max, complete jobs[] */
+#define WIRE_BATCH_MAX       64   /* claim max, submit and complete jobs[] */
 #define WIRE_USER_MAX        128  /* approve/command user */
 #define WIRE_REASON_MAX      1000 /* approve reason */
 

@@ -25,6 +25,9 @@ static const struct {
      WIRE_SUBMIT},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"detect\",\"input\":{}}}",
      WIRE_SUBMIT},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"key\":\"k\",\"jobs\":[{\"kind\":\"a\"},"
+     "{\"kind\":\"b\",\"input\":{\"n\":1},\"key\":\"own\"}]}",
+     WIRE_SUBMIT},
     {"{" ENV "\"type\":\"claim\",\"kinds\":[\"detect\",\"plan\"],\"worker\":\"w1\",\"wait_ms\":100,"
      "\"lease_ms\":500}",
      WIRE_CLAIM},
@@ -141,6 +144,23 @@ static const struct {
      "field 'key' must be 1"},
     {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"d\"},\"key\":7}",
      "field 'key' must be a string"},
+    /* batched submit */
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[]}", "field 'jobs' must hold 1 to 64"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":{}}", "field 'jobs' must be an array"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[3]}", "field 'jobs' must hold only"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[{\"kind\":\"a\"},{}]}",
+     "field 'jobs[1].kind' is missing"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[{\"kind\":\"a\",\"x\":1}]}",
+     "unknown field 'jobs[0].x'"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[{\"kind\":\"a\",\"key\":\"\"}]}",
+     "field 'jobs[0].key' must be 1"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[{\"kind\":\"\"}]}",
+     "field 'jobs[0].kind' must be 1"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"a\"},"
+     "\"jobs\":[{\"kind\":\"a\"}]}",
+     "field 'job' is not allowed beside 'jobs'"},
+    {"{" ENV "\"type\":\"submit\",\"what\":\"incident\"," SPEC "},\"jobs\":[{\"kind\":\"a\"}]}",
+     "field 'jobs' is not allowed"},
     /* claim */
     {"{" ENV "\"type\":\"claim\",\"worker\":\"w\",\"wait_ms\":1}", "field 'kinds' is missing"},
     {"{" ENV "\"type\":\"claim\",\"kinds\":[\"a\"],\"wait_ms\":1}", "field 'worker' is missing"},

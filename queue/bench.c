@@ -8,7 +8,7 @@
  * DESCRIPTION
  *   One producer and 4 worker threads, each with its own REQ socket to URL
  *   (ipc:// in `make bench BENCH=queue`).  The producer submits JOBS
- *   standalone jobs (incident 0, kind "bench"), keeping up to 64 submits in
+ *   standalone jobs (incident 0, kind "bench"), keeping up to 64 jobs in submits in
  *   flight and at most 64 jobs submitted but not yet claimed (so the producer
  *   cannot build an unbounded backlog that dispatch latency would measure); each worker runs 16
  * lanes (NNG contexts), each lane a loop of claim (long poll) then complete.  Every submit, claim
@@ -17,14 +17,19 @@
  * concurrent jobs a worker process would run; the queue sees 5 clients.
  *
  *   Claims are batched (wire.h claim "max"): a lane claims up to QB_CLAIM_BATCH (default 16)
- *   jobs in one request and completes all it got in one batched complete, so a job costs about
- *   1 + 2/batch requests instead of 3.  QB_CLAIM_BATCH=1 sends the single-job messages (no
- *   "max", one complete per job), the flow before batching.  Submits are never batched: one
- *   submit is one job, and submit latency is per submit.
+ *   jobs in one request and completes all it got in one batched complete.  QB_CLAIM_BATCH=1
+ *   sends the single-job messages (no "max", one complete per job).
  *
- *   Tuning (environment): QB_WINDOW submits in flight (64), QB_LANES lanes per worker (16),
- *   QB_CLAIM_BATCH (16).  By Little's law submit_p50 is about QB_WINDOW / jobs_per_s while
- *   the producer is the bottleneck, so 64 in flight and p50 < 1 ms needs > 64,000 jobs/s.
+ *   Submits are batched too (wire.h submit "jobs"), the way a Redis client pipelines: the
+ *   producer keeps at most QB_WINDOW (64) jobs in submits not yet answered, and each submit
+ *   carries as many of the free places as there are, up to QB_SUBMIT_BATCH (16), on one of
+ *   2 * 64/16 contexts.  So a job costs about 3/16 requests.  Every job of a submit is
+ *   committed before its reply, and submit latency is per job (its submit sent -> its reply).
+ *   QB_SUBMIT_BATCH=1 sends one submit per job on 64 contexts (the flow before batching).
+ *
+ *   Tuning (environment): QB_WINDOW jobs in flight (64), QB_LANES lanes per worker (16),
+ *   QB_CLAIM_BATCH (16), QB_SUBMIT_BATCH (16).  By Little's law submit_p50 is about
+ *   QB_WINDOW / jobs_per_s while the producer is the bottleneck.
  *
  *   Prints one JSON line:
  *     jobs_per_s          JOBS / (first submit sent .. last complete replied)
@@ -33,7 +38,7 @@
  *     rss_mb              the queue process's peak RSS (VmHWM)
  *     sqlite_commits_per_s raw single-row INSERT+COMMIT per second in DBDIR
  *                         (WAL, synchronous=FULL), measured in the same run
- *     claim_batch, lanes  the settings this run used
+ *     claim_batch, submit_batch, lanes  the settings this run used
  *   On stderr: the client's own CPU and context switches (it shares the cores with the queue).
  */
 #include <inttypes.h>
@@ -56,8 +61,9 @@
 #define MAX_WINDOW 256
 #define WORKERS    4
 #define MAX_LANES  64
-/* QB_WINDOW, QB_LANES, QB_CLAIM_BATCH override; claim_batch 1 = the single-job messages. */
-static int producer_window = 64, lanes = 16, claim_batch = 16;
+/* QB_WINDOW, QB_LANES, QB_CLAIM_BATCH, QB_SUBMIT_BATCH override; 1 = the single-job messages. */
+static int producer_window = 64, lanes = 16, claim_batch = 16, submit_batch = 16;
+#define WIRE_BATCH   64 /* wire.h WIRE_BATCH_MAX */
 #define RUN_LIMIT_MS 45000
 
 enum phase { P_SEND, P_RECV };
@@ -71,6 +77,7 @@ struct lane {
 	nng_aio *aio;
 	int worker; /* -1 for the producer */
 	int claiming;
+	int batch; /* producer: jobs in the submit in flight */
 	enum phase phase;
 	int64_t t0_us;
 	unsigned n;
@@ -86,6 +93,7 @@ struct bench {
 	int finished;
 	int64_t end_us;
 	struct lane *stalled; /* producer lanes waiting for the backlog to drain */
+	long inflight;        /* jobs in submits not yet answered (under mu) */
 };
 
 /*
@@ -116,27 +124,77 @@ static void bench_finish(struct bench *b)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/*
+ * The next submit of a producer lane: as many jobs as the window (jobs in
+ * submits not yet answered), the backlog and the batch size allow, in one
+ * message; none -> the lane waits on the stalled list.
+ */
 static void producer_next(struct lane *l)
 {
 	struct bench *b = l->b;
 	pthread_mutex_lock(&b->mu);
-	if (atomic_load(&b->submitted) - atomic_load(&b->claimed) >= BACKLOG_MAX) {
-		l->next_stalled = b->stalled;
-		b->stalled = l;
+	long room = producer_window - b->inflight;
+	long backlog = BACKLOG_MAX - (atomic_load(&b->submitted) - atomic_load(&b->claimed));
+	long left = b->jobs - atomic_load(&b->submitted);
+	long n = submit_batch;
+	if (room < n)
+		n = room;
+	if (backlog < n)
+		n = backlog;
+	if (left < n)
+		n = left;
+	if (n <= 0) {
+		if (left > 0) {
+			l->next_stalled = b->stalled;
+			b->stalled = l;
+		}
 		pthread_mutex_unlock(&b->mu);
 		return;
 	}
+	long first = atomic_fetch_add(&b->submitted, n);
+	b->inflight += n;
 	pthread_mutex_unlock(&b->mu);
-	long n = atomic_fetch_add(&b->submitted, 1);
-	if (n >= b->jobs)
-		return;
-	char body[256];
 	l->t0_us = time_mono_us();
-	snprintf(body, sizeof(body),
-	         "{\"v\":1,\"type\":\"submit\",\"id\":\"s%ld\",\"incident\":0,\"trace\":\"\","
-	         "\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{\"t_us\":%" PRId64 "}}}",
-	         n, l->t0_us);
+	l->batch = (int)n;
+	char body[256 + WIRE_BATCH * 64];
+	size_t len;
+	if (submit_batch == 1) {
+		len =
+		    (size_t)snprintf(body, sizeof(body),
+		                     "{\"v\":1,\"type\":\"submit\",\"id\":\"s%ld\",\"incident\":0,"
+		                     "\"trace\":\"\",\"what\":\"job\",\"job\":{\"kind\":\"bench\","
+		                     "\"input\":{\"t_us\":%" PRId64 "}}}",
+		                     first, l->t0_us);
+	} else {
+		len =
+		    (size_t)snprintf(body, sizeof(body),
+		                     "{\"v\":1,\"type\":\"submit\",\"id\":\"s%ld\",\"incident\":0,"
+		                     "\"trace\":\"\",\"what\":\"job\",\"jobs\":[",
+		                     first);
+		for (long i = 0; i < n; i++)
+			len += (size_t)snprintf(body + len, sizeof(body) - len,
+			                        "%s{\"kind\":\"bench\",\"input\":{\"t_us\":%" PRId64
+			                        "}}",
+			                        i ? "," : "", l->t0_us);
+		len += (size_t)snprintf(body + len, sizeof(body) - len, "]}");
+	}
+	if (len >= sizeof(body))
+		abort();
 	lane_send(l, body);
+}
+
+/* Room for more submits: every stalled producer lane tries again. */
+static void producer_wake(struct bench *b)
+{
+	pthread_mutex_lock(&b->mu);
+	struct lane *p = b->stalled;
+	b->stalled = NULL;
+	pthread_mutex_unlock(&b->mu);
+	while (p) {
+		struct lane *n = p->next_stalled;
+		producer_next(p);
+		p = n;
+	}
 }
 
 static void worker_claim(struct lane *l)
@@ -157,13 +215,6 @@ static void worker_got(struct lane *l, const cJSON *j, int64_t now)
 {
 	struct bench *b = l->b;
 	long i = atomic_fetch_add(&b->claimed, 1);
-	pthread_mutex_lock(&b->mu);
-	struct lane *p = b->stalled;
-	if (p)
-		b->stalled = p->next_stalled;
-	pthread_mutex_unlock(&b->mu);
-	if (p)
-		producer_next(p);
 	int64_t t_us = json_int(cJSON_GetObjectItem(j, "input"), "t_us", now);
 	if (i < b->jobs)
 		b->dispatch_ms[i] = (double)(now - t_us) / 1000.0;
@@ -234,11 +285,21 @@ static void lane_cb(void *arg)
 		return;
 	}
 	if (l->worker < 0) {
-		long i = atomic_fetch_add(&b->submit_done, 1);
-		if (i < b->jobs)
-			b->submit_ms[i] = (double)(now - l->t0_us) / 1000.0;
+		const cJSON *res = cJSON_GetObjectItem(r, "results");
+		if (submit_batch > 1 && cJSON_GetArraySize(res) != l->batch) {
+			atomic_fetch_add(&b->errors, 1);
+			fprintf(stderr, "queue_bench: %d results for a batch of %d\n",
+			        cJSON_GetArraySize(res), l->batch);
+		}
+		long i = atomic_fetch_add(&b->submit_done, l->batch);
+		for (int k = 0; k < l->batch && i + k < b->jobs; k++)
+			b->submit_ms[i + k] = (double)(now - l->t0_us) / 1000.0;
+		pthread_mutex_lock(&b->mu);
+		b->inflight -= l->batch;
+		pthread_mutex_unlock(&b->mu);
 		cJSON_Delete(r);
 		producer_next(l);
+		producer_wake(b);
 		return;
 	}
 	if (l->claiming) {
@@ -272,6 +333,7 @@ static void lane_cb(void *arg)
 		}
 		snprintf(body + len, cap - len, "%s}", claim_batch > 1 ? "]" : "");
 		cJSON_Delete(r);
+		producer_wake(b);
 		l->claiming = 0;
 		lane_send(l, body);
 		free(body);
@@ -367,14 +429,18 @@ int main(int argc, char **argv)
 
 	nng_socket psock = open_req(b.url), wsock[WORKERS];
 	static struct lane prod[MAX_WINDOW], work[WORKERS][MAX_LANES];
+	int nprod;
 	if (getenv("QB_WINDOW"))
 		producer_window = (int)strtol(getenv("QB_WINDOW"), NULL, 10);
 	if (getenv("QB_LANES"))
 		lanes = (int)strtol(getenv("QB_LANES"), NULL, 10);
 	if (getenv("QB_CLAIM_BATCH"))
 		claim_batch = (int)strtol(getenv("QB_CLAIM_BATCH"), NULL, 10);
-	if (claim_batch < 1 || claim_batch > 64) {
-		fprintf(stderr, "queue_bench: QB_CLAIM_BATCH 1..64\n");
+	if (getenv("QB_SUBMIT_BATCH"))
+		submit_batch = (int)strtol(getenv("QB_SUBMIT_BATCH"), NULL, 10);
+	if (claim_batch < 1 || claim_batch > WIRE_BATCH || submit_batch < 1 ||
+	    submit_batch > WIRE_BATCH) {
+		fprintf(stderr, "queue_bench: QB_CLAIM_BATCH and QB_SUBMIT_BATCH 1..64\n");
 		return 2;
 	}
 	if (producer_window < 1 || producer_window > MAX_WINDOW || lanes < 1 || lanes > MAX_LANES) {
@@ -391,7 +457,12 @@ int main(int argc, char **argv)
 			nng_aio_alloc(&l->aio, lane_cb, l);
 		}
 	}
-	for (int i = 0; i < producer_window; i++) {
+	/* One context per job in the window, or (batched) twice the window's worth of batches. */
+	nprod = submit_batch == 1 ? producer_window
+	                          : 2 * ((producer_window + submit_batch - 1) / submit_batch);
+	if (nprod > producer_window)
+		nprod = producer_window;
+	for (int i = 0; i < nprod; i++) {
 		prod[i] = (struct lane){.b = &b, .worker = -1};
 		nng_ctx_open(&prod[i].ctx, psock);
 		nng_aio_alloc(&prod[i].aio, lane_cb, &prod[i]);
@@ -400,7 +471,7 @@ int main(int argc, char **argv)
 	for (int w = 0; w < WORKERS; w++)
 		for (int i = 0; i < lanes; i++)
 			worker_claim(&work[w][i]);
-	for (int i = 0; i < producer_window; i++)
+	for (int i = 0; i < nprod; i++)
 		producer_next(&prod[i]);
 
 	pthread_mutex_lock(&b.mu);
@@ -420,7 +491,7 @@ int main(int argc, char **argv)
 	for (int w = 0; w < WORKERS; w++)
 		for (int i = 0; i < lanes; i++)
 			nng_aio_stop(work[w][i].aio);
-	for (int i = 0; i < producer_window; i++)
+	for (int i = 0; i < nprod; i++)
 		nng_aio_stop(prod[i].aio);
 	nng_close(psock);
 	for (int w = 0; w < WORKERS; w++)
@@ -434,12 +505,14 @@ int main(int argc, char **argv)
 	qsort(b.submit_ms, (size_t)ns, sizeof(double), cmp_double);
 	qsort(b.dispatch_ms, (size_t)nc, sizeof(double), cmp_double);
 	double secs = (double)(end - start) / 1e6;
-	printf("{\"bench\":\"queue\",\"jobs_per_s\":%.0f,\"submit_p50_ms\":%.3f,"
-	       "\"submit_p99_ms\":%.3f,\"dispatch_p50_ms\":%.3f,\"dispatch_p99_ms\":%.3f,"
-	       "\"rss_mb\":%.1f,\"sqlite_commits_per_s\":%.0f,\"claim_batch\":%d,\"lanes\":%d}\n",
-	       (double)done / secs, pct(b.submit_ms, ns, 0.5), pct(b.submit_ms, ns, 0.99),
-	       pct(b.dispatch_ms, nc, 0.5), pct(b.dispatch_ms, nc, 0.99), rss_mb(argv[2]), raw,
-	       claim_batch, lanes);
+	printf(
+	    "{\"bench\":\"queue\",\"jobs_per_s\":%.0f,\"submit_p50_ms\":%.3f,"
+	    "\"submit_p99_ms\":%.3f,\"dispatch_p50_ms\":%.3f,\"dispatch_p99_ms\":%.3f,"
+	    "\"rss_mb\":%.1f,\"sqlite_commits_per_s\":%.0f,\"claim_batch\":%d,\"submit_batch\":%d,"
+	    "\"lanes\":%d}\n",
+	    (double)done / secs, pct(b.submit_ms, ns, 0.5), pct(b.submit_ms, ns, 0.99),
+	    pct(b.dispatch_ms, nc, 0.5), pct(b.dispatch_ms, nc, 0.99), rss_mb(argv[2]), raw,
+	    claim_batch, submit_batch, lanes);
 	fprintf(stderr, "queue_bench: %ld/%ld jobs completed in %.2f s, %ld errors\n", done, b.jobs,
 	        secs, atomic_load(&b.errors));
 	/* The clients share the 2 cores with the queue: say what they burnt. */
@@ -452,7 +525,7 @@ int main(int argc, char **argv)
 	for (int w = 0; w < WORKERS; w++)
 		for (int i = 0; i < lanes; i++)
 			nng_aio_free(work[w][i].aio);
-	for (int i = 0; i < producer_window; i++)
+	for (int i = 0; i < nprod; i++)
 		nng_aio_free(prod[i].aio);
 	free(b.submit_ms);
 	free(b.dispatch_ms);

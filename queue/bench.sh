@@ -12,6 +12,8 @@
 # redis-server is missing (scripts/deps.sh bench installs it).
 #
 # JOBS (default 50000) jobs per round; ROUNDS (default 3) rounds each.
+# queue_bench sends submits of up to QB_SUBMIT_BATCH (16) jobs; Redis gets one
+# script call per job, pipelined (RB_SUBMIT_BATCH=16 gives it batched calls too).
 set -u
 B=$1
 JOBS=${JOBS:-50000}
@@ -95,6 +97,7 @@ if r:
     out["redis_submit_p50_ms"] = statistics.median(x["submit_p50_ms"] for x in r)
     out["redis_submit_p99_ms"] = statistics.median(x["submit_p99_ms"] for x in r)
     out["redis_rss_mb"] = max(x["rss_mb"] for x in r)
+    out["redis_submit_batch"] = r[0].get("submit_batch", 1)
     out["ratio_vs_redis"] = round(statistics.median(x["jobs_per_s"] for x in q) / rj, 2)
 else:
     out["redis_jobs_per_s"] = None

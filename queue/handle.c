@@ -726,9 +726,87 @@ static cJSON *reply_store_err(const struct wire_msg *m)
 	return wire_reply_err(m, "unavailable", "the queue could not store this; retry shortly");
 }
 
+/* One job of a submit, unless its key is known; sets *job and *created. */
+static int submit_job(struct queue *q, int64_t inc_id, const char *state, const char *kind,
+                      const cJSON *input, const char *key, int64_t *job, int *created)
+{
+	int64_t known_inc;
+	*created = 0;
+	if (key) {
+		int rc = store_key_get(q->st, key, &known_inc, job);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	char *text = input ? json_print(input) : NULL;
+	int rc =
+	    store_job_insert(q->st, inc_id, kind, state, text,
+	                     outbox_max_attempts(kind, q->conf.max_attempts), q->now, q->now, job);
+	free(text);
+	if (rc < 0 || (key && store_key_put(q->st, key, inc_id, *job, q->now) < 0))
+		return -1;
+	queue_mark_ready(q, kind);
+	*created = 1;
+	return 0;
+}
+
+/*
+ * Batched submit (wire.h): every job of "jobs" attached to the request's
+ * incident, in one transaction, one result each in order.
+ */
+static enum handle_rc h_submit_jobs(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	int64_t inc_id = m->incident;
+	if (inc_id) {
+		struct store_incident in;
+		int rc = store_incident_get(q->st, inc_id, &in);
+		TRY(rc);
+		if (rc == 0) {
+			*reply = wire_reply_err(m, "not_found",
+			                        "there is no incident %lld; submit the jobs with "
+			                        "incident 0 or an existing incident",
+			                        (long long)inc_id);
+			return HANDLE_REPLY;
+		}
+		store_incident_clear(&in);
+	}
+	const char *state;
+	TRY(job_ready_state(q, inc_id, &state));
+	const char *rkey = json_str(m->root, "key");
+	cJSON *results = json_new_array();
+	const cJSON *it;
+	int i = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(m->root, "jobs"))
+	{
+		char derived[WIRE_KEY_MAX + 16];
+		const char *key = json_str(it, "key");
+		if (!key && rkey) {
+			snprintf(derived, sizeof(derived), "%s/%d", rkey, i);
+			key = derived;
+		}
+		i++;
+		int64_t job;
+		int created;
+		if (submit_job(q, inc_id, state, json_str(it, "kind"),
+		               cJSON_GetObjectItemCaseSensitive(it, "input"), key, &job,
+		               &created) < 0) {
+			cJSON_Delete(results);
+			return HANDLE_STORE_ERR;
+		}
+		cJSON *o = json_new_object();
+		json_add_int(o, "job", job);
+		json_add_bool(o, "created", created);
+		cJSON_AddItemToArray(results, o);
+	}
+	*reply = wire_reply_ok(m);
+	json_add(*reply, "results", results);
+	return HANDLE_REPLY;
+}
+
 static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
 	const cJSON *r = m->root;
+	if (cJSON_GetObjectItemCaseSensitive(r, "jobs"))
+		return h_submit_jobs(q, m, reply);
 	const char *key = json_str(r, "key");
 	int64_t inc_id = 0, job_id = 0;
 	if (key) {
@@ -833,11 +911,8 @@ static cJSON *claim_job_json(const struct store_job *j)
 	json_add_int(o, "attempt", j->attempt);
 	json_add_str(o, "lease", j->lease);
 	json_add_int(o, "deadline_ms", j->lease_deadline_ms);
-	cJSON *input = NULL;
-	char err[64];
-	if (json_parse_object(j->input, strlen(j->input), &input, err, sizeof(err)) < 0)
-		input = json_new_object();
-	json_add(o, "input", input);
+	/* The stored text is what json_print wrote at submit: an object, sent as it is. */
+	json_add(o, "input", cJSON_CreateRaw(j->input && j->input[0] == '{' ? j->input : "{}"));
 	log_debug("event=claim job=%lld incident=%lld kind=%s attempt=%d worker=%s",
 	          (long long)j->id, (long long)j->incident, j->kind, j->attempt, log_q(j->worker));
 	return o;
@@ -864,6 +939,23 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 	const char *worker = json_str(m->root, "worker");
 	cJSON *jobs = NULL;
 	int got = 0;
+	if (n == 1) {
+		/* One kind (every batched claimer): one UPDATE ... RETURNING for the batch. */
+		struct store_job js[WIRE_BATCH_MAX];
+		char lease[48];
+		wire_new_id(lease, sizeof(lease));
+		got = store_job_claim_batch(q->st, names[0], max, worker, lease, q->now + lease_ms,
+		                            q->now, js);
+		if (got < 0)
+			return HANDLE_STORE_ERR;
+		for (int i = 0; i < got; i++) {
+			if (!jobs)
+				jobs = json_new_array();
+			cJSON_AddItemToArray(jobs, claim_job_json(&js[i]));
+			store_job_clear(&js[i]);
+		}
+		max = 0; /* the loop below is for several kinds */
+	}
 	for (; got < max; got++) {
 		char lease[48];
 		wire_new_id(lease, sizeof(lease));
@@ -990,30 +1082,41 @@ static int complete_one(struct queue *q, const struct wire_msg *m, int64_t id, c
 	struct store_job j;
 	*duplicate = 0;
 	*refusal = NULL;
-	int rc = store_job_get(q->st, id, &j);
-	if (rc < 0)
+	char *text = json_print(result);
+	int rc = store_job_finish(q->st, id, lease, text, q->now);
+	if (rc != 0) {
+		/* A standalone job under this lease: done, nothing else moves. */
+		free(text);
+		log_debug("event=complete job=%lld incident=0", (long long)id);
+		return rc < 0 ? -1 : 0;
+	}
+	rc = store_job_get(q->st, id, &j);
+	if (rc < 0) {
+		free(text);
 		return -1;
+	}
 	if (rc == 0) {
+		free(text);
 		*refusal = wire_reply_err(m, "not_found", "there is no job %lld", (long long)id);
 		return 0;
 	}
-	if (strcmp(j.state, "leased") != 0 || strcmp(j.lease, lease) != 0) {
-		if (!strcmp(j.state, "done") && !strcmp(j.lease, lease))
-			*duplicate = 1;
-		else
-			*refusal = reply_lease_lost(m, &j);
+	if (!strcmp(j.state, "leased") && !strcmp(j.lease, lease)) {
+		rc = store_job_set(q->st, j.id, "done", text, NULL, -1, q->now);
+		free(text);
+		if (rc == 0 && j.incident)
+			rc = job_done_effect(q, &j, result);
+		log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
+		          (long long)j.incident, j.kind);
 		store_job_clear(&j);
-		return 0;
+		return rc < 0 ? -1 : 0;
 	}
-	char *text = json_print(result);
-	rc = store_job_set(q->st, j.id, "done", text, NULL, -1, q->now);
 	free(text);
-	if (rc == 0 && j.incident)
-		rc = job_done_effect(q, &j, result);
-	log_debug("event=complete job=%lld incident=%lld kind=%s", (long long)j.id,
-	          (long long)j.incident, j.kind);
+	if (!strcmp(j.state, "done") && !strcmp(j.lease, lease))
+		*duplicate = 1;
+	else
+		*refusal = reply_lease_lost(m, &j);
 	store_job_clear(&j);
-	return rc < 0 ? -1 : 0;
+	return 0;
 }
 
 static enum handle_rc h_complete(struct queue *q, const struct wire_msg *m, cJSON **reply)

@@ -166,6 +166,13 @@ __attribute__((format(printf, 3, 4))) static cJSON *call(struct fx *f, int64_t i
 		fail_msg("request %s: store error %s", msg, store_errmsg(f->q.st));
 	assert_int_equal(store_commit(f->q.st), 0);
 	wire_msg_free(&m);
+	/* As a client reads it: printed and parsed again (raw parts become JSON). */
+	char *text = json_print(reply);
+	cJSON_Delete(reply);
+	reply = cJSON_Parse(text);
+	if (!reply)
+		fail_msg("request %s: the reply does not parse: %s", msg, text);
+	free(text);
 	cJSON_Delete(f->q.outbox);
 	f->q.outbox = cJSON_CreateArray();
 	cJSON_Delete(f->last);
@@ -687,6 +694,54 @@ static void test_submit_and_standalone_jobs(void **state)
 	check_invariants(f, "standalone");
 }
 
+/* Batched submit (jobs[]): one result per job in order; keys make a resend create nothing. */
+static void test_batched_submit(void **state)
+{
+	struct fx *f = *state;
+	const char *batch = "\"type\":\"submit\",\"what\":\"job\",\"key\":\"rk\",\"jobs\":["
+	                    "{\"kind\":\"b\",\"input\":{\"n\":0}},{\"kind\":\"c\"},"
+	                    "{\"kind\":\"b\",\"key\":\"own\",\"input\":{\"n\":2}}]";
+	cJSON *r = call(f, 0, "%s", batch);
+	cJSON *res = cJSON_GetObjectItem(r, "results");
+	if (!json_bool(r, "ok", 0) || cJSON_GetArraySize(res) != 3)
+		fail_msg("batched submit: got %s, want ok with 3 results", json_print(r));
+	int64_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		cJSON *it = cJSON_GetArrayItem(res, i);
+		ids[i] = json_int(it, "job", 0);
+		if (ids[i] <= 0 || !json_bool(it, "created", 0) || (i && ids[i] <= ids[i - 1]))
+			fail_msg("result %d: got %s, want a new job id in submit order", i,
+			         json_print(it));
+	}
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs WHERE state='ready'"), 3);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM idempotency WHERE key IN "
+	                           "('rk/0','rk/1','own')"),
+	                 3);
+	/* The same request again (a resend after a lost reply): the same ids, nothing new. */
+	r = call(f, 0, "%s", batch);
+	res = cJSON_GetObjectItem(r, "results");
+	for (int i = 0; i < 3; i++) {
+		cJSON *it = cJSON_GetArrayItem(res, i);
+		if (json_int(it, "job", 0) != ids[i] || json_bool(it, "created", 1))
+			fail_msg("resent result %d: got %s, want job %lld created:false", i,
+			         json_print(it), (long long)ids[i]);
+	}
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs"), 3);
+	/* Each job is a job like any other: the input arrives with the claim. */
+	r = call(f, 0,
+	         "\"type\":\"claim\",\"kinds\":[\"b\"],\"worker\":\"w\",\"wait_ms\":0,\"max\":8");
+	cJSON *jobs = cJSON_GetObjectItem(r, "jobs");
+	assert_int_equal(cJSON_GetArraySize(jobs), 2);
+	assert_int_equal(json_int(cJSON_GetArrayItem(jobs, 0), "id", 0), ids[0]);
+	assert_int_equal(
+	    json_int(cJSON_GetObjectItem(cJSON_GetArrayItem(jobs, 1), "input"), "n", 0), 2);
+	/* Jobs of an unknown incident: refused, nothing stored. */
+	r = call(f, 9, "\"type\":\"submit\",\"what\":\"job\",\"jobs\":[{\"kind\":\"b\"}]");
+	assert_string_equal(reply_error(r), "not_found");
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs"), 3);
+	check_invariants(f, "batched submit");
+}
+
 /* Batched claim (max) and complete (jobs[]): each item stands alone. */
 static void test_batched_claim_and_complete(void **state)
 {
@@ -957,6 +1012,7 @@ int main(void)
 	    cmocka_unit_test(test_scenarios),
 	    cmocka_unit_test_setup_teardown(test_submit_and_standalone_jobs, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_batched_claim_and_complete, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_batched_submit, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_grouping, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_filtered_alert, fx_setup, fx_teardown),

@@ -114,6 +114,13 @@ static cJSON *call(struct lfx *f, int64_t incident, const char *fmt, ...)
 		fail_msg("request %s: store error %s", msg, store_errmsg(f->q.st));
 	assert_int_equal(store_commit(f->q.st), 0);
 	wire_msg_free(&m);
+	/* As a client reads it: printed and parsed again (raw parts become JSON). */
+	char *text = json_print(reply);
+	cJSON_Delete(reply);
+	reply = cJSON_Parse(text);
+	if (!reply)
+		fail_msg("request %s: the reply does not parse: %s", msg, text);
+	free(text);
 	cJSON_Delete(f->events);
 	f->events = json_new_array();
 	const cJSON *e;

@@ -30,6 +30,7 @@ $(B)/tests/queue_%: $(B)/queue/%_test.o $(QUEUE_CORE_OBJS) $(LIB_A)
 INTEG_TESTS += tests/integration/queue_lifecycle.sh tests/integration/queue_lease.sh \
 	tests/integration/queue_crash.sh tests/integration/queue_replay.sh \
 	tests/integration/queue_contexts.sh tests/integration/storm_grouping.sh
+INTEG_TESTS += tests/integration/queue_batch_crash.sh
 
 # Benchmark: make bench BENCH=queue (see queue/bench.c for what it measures).
 BENCHES += queue

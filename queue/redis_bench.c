@@ -12,7 +12,10 @@
  *
  *     submit    one script: INCR an id, HSET the ~200 B payload, LPUSH it on
  *               the ready list; 64 submits in flight on one pipelined
- *               connection, at most 64 jobs submitted but not yet claimed
+ *               connection, at most 64 jobs submitted but not yet claimed.
+ *               RB_SUBMIT_BATCH=N (default 1) sends up to N payloads per
+ *               script call instead (the Redis side of queue_bench's
+ *               batched submit), still at most 64 jobs in flight
  *     claim     one script: LMPOP up to 16 ids, ZADD each to a lease set
  *               with its deadline, return ids and payloads; when the list is
  *               empty the lane blocks in BLMPOP (1 s) and leases what it got
@@ -43,12 +46,14 @@
 #define WORKERS     4
 #define LANES       16
 #define BATCH       16
+#define BATCH_MAX   64
 
 static const char *sock_path;
 static long total;
 static atomic_long submitted, claimed, completed, errors;
 static double *submit_ms, *dispatch_ms;
-static char sha_submit[41], sha_claim[41], sha_done[41];
+static char sha_submit[41], sha_submit_many[41], sha_claim[41], sha_done[41];
+static int submit_batch = 1; /* RB_SUBMIT_BATCH: payloads per submit call */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
@@ -56,6 +61,12 @@ static const char *const script_submit = "local id = redis.call('INCR', 'q:id') 
                                          "redis.call('HSET', 'q:job', id, ARGV[1]) "
                                          "redis.call('LPUSH', 'q:ready', id) "
                                          "return id";
+/* RB_SUBMIT_BATCH > 1: one script call submits every payload it is given. */
+static const char *const script_submit_many = "for _, p in ipairs(ARGV) do "
+                                              "local id = redis.call('INCR', 'q:id') "
+                                              "redis.call('HSET', 'q:job', id, p) "
+                                              "redis.call('LPUSH', 'q:ready', id) end "
+                                              "return #ARGV";
 static const char *const script_claim =
     "local got = ARGV[3] == '' and redis.call('LMPOP', 1, 'q:ready', 'RIGHT', 'COUNT', ARGV[1]) "
     "if ARGV[3] ~= '' then got = {'q:ready', cjson.decode(ARGV[3])} end "
@@ -105,8 +116,9 @@ static void *producer(void *arg)
 	(void)arg;
 	redisContext *c = conn();
 	static int64_t sent_at[WINDOW];
-	long sent = 0, answered = 0;
-	char payload[256];
+	static int sent_n[WINDOW]; /* jobs in each call in flight, in order */
+	long sent = 0, answered = 0, calls = 0, calls_done = 0;
+	static char payload[BATCH_MAX][256];
 	while (answered < total) {
 		/* Fill the window while the backlog allows. */
 		while (sent < total && sent - answered < WINDOW) {
@@ -125,18 +137,41 @@ static void *producer(void *arg)
 				pthread_mutex_unlock(&mu);
 				continue;
 			}
+			long n = submit_batch, room = WINDOW - (sent - answered);
+			long backlog =
+			    BACKLOG_MAX - (atomic_load(&submitted) - atomic_load(&claimed));
+			if (room < n)
+				n = room;
+			if (backlog < n)
+				n = backlog;
+			if (total - sent < n)
+				n = total - sent;
 			int64_t t0 = time_mono_us();
-			/* ~200 B, like queue_bench's submit message. */
-			snprintf(payload, sizeof(payload),
-			         "{\"kind\":\"bench\",\"incident\":0,\"id\":\"s%ld\",\"input\":{"
-			         "\"t_us\":%" PRId64 "},\"pad\":\"................................."
-			         "..............................."
-			         "...............\"}",
-			         sent, t0);
-			redisAppendCommand(c, "EVALSHA %s 0 %s", sha_submit, payload);
-			sent_at[sent % WINDOW] = t0;
-			atomic_fetch_add(&submitted, 1);
-			sent++;
+			const char *argv[3 + BATCH_MAX];
+			size_t argl[3 + BATCH_MAX];
+			int argc = 0;
+			argv[argc] = "EVALSHA", argl[argc++] = 7;
+			argv[argc] = submit_batch > 1 ? sha_submit_many : sha_submit,
+			argl[argc++] = 40;
+			argv[argc] = "0", argl[argc++] = 1;
+			for (long k = 0; k < n; k++) {
+				/* ~200 B, like queue_bench's submit message. */
+				int len =
+				    snprintf(payload[k], sizeof(payload[k]),
+				             "{\"kind\":\"bench\",\"incident\":0,\"id\":\"s%ld\","
+				             "\"input\":{\"t_us\":%" PRId64
+				             "},\"pad\":\"................................."
+				             "..............................."
+				             "...............\"}",
+				             sent + k, t0);
+				argv[argc] = payload[k], argl[argc++] = (size_t)len;
+			}
+			redisAppendCommandArgv(c, argc, argv, argl);
+			sent_at[calls % WINDOW] = t0;
+			sent_n[calls % WINDOW] = (int)n;
+			calls++;
+			atomic_fetch_add(&submitted, n);
+			sent += n;
 		}
 		redisReply *r;
 		if (redisGetReply(c, (void **)&r) != REDIS_OK || !r ||
@@ -146,9 +181,10 @@ static void *producer(void *arg)
 			exit(1);
 		}
 		freeReplyObject(r);
-		submit_ms[answered] =
-		    (double)(time_mono_us() - sent_at[answered % WINDOW]) / 1000.0;
-		answered++;
+		double ms = (double)(time_mono_us() - sent_at[calls_done % WINDOW]) / 1000.0;
+		for (int k = 0; k < sent_n[calls_done % WINDOW]; k++)
+			submit_ms[answered++] = ms;
+		calls_done++;
 	}
 	redisFree(c);
 	return NULL;
@@ -297,7 +333,14 @@ int main(int argc, char **argv)
 	if (!submit_ms || !dispatch_ms)
 		return 1;
 	redisContext *c = conn();
+	if (getenv("RB_SUBMIT_BATCH"))
+		submit_batch = (int)strtol(getenv("RB_SUBMIT_BATCH"), NULL, 10);
+	if (submit_batch < 1 || submit_batch > BATCH_MAX) {
+		fprintf(stderr, "redis_bench: RB_SUBMIT_BATCH 1..%d\n", BATCH_MAX);
+		return 2;
+	}
 	load(c, script_submit, sha_submit);
+	load(c, script_submit_many, sha_submit_many);
 	load(c, script_claim, sha_claim);
 	load(c, script_done, sha_done);
 	redisFree(c);
@@ -317,9 +360,10 @@ int main(int argc, char **argv)
 	qsort(dispatch_ms, (size_t)nc, sizeof(double), cmp_double);
 	printf("{\"bench\":\"redis\",\"jobs_per_s\":%.0f,\"submit_p50_ms\":%.3f,"
 	       "\"submit_p99_ms\":%.3f,\"dispatch_p50_ms\":%.3f,\"dispatch_p99_ms\":%.3f,"
-	       "\"rss_mb\":%.1f}\n",
+	       "\"rss_mb\":%.1f,\"submit_batch\":%d}\n",
 	       (double)done / secs, pct(submit_ms, total, 0.5), pct(submit_ms, total, 0.99),
-	       pct(dispatch_ms, nc, 0.5), pct(dispatch_ms, nc, 0.99), rss_mb(argv[2]));
+	       pct(dispatch_ms, nc, 0.5), pct(dispatch_ms, nc, 0.99), rss_mb(argv[2]),
+	       submit_batch);
 	free(submit_ms);
 	free(dispatch_ms);
 	return done >= total && atomic_load(&errors) == 0 ? 0 : 1;

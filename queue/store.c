@@ -40,6 +40,8 @@ enum {
 	Q_JOB_GET,
 	Q_JOB_READY,
 	Q_JOB_LEASE,
+	Q_JOB_LEASE_BATCH,
+	Q_JOB_FINISH,
 	Q_JOB_EXTEND,
 	Q_JOB_SET,
 	Q_JOB_REARM,
@@ -55,6 +57,7 @@ enum {
 	Q_INC_LIST_STATE,
 	Q_JOB_LIST,
 	Q_JOB_LIST_STATE,
+	Q_JOB_LIST_DEAD,
 	Q_STATS_JOBS,
 	Q_STATS_INC,
 	Q_STATS_EV,
@@ -88,16 +91,30 @@ static const char *const sql[Q_COUNT] = {
                     "ready_at_ms <= ?2 ORDER BY ready_at_ms, id LIMIT 1",
     [Q_JOB_LEASE] = "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2, worker=?3, "
                     "lease_deadline_ms=?4, updated_ms=?5 WHERE id=?1 RETURNING " JOB_COLS,
+    /* Up to ?6 of the oldest ready jobs of kind ?1 leased in one statement; each lease is the
+       claim's id ?2 and the job id. The IN list is computed before any row changes. */
+    [Q_JOB_LEASE_BATCH] =
+        "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2 || '.' || id, worker=?3, "
+        "lease_deadline_ms=?4, updated_ms=?5 WHERE id IN (SELECT id FROM jobs WHERE "
+        "state='ready' AND kind=?1 AND ready_at_ms <= ?5 ORDER BY ready_at_ms, id LIMIT ?6) "
+        "RETURNING " JOB_COLS,
+    /* complete's common case in one statement: a standalone job leased under this lease (no
+       RETURNING: SQLite builds a temporary table for it, which cost more than the update). */
+    [Q_JOB_FINISH] = "UPDATE jobs SET state='done', result=?3, updated_ms=?4 WHERE id=?1 AND "
+                     "state='leased' AND lease=?2 AND incident=0",
     [Q_JOB_EXTEND] = "UPDATE jobs SET lease_deadline_ms=?2, updated_ms=?3 WHERE id=?1",
     [Q_JOB_SET] = "UPDATE jobs SET state=?2, result=coalesce(?3, result), "
                   "error=coalesce(?4, error), ready_at_ms=CASE WHEN ?5 >= 0 THEN ?5 ELSE "
                   "ready_at_ms END, updated_ms=?6 WHERE id=?1",
     [Q_JOB_REARM] = "UPDATE jobs SET state='ready', attempt=0, ready_at_ms=?2, updated_ms=?2 "
                     "WHERE id=?1",
-    [Q_JOB_MOVE] = "UPDATE jobs SET state=?3, updated_ms=?4 WHERE incident=?1 AND state=?2",
+    /* "incident > 0" lets the partial index jobs_incident serve it (migration 4). */
+    [Q_JOB_MOVE] = "UPDATE jobs SET state=?3, updated_ms=?4 WHERE incident=?1 AND incident > 0 "
+                   "AND state=?2",
     [Q_JOB_EXPIRED] = "SELECT id FROM jobs WHERE state='leased' AND lease_deadline_ms <= ?1 "
                       "ORDER BY lease_deadline_ms LIMIT ?2",
-    [Q_JOB_CURRENT] = "SELECT " JOB_COLS " FROM jobs WHERE incident=?1 AND state NOT IN "
+    [Q_JOB_CURRENT] = "SELECT " JOB_COLS " FROM jobs WHERE incident=?1 AND incident > 0 AND "
+                      "state NOT IN "
                       "('done','cancelled') ORDER BY id DESC LIMIT 1",
     [Q_EV_APPEND] = "INSERT INTO events(incident, name, at_ms, data) VALUES(?1,?2,?3,?4)",
     [Q_EV_ALL] = "SELECT seq, incident, name, at_ms, data FROM events WHERE seq > ?1 "
@@ -114,6 +131,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_JOB_LIST] = "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1",
     [Q_JOB_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state = ?2 "
                          "ORDER BY id DESC LIMIT ?1",
+    [Q_JOB_LIST_DEAD] = "SELECT " JOB_COLS " FROM jobs WHERE state = 'dead' "
+                        "ORDER BY id DESC LIMIT ?1",
     [Q_STATS_JOBS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
     [Q_STATS_INC] = "SELECT state, count(*) FROM incidents GROUP BY state",
     [Q_STATS_EV] = "SELECT coalesce(max(seq), 0) FROM events",
@@ -505,6 +524,53 @@ int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const
 	return 1;
 }
 
+static int job_older(const void *a, const void *b)
+{
+	const struct store_job *x = a, *y = b;
+	if (x->ready_at_ms != y->ready_at_ms)
+		return x->ready_at_ms < y->ready_at_ms ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int store_job_claim_batch(struct store *s, const char *kind, int max, const char *worker,
+                          const char *lease, int64_t deadline, int64_t now, struct store_job *out)
+{
+	sqlite3_stmt *st = stmt(s, Q_JOB_LEASE_BATCH);
+	bind_text(st, 1, kind);
+	bind_text(st, 2, lease);
+	bind_text(st, 3, worker);
+	sqlite3_bind_int64(st, 4, deadline);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int(st, 6, max);
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n < max)
+			job_row(st, &out[n++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		while (n > 0)
+			store_job_clear(&out[--n]);
+		return store_fail(s, "job_lease_batch");
+	}
+	/* RETURNING gives the rows in the order it changed them: oldest first for the reply. */
+	qsort(out, (size_t)n, sizeof(*out), job_older);
+	return n;
+}
+
+int store_job_finish(struct store *s, int64_t id, const char *lease, const char *result,
+                     int64_t now)
+{
+	sqlite3_stmt *st = stmt(s, Q_JOB_FINISH);
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, lease);
+	bind_text(st, 3, result);
+	sqlite3_bind_int64(st, 4, now);
+	if (run(s, st, "job_finish") < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
 int store_job_extend(struct store *s, int64_t id, int64_t deadline, int64_t now)
 {
 	sqlite3_stmt *st = stmt(s, Q_JOB_EXTEND);
@@ -697,9 +763,11 @@ int store_incidents_list(struct store *s, const char *state, int limit, cJSON *i
 
 int store_jobs_list(struct store *s, const char *state, int limit, cJSON *items)
 {
-	sqlite3_stmt *st = stmt(s, state ? Q_JOB_LIST_STATE : Q_JOB_LIST);
+	/* Dead letters through their own index (jobs_dead); other states are read in id order. */
+	int dead = state && !strcmp(state, "dead");
+	sqlite3_stmt *st = stmt(s, dead ? Q_JOB_LIST_DEAD : state ? Q_JOB_LIST_STATE : Q_JOB_LIST);
 	sqlite3_bind_int(st, 1, limit);
-	if (state)
+	if (state && !dead)
 		bind_text(st, 2, state);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -91,6 +91,20 @@ int store_job_get(struct store *s, int64_t id, struct store_job *out);
  */
 int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const char *worker,
                     const char *lease, int64_t deadline, int64_t now, struct store_job *out);
+/*
+ * Lease up to max of the oldest ready jobs of one kind in one statement, each
+ * under "<lease>.<job id>"; fills out[0..n) oldest first (store_job_clear
+ * each).  Returns n (0 when none is ready) or -1.
+ */
+int store_job_claim_batch(struct store *s, const char *kind, int max, const char *worker,
+                          const char *lease, int64_t deadline, int64_t now, struct store_job *out);
+/*
+ * Mark job id done with result when it is a standalone job (incident 0)
+ * leased under lease: 1; 0 when it is not (the caller takes the general
+ * path); -1 on a store failure.
+ */
+int store_job_finish(struct store *s, int64_t id, const char *lease, const char *result,
+                     int64_t now);
 int store_job_extend(struct store *s, int64_t id, int64_t deadline, int64_t now);
 /* Set state (and result/error/ready_at when not NULL / >= 0); lease is kept. */
 int store_job_set(struct store *s, int64_t id, const char *state, const char *result,
