@@ -74,6 +74,7 @@
 #include "timeutil.h"
 #include "utf8.h"
 #include "wire.h"
+#include "sim/eval.h"
 
 #define CTL_DEFAULT_CONFIG "config/opsbot.conf"
 #define CTL_DEFAULT_QUEUE  DEF_QUEUE_URL
@@ -95,14 +96,16 @@ struct ctl {
 
 static int ctl_usage(void)
 {
-	fprintf(stderr, "usage: opsbotctl [-c FILE] [--json] COMMAND\n"
-	                "  status | incidents [--state S] | show ID | events [--since N]\n"
-	                "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
-	                "  submit --file incident.json | dead-letters | retry JOB\n"
-	                "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
-	                "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n"
-	                "  dryrun ID | ledger [ID] | step ID N retry|skip|abort\n"
-	                "  report ID --pdf FILE [--paper a4|letter]\n");
+	fprintf(stderr,
+	        "usage: opsbotctl [-c FILE] [--json] COMMAND\n"
+	        "  status | incidents [--state S] | show ID | events [--since N]\n"
+	        "  submit --service S --title T [--severity X] [--summary TEXT] [--key K]\n"
+	        "  submit --file incident.json | dead-letters | retry JOB\n"
+	        "  approve ID --plan HASH [--user U] | reject ID --plan HASH [--user U]\n"
+	        "  resolve ID [NOTE] | pause ID | resume ID | kb ARGS...\n"
+	        "  dryrun ID | ledger [ID] | step ID N retry|skip|abort\n"
+	        "  report ID --pdf FILE [--paper a4|letter]\n"
+	        "  eval --episodes N --seed S --out results.csv (see opsbotctl eval --help)\n");
 	return CTL_USAGE;
 }
 
@@ -1295,6 +1298,8 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return ctl_usage();
+	if (strcmp(argv[i], "eval") == 0) /* runs its own stack (sim/eval.c) */
+		return eval_main(argc - i, argv + i);
 	{
 		struct passwd pw, *res = NULL;
 		char pwbuf[1024];

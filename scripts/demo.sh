@@ -92,6 +92,10 @@ stop_all() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 }
 trap stop_all EXIT
+# ^C or a kill stops what it started too (bash skips the EXIT trap on a
+# signal it has no trap for).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ---- the metrics the detector reads ---------------------------------------
 SIMULATOR=0
@@ -115,7 +119,9 @@ if [ -x "$BIN/opsbot-sim" ] && [ -x "$BIN/opsbot-detect" ]; then
   # $OPSBOT_SIM_STATE/url (the catalog passes OPSBOT_SIM_STATE on to them).
   export OPSBOT_SIM_STATE="$DEMO/sim"
   mkdir -p "$OPSBOT_SIM_STATE" && echo "$OPSBOT_SIM_URL" >"$OPSBOT_SIM_STATE/url"
-  EXTRA_DAEMONS+="watch = opsbot-detect watch"$'\n'
+  # The watch reads its own config (watch.conf, below): the symptoms it
+  # scrapes, not the history file's change log (deployed versions).
+  EXTRA_DAEMONS+="watch = opsbot-detect -c $DEMO/watch.conf watch"$'\n'
   EXTRA_CONFIG+="
 [detect]
 window = 3m
@@ -127,8 +133,10 @@ watch_warmup = 24
 watch_open_points = 2
 watch_close_points = 10
 watch_severity = high
+# Who calls whom, also through api: the watch's alerts for db, api and
+# frontend are one failure and join one incident (group_window below).
 [services]
-frontend = api
+frontend = api, cache, db, payment
 api = cache, db, payment
 "
   if [ "${PROMETHEUS:-0}" = 1 ]; then
@@ -304,6 +312,9 @@ db = $DEMO/var/opsbot.db
 # Only stages with a worker in this build; the queue records the others as
 # skipped instead of waiting for a worker that does not exist.
 stages = ${enabled[*]}
+# The watch's alerts for services that call each other ([services]) join
+# the first one's incident instead of opening one each.
+group_window = 10m
 
 [master]
 run_dir = $DEMO/var/run
@@ -316,6 +327,9 @@ queue = opsbot-queue
 ${daemons}${EXTRA_DAEMONS}
 ${EXTRA_CONFIG}
 CONF
+
+# The watch's config: the same, without the history file (a detect-stage source).
+awk '/^\[/ { skip = ($0 == "[source history]") } !skip' demo.conf >watch.conf
 
 say "This build of opsbot"
 for sp in "${STAGES[@]}"; do

@@ -756,7 +756,12 @@ int sim_render_csv_header(struct buf *b)
 	for (int s = 0; s < SIM_NSERVICES; s++)
 		for (size_t c = 0; c < 5; c++)
 			rc |= buf_appendf(b, ",%s_%s", sim_defs[s].name, sim_csv_cols[c]);
-	rc |= buf_appendf(b, ",cache_hit_ratio,db_connections_in_use\n");
+	rc |= buf_appendf(b, ",cache_hit_ratio,db_connections_in_use");
+	/* the version each service runs: a change log beside the metrics (a
+	 * deploy or a rollback changes it), for the detect stage */
+	for (int s = 0; s < SIM_NSERVICES; s++)
+		rc |= buf_appendf(b, ",%s_deploy_version", sim_defs[s].name);
+	rc |= buf_appendf(b, "\n");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -768,7 +773,10 @@ int sim_render_csv_row(const struct sim_model *m, const char *when, struct buf *
 		rc |= buf_appendf(b, ",%.3f,%.4f,%.2f,%.2f,%.2f", o->p95_ms, o->err * 100.0, o->cpu,
 		                  o->mem, o->rps);
 	}
-	rc |= buf_appendf(b, ",%.4f,%.1f\n", m->hit_seen, m->conns_seen);
+	rc |= buf_appendf(b, ",%.4f,%.1f", m->hit_seen, m->conns_seen);
+	for (int s = 0; s < SIM_NSERVICES; s++)
+		rc |= buf_appendf(b, ",%d", m->svc[s].version);
+	rc |= buf_appendf(b, "\n");
 	return rc < 0 ? -1 : 0;
 }
 

@@ -471,11 +471,26 @@ static void test_exposition(void **st)
 	b = (struct buf){0};
 	sim_render_csv_header(&b);
 	assert_non_null(strstr(b.data, "time,frontend_latency_p95_ms,"));
+	assert_non_null(strstr(b.data, ",payment_deploy_version\n"));
+	/* a row has as many columns as the header; a deploy shows in its version */
+	int cols = 0;
+	for (const char *c = b.data; *c; c++)
+		cols += *c == ',';
 	buf_free(&b);
 	cJSON *j = sim_state_json(&m);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "services")), SIM_NSERVICES);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "faults")), SIM_NFAULTS);
 	cJSON_Delete(j);
+	char err[100];
+	assert_true(sim_fault_inject(&m, SIM_F_BAD_DEPLOY, SIM_PAYMENT, 0.5, err, sizeof err) > 0);
+	b = (struct buf){0};
+	sim_render_csv_row(&m, "2026-01-01T00:00:00Z", &b);
+	int rcols = 0;
+	for (const char *c = b.data; *c; c++)
+		rcols += *c == ',';
+	assert_int_equal(rcols, cols);
+	assert_non_null(strstr(b.data, ",4\n"));
+	buf_free(&b);
 }
 
 int main(void)

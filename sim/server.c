@@ -21,6 +21,11 @@
  *                             counterpart in the model (a page, a ticket),
  *                             kept in the event log
  *     POST /control/advance   {seconds}  move time by hand (--accel 0 only)
+ *     POST /control/reset     {seed?}  a fresh, healthy system at tick 0 (a
+ *                             new episode; the history file starts over)
+ *     GET  /control/log       the faults and actions applied since the last
+ *                             reset, each with its tick, so that a client
+ *                             can replay the episode in sim/model.c exactly
  *
  *   Faults: cpu_hog memory_leak latency error_spike cache_failure
  *   db_conn_exhaustion bad_deploy traffic_surge.  Actions: restart scale
@@ -68,6 +73,15 @@
 #define SRV_MAX_REQ   (64 * 1024)
 #define SRV_REQ_MS    5000
 #define SRV_MAX_STEPS 100000 /* per loop turn, so a huge --accel cannot stall I/O */
+#define SRV_MAX_LOG   512    /* commands kept since the last reset */
+
+/* A command that changed the model, for GET /control/log. */
+struct srv_cmd {
+	int64_t tick;
+	char type; /* 'f' fault, 'a' action, 'c' clear */
+	int kind, service;
+	double value; /* fault severity or action argument */
+};
 
 struct srv_conn {
 	int fd;
@@ -87,7 +101,18 @@ struct srv {
 	FILE *hist;
 	int64_t hist_every_ms, hist_next_ms;
 	struct srv_conn *c[SRV_MAX_CONNS];
+	struct srv_cmd log[SRV_MAX_LOG];
+	int nlog, log_lost;
 };
+
+static void srv_log_cmd(struct srv *s, char type, int kind, int service, double value)
+{
+	if (s->nlog == SRV_MAX_LOG) {
+		s->log_lost = 1;
+		return;
+	}
+	s->log[s->nlog++] = (struct srv_cmd){s->m.tick, type, kind, service, value};
+}
 
 static volatile sig_atomic_t srv_stop;
 
@@ -260,6 +285,7 @@ static void srv_fault(struct srv *s, struct srv_conn *c, const cJSON *in)
 		return;
 	}
 	const struct sim_fault *f = &s->m.faults[s->m.nfaults - 1];
+	srv_log_cmd(s, 'f', k, (int)f->service, sev);
 	log_info("event=fault id=%d kind=%s service=%s severity=%.2f tick=%lld", id,
 	         sim_fault_name(k), sim_service_name(f->service), sev, (long long)s->m.tick);
 	cJSON *o = json_new_object();
@@ -306,6 +332,7 @@ static void srv_action(struct srv *s, struct srv_conn *c, const cJSON *in)
 		srv_error(c, 409, err);
 		return;
 	}
+	srv_log_cmd(s, 'a', a, sv, (double)arg);
 	log_info("event=action action=%s service=%s arg=%lld delay_s=%d tick=%lld",
 	         sim_action_name(a), sim_service_name(sv), (long long)arg, delay,
 	         (long long)s->m.tick);
@@ -357,6 +384,74 @@ static void srv_advance(struct srv *s, struct srv_conn *c, const cJSON *in)
 	srv_json(c, 200, o);
 }
 
+static int srv_history_header(struct srv *s)
+{
+	struct buf b = {0};
+	sim_render_csv_header(&b);
+	int rc = fwrite(b.data, 1, b.len, s->hist) == b.len && fflush(s->hist) == 0 ? 0 : -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* A new episode: a fresh model, the clock from tick 0, an empty command log
+ * and history (the detector must not mistake the last episode for normal). */
+static void srv_reset(struct srv *s, struct srv_conn *c, const cJSON *in)
+{
+	double seed = json_num(in, "seed", (double)s->m.seed);
+	if (!(seed >= 0 && seed <= 9007199254740992.0) || seed != floor(seed)) {
+		srv_error(c, 400, "seed must be a whole number from 0 to 2^53");
+		return;
+	}
+	sim_init(&s->m, (uint64_t)seed);
+	s->nlog = 0;
+	s->log_lost = 0;
+	s->t0_ms = time_mono_ms();
+	s->base_tick = 0;
+	if (s->hist && (fflush(s->hist) != 0 || ftruncate(fileno(s->hist), 0) != 0 ||
+	                fseek(s->hist, 0, SEEK_SET) != 0 || srv_history_header(s) < 0))
+		log_warn("event=history_reset_failed error=%s", log_q(strerror(errno)));
+	log_info("event=reset seed=%llu", (unsigned long long)s->m.seed);
+	cJSON *o = json_new_object();
+	json_add_bool(o, "ok", 1);
+	char sd[32];
+	snprintf(sd, sizeof sd, "%llu", (unsigned long long)s->m.seed);
+	json_add_str(o, "seed", sd);
+	json_add_int(o, "tick", s->m.tick);
+	srv_json(c, 200, o);
+}
+
+static void srv_log(struct srv *s, struct srv_conn *c)
+{
+	cJSON *o = json_new_object(), *a = json_new_array();
+	char sd[32];
+	snprintf(sd, sizeof sd, "%llu", (unsigned long long)s->m.seed);
+	json_add_bool(o, "ok", 1);
+	json_add_str(o, "seed", sd);
+	json_add_int(o, "tick", s->m.tick);
+	json_add_bool(o, "complete", !s->log_lost);
+	for (int i = 0; i < s->nlog; i++) {
+		const struct srv_cmd *l = &s->log[i];
+		cJSON *x = json_new_object();
+		json_add_int(x, "tick", l->tick);
+		if (l->type == 'f') {
+			json_add_str(x, "type", "fault");
+			json_add_str(x, "kind", sim_fault_name(l->kind));
+			json_add_str(x, "service", sim_service_name(l->service));
+			json_add_num(x, "severity", l->value);
+		} else if (l->type == 'a') {
+			json_add_str(x, "type", "action");
+			json_add_str(x, "action", sim_action_name(l->kind));
+			json_add_str(x, "service", sim_service_name(l->service));
+			json_add_int(x, "arg", (int64_t)l->value);
+		} else {
+			json_add_str(x, "type", "clear");
+		}
+		cJSON_AddItemToArray(a, x);
+	}
+	json_add(o, "commands", a);
+	srv_json(c, 200, o);
+}
+
 static void srv_dispatch(struct srv *s, struct srv_conn *c, const char *method, char *target,
                          const char *body, size_t blen)
 {
@@ -377,18 +472,27 @@ static void srv_dispatch(struct srv *s, struct srv_conn *c, const char *method, 
 		srv_health(s, c, query);
 		return;
 	}
+	if (strcmp(target, "/control/log") == 0 && get) {
+		srv_log(s, c);
+		return;
+	}
 	if (strcmp(target, "/") == 0 && get) {
 		static const char help[] =
 		    "opsbot-sim: GET /metrics, GET /control/state, GET /control/health?service=S,\n"
 		    "POST /control/fault {kind,service,severity}, POST /control/clear,\n"
 		    "POST /control/action {action,service,...}, POST /control/record,\n"
-		    "POST /control/advance {seconds} (with --accel 0)\n";
+		    "POST /control/advance {seconds} (with --accel 0),\n"
+		    "POST /control/reset {seed}, GET /control/log\n";
 		srv_reply(c, 200, "text/plain; charset=utf-8", help, sizeof help - 1);
 		return;
 	}
-	static const char *const posts[] = {"/control/fault",   "/control/clear",
-	                                    "/control/action",  "/control/record",
-	                                    "/control/advance", NULL};
+	static const char *const posts[] = {"/control/fault",
+	                                    "/control/clear",
+	                                    "/control/action",
+	                                    "/control/record",
+	                                    "/control/advance",
+	                                    "/control/reset",
+	                                    NULL};
 	int which = -1;
 	for (int i = 0; posts[i]; i++)
 		if (strcmp(target, posts[i]) == 0)
@@ -417,6 +521,7 @@ static void srv_dispatch(struct srv *s, struct srv_conn *c, const char *method, 
 		break;
 	case 1: {
 		sim_fault_clear_all(&s->m);
+		srv_log_cmd(s, 'c', 0, 0, 0.0);
 		log_info("event=faults_cleared tick=%lld", (long long)s->m.tick);
 		cJSON *o = json_new_object();
 		json_add_bool(o, "ok", 1);
@@ -429,8 +534,11 @@ static void srv_dispatch(struct srv *s, struct srv_conn *c, const char *method, 
 	case 3:
 		srv_record(s, c, in);
 		break;
-	default:
+	case 4:
 		srv_advance(s, c, in);
+		break;
+	default:
+		srv_reset(s, c, in);
 		break;
 	}
 	cJSON_Delete(in);
@@ -668,15 +776,11 @@ int main(int argc, char **argv)
 	}
 	if (hist_path) {
 		s.hist = fopen(hist_path, "w");
-		struct buf b = {0};
-		sim_render_csv_header(&b);
-		if (!s.hist || fwrite(b.data, 1, b.len, s.hist) != b.len || fflush(s.hist) != 0) {
+		if (!s.hist || srv_history_header(&s) < 0) {
 			log_error("event=history_open_failed path=%s error=%s", log_q(hist_path),
 			          log_q(strerror(errno)));
-			buf_free(&b);
 			return 1;
 		}
-		buf_free(&b);
 		s.hist_every_ms = (int64_t)every;
 		s.hist_next_ms = time_mono_ms();
 	}

@@ -50,6 +50,7 @@ unlimit_traffic|{"service":"frontend"}|frontend will admit 100% of requests
 page_oncall|{}|paged the sre on-call
 open_ticket|{"title":"follow up on checkout latency"}|opened ticket OPS-101 (p3)
 noop|{}|no change made: watching
+watch_service|{"service":"api"}|no change to api
 TABLE
 # every action in the catalog was covered above
 for a in $(grep -o '^\[action [a-z_]*\]' "$REPO/config/actions.conf" | tr -d '[]' | cut -d' ' -f2); do

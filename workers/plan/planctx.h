@@ -13,6 +13,11 @@
 #include "policy.h"
 
 #define PLAN_MAX_STEPS 10 /* hard cap whatever [plan] max_steps says */
+#define PLAN_MAX_EDGES 64 /* [services] caller -> callee pairs read */
+
+struct plan_edge {
+	char caller[64], callee[64];
+};
 
 struct plan_ctx {
 	const struct catalog *cat;
@@ -20,8 +25,10 @@ struct plan_ctx {
 	struct outcomes *mem; /* NULL: no cooldown history and no learning */
 	int64_t now_ms;       /* wall clock for freezes and cooldowns */
 	int max_steps;
-	double ucb_c;                /* exploration weight of the bandit */
-	const char *fallback_action; /* when the playbook finds nothing; NULL for none */
+	double ucb_c;                  /* exploration weight of the bandit */
+	const char *fallback_action;   /* when the playbook finds nothing; NULL for none */
+	const struct plan_edge *edges; /* [services]: who calls whom */
+	int nedges;
 };
 
 #endif

@@ -29,6 +29,8 @@ struct planner {
 	int learn;
 	int64_t learn_interval_ms;
 	double last_overhead_ms;
+	struct plan_edge edges[PLAN_MAX_EDGES]; /* [services] */
+	int nedges;
 };
 
 int planner_new(struct planner **out, struct config *cfg, char *err, size_t errlen)
@@ -68,6 +70,23 @@ int planner_new(struct planner **out, struct config *cfg, char *err, size_t errl
 		config_error(cfg, "plan", "learn_interval", "must be at least 100ms");
 	if (catalog_load(catalog, &p->cat, err, errlen) < 0)
 		goto fail;
+	/* [services]: NAME = the services it calls (also read by detect and the queue) */
+	size_t ne = 0;
+	const struct config_entry *ent = config_entries(cfg, &ne);
+	for (size_t i = 0; i < ne; i++) {
+		if (strcmp(ent[i].section, "services") != 0)
+			continue;
+		char deps[1024];
+		str_copy(deps, sizeof(deps), config_str(cfg, "services", ent[i].key, ""));
+		char *save = NULL;
+		for (char *t = strtok_r(deps, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+			if (p->nedges < PLAN_MAX_EDGES && strlen(t) < 64 &&
+			    strlen(ent[i].key) < 64) {
+				str_copy(p->edges[p->nedges].caller, 64, ent[i].key);
+				str_copy(p->edges[p->nedges].callee, 64, t);
+				p->nedges++;
+			}
+	}
 	if (policy_load(policy, p->cat, &p->pol, err, errlen) < 0)
 		goto fail;
 	if (p->fallback[0] && !catalog_find(p->cat, p->fallback)) {
@@ -215,6 +234,27 @@ static int planner_check_steps(void *arg, const cJSON *steps, char *why, size_t 
 	return bad ? -1 : 0;
 }
 
+/* Verification covers the services the incident touches (playbook_watch_steps),
+ * beyond max_steps: these steps change nothing. */
+static void planner_watch(const struct plan_ctx *ctx, const cJSON *input, const cJSON *passages,
+                          cJSON *steps, cJSON *notes)
+{
+	int have = cJSON_GetArraySize(steps);
+	if (have == 0 || have >= PLAN_MAX_STEPS)
+		return;
+	cJSON *raw = playbook_watch_steps(ctx, input, steps);
+	if (cJSON_GetArraySize(raw) > 0) {
+		struct plan_ctx c2 = *ctx;
+		c2.max_steps = PLAN_MAX_STEPS - have;
+		cJSON *ok = critic_check(&c2, raw, passages, notes);
+		cJSON *st;
+		while ((st = cJSON_DetachItemFromArray(ok, 0)) != NULL)
+			cJSON_AddItemToArray(steps, st);
+		cJSON_Delete(ok);
+	}
+	cJSON_Delete(raw);
+}
+
 int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **result, char *err,
                 size_t errlen)
 {
@@ -232,6 +272,8 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	    .max_steps = p->max_steps,
 	    .ucb_c = p->ucb_c,
 	    .fallback_action = p->fallback[0] ? p->fallback : NULL,
+	    .edges = p->edges,
+	    .nedges = p->nedges,
 	};
 	char sig[160];
 	playbook_signature(input, sig, sizeof(sig));
@@ -275,6 +317,7 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
 	cJSON *steps = critic_check(&ctx, raw, passages, notes);
 	cJSON_Delete(raw);
+	planner_watch(&ctx, input, passages, steps, notes);
 	if (strcmp(planner, "llm") == 0 && cJSON_GetArraySize(steps) == 0) {
 		/* nothing the model proposed passed: the playbook plans instead */
 		str_copy(llm_failed, sizeof(llm_failed),
@@ -288,6 +331,7 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 		raw = playbook_propose(&ctx, input, sig, notes);
 		steps = critic_check(&ctx, raw, passages, notes);
 		cJSON_Delete(raw);
+		planner_watch(&ctx, input, passages, steps, notes);
 	}
 
 	int needs = 0;

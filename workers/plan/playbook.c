@@ -25,6 +25,9 @@ struct playbook_cand {
 	int ncite;
 };
 
+static int playbook_has_word(const char *text, const char *word);
+static int playbook_has_word_ci(const char *text, const char *word);
+
 static void playbook_add_text(struct buf *b, const char *s)
 {
 	if (!s || !*s)
@@ -40,8 +43,58 @@ static void playbook_add_text(struct buf *b, const char *s)
 	}
 }
 
-/* The text findings and the alert give, lower-cased. */
-static void playbook_text(const cJSON *input, struct buf *b)
+/* Whether service from calls to (directly or through others) in [services]. */
+static int playbook_calls(const struct plan_ctx *ctx, const char *from, const char *to)
+{
+	const char *seen[PLAN_MAX_EDGES + 1];
+	int n = 0, head = 0;
+	seen[n++] = from;
+	while (head < n) {
+		const char *u = seen[head++];
+		for (int e = 0; ctx && e < ctx->nedges; e++) {
+			if (strcmp(ctx->edges[e].caller, u) != 0)
+				continue;
+			const char *v = ctx->edges[e].callee;
+			if (!strcmp(v, to))
+				return 1;
+			int dup = 0;
+			for (int k = 0; k < n; k++)
+				dup |= !strcmp(seen[k], v);
+			if (!dup && n < PLAN_MAX_EDGES + 1)
+				seen[n++] = v;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The service the findings point at: the top of the ranking when it is
+ * confident, or when the incident's service calls it ([services]): an alert
+ * names where the symptom showed, and symptoms travel up from a dependency.
+ * Else the incident's service.
+ */
+static const char *playbook_suspect(const struct plan_ctx *ctx, const cJSON *input)
+{
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
+	const cJSON *top = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
+	const char *ts = json_str(top, "service"), *is = json_str(inc, "service");
+	double conf = json_num(top, "confidence", 0);
+	if (ts && conf >= 0.5)
+		return ts;
+	if (ts && is && conf >= 0.15 && playbook_calls(ctx, is, ts))
+		return ts;
+	return is;
+}
+
+/*
+ * The text findings and the alert give, lower-cased.  Of the detector's
+ * findings only those about the suspected service count (when it has
+ * any): another service's rising request rate or latency is a symptom of
+ * the cause, and acting on it (clearing a cache that is fine, shedding a
+ * healthy service's traffic) does not fix anything.
+ */
+static void playbook_text(const struct plan_ctx *ctx, const cJSON *input, struct buf *b)
 {
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	playbook_add_text(b, json_str(inc, "title"));
@@ -51,11 +104,40 @@ static void playbook_text(const cJSON *input, struct buf *b)
 	playbook_add_text(b, json_str(labels, "alertname"));
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
 	playbook_add_text(b, json_str(det, "summary"));
+	const char *suspect = playbook_suspect(ctx, input);
 	const cJSON *x;
+	int own = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies")) own |=
+	    suspect && json_str(x, "service") && !strcmp(json_str(x, "service"), suspect);
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
-	    playbook_add_text(b, json_str(x, "series"));
+	{
+		const char *sv = json_str(x, "service");
+		if (!own || (sv && !strcmp(sv, suspect)))
+			playbook_add_text(b, json_str(x, "series"));
+	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "ranking"))
-	    playbook_add_text(b, json_str(x, "rationale"));
+	{
+		const char *sv = json_str(x, "service");
+		if (!suspect || (sv && !strcmp(sv, suspect)))
+			playbook_add_text(b, json_str(x, "rationale"));
+	}
+}
+
+/* Actions the last round ran without fixing it (a replan's verify result). */
+static int playbook_tried(const cJSON *input, const char *action)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(input, "verify");
+	if (!cJSON_IsObject(v))
+		return 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(v, "checks"))
+	{
+		const char *a = json_str(c, "action");
+		if (a && !strcmp(a, action))
+			return 1;
+	}
+	const char *sum = json_str(v, "summary");
+	return sum && playbook_has_word_ci(sum, action);
 }
 
 /* '_' joins words only when the word looked for has one (action names); in
@@ -136,20 +218,17 @@ found:;
 }
 
 /* A value for parameter p from the incident, or NULL (then the default applies). */
-static const char *playbook_param_source(const struct catalog_param *p, const cJSON *input,
-                                         char *tmp, size_t tmplen)
+static const char *playbook_param_source(const struct plan_ctx *ctx, const struct catalog_param *p,
+                                         const cJSON *input, char *tmp, size_t tmplen)
 {
 	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
 	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
 	const char *name = p->name;
+	(void)det;
 	if (strcmp(name, "service") == 0) {
-		const cJSON *top =
-		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(det, "ranking"), 0);
-		if (json_str(top, "service") && json_num(top, "confidence", 0) >= 0.5)
-			return json_str(top, "service");
-		return json_str(inc, "service") ? json_str(inc, "service")
-		                                : json_str(labels, "service");
+		const char *sv = playbook_suspect(ctx, input);
+		return sv ? sv : json_str(labels, "service");
 	}
 	if (json_str(labels, name))
 		return json_str(labels, name);
@@ -180,14 +259,14 @@ static const char *playbook_param_source(const struct catalog_param *p, const cJ
 }
 
 /* Params for a candidate; NULL with why when a required one cannot be filled. */
-static cJSON *playbook_params(const struct catalog_action *a, const cJSON *input, char *why,
-                              size_t whylen)
+static cJSON *playbook_params(const struct plan_ctx *ctx, const struct catalog_action *a,
+                              const cJSON *input, char *why, size_t whylen)
 {
 	cJSON *params = json_new_object();
 	for (size_t i = 0; i < a->nparams; i++) {
 		const struct catalog_param *p = &a->params[i];
 		char tmp[256], err[300];
-		const char *v = playbook_param_source(p, input, tmp, sizeof(tmp));
+		const char *v = playbook_param_source(ctx, p, input, tmp, sizeof(tmp));
 		if (v && catalog_check_text(p, v, err, sizeof(err)) == 0) {
 			json_add(params, p->name, catalog_value_json(p, v));
 			continue;
@@ -223,7 +302,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	const struct catalog *cat = ctx->cat;
 	struct playbook_cand *cand = xcalloc(cat->n + 1, sizeof(*cand));
 	struct buf text = {.max = PLAYBOOK_TEXT_MAX};
-	playbook_text(input, &text);
+	playbook_text(ctx, input, &text);
 	for (size_t i = 0; i < cat->n; i++) {
 		cand[i].a = &cat->actions[i];
 		for (size_t k = 0; text.data && k < cat->actions[i].nmatch; k++)
@@ -243,12 +322,16 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 			continue;
 		char ref[300];
 		critic_passage_ref(p, ref, sizeof(ref));
-		/* a runbook's escalation or rollback advice is not its fix */
+		/* a runbook's escalation or rollback advice is not its fix, and
+		 * neither is the list of actions its overview mentions */
 		double w = 1.0 / rank;
 		const char *sec = json_str(p, "section");
 		if (sec && (playbook_has_word_ci(sec, "escalate") ||
 		            playbook_has_word_ci(sec, "escalation") ||
-		            playbook_has_word_ci(sec, "rollback")))
+		            playbook_has_word_ci(sec, "rollback") ||
+		            playbook_has_word_ci(sec, "overview") ||
+		            playbook_has_word_ci(sec, "what you see") ||
+		            playbook_has_word_ci(sec, "symptoms")))
 			w *= 0.3;
 		for (size_t i = 0; i < cat->n; i++) {
 			if (!playbook_has_word_ci(t, cat->actions[i].name))
@@ -278,6 +361,28 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 			}
 		if (c->words == 0 && c->runbook == 0)
 			continue;
+		/* An action that takes something away (it has a rollback: shedding
+		 * traffic, draining a node) needs the findings to point at it; a
+		 * runbook's mention alone is not enough. */
+		if (c->words == 0 && c->a->rollback) {
+			char line[300];
+			snprintf(line, sizeof(line),
+			         "playbook left out %s: only a runbook suggests it, and it takes "
+			         "capacity away",
+			         c->a->name);
+			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+			continue;
+		}
+		/* A replan: what the last round ran did not fix it. */
+		if (playbook_tried(input, c->a->name)) {
+			char line[300];
+			snprintf(
+			    line, sizeof(line),
+			    "playbook left out %s: the last round ran it and the problem stayed",
+			    c->a->name);
+			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+			continue;
+		}
 		c->prior = 1.0 - exp(-(0.5 * c->words + c->runbook));
 		c->score = bandit_score(c->prior, c->runs, c->wins, total, ctx->ucb_c);
 		cand[ncand++] = *c;
@@ -290,7 +395,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	for (size_t i = 0; i < ncand && cJSON_GetArraySize(steps) < max; i++) {
 		struct playbook_cand *c = &cand[i];
 		char why[400];
-		cJSON *params = playbook_params(c->a, input, why, sizeof(why));
+		cJSON *params = playbook_params(ctx, c->a, input, why, sizeof(why));
 		if (!params) {
 			char line[512];
 			snprintf(line, sizeof(line), "playbook skipped %s: %s", c->a->name, why);
@@ -321,7 +426,7 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	if (cJSON_GetArraySize(steps) == 0 && ctx->fallback_action) {
 		const struct catalog_action *fa = catalog_find(cat, ctx->fallback_action);
 		char why[400];
-		cJSON *params = fa ? playbook_params(fa, input, why, sizeof(why)) : NULL;
+		cJSON *params = fa ? playbook_params(ctx, fa, input, why, sizeof(why)) : NULL;
 		if (params) {
 			cJSON *step = json_new_object();
 			json_add_str(step, "action", fa->name);
@@ -338,4 +443,80 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 	buf_free(&text);
 	free(cand);
 	return steps;
+}
+
+/* ---- verification coverage ---- */
+
+#define PLAYBOOK_WATCH_ACTION "watch_service"
+
+static int playbook_covered(const struct plan_ctx *ctx, const cJSON *steps, const char *svc)
+{
+	const cJSON *st;
+	cJSON_ArrayForEach(st, steps)
+	{
+		const struct catalog_action *a = catalog_find(ctx->cat, json_str(st, "action"));
+		const char *s = json_str(cJSON_GetObjectItemCaseSensitive(st, "params"), "service");
+		if (a && a->verify && s && !strcmp(s, svc))
+			return 1;
+	}
+	return 0;
+}
+
+static void playbook_add_service(char (*list)[64], int *n, int max, const char *svc)
+{
+	if (!svc || !*svc || strlen(svc) >= 64)
+		return;
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(list[i], svc))
+			return;
+	if (*n < max)
+		snprintf(list[(*n)++], 64, "%s", svc);
+}
+
+cJSON *playbook_watch_steps(const struct plan_ctx *ctx, const cJSON *input, const cJSON *steps)
+{
+	cJSON *out = json_new_array();
+	const struct catalog_action *w = catalog_find(ctx->cat, PLAYBOOK_WATCH_ACTION);
+	if (!w)
+		return out;
+	const char *suspect = playbook_suspect(ctx, input);
+	/* only when a step acts on the suspected service, and a graph or the
+	 * grouped alerts say who else the incident touches */
+	char svc[PLAN_MAX_STEPS][64];
+	int n = 0;
+	if (suspect)
+		playbook_add_service(svc, &n, PLAN_MAX_STEPS, suspect);
+	for (int depth = 0; depth < 4; depth++) /* callers, and their callers */
+		for (int e = 0; e < ctx->nedges; e++)
+			for (int i = 0; i < n; i++)
+				if (!strcmp(ctx->edges[e].callee, svc[i]))
+					playbook_add_service(svc, &n, PLAN_MAX_STEPS,
+					                     ctx->edges[e].caller);
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	const cJSON *a;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(
+	                          cJSON_GetObjectItemCaseSensitive(inc, "grouped"), "alerts"))
+	    playbook_add_service(svc, &n, PLAN_MAX_STEPS, json_str(a, "service"));
+	/* Without a [services] graph and grouped alerts, the plan's own checks
+	 * stand; with one, the suspect is checked too when no step checks it (a
+	 * plan of a page and a ticket must not pass verification untested). */
+	if (n <= 1 && ctx->nedges == 0)
+		return out;
+	for (int i = 0; i < n; i++) {
+		if (playbook_covered(ctx, steps, svc[i]))
+			continue;
+		cJSON *params = json_new_object();
+		json_add_str(params, "service", svc[i]);
+		cJSON *step = json_new_object();
+		json_add_str(step, "action", w->name);
+		json_add(step, "params", params);
+		char rat[CRITIC_RATIONALE_MAX];
+		snprintf(rat, sizeof(rat),
+		         "%s %s; verification waits until it meets its objectives again",
+		         i == 0 ? "the suspected service" : "the incident also touches", svc[i]);
+		json_add_str(step, "rationale", rat);
+		json_add(step, "citations", json_new_array());
+		cJSON_AddItemToArray(out, step);
+	}
+	return out;
 }

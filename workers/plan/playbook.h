@@ -36,4 +36,15 @@ void playbook_signature(const cJSON *input, char *out, size_t outlen);
 cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const char *signature,
                         cJSON *notes);
 
+/*
+ * Steps that make verification cover the services the incident touches:
+ * for each such service (the suspected one, the services that call it in
+ * [services], the alerts grouped into the incident) that no step with a
+ * verify check acts on, a `watch_service` step (it changes nothing; its
+ * verify checks the service) when the catalog has that action.  Returns an
+ * array the caller owns (it still goes through the critic); empty when
+ * nothing is missing.
+ */
+cJSON *playbook_watch_steps(const struct plan_ctx *ctx, const cJSON *input, const cJSON *steps);
+
 #endif

@@ -194,6 +194,127 @@ static void test_bandit_learns(void **state)
 	cJSON_Delete(in);
 }
 
+/* What sheds traffic needs the findings to ask for it; a replan drops what failed;
+ * findings about other services do not nominate actions. */
+static void test_root_cause_first(void **state)
+{
+	struct fx *f = *state;
+	char got[512], notes[2048];
+	/* a runbook's overview suggests limit_traffic: left out; the fix section's
+	 * restart_service stays */
+	cJSON *in = cJSON_Parse(
+	    "{\"incident\":{\"id\":1,\"title\":\"db odd\",\"service\":\"db\"},"
+	    "\"retrieve\":{\"passages\":["
+	    "{\"source\":\"runbooks/a.md\",\"section\":\"Overview\",\"text\":\"limit_traffic\"},"
+	    "{\"source\":\"runbooks/a.md\",\"section\":\"Fix\",\"text\":\"restart_service\"}]}}");
+	propose(f, in, "db/other", got, sizeof(got), notes, sizeof(notes));
+	if (strcmp(got, "restart_service") != 0 ||
+	    !strstr(notes, "playbook left out limit_traffic"))
+		fail_msg("runbook-only limit_traffic: got '%s' (notes %s)", got, notes);
+	cJSON_Delete(in);
+	/* the findings name traffic: then it may */
+	in = input_of("checkout traffic surge", "checkout_requests", "{}", "");
+	propose(f, in, "checkout/traffic", got, sizeof(got), notes, sizeof(notes));
+	if (!strstr(got, "limit_traffic"))
+		fail_msg("traffic in the findings: got '%s'", got);
+	cJSON_Delete(in);
+	/* a replan: the last round ran scale_service and it did not help */
+	in = input_of("checkout latency", "checkout_latency_p99", "{}", "use restart_service");
+	cJSON *v = cJSON_Parse("{\"ok\":false,\"summary\":\"not fixed after round 1 of 2\","
+	                       "\"checks\":[{\"action\":\"scale_service\",\"ok\":false}]}");
+	cJSON_AddItemToObject(in, "verify", v);
+	propose(f, in, "checkout/latency", got, sizeof(got), notes, sizeof(notes));
+	if (strstr(got, "scale_service") || !strstr(got, "restart_service"))
+		fail_msg("replan: got '%s' (notes %s)", got, notes);
+	cJSON_Delete(in);
+	/* another service's cache metric does not nominate clear_cache for db */
+	in = cJSON_Parse(
+	    "{\"incident\":{\"id\":1,\"title\":\"Anomaly on db\",\"service\":\"db\"},"
+	    "\"detect\":{\"anomalies\":[{\"series\":\"db_latency_p95_ms\",\"service\":\"db\"},"
+	    "{\"series\":\"cache_hit_ratio\",\"service\":\"cache\"}],"
+	    "\"ranking\":[{\"service\":\"db\",\"confidence\":0.9,\"rationale\":\"db slow\"},"
+	    "{\"service\":\"cache\",\"confidence\":0.1,\"rationale\":\"cache_hit_ratio fell\"}]}}");
+	propose(f, in, "db/latency", got, sizeof(got), notes, sizeof(notes));
+	if (strstr(got, "clear_cache") || !strstr(got, "scale_service"))
+		fail_msg("other service's findings: got '%s'", got);
+	cJSON_Delete(in);
+}
+
+/* Verification covers the services that call the suspected one, and grouped alerts. */
+static void test_watch_steps(void **state)
+{
+	struct fx *f = *state;
+	static const struct plan_edge edges[] = {
+	    {"frontend", "api"}, {"api", "db"}, {"api", "cache"}};
+	struct plan_ctx ctx = {.cat = f->cat, .max_steps = 3, .edges = edges, .nedges = 3};
+	cJSON *in =
+	    cJSON_Parse("{\"incident\":{\"id\":1,\"title\":\"db\",\"service\":\"db\","
+	                "\"grouped\":{\"count\":2,\"alerts\":[{\"service\":\"payment\"}]}}}");
+	cJSON *steps = cJSON_Parse("[{\"action\":\"restart_service\",\"params\":{\"service\":"
+	                           "\"db\"}},{\"action\":\"restart_service\",\"params\":{"
+	                           "\"service\":\"api\"}}]");
+	cJSON *w = playbook_watch_steps(&ctx, in, steps);
+	char got[512] = "";
+	size_t o = 0;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, w) o += (size_t)snprintf(
+	    got + o, sizeof(got) - o, "%s%s:%s", o ? " " : "", json_str(s, "action"),
+	    json_str(cJSON_GetObjectItemCaseSensitive(s, "params"), "service"));
+	/* db and api have a checked step already; frontend calls db through api;
+	 * payment's alert was grouped in; cache is a sibling, not affected */
+	if (strcmp(got, "watch_service:frontend watch_service:payment") != 0)
+		fail_msg("watch steps: got '%s'", got);
+	cJSON_Delete(w);
+	cJSON_Delete(steps);
+	/* a graph, a plan that checks nothing: the suspect itself is watched */
+	steps = cJSON_Parse("[{\"action\":\"page_oncall\",\"params\":{}}]");
+	w = playbook_watch_steps(&ctx, in, steps);
+	s = cJSON_GetArrayItem(w, 0);
+	if (!s || strcmp(json_str(cJSON_GetObjectItemCaseSensitive(s, "params"), "service"), "db"))
+		fail_msg("suspect not watched: %d steps", cJSON_GetArraySize(w));
+	cJSON_Delete(w);
+	cJSON_Delete(steps);
+	/* no graph, no grouped alerts: nothing to add */
+	ctx.nedges = 0;
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(in, "incident"), "grouped");
+	steps = cJSON_Parse("[{\"action\":\"clear_cache\",\"params\":{\"service\":\"db\"}}]");
+	w = playbook_watch_steps(&ctx, in, steps);
+	assert_int_equal(cJSON_GetArraySize(w), 0);
+	cJSON_Delete(w);
+	cJSON_Delete(steps);
+	cJSON_Delete(in);
+}
+
+/* The alert is on frontend; the ranking's top (weak) is api, which frontend calls. */
+static void test_suspect_downstream(void **state)
+{
+	struct fx *f = *state;
+	static const struct plan_edge edges[] = {{"frontend", "api"}};
+	struct plan_ctx ctx = {.cat = f->cat, .mem = f->mem, .max_steps = 1, .ucb_c = 0.5};
+	cJSON *in = cJSON_Parse(
+	    "{\"incident\":{\"id\":1,\"title\":\"Anomaly on frontend\",\"service\":\"frontend\"},"
+	    "\"detect\":{\"anomalies\":[{\"series\":\"api_latency_p95_ms\",\"service\":\"api\"}],"
+	    "\"ranking\":[{\"service\":\"api\",\"confidence\":0.23,\"rationale\":\"api_latency_p95_"
+	    "ms "
+	    "rose\"}]}}");
+	for (int graph = 0; graph < 2; graph++) {
+		ctx.edges = graph ? edges : NULL;
+		ctx.nedges = graph ? 1 : 0;
+		cJSON *notes = json_new_array();
+		cJSON *steps = playbook_propose(&ctx, in, "x/latency", notes);
+		const char *svc = json_str(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(steps, 0), "params"),
+		    "service");
+		const char *want = graph ? "api" : "frontend";
+		if (!svc || strcmp(svc, want) != 0)
+			fail_msg("graph %d: step on %s, want %s", graph, svc ? svc : "(none)",
+			         want);
+		cJSON_Delete(steps);
+		cJSON_Delete(notes);
+	}
+	cJSON_Delete(in);
+}
+
 static void test_bandit_score(void **state)
 {
 	(void)state;
@@ -231,6 +352,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bandit_learns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escalation_weighs_less, setup, teardown),
 	    cmocka_unit_test(test_bandit_score),
+	    cmocka_unit_test_setup_teardown(test_root_cause_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_steps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_suspect_downstream, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
