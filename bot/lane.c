@@ -9,6 +9,7 @@
 #include "http.h"
 #include "log.h"
 #include "mem.h"
+#include "timeutil.h"
 
 #define LANE_MAX_THREADS 8
 
@@ -181,16 +182,9 @@ int lane_stopping(struct lane *l)
 
 int lane_nap(struct lane *l, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = time_deadline(ms);
 	int quit;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&l->mu);
 	while (!l->quit && pthread_cond_timedwait(&l->stopcv, &l->mu, &ts) == 0)
 		;

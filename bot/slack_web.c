@@ -231,16 +231,9 @@ static int64_t bucket_wait(struct bucket *b, int take)
 /* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
 static int nap(struct slack_web *w, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = time_deadline(ms);
 	int quit;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->mu);
 	while (!w->quit && pthread_cond_timedwait(&w->stopcv, &w->mu, &ts) == 0)
 		;
@@ -1207,14 +1200,7 @@ static void *sender_main(void *p)
 			if (wait == NEVER) {
 				pthread_cond_wait(&w->cv, &w->mu);
 			} else {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += (time_t)(wait / 1000);
-				ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
+				struct timespec ts = time_deadline(wait);
 				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 			}
 			continue;

@@ -9,10 +9,13 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 int64_t time_now_ms(void);  /* CLOCK_REALTIME */
 int64_t time_mono_ms(void); /* CLOCK_MONOTONIC */
 int64_t time_mono_us(void);
+/* CLOCK_REALTIME now plus ms, normalised: the deadline pthread_cond_timedwait wants. */
+struct timespec time_deadline(int64_t ms);
 /* "2026-11-21T04:50:00.123Z" into buf (at least 32 bytes); returns buf. */
 char *time_fmt_iso(int64_t ms, char *buf, size_t len);
 /* RFC 3339 with optional fraction and Z or +hh:mm; also "YYYY-MM-DD HH:MM:SS". */

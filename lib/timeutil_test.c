@@ -45,11 +45,25 @@ static void test_fmt_roundtrip(void **state)
 	assert_int_equal(back, 1795236600123);
 }
 
+static void test_deadline(void **state)
+{
+	(void)state;
+	int64_t before = time_now_ms();
+	for (int64_t ms = 0; ms < 5000; ms += 333) {
+		struct timespec ts = time_deadline(ms);
+		assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+		int64_t at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		assert_true(at >= before + ms);
+		assert_true(at <= time_now_ms() + ms);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_iso),
 	    cmocka_unit_test(test_fmt_roundtrip),
+	    cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
