@@ -4,11 +4,18 @@
  *
  * Threads:
  *   loop      lws service; runs every callback; owns b->state
- *   rpc-N     a lane (lane.h) of [bot] rpc_threads: run rpc_call, put the
- *             call on `done`
+ *   NNG's     an asynchronous rpc call (rpc_start) ends in NNG's callback,
+ *             which puts the call on `done`; nothing blocks the loop and
+ *             no thread of ours sits between it and the queue
  *   sub       rpc_sub_recv into `events`
- * The two lists are guarded by core->mu; workers wake the loop with
+ * The lists are guarded by core->mu; the callbacks wake the loop with
  * lws_cancel_service and the loop drains the lists in bot_core_pump().
+ * At most [bot] rpc_threads calls are in flight; later ones wait in
+ * `waiting` and start in the order they were made.
+ *
+ * A finished call goes before events: bot_core_pump answers every call
+ * that is done before it dispatches the next event, so a slash command's
+ * ack never waits behind the posts of other incidents.
  *
  * Event dispatch (loop thread):
  *
@@ -36,7 +43,6 @@
 
 #include "bot.h"
 #include "json.h"
-#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "rpc.h"
@@ -46,11 +52,13 @@
 #include "wire.h"
 
 #define BOT_MAX_SURFACES 8
-#define BOT_MAX_WORKERS  8
+#define BOT_MAX_INFLIGHT 8 /* [bot] rpc_threads at most */
 #define CATCHUP_PAGE     200
 
 struct call {
-	struct call *next;
+	struct call *next;          /* waiting or done list */
+	struct call *iprev, *inext; /* in flight (core->inflight) */
+	struct rpc_async *a;
 	struct bot *b;
 	cJSON *req;
 	int timeout_ms, retries;
@@ -70,10 +78,12 @@ struct bot_core {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct call *done, *done_tail;
+	struct call *waiting, *waiting_tail; /* not started: max_inflight reached */
+	struct call *inflight;               /* started, not yet answered on the loop */
+	int ninflight, max_inflight;
 	struct ev *evs, *evs_tail;
 	size_t nevs;
 	int quit;
-	struct lane *rpc; /* the queue calls */
 	pthread_t sub_thread;
 	int sub_started;
 	struct rpc_sub *sub;
@@ -153,28 +163,116 @@ void bot_wake(struct bot *b)
 		lws_cancel_service(b->lws);
 }
 
-static void call_free(void *arg)
+static void call_free(struct call *call)
 {
-	struct call *call = arg;
 	cJSON_Delete(call->req);
+	cJSON_Delete(call->reply);
 	free(call);
 }
 
-/* On an rpc lane thread: run the call, hand it to the loop. */
-static void call_job(void *arg, struct http_client *hc)
+/* NNG's thread: the call ended; hand it to the loop. */
+static void call_ended(struct rpc_async *a, void *arg)
 {
 	struct call *call = arg;
 	struct bot *b = call->b;
 	struct bot_core *c = b->core;
 
-	(void)hc;
-	call->err[0] = '\0';
-	call->rc = rpc_call(b->rpc, call->req, &call->reply, call->timeout_ms, call->retries,
-	                    call->err, sizeof call->err);
 	pthread_mutex_lock(&c->mu);
+	call->a = a;
 	push_call(&c->done, &c->done_tail, call);
 	pthread_mutex_unlock(&c->mu);
 	bot_wake(b);
+}
+
+/* Put call in flight (c->mu held); call_send() then sends it, without the lock. */
+static void call_inflight(struct bot_core *c, struct call *call)
+{
+	call->iprev = NULL;
+	call->inext = c->inflight;
+	if (c->inflight)
+		c->inflight->iprev = call;
+	c->inflight = call;
+	c->ninflight++;
+}
+
+/* Send call (in flight, no lock held: NNG may call back at once). */
+static void call_send(struct bot_core *c, struct call *call)
+{
+	struct bot *b = call->b;
+	struct rpc_async *a =
+	    rpc_start(b->rpc, call->req, call->timeout_ms, call->retries, call_ended, call);
+	int running = rpc_async_running(a);
+	pthread_mutex_lock(&c->mu);
+	call->a = a;
+	if (!running) /* not sent: its outcome is ready */
+		push_call(&c->done, &c->done_tail, call);
+	pthread_mutex_unlock(&c->mu);
+	if (!running)
+		bot_wake(b);
+}
+
+/*
+ * Off the in-flight list (c->mu held); the waiting calls that may start now
+ * move in flight and are returned (chained by next) for call_send().
+ */
+static struct call *call_finish(struct bot_core *c, struct call *call)
+{
+	struct call *start = NULL, **tail = &start;
+	if (call->iprev)
+		call->iprev->inext = call->inext;
+	else
+		c->inflight = call->inext;
+	if (call->inext)
+		call->inext->iprev = call->iprev;
+	c->ninflight--;
+	while (c->waiting && c->ninflight < c->max_inflight && !c->quit) {
+		struct call *w = c->waiting;
+		c->waiting = w->next;
+		if (!c->waiting)
+			c->waiting_tail = NULL;
+		w->next = NULL;
+		call_inflight(c, w);
+		*tail = w;
+		tail = &w->next;
+	}
+	return start;
+}
+
+/* Take the calls that are done (the loop). */
+static struct call *take_done(struct bot_core *c)
+{
+	pthread_mutex_lock(&c->mu);
+	struct call *calls = c->done;
+	c->done = c->done_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	return calls;
+}
+
+/* Answer each call: its outcome, its callback, then it is freed. */
+static void run_done(struct bot *b, struct call *calls)
+{
+	struct bot_core *c = b->core;
+	while (calls) {
+		struct call *n = calls->next;
+		calls->rc =
+		    rpc_async_result(calls->a, &calls->reply, calls->err, sizeof calls->err);
+		rpc_async_free(calls->a); /* its callback has returned */
+		calls->a = NULL;
+		pthread_mutex_lock(&c->mu);
+		struct call *start = call_finish(c, calls);
+		pthread_mutex_unlock(&c->mu);
+		for (struct call *sn, *st = start; st; st = sn) {
+			sn = st->next;
+			call_send(c, st);
+		}
+		if (calls->cb)
+			calls->cb(b, calls->arg, calls->rc, calls->reply, calls->err);
+		else if (calls->rc != 0)
+			log_warn("event=queue_call_failed type=%s error=%s",
+			         log_q(json_str(calls->req, "type")), log_q(calls->err));
+		call_free(calls);
+		calls = n;
+	}
 }
 
 /* Events buffered between the subscriber and the loop; beyond this, drop
@@ -227,7 +325,26 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 	call->retries = retries;
 	call->cb = cb;
 	call->arg = arg;
-	lane_push(c->rpc, call_job, call_free, call);
+	pthread_mutex_lock(&c->mu);
+	if (c->quit) {
+		pthread_mutex_unlock(&c->mu);
+		call_free(call);
+		return;
+	}
+	int now = c->ninflight < c->max_inflight && !c->waiting;
+	if (now) {
+		call_inflight(c, call);
+	} else {
+		call->next = NULL;
+		if (c->waiting_tail)
+			c->waiting_tail->next = call;
+		else
+			c->waiting = call;
+		c->waiting_tail = call;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (now)
+		call_send(c, call);
 }
 
 void bot_surface_done(struct bot *b, const char *name, int64_t seq)
@@ -371,37 +488,25 @@ static void take_event(struct bot *b, cJSON *event)
 void bot_core_pump(struct bot *b)
 {
 	struct bot_core *c = b->core;
-	struct call *calls;
 	struct ev *evs;
 
 	if (!c)
 		return;
+	run_done(b, take_done(c));
 	pthread_mutex_lock(&c->mu);
-	calls = c->done;
-	c->done = c->done_tail = NULL;
 	evs = c->evs;
 	c->evs = c->evs_tail = NULL;
 	c->nevs = 0;
 	pthread_mutex_unlock(&c->mu);
 
-	while (calls) {
-		struct call *n = calls->next;
-		if (calls->cb)
-			calls->cb(b, calls->arg, calls->rc, calls->reply, calls->err);
-		else if (calls->rc != 0)
-			log_warn("event=queue_call_failed type=%s error=%s",
-			         log_q(json_str(calls->req, "type")), log_q(calls->err));
-		cJSON_Delete(calls->req);
-		cJSON_Delete(calls->reply);
-		free(calls);
-		calls = n;
-	}
 	while (evs) {
 		struct ev *n = evs->next;
 		take_event(b, evs->event);
 		cJSON_Delete(evs->event);
 		free(evs);
 		evs = n;
+		/* a call answered meanwhile (a command's ack) goes first */
+		run_done(b, take_done(c));
 	}
 	if (!c->catchup_inflight &&
 	    (c->catchup_again || c->need_origin || time_mono_ms() >= c->next_catchup_ms))
@@ -413,7 +518,6 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 {
 	struct bot_core *c = xcalloc(1, sizeof *c);
 	const char *events_url;
-	int nworkers;
 
 	b->core = c;
 	pthread_mutex_init(&c->mu, NULL);
@@ -440,14 +544,14 @@ int bot_core_start(struct bot *b, const struct surface *const *surfaces, void *c
 	}
 	recompute_start(c);
 	c->catchup_every_ms = b->catchup_ms > 0 ? b->catchup_ms : 5000;
-	nworkers = b->rpc_threads > 0 && b->rpc_threads <= BOT_MAX_WORKERS ? b->rpc_threads : 2;
+	c->max_inflight =
+	    b->rpc_threads > 0 && b->rpc_threads <= BOT_MAX_INFLIGHT ? b->rpc_threads : 2;
 	events_url = b->events_url;
 
 	if (rpc_open(&b->rpc, b->queue_url, err, errlen) < 0)
 		return -1;
 	if (rpc_sub_open(&c->sub, events_url, err, errlen) < 0)
 		return -1;
-	c->rpc = lane_start("rpc", nworkers);
 	if (pthread_create(&c->sub_thread, NULL, sub_main, b) != 0) {
 		snprintf(err, errlen, "cannot start subscriber thread");
 		return -1;
@@ -465,19 +569,26 @@ void bot_core_stop(struct bot *b)
 
 	if (!c)
 		return;
+	struct call *inflight, *waiting;
 	pthread_mutex_lock(&c->mu);
 	c->quit = 1;
 	pthread_cond_broadcast(&c->cv);
+	inflight = c->inflight;
+	waiting = c->waiting;
+	c->inflight = c->waiting = c->waiting_tail = c->done = c->done_tail = NULL;
 	pthread_mutex_unlock(&c->mu);
-	lane_stop(c->rpc); /* calls still queued are dropped */
+	/* calls not answered yet are dropped; every done call is in flight too */
+	for (struct call *n, *k = inflight; k; k = n) {
+		n = k->inext;
+		rpc_async_free(k->a); /* stops it and waits for its callback */
+		call_free(k);
+	}
+	for (struct call *n, *k = waiting; k; k = n) {
+		n = k->next;
+		call_free(k);
+	}
 	if (c->sub_started)
 		pthread_join(c->sub_thread, NULL);
-	for (struct call *n, *k = c->done; k; k = n) {
-		n = k->next;
-		cJSON_Delete(k->req);
-		cJSON_Delete(k->reply);
-		free(k);
-	}
 	for (struct ev *n, *e = c->evs; e; e = n) {
 		n = e->next;
 		cJSON_Delete(e->event);

@@ -3,9 +3,9 @@
  *
  * One libwebsockets context and its service loop run on the main thread.
  * Nothing on that thread may block on the network: queue requests go
- * through bot_call(), which hands them to a small pool of worker threads
- * and runs the callback back on the loop thread (woken with
- * lws_cancel_service).  Queue events arrive from the NNG subscriber on
+ * through bot_call(), which sends them without waiting (rpc_start); NNG's
+ * callback hands the answer back and the callback runs on the loop thread
+ * (woken with lws_cancel_service), before any event waiting there.  Queue events arrive from the NNG subscriber on
  * another thread and are dispatched to the surfaces on the loop thread, in
  * seq order, exactly once per process lifetime; gaps (a lost PUB message, a
  * reconnect, a restart) are filled with `query what:"events" since:N`.
@@ -79,7 +79,8 @@ typedef void (*bot_call_cb)(struct bot *b, void *arg, int rc, const cJSON *reply
 /*
  * Send req to the queue without blocking the loop.  Takes ownership of req.
  * cb may be NULL (fire and forget, errors logged).  timeout_ms per try;
- * retries resends with the same id.
+ * retries resends with the same id.  Any thread may call it; at most
+ * [bot] rpc_threads calls are in flight, later ones start in call order.
  */
 void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg);
 

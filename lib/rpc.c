@@ -15,6 +15,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,70 +149,6 @@ void rpc_close(struct rpc *r)
 }
 
 /*
- * One call in flight: the aio's callback posts the receive as soon as the
- * send is done (on NNG's thread), so the caller wakes once per call, not
- * after the send and again after the reply.
- */
-struct rpc_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	nng_ctx ctx;
-	nng_aio *aio;
-	int receiving, done, rv;
-};
-
-static void rpc_wait_cb(void *arg)
-{
-	struct rpc_wait *w = arg;
-	int rv = nng_aio_result(w->aio);
-	if (!w->receiving && rv == 0) {
-		w->receiving = 1;
-		nng_ctx_recv(w->ctx, w->aio);
-		return;
-	}
-	pthread_mutex_lock(&w->mu);
-	w->rv = rv;
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Send body and wait up to timeout_ms (each way) for the reply; 0 and *rep, or an NNG error. */
-static int rpc_attempt(struct rpc_wait *w, const char *body, size_t len, int timeout_ms,
-                       nng_msg **rep)
-{
-	nng_msg *msg;
-	int rv;
-	if ((rv = nng_msg_alloc(&msg, 0)) != 0)
-		return rv;
-	if ((rv = nng_msg_append(msg, body, len)) != 0) {
-		nng_msg_free(msg);
-		return rv;
-	}
-	w->receiving = 0;
-	w->done = 0;
-	nng_aio_set_timeout(w->aio, timeout_ms);
-	nng_aio_set_msg(w->aio, msg);
-	nng_ctx_send(w->ctx, w->aio);
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		pthread_cond_wait(&w->cv, &w->mu);
-	rv = w->rv;
-	pthread_mutex_unlock(&w->mu);
-	nng_aio_wait(w->aio); /* the callback has returned: the aio may be used again */
-	if (rv != 0) {
-		/* On a failed send the message is still ours. */
-		if (!w->receiving)
-			nng_msg_free(nng_aio_get_msg(w->aio));
-		nng_aio_set_msg(w->aio, NULL);
-		return rv;
-	}
-	*rep = nng_aio_get_msg(w->aio);
-	nng_aio_set_msg(w->aio, NULL);
-	return 0;
-}
-
-/*
  * Requests that change something carry an idempotency key.  One without
  * gets "rid:<its request id>" (ids are unique: 64 random bits per process
  * and a counter), so the same bytes resent after a queue restart are
@@ -231,85 +168,228 @@ static cJSON *rpc_with_key(const cJSON *req)
 	return c;
 }
 
+/*
+ * One call in flight.  Everything after rpc_start happens in the aio's
+ * callback, on NNG's thread: the send's completion posts the receive, a
+ * timeout resends the same bytes on the same context (which cancels the
+ * earlier attempt, so at most one reply is read), and the reply is decoded
+ * there before done() is told.  Nothing here blocks.
+ */
+struct rpc_async {
+	struct rpc *r;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int ctx_open;
+	char *body;
+	size_t len;
+	char *id; /* NULL when the request had none */
+	int timeout_ms, retries, attempt;
+	int receiving;
+	int started;         /* the callback will run (owner's thread only) */
+	atomic_int stopping; /* rpc_async_free: the callback tells no one */
+	rpc_async_fn done;
+	void *arg;
+	/* the outcome, written before done() */
+	int rc;
+	cJSON *reply;
+	char err[600]; /* room for the URL and the decoder's message */
+};
+
+/* Send the body once more on the context; 0, or an NNG error (nothing sent). */
+static int rpc_async_send(struct rpc_async *a)
+{
+	nng_msg *msg;
+	int rv;
+	if ((rv = nng_msg_alloc(&msg, 0)) != 0)
+		return rv;
+	if ((rv = nng_msg_append(msg, a->body, a->len)) != 0) {
+		nng_msg_free(msg);
+		return rv;
+	}
+	a->receiving = 0;
+	nng_aio_set_timeout(a->aio, a->timeout_ms);
+	nng_aio_set_msg(a->aio, msg);
+	nng_ctx_send(a->ctx, a->aio);
+	return 0;
+}
+
+/* The reply's bytes -> a->rc, a->reply (ok or refused) and a->err. */
+static void rpc_async_decode(struct rpc_async *a, nng_msg *rep)
+{
+	struct wire_msg m;
+	char derr[256];
+	const char *url = a->r->url;
+	if (wire_decode(nng_msg_body(rep), nng_msg_len(rep), &m, derr, sizeof(derr)) < 0) {
+		snprintf(a->err, sizeof(a->err), "bad reply from %s: %s", url, derr);
+		return;
+	}
+	if (m.type != WIRE_REPLY) {
+		snprintf(a->err, sizeof(a->err), "bad reply from %s: type is %s, want reply", url,
+		         wire_type_name(m.type));
+		wire_msg_free(&m);
+		return;
+	}
+	if (a->id && strcmp(m.id, a->id) != 0) {
+		snprintf(a->err, sizeof(a->err), "bad reply from %s: id %s answers another request",
+		         url, m.id);
+		wire_msg_free(&m);
+		return;
+	}
+	a->reply = m.root; /* ownership moves to the caller */
+	if (json_bool(m.root, "ok", 0)) {
+		a->rc = 0;
+	} else {
+		const char *msg = json_str(m.root, "message");
+		snprintf(a->err, sizeof(a->err), "%s: %s", json_str(m.root, "error"),
+		         msg ? msg : "");
+		a->rc = -2;
+	}
+}
+
+static int rpc_retryable(int rv)
+{
+	return rv == NNG_ETIMEDOUT || rv == NNG_ECONNREFUSED || rv == NNG_ECONNRESET;
+}
+
+static void rpc_async_cb(void *arg)
+{
+	struct rpc_async *a = arg;
+	int rv = nng_aio_result(a->aio);
+	if (rv != 0 && !a->receiving) {
+		/* On a failed send the message is still ours. */
+		nng_msg_free(nng_aio_get_msg(a->aio));
+		nng_aio_set_msg(a->aio, NULL);
+	}
+	if (atomic_load(&a->stopping))
+		return;
+	if (rv == 0 && !a->receiving) {
+		a->receiving = 1;
+		nng_ctx_recv(a->ctx, a->aio);
+		return;
+	}
+	if (rv != 0 && rpc_retryable(rv) && a->attempt < a->retries) {
+		a->attempt++;
+		log_debug("event=rpc_resend id=%s attempt=%d error=%s", log_q(a->id ? a->id : ""),
+		          a->attempt + 1, log_q(nng_strerror(rv)));
+		if ((rv = rpc_async_send(a)) == 0)
+			return;
+	}
+	a->rc = -1;
+	if (rv != 0) {
+		snprintf(a->err, sizeof(a->err), "no reply from %s after %d attempt(s): %s",
+		         a->r->url, a->attempt + 1, nng_strerror(rv));
+	} else {
+		nng_msg *rep = nng_aio_get_msg(a->aio);
+		nng_aio_set_msg(a->aio, NULL);
+		rpc_async_decode(a, rep);
+		nng_msg_free(rep);
+	}
+	a->done(a, a->arg);
+}
+
+struct rpc_async *rpc_start(struct rpc *r, const cJSON *req, int timeout_ms, int retries,
+                            rpc_async_fn done, void *arg)
+{
+	struct rpc_async *a = xcalloc(1, sizeof(*a));
+	cJSON *keyed = rpc_with_key(req);
+	int rv;
+
+	a->r = r;
+	a->timeout_ms = timeout_ms;
+	a->retries = retries;
+	a->done = done;
+	a->arg = arg;
+	a->rc = -1;
+	atomic_init(&a->stopping, 0);
+	if (keyed)
+		req = keyed;
+	if (json_str(req, "id"))
+		a->id = xstrdup(json_str(req, "id"));
+	a->body = json_print(req);
+	a->len = strlen(a->body);
+	cJSON_Delete(keyed);
+	if (a->len > WIRE_MAX_BYTES) {
+		snprintf(a->err, sizeof(a->err), "request of %zu bytes is larger than the limit",
+		         a->len);
+		return a;
+	}
+	if ((rv = nng_ctx_open(&a->ctx, r->sock)) != 0) {
+		snprintf(a->err, sizeof(a->err), "cannot open a request context: %s",
+		         nng_strerror(rv));
+		return a;
+	}
+	a->ctx_open = 1;
+	if ((rv = nng_aio_alloc(&a->aio, rpc_async_cb, a)) == 0) {
+		a->started = 1;
+		if ((rv = rpc_async_send(a)) != 0)
+			a->started = 0;
+	}
+	if (rv != 0)
+		snprintf(a->err, sizeof(a->err), "cannot send to %s: %s", r->url, nng_strerror(rv));
+	return a;
+}
+
+int rpc_async_running(const struct rpc_async *a)
+{
+	return a->started;
+}
+
+int rpc_async_result(struct rpc_async *a, cJSON **reply, char *err, size_t errlen)
+{
+	*reply = a->reply;
+	a->reply = NULL;
+	str_copy(err, errlen, a->err);
+	return a->rc;
+}
+
+void rpc_async_free(struct rpc_async *a)
+{
+	if (!a)
+		return;
+	atomic_store(&a->stopping, 1);
+	if (a->aio)
+		nng_aio_free(a->aio); /* stops it; the callback has returned after this */
+	if (a->ctx_open)
+		nng_ctx_close(a->ctx);
+	cJSON_Delete(a->reply);
+	free(a->body);
+	free(a->id);
+	free(a);
+}
+
+/* rpc_call: an rpc_start whose done() wakes the waiting caller. */
+struct rpc_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void rpc_wait_done(struct rpc_async *a, void *arg)
+{
+	(void)a;
+	struct rpc_wait *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
 int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
              size_t errlen)
 {
 	struct rpc_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-	nng_msg *rep = NULL;
-	char *body = NULL;
-	int rv, ret = -1;
-
-	*reply = NULL;
-	cJSON *keyed = rpc_with_key(req);
-	if (keyed)
-		req = keyed;
-	if ((rv = nng_ctx_open(&w.ctx, r->sock)) != 0) {
-		cJSON_Delete(keyed);
-		snprintf(err, errlen, "cannot open a request context: %s", nng_strerror(rv));
-		return -1;
+	struct rpc_async *a = rpc_start(r, req, timeout_ms, retries, rpc_wait_done, &w);
+	if (rpc_async_running(a)) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
 	}
-	if ((rv = nng_aio_alloc(&w.aio, rpc_wait_cb, &w)) != 0) {
-		snprintf(err, errlen, "cannot allocate an aio: %s", nng_strerror(rv));
-		goto out;
-	}
-	body = json_print(req);
-	size_t len = strlen(body);
-	if (len > WIRE_MAX_BYTES) {
-		snprintf(err, errlen, "request of %zu bytes is larger than the limit", len);
-		goto out;
-	}
-	const char *id = json_str(req, "id");
-	for (int attempt = 0;; attempt++) {
-		rv = rpc_attempt(&w, body, len, timeout_ms, &rep);
-		if (rv == 0)
-			break;
-		if ((rv != NNG_ETIMEDOUT && rv != NNG_ECONNREFUSED && rv != NNG_ECONNRESET) ||
-		    attempt >= retries) {
-			snprintf(err, errlen, "no reply from %s after %d attempt(s): %s", r->url,
-			         attempt + 1, nng_strerror(rv));
-			goto out;
-		}
-		log_debug("event=rpc_resend id=%s attempt=%d error=%s", log_q(id ? id : ""),
-		          attempt + 2, log_q(nng_strerror(rv)));
-	}
-
-	struct wire_msg m;
-	char derr[256];
-	if (wire_decode(nng_msg_body(rep), nng_msg_len(rep), &m, derr, sizeof(derr)) < 0) {
-		snprintf(err, errlen, "bad reply from %s: %s", r->url, derr);
-		goto out;
-	}
-	if (m.type != WIRE_REPLY) {
-		snprintf(err, errlen, "bad reply from %s: type is %s, want reply", r->url,
-		         wire_type_name(m.type));
-		wire_msg_free(&m);
-		goto out;
-	}
-	if (id && strcmp(m.id, id) != 0) {
-		snprintf(err, errlen, "bad reply from %s: id %s answers another request", r->url,
-		         m.id);
-		wire_msg_free(&m);
-		goto out;
-	}
-	*reply = m.root; /* ownership moves to the caller */
-	if (json_bool(m.root, "ok", 0)) {
-		ret = 0;
-	} else {
-		const char *msg = json_str(m.root, "message");
-		snprintf(err, errlen, "%s: %s", json_str(m.root, "error"), msg ? msg : "");
-		ret = -2;
-	}
-out:
-	if (rep)
-		nng_msg_free(rep);
-	free(body);
-	if (w.aio)
-		nng_aio_free(w.aio);
-	nng_ctx_close(w.ctx);
+	int rc = rpc_async_result(a, reply, err, errlen);
+	rpc_async_free(a); /* waits until the callback has returned */
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
-	cJSON_Delete(keyed);
-	return ret;
+	return rc;
 }
 
 int rpc_sub_open(struct rpc_sub **out, const char *url, char *err, size_t errlen)

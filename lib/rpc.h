@@ -47,6 +47,26 @@ void rpc_close(struct rpc *r);
 int rpc_call(struct rpc *r, const cJSON *req, cJSON **reply, int timeout_ms, int retries, char *err,
              size_t errlen);
 
+/*
+ * The same call without waiting, for a thread that must not block (the
+ * bot's lws loop).  rpc_start sends req (keys and resends as rpc_call) and
+ * returns at once.  When it could not send, rpc_async_running() is 0, the
+ * outcome is ready and done is never called.  Otherwise done(a, arg) runs
+ * once, on an NNG thread, when the outcome is in; it must return quickly
+ * and must not free the call.  Then rpc_async_result() gives rpc_call's
+ * return value, *reply (the caller's) and err, and rpc_async_free()
+ * releases the call.  rpc_async_free() on a call still running stops it
+ * (done is then not called) and waits for a callback in progress to
+ * return, so it must not be called from done itself.
+ */
+struct rpc_async;
+typedef void (*rpc_async_fn)(struct rpc_async *a, void *arg);
+struct rpc_async *rpc_start(struct rpc *r, const cJSON *req, int timeout_ms, int retries,
+                            rpc_async_fn done, void *arg);
+int rpc_async_running(const struct rpc_async *a);
+int rpc_async_result(struct rpc_async *a, cJSON **reply, char *err, size_t errlen);
+void rpc_async_free(struct rpc_async *a);
+
 /* Subscriber to the queue's PUB socket (all events). */
 struct rpc_sub;
 int rpc_sub_open(struct rpc_sub **out, const char *url, char *err, size_t errlen);
