@@ -32,6 +32,8 @@ INTEG_TESTS += tests/integration/fake_slack_api.sh tests/integration/slack_decla
 	tests/integration/slack_restart.sh tests/integration/slack_crash_window.sh \
 	tests/integration/slack_http.sh \
 	tests/integration/slack_fatal.sh tests/integration/slack_commands.sh tests/integration/slack_approval.sh
+# ack: a slash command's ack names only incidents the queue committed (SIGKILL mid-stream)
+INTEG_TESTS += tests/integration/slack_ack_durable.sh
 
 BENCHES += chat_slack
 .PHONY: bench-chat_slack

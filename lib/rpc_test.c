@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -257,6 +258,129 @@ static void test_threads_share_handle(void **state)
 	rpc_close(r);
 }
 
+/* Asynchronous calls: done() runs once per call, on NNG's thread, with its own outcome. */
+struct async_seen {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	pthread_t caller;
+	int inline_calls; /* done() ran on the thread that called rpc_start */
+};
+
+struct async_one {
+	struct async_seen *seen;
+	struct rpc_async *a;
+	int calls;
+};
+
+static void async_done(struct rpc_async *a, void *arg)
+{
+	struct async_one *o = arg;
+	struct async_seen *sn = o->seen;
+	(void)a;
+	pthread_mutex_lock(&sn->mu);
+	o->calls++;
+	sn->done++;
+	if (pthread_equal(pthread_self(), sn->caller))
+		sn->inline_calls++;
+	pthread_cond_broadcast(&sn->cv);
+	pthread_mutex_unlock(&sn->mu);
+}
+
+#define NASYNC 40
+
+static void test_async(void **state)
+{
+	struct server *s = *state;
+	struct rpc *r;
+	char err[256] = "";
+	struct async_seen sn = {.mu = PTHREAD_MUTEX_INITIALIZER,
+	                        .cv = PTHREAD_COND_INITIALIZER,
+	                        .caller = pthread_self()};
+	struct async_one one[NASYNC] = {{0}};
+	assert_int_equal(rpc_open(&r, s->url, err, sizeof(err)), 0);
+	/* every call in flight at once on one handle; the refused ones by their id */
+	for (int i = 0; i < NASYNC; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "%s-a%d", i % 4 == 3 ? "err" : "ok", i);
+		cJSON *q = req_with_id(id, i);
+		one[i].seen = &sn;
+		one[i].a = rpc_start(r, q, 5000, 0, async_done, &one[i]);
+		cJSON_Delete(q); /* rpc_start keeps its own copy of the bytes */
+		if (!rpc_async_running(one[i].a))
+			fail_msg("call %d: not sent, want it in flight", i);
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&sn.mu);
+	while (sn.done < NASYNC && pthread_cond_timedwait(&sn.cv, &sn.mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&sn.mu);
+	if (sn.done != NASYNC)
+		fail_msg("async: got %d calls done in 10 s, want %d", sn.done, NASYNC);
+	assert_int_equal(sn.inline_calls, 0);
+	for (int i = 0; i < NASYNC; i++) {
+		cJSON *rep = NULL;
+		int rc = rpc_async_result(one[i].a, &rep, err, sizeof(err));
+		if (one[i].calls != 1)
+			fail_msg("call %d: done ran %d times, want once", i, one[i].calls);
+		if (i % 4 == 3) {
+			if (rc != -2 || !rep || !strstr(err, "not_found"))
+				fail_msg("call %d: got rc=%d err=%s, want -2 not_found", i, rc,
+				         err);
+		} else if (rc != 0 || json_int(rep, "n", -1) != i) {
+			fail_msg("call %d: got rc=%d n=%lld err=%s, want 0 and n=%d", i, rc,
+			         (long long)json_int(rep, "n", -1), err, i);
+		}
+		cJSON_Delete(rep);
+		rpc_async_free(one[i].a);
+	}
+	rpc_close(r);
+}
+
+/* A call that cannot be sent is over at once; one freed in flight never calls done. */
+static void test_async_not_sent_and_freed(void **state)
+{
+	(void)state;
+	struct rpc *r;
+	char err[256] = "";
+	struct async_seen sn = {.mu = PTHREAD_MUTEX_INITIALIZER,
+	                        .cv = PTHREAD_COND_INITIALIZER,
+	                        .caller = pthread_self()};
+	struct async_one big = {.seen = &sn}, held = {.seen = &sn};
+	assert_int_equal(rpc_open(&r, "ipc:///tmp/opsbot-rpc-test-nobody.ipc", err, sizeof(err)),
+	                 0);
+
+	cJSON *q = req_with_id("ok-big", 0), *rep = NULL;
+	char *huge = xmalloc(WIRE_MAX_BYTES + 2);
+	memset(huge, 'x', WIRE_MAX_BYTES + 1);
+	huge[WIRE_MAX_BYTES + 1] = '\0';
+	json_add_str(q, "blob", huge);
+	free(huge);
+	big.a = rpc_start(r, q, 1000, 0, async_done, &big);
+	cJSON_Delete(q);
+	assert_int_equal(rpc_async_running(big.a), 0);
+	assert_int_equal(rpc_async_result(big.a, &rep, err, sizeof(err)), -1);
+	assert_null(rep);
+	if (!strstr(err, "larger than the limit"))
+		fail_msg("too big: got err=%s, want 'larger than the limit'", err);
+	rpc_async_free(big.a);
+
+	/* nobody listens: the request waits for a peer until freed */
+	q = req_with_id("ok-held", 0);
+	held.a = rpc_start(r, q, 60000, 3, async_done, &held);
+	cJSON_Delete(q);
+	assert_int_equal(rpc_async_running(held.a), 1);
+	rpc_async_free(held.a);
+	pthread_mutex_lock(&sn.mu);
+	int done = sn.done;
+	pthread_mutex_unlock(&sn.mu);
+	if (done != 0)
+		fail_msg("not sent or freed: done ran %d times, want never", done);
+	rpc_close(r);
+}
+
 static void test_subscriber(void **state)
 {
 	(void)state;
@@ -319,6 +443,8 @@ int main(void)
 	    cmocka_unit_test(test_no_server),
 	    cmocka_unit_test_setup_teardown(test_threads_share_handle, server_setup,
 	                                    server_teardown),
+	    cmocka_unit_test_setup_teardown(test_async, server_setup, server_teardown),
+	    cmocka_unit_test(test_async_not_sent_and_freed),
 	    cmocka_unit_test(test_subscriber),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
