@@ -3,7 +3,8 @@
  *
  * Invariants:
  *   1. A sorted window holds exactly the last min(count, cap) values pushed
- *      into it, in ascending order in `sorted` and arrival order in `ring`.
+ *      into it, in ascending order across its blocks and arrival order in
+ *      `ring`.
  *   2. detector_step reads state before it updates it, so a point's score
  *      depends only on the points before it.
  *   3. hold > 0 only after a score reached holdoff_level; it counts down by
@@ -56,82 +57,346 @@ const struct detector_params DETECTOR_DEFAULTS = {
     .w_short = 0.0,
 };
 
-/* A window of the last cap values, kept sorted for O(1) quantiles. */
+/*
+ * A window of the last cap values in arrival order (`ring`) and in ascending
+ * order, the latter cut into blocks: block k holds the cnt[k] values
+ * pool[k * SWIN_BCAP ...], padded with +inf up to SWIN_BCAP so that every
+ * search inside a block has the same length; maxv[k] is its largest value,
+ * and the blocks read in order are the sorted window.  A push moves at most
+ * one block's values instead of a third of the window.  When a block fills
+ * up or empties, every block is refilled to about SWIN_B values (about once
+ * per SWIN_B pushes at worst, when every value lands in the same block).
+ * Values go in before the first value >= them and out from the first value
+ * == them, so the sequence is exactly what one sorted array would hold.
+ * qk/qbase remember where the last quartile read found each quartile (block,
+ * values before it), so the next read starts there.
+ */
+#define SWIN_B    64
+#define SWIN_BCAP 128
+
 struct swin {
-	double *ring, *sorted;
-	size_t cap, n, head;
+	double *ring, *pool, *maxv, *scratch;
+	int *cnt;
+	size_t cap, n, head, nb, nbmax;
+	size_t qk[3], qbase[3];
 };
+
+/* Refill every block to about SWIN_B values, in order. */
+static void swin_rebuild(struct swin *w)
+{
+	size_t m = 0;
+	for (size_t k = 0; k < w->nb; k++) {
+		memcpy(w->scratch + m, w->pool + k * SWIN_BCAP, (size_t)w->cnt[k] * sizeof(double));
+		m += (size_t)w->cnt[k];
+	}
+	size_t nb = (m + SWIN_B - 1) / SWIN_B;
+	if (nb == 0)
+		nb = 1;
+	for (size_t k = 0; k < nb; k++) {
+		size_t lo = k * m / nb, hi = (k + 1) * m / nb;
+		double *b = w->pool + k * SWIN_BCAP;
+		memcpy(b, w->scratch + lo, (hi - lo) * sizeof(double));
+		for (size_t i = hi - lo; i < SWIN_BCAP; i++)
+			b[i] = INFINITY;
+		w->cnt[k] = (int)(hi - lo);
+		w->maxv[k] = hi > lo ? w->scratch[hi - 1] : 0.0;
+	}
+	w->nb = nb;
+	for (int j = 0; j < 3; j++)
+		w->qk[j] = w->qbase[j] = 0;
+}
+
+static void swin_clear(struct swin *w)
+{
+	w->n = w->head = 0;
+	w->nb = 1;
+	w->cnt[0] = 0;
+	swin_rebuild(w);
+}
 
 static void swin_init(struct swin *w, size_t cap)
 {
-	w->ring = xmalloc(cap * sizeof *w->ring);
-	w->sorted = xmalloc(cap * sizeof *w->sorted);
 	w->cap = cap;
-	w->n = w->head = 0;
+	w->nbmax = cap / SWIN_B + 2;
+	w->ring = xmalloc(cap * sizeof *w->ring);
+	w->scratch = xmalloc(cap * sizeof *w->scratch);
+	w->pool = xmalloc(w->nbmax * SWIN_BCAP * sizeof *w->pool);
+	w->maxv = xmalloc(w->nbmax * sizeof *w->maxv);
+	w->cnt = xmalloc(w->nbmax * sizeof *w->cnt);
+	swin_clear(w);
 }
 
 static void swin_free(struct swin *w)
 {
 	free(w->ring);
-	free(w->sorted);
+	free(w->scratch);
+	free(w->pool);
+	free(w->maxv);
+	free(w->cnt);
 }
 
-/* First index whose value is >= v (branch-free halving: the comparisons
- * on random data defeat the branch predictor). */
-static size_t swin_lower(const struct swin *w, double v)
+/* First index in a[0..len) whose value is >= v, or len (branch-free
+ * halving: on random data the comparisons defeat the branch predictor). */
+static size_t swin_lower_in(const double *a, size_t len, double v)
 {
-	const double *a = w->sorted, *b = a;
-	size_t len = w->n;
+	const double *b = a;
 	if (len == 0)
 		return 0;
 	while (len > 1) {
 		size_t half = len / 2;
-		/* Both places the next step may look at, fetched early. */
-		__builtin_prefetch(b + half / 2);
-		__builtin_prefetch(b + half + half / 2);
-		b += (b[half - 1] < v) ? half : 0;
+		/* A mask, not a conditional: the compiler keeps it branch-free. */
+		b += half & ((size_t)0 - (size_t)(b[half - 1] < v));
 		len -= half;
 	}
 	return (size_t)(b - a) + (*b < v);
 }
 
+/* swin_lower_in for v1 in a1 and v2 in a2, both of length len, at once:
+ * two independent chains of loads that the processor overlaps. */
+static void swin_lower_in2(const double *a1, const double *a2, size_t len, double v1, double v2,
+                           size_t *r1, size_t *r2)
+{
+	const double *b1 = a1, *b2 = a2;
+	if (len == 0) {
+		*r1 = *r2 = 0;
+		return;
+	}
+	while (len > 1) {
+		size_t half = len / 2;
+		b1 += half & ((size_t)0 - (size_t)(b1[half - 1] < v1));
+		b2 += half & ((size_t)0 - (size_t)(b2[half - 1] < v2));
+		len -= half;
+	}
+	*r1 = (size_t)(b1 - a1) + (*b1 < v1);
+	*r2 = (size_t)(b2 - a2) + (*b2 < v2);
+}
+
+/* The block where the first value >= v is, or would go: the first block
+ * whose largest value is >= v, else the last. */
+static size_t swin_block(const struct swin *w, double v)
+{
+	return swin_lower_in(w->maxv, w->nb - 1, v);
+}
+
+/* Value count of block k changed by `by`: quartile marks past it move. */
+static void swin_count(struct swin *w, size_t k, int by)
+{
+	w->cnt[k] += by;
+	for (int j = 0; j < 3; j++)
+		if (w->qk[j] > k)
+			w->qbase[j] += (size_t)(ptrdiff_t)by;
+}
+
+static void swin_insert(struct swin *w, double v)
+{
+	size_t k = swin_block(w, v);
+	if (w->cnt[k] == SWIN_BCAP) {
+		swin_rebuild(w);
+		k = swin_block(w, v);
+	}
+	double *b = w->pool + k * SWIN_BCAP;
+	size_t c = (size_t)w->cnt[k];
+	size_t i = swin_lower_in(b, SWIN_BCAP, v);
+	memmove(b + i + 1, b + i, (c - i) * sizeof(double));
+	b[i] = v;
+	swin_count(w, k, 1);
+	w->maxv[k] = b[c];
+	w->n++;
+}
+
+static void swin_remove(struct swin *w, double v)
+{
+	size_t k = swin_block(w, v);
+	double *b = w->pool + k * SWIN_BCAP;
+	size_t c = (size_t)w->cnt[k];
+	size_t i = swin_lower_in(b, SWIN_BCAP, v);
+	LOG_ASSERT(i < c && b[i] == v);
+	memmove(b + i, b + i + 1, (c - i - 1) * sizeof(double));
+	b[c - 1] = INFINITY;
+	swin_count(w, k, -1);
+	w->n--;
+	if (c > 1)
+		w->maxv[k] = b[c - 2];
+	else if (w->nb > 1)
+		swin_rebuild(w); /* drops the empty block */
+}
+
+/* Full window: the oldest value `old` leaves and v comes in, both searched
+ * for before anything moves. */
+static void swin_replace(struct swin *w, double old, double v)
+{
+	size_t ko, kv, i, j;
+	swin_lower_in2(w->maxv, w->maxv, w->nb - 1, old, v, &ko, &kv);
+	double *bo = w->pool + ko * SWIN_BCAP, *bv = w->pool + kv * SWIN_BCAP;
+	size_t co = (size_t)w->cnt[ko];
+	if (ko != kv && (co == 1 || w->cnt[kv] == SWIN_BCAP)) {
+		/* A block empties or overflows: the general path refills. */
+		swin_remove(w, old);
+		swin_insert(w, v);
+		return;
+	}
+	/* In the same block, v's place is found with old still in it. */
+	swin_lower_in2(bo, bv, SWIN_BCAP, old, v, &i, &j);
+	if (ko != kv) {
+		LOG_ASSERT(i < co && bo[i] == old);
+		memmove(bo + i, bo + i + 1, (co - i - 1) * sizeof(double));
+		bo[co - 1] = INFINITY;
+		w->maxv[ko] = bo[co - 2];
+		swin_count(w, ko, -1);
+		size_t cv = (size_t)w->cnt[kv];
+		memmove(bv + j + 1, bv + j, (cv - j) * sizeof(double));
+		bv[j] = v;
+		w->maxv[kv] = bv[cv];
+		swin_count(w, kv, 1);
+		return;
+	}
+	/* Same block: one shift between where old was and where v goes. */
+	LOG_ASSERT(i < co && bo[i] == old);
+	if (j > i) {
+		memmove(bo + i, bo + i + 1, (j - i - 1) * sizeof(double));
+		bo[j - 1] = v;
+	} else {
+		memmove(bo + j + 1, bo + j, (i - j) * sizeof(double));
+		bo[j] = v;
+	}
+	w->maxv[ko] = bo[co - 1];
+}
+
 static void swin_push(struct swin *w, double v)
 {
 	if (w->n == w->cap) {
-		/* Replace the oldest value: one memmove over the values between
-		 * where it was and where v goes, not two over half the window. */
 		double old = w->ring[w->head];
-		size_t i = swin_lower(w, old);
-		LOG_ASSERT(i < w->n && w->sorted[i] == old);
 		w->ring[w->head] = v;
-		w->head = (w->head + 1) % w->cap;
-		size_t j = swin_lower(w, v); /* first >= v, old still in place */
-		if (j > i) {
-			/* v goes after old: shift (i, j) left by one. */
-			memmove(&w->sorted[i], &w->sorted[i + 1], (j - i - 1) * sizeof(double));
-			w->sorted[j - 1] = v;
-		} else {
-			/* v goes at or before old: shift [j, i) right by one. */
-			memmove(&w->sorted[j + 1], &w->sorted[j], (i - j) * sizeof(double));
-			w->sorted[j] = v;
-		}
+		w->head = w->head + 1 == w->cap ? 0 : w->head + 1;
+		swin_replace(w, old, v);
 		return;
 	}
-	w->ring[(w->head + w->n) % w->cap] = v;
-	size_t i = swin_lower(w, v);
-	memmove(&w->sorted[i + 1], &w->sorted[i], (w->n - i) * sizeof(double));
-	w->sorted[i] = v;
-	w->n++;
+	size_t at = w->head + w->n;
+	w->ring[at >= w->cap ? at - w->cap : at] = v;
+	swin_insert(w, v);
+}
+
+static double swin_min(const struct swin *w)
+{
+	return w->pool[0];
+}
+
+static double swin_max(const struct swin *w)
+{
+	return w->maxv[w->nb - 1];
+}
+
+/* Number of values < v. */
+static size_t swin_rank(const struct swin *w, double v)
+{
+	size_t k = swin_block(w, v), r = 0;
+	for (size_t j = 0; j < k; j++)
+		r += (size_t)w->cnt[j];
+	return r + swin_lower_in(w->pool + k * SWIN_BCAP, SWIN_BCAP, v);
+}
+
+/* Linear interpolation at quantile q of n sorted values: the index below
+ * and the weight of the one above. */
+static size_t swin_qpos(size_t n, double q, double *f)
+{
+	double pos = q * (double)(n - 1);
+	size_t i = (size_t)pos;
+	*f = pos - (double)i;
+	return i;
+}
+
+/* The value at index i and the one after it (i + 1 < n), found from block
+ * *k with *base values before it; *k and *base move to i's block. */
+static double swin_interp(const struct swin *w, size_t i, double f, size_t *k, size_t *base)
+{
+	while (i < *base) {
+		--*k;
+		*base -= (size_t)w->cnt[*k];
+	}
+	while (i >= *base + (size_t)w->cnt[*k]) {
+		*base += (size_t)w->cnt[*k];
+		++*k;
+	}
+	const double *blk = w->pool + *k * SWIN_BCAP;
+	size_t r = i - *base;
+	double a = blk[r];
+	double b = r + 1 < (size_t)w->cnt[*k] ? blk[r + 1] : w->pool[(*k + 1) * SWIN_BCAP];
+	return a * (1.0 - f) + b * f;
 }
 
 static double swin_q(const struct swin *w, double q)
 {
-	double pos = q * (double)(w->n - 1);
-	size_t i = (size_t)pos;
-	double f = pos - (double)i;
+	double f;
+	size_t i = swin_qpos(w->n, q, &f), k = 0, base = 0;
 	if (i + 1 >= w->n)
-		return w->sorted[w->n - 1];
-	return w->sorted[i] * (1.0 - f) + w->sorted[i + 1] * f;
+		return swin_max(w);
+	return swin_interp(w, i, f, &k, &base);
+}
+
+/* swin_q at 0.25, 0.5 and 0.75, each starting where the last read found it. */
+static void swin_quartiles(struct swin *w, double out[3])
+{
+	static const double qs[3] = {0.25, 0.5, 0.75};
+	for (int j = 0; j < 3; j++) {
+		double f;
+		size_t i = swin_qpos(w->n, qs[j], &f);
+		if (i + 1 >= w->n)
+			out[j] = swin_max(w);
+		else
+			out[j] = swin_interp(w, i, f, &w->qk[j], &w->qbase[j]);
+	}
+}
+
+static int swin_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Invariant 1 and the block bookkeeping, checked the slow way. */
+static int swin_check(const struct swin *w)
+{
+	if (w->n > w->cap || w->nb == 0 || w->nb > w->nbmax)
+		return -1;
+	double *seq = xmalloc((w->n + 1) * sizeof *seq), *ring = xmalloc((w->n + 1) * sizeof *ring);
+	size_t m = 0;
+	int rc = 0;
+	for (size_t k = 0; k < w->nb; k++) {
+		const double *b = w->pool + k * SWIN_BCAP;
+		size_t c = (size_t)w->cnt[k];
+		if (c > SWIN_BCAP || (c == 0 && w->nb > 1) || (c && b[c - 1] != w->maxv[k]) ||
+		    m + c > w->n) {
+			rc = -1;
+			break;
+		}
+		for (size_t i = c; i < SWIN_BCAP; i++)
+			if (b[i] != INFINITY)
+				rc = -1;
+		for (size_t i = 0; i < c; i++, m++) {
+			if (m > 0 && seq[m - 1] > b[i])
+				rc = -1; /* out of order */
+			seq[m] = b[i];
+		}
+	}
+	for (int j = 0; j < 3 && rc == 0; j++) {
+		size_t base = 0;
+		for (size_t k = 0; k < w->qk[j] && k < w->nb; k++)
+			base += (size_t)w->cnt[k];
+		if (w->qk[j] >= w->nb || base != w->qbase[j])
+			rc = -1;
+	}
+	if (rc == 0 && m != w->n)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < w->n; i++)
+		ring[i] = w->ring[(w->head + i) % w->cap];
+	if (rc == 0)
+		qsort(ring, w->n, sizeof *ring, swin_cmp);
+	for (size_t i = 0; rc == 0 && i < w->n; i++)
+		if (ring[i] != seq[i])
+			rc = -1;
+	free(seq);
+	free(ring);
+	return rc;
 }
 
 /*
@@ -139,11 +404,13 @@ static double swin_q(const struct swin *w, double q)
  * from the inter-quartile range, floored so a flat series does not turn
  * rounding into infinity.  Signed.
  */
-static double swin_z(const struct swin *w, double v)
+static double swin_z(struct swin *w, double v)
 {
-	double med = swin_q(w, 0.5);
-	double s = (swin_q(w, 0.75) - swin_q(w, 0.25)) / 1.349;
-	double range = w->sorted[w->n - 1] - w->sorted[0];
+	double qv[3];
+	swin_quartiles(w, qv);
+	double med = qv[1];
+	double s = (qv[2] - qv[0]) / 1.349;
+	double range = swin_max(w) - swin_min(w);
 	double floor_ = 1e-3 * fabs(med) + 0.01 * range + 1e-9;
 	if (s < floor_)
 		s = floor_;
@@ -162,16 +429,22 @@ static double detector_tail_empirical(const struct swin *w, double x, double q)
 		return 1.0;
 	double u = swin_q(w, 1.0 - q);
 	if (x <= u) {
-		size_t ge = w->n - swin_lower(w, x);
+		size_t ge = w->n - swin_rank(w, x);
 		return ((double)ge + 1.0) / ((double)w->n + 1.0);
 	}
 	double sum = 0.0;
 	size_t k = 0;
-	for (size_t i = w->n; i-- > 0 && w->sorted[i] > u;) {
-		sum += w->sorted[i] - u;
-		k++;
+	for (size_t b = w->nb; b-- > 0;) {
+		const double *blk = w->pool + b * SWIN_BCAP;
+		size_t i = (size_t)w->cnt[b];
+		while (i-- > 0 && blk[i] > u) {
+			sum += blk[i] - u;
+			k++;
+		}
+		if (i != (size_t)-1)
+			break; /* stopped at a value <= u */
 	}
-	double span = w->sorted[w->n - 1] - w->sorted[0];
+	double span = swin_max(w) - swin_min(w);
 	double e = k ? sum / (double)k : 0.0;
 	double floor_ = 0.01 * span + 1e-6;
 	if (e < floor_)
@@ -295,9 +568,9 @@ void detector_reset(struct detector *d)
 {
 	/* Learning may change parameters (season -1 on irregular sampling). */
 	d->p = d->p0;
-	d->level.n = d->level.head = 0;
-	d->sdiff.n = d->sdiff.head = 0;
-	d->tail.n = d->tail.head = 0;
+	swin_clear(&d->level);
+	swin_clear(&d->sdiff);
+	swin_clear(&d->tail);
 	free(d->hist);
 	d->hist = NULL;
 	d->season = d->p.season > 0 ? (size_t)d->p.season : 0;
@@ -506,6 +779,13 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 	if (parts)
 		*parts = pt;
 	return score;
+}
+
+int detector_check(const struct detector *d)
+{
+	if (swin_check(&d->level) < 0 || swin_check(&d->sdiff) < 0 || swin_check(&d->tail) < 0)
+		return -1;
+	return 0;
 }
 
 static const struct {
