@@ -626,6 +626,159 @@ static void detector_learn_step(struct detector *d, int64_t ts)
 		d->p.season = -1;
 }
 
+/*
+ * The components' z values for v (sd: its seasonal difference, NaN when
+ * none yet) and their combination in pt->z.  Advances the CUSUM.
+ */
+static void detector_components(struct detector *d, double v, double sd, struct detector_parts *pt)
+{
+	double zl = swin_z(&d->level, v);
+	if (d->p.short_n > 1) {
+		/* Mean of the newest short_n values (this one included) against the
+		 * baseline. */
+		size_t k = (size_t)d->p.short_n - 1;
+		if (k > d->level.n)
+			k = d->level.n;
+		double sum = v;
+		for (size_t i = 0; i < k; i++)
+			sum += d->level.ring[(d->level.head + d->level.n - 1 - i) % d->level.cap];
+		pt->shortz = fabs(swin_z(&d->level, sum / (double)(k + 1)));
+	}
+	pt->level = fabs(zl);
+	pt->direction = zl > 0 ? 1 : zl < 0 ? -1 : 0;
+	double sdv = sqrt(d->var);
+	if (sdv > 1e-9)
+		pt->ewma = fabs(v - d->mean) / sdv;
+	int seasonal = !isnan(sd) && d->sdiff.n >= (size_t)d->p.min_points;
+	if (seasonal)
+		pt->season = fabs(swin_z(&d->sdiff, sd));
+	double zc = zl > 50 ? 50 : zl < -50 ? -50 : zl;
+	d->cpos = fmax(0.0, d->cpos + zc - d->p.cusum_k);
+	d->cneg = fmax(0.0, d->cneg - zc - d->p.cusum_k);
+	pt->change = fmax(d->cpos, d->cneg) / d->p.cusum_h;
+	if (pt->change >= 1.0)
+		d->cpos = d->cneg = 0.0; /* restart after a decision */
+	double z = 0.0;
+	/* A seasonal series is judged against its season once one is known. */
+	double zlev = pt->level;
+	if (seasonal)
+		zlev = fmin(zlev, pt->season);
+	z = fmax(z, d->p.w_level * zlev);
+	z = fmax(z, d->p.w_ewma * pt->ewma);
+	z = fmax(z, d->p.w_season * pt->season);
+	z = fmax(z, d->p.w_change * pt->change * d->p.z_half);
+	z = fmax(z, d->p.w_short * pt->shortz);
+	pt->z = z;
+}
+
+/* One EWMA step of a long-run mean and variance (the first value seeds it). */
+static void detector_ewma(double *mean, double *var, double a, double x, int first)
+{
+	if (first) {
+		*mean = x;
+		return;
+	}
+	double diff = x - *mean;
+	*mean += a * diff;
+	*var = (1.0 - a) * (*var + a * diff * diff);
+}
+
+/* Ensemble voted by likelihood: the level z has its own long-run
+ * distribution; the more surprising of the two stands, with a Bonferroni
+ * factor of 2.  zz is the combined score's own z. */
+static double detector_ensemble(struct detector *d, double zz, const struct detector_parts *pt)
+{
+	double r2 = pt->level / (pt->level + d->p.z_half);
+	double sd2 = sqrt(d->lik2_var) + 1e-3;
+	double z2 = d->lik_n > 1 ? (r2 - d->lik2_mean) / sd2 : 0.0;
+	double l1 = zz > 0 ? detector_tail_log10(zz) : 0.0;
+	double l2 = z2 > 0 ? detector_tail_log10(z2) : 0.0;
+	double l = fmax(l1, l2) - log10(2.0);
+	detector_ewma(&d->lik2_mean, &d->lik2_var, d->p.lik_alpha, r2, d->lik_n == 1);
+	return l > 0 ? l / (l + 5.0) : 0.0;
+}
+
+/* Likelihood mode: is the recent average of bounded raw scores unusual
+ * against the long-run distribution of that average? */
+static double detector_likelihood(struct detector *d, const struct detector_parts *pt)
+{
+	double z = pt->z, score;
+	/* The tail fit works on z itself (unbounded, exponential-like tail). */
+	double raw = d->p.tail_n > 0 ? z
+	             : d->p.lik_log  ? log1p(z / d->p.z_half)
+	                             : z / (z + d->p.z_half);
+	d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
+	d->lik_n++;
+	size_t k = d->lik_n < (size_t)d->p.lik_short ? d->lik_n : (size_t)d->p.lik_short;
+	double m = 0.0;
+	for (size_t i = 0; i < k; i++)
+		m += d->lik_ring[i];
+	m /= (double)k;
+	if (d->p.tail_n > 0) {
+		score = detector_p_to_score(detector_tail_empirical(&d->tail, m, d->p.tail_q));
+		swin_push(&d->tail, m);
+	} else {
+		double lsd = sqrt(d->lik_var) + 1e-3;
+		double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
+		score = d->p.ens > 0 ? detector_ensemble(d, zz, pt) : detector_tail_score(zz);
+	}
+	detector_ewma(&d->lik_mean, &d->lik_var, d->p.lik_alpha, m, d->lik_n == 1);
+	return score;
+}
+
+/* The score of combined z in the configured mode, before any hold-off. */
+static double detector_score(struct detector *d, const struct detector_parts *pt)
+{
+	double z = pt->z;
+	if (d->p.lik_short > 0)
+		return detector_likelihood(d, pt);
+	if (d->p.record_decay > 0.0) {
+		/* Self-calibrating: how far z passes the largest z seen lately. */
+		double r = z / fmax(d->zmax, d->p.z_floor);
+		d->zmax = fmax(d->zmax * d->p.record_decay, z);
+		return r * r / (r * r + 1.0);
+	}
+	return z / (z + d->p.z_half);
+}
+
+/* One detection reads as one score, not a burst (invariant 3). */
+static double detector_holdoff(struct detector *d, double score)
+{
+	if (d->p.holdoff == 0) {
+		/* No hold-off: a caller with its own hysteresis (watch mode). */
+	} else if (d->p.holdoff_level <= 0.0) {
+		/* Local-maximum mode: only a score above every score of the last
+		 * `holdoff` points stands; the rest are damped. */
+		double raw = score;
+		if (detector_recent_max(d) >= raw)
+			score *= d->p.holdoff_damp;
+		detector_recent_push(d, raw);
+	} else if (d->hold > 0) {
+		d->hold--;
+		score *= d->p.holdoff_damp;
+	} else if (score >= d->p.holdoff_level) {
+		d->hold = d->p.holdoff;
+	}
+	return score;
+}
+
+/* Learn v (and its seasonal difference sd, when not NaN). */
+static void detector_learn(struct detector *d, int64_t ts_ms, double v, double sd)
+{
+	swin_push(&d->level, v);
+	if (!isnan(sd))
+		swin_push(&d->sdiff, sd);
+	if (d->hist) {
+		d->hist[d->hcount % d->season] = v;
+		d->hcount++;
+	}
+	detector_ewma(&d->mean, &d->var, d->p.ewma_alpha, v, d->count == 0);
+	if (d->count == 0)
+		d->var = 0.0;
+	d->count++;
+	d->last_ts = ts_ms;
+}
+
 double detector_step(struct detector *d, int64_t ts_ms, double v, struct detector_parts *parts)
 {
 	struct detector_parts pt = {0};
@@ -644,138 +797,10 @@ double detector_step(struct detector *d, int64_t ts_ms, double v, struct detecto
 	if (d->hist && d->hcount >= d->season)
 		sd = v - d->hist[d->hcount % d->season];
 	if (d->count >= (size_t)d->p.min_points && d->level.n >= 8) {
-		double zl = swin_z(&d->level, v);
-		if (d->p.short_n > 1) {
-			/* Mean of the newest short_n values (this one included) against the
-			 * baseline. */
-			size_t k = (size_t)d->p.short_n - 1;
-			if (k > d->level.n)
-				k = d->level.n;
-			double sum = v;
-			for (size_t i = 0; i < k; i++)
-				sum +=
-				    d->level
-				        .ring[(d->level.head + d->level.n - 1 - i) % d->level.cap];
-			pt.shortz = fabs(swin_z(&d->level, sum / (double)(k + 1)));
-		}
-		pt.level = fabs(zl);
-		pt.direction = zl > 0 ? 1 : zl < 0 ? -1 : 0;
-		double sdv = sqrt(d->var);
-		if (sdv > 1e-9)
-			pt.ewma = fabs(v - d->mean) / sdv;
-		if (!isnan(sd) && d->sdiff.n >= (size_t)d->p.min_points)
-			pt.season = fabs(swin_z(&d->sdiff, sd));
-		double zc = zl > 50 ? 50 : zl < -50 ? -50 : zl;
-		d->cpos = fmax(0.0, d->cpos + zc - d->p.cusum_k);
-		d->cneg = fmax(0.0, d->cneg - zc - d->p.cusum_k);
-		pt.change = fmax(d->cpos, d->cneg) / d->p.cusum_h;
-		if (pt.change >= 1.0)
-			d->cpos = d->cneg = 0.0; /* restart after a decision */
-		double z = 0.0;
-		/* A seasonal series is judged against its season once one is known. */
-		double zlev = pt.level;
-		if (!isnan(sd) && d->sdiff.n >= (size_t)d->p.min_points)
-			zlev = fmin(zlev, pt.season);
-		z = fmax(z, d->p.w_level * zlev);
-		z = fmax(z, d->p.w_ewma * pt.ewma);
-		z = fmax(z, d->p.w_season * pt.season);
-		z = fmax(z, d->p.w_change * pt.change * d->p.z_half);
-		z = fmax(z, d->p.w_short * pt.shortz);
-		pt.z = z;
-		if (d->p.lik_short > 0) {
-			/* Likelihood mode: is the recent average of bounded raw scores
-			 * unusual against the long-run distribution of that average? */
-			/* The tail fit works on z itself (unbounded, exponential-like tail). */
-			double raw = d->p.tail_n > 0 ? z
-			             : d->p.lik_log  ? log1p(z / d->p.z_half)
-			                             : z / (z + d->p.z_half);
-			d->lik_ring[d->lik_n % (size_t)d->p.lik_short] = raw;
-			d->lik_n++;
-			size_t k =
-			    d->lik_n < (size_t)d->p.lik_short ? d->lik_n : (size_t)d->p.lik_short;
-			double m = 0.0;
-			for (size_t i = 0; i < k; i++)
-				m += d->lik_ring[i];
-			m /= (double)k;
-			if (d->p.tail_n > 0) {
-				score = detector_p_to_score(
-				    detector_tail_empirical(&d->tail, m, d->p.tail_q));
-				swin_push(&d->tail, m);
-			} else {
-				double lsd = sqrt(d->lik_var) + 1e-3;
-				double zz = d->lik_n > 1 ? (m - d->lik_mean) / lsd : 0.0;
-				score = detector_tail_score(zz);
-				if (d->p.ens > 0) {
-					/* Ensemble voted by likelihood: the level z has its own
-					 * long-run distribution; the more surprising of the two
-					 * stands, with a Bonferroni factor of 2. */
-					double r2 = pt.level / (pt.level + d->p.z_half);
-					double sd2 = sqrt(d->lik2_var) + 1e-3;
-					double z2 = d->lik_n > 1 ? (r2 - d->lik2_mean) / sd2 : 0.0;
-					double l1 = zz > 0 ? detector_tail_log10(zz) : 0.0;
-					double l2 = z2 > 0 ? detector_tail_log10(z2) : 0.0;
-					double l = fmax(l1, l2) - log10(2.0);
-					score = l > 0 ? l / (l + 5.0) : 0.0;
-					double a2 = d->p.lik_alpha, df = r2 - d->lik2_mean;
-					if (d->lik_n == 1) {
-						d->lik2_mean = r2;
-					} else {
-						d->lik2_mean += a2 * df;
-						d->lik2_var =
-						    (1.0 - a2) * (d->lik2_var + a2 * df * df);
-					}
-				}
-			}
-			double a = d->p.lik_alpha, diff = m - d->lik_mean;
-			if (d->lik_n == 1) {
-				d->lik_mean = m;
-			} else {
-				d->lik_mean += a * diff;
-				d->lik_var = (1.0 - a) * (d->lik_var + a * diff * diff);
-			}
-		} else if (d->p.record_decay > 0.0) {
-			/* Self-calibrating: how far z passes the largest z seen lately. */
-			double r = z / fmax(d->zmax, d->p.z_floor);
-			score = r * r / (r * r + 1.0);
-			d->zmax = fmax(d->zmax * d->p.record_decay, z);
-		} else {
-			score = z / (z + d->p.z_half);
-		}
-		if (d->p.holdoff == 0) {
-			/* No hold-off: a caller with its own hysteresis (watch mode). */
-		} else if (d->p.holdoff_level <= 0.0) {
-			/* Local-maximum mode: only a score above every score of the last
-			 * `holdoff` points stands; the rest are damped. */
-			double raw = score;
-			if (detector_recent_max(d) >= raw)
-				score *= d->p.holdoff_damp;
-			detector_recent_push(d, raw);
-		} else if (d->hold > 0) {
-			d->hold--;
-			score *= d->p.holdoff_damp;
-		} else if (score >= d->p.holdoff_level) {
-			d->hold = d->p.holdoff;
-		}
+		detector_components(d, v, sd, &pt);
+		score = detector_holdoff(d, detector_score(d, &pt));
 	}
-
-	/* Learn. */
-	swin_push(&d->level, v);
-	if (!isnan(sd))
-		swin_push(&d->sdiff, sd);
-	if (d->hist) {
-		d->hist[d->hcount % d->season] = v;
-		d->hcount++;
-	}
-	if (d->count == 0) {
-		d->mean = v;
-		d->var = 0.0;
-	} else {
-		double a = d->p.ewma_alpha, diff = v - d->mean;
-		d->mean += a * diff;
-		d->var = (1.0 - a) * (d->var + a * diff * diff);
-	}
-	d->count++;
-	d->last_ts = ts_ms;
+	detector_learn(d, ts_ms, v, sd);
 	if (parts)
 		*parts = pt;
 	return score;
