@@ -221,59 +221,89 @@ static void swin_remove(struct swin *w, double v)
 		swin_rebuild(w); /* drops the empty block */
 }
 
-/* Full window: the oldest value `old` leaves and v comes in, both searched
- * for before anything moves. */
-static void swin_replace(struct swin *w, double old, double v)
-{
+/* A full window's next push, searched for before anything moves: the
+ * oldest value leaves block ko at i; v goes into block kv at j (found with
+ * the oldest still in place).  slow: a block empties or overflows. */
+struct swin_move {
+	double old, v;
 	size_t ko, kv, i, j;
-	swin_lower_in2(w->maxv, w->maxv, w->nb - 1, old, v, &ko, &kv);
-	double *bo = w->pool + ko * SWIN_BCAP, *bv = w->pool + kv * SWIN_BCAP;
-	size_t co = (size_t)w->cnt[ko];
-	if (ko != kv && (co == 1 || w->cnt[kv] == SWIN_BCAP)) {
-		/* A block empties or overflows: the general path refills. */
-		swin_remove(w, old);
-		swin_insert(w, v);
+	int slow;
+};
+
+static void swin_plan(const struct swin *w, double v, struct swin_move *m)
+{
+	m->old = w->ring[w->head];
+	m->v = v;
+	swin_lower_in2(w->maxv, w->maxv, w->nb - 1, m->old, v, &m->ko, &m->kv);
+	m->slow = m->ko != m->kv && (w->cnt[m->ko] == 1 || w->cnt[m->kv] == SWIN_BCAP);
+	if (!m->slow)
+		swin_lower_in2(w->pool + m->ko * SWIN_BCAP, w->pool + m->kv * SWIN_BCAP, SWIN_BCAP,
+		               m->old, v, &m->i, &m->j);
+}
+
+static void swin_apply(struct swin *w, const struct swin_move *m)
+{
+	w->ring[w->head] = m->v;
+	w->head = w->head + 1 == w->cap ? 0 : w->head + 1;
+	if (m->slow) {
+		/* The general path refills the blocks. */
+		swin_remove(w, m->old);
+		swin_insert(w, m->v);
 		return;
 	}
-	/* In the same block, v's place is found with old still in it. */
-	swin_lower_in2(bo, bv, SWIN_BCAP, old, v, &i, &j);
-	if (ko != kv) {
-		LOG_ASSERT(i < co && bo[i] == old);
+	double *bo = w->pool + m->ko * SWIN_BCAP, *bv = w->pool + m->kv * SWIN_BCAP;
+	size_t co = (size_t)w->cnt[m->ko], i = m->i, j = m->j;
+	LOG_ASSERT(i < co && bo[i] == m->old);
+	if (m->ko != m->kv) {
 		memmove(bo + i, bo + i + 1, (co - i - 1) * sizeof(double));
 		bo[co - 1] = INFINITY;
-		w->maxv[ko] = bo[co - 2];
-		swin_count(w, ko, -1);
-		size_t cv = (size_t)w->cnt[kv];
+		w->maxv[m->ko] = bo[co - 2];
+		swin_count(w, m->ko, -1);
+		size_t cv = (size_t)w->cnt[m->kv];
 		memmove(bv + j + 1, bv + j, (cv - j) * sizeof(double));
-		bv[j] = v;
-		w->maxv[kv] = bv[cv];
-		swin_count(w, kv, 1);
+		bv[j] = m->v;
+		w->maxv[m->kv] = bv[cv];
+		swin_count(w, m->kv, 1);
 		return;
 	}
 	/* Same block: one shift between where old was and where v goes. */
-	LOG_ASSERT(i < co && bo[i] == old);
 	if (j > i) {
 		memmove(bo + i, bo + i + 1, (j - i - 1) * sizeof(double));
-		bo[j - 1] = v;
+		bo[j - 1] = m->v;
 	} else {
 		memmove(bo + j + 1, bo + j, (i - j) * sizeof(double));
-		bo[j] = v;
+		bo[j] = m->v;
 	}
-	w->maxv[ko] = bo[co - 1];
+	w->maxv[m->ko] = bo[co - 1];
 }
 
 static void swin_push(struct swin *w, double v)
 {
 	if (w->n == w->cap) {
-		double old = w->ring[w->head];
-		w->ring[w->head] = v;
-		w->head = w->head + 1 == w->cap ? 0 : w->head + 1;
-		swin_replace(w, old, v);
+		struct swin_move m;
+		swin_plan(w, v, &m);
+		swin_apply(w, &m);
 		return;
 	}
 	size_t at = w->head + w->n;
 	w->ring[at >= w->cap ? at - w->cap : at] = v;
 	swin_insert(w, v);
+}
+
+/* swin_push into two windows: with both full, both searches run before
+ * either moves anything, so the processor overlaps them. */
+static void swin_push2(struct swin *a, double va, struct swin *b, double vb)
+{
+	if (a->n == a->cap && b->n == b->cap) {
+		struct swin_move ma, mb;
+		swin_plan(a, va, &ma);
+		swin_plan(b, vb, &mb);
+		swin_apply(a, &ma);
+		swin_apply(b, &mb);
+		return;
+	}
+	swin_push(a, va);
+	swin_push(b, vb);
 }
 
 static double swin_min(const struct swin *w)
@@ -765,9 +795,10 @@ static double detector_holdoff(struct detector *d, double score)
 /* Learn v (and its seasonal difference sd, when not NaN). */
 static void detector_learn(struct detector *d, int64_t ts_ms, double v, double sd)
 {
-	swin_push(&d->level, v);
 	if (!isnan(sd))
-		swin_push(&d->sdiff, sd);
+		swin_push2(&d->level, v, &d->sdiff, sd);
+	else
+		swin_push(&d->level, v);
 	if (d->hist) {
 		d->hist[d->hcount % d->season] = v;
 		d->hcount++;
