@@ -64,6 +64,7 @@ struct call {
 	int timeout_ms, retries;
 	bot_call_cb cb;
 	void *arg;
+	int urgent; /* an ack waits on it: events are held meanwhile */
 	int rc;
 	cJSON *reply;
 	char err[256];
@@ -72,7 +73,17 @@ struct call {
 struct ev {
 	struct ev *next;
 	cJSON *event;
+	int64_t at_ms; /* monotonic: when it arrived */
 };
+
+/*
+ * While a call someone is waiting on (a slash command's ack) is in flight,
+ * events wait up to this long before they are dispatched: the reply then
+ * finds the loop free instead of behind an incident's posts, which take
+ * 1-3 ms of the loop each on a busy machine.  The hold ends as soon as
+ * the call is answered; after it, or at the next tick, events go on.
+ */
+#define ACK_HOLD_MS 20
 
 struct bot_core {
 	pthread_mutex_t mu;
@@ -81,6 +92,7 @@ struct bot_core {
 	struct call *waiting, *waiting_tail; /* not started: max_inflight reached */
 	struct call *inflight;               /* started, not yet answered on the loop */
 	int ninflight, max_inflight;
+	int urgent; /* urgent calls made and not yet answered on the loop */
 	struct ev *evs, *evs_tail;
 	size_t nevs;
 	int quit;
@@ -259,6 +271,7 @@ static void run_done(struct bot *b, struct call *calls)
 		rpc_async_free(calls->a); /* its callback has returned */
 		calls->a = NULL;
 		pthread_mutex_lock(&c->mu);
+		c->urgent -= calls->urgent;
 		struct call *start = call_finish(c, calls);
 		pthread_mutex_unlock(&c->mu);
 		for (struct call *sn, *st = start; st; st = sn) {
@@ -296,6 +309,7 @@ static void *sub_main(void *arg)
 			continue;
 		struct ev *e = xcalloc(1, sizeof *e);
 		e->event = event;
+		e->at_ms = time_mono_ms();
 		pthread_mutex_lock(&c->mu);
 		if (c->nevs >= MAX_BUFFERED_EVENTS) {
 			pthread_mutex_unlock(&c->mu);
@@ -314,7 +328,8 @@ static void *sub_main(void *arg)
 	}
 }
 
-void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg)
+static void call_make(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb,
+                      void *arg, int urgent)
 {
 	struct bot_core *c = b->core;
 	struct call *call = xcalloc(1, sizeof *call);
@@ -325,12 +340,14 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 	call->retries = retries;
 	call->cb = cb;
 	call->arg = arg;
+	call->urgent = urgent;
 	pthread_mutex_lock(&c->mu);
 	if (c->quit) {
 		pthread_mutex_unlock(&c->mu);
 		call_free(call);
 		return;
 	}
+	c->urgent += urgent;
 	int now = c->ninflight < c->max_inflight && !c->waiting;
 	if (now) {
 		call_inflight(c, call);
@@ -345,6 +362,16 @@ void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_c
 	pthread_mutex_unlock(&c->mu);
 	if (now)
 		call_send(c, call);
+}
+
+void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg)
+{
+	call_make(b, req, timeout_ms, retries, cb, arg, 0);
+}
+
+void bot_call_ack(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg)
+{
+	call_make(b, req, timeout_ms, retries, cb, arg, 1);
 }
 
 void bot_surface_done(struct bot *b, const char *name, int64_t seq)
@@ -495,8 +522,13 @@ void bot_core_pump(struct bot *b)
 	run_done(b, take_done(c));
 	pthread_mutex_lock(&c->mu);
 	evs = c->evs;
-	c->evs = c->evs_tail = NULL;
-	c->nevs = 0;
+	/* an ack is on its way: hold the events a little (ACK_HOLD_MS) */
+	if (evs && c->urgent > 0 && time_mono_ms() - evs->at_ms < ACK_HOLD_MS) {
+		evs = NULL;
+	} else {
+		c->evs = c->evs_tail = NULL;
+		c->nevs = 0;
+	}
 	pthread_mutex_unlock(&c->mu);
 
 	while (evs) {

@@ -5,10 +5,11 @@
  * Nothing on that thread may block on the network: queue requests go
  * through bot_call(), which sends them without waiting (rpc_start); NNG's
  * callback hands the answer back and the callback runs on the loop thread
- * (woken with lws_cancel_service), before any event waiting there.  Queue events arrive from the NNG subscriber on
- * another thread and are dispatched to the surfaces on the loop thread, in
- * seq order, exactly once per process lifetime; gaps (a lost PUB message, a
- * reconnect, a restart) are filled with `query what:"events" since:N`.
+ * (woken with lws_cancel_service), before any event waiting there.
+ * Queue events arrive from the NNG subscriber on another thread and are
+ * dispatched to the surfaces on the loop thread, in seq order, exactly once
+ * per process lifetime; gaps (a lost PUB message, a reconnect, a restart)
+ * are filled with `query what:"events" since:N`.
  *
  * Invariants:
  *  1. Surfaces see events in strictly increasing seq, with no gaps except
@@ -83,6 +84,13 @@ typedef void (*bot_call_cb)(struct bot *b, void *arg, int rc, const cJSON *reply
  * [bot] rpc_threads calls are in flight, later ones start in call order.
  */
 void bot_call(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb, void *arg);
+/*
+ * bot_call for a request someone waits on (a slash command is acked with
+ * its answer): while it is in flight, queue events wait on the loop (at
+ * most 20 ms, then until the next tick), so the answer finds the loop free.
+ */
+void bot_call_ack(struct bot *b, cJSON *req, int timeout_ms, int retries, bot_call_cb cb,
+                  void *arg);
 
 /* Record that surface `name` finished every event up to seq (durable). */
 void bot_surface_done(struct bot *b, const char *name, int64_t seq);

@@ -165,9 +165,9 @@ static void declare_done(struct bot *b, void *arg, int rc, const cJSON *reply, c
 		cJSON *c = reply_ctx(json_bool(reply, "created", 1) ? "declared" : "already", id);
 		json_add_str(c, "service", p->cmd.service);
 		json_add_str(c, "severity", p->cmd.severity);
+		say(p, c); /* the ack first: the log line can wait */
 		log_info("event=slack_declared incident=%lld user=%s", (long long)id,
 		         log_q(p->user));
-		say(p, c);
 	}
 	free(p);
 }
@@ -269,7 +269,7 @@ static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 		free(p);
 		return;
 	}
-	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, done, p);
+	bot_call_ack(sl->b, req, (int)sl->queue_timeout_ms, 1, done, p);
 }
 
 /* An answer in the ack, for a command refused before parsing. */
@@ -339,11 +339,12 @@ static void handle_slash(struct slack *sl, struct slack_in *in, const cJSON *pay
 	str_copy(p->channel, sizeof p->channel, channel);
 	str_copy(p->user, sizeof p->user, user);
 	cmd_parse_text(text, &p->cmd);
-	log_info("event=slack_command user=%s channel=%s kind=%d", log_q(user), log_q(channel),
-	         p->cmd.kind);
+	int kind = p->cmd.kind;
 	/* A repeat of the same command must not act twice. */
 	slash_key(in, payload, key, sizeof key);
-	run_cmd(sl, p, key);
+	run_cmd(sl, p, key); /* the request leaves before the log line is written */
+	log_info("event=slack_command user=%s channel=%s kind=%d", log_q(user), log_q(channel),
+	         kind);
 }
 
 /* ------------------------------------------------------- button clicks */
