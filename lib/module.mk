@@ -21,3 +21,7 @@ $(B)/tests/lib_%: $(B)/lib/%_test.o $(LIB_A)
 	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(LIB_TESTS:%=$(B)/lib/%_test.o)
 UNIT_TESTS += $(LIB_TESTS:%=$(B)/tests/lib_%)
+
+# wsq.c writes to a libwebsockets socket.
+$(B)/tests/lib_wsq: $(B)/lib/wsq_test.o $(LIB_A)
+	$(call link,$(LIBS_LWS) $(LIBS_CMOCKA))
