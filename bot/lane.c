@@ -11,7 +11,7 @@
 #include "mem.h"
 #include "timeutil.h"
 
-#define LANE_MAX_THREADS 8
+#define LANE_MAX_THREADS 16 /* [slack] senders allows 16 */
 
 #define LANE_KEY_MAX 64
 
