@@ -842,6 +842,27 @@ const struct httpd_req *httpd_request(const struct httpd_x *x)
 	return &x->req;
 }
 
+int httpd_query_get(const char *query, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	for (const char *p = query; p && *p;) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, "&");
+			if (outlen == 0)
+				return 0;
+			if (n >= outlen)
+				n = outlen - 1;
+			memcpy(out, p + kl + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
 int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t vallen)
 {
 	char lname[128];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -20,27 +21,6 @@ static void send_op(struct dstate *st, struct dconn *c, int op, const cJSON *d)
 	free(text);
 }
 
-static int query_get(const char *q, const char *key, char *out, size_t outlen)
-{
-	size_t kl = strlen(key);
-	const char *p = q;
-	while (p && *p) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
-			size_t n = strcspn(v, "&");
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, v, n);
-			out[n] = 0;
-			return 0;
-		}
-		p = strchr(p, '&');
-		if (p)
-			p++;
-	}
-	return -1;
-}
-
 struct dconn *dgw_open(struct dstate *st, const char *query)
 {
 	struct dconn *c = xcalloc(1, sizeof *c);
@@ -51,8 +31,8 @@ struct dconn *dgw_open(struct dstate *st, const char *query)
 	st->conns = c;
 
 	char v[16] = "", enc[16] = "json";
-	query_get(query ? query : "", "v", v, sizeof v);
-	query_get(query ? query : "", "encoding", enc, sizeof enc);
+	httpd_query_get(query, "v", v, sizeof v);
+	httpd_query_get(query, "encoding", enc, sizeof enc);
 	if (strcmp(v, "10") != 0) {
 		dstate_conn_close(st, c, 4012, "Invalid API version.");
 		return c;
