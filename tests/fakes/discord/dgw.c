@@ -323,27 +323,16 @@ void dgw_on_text(struct dstate *st, struct dconn *c, const char *text, size_t le
 		if (!c->ack_off)
 			send_op(st, c, 11, NULL);
 		break;
-	case 2:
-		if (c->sess) {
+	case 2: /* identify */
+	case 6: /* resume */
+		if (c->sess)
 			dstate_conn_close(st, c, 4005, "Already authenticated.");
-			break;
-		}
-		if (!cJSON_IsObject(d)) {
+		else if (!cJSON_IsObject(d))
 			dstate_conn_close(st, c, 4002, "Error while decoding payload.");
-			break;
-		}
-		do_identify(st, c, d);
-		break;
-	case 6:
-		if (c->sess) {
-			dstate_conn_close(st, c, 4005, "Already authenticated.");
-			break;
-		}
-		if (!cJSON_IsObject(d)) {
-			dstate_conn_close(st, c, 4002, "Error while decoding payload.");
-			break;
-		}
-		do_resume(st, c, d);
+		else if (op == 2)
+			do_identify(st, c, d);
+		else
+			do_resume(st, c, d);
 		break;
 	case 3:
 	case 4:
