@@ -67,6 +67,7 @@
 #include "bot.h"
 #include "chatstats.h"
 #include "defaults.h"
+#include "fifo.h"
 #include "http.h"
 #include "json.h"
 #include "lane.h"
@@ -846,11 +847,7 @@ static void seq_add(struct slack_web *w, int64_t seq)
 	r = xcalloc(1, sizeof *r);
 	r->seq = seq;
 	r->n = 1;
-	if (w->seqs_tail)
-		w->seqs_tail->next = r;
-	else
-		w->seqs = r;
-	w->seqs_tail = r;
+	FIFO_PUSH(w->seqs, w->seqs_tail, r);
 }
 
 static void seq_done(struct slack_web *w, int64_t seq)
@@ -1248,10 +1245,7 @@ static int serve_summary(struct slack_web *w, struct chq *c)
  * waits.  w->mu held. */
 static void requeue_head(struct slack_web *w, struct chq *c, struct slack_op *op)
 {
-	op->next = c->head;
-	c->head = op;
-	if (!c->tail)
-		c->tail = op;
+	FIFO_PUSH_FRONT(c->head, c->tail, op);
 	c->n++;
 	w->queued++;
 	w->running--;
@@ -1407,11 +1401,7 @@ void slack_web_push(struct slack_web *w, struct slack_op *op)
 			return;
 		}
 	}
-	if (c->tail)
-		c->tail->next = op;
-	else
-		c->head = op;
-	c->tail = op;
+	FIFO_PUSH(c->head, c->tail, op);
 	c->n++;
 	w->queued++;
 	seq_add(w, op->seq);

@@ -4,22 +4,18 @@
 
 #include <libwebsockets.h>
 
+#include "fifo.h"
 #include "mem.h"
 #include "wsq.h"
 
 void wsq_push(struct wsq *q, const void *data, size_t len, int ping)
 {
 	struct wsq_msg *m = xmalloc(sizeof *m + LWS_PRE + len);
-	m->next = NULL;
 	m->ping = ping;
 	m->len = len;
 	if (len)
 		memcpy(m->data + LWS_PRE, data, len);
-	if (q->tail)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
+	FIFO_PUSH(q->head, q->tail, m);
 	q->n++;
 }
 
