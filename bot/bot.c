@@ -323,8 +323,11 @@ static void *sub_main(void *arg)
 			c->evs = e;
 		c->evs_tail = e;
 		c->nevs++;
+		/* an ack is on its way: its answer wakes the loop (the tick at worst) */
+		int wake = c->urgent == 0;
 		pthread_mutex_unlock(&c->mu);
-		bot_wake(b);
+		if (wake)
+			bot_wake(b);
 	}
 }
 
