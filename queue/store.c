@@ -535,11 +535,11 @@ int store_job_claim_batch(struct store *s, const char *kind, int max, const char
 	bind_text(st, 1, kind);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, max);
-	int n = 0, rc;
+	int n = 0, rc = SQLITE_DONE;
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		job_row(st, &out[n++]);
-	if (n == max)
-		rc = SQLITE_DONE;
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE; /* max rows read; the rest stay ready */
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		goto bad;
