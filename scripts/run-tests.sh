@@ -15,6 +15,8 @@ jobs=${TEST_JOBS:-3}
 results=$(mktemp)
 lock=$(mktemp)
 trap 'rm -f "$results" "$lock"' EXIT
+: >"$logdir/cpu.txt"
+start_all=$(date +%s)
 
 # Longest first, so the run does not end with one of them alone (seconds in a
 # loaded make test, 2026-12-03: 69 62 53 45 42 38 37 35).
@@ -28,15 +30,30 @@ for t in "$@"; do
   case " $SLOW_FIRST " in *" $(basename "$t") "*) ;; *) ordered+=("$t") ;; esac
 done
 
+# Run one test, output to $2.  Its CPU time (user+sys of the test and every
+# process it waited for) is appended to $logdir/cpu.txt as "seconds name".
+run_timed() {
+  local t=$1 log=$2 rc
+  local cpu="$logdir/$(basename "$t").cpu"
+  case "$t" in
+    *.sh) /usr/bin/time -f '%U %S' -o "$cpu" timeout 600 bash "$t" >"$log" 2>&1 ;;
+    *)    /usr/bin/time -f '%U %S' -o "$cpu" timeout 300 "$t" >"$log" 2>&1 ;;
+  esac
+  rc=$?
+  (
+    flock 9
+    awk -v n="$(basename "$t")" 'END { printf "%.2f %s\n", $1 + $2, n }' "$cpu" >>"$logdir/cpu.txt"
+  ) 9>"$lock"
+  rm -f "$cpu"
+  return $rc
+}
+
 run_one() {
   local t=$1 name log start rc secs first=
   name=$(basename "$t")
   log="$logdir/$name.log"
   start=$(date +%s)
-  case "$t" in
-    *.sh) timeout 600 bash "$t" >"$log" 2>&1 ;;
-    *)    timeout 300 "$t" >"$log" 2>&1 ;;
-  esac
+  run_timed "$t" "$log"
   rc=$?
   # A test that fails once is run again (TEST_RETRY=0: never).  A pass on
   # the second run is reported as "flaky" with the first run's output kept in
@@ -45,10 +62,7 @@ run_one() {
   if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${TEST_RETRY:-1}" = 1 ]; then
     first=$rc
     mv "$log" "$logdir/$name.first.log"
-    case "$t" in
-      *.sh) timeout 600 bash "$t" >"$log" 2>&1 ;;
-      *)    timeout 300 "$t" >"$log" 2>&1 ;;
-    esac
+    run_timed "$t" "$log"
     rc=$?
   fi
   secs=$(( $(date +%s) - start ))
@@ -98,5 +112,7 @@ fi
 if [ "$fail" -gt 0 ]; then
   echo "failed: $(grep '^fail ' "$results" | cut -d' ' -f2 | tr '\n' ' ')"
 fi
-echo "$pass passed, $flaky flaky, $fail failed, $skip skipped"
+cpu=$(awk '{ s += $1 } END { printf "%.0f", s }' "$logdir/cpu.txt")
+echo "$pass passed, $flaky flaky, $fail failed, $skip skipped" \
+  "($(( $(date +%s) - start_all )) s wall, $cpu CPU-s; per test: $logdir/cpu.txt)"
 [ "$fail" -eq 0 ]
