@@ -392,6 +392,146 @@ void csv_series_free(struct csv_series *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* csv_read_table's state while it reads. */
+struct csv_table_rd {
+	struct csv_table t;
+	size_t *bad, *bad_line; /* per column: non-numbers seen, the first line */
+	size_t cap;
+	struct csv_tcache tc;
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+/* The header: time first, then at least one metric column. */
+static int csv_table_header(struct csv_table_rd *r, char **f, size_t nf)
+{
+	if (nf < 2) {
+		snprintf(r->err, r->errlen, "%s:1: want time and at least one metric column",
+		         r->path);
+		return -1;
+	}
+	r->t.cols = nf - 1;
+	r->t.names = xcalloc(r->t.cols, sizeof *r->t.names);
+	r->bad = xcalloc(r->t.cols, sizeof *r->bad);
+	r->bad_line = xcalloc(r->t.cols, sizeof *r->bad_line);
+	for (size_t c = 0; c < r->t.cols; c++)
+		r->t.names[c] = xstrdup(f[c + 1]);
+	return 0;
+}
+
+/* One data row; a cell that is not a number is counted against its column. */
+static int csv_table_row(struct csv_table_rd *r, char **f, size_t nf, size_t lineno)
+{
+	struct csv_table *t = &r->t;
+	if (nf != t->cols + 1) {
+		snprintf(r->err, r->errlen, "%s:%zu: %zu columns, header has %zu", r->path, lineno,
+		         nf, t->cols + 1);
+		return -1;
+	}
+	int64_t ms;
+	if (csv_time_cached(f[0], &ms, &r->tc) < 0) {
+		snprintf(r->err, r->errlen, "%s:%zu: bad time", r->path, lineno);
+		return -1;
+	}
+	if (t->rows == CSV_MAX_ROWS || (t->rows + 1) * t->cols > 64u * 1000 * 1000) {
+		snprintf(r->err, r->errlen, "%s: too many rows", r->path);
+		return -1;
+	}
+	if (t->rows == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 256;
+		t->ts_ms = xrealloc(t->ts_ms, r->cap * sizeof *t->ts_ms);
+		t->v = xrealloc(t->v, r->cap * t->cols * sizeof *t->v);
+	}
+	if (t->rows)
+		csv_order_note(t->ts_ms[t->rows - 1], ms, lineno, &t->order);
+	t->ts_ms[t->rows] = ms;
+	for (size_t c = 0; c < t->cols; c++) {
+		double v;
+		if (csv_num(f[c + 1], &v) < 0) {
+			if (!r->bad[c]++)
+				r->bad_line[c] = lineno;
+		}
+		t->v[t->rows * t->cols + c] = v;
+	}
+	t->rows++;
+	return 0;
+}
+
+/* A column with text in it is not a metric: drop it, and say so in t.note. */
+static int csv_table_drop_text(struct csv_table_rd *r)
+{
+	struct csv_table *t = &r->t;
+	size_t keep = 0;
+	struct buf note = {0};
+	for (size_t c = 0; c < t->cols; c++) {
+		if (r->bad[c]) {
+			buf_appendf(&note, "%s%s: column '%.60s' dropped: not a number at line %zu",
+			            note.len ? "\n" : "", r->path, t->names[c], r->bad_line[c]);
+			free(t->names[c]);
+			continue;
+		}
+		for (size_t row = 0; row < t->rows; row++)
+			t->v[row * t->cols + keep] = t->v[row * t->cols + c];
+		t->names[keep++] = t->names[c];
+	}
+	if (keep == 0) {
+		snprintf(r->err, r->errlen, "%s: no numeric metric columns (%s)", r->path,
+		         note.data ? note.data : "none");
+		buf_free(&note);
+		for (size_t c = 0; c < t->cols; c++)
+			t->names[c] = NULL;
+		return -1;
+	}
+	if (keep < t->cols) {
+		/* Repack rows to the new width (row-major, in place, front to back). */
+		for (size_t row = 0; row < t->rows; row++)
+			for (size_t c = 0; c < keep; c++)
+				t->v[row * keep + c] = t->v[row * t->cols + c];
+		for (size_t c = keep; c < t->cols; c++)
+			t->names[c] = NULL;
+		t->cols = keep;
+	}
+	t->note = note.data;
+	return 0;
+}
+
+/* Every line through csv_table_header / csv_table_row. */
+static int csv_table_lines(struct csv_table_rd *r, FILE *fp, char **f, struct csv_lines *rd)
+{
+	char *line;
+	size_t lineno = 0;
+	int lr;
+	csv_lines_open(rd, fp);
+	while ((lr = csv_lines_next(rd, &line)) != 0) {
+		lineno++;
+		if (lr < 0) {
+			csv_lines_err(lr, r->path, lineno, r->err, r->errlen);
+			return -1;
+		}
+		if (line[0] == '\r' || line[0] == '\0')
+			continue;
+		size_t nf = csv_split(line, f, CSV_MAX_COLS + 1);
+		if (nf > CSV_MAX_COLS + 1) {
+			snprintf(r->err, r->errlen, "%s:%zu: more than %d columns", r->path, lineno,
+			         CSV_MAX_COLS);
+			return -1;
+		}
+		if (!r->t.names ? csv_table_header(r, f, nf) < 0
+		                : csv_table_row(r, f, nf, lineno) < 0)
+			return -1;
+	}
+	if (!r->t.names) {
+		snprintf(r->err, r->errlen, "%s: empty file", r->path);
+		return -1;
+	}
+	if (r->t.rows == 0) {
+		snprintf(r->err, r->errlen, "%s: a header but no rows", r->path);
+		return -1;
+	}
+	return 0;
+}
+
 int csv_read_table(const char *path, struct csv_table *out, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
@@ -399,122 +539,18 @@ int csv_read_table(const char *path, struct csv_table *out, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct csv_table t = {0};
+	struct csv_table_rd r = {.path = path, .err = err, .errlen = errlen};
 	char **f = xmalloc((CSV_MAX_COLS + 1) * sizeof *f);
-	size_t *bad = NULL, *bad_line = NULL;
-	struct csv_lines rd;
-	struct csv_tcache tc = {0};
-	csv_lines_open(&rd, fp);
-	char *line;
-	size_t cap = 0, lineno = 0;
-	int rc = -1, lr;
-	while ((lr = csv_lines_next(&rd, &line)) != 0) {
-		lineno++;
-		if (lr < 0) {
-			csv_lines_err(lr, path, lineno, err, errlen);
-			goto out;
-		}
-		if (line[0] == '\r' || line[0] == '\0')
-			continue;
-		size_t nf = csv_split(line, f, CSV_MAX_COLS + 1);
-		if (nf > CSV_MAX_COLS + 1) {
-			snprintf(err, errlen, "%s:%zu: more than %d columns", path, lineno,
-			         CSV_MAX_COLS);
-			goto out;
-		}
-		if (!t.names) {
-			if (nf < 2) {
-				snprintf(err, errlen,
-				         "%s:1: want time and at least one metric column", path);
-				goto out;
-			}
-			t.cols = nf - 1;
-			t.names = xcalloc(t.cols, sizeof *t.names);
-			bad = xcalloc(t.cols, sizeof *bad);
-			bad_line = xcalloc(t.cols, sizeof *bad_line);
-			for (size_t c = 0; c < t.cols; c++)
-				t.names[c] = xstrdup(f[c + 1]);
-			continue;
-		}
-		if (nf != t.cols + 1) {
-			snprintf(err, errlen, "%s:%zu: %zu columns, header has %zu", path, lineno,
-			         nf, t.cols + 1);
-			goto out;
-		}
-		int64_t ms;
-		if (csv_time_cached(f[0], &ms, &tc) < 0) {
-			snprintf(err, errlen, "%s:%zu: bad time", path, lineno);
-			goto out;
-		}
-		if (t.rows == CSV_MAX_ROWS || (t.rows + 1) * t.cols > 64u * 1000 * 1000) {
-			snprintf(err, errlen, "%s: too many rows", path);
-			goto out;
-		}
-		if (t.rows == cap) {
-			cap = cap ? cap * 2 : 256;
-			t.ts_ms = xrealloc(t.ts_ms, cap * sizeof *t.ts_ms);
-			t.v = xrealloc(t.v, cap * t.cols * sizeof *t.v);
-		}
-		if (t.rows)
-			csv_order_note(t.ts_ms[t.rows - 1], ms, lineno, &t.order);
-		t.ts_ms[t.rows] = ms;
-		for (size_t c = 0; c < t.cols; c++) {
-			double v;
-			if (csv_num(f[c + 1], &v) < 0) {
-				if (!bad[c]++)
-					bad_line[c] = lineno;
-			}
-			t.v[t.rows * t.cols + c] = v;
-		}
-		t.rows++;
+	struct csv_lines rd = {0};
+	int rc = -1;
+	if (csv_table_lines(&r, fp, f, &rd) == 0 && csv_table_drop_text(&r) == 0) {
+		*out = r.t;
+		memset(&r.t, 0, sizeof r.t);
+		rc = 0;
 	}
-	if (!t.names) {
-		snprintf(err, errlen, "%s: empty file", path);
-		goto out;
-	}
-	if (t.rows == 0) {
-		snprintf(err, errlen, "%s: a header but no rows", path);
-		goto out;
-	}
-	/* A column with text in it is not a metric: drop it, and say so. */
-	size_t keep = 0;
-	struct buf note = {0};
-	for (size_t c = 0; c < t.cols; c++) {
-		if (bad[c]) {
-			buf_appendf(&note, "%s%s: column '%.60s' dropped: not a number at line %zu",
-			            note.len ? "\n" : "", path, t.names[c], bad_line[c]);
-			free(t.names[c]);
-			continue;
-		}
-		for (size_t r = 0; r < t.rows; r++)
-			t.v[r * t.cols + keep] = t.v[r * t.cols + c];
-		t.names[keep++] = t.names[c];
-	}
-	if (keep == 0) {
-		snprintf(err, errlen, "%s: no numeric metric columns (%s)", path,
-		         note.data ? note.data : "none");
-		buf_free(&note);
-		for (size_t c = 0; c < t.cols; c++)
-			t.names[c] = NULL;
-		goto out;
-	}
-	if (keep < t.cols) {
-		/* Repack rows to the new width (row-major, in place, front to back). */
-		for (size_t r = 0; r < t.rows; r++)
-			for (size_t c = 0; c < keep; c++)
-				t.v[r * keep + c] = t.v[r * t.cols + c];
-		for (size_t c = keep; c < t.cols; c++)
-			t.names[c] = NULL;
-		t.cols = keep;
-	}
-	t.note = note.data;
-	*out = t;
-	memset(&t, 0, sizeof t);
-	rc = 0;
-out:
-	csv_table_free(&t);
-	free(bad);
-	free(bad_line);
+	csv_table_free(&r.t);
+	free(r.bad);
+	free(r.bad_line);
 	free(rd.buf);
 	free(f);
 	fclose(fp);

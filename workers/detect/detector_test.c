@@ -278,6 +278,100 @@ static void test_gaps_and_flat(void **state)
 	detector_free(d);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Quantile q of n sorted values, interpolated as the detector does. */
+static double ref_q(const double *s, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t i = (size_t)pos;
+	double f = pos - (double)i;
+	return i + 1 >= n ? s[n - 1] : s[i] * (1.0 - f) + s[i + 1] * f;
+}
+
+/* The level z of v against the last w values, from a plain sorted copy. */
+static double ref_level(const double *hist, size_t n, double v)
+{
+	double *s = malloc(n * sizeof *s);
+	assert_non_null(s);
+	memcpy(s, hist, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_double);
+	double med = ref_q(s, n, 0.5);
+	double sc = (ref_q(s, n, 0.75) - ref_q(s, n, 0.25)) / 1.349;
+	double fl = 1e-3 * fabs(med) + 0.01 * (s[n - 1] - s[0]) + 1e-9;
+	free(s);
+	return fabs((v - med) / (sc < fl ? fl : sc));
+}
+
+/* One value of each hard shape for the blocked sorted windows: trends
+ * (every value lands in the same block), ties, signed zeros, flats. */
+static double window_shape(int shape, size_t i)
+{
+	switch (shape) {
+	case 0:
+		return rng_normal();
+	case 1:
+		return (double)i;
+	case 2:
+		return -(double)i * 0.5;
+	case 3:
+		return (double)(rng_state % 4);
+	case 4:
+		return (rng_state & 1) ? 0.0 : -0.0;
+	case 5:
+		return i < 700 ? 5.0 : i % 2 ? 1e300 : -1e300;
+	default:
+		return i % 500 < 250 ? (double)(i % 500) : rng_normal();
+	}
+}
+
+/* The blocked sorted windows hold exactly the last `window` values in
+ * order after every point, and the level z read from them matches a plain
+ * sorted copy bit for bit. */
+static void test_windows(void **state)
+{
+	(void)state;
+	static const int windows[] = {8, 129, 1000};
+	for (size_t wi = 0; wi < sizeof windows / sizeof windows[0]; wi++) {
+		for (int shape = 0; shape < 7; shape++) {
+			struct detector_params p = DETECTOR_DEFAULTS;
+			p.window = windows[wi];
+			p.tail_n = shape == 0 ? 300 : 0;
+			struct detector *d = detector_new(&p);
+			size_t w = (size_t)p.window, n = 3000;
+			double *hist = malloc(n * sizeof *hist);
+			assert_non_null(hist);
+			rng_state = 0x243f6a8885a308d3ULL + (uint64_t)shape;
+			for (size_t i = 0; i < n; i++) {
+				rng_uniform();
+				double v = window_shape(shape, i);
+				struct detector_parts pt;
+				detector_step(d, (int64_t)i * STEP_MS, v, &pt);
+				size_t have = i < w ? i : w;
+				if (i >= (size_t)p.min_points && have >= 8) {
+					double want = ref_level(hist + i - have, have, v);
+					if (!(pt.level == want))
+						fail_msg(
+						    "window %zu shape %d point %zu: level %.17g, "
+						    "want %.17g",
+						    w, shape, i, pt.level, want);
+				}
+				hist[i] = v;
+				if ((i % 7 == 0 || i + 1 == n) && detector_check(d) != 0)
+					fail_msg(
+					    "window %zu shape %d: windows broken after point %zu",
+					    w, shape, i);
+			}
+			free(hist);
+			detector_free(d);
+		}
+	}
+}
+
 static void test_params(void **state)
 {
 	(void)state;
@@ -312,13 +406,10 @@ static void test_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_components),
-	    cmocka_unit_test(test_combined),
-	    cmocka_unit_test(test_streaming),
-	    cmocka_unit_test(test_gaps_and_flat),
-	    cmocka_unit_test(test_params),
-	    cmocka_unit_test(test_reset),
-	    cmocka_unit_test(test_probability_scale),
+	    cmocka_unit_test(test_components), cmocka_unit_test(test_combined),
+	    cmocka_unit_test(test_streaming),  cmocka_unit_test(test_gaps_and_flat),
+	    cmocka_unit_test(test_params),     cmocka_unit_test(test_windows),
+	    cmocka_unit_test(test_reset),      cmocka_unit_test(test_probability_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,205 @@ static double bench_norm(double raw, size_t nwin, const struct nab_profile *p)
 	return 100.0 * (raw - null_) / (perfect - null_);
 }
 
+/* The defaults (or OPSBOT_DETECT_PARAMS) and the lines of
+ * OPSBOT_NAB_CANDIDATES; -1 after a message on stderr. */
+static int bench_candidates(struct detector_params *cand, char **cand_spec, size_t *ncand)
+{
+	char err[512];
+	*ncand = 0;
+	cand[0] = DETECTOR_DEFAULTS;
+	const char *spec = getenv("OPSBOT_DETECT_PARAMS");
+	if (spec && detector_params_parse(&cand[0], spec, err, sizeof err) < 0) {
+		fprintf(stderr, "detect_nab: %s\n", err);
+		return -1;
+	}
+	cand_spec[(*ncand)++] = xstrdup(spec ? spec : "defaults");
+	const char *cpath = getenv("OPSBOT_NAB_CANDIDATES");
+	FILE *cf = cpath && *cpath ? fopen(cpath, "r") : NULL;
+	if (cpath && *cpath && !cf) {
+		fprintf(stderr, "detect_nab: %s: cannot open\n", cpath);
+		return -1;
+	}
+	char line[1024];
+	int rc = 0;
+	while (cf && fgets(line, sizeof line, cf) && *ncand < MAX_CANDS) {
+		line[strcspn(line, "#\r\n")] = '\0';
+		if (strspn(line, " \t") == strlen(line))
+			continue;
+		cand[*ncand] = cand[0];
+		if (detector_params_parse(&cand[*ncand], line, err, sizeof err) < 0) {
+			fprintf(stderr, "detect_nab: %s: %s\n", cpath, err);
+			rc = -1;
+			break;
+		}
+		cand_spec[(*ncand)++] = xstrdup(line);
+	}
+	if (cf)
+		fclose(cf);
+	return rc;
+}
+
+/* The corpus: files named by the label file, in a stable order. */
+struct bench_corpus {
+	cJSON *labels;
+	char *names[MAX_FILES];
+	size_t nfiles;
+	struct bench_data *data;
+	char cats[MAX_CATS][128];
+	size_t ncats, total_win;
+};
+
+/* The category of a file: the directory its name starts with. */
+static int bench_category(struct bench_corpus *c, const char *name)
+{
+	size_t cl = strcspn(name, "/");
+	size_t k = 0;
+	while (k < c->ncats && (strlen(c->cats[k]) != cl || strncmp(c->cats[k], name, cl) != 0))
+		k++;
+	if (k == c->ncats) {
+		if (c->ncats == MAX_CATS) {
+			fprintf(stderr, "detect_nab: more than %d categories\n", MAX_CATS);
+			return -1;
+		}
+		snprintf(c->cats[c->ncats++], sizeof c->cats[0], "%.*s", (int)cl, name);
+	}
+	return (int)k;
+}
+
+/* A file's labelled windows as index ranges into its series. */
+static int bench_windows(const cJSON *wins, const char *name, struct bench_data *d)
+{
+	const struct csv_series *s = &d->s;
+	size_t nw = (size_t)cJSON_GetArraySize(wins);
+	struct nab_window *win = xcalloc(nw + 1, sizeof *win);
+	size_t k = 0;
+	const cJSON *w;
+	d->win = win;
+	cJSON_ArrayForEach(w, wins)
+	{
+		int64_t a, b;
+		if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) != 2 ||
+		    !cJSON_IsString(cJSON_GetArrayItem(w, 0)) ||
+		    !cJSON_IsString(cJSON_GetArrayItem(w, 1)) ||
+		    csv_parse_time(cJSON_GetArrayItem(w, 0)->valuestring, &a) < 0 ||
+		    csv_parse_time(cJSON_GetArrayItem(w, 1)->valuestring, &b) < 0) {
+			fprintf(stderr, "detect_nab: bad window in %s\n", name);
+			return -1;
+		}
+		size_t l = 0;
+		while (l < s->n && s->ts_ms[l] < a)
+			l++;
+		size_t r = l;
+		while (r + 1 < s->n && s->ts_ms[r + 1] <= b)
+			r++;
+		if (l < s->n)
+			win[k++] = (struct nab_window){l, r};
+	}
+	d->nwin = k;
+	return 0;
+}
+
+/* Labels, series, categories and windows of every file under dir. */
+static int bench_load(struct bench_corpus *c, const char *dir, const char *label_path)
+{
+	char err[512], path[4096];
+	struct buf text = {0};
+	if (buf_read_file(&text, label_path, err, sizeof err) < 0 ||
+	    json_parse_object(text.data ? text.data : "", text.len, &c->labels, err, sizeof err) <
+	        0) {
+		fprintf(stderr, "detect_nab: %s: %s\n", label_path, err);
+		buf_free(&text);
+		return -1;
+	}
+	buf_free(&text);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, c->labels)
+	{
+		if (c->nfiles < MAX_FILES)
+			c->names[c->nfiles++] = it->string;
+	}
+	qsort(c->names, c->nfiles, sizeof c->names[0], bench_name_cmp);
+	c->data = xcalloc(c->nfiles, sizeof *c->data);
+	for (size_t i = 0; i < c->nfiles; i++) {
+		snprintf(path, sizeof path, "%s/data/%s", dir, c->names[i]);
+		if (csv_read_series(path, &c->data[i].s, err, sizeof err) < 0) {
+			fprintf(stderr, "detect_nab: %s\n", err);
+			return -1;
+		}
+		c->data[i].cat = bench_category(c, c->names[i]);
+		const cJSON *wins = cJSON_GetObjectItemCaseSensitive(c->labels, c->names[i]);
+		if (c->data[i].cat < 0 || bench_windows(wins, c->names[i], &c->data[i]) < 0)
+			return -1;
+		c->total_win += c->data[i].nwin;
+	}
+	return 0;
+}
+
+static void bench_corpus_free(struct bench_corpus *c)
+{
+	for (size_t i = 0; c->data && i < c->nfiles; i++) {
+		free(c->data[i].win);
+		csv_series_free(&c->data[i].s);
+	}
+	free(c->data);
+	cJSON_Delete(c->labels);
+}
+
+/*
+ * Leave one category out for one profile: for each category, the candidate
+ * and threshold best on the others score it; returns the normalised sum.
+ * files: ncand x nfiles scores.
+ */
+static double bench_locv(const struct bench_corpus *c, const struct nab_file *files, size_t ncand,
+                         const struct nab_profile *prof, char *const *cand_spec, int verbose)
+{
+	struct nab_file *train = xcalloc(c->nfiles, sizeof *train);
+	double raw = 0.0;
+	for (size_t k = 0; k < c->ncats; k++) {
+		double bs = -1e300, bt = 1.0;
+		size_t bc = 0;
+		for (size_t j = 0; j < ncand; j++) {
+			size_t nt = 0;
+			for (size_t i = 0; i < c->nfiles; i++)
+				if (c->data[i].cat != (int)k)
+					train[nt++] = files[j * c->nfiles + i];
+			double t, s;
+			if (nab_sweep(train, nt, prof, &t, &s) < 0)
+				continue;
+			if (s > bs) {
+				bs = s;
+				bt = t;
+				bc = j;
+			}
+		}
+		double held = 0.0;
+		for (size_t i = 0; i < c->nfiles; i++)
+			if (c->data[i].cat == (int)k)
+				held += nab_score_file(&files[bc * c->nfiles + i], bt, prof);
+		raw += held;
+		if (verbose)
+			fprintf(stderr,
+			        "locv %s: held out %-22s candidate %zu (%s) theta %.4f "
+			        "train %.1f held-out raw %.2f\n",
+			        prof->name, c->cats[k], bc, cand_spec[bc], bt, bs, held);
+	}
+	free(train);
+	return bench_norm(raw, c->total_win, prof);
+}
+
+/* OPSBOT_NAB_VERBOSE: each file's windows, detections and raw score. */
+static void bench_per_file(const struct bench_corpus *c, const struct nab_file *files, double theta)
+{
+	for (size_t i = 0; i < c->nfiles; i++) {
+		double s = nab_score_file(&files[i], theta, &NAB_STANDARD);
+		size_t det = 0;
+		for (size_t j = nab_probation(files[i].n); j < files[i].n; j++)
+			det += files[i].score[j] >= theta;
+		fprintf(stderr, "%-60s windows=%zu detections=%zu raw=%.3f\n", c->names[i],
+		        files[i].nwin, det, s);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "../shared/datasets/nab";
@@ -133,171 +332,36 @@ int main(int argc, char **argv)
 		printf("{\"bench\":\"nab\",\"skipped\":\"%s absent\"}\n", dir);
 		return 0;
 	}
-	char err[512];
 	struct detector_params cand[MAX_CANDS];
 	char *cand_spec[MAX_CANDS];
 	size_t ncand = 0;
-	cand[0] = DETECTOR_DEFAULTS;
-	const char *spec = getenv("OPSBOT_DETECT_PARAMS");
-	if (spec && detector_params_parse(&cand[0], spec, err, sizeof err) < 0) {
-		fprintf(stderr, "detect_nab: %s\n", err);
+	if (bench_candidates(cand, cand_spec, &ncand) < 0)
 		return 2;
-	}
-	cand_spec[ncand++] = xstrdup(spec ? spec : "defaults");
-	const char *cpath = getenv("OPSBOT_NAB_CANDIDATES");
-	FILE *cf = cpath && *cpath ? fopen(cpath, "r") : NULL;
-	if (cpath && *cpath && !cf) {
-		fprintf(stderr, "detect_nab: %s: cannot open\n", cpath);
-		return 2;
-	}
-	char line[1024];
-	while (cf && fgets(line, sizeof line, cf) && ncand < MAX_CANDS) {
-		line[strcspn(line, "#\r\n")] = '\0';
-		if (strspn(line, " \t") == strlen(line))
-			continue;
-		cand[ncand] = cand[0];
-		if (detector_params_parse(&cand[ncand], line, err, sizeof err) < 0) {
-			fprintf(stderr, "detect_nab: %s: %s\n", cpath, err);
-			return 2;
-		}
-		cand_spec[ncand++] = xstrdup(line);
-	}
-	if (cf)
-		fclose(cf);
 	int verbose = getenv("OPSBOT_NAB_VERBOSE") != NULL;
-
-	struct buf text = {0};
-	cJSON *labels;
-	if (buf_read_file(&text, path, err, sizeof err) < 0 ||
-	    json_parse_object(text.data ? text.data : "", text.len, &labels, err, sizeof err) < 0) {
-		fprintf(stderr, "detect_nab: %s: %s\n", path, err);
+	static struct bench_corpus corpus;
+	struct bench_corpus *c = &corpus;
+	if (bench_load(c, dir, path) < 0)
 		return 2;
-	}
-	buf_free(&text);
-
-	/* Files in a stable order: every key of the label file. */
-	char *names[MAX_FILES];
-	size_t nfiles = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, labels)
-	{
-		if (nfiles < MAX_FILES)
-			names[nfiles++] = it->string;
-	}
-	qsort(names, nfiles, sizeof names[0], bench_name_cmp);
-
-	char cats[MAX_CATS][128];
-	size_t ncats = 0, total_win = 0;
-	struct bench_data *data = xcalloc(nfiles, sizeof *data);
-	for (size_t i = 0; i < nfiles; i++) {
-		snprintf(path, sizeof path, "%s/data/%s", dir, names[i]);
-		struct csv_series *s = &data[i].s;
-		if (csv_read_series(path, s, err, sizeof err) < 0) {
-			fprintf(stderr, "detect_nab: %s\n", err);
-			return 2;
-		}
-		size_t cl = strcspn(names[i], "/");
-		size_t c = 0;
-		while (c < ncats && (strlen(cats[c]) != cl || strncmp(cats[c], names[i], cl) != 0))
-			c++;
-		if (c == ncats) {
-			if (ncats == MAX_CATS) {
-				fprintf(stderr, "detect_nab: more than %d categories\n", MAX_CATS);
-				return 2;
-			}
-			snprintf(cats[ncats++], sizeof cats[0], "%.*s", (int)cl, names[i]);
-		}
-		data[i].cat = (int)c;
-
-		const cJSON *wins = cJSON_GetObjectItemCaseSensitive(labels, names[i]);
-		size_t nw = (size_t)cJSON_GetArraySize(wins);
-		struct nab_window *win = xcalloc(nw + 1, sizeof *win);
-		size_t k = 0;
-		const cJSON *w;
-		cJSON_ArrayForEach(w, wins)
-		{
-			int64_t a, b;
-			if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) != 2 ||
-			    !cJSON_IsString(cJSON_GetArrayItem(w, 0)) ||
-			    !cJSON_IsString(cJSON_GetArrayItem(w, 1)) ||
-			    csv_parse_time(cJSON_GetArrayItem(w, 0)->valuestring, &a) < 0 ||
-			    csv_parse_time(cJSON_GetArrayItem(w, 1)->valuestring, &b) < 0) {
-				fprintf(stderr, "detect_nab: bad window in %s\n", names[i]);
-				return 2;
-			}
-			size_t l = 0;
-			while (l < s->n && s->ts_ms[l] < a)
-				l++;
-			size_t r = l;
-			while (r + 1 < s->n && s->ts_ms[r + 1] <= b)
-				r++;
-			if (l < s->n)
-				win[k++] = (struct nab_window){l, r};
-		}
-		data[i].win = win;
-		data[i].nwin = k;
-		total_win += k;
-	}
 
 	/* Scores: candidate 0 (the defaults) is the one timed. */
-	struct nab_file *files = xcalloc(ncand * nfiles, sizeof *files);
+	struct nab_file *files = xcalloc(ncand * c->nfiles, sizeof *files);
 	size_t total_points = 0;
 	int64_t busy_us = 0;
-	for (size_t c = 0; c < ncand; c++)
-		bench_run(&cand[c], data, nfiles, &files[c * nfiles], c == 0 ? &total_points : NULL,
-		          c == 0 ? &busy_us : NULL);
+	for (size_t j = 0; j < ncand; j++)
+		bench_run(&cand[j], c->data, c->nfiles, &files[j * c->nfiles],
+		          j == 0 ? &total_points : NULL, j == 0 ? &busy_us : NULL);
 
 	const struct nab_profile *prof[3] = {&NAB_STANDARD, &NAB_LOW_FP, &NAB_LOW_FN};
 	double best[3], theta[3], locv[3];
-	struct nab_file *train = xcalloc(nfiles, sizeof *train);
 	for (int p = 0; p < 3; p++) {
-		if (nab_sweep(files, nfiles, prof[p], &theta[p], &best[p]) < 0) {
+		if (nab_sweep(files, c->nfiles, prof[p], &theta[p], &best[p]) < 0) {
 			fprintf(stderr, "detect_nab: no windows in the corpus\n");
 			return 2;
 		}
-		/* Leave one category out: choose on the rest, score the one left. */
-		double raw = 0.0;
-		for (size_t k = 0; k < ncats; k++) {
-			double bs = -1e300, bt = 1.0;
-			size_t bc = 0;
-			for (size_t c = 0; c < ncand; c++) {
-				size_t nt = 0;
-				for (size_t i = 0; i < nfiles; i++)
-					if (data[i].cat != (int)k)
-						train[nt++] = files[c * nfiles + i];
-				double t, s;
-				if (nab_sweep(train, nt, prof[p], &t, &s) < 0)
-					continue;
-				if (s > bs) {
-					bs = s;
-					bt = t;
-					bc = c;
-				}
-			}
-			double held = 0.0;
-			for (size_t i = 0; i < nfiles; i++)
-				if (data[i].cat == (int)k)
-					held +=
-					    nab_score_file(&files[bc * nfiles + i], bt, prof[p]);
-			raw += held;
-			if (verbose)
-				fprintf(stderr,
-				        "locv %s: held out %-22s candidate %zu (%s) theta %.4f "
-				        "train %.1f held-out raw %.2f\n",
-				        prof[p]->name, cats[k], bc, cand_spec[bc], bt, bs, held);
-		}
-		locv[p] = bench_norm(raw, total_win, prof[p]);
+		locv[p] = bench_locv(c, files, ncand, prof[p], cand_spec, verbose);
 	}
-	if (verbose) {
-		for (size_t i = 0; i < nfiles; i++) {
-			double s = nab_score_file(&files[i], theta[0], &NAB_STANDARD);
-			size_t det = 0;
-			for (size_t j = nab_probation(files[i].n); j < files[i].n; j++)
-				det += files[i].score[j] >= theta[0];
-			fprintf(stderr, "%-60s windows=%zu detections=%zu raw=%.3f\n", names[i],
-			        files[i].nwin, det, s);
-		}
-	}
+	if (verbose)
+		bench_per_file(c, files, theta[0]);
 	double pps = busy_us > 0 ? (double)total_points * 1e6 / (double)busy_us : 0.0;
 	printf("{\"bench\":\"nab\",\"standard\":%.1f,\"low_fp\":%.1f,\"low_fn\":%.1f,"
 	       "\"standard_locv\":%.1f,\"low_fp_locv\":%.1f,\"low_fn_locv\":%.1f,"
@@ -305,18 +369,12 @@ int main(int argc, char **argv)
 	       "\"candidates\":%zu,\"points_per_s\":%.0f,\"points_per_s_long\":%.0f,"
 	       "\"files\":%zu,\"points\":%zu}\n",
 	       best[0], best[1], best[2], locv[0], locv[1], locv[2], theta[0], theta[1], theta[2],
-	       ncand, pps, bench_long_rate(&cand[0]), nfiles, total_points);
-	for (size_t i = 0; i < ncand * nfiles; i++)
+	       ncand, pps, bench_long_rate(&cand[0]), c->nfiles, total_points);
+	for (size_t i = 0; i < ncand * c->nfiles; i++)
 		free((void *)files[i].score);
-	for (size_t i = 0; i < nfiles; i++) {
-		free(data[i].win);
-		csv_series_free(&data[i].s);
-	}
-	for (size_t c = 0; c < ncand; c++)
-		free(cand_spec[c]);
-	free(train);
+	for (size_t j = 0; j < ncand; j++)
+		free(cand_spec[j]);
 	free(files);
-	free(data);
-	cJSON_Delete(labels);
+	bench_corpus_free(c);
 	return 0;
 }

@@ -376,14 +376,15 @@ static void build_table(const struct day *d, int64_t t0, int from, int to, int64
 	}
 }
 
-static int run_nezha_day(const char *dir, const char *dayname, int ds)
+/* Every pod's metric file of a day, in a stable pod order; 0 when the day
+ * has no metric directory. */
+static int nezha_load_pods(const char *dir, const char *dayname, struct day *d)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s/metric", dir, dayname);
 	DIR *dp = opendir(path);
 	if (!dp)
 		return 0;
-	struct day d = {0};
 	struct dirent *de;
 	char **names = NULL;
 	size_t nn = 0;
@@ -395,7 +396,6 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		}
 	}
 	closedir(dp);
-	/* Stable pod order. */
 	for (size_t i = 1; i < nn; i++)
 		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
 			char *x = names[j];
@@ -404,17 +404,33 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		}
 	for (size_t i = 0; i < nn; i++) {
 		snprintf(path, sizeof path, "%s/%s/metric/%s", dir, dayname, names[i]);
-		load_pod(path, &d);
+		load_pod(path, d);
 		free(names[i]);
 	}
 	free(names);
+	return 1;
+}
 
-	/* Optional call graph (caller -> callee); kept for the program's life,
-	 * one per day. */
+static void day_free(struct day *d)
+{
+	for (size_t p = 0; p < d->npod; p++) {
+		free(d->pod[p].ts);
+		free(d->pod[p].v);
+	}
+	free(d->pod);
+	for (size_t m = 0; m < d->nm; m++)
+		free(d->metric[m]);
+	free(d->metric);
+}
+
+/* The ranking options of a day, with its call graph (caller -> callee) when
+ * OPSBOT_RCA_GRAPH is set; kept for the program's life. */
+static struct rca_opts *nezha_opts(const char *dir, const char *dayname)
+{
 	struct rca_opts *o = xcalloc(1, sizeof *o);
 	struct rca_edge *edges = NULL;
 	size_t ne = 0;
-	char line[1024];
+	char line[1024], path[4096];
 	snprintf(path, sizeof path, "%s/%s/metric/dependency.csv", dir, dayname);
 	FILE *gf = getenv("OPSBOT_RCA_GRAPH") ? fopen(path, "r") : NULL;
 	while (gf && fgets(line, sizeof line, gf) && ne < 512) {
@@ -429,11 +445,21 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		fclose(gf);
 	o->edges = edges;
 	o->nedges = ne;
-	day_opts[ds] = o;
+	return o;
+}
 
+/* One injection from the fault list. */
+struct fault {
+	int64_t t;
+	char pod[RCA_NAME_MAX], type[64];
+};
+
+/* Every injection of a day, in time order; exits on a bad fault list. */
+static struct fault *nezha_faults(const char *dir, const char *dayname, size_t *nfp)
+{
+	char path[4096], err[512];
 	snprintf(path, sizeof path, "%s/%s/%s-fault_list.json", dir, dayname, dayname);
 	struct buf text = {0};
-	char err[512];
 	cJSON *faults = NULL;
 	if (buf_read_file(&text, path, err, sizeof err) < 0 ||
 	    json_parse_object(text.data ? text.data : "", text.len, &faults, err, sizeof err) < 0) {
@@ -441,11 +467,7 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 		exit(2);
 	}
 	buf_free(&text);
-	/* Every injection, in time order. */
-	struct fault {
-		int64_t t;
-		char pod[RCA_NAME_MAX], type[64];
-	} *fl = NULL;
+	struct fault *fl = NULL;
 	size_t nf = 0;
 	const cJSON *hour, *f;
 	cJSON_ArrayForEach(hour, faults)
@@ -473,43 +495,52 @@ static int run_nezha_day(const char *dir, const char *dayname, int ds)
 			fl[j] = fl[j - 1];
 			fl[j - 1] = x;
 		}
-	for (size_t i = 0; i < nf; i++) {
-		int64_t not_before = i ? fl[i - 1].t + 4 * 60000 : 0;
-		struct csv_table nt, at;
-		build_table(&d, fl[i].t, -5, 0, not_before, &nt);
-		if (nt.rows < 3 && i > 0) {
-			/* Faults back to back: the 5 minutes before the previous one
-			 * (and after the one before that) are the cleanest normal. */
-			csv_table_free(&nt);
-			int64_t nb2 = i > 1 ? fl[i - 2].t + 4 * 60000 : 0;
-			int64_t back = (fl[i].t - fl[i - 1].t + 59999) / 60000;
-			build_table(&d, fl[i].t, -5 - (int)back, -(int)back, nb2, &nt);
-		}
-		build_table(&d, fl[i].t, 0, 4, 0, &at);
-		char truth[RCA_NAME_MAX], label[300];
-		service_of_pod(fl[i].pod, truth, sizeof truth);
-		snprintf(label, sizeof label, "%s %.8s %s", dayname, "", fl[i].type);
-		char iso[40];
-		time_fmt_iso(fl[i].t, iso, sizeof iso);
-		snprintf(label, sizeof label, "%.19s %s", iso, fl[i].type);
-		if (nt.rows >= 2 && at.rows >= 1)
-			add_case(ds, label, &nt, &at, o, truth, fl[i].type);
-		else
-			fprintf(stderr,
-			        "detect_rca: %s %s: skipped, %zu normal and %zu anomalous rows\n",
-			        ds_name[ds], label, nt.rows, at.rows);
+	*nfp = nf;
+	return fl;
+}
+
+/* Fault i's case: 5 minutes of normal before it, 4 anomalous after. */
+static void nezha_case(const struct day *d, const struct fault *fl, size_t i,
+                       const struct rca_opts *o, int ds)
+{
+	int64_t not_before = i ? fl[i - 1].t + 4 * 60000 : 0;
+	struct csv_table nt, at;
+	build_table(d, fl[i].t, -5, 0, not_before, &nt);
+	if (nt.rows < 3 && i > 0) {
+		/* Faults back to back: the 5 minutes before the previous one
+		 * (and after the one before that) are the cleanest normal. */
 		csv_table_free(&nt);
-		csv_table_free(&at);
+		int64_t nb2 = i > 1 ? fl[i - 2].t + 4 * 60000 : 0;
+		int64_t back = (fl[i].t - fl[i - 1].t + 59999) / 60000;
+		build_table(d, fl[i].t, -5 - (int)back, -(int)back, nb2, &nt);
 	}
+	build_table(d, fl[i].t, 0, 4, 0, &at);
+	char truth[RCA_NAME_MAX], label[300], iso[40];
+	service_of_pod(fl[i].pod, truth, sizeof truth);
+	time_fmt_iso(fl[i].t, iso, sizeof iso);
+	snprintf(label, sizeof label, "%.19s %s", iso, fl[i].type);
+	if (nt.rows >= 2 && at.rows >= 1)
+		add_case(ds, label, &nt, &at, o, truth, fl[i].type);
+	else
+		fprintf(stderr, "detect_rca: %s %s: skipped, %zu normal and %zu anomalous rows\n",
+		        ds_name[ds], label, nt.rows, at.rows);
+	csv_table_free(&nt);
+	csv_table_free(&at);
+}
+
+static int run_nezha_day(const char *dir, const char *dayname, int ds)
+{
+	struct day d = {0};
+	if (!nezha_load_pods(dir, dayname, &d))
+		return 0;
+	struct rca_opts *o = nezha_opts(dir, dayname);
+	day_opts[ds] = o;
+	size_t nf = 0;
+	struct fault *fl = nezha_faults(dir, dayname, &nf);
+	for (size_t i = 0; i < nf; i++)
+		nezha_case(&d, fl, i, o, ds);
 	free(fl);
-	for (size_t p = 0; p < d.npod; p++) {
-		free(d.pod[p].ts);
-		free(d.pod[p].v);
-	}
-	free(d.pod);
-	for (size_t m = 0; m < d.nm; m++)
-		free(d.metric[m]);
-	free(d.metric);
+	day_free(&d);
 	return 1;
 }
 
