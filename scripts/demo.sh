@@ -671,18 +671,20 @@ if [ -x "$BIN/opsbot-report" ] && [ "$state" = resolved ]; then
   say "The incident report"
   pdf="$DEMO/reports/incident-$id.pdf"
   t0=$(ms)
-  until [ -s "$pdf" ] || [ $(($(ms) - t0)) -ge 20000 ]; do sleep 0.2; done
+  # (a deadline, not a pause: on a starved machine the report job can
+  # outlive its 30 s lease and run again)
+  until [ -s "$pdf" ] || [ $(($(ms) - t0)) -ge 60000 ]; do sleep 0.2; done
   if [ -s "$pdf" ]; then
     pages=$(pdfinfo "$pdf" 2>/dev/null | awk '/^Pages:/ {print $2}')
     echo "  PDF:   $pdf${pages:+ ($pages page(s))}"
   else
-    echo "  no PDF at $pdf after 20 s (see $DEMO/opsbot.log)"
+    echo "  no PDF at $pdf after 60 s (see $DEMO/opsbot.log)"
   fi
   if [ -n "$MAILDIR" ]; then
     t0=$(ms)
-    until ls "$MAILDIR"/*.eml >/dev/null 2>&1 || [ $(($(ms) - t0)) -ge 20000 ]; do sleep 0.2; done
+    until ls "$MAILDIR"/*.eml >/dev/null 2>&1 || [ $(($(ms) - t0)) -ge 60000 ]; do sleep 0.2; done
     for m in "$MAILDIR"/*.eml; do
-      [ -f "$m" ] || { echo "  no email reached the local SMTP server within 20 s"; break; }
+      [ -f "$m" ] || { echo "  no email reached the local SMTP server within 60 s"; break; }
       subj=$(/usr/bin/python3 -c 'import email, email.header, sys
 m = email.message_from_binary_file(open(sys.argv[1], "rb"))
 print(str(email.header.make_header(email.header.decode_header(m["Subject"] or ""))))' "$m" 2>/dev/null)
