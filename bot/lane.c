@@ -6,12 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "fifo.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
 #include "timeutil.h"
 
-#define LANE_MAX_THREADS 8
+#define LANE_MAX_THREADS 16 /* [slack] senders allows 16 */
 
 #define LANE_KEY_MAX 64
 
@@ -85,12 +86,8 @@ static void *lane_main(void *p)
 		while (!l->quit && !(j = take(l)))
 			pthread_cond_wait(&l->cv, &l->mu);
 		if (l->quit) {
-			if (j) { /* back to the head: lane_stop frees it */
-				j->next = l->head;
-				l->head = j;
-				if (!l->tail)
-					l->tail = j;
-			}
+			if (j) /* back to the head: lane_stop frees it */
+				FIFO_PUSH_FRONT(l->head, l->tail, j);
 			pthread_mutex_unlock(&l->mu);
 			break;
 		}
@@ -145,11 +142,7 @@ void lane_push_keyed(struct lane *l, const char *key, lane_job_fn fn, lane_free_
 	if (key)
 		str_copy(j->key, sizeof j->key, key); /* a longer key is cut: still one key */
 	pthread_mutex_lock(&l->mu);
-	if (l->tail)
-		l->tail->next = j;
-	else
-		l->head = j;
-	l->tail = j;
+	FIFO_PUSH(l->head, l->tail, j);
 	l->queued++;
 	/* keyed: the one idle thread a signal wakes may find the key busy */
 	if (j->key[0])

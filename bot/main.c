@@ -191,18 +191,10 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+static const char *parse_args(int argc, char **argv)
 {
-	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface,
-	                                 &upload_surface};
-	struct lws_context_creation_info info;
-	const char *owned[16] = {"bot", "http"};
-	int nowned = 2;
-	struct bot b;
 	const char *cfg_path = NULL;
-	char err[512] = "";
-	int opt, rc = 1;
-
+	int opt;
 	while ((opt = getopt(argc, argv, "c:")) != -1) {
 		if (opt == 'c')
 			cfg_path = optarg;
@@ -211,78 +203,101 @@ int main(int argc, char **argv)
 	}
 	if (!cfg_path || optind != argc)
 		usage();
+	return cfg_path;
+}
 
-	log_init("opsbot-bot");
-	memset(&b, 0, sizeof b);
-	the_bot = &b;
-	b.cfg_path = cfg_path;
-	if (config_load(cfg_path, &b.cfg, err, sizeof err) < 0)
-		log_fatal("event=config_error error=%s", log_q(err));
-
+/* TERM and INT stop the loop; the test hooks (a wedge, the master's
+ * heartbeat file) only when their variables ask. */
+static void signals_and_hooks(void)
+{
+	const char *hb = getenv("OPSBOT_HEARTBEAT");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN);
 	if (getenv("OPSBOT_TEST_WEDGE") && strcmp(getenv("OPSBOT_TEST_WEDGE"), "1") == 0)
 		signal(SIGUSR2, on_wedge);
-	if (getenv("OPSBOT_HEARTBEAT") && *getenv("OPSBOT_HEARTBEAT")) {
-		heartbeat_fd =
-		    open(getenv("OPSBOT_HEARTBEAT"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (hb && *hb) {
+		heartbeat_fd = open(hb, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		if (heartbeat_fd < 0)
-			log_warn("event=heartbeat_open_failed path=%s",
-			         log_q(getenv("OPSBOT_HEARTBEAT")));
+			log_warn("event=heartbeat_open_failed path=%s", log_q(hb));
 	}
-	lws_set_log_level(LLL_ERR, NULL);
+}
 
-	b.queue_url =
-	    config_str(b.cfg, "bot", "queue", config_str(b.cfg, "queue", "listen", DEF_QUEUE_URL));
-	b.events_url = config_str(b.cfg, "bot", "events",
-	                          config_str(b.cfg, "queue", "events", DEF_EVENTS_URL));
-	b.catchup_ms = config_duration_ms(b.cfg, "bot", "catchup_interval", 5000);
-	b.rpc_threads = (int)config_int(b.cfg, "bot", "rpc_threads", 2, 1, 8);
-	b.state_path = config_str(b.cfg, "bot", "state", DEF_BOT_STATE);
-	retain_posts_ms = config_duration_ms(b.cfg, "bot", "retain_posts", 30LL * 86400 * 1000);
-	prune_every_ms = config_duration_ms(b.cfg, "bot", "prune_interval", 3600 * 1000);
-	const char *listen = config_str(b.cfg, "http", "listen", DEF_HTTP_LISTEN);
-	const char *port_file = config_str(b.cfg, "http", "port_file", NULL);
-	int64_t max_body = config_int(b.cfg, "http", "max_body", 1 << 20, 1024, 64 << 20);
+/* [bot]: where the queue is, how the core runs, bot.db and its pruning. */
+static void bot_config(struct bot *b)
+{
+	b->queue_url = config_str(b->cfg, "bot", "queue",
+	                          config_str(b->cfg, "queue", "listen", DEF_QUEUE_URL));
+	b->events_url = config_str(b->cfg, "bot", "events",
+	                           config_str(b->cfg, "queue", "events", DEF_EVENTS_URL));
+	b->catchup_ms = config_duration_ms(b->cfg, "bot", "catchup_interval", 5000);
+	b->rpc_threads = (int)config_int(b->cfg, "bot", "rpc_threads", 2, 1, 8);
+	b->state_path = config_str(b->cfg, "bot", "state", DEF_BOT_STATE);
+	retain_posts_ms = config_duration_ms(b->cfg, "bot", "retain_posts", 30LL * 86400 * 1000);
+	prune_every_ms = config_duration_ms(b->cfg, "bot", "prune_interval", 3600 * 1000);
+}
 
-	if (state_open(b.state_path, &b.state, err, sizeof err) < 0)
-		log_fatal("event=state_open_failed error=%s", log_q(err));
-	state_loop_mode(b.state); /* checkpoints happen off the loop (see tick) */
+/* The lws context and the core vhost whose protocol wakes the loop. */
+static void loop_open(struct bot *b)
+{
+	struct lws_context_creation_info info;
 
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.user = &b;
-	b.lws = lws_create_context(&info);
-	if (!b.lws)
+	info.user = b;
+	b->lws = lws_create_context(&info);
+	if (!b->lws)
 		log_fatal("event=lws_context_failed");
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = core_protocols;
 	info.vhost_name = "core";
-	if (!lws_create_vhost(b.lws, &info))
+	if (!lws_create_vhost(b->lws, &info))
 		log_fatal("event=lws_vhost_failed");
-	if (httpd_open(&b.httpd, b.lws, listen, (size_t)max_body, port_file, err, sizeof err) < 0) {
+}
+
+/* [http]: the listener for webhooks and /healthz, with its limits; a listen
+ * address that fails names the config line. */
+static void http_open(struct bot *b)
+{
+	char err[512] = "";
+	const char *listen = config_str(b->cfg, "http", "listen", DEF_HTTP_LISTEN);
+	const char *port_file = config_str(b->cfg, "http", "port_file", NULL);
+	int64_t max_body = config_int(b->cfg, "http", "max_body", 1 << 20, 1024, 64 << 20);
+
+	if (httpd_open(&b->httpd, b->lws, listen, (size_t)max_body, port_file, err, sizeof err) <
+	    0) {
 		char where[600];
-		int line = config_line(b.cfg, "http", "listen");
+		int line = config_line(b->cfg, "http", "listen");
 		if (line)
 			snprintf(where, sizeof where, "%s:%d: [http] listen: %s",
-			         config_file(b.cfg), line, err);
+			         config_file(b->cfg), line, err);
 		else
 			snprintf(where, sizeof where, "%s: [http] listen (default %s): %s",
-			         config_file(b.cfg), listen, err);
+			         config_file(b->cfg), listen, err);
 		log_fatal("event=http_listen_failed error=%s", log_q(where));
 	}
 	struct httpd_limits lim = {
-	    .max_conns = (size_t)config_int(b.cfg, "http", "max_connections", 256, 8, 10000),
-	    .header_timeout_ms = (int)config_duration_ms(b.cfg, "http", "header_timeout", 10000),
-	    .body_timeout_ms = (int)config_duration_ms(b.cfg, "http", "body_timeout", 30000),
+	    .max_conns = (size_t)config_int(b->cfg, "http", "max_connections", 256, 8, 10000),
+	    .header_timeout_ms = (int)config_duration_ms(b->cfg, "http", "header_timeout", 10000),
+	    .body_timeout_ms = (int)config_duration_ms(b->cfg, "http", "body_timeout", 30000),
 	    .max_buffered =
-	        (size_t)config_int(b.cfg, "http", "max_buffered", 96 << 20, 1 << 20, 1024LL << 20),
+	        (size_t)config_int(b->cfg, "http", "max_buffered", 96 << 20, 1 << 20, 1024LL << 20),
 	};
-	httpd_set_limits(b.httpd, &lim);
-	httpd_route(b.httpd, "GET", "/healthz", healthz, &b);
+	httpd_set_limits(b->httpd, &lim);
+	httpd_route(b->httpd, "GET", "/healthz", healthz, b);
+}
+
+/* Each surface reads its section and says whether it is on; then every
+ * section the config has must belong to one of them (or to bot, http). */
+static void surfaces_init(struct bot *b)
+{
+	const struct surface *table[] = {&slack_surface, &discord_surface, &hooks_surface,
+	                                 &upload_surface};
+	const char *owned[16] = {"bot", "http"};
+	int nowned = 2;
+	char err[512] = "";
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
 		const struct surface *s = table[i];
@@ -291,9 +306,9 @@ int main(int argc, char **argv)
 		if (!s)
 			continue;
 		owned[nowned++] = s->name;
-		on = s->init(&b, b.cfg, &priv);
+		on = s->init(b, b->cfg, &priv);
 		if (on < 0) {
-			config_check(b.cfg, owned, err, sizeof err);
+			config_check(b->cfg, owned, err, sizeof err);
 			log_fatal("event=surface_init_failed surface=%s error=%s", s->name,
 			          log_q(err));
 		}
@@ -305,9 +320,44 @@ int main(int argc, char **argv)
 		}
 	}
 	owned[nowned] = NULL;
-	if (config_check(b.cfg, owned, err, sizeof err) < 0)
+	if (config_check(b->cfg, owned, err, sizeof err) < 0)
 		log_fatal("event=config_error error=%s", log_q(err));
+}
 
+/* The surfaces stop in reverse order, then the core, the loop, the rest. */
+static void shut_down(struct bot *b)
+{
+	for (int i = active.n - 1; i >= 0; i--)
+		if (active.s[i]->fini)
+			active.s[i]->fini(b, active.priv[i]);
+	lws_sul_cancel(&tick_sul);
+	bot_core_stop(b);
+	lws_context_destroy(b->lws);
+	httpd_close(b->httpd);
+	state_close(b->state);
+	config_free(b->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct bot b;
+	char err[512] = "";
+
+	memset(&b, 0, sizeof b);
+	b.cfg_path = parse_args(argc, argv);
+	log_init("opsbot-bot");
+	the_bot = &b;
+	if (config_load(b.cfg_path, &b.cfg, err, sizeof err) < 0)
+		log_fatal("event=config_error error=%s", log_q(err));
+	signals_and_hooks();
+	lws_set_log_level(LLL_ERR, NULL);
+	bot_config(&b);
+	if (state_open(b.state_path, &b.state, err, sizeof err) < 0)
+		log_fatal("event=state_open_failed error=%s", log_q(err));
+	state_loop_mode(b.state); /* checkpoints happen off the loop (see tick) */
+	loop_open(&b);
+	http_open(&b);
+	surfaces_init(&b);
 	if (bot_core_start(&b, active.s, active.priv, active.n, err, sizeof err) < 0)
 		log_fatal("event=core_start_failed error=%s", log_q(err));
 
@@ -318,16 +368,6 @@ int main(int argc, char **argv)
 			break;
 	}
 	log_info("event=stopping");
-	rc = 0;
-
-	for (int i = active.n - 1; i >= 0; i--)
-		if (active.s[i]->fini)
-			active.s[i]->fini(&b, active.priv[i]);
-	lws_sul_cancel(&tick_sul);
-	bot_core_stop(&b);
-	lws_context_destroy(b.lws);
-	httpd_close(b.httpd);
-	state_close(b.state);
-	config_free(b.cfg);
-	return rc;
+	shut_down(&b);
+	return 0;
 }

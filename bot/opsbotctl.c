@@ -436,123 +436,132 @@ static int ctl_incidents(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
-/* One timeline or event line: time, name, and what a person wants from data. */
-static void ctl_event_line(const cJSON *ev, int with_incident)
+/* ---- one timeline or event line: the words for each kind of event ---- */
+
+static void ctl_ev_stage(struct buf *line, const cJSON *data)
 {
-	char when[40], b[256];
-	const char *name = ctl_str(ev, "name", "event");
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
-	struct buf line = {.max = 4096};
-	if (strcmp(name, WIRE_EV_STAGE) == 0) {
-		buf_appendf(&line, "%s -> %s", ctl_str(data, "from", NULL),
-		            ctl_str(data, "to", NULL));
-		const char *why = json_str(data, "reason");
-		if (why && *why)
-			buf_appendf(&line, " (%s)", why);
-	} else if (strcmp(name, WIRE_EV_OPENED) == 0) {
-		buf_appendf(&line, "%s [%s, %s, from %s]", ctl_str(data, "title", NULL),
-		            ctl_str(data, "service", NULL), ctl_str(data, "severity", NULL),
-		            ctl_str(data, "source", NULL));
-	} else if (strcmp(name, WIRE_EV_PLAN) == 0) {
-		const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
-		buf_appendf(&line, "plan %s: %d step(s), %s", ctl_str(plan, "hash", NULL),
-		            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
-		            json_bool(data, "needs_approval", 0) ? "needs approval"
-		                                                 : "runs without approval");
-		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(data, "approval");
-		if (json_str(ap, "text"))
-			buf_appendf(&line, ": %s", json_str(ap, "text"));
-	} else if (strcmp(name, WIRE_EV_APPROVAL) == 0) {
-		const char *d = ctl_str(data, "decision", NULL);
-		const char *who = json_str(data, "person");
-		buf_appendf(&line, "%s %s plan %s (from %s",
-		            who ? who : ctl_str(data, "user", NULL),
-		            strcmp(d, "approve") == 0 ? "approved" : "rejected",
-		            ctl_str(data, "plan", NULL), ctl_str(data, "surface", NULL));
-		if (json_str(data, "identity"))
-			buf_appendf(&line, ": %s", json_str(data, "identity"));
-		buf_appendf(&line, ")");
-		if (cJSON_GetObjectItemCaseSensitive(data, "need") && strcmp(d, "approve") == 0)
-			buf_appendf(
-			    &line, ", %lld of %lld (%s)", (long long)json_int(data, "have", 0),
-			    (long long)json_int(data, "need", 0), ctl_str(data, "rule", NULL));
-		if (json_str(data, "reason"))
-			buf_appendf(&line, ": %s", json_str(data, "reason"));
-	} else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0 && json_str(data, "step_key")) {
+	buf_appendf(line, "%s -> %s", ctl_str(data, "from", NULL), ctl_str(data, "to", NULL));
+	const char *why = json_str(data, "reason");
+	if (why && *why)
+		buf_appendf(line, " (%s)", why);
+}
+
+static void ctl_ev_plan(struct buf *line, const cJSON *data)
+{
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(data, "plan");
+	buf_appendf(line, "plan %s: %d step(s), %s", ctl_str(plan, "hash", NULL),
+	            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "steps")),
+	            json_bool(data, "needs_approval", 0) ? "needs approval"
+	                                                 : "runs without approval");
+	const cJSON *ap = cJSON_GetObjectItemCaseSensitive(data, "approval");
+	if (json_str(ap, "text"))
+		buf_appendf(line, ": %s", json_str(ap, "text"));
+}
+
+static void ctl_ev_approval(struct buf *line, const cJSON *data)
+{
+	const char *d = ctl_str(data, "decision", NULL);
+	const char *who = json_str(data, "person");
+	buf_appendf(line, "%s %s plan %s (from %s", who ? who : ctl_str(data, "user", NULL),
+	            strcmp(d, "approve") == 0 ? "approved" : "rejected",
+	            ctl_str(data, "plan", NULL), ctl_str(data, "surface", NULL));
+	if (json_str(data, "identity"))
+		buf_appendf(line, ": %s", json_str(data, "identity"));
+	buf_appendf(line, ")");
+	if (cJSON_GetObjectItemCaseSensitive(data, "need") && strcmp(d, "approve") == 0)
+		buf_appendf(line, ", %lld of %lld (%s)", (long long)json_int(data, "have", 0),
+		            (long long)json_int(data, "need", 0), ctl_str(data, "rule", NULL));
+	if (json_str(data, "reason"))
+		buf_appendf(line, ": %s", json_str(data, "reason"));
+}
+
+static void ctl_ev_refused(struct buf *line, const cJSON *data)
+{
+	if (json_str(data, "step_key")) {
 		/* an answer to "step N may or may not have run" (queue/ledger.c) */
-		buf_appendf(&line, "%s for step %lld (%s) by %s refused (%s): %s",
+		buf_appendf(line, "%s for step %lld (%s) by %s refused (%s): %s",
 		            ctl_str(data, "decision", NULL), (long long)json_int(data, "step", 0),
 		            ctl_str(data, "action", NULL), ctl_str(data, "identity", NULL),
 		            ctl_str(data, "error", NULL), ctl_str(data, "reason", NULL));
-	} else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0) {
-		buf_appendf(&line, "%s by %s on plan %s refused (%s): %s",
-		            ctl_str(data, "decision", NULL), ctl_str(data, "identity", NULL),
-		            ctl_str(data, "plan", NULL), ctl_str(data, "error", NULL),
-		            ctl_str(data, "reason", NULL));
-	} else if (strcmp(name, WIRE_EV_COMMAND) == 0) {
-		const char *note = json_str(data, "note");
-		buf_appendf(&line, "%s: %s (from %s)%s%s", ctl_str(data, "user", NULL),
-		            ctl_str(data, "action", NULL), ctl_str(data, "surface", NULL),
-		            note && *note ? ": " : "", note && *note ? note : "");
-	} else if (strcmp(name, WIRE_EV_RESOLVED) == 0) {
-		const char *note = json_str(data, "note");
-		buf_appendf(&line, "by %s%s%s", ctl_str(data, "by", NULL),
-		            note && *note ? ": " : "", note && *note ? note : "");
-	} else if (strcmp(name, WIRE_EV_DEAD) == 0) {
-		buf_appendf(&line, "%s job %lld gave up after %lld attempt(s): %s",
+		return;
+	}
+	buf_appendf(line, "%s by %s on plan %s refused (%s): %s", ctl_str(data, "decision", NULL),
+	            ctl_str(data, "identity", NULL), ctl_str(data, "plan", NULL),
+	            ctl_str(data, "error", NULL), ctl_str(data, "reason", NULL));
+}
+
+/* command and resolved: who, what, and the note when there is one. */
+static void ctl_ev_person(struct buf *line, const char *name, const cJSON *data)
+{
+	const char *note = json_str(data, "note");
+	const char *sep = note && *note ? ": " : "", *text = note && *note ? note : "";
+	if (strcmp(name, WIRE_EV_COMMAND) == 0)
+		buf_appendf(line, "%s: %s (from %s)%s%s", ctl_str(data, "user", NULL),
+		            ctl_str(data, "action", NULL), ctl_str(data, "surface", NULL), sep,
+		            text);
+	else
+		buf_appendf(line, "by %s%s%s", ctl_str(data, "by", NULL), sep, text);
+}
+
+/* A job that gave up (dead) or will be tried again (retry). */
+static void ctl_ev_job(struct buf *line, const char *name, const cJSON *data)
+{
+	if (strcmp(name, WIRE_EV_DEAD) == 0)
+		buf_appendf(line, "%s job %lld gave up after %lld attempt(s): %s",
 		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
 		            (long long)json_int(data, "attempts", 0), ctl_str(data, "error", NULL));
-	} else if (strcmp(name, WIRE_EV_RETRY) == 0) {
-		buf_appendf(&line, "%s job %lld attempt %lld failed, will retry: %s",
+	else
+		buf_appendf(line, "%s job %lld attempt %lld failed, will retry: %s",
 		            ctl_str(data, "kind", NULL), (long long)json_int(data, "job", 0),
 		            (long long)json_int(data, "attempt", 0), ctl_str(data, "error", NULL));
-	} else if (strncmp(name, "action.", 7) == 0 && json_str(data, "action")) {
-		/* opsbot-exec's ledger (queue/ledger.c) */
-		int rb = json_str(data, "kind") && !strcmp(json_str(data, "kind"), "rollback");
-		buf_appendf(&line, "step %lld %s%s", (long long)json_int(data, "step", 0),
-		            json_str(data, "action"), rb ? " (rollback)" : "");
-		if (!strcmp(name, WIRE_EV_ACTION_STARTED)) {
-			const cJSON *a;
-			buf_appendf(&line, ":");
-			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(data, "argv"))
-			{
-				if (cJSON_IsString(a))
-					buf_appendf(&line, " %s", a->valuestring);
-			}
-			if (json_int(data, "attempts", 1) > 1)
-				buf_appendf(&line, " (attempt %lld)",
-				            (long long)json_int(data, "attempts", 1));
-		} else if (!strcmp(name, WIRE_EV_ACTION_FINISHED)) {
-			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exit");
-			buf_appendf(&line, " %s", ctl_str(data, "state", NULL));
-			if (cJSON_IsNumber(ex))
-				buf_appendf(&line, " (exit %d)", ex->valueint);
-			char first[160];
-			str_copy(first, sizeof(first), ctl_str(data, "output", NULL));
-			first[strcspn(first, "\n")] = '\0';
-			if (first[0])
-				buf_appendf(&line, ": %s", first);
-		} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
-			buf_appendf(&line,
-			            ": %s; answer with: opsbotctl step %lld %lld "
-			            "retry|skip|abort",
-			            ctl_str(data, "question", NULL),
-			            (long long)json_int(ev, "incident", 0),
-			            (long long)json_int(data, "step", 0));
-		} else if (!strcmp(name, WIRE_EV_ACTION_DECIDED)) {
-			buf_appendf(&line, ": %s chose %s (from %s)", ctl_str(data, "user", NULL),
-			            ctl_str(data, "decision", NULL),
-			            ctl_str(data, "surface", NULL));
+}
+
+/* opsbot-exec's ledger (queue/ledger.c): a step started, finished, unknown, decided. */
+static void ctl_ev_action(struct buf *line, const char *name, const cJSON *ev, const cJSON *data)
+{
+	int rb = json_str(data, "kind") && !strcmp(json_str(data, "kind"), "rollback");
+	buf_appendf(line, "step %lld %s%s", (long long)json_int(data, "step", 0),
+	            json_str(data, "action"), rb ? " (rollback)" : "");
+	if (!strcmp(name, WIRE_EV_ACTION_STARTED)) {
+		const cJSON *a;
+		buf_appendf(line, ":");
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(data, "argv"))
+		{
+			if (cJSON_IsString(a))
+				buf_appendf(line, " %s", a->valuestring);
 		}
-	} else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage")) {
-		buf_appendf(&line, "%s: %s", json_str(data, "stage"),
-		            ctl_str(data, "reason", NULL));
-	} else if (json_str(data, "summary")) {
-		buf_appendf(&line, "%s", json_str(data, "summary"));
-	} else if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(data, "result")) &&
-	           json_str(cJSON_GetObjectItemCaseSensitive(data, "result"), "summary")) {
-		const cJSON *r = cJSON_GetObjectItemCaseSensitive(data, "result");
-		buf_appendf(&line, "%s: %s", ctl_str(data, "kind", NULL), json_str(r, "summary"));
+		if (json_int(data, "attempts", 1) > 1)
+			buf_appendf(line, " (attempt %lld)",
+			            (long long)json_int(data, "attempts", 1));
+	} else if (!strcmp(name, WIRE_EV_ACTION_FINISHED)) {
+		const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exit");
+		buf_appendf(line, " %s", ctl_str(data, "state", NULL));
+		if (cJSON_IsNumber(ex))
+			buf_appendf(line, " (exit %d)", ex->valueint);
+		char first[160];
+		str_copy(first, sizeof(first), ctl_str(data, "output", NULL));
+		first[strcspn(first, "\n")] = '\0';
+		if (first[0])
+			buf_appendf(line, ": %s", first);
+	} else if (!strcmp(name, WIRE_EV_ACTION_UNKNOWN)) {
+		buf_appendf(line, ": %s; answer with: opsbotctl step %lld %lld retry|skip|abort",
+		            ctl_str(data, "question", NULL), (long long)json_int(ev, "incident", 0),
+		            (long long)json_int(data, "step", 0));
+	} else if (!strcmp(name, WIRE_EV_ACTION_DECIDED)) {
+		buf_appendf(line, ": %s chose %s (from %s)", ctl_str(data, "user", NULL),
+		            ctl_str(data, "decision", NULL), ctl_str(data, "surface", NULL));
+	}
+}
+
+/* Any other event: its summary, its result's summary, or its first scalars. */
+static void ctl_ev_other(struct buf *line, const cJSON *data)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(data, "result");
+	char b[256];
+	if (json_str(data, "summary")) {
+		buf_appendf(line, "%s", json_str(data, "summary"));
+	} else if (cJSON_IsObject(r) && json_str(r, "summary")) {
+		buf_appendf(line, "%s: %s", ctl_str(data, "kind", NULL), json_str(r, "summary"));
 	} else if (data && cJSON_IsObject(data)) {
 		const cJSON *it;
 		int k = 0;
@@ -560,10 +569,47 @@ static void ctl_event_line(const cJSON *ev, int with_incident)
 		{
 			if (cJSON_IsObject(it) || cJSON_IsArray(it) || k++ >= 5)
 				continue;
-			buf_appendf(&line, "%s%s=%s", k > 1 ? " " : "", it->string,
+			buf_appendf(line, "%s%s=%s", k > 1 ? " " : "", it->string,
 			            ctl_scalar(it, b, sizeof(b)));
 		}
 	}
+}
+
+/* What a person wants from an event's data, by its name. */
+static void ctl_event_text(struct buf *line, const char *name, const cJSON *ev)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+	if (strcmp(name, WIRE_EV_STAGE) == 0)
+		ctl_ev_stage(line, data);
+	else if (strcmp(name, WIRE_EV_OPENED) == 0)
+		buf_appendf(line, "%s [%s, %s, from %s]", ctl_str(data, "title", NULL),
+		            ctl_str(data, "service", NULL), ctl_str(data, "severity", NULL),
+		            ctl_str(data, "source", NULL));
+	else if (strcmp(name, WIRE_EV_PLAN) == 0)
+		ctl_ev_plan(line, data);
+	else if (strcmp(name, WIRE_EV_APPROVAL) == 0)
+		ctl_ev_approval(line, data);
+	else if (strcmp(name, WIRE_EV_APPROVAL_REFUSED) == 0)
+		ctl_ev_refused(line, data);
+	else if (strcmp(name, WIRE_EV_COMMAND) == 0 || strcmp(name, WIRE_EV_RESOLVED) == 0)
+		ctl_ev_person(line, name, data);
+	else if (strcmp(name, WIRE_EV_DEAD) == 0 || strcmp(name, WIRE_EV_RETRY) == 0)
+		ctl_ev_job(line, name, data);
+	else if (strncmp(name, "action.", 7) == 0 && json_str(data, "action"))
+		ctl_ev_action(line, name, ev, data);
+	else if (strcmp(name, WIRE_EV_UPDATED) == 0 && json_str(data, "stage"))
+		buf_appendf(line, "%s: %s", json_str(data, "stage"), ctl_str(data, "reason", NULL));
+	else
+		ctl_ev_other(line, data);
+}
+
+/* One timeline or event line: time, name, and what a person wants from data. */
+static void ctl_event_line(const cJSON *ev, int with_incident)
+{
+	char when[40];
+	const char *name = ctl_str(ev, "name", "event");
+	struct buf line = {.max = 4096};
+	ctl_event_text(&line, name, ev);
 	int64_t at = ctl_int(ev, "at_ms", "ts_ms");
 	char tbuf[16] = "-";
 	if (at > 0) {

@@ -41,16 +41,11 @@
 #include "slack.h"
 #include "timeutil.h"
 #include "utf8.h"
+#include "wsq.h"
 
 #define MAX_CONNS 4
 #define MAX_FRAME (4 << 20)
 #define SEEN      2048
-
-struct out_msg {
-	struct out_msg *next;
-	size_t len;
-	unsigned char data[]; /* LWS_PRE + len */
-};
 
 struct sconn {
 	struct lws *wsi; /* NULL: slot free */
@@ -59,7 +54,7 @@ struct sconn {
 	int retiring;
 	int closing;
 	struct buf in;
-	struct out_msg *head, *tail;
+	struct wsq out;
 	struct slack_socket *s;
 };
 
@@ -130,32 +125,17 @@ static struct sconn *conn_by_id(struct slack_socket *s, int id)
 
 static void conn_reset(struct sconn *c)
 {
-	struct out_msg *m = c->head, *n;
-	while (m) {
-		n = m->next;
-		free(m);
-		m = n;
-	}
+	wsq_clear(&c->out);
 	buf_free(&c->in);
 	c->wsi = NULL;
-	c->head = c->tail = NULL;
 	c->hello = c->retiring = c->closing = 0;
 }
 
 static void conn_send(struct sconn *c, const char *text, size_t len)
 {
-	struct out_msg *m;
 	if (!c->wsi || c->closing)
 		return;
-	m = xmalloc(sizeof *m + LWS_PRE + len);
-	m->next = NULL;
-	m->len = len;
-	memcpy(m->data + LWS_PRE, text, len);
-	if (c->tail)
-		c->tail->next = m;
-	else
-		c->head = m;
-	c->tail = m;
+	wsq_push(&c->out, text, len, 0);
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -312,7 +292,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c)
 			log_info("event=slack_socket_open conn=%d", c->id);
-		if (c && c->head)
+		if (c && c->out.n)
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -331,22 +311,11 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE: {
-		struct out_msg *m;
 		if (!c)
 			return -1;
-		m = c->head;
-		if (m) {
-			c->head = m->next;
-			if (!c->head)
-				c->tail = NULL;
-			int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-			free(m);
-			if (n < 0)
-				return -1;
-			if (c->head || c->closing)
-				lws_callback_on_writable(wsi);
-			return 0;
-		}
+		int wrote = wsq_write_next(&c->out, wsi, c->closing);
+		if (wrote)
+			return wrote < 0 ? -1 : 0;
 		if (c->closing) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 			return -1;

@@ -42,6 +42,9 @@
  *  2. A keyed op whose key is in bot.db is not posted again.
  *  3. Each sender thread has its own bot.db handle and HTTP client
  *     (tl_st, tl_http); the buckets and queues are shared under w->mu.
+ *     The senders are long jobs on a lane (lane.c), one per lane thread:
+ *     the lane owns the threads, their HTTP clients, and the naps that
+ *     stop ends.
  *  4. Exactly once, as the reader sees it: before a keyed post, its intent
  *     (kv "intent:<key>": channel, thread, time) is in bot.db, and the post
  *     carries message metadata {event_type "opsbot_post", event_payload
@@ -64,8 +67,10 @@
 #include "bot.h"
 #include "chatstats.h"
 #include "defaults.h"
+#include "fifo.h"
 #include "http.h"
 #include "json.h"
+#include "lane.h"
 #include "log.h"
 #include "mem.h"
 #include "slack.h"
@@ -120,7 +125,6 @@ struct slack_web {
 	struct bot *b;
 	pthread_mutex_t mu; /* everything below */
 	pthread_cond_t cv;  /* work, a channel freed, or quit */
-	pthread_cond_t stopcv;
 	int quit;
 	int64_t done_seq, done_pushed;
 	struct seqrec *seqs, *seqs_tail;
@@ -128,9 +132,8 @@ struct slack_web {
 	size_t queued, running;
 	struct bucket buckets[MAX_BUCKETS];
 	int nb;
-	pthread_t th[MAX_SENDERS];
+	struct lane *senders; /* one long job per sender thread; its naps end on stop */
 	struct state *st[MAX_SENDERS];
-	int nth;
 };
 
 /* The calling sender's own handles (invariant 3). */
@@ -226,28 +229,6 @@ static int64_t bucket_wait(struct bucket *b, int take)
 		return 0;
 	}
 	return (int64_t)(((b->need > 1 ? b->need : 1) - b->tokens) / b->rate) + 1;
-}
-
-/* Sleep up to ms unless asked to quit; returns nonzero when quitting. */
-static int nap(struct slack_web *w, int64_t ms)
-{
-	struct timespec ts = time_deadline(ms);
-	int quit;
-
-	pthread_mutex_lock(&w->mu);
-	while (!w->quit && pthread_cond_timedwait(&w->stopcv, &w->mu, &ts) == 0)
-		;
-	quit = w->quit;
-	pthread_mutex_unlock(&w->mu);
-	return quit;
-}
-
-static int stopping(struct slack_web *w)
-{
-	pthread_mutex_lock(&w->mu);
-	int q = w->quit;
-	pthread_mutex_unlock(&w->mu);
-	return q;
 }
 
 /*
@@ -420,7 +401,7 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 			pthread_mutex_unlock(&w->mu);
 		}
 		if (wait > 0) {
-			if (nap(w, wait))
+			if (lane_nap(w->senders, wait))
 				return 1;
 			continue;
 		}
@@ -451,7 +432,7 @@ static int call_until_final(struct slack_web *w, const char *method, const char 
 			         "backoff_ms=%lld",
 			         method, (long long)incident, tries, log_q(err),
 			         (long long)backoff);
-		if (nap(w, backoff + random() % (backoff / 4 + 1)))
+		if (lane_nap(w->senders, backoff + random() % (backoff / 4 + 1)))
 			return 1;
 		backoff *= 2;
 		if (backoff > w->cfg.max_backoff_ms)
@@ -843,7 +824,7 @@ static int run_batch(struct slack_web *w, struct slack_op *op)
 	for (struct slack_op *m = op; m; m = m->more) {
 		struct slack_op *next = m->more;
 		m->more = NULL;
-		if (!stopping(w))
+		if (!lane_stopping(w->senders))
 			run_op(w, m);
 		m->more = next;
 	}
@@ -866,11 +847,7 @@ static void seq_add(struct slack_web *w, int64_t seq)
 	r = xcalloc(1, sizeof *r);
 	r->seq = seq;
 	r->n = 1;
-	if (w->seqs_tail)
-		w->seqs_tail->next = r;
-	else
-		w->seqs = r;
-	w->seqs_tail = r;
+	FIFO_PUSH(w->seqs, w->seqs_tail, r);
 }
 
 static void seq_done(struct slack_web *w, int64_t seq)
@@ -1159,129 +1136,188 @@ struct sender {
 	int i;
 };
 
-static void *sender_main(void *p)
+/* The channel a sender serves next and the op it takes there. */
+struct pick {
+	struct chq *c, *cprev;       /* the channel and the one before it */
+	struct slack_op *op, *oprev; /* the op and the one before it in c */
+	int cls;                     /* choose()'s class: 0 a new incident's parent */
+	int64_t wait;                /* no pick: ms until one may be ready (NEVER) */
+};
+
+/*
+ * Across channels too, new incidents first: the workspace's postMessage
+ * budget goes to a parent before any reply or edit (round robin among
+ * channels of the same class).  Returns 0 when no channel's next op may go
+ * now (p->wait says how long).  w->mu held.
+ */
+static int pick_channel(struct slack_web *w, struct pick *p)
 {
-	struct sender *sd = p;
+	struct chq *cprev = NULL;
+
+	memset(p, 0, sizeof *p);
+	p->cls = 4;
+	p->wait = NEVER;
+	for (struct chq *c = w->chans; c; cprev = c, c = c->next) {
+		struct slack_op *cop, *coprev = NULL;
+		int64_t cw;
+		int cls = 4;
+		if (c->busy || !c->head)
+			continue;
+		cop = choose(w, c, &coprev, &cw, &cls);
+		if (cop && cls < p->cls) {
+			p->c = c;
+			p->cprev = cprev;
+			p->op = cop;
+			p->oprev = coprev;
+			p->cls = cls;
+			if (cls == 0)
+				break;
+		}
+		if (!cop && cw < p->wait)
+			p->wait = cw;
+	}
+	return p->c != NULL;
+}
+
+/* Nothing may go now: sleep until an op is pushed, a channel frees or wait ends. */
+static void wait_for_work(struct slack_web *w, int64_t wait)
+{
+	if (wait == NEVER) {
+		pthread_cond_wait(&w->cv, &w->mu);
+	} else {
+		struct timespec ts = time_deadline(wait);
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	}
+}
+
+/* Round robin: the served channel goes to the end of the list.  w->mu held. */
+static void chan_to_end(struct slack_web *w, struct pick *p)
+{
+	struct chq *c;
+	if (!p->c->next)
+		return;
+	if (p->cprev)
+		p->cprev->next = p->c->next;
+	else
+		w->chans = p->c->next;
+	for (c = p->c->next; c->next; c = c->next)
+		;
+	c->next = p->c;
+	p->c->next = NULL;
+}
+
+/* No call was made with the limits taken at the pick (posted already): the
+ * tokens go back.  Takes w->mu. */
+static void refund_prepaid(struct slack_web *w, const char *channel)
+{
+	if (!tl_prepaid)
+		return;
+	pthread_mutex_lock(&w->mu);
+	limits_refund(w, tl_prepaid, channel);
+	pthread_mutex_unlock(&w->mu);
+	tl_prepaid = NULL;
+}
+
+/*
+ * A storm summary, when one is due, goes in place of the parent picked
+ * there (which stays first in line).  Returns 1 when one was posted.  w->mu
+ * held on entry and return.
+ */
+static int serve_summary(struct slack_web *w, struct chq *c)
+{
+	struct slack_op *sum = summary_due(w, c);
+	if (!sum)
+		return 0;
+	c->busy = 1;
+	tl_prepaid = "chat.postMessage";
+	limits_wait(w, tl_prepaid, c->id, 1);
+	pthread_mutex_unlock(&w->mu);
+	run_op(w, sum);
+	refund_prepaid(w, c->id);
+	op_free(sum);
+	pthread_mutex_lock(&w->mu);
+	c->busy = 0;
+	pthread_cond_broadcast(&w->cv);
+	return 1;
+}
+
+/* A deferred op (a 429) goes back to the head of its queue; its limit now
+ * waits.  w->mu held. */
+static void requeue_head(struct slack_web *w, struct chq *c, struct slack_op *op)
+{
+	FIFO_PUSH_FRONT(c->head, c->tail, op);
+	c->n++;
+	w->queued++;
+	w->running--;
+	c->busy = 0;
+	pthread_cond_broadcast(&w->cv);
+}
+
+/* The op (and the batch it gathers) has run: its seqs are done.  w->mu held
+ * on entry and return; dropped to free the op and wake the bot. */
+static void finish_op(struct slack_web *w, struct chq *c, struct slack_op *op)
+{
+	int woke;
+	for (struct slack_op *m = op; m; m = m->more) {
+		seq_done(w, m->seq);
+		w->running--;
+	}
+	c->busy = 0;
+	woke = done_recompute(w);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	op_free(op);
+	if (woke)
+		bot_wake(w->b);
+	pthread_mutex_lock(&w->mu);
+}
+
+/* Takes the picked op (and the replies it may join), runs it outside w->mu,
+ * then requeues or finishes it.  w->mu held on entry and return. */
+static void serve_op(struct slack_web *w, struct pick *p)
+{
+	struct chq *c = p->c;
+	struct slack_op *op = p->op;
+	int rc;
+
+	chq_unlink(w, c, p->oprev, op);
+	batch_gather(w, c, op);
+	c->busy = 1;
+	tl_prepaid = op_method(op);
+	limits_wait(w, tl_prepaid, c->id, 1); /* choose() saw them free */
+	pthread_mutex_unlock(&w->mu);
+	rc = run_batch(w, op);
+	refund_prepaid(w, c->id);
+	pthread_mutex_lock(&w->mu);
+	if (rc == 3)
+		requeue_head(w, c, op);
+	else
+		finish_op(w, c, op);
+}
+
+/* A sender: a lane job that serves channels until the outbox stops. */
+static void sender_run(void *arg, struct http_client *hc)
+{
+	struct sender *sd = arg;
 	struct slack_web *w = sd->w;
 
 	tl_st = w->st[sd->i];
-	tl_http = http_client_new();
+	tl_http = hc;
 	pthread_mutex_lock(&w->mu);
 	while (!w->quit) {
-		struct chq *c, *cprev = NULL, *pick = NULL, *pickprev = NULL;
-		struct slack_op *op = NULL, *oprev = NULL;
-		int64_t wait = NEVER;
-		int woke, rc;
-
-		/* across channels too, new incidents first: the workspace's
-		 * postMessage budget goes to a parent before any reply or edit
-		 * (round robin among channels of the same class) */
-		int pcls = 4;
-		for (c = w->chans; c; cprev = c, c = c->next) {
-			struct slack_op *cop, *coprev = NULL;
-			int64_t cw;
-			int cls = 4;
-			if (c->busy || !c->head)
-				continue;
-			cop = choose(w, c, &coprev, &cw, &cls);
-			if (cop && cls < pcls) {
-				pick = c;
-				pickprev = cprev;
-				op = cop;
-				oprev = coprev;
-				pcls = cls;
-				if (cls == 0)
-					break;
-			}
-			if (!cop && cw < wait)
-				wait = cw;
-		}
-		if (!pick) {
-			if (wait == NEVER) {
-				pthread_cond_wait(&w->cv, &w->mu);
-			} else {
-				struct timespec ts = time_deadline(wait);
-				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-			}
+		struct pick p;
+		if (!pick_channel(w, &p)) {
+			wait_for_work(w, p.wait);
 			continue;
 		}
-		/* round robin: the served channel goes to the end */
-		if (pick->next) {
-			if (pickprev)
-				pickprev->next = pick->next;
-			else
-				w->chans = pick->next;
-			for (c = pick->next; c->next; c = c->next)
-				;
-			c->next = pick;
-			pick->next = NULL;
-		}
-		if (pcls == 0) {
-			struct slack_op *sum = summary_due(w, pick);
-			if (sum) { /* in place of this parent; it stays first in line */
-				pick->busy = 1;
-				tl_prepaid = "chat.postMessage";
-				limits_wait(w, tl_prepaid, pick->id, 1);
-				pthread_mutex_unlock(&w->mu);
-				run_op(w, sum);
-				if (tl_prepaid) {
-					pthread_mutex_lock(&w->mu);
-					limits_refund(w, tl_prepaid, pick->id);
-					pthread_mutex_unlock(&w->mu);
-					tl_prepaid = NULL;
-				}
-				op_free(sum);
-				pthread_mutex_lock(&w->mu);
-				pick->busy = 0;
-				pthread_cond_broadcast(&w->cv);
-				continue;
-			}
-		}
-		chq_unlink(w, pick, oprev, op);
-		batch_gather(w, pick, op);
-		pick->busy = 1;
-		tl_prepaid = op_method(op);
-		limits_wait(w, tl_prepaid, pick->id, 1); /* choose() saw them free */
-		pthread_mutex_unlock(&w->mu);
-
-		rc = run_batch(w, op);
-		if (tl_prepaid) { /* no call made (posted already): the tokens go back */
-			pthread_mutex_lock(&w->mu);
-			limits_refund(w, tl_prepaid, pick->id);
-			pthread_mutex_unlock(&w->mu);
-			tl_prepaid = NULL;
-		}
-
-		pthread_mutex_lock(&w->mu);
-		if (rc == 3) { /* back to the head of its queue; its limit now waits */
-			op->next = pick->head;
-			pick->head = op;
-			if (!pick->tail)
-				pick->tail = op;
-			pick->n++;
-			w->queued++;
-			w->running--;
-			pick->busy = 0;
-			pthread_cond_broadcast(&w->cv);
+		chan_to_end(w, &p);
+		if (p.cls == 0 && serve_summary(w, p.c))
 			continue;
-		}
-		for (struct slack_op *m = op; m; m = m->more) {
-			seq_done(w, m->seq);
-			w->running--;
-		}
-		pick->busy = 0;
-		woke = done_recompute(w);
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		op_free(op);
-		if (woke)
-			bot_wake(w->b);
-		pthread_mutex_lock(&w->mu);
+		serve_op(w, &p);
 	}
 	pthread_mutex_unlock(&w->mu);
-	http_client_free(tl_http);
+	tl_http = NULL; /* the lane's: it frees it */
 	free(sd);
-	return NULL;
 }
 
 int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, struct bot *b,
@@ -1297,19 +1333,18 @@ int slack_web_start(struct slack_web **out, const struct slack_web_cfg *cfg, str
 	w->b = b;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	pthread_cond_init(&w->stopcv, NULL);
 	for (int i = 0; i < n; i++)
 		if (state_open(w->state_path, &w->st[i], err, errlen) < 0) {
 			slack_web_stop(w);
 			return -1;
 		}
+	/* n threads and n sender jobs that each run until stop: one per thread */
+	w->senders = lane_start("slack-web", n);
 	for (int i = 0; i < n; i++) {
 		struct sender *sd = xcalloc(1, sizeof *sd);
 		sd->w = w;
 		sd->i = i;
-		if (pthread_create(&w->th[i], NULL, sender_main, sd) != 0)
-			log_fatal("event=thread_create_failed lane=slack-web");
-		w->nth++;
+		lane_push(w->senders, sender_run, free, sd);
 	}
 	*out = w;
 	return 0;
@@ -1366,11 +1401,7 @@ void slack_web_push(struct slack_web *w, struct slack_op *op)
 			return;
 		}
 	}
-	if (c->tail)
-		c->tail->next = op;
-	else
-		c->head = op;
-	c->tail = op;
+	FIFO_PUSH(c->head, c->tail, op);
 	c->n++;
 	w->queued++;
 	seq_add(w, op->seq);
@@ -1405,10 +1436,8 @@ int64_t slack_web_stop(struct slack_web *w)
 	pthread_mutex_lock(&w->mu);
 	w->quit = 1;
 	pthread_cond_broadcast(&w->cv);
-	pthread_cond_broadcast(&w->stopcv);
 	pthread_mutex_unlock(&w->mu);
-	for (int i = 0; i < w->nth; i++)
-		pthread_join(w->th[i], NULL);
+	lane_stop(w->senders); /* ends the senders' naps, joins them */
 	/* queued ops are dropped; a restart replays them */
 	for (struct chq *c = w->chans, *cn; c; c = cn) {
 		cn = c->next;
@@ -1425,7 +1454,6 @@ int64_t slack_web_stop(struct slack_web *w)
 	for (int i = 0; i < MAX_SENDERS; i++)
 		state_close(w->st[i]);
 	pthread_cond_destroy(&w->cv);
-	pthread_cond_destroy(&w->stopcv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->api_url);
 	free(w->token);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mem.h"
 #include "timeutil.h"
+#include "wsq.h"
 
 #define SWEEP_US (200 * 1000)
 
@@ -97,20 +98,12 @@ struct httpd_x {
 	char *extra; /* "Name: value\n"... */
 };
 
-struct ws_msg {
-	struct ws_msg *next;
-	int ping;
-	size_t len;
-	unsigned char data[]; /* LWS_PRE + len */
-};
-
 struct httpd_ws {
 	struct httpd *h;
 	const struct ws_route *route;
 	struct lws *wsi;
 	struct buf in;
-	struct ws_msg *head, *tail;
-	size_t queued; /* messages waiting for the socket */
+	struct wsq out; /* messages waiting for the socket */
 	int closing;
 	int close_code;
 	char close_reason[124]; /* a close frame holds at most 123 bytes of reason */
@@ -389,12 +382,7 @@ static struct ws_route *ws_route_find(struct httpd *h, const char *path)
 
 static void ws_free(struct httpd_ws *c)
 {
-	struct ws_msg *m = c->head, *n;
-	while (m) {
-		n = m->next;
-		free(m);
-		m = n;
-	}
+	wsq_clear(&c->out);
 	buf_free(&c->in);
 	free(c);
 }
@@ -633,24 +621,11 @@ static int on_ws_receive(struct lws *wsi, struct pss *pss, void *in, size_t len)
 static int on_ws_writeable(struct lws *wsi, struct pss *pss)
 {
 	struct httpd_ws *c = pss ? pss->ws : NULL;
-	struct ws_msg *m;
 	if (!c || c->dropped)
 		return -1;
-	m = c->head;
-	if (m) {
-		c->head = m->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->queued--;
-		int n = lws_write(wsi, m->data + LWS_PRE, m->len,
-		                  m->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
-		free(m);
-		if (n < 0)
-			return -1;
-		if (c->head || c->closing)
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
+	int wrote = wsq_write_next(&c->out, wsi, c->closing);
+	if (wrote)
+		return wrote < 0 ? -1 : 0;
 	if (c->closing) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
@@ -707,7 +682,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_ws_upgrade(h, wsi, pss);
 	case LWS_CALLBACK_ESTABLISHED:
-		if (pss && pss->ws && (pss->ws->head || pss->ws->closing || pss->ws->dropped))
+		if (pss && pss->ws && (pss->ws->out.n || pss->ws->closing || pss->ws->dropped))
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -867,6 +842,27 @@ const struct httpd_req *httpd_request(const struct httpd_x *x)
 	return &x->req;
 }
 
+int httpd_query_get(const char *query, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	for (const char *p = query; p && *p;) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, "&");
+			if (outlen == 0)
+				return 0;
+			if (n >= outlen)
+				n = outlen - 1;
+			memcpy(out, p + kl + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
 int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t vallen)
 {
 	char lname[128];
@@ -979,21 +975,9 @@ int httpd_websocket(struct httpd *h, const char *prefix, const struct httpd_ws_o
 
 static int ws_queue(struct httpd_ws *c, const char *data, size_t len, int ping)
 {
-	struct ws_msg *m;
-
 	if (!c->wsi || c->closing || c->dropped)
 		return -1;
-	m = xmalloc(sizeof *m + LWS_PRE + len);
-	m->next = NULL;
-	m->ping = ping;
-	m->len = len;
-	memcpy(m->data + LWS_PRE, data, len);
-	if (c->tail)
-		c->tail->next = m;
-	else
-		c->head = m;
-	c->tail = m;
-	c->queued++;
+	wsq_push(&c->out, data, len, ping);
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -1030,7 +1014,7 @@ void httpd_ws_close_reason(struct httpd_ws *c, int code, const char *reason)
 
 size_t httpd_ws_backlog(const struct httpd_ws *c)
 {
-	return c->queued;
+	return c->out.n;
 }
 
 int httpd_ws_peer_code(const struct httpd_ws *c)

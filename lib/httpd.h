@@ -104,6 +104,11 @@ const struct httpd_req *httpd_request(const struct httpd_x *x);
  * into val.  0, or -1 when absent or longer than vallen-1.
  */
 int httpd_header(const struct httpd_x *x, const char *name, char *val, size_t vallen);
+/*
+ * The value of key in a query string ("a=1&b=2"; NULL counts as "") into
+ * out, cut to outlen-1 bytes.  0, or -1 when key is absent (out untouched).
+ */
+int httpd_query_get(const char *query, const char *key, char *out, size_t outlen);
 
 /*
  * 1 when the request carries "Authorization: Bearer <token>" exactly: the

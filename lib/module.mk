@@ -21,3 +21,9 @@ $(B)/tests/lib_%: $(B)/lib/%_test.o $(LIB_A)
 	$(call link,$(LIBS_CMOCKA))
 ALL_OBJS += $(LIB_TESTS:%=$(B)/lib/%_test.o)
 UNIT_TESTS += $(LIB_TESTS:%=$(B)/tests/lib_%)
+
+# wsq.c and httpd.c use libwebsockets.
+$(B)/tests/lib_wsq: $(B)/lib/wsq_test.o $(LIB_A)
+	$(call link,$(LIBS_LWS) $(LIBS_CMOCKA))
+$(B)/tests/lib_httpd: $(B)/lib/httpd_test.o $(LIB_A)
+	$(call link,$(LIBS_LWS) $(LIBS_CMOCKA))

@@ -492,72 +492,115 @@ static int wire_check_people(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* submit: an incident's spec, or a job (or a batch of jobs); a bounded key. */
+static int wire_check_submit(const cJSON *root, char *err, size_t errlen)
+{
+	const char *what = json_str(root, "what");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
+	const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
+	if (strcmp(what, "incident") == 0) {
+		if (!spec) {
+			snprintf(err, errlen, "field 'spec' is missing (what is incident)");
+			return -1;
+		}
+		if (job || cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
+			snprintf(err, errlen, "field '%s' is not allowed when what is incident",
+			         job ? "job" : "jobs");
+			return -1;
+		}
+		if (wire_check_fields(spec, f_spec, 0, NULL, "spec.", err, errlen) < 0)
+			return -1;
+		const cJSON *sf = cJSON_GetObjectItemCaseSensitive(spec, "surface");
+		if (sf &&
+		    wire_check_fields(sf, f_surface, 0, NULL, "spec.surface.", err, errlen) < 0)
+			return -1;
+	} else if (wire_check_submit_jobs(root, err, errlen) < 0) {
+		return -1;
+	}
+	const char *key = json_str(root, "key");
+	if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* claim: known kind names, a bounded wait and batch, a sane lease. */
+static int wire_check_claim(const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(root, "kinds");
+	int n = cJSON_GetArraySize(kinds);
+	if (n < 1 || n > WIRE_KINDS_MAX) {
+		snprintf(err, errlen, "field 'kinds' must hold 1 to %d job kinds", WIRE_KINDS_MAX);
+		return -1;
+	}
+	const cJSON *k;
+	cJSON_ArrayForEach(k, kinds)
+	{
+		if (!cJSON_IsString(k) || !k->valuestring[0] ||
+		    strlen(k->valuestring) > WIRE_KIND_MAX) {
+			snprintf(err, errlen, "field 'kinds' must hold only job kind names");
+			return -1;
+		}
+	}
+	int64_t w = json_int(root, "wait_ms", -1);
+	if (w < 0 || w > WIRE_WAIT_MAX_MS) {
+		snprintf(err, errlen, "field 'wait_ms' must be 0 to %d", WIRE_WAIT_MAX_MS);
+		return -1;
+	}
+	const cJSON *max = cJSON_GetObjectItemCaseSensitive(root, "max");
+	if (max && (max->valuedouble < 1 || max->valuedouble > WIRE_BATCH_MAX)) {
+		snprintf(err, errlen, "field 'max' must be 1 to %d", WIRE_BATCH_MAX);
+		return -1;
+	}
+	return wire_check_lease_ms(root, err, errlen);
+}
+
+/* approve: a plan hash, a bounded reason, the incident the message showed. */
+static int wire_check_approve(const cJSON *root, char *err, size_t errlen)
+{
+	const char *plan = json_str(root, "plan");
+	if (!plan[0] || strlen(plan) > WIRE_KEY_MAX) {
+		snprintf(err, errlen, "field 'plan' must be 1 to %d characters", WIRE_KEY_MAX);
+		return -1;
+	}
+	const char *reason = json_str(root, "reason");
+	if (reason && strlen(reason) > WIRE_REASON_MAX) {
+		snprintf(err, errlen, "field 'reason' must be at most %d characters",
+		         WIRE_REASON_MAX);
+		return -1;
+	}
+	if (json_int(root, "message_incident", 1) < 1) {
+		snprintf(err, errlen, "field 'message_incident' must name an incident");
+		return -1;
+	}
+	return wire_check_people(root, err, errlen);
+}
+
+/* query: a bounded limit, a since that is not negative. */
+static int wire_check_query(const cJSON *root, char *err, size_t errlen)
+{
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limit");
+	if (l && (l->valuedouble < 1 || l->valuedouble > WIRE_QUERY_LIMIT_MAX)) {
+		snprintf(err, errlen, "field 'limit' must be 1 to %d", WIRE_QUERY_LIMIT_MAX);
+		return -1;
+	}
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "since");
+	if (s && s->valuedouble < 0) {
+		snprintf(err, errlen, "field 'since' must not be negative");
+		return -1;
+	}
+	return 0;
+}
+
 /* Rules across fields that a table cannot say. */
 static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_t errlen)
 {
 	switch (t) {
-	case WIRE_SUBMIT: {
-		const char *what = json_str(root, "what");
-		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
-		const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
-		if (strcmp(what, "incident") == 0) {
-			if (!spec) {
-				snprintf(err, errlen, "field 'spec' is missing (what is incident)");
-				return -1;
-			}
-			if (job || cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
-				snprintf(err, errlen,
-				         "field '%s' is not allowed when what is incident",
-				         job ? "job" : "jobs");
-				return -1;
-			}
-			if (wire_check_fields(spec, f_spec, 0, NULL, "spec.", err, errlen) < 0)
-				return -1;
-			const cJSON *sf = cJSON_GetObjectItemCaseSensitive(spec, "surface");
-			if (sf && wire_check_fields(sf, f_surface, 0, NULL, "spec.surface.", err,
-			                            errlen) < 0)
-				return -1;
-		} else if (wire_check_submit_jobs(root, err, errlen) < 0) {
-			return -1;
-		}
-		const char *key = json_str(root, "key");
-		if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
-			snprintf(err, errlen, "field 'key' must be 1 to %d characters",
-			         WIRE_KEY_MAX);
-			return -1;
-		}
-		return 0;
-	}
-	case WIRE_CLAIM: {
-		const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(root, "kinds");
-		int n = cJSON_GetArraySize(kinds);
-		if (n < 1 || n > WIRE_KINDS_MAX) {
-			snprintf(err, errlen, "field 'kinds' must hold 1 to %d job kinds",
-			         WIRE_KINDS_MAX);
-			return -1;
-		}
-		const cJSON *k;
-		cJSON_ArrayForEach(k, kinds)
-		{
-			if (!cJSON_IsString(k) || !k->valuestring[0] ||
-			    strlen(k->valuestring) > WIRE_KIND_MAX) {
-				snprintf(err, errlen,
-				         "field 'kinds' must hold only job kind names");
-				return -1;
-			}
-		}
-		int64_t w = json_int(root, "wait_ms", -1);
-		if (w < 0 || w > WIRE_WAIT_MAX_MS) {
-			snprintf(err, errlen, "field 'wait_ms' must be 0 to %d", WIRE_WAIT_MAX_MS);
-			return -1;
-		}
-		const cJSON *max = cJSON_GetObjectItemCaseSensitive(root, "max");
-		if (max && (max->valuedouble < 1 || max->valuedouble > WIRE_BATCH_MAX)) {
-			snprintf(err, errlen, "field 'max' must be 1 to %d", WIRE_BATCH_MAX);
-			return -1;
-		}
-		return wire_check_lease_ms(root, err, errlen);
-	}
+	case WIRE_SUBMIT:
+		return wire_check_submit(root, err, errlen);
+	case WIRE_CLAIM:
+		return wire_check_claim(root, err, errlen);
 	case WIRE_COMPLETE:
 		return wire_check_complete(root, err, errlen);
 	case WIRE_HEARTBEAT:
@@ -569,39 +612,10 @@ static int wire_check_type(const cJSON *root, enum wire_type t, char *err, size_
 			return -1;
 		}
 		return wire_check_people(root, err, errlen);
-	case WIRE_APPROVE: {
-		const char *plan = json_str(root, "plan");
-		if (!plan[0] || strlen(plan) > WIRE_KEY_MAX) {
-			snprintf(err, errlen, "field 'plan' must be 1 to %d characters",
-			         WIRE_KEY_MAX);
-			return -1;
-		}
-		const char *reason = json_str(root, "reason");
-		if (reason && strlen(reason) > WIRE_REASON_MAX) {
-			snprintf(err, errlen, "field 'reason' must be at most %d characters",
-			         WIRE_REASON_MAX);
-			return -1;
-		}
-		if (json_int(root, "message_incident", 1) < 1) {
-			snprintf(err, errlen, "field 'message_incident' must name an incident");
-			return -1;
-		}
-		return wire_check_people(root, err, errlen);
-	}
-	case WIRE_QUERY: {
-		const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limit");
-		if (l && (l->valuedouble < 1 || l->valuedouble > WIRE_QUERY_LIMIT_MAX)) {
-			snprintf(err, errlen, "field 'limit' must be 1 to %d",
-			         WIRE_QUERY_LIMIT_MAX);
-			return -1;
-		}
-		const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "since");
-		if (s && s->valuedouble < 0) {
-			snprintf(err, errlen, "field 'since' must not be negative");
-			return -1;
-		}
-		return 0;
-	}
+	case WIRE_APPROVE:
+		return wire_check_approve(root, err, errlen);
+	case WIRE_QUERY:
+		return wire_check_query(root, err, errlen);
 	case WIRE_LEDGER:
 		return wire_check_ledger(root, err, errlen);
 	case WIRE_REPLY:

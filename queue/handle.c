@@ -1326,166 +1326,215 @@ static int approval_tally(struct queue *q, const struct store_incident *in, cons
 	return 1;
 }
 
+/* One approve/reject request as h_approve judges and records it. */
+struct approval {
+	const struct wire_msg *m;
+	struct store_incident in;
+	struct approver w;
+	const char *decision, *hash, *note; /* borrowed from m */
+	int approve;                        /* decision is approve (else reject) */
+	struct plan_need pn;
+	const char *names[64]; /* distinct approvers so far (borrowed), this one last */
+	int have;
+	char why[600];
+};
+
+/* The steps below return 0 to go on, 1 when the request was answered (a
+ * refusal: *reply is set), or a negative store error. */
+static int approval_refuse(struct queue *q, struct approval *a, const char *code, cJSON **reply)
+{
+	int rc = approval_refused(q, a->m, a->in.id, &a->w, code, a->why, reply);
+	return rc < 0 ? rc : 1;
+}
+
+/* Who decides, on which incident's message, and whether it still awaits a
+ * decision (past its deadline it expires now). */
+static int approval_check_who_when(struct queue *q, struct approval *a, cJSON **reply)
+{
+	const struct store_incident *in = &a->in;
+	if (!approver_of(q, a->m, &a->w, a->why, sizeof(a->why)))
+		return approval_refuse(q, a, "forbidden", reply);
+	int64_t mi = json_int(a->m->root, "message_incident", 0);
+	if (mi && mi != in->id) {
+		snprintf(a->why, sizeof(a->why),
+		         "that button belongs to incident %lld but was pressed on the message of "
+		         "incident %lld; nothing was recorded",
+		         (long long)in->id, (long long)mi);
+		return approval_refuse(q, a, "wrong_incident", reply);
+	}
+	if (!strcmp(in->state, WIRE_ST_EXPIRED)) {
+		snprintf(a->why, sizeof(a->why),
+		         "the approval window for incident %lld has closed; nothing will run",
+		         (long long)in->id);
+		return approval_refuse(q, a, "expired", reply);
+	}
+	if (strcmp(in->state, WIRE_ST_AWAITING) != 0) {
+		snprintf(a->why, sizeof(a->why),
+		         "incident %lld is %s, not awaiting approval; nothing was recorded",
+		         (long long)in->id, in->state);
+		return approval_refuse(q, a, "wrong_state", reply);
+	}
+	if (q->now >= in->approval_deadline_ms) {
+		int rc =
+		    inc_move(q, &a->in, ST_EXPIRED, "no decision before the approval deadline");
+		if (rc == 0)
+			rc = inc_save(q, &a->in);
+		if (rc < 0)
+			return rc;
+		snprintf(a->why, sizeof(a->why),
+		         "the approval for incident %lld expired; nothing will run",
+		         (long long)in->id);
+		return approval_refuse(q, a, "expired", reply);
+	}
+	return 0;
+}
+
+/* The plan decided on is the one stored, no freeze window covers it (for an
+ * approve), and the policy lets this person decide it (a->pn: how many). */
+static int approval_check_plan(struct queue *q, struct approval *a, cJSON **reply)
+{
+	cJSON *results = inc_results(&a->in);
+	const cJSON *plan = plan_of(results);
+	const char *stored = json_str(plan, "hash");
+	const char *code = NULL;
+	if (!stored || strcmp(stored, a->hash) != 0) {
+		snprintf(a->why, sizeof(a->why),
+		         "the plan changed since it was shown; look at the new plan and decide "
+		         "again");
+		code = "plan_changed";
+	} else if (a->approve && plan_frozen(q, plan, a->why, sizeof(a->why))) {
+		/* the plan was made before the window began; reject is never held back */
+		code = "frozen";
+	} else {
+		/* Reject stops things, so the requester rule does not hold it back. */
+		const char *requester = a->approve ? requester_of(q, &a->in) : NULL;
+		if (plan_judge(q, plan, a->w.person, requester, &a->pn, a->why, sizeof(a->why)) !=
+		    1)
+			code = "forbidden";
+	}
+	cJSON_Delete(results);
+	return code ? approval_refuse(q, a, code, reply) : 0;
+}
+
+/* One person approves a plan once; the approvers so far, this one added. */
+static int approval_check_once(struct queue *q, struct approval *a, cJSON **reply)
+{
+	int rc = approved_by(q, a->in.id, a->hash, a->names, 63, &a->have);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; a->approve && i < a->have; i++) {
+		if (!strcmp(a->names[i], a->w.person)) {
+			snprintf(a->why, sizeof(a->why),
+			         "%s already approved this plan; it needs %d different people "
+			         "(%d so far)",
+			         a->w.person, a->pn.need, a->have);
+			return approval_refuse(q, a, "already_approved", reply);
+		}
+	}
+	if (a->approve)
+		a->names[a->have++] = a->w.person;
+	return 0;
+}
+
+/* The decision's row and its timeline event (people: the approvers, kept). */
+static int approval_record(struct queue *q, const struct approval *a, const cJSON *people)
+{
+	const struct approver *w = &a->w;
+	int rc = store_approval_insert(q->st, a->in.id, a->hash, w->user, w->surface, a->decision,
+	                               q->now);
+	if (rc == 0) {
+		cJSON *d = json_new_object();
+		json_add_str(d, "user", w->user);
+		json_add_str(d, "surface", w->surface);
+		json_add_str(d, "person", w->person);
+		json_add_str(d, "identity", w->identity);
+		json_add_str(d, "decision", a->decision);
+		json_add_str(d, "plan", a->hash);
+		json_add_str(d, "rule", a->pn.rule);
+		json_add_int(d, "have", a->have);
+		json_add_int(d, "need", a->pn.need);
+		json_add(d, "approvers", json_dup(people));
+		json_add_str(d, "via", peer_of(q)->via);
+		if (a->note)
+			json_add_str(d, "reason", a->note);
+		rc = q_event(q, a->in.id, WIRE_EV_APPROVAL, d);
+	}
+	log_info("event=approval incident=%lld identity=%s decision=%s have=%d need=%d",
+	         (long long)a->in.id, log_q(w->identity), a->decision, a->have, a->pn.need);
+	return rc;
+}
+
+/* Enough approvals move the incident on (naming who approved); a reject
+ * ends it; an approval short of the rule leaves it waiting. */
+static int approval_apply(struct queue *q, struct approval *a)
+{
+	if (a->approve && a->have >= a->pn.need) {
+		struct state_path p;
+		char list[300] = "";
+		for (int i = 0; i < a->have; i++) {
+			size_t n = strlen(list);
+			snprintf(list + n, sizeof(list) - n, "%s%s",
+			         i == 0             ? ""
+			         : i + 1 == a->have ? " and "
+			                            : ", ",
+			         a->names[i]);
+		}
+		snprintf(a->why, sizeof(a->why), "approved by %s (%d of %d, %s)", list, a->have,
+		         a->pn.need, a->pn.rule);
+		state_advance(ST_AWAITING, q->conf.stages, 0, &p);
+		return inc_follow(q, &a->in, &p, a->why);
+	}
+	if (!a->approve) {
+		snprintf(a->why, sizeof(a->why), "rejected by %s%s%s", a->w.person,
+		         a->note ? ": " : "", a->note ? a->note : "");
+		return inc_move(q, &a->in, ST_REJECTED, a->why);
+	}
+	return 0;
+}
+
 static enum handle_rc h_approve(struct queue *q, const struct wire_msg *m, cJSON **reply)
 {
-	struct store_incident in;
-	int rc = named_incident(q, m, &in, reply);
+	struct approval a = {.m = m};
+	int rc = named_incident(q, m, &a.in, reply);
 	TRY(rc);
 	if (rc == 0)
 		return HANDLE_REPLY;
 	enum handle_rc out = HANDLE_REPLY;
-	rc = seen_key(q, m, &in, reply);
+	cJSON *people = NULL;
+	rc = seen_key(q, m, &a.in, reply);
 	if (rc == 1 && q->pol)
-		rc = approval_tally(q, &in, json_str(m->root, "plan"), *reply);
+		rc = approval_tally(q, &a.in, json_str(m->root, "plan"), *reply);
 	if (rc != 0)
 		goto out;
-	const char *decision = json_str(m->root, "decision");
-	const char *hash = json_str(m->root, "plan");
-	const char *note = json_str(m->root, "reason");
-	int approve = !strcmp(decision, "approve");
-	char why[600];
-	struct approver w;
-	if (!approver_of(q, m, &w, why, sizeof(why))) {
-		rc = approval_refused(q, m, in.id, &w, "forbidden", why, reply);
+	a.decision = json_str(m->root, "decision");
+	a.hash = json_str(m->root, "plan");
+	a.note = json_str(m->root, "reason");
+	a.approve = !strcmp(a.decision, "approve");
+	if ((rc = approval_check_who_when(q, &a, reply)) != 0 ||
+	    (rc = approval_check_plan(q, &a, reply)) != 0 ||
+	    (rc = approval_check_once(q, &a, reply)) != 0)
 		goto out;
-	}
-	int64_t mi = json_int(m->root, "message_incident", 0);
-	if (mi && mi != in.id) {
-		snprintf(why, sizeof(why),
-		         "that button belongs to incident %lld but was pressed on the message of "
-		         "incident %lld; nothing was recorded",
-		         (long long)in.id, (long long)mi);
-		rc = approval_refused(q, m, in.id, &w, "wrong_incident", why, reply);
-		goto out;
-	}
-	if (!strcmp(in.state, WIRE_ST_EXPIRED)) {
-		snprintf(why, sizeof(why),
-		         "the approval window for incident %lld has closed; nothing will run",
-		         (long long)in.id);
-		rc = approval_refused(q, m, in.id, &w, "expired", why, reply);
-		goto out;
-	}
-	if (strcmp(in.state, WIRE_ST_AWAITING) != 0) {
-		snprintf(why, sizeof(why),
-		         "incident %lld is %s, not awaiting approval; nothing was recorded",
-		         (long long)in.id, in.state);
-		rc = approval_refused(q, m, in.id, &w, "wrong_state", why, reply);
-		goto out;
-	}
-	if (q->now >= in.approval_deadline_ms) {
-		rc = inc_move(q, &in, ST_EXPIRED, "no decision before the approval deadline");
-		if (rc == 0)
-			rc = inc_save(q, &in);
-		snprintf(why, sizeof(why),
-		         "the approval for incident %lld expired; nothing will run",
-		         (long long)in.id);
-		if (rc == 0)
-			rc = approval_refused(q, m, in.id, &w, "expired", why, reply);
-		goto out;
-	}
-	cJSON *results = inc_results(&in);
-	const cJSON *plan = plan_of(results);
-	const char *stored = json_str(plan, "hash");
-	if (!stored || strcmp(stored, hash) != 0) {
-		cJSON_Delete(results);
-		snprintf(why, sizeof(why),
-		         "the plan changed since it was shown; look at the new plan and decide "
-		         "again");
-		rc = approval_refused(q, m, in.id, &w, "plan_changed", why, reply);
-		goto out;
-	}
-	/* A freeze window that covers a step now refuses the approval (the plan
-	 * was made before the window began); reject is never held back. */
-	if (approve && plan_frozen(q, plan, why, sizeof(why))) {
-		cJSON_Delete(results);
-		rc = approval_refused(q, m, in.id, &w, "frozen", why, reply);
-		goto out;
-	}
-	/* Reject stops things, so the requester rule does not hold it back. */
-	struct plan_need pn;
-	const char *requester = requester_of(q, &in);
-	int judged =
-	    plan_judge(q, plan, w.person, approve ? requester : NULL, &pn, why, sizeof(why));
-	cJSON_Delete(results);
-	if (judged != 1) {
-		rc = approval_refused(q, m, in.id, &w, "forbidden", why, reply);
-		goto out;
-	}
-	const char *names[64];
-	int have;
-	rc = approved_by(q, in.id, hash, names, 63, &have);
-	if (rc < 0)
-		goto out;
-	for (int i = 0; approve && i < have; i++) {
-		if (!strcmp(names[i], w.person)) {
-			snprintf(why, sizeof(why),
-			         "%s already approved this plan; it needs %d different people "
-			         "(%d so far)",
-			         w.person, pn.need, have);
-			rc = approval_refused(q, m, in.id, &w, "already_approved", why, reply);
-			goto out;
-		}
-	}
-	if (approve)
-		names[have++] = w.person;
-	rc = store_approval_insert(q->st, in.id, hash, w.user, w.surface, decision, q->now);
-	cJSON *people = json_new_array();
-	for (int i = 0; i < have; i++)
-		cJSON_AddItemToArray(people, cJSON_CreateString(names[i]));
-	if (rc == 0) {
-		cJSON *d = json_new_object();
-		json_add_str(d, "user", w.user);
-		json_add_str(d, "surface", w.surface);
-		json_add_str(d, "person", w.person);
-		json_add_str(d, "identity", w.identity);
-		json_add_str(d, "decision", decision);
-		json_add_str(d, "plan", hash);
-		json_add_str(d, "rule", pn.rule);
-		json_add_int(d, "have", have);
-		json_add_int(d, "need", pn.need);
-		json_add(d, "approvers", json_dup(people));
-		json_add_str(d, "via", peer_of(q)->via);
-		if (note)
-			json_add_str(d, "reason", note);
-		rc = q_event(q, in.id, WIRE_EV_APPROVAL, d);
-	}
-	log_info("event=approval incident=%lld identity=%s decision=%s have=%d need=%d",
-	         (long long)in.id, log_q(w.identity), decision, have, pn.need);
-	if (rc == 0 && approve && have >= pn.need) {
-		struct state_path p;
-		char list[300] = "";
-		for (int i = 0; i < have; i++) {
-			size_t n = strlen(list);
-			snprintf(list + n, sizeof(list) - n, "%s%s",
-			         i == 0          ? ""
-			         : i + 1 == have ? " and "
-			                         : ", ",
-			         names[i]);
-		}
-		snprintf(why, sizeof(why), "approved by %s (%d of %d, %s)", list, have, pn.need,
-		         pn.rule);
-		state_advance(ST_AWAITING, q->conf.stages, 0, &p);
-		rc = inc_follow(q, &in, &p, why);
-	} else if (rc == 0 && !approve) {
-		snprintf(why, sizeof(why), "rejected by %s%s%s", w.person, note ? ": " : "",
-		         note ? note : "");
-		rc = inc_move(q, &in, ST_REJECTED, why);
-	}
+	people = json_new_array();
+	for (int i = 0; i < a.have; i++)
+		cJSON_AddItemToArray(people, cJSON_CreateString(a.names[i]));
+	rc = approval_record(q, &a, people);
 	if (rc == 0)
-		rc = inc_save(q, &in);
+		rc = approval_apply(q, &a);
+	if (rc == 0)
+		rc = inc_save(q, &a.in);
 	if (rc == 0) {
-		out = reply_state(q, m, &in, reply);
+		out = reply_state(q, m, &a.in, reply);
 		if (out == HANDLE_REPLY) {
-			json_add_str(*reply, "person", w.person);
-			json_add_int(*reply, "have", have);
-			json_add_int(*reply, "need", pn.need);
+			json_add_str(*reply, "person", a.w.person);
+			json_add_int(*reply, "have", a.have);
+			json_add_int(*reply, "need", a.pn.need);
 			json_add(*reply, "approvers", people);
 			people = NULL;
 		}
 	}
-	cJSON_Delete(people);
 out:
-	store_incident_clear(&in);
+	cJSON_Delete(people);
+	store_incident_clear(&a.in);
 	return rc < 0 ? HANDLE_STORE_ERR : out;
 }
 

@@ -651,92 +651,91 @@ static int ledger_refused(struct queue *q, const struct wire_msg *m, int64_t inc
 	return q_event(q, incident, WIRE_EV_APPROVAL_REFUSED, d);
 }
 
-static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, cJSON **reply)
-{
-	const char *key = json_str(m->root, "key");
-	const char *step_key = json_str(m->root, "step_key");
-	const char *decision = json_str(m->root, "decision");
-	const char *user = json_str(m->root, "user");
-	const char *surface = json_str(m->root, "surface");
+/* One answer to "step N may or may not have run" as ledger_decide takes it. */
+struct ledger_answer {
+	const struct wire_msg *m;
 	struct store_incident in;
-	if (m->incident <= 0) {
-		*reply = wire_reply_err(m, "bad_request", "field 'incident' must name an incident");
-		return HANDLE_REPLY;
-	}
-	int rc = store_incident_get(q->st, m->incident, &in);
-	TRY(rc);
-	if (rc == 0) {
-		*reply = wire_reply_err(m, "not_found", "there is no incident %lld",
-		                        (long long)m->incident);
-		return HANDLE_REPLY;
-	}
-	enum handle_rc out = HANDLE_REPLY;
+	cJSON *row;                                      /* the step's ledger row (owned) */
+	const char *key, *step_key, *decision, *surface; /* borrowed from m */
+	const char *user;   /* the field, or for cli the socket's account */
+	const char *person; /* NULL when not in the policy */
+};
+
+/* The steps below return 0 to go on, 1 when the answer was refused (*reply
+ * set), or a negative store error. */
+static int ledger_answered(int rc)
+{
+	return rc < 0 ? rc : 1;
+}
+
+/* A repeated key: the row as it stands, marked duplicate. */
+static enum handle_rc ledger_decide_again(struct queue *q, const struct ledger_answer *a,
+                                          cJSON **reply)
+{
 	cJSON *row = NULL;
-	int64_t a, b;
-	if (key && (rc = store_key_get(q->st, key, &a, &b)) != 0) {
-		if (rc == 1 && ledger_get(q, step_key, &row) >= 0) {
-			*reply = wire_reply_ok(m);
-			json_add(*reply, "row", row ? row : cJSON_CreateNull());
-			json_add_str(*reply, "state", in.state);
-			json_add_bool(*reply, "duplicate", 1);
-			row = NULL;
-		} else {
-			out = HANDLE_STORE_ERR;
-		}
-		goto done;
+	if (ledger_get(q, a->step_key, &row) < 0) {
+		cJSON_Delete(row);
+		return HANDLE_STORE_ERR;
 	}
-	rc = ledger_get(q, step_key, &row);
-	if (rc < 0) {
-		out = HANDLE_STORE_ERR;
-		goto done;
-	}
+	*reply = wire_reply_ok(a->m);
+	json_add(*reply, "row", row ? row : cJSON_CreateNull());
+	json_add_str(*reply, "state", a->in.state);
+	json_add_bool(*reply, "duplicate", 1);
+	return HANDLE_REPLY;
+}
+
+/* The step is this incident's, its question is still open, and this person
+ * may answer it (a->row, a->user, a->person filled). */
+static int ledger_decide_check(struct queue *q, struct ledger_answer *a, cJSON **reply)
+{
+	const struct wire_msg *m = a->m;
+	int64_t id = a->in.id;
+	int rc = ledger_get(q, a->step_key, &a->row);
+	if (rc < 0)
+		return rc;
 	/* A step of another incident is refused like a missing one: a button
 	 * carries its incident, and a click on the wrong message changes nothing. */
-	if (rc == 0 || json_int(row, "incident", 0) != in.id) {
-		if (ledger_refused(q, m, in.id, NULL, NULL, "not_found", reply,
-		                   "incident %lld has no ledger step %s", (long long)in.id,
-		                   step_key) < 0)
-			out = HANDLE_STORE_ERR;
-		goto done;
-	}
+	if (rc == 0 || json_int(a->row, "incident", 0) != id)
+		return ledger_answered(ledger_refused(q, m, id, NULL, NULL, "not_found", reply,
+		                                      "incident %lld has no ledger step %s",
+		                                      (long long)id, a->step_key));
+	const cJSON *row = a->row;
 	const char *cur = json_str(row, "state");
 	const char *prev = json_str(row, "decision");
-	const char *person;
+	long long step = (long long)json_int(row, "step", 0);
 	char nwhy[400];
-	int may = ledger_who(q, m, json_str(row, "action"), &user, &person, nwhy, sizeof(nwhy));
-	if (strcmp(cur, "unknown") != 0 || prev) {
-		if (prev)
-			rc = ledger_refused(
-			    q, m, in.id, row, person, "wrong_state", reply,
-			    "step %lld was already decided: %s by %s; nothing changed",
-			    (long long)json_int(row, "step", 0), prev,
-			    json_str(row, "decided_by") ? json_str(row, "decided_by") : "someone");
-		else
-			rc = ledger_refused(q, m, in.id, row, person, "wrong_state", reply,
-			                    "step %lld is %s; there is no question to answer",
-			                    (long long)json_int(row, "step", 0), cur);
-		if (rc < 0)
-			out = HANDLE_STORE_ERR;
-		goto done;
-	}
-	if (!may) {
-		if (ledger_refused(q, m, in.id, row, person, "forbidden", reply,
-		                   "%s; nothing was recorded", nwhy) < 0)
-			out = HANDLE_STORE_ERR;
-		goto done;
-	}
+	int may =
+	    ledger_who(q, m, json_str(row, "action"), &a->user, &a->person, nwhy, sizeof(nwhy));
+	if (prev)
+		return ledger_answered(ledger_refused(
+		    q, m, id, row, a->person, "wrong_state", reply,
+		    "step %lld was already decided: %s by %s; nothing changed", step, prev,
+		    json_str(row, "decided_by") ? json_str(row, "decided_by") : "someone"));
+	if (strcmp(cur, "unknown") != 0)
+		return ledger_answered(
+		    ledger_refused(q, m, id, row, a->person, "wrong_state", reply,
+		                   "step %lld is %s; there is no question to answer", step, cur));
+	if (!may)
+		return ledger_answered(ledger_refused(q, m, id, row, a->person, "forbidden", reply,
+		                                      "%s; nothing was recorded", nwhy));
+	return 0;
+}
+
+/* The row records the answer (retry: unknown again, skip: skipped, abort:
+ * aborted) and who gave it; the timeline gets action.decided. */
+static int ledger_decide_write(struct queue *q, const struct ledger_answer *a)
+{
+	const char *decision = a->decision;
 	const char *newstate = !strcmp(decision, "retry")  ? "unknown"
 	                       : !strcmp(decision, "skip") ? "skipped"
 	                                                   : "aborted";
 	char who[300];
-	snprintf(who, sizeof(who), "%s (%s %s)", person, surface, user);
+	snprintf(who, sizeof(who), "%s (%s %s)", a->person, a->surface, a->user);
 	sqlite3_stmt *st = ledger_prep(q, "UPDATE action_ledger SET state = ?2, decision = ?3,"
 	                                  " decided_by = ?4, finished_ms = ?5 WHERE step_key = ?1");
-	if (!st) {
-		out = HANDLE_STORE_ERR;
-		goto done;
-	}
-	sqlite3_bind_text(st, 1, step_key, -1, SQLITE_TRANSIENT);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, a->step_key, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, newstate, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, decision, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, who, -1, SQLITE_TRANSIENT);
@@ -744,75 +743,118 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		sqlite3_bind_int64(st, 5, q->now);
 	else
 		sqlite3_bind_null(st, 5);
-	rc = ledger_run(q, st);
-	int64_t job = json_int(row, "job", 0);
-	int64_t step = json_int(row, "step", 0);
-	const char *action = json_str(row, "action");
+	int rc = ledger_run(q, st);
+	if (rc < 0)
+		return rc;
 	cJSON *d = json_new_object();
-	json_add_str(d, "step_key", step_key);
-	json_add_int(d, "step", step);
-	json_add_str(d, "action", action);
+	json_add_str(d, "step_key", a->step_key);
+	json_add_int(d, "step", json_int(a->row, "step", 0));
+	json_add_str(d, "action", json_str(a->row, "action"));
 	json_add_str(d, "decision", decision);
-	json_add_str(d, "user", user);
-	json_add_str(d, "person", person);
-	json_add_str(d, "surface", surface);
-	if (rc == 0)
-		rc = q_event(q, in.id, WIRE_EV_ACTION_DECIDED, d);
-	else
-		cJSON_Delete(d);
+	json_add_str(d, "user", a->user);
+	json_add_str(d, "person", a->person);
+	json_add_str(d, "surface", a->surface);
+	return q_event(q, a->in.id, WIRE_EV_ACTION_DECIDED, d);
+}
+
+/* What the answer means for the held job and the incident: abort cancels
+ * the job and fails the incident; retry or skip lets the job run on (a
+ * paused incident's job waits for resume). */
+static int ledger_decide_follow(struct queue *q, struct ledger_answer *a)
+{
+	int64_t job = json_int(a->row, "job", 0);
 	struct store_job j;
-	int have = rc == 0 ? store_job_get(q->st, job, &j) : 0;
+	int have = store_job_get(q->st, job, &j);
+	int rc = 0;
 	if (have < 0)
-		rc = -1;
-	if (rc == 0 && !strcmp(decision, "abort")) {
+		return -1;
+	if (!strcmp(a->decision, "abort")) {
 		char why[400];
 		snprintf(
 		    why, sizeof(why),
 		    "aborted by %s: step %lld (%s) may or may not have run; nothing more runs, "
 		    "check the target by hand",
-		    person, (long long)step, action);
+		    a->person, (long long)json_int(a->row, "step", 0), json_str(a->row, "action"));
 		if (have == 1 && !strcmp(j.state, "held"))
 			rc = store_job_set(q->st, job, "cancelled", NULL, why, -1, q->now);
 		enum state_id s;
-		if (rc == 0 && state_parse(in.state, &s) == 0 && state_allowed(s, ST_FAILED) &&
+		if (rc == 0 && state_parse(a->in.state, &s) == 0 && state_allowed(s, ST_FAILED) &&
 		    s != ST_FAILED) {
-			in.prev_state[0] = '\0';
-			in.advance_pending = 0;
-			rc = inc_move(q, &in, ST_FAILED, why);
+			a->in.prev_state[0] = '\0';
+			a->in.advance_pending = 0;
+			rc = inc_move(q, &a->in, ST_FAILED, why);
 			if (rc == 0)
-				rc = inc_save(q, &in);
+				rc = inc_save(q, &a->in);
 		}
-	} else if (rc == 0 && have == 1 && !strcmp(j.state, "held") &&
-	           strcmp(in.state, WIRE_ST_PAUSED) != 0) {
-		/* retry or skip: the job runs on (a paused incident's job waits for resume) */
+	} else if (have == 1 && !strcmp(j.state, "held") &&
+	           strcmp(a->in.state, WIRE_ST_PAUSED) != 0) {
 		rc = store_job_set(q->st, job, "ready", NULL, NULL, q->now, q->now);
 		queue_mark_ready(q, j.kind); /* wakes the executor's parked claim */
 	}
 	if (have == 1)
 		store_job_clear(&j);
-	if (rc == 0 && key)
-		rc = store_key_put(q->st, key, in.id, 0, q->now);
-	if (rc < 0) {
-		out = HANDLE_STORE_ERR;
-		goto done;
-	}
+	return rc;
+}
+
+/* The reply: the row as it is now and the incident's state. */
+static int ledger_decide_reply(struct queue *q, struct ledger_answer *a, cJSON **reply)
+{
 	log_info("event=ledger_decided incident=%lld step_key=%s decision=%s person=%s user=%s "
 	         "surface=%s",
-	         (long long)in.id, log_q(step_key), decision, log_q(person), log_q(user),
-	         log_q(surface));
-	cJSON_Delete(row);
-	row = NULL;
-	if (ledger_get(q, step_key, &row) < 0) {
-		out = HANDLE_STORE_ERR;
+	         (long long)a->in.id, log_q(a->step_key), a->decision, log_q(a->person),
+	         log_q(a->user), log_q(a->surface));
+	cJSON_Delete(a->row);
+	a->row = NULL;
+	if (ledger_get(q, a->step_key, &a->row) < 0)
+		return -1;
+	*reply = wire_reply_ok(a->m);
+	json_add(*reply, "row", a->row);
+	json_add_str(*reply, "state", a->in.state);
+	a->row = NULL;
+	return 0;
+}
+
+static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, cJSON **reply)
+{
+	struct ledger_answer a = {
+	    .m = m,
+	    .key = json_str(m->root, "key"),
+	    .step_key = json_str(m->root, "step_key"),
+	    .decision = json_str(m->root, "decision"),
+	    .user = json_str(m->root, "user"),
+	    .surface = json_str(m->root, "surface"),
+	};
+	if (m->incident <= 0) {
+		*reply = wire_reply_err(m, "bad_request", "field 'incident' must name an incident");
+		return HANDLE_REPLY;
+	}
+	int rc = store_incident_get(q->st, m->incident, &a.in);
+	TRY(rc);
+	if (rc == 0) {
+		*reply = wire_reply_err(m, "not_found", "there is no incident %lld",
+		                        (long long)m->incident);
+		return HANDLE_REPLY;
+	}
+	enum handle_rc out = HANDLE_REPLY;
+	int64_t ki, kj;
+	if (a.key && (rc = store_key_get(q->st, a.key, &ki, &kj)) != 0) {
+		out = rc < 0 ? HANDLE_STORE_ERR : ledger_decide_again(q, &a, reply);
 		goto done;
 	}
-	*reply = wire_reply_ok(m);
-	json_add(*reply, "row", row);
-	json_add_str(*reply, "state", in.state);
-	row = NULL;
+	rc = ledger_decide_check(q, &a, reply);
+	if (rc == 0)
+		rc = ledger_decide_write(q, &a);
+	if (rc == 0)
+		rc = ledger_decide_follow(q, &a);
+	if (rc == 0 && a.key)
+		rc = store_key_put(q->st, a.key, a.in.id, 0, q->now);
+	if (rc == 0)
+		rc = ledger_decide_reply(q, &a, reply);
+	if (rc < 0)
+		out = HANDLE_STORE_ERR;
 done:
-	cJSON_Delete(row);
-	store_incident_clear(&in);
+	cJSON_Delete(a.row);
+	store_incident_clear(&a.in);
 	return out;
 }
 

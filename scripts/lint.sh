@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lint.sh: banned C functions (always an error), clang-format drift, and
-# functions over 120 lines outside the allow-list (scripts/funclen.sh warns).
+# functions over 120 lines outside the allow-list (scripts/funclen.sh).
 set -u
 cd "$(dirname "$0")/.."
 rc=0

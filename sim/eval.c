@@ -328,16 +328,17 @@ static int ev_filter(const char *src, const char *dst, const char *const *drop, 
 	return fclose(out);
 }
 
-static int ev_start(struct ev *e)
+/* The work folder, and this checkout's catalog and policy in it, for
+ * independent episodes (e->cat: the catalog's action names). */
+static int ev_prepare(struct ev *e)
 {
 	const struct ev_opts *o = &e->o;
-	char path[PATH_MAX + 64], port[64];
+	char path[PATH_MAX + 64];
 	mkdir(e->work, 0700);
 	snprintf(path, sizeof path, "%s/run", e->work);
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/sim", e->work);
 	mkdir(path, 0700);
-	/* the catalog and policy of this checkout, for independent episodes */
 	static const char *const cat_drop[] = {"cooldown", "rate_limit", NULL};
 	char src[PATH_MAX + 64], cat[PATH_MAX + 64], pol[PATH_MAX + 64];
 	snprintf(src, sizeof src, "%s/config/actions.conf", o->repo);
@@ -352,9 +353,16 @@ static int ev_start(struct ev *e)
 		fprintf(stderr, "opsbotctl eval: cannot read %s\n", src);
 		return -1;
 	}
-	/* the simulator */
+	return 0;
+}
+
+/* opsbot-sim on a kernel-picked port; e->sim_url once its port file says
+ * where (also written to the work folder's sim/url). */
+static int ev_start_sim(struct ev *e)
+{
+	const struct ev_opts *o = &e->o;
 	char simbin[PATH_MAX + 32], accel[32], hist[PATH_MAX + 64], pf[PATH_MAX + 64], seed[32],
-	    log[PATH_MAX + 64];
+	    log[PATH_MAX + 64], port[64], path[PATH_MAX + 64];
 	snprintf(simbin, sizeof simbin, "%s/opsbot-sim", o->bin);
 	snprintf(accel, sizeof accel, "%g", o->accel);
 	snprintf(hist, sizeof hist, "%s/history.csv", e->work);
@@ -387,8 +395,18 @@ static int ev_start(struct ev *e)
 	char urlline[160];
 	snprintf(urlline, sizeof urlline, "%s\n", e->sim_url);
 	ev_write_file(path, urlline);
-	/* the stack's config */
+	return 0;
+}
+
+/* The stack's config: watch.conf (the scrape alone) and eval.conf (with the
+ * history file too); e->conf names eval.conf. */
+static int ev_write_conf(struct ev *e)
+{
+	const struct ev_opts *o = &e->o;
 	const char *w = e->work, *r = o->repo;
+	char cat[PATH_MAX + 64], pol[PATH_MAX + 64];
+	snprintf(cat, sizeof cat, "%s/actions.conf", w);
+	snprintf(pol, sizeof pol, "%s/policy.conf", w);
 	/* The watch and the detector see time pass accel times faster than the
 	 * model: their windows are in real time. */
 	struct buf c = {.max = 1 << 16};
@@ -422,29 +440,39 @@ static int ev_start(struct ev *e)
 	snprintf(e->conf, sizeof e->conf, "%s/eval.conf", w);
 	rc |= ev_write_file(e->conf, c.data);
 	buf_free(&c);
-	if (rc < 0)
-		return -1;
-	/* the master, with this build's programs first on PATH */
+	return rc < 0 ? -1 : 0;
+}
+
+/* The master, with this build's programs first on PATH and the simulator's
+ * whereabouts in the environment (the exec actions reach it there). */
+static void ev_start_master(struct ev *e)
+{
+	const struct ev_opts *o = &e->o;
+	char path[PATH_MAX + 64], master[PATH_MAX + 32], log[PATH_MAX + 64];
 	const char *old = getenv("PATH");
 	struct buf pb = {.max = 1 << 16};
 	buf_appendf(&pb, "%s:%s", o->bin, old ? old : "/usr/bin:/bin");
 	setenv("PATH", pb.data, 1);
 	buf_free(&pb);
-	snprintf(path, sizeof path, "%s/sim", w);
+	snprintf(path, sizeof path, "%s/sim", e->work);
 	setenv("OPSBOT_SIM_STATE", path, 1);
 	setenv("OPSBOT_SIM_URL", e->sim_url, 1);
-	char master[PATH_MAX + 32];
 	snprintf(master, sizeof master, "%s/opsbot", o->bin);
-	snprintf(log, sizeof log, "%s/opsbot.log", w);
+	snprintf(log, sizeof log, "%s/opsbot.log", e->work);
 	char *margv[] = {master, "-c", e->conf, NULL};
 	e->master = ev_spawn(margv, log);
+}
+
+/* The queue's socket, once the queue answers a query (20 s at most). */
+static int ev_wait_queue(struct ev *e)
+{
 	char qurl[PATH_MAX + 32], err[256];
-	snprintf(qurl, sizeof qurl, "ipc://%s/run/q.ipc", w);
+	snprintf(qurl, sizeof qurl, "ipc://%s/run/q.ipc", e->work);
 	if (rpc_open(&e->rpc, qurl, err, sizeof err) < 0) {
 		fprintf(stderr, "opsbotctl eval: %s\n", err);
 		return -1;
 	}
-	end = time_mono_ms() + 20000;
+	int64_t end = time_mono_ms() + 20000;
 	for (;;) {
 		cJSON *req = wire_new(WIRE_QUERY, 0);
 		json_add_str(req, "what", "incidents");
@@ -454,12 +482,22 @@ static int ev_start(struct ev *e)
 			break;
 		}
 		if (time_mono_ms() > end || ev_stop) {
-			fprintf(stderr, "opsbotctl eval: the queue did not answer (see %s)\n", log);
+			fprintf(stderr,
+			        "opsbotctl eval: the queue did not answer (see %s/opsbot.log)\n",
+			        e->work);
 			return -1;
 		}
 		time_sleep_ms(100, &ev_stop);
 	}
 	return ev_stop ? -1 : 0;
+}
+
+static int ev_start(struct ev *e)
+{
+	if (ev_prepare(e) < 0 || ev_start_sim(e) < 0 || ev_write_conf(e) < 0)
+		return -1;
+	ev_start_master(e);
+	return ev_wait_queue(e);
 }
 
 /* Lines of the watch's log that say it started. */
@@ -765,104 +803,138 @@ static void ev_approve(struct ev *e, int64_t id, struct ev_ep *ep, char *seen, s
 	cJSON_Delete(inc);
 }
 
-static int ev_episode(struct ev *e, struct ev_ep *ep)
+/* What the live part of an episode keeps between polls of the queue. */
+struct ev_live {
+	int64_t base;            /* incidents up to this id are older episodes' */
+	int64_t ids[EV_MAX_INC]; /* the episode's incidents, as first seen */
+	int nids;
+	int64_t next_approve[EV_MAX_INC]; /* per incident: not before this (mono ms) */
+	char approved[4096];              /* plan hashes approved (ev_approve) */
+	int64_t t_fault_wall, t_fault_mono, horizon_mono; /* 0 until the fault */
+	int64_t first_id;                                 /* the first incident after the fault */
+};
+
+/* A fresh shop and a restarted watch; the end of the quiet stretch (mono
+ * ms): at least the watch's warm-up (a busy machine may stretch it: the
+ * CSV says how long).  -1 when the simulator or the watch failed. */
+static int64_t ev_reset(struct ev *e, struct ev_ep *ep)
 {
 	const struct ev_opts *o = &e->o;
-	char body[256];
+	char body[64];
 	snprintf(body, sizeof body, "{\"seed\":%llu}", (unsigned long long)ep->seed);
 	cJSON *r = ev_sim(e, "POST", "/control/reset", body);
 	if (!r)
 		return -1;
 	cJSON_Delete(r);
-	int64_t base = e->last_id;
 	int64_t t_reset = time_mono_ms();
 	int64_t warm = ev_watch_restart(e);
 	if (warm < 0)
 		return -1;
-	/* quiet stretch: incidents now are false alarms; at least the watch's
-	 * warm-up (a busy machine may stretch it: the CSV says how long) */
 	int64_t t_quiet_end = t_reset + (int64_t)(ep->quiet_s * 1000.0 / o->accel);
 	if (t_quiet_end < warm) {
 		t_quiet_end = warm;
 		ep->quiet_s = (int)((warm - t_reset) * o->accel / 1000.0);
 	}
-	int64_t ids[EV_MAX_INC];
-	int nids = 0;
-	char approved[4096] = "";
-	int64_t next_approve[EV_MAX_INC] = {0};
-	int64_t t_fault_wall = 0, t_fault_mono = 0;
-	int64_t horizon_mono = 0;
-	int64_t first_id = 0;
+	return t_quiet_end;
+}
+
+/* The episode's fault, with its wall time (the middle of the call), its
+ * tick, and the horizon it starts. */
+static int ev_inject_fault(struct ev *e, struct ev_ep *ep, struct ev_live *lv)
+{
+	const struct ev_opts *o = &e->o;
+	char body[256];
+	snprintf(body, sizeof body, "{\"kind\":\"%s\",\"service\":\"%s\",\"severity\":%.3f}",
+	         sim_fault_name(ep->fault), sim_service_name(ep->service), ep->severity);
+	int64_t w0 = time_now_ms();
+	cJSON *r = ev_sim(e, "POST", "/control/fault", body);
+	if (!r)
+		return -1;
+	lv->t_fault_wall = (w0 + time_now_ms()) / 2;
+	lv->t_fault_mono = time_mono_ms();
+	ep->tick_fault = json_int(r, "tick", 0);
+	cJSON_Delete(r);
+	lv->horizon_mono = lv->t_fault_mono + (int64_t)(o->horizon_s * 1000.0 / o->accel);
+	return 0;
+}
+
+/* A new incident: before the fault a false alarm (resolved at once);
+ * after it, the first one is the episode's detection.  0 when it was a
+ * false alarm. */
+static int ev_first_seen(struct ev *e, struct ev_ep *ep, struct ev_live *lv, const cJSON *it)
+{
+	int64_t id = json_int(it, "id", 0);
+	int64_t created = json_int(it, "created_ms", 0);
+	lv->ids[lv->nids++] = id;
+	if (!lv->t_fault_wall || created < lv->t_fault_wall) {
+		ep->false_alarms++;
+		ev_resolve(e, id, "opened before the evaluation's fault: a false alarm");
+		return 0;
+	}
+	if (!lv->first_id || id < lv->first_id) {
+		lv->first_id = id;
+		ep->incident = id;
+		ep->detected = 1;
+		ep->ttd_s = (double)(created - lv->t_fault_wall) * e->o.accel / 1000.0;
+	}
+	return 1;
+}
+
+/* One look at the queue's incidents: new ones noted, plans awaiting
+ * approval approved (once a second at most), and how many of the
+ * episode's incidents are still open (*live) or working (*busy). */
+static void ev_poll(struct ev *e, struct ev_ep *ep, struct ev_live *lv, int64_t now, int *live,
+                    int *busy)
+{
+	cJSON *req = wire_new(WIRE_QUERY, 0);
+	json_add_str(req, "what", "incidents");
+	json_add_int(req, "limit", 50);
+	cJSON *list = ev_call(e, req, 0);
+	const cJSON *it;
+	*live = *busy = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		int64_t id = json_int(it, "id", 0);
+		const char *state = json_str(it, "state");
+		if (id <= lv->base)
+			continue;
+		if (id > e->last_id)
+			e->last_id = id;
+		int known = 0;
+		for (int i = 0; i < lv->nids; i++)
+			known |= lv->ids[i] == id;
+		if (!known && lv->nids < EV_MAX_INC && !ev_first_seen(e, ep, lv, it))
+			continue;
+		if (!lv->t_fault_wall || json_int(it, "created_ms", 0) < lv->t_fault_wall)
+			continue;
+		if (!ev_terminal(state))
+			(*live)++;
+		int slot = 0;
+		while (slot < lv->nids && lv->ids[slot] != id)
+			slot++;
+		if (state && !strcmp(state, "awaiting_approval") && slot < lv->nids &&
+		    now >= lv->next_approve[slot]) {
+			ev_approve(e, id, ep, lv->approved, sizeof lv->approved);
+			lv->next_approve[slot] = now + 1000;
+		}
+		if (state && strcmp(state, "awaiting_approval") && !ev_terminal(state))
+			(*busy)++;
+	}
+	cJSON_Delete(list);
+}
+
+/* The live run: quiet, then the fault, then polls until the episode's
+ * incidents are done or the horizon passes; ep->tick_end. */
+static int ev_live_run(struct ev *e, struct ev_ep *ep, struct ev_live *lv, int64_t t_quiet_end)
+{
 	while (!ev_stop) {
 		int64_t now = time_mono_ms();
-		if (!t_fault_wall && now >= t_quiet_end) {
-			snprintf(body, sizeof body,
-			         "{\"kind\":\"%s\",\"service\":\"%s\",\"severity\":%.3f}",
-			         sim_fault_name(ep->fault), sim_service_name(ep->service),
-			         ep->severity);
-			int64_t w0 = time_now_ms();
-			r = ev_sim(e, "POST", "/control/fault", body);
-			if (!r)
-				return -1;
-			t_fault_wall = (w0 + time_now_ms()) / 2;
-			t_fault_mono = time_mono_ms();
-			ep->tick_fault = json_int(r, "tick", 0);
-			cJSON_Delete(r);
-			horizon_mono = t_fault_mono + (int64_t)(o->horizon_s * 1000.0 / o->accel);
-		}
-		cJSON *req = wire_new(WIRE_QUERY, 0);
-		json_add_str(req, "what", "incidents");
-		json_add_int(req, "limit", 50);
-		cJSON *list = ev_call(e, req, 0);
-		int live = 0, busy = 0;
-		const cJSON *it;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
-		{
-			int64_t id = json_int(it, "id", 0);
-			const char *state = json_str(it, "state");
-			if (id <= base)
-				continue;
-			if (id > e->last_id)
-				e->last_id = id;
-			int known = 0;
-			for (int i = 0; i < nids; i++)
-				known |= ids[i] == id;
-			if (!known && nids < EV_MAX_INC) {
-				ids[nids++] = id;
-				int64_t created = json_int(it, "created_ms", 0);
-				if (!t_fault_wall || created < t_fault_wall) {
-					ep->false_alarms++;
-					ev_resolve(
-					    e, id,
-					    "opened before the evaluation's fault: a false alarm");
-					continue;
-				}
-				if (!first_id || id < first_id) {
-					first_id = id;
-					ep->incident = id;
-					ep->detected = 1;
-					ep->ttd_s =
-					    (double)(created - t_fault_wall) * o->accel / 1000.0;
-				}
-			}
-			if (!t_fault_wall || json_int(it, "created_ms", 0) < t_fault_wall)
-				continue;
-			if (!ev_terminal(state))
-				live++;
-			int slot = 0;
-			while (slot < nids && ids[slot] != id)
-				slot++;
-			if (state && !strcmp(state, "awaiting_approval") && slot < nids &&
-			    now >= next_approve[slot]) {
-				ev_approve(e, id, ep, approved, sizeof approved);
-				next_approve[slot] = now + 1000;
-			}
-			if (state && strcmp(state, "awaiting_approval") && !ev_terminal(state))
-				busy++;
-		}
-		cJSON_Delete(list);
-		if (t_fault_wall) {
-			if (now >= horizon_mono)
+		int live, busy;
+		if (!lv->t_fault_wall && now >= t_quiet_end && ev_inject_fault(e, ep, lv) < 0)
+			return -1;
+		ev_poll(e, ep, lv, now, &live, &busy);
+		if (lv->t_fault_wall) {
+			if (now >= lv->horizon_mono)
 				break;
 			if (ep->detected && live == 0 && busy == 0)
 				break;
@@ -872,84 +944,82 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 	if (ev_stop)
 		return -1;
 	ep->tick_end =
-	    ep->tick_fault + (int64_t)((time_mono_ms() - t_fault_mono) * o->accel / 1000.0);
-	/* leftovers are closed, as a person would; a plan that ran on its own
-	 * (every step low risk) is recorded too */
-	for (int i = 0; i < nids; i++) {
-		cJSON *inc = ev_incident(e, ids[i]);
-		if (inc && json_int(inc, "created_ms", 0) >= t_fault_wall)
-			ev_record_plan(ep, ids[i], inc, approved, sizeof approved);
+	    ep->tick_fault + (int64_t)((time_mono_ms() - lv->t_fault_mono) * e->o.accel / 1000.0);
+	return 0;
+}
+
+/* Leftovers are closed, as a person would; a plan that ran on its own
+ * (every step low risk) is recorded too. */
+static void ev_close_leftovers(struct ev *e, struct ev_ep *ep, struct ev_live *lv)
+{
+	for (int i = 0; i < lv->nids; i++) {
+		cJSON *inc = ev_incident(e, lv->ids[i]);
+		if (inc && json_int(inc, "created_ms", 0) >= lv->t_fault_wall)
+			ev_record_plan(ep, lv->ids[i], inc, lv->approved, sizeof lv->approved);
 		if (inc && !ev_terminal(json_str(inc, "state")))
-			ev_resolve(e, ids[i], "the evaluation's episode ended");
+			ev_resolve(e, lv->ids[i], "the evaluation's episode ended");
 		cJSON_Delete(inc);
 	}
-	/* the root-cause ranking of the first incident */
-	if (ep->incident) {
-		cJSON *inc = ev_incident(e, ep->incident);
-		const cJSON *rank = cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(
-		        cJSON_GetObjectItemCaseSensitive(inc, "results"), "detect"),
-		    "ranking");
-		const cJSON *x;
-		cJSON_ArrayForEach(x, rank)
-		{
-			if (ep->nrca == 3)
-				break;
-			const char *s = json_str(x, "service");
-			str_copy(ep->rca[ep->nrca++], sizeof ep->rca[0], s ? s : "?");
-		}
-		cJSON_Delete(inc);
-		const char *want = sim_service_name(ep->service);
-		for (int i = 0; i < ep->nrca; i++)
-			if (!strcmp(ep->rca[i], want)) {
-				ep->top3 = 1;
-				ep->top1 |= i == 0;
-			}
-	}
-	/* what reached the simulator, and the live state to check the replay with */
-	cJSON *state = ev_sim(e, "GET", "/control/state", NULL);
-	cJSON *log = ev_sim(e, "GET", "/control/log", NULL);
-	if (!log || !state) {
-		cJSON_Delete(state);
-		cJSON_Delete(log);
-		return -1;
-	}
-	/* kept for a person who wants to look at one episode again */
+}
+
+/* The root-cause ranking of the first incident, against the fault's service. */
+static void ev_score_rca(struct ev *e, struct ev_ep *ep)
+{
+	if (!ep->incident)
+		return;
+	cJSON *inc = ev_incident(e, ep->incident);
+	const cJSON *rank = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(inc, "results"),
+	                                     "detect"),
+	    "ranking");
+	const cJSON *x;
+	cJSON_ArrayForEach(x, rank)
 	{
-		char p[PATH_MAX + 64];
-		snprintf(p, sizeof p, "%s/episodes", e->work);
-		mkdir(p, 0700);
-		snprintf(p, sizeof p, "%s/episodes/%03d.json", e->work, ep->n);
-		cJSON *d = json_new_object();
-		json_add_int(d, "episode", ep->n);
-		json_add_int(d, "incident", ep->incident);
-		json_add(d, "log", cJSON_Duplicate(log, 1));
-		json_add(d, "state", cJSON_Duplicate(state, 1));
-		char *t = json_print(d);
-		ev_write_file(p, t);
-		free(t);
-		cJSON_Delete(d);
-	}
-	static struct ev_cmd cmds[EV_MAX_CMDS], base_cmds[EV_MAX_CMDS + 8];
-	int n = ev_cmds_from_log(log, cmds, EV_MAX_CMDS);
-	ep->tick_act = -1;
-	for (int i = 0; i < n; i++)
-		if (cmds[i].type == 'a' && cmds[i].tick >= ep->tick_fault) {
-			ep->tick_act = cmds[i].tick;
+		if (ep->nrca == 3)
 			break;
+		const char *s = json_str(x, "service");
+		str_copy(ep->rca[ep->nrca++], sizeof ep->rca[0], s ? s : "?");
+	}
+	cJSON_Delete(inc);
+	const char *want = sim_service_name(ep->service);
+	for (int i = 0; i < ep->nrca; i++)
+		if (!strcmp(ep->rca[i], want)) {
+			ep->top3 = 1;
+			ep->top1 |= i == 0;
 		}
-	int64_t until = ep->tick_fault + o->horizon_s;
-	int sample = (int)fmax(1.0, floor(EV_WATCH_MS * o->accel / 1000.0));
+}
+
+/* Kept for a person who wants to look at one episode again. */
+static void ev_keep_episode(struct ev *e, const struct ev_ep *ep, const cJSON *log,
+                            const cJSON *state)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof p, "%s/episodes", e->work);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/episodes/%03d.json", e->work, ep->n);
+	cJSON *d = json_new_object();
+	json_add_int(d, "episode", ep->n);
+	json_add_int(d, "incident", ep->incident);
+	json_add(d, "log", cJSON_Duplicate(log, 1));
+	json_add(d, "state", cJSON_Duplicate(state, 1));
+	char *t = json_print(d);
+	ev_write_file(p, t);
+	free(t);
+	cJSON_Delete(d);
+}
+
+/* The baseline on the fault alone (cmds without opsbot's actions, into
+ * base): threshold detection, its ranking, and recovery with no action.
+ * Returns how many commands base holds. */
+static int ev_judge_alone(struct ev_ep *ep, const struct ev_cmd *cmds, int n, struct ev_cmd *base,
+                          int64_t until, int sample)
+{
 	struct ev_judge j;
-	ev_replay(ep->seed, cmds, n, ep->tick_fault, until, sample, &j, state, &ep->replay_ok);
-	ep->recovered = j.recover >= 0;
-	ep->ttr_s = ep->recovered ? (double)(j.recover - ep->tick_fault) : NAN;
-	/* the baselines: the fault alone (threshold detection, no action) */
 	int nb = 0;
 	for (int i = 0; i < n; i++)
 		if (cmds[i].type != 'a' || cmds[i].tick < ep->tick_fault)
-			base_cmds[nb++] = cmds[i];
-	ev_replay(ep->seed, base_cmds, nb, ep->tick_fault, until, sample, &j, NULL, NULL);
+			base[nb++] = cmds[i];
+	ev_replay(ep->seed, base, nb, ep->tick_fault, until, sample, &j, NULL, NULL);
 	ep->impact = j.impact;
 	ep->none_recovered = j.recover >= 0;
 	ep->thr_detected = j.thr_fire >= 0;
@@ -961,7 +1031,15 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 			ep->alert_top3 = 1;
 			ep->alert_top1 |= q == 0;
 		}
-	/* random ranking: a shuffled list of the services */
+	return nb;
+}
+
+/* Random ranking (a shuffled list of the services), then random action(s)
+ * at opsbot's time (or a minute after the fault) added to base (nb
+ * commands of the fault alone) and replayed. */
+static void ev_judge_random(struct ev *e, struct ev_ep *ep, struct ev_cmd *base, int nb,
+                            int64_t until)
+{
 	uint64_t rs = ep->seed ^ 0x5eedULL;
 	int perm[SIM_NSERVICES];
 	for (int s = 0; s < SIM_NSERVICES; s++)
@@ -976,7 +1054,6 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 			ep->rand_top3 = 1;
 			ep->rand_top1 |= q == 0;
 		}
-	/* random action(s) at opsbot's time (or a minute after the fault) */
 	int64_t at = ep->tick_act >= 0 ? ep->tick_act : ep->tick_fault + 60;
 	int nb2 = nb, k = ep->nsteps > 0 ? ep->nsteps : 1;
 	for (int i = 0; i < k; i++) {
@@ -987,21 +1064,69 @@ static int ev_episode(struct ev *e, struct ev_ep *ep)
 		         name, sim_service_name(svc));
 		struct ev_cmd c = {.tick = at};
 		if (ev_catalog_cmd(name, svc, &c) == 0 && nb2 < EV_MAX_CMDS + 8)
-			base_cmds[nb2++] = c;
+			base[nb2++] = c;
 	}
 	/* keep the commands in tick order (the random ones go after the fault) */
 	for (int a = 1; a < nb2; a++)
-		for (int b = a; b > 0 && base_cmds[b - 1].tick > base_cmds[b].tick; b--) {
-			struct ev_cmd t = base_cmds[b];
-			base_cmds[b] = base_cmds[b - 1];
-			base_cmds[b - 1] = t;
+		for (int b = a; b > 0 && base[b - 1].tick > base[b].tick; b--) {
+			struct ev_cmd t = base[b];
+			base[b] = base[b - 1];
+			base[b - 1] = t;
 		}
-	ev_replay(ep->seed, base_cmds, nb2, ep->tick_fault, until, 0, &j, NULL, NULL);
+	struct ev_judge j;
+	ev_replay(ep->seed, base, nb2, ep->tick_fault, until, 0, &j, NULL, NULL);
 	ep->rand_recovered = j.recover >= 0;
 	ep->rand_ttr_s = ep->rand_recovered ? (double)(j.recover - ep->tick_fault) : NAN;
+}
+
+/* Recovery by replay of what reached the simulator (checked against the
+ * live state), then the baselines on the same episode. */
+static void ev_judge(struct ev *e, struct ev_ep *ep, const cJSON *log, cJSON *state)
+{
+	const struct ev_opts *o = &e->o;
+	static struct ev_cmd cmds[EV_MAX_CMDS], base_cmds[EV_MAX_CMDS + 8];
+	int n = ev_cmds_from_log(log, cmds, EV_MAX_CMDS);
+	ep->tick_act = -1;
+	for (int i = 0; i < n; i++)
+		if (cmds[i].type == 'a' && cmds[i].tick >= ep->tick_fault) {
+			ep->tick_act = cmds[i].tick;
+			break;
+		}
+	int64_t until = ep->tick_fault + o->horizon_s;
+	int sample = (int)fmax(1.0, floor(EV_WATCH_MS * o->accel / 1000.0));
+	struct ev_judge j;
+	ev_replay(ep->seed, cmds, n, ep->tick_fault, until, sample, &j, state, &ep->replay_ok);
+	ep->recovered = j.recover >= 0;
+	ep->ttr_s = ep->recovered ? (double)(j.recover - ep->tick_fault) : NAN;
+	int nb = ev_judge_alone(ep, cmds, n, base_cmds, until, sample);
+	ev_judge_random(e, ep, base_cmds, nb, until);
+}
+
+static int ev_episode(struct ev *e, struct ev_ep *ep)
+{
+	struct ev_live *lv = xcalloc(1, sizeof *lv);
+	lv->base = e->last_id;
+	int64_t t_quiet_end = ev_reset(e, ep);
+	int rc = t_quiet_end < 0 ? -1 : ev_live_run(e, ep, lv, t_quiet_end);
+	if (rc == 0) {
+		ev_close_leftovers(e, ep, lv);
+		ev_score_rca(e, ep);
+	}
+	free(lv);
+	if (rc < 0)
+		return -1;
+	/* what reached the simulator, and the live state to check the replay with */
+	cJSON *state = ev_sim(e, "GET", "/control/state", NULL);
+	cJSON *log = ev_sim(e, "GET", "/control/log", NULL);
+	if (log && state) {
+		ev_keep_episode(e, ep, log, state);
+		ev_judge(e, ep, log, state);
+	} else {
+		rc = -1;
+	}
 	cJSON_Delete(state);
 	cJSON_Delete(log);
-	return 0;
+	return rc;
 }
 
 /* ---- charts --------------------------------------------------------------------------- */
@@ -1403,18 +1528,9 @@ static int ev_parse_int(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-int eval_main(int argc, char **argv)
+/* The options; -1 to go on, else the exit code (usage, help, --replay). */
+static int ev_parse_args(int argc, char **argv, struct ev_opts *o)
 {
-	static struct ev e;
-	static struct ev_ep eps[EV_MAX_EPISODES];
-	struct ev_opts *o = &e.o;
-	*o = (struct ev_opts){.episodes = 0,
-	                      .seed = 1,
-	                      .repo = ".",
-	                      .accel = 10,
-	                      .horizon_s = 300,
-	                      .quiet_min_s = 30,
-	                      .quiet_max_s = 60};
 	long v;
 	if (argc == 3 && !strcmp(argv[1], "--replay"))
 		return ev_replay_file(argv[2]);
@@ -1457,7 +1573,14 @@ int eval_main(int argc, char **argv)
 	}
 	if (!o->episodes || !o->out)
 		return ev_usage();
-	/* this build's programs: next to opsbotctl */
+	return -1;
+}
+
+/* This build's programs (next to opsbotctl, or OPSBOT_BIN as make test sets
+ * it) and the checkout's folder, made absolute.  0, or the exit code. */
+static int ev_find_programs(struct ev_opts *o)
+{
+	static char absrepo[PATH_MAX];
 	char self[PATH_MAX];
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (sl <= 0) {
@@ -1466,111 +1589,153 @@ int eval_main(int argc, char **argv)
 	}
 	self[sl] = 0;
 	*strrchr(self, '/') = 0;
-	/* OPSBOT_BIN (as make test sets it) names another build's programs */
 	const char *envbin = getenv("OPSBOT_BIN");
 	str_copy(o->bin, sizeof o->bin, envbin && *envbin ? envbin : self);
-	char absrepo[PATH_MAX];
 	if (!realpath(o->repo, absrepo)) {
 		fprintf(stderr, "opsbotctl eval: no folder %s (use --repo DIR)\n", o->repo);
 		return 2;
 	}
 	o->repo = absrepo;
-	/* the work folder: beside the CSV unless given */
+	return 0;
+}
+
+/* The work folder (beside the CSV unless given), absolute, short enough
+ * for a socket path, without a previous run's state.  0, or the exit code. */
+static int ev_work_folder(struct ev *e)
+{
+	const struct ev_opts *o = &e->o;
 	if (o->work) {
-		str_copy(e.work, sizeof e.work, o->work);
+		str_copy(e->work, sizeof e->work, o->work);
 	} else {
-		str_copy(e.work, sizeof e.work, o->out);
-		char *sl2 = strrchr(e.work, '/');
+		str_copy(e->work, sizeof e->work, o->out);
+		char *sl2 = strrchr(e->work, '/');
 		if (sl2)
 			sl2[1] = 0;
 		else
-			e.work[0] = 0;
-		size_t l = strlen(e.work);
-		snprintf(e.work + l, sizeof e.work - l, "eval-run");
+			e->work[0] = 0;
+		size_t l = strlen(e->work);
+		snprintf(e->work + l, sizeof e->work - l, "eval-run");
 	}
 	char abswork[PATH_MAX];
-	mkdir(e.work, 0700);
-	if (!realpath(e.work, abswork)) {
-		fprintf(stderr, "opsbotctl eval: cannot create %s\n", e.work);
+	mkdir(e->work, 0700);
+	if (!realpath(e->work, abswork)) {
+		fprintf(stderr, "opsbotctl eval: cannot create %s\n", e->work);
 		return 1;
 	}
-	str_copy(e.work, sizeof e.work, abswork);
-	if (strlen(e.work) > 80) {
+	str_copy(e->work, sizeof e->work, abswork);
+	if (strlen(e->work) > 80) {
 		fprintf(stderr, "opsbotctl eval: the work folder's path is too long for a socket "
 		                "(use --work with a shorter one)\n");
 		return 2;
 	}
 	char rmrf[PATH_MAX + 64];
-	/* a previous run's state must not leak into this one */
-	const char *stale[] = {"opsbot.db",    "opsbot.db-wal",    "opsbot.db-shm",
-	                       "plan.db",      "plan.db-wal",      "plan.db-shm",
-	                       "knowledge.db", "knowledge.db-wal", "knowledge.db-shm",
-	                       "opsbot.log",   "sim.log",          NULL};
+	static const char *const stale[] = {"opsbot.db",    "opsbot.db-wal",    "opsbot.db-shm",
+	                                    "plan.db",      "plan.db-wal",      "plan.db-shm",
+	                                    "knowledge.db", "knowledge.db-wal", "knowledge.db-shm",
+	                                    "opsbot.log",   "sim.log",          NULL};
 	for (int i = 0; stale[i]; i++) {
-		snprintf(rmrf, sizeof rmrf, "%s/%s", e.work, stale[i]);
+		snprintf(rmrf, sizeof rmrf, "%s/%s", e->work, stale[i]);
 		unlink(rmrf);
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ev_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	e.http = http_client_new();
-	int64_t t0 = time_mono_ms();
-	int rc = 0, done = 0;
+	return 0;
+}
+
+/* Episode i's draw from the run's generator: seed, fault, service (the
+ * faults that have one service get it), severity, quiet stretch. */
+static void ev_draw(struct ev *e, struct ev_ep *ep, int i)
+{
+	const struct ev_opts *o = &e->o;
+	memset(ep, 0, sizeof *ep);
+	ep->n = i + 1;
+	ep->seed = ev_next(&e->rng) >> 12;
+	ep->fault = ev_pick(&e->rng, SIM_NFAULTS);
+	ep->service = ev_pick(&e->rng, SIM_NSERVICES);
+	if (ep->fault == SIM_F_CACHE_FAILURE || ep->fault == SIM_F_DB_CONN_EXHAUSTION ||
+	    ep->fault == SIM_F_TRAFFIC_SURGE)
+		ep->service = sim_fault_default_service((enum sim_fault_kind)ep->fault);
+	ep->severity = 0.5 + 0.5 * ev_unif(&e->rng);
+	ep->quiet_s = o->quiet_min_s + ev_pick(&e->rng, o->quiet_max_s - o->quiet_min_s + 1);
+}
+
+static void ev_print_episode(const struct ev_ep *ep, double secs)
+{
+	fprintf(stderr, "  episode %d (%.0f s): %s on %s (%.2f): %s%s, rca %s, %s, %s\n", ep->n,
+	        secs, sim_fault_name(ep->fault), sim_service_name(ep->service), ep->severity,
+	        ep->detected ? "detected" : "not detected",
+	        ep->false_alarms ? " (+false alarm)" : "",
+	        ep->top1   ? "right"
+	        : ep->top3 ? "top 3"
+	                   : "wrong",
+	        ep->actions[0] ? ep->actions : "no action",
+	        !ep->impact     ? "no harm done"
+	        : ep->recovered ? "recovered"
+	                        : "not recovered");
+}
+
+/* Start the stack and play the episodes; how many were played in *done.
+ * 0, or 1 when the stack or an episode failed. */
+static int ev_run(struct ev *e, struct ev_ep *eps, int *done)
+{
+	const struct ev_opts *o = &e->o;
+	*done = 0;
 	if (!o->bench)
-		fprintf(stderr, "opsbotctl eval: starting the stack in %s\n", e.work);
-	if (ev_start(&e) < 0) {
-		rc = 1;
-		goto out;
-	}
-	e.rng = o->seed * 0x9e3779b97f4a7c15ULL + 1;
+		fprintf(stderr, "opsbotctl eval: starting the stack in %s\n", e->work);
+	if (ev_start(e) < 0)
+		return 1;
+	e->rng = o->seed * 0x9e3779b97f4a7c15ULL + 1;
 	for (int i = 0; i < o->episodes && !ev_stop; i++) {
 		struct ev_ep *ep = &eps[i];
-		memset(ep, 0, sizeof *ep);
-		ep->n = i + 1;
-		ep->seed = ev_next(&e.rng) >> 12;
-		ep->fault = ev_pick(&e.rng, SIM_NFAULTS);
-		ep->service = ev_pick(&e.rng, SIM_NSERVICES);
-		if (ep->fault == SIM_F_CACHE_FAILURE || ep->fault == SIM_F_DB_CONN_EXHAUSTION ||
-		    ep->fault == SIM_F_TRAFFIC_SURGE)
-			ep->service = sim_fault_default_service((enum sim_fault_kind)ep->fault);
-		ep->severity = 0.5 + 0.5 * ev_unif(&e.rng);
-		ep->quiet_s = o->quiet_min_s + ev_pick(&e.rng, o->quiet_max_s - o->quiet_min_s + 1);
+		ev_draw(e, ep, i);
 		int64_t t_ep = time_mono_ms();
-		if (ev_episode(&e, ep) < 0) {
-			rc = 1;
-			break;
-		}
-		done++;
+		if (ev_episode(e, ep) < 0)
+			return 1;
+		(*done)++;
 		if (!o->bench)
-			fprintf(stderr,
-			        "  episode %d (%.0f s): %s on %s (%.2f): %s%s, rca %s, %s, %s\n",
-			        i + 1, (double)(time_mono_ms() - t_ep) / 1000.0,
-			        sim_fault_name(ep->fault), sim_service_name(ep->service),
-			        ep->severity, ep->detected ? "detected" : "not detected",
-			        ep->false_alarms ? " (+false alarm)" : "",
-			        ep->top1   ? "right"
-			        : ep->top3 ? "top 3"
-			                   : "wrong",
-			        ep->actions[0] ? ep->actions : "no action",
-			        !ep->impact     ? "no harm done"
-			        : ep->recovered ? "recovered"
-			                        : "not recovered");
+			ev_print_episode(ep, (double)(time_mono_ms() - t_ep) / 1000.0);
 	}
-out:
-	ev_kill(&e.watch, 5000);
-	ev_kill(&e.master, 20000);
-	ev_kill(&e.sim, 5000);
-	if (e.rpc)
-		rpc_close(e.rpc);
-	http_client_free(e.http);
-	if (rc != 0 || done == 0) {
-		fprintf(stderr, "opsbotctl eval: stopped after %d episode(s); logs in %s\n", done,
-		        e.work);
-		return 1;
-	}
+	return 0;
+}
+
+static void ev_stop_stack(struct ev *e)
+{
+	ev_kill(&e->watch, 5000);
+	ev_kill(&e->master, 20000);
+	ev_kill(&e->sim, 5000);
+	if (e->rpc)
+		rpc_close(e->rpc);
+	http_client_free(e->http);
+}
+
+/* The bench line: every figure of the summary as one JSON object. */
+static void ev_bench_json(struct buf *b, const struct ev_opts *o, const struct ev_sum *s, int done,
+                          double wall)
+{
+	buf_appendf(b, "{\"bench\":\"eval\",\"episodes\":%d", done);
+	ev_json_num(b, "detection_rate", s->det);
+	ev_json_num(b, "precision", s->prec);
+	ev_json_num(b, "rca_top1", s->top1);
+	ev_json_num(b, "recovery_rate", s->rec);
+	ev_json_num(b, "mttd_s", s->mttd);
+	ev_json_num(b, "mttr_s", s->mttr);
+	ev_json_num(b, "rca_top3", s->top3);
+	ev_json_num(b, "threshold_detection_rate", s->t_det);
+	ev_json_num(b, "threshold_precision", s->t_prec);
+	ev_json_num(b, "threshold_mttd_s", s->t_mttd);
+	ev_json_num(b, "first_alert_rca_top1", s->a_top1);
+	ev_json_num(b, "random_rca_top1", s->r_top1);
+	ev_json_num(b, "random_action_recovery_rate", s->ra_rec);
+	ev_json_num(b, "random_action_mttr_s", s->ra_mttr);
+	ev_json_num(b, "no_action_recovery_rate", s->none_rec);
+	buf_appendf(b, ",\"impact_episodes\":%d,\"replay_matched\":%d,\"accel\":%g", s->impact,
+	            s->replay_ok, o->accel);
+	ev_json_num(b, "wall_s", wall);
+	buf_appendf(b, "}");
+}
+
+/* The CSV, the charts, the summary for a person, and the JSON line (printed
+ * with --bench, else written beside the CSV); wall time counts from t0. */
+static int ev_report(const struct ev_opts *o, const struct ev_ep *eps, int done, int64_t t0)
+{
 	if (ev_csv(o->out, eps, done) < 0 || ev_charts(o->out, eps, done) < 0)
 		return 1;
 	struct ev_sum s;
@@ -1582,26 +1747,7 @@ out:
 		       "*-recovery.png)\n",
 		       o->out);
 	struct buf b = {.max = 4096};
-	buf_appendf(&b, "{\"bench\":\"eval\",\"episodes\":%d", done);
-	ev_json_num(&b, "detection_rate", s.det);
-	ev_json_num(&b, "precision", s.prec);
-	ev_json_num(&b, "rca_top1", s.top1);
-	ev_json_num(&b, "recovery_rate", s.rec);
-	ev_json_num(&b, "mttd_s", s.mttd);
-	ev_json_num(&b, "mttr_s", s.mttr);
-	ev_json_num(&b, "rca_top3", s.top3);
-	ev_json_num(&b, "threshold_detection_rate", s.t_det);
-	ev_json_num(&b, "threshold_precision", s.t_prec);
-	ev_json_num(&b, "threshold_mttd_s", s.t_mttd);
-	ev_json_num(&b, "first_alert_rca_top1", s.a_top1);
-	ev_json_num(&b, "random_rca_top1", s.r_top1);
-	ev_json_num(&b, "random_action_recovery_rate", s.ra_rec);
-	ev_json_num(&b, "random_action_mttr_s", s.ra_mttr);
-	ev_json_num(&b, "no_action_recovery_rate", s.none_rec);
-	buf_appendf(&b, ",\"impact_episodes\":%d,\"replay_matched\":%d,\"accel\":%g", s.impact,
-	            s.replay_ok, o->accel);
-	ev_json_num(&b, "wall_s", wall);
-	buf_appendf(&b, "}");
+	ev_bench_json(&b, o, &s, done, wall);
 	if (o->bench)
 		printf("%s\n", b.data);
 	else {
@@ -1611,4 +1757,40 @@ out:
 	}
 	buf_free(&b);
 	return 0;
+}
+
+int eval_main(int argc, char **argv)
+{
+	static struct ev e;
+	static struct ev_ep eps[EV_MAX_EPISODES];
+	struct ev_opts *o = &e.o;
+	*o = (struct ev_opts){.episodes = 0,
+	                      .seed = 1,
+	                      .repo = ".",
+	                      .accel = 10,
+	                      .horizon_s = 300,
+	                      .quiet_min_s = 30,
+	                      .quiet_max_s = 60};
+	int rc = ev_parse_args(argc, argv, o);
+	if (rc >= 0)
+		return rc;
+	if ((rc = ev_find_programs(o)) != 0 || (rc = ev_work_folder(&e)) != 0)
+		return rc;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = ev_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	e.http = http_client_new();
+	int64_t t0 = time_mono_ms();
+	int done;
+	rc = ev_run(&e, eps, &done);
+	ev_stop_stack(&e);
+	if (rc != 0 || done == 0) {
+		fprintf(stderr, "opsbotctl eval: stopped after %d episode(s); logs in %s\n", done,
+		        e.work);
+		return 1;
+	}
+	return ev_report(o, eps, done, t0);
 }

@@ -722,12 +722,14 @@ static int srv_num(const char *s, double lo, double hi, double *out)
 	return 0;
 }
 
-int main(int argc, char **argv)
+struct srv_opts {
+	const char *port_file, *hist_path;
+	double port, seed, accel, every;
+};
+
+/* The options; -1 to go on, else the exit code (help, or a bad option). */
+static int srv_args(int argc, char **argv, struct srv_opts *o)
 {
-	static struct srv s;
-	const char *port_file = NULL, *hist_path = NULL;
-	double port = 0, seed = 1, accel = 1, every = 1000;
-	log_init("opsbot-sim");
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
@@ -737,17 +739,18 @@ int main(int argc, char **argv)
 		} else if (!v) {
 			bad = 1;
 		} else if (strcmp(a, "--port") == 0) {
-			bad = srv_num(v, 0, 65535, &port);
+			bad = srv_num(v, 0, 65535, &o->port);
 		} else if (strcmp(a, "--port-file") == 0) {
-			port_file = v;
+			o->port_file = v;
 		} else if (strcmp(a, "--seed") == 0) {
-			bad = srv_num(v, 0, 9007199254740992.0, &seed) || seed != floor(seed);
+			bad = srv_num(v, 0, 9007199254740992.0, &o->seed) ||
+			      o->seed != floor(o->seed);
 		} else if (strcmp(a, "--accel") == 0) {
-			bad = srv_num(v, 0, 10000, &accel);
+			bad = srv_num(v, 0, 10000, &o->accel);
 		} else if (strcmp(a, "--history") == 0) {
-			hist_path = v;
+			o->hist_path = v;
 		} else if (strcmp(a, "--history-every") == 0) {
-			bad = srv_num(v, 50, 3600000, &every);
+			bad = srv_num(v, 50, 3600000, &o->every);
 		} else {
 			bad = 1;
 		}
@@ -758,6 +761,94 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
+
+/* The history file and its header, when --history asks for one. */
+static int srv_open_history(struct srv *s, const struct srv_opts *o)
+{
+	if (!o->hist_path)
+		return 0;
+	s->hist = fopen(o->hist_path, "w");
+	if (!s->hist || srv_history_header(s) < 0) {
+		log_error("event=history_open_failed path=%s error=%s", log_q(o->hist_path),
+		          log_q(strerror(errno)));
+		return -1;
+	}
+	s->hist_every_ms = (int64_t)o->every;
+	s->hist_next_ms = time_mono_ms();
+	return 0;
+}
+
+/* The bound port into port_file (written whole, then renamed), when asked. */
+static int srv_write_port(const char *port_file, int bound)
+{
+	if (!port_file)
+		return 0;
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%d\n", bound) < 0 || fclose(f) != 0 || rename(tmp, port_file)) {
+		log_error("event=port_file_failed path=%s", log_q(port_file));
+		return -1;
+	}
+	return 0;
+}
+
+/* One turn of the loop: poll the listener and every connection (closing the
+ * ones past their deadline), step the model, serve what is ready, and write
+ * a history row when one is due.  -1 when poll itself failed. */
+static int srv_turn(struct srv *s)
+{
+	struct pollfd p[SRV_MAX_CONNS + 1];
+	int idx[SRV_MAX_CONNS + 1], np = 0;
+	p[np] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
+	idx[np++] = -1;
+	int64_t now = time_mono_ms();
+	for (int i = 0; i < SRV_MAX_CONNS; i++) {
+		if (!s->c[i])
+			continue;
+		if (now > s->c[i]->deadline_ms) {
+			srv_close(s, i);
+			continue;
+		}
+		p[np] = (struct pollfd){.fd = s->c[i]->fd,
+		                        .events = s->c[i]->out.len ? POLLOUT : POLLIN};
+		idx[np++] = i;
+	}
+	int timeout = 50;
+	if (s->accel > 0.0 && 1000.0 / s->accel < timeout)
+		timeout = (int)fmax(1.0, 1000.0 / s->accel);
+	if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) {
+		log_error("event=poll_failed error=%s", log_q(strerror(errno)));
+		return -1;
+	}
+	srv_clock(s);
+	for (int k = 0; k < np; k++) {
+		if (!p[k].revents)
+			continue;
+		if (idx[k] < 0)
+			srv_accept(s);
+		else if (s->c[idx[k]])
+			srv_io(s, idx[k], p[k].revents);
+	}
+	if (s->hist && time_mono_ms() >= s->hist_next_ms) {
+		srv_history(s, time_now_ms());
+		s->hist_next_ms += s->hist_every_ms;
+		if (s->hist_next_ms < time_mono_ms())
+			s->hist_next_ms = time_mono_ms() + s->hist_every_ms;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct srv s;
+	struct srv_opts o = {.seed = 1, .accel = 1, .every = 1000};
+	log_init("opsbot-sim");
+	int rc = srv_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = srv_on_signal;
@@ -765,78 +856,22 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	sim_init(&s.m, (uint64_t)seed);
-	s.accel = accel;
+	sim_init(&s.m, (uint64_t)o.seed);
+	s.accel = o.accel;
 	int bound;
-	s.lfd = srv_listen((int)port, &bound);
+	s.lfd = srv_listen((int)o.port, &bound);
 	if (s.lfd < 0) {
-		log_error("event=listen_failed port=%d error=%s", (int)port,
+		log_error("event=listen_failed port=%d error=%s", (int)o.port,
 		          log_q(strerror(errno)));
 		return 1;
 	}
-	if (hist_path) {
-		s.hist = fopen(hist_path, "w");
-		if (!s.hist || srv_history_header(&s) < 0) {
-			log_error("event=history_open_failed path=%s error=%s", log_q(hist_path),
-			          log_q(strerror(errno)));
-			return 1;
-		}
-		s.hist_every_ms = (int64_t)every;
-		s.hist_next_ms = time_mono_ms();
-	}
-	if (port_file) {
-		char tmp[4200];
-		snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-		FILE *f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%d\n", bound) < 0 || fclose(f) != 0 ||
-		    rename(tmp, port_file)) {
-			log_error("event=port_file_failed path=%s", log_q(port_file));
-			return 1;
-		}
-	}
+	if (srv_open_history(&s, &o) < 0 || srv_write_port(o.port_file, bound) < 0)
+		return 1;
 	s.t0_ms = time_mono_ms();
 	log_info("event=started port=%d seed=%llu accel=%g history=%s", bound,
-	         (unsigned long long)s.m.seed, accel, log_q(hist_path ? hist_path : ""));
-	while (!srv_stop) {
-		struct pollfd p[SRV_MAX_CONNS + 1];
-		int idx[SRV_MAX_CONNS + 1], np = 0;
-		p[np] = (struct pollfd){.fd = s.lfd, .events = POLLIN};
-		idx[np++] = -1;
-		int64_t now = time_mono_ms();
-		for (int i = 0; i < SRV_MAX_CONNS; i++) {
-			if (!s.c[i])
-				continue;
-			if (now > s.c[i]->deadline_ms) {
-				srv_close(&s, i);
-				continue;
-			}
-			p[np] = (struct pollfd){.fd = s.c[i]->fd,
-			                        .events = s.c[i]->out.len ? POLLOUT : POLLIN};
-			idx[np++] = i;
-		}
-		int timeout = 50;
-		if (s.accel > 0.0 && 1000.0 / s.accel < timeout)
-			timeout = (int)fmax(1.0, 1000.0 / s.accel);
-		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) {
-			log_error("event=poll_failed error=%s", log_q(strerror(errno)));
-			break;
-		}
-		srv_clock(&s);
-		for (int k = 0; k < np; k++) {
-			if (!p[k].revents)
-				continue;
-			if (idx[k] < 0)
-				srv_accept(&s);
-			else if (s.c[idx[k]])
-				srv_io(&s, idx[k], p[k].revents);
-		}
-		if (s.hist && time_mono_ms() >= s.hist_next_ms) {
-			srv_history(&s, time_now_ms());
-			s.hist_next_ms += s.hist_every_ms;
-			if (s.hist_next_ms < time_mono_ms())
-				s.hist_next_ms = time_mono_ms() + s.hist_every_ms;
-		}
-	}
+	         (unsigned long long)s.m.seed, o.accel, log_q(o.hist_path ? o.hist_path : ""));
+	while (!srv_stop && srv_turn(&s) == 0)
+		;
 	for (int i = 0; i < SRV_MAX_CONNS; i++)
 		if (s.c[i])
 			srv_close(&s, i);

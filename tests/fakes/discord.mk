@@ -12,7 +12,7 @@ $(B)/bin/fake-discord: $(FAKE_DISCORD_OBJS) $(LIB_A)
 
 $(B)/tests/fake_discord_test: $(B)/tests/fakes/discord/fake_discord_test.o \
 		$(FAKE_DISCORD_LIB_OBJS) $(LIB_A)
-	$(call link,$(LIBS_CMOCKA))
+	$(call link,$(LIBS_LWS) $(LIBS_CMOCKA))
 
 PROGRAMS += $(B)/bin/fake-discord
 UNIT_TESTS += $(B)/tests/fake_discord_test

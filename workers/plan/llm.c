@@ -108,12 +108,9 @@ static size_t llm_tokens(size_t bytes)
 	return (bytes + 3) / 4;
 }
 
-/* Build the user prompt with given limits. */
-static char *llm_build_user(const cJSON *input, int keep_timeline, size_t passage_max,
-                            int max_passages)
+/* The incident: its short fields as JSON, then its free text, fenced. */
+static void llm_user_incident(struct buf *b, const cJSON *inc)
 {
-	struct buf b = {.max = LLM_PROMPT_MAX};
-	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
 	cJSON *brief = json_new_object();
 	static const char *const fields[] = {"id", "service", "severity", "source", "state", NULL};
 	for (int i = 0; fields[i]; i++) {
@@ -123,134 +120,165 @@ static char *llm_build_user(const cJSON *input, int keep_timeline, size_t passag
 	}
 	char *bs = json_print(brief);
 	cJSON_Delete(brief);
-	buf_appendf(&b, "Incident %s\nTitle: ", bs);
+	buf_appendf(b, "Incident %s\nTitle: ", bs);
 	free(bs);
-	llm_untrusted(&b, json_str(inc, "title"), 300);
-	buf_append(&b, "\nSummary: ", 10);
-	llm_untrusted(&b, json_str(inc, "summary"), 1200);
+	llm_untrusted(b, json_str(inc, "title"), 300);
+	buf_append(b, "\nSummary: ", 10);
+	llm_untrusted(b, json_str(inc, "summary"), 1200);
 	if (json_str(inc, "alert")) {
-		buf_append(&b, "\nAlert: ", 8);
-		llm_untrusted(&b, json_str(inc, "alert"), 1200);
+		buf_append(b, "\nAlert: ", 8);
+		llm_untrusted(b, json_str(inc, "alert"), 1200);
 	}
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
 	if (cJSON_IsObject(labels)) {
 		char *ls = json_print(labels);
-		buf_append(&b, "\nLabels: ", 9);
-		llm_untrusted(&b, ls, 800);
+		buf_append(b, "\nLabels: ", 9);
+		llm_untrusted(b, ls, 800);
 		free(ls);
 	}
+}
 
-	const cJSON *det = cJSON_GetObjectItemCaseSensitive(input, "detect");
-	if (cJSON_IsObject(det)) {
-		buf_append(&b, "\n\nFindings:\n", 12);
-		if (json_str(det, "summary")) {
-			buf_append(&b, "Summary: ", 9);
-			llm_untrusted(&b, json_str(det, "summary"), 600);
-			buf_append(&b, "\n", 1);
-		}
-		const cJSON *x;
-		int n = 0;
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
-		{
-			if (n++ >= 10)
-				break;
-			buf_append(&b, "- anomaly ", 10);
-			llm_untrusted(&b, json_str(x, "series"), 200);
-			buf_appendf(&b, " score %.2f %s\n", json_num(x, "score", 0),
-			            json_str(x, "direction") ? json_str(x, "direction") : "");
-		}
-		n = 0;
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "ranking"))
-		{
-			if (n++ >= 5)
-				break;
-			buf_append(&b, "- suspect ", 10);
-			llm_untrusted(&b, json_str(x, "service"), 64);
-			buf_appendf(&b, " confidence %.2f: ", json_num(x, "confidence", 0));
-			llm_untrusted(&b, json_str(x, "rationale"), 300);
-			buf_append(&b, "\n", 1);
-		}
+/* The detect stage's findings: its summary, 10 anomalies, 5 suspects. */
+static void llm_user_findings(struct buf *b, const cJSON *det)
+{
+	if (!cJSON_IsObject(det))
+		return;
+	buf_append(b, "\n\nFindings:\n", 12);
+	if (json_str(det, "summary")) {
+		buf_append(b, "Summary: ", 9);
+		llm_untrusted(b, json_str(det, "summary"), 600);
+		buf_append(b, "\n", 1);
 	}
-
-	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
-	if (cJSON_GetArraySize(passages) > 0 && max_passages > 0) {
-		buf_append(&b, "\nPassages:\n", 11);
-		int n = 0;
-		const cJSON *p;
-		cJSON_ArrayForEach(p, passages)
-		{
-			if (n++ >= max_passages)
-				break;
-			buf_appendf(&b, "[P%d] ", n);
-			char ref[300];
-			const char *src = json_str(p, "source");
-			const char *sec = json_str(p, "section");
-			snprintf(ref, sizeof(ref), "%s%s%s", src ? src : "?", sec ? "#" : "",
-			         sec ? sec : "");
-			llm_untrusted(&b, json_str(p, "title") ? json_str(p, "title") : ref, 200);
-			buf_append(&b, ": ", 2);
-			llm_untrusted(&b, json_str(p, "text"), passage_max);
-			buf_append(&b, "\n", 1);
-		}
+	const cJSON *x;
+	int n = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "anomalies"))
+	{
+		if (n++ >= 10)
+			break;
+		buf_append(b, "- anomaly ", 10);
+		llm_untrusted(b, json_str(x, "series"), 200);
+		buf_appendf(b, " score %.2f %s\n", json_num(x, "score", 0),
+		            json_str(x, "direction") ? json_str(x, "direction") : "");
 	}
+	n = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(det, "ranking"))
+	{
+		if (n++ >= 5)
+			break;
+		buf_append(b, "- suspect ", 10);
+		llm_untrusted(b, json_str(x, "service"), 64);
+		buf_appendf(b, " confidence %.2f: ", json_num(x, "confidence", 0));
+		llm_untrusted(b, json_str(x, "rationale"), 300);
+		buf_append(b, "\n", 1);
+	}
+}
 
+/* The retrieved passages, numbered [P1].. for the plan to cite. */
+static void llm_user_passages(struct buf *b, const cJSON *passages, size_t passage_max,
+                              int max_passages)
+{
+	if (cJSON_GetArraySize(passages) <= 0 || max_passages <= 0)
+		return;
+	buf_append(b, "\nPassages:\n", 11);
+	int n = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, passages)
+	{
+		if (n++ >= max_passages)
+			break;
+		buf_appendf(b, "[P%d] ", n);
+		char ref[300];
+		const char *src = json_str(p, "source");
+		const char *sec = json_str(p, "section");
+		snprintf(ref, sizeof(ref), "%s%s%s", src ? src : "?", sec ? "#" : "",
+		         sec ? sec : "");
+		llm_untrusted(b, json_str(p, "title") ? json_str(p, "title") : ref, 200);
+		buf_append(b, ": ", 2);
+		llm_untrusted(b, json_str(p, "text"), passage_max);
+		buf_append(b, "\n", 1);
+	}
+}
+
+/* Timeline compaction: the older entries as counts by event name, oldest
+ * first (16 names at most). */
+static void llm_user_compacted(struct buf *b, const cJSON *tl, int older)
+{
+	char names[16][48];
+	int counts[16], nn = 0;
+	for (int i = 0; i < older; i++) {
+		const char *nm = json_str(cJSON_GetArrayItem(tl, i), "name");
+		if (!nm)
+			nm = "entry";
+		int k = 0;
+		while (k < nn && strcmp(names[k], nm) != 0)
+			k++;
+		if (k == nn && nn < 16) {
+			str_copy(names[nn], sizeof(names[0]), nm);
+			counts[nn++] = 0;
+		}
+		if (k < nn)
+			counts[k]++;
+	}
+	buf_appendf(b, "(%d earlier entries compacted:", older);
+	for (int k = 0; k < nn; k++) {
+		char clean[48];
+		size_t o = 0;
+		for (const char *c = names[k]; *c && o + 1 < sizeof(clean); c++)
+			clean[o++] = (*c == '<' || (unsigned char)*c < 0x20) ? ' ' : *c;
+		clean[o] = '\0';
+		buf_appendf(b, "%s %d %s", k ? "," : "", counts[k], clean);
+	}
+	buf_append(b, ")\n", 2);
+}
+
+/* One timeline entry: its name and the text a person would read first. */
+static void llm_user_entry(struct buf *b, const cJSON *e)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data");
+	const char *text = json_str(d, "note");
+	if (!text)
+		text = json_str(d, "reason");
+	if (!text)
+		text = json_str(cJSON_GetObjectItemCaseSensitive(d, "result"), "summary");
+	if (!text)
+		text = json_str(d, "summary");
+	char *es = text ? NULL : json_print(d ? d : e);
+	buf_appendf(b, "- %s: ", json_str(e, "name") ? json_str(e, "name") : "entry");
+	llm_untrusted(b, text ? text : es, 400);
+	buf_append(b, "\n", 1);
+	free(es);
+}
+
+/* The timeline: the last keep entries whole, the older ones compacted. */
+static void llm_user_timeline(struct buf *b, const cJSON *tl, int keep)
+{
+	int ntl = cJSON_GetArraySize(tl);
+	if (ntl <= 0)
+		return;
+	buf_append(b, "\nTimeline:\n", 11);
+	int older = ntl > keep ? ntl - keep : 0;
+	if (older > 0)
+		llm_user_compacted(b, tl, older);
+	for (int i = older; i < ntl; i++)
+		llm_user_entry(b, cJSON_GetArrayItem(tl, i));
+}
+
+/* Build the user prompt with given limits. */
+static char *llm_build_user(const cJSON *input, int keep_timeline, size_t passage_max,
+                            int max_passages)
+{
+	struct buf b = {.max = LLM_PROMPT_MAX};
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(input, "incident");
+	llm_user_incident(&b, inc);
+	llm_user_findings(&b, cJSON_GetObjectItemCaseSensitive(input, "detect"));
+	llm_user_passages(&b,
+	                  cJSON_GetObjectItemCaseSensitive(
+	                      cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages"),
+	                  passage_max, max_passages);
 	const cJSON *tl = cJSON_GetObjectItemCaseSensitive(input, "timeline");
 	if (!cJSON_IsArray(tl))
 		tl = cJSON_GetObjectItemCaseSensitive(inc, "timeline");
-	int ntl = cJSON_GetArraySize(tl);
-	if (ntl > 0) {
-		buf_append(&b, "\nTimeline:\n", 11);
-		int older = ntl > keep_timeline ? ntl - keep_timeline : 0;
-		if (older > 0) {
-			/* compaction: counts by event name, oldest first */
-			char names[16][48];
-			int counts[16], nn = 0;
-			for (int i = 0; i < older; i++) {
-				const char *nm = json_str(cJSON_GetArrayItem(tl, i), "name");
-				if (!nm)
-					nm = "entry";
-				int k = 0;
-				while (k < nn && strcmp(names[k], nm) != 0)
-					k++;
-				if (k == nn && nn < 16) {
-					str_copy(names[nn], sizeof(names[0]), nm);
-					counts[nn++] = 0;
-				}
-				if (k < nn)
-					counts[k]++;
-			}
-			buf_appendf(&b, "(%d earlier entries compacted:", older);
-			for (int k = 0; k < nn; k++) {
-				char clean[48];
-				size_t o = 0;
-				for (const char *c = names[k]; *c && o + 1 < sizeof(clean); c++)
-					clean[o++] =
-					    (*c == '<' || (unsigned char)*c < 0x20) ? ' ' : *c;
-				clean[o] = '\0';
-				buf_appendf(&b, "%s %d %s", k ? "," : "", counts[k], clean);
-			}
-			buf_append(&b, ")\n", 2);
-		}
-		for (int i = older; i < ntl; i++) {
-			const cJSON *e = cJSON_GetArrayItem(tl, i);
-			const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data");
-			const char *text = json_str(d, "note");
-			if (!text)
-				text = json_str(d, "reason");
-			if (!text)
-				text = json_str(cJSON_GetObjectItemCaseSensitive(d, "result"),
-				                "summary");
-			if (!text)
-				text = json_str(d, "summary");
-			char *es = text ? NULL : json_print(d ? d : e);
-			buf_appendf(&b,
-			            "- %s: ", json_str(e, "name") ? json_str(e, "name") : "entry");
-			llm_untrusted(&b, text ? text : es, 400);
-			buf_append(&b, "\n", 1);
-			free(es);
-		}
-	}
+	llm_user_timeline(&b, tl, keep_timeline);
 	buf_append(&b, "\nPropose the plan now.", 22);
 	return b.data;
 }

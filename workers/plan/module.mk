@@ -4,7 +4,7 @@ PLAN_CORE_SRCS := workers/plan/outcomes.c workers/plan/bandit.c workers/plan/cri
 	workers/plan/playbook.c workers/plan/llm.c workers/plan/planner.c workers/plan/learn.c
 PLAN_CORE_OBJS := $(PLAN_CORE_SRCS:%.c=$(B)/%.o)
 PLAN_OBJS := $(B)/workers/plan/plan.o $(PLAN_CORE_OBJS)
-PLAN_TESTS := critic playbook outcomes llm
+PLAN_TESTS := critic playbook outcomes llm planner
 ALL_OBJS += $(PLAN_OBJS) $(PLAN_TESTS:%=$(B)/workers/plan/%_test.o)
 
 PROGRAMS += $(B)/bin/opsbot-plan

@@ -255,6 +255,139 @@ static void planner_watch(const struct plan_ctx *ctx, const cJSON *input, const 
 	cJSON_Delete(raw);
 }
 
+/* What planner_run gathers on its way to a plan. */
+struct planner_draft {
+	const char *planner;  /* "llm" or "playbook" */
+	char sig[160];        /* the incident's playbook signature */
+	cJSON *notes;         /* lines for a person reading the plan */
+	cJSON *usage;         /* the model's token use and latency, or NULL */
+	char llm_failed[200]; /* why the model's plan was not used, "" when it was */
+	double model_ms;
+};
+
+/* The model's proposal (raw steps), or NULL with the reason in the notes
+ * when it failed or is not configured. */
+static cJSON *planner_try_llm(struct planner *p, struct plan_ctx *ctx, const cJSON *input,
+                              struct planner_draft *d)
+{
+	cJSON *raw = NULL, *model_notes = NULL;
+	char why[512];
+	if (!p->llm)
+		return NULL;
+	struct planner_check pc = {
+	    ctx, cJSON_GetObjectItemCaseSensitive(
+	             cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages")};
+	if (llm_propose(p->llm, ctx, input, planner_check_steps, &pc, &raw, &model_notes, &d->usage,
+	                why, sizeof(why)) == 0) {
+		d->planner = "llm";
+		const cJSON *n;
+		cJSON_ArrayForEach(n, model_notes)
+		{
+			char line[300], clean[240];
+			critic_clean_line(n->valuestring, clean, sizeof(clean));
+			snprintf(line, sizeof(line), "model note: %s", clean);
+			cJSON_AddItemToArray(d->notes, cJSON_CreateString(line));
+		}
+		cJSON_Delete(model_notes);
+	} else {
+		char line[700];
+		snprintf(line, sizeof(line),
+		         "The LLM planner failed (%s); this plan is from the playbook.", why);
+		critic_clean_line(why, d->llm_failed, sizeof(d->llm_failed));
+		cJSON_AddItemToArray(d->notes, cJSON_CreateString(line));
+		log_warn("event=llm_fallback reason=%s", log_q(why));
+	}
+	d->model_ms = json_num(d->usage, "latency_ms", 0);
+	return raw;
+}
+
+/* The checked steps: the model's when it proposed some that pass, else the
+ * playbook's (consumes raw). */
+static cJSON *planner_steps(struct plan_ctx *ctx, const cJSON *input, cJSON *raw,
+                            struct planner_draft *d)
+{
+	if (!raw)
+		raw = playbook_propose(ctx, input, d->sig, d->notes);
+	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
+	cJSON *steps = critic_check(ctx, raw, passages, d->notes);
+	cJSON_Delete(raw);
+	planner_watch(ctx, input, passages, steps, d->notes);
+	if (strcmp(d->planner, "llm") == 0 && cJSON_GetArraySize(steps) == 0) {
+		/* nothing the model proposed passed: the playbook plans instead */
+		str_copy(d->llm_failed, sizeof(d->llm_failed),
+		         "it proposed no step that passed the checks");
+		cJSON_AddItemToArray(d->notes,
+		                     cJSON_CreateString("The LLM planner proposed no step that "
+		                                        "passed the checks; this plan is "
+		                                        "from the playbook."));
+		cJSON_Delete(steps);
+		d->planner = "playbook";
+		raw = playbook_propose(ctx, input, d->sig, d->notes);
+		steps = critic_check(ctx, raw, passages, d->notes);
+		cJSON_Delete(raw);
+		planner_watch(ctx, input, passages, steps, d->notes);
+	}
+	return steps;
+}
+
+/* The plan's hash (32 hex digits) and id ("plan-<incident>-<12 digits>"),
+ * over a canonical text: incident id, then each step. */
+static void planner_name(const cJSON *inc, const cJSON *steps, char hash[65], char *id,
+                         size_t idlen)
+{
+	const cJSON *s;
+	struct buf canon = {.max = 1 << 20};
+	buf_appendf(&canon, "incident=%lld", (long long)json_int(inc, "id", 0));
+	cJSON_ArrayForEach(s, steps)
+	{
+		char *ps = json_print(cJSON_GetObjectItemCaseSensitive(s, "params"));
+		buf_appendf(&canon, "\n%s %s %s", json_str(s, "action"), ps,
+		            json_str(s, "approval"));
+		free(ps);
+	}
+	planner_hash(canon.data, hash, 65);
+	buf_free(&canon);
+	snprintf(id, idlen, "plan-%lld-%.12s", (long long)json_int(inc, "id", 0), hash);
+	hash[32] = '\0';
+}
+
+/* The job's result: the plan (takes steps and the draft's notes and usage),
+ * whether it needs approval, and a summary for a person. */
+static cJSON *planner_result(const cJSON *inc, cJSON *steps, struct planner_draft *d)
+{
+	int needs = 0;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, steps)
+	{
+		if (strcmp(json_str(s, "approval"), "auto") != 0)
+			needs = 1;
+	}
+	char hash[65], id[96];
+	planner_name(inc, steps, hash, id, sizeof(id));
+	cJSON *plan = json_new_object();
+	json_add_str(plan, "id", id);
+	json_add_str(plan, "hash", hash);
+	json_add_str(plan, "planner", d->planner);
+	json_add_str(plan, "signature", d->sig);
+	json_add(plan, "steps", steps);
+	json_add(plan, "notes", d->notes);
+	cJSON *res = json_new_object();
+	json_add(res, "plan", plan);
+	json_add_bool(res, "needs_approval", needs);
+	char summary[1024];
+	planner_summary(d->planner, steps, needs, summary, sizeof(summary));
+	if (d->llm_failed[0]) {
+		size_t sl = strlen(summary);
+		snprintf(summary + sl, sizeof(summary) - sl, " (The LLM planner was not used: %s.)",
+		         d->llm_failed);
+	}
+	json_add_str(res, "summary", summary);
+	if (d->usage)
+		json_add(res, "llm", d->usage);
+	return res;
+}
+
 int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **result, char *err,
                 size_t errlen)
 {
@@ -275,111 +408,11 @@ int planner_run(struct planner *p, const cJSON *input, int64_t now_ms, cJSON **r
 	    .edges = p->edges,
 	    .nedges = p->nedges,
 	};
-	char sig[160];
-	playbook_signature(input, sig, sizeof(sig));
-	cJSON *notes = json_new_array();
-	cJSON *raw = NULL, *usage = NULL;
-	const char *planner = "playbook";
-	char llm_failed[200] = "";
-	double model_ms = 0;
-	if (p->llm) {
-		cJSON *model_notes = NULL;
-		char why[512];
-		struct planner_check pc = {
-		    &ctx, cJSON_GetObjectItemCaseSensitive(
-		              cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages")};
-		if (llm_propose(p->llm, &ctx, input, planner_check_steps, &pc, &raw, &model_notes,
-		                &usage, why, sizeof(why)) == 0) {
-			planner = "llm";
-			const cJSON *n;
-			cJSON_ArrayForEach(n, model_notes)
-			{
-				char line[300], clean[240];
-				critic_clean_line(n->valuestring, clean, sizeof(clean));
-				snprintf(line, sizeof(line), "model note: %s", clean);
-				cJSON_AddItemToArray(notes, cJSON_CreateString(line));
-			}
-			cJSON_Delete(model_notes);
-		} else {
-			char line[700];
-			snprintf(line, sizeof(line),
-			         "The LLM planner failed (%s); this plan is from the playbook.",
-			         why);
-			critic_clean_line(why, llm_failed, sizeof(llm_failed));
-			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
-			log_warn("event=llm_fallback reason=%s", log_q(why));
-		}
-		model_ms = json_num(usage, "latency_ms", 0);
-	}
-	if (!raw)
-		raw = playbook_propose(&ctx, input, sig, notes);
-	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
-	cJSON *steps = critic_check(&ctx, raw, passages, notes);
-	cJSON_Delete(raw);
-	planner_watch(&ctx, input, passages, steps, notes);
-	if (strcmp(planner, "llm") == 0 && cJSON_GetArraySize(steps) == 0) {
-		/* nothing the model proposed passed: the playbook plans instead */
-		str_copy(llm_failed, sizeof(llm_failed),
-		         "it proposed no step that passed the checks");
-		cJSON_AddItemToArray(notes,
-		                     cJSON_CreateString("The LLM planner proposed no step that "
-		                                        "passed the checks; this plan is "
-		                                        "from the playbook."));
-		cJSON_Delete(steps);
-		planner = "playbook";
-		raw = playbook_propose(&ctx, input, sig, notes);
-		steps = critic_check(&ctx, raw, passages, notes);
-		cJSON_Delete(raw);
-		planner_watch(&ctx, input, passages, steps, notes);
-	}
-
-	int needs = 0;
-	const cJSON *s;
-	cJSON_ArrayForEach(s, steps)
-	{
-		if (strcmp(json_str(s, "approval"), "auto") != 0)
-			needs = 1;
-	}
-
-	/* canonical text for the hash: incident id, then each step */
-	struct buf canon = {.max = 1 << 20};
-	buf_appendf(&canon, "incident=%lld", (long long)json_int(inc, "id", 0));
-	cJSON_ArrayForEach(s, steps)
-	{
-		char *ps = json_print(cJSON_GetObjectItemCaseSensitive(s, "params"));
-		buf_appendf(&canon, "\n%s %s %s", json_str(s, "action"), ps,
-		            json_str(s, "approval"));
-		free(ps);
-	}
-	char hash[65];
-	planner_hash(canon.data, hash, sizeof(hash));
-	buf_free(&canon);
-	char id[96];
-	snprintf(id, sizeof(id), "plan-%lld-%.12s", (long long)json_int(inc, "id", 0), hash);
-	hash[32] = '\0';
-
-	cJSON *plan = json_new_object();
-	json_add_str(plan, "id", id);
-	json_add_str(plan, "hash", hash);
-	json_add_str(plan, "planner", planner);
-	json_add_str(plan, "signature", sig);
-	json_add(plan, "steps", steps);
-	json_add(plan, "notes", notes);
-	cJSON *res = json_new_object();
-	json_add(res, "plan", plan);
-	json_add_bool(res, "needs_approval", needs);
-	char summary[1024];
-	planner_summary(planner, steps, needs, summary, sizeof(summary));
-	if (llm_failed[0]) {
-		size_t sl = strlen(summary);
-		snprintf(summary + sl, sizeof(summary) - sl, " (The LLM planner was not used: %s.)",
-		         llm_failed);
-	}
-	json_add_str(res, "summary", summary);
-	if (usage)
-		json_add(res, "llm", usage);
-	*result = res;
-	p->last_overhead_ms = (double)(time_mono_us() - t0) / 1000.0 - model_ms;
+	struct planner_draft d = {.planner = "playbook", .notes = json_new_array()};
+	playbook_signature(input, d.sig, sizeof(d.sig));
+	cJSON *raw = planner_try_llm(p, &ctx, input, &d);
+	cJSON *steps = planner_steps(&ctx, input, raw, &d);
+	*result = planner_result(inc, steps, &d);
+	p->last_overhead_ms = (double)(time_mono_us() - t0) / 1000.0 - d.model_ms;
 	return 0;
 }

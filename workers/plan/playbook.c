@@ -296,11 +296,11 @@ static int playbook_cmp(const void *a, const void *b)
 	return strcmp(x->a->name, y->a->name); /* deterministic ties */
 }
 
-cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const char *signature,
-                        cJSON *notes)
+/* The findings' words: how many of each action's match words they hold. */
+static void playbook_match_words(const struct plan_ctx *ctx, const cJSON *input,
+                                 struct playbook_cand *cand)
 {
 	const struct catalog *cat = ctx->cat;
-	struct playbook_cand *cand = xcalloc(cat->n + 1, sizeof(*cand));
 	struct buf text = {.max = PLAYBOOK_TEXT_MAX};
 	playbook_text(ctx, input, &text);
 	for (size_t i = 0; i < cat->n; i++) {
@@ -309,7 +309,14 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 			if (playbook_has_word(text.data, cat->actions[i].match[k]))
 				cand[i].words++;
 	}
-	/* runbook suggestions: a passage that names an action */
+	buf_free(&text);
+}
+
+/* Runbook suggestions: a passage that names an action votes for it (by its
+ * rank, less from sections that are not a fix) and is cited. */
+static void playbook_runbook_votes(const struct catalog *cat, const cJSON *input,
+                                   struct playbook_cand *cand)
+{
 	const cJSON *passages = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(input, "retrieve"), "passages");
 	int rank = 0;
@@ -342,17 +349,45 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 				         "%s", ref);
 		}
 	}
-	/* bandit over the signature's history */
+}
+
+/* Whether a candidate with some support may stand; a note says why not. */
+static int playbook_admit(const cJSON *input, const struct playbook_cand *c, cJSON *notes)
+{
+	char line[300];
+	/* An action that takes something away (it has a rollback: shedding
+	 * traffic, draining a node) needs the findings to point at it; a
+	 * runbook's mention alone is not enough. */
+	if (c->words == 0 && c->a->rollback)
+		snprintf(line, sizeof(line),
+		         "playbook left out %s: only a runbook suggests it, and it takes "
+		         "capacity away",
+		         c->a->name);
+	/* A replan: what the last round ran did not fix it. */
+	else if (playbook_tried(input, c->a->name))
+		snprintf(line, sizeof(line),
+		         "playbook left out %s: the last round ran it and the problem stayed",
+		         c->a->name);
+	else
+		return 1;
+	cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+	return 0;
+}
+
+/* The bandit over the signature's history: the candidates that stand,
+ * scored and sorted best first at the front of cand.  Returns how many. */
+static size_t playbook_rank(const struct plan_ctx *ctx, const cJSON *input, const char *signature,
+                            struct playbook_cand *cand, cJSON *notes)
+{
 	struct outcomes_arm *arms = NULL;
-	size_t narms = 0;
+	size_t narms = 0, ncand = 0;
 	int64_t total = 0;
 	if (ctx->mem && outcomes_arms(ctx->mem, signature, &arms, &narms) < 0)
 		cJSON_AddItemToArray(notes, cJSON_CreateString("the planner's memory could not be "
 		                                               "read; ranked without history"));
 	for (size_t k = 0; k < narms; k++)
 		total += arms[k].runs;
-	size_t ncand = 0;
-	for (size_t i = 0; i < cat->n; i++) {
+	for (size_t i = 0; i < ctx->cat->n; i++) {
 		struct playbook_cand *c = &cand[i];
 		for (size_t k = 0; k < narms; k++)
 			if (strcmp(arms[k].action, c->a->name) == 0) {
@@ -361,86 +396,87 @@ cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const ch
 			}
 		if (c->words == 0 && c->runbook == 0)
 			continue;
-		/* An action that takes something away (it has a rollback: shedding
-		 * traffic, draining a node) needs the findings to point at it; a
-		 * runbook's mention alone is not enough. */
-		if (c->words == 0 && c->a->rollback) {
-			char line[300];
-			snprintf(line, sizeof(line),
-			         "playbook left out %s: only a runbook suggests it, and it takes "
-			         "capacity away",
-			         c->a->name);
-			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+		if (!playbook_admit(input, c, notes))
 			continue;
-		}
-		/* A replan: what the last round ran did not fix it. */
-		if (playbook_tried(input, c->a->name)) {
-			char line[300];
-			snprintf(
-			    line, sizeof(line),
-			    "playbook left out %s: the last round ran it and the problem stayed",
-			    c->a->name);
-			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
-			continue;
-		}
 		c->prior = 1.0 - exp(-(0.5 * c->words + c->runbook));
 		c->score = bandit_score(c->prior, c->runs, c->wins, total, ctx->ucb_c);
 		cand[ncand++] = *c;
 	}
 	free(arms);
 	qsort(cand, ncand, sizeof(*cand), playbook_cmp);
+	return ncand;
+}
 
+/* One step for a ranked candidate, with its rationale and citations; NULL
+ * (and a note) when its parameters cannot be filled. */
+static cJSON *playbook_step(const struct plan_ctx *ctx, const struct playbook_cand *c,
+                            const cJSON *input, const char *signature, cJSON *notes)
+{
+	char why[400];
+	cJSON *params = playbook_params(ctx, c->a, input, why, sizeof(why));
+	if (!params) {
+		char line[512];
+		snprintf(line, sizeof(line), "playbook skipped %s: %s", c->a->name, why);
+		cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+		return NULL;
+	}
+	cJSON *step = json_new_object();
+	json_add_str(step, "action", c->a->name);
+	json_add(step, "params", params);
+	char rat[CRITIC_RATIONALE_MAX];
+	if (c->runs > 0)
+		snprintf(rat, sizeof(rat), "%s; fixed %lld of %lld past %s incidents (score %.2f)",
+		         c->ncite ? "suggested by the runbook" : "matches the findings",
+		         (long long)c->wins, (long long)c->runs, signature, c->score);
+	else
+		snprintf(rat, sizeof(rat), "%s%s%s (score %.2f, no history yet for %s)",
+		         c->words ? "matches the findings" : "",
+		         c->words && c->ncite ? " and " : "",
+		         c->ncite ? "suggested by the runbook" : "", c->score, signature);
+	json_add_str(step, "rationale", rat);
+	cJSON *cites = json_new_array();
+	for (int k = 0; k < c->ncite; k++)
+		cJSON_AddItemToArray(cites, cJSON_CreateString(c->cite[k]));
+	json_add(step, "citations", cites);
+	return step;
+}
+
+/* Nothing matched: the default step (when it can be filled) and a note. */
+static void playbook_fallback(const struct plan_ctx *ctx, const cJSON *input, cJSON *steps,
+                              cJSON *notes)
+{
+	const struct catalog_action *fa = catalog_find(ctx->cat, ctx->fallback_action);
+	char why[400];
+	cJSON *params = fa ? playbook_params(ctx, fa, input, why, sizeof(why)) : NULL;
+	if (params) {
+		cJSON *step = json_new_object();
+		json_add_str(step, "action", fa->name);
+		json_add(step, "params", params);
+		json_add_str(step, "rationale",
+		             "no playbook matched these findings; a person should look");
+		json_add(step, "citations", json_new_array());
+		cJSON_AddItemToArray(steps, step);
+	}
+	cJSON_AddItemToArray(notes, cJSON_CreateString("no catalog action matched the findings or "
+	                                               "runbooks; fell back to the default step"));
+}
+
+cJSON *playbook_propose(const struct plan_ctx *ctx, const cJSON *input, const char *signature,
+                        cJSON *notes)
+{
+	struct playbook_cand *cand = xcalloc(ctx->cat->n + 1, sizeof(*cand));
+	playbook_match_words(ctx, input, cand);
+	playbook_runbook_votes(ctx->cat, input, cand);
+	size_t ncand = playbook_rank(ctx, input, signature, cand, notes);
 	cJSON *steps = json_new_array();
 	int max = ctx->max_steps > 0 ? ctx->max_steps : 3;
 	for (size_t i = 0; i < ncand && cJSON_GetArraySize(steps) < max; i++) {
-		struct playbook_cand *c = &cand[i];
-		char why[400];
-		cJSON *params = playbook_params(ctx, c->a, input, why, sizeof(why));
-		if (!params) {
-			char line[512];
-			snprintf(line, sizeof(line), "playbook skipped %s: %s", c->a->name, why);
-			cJSON_AddItemToArray(notes, cJSON_CreateString(line));
-			continue;
-		}
-		cJSON *step = json_new_object();
-		json_add_str(step, "action", c->a->name);
-		json_add(step, "params", params);
-		char rat[CRITIC_RATIONALE_MAX];
-		if (c->runs > 0)
-			snprintf(rat, sizeof(rat),
-			         "%s; fixed %lld of %lld past %s incidents (score %.2f)",
-			         c->ncite ? "suggested by the runbook" : "matches the findings",
-			         (long long)c->wins, (long long)c->runs, signature, c->score);
-		else
-			snprintf(rat, sizeof(rat), "%s%s%s (score %.2f, no history yet for %s)",
-			         c->words ? "matches the findings" : "",
-			         c->words && c->ncite ? " and " : "",
-			         c->ncite ? "suggested by the runbook" : "", c->score, signature);
-		json_add_str(step, "rationale", rat);
-		cJSON *cites = json_new_array();
-		for (int k = 0; k < c->ncite; k++)
-			cJSON_AddItemToArray(cites, cJSON_CreateString(c->cite[k]));
-		json_add(step, "citations", cites);
-		cJSON_AddItemToArray(steps, step);
-	}
-	if (cJSON_GetArraySize(steps) == 0 && ctx->fallback_action) {
-		const struct catalog_action *fa = catalog_find(cat, ctx->fallback_action);
-		char why[400];
-		cJSON *params = fa ? playbook_params(ctx, fa, input, why, sizeof(why)) : NULL;
-		if (params) {
-			cJSON *step = json_new_object();
-			json_add_str(step, "action", fa->name);
-			json_add(step, "params", params);
-			json_add_str(step, "rationale",
-			             "no playbook matched these findings; a person should look");
-			json_add(step, "citations", json_new_array());
+		cJSON *step = playbook_step(ctx, &cand[i], input, signature, notes);
+		if (step)
 			cJSON_AddItemToArray(steps, step);
-		}
-		cJSON_AddItemToArray(notes,
-		                     cJSON_CreateString("no catalog action matched the findings or "
-		                                        "runbooks; fell back to the default step"));
 	}
-	buf_free(&text);
+	if (cJSON_GetArraySize(steps) == 0 && ctx->fallback_action)
+		playbook_fallback(ctx, input, steps, notes);
 	free(cand);
 	return steps;
 }

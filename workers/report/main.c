@@ -868,6 +868,127 @@ static cJSON *inc_brief(const cJSON *inc)
 }
 
 /* The digest of [from, to) from the queue's incidents and event log. */
+/* What a digest counts over its window [from, to). */
+struct digest {
+	int64_t from, to;
+	const cJSON *items; /* the incidents (borrowed) */
+	cJSON *opened, *resolved, *open, *appr;
+	struct count svc[64], rep_src[16], noisy[256];
+	size_t nsvc, nsrc, nnoisy;
+	int64_t *ttr; /* one per resolution in the window */
+	size_t nttr;
+	int64_t repeats, auto_res, filtered;
+};
+
+/* The incidents: opened in the window (and their services), still open at
+ * its end, awaiting approval now. */
+static void digest_incidents(struct digest *g)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, g->items)
+	{
+		const char *st = str_or_empty(json_str(it, "state"));
+		int64_t c = json_int(it, "created_ms", 0);
+		if (c >= g->from && c < g->to) {
+			cJSON_AddItemToArray(g->opened, inc_brief(it));
+			count_add(g->svc, &g->nsvc, 64, str_or_empty(json_str(it, "service")));
+		}
+		if (strcmp(st, "resolved") && strcmp(st, "rejected") && strcmp(st, "expired") &&
+		    strcmp(st, "failed") && c < g->to)
+			cJSON_AddItemToArray(g->open, inc_brief(it));
+		if (!strcmp(st, "awaiting_approval"))
+			cJSON_AddItemToArray(g->appr, inc_brief(it));
+	}
+}
+
+/* One event of the window: a resolution (time to resolve, by the alert
+ * source?), an alert repeat (a note from an alert surface), or an alert
+ * filtered at the door.  An alert surface's resolve command is counted
+ * through its incident.resolved. */
+static void digest_event(struct digest *g, const cJSON *it, int64_t at)
+{
+	const char *name = str_or_empty(json_str(it, "name"));
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "data");
+	int64_t incid = json_int(it, "incident", 0);
+	const cJSON *inc = NULL, *x;
+	cJSON_ArrayForEach(x, g->items) if (json_int(x, "id", 0) == incid) inc = x;
+	if (!strcmp(name, "incident.resolved") && inc) {
+		cJSON *b = inc_brief(inc);
+		int64_t t = at - json_int(inc, "created_ms", at);
+		json_add_int(b, "ttr_ms", t);
+		cJSON_AddItemToArray(g->resolved, b);
+		g->ttr[g->nttr++] = t;
+		if (is_alert_surface(json_str(d, "by")))
+			g->auto_res++;
+	} else if (!strcmp(name, "command.recorded") && is_alert_surface(json_str(d, "surface")) &&
+	           !strcmp(str_or_empty(json_str(d, "action")), "note")) {
+		g->repeats++;
+		count_add(g->rep_src, &g->nsrc, 16, json_str(d, "surface"));
+		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(inc, "labels");
+		const char *an = json_str(labels, "alertname");
+		count_add(g->noisy, &g->nnoisy, 256,
+		          an    ? an
+		          : inc ? str_or_empty(json_str(inc, "title"))
+		                : "?");
+	} else if (!strcmp(name, "alert.filtered")) {
+		/* below [hooks] min_severity or ignored: no incident (bot/intake.c) */
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "alert");
+		g->filtered++;
+		count_add(g->rep_src, &g->nsrc, 16, str_or_empty(json_str(d, "surface")));
+		count_add(g->noisy, &g->nnoisy, 256,
+		          json_str(a, "name") ? json_str(a, "name") : "?");
+	}
+}
+
+/* The event log, 1000 at a time: every event in the window.  -1 with err
+ * when the queue did not answer. */
+static int digest_events(struct rstate *s, struct digest *g, char *err, size_t errlen)
+{
+	int64_t since = 0;
+	for (int pages = 0; pages < 1000; pages++) {
+		cJSON *req = wire_new(WIRE_QUERY, 0);
+		json_add_str(req, "what", "events");
+		json_add_int(req, "since", since);
+		json_add_int(req, "limit", 1000);
+		cJSON *ev = q_call(s, req, err, errlen);
+		if (!ev)
+			return -1;
+		const cJSON *evs = cJSON_GetObjectItemCaseSensitive(ev, "items"), *it;
+		int n = cJSON_GetArraySize(evs);
+		cJSON_ArrayForEach(it, evs)
+		{
+			since = json_int(it, "seq", since);
+			int64_t at = json_int(it, "at_ms", 0);
+			if (at >= g->from && at < g->to)
+				digest_event(g, it, at);
+		}
+		cJSON_Delete(ev);
+		if (n < 1000)
+			break;
+	}
+	return 0;
+}
+
+/* The alerts part: repeats, resolved by the source, filtered, and where. */
+static cJSON *digest_alerts(struct digest *g)
+{
+	cJSON *al = json_new_object();
+	json_add_int(al, "repeats", g->repeats);
+	json_add_int(al, "auto_resolved", g->auto_res);
+	json_add_int(al, "filtered", g->filtered);
+	json_add(al, "by_source", count_json(g->rep_src, g->nsrc, 8));
+	json_add(al, "noisiest", count_json(g->noisy, g->nnoisy, 8));
+	json_add_str(
+	    al, "not_recorded",
+	    "Counted from the queue's event log: repeats are notifications for an alert "
+	    "group that already has an incident (recorded as notes); filtered are firing "
+	    "notifications below [hooks] min_severity or named in [hooks] ignore, which "
+	    "open no incident; resolved by the alert source are incidents the alert's own "
+	    "resolve closed. Sources and noisiest names count repeats and filtered alerts. A "
+	    "generic alert sent again with the same key is not counted again.");
+	return al;
+}
+
 static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int64_t to, char *err,
                            size_t errlen)
 {
@@ -877,128 +998,41 @@ static cJSON *build_digest(struct rstate *s, unsigned period, int64_t from, int6
 	cJSON *list = q_call(s, req, err, errlen);
 	if (!list)
 		return NULL;
-	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
-	cJSON *g = json_new_object();
-	json_add_str(g, "period", period_name(period));
-	json_add_int(g, "from_ms", from);
-	json_add_int(g, "to_ms", to);
-	cJSON *opened = json_new_array(), *resolved = json_new_array(), *open = json_new_array(),
-	      *appr = json_new_array();
-	struct count svc[64], rep_src[16], noisy[256];
-	size_t nsvc = 0, nsrc = 0, nnoisy = 0;
-	int64_t *ttr = xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof(int64_t));
-	size_t nttr = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, items)
-	{
-		const char *st = str_or_empty(json_str(it, "state"));
-		int64_t c = json_int(it, "created_ms", 0);
-		if (c >= from && c < to) {
-			cJSON_AddItemToArray(opened, inc_brief(it));
-			count_add(svc, &nsvc, 64, str_or_empty(json_str(it, "service")));
-		}
-		if (strcmp(st, "resolved") && strcmp(st, "rejected") && strcmp(st, "expired") &&
-		    strcmp(st, "failed") && c < to)
-			cJSON_AddItemToArray(open, inc_brief(it));
-		if (!strcmp(st, "awaiting_approval"))
-			cJSON_AddItemToArray(appr, inc_brief(it));
+	struct digest *g = xcalloc(1, sizeof *g);
+	g->from = from;
+	g->to = to;
+	g->items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	g->opened = json_new_array();
+	g->resolved = json_new_array();
+	g->open = json_new_array();
+	g->appr = json_new_array();
+	g->ttr = xcalloc((size_t)cJSON_GetArraySize(g->items) + 1, sizeof(int64_t));
+	digest_incidents(g);
+	cJSON *out = NULL;
+	if (digest_events(s, g, err, errlen) == 0) {
+		out = json_new_object();
+		json_add_str(out, "period", period_name(period));
+		json_add_int(out, "from_ms", from);
+		json_add_int(out, "to_ms", to);
+		qsort(g->ttr, g->nttr, sizeof(int64_t), i64_cmp);
+		json_add_int(out, "ttr_p50_ms", g->nttr ? g->ttr[g->nttr / 2] : -1);
+		json_add_int(out, "ttr_max_ms", g->nttr ? g->ttr[g->nttr - 1] : -1);
+		json_add(out, "opened", g->opened);
+		json_add(out, "resolved", g->resolved);
+		json_add(out, "open", g->open);
+		json_add(out, "approvals", g->appr);
+		json_add(out, "top_services", count_json(g->svc, g->nsvc, 8));
+		json_add(out, "alerts", digest_alerts(g));
+	} else {
+		cJSON_Delete(g->opened);
+		cJSON_Delete(g->resolved);
+		cJSON_Delete(g->open);
+		cJSON_Delete(g->appr);
 	}
-	/* the event log: resolutions (time to resolve) and alert repeats */
-	int64_t since = 0, repeats = 0, auto_res = 0, filtered = 0;
-	for (int pages = 0; pages < 1000; pages++) {
-		req = wire_new(WIRE_QUERY, 0);
-		json_add_str(req, "what", "events");
-		json_add_int(req, "since", since);
-		json_add_int(req, "limit", 1000);
-		cJSON *ev = q_call(s, req, err, errlen);
-		if (!ev) {
-			cJSON_Delete(g);
-			cJSON_Delete(opened);
-			cJSON_Delete(resolved);
-			cJSON_Delete(open);
-			cJSON_Delete(appr);
-			cJSON_Delete(list);
-			free(ttr);
-			return NULL;
-		}
-		const cJSON *evs = cJSON_GetObjectItemCaseSensitive(ev, "items");
-		int n = cJSON_GetArraySize(evs);
-		cJSON_ArrayForEach(it, evs)
-		{
-			since = json_int(it, "seq", since);
-			int64_t at = json_int(it, "at_ms", 0);
-			if (at < from || at >= to)
-				continue;
-			const char *name = str_or_empty(json_str(it, "name"));
-			const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "data");
-			int64_t incid = json_int(it, "incident", 0);
-			const cJSON *inc = NULL, *x;
-			cJSON_ArrayForEach(x, items) if (json_int(x, "id", 0) == incid) inc = x;
-			if (!strcmp(name, "incident.resolved") && inc) {
-				cJSON *b = inc_brief(inc);
-				int64_t t = at - json_int(inc, "created_ms", at);
-				json_add_int(b, "ttr_ms", t);
-				cJSON_AddItemToArray(resolved, b);
-				ttr[nttr++] = t;
-				const char *by = json_str(d, "by");
-				if (is_alert_surface(by))
-					auto_res++;
-			} else if (!strcmp(name, "command.recorded") &&
-			           is_alert_surface(json_str(d, "surface")) &&
-			           !strcmp(str_or_empty(json_str(d, "action")), "note")) {
-				repeats++;
-				count_add(rep_src, &nsrc, 16, json_str(d, "surface"));
-				const cJSON *labels =
-				    cJSON_GetObjectItemCaseSensitive(inc, "labels");
-				const char *an = json_str(labels, "alertname");
-				count_add(noisy, &nnoisy, 256,
-				          an    ? an
-				          : inc ? str_or_empty(json_str(inc, "title"))
-				                : "?");
-			} else if (!strcmp(name, "alert.filtered")) {
-				/* below [hooks] min_severity or ignored: no incident (bot/intake.c)
-				 */
-				const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "alert");
-				filtered++;
-				count_add(rep_src, &nsrc, 16, str_or_empty(json_str(d, "surface")));
-				count_add(noisy, &nnoisy, 256,
-				          json_str(a, "name") ? json_str(a, "name") : "?");
-			} else if (!strcmp(name, "command.recorded") &&
-			           is_alert_surface(json_str(d, "surface")) &&
-			           !strcmp(str_or_empty(json_str(d, "action")), "resolve")) {
-				/* counted through incident.resolved (by the alert source) */
-			}
-		}
-		cJSON_Delete(ev);
-		if (n < 1000)
-			break;
-	}
-	qsort(ttr, nttr, sizeof(int64_t), i64_cmp);
-	json_add_int(g, "ttr_p50_ms", nttr ? ttr[nttr / 2] : -1);
-	json_add_int(g, "ttr_max_ms", nttr ? ttr[nttr - 1] : -1);
-	free(ttr);
-	json_add(g, "opened", opened);
-	json_add(g, "resolved", resolved);
-	json_add(g, "open", open);
-	json_add(g, "approvals", appr);
-	json_add(g, "top_services", count_json(svc, nsvc, 8));
-	cJSON *al = json_new_object();
-	json_add_int(al, "repeats", repeats);
-	json_add_int(al, "auto_resolved", auto_res);
-	json_add_int(al, "filtered", filtered);
-	json_add(al, "by_source", count_json(rep_src, nsrc, 8));
-	json_add(al, "noisiest", count_json(noisy, nnoisy, 8));
-	json_add_str(
-	    al, "not_recorded",
-	    "Counted from the queue's event log: repeats are notifications for an alert "
-	    "group that already has an incident (recorded as notes); filtered are firing "
-	    "notifications below [hooks] min_severity or named in [hooks] ignore, which "
-	    "open no incident; resolved by the alert source are incidents the alert's own "
-	    "resolve closed. Sources and noisiest names count repeats and filtered alerts. A "
-	    "generic alert sent again with the same key is not counted again.");
-	json_add(g, "alerts", al);
+	free(g->ttr);
+	free(g);
 	cJSON_Delete(list);
-	return g;
+	return out;
 }
 
 /* Template context for the digest mail. */

@@ -309,26 +309,182 @@ static void bench_print_score(const char *name, const struct eval_score *s)
 	       s->recall_at_1, name, s->recall_at_5, name, s->mrr);
 }
 
-int main(int argc, char **argv)
+struct bench_opts {
+	const char *knowledge, *queries, *fake, *keep;
+	long sections, repeat;
+};
+
+static void bench_args(int argc, char **argv, struct bench_opts *o)
 {
-	const char *knowledge = "knowledge", *queries = "tests/data/retrieval_queries.tsv";
-	const char *fake = NULL, *keep = NULL;
-	long sections = 100000, repeat = 3;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		char *end;
 		if (strcmp(argv[i], "--knowledge") == 0)
-			knowledge = argv[i + 1];
+			o->knowledge = argv[i + 1];
 		else if (strcmp(argv[i], "--queries") == 0)
-			queries = argv[i + 1];
+			o->queries = argv[i + 1];
 		else if (strcmp(argv[i], "--fake-llm") == 0)
-			fake = argv[i + 1];
+			o->fake = argv[i + 1];
 		else if (strcmp(argv[i], "--sections") == 0)
-			sections = strtol(argv[i + 1], &end, 10);
+			o->sections = strtol(argv[i + 1], &end, 10);
 		else if (strcmp(argv[i], "--keep") == 0)
-			keep = argv[i + 1];
+			o->keep = argv[i + 1];
 		else if (strcmp(argv[i], "--repeat") == 0)
-			repeat = strtol(argv[i + 1], &end, 10);
+			o->repeat = strtol(argv[i + 1], &end, 10);
 	}
+}
+
+/* Quality on the real knowledge base: bm25, expansion, hybrid (when the
+ * embeddings stand-in runs), and the best of them. */
+struct bench_quality {
+	struct eval_score bm25, exp, hyb;
+	int hybrid;
+	const struct eval_score *best;
+	const char *best_name;
+	int speed_flags; /* the words-only best; vectors need a real model to pay off */
+};
+
+/* Hybrid search through the embeddings stand-in; 1 when it ran. */
+static int bench_hybrid(const struct bench_opts *o, const char *dir, struct kb *kb,
+                        const struct eval_set *set, const struct expand *ex, struct eval_score *out)
+{
+	char url[64], err[1024] = "";
+	int port = 0, n, ok = 0;
+	if (!o->fake || bench_start_fake(o->fake, dir, &port) != 0)
+		return 0;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
+	struct embed *emb = embed_new(url, "fake-embed", NULL, 10000);
+	if (kb_embed_missing(kb, emb, &n, err, sizeof(err)) == 0 &&
+	    eval_run(kb, set, KB_EXPAND | KB_DENSE, ex, emb, out, NULL, NULL, err, sizeof(err)) ==
+	        0 &&
+	    !err[0])
+		ok = 1;
+	else
+		fprintf(stderr, "bench: hybrid skipped: %s\n", err);
+	bench_stop_fake();
+	embed_free(emb);
+	return ok;
+}
+
+static int bench_quality(const struct bench_opts *o, const char *dir, const struct eval_set *set,
+                         const struct expand *ex, struct bench_quality *q)
+{
+	char err[1024], path[600];
+	struct kb *kb = NULL;
+	struct kb_index_stats st;
+	snprintf(path, sizeof(path), "%s/small.db", dir);
+	if (kb_open(path, &kb, err, sizeof(err)) < 0 ||
+	    kb_index_dir(kb, o->knowledge, NULL, NULL, &st, NULL, NULL, err, sizeof(err)) < 0 ||
+	    eval_run(kb, set, 0, ex, NULL, &q->bm25, NULL, NULL, err, sizeof(err)) < 0 ||
+	    eval_run(kb, set, KB_EXPAND, ex, NULL, &q->exp, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		kb_close(kb);
+		return -1;
+	}
+	q->hybrid = bench_hybrid(o, dir, kb, set, ex, &q->hyb);
+	kb_close(kb);
+	/* best configuration by MRR (then recall@5) */
+	q->best = &q->bm25;
+	q->best_name = "bm25";
+	if (q->exp.mrr > q->best->mrr ||
+	    (q->exp.mrr == q->best->mrr && q->exp.recall_at_5 > q->best->recall_at_5)) {
+		q->best = &q->exp;
+		q->best_name = "expand";
+	}
+	if (q->hybrid && q->hyb.mrr > q->best->mrr) {
+		q->best = &q->hyb;
+		q->best_name = "hybrid";
+	}
+	q->speed_flags = q->best == &q->bm25 ? 0 : KB_EXPAND;
+	return 0;
+}
+
+/* Speed on a generated corpus of o->sections sections. */
+struct bench_speed {
+	int64_t secs;
+	double build_s;
+	double p50, p99, pmax, c50, c99; /* the best configuration */
+	size_t k;                        /* searches timed */
+	double o50, o99, omax, oc50, oc99;
+	int other_flags; /* the other words-only configuration */
+	struct eval_score big;
+};
+
+static int bench_speed(const struct bench_opts *o, const char *dir, const struct eval_set *set,
+                       const struct expand *ex, int flags, struct bench_speed *sp)
+{
+	char err[1024], path[600];
+	struct kb *kb = NULL;
+	struct kb_index_stats st;
+	struct bench_vocab v = {0};
+	int64_t docs, incs;
+	int rc = -1;
+	if (o->keep)
+		snprintf(path, sizeof(path), "%s", o->keep);
+	else
+		snprintf(path, sizeof(path), "%s/big.db", dir);
+	double t0 = bench_now_ms();
+	if (kb_open(path, &kb, err, sizeof(err)) < 0 ||
+	    kb_index_dir(kb, o->knowledge, NULL, NULL, &st, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		goto out;
+	}
+	bench_vocab_build(&v, o->knowledge);
+	kb_counts(kb, &docs, &sp->secs, &incs);
+	if (bench_fill(kb, &v, o->sections, (long)sp->secs) < 0)
+		goto out;
+	kb_counts(kb, &docs, &sp->secs, &incs);
+	sp->build_s = (bench_now_ms() - t0) / 1e3;
+	sp->other_flags = flags ? 0 : KB_EXPAND;
+	if (bench_latency(kb, set, ex, flags, o->repeat, &sp->p50, &sp->p99, &sp->pmax, &sp->c50,
+	                  &sp->c99, &sp->k) < 0 ||
+	    bench_latency(kb, set, ex, sp->other_flags, 1, &sp->o50, &sp->o99, &sp->omax, &sp->oc50,
+	                  &sp->oc99, NULL) < 0)
+		goto out;
+	if (eval_run(kb, set, flags, ex, NULL, &sp->big, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s\n", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < v.n; i++)
+		free(v.w[i]);
+	free(v.w);
+	free(v.cum);
+	kb_close(kb);
+	return rc;
+}
+
+/* The one JSON line. */
+static void bench_print(const struct bench_quality *q, const struct bench_speed *sp,
+                        const struct eval_set *set)
+{
+	printf("{\"bench\":\"retrieval\",\"recall_at_1\":%.4f,\"recall_at_5\":%.4f,\"mrr\":%.4f,"
+	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"sections\":%lld,\"config\":\"%s\","
+	       "\"queries\":%zu",
+	       q->best->recall_at_1, q->best->recall_at_5, q->best->mrr, sp->p50, sp->p99,
+	       (long long)sp->secs, q->best_name, set->n);
+	bench_print_score("bm25", &q->bm25);
+	bench_print_score("expand", &q->exp);
+	if (q->hybrid)
+		bench_print_score("hybrid", &q->hyb);
+	else
+		printf(",\"hybrid\":\"skipped: no embeddings stand-in\"");
+	const char *on = sp->other_flags ? "expand" : "bm25";
+	printf(",\"max_ms\":%.3f,\"searches\":%zu,\"cpu_p50_ms\":%.3f,\"cpu_p99_ms\":%.3f,"
+	       "\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,\"%s_cpu_p99_ms\":%.3f,"
+	       "\"recall_at_5_at_%lld\":%.4f,\"build_s\":%.1f,\"load1\":%.2f}\n",
+	       sp->pmax, sp->k, sp->c50, sp->c99, on, sp->o50, on, sp->o99, on, sp->oc99,
+	       (long long)sp->secs, sp->big.recall_at_5, sp->build_s, bench_load());
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o = {.knowledge = "knowledge",
+	                       .queries = "tests/data/retrieval_queries.tsv",
+	                       .sections = 100000,
+	                       .repeat = 3};
+	bench_args(argc, argv, &o);
 	log_init("opsbot-retrieve-bench");
 	log_set_level(LOG_WARN);
 	char dir[] = "/tmp/opsbot-bench-retrieval.XXXXXX";
@@ -336,128 +492,25 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	char err[1024], path[600];
+	char err[1024], syn[600], stop[600];
 	struct expand *ex = NULL;
 	struct eval_set set;
-	struct kb *kb = NULL;
-	struct embed *emb = NULL;
-	int ret = 1;
-	char syn[600], stop[600];
-	snprintf(syn, sizeof(syn), "%s/synonyms.tsv", knowledge);
-	snprintf(stop, sizeof(stop), "%s/stopwords.txt", knowledge);
+	snprintf(syn, sizeof(syn), "%s/synonyms.tsv", o.knowledge);
+	snprintf(stop, sizeof(stop), "%s/stopwords.txt", o.knowledge);
 	if (expand_load(syn, stop, &ex, err, sizeof(err)) < 0 ||
-	    eval_load(queries, &set, err, sizeof(err)) < 0) {
+	    eval_load(o.queries, &set, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench: %s\n", err);
 		return 1;
 	}
-
-	/* 1. Quality on the real knowledge base. */
-	snprintf(path, sizeof(path), "%s/small.db", dir);
-	struct kb_index_stats st;
-	if (kb_open(path, &kb, err, sizeof(err)) < 0 ||
-	    kb_index_dir(kb, knowledge, NULL, NULL, &st, NULL, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench: %s\n", err);
-		goto out;
-	}
-	struct eval_score s_bm25, s_exp, s_hyb = {0};
-	if (eval_run(kb, &set, 0, ex, NULL, &s_bm25, NULL, NULL, err, sizeof(err)) < 0 ||
-	    eval_run(kb, &set, KB_EXPAND, ex, NULL, &s_exp, NULL, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench: %s\n", err);
-		goto out;
-	}
-	int port = 0, hybrid = 0;
-	if (fake && bench_start_fake(fake, dir, &port) == 0) {
-		char url[64];
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
-		emb = embed_new(url, "fake-embed", NULL, 10000);
-		int n;
-		if (kb_embed_missing(kb, emb, &n, err, sizeof(err)) == 0 &&
-		    eval_run(kb, &set, KB_EXPAND | KB_DENSE, ex, emb, &s_hyb, NULL, NULL, err,
-		             sizeof(err)) == 0 &&
-		    !err[0])
-			hybrid = 1;
-		else
-			fprintf(stderr, "bench: hybrid skipped: %s\n", err);
+	struct bench_quality q = {0};
+	struct bench_speed sp = {0};
+	int ret = 1;
+	if (bench_quality(&o, dir, &set, ex, &q) == 0 &&
+	    bench_speed(&o, dir, &set, ex, q.speed_flags, &sp) == 0) {
+		bench_print(&q, &sp, &set);
+		ret = 0;
 	}
 	bench_stop_fake();
-	kb_close(kb);
-	kb = NULL;
-
-	/* Best configuration by MRR (then recall@5). */
-	const struct eval_score *best = &s_bm25;
-	const char *best_name = "bm25";
-	if (s_exp.mrr > best->mrr ||
-	    (s_exp.mrr == best->mrr && s_exp.recall_at_5 > best->recall_at_5)) {
-		best = &s_exp;
-		best_name = "expand";
-	}
-	if (hybrid && s_hyb.mrr > best->mrr) {
-		best = &s_hyb;
-		best_name = "hybrid";
-	}
-	int speed_flags = KB_EXPAND; /* words-only best; vectors need a real model to pay off */
-	if (best == &s_bm25)
-		speed_flags = 0;
-
-	/* 2. Speed on a generated corpus. */
-	if (keep)
-		snprintf(path, sizeof(path), "%s", keep);
-	else
-		snprintf(path, sizeof(path), "%s/big.db", dir);
-	double t0 = bench_now_ms();
-	if (kb_open(path, &kb, err, sizeof(err)) < 0 ||
-	    kb_index_dir(kb, knowledge, NULL, NULL, &st, NULL, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench: %s\n", err);
-		goto out;
-	}
-	struct bench_vocab v = {0};
-	bench_vocab_build(&v, knowledge);
-	int64_t docs, secs, incs;
-	kb_counts(kb, &docs, &secs, &incs);
-	if (bench_fill(kb, &v, sections, (long)secs) < 0)
-		goto out;
-	kb_counts(kb, &docs, &secs, &incs);
-	double build_s = (bench_now_ms() - t0) / 1e3;
-	double p50, p99, pmax, o50, o99, omax, c50, c99, oc50, oc99;
-	size_t k;
-	int other_flags = speed_flags ? 0 : KB_EXPAND;
-	if (bench_latency(kb, &set, ex, speed_flags, repeat, &p50, &p99, &pmax, &c50, &c99, &k) <
-	        0 ||
-	    bench_latency(kb, &set, ex, other_flags, 1, &o50, &o99, &omax, &oc50, &oc99, NULL) < 0)
-		goto out;
-	struct eval_score s_big;
-	if (eval_run(kb, &set, speed_flags, ex, NULL, &s_big, NULL, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench: %s\n", err);
-		goto out;
-	}
-
-	printf("{\"bench\":\"retrieval\",\"recall_at_1\":%.4f,\"recall_at_5\":%.4f,\"mrr\":%.4f,"
-	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"sections\":%lld,\"config\":\"%s\","
-	       "\"queries\":%zu",
-	       best->recall_at_1, best->recall_at_5, best->mrr, p50, p99, (long long)secs,
-	       best_name, set.n);
-	bench_print_score("bm25", &s_bm25);
-	bench_print_score("expand", &s_exp);
-	if (hybrid)
-		bench_print_score("hybrid", &s_hyb);
-	else
-		printf(",\"hybrid\":\"skipped: no embeddings stand-in\"");
-	const char *on = other_flags ? "expand" : "bm25";
-	printf(",\"max_ms\":%.3f,\"searches\":%zu,\"cpu_p50_ms\":%.3f,\"cpu_p99_ms\":%.3f,"
-	       "\"%s_p50_ms\":%.3f,\"%s_p99_ms\":%.3f,\"%s_cpu_p99_ms\":%.3f,"
-	       "\"recall_at_5_at_%lld\":%.4f,\"build_s\":%.1f,\"load1\":%.2f}\n",
-	       pmax, k, c50, c99, on, o50, on, o99, on, oc99, (long long)secs, s_big.recall_at_5,
-	       build_s, bench_load());
-	for (size_t i = 0; i < v.n; i++)
-		free(v.w[i]);
-	free(v.w);
-	free(v.cum);
-	fflush(stdout);
-	ret = 0;
-out:
-	bench_stop_fake();
-	kb_close(kb);
-	embed_free(emb);
 	expand_free(ex);
 	eval_free(&set);
 	char cmd[600];

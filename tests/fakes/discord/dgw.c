@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -20,27 +21,6 @@ static void send_op(struct dstate *st, struct dconn *c, int op, const cJSON *d)
 	free(text);
 }
 
-static int query_get(const char *q, const char *key, char *out, size_t outlen)
-{
-	size_t kl = strlen(key);
-	const char *p = q;
-	while (p && *p) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			const char *v = p + kl + 1;
-			size_t n = strcspn(v, "&");
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, v, n);
-			out[n] = 0;
-			return 0;
-		}
-		p = strchr(p, '&');
-		if (p)
-			p++;
-	}
-	return -1;
-}
-
 struct dconn *dgw_open(struct dstate *st, const char *query)
 {
 	struct dconn *c = xcalloc(1, sizeof *c);
@@ -51,8 +31,8 @@ struct dconn *dgw_open(struct dstate *st, const char *query)
 	st->conns = c;
 
 	char v[16] = "", enc[16] = "json";
-	query_get(query ? query : "", "v", v, sizeof v);
-	query_get(query ? query : "", "encoding", enc, sizeof enc);
+	httpd_query_get(query, "v", v, sizeof v);
+	httpd_query_get(query, "encoding", enc, sizeof enc);
 	if (strcmp(v, "10") != 0) {
 		dstate_conn_close(st, c, 4012, "Invalid API version.");
 		return c;
@@ -343,27 +323,16 @@ void dgw_on_text(struct dstate *st, struct dconn *c, const char *text, size_t le
 		if (!c->ack_off)
 			send_op(st, c, 11, NULL);
 		break;
-	case 2:
-		if (c->sess) {
+	case 2: /* identify */
+	case 6: /* resume */
+		if (c->sess)
 			dstate_conn_close(st, c, 4005, "Already authenticated.");
-			break;
-		}
-		if (!cJSON_IsObject(d)) {
+		else if (!cJSON_IsObject(d))
 			dstate_conn_close(st, c, 4002, "Error while decoding payload.");
-			break;
-		}
-		do_identify(st, c, d);
-		break;
-	case 6:
-		if (c->sess) {
-			dstate_conn_close(st, c, 4005, "Already authenticated.");
-			break;
-		}
-		if (!cJSON_IsObject(d)) {
-			dstate_conn_close(st, c, 4002, "Error while decoding payload.");
-			break;
-		}
-		do_resume(st, c, d);
+		else if (op == 2)
+			do_identify(st, c, d);
+		else
+			do_resume(st, c, d);
 		break;
 	case 3:
 	case 4:

@@ -20,6 +20,7 @@
 
 #include "dform.h"
 #include "dgw.h"
+#include "httpd.h"
 #include "json.h"
 #include "log.h"
 
@@ -151,26 +152,6 @@ static int seg_is(char **segs, int n, int i, const char *s)
 
 static cJSON *channel_json(struct dstate *st, struct dchan *c);
 static cJSON *bot_author(struct dstate *st);
-
-/* A query parameter into out (percent-decoding not needed: ids and numbers). */
-static int qparam(const char *q, const char *key, char *out, size_t outlen)
-{
-	size_t kl = strlen(key);
-	for (const char *p = q ? q : ""; p && *p;) {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			size_t n = strcspn(p + kl + 1, "&");
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, p + kl + 1, n);
-			out[n] = 0;
-			return 0;
-		}
-		p = strchr(p, '&');
-		if (p)
-			p++;
-	}
-	return -1;
-}
 
 /* Snowflakes compare as numbers: the longer is larger, else by digits. */
 static int snow_cmp(const char *a, const char *b)
@@ -1234,10 +1215,10 @@ static void list_messages(struct dchan *c, const char *query, struct drest_resp 
 {
 	char lim[16] = "", before[32] = "", after[32] = "", around[32] = "";
 	long limit = 50;
-	qparam(query, "limit", lim, sizeof lim);
-	qparam(query, "before", before, sizeof before);
-	qparam(query, "after", after, sizeof after);
-	qparam(query, "around", around, sizeof around);
+	httpd_query_get(query, "limit", lim, sizeof lim);
+	httpd_query_get(query, "before", before, sizeof before);
+	httpd_query_get(query, "after", after, sizeof after);
+	httpd_query_get(query, "around", around, sizeof around);
 	if (lim[0]) {
 		char *end;
 		limit = strtol(lim, &end, 10);

@@ -167,6 +167,9 @@ const char *ws_channel_name(const char *id);
 /* Remember a user (users.info answers for them). */
 void ws_user_touch(const char *id, const char *name);
 const cJSON *ws_user(const char *id);
+/* An interaction payload's user object {id, username, name, team_id}, then
+ * its api_app_id and verification token, as Slack sends them. */
+void ws_add_actor(cJSON *payload, const char *user);
 void ws_trigger_new(char *out, size_t len, const char *user);
 /* Use a trigger id: NULL (and *user), or the error code. */
 const char *ws_trigger_take(const char *id, const char **user);

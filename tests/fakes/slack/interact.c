@@ -363,14 +363,7 @@ static void c_submit(struct httpd_x *x, void *arg)
 	json_add_str(o, "id", fs.team);
 	json_add_str(o, "domain", "opsbot-fake");
 	json_add(p, "team", o);
-	o = json_new_object();
-	json_add_str(o, "id", user);
-	json_add_str(o, "username", json_str(ws_user(user), "name"));
-	json_add_str(o, "name", json_str(ws_user(user), "name"));
-	json_add_str(o, "team_id", fs.team);
-	json_add(p, "user", o);
-	json_add_str(p, "api_app_id", fs.app_id);
-	json_add_str(p, "token", "fake-verification-token");
+	ws_add_actor(p, user);
 	ws_trigger_new(trig, sizeof trig, user);
 	json_add_str(p, "trigger_id", trig);
 	o = public_view(v);

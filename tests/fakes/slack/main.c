@@ -296,14 +296,7 @@ static void c_click(struct httpd_x *x, void *arg)
 	ws_user_touch(user, json_str(in, "user_name"));
 	p = json_new_object();
 	json_add_str(p, "type", "block_actions");
-	o = json_new_object();
-	json_add_str(o, "id", user);
-	json_add_str(o, "username", json_str(ws_user(user), "name"));
-	json_add_str(o, "name", json_str(ws_user(user), "name"));
-	json_add_str(o, "team_id", fs.team);
-	json_add(p, "user", o);
-	json_add_str(p, "api_app_id", fs.app_id);
-	json_add_str(p, "token", "fake-verification-token");
+	ws_add_actor(p, user);
 	o = json_new_object();
 	json_add_str(o, "type", "message");
 	json_add_str(o, "message_ts", mts);

@@ -107,6 +107,24 @@ cJSON *web_find_message(const char *channel, const char *ts)
 	return NULL;
 }
 
+/*
+ * The message at ts in channel, for a method that acts on one: NULL with
+ * *msg, or Slack's error (channel_not_found, message_not_found, or
+ * not_bots when it is not the bot's own and not_bots is given).
+ */
+static const char *message_arg(const char *channel, const char *ts, const char *not_bots,
+                               cJSON **msg)
+{
+	if (!channel_valid(channel))
+		return "channel_not_found";
+	*msg = web_find_message(channel, ts);
+	if (!*msg)
+		return "message_not_found";
+	if (not_bots && !json_str(*msg, "bot_id"))
+		return not_bots;
+	return NULL;
+}
+
 /* A public copy of a stored message (internal fields removed). */
 static cJSON *public_msg(const cJSON *m)
 {
@@ -294,14 +312,8 @@ static const char *m_update(cJSON *args, cJSON *reply, int *status)
 	char now[32];
 
 	(void)status;
-	if (!channel_valid(channel))
-		return "channel_not_found";
-	msg = web_find_message(channel, ts);
-	if (!msg)
-		return "message_not_found";
-	if (!json_str(msg, "bot_id"))
-		return "cant_update_message";
-	if ((e = content(args, msg, 0, reply)))
+	if ((e = message_arg(channel, ts, "cant_update_message", &msg)) ||
+	    (e = content(args, msg, 0, reply)))
 		return e;
 	web_new_ts(now, sizeof now);
 	cJSON_DeleteItemFromObjectCaseSensitive(msg, "edited");
@@ -353,16 +365,13 @@ static const char *m_ephemeral(cJSON *args, cJSON *reply, int *status)
 
 static const char *m_react(cJSON *args, cJSON *reply, int *status)
 {
-	const char *name = arg_str(args, "name");
-	cJSON *msg = web_find_message(arg_str(args, "channel"), arg_str(args, "timestamp"));
-	cJSON *rs, *r;
+	const char *name = arg_str(args, "name"), *e;
+	cJSON *msg, *rs, *r;
 
 	(void)reply;
 	(void)status;
-	if (!channel_valid(arg_str(args, "channel")))
-		return "channel_not_found";
-	if (!msg)
-		return "message_not_found";
+	if ((e = message_arg(arg_str(args, "channel"), arg_str(args, "timestamp"), NULL, &msg)))
+		return e;
 	if (!name || !*name)
 		return "invalid_name";
 	rs = cJSON_GetObjectItemCaseSensitive(msg, "reactions");
@@ -583,17 +592,12 @@ static const char *m_history(cJSON *args, cJSON *reply, int *status)
 
 static const char *m_delete(cJSON *args, cJSON *reply, int *status)
 {
-	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "ts");
+	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "ts"), *e;
 	cJSON *msg;
 
 	(void)status;
-	if (!channel_valid(channel))
-		return "channel_not_found";
-	msg = web_find_message(channel, ts);
-	if (!msg)
-		return "message_not_found";
-	if (!json_str(msg, "bot_id"))
-		return "cant_delete_message";
+	if ((e = message_arg(channel, ts, "cant_delete_message", &msg)))
+		return e;
 	json_add_str(reply, "channel", channel);
 	json_add_str(reply, "ts", ts);
 	cJSON_DetachItemViaPointer(fs.messages, msg);
@@ -609,17 +613,14 @@ static const char *m_delete(cJSON *args, cJSON *reply, int *status)
 
 static const char *m_permalink(cJSON *args, cJSON *reply, int *status)
 {
-	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "message_ts");
+	const char *channel = arg_str(args, "channel"), *ts = arg_str(args, "message_ts"), *e;
 	cJSON *msg;
 	char link[256], digits[32];
 	size_t n = 0;
 
 	(void)status;
-	if (!channel_valid(channel))
-		return "channel_not_found";
-	msg = web_find_message(channel, ts);
-	if (!msg)
-		return "message_not_found";
+	if ((e = message_arg(channel, ts, NULL, &msg)))
+		return e;
 	for (const char *p = ts; *p && n + 1 < sizeof digits; p++)
 		if (*p != '.')
 			digits[n++] = *p;

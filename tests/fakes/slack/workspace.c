@@ -144,6 +144,18 @@ const cJSON *ws_user(const char *id)
 	return id ? cJSON_GetObjectItemCaseSensitive(fs.users, id) : NULL;
 }
 
+void ws_add_actor(cJSON *p, const char *user)
+{
+	cJSON *o = json_new_object();
+	json_add_str(o, "id", user);
+	json_add_str(o, "username", json_str(ws_user(user), "name"));
+	json_add_str(o, "name", json_str(ws_user(user), "name"));
+	json_add_str(o, "team_id", fs.team);
+	json_add(p, "user", o);
+	json_add_str(p, "api_app_id", fs.app_id);
+	json_add_str(p, "token", "fake-verification-token");
+}
+
 void ws_trigger_new(char *out, size_t len, const char *user)
 {
 	cJSON *t = json_new_object();
