@@ -11,13 +11,17 @@
 # redis_jobs_per_s (median) and ratio_vs_redis, or null for both when
 # redis-server is missing (scripts/deps.sh bench installs it).
 #
-# JOBS (default 50000) jobs per round; ROUNDS (default 3) rounds each.
+# JOBS (default 50000) jobs per round; ROUNDS (default 5) rounds each: on
+# this shared 2-core machine single rounds swing 2x with the load, so the
+# medians need more than 3.  load_avg is the 1-minute load average at the
+# start and at the end of the run, to read the figures by.
 # queue_bench sends submits of up to QB_SUBMIT_BATCH (16) jobs; Redis gets one
 # script call per job, pipelined (RB_SUBMIT_BATCH=16 gives it batched calls too).
 set -u
 B=$1
 JOBS=${JOBS:-50000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 work=$(mktemp -d "$(cd "$B" && pwd)/bench-queue.XXXXXX")
 pids=()
 cleanup() {
@@ -79,7 +83,7 @@ for r in $(seq "$ROUNDS"); do
   [ $have_redis = 1 ] && redis_round "$r"
 done
 
-python3 - "$work/queue.jsonl" "$work/redis.jsonl" "$ROUNDS" <<'PY'
+python3 - "$work/queue.jsonl" "$work/redis.jsonl" "$ROUNDS" "$load_start" <<'PY'
 import json, sys, statistics
 q = [json.loads(l) for l in open(sys.argv[1])]
 try:
@@ -91,6 +95,7 @@ out = dict(q[len(q) // 2])
 out["bench"] = "queue"
 out["rounds"] = int(sys.argv[3])
 out["jobs_per_s_all"] = [x["jobs_per_s"] for x in q]
+out["load_avg"] = [float(sys.argv[4]), float(open("/proc/loadavg").read().split()[0])]
 if r:
     rj = statistics.median(x["jobs_per_s"] for x in r)
     out["redis_jobs_per_s"] = round(rj)
@@ -98,6 +103,7 @@ if r:
     out["redis_submit_p99_ms"] = statistics.median(x["submit_p99_ms"] for x in r)
     out["redis_rss_mb"] = max(x["rss_mb"] for x in r)
     out["redis_submit_batch"] = r[0].get("submit_batch", 1)
+    out["redis_jobs_per_s_all"] = sorted(x["jobs_per_s"] for x in r)
     out["ratio_vs_redis"] = round(statistics.median(x["jobs_per_s"] for x in q) / rj, 2)
 else:
     out["redis_jobs_per_s"] = None

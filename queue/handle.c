@@ -940,7 +940,7 @@ enum handle_rc handle_claim_try(struct queue *q, const struct wire_msg *m, cJSON
 	cJSON *jobs = NULL;
 	int got = 0;
 	if (n == 1) {
-		/* One kind (every batched claimer): one UPDATE ... RETURNING for the batch. */
+		/* One kind (every batched claimer): a SELECT, then an UPDATE per job. */
 		struct store_job js[WIRE_BATCH_MAX];
 		char lease[48];
 		wire_new_id(lease, sizeof(lease));

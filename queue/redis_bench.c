@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -364,6 +365,13 @@ int main(int argc, char **argv)
 	       (double)done / secs, pct(submit_ms, total, 0.5), pct(submit_ms, total, 0.99),
 	       pct(dispatch_ms, nc, 0.5), pct(dispatch_ms, nc, 0.99), rss_mb(argv[2]),
 	       submit_batch);
+	/* As queue_bench does: the client's own CPU, since both share the cores with the server. */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr, "redis_bench: client cpu user=%.2fs sys=%.2fs ctxsw vol=%ld invol=%ld\n",
+	        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+	        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_nvcsw,
+	        ru.ru_nivcsw);
 	free(submit_ms);
 	free(dispatch_ms);
 	return done >= total && atomic_load(&errors) == 0 ? 0 : 1;

@@ -40,7 +40,8 @@ enum {
 	Q_JOB_GET,
 	Q_JOB_READY,
 	Q_JOB_LEASE,
-	Q_JOB_LEASE_BATCH,
+	Q_JOB_READY_BATCH,
+	Q_JOB_LEASE_ID,
 	Q_JOB_FINISH,
 	Q_JOB_EXTEND,
 	Q_JOB_SET,
@@ -91,13 +92,14 @@ static const char *const sql[Q_COUNT] = {
                     "ready_at_ms <= ?2 ORDER BY ready_at_ms, id LIMIT 1",
     [Q_JOB_LEASE] = "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2, worker=?3, "
                     "lease_deadline_ms=?4, updated_ms=?5 WHERE id=?1 RETURNING " JOB_COLS,
-    /* Up to ?6 of the oldest ready jobs of kind ?1 leased in one statement; each lease is the
-       claim's id ?2 and the job id. The IN list is computed before any row changes. */
-    [Q_JOB_LEASE_BATCH] =
-        "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2 || '.' || id, worker=?3, "
-        "lease_deadline_ms=?4, updated_ms=?5 WHERE id IN (SELECT id FROM jobs WHERE "
-        "state='ready' AND kind=?1 AND ready_at_ms <= ?5 ORDER BY ready_at_ms, id LIMIT ?6) "
-        "RETURNING " JOB_COLS,
+    /* A batch claim: up to ?3 of the oldest ready jobs of kind ?1 (jobs_ready), read whole,
+       then each leased by its id.  One UPDATE ... WHERE id IN (...) RETURNING did it in one
+       statement but made SQLite build two temporary b-trees per claim (the IN list and the
+       RETURNING rows), which cost more than the plain updates. */
+    [Q_JOB_READY_BATCH] = "SELECT " JOB_COLS " FROM jobs WHERE state='ready' AND kind=?1 AND "
+                          "ready_at_ms <= ?2 ORDER BY ready_at_ms, id LIMIT ?3",
+    [Q_JOB_LEASE_ID] = "UPDATE jobs SET state='leased', attempt=attempt+1, lease=?2, worker=?3, "
+                       "lease_deadline_ms=?4, updated_ms=?5 WHERE id=?1",
     /* complete's common case in one statement: a standalone job leased under this lease (no
        RETURNING: SQLite builds a temporary table for it, which cost more than the update). */
     [Q_JOB_FINISH] = "UPDATE jobs SET state='done', result=?3, updated_ms=?4 WHERE id=?1 AND "
@@ -524,38 +526,51 @@ int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const
 	return 1;
 }
 
-static int job_older(const void *a, const void *b)
-{
-	const struct store_job *x = a, *y = b;
-	if (x->ready_at_ms != y->ready_at_ms)
-		return x->ready_at_ms < y->ready_at_ms ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
 int store_job_claim_batch(struct store *s, const char *kind, int max, const char *worker,
                           const char *lease, int64_t deadline, int64_t now, struct store_job *out)
 {
-	sqlite3_stmt *st = stmt(s, Q_JOB_LEASE_BATCH);
+	/* Read first (oldest first, as the reply lists them), then update: no cursor is open on
+	   the index while its rows change. */
+	sqlite3_stmt *st = stmt(s, Q_JOB_READY_BATCH);
 	bind_text(st, 1, kind);
-	bind_text(st, 2, lease);
-	bind_text(st, 3, worker);
-	sqlite3_bind_int64(st, 4, deadline);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int(st, 6, max);
-	int n = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n < max)
-			job_row(st, &out[n++]);
-	}
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, max);
+	int n = 0, rc = SQLITE_DONE;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		job_row(st, &out[n++]);
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_DONE; /* max rows read; the rest stay ready */
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		while (n > 0)
-			store_job_clear(&out[--n]);
-		return store_fail(s, "job_lease_batch");
+	if (rc != SQLITE_DONE)
+		goto bad;
+	for (int i = 0; i < n; i++) {
+		struct store_job *j = &out[i];
+		char jl[128];
+		snprintf(jl, sizeof(jl), "%s.%lld", lease, (long long)j->id);
+		st = stmt(s, Q_JOB_LEASE_ID);
+		sqlite3_bind_int64(st, 1, j->id);
+		bind_text(st, 2, jl);
+		bind_text(st, 3, worker);
+		sqlite3_bind_int64(st, 4, deadline);
+		sqlite3_bind_int64(st, 5, now);
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+			sqlite3_reset(st);
+			goto bad;
+		}
+		sqlite3_reset(st);
+		/* The row as the UPDATE left it. */
+		str_copy(j->state, sizeof(j->state), "leased");
+		j->attempt++;
+		str_copy(j->lease, sizeof(j->lease), jl);
+		str_copy(j->worker, sizeof(j->worker), worker);
+		j->lease_deadline_ms = deadline;
+		j->updated_ms = now;
 	}
-	/* RETURNING gives the rows in the order it changed them: oldest first for the reply. */
-	qsort(out, (size_t)n, sizeof(*out), job_older);
 	return n;
+bad:
+	while (n > 0)
+		store_job_clear(&out[--n]);
+	return store_fail(s, "job_lease_batch");
 }
 
 int store_job_finish(struct store *s, int64_t id, const char *lease, const char *result,

@@ -92,9 +92,9 @@ int store_job_get(struct store *s, int64_t id, struct store_job *out);
 int store_job_claim(struct store *s, const char *const *kinds, int nkinds, const char *worker,
                     const char *lease, int64_t deadline, int64_t now, struct store_job *out);
 /*
- * Lease up to max of the oldest ready jobs of one kind in one statement, each
- * under "<lease>.<job id>"; fills out[0..n) oldest first (store_job_clear
- * each).  Returns n (0 when none is ready) or -1.
+ * Lease up to max of the oldest ready jobs of one kind (one SELECT, then an
+ * UPDATE by id each), each under "<lease>.<job id>"; fills out[0..n) oldest
+ * first (store_job_clear each).  Returns n (0 when none is ready) or -1.
  */
 int store_job_claim_batch(struct store *s, const char *kind, int max, const char *worker,
                           const char *lease, int64_t deadline, int64_t now, struct store_job *out);

@@ -180,6 +180,67 @@ static void test_claim_order_and_leases(void **state)
 	assert_int_equal(store_commit(s), 0);
 }
 
+/*
+ * A batch claim: the oldest ready jobs of the kind (ready_at, then id) up to
+ * max, none of another kind or not yet due; each under "<lease>.<id>", and
+ * the rows in the store say what the claim returned (a complete with the
+ * returned lease finds its job).
+ */
+static void test_claim_batch(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	assert_int_equal(store_begin(s), 0);
+	int64_t b = add_job(s, "bench", 300), a = add_job(s, "bench", 200);
+	int64_t c = add_job(s, "bench", 300), d = add_job(s, "bench", 400);
+	add_job(s, "other", 100);
+	int64_t later = add_job(s, "bench", 5000);
+	struct store_job js[8];
+	int n = store_job_claim_batch(s, "bench", 3, "w1", "C1", 1500, 1000, js);
+	int64_t want[] = {a, b, c};
+	if (n != 3)
+		fail_msg("first claim: got %d jobs, want 3", n);
+	for (int i = 0; i < n; i++) {
+		char lease[32];
+		snprintf(lease, sizeof(lease), "C1.%lld", (long long)want[i]);
+		if (js[i].id != want[i] || strcmp(js[i].lease, lease) ||
+		    strcmp(js[i].state, "leased") || strcmp(js[i].worker, "w1") ||
+		    js[i].attempt != 1 || js[i].lease_deadline_ms != 1500 ||
+		    strcmp(js[i].input, "{\"x\":1}") || strcmp(js[i].kind, "bench"))
+			fail_msg("first claim [%d]: got id=%lld lease=%s state=%s worker=%s "
+			         "attempt=%d deadline=%lld input=%s, want id=%lld lease=%s",
+			         i, (long long)js[i].id, js[i].lease, js[i].state, js[i].worker,
+			         js[i].attempt, (long long)js[i].lease_deadline_ms, js[i].input,
+			         (long long)want[i], lease);
+		struct store_job row;
+		assert_int_equal(store_job_get(s, want[i], &row), 1);
+		if (strcmp(row.state, "leased") || strcmp(row.lease, lease) ||
+		    strcmp(row.worker, "w1") || row.attempt != 1 || row.lease_deadline_ms != 1500 ||
+		    row.updated_ms != 1000)
+			fail_msg("stored [%d]: got state=%s lease=%s worker=%s attempt=%d "
+			         "deadline=%lld updated=%lld",
+			         i, row.state, row.lease, row.worker, row.attempt,
+			         (long long)row.lease_deadline_ms, (long long)row.updated_ms);
+		store_job_clear(&row);
+	}
+	assert_int_equal(store_job_finish(s, b, js[1].lease, "{}", 1100), 1);
+	assert_int_equal(store_job_finish(s, c, "C1.999", "{}", 1100), 0);
+	for (int i = 0; i < n; i++)
+		store_job_clear(&js[i]);
+	/* Only d is left and due; 'later' is not yet, 'other' is another kind. */
+	n = store_job_claim_batch(s, "bench", 8, "w2", "C2", 1600, 1100, js);
+	if (n != 1 || js[0].id != d)
+		fail_msg("second claim: got %d jobs (first %lld), want 1 (%lld)", n,
+		         n > 0 ? (long long)js[0].id : 0LL, (long long)d);
+	store_job_clear(&js[0]);
+	assert_int_equal(store_job_claim_batch(s, "bench", 8, "w2", "C3", 1600, 1100, js), 0);
+	n = store_job_claim_batch(s, "bench", 8, "w2", "C4", 6600, 6000, js);
+	if (n != 1 || js[0].id != later)
+		fail_msg("claim when due: got %d jobs, want 1 (%lld)", n, (long long)later);
+	store_job_clear(&js[0]);
+	assert_int_equal(store_commit(s), 0);
+}
+
 static void test_incidents_and_events(void **state)
 {
 	struct fx *f = *state;
@@ -267,6 +328,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_schema, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_order_and_leases, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_batch, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_incidents_and_events, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
