@@ -47,7 +47,8 @@
  *
  * Config [hooks]: token_env, resolve = yes, refire = new|note,
  * alertmanager_max_body = 32 MiB (413 beyond; any number of alerts),
- * min_severity = info, ignore = NAME, NAME.
+ * min_severity = info, ignore = NAME, NAME, queue_timeout = 5s (one queue
+ * call; a webhook is answered 503 after three of them time out).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,7 @@ struct intake {
 	int resolve;
 	int refire_new; /* [hooks] refire = new: a group firing after its end opens an episode */
 	int64_t am_max_body;
+	int call_ms;   /* [hooks] queue_timeout: one queue call (of 1 + INTAKE_RETRIES) */
 	int min_rank;  /* [hooks] min_severity as severity_rank() */
 	char **ignore; /* [hooks] ignore: alert names that open nothing */
 	size_t nignore;
@@ -224,7 +226,7 @@ static void intake_submit(struct intake_x *ix)
 			json_add_str(labels, "am_episode", n);
 	}
 	json_add(req, "spec", spec);
-	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_submit_cb, ix);
+	bot_call(ix->in->b, req, ix->in->call_ms, INTAKE_RETRIES, intake_submit_cb, ix);
 }
 
 static void intake_command(struct intake_x *ix, const char *action, const char *key, bot_call_cb cb)
@@ -235,7 +237,7 @@ static void intake_command(struct intake_x *ix, const char *action, const char *
 	json_add_str(req, "surface", "alertmanager");
 	json_add_str(req, "note", ix->req.note);
 	json_add_str(req, "key", key);
-	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, cb, ix);
+	bot_call(ix->in->b, req, ix->in->call_ms, INTAKE_RETRIES, cb, ix);
 }
 
 static void intake_after_note(struct intake_x *ix)
@@ -283,7 +285,7 @@ static void intake_submit_cb(struct bot *b, void *arg, int rc, const cJSON *repl
 		/* a known episode: still live, or ended so this firing opens the next? */
 		cJSON *q = wire_new(WIRE_QUERY, ix->incident);
 		json_add_str(q, "what", "incident");
-		bot_call(ix->in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_episode_cb, ix);
+		bot_call(ix->in->b, q, ix->in->call_ms, INTAKE_RETRIES, intake_episode_cb, ix);
 		return;
 	}
 	intake_command(ix, "note", ix->req.note_key, intake_note_cb);
@@ -426,7 +428,7 @@ static void intake_record_filtered(struct intake_x *ix)
 	json_add_int(a, "alerts", r->nalerts > 0 ? r->nfiring : 1);
 	json_add_str(a, "reason", why);
 	json_add(req, "alert", a);
-	bot_call(ix->in->b, req, INTAKE_CALL_MS, INTAKE_RETRIES, intake_filtered_cb, ix);
+	bot_call(ix->in->b, req, ix->in->call_ms, INTAKE_RETRIES, intake_filtered_cb, ix);
 }
 
 static int intake_auth(struct intake *in, struct httpd_x *x, const char *hook)
@@ -479,7 +481,7 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 		cJSON *q = wire_new(WIRE_QUERY, 0);
 		json_add_str(q, "what", "incidents");
 		json_add_int(q, "limit", INTAKE_LOOKBACK);
-		bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
+		bot_call(in->b, q, in->call_ms, INTAKE_RETRIES, intake_latest_cb, ix);
 		return;
 	}
 	if (ix->req.update && ix->in->refire_new) {
@@ -488,7 +490,7 @@ static void intake_hook(struct httpd_x *x, struct intake *in, const char *hook,
 			cJSON *q = wire_new(WIRE_QUERY, 0);
 			json_add_str(q, "what", "incidents");
 			json_add_int(q, "limit", INTAKE_LOOKBACK);
-			bot_call(in->b, q, INTAKE_CALL_MS, INTAKE_RETRIES, intake_latest_cb, ix);
+			bot_call(in->b, q, in->call_ms, INTAKE_RETRIES, intake_latest_cb, ix);
 			return;
 		}
 	}
@@ -667,6 +669,13 @@ static int intake_init(struct bot *b, struct config *cfg, void **priv)
 	/* Alertmanager sends a whole group unless max_alerts is set: take it */
 	in->am_max_body =
 	    config_int(cfg, "hooks", "alertmanager_max_body", 32 << 20, 1024, 256 << 20);
+	int64_t qt = config_duration_ms(cfg, "hooks", "queue_timeout", INTAKE_CALL_MS);
+	if (qt < 100 || qt > 600000) {
+		config_error(cfg, "hooks", "queue_timeout", "must be from 100ms to 10m");
+		free(in);
+		return -1;
+	}
+	in->call_ms = (int)qt;
 	const char *ms = config_str(cfg, "hooks", "min_severity", "info");
 	in->min_rank = severity_rank(ms);
 	if (in->min_rank < 0) {

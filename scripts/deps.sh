@@ -25,6 +25,8 @@ pkgs=(
   fonts-droid-fallback
   # report: emoji and symbols in PDFs
   fonts-symbola
+  # scripts/run-tests.sh: each test's CPU-seconds (/usr/bin/time)
+  time
 )
 
 # `deps.sh bench`: also what benchmarks compare against (make bench).

@@ -3,8 +3,9 @@
 #   . "$(dirname "$0")/../lib.sh"      # from tests/integration/x.sh
 #   t_setup                            # temp dir in $T, cd there, cleanup on exit
 #   t_start NAME cmd args...           # run in background, log to $T/NAME.log
-#   t_wait "description" cmd args...   # poll (every 50 ms) until cmd succeeds,
-#                                      # fail after $T_DEADLINE s (default 20)
+#   t_wait "description" cmd args...   # poll (every 50 ms, slower after 1 s)
+#                                      # until cmd succeeds, fail after
+#                                      # $T_DEADLINE s (default 20)
 #   t_fail "message"                   # print got/want context and exit 1
 #   t_skip "reason"                    # exit 77 (counted as skipped)
 #
@@ -55,15 +56,26 @@ t_fail() {
 
 t_skip() { echo "skip: $*"; exit 77; }
 
+# Polls every 50 ms for the first second, then every 100 ms, and every 200 ms
+# after 4 s: a condition that holds soon is seen at once, and a long wait
+# does not spend a core on its checks (jq alone costs ~20 ms of CPU a call,
+# and five engineers' suites share two cores).
 t_wait() {
   local what=$1; shift
-  local end=$(( $(date +%s%N) / 1000000 + T_DEADLINE * 1000 ))
+  local start now pause=0.05
+  start=${EPOCHREALTIME//[!0-9]/} # microseconds, without starting a process
   while :; do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    if [ $(( $(date +%s%N) / 1000000 )) -ge $end ]; then
+    now=${EPOCHREALTIME//[!0-9]/}
+    if [ $((now - start)) -ge $((T_DEADLINE * 1000000)) ]; then
       t_fail "timed out after ${T_DEADLINE}s waiting for: $what"
     fi
-    sleep 0.05
+    if [ $((now - start)) -ge 4000000 ]; then
+      pause=0.2
+    elif [ $((now - start)) -ge 1000000 ]; then
+      pause=0.1
+    fi
+    sleep $pause
   done
 }
 

@@ -66,5 +66,5 @@ check-tsan:
 
 tsan-run: $$(PROGRAMS) $(TSAN_UNIT:%=$(B)/tests/%)
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/fuzz/tsan.supp) $(TSAN_OPTIONS)" \
-		OPSBOT_BIN=$(abspath $(B)/bin) OPSBOT_BUILD=$(abspath $(B)) \
+		OPSBOT_BIN=$(abspath $(B)/bin) OPSBOT_BUILD=$(abspath $(B)) TEST_JOBS=$${TEST_JOBS:-3} \
 		bash scripts/run-tests.sh $(TSAN_UNIT:%=$(B)/tests/%) $(TSAN_INTEG)

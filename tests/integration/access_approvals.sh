@@ -70,7 +70,7 @@ CONF
 ctl() { opsbotctl -c "$T/opsbot.conf" "$@"; }
 raw() { wirecat -t 5000 "$QURL" "$1"; }
 jq_is() { [ "$(echo "$1" | jq -r "$2")" = "$3" ]; }
-state_is() { [ "$(ctl --json show "$1" | jq -r .incident.state)" = "$2" ]; }
+state_is() { [ "$(ctl show "$1" | awk '$1 == "state:" { print $2; exit }')" = "$2" ]; }
 
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 t_wait "queue answers" raw '{"type":"query","what":"stats"}'

@@ -12,7 +12,7 @@ t_setup
 # Discord user 88000 is carol, an approver; the plan needs approval.
 d_approval_stack
 ctl() { opsbotctl -c "$T/queue.conf" "$@"; }
-state_is() { [ "$(ctl --json show 1 | jq -r .incident.state)" = "$1" ]; }
+state_is() { [ "$(ctl show 1 | awk '$1 == "state:" { print $2; exit }')" = "$1" ]; }
 
 d_cmd 42 declare '[{"name":"title","type":3,"value":"needs a restart"}]' >/dev/null || t_fail "inject"
 t_wait "thread made" d_has_thread

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bot_config_errors.sh: typos in the config stop opsbot-bot (and the master)
 # with file:line, instead of running on defaults: an unknown section
-# ([slak]), a key set twice, a section given twice, a bad [http] listen.
+# ([slak]), a key set twice, a section given twice, a bad [http] listen, a
+# [hooks] queue_timeout out of range.
 . "$(dirname "$0")/../lib.sh"
 t_setup
 base() {
@@ -32,6 +33,9 @@ expect_error dupsec.conf opsbot-bot 'dupsec.conf:8: section [bot] appears again 
 
 { base; printf '[http]\nmax_body = 2048\nlisten = 127.0.0.1:99999\n'; } > listen.conf
 expect_error listen.conf opsbot-bot 'listen.conf:8: [http] listen: listen port in'
+
+{ base; printf '[http]\nlisten = 127.0.0.1:0\n[hooks]\nqueue_timeout = 10ms\n'; } > qt.conf
+expect_error qt.conf opsbot-bot 'qt.conf:9: queue_timeout: must be from 100ms to 10m'
 
 # the master reads the same file first and reports the typo the same way
 { base; printf '[daemons]\nbot = opsbot-bot\n[slak]\nx = 1\n'; } > master.conf

@@ -10,8 +10,9 @@
 #   - a hook without its token and a 50 MB Content-Length: 401 before any
 #     body byte; "Bearer <token>\0junk": 401
 #   - 2,000 concurrent /metrics: each gets 200 or 503, none a silent close
-# The queue is not running: hooks answer 503 after their retries, /metrics
-# says opsbot_queue_up 0 -- both are answers.
+# The queue is not running: hooks answer 503 after their retries ([hooks]
+# queue_timeout = 1s: three calls, not 15 s), /metrics says opsbot_queue_up
+# 0 -- both are answers.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
 t_setup
@@ -30,6 +31,8 @@ max_body = 65536
 header_timeout = 2s
 body_timeout = 2s
 max_connections = 128
+[hooks]
+queue_timeout = 1s
 CONF
 OPSBOT_HOOK_TOKEN=$TOKEN t_start bot opsbot-bot -c bot.conf
 t_wait "bot port file" test -s var/run/bot.port

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 t_setup
-OPSBOT_DEMO_DIR="$T/demo" timeout 90 bash "$root/scripts/demo.sh" >demo.log 2>&1; rc=$?
+OPSBOT_DEMO_DIR="$T/demo" timeout 180 bash "$root/scripts/demo.sh" >demo.log 2>&1; rc=$?
 cp "$T/demo/opsbot.log" "$T/demo-opsbot.log" 2>/dev/null
 [ $rc = 0 ] || t_fail "demo.sh exit: got $rc want 0"
 wants=("opsbot exited 0" "What you saw")

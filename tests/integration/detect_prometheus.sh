@@ -3,7 +3,7 @@
 # /usr/bin/prometheus) scraping a target this test runs
 # (detect_target.py), and the same target scraped directly.
 #
-# Prometheus scrapes every 250 ms.  After a quiet stretch the target's
+# Prometheus scrapes every 100 ms.  After a quiet stretch the target's
 # payment CPU and checkout latency jump; `opsbot-detect analyze` for
 # checkout must then, through /api/v1/query_range, flag both series and
 # rank payment first (the graph says checkout calls payment), with the
@@ -21,8 +21,8 @@ t_wait "the target's port" test -s target.port
 tport=$(cat target.port)
 cat > prometheus.yml <<YML
 global:
-  scrape_interval: 250ms
-  scrape_timeout: 200ms
+  scrape_interval: 100ms
+  scrape_timeout: 90ms
 scrape_configs:
   - job_name: shop
     static_configs:
@@ -53,7 +53,7 @@ echo spike > mode
 spiked() {
   local n
   n=$(curl -sf "$purl/api/v1/query" --data-urlencode \
-      'query=count_over_time((shop_cpu{service="payment"} > 60)[1m:250ms])' \
+      'query=count_over_time((shop_cpu{service="payment"} > 60)[1m:100ms])' \
       | jq -r '.data.result[0].value[1] // 0') || return 1
   [ "${n:-0}" -ge "$1" ]
 }
@@ -62,9 +62,9 @@ t_wait "12 spiked samples" spiked 12
 cat > detect.conf <<CONF
 [detect]
 window = 1m
-lead = 6s
+lead = 3s
 after = 0s
-step = 250ms
+step = 100ms
 [source prom]
 type = prometheus
 url = $purl

@@ -27,7 +27,7 @@ db = $T/var/opsbot.db
 stages = detect
 [detect]
 window = 5m
-watch_interval = 200ms
+watch_interval = 50ms
 watch_warmup = 40
 watch_open_points = 2
 watch_close_points = 5

@@ -254,7 +254,9 @@ exec_plan_worker() {
   t_start plan test-worker -c "$T/opsbot.conf" --kind plan --result-file "$T/plan.json"
 }
 
-state() { ctl --json show "$1" | jq -r .incident.state; }
+# (the state line of `opsbotctl show`, not --json and jq: tests poll this,
+# and jq costs ~20 ms of CPU a call)
+state() { ctl show "$1" | awk '$1 == "state:" { print $2; exit }'; }
 plan_hash() { ctl --json show "$1" | jq -r .incident.results.plan.plan.hash; }
 # ev ID NAME: the data of every event NAME of incident ID, one JSON per line.
 ev() { ctl --json show "$1" | jq -c --arg n "$2" '.timeline[]? | select(.name == $n) | .data'; }

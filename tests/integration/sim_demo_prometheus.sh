@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 t_setup
 command -v prometheus >/dev/null || t_skip "prometheus not installed"
 [ -x "$OPSBOT_BIN/opsbot-sim" ] || t_skip "opsbot-sim not built"
-PROMETHEUS=1 OPSBOT_DEMO_DIR="$T/demo" timeout 100 bash "$root/scripts/demo.sh" >demo.log 2>&1; rc=$?
+PROMETHEUS=1 OPSBOT_DEMO_DIR="$T/demo" timeout 180 bash "$root/scripts/demo.sh" >demo.log 2>&1; rc=$?
 [ $rc = 0 ] || t_fail "demo.sh PROMETHEUS=1 exit: got $rc want 0"
 for want in "scrapes it every 500 ms; the watch reads query_range" "The watch opened incident" \
   "Most likely cause: db" "instance=" "opsbot exited 0"; do

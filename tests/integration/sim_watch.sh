@@ -7,14 +7,15 @@
 #          incident for db (the root) and the symptom travels to api;
 #   fix    the right action (restart db) through scripts/actions brings
 #          db back and the watch notes the episode's end on db's incident.
-# Time runs 5x (--accel 5), polls every 200 ms; the whole test takes ~20 s.
+# Time runs 10x (--accel 10), polls every 100 ms (one poll per simulated
+# second); the whole test takes ~10 s.
 . "$(dirname "$0")/../lib.sh"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 t_setup
 command -v jq >/dev/null || t_skip "jq not installed"
 T_DEADLINE=25
 
-t_start sim opsbot-sim --port 0 --port-file "$T/sim.port" --seed 11 --accel 5
+t_start sim opsbot-sim --port 0 --port-file "$T/sim.port" --seed 11 --accel 10
 t_wait "the simulator's port" test -s sim.port
 export OPSBOT_SIM_URL="http://127.0.0.1:$(cat sim.port)"
 QURL="ipc://$T/var/run/q.ipc"
@@ -27,7 +28,7 @@ db = $T/var/opsbot.db
 stages = detect
 [detect]
 window = 2m
-watch_interval = 200ms
+watch_interval = 100ms
 watch_warmup = 30
 watch_open_points = 2
 watch_close_points = 5

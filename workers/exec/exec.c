@@ -39,7 +39,6 @@ extern char **environ;
 #define EXEC_CALL_TRIES  6
 #define EXEC_RESULT_OUT  2000 /* output bytes per step in a job result */
 #define EXEC_RECHECK_OUT (1 << 20)
-#define EXEC_SETTLE_MS   30000 /* an anomaly that ended this long ago is over */
 
 /* ---- talking to the queue ---- */
 
@@ -463,7 +462,7 @@ static int exec_recheck(struct exec_state *s, const char *service, int64_t since
 		cJSON_ArrayForEach(an, cJSON_GetObjectItemCaseSensitive(res, "anomalies"))
 		{
 			int64_t end = json_int(an, "end_ms", 0);
-			if (end >= since && end >= now - EXEC_SETTLE_MS) {
+			if (end >= since && end >= now - s->settle_ms) {
 				still = json_str(an, "series");
 				break;
 			}

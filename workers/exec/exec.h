@@ -30,7 +30,8 @@ struct exec_state {
 	int64_t kill_grace_ms;
 	int64_t verify_window_ms; /* how long verification keeps trying */
 	int64_t verify_interval_ms;
-	int64_t call_ms; /* one ledger call's timeout */
+	int64_t settle_ms; /* an anomaly that ended this long ago is over */
+	int64_t call_ms;   /* one ledger call's timeout */
 	size_t output_max;
 	int max_rounds;  /* execute rounds per incident before it fails */
 	struct rpc *rpc; /* to the queue, opened on first use */

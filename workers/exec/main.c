@@ -56,6 +56,9 @@
  *   output_max      bytes of a step's output kept (default 65536)
  *   verify_window   how long verification keeps trying (default 2m)
  *   verify_interval pause between tries (default 5s)
+ *   settle          an anomaly that ended this long ago counts as over in the
+ *                   symptom re-check (default 30s; a simulator running N
+ *                   times real time wants 30s/N)
  *   recheck         run the symptom re-check (default yes)
  *   detect          the detector program (default opsbot-detect, next to us)
  *   max_rounds      execute rounds per incident before it fails (default 2)
@@ -161,6 +164,7 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 	s->kill_grace_ms = config_duration_ms(cfg, "exec", "kill_grace", 5000);
 	s->verify_window_ms = config_duration_ms(cfg, "exec", "verify_window", 120000);
 	s->verify_interval_ms = config_duration_ms(cfg, "exec", "verify_interval", 5000);
+	s->settle_ms = config_duration_ms(cfg, "exec", "settle", 30000);
 	s->call_ms = config_duration_ms(cfg, "exec", "call_timeout", 5000);
 	s->output_max = (size_t)config_int(cfg, "exec", "output_max", 65536, 1024, RUN_OUTPUT_MAX);
 	s->recheck = config_bool(cfg, "exec", "recheck", 1);
@@ -168,9 +172,9 @@ int exec_init(struct config *cfg, void **state, char *err, size_t errlen)
 	const char *secrets[64];
 	size_t ns = config_all(cfg, "exec", "secrets", secrets, 64);
 	if (s->kill_grace_ms < 0 || s->verify_window_ms < 0 || s->verify_interval_ms < 10 ||
-	    s->call_ms < 100) {
+	    s->call_ms < 100 || s->settle_ms < 0) {
 		snprintf(err, errlen,
-		         "[exec] kill_grace and verify_window must not be negative, "
+		         "[exec] kill_grace, verify_window and settle must not be negative, "
 		         "verify_interval at least 10ms, call_timeout at least 100ms");
 		goto fail;
 	}
