@@ -66,5 +66,9 @@ python3 "$BENCH_SRC/tests/bench/storm_drive.py" "http://127.0.0.1:$(cat "$T/var/
   "http://127.0.0.1:$FS_PORT" "$chans" "$T" >"$T/storm.json" || t_fail "storm driver failed"
 kill -0 "$PID_bot" 2>/dev/null || t_fail "opsbot-bot died during the storm"
 kill -0 "$PID_queue" 2>/dev/null || t_fail "opsbot-queue died during the storm"
-jq -c --argjson rss "$(rss_mb "$PID_bot")" --argjson qrss "$(rss_mb "$PID_queue")" \
-  '. + {bot_rss_mb: $rss, queue_rss_mb: $qrss}' "$T/storm.json"
+# python keeps the driver's key order ("bench" first); gojq, which the test
+# runner may put in jq's place, would sort the keys.
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["bot_rss_mb"], d["queue_rss_mb"] = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(json.dumps(d, separators=(",", ":")))' "$T/storm.json" "$(rss_mb "$PID_bot")" "$(rss_mb "$PID_queue")"
