@@ -98,7 +98,7 @@ unit: $(UNIT_TESTS)
 # A sanitizer build is about twice as heavy: fewer tests at a time.
 test: $(PROGRAMS) $(UNIT_TESTS)
 	@OPSBOT_BIN=$(abspath $(B)/bin) OPSBOT_BUILD=$(abspath $(B)) \
-		TEST_JOBS=$${TEST_JOBS:-$(if $(SAN),4,6)} \
+		TEST_JOBS=$${TEST_JOBS:-$(if $(SAN),4,8)} \
 		bash scripts/run-tests.sh $(UNIT_TESTS) $(INTEG_TESTS)
 
 check-asan:

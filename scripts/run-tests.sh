@@ -3,9 +3,9 @@
 # summary line "N passed, N flaky, N failed".  A failing test's output is shown; a
 # passing test's output is kept in $OPSBOT_BUILD/test-logs/.
 #
-# Tests run TEST_JOBS at a time (default 6: most integration tests wait on
+# Tests run TEST_JOBS at a time (default 8: most integration tests wait on
 # their processes more than they compute -- the suite is ~150 CPU-seconds in
-# ~700 s of summed wall time -- so 6 keep 2 cores busy without starving a
+# ~640 s of summed wall time -- so 8 keep 2 cores busy without starving a
 # test; a sanitizer build, about twice as heavy, gets 4 from the Makefile).
 # Every test works in its own temp dir on kernel-picked ports, so they do not
 # see each other.  Tests listed in SLOW_FIRST start first, so the longest
@@ -14,7 +14,7 @@
 set -u
 logdir="${OPSBOT_BUILD:-build}/test-logs"
 mkdir -p "$logdir"
-jobs=${TEST_JOBS:-6}
+jobs=${TEST_JOBS:-8}
 results=$(mktemp)
 lock=$(mktemp)
 trap 'rm -f "$results" "$lock"' EXIT
