@@ -42,18 +42,24 @@ t_start queue opsbot-queue -c "$T/opsbot.conf"
 t_wait "queue socket" test -S "$T/var/run/q.ipc"
 t_wait "every command acked" at_least_acked $((N + 3))
 
-# each ack: the command's service and the incident number it names (if any)
+# each ack: the command it answers and the incident number it names (if
+# any).  A command whose COMMIT landed just before the kill is answered, after
+# the restart, from that commit: the bot's request is resent with the same
+# key, and the queue words it as a repeat ("already declared as incident
+# #N").  Either way the incident named must be the one that command opened.
 fs_get /control/envelopes | jq -r '.envelopes[] | select(.type == "slash_commands")
-  | [(.ack_payload.text // ""), (.ack_payload.text // "" | capture("#(?<id>[0-9]+)").id // "-")] | @tsv' >acks.tsv
+  | [.envelope_id, (.ack_payload.text // ""), (.ack_payload.text // "" | capture("#(?<id>[0-9]+)").id // "-")] | @tsv' >acks.tsv
 numbered=0
-while IFS=$'\t' read -r text id; do
+while IFS=$'\t' read -r env text id; do
   [ "$id" = - ] && continue
   numbered=$((numbered + 1))
+  want=$(fs_get "/control/envelope?id=$env" | jq -r '.payload.text' | awk '{ print $2 }')
   svc=$(wirecat -t 5000 "$QURL" "{\"type\":\"query\",\"what\":\"incident\",\"incident\":$id}" |
     jq -r '.incident.service // "none"')
+  [ "$svc" = "$want" ] || t_fail "ack '$text' to 'declare $want' names incident $id, whose service in the restarted queue is '$svc'"
   case "$text" in
-    *"Declared incident #$id ($svc,"*) ;;
-    *) t_fail "ack '$text' names incident $id, whose service in the restarted queue is '$svc'" ;;
+    *"Declared incident #$id ($svc,"* | *"already declared as incident #$id."*) ;;
+    *) t_fail "ack '$text' to 'declare $want': want 'Declared incident #$id ($svc, ...' or a repeat of it" ;;
   esac
 done <acks.tsv
 [ "$numbered" -ge 6 ] || t_fail "acks naming an incident: got $numbered, want at least the 6 before the kill"
