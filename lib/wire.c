@@ -411,6 +411,17 @@ static int wire_check_submit_jobs(const cJSON *root, char *err, size_t errlen)
 	return 0;
 }
 
+/* An optional bounded text field (a key): absent, or 1 to WIRE_KEY_MAX bytes. */
+static int wire_check_keyfield(const cJSON *root, const char *name, char *err, size_t errlen)
+{
+	const char *v = json_str(root, name);
+	if (v && (!*v || strlen(v) > WIRE_KEY_MAX)) {
+		snprintf(err, errlen, "field '%s' must be 1 to %d characters", name, WIRE_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* ledger: the fields each op requires (wire.h). */
 static int wire_check_ledger(const cJSON *root, char *err, size_t errlen)
 {
@@ -436,16 +447,9 @@ static int wire_check_ledger(const cJSON *root, char *err, size_t errlen)
 			}
 		}
 	}
-	const char *sk = json_str(root, "step_key");
-	if (sk && (!*sk || strlen(sk) > WIRE_KEY_MAX)) {
-		snprintf(err, errlen, "field 'step_key' must be 1 to %d characters", WIRE_KEY_MAX);
+	if (wire_check_keyfield(root, "step_key", err, errlen) < 0 ||
+	    wire_check_keyfield(root, "key", err, errlen) < 0)
 		return -1;
-	}
-	const char *key = json_str(root, "key");
-	if (key && (!*key || strlen(key) > WIRE_KEY_MAX)) {
-		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
-		return -1;
-	}
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(root, "argv");
 	const cJSON *a;
 	cJSON_ArrayForEach(a, argv)
@@ -484,12 +488,7 @@ static int wire_check_people(const cJSON *root, char *err, size_t errlen)
 		snprintf(err, errlen, "field 'surface' must be 1 to %d characters", WIRE_KIND_MAX);
 		return -1;
 	}
-	const char *key = json_str(root, "key");
-	if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
-		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
-		return -1;
-	}
-	return 0;
+	return wire_check_keyfield(root, "key", err, errlen);
 }
 
 /* submit: an incident's spec, or a job (or a batch of jobs); a bounded key. */
@@ -517,12 +516,7 @@ static int wire_check_submit(const cJSON *root, char *err, size_t errlen)
 	} else if (wire_check_submit_jobs(root, err, errlen) < 0) {
 		return -1;
 	}
-	const char *key = json_str(root, "key");
-	if (key && (strlen(key) == 0 || strlen(key) > WIRE_KEY_MAX)) {
-		snprintf(err, errlen, "field 'key' must be 1 to %d characters", WIRE_KEY_MAX);
-		return -1;
-	}
-	return 0;
+	return wire_check_keyfield(root, "key", err, errlen);
 }
 
 /* claim: known kind names, a bounded wait and batch, a sane lease. */
