@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "sig.h"
 #include "defaults.h"
 #include "json.h"
 #include "log.h"
@@ -165,13 +166,7 @@ static void worker_on_signal(int sig)
 
 static void worker_signals(void)
 {
-	struct sigaction sa = {0};
-	sa.sa_handler = worker_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_on_stop(worker_on_signal, 1);
 }
 
 /* Runtime keys of the worker's own section. */

@@ -87,6 +87,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "sig.h"
 #include "defaults.h"
 #include "group.h"
 #include "handle.h"
@@ -969,12 +970,7 @@ int main(int argc, char **argv)
 
 	if (pipe2(io.wake, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("event=pipe_failed error=%s", log_q(strerror(errno)));
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_on_stop(on_signal, 1);
 
 	nng_socket rep, pub;
 	listen_sockets(&q->conf, &rep, &pub);

@@ -59,6 +59,7 @@
 
 #include "http.h"
 #include "json.h"
+#include "sig.h"
 #include "log.h"
 #include "mem.h"
 #include "model.h"
@@ -1776,12 +1777,7 @@ int eval_main(int argc, char **argv)
 		return rc;
 	if ((rc = ev_find_programs(o)) != 0 || (rc = ev_work_folder(&e)) != 0)
 		return rc;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ev_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_on_stop(ev_on_signal, 0);
 	e.http = http_client_new();
 	int64_t t0 = time_mono_ms();
 	int done;

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "sig.h"
 #include "log.h"
 #include "mem.h"
 #include "model.h"
@@ -849,12 +850,7 @@ int main(int argc, char **argv)
 	int rc = srv_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = srv_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_on_stop(srv_on_signal, 0);
 
 	sim_init(&s.m, (uint64_t)o.seed);
 	s.accel = o.accel;

@@ -79,6 +79,7 @@
 #include "embed.h"
 #include "httpd.h"
 #include "json.h"
+#include "sig.h"
 #include "log.h"
 #include "mem.h"
 #include "timeutil.h"
@@ -832,10 +833,7 @@ int main(int argc, char **argv)
 			fake_usage();
 	}
 	fake_reset(&fake_g);
-	struct sigaction sa = {.sa_handler = fake_on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sig_on_stop(fake_on_signal, 0);
 
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
