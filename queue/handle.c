@@ -727,22 +727,33 @@ static cJSON *reply_store_err(const struct wire_msg *m)
 }
 
 /* One job of a submit, unless its key is known; sets *job and *created. */
-static int submit_job(struct queue *q, int64_t inc_id, const char *state, const char *kind,
-                      const cJSON *input, const char *key, int64_t *job, int *created)
+static int submit_job(struct queue *q, const struct wire_msg *m, int64_t inc_id,
+                      const char *state, const cJSON *it, const char *key, int64_t *job,
+                      int *created)
 {
-	int64_t known_inc;
+	const char *kind = json_str(it, "kind");
 	*created = 0;
 	if (key) {
-		int rc = store_key_get(q->st, key, &known_inc, job);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;
+		struct store_key k;
+		int rc = store_key_get(q->st, key, m->id, &k);
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			*job = k.job;
+			*created = rc == 2; /* this request's own resend */
+			return 0;
+		}
 	}
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(it, "input");
 	char *text = input ? json_print(input) : NULL;
 	int rc =
 	    store_job_insert(q->st, inc_id, kind, state, text,
 	                     outbox_max_attempts(kind, q->conf.max_attempts), q->now, q->now, job);
 	free(text);
-	if (rc < 0 || (key && store_key_put(q->st, key, inc_id, *job, q->now) < 0))
+	if (rc < 0 ||
+	    (key && store_key_put(q->st, key,
+	                          &(struct store_key){.incident = inc_id, .job = *job, .request = m->id},
+	                          q->now) < 0))
 		return -1;
 	queue_mark_ready(q, kind);
 	*created = 1;
@@ -786,9 +797,7 @@ static enum handle_rc h_submit_jobs(struct queue *q, const struct wire_msg *m, c
 		i++;
 		int64_t job;
 		int created;
-		if (submit_job(q, inc_id, state, json_str(it, "kind"),
-		               cJSON_GetObjectItemCaseSensitive(it, "input"), key, &job,
-		               &created) < 0) {
+		if (submit_job(q, m, inc_id, state, it, key, &job, &created) < 0) {
 			cJSON_Delete(results);
 			return HANDLE_STORE_ERR;
 		}
@@ -810,14 +819,18 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	const char *key = json_str(r, "key");
 	int64_t inc_id = 0, job_id = 0;
 	if (key) {
-		int rc = store_key_get(q->st, key, &inc_id, &job_id);
+		struct store_key k;
+		int rc = store_key_get(q->st, key, m->id, &k);
 		TRY(rc);
-		if (rc == 1) {
+		if (rc > 0) {
+			/* A repeat says created 0; this request's own resend gets its first answer. */
 			*reply = wire_reply_ok(m);
-			reply_set(*reply, "incident", cJSON_CreateNumber((double)inc_id));
-			if (job_id)
-				json_add_int(*reply, "job", job_id);
-			json_add_bool(*reply, "created", 0);
+			reply_set(*reply, "incident", cJSON_CreateNumber((double)k.incident));
+			if (k.job)
+				json_add_int(*reply, "job", k.job);
+			json_add_bool(*reply, "created", rc == 2 && !k.grouped);
+			if (rc == 2 && k.grouped)
+				json_add_bool(*reply, "grouped", 1);
 			return HANDLE_REPLY;
 		}
 	}
@@ -829,7 +842,10 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		if (grc == 1) {
 			TRY(group_attach(q, into, spec));
 			if (key)
-				TRY(store_key_put(q->st, key, into, 0, q->now));
+				TRY(store_key_put(
+				    q->st, key,
+				    &(struct store_key){.incident = into, .grouped = 1, .request = m->id},
+				    q->now));
 			*reply = wire_reply_ok(m);
 			reply_set(*reply, "incident", cJSON_CreateNumber((double)into));
 			json_add_bool(*reply, "created", 0);
@@ -892,7 +908,9 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		queue_mark_ready(q, json_str(job, "kind"));
 	}
 	if (key)
-		TRY(store_key_put(q->st, key, inc_id, job_id, q->now));
+		TRY(store_key_put(
+		    q->st, key, &(struct store_key){.incident = inc_id, .job = job_id, .request = m->id},
+		    q->now));
 	*reply = wire_reply_ok(m);
 	reply_set(*reply, "incident", cJSON_CreateNumber((double)inc_id));
 	if (job_id)
@@ -1246,28 +1264,34 @@ static int named_incident(struct queue *q, const struct wire_msg *m, struct stor
 	return rc;
 }
 
-/* A repeated key: reply with the incident's state and do nothing.  1 when it was. */
+/*
+ * A known key: reply with the incident's state and do nothing (marked
+ * duplicate unless it is this request's own resend).  1 when it was known.
+ */
 static int seen_key(struct queue *q, const struct wire_msg *m, const struct store_incident *in,
                     cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
-	int64_t a, b;
+	struct store_key k;
 	if (!key)
 		return 0;
-	int rc = store_key_get(q->st, key, &a, &b);
-	if (rc == 1) {
+	int rc = store_key_get(q->st, key, m->id, &k);
+	if (rc > 0) {
 		*reply = wire_reply_ok(m);
 		json_add_str(*reply, "state", in ? in->state : "");
-		json_add_bool(*reply, "duplicate", 1);
+		if (rc == 1)
+			json_add_bool(*reply, "duplicate", 1);
 	}
-	return rc;
+	return rc < 0 ? -1 : rc > 0;
 }
 
 static enum handle_rc reply_state(struct queue *q, const struct wire_msg *m,
                                   struct store_incident *in, cJSON **reply)
 {
 	const char *key = json_str(m->root, "key");
-	if (key && store_key_put(q->st, key, in ? in->id : 0, 0, q->now) < 0)
+	if (key && store_key_put(q->st, key,
+	                         &(struct store_key){.incident = in ? in->id : 0, .request = m->id},
+	                         q->now) < 0)
 		return HANDLE_STORE_ERR;
 	*reply = wire_reply_ok(m);
 	json_add_str(*reply, "state", in ? in->state : "");

@@ -65,6 +65,8 @@ struct fx {
 	struct catalog *cat;
 	struct policy *pol;
 	struct handle_peer peer;
+	int calls;          /* each request gets its own wire id, t1, t2, ... */
+	const char *resend; /* when set, the next call reuses this wire id */
 };
 
 static const char *const test_catalog =
@@ -149,8 +151,11 @@ __attribute__((format(printf, 3, 4))) static cJSON *call(struct fx *f, int64_t i
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg), "{\"v\":1,\"id\":\"t\",\"incident\":%lld,%s}",
-	         (long long)incident, body);
+	char id[32];
+	snprintf(id, sizeof(id), "t%d", ++f->calls);
+	snprintf(msg, sizeof(msg), "{\"v\":1,\"id\":\"%s\",\"incident\":%lld,%s}",
+	         f->resend ? f->resend : id, (long long)incident, body);
+	f->resend = NULL;
 	struct wire_msg m;
 	char err[256];
 	if (wire_decode(msg, strlen(msg), &m, err, sizeof(err)) < 0)
@@ -652,6 +657,17 @@ static void test_submit_and_standalone_jobs(void **state)
 		         (long long)json_int(r, "incident", 0), json_bool(r, "created", 1),
 		         (long long)first);
 	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 1);
+	/* The first request sent again with its own wire id (NNG's REQ resends it after a
+	   reconnect when the reply was lost): answered as the first time, nothing new. */
+	f->resend = "t1";
+	r = call(f, 0,
+	         "\"type\":\"submit\",\"what\":\"incident\",\"key\":\"same\",\"spec\":{\"title\":"
+	         "\"T\",\"service\":\"api\",\"severity\":\"low\",\"source\":\"cli\"}");
+	if (json_int(r, "incident", 0) != first || !json_bool(r, "created", 0))
+		fail_msg("resent request: got incident %lld created=%d, want %lld created=1",
+		         (long long)json_int(r, "incident", 0), json_bool(r, "created", 0),
+		         (long long)first);
+	assert_int_equal(ro_int(f, "SELECT count(*) FROM incidents"), 1);
 
 	r = call(f, 0,
 	         "\"type\":\"submit\",\"what\":\"job\",\"job\":{\"kind\":\"bench\",\"input\":{"
@@ -717,13 +733,25 @@ static void test_batched_submit(void **state)
 	assert_int_equal(ro_int(f, "SELECT count(*) FROM idempotency WHERE key IN "
 	                           "('rk/0','rk/1','own')"),
 	                 3);
-	/* The same request again (a resend after a lost reply): the same ids, nothing new. */
+	/* The same keys in a new request (the caller retried): the same ids, created:false. */
+	char first_id[32];
+	snprintf(first_id, sizeof(first_id), "t%d", f->calls);
 	r = call(f, 0, "%s", batch);
 	res = cJSON_GetObjectItem(r, "results");
 	for (int i = 0; i < 3; i++) {
 		cJSON *it = cJSON_GetArrayItem(res, i);
 		if (json_int(it, "job", 0) != ids[i] || json_bool(it, "created", 1))
-			fail_msg("resent result %d: got %s, want job %lld created:false", i,
+			fail_msg("retried result %d: got %s, want job %lld created:false", i,
+			         json_print(it), (long long)ids[i]);
+	}
+	/* The first request itself again (a resend after a lost reply): its first answer. */
+	f->resend = first_id;
+	r = call(f, 0, "%s", batch);
+	res = cJSON_GetObjectItem(r, "results");
+	for (int i = 0; i < 3; i++) {
+		cJSON *it = cJSON_GetArrayItem(res, i);
+		if (json_int(it, "job", 0) != ids[i] || !json_bool(it, "created", 0))
+			fail_msg("resent result %d: got %s, want job %lld created:true", i,
 			         json_print(it), (long long)ids[i]);
 	}
 	assert_int_equal(ro_int(f, "SELECT count(*) FROM jobs"), 3);
@@ -874,6 +902,13 @@ static void test_grouping(void **state)
 	/* Same service: joins, not a new incident. */
 	int64_t b = submit_alert(f, "am:2", "checkout", NULL, "alertmanager");
 	assert_int_equal(b, a);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "grouped")));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "created")));
+	/* That request resent with its own wire id: the same answer, grouped. */
+	char grouped_id[32];
+	snprintf(grouped_id, sizeof(grouped_id), "t%d", f->calls);
+	f->resend = grouped_id;
+	assert_int_equal(submit_alert(f, "am:2", "checkout", NULL, "alertmanager"), a);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "grouped")));
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(f->last, "created")));
 	/* A dependency of it (from [services]): joins. */

@@ -836,8 +836,8 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		return HANDLE_REPLY;
 	}
 	enum handle_rc out = HANDLE_REPLY;
-	int64_t ki, kj;
-	if (a.key && (rc = store_key_get(q->st, a.key, &ki, &kj)) != 0) {
+	struct store_key k;
+	if (a.key && (rc = store_key_get(q->st, a.key, m->id, &k)) != 0) {
 		out = rc < 0 ? HANDLE_STORE_ERR : ledger_decide_again(q, &a, reply);
 		goto done;
 	}
@@ -847,7 +847,8 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 	if (rc == 0)
 		rc = ledger_decide_follow(q, &a);
 	if (rc == 0 && a.key)
-		rc = store_key_put(q->st, a.key, a.in.id, 0, q->now);
+		rc = store_key_put(q->st, a.key,
+		                   &(struct store_key){.incident = a.in.id, .request = m->id}, q->now);
 	if (rc == 0)
 		rc = ledger_decide_reply(q, &a, reply);
 	if (rc < 0)

@@ -101,6 +101,11 @@ static const struct {
      "DROP INDEX jobs_incident;"
      "CREATE INDEX jobs_incident ON jobs(incident, id) WHERE incident > 0;"
      "CREATE INDEX jobs_dead ON jobs(id) WHERE state = 'dead';"},
+    {5, "idempotency keys remember the request that stored them (a resend is not a repeat)",
+     /* NNG's REQ socket sends a request again by itself when its connection comes back;
+        the same wire id then gets the first answer, not "already done". */
+     "ALTER TABLE idempotency ADD COLUMN request TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE idempotency ADD COLUMN grouped INTEGER NOT NULL DEFAULT 0;"},
 };
 
 int migrate_latest(void)

@@ -76,8 +76,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_KEY_GET] = "SELECT incident, job FROM idempotency WHERE key = ?1",
-    [Q_KEY_PUT] = "INSERT INTO idempotency(key, incident, job, created_ms) VALUES(?1,?2,?3,?4)",
+    [Q_KEY_GET] = "SELECT incident, job, grouped, request = ?2 FROM idempotency WHERE key = ?1",
+    [Q_KEY_PUT] = "INSERT INTO idempotency(key, incident, job, created_ms, request, grouped) "
+                  "VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_INC_INSERT] = "INSERT INTO incidents(state, title, service, severity, source, spec, "
                      "created_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
     [Q_INC_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
@@ -279,28 +280,34 @@ void store_rollback(struct store *s)
 		run(s, stmt(s, Q_ROLLBACK), "rollback");
 }
 
-int store_key_get(struct store *s, const char *key, int64_t *incident, int64_t *job)
+int store_key_get(struct store *s, const char *key, const char *request, struct store_key *out)
 {
 	sqlite3_stmt *st = stmt(s, Q_KEY_GET);
 	bind_text(st, 1, key);
+	bind_text(st, 2, request ? request : "");
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*incident = sqlite3_column_int64(st, 0);
-		*job = sqlite3_column_int64(st, 1);
+		*out = (struct store_key){.incident = sqlite3_column_int64(st, 0),
+		                          .job = sqlite3_column_int64(st, 1),
+		                          .grouped = sqlite3_column_int(st, 2)};
+		/* Rows from before migration 5 have request '': never a resend. */
+		int same = request && request[0] && sqlite3_column_int(st, 3) == 1;
 		sqlite3_reset(st);
-		return 1;
+		return same ? 2 : 1;
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : store_fail(s, "key_get");
 }
 
-int store_key_put(struct store *s, const char *key, int64_t incident, int64_t job, int64_t now)
+int store_key_put(struct store *s, const char *key, const struct store_key *k, int64_t now)
 {
 	sqlite3_stmt *st = stmt(s, Q_KEY_PUT);
 	bind_text(st, 1, key);
-	sqlite3_bind_int64(st, 2, incident);
-	sqlite3_bind_int64(st, 3, job);
+	sqlite3_bind_int64(st, 2, k->incident);
+	sqlite3_bind_int64(st, 3, k->job);
 	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, k->request ? k->request : "");
+	sqlite3_bind_int(st, 6, k->grouped);
 	return run(s, st, "key_put");
 }
 

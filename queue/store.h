@@ -62,9 +62,21 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
-/* Idempotency keys: 1 and the ids when key is known, 0 when not. */
-int store_key_get(struct store *s, const char *key, int64_t *incident, int64_t *job);
-int store_key_put(struct store *s, const char *key, int64_t incident, int64_t job, int64_t now);
+/*
+ * Idempotency keys.  A key records what the request that first carried it
+ * stored (incident, job, whether the incident was grouped into one already
+ * open) and that request's wire id, so the same request sent again (NNG's REQ
+ * resends it by itself after a reconnect) can be told from a repeat.
+ */
+struct store_key {
+	int64_t incident, job;
+	int grouped;
+	const char *request; /* the wire id; put only */
+};
+/* 0 when key is unknown; 1 and *out when a different request stored it;
+   2 and *out when `request` did (a resend). */
+int store_key_get(struct store *s, const char *key, const char *request, struct store_key *out);
+int store_key_put(struct store *s, const char *key, const struct store_key *k, int64_t now);
 
 /* Incidents. */
 int store_incident_insert(struct store *s, const char *state, const char *title,

@@ -95,20 +95,33 @@ static void test_keys(void **state)
 {
 	struct fx *f = *state;
 	struct store *s = f->s;
-	int64_t a = 0, b = 0;
+	struct store_key k = {0};
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_key_get(s, "k", &a, &b), 0);
-	assert_int_equal(store_key_put(s, "k", 4, 9, 1), 0);
-	assert_int_equal(store_key_get(s, "k", &a, &b), 1);
-	if (a != 4 || b != 9)
-		fail_msg("key: got %lld/%lld, want 4/9", (long long)a, (long long)b);
-	assert_int_equal(store_key_put(s, "k", 5, 0, 1), -1); /* a key is stored once */
+	assert_int_equal(store_key_get(s, "k", "req-1", &k), 0);
+	assert_int_equal(
+	    store_key_put(s, "k", &(struct store_key){.incident = 4, .job = 9, .request = "req-1"}, 1),
+	    0);
+	/* Another request with the key is a repeat; the one that stored it, a resend. */
+	assert_int_equal(store_key_get(s, "k", "req-2", &k), 1);
+	if (k.incident != 4 || k.job != 9 || k.grouped)
+		fail_msg("key: got %lld/%lld/%d, want 4/9/0", (long long)k.incident,
+		         (long long)k.job, k.grouped);
+	assert_int_equal(store_key_get(s, "k", "req-1", &k), 2);
+	assert_int_equal(store_key_get(s, "k", NULL, &k), 1);
+	assert_int_equal(store_key_put(s, "k", &(struct store_key){.incident = 5}, 1),
+	                 -1); /* a key is stored once */
+	/* A key stored without a request (rows from before migration 5) never matches one. */
+	assert_int_equal(store_key_put(s, "old", &(struct store_key){.incident = 6, .grouped = 1}, 1),
+	                 0);
+	assert_int_equal(store_key_get(s, "old", "", &k), 1);
+	if (k.incident != 6 || !k.grouped)
+		fail_msg("old key: got %lld/%d, want 6/1", (long long)k.incident, k.grouped);
 	assert_int_equal(store_commit(s), 0);
 	/* A rolled-back key is gone. */
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_key_put(s, "gone", 1, 0, 1), 0);
+	assert_int_equal(store_key_put(s, "gone", &(struct store_key){.incident = 1}, 1), 0);
 	store_rollback(s);
-	assert_int_equal(store_key_get(s, "gone", &a, &b), 0);
+	assert_int_equal(store_key_get(s, "gone", "req-1", &k), 0);
 }
 
 static void test_claim_order_and_leases(void **state)
