@@ -727,9 +727,8 @@ static cJSON *reply_store_err(const struct wire_msg *m)
 }
 
 /* One job of a submit, unless its key is known; sets *job and *created. */
-static int submit_job(struct queue *q, const struct wire_msg *m, int64_t inc_id,
-                      const char *state, const cJSON *it, const char *key, int64_t *job,
-                      int *created)
+static int submit_job(struct queue *q, const struct wire_msg *m, int64_t inc_id, const char *state,
+                      const cJSON *it, const char *key, int64_t *job, int *created)
 {
 	const char *kind = json_str(it, "kind");
 	*created = 0;
@@ -750,10 +749,10 @@ static int submit_job(struct queue *q, const struct wire_msg *m, int64_t inc_id,
 	    store_job_insert(q->st, inc_id, kind, state, text,
 	                     outbox_max_attempts(kind, q->conf.max_attempts), q->now, q->now, job);
 	free(text);
-	if (rc < 0 ||
-	    (key && store_key_put(q->st, key,
-	                          &(struct store_key){.incident = inc_id, .job = *job, .request = m->id},
-	                          q->now) < 0))
+	if (rc < 0 || (key && store_key_put(q->st, key,
+	                                    &(struct store_key){
+	                                        .incident = inc_id, .job = *job, .request = m->id},
+	                                    q->now) < 0))
 		return -1;
 	queue_mark_ready(q, kind);
 	*created = 1;
@@ -823,7 +822,8 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		int rc = store_key_get(q->st, key, m->id, &k);
 		TRY(rc);
 		if (rc > 0) {
-			/* A repeat says created 0; this request's own resend gets its first answer. */
+			/* A repeat says created 0; this request's own resend gets its first answer.
+			 */
 			*reply = wire_reply_ok(m);
 			reply_set(*reply, "incident", cJSON_CreateNumber((double)k.incident));
 			if (k.job)
@@ -842,10 +842,11 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 		if (grc == 1) {
 			TRY(group_attach(q, into, spec));
 			if (key)
-				TRY(store_key_put(
-				    q->st, key,
-				    &(struct store_key){.incident = into, .grouped = 1, .request = m->id},
-				    q->now));
+				TRY(store_key_put(q->st, key,
+				                  &(struct store_key){.incident = into,
+				                                      .grouped = 1,
+				                                      .request = m->id},
+				                  q->now));
 			*reply = wire_reply_ok(m);
 			reply_set(*reply, "incident", cJSON_CreateNumber((double)into));
 			json_add_bool(*reply, "created", 0);
@@ -909,7 +910,8 @@ static enum handle_rc h_submit(struct queue *q, const struct wire_msg *m, cJSON 
 	}
 	if (key)
 		TRY(store_key_put(
-		    q->st, key, &(struct store_key){.incident = inc_id, .job = job_id, .request = m->id},
+		    q->st, key,
+		    &(struct store_key){.incident = inc_id, .job = job_id, .request = m->id},
 		    q->now));
 	*reply = wire_reply_ok(m);
 	reply_set(*reply, "incident", cJSON_CreateNumber((double)inc_id));

@@ -848,7 +848,8 @@ static enum handle_rc ledger_decide(struct queue *q, const struct wire_msg *m, c
 		rc = ledger_decide_follow(q, &a);
 	if (rc == 0 && a.key)
 		rc = store_key_put(q->st, a.key,
-		                   &(struct store_key){.incident = a.in.id, .request = m->id}, q->now);
+		                   &(struct store_key){.incident = a.in.id, .request = m->id},
+		                   q->now);
 	if (rc == 0)
 		rc = ledger_decide_reply(q, &a, reply);
 	if (rc < 0)

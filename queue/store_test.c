@@ -99,7 +99,8 @@ static void test_keys(void **state)
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(store_key_get(s, "k", "req-1", &k), 0);
 	assert_int_equal(
-	    store_key_put(s, "k", &(struct store_key){.incident = 4, .job = 9, .request = "req-1"}, 1),
+	    store_key_put(s, "k", &(struct store_key){.incident = 4, .job = 9, .request = "req-1"},
+	                  1),
 	    0);
 	/* Another request with the key is a repeat; the one that stored it, a resend. */
 	assert_int_equal(store_key_get(s, "k", "req-2", &k), 1);
@@ -111,8 +112,8 @@ static void test_keys(void **state)
 	assert_int_equal(store_key_put(s, "k", &(struct store_key){.incident = 5}, 1),
 	                 -1); /* a key is stored once */
 	/* A key stored without a request (rows from before migration 5) never matches one. */
-	assert_int_equal(store_key_put(s, "old", &(struct store_key){.incident = 6, .grouped = 1}, 1),
-	                 0);
+	assert_int_equal(
+	    store_key_put(s, "old", &(struct store_key){.incident = 6, .grouped = 1}, 1), 0);
 	assert_int_equal(store_key_get(s, "old", "", &k), 1);
 	if (k.incident != 6 || !k.grouped)
 		fail_msg("old key: got %lld/%d, want 6/1", (long long)k.incident, k.grouped);
