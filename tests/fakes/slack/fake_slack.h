@@ -123,6 +123,10 @@ void web_release_stalled(void);
 /* A new unique message ts ("1700000000.000100"); buf >= 32 bytes. */
 void web_new_ts(char *buf, size_t len);
 cJSON *web_find_message(const char *channel, const char *ts);
+/* Append a message to fs.messages / take one out, keeping the lookup index. */
+void web_add_message(cJSON *msg);
+void web_drop_message(cJSON *msg);
+void web_index_free(void);
 /* Run a Web API method without token or limits (response_url uses it):
  * NULL, or the error code; reply gets the method's fields. */
 const char *web_call(const char *method, cJSON *args, cJSON *reply);

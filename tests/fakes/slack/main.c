@@ -45,7 +45,7 @@
  *   POST /control/raw        body sent as-is to one socket (malformed input)
  *   GET  /control/messages?channel=C[&thread=TS]   top level, or one thread
  *   GET  /control/ephemeral?channel=C              ephemeral and ack replies
- *   GET  /control/envelope?id=E (with its payload), /control/envelopes,
+ *   GET  /control/envelope?id=E, /control/envelopes (each with its payload),
  *        /control/stats
  *   GET  /control/dump?channel=C                   text for a person
  *   POST /control/drop       close every socket without a close frame
@@ -393,7 +393,7 @@ static void store_event_message(cJSON *ev, const char *channel)
 	}
 	json_add_str(m, "channel", channel);
 	json_add_int(m, "posted_us", fs_now_us());
-	cJSON_AddItemToArray(fs.messages, m);
+	web_add_message(m);
 }
 
 static void c_event(struct httpd_x *x, void *arg)
@@ -567,8 +567,11 @@ static void c_envelopes(struct httpd_x *x, void *arg)
 {
 	cJSON *o = json_new_object(), *a = json_new_array();
 	(void)arg;
-	for (size_t i = 0; i < fs.nenvs; i++)
-		cJSON_AddItemToArray(a, env_json(&fs.envs[i]));
+	for (size_t i = 0; i < fs.nenvs; i++) {
+		cJSON *e = env_json(&fs.envs[i]);
+		json_add(e, "payload", json_dup(fs.envs[i].payload));
+		cJSON_AddItemToArray(a, e);
+	}
 	json_add_bool(o, "ok", 1);
 	json_add(o, "envelopes", a);
 	reply_json(x, 200, o);
@@ -929,6 +932,7 @@ int main(int argc, char **argv)
 		cJSON_Delete(fs.envs[i].ack_payload);
 	}
 	free(fs.envs);
+	web_index_free();
 	cJSON_Delete(fs.messages);
 	cJSON_Delete(fs.ephemeral);
 	cJSON_Delete(fs.channels);
