@@ -5,7 +5,7 @@
 
 BOT_SRCS += bot/main.c bot/bot.c bot/state.c bot/form.c \
 	bot/slack.c bot/slack_in.c bot/slack_web.c bot/slack_socket.c bot/slack_render.c bot/slack_sig.c \
-	bot/chatstats.c bot/lane.c bot/step.c bot/command.c
+	bot/chatstats.c bot/lane.c bot/step.c bot/command.c bot/inbox.c
 BOT_OBJS = $(BOT_SRCS:%.c=$(B)/%.o)
 ALL_OBJS += $(BOT_SRCS:%.c=$(B)/%.o)  # others add their own objects too
 
@@ -17,7 +17,7 @@ $(B)/bin/opsbot-bot: $$(BOT_OBJS) $(LIB_A)
 INTEG_TESTS += tests/integration/bot_httpd.sh
 
 # Unit tests of bot modules: bot/<x>_test.c links bot/<x>.o and the library.
-BOT_TESTS := slack_sig command slack_render state form chatstats step lane
+BOT_TESTS := slack_sig command slack_render state form chatstats step lane inbox
 # the command parser clamps titles, the renderers render steps
 $(B)/tests/bot_command: $(B)/bot/step.o
 $(B)/tests/bot_slack_render: $(B)/bot/step.o

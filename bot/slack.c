@@ -39,6 +39,7 @@
 #include "command.h"
 #include "config.h"
 #include "defaults.h"
+#include "inbox.h"
 #include "form.h"
 #include "httpd.h"
 #include "json.h"
@@ -218,6 +219,7 @@ static void tick(struct bot *b, void *priv)
 	struct slack *sl = priv;
 	int64_t d;
 
+	slack_inbox_tick(sl);
 	if (sl->sock) {
 		slack_socket_tick(sl->sock);
 		if (!sl->health_set && slack_socket_problem(sl->sock)) {
@@ -247,7 +249,18 @@ static void fini(struct bot *b, void *priv)
 		bot_surface_done(b, "slack", d);
 	template_set_free(sl->ts);
 	route_free(sl->routes);
+	inbox_close(sl->inbox);
 	free(sl);
+}
+
+/* The inbox (inbox.h) lives beside bot.db: <dir of [bot] state>/inbox.db. */
+static int open_inbox(struct slack *sl, const char *state_path, char *err, size_t errlen)
+{
+	char path[1024];
+	const char *slash = strrchr(state_path, '/');
+	int dir = slash ? (int)(slash - state_path) : 1;
+	snprintf(path, sizeof path, "%.*s/inbox.db", dir, slash ? state_path : ".");
+	return inbox_open(path, &sl->inbox, err, errlen);
 }
 
 static int init(struct bot *b, struct config *cfg, void **priv)
@@ -305,6 +318,10 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 	wc.bot_token = bot_token;
 	sl->api_url = api_url;
 	sl->bot_token = bot_token;
+	if (open_inbox(sl, b->state_path, err, sizeof err) < 0) {
+		config_error(cfg, "bot", "state", "%s", err);
+		goto fail;
+	}
 	sl->ui = lane_start("slack-ui", 1);
 	if (slack_web_start(&sl->web, &wc, b, err, sizeof err) < 0) {
 		config_error(cfg, "slack", "enabled", "%s", err);
@@ -340,6 +357,7 @@ fail:
 	slack_web_stop(sl->web);
 	template_set_free(sl->ts);
 	route_free(sl->routes);
+	inbox_close(sl->inbox);
 	free(sl);
 	return -1;
 }

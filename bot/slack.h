@@ -39,7 +39,10 @@ struct slack {
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
 	int64_t done_at_ms;
-	int health_set; /* the socket's problem is in /healthz */
+	int health_set;                         /* the socket's problem is in /healthz */
+	struct inbox *inbox;                    /* declarations acked before the queue has them */
+	int inbox_inflight;                     /* their queue calls in flight */
+	int64_t inbox_retry_at, inbox_prune_at; /* monotonic ms */
 };
 
 /* ---- slack_web.c: the outbox ---- */
@@ -171,5 +174,7 @@ void slack_in_envelope(void *arg, struct slack_socket *s, int conn, const cJSON 
 void slack_in_http_commands(struct httpd_x *x, void *arg);
 void slack_in_http_interactive(struct httpd_x *x, void *arg);
 void slack_in_http_events(struct httpd_x *x, void *arg);
+/* Send declarations still waiting for the queue again (loop tick). */
+void slack_inbox_tick(struct slack *sl);
 
 #endif

@@ -5,8 +5,10 @@
  *
  * Each becomes a queue request built by bot/command.c (the parser and
  * builders Discord uses too).  A slash command is checked at the door (only
- * /incident, a user and a channel) and acked only after the queue answered,
- * so a crash before that leaves it unacked (the user sees Slack's error,
+ * /incident, a user and a channel).  A declaration is acked once its
+ * request is on disk in the inbox (inbox.h) and reaches the queue after;
+ * every other command is acked only after the queue answered.  Either way
+ * a crash before the ack leaves it unacked (the user sees Slack's error,
  * nothing half-done).  A click is acked at once; its outcome shows in the
  * thread, and a refusal by the queue goes to the clicking person only
  * (chat.postEphemeral).  Reject opens a modal asking why (views.open on its
@@ -24,6 +26,7 @@
 #include "command.h"
 #include "form.h"
 #include "httpd.h"
+#include "inbox.h"
 #include "json.h"
 #include "lane.h"
 #include "log.h"
@@ -101,7 +104,7 @@ static void answer(struct pending *p, const char *text)
 
 /*
  * Replies to one person (command answers, refused clicks) are worded in
- * templates/slack/reply_text: ctx sets one flag (queue_down, declared,
+ * templates/slack/reply_text: ctx sets one flag (queue_down, queue_wait, declaring, declared,
  * already, done, refused, status, list, click_refused, answer_refused) and
  * its values.  Returns a new string; ctx is freed.
  */
@@ -253,6 +256,142 @@ static void help(struct pending *p, const char *why)
 	free(text);
 }
 
+/* ------------------------------------------ declarations, acked on disk */
+
+/*
+ * A slash command that declares an incident is acked once its request is
+ * in the inbox (inbox.h: one local fsync), then sent to the queue.  The
+ * incident's message, with its number, follows in the channel.  Until the
+ * queue answers, the row is sent again (same bytes) every INBOX_RETRY_MS
+ * and at start; the person hears once if the queue is away, and hears
+ * why if the queue refuses.
+ */
+#define INBOX_RETRY_MS 2000
+#define INBOX_KEEP_MS  (24 * 3600 * 1000LL) /* done rows answer repeats this long */
+
+struct declaring {
+	struct slack *sl;
+	char key[200];
+	char channel[64];
+	char user[64];
+	int told;
+};
+
+/* A reply_text answer to one person, after the ack: an ephemeral post. */
+static void tell(struct slack *sl, const struct declaring *d, cJSON *ctx)
+{
+	char *t = reply_text(sl, ctx);
+	ephemeral_op(sl, d->channel, d->user, t);
+	free(t);
+}
+
+static void inbox_answered(struct bot *b, void *arg, int rc, const cJSON *reply, const char *err)
+{
+	struct declaring *d = arg;
+	struct slack *sl = d->sl;
+	(void)b;
+	sl->inbox_inflight--;
+	if (rc == -1 || (rc == -2 && !strncmp(err, "unavailable:", 12))) {
+		/* Kept: sent again after INBOX_RETRY_MS, and at the next start
+		   (also when the queue could not store it: that passes). */
+		log_warn("event=slack_declare_waiting key=%s error=%s", log_q(d->key), log_q(err));
+		sl->inbox_retry_at = time_mono_ms() + INBOX_RETRY_MS;
+		if (!d->told && inbox_told(sl->inbox, d->key) == 0)
+			tell(sl, d, reply_ctx("queue_wait", 0));
+	} else if (rc == -2) {
+		inbox_done(sl->inbox, d->key, -1);
+		log_warn("event=slack_declare_refused user=%s error=%s", log_q(d->user),
+		         log_q(err));
+		cJSON *c = reply_ctx("refused", 0);
+		json_add_bool(c, "declare", 1);
+		json_add_str(c, "why", err_message(err));
+		tell(sl, d, c);
+	} else {
+		int64_t id = json_int(reply, "incident", 0);
+		inbox_done(sl->inbox, d->key, id);
+		log_info("event=slack_declared incident=%lld user=%s created=%d", (long long)id,
+		         log_q(d->user), json_bool(reply, "created", 1));
+	}
+	free(d);
+}
+
+/* Send a declaration's request to the queue (req is owned from here on). */
+static void inbox_send(struct slack *sl, cJSON *req, const struct inbox_row *r)
+{
+	struct declaring *d = xcalloc(1, sizeof *d);
+	d->sl = sl;
+	str_copy(d->key, sizeof d->key, r->key);
+	str_copy(d->channel, sizeof d->channel, r->channel);
+	str_copy(d->user, sizeof d->user, r->user);
+	d->told = r->told;
+	sl->inbox_inflight++;
+	bot_call(sl->b, req, (int)sl->queue_timeout_ms, 1, inbox_answered, d);
+}
+
+static void inbox_resend(void *arg, const struct inbox_row *r)
+{
+	struct slack *sl = arg;
+	cJSON *req = cJSON_Parse(r->request);
+	if (!req) { /* cannot happen: it was printed by cJSON; drop it rather than loop */
+		log_error("event=slack_inbox_unreadable key=%s", log_q(r->key));
+		inbox_done(sl->inbox, r->key, -1);
+		return;
+	}
+	log_info("event=slack_declare_resend key=%s", log_q(r->key));
+	inbox_send(sl, req, r);
+}
+
+void slack_inbox_tick(struct slack *sl)
+{
+	int64_t now = time_mono_ms();
+	if (!sl->inbox || sl->inbox_inflight > 0 || now < sl->inbox_retry_at)
+		return;
+	sl->inbox_retry_at = now + INBOX_RETRY_MS;
+	inbox_pending(sl->inbox, 64, inbox_resend, sl);
+	if (now >= sl->inbox_prune_at) {
+		sl->inbox_prune_at = now + 3600 * 1000;
+		inbox_prune(sl->inbox, time_now_ms() - INBOX_KEEP_MS, 1000);
+	}
+}
+
+/*
+ * Ack a declaration once it is on disk, then send it.  0 when the inbox
+ * cannot store it (req untouched: the caller acks after the queue, as for
+ * other commands); 1 when acked (req and p are freed).
+ */
+static int declare_acked(struct slack *sl, struct pending *p, cJSON *req, const char *key)
+{
+	char *text = json_print(req);
+	struct inbox_row row = {
+	    .key = key, .channel = p->channel, .user = p->user, .request = text};
+	int64_t known;
+	int rc = inbox_put(sl->inbox, &row, time_now_ms(), &known);
+	if (rc < 0) {
+		free(text);
+		return 0;
+	}
+	cJSON *c;
+	if (rc == 1 && known > 0) {
+		c = reply_ctx("already", known);
+	} else if (rc == 1 && known < 0) {
+		c = reply_ctx("refused", 0);
+		json_add_bool(c, "declare", 1);
+		json_add_str(c, "why", "opsbot's queue refused this same command before");
+	} else {
+		c = reply_ctx("declaring", 0);
+		json_add_str(c, "service", p->cmd.service);
+		json_add_str(c, "severity", p->cmd.severity);
+	}
+	say(p, c); /* the ack */
+	if (rc == 0)
+		inbox_send(sl, req, &row);
+	else
+		cJSON_Delete(req); /* a repeat: the first one is on its way or done */
+	free(text);
+	free(p);
+	return 1;
+}
+
 /* Run a parsed command; p is owned from here on. */
 static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 {
@@ -269,6 +408,9 @@ static void run_cmd(struct slack *sl, struct pending *p, const char *key)
 		free(p);
 		return;
 	}
+	if (p->cmd.kind == CMD_DECLARE && !p->from_mention && sl->inbox &&
+	    declare_acked(sl, p, req, key))
+		return;
 	bot_call_ack(sl->b, req, (int)sl->queue_timeout_ms, 1, done, p);
 }
 

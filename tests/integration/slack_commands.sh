@@ -15,6 +15,7 @@ channel_rate = 0"
 slack_stack --post-rate 0
 BP=$(cat var/run/bot.port)
 incidents() { wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '.items | length'; }
+has_incidents() { [ "$(incidents)" = "$1" ]; }
 
 # a command the bot did not register
 env=$(fs_post /control/slash '{"user":"U0ALICE","channel":"C0INCIDENT","command":"/hello","text":"declare checkout boom"}' | jq -r .envelope_id)
@@ -39,16 +40,18 @@ now=$(date +%s)
 b1="team_id=T0OPSBOT&channel_id=$CH&user_id=U0HTTP&command=%2Fincident&text=declare+billing+invoices+stuck"
 b2="team_id=T0OPSBOT&channel_id=$CH&user_id=U0HTTP&command=%2Fincident&text=declare+search+index+lagging"
 a1=$(post "$b1" "$now"); a2=$(post "$b2" "$now")
-echo "$a1" | jq -e '.text | test("Declared incident #1")' >/dev/null || t_fail "first: got $a1"
-echo "$a2" | jq -e '.text | test("Declared incident #2")' >/dev/null || t_fail "second distinct command: got $a2"
-# the same signed request again (a resend) stays one incident
+echo "$a1" | jq -e '.text | test("Declaring an incident on billing")' >/dev/null || t_fail "first: got $a1"
+echo "$a2" | jq -e '.text | test("Declaring an incident on search")' >/dev/null || t_fail "second distinct command: got $a2"
+t_wait "two incidents" has_incidents 2
+# the same signed request again (a resend) stays one incident, and says so
 a3=$(post "$b2" "$now")
 echo "$a3" | jq -e '.text | test("already declared as incident #2")' >/dev/null || t_fail "resend: got $a3"
 [ "$(incidents)" = 2 ] || t_fail "incidents: got $(incidents), want 2"
 # the one UTF-8 rule at the door (lib/utf8.h): an invalid byte becomes U+FFFD
 b5="team_id=T0OPSBOT&channel_id=$CH&user_id=U0HTTP&command=%2Fincident&text=declare+billing+caf%FF+down"
 a5=$(post "$b5" "$now")
-echo "$a5" | jq -e '.text | test("Declared incident #3")' >/dev/null || t_fail "invalid UTF-8: got $a5"
+echo "$a5" | jq -e '.text | test("Declaring an incident on billing")' >/dev/null || t_fail "invalid UTF-8: got $a5"
+t_wait "incident 3" has_incidents 3
 t3=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incident","incident":3}' | jq -r .incident.title)
 case "$t3" in *$'caf\xef\xbf\xbd'*) ;; *) t_fail "title 3 not repaired: $(printf %s "$t3" | od -c | head -2)";; esac
 # an unregistered command over HTTP is refused too

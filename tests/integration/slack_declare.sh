@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # slack_declare.sh: /incident declare becomes an incident with one parent
-# message and a thread; the ack carries the answer; a queue event
+# message and a thread; the ack says it is being declared (the incident's
+# number comes with its message); a queue event
 # (a button click -> command.recorded) becomes a threaded reply and updates
 # the parent; unknown input gets the help text, never silence.
 . "$(dirname "$0")/../lib.sh"
@@ -12,7 +13,7 @@ env=$(slash U0ALICE $CH "declare checkout sev=critical p99 latency over 2s <scri
 [ -n "$env" ] || t_fail "no envelope id from /control/slash"
 wait_acked "$env"
 got=$(ack_text "$env")
-case "$got" in *"Declared incident #1"*) ;; *) t_fail "ack text: got '$got', want 'Declared incident #1 ...'";; esac
+case "$got" in *"Declaring an incident on checkout (critical)"*) ;; *) t_fail "ack text: got '$got', want 'Declaring an incident on checkout (critical) ...'";; esac
 
 t_wait "parent message" has_parent 1
 ts=$(parent_ts 1)

@@ -22,16 +22,24 @@ top_messages $CH | jq -e '.[0].blocks == null' >/dev/null || t_fail "parent has 
 grep -q 'event=slack_invalid_blocks' bot.log || t_fail "no slack_invalid_blocks in the log"
 [ "$(fs_get /control/stats | jq .invalid_blocks)" -ge 1 ] || t_fail "stand-in refused no blocks"
 
-# the queue down: a slash command gets a clear answer, not silence; once the
-# queue is back the next one works and its events arrive again
+# the queue down: a command that needs its answer says so clearly, not
+# silence; a declaration is acked all the same (it is on disk in the bot's
+# inbox), the person hears once that the queue is away, and once the queue
+# is back the incident is declared, once, and its events arrive again
 kill -TERM "$PID_queue"
 t_wait "queue gone" bash -c "! kill -0 $PID_queue 2>/dev/null"
+env=$(slash U0ALICE $CH "status 1"); wait_acked "$env"
+case "$(ack_text "$env")" in *"could not reach its queue"*) ;; *) t_fail "status, queue down: got '$(ack_text "$env")'";; esac
 env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
-case "$(ack_text "$env")" in *"could not reach its queue"*) ;; *) t_fail "queue down: got '$(ack_text "$env")'";; esac
+case "$(ack_text "$env")" in *"Declaring an incident on db"*) ;; *) t_fail "declare, queue down: got '$(ack_text "$env")'";; esac
+told() { fs_get "/control/ephemeral?channel=$CH" | jq -e '[.messages[] | select(.user == "U0ALICE" and (.text | test("queue is not answering yet")))] | length == 1'; }
+t_wait "Alice told the queue is away" told
 t_start queue opsbot-queue -c "$T/opsbot.conf"
-env=$(slash U0ALICE $CH "declare db connections exhausted"); wait_acked "$env"
-case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "after the queue came back: got '$(ack_text "$env")'";; esac
-t_wait "parent of incident 2 (events flow again)" has_parent 2
+t_wait "parent of incident 2 (declared from the inbox; events flow again)" has_parent 2
+grep -q 'event=slack_declare_resend' bot.log || t_fail "no slack_declare_resend in the log"
+n_db=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '[.items[] | select(.service == "db")] | length')
+[ "$n_db" = 1 ] || t_fail "incidents of the declaration made while the queue was down: got $n_db, want 1"
+told || t_fail "Alice was told more than once"
 
 # link_disabled: logged as an error that says what to do, no reconnect,
 # /healthz says so (503); outbound still works

@@ -49,7 +49,7 @@ fs_post /control/drop '{}' >/dev/null
 env=$(slash U0ALICE $CH "declare api errors after the drop")
 for i in 16 17 18 19 20; do note 1 "n$i"; done
 wait_acked "$env"
-case "$(ack_text "$env")" in *"Declared incident #2"*) ;; *) t_fail "command after drop: got '$(ack_text "$env")'";; esac
+case "$(ack_text "$env")" in *"Declaring an incident on api"*) ;; *) t_fail "command after drop: got '$(ack_text "$env")'";; esac
 t_wait "n16..n20 after the drop" has_notes 1 20
 t_wait "parent of incident 2" has_parent 2
 

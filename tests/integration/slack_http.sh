@@ -31,7 +31,7 @@ n=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq 
 
 out=$(post /slack/commands "$body" "$now")
 [ "$(echo "$out" | tail -n1)" = 200 ] || t_fail "signed command: got HTTP $(echo "$out" | tail -n1)"
-echo "$out" | head -n1 | jq -e '.text | test("Declared incident #1")' >/dev/null \
+echo "$out" | head -n1 | jq -e '.text | test("Declaring an incident on billing")' >/dev/null \
   || t_fail "signed command answer: got $(echo "$out" | head -n1)"
 t_wait "parent of incident 1" has_parent 1
 
