@@ -11,8 +11,10 @@
 #   opsbot  fake-slack + opsbot-queue + opsbot-bot, the queue with
 #           sync = full (what config/opsbot.conf ships):
 #             ack   injection -> the bot's Socket Mode ack (the bot acks
-#                   after the queue committed the incident)
+#                   once the declaration is fsync'd in its inbox)
 #             post  injection -> the incident's parent message posted
+#                   (after the queue committed the incident), matched to
+#                   its command by the title
 #             rss   the bot's resident set at the end
 #   bolt    tests/sdk/bench/bolt_ack.js: @slack/bolt 5.1.0 in Socket Mode
 #           (pinned with its lock file in tests/sdk/bench), mode "now"
@@ -115,11 +117,12 @@ opsbot_round() {
   stop_pids "$PID_bot" "$PID_queue" "$PID_fake_slack"
   jq -nc --slurpfile e "$T/envs.json" --slurpfile m "$T/msgs.json" --argjson rss "$rss" "$PCT"'
     ($m[0].messages | map(select(.text | startswith("#")))
-       | map({key: (.text[1:] | split(" ")[0]), value: .posted_us}) | from_entries) as $parent
+       | map({key: (.text | capture("benchmark incident (?<i>[0-9]+)") | .i), value: .posted_us})
+       | from_entries) as $parent
     | ($e[0].envelopes | map(select(.type == "slash_commands"))) as $E
     | ($E | map((.ack_us - .injected_us) / 1000) | sort) as $acks
-    | ($E | map(((.ack_payload.text // "") | capture("#(?<id>[0-9]+)") | .id) as $id
-                | select($parent[$id] != null) | ($parent[$id] - .injected_us) / 1000) | sort) as $posts
+    | ($E | map((.payload.text | capture("benchmark incident (?<i>[0-9]+)") | .i) as $i
+                | select($parent[$i] != null) | ($parent[$i] - .injected_us) / 1000) | sort) as $posts
     | {ack_p50_ms: pct($acks; 50), ack_p99_ms: pct($acks; 99),
        post_p50_ms: pct($posts; 50), post_p99_ms: pct($posts; 99),
        posts_matched: ($posts | length), rss_mb: $rss}' >>"$ROOT/opsbot.jsonl"
