@@ -294,10 +294,17 @@ static void inbox_answered(struct bot *b, void *arg, int rc, const cJSON *reply,
 	if (rc == -1 || (rc == -2 && !strncmp(err, "unavailable:", 12))) {
 		/* Kept: sent again after INBOX_RETRY_MS, and at the next start
 		   (also when the queue could not store it: that passes). */
-		log_warn("event=slack_declare_waiting key=%s error=%s", log_q(d->key), log_q(err));
 		sl->inbox_retry_at = time_mono_ms() + INBOX_RETRY_MS;
-		if (!d->told && inbox_told(sl->inbox, d->key) == 0)
-			tell(sl, d, reply_ctx("queue_wait", 0));
+		if (d->told) {
+			log_debug("event=slack_declare_waiting key=%s error=%s", log_q(d->key),
+			          log_q(err));
+		} else {
+			/* once per declaration: the log and the person */
+			log_warn("event=slack_declare_waiting key=%s error=%s", log_q(d->key),
+			         log_q(err));
+			if (inbox_told(sl->inbox, d->key) == 0)
+				tell(sl, d, reply_ctx("queue_wait", 0));
+		}
 	} else if (rc == -2) {
 		inbox_done(sl->inbox, d->key, -1);
 		log_warn("event=slack_declare_refused user=%s error=%s", log_q(d->user),
@@ -337,7 +344,7 @@ static void inbox_resend(void *arg, const struct inbox_row *r)
 		inbox_done(sl->inbox, r->key, -1);
 		return;
 	}
-	log_info("event=slack_declare_resend key=%s", log_q(r->key));
+	log_debug("event=slack_declare_resend key=%s", log_q(r->key));
 	inbox_send(sl, req, r);
 }
 
@@ -347,7 +354,9 @@ void slack_inbox_tick(struct slack *sl)
 	if (!sl->inbox || sl->inbox_inflight > 0 || now < sl->inbox_retry_at)
 		return;
 	sl->inbox_retry_at = now + INBOX_RETRY_MS;
-	inbox_pending(sl->inbox, 64, inbox_resend, sl);
+	int n = inbox_pending(sl->inbox, 64, inbox_resend, sl);
+	if (n > 0) /* at start, or while the queue is away: one line a pass */
+		log_info("event=slack_inbox_resend declarations=%d", n);
 	if (now >= sl->inbox_prune_at) {
 		sl->inbox_prune_at = now + 3600 * 1000;
 		inbox_prune(sl->inbox, time_now_ms() - INBOX_KEEP_MS, 1000);

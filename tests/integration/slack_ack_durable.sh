@@ -59,7 +59,7 @@ services | grep '^dur[0-9]' | sort | uniq -d >dups.txt
 for i in $(seq $((N + 3))); do
   services | grep -qx "dur$i" || t_fail "acked command 'declare dur$i' has no incident"
 done
-grep -q 'event=slack_declare_resend' bot.log || t_fail "the restarted bot sent nothing from its inbox"
+grep -q 'event=slack_inbox_resend' bot.log || t_fail "the restarted bot sent nothing from its inbox"
 
 # the queue dies between its COMMIT and the reply: the request sent again
 # (same wire id, so the same key) is answered from that commit as the one

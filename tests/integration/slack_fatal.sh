@@ -36,7 +36,7 @@ told() { fs_get "/control/ephemeral?channel=$CH" | jq -e '[.messages[] | select(
 t_wait "Alice told the queue is away" told
 t_start queue opsbot-queue -c "$T/opsbot.conf"
 t_wait "parent of incident 2 (declared from the inbox; events flow again)" has_parent 2
-grep -q 'event=slack_declare_resend' bot.log || t_fail "no slack_declare_resend in the log"
+grep -q 'event=slack_inbox_resend' bot.log || t_fail "no slack_inbox_resend in the log"
 n_db=$(wirecat "ipc://$T/var/run/q.ipc" '{"type":"query","what":"incidents"}' | jq '[.items[] | select(.service == "db")] | length')
 [ "$n_db" = 1 ] || t_fail "incidents of the declaration made while the queue was down: got $n_db, want 1"
 told || t_fail "Alice was told more than once"
