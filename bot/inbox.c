@@ -5,13 +5,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
 #include "log.h"
 #include "mem.h"
 
-enum { Q_PUT, Q_GET, Q_DONE, Q_TOLD, Q_PENDING, Q_PRUNE, Q_FULL, Q_NORMAL, Q_N };
+enum { Q_PUT, Q_GET, Q_DONE, Q_TOLD, Q_PENDING, Q_PRUNE, Q_FULL, Q_NORMAL, Q_BEGIN, Q_COMMIT, Q_N };
 
 static const char *const sql[Q_N] = {
     [Q_PUT] = "INSERT INTO pending(key, channel, user, request, at_ms) VALUES(?1,?2,?3,?4,?5)"
@@ -28,23 +29,35 @@ static const char *const sql[Q_N] = {
        answers once.  So only puts wait for an fsync. */
     [Q_FULL] = "PRAGMA synchronous=FULL",
     [Q_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [Q_BEGIN] = "BEGIN",
+    [Q_COMMIT] = "COMMIT",
+};
+
+/* Answers not written yet (inbox_done), written together by inbox_flush. */
+#define DONE_MAX 256
+struct done {
+	char key[200];
+	int64_t incident;
 };
 
 struct inbox {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_N];
 	int sync; /* Q_FULL or Q_NORMAL: the connection's setting now */
+	struct done done[DONE_MAX];
+	int ndone;
 };
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS pending ("
-    " key TEXT PRIMARY KEY,"
-    " channel TEXT NOT NULL, user TEXT NOT NULL,"
-    " request TEXT NOT NULL," /* the queue request, sent as is */
-    " incident INTEGER NOT NULL DEFAULT 0,"
-    " told INTEGER NOT NULL DEFAULT 0,"
-    " at_ms INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS pending_open ON pending(at_ms) WHERE incident = 0;";
+static const char schema[] = "CREATE TABLE IF NOT EXISTS pending ("
+                             " key TEXT PRIMARY KEY,"
+                             " channel TEXT NOT NULL, user TEXT NOT NULL,"
+                             " request TEXT NOT NULL," /* the queue request, sent as is */
+                             " incident INTEGER NOT NULL DEFAULT 0,"
+                             " told INTEGER NOT NULL DEFAULT 0,"
+                             " at_ms INTEGER NOT NULL) WITHOUT ROWID;";
+/* No index on pending rows: the caller scans for them only at start and
+   after a send failed (inbox.h), and every index page is written again
+   by each put and each answer. */
 
 int inbox_open(const char *path, struct inbox **out, char *err, size_t errlen)
 {
@@ -65,8 +78,8 @@ int inbox_open(const char *path, struct inbox **out, char *err, size_t errlen)
 	                      NULL, NULL, NULL) == SQLITE_OK &&
 	         sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK;
 	for (int i = 0; ok && i < Q_N; i++)
-		ok = sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ib->st[i], NULL) ==
-		     SQLITE_OK;
+		ok = sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ib->st[i],
+		                        NULL) == SQLITE_OK;
 	if (!ok) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		inbox_close(ib);
@@ -81,6 +94,8 @@ void inbox_close(struct inbox *ib)
 {
 	if (!ib)
 		return;
+	if (ib->db)
+		inbox_flush(ib);
 	for (int i = 0; i < Q_N; i++)
 		sqlite3_finalize(ib->st[i]);
 	sqlite3_close(ib->db);
@@ -123,6 +138,11 @@ int inbox_put(struct inbox *ib, const struct inbox_row *row, int64_t now_ms, int
 {
 	sqlite3_stmt *st = ib->st[Q_PUT];
 	*incident = 0;
+	for (int i = 0; i < ib->ndone; i++)
+		if (!strcmp(ib->done[i].key, row->key)) {
+			*incident = ib->done[i].incident;
+			return 1;
+		}
 	if (sync_mode(ib, Q_FULL) < 0)
 		return -1;
 	bind_str(st, 1, row->key);
@@ -145,12 +165,35 @@ int inbox_put(struct inbox *ib, const struct inbox_row *row, int64_t now_ms, int
 
 int inbox_done(struct inbox *ib, const char *key, int64_t incident)
 {
-	sqlite3_stmt *st = ib->st[Q_DONE];
-	if (sync_mode(ib, Q_NORMAL) < 0)
+	if (ib->ndone == DONE_MAX && inbox_flush(ib) < 0)
 		return -1;
-	bind_str(st, 1, key);
-	sqlite3_bind_int64(st, 2, incident > 0 ? incident : -1);
-	return run(ib, st, "done") < 0 ? -1 : 0;
+	struct done *d = &ib->done[ib->ndone++];
+	snprintf(d->key, sizeof d->key, "%s", key);
+	d->incident = incident > 0 ? incident : -1;
+	return 0;
+}
+
+int inbox_flush(struct inbox *ib)
+{
+	if (ib->ndone == 0)
+		return 0;
+	if (sync_mode(ib, Q_NORMAL) < 0 || run(ib, ib->st[Q_BEGIN], "begin") < 0)
+		return -1;
+	sqlite3_stmt *st = ib->st[Q_DONE];
+	for (int i = 0; i < ib->ndone; i++) {
+		bind_str(st, 1, ib->done[i].key);
+		sqlite3_bind_int64(st, 2, ib->done[i].incident);
+		if (run(ib, st, "done") < 0) {
+			sqlite3_exec(ib->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	if (run(ib, ib->st[Q_COMMIT], "commit") < 0) {
+		sqlite3_exec(ib->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	ib->ndone = 0;
+	return 0;
 }
 
 int inbox_told(struct inbox *ib, const char *key)
@@ -167,6 +210,8 @@ int inbox_pending(struct inbox *ib, int max, void (*fn)(void *arg, const struct 
 {
 	sqlite3_stmt *st = ib->st[Q_PENDING];
 	int n = 0, rc;
+	if (inbox_flush(ib) < 0) /* never resend what is answered */
+		return -1;
 	sqlite3_bind_int(st, 1, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct inbox_row r = {

@@ -5,11 +5,13 @@
  * request is in this file (SQLite, WAL, synchronous = FULL: on disk when
  * inbox_put returns), so the ack waits for one local fsync and no other
  * process.  The request then goes to the queue; its row is marked done
- * with the incident the queue answered (without an fsync: a mark lost in a
- * crash only sends the request again, and the queue acts once).  Rows not done are sent again
- * (same bytes: the same wire id and key, so the queue acts once) at start
- * and while the queue is unreachable, until it answers.  A done row answers
- * a repeat of the same command at once, and is pruned after a while.
+ * with the incident the queue answered, in batches and without an fsync (a
+ * mark lost in a crash only sends the request again).  Rows not done are
+ * sent again (same bytes: the same wire id and key, so the queue acts once)
+ * at start and while the queue is unreachable, until it answers.  A done
+ * row answers a repeat of the same command at once, and is pruned after a
+ * while.  Nothing indexes pending rows: the caller looks for them only at
+ * start and after a send failed.
  *
  * Invariants:
  *  1. A key has one row; its request never changes.
@@ -43,8 +45,15 @@ struct inbox_row {
  * (logged; nothing stored).
  */
 int inbox_put(struct inbox *ib, const struct inbox_row *row, int64_t now_ms, int64_t *incident);
-/* The queue answered: incident > 0, or -1 when it refused.  0 or -1. */
+/*
+ * The queue answered: incident > 0, or -1 when it refused.  Kept in memory
+ * (a repeat sees it at once) and written by the next inbox_flush, which the
+ * caller runs on its tick; inbox_pending and inbox_close flush first.  0 or
+ * -1.
+ */
 int inbox_done(struct inbox *ib, const char *key, int64_t incident);
+/* Write the answers inbox_done kept, in one transaction, without an fsync. */
+int inbox_flush(struct inbox *ib);
 /* The user was told the queue is away (once per row).  0 or -1. */
 int inbox_told(struct inbox *ib, const char *key);
 /*

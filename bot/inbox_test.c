@@ -1,8 +1,9 @@
 /*
  * inbox_test.c: the inbox on a real file: a put is there after a reopen
  * (a restart), a repeat of a key is told apart and keeps its first request,
- * done rows leave the pending list and answer with their incident, and
- * pruning takes only old done rows.
+ * done rows leave the pending list and answer with their incident (at once,
+ * before the batched write, and after a restart), and pruning takes only
+ * old done rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,8 +71,8 @@ static void put(struct inbox *ib, const char *key, const char *req, int64_t at, 
 	int64_t inc = 99;
 	int rc = inbox_put(ib, &r, at, &inc);
 	if (rc != want || inc != want_incident)
-		fail_msg("put %s: got rc %d incident %lld, want %d and %lld", key, rc, (long long)inc,
-		         want, (long long)want_incident);
+		fail_msg("put %s: got rc %d incident %lld, want %d and %lld", key, rc,
+		         (long long)inc, want, (long long)want_incident);
 }
 
 static void test_put_done_restart(void **state)
@@ -112,11 +113,22 @@ static void test_put_done_restart(void **state)
 	assert_string_equal(s.keys[0], "k2");
 
 	/* Pruning takes done rows older than the cut only, never pending ones. */
-	assert_int_equal(inbox_prune(ib, 2500, 100), 1); /* k1 (at 1000, done) */
+	assert_int_equal(inbox_prune(ib, 2500, 100), 1);  /* k1 (at 1000, done) */
 	assert_int_equal(inbox_prune(ib, 10000, 100), 1); /* k3; k2 is pending */
 	put(ib, "k1", "{\"n\":\"again\"}", 6000, 0, 0);   /* pruned: a new row */
 	memset(&s, 0, sizeof s);
 	assert_int_equal(inbox_pending(ib, 10, collect, &s), 2);
+
+	/* Answers are kept in memory and written by a flush, or at close. */
+	assert_int_equal(inbox_done(ib, "k2", 11), 0);
+	assert_int_equal(inbox_flush(ib), 0);
+	assert_int_equal(inbox_done(ib, "k1", 12), 0);
+	inbox_close(ib);
+	ib = open_ib();
+	put(ib, "k2", "{}", 7000, 1, 11);
+	put(ib, "k1", "{}", 7000, 1, 12);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(inbox_pending(ib, 10, collect, &s), 0);
 	inbox_close(ib);
 }
 

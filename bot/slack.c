@@ -322,6 +322,7 @@ static int init(struct bot *b, struct config *cfg, void **priv)
 		config_error(cfg, "bot", "state", "%s", err);
 		goto fail;
 	}
+	sl->inbox_waiting = 1; /* the first tick looks for rows a crash left */
 	sl->ui = lane_start("slack-ui", 1);
 	if (slack_web_start(&sl->web, &wc, b, err, sizeof err) < 0) {
 		config_error(cfg, "slack", "enabled", "%s", err);

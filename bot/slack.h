@@ -39,9 +39,10 @@ struct slack {
 	int64_t queue_timeout_ms;
 	int64_t done_reported;
 	int64_t done_at_ms;
-	int health_set;                         /* the socket's problem is in /healthz */
-	struct inbox *inbox;                    /* declarations acked before the queue has them */
-	int inbox_inflight;                     /* their queue calls in flight */
+	int health_set;      /* the socket's problem is in /healthz */
+	struct inbox *inbox; /* declarations acked before the queue has them */
+	int inbox_inflight;  /* their queue calls in flight */
+	int inbox_waiting;   /* rows may wait unsent: set at start and when a send fails */
 	int64_t inbox_retry_at, inbox_prune_at; /* monotonic ms */
 };
 

@@ -295,6 +295,7 @@ static void inbox_answered(struct bot *b, void *arg, int rc, const cJSON *reply,
 		/* Kept: sent again after INBOX_RETRY_MS, and at the next start
 		   (also when the queue could not store it: that passes). */
 		sl->inbox_retry_at = time_mono_ms() + INBOX_RETRY_MS;
+		sl->inbox_waiting = 1;
 		if (d->told) {
 			log_debug("event=slack_declare_waiting key=%s error=%s", log_q(d->key),
 			          log_q(err));
@@ -351,16 +352,22 @@ static void inbox_resend(void *arg, const struct inbox_row *r)
 void slack_inbox_tick(struct slack *sl)
 {
 	int64_t now = time_mono_ms();
-	if (!sl->inbox || sl->inbox_inflight > 0 || now < sl->inbox_retry_at)
+	if (!sl->inbox)
+		return;
+	inbox_flush(sl->inbox); /* the answers of the last tick, in one write */
+	if (now >= sl->inbox_prune_at) {
+		sl->inbox_prune_at = now + 3600 * 1000;
+		inbox_prune(sl->inbox, time_now_ms() - INBOX_KEEP_MS, 1000);
+	}
+	/* Rows wait unsent only at start and after a send failed. */
+	if (!sl->inbox_waiting || sl->inbox_inflight > 0 || now < sl->inbox_retry_at)
 		return;
 	sl->inbox_retry_at = now + INBOX_RETRY_MS;
 	int n = inbox_pending(sl->inbox, 64, inbox_resend, sl);
 	if (n > 0) /* at start, or while the queue is away: one line a pass */
 		log_info("event=slack_inbox_resend declarations=%d", n);
-	if (now >= sl->inbox_prune_at) {
-		sl->inbox_prune_at = now + 3600 * 1000;
-		inbox_prune(sl->inbox, time_now_ms() - INBOX_KEEP_MS, 1000);
-	}
+	else if (n == 0)
+		sl->inbox_waiting = 0;
 }
 
 /*

@@ -307,9 +307,11 @@ static void test_reply_words(void **state)
 	    {"{\"already\":true,\"id\":7}", "This was already declared as incident #7."},
 	    {"{\"declaring\":true,\"service\":\"check<out>\",\"severity\":\"high\"}",
 	     "Declaring an incident on check&lt;out&gt; (high). Its message, with the incident "
-	     "number, appears in this channel in a moment; every step will be posted in its thread."},
+	     "number, appears in this channel in a moment; every step will be posted in its "
+	     "thread."},
 	    {"{\"queue_wait\":true}",
-	     "opsbot's queue is not answering yet. Your declaration is saved: opsbot sends it again "
+	     "opsbot's queue is not answering yet. Your declaration is saved: opsbot sends it "
+	     "again "
 	     "every few seconds, and the incident's message appears in this channel once the queue "
 	     "is back. Nothing else to do; if it takes more than a few minutes, ask an admin to "
 	     "check opsbot-queue."},
