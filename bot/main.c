@@ -32,7 +32,8 @@
  * STATE
  *   var/bot.db ([bot] state): per surface the last event seq handled, which
  *   events were posted, and each incident's thread (channel + parent id), so
- *   a restart neither loses nor repeats a chat update.
+ *   a restart neither loses nor repeats a chat update.  inbox.db beside it:
+ *   Slack declarations acked before the queue answered (bot/inbox.h).
  *
  * CONFIG
  *   [queue]  listen, events            queue URLs (dialled unless overridden)
