@@ -36,6 +36,15 @@ parent_ts() {
 # argument would be read once, before the wait)
 has_parent() { [ -n "$(parent_ts "$1")" ]; }
 thread_len() { fs_get "/control/messages?channel=$CH&thread=$1" | jq '.messages | length'; }
+# The stand-in saw no API call for 1.2 s (longer than a channel's 1 s
+# posting interval): the bot has posted everything it had queued.
+slack_settled() {
+  local a b
+  a=$(fs_get /control/stats | jq -c .calls) || return 1
+  sleep 1.2
+  b=$(fs_get /control/stats | jq -c .calls) || return 1
+  [ "$a" = "$b" ]
+}
 connected() { [ "$(fs_get /control/stats | jq .connections)" -ge 1 ]; }
 
 write_conf() {

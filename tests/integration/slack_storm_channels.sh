@@ -17,6 +17,10 @@ t_wait "parent of incident 1" has_parent 1
 ts2() { top_messages $CH2 | jq -r '[.[] | select(.text | startswith("#2 "))][0].ts // empty'; }
 t_wait "parent of incident 2" bash -c "curl -sf 'http://127.0.0.1:$FS_PORT/control/messages?channel=$CH2' | jq -e '[.messages[] | select(.text | startswith(\"#2 \"))] | length == 1'"
 p2=$(ts2)
+# both incidents' first steps are out before the 429 is armed: it must land
+# on incident 1's note, not on a step still queued for incident 2
+t_wait "the bot's posts settled" slack_settled
+p2=$(ts2)
 notes_in() { fs_get "/control/messages?channel=$1&thread=$2" | jq -r '.messages[].text' | grep -o '[ab][0-9]\+$' || true; }
 
 # 1. the next call (incident 1's note) gets 429 with Retry-After: 8 s
